@@ -1,0 +1,25 @@
+//! A prompt (Label Studio's `ModelInterface`): input fields and output classes over projects.
+use sea_orm::entity::prelude::*;
+
+/// A prompt row; its projects are in `model_interface_projects`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "model_interfaces")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub organization_id: i64,
+    pub title: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
+    pub skill_name: Option<String>,
+    pub input_fields: Json,
+    pub output_classes: Json,
+    pub created_by_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

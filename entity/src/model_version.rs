@@ -1,0 +1,27 @@
+//! A prompt version (Label Studio's `ThirdPartyModelVersion`): a prompt text bound to a model.
+use sea_orm::entity::prelude::*;
+
+/// A version row; `title` is unique within its prompt (`parent_model_id`).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "model_versions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub organization_id: i64,
+    pub parent_model_id: i64,
+    pub title: String,
+    #[sea_orm(column_type = "Text")]
+    pub prompt: String,
+    pub provider: String,
+    pub provider_model_id: String,
+    pub model_provider_connection_id: Option<i64>,
+    pub max_few_shot_examples: Option<i32>,
+    pub created_by_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

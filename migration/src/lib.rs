@@ -1,0 +1,31 @@
+//! Prompter's schema migrations (sea-orm-migration), identical on SQLite and PostgreSQL, and the
+//! admin commands (`up`, `down`, `status`, `fresh`) shared by `prompter migrate` and this crate's
+//! own `migration` binary.
+
+pub use sea_orm_migration::prelude::*;
+
+mod cli;
+mod m20261122_000001_create_accounts;
+mod m20261122_000002_create_projects;
+mod m20261122_000003_create_prompts;
+mod m20261122_000004_create_predictions;
+mod m20261122_000005_create_annotations;
+mod builders;
+
+pub use cli::{MigrateCommand, run_command};
+
+/// The ordered list of Prompter's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_accounts::Migration),
+            Box::new(m20261122_000002_create_projects::Migration),
+            Box::new(m20261122_000003_create_prompts::Migration),
+            Box::new(m20261122_000004_create_predictions::Migration),
+            Box::new(m20261122_000005_create_annotations::Migration),
+        ]
+    }
+}
