@@ -55,7 +55,11 @@ where
         }
         MigrateCommand::Status => {
             for migration in Migrator::get_migration_with_status(db).await? {
-                println!("{:<10}  {}", format!("{}", migration.status()), migration.name());
+                println!(
+                    "{:<10}  {}",
+                    format!("{}", migration.status()),
+                    migration.name()
+                );
             }
         }
         MigrateCommand::Fresh => {

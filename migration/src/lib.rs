@@ -4,13 +4,13 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod builders;
 mod cli;
 mod m20261122_000001_create_accounts;
 mod m20261122_000002_create_projects;
 mod m20261122_000003_create_prompts;
 mod m20261122_000004_create_predictions;
 mod m20261122_000005_create_annotations;
-mod builders;
 
 pub use cli::{MigrateCommand, run_command};
 

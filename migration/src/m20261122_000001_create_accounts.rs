@@ -35,7 +35,12 @@ impl MigrationTrait for Migration {
                             .col(string_len("last_name", 256))
                             .col(big_integer_null("active_organization_id"))
                             .col(boolean("is_active"))
-                            .foreign_key(&mut fk("users", "active_organization_id", "organizations", SetNull)),
+                            .foreign_key(&mut fk(
+                                "users",
+                                "active_organization_id",
+                                "organizations",
+                                SetNull,
+                            )),
                     )
                     .to_owned(),
                     vec![],
@@ -48,11 +53,20 @@ impl MigrationTrait for Migration {
                         .col(big_integer("user_id"))
                         .col(string_len("role", 32))
                         .col(timestamp_with_time_zone("created_at"))
-                        .foreign_key(&mut fk("organization_members", "organization_id", "organizations", Cascade))
+                        .foreign_key(&mut fk(
+                            "organization_members",
+                            "organization_id",
+                            "organizations",
+                            Cascade,
+                        ))
                         .foreign_key(&mut fk("organization_members", "user_id", "users", Cascade))
                         .to_owned(),
                     vec![
-                        index("organization_members", &["organization_id", "user_id"], true),
+                        index(
+                            "organization_members",
+                            &["organization_id", "user_id"],
+                            true,
+                        ),
                         index("organization_members", &["user_id"], false),
                     ],
                 ),
@@ -74,6 +88,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_all(manager, &["api_tokens", "organization_members", "users", "organizations"]).await
+        drop_all(
+            manager,
+            &[
+                "api_tokens",
+                "organization_members",
+                "users",
+                "organizations",
+            ],
+        )
+        .await
     }
 }

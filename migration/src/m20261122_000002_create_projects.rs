@@ -45,7 +45,12 @@ impl MigrationTrait for Migration {
                             .col(json_binary("control_weights"))
                             .col(timestamp_with_time_zone_null("pinned_at"))
                             .col(big_integer_null("created_by_id"))
-                            .foreign_key(&mut fk("projects", "organization_id", "organizations", Cascade))
+                            .foreign_key(&mut fk(
+                                "projects",
+                                "organization_id",
+                                "organizations",
+                                Cascade,
+                            ))
                             .foreign_key(&mut fk("projects", "created_by_id", "users", SetNull)),
                     )
                     .to_owned(),

@@ -39,11 +39,25 @@ impl MigrationTrait for Migration {
                             .col(integer_null("rpm_limit"))
                             .col(big_integer_null("tpm_limit"))
                             .col(big_integer_null("created_by_id"))
-                            .foreign_key(&mut fk("model_provider_connections", "organization_id", "organizations", Cascade))
-                            .foreign_key(&mut fk("model_provider_connections", "created_by_id", "users", SetNull)),
+                            .foreign_key(&mut fk(
+                                "model_provider_connections",
+                                "organization_id",
+                                "organizations",
+                                Cascade,
+                            ))
+                            .foreign_key(&mut fk(
+                                "model_provider_connections",
+                                "created_by_id",
+                                "users",
+                                SetNull,
+                            )),
                     )
                     .to_owned(),
-                    vec![index("model_provider_connections", &["organization_id"], false)],
+                    vec![index(
+                        "model_provider_connections",
+                        &["organization_id"],
+                        false,
+                    )],
                 ),
                 (
                     timestamps(
@@ -57,11 +71,25 @@ impl MigrationTrait for Migration {
                             .col(json_binary("input_fields"))
                             .col(json_binary("output_classes"))
                             .col(big_integer_null("created_by_id"))
-                            .foreign_key(&mut fk("model_interfaces", "organization_id", "organizations", Cascade))
-                            .foreign_key(&mut fk("model_interfaces", "created_by_id", "users", SetNull)),
+                            .foreign_key(&mut fk(
+                                "model_interfaces",
+                                "organization_id",
+                                "organizations",
+                                Cascade,
+                            ))
+                            .foreign_key(&mut fk(
+                                "model_interfaces",
+                                "created_by_id",
+                                "users",
+                                SetNull,
+                            )),
                     )
                     .to_owned(),
-                    vec![index("model_interfaces", &["organization_id", "created_at"], false)],
+                    vec![index(
+                        "model_interfaces",
+                        &["organization_id", "created_at"],
+                        false,
+                    )],
                 ),
                 (
                     Table::create()
@@ -69,8 +97,18 @@ impl MigrationTrait for Migration {
                         .col(big_integer("model_interface_id"))
                         .col(big_integer("project_id"))
                         .primary_key(Index::create().col("model_interface_id").col("project_id"))
-                        .foreign_key(&mut fk("model_interface_projects", "model_interface_id", "model_interfaces", Cascade))
-                        .foreign_key(&mut fk("model_interface_projects", "project_id", "projects", Cascade))
+                        .foreign_key(&mut fk(
+                            "model_interface_projects",
+                            "model_interface_id",
+                            "model_interfaces",
+                            Cascade,
+                        ))
+                        .foreign_key(&mut fk(
+                            "model_interface_projects",
+                            "project_id",
+                            "projects",
+                            Cascade,
+                        ))
                         .to_owned(),
                     vec![index("model_interface_projects", &["project_id"], false)],
                 ),
@@ -88,10 +126,30 @@ impl MigrationTrait for Migration {
                             .col(big_integer_null("model_provider_connection_id"))
                             .col(integer_null("max_few_shot_examples"))
                             .col(big_integer_null("created_by_id"))
-                            .foreign_key(&mut fk("model_versions", "organization_id", "organizations", Cascade))
-                            .foreign_key(&mut fk("model_versions", "parent_model_id", "model_interfaces", Cascade))
-                            .foreign_key(&mut fk("model_versions", "model_provider_connection_id", "model_provider_connections", SetNull))
-                            .foreign_key(&mut fk("model_versions", "created_by_id", "users", SetNull)),
+                            .foreign_key(&mut fk(
+                                "model_versions",
+                                "organization_id",
+                                "organizations",
+                                Cascade,
+                            ))
+                            .foreign_key(&mut fk(
+                                "model_versions",
+                                "parent_model_id",
+                                "model_interfaces",
+                                Cascade,
+                            ))
+                            .foreign_key(&mut fk(
+                                "model_versions",
+                                "model_provider_connection_id",
+                                "model_provider_connections",
+                                SetNull,
+                            ))
+                            .foreign_key(&mut fk(
+                                "model_versions",
+                                "created_by_id",
+                                "users",
+                                SetNull,
+                            )),
                     )
                     .to_owned(),
                     vec![
@@ -127,14 +185,33 @@ impl MigrationTrait for Migration {
                         .col(timestamp_with_time_zone_null("triggered_at"))
                         .col(timestamp_with_time_zone_null("predictions_updated_at"))
                         .col(timestamp_with_time_zone_null("completed_at"))
-                        .foreign_key(&mut fk("model_runs", "organization_id", "organizations", Cascade))
+                        .foreign_key(&mut fk(
+                            "model_runs",
+                            "organization_id",
+                            "organizations",
+                            Cascade,
+                        ))
                         .foreign_key(&mut fk("model_runs", "project_id", "projects", Cascade))
-                        .foreign_key(&mut fk("model_runs", "model_version_id", "model_versions", Cascade))
+                        .foreign_key(&mut fk(
+                            "model_runs",
+                            "model_version_id",
+                            "model_versions",
+                            Cascade,
+                        ))
                         .foreign_key(&mut fk("model_runs", "created_by_id", "users", SetNull))
-                        .foreign_key(&mut fk("model_runs", "source_model_run_id", "model_runs", SetNull))
+                        .foreign_key(&mut fk(
+                            "model_runs",
+                            "source_model_run_id",
+                            "model_runs",
+                            SetNull,
+                        ))
                         .to_owned(),
                     vec![
-                        index("model_runs", &["model_version_id", "project_id", "project_subset"], false),
+                        index(
+                            "model_runs",
+                            &["model_version_id", "project_id", "project_subset"],
+                            false,
+                        ),
                         index("model_runs", &["project_id"], false),
                         index("model_runs", &["status"], false),
                     ],
@@ -147,7 +224,13 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_all(
             manager,
-            &["model_runs", "model_versions", "model_interface_projects", "model_interfaces", "model_provider_connections"],
+            &[
+                "model_runs",
+                "model_versions",
+                "model_interface_projects",
+                "model_interfaces",
+                "model_provider_connections",
+            ],
         )
         .await
     }

@@ -38,7 +38,12 @@ impl MigrationTrait for Migration {
                             .col(json_binary_null("extra"))
                             .foreign_key(&mut fk("predictions", "task_id", "tasks", Cascade))
                             .foreign_key(&mut fk("predictions", "project_id", "projects", Cascade))
-                            .foreign_key(&mut fk("predictions", "model_run_id", "model_runs", Cascade)),
+                            .foreign_key(&mut fk(
+                                "predictions",
+                                "model_run_id",
+                                "model_runs",
+                                Cascade,
+                            )),
                     )
                     .to_owned(),
                     vec![
@@ -63,8 +68,18 @@ impl MigrationTrait for Migration {
                         .col(double_null("total_cost"))
                         .col(timestamp_with_time_zone("created_at"))
                         .foreign_key(&mut fk("failed_predictions", "task_id", "tasks", Cascade))
-                        .foreign_key(&mut fk("failed_predictions", "project_id", "projects", Cascade))
-                        .foreign_key(&mut fk("failed_predictions", "model_run_id", "model_runs", Cascade))
+                        .foreign_key(&mut fk(
+                            "failed_predictions",
+                            "project_id",
+                            "projects",
+                            Cascade,
+                        ))
+                        .foreign_key(&mut fk(
+                            "failed_predictions",
+                            "model_run_id",
+                            "model_runs",
+                            Cascade,
+                        ))
                         .to_owned(),
                     vec![
                         index("failed_predictions", &["model_run_id", "task_id"], true),

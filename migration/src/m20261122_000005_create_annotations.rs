@@ -33,8 +33,18 @@ impl MigrationTrait for Migration {
                         .foreign_key(&mut fk("annotations", "project_id", "projects", Cascade))
                         .foreign_key(&mut fk("annotations", "completed_by_id", "users", SetNull))
                         .foreign_key(&mut fk("annotations", "updated_by_id", "users", SetNull))
-                        .foreign_key(&mut fk("annotations", "parent_prediction_id", "predictions", SetNull))
-                        .foreign_key(&mut fk("annotations", "parent_annotation_id", "annotations", SetNull)),
+                        .foreign_key(&mut fk(
+                            "annotations",
+                            "parent_prediction_id",
+                            "predictions",
+                            SetNull,
+                        ))
+                        .foreign_key(&mut fk(
+                            "annotations",
+                            "parent_annotation_id",
+                            "annotations",
+                            SetNull,
+                        )),
                 )
                 .to_owned(),
                 vec![

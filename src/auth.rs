@@ -1,0 +1,193 @@
+//! Authentication (`Authorization: Token <t>` or `Bearer <t>`, tokens stored hashed) and the
+//! caller's organization and role, which scope every query.
+use crate::crypto::hash_token;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{Duration, Utc};
+use entity::{api_token, user};
+use futures_util::future::LocalBoxFuture;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, FromQueryResult};
+
+/// A member's role in an organization, from most to least powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Created the organization.
+    Owner,
+    /// Manages the organization.
+    Administrator,
+    /// Manages projects and prompts.
+    Manager,
+    /// Reviews annotations.
+    Reviewer,
+    /// Annotates tasks.
+    Annotator,
+}
+
+impl Role {
+    /// Every role, as stored.
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Administrator,
+        Role::Manager,
+        Role::Reviewer,
+        Role::Annotator,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Administrator => "Administrator",
+            Role::Manager => "Manager",
+            Role::Reviewer => "Reviewer",
+            Role::Annotator => "Annotator",
+        }
+    }
+
+    /// Parses a stored or typed name (case-insensitive).
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The user.
+    pub user: user::Model,
+    /// The active organization; every query is scoped to it.
+    pub organization_id: i64,
+    /// The user's role there.
+    pub role: Role,
+}
+
+impl AuthUser {
+    /// Owner, Administrator or Manager: may change projects, prompts, versions, runs and
+    /// provider connections.
+    pub fn require_manager(&self) -> ApiResult<()> {
+        if self.role <= Role::Manager {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
+/// Reads the token of an `Authorization` header value.
+fn token_of(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    let known = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
+    (known && !token.is_empty()).then_some(token)
+}
+
+#[derive(Debug, FromQueryResult)]
+struct TokenRow {
+    token_id: i64,
+    last_used_at: Option<chrono::DateTime<Utc>>,
+    role: String,
+    organization_id: i64,
+}
+
+/// Finds the caller of `token`: an active user with a membership in its active organization.
+pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> ApiResult<AuthUser> {
+    let query = Query::select()
+        .expr_as(Expr::col(("api_tokens", "id")), "token_id")
+        .expr_as(Expr::col(("api_tokens", "last_used_at")), "last_used_at")
+        .expr_as(Expr::col(("organization_members", "role")), "role")
+        .expr_as(
+            Expr::col(("organization_members", "organization_id")),
+            "organization_id",
+        )
+        .expr_as(Expr::col(("api_tokens", "user_id")), "user_id")
+        .from("api_tokens")
+        .inner_join(
+            "users",
+            Expr::col(("users", "id")).equals(("api_tokens", "user_id")),
+        )
+        .inner_join(
+            "organization_members",
+            Expr::col(("organization_members", "user_id"))
+                .equals(("users", "id"))
+                .and(
+                    Expr::col(("organization_members", "organization_id"))
+                        .equals(("users", "active_organization_id")),
+                ),
+        )
+        .and_where(Expr::col(("api_tokens", "token_hash")).eq(hash_token(token)))
+        .and_where(Expr::col(("users", "is_active")).eq(true))
+        .to_owned();
+    let row = db.query_one(&query).await?.ok_or(ApiError::InvalidToken)?;
+    let found = TokenRow::from_query_result(&row, "")?;
+    let user_id: i64 = row.try_get("", "user_id")?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    let role = Role::parse(&found.role).unwrap_or(Role::Annotator);
+    // Recording use is best-effort and at most once a minute per token, to keep reads cheap.
+    if found
+        .last_used_at
+        .is_none_or(|t| Utc::now() - t > Duration::minutes(1))
+    {
+        let touch = api_token::ActiveModel {
+            id: Set(found.token_id),
+            last_used_at: Set(Some(Utc::now())),
+            ..Default::default()
+        };
+        if let Err(err) = touch.update(db).await {
+            tracing::warn!(error = %err, "could not record token use");
+        }
+    }
+    Ok(AuthUser {
+        user,
+        organization_id: found.organization_id,
+        role,
+    })
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let header = match header {
+                None => return Err(ApiError::NotAuthenticated),
+                Some(Err(_)) => return Err(ApiError::InvalidToken),
+                Some(Ok(h)) => h,
+            };
+            let token = token_of(&header).ok_or(ApiError::InvalidToken)?;
+            authenticate(&state.db, token).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_token_and_bearer_headers() {
+        assert_eq!(token_of("Token abc"), Some("abc"));
+        assert_eq!(token_of("Bearer  abc "), Some("abc"));
+        assert_eq!(token_of("token abc"), Some("abc"));
+        assert_eq!(token_of("Basic abc"), None);
+        assert_eq!(token_of("Token "), None);
+        assert_eq!(token_of("abc"), None);
+        assert!(Role::Manager < Role::Reviewer && Role::Owner < Role::Manager);
+        assert_eq!(Role::parse("owner"), Some(Role::Owner));
+    }
+}

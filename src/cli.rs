@@ -1,0 +1,129 @@
+//! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`.
+use crate::auth::Role;
+use crate::config::{DatabaseConfig, LogFormat, ServeConfig};
+use crate::services::accounts;
+use crate::startup::Application;
+use crate::{db, telemetry};
+use clap::{Parser, Subcommand};
+use migration::MigrateCommand;
+
+/// Prompter: Label Studio Prompts, open and self-hostable.
+#[derive(Debug, Parser)]
+#[command(name = "prompter", version, about)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, env = "PROMPTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (applies pending migrations first).
+    Serve(ServeConfig),
+    /// Manage the database schema.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(subcommand)]
+        command: MigrateCommand,
+    },
+    /// Manage users and tokens.
+    Admin {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+/// An admin command.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (and its organization if new); prints a new API token on the last line.
+    CreateUser {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Organization title; created if it does not exist.
+        #[arg(long)]
+        org: String,
+        /// Role in the organization: Owner, Administrator, Manager, Reviewer or Annotator.
+        #[arg(long, default_value = "Owner")]
+        role: String,
+    },
+    /// Issue a new API token for an existing user; prints it on the last line.
+    CreateToken {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    telemetry::init(cli.log_format);
+    let result: Result<(), String> = match cli.command {
+        Command::Serve(config) => serve(config).await,
+        Command::Migrate { database, command } => migrate(database, command).await,
+        Command::Admin { database, command } => admin(database, command).await,
+        Command::Openapi => {
+            print!("{}", crate::routes::docs::openapi_json());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
+        }
+    }
+}
+
+async fn serve(config: ServeConfig) -> Result<(), String> {
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn migrate(database: DatabaseConfig, command: MigrateCommand) -> Result<(), String> {
+    let conn = db::connect(&database).await.map_err(|e| e.to_string())?;
+    migration::run_command(&conn, &command)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn admin(database: DatabaseConfig, command: AdminCommand) -> Result<(), String> {
+    let conn = db::connect(&database).await.map_err(|e| e.to_string())?;
+    db::migrate(&conn).await.map_err(|e| e.to_string())?;
+    match command {
+        AdminCommand::CreateUser { email, org, role } => {
+            let role = Role::parse(&role).ok_or_else(|| format!("unknown role '{role}'"))?;
+            let (user, token) = accounts::create_user(&conn, &email, &org, role, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "created user {} ({}) in organization \"{org}\" as {}",
+                user.id,
+                user.email,
+                role.as_str()
+            );
+            println!("API token (shown once; use it as `Authorization: Token <token>`):");
+            println!("{token}");
+        }
+        AdminCommand::CreateToken { email } => {
+            let token = accounts::create_token(&conn, &email)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("new API token for {email} (shown once):");
+            println!("{token}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Configuration of the service, from flags and `PROMPTER_*` environment variables.
+use std::path::PathBuf;
+
+/// Where log lines go and how they look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Database settings, shared by every subcommand that touches the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseConfig {
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    #[arg(
+        long = "database-url",
+        env = "PROMPTER_DATABASE_URL",
+        default_value = "sqlite://prompter.db"
+    )]
+    pub url: String,
+    /// Largest number of pooled database connections.
+    #[arg(
+        long = "db-max-connections",
+        env = "PROMPTER_DB_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// A config for `url` with the default pool size.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+        }
+    }
+
+    /// True when the URL names a SQLite database.
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+
+    /// The file of a SQLite database URL; `None` for PostgreSQL and in-memory SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" || self.url.contains("mode=memory") {
+            None
+        } else {
+            Some(PathBuf::from(path))
+        }
+    }
+}
+
+/// Settings of `prompter serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// Address to listen on.
+    #[arg(long, env = "PROMPTER_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PROMPTER_PORT", default_value_t = 9090)]
+    pub port: u16,
+    /// Secret that encrypts provider keys at rest. Default with SQLite: a random key generated
+    /// once into a `.key` file beside the database. Required with PostgreSQL.
+    #[arg(long, env = "PROMPTER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// File holding the secret (read, or created with a random secret if missing).
+    #[arg(long, env = "PROMPTER_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Email of the first admin, created with `admin_token` on an empty database.
+    #[arg(long, env = "PROMPTER_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// API token of the first admin (any string of 8 to 256 characters).
+    #[arg(long, env = "PROMPTER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Organization title of the first admin.
+    #[arg(long, env = "PROMPTER_ADMIN_ORG", default_value = "Prompter")]
+    pub admin_org: String,
+    /// Do not apply pending migrations at start.
+    #[arg(long, env = "PROMPTER_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "PROMPTER_MAX_BODY_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PROMPTER_HTTP_WORKERS")]
+    pub http_workers: Option<usize>,
+}
+
+impl ServeConfig {
+    /// A config with every default, for `database_url` on `127.0.0.1:port`.
+    pub fn new(database_url: impl Into<String>, port: u16) -> Self {
+        Self {
+            database: DatabaseConfig::new(database_url),
+            host: "127.0.0.1".into(),
+            port,
+            secret_key: None,
+            secret_key_file: None,
+            admin_email: None,
+            admin_token: None,
+            admin_org: "Prompter".into(),
+            no_migrate: false,
+            max_body_bytes: 100 * 1024 * 1024,
+            http_workers: None,
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! One error type for the whole API, rendered as Label Studio's error body plus a stable `code`:
+//! `{"id", "status_code", "version", "detail", "exc_info": null, "validation_errors"?, "code"}`.
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The Label Studio release whose API Prompter speaks; reported in error bodies and `/api/version/`.
+pub const LS_API_VERSION: &str = "1.23.2";
+
+/// Field name → messages, as DRF reports validation errors.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+/// Every failure a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Input failed validation (400); `errors` maps fields to messages.
+    #[error("Validation error")]
+    Validation {
+        /// The messages per field (`non_field_errors` for the whole body).
+        errors: FieldErrors,
+    },
+    /// A request that cannot be served as sent (400), with its own stable code.
+    #[error("{detail}")]
+    BadRequest {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Human-readable reason.
+        detail: String,
+    },
+    /// No credentials (401).
+    #[error("Authentication credentials were not provided.")]
+    NotAuthenticated,
+    /// Credentials that match no active token (401).
+    #[error("Invalid token.")]
+    InvalidToken,
+    /// The caller's role may not do this (403).
+    #[error("You do not have permission to perform this action.")]
+    Forbidden,
+    /// Missing, or belongs to another organization (404).
+    #[error("Not found.")]
+    NotFound,
+    /// The method is not served on this path (405).
+    #[error("Method \"{0}\" not allowed.")]
+    MethodNotAllowed(String),
+    /// The body is larger than the configured limit (413).
+    #[error("Request body is larger than the limit of {0} bytes.")]
+    PayloadTooLarge(usize),
+    /// The body is not JSON (415).
+    #[error("Unsupported media type \"{0}\" in request.")]
+    UnsupportedMediaType(String),
+    /// A database failure that is not the client's doing (500; details go to the log only).
+    #[error("database error")]
+    Database(#[from] DbErr),
+    /// Any other server-side failure (500; details go to the log only).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 naming one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_string(), vec![message.into()]);
+        ApiError::Validation { errors }
+    }
+
+    /// A 400 with a code and a message.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// Turns a 404 into a 400 on `field`, for ids given in a request body.
+    pub fn not_found_as_field(self, field: &str, id: i64) -> Self {
+        match self {
+            ApiError::NotFound => ApiError::field(
+                field,
+                format!("Invalid pk \"{id}\" - object does not exist."),
+            ),
+            other => other,
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation { .. } => "validation_error",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::NotAuthenticated => "not_authenticated",
+            ApiError::InvalidToken => "authentication_failed",
+            ApiError::Forbidden => "permission_denied",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Database(err) => match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => "unique_violation",
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => "invalid_reference",
+                _ => "internal_error",
+            },
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+/// Label Studio's error body, with Prompter's stable `code`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A fresh id for this error, to find it in the server log.
+    pub id: String,
+    /// The HTTP status, repeated.
+    pub status_code: u16,
+    /// The Label Studio API version Prompter speaks.
+    pub version: String,
+    /// What went wrong.
+    pub detail: String,
+    /// Always null.
+    #[schema(value_type = Option<String>)]
+    pub exc_info: Option<()>,
+    /// Messages per field, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_errors: Option<FieldErrors>,
+    /// Stable machine-readable code, e.g. `validation_error`, `not_found`.
+    pub code: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation { .. } | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotAuthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            // A constraint the validation did not catch (a race) is still the client's input.
+            ApiError::Database(err) => match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_))
+                | Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let id = uuid::Uuid::new_v4().to_string();
+        let detail = match self {
+            ApiError::Database(_) if status.is_client_error() => {
+                "The request conflicts with existing data.".to_string()
+            }
+            _ => self.to_string(),
+        };
+        if status.is_server_error() {
+            tracing::error!(error_id = %id, error = ?self, "request failed");
+        }
+        let validation_errors = match self {
+            ApiError::Validation { errors } => Some(errors.clone()),
+            ApiError::BadRequest { detail, .. } => Some(FieldErrors::from([(
+                "non_field_errors".into(),
+                vec![detail.clone()],
+            )])),
+            _ => None,
+        };
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header(("WWW-Authenticate", "Token"));
+        }
+        response.json(ErrorBody {
+            id,
+            status_code: status.as_u16(),
+            version: LS_API_VERSION.into(),
+            detail,
+            exc_info: None,
+            validation_errors,
+            code: self.code().into(),
+        })
+    }
+}
+
+/// Shorthand for handler and service results.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,310 @@
+//! Label Studio label configs (XML): parsing, validation and Label Studio's `parsed_label_config`.
+//!
+//! A label config is an XML document rooted at `<View>`. It holds *object tags* (`<Text>`,
+//! `<Image>`, …) that show task data read from `$keys`, and *control tags* (`<Choices>`,
+//! `<Labels>`, `<TextArea>`, …) whose results annotate those objects. [`parse`] reads a config,
+//! checks it the way Label Studio would reject a broken project config, and returns a
+//! [`LabelConfig`]. The module is pure: no I/O, no global state.
+//!
+//! Labels of `<Choice>`/`<Label>` children are the strings that annotation results carry: the
+//! child's `alias` when it has one, else its `value` (Label Studio and its SDK do the same).
+
+mod parse;
+mod parsed;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Object tags Label Studio knows. Any other tag with `name` and `value` (and no `toName`) is
+/// also treated as an object tag.
+pub const OBJECT_TAGS: &[&str] = &[
+    "Text",
+    "HyperText",
+    "Paragraphs",
+    "Image",
+    "Audio",
+    "AudioPlus",
+    "Video",
+    "Table",
+    "TimeSeries",
+    "Pdf",
+    "List",
+    "Ranker",
+    "Chat",
+    "Markdown",
+];
+
+/// Control tags Label Studio knows. Every tag whose name ends in `Labels` and every tag with a
+/// `toName` attribute (layout tags aside) is a control tag too.
+pub const CONTROL_TAGS: &[&str] = &[
+    "Choices",
+    "Labels",
+    "TextArea",
+    "Rating",
+    "Number",
+    "DateTime",
+    "Taxonomy",
+    "Relations",
+    "Pairwise",
+    "Rectangle",
+    "Polygon",
+    "KeyPoint",
+    "Ellipse",
+    "Brush",
+    "MagicWand",
+    "Vector",
+    "VideoRectangle",
+    "VideoVector",
+    "ChatMessage",
+    "ReactCode",
+];
+
+/// Layout and visual tags: they are neither objects nor controls, but their children are read.
+pub const LAYOUT_TAGS: &[&str] = &[
+    "View", "Header", "Style", "Filter", "Collapse", "Panel", "Repeater", "Shortcut",
+];
+
+/// Child tags that give a control its labels (`<Choice>`, `<Label>`, `<Relation>`).
+pub const LABEL_TAGS: &[&str] = &["Choice", "Label", "Relation"];
+
+/// Control tags that need neither `name` nor `toName` (`<Relations>` labels relations
+/// between regions, not an object).
+pub const UNBOUND_CONTROL_TAGS: &[&str] = &["Relations"];
+
+/// Parses and validates a label config.
+///
+/// Errors name the line and column (1-based) of the offending element, or of the XML syntax
+/// error. `<View></View>` (no objects, no controls) is valid.
+pub fn parse(xml: &str) -> Result<LabelConfig, LabelConfigError> {
+    parse::parse_config(xml)
+}
+
+/// Why a label config was rejected, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelConfigError {
+    /// What is wrong, in words.
+    pub message: String,
+    /// 1-based line of the offending element or syntax error, when known.
+    pub line: Option<u32>,
+    /// 1-based column (in characters) on that line, when known.
+    pub column: Option<u32>,
+}
+
+impl LabelConfigError {
+    /// An error with no position (e.g. an empty config).
+    pub fn new(message: impl Into<String>) -> Self {
+        LabelConfigError {
+            message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+
+    /// An error at a 1-based line and column.
+    pub fn at(message: impl Into<String>, line: u32, column: u32) -> Self {
+        LabelConfigError {
+            message: message.into(),
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+}
+
+impl fmt::Display for LabelConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(f, "line {line}, column {column}: {}", self.message)
+            }
+            (Some(line), None) => write!(f, "line {line}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for LabelConfigError {}
+
+/// A parsed, valid label config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelConfig {
+    /// Object tags, in document order.
+    pub objects: Vec<ObjectTag>,
+    /// Control tags, in document order.
+    pub controls: Vec<ControlTag>,
+    /// `indexFlag` values of `<Repeater>` tags (e.g. `{{idx}}`), in document order.
+    pub index_flags: Vec<String>,
+}
+
+/// An object tag: shows task data, e.g. `<Text name="text" value="$text"/>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectTag {
+    /// The `name` attribute.
+    pub name: String,
+    /// The tag as written, e.g. `Text`, `HyperText`, `Image`.
+    pub tag: String,
+    /// The `value` attribute (e.g. `$text`); the `valueList` attribute when `value` is absent.
+    pub value: String,
+    /// All attributes of the tag.
+    pub attrs: BTreeMap<String, String>,
+}
+
+impl ObjectTag {
+    /// The task data key this object reads, as Label Studio derives it: `text` for `$text`;
+    /// for a value not starting with `$`, the first `$word` inside it; `None` when there is none.
+    pub fn data_key(&self) -> Option<&str> {
+        let value = self.value.as_str();
+        if let Some(rest) = value.strip_prefix('$') {
+            return (!rest.is_empty()).then_some(rest);
+        }
+        let mut search = value;
+        while let Some(at) = search.find('$') {
+            let rest = &search[at + 1..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if end > 0 {
+                return Some(&rest[..end]);
+            }
+            search = rest;
+        }
+        None
+    }
+}
+
+/// A label child of a control: `<Choice value="Positive"/>`, `<Label value="PER"/>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelTag {
+    /// The tag as written: `Choice`, `Label` or `Relation`.
+    pub tag: String,
+    /// The label results carry: the `alias` attribute if set, else `value`.
+    pub value: String,
+    /// All attributes, in document order.
+    pub attrs: Vec<(String, String)>,
+}
+
+/// A control tag: produces results, e.g. `<Choices name="sentiment" toName="text">`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlTag {
+    /// The `name` attribute (results' `from_name`). Empty only for an unnamed `<Relations>`.
+    pub name: String,
+    /// The tag as written: `Choices`, `Labels`, `TextArea`, `RectangleLabels`, …
+    pub tag: String,
+    /// The `toName` attribute split on `,` (empty for `<Relations>` without `toName`).
+    pub to_name: Vec<String>,
+    /// Labels of the `<Choice>`/`<Label>`/`<Relation>` children, deduplicated, in order.
+    pub labels: Vec<String>,
+    /// `choice="multiple"` is set (multi-select `<Choices>`).
+    pub multiple: bool,
+    /// All attributes of the tag.
+    pub attrs: BTreeMap<String, String>,
+    /// The label children themselves, in document order.
+    pub children: Vec<LabelTag>,
+}
+
+/// The control types Prompter treats specially.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ControlKind {
+    /// `<Choices>`: classification.
+    Choices,
+    /// `<Labels>`: text spans (NER).
+    Labels,
+    /// `<TextArea>`: free text.
+    TextArea,
+    /// `<Rating>`: stars.
+    Rating,
+    /// `<Number>`: a number.
+    Number,
+    /// Any other control (`RectangleLabels`, `Taxonomy`, `DateTime`, …).
+    Other,
+}
+
+impl ControlTag {
+    /// The kind of this control, from its exact tag name.
+    pub fn kind(&self) -> ControlKind {
+        match self.tag.as_str() {
+            "Choices" => ControlKind::Choices,
+            "Labels" => ControlKind::Labels,
+            "TextArea" => ControlKind::TextArea,
+            "Rating" => ControlKind::Rating,
+            "Number" => ControlKind::Number,
+            _ => ControlKind::Other,
+        }
+    }
+
+    /// The `type` of this control's results: the tag lowercased, e.g. `choices`.
+    pub fn result_type(&self) -> String {
+        self.tag.to_lowercase()
+    }
+
+    /// The first `toName` entry (results' `to_name`), if any.
+    pub fn first_to_name(&self) -> Option<&str> {
+        self.to_name.first().map(String::as_str)
+    }
+
+    /// The tag is `Labels` or ends in `Labels` (`RectangleLabels`, `HyperTextLabels`, …).
+    pub fn is_labels_family(&self) -> bool {
+        self.tag.ends_with("Labels")
+    }
+
+    /// The labels come from task data (`value="$options"`) or an `apiUrl`, not only children.
+    pub fn is_dynamic(&self) -> bool {
+        self.attrs.get("value").is_some_and(|v| !v.is_empty())
+            || self.attrs.get("apiUrl").is_some_and(|v| !v.is_empty())
+    }
+}
+
+impl LabelConfig {
+    /// The control tag with this `name`.
+    pub fn control(&self, name: &str) -> Option<&ControlTag> {
+        self.controls.iter().find(|c| c.name == name)
+    }
+
+    /// The object tag with this `name`.
+    pub fn object(&self, name: &str) -> Option<&ObjectTag> {
+        self.objects.iter().find(|o| o.name == name)
+    }
+
+    /// Controls of one kind, in document order.
+    pub fn controls_of_kind(&self, kind: ControlKind) -> impl Iterator<Item = &ControlTag> {
+        self.controls.iter().filter(move |c| c.kind() == kind)
+    }
+
+    /// Data keys read by object tags (`$text` → `text`), deduplicated, in document order.
+    pub fn input_fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for key in self.objects.iter().filter_map(ObjectTag::data_key) {
+            if !out.iter().any(|k| k == key) {
+                out.push(key.to_string());
+            }
+        }
+        out
+    }
+
+    /// All labels of all controls (their `<Choice>`/`<Label>` children), deduplicated, in
+    /// document order. Relation types of `<Relations>` are not classes and are left out.
+    pub fn output_classes(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for control in self.controls.iter().filter(|c| c.tag != "Relations") {
+            for label in &control.labels {
+                if !out.contains(label) {
+                    out.push(label.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Label Studio's `parsed_label_config` JSON, as its API returns it for a project:
+    /// `{"<control name>": {"type": "Choices", "to_name": ["text"], "inputs": [{"type": "Text",
+    /// "valueType": null, "value": "text"}], "labels": [...], "labels_attrs": {...}}}`.
+    ///
+    /// Only controls with both `name` and `toName` appear. Optional keys follow Label Studio:
+    /// `regex` (Repeater index flags found in `toName`), `conditionals` (`perRegion="true"`
+    /// with `whenTagName`/`whenLabelValue`/`whenChoiceValue`) and `dynamic_labels`
+    /// (`value="$var"` or `apiUrl`).
+    pub fn parsed_label_config(&self) -> serde_json::Value {
+        parsed::parsed_label_config(self)
+    }
+}

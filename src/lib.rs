@@ -1,0 +1,18 @@
+//! Prompter: Label Studio Enterprise's Prompts, open and self-hostable. The library holds the
+//! whole service; `main.rs` only parses the command line.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod label_config;
+pub mod routes;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod util;
+pub mod views;

@@ -1,0 +1,138 @@
+//! HTTP routes, one module per resource, each with its `configure`. Handlers are thin: they
+//! extract, call a service, and map the result to a view.
+use crate::error::ApiError;
+use actix_web::{HttpRequest, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+pub mod annotations;
+pub mod docs;
+pub mod predictions;
+pub mod projects;
+pub mod tasks;
+pub mod users;
+pub mod version;
+
+/// Registers every route of the API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    version::configure(cfg);
+    users::configure(cfg);
+    projects::configure(cfg);
+    tasks::configure(cfg);
+    annotations::configure(cfg);
+    predictions::configure(cfg);
+    docs::configure(cfg);
+}
+
+/// A resource served on `path` and on its opposite trailing-slash variant, so that clients
+/// that normalise slashes are not redirected (a redirect would turn a POST into a GET).
+pub fn resource(path: &str) -> actix_web::Resource {
+    let other = match path.strip_suffix('/') {
+        Some(bare) => bare.to_string(),
+        None => format!("{path}/"),
+    };
+    web::resource([path.to_string(), other]).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+}
+
+/// Unknown paths: Label Studio's 404 body.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// DRF page-number pagination parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// 1-based page number.
+    pub page: Option<String>,
+    /// Items per page.
+    pub page_size: Option<String>,
+}
+
+impl PageParams {
+    /// The page number and size; an invalid page answers 404 "Invalid page." as DRF does.
+    pub fn resolve(&self, default_size: u64, max_size: u64) -> Result<(u64, u64), ApiError> {
+        let page = match self.page.as_deref() {
+            None | Some("") => 1,
+            Some("last") => 1,
+            Some(p) => p
+                .parse::<u64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or(ApiError::NotFound)?,
+        };
+        let size = self
+            .page_size
+            .as_deref()
+            .and_then(|s| s.parse::<u64>().ok())
+            .filter(|s| *s >= 1)
+            .unwrap_or(default_size)
+            .min(max_size);
+        Ok((page, size))
+    }
+}
+
+/// The `next` and `previous` URLs of a page, built from the request's own URL.
+pub fn page_links(
+    req: &HttpRequest,
+    page: u64,
+    page_size: u64,
+    count: u64,
+) -> (Option<String>, Option<String>) {
+    let info = req.connection_info();
+    let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
+    let others: Vec<(String, String)> = url_pairs(req.query_string())
+        .into_iter()
+        .filter(|(k, _)| k != "page")
+        .collect();
+    let link = |p: u64| {
+        let mut pairs = others.clone();
+        if p > 1 {
+            pairs.push(("page".into(), p.to_string()));
+        }
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        if query.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}?{}", query.join("&"))
+        }
+    };
+    let next = (page * page_size < count).then(|| link(page + 1));
+    let previous = (page > 1).then(|| link(page - 1));
+    (next, previous)
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Parses a comma-separated id list (`ids=1%2C2`); any non-integer answers 400 on `field`.
+pub fn parse_ids(field: &str, raw: &str) -> Result<Vec<i64>, ApiError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| ApiError::field(field, format!("\"{s}\" is not an integer id.")))
+        })
+        .collect()
+}

@@ -1,0 +1,302 @@
+//! Projects: `/api/projects/`, `/api/projects/{id}/`, import and label-config validation.
+use super::{PageParams, page_links, parse_ids, resource};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, parse_bool};
+use crate::services::projects::{self as service, ListFilter, ProjectInput, config_of};
+use crate::services::{accounts, tasks};
+use crate::state::AppState;
+use crate::views::{Paginated, ProjectView};
+use actix_web::{HttpRequest, HttpResponse, web};
+use entity::project;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use utoipa::{IntoParams, ToSchema};
+
+/// Registers the project routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/projects/")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/api/projects/validate/").route(web::post().to(validate_config)))
+    .service(
+        resource("/api/projects/{id}/")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(resource("/api/projects/{id}/import").route(web::post().to(import)))
+    .service(
+        resource("/api/projects/{id}/validate/").route(web::post().to(validate_project_config)),
+    )
+    .service(resource("/api/projects/{id}/tasks/").route(web::delete().to(delete_all_tasks)));
+}
+
+/// Builds the views of `projects` with their counters and creators.
+pub async fn views(state: &AppState, projects: Vec<project::Model>) -> ApiResult<Vec<ProjectView>> {
+    let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
+    let creators: Vec<i64> = projects.iter().filter_map(|p| p.created_by_id).collect();
+    let mut stats = service::stats(&state.db, &ids).await?;
+    let users = accounts::users_by_id(&state.db, &creators).await?;
+    Ok(projects
+        .into_iter()
+        .map(|p| {
+            let config = config_of(&p);
+            let s = stats.remove(&p.id).unwrap_or_default();
+            let creator = p.created_by_id.and_then(|id| users.get(&id));
+            ProjectView::new(p, &config, s, creator)
+        })
+        .collect())
+}
+
+async fn one_view(state: &AppState, project: project::Model) -> ApiResult<ProjectView> {
+    views(state, vec![project])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)
+}
+
+/// Filters of the project list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ProjectListQuery {
+    /// Title contains (case-insensitive).
+    pub title: Option<String>,
+    /// Title or description contains (case-insensitive).
+    pub search: Option<String>,
+    /// Comma-separated project ids.
+    pub ids: Option<String>,
+    /// `id`, `title`, `created_at`, `updated_at`, `pinned_at`; `-` for descending.
+    pub ordering: Option<String>,
+}
+
+/// The caller organization's projects, paginated (30 per page by default, newest first).
+#[utoipa::path(get, path = "/api/projects/", tag = "projects", params(PageParams, ProjectListQuery),
+    responses((status = 200, body = Paginated<ProjectView>), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    paging: web::Query<PageParams>,
+    query: web::Query<ProjectListQuery>,
+) -> ApiResult<HttpResponse> {
+    let (page, size) = paging.resolve(30, 1000)?;
+    let query = query.into_inner();
+    let filter = ListFilter {
+        title: query.title.filter(|t| !t.is_empty()),
+        search: query.search.filter(|t| !t.is_empty()),
+        ids: query
+            .ids
+            .as_deref()
+            .map(|raw| parse_ids("ids", raw))
+            .transpose()?,
+        ordering: query.ordering,
+    };
+    let (items, count) = service::list(&state.db, &caller, &filter, page, size).await?;
+    let (next, previous) = page_links(&req, page, size, count);
+    let results = views(&state, items).await?;
+    Ok(HttpResponse::Ok().json(Paginated {
+        count,
+        next,
+        previous,
+        results,
+    }))
+}
+
+/// Creates a project; its label config is validated (400 names the problem and position).
+#[utoipa::path(post, path = "/api/projects/", tag = "projects", request_body = ProjectInput,
+    responses((status = 201, body = ProjectView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: ApiJson<ProjectInput>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let created = service::create(&state.db, &caller, body.0).await?;
+    Ok(HttpResponse::Created().json(one_view(&state, created).await?))
+}
+
+/// One project.
+#[utoipa::path(get, path = "/api/projects/{id}/", tag = "projects", params(("id" = i64, Path, description = "Project id")),
+    responses((status = 200, body = ProjectView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let found = service::get(&state.db, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(one_view(&state, found).await?))
+}
+
+/// Partial update; a new label config is validated.
+#[utoipa::path(patch, path = "/api/projects/{id}/", tag = "projects", params(("id" = i64, Path, description = "Project id")),
+    request_body = ProjectInput,
+    responses((status = 200, body = ProjectView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    body: ApiJson<ProjectInput>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let updated = service::update(&state.db, &caller, *id, body.0).await?;
+    Ok(HttpResponse::Ok().json(one_view(&state, updated).await?))
+}
+
+/// Deletes a project with its tasks, annotations, predictions and runs.
+#[utoipa::path(delete, path = "/api/projects/{id}/", tag = "projects", params(("id" = i64, Path, description = "Project id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    service::delete(&state.db, &caller, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Options of an import.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// `false` checks and counts the import without saving it (default `true`).
+    pub commit_to_project: Option<String>,
+    /// `true` adds the new task ids to the response.
+    pub return_task_ids: Option<String>,
+    /// Accepted and ignored.
+    pub preannotated_from_fields: Option<String>,
+}
+
+/// What an import did, in Label Studio's shape (both `prediction_count` and the SDK's
+/// `predictions_count`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportView {
+    /// Tasks created.
+    pub task_count: usize,
+    /// Annotations created.
+    pub annotation_count: usize,
+    /// Predictions created.
+    pub prediction_count: usize,
+    /// Predictions created (the SDK's name).
+    pub predictions_count: usize,
+    /// Seconds taken.
+    pub duration: f64,
+    /// Always empty: imports come as JSON, not files.
+    pub file_upload_ids: Vec<i64>,
+    /// Always false.
+    pub could_be_tasks_list: bool,
+    /// Always empty.
+    pub found_formats: Vec<String>,
+    /// Data keys seen in the tasks.
+    pub data_columns: Vec<String>,
+    /// Ids of the new tasks, with `return_task_ids=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_ids: Option<Vec<i64>>,
+}
+
+/// Imports tasks, with inline `annotations` and `predictions`, in one transaction.
+#[utoipa::path(post, path = "/api/projects/{id}/import", tag = "projects", params(("id" = i64, Path, description = "Project id"), ImportQuery),
+    request_body(content = Vec<Object>, description = "Tasks: data objects, or {data, annotations, predictions, meta}"),
+    responses((status = 201, body = ImportView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn import(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<ImportQuery>,
+    body: ApiJson<serde_json::Value>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let started = Instant::now();
+    let commit = query
+        .commit_to_project
+        .as_deref()
+        .and_then(parse_bool)
+        .unwrap_or(true);
+    let outcome = service::import(&state.db, &caller, *id, body.0, commit).await?;
+    let return_ids = query
+        .return_task_ids
+        .as_deref()
+        .and_then(parse_bool)
+        .unwrap_or(false);
+    tracing::info!(
+        project = *id,
+        tasks = outcome.task_ids.len(),
+        commit,
+        "imported tasks"
+    );
+    Ok(HttpResponse::Created().json(ImportView {
+        task_count: outcome.task_ids.len(),
+        annotation_count: outcome.annotation_count,
+        prediction_count: outcome.prediction_count,
+        predictions_count: outcome.prediction_count,
+        duration: started.elapsed().as_secs_f64(),
+        file_upload_ids: vec![],
+        could_be_tasks_list: false,
+        found_formats: vec![],
+        data_columns: outcome.data_columns,
+        task_ids: return_ids.then_some(outcome.task_ids),
+    }))
+}
+
+/// A label config to validate.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LabelConfigInput {
+    /// Label config (XML).
+    pub label_config: String,
+}
+
+/// A valid label config, and whether it changes the project's controls or labels.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LabelConfigView {
+    /// The config, as sent.
+    pub label_config: String,
+    /// Whether controls, their targets or labels differ from the project's current config.
+    pub config_essential_data_has_changed: bool,
+}
+
+/// Validates a label config against a project (400 names the problem and its position).
+#[utoipa::path(post, path = "/api/projects/{id}/validate/", tag = "projects", params(("id" = i64, Path, description = "Project id")),
+    request_body = LabelConfigInput,
+    responses((status = 200, body = LabelConfigView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn validate_project_config(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    body: ApiJson<LabelConfigInput>,
+) -> ApiResult<HttpResponse> {
+    let project = service::get(&state.db, &caller, *id).await?;
+    let config = service::parse_config("label_config", &body.0.label_config)?;
+    let changed = config.parsed_label_config() != config_of(&project).parsed_label_config();
+    Ok(HttpResponse::Ok().json(LabelConfigView {
+        label_config: body.0.label_config,
+        config_essential_data_has_changed: changed,
+    }))
+}
+
+/// Validates a label config on its own.
+#[utoipa::path(post, path = "/api/projects/validate/", tag = "projects", request_body = LabelConfigInput,
+    responses((status = 200, body = LabelConfigView), (status = 400, body = ErrorBody)))]
+pub async fn validate_config(
+    _caller: AuthUser,
+    body: ApiJson<LabelConfigInput>,
+) -> ApiResult<HttpResponse> {
+    service::parse_config("label_config", &body.0.label_config)?;
+    Ok(HttpResponse::Ok().json(LabelConfigView {
+        label_config: body.0.label_config,
+        config_essential_data_has_changed: false,
+    }))
+}
+
+/// Deletes every task of a project.
+#[utoipa::path(delete, path = "/api/projects/{id}/tasks/", tag = "tasks", params(("id" = i64, Path, description = "Project id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_all_tasks(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    tasks::delete_all(&state.db, &caller, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

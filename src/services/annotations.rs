@@ -1,0 +1,204 @@
+//! Annotations of tasks; every change recounts the task's counters.
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::services::{counters, projects, tasks};
+
+use entity::{annotation, prediction};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionSession, TransactionTrait,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Writable annotation fields. Read-only keys the SDK may send (`task`, `project`,
+/// `completed_by`, `created_username`, ...) are ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AnnotationInput {
+    /// Label Studio regions.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub result: Option<Value>,
+    /// Whether this annotation is the task's ground truth.
+    pub ground_truth: Option<bool>,
+    /// Whether the annotator skipped the task.
+    pub was_cancelled: Option<bool>,
+    /// Seconds spent.
+    pub lead_time: Option<f64>,
+    /// The prediction this annotation started from (same task).
+    pub parent_prediction: Option<i64>,
+    /// The annotation this annotation started from (same task).
+    pub parent_annotation: Option<i64>,
+    /// Last action, e.g. `submitted`, `updated`.
+    pub last_action: Option<String>,
+}
+
+fn result_of(value: Option<Value>) -> ApiResult<Option<Value>> {
+    match value {
+        None => Ok(None),
+        Some(Value::Array(items)) => {
+            if items.iter().all(Value::is_object) {
+                Ok(Some(Value::Array(items)))
+            } else {
+                Err(ApiError::field(
+                    "result",
+                    "Each region must be a JSON object.",
+                ))
+            }
+        }
+        Some(Value::Null) => Err(ApiError::field("result", "This field may not be null.")),
+        Some(_) => Err(ApiError::field("result", "Expected a list of regions.")),
+    }
+}
+
+async fn check_parents(
+    db: &impl ConnectionTrait,
+    task_id: i64,
+    input: &AnnotationInput,
+) -> ApiResult<()> {
+    if let Some(id) = input.parent_prediction {
+        let ok = prediction::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_some_and(|p| p.task_id == task_id);
+        if !ok {
+            return Err(ApiError::field(
+                "parent_prediction",
+                format!("Invalid pk \"{id}\" - object does not exist."),
+            ));
+        }
+    }
+    if let Some(id) = input.parent_annotation {
+        let ok = annotation::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_some_and(|a| a.task_id == task_id);
+        if !ok {
+            return Err(ApiError::field(
+                "parent_annotation",
+                format!("Invalid pk \"{id}\" - object does not exist."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates an annotation of task `task_id` by the caller.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    task_id: i64,
+    input: AnnotationInput,
+) -> ApiResult<annotation::Model> {
+    let txn = db.begin().await?;
+    let task = tasks::get(&txn, caller, task_id).await?;
+    let result = result_of(input.result.clone())?.unwrap_or_else(|| Value::Array(vec![]));
+    check_parents(&txn, task.id, &input).await?;
+    let now = crate::util::now();
+    let created = annotation::ActiveModel {
+        id: NotSet,
+        task_id: Set(task.id),
+        project_id: Set(task.project_id),
+        result: Set(result),
+        was_cancelled: Set(input.was_cancelled.unwrap_or(false)),
+        ground_truth: Set(input.ground_truth.unwrap_or(false)),
+        lead_time: Set(input.lead_time),
+        completed_by_id: Set(Some(caller.user.id)),
+        updated_by_id: Set(Some(caller.user.id)),
+        parent_prediction_id: Set(input.parent_prediction),
+        parent_annotation_id: Set(input.parent_annotation),
+        last_action: Set(input.last_action.or_else(|| Some("submitted".into()))),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    counters::recount_tasks(&txn, &[task.id]).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// The non-cancelled annotations of a task, by id (as Label Studio lists them).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    task_id: i64,
+) -> ApiResult<Vec<annotation::Model>> {
+    let task = tasks::get(db, caller, task_id).await?;
+    Ok(annotation::Entity::find()
+        .filter(annotation::Column::TaskId.eq(task.id))
+        .filter(annotation::Column::WasCancelled.eq(false))
+        .order_by_asc(annotation::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The annotation `id` if its project is the caller organization's, or 404.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<annotation::Model> {
+    let found = annotation::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    projects::get(db, caller, found.project_id).await?;
+    Ok(found)
+}
+
+/// Applies a partial update and recounts the task.
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+    input: AnnotationInput,
+) -> ApiResult<annotation::Model> {
+    let txn = db.begin().await?;
+    let existing = get(&txn, caller, id).await?;
+    check_parents(&txn, existing.task_id, &input).await?;
+    let result = result_of(input.result)?;
+    let mut model: annotation::ActiveModel = existing.into();
+    if let Some(result) = result {
+        model.result = Set(result);
+    }
+    if let Some(v) = input.ground_truth {
+        model.ground_truth = Set(v);
+    }
+    if let Some(v) = input.was_cancelled {
+        model.was_cancelled = Set(v);
+    }
+    if input.lead_time.is_some() {
+        model.lead_time = Set(input.lead_time);
+    }
+    if input.parent_prediction.is_some() {
+        model.parent_prediction_id = Set(input.parent_prediction);
+    }
+    if input.parent_annotation.is_some() {
+        model.parent_annotation_id = Set(input.parent_annotation);
+    }
+    model.last_action = Set(Some(input.last_action.unwrap_or_else(|| "updated".into())));
+    model.updated_by_id = Set(Some(caller.user.id));
+    model.updated_at = Set(crate::util::now());
+    let updated = model.update(&txn).await?;
+    counters::recount_tasks(&txn, &[updated.task_id]).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes an annotation and recounts the task.
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<()> {
+    let txn = db.begin().await?;
+    let existing = get(&txn, caller, id).await?;
+    annotation::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await?;
+    counters::recount_tasks(&txn, &[existing.task_id]).await?;
+    txn.commit().await?;
+    Ok(())
+}

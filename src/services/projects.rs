@@ -1,0 +1,529 @@
+//! Projects: create, read, update, delete, label-config validation, counters and task import.
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::label_config::{self, LabelConfig};
+use crate::services::{counters, tasks};
+use chrono::Utc;
+use entity::project;
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+use serde::Deserialize;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// The label config of a new project when none is given.
+pub const EMPTY_CONFIG: &str = "<View></View>";
+
+/// Writable project fields, for create and PATCH. Absent and `null` both mean "leave as is"
+/// (or the default, on create). Unknown keys are ignored, as Label Studio does.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProjectInput {
+    /// Project name, at most 50 characters.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Label config (XML); validated.
+    pub label_config: Option<String>,
+    /// Instructions for annotators (HTML).
+    pub expert_instruction: Option<String>,
+    /// Show instructions before labeling.
+    pub show_instruction: Option<bool>,
+    /// Show the skip button.
+    pub show_skip_button: Option<bool>,
+    /// Allow empty annotations.
+    pub enable_empty_annotation: Option<bool>,
+    /// Show annotation history.
+    pub show_annotation_history: Option<bool>,
+    /// Show predictions to annotators.
+    pub show_collab_predictions: Option<bool>,
+    /// Show ground-truth tasks first.
+    pub show_ground_truth_first: Option<bool>,
+    /// Show overlapping tasks first.
+    pub show_overlap_first: Option<bool>,
+    /// Percentage of tasks with overlap.
+    pub overlap_cohort_percentage: Option<i32>,
+    /// Annotations per task before it is complete.
+    pub maximum_annotations: Option<i32>,
+    /// Annotations needed before training starts.
+    pub min_annotations_to_start_training: Option<i32>,
+    /// Evaluate predictions against ground truth automatically.
+    pub evaluate_predictions_automatically: Option<bool>,
+    /// Reveal pre-annotations interactively.
+    pub reveal_preannotations_interactively: Option<bool>,
+    /// Published to annotators.
+    pub is_published: Option<bool>,
+    /// Draft project.
+    pub is_draft: Option<bool>,
+    /// Colour, e.g. `#FFFFFF`.
+    pub color: Option<String>,
+    /// Model version shown for predictions.
+    pub model_version: Option<String>,
+    /// Task sampling: `Sequential sampling`, `Uniform sampling` or `Uncertainty sampling`.
+    pub sampling: Option<String>,
+    /// Skip queue: `REQUEUE_FOR_ME`, `REQUEUE_FOR_OTHERS` or `IGNORE_SKIPPED`.
+    pub skip_queue: Option<String>,
+    /// Weights of the control tags for agreement.
+    pub control_weights: Option<serde_json::Value>,
+    /// When the project was pinned.
+    pub pinned_at: Option<chrono::DateTime<Utc>>,
+}
+
+const SAMPLINGS: [&str; 3] = [
+    "Sequential sampling",
+    "Uniform sampling",
+    "Uncertainty sampling",
+];
+const SKIP_QUEUES: [&str; 3] = ["REQUEUE_FOR_ME", "REQUEUE_FOR_OTHERS", "IGNORE_SKIPPED"];
+
+/// Parses a label config, answering 400 on `field` with the position of the problem.
+pub fn parse_config(field: &str, xml: &str) -> ApiResult<LabelConfig> {
+    label_config::parse(xml).map_err(|err| ApiError::field(field, err.to_string()))
+}
+
+/// The project's parsed label config; a stored config always parsed when it was written.
+pub fn config_of(project: &project::Model) -> LabelConfig {
+    label_config::parse(&project.label_config).unwrap_or_else(|_| LabelConfig {
+        objects: vec![],
+        controls: vec![],
+        index_flags: vec![],
+    })
+}
+
+fn validate(input: &ProjectInput) -> ApiResult<()> {
+    if let Some(title) = &input.title
+        && title.chars().count() > 50
+    {
+        return Err(ApiError::field(
+            "title",
+            "Ensure this field has no more than 50 characters.",
+        ));
+    }
+    if let Some(xml) = &input.label_config {
+        parse_config("label_config", xml)?;
+    }
+    if let Some(s) = &input.sampling
+        && !SAMPLINGS.contains(&s.as_str())
+    {
+        return Err(ApiError::field(
+            "sampling",
+            format!("\"{s}\" is not a valid choice."),
+        ));
+    }
+    if let Some(s) = &input.skip_queue
+        && !SKIP_QUEUES.contains(&s.as_str())
+    {
+        return Err(ApiError::field(
+            "skip_queue",
+            format!("\"{s}\" is not a valid choice."),
+        ));
+    }
+    for (field, value) in [
+        ("maximum_annotations", input.maximum_annotations),
+        ("overlap_cohort_percentage", input.overlap_cohort_percentage),
+        (
+            "min_annotations_to_start_training",
+            input.min_annotations_to_start_training,
+        ),
+    ] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(ApiError::field(
+                field,
+                "Ensure this value is greater than or equal to 0.",
+            ));
+        }
+    }
+    if input.maximum_annotations == Some(0) {
+        return Err(ApiError::field(
+            "maximum_annotations",
+            "Ensure this value is greater than or equal to 1.",
+        ));
+    }
+    Ok(())
+}
+
+fn apply(model: &mut project::ActiveModel, input: ProjectInput) {
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = input.$field { model.$field = Set(v); } )* };
+    }
+    set!(
+        title,
+        description,
+        label_config,
+        expert_instruction,
+        show_instruction,
+        show_skip_button,
+        enable_empty_annotation,
+        show_annotation_history,
+        show_collab_predictions,
+        show_ground_truth_first,
+        show_overlap_first,
+        overlap_cohort_percentage,
+        maximum_annotations,
+        min_annotations_to_start_training,
+        evaluate_predictions_automatically,
+        reveal_preannotations_interactively,
+        is_published,
+        is_draft,
+        color,
+        model_version,
+        sampling,
+        skip_queue,
+        control_weights
+    );
+    if input.pinned_at.is_some() {
+        model.pinned_at = Set(input.pinned_at);
+    }
+}
+
+/// Creates a project in the caller's organization.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    input: ProjectInput,
+) -> ApiResult<project::Model> {
+    validate(&input)?;
+    let now = crate::util::now();
+    let mut model = project::ActiveModel {
+        id: NotSet,
+        organization_id: Set(caller.organization_id),
+        title: Set(String::new()),
+        description: Set(String::new()),
+        label_config: Set(EMPTY_CONFIG.into()),
+        expert_instruction: Set(String::new()),
+        show_instruction: Set(false),
+        show_skip_button: Set(true),
+        enable_empty_annotation: Set(true),
+        show_annotation_history: Set(false),
+        show_collab_predictions: Set(true),
+        show_ground_truth_first: Set(false),
+        show_overlap_first: Set(false),
+        overlap_cohort_percentage: Set(100),
+        maximum_annotations: Set(1),
+        min_annotations_to_start_training: Set(0),
+        evaluate_predictions_automatically: Set(false),
+        reveal_preannotations_interactively: Set(false),
+        is_published: Set(false),
+        is_draft: Set(false),
+        color: Set("#FFFFFF".into()),
+        model_version: Set(String::new()),
+        sampling: Set(SAMPLINGS[0].into()),
+        skip_queue: Set("REQUEUE_FOR_OTHERS".into()),
+        control_weights: Set(serde_json::json!({})),
+        pinned_at: Set(None),
+        created_by_id: Set(Some(caller.user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    apply(&mut model, input);
+    Ok(model.insert(db).await?)
+}
+
+/// The project `id` of the caller's organization, or 404.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<project::Model> {
+    project::Entity::find_by_id(id)
+        .filter(project::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Like [`get`], but an unknown or foreign project is a 400 on `field` (for ids in a body).
+pub async fn get_for_field(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+    field: &str,
+) -> ApiResult<project::Model> {
+    get(db, caller, id)
+        .await
+        .map_err(|err| err.not_found_as_field(field, id))
+}
+
+/// Applies a partial update. A changed label config is validated; changing
+/// `maximum_annotations` updates every task's overlap and labeled state.
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+    input: ProjectInput,
+) -> ApiResult<project::Model> {
+    validate(&input)?;
+    let txn = db.begin().await?;
+    let existing = get(&txn, caller, id).await?;
+    let overlap_changed = input
+        .maximum_annotations
+        .is_some_and(|m| m != existing.maximum_annotations);
+    let mut model: project::ActiveModel = existing.into();
+    apply(&mut model, input);
+    model.updated_at = Set(crate::util::now());
+    let updated = model.update(&txn).await?;
+    if overlap_changed {
+        txn.execute_unprepared(&format!(
+            "UPDATE tasks SET overlap = {} WHERE project_id = {id}",
+            updated.maximum_annotations
+        ))
+        .await?;
+        counters::recount_project(&txn, id).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes a project with its tasks, annotations, predictions and runs (foreign-key cascades).
+pub async fn delete(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<()> {
+    let project = get(db, caller, id).await?;
+    project::Entity::delete_by_id(project.id).exec(db).await?;
+    Ok(())
+}
+
+/// Filters and ordering of the project list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    /// Case-insensitive substring of the title.
+    pub title: Option<String>,
+    /// Case-insensitive substring of the title or description.
+    pub search: Option<String>,
+    /// Only these ids.
+    pub ids: Option<Vec<i64>>,
+    /// DRF ordering: `id`, `title`, `created_at`, `updated_at`, with `-` for descending.
+    pub ordering: Option<String>,
+}
+
+fn icontains(column: project::Column, needle: &str) -> Condition {
+    let pattern = format!(
+        "%{}%",
+        needle
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    Condition::all().add(Func::lower(Expr::col(column)).like(pattern))
+}
+
+/// One page of the caller's projects and the total count.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    filter: &ListFilter,
+    page: u64,
+    page_size: u64,
+) -> ApiResult<(Vec<project::Model>, u64)> {
+    let mut query =
+        project::Entity::find().filter(project::Column::OrganizationId.eq(caller.organization_id));
+    if let Some(title) = &filter.title {
+        query = query.filter(icontains(project::Column::Title, title));
+    }
+    if let Some(search) = &filter.search {
+        query = query.filter(
+            Condition::any()
+                .add(icontains(project::Column::Title, search))
+                .add(icontains(project::Column::Description, search)),
+        );
+    }
+    if let Some(ids) = &filter.ids {
+        query = query.filter(project::Column::Id.is_in(ids.clone()));
+    }
+    let mut ordered = false;
+    for key in filter
+        .ordering
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        let (desc, name) = key.strip_prefix('-').map_or((false, key), |n| (true, n));
+        let column = match name {
+            "id" => project::Column::Id,
+            "title" => project::Column::Title,
+            "created_at" => project::Column::CreatedAt,
+            "updated_at" => project::Column::UpdatedAt,
+            "pinned_at" => project::Column::PinnedAt,
+            _ => continue,
+        };
+        query = if desc {
+            query.order_by_desc(column)
+        } else {
+            query.order_by_asc(column)
+        };
+        ordered = true;
+    }
+    if !ordered {
+        query = query.order_by_desc(project::Column::Id);
+    }
+    let total = query.clone().count(db).await?;
+    let items = query
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+        .all(db)
+        .await?;
+    Ok((items, total))
+}
+
+/// Counters of one project, as Label Studio reports them.
+#[derive(Debug, Clone, Default, FromQueryResult)]
+pub struct ProjectStats {
+    /// Tasks.
+    pub task_number: i64,
+    /// Non-cancelled annotations.
+    pub total_annotations_number: i64,
+    /// Cancelled (skipped) annotations.
+    pub skipped_annotations_number: i64,
+    /// Predictions.
+    pub total_predictions_number: i64,
+    /// Tasks with at least one annotation.
+    pub num_tasks_with_annotations: i64,
+    /// Tasks that have all the annotations they need.
+    pub finished_task_number: i64,
+    /// Non-cancelled annotations of finished tasks.
+    pub useful_annotation_number: i64,
+    /// Ground-truth annotations.
+    #[sea_orm(skip)]
+    pub ground_truth_number: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct StatsRow {
+    project_id: i64,
+    task_number: i64,
+    total_annotations_number: Option<i64>,
+    skipped_annotations_number: Option<i64>,
+    total_predictions_number: Option<i64>,
+    num_tasks_with_annotations: Option<i64>,
+    finished_task_number: Option<i64>,
+    useful_annotation_number: Option<i64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CountRow {
+    project_id: i64,
+    n: i64,
+}
+
+/// The counters of each of `ids`, from two grouped queries.
+pub async fn stats(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, ProjectStats>> {
+    let mut out: HashMap<i64, ProjectStats> = ids
+        .iter()
+        .map(|id| (*id, ProjectStats::default()))
+        .collect();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sum = |sql: &str| Expr::cust(format!("CAST(SUM({sql}) AS BIGINT)"));
+    let query = Query::select()
+        .column("project_id")
+        .expr_as(Expr::cust("COUNT(*)"), "task_number")
+        .expr_as(sum("total_annotations"), "total_annotations_number")
+        .expr_as(sum("cancelled_annotations"), "skipped_annotations_number")
+        .expr_as(sum("total_predictions"), "total_predictions_number")
+        .expr_as(
+            sum("CASE WHEN total_annotations > 0 THEN 1 ELSE 0 END"),
+            "num_tasks_with_annotations",
+        )
+        .expr_as(
+            sum("CASE WHEN is_labeled THEN 1 ELSE 0 END"),
+            "finished_task_number",
+        )
+        .expr_as(
+            sum("CASE WHEN is_labeled THEN total_annotations ELSE 0 END"),
+            "useful_annotation_number",
+        )
+        .from("tasks")
+        .and_where(Expr::col("project_id").is_in(ids.to_vec()))
+        .group_by_col("project_id")
+        .to_owned();
+    for row in db.query_all(&query).await? {
+        let row = StatsRow::from_query_result(&row, "")?;
+        let entry = out.entry(row.project_id).or_default();
+        entry.task_number = row.task_number;
+        entry.total_annotations_number = row.total_annotations_number.unwrap_or(0);
+        entry.skipped_annotations_number = row.skipped_annotations_number.unwrap_or(0);
+        entry.total_predictions_number = row.total_predictions_number.unwrap_or(0);
+        entry.num_tasks_with_annotations = row.num_tasks_with_annotations.unwrap_or(0);
+        entry.finished_task_number = row.finished_task_number.unwrap_or(0);
+        entry.useful_annotation_number = row.useful_annotation_number.unwrap_or(0);
+    }
+    let gt = Query::select()
+        .column("project_id")
+        .expr_as(Expr::cust("COUNT(*)"), "n")
+        .from("annotations")
+        .and_where(Expr::col("project_id").is_in(ids.to_vec()))
+        .and_where(Expr::col("ground_truth").eq(true))
+        .and_where(Expr::col("was_cancelled").eq(false))
+        .group_by_col("project_id")
+        .to_owned();
+    for row in db.query_all(&gt).await? {
+        let row = CountRow::from_query_result(&row, "")?;
+        out.entry(row.project_id).or_default().ground_truth_number = row.n;
+    }
+    Ok(out)
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportOutcome {
+    /// Ids of the new tasks, in input order.
+    pub task_ids: Vec<i64>,
+    /// Annotations created.
+    pub annotation_count: usize,
+    /// Predictions created.
+    pub prediction_count: usize,
+    /// Data keys seen across the tasks.
+    pub data_columns: Vec<String>,
+}
+
+/// Imports tasks (Label Studio's import format: bare data objects, or `{"data", "annotations",
+/// "predictions", "meta"}`) into a project, all in one transaction: all or nothing. With
+/// `commit` false the import is checked and counted, then rolled back.
+pub async fn import<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    project_id: i64,
+    body: serde_json::Value,
+    commit: bool,
+) -> ApiResult<ImportOutcome> {
+    let items = match body {
+        serde_json::Value::Array(items) => items,
+        object @ serde_json::Value::Object(_) => vec![object],
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_import",
+                "The import body must be a JSON list of tasks.",
+            ));
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_import",
+            "No tasks found in the request.",
+        ));
+    }
+    let txn = db.begin().await?;
+    let project = get(&txn, caller, project_id).await?;
+    let config = config_of(&project);
+    let mut new_tasks = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        new_tasks.push(tasks::NewTask::from_import(item, &config).map_err(|msg| {
+            ApiError::bad_request("invalid_import", format!("Task #{}: {msg}", i + 1))
+        })?);
+    }
+    let outcome = tasks::insert_many(&txn, caller, &project, new_tasks).await?;
+    if commit {
+        txn.commit().await?;
+    } else {
+        txn.rollback().await?;
+    }
+    Ok(outcome)
+}

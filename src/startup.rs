@@ -1,0 +1,155 @@
+//! Building the application: one builder used by `main` and by the tests. It connects to the
+//! database, applies migrations, sets up the secrets key and the first admin, and binds.
+use crate::auth::Role;
+use crate::config::ServeConfig;
+use crate::crypto::{SecretError, Secrets};
+use crate::extract::{BodyLimit, path_config, query_config};
+use crate::services::accounts::{self, AccountError};
+use crate::state::AppState;
+use crate::{db, routes};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use sea_orm::{DatabaseConnection, DbErr};
+use std::net::TcpListener;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    /// The secrets key could not be set up.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The first admin could not be created.
+    #[error("bootstrap admin: {0}")]
+    Admin(#[from] AccountError),
+    /// The address could not be bound.
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+    /// The configuration is incomplete or contradictory.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A built, bound application, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+}
+
+impl Application {
+    /// Connects, migrates (unless told not to), bootstraps, and binds `host:port` (0 = any port).
+    pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
+        let db = db::connect(&config.database).await?;
+        if !config.no_migrate {
+            db::migrate(&db).await?;
+        }
+        let secrets = secrets_for(&config)?;
+        bootstrap_admin(&db, &config).await?;
+        let listener = TcpListener::bind((config.host.as_str(), config.port))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            db: db.clone(),
+            secrets,
+        };
+        let server = server(listener, state, &config)?;
+        tracing::info!(address = %format!("{}:{port}", config.host), "listening");
+        Ok(Application { port, server, db })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database pool the application uses.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM).
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        self.server.await
+    }
+}
+
+/// The secrets key: the configured secret, else a key file (given, or beside the SQLite file).
+fn secrets_for(config: &ServeConfig) -> Result<Secrets, StartupError> {
+    if let Some(secret) = &config.secret_key {
+        return Ok(Secrets::from_secret(secret)?);
+    }
+    if let Some(path) = &config.secret_key_file {
+        return Ok(Secrets::from_key_file(path)?);
+    }
+    if !config.database.is_sqlite() {
+        return Err(StartupError::Config(
+            "PROMPTER_SECRET_KEY (or PROMPTER_SECRET_KEY_FILE) is required with PostgreSQL: it encrypts provider keys at rest and every server must share it".into(),
+        ));
+    }
+    match config.database.sqlite_path() {
+        Some(db_path) => Ok(Secrets::from_key_file(&db_path.with_extension("key"))?),
+        None => {
+            tracing::warn!(
+                "in-memory database without PROMPTER_SECRET_KEY: using a throw-away key"
+            );
+            Ok(Secrets::from_secret(&crate::crypto::random_hex(32))?)
+        }
+    }
+}
+
+/// Creates the first organization, user and token from `PROMPTER_ADMIN_*` on an empty database.
+async fn bootstrap_admin(
+    db: &DatabaseConnection,
+    config: &ServeConfig,
+) -> Result<(), StartupError> {
+    if !accounts::is_empty(db).await? {
+        return Ok(());
+    }
+    match (&config.admin_email, &config.admin_token) {
+        (Some(email), Some(token)) => {
+            let (user, _) =
+                accounts::create_user(db, email, &config.admin_org, Role::Owner, Some(token))
+                    .await?;
+            tracing::info!(user = user.id, email = %user.email, organization = %config.admin_org, "created the first admin");
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(StartupError::Config(
+                "set both PROMPTER_ADMIN_EMAIL and PROMPTER_ADMIN_TOKEN, or neither".into(),
+            ));
+        }
+        (None, None) => tracing::warn!(
+            "no users yet: create one with `prompter admin create-user --email you@example.com --org \"My org\"` (it prints an API token)"
+        ),
+    }
+    Ok(())
+}
+
+fn server(
+    listener: TcpListener,
+    state: AppState,
+    config: &ServeConfig,
+) -> Result<Server, std::io::Error> {
+    let limit = config.max_body_bytes;
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(crate::telemetry::log_request))
+            .wrap(Compress::default())
+            .app_data(state.clone())
+            .app_data(BodyLimit(limit))
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(query_config())
+            .app_data(path_config())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10);
+    if let Some(workers) = config.http_workers {
+        server = server.workers(workers.max(1));
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,61 @@
+//! Small helpers shared by views and services.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+/// For PATCH bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+/// Use with `#[serde(default, deserialize_with = "crate::util::double_option")]`.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// Django's `timesince`: the age of `t` in its two largest units, e.g. `"2 hours, 5 minutes"`.
+pub fn created_ago(t: DateTime<Utc>) -> String {
+    let secs = (Utc::now() - t).num_seconds().max(0);
+    const UNITS: [(i64, &str); 6] = [
+        (365 * 24 * 3600, "year"),
+        (30 * 24 * 3600, "month"),
+        (7 * 24 * 3600, "week"),
+        (24 * 3600, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+    ];
+    let plural = |n: i64, unit: &str| format!("{n}\u{a0}{unit}{}", if n == 1 { "" } else { "s" });
+    for (i, (size, unit)) in UNITS.iter().enumerate() {
+        let n = secs / size;
+        if n > 0 {
+            let mut out = plural(n, unit);
+            if let Some((next_size, next_unit)) = UNITS.get(i + 1) {
+                let m = (secs % size) / next_size;
+                if m > 0 {
+                    out.push_str(", ");
+                    out.push_str(&plural(m, next_unit));
+                }
+            }
+            return out;
+        }
+    }
+    plural(0, "minute")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_ago_reads_like_django() {
+        assert_eq!(created_ago(Utc::now()), "0\u{a0}minutes");
+        let t = Utc::now() - chrono::Duration::seconds(2 * 3600 + 5 * 60 + 3);
+        assert_eq!(created_ago(t), "2\u{a0}hours, 5\u{a0}minutes");
+    }
+}
+
+/// The current time at microsecond precision, as Label Studio and PostgreSQL keep it, so a
+/// value reads back exactly as it was returned on every database.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
