@@ -41,6 +41,13 @@ pub fn created_ago(t: DateTime<Utc>) -> String {
     plural(0, "minute")
 }
 
+/// The current time at microsecond precision, as Label Studio and PostgreSQL keep it, so a
+/// value reads back exactly as it was returned on every database.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,11 +58,4 @@ mod tests {
         let t = Utc::now() - chrono::Duration::seconds(2 * 3600 + 5 * 60 + 3);
         assert_eq!(created_ago(t), "2\u{a0}hours, 5\u{a0}minutes");
     }
-}
-
-/// The current time at microsecond precision, as Label Studio and PostgreSQL keep it, so a
-/// value reads back exactly as it was returned on every database.
-pub fn now() -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(6)
 }

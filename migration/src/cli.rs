@@ -21,7 +21,8 @@ pub enum MigrateCommand {
     },
     /// List every migration and whether it is applied.
     Status,
-    /// Drop every table, then apply all migrations again. Destroys all data.
+    /// Roll back every migration (dropping Prompter's tables), then apply them all again.
+    /// Destroys all data.
     Fresh,
 }
 
@@ -63,7 +64,10 @@ where
             }
         }
         MigrateCommand::Fresh => {
-            Migrator::fresh(db).await?;
+            // Rolling back every migration drops the tables children first, which SQLite's
+            // foreign-key checks accept (a blind drop of every table does not).
+            Migrator::down(db, None).await?;
+            Migrator::up(db, None).await?;
             println!(
                 "dropped every table and applied {} migrations",
                 Migrator::migrations().len()

@@ -1,0 +1,12 @@
+//! Prompter's integration tests: one binary, a real server per test on a loopback port, a fresh
+//! SQLite database (or PostgreSQL with `TEST_DATABASE_URL`).
+
+mod helpers;
+
+mod annotations;
+mod auth;
+mod migrations;
+mod openapi;
+mod predictions;
+mod projects;
+mod tasks;
