@@ -69,7 +69,7 @@ where
             Migrator::down(db, None).await?;
             Migrator::up(db, None).await?;
             println!(
-                "dropped every table and applied {} migrations",
+                "rolled back every migration and applied all {} again",
                 Migrator::migrations().len()
             );
         }

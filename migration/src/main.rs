@@ -1,7 +1,7 @@
 //! `migration`: the admin migrations CLI on its own (`cargo run -p migration -- up`).
 use clap::Parser;
 use migration::{MigrateCommand, run_command};
-use sea_orm_migration::sea_orm::Database;
+use sea_orm_migration::sea_orm::{ConnectOptions, Database};
 
 /// Prompter's database migrations.
 #[derive(Parser)]
@@ -12,7 +12,7 @@ struct Cli {
         short = 'u',
         long,
         env = "PROMPTER_DATABASE_URL",
-        default_value = "sqlite://prompter.db?mode=rwc"
+        default_value = "sqlite://prompter.db"
     )]
     database_url: String,
     #[command(subcommand)]
@@ -23,7 +23,11 @@ struct Cli {
 async fn main() {
     let cli = Cli::parse();
     let result = async {
-        let db = Database::connect(&cli.database_url).await?;
+        let mut options = ConnectOptions::new(cli.database_url.clone());
+        options
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| o.create_if_missing(true).foreign_keys(true));
+        let db = Database::connect(options).await?;
         run_command(&db, &cli.command).await
     }
     .await;
