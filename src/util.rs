@@ -48,6 +48,11 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// The number of the last page of `count` items in pages of `size` (1 when empty).
+pub fn last_page(count: u64, size: u64) -> u64 {
+    count.div_ceil(size.max(1)).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

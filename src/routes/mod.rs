@@ -53,16 +53,22 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    /// The page number and size; an invalid page answers 404 "Invalid page." as DRF does.
-    pub fn resolve(&self, default_size: u64, max_size: u64) -> Result<(u64, u64), ApiError> {
+    /// The page number (`None` for `page=last`) and size; an invalid page answers 404
+    /// "Invalid page." as DRF does.
+    pub fn resolve(
+        &self,
+        default_size: u64,
+        max_size: u64,
+    ) -> Result<(Option<u64>, u64), ApiError> {
         let page = match self.page.as_deref() {
-            None | Some("") => 1,
-            Some("last") => 1,
-            Some(p) => p
-                .parse::<u64>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or(ApiError::NotFound)?,
+            None | Some("") => Some(1),
+            Some("last") => None,
+            Some(p) => Some(
+                p.parse::<u64>()
+                    .ok()
+                    .filter(|p| *p >= 1)
+                    .ok_or(ApiError::NotFound)?,
+            ),
         };
         let size = self
             .page_size
@@ -126,7 +132,11 @@ fn encode(s: &str) -> String {
 }
 
 /// Parses a comma-separated id list (`ids=1%2C2`); any non-integer answers 400 on `field`.
-pub fn parse_ids(field: &str, raw: &str) -> Result<Vec<i64>, ApiError> {
+/// An empty value means no filter (`None`), as in Django.
+pub fn parse_ids(field: &str, raw: &str) -> Result<Option<Vec<i64>>, ApiError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -134,5 +144,6 @@ pub fn parse_ids(field: &str, raw: &str) -> Result<Vec<i64>, ApiError> {
             s.parse::<i64>()
                 .map_err(|_| ApiError::field(field, format!("\"{s}\" is not an integer id.")))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }

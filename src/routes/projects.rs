@@ -71,7 +71,8 @@ pub struct ProjectListQuery {
     pub ordering: Option<String>,
 }
 
-/// The caller organization's projects, paginated (30 per page by default, newest first).
+/// The caller organization's projects, paginated (30 per page by default, at most 100;
+/// newest first; `page=last` for the last page).
 #[utoipa::path(get, path = "/api/projects/", tag = "projects", params(PageParams, ProjectListQuery),
     responses((status = 200, body = Paginated<ProjectView>), (status = 401, body = ErrorBody)))]
 pub async fn list(
@@ -81,7 +82,7 @@ pub async fn list(
     paging: web::Query<PageParams>,
     query: web::Query<ProjectListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (page, size) = paging.resolve(30, 1000)?;
+    let (page, size) = paging.resolve(30, 100)?;
     let query = query.into_inner();
     let filter = ListFilter {
         title: query.title.filter(|t| !t.is_empty()),
@@ -90,10 +91,11 @@ pub async fn list(
             .ids
             .as_deref()
             .map(|raw| parse_ids("ids", raw))
-            .transpose()?,
+            .transpose()?
+            .flatten(),
         ordering: query.ordering,
     };
-    let (items, count) = service::list(&state.db, &caller, &filter, page, size).await?;
+    let (items, count, page) = service::list(&state.db, &caller, &filter, page, size).await?;
     let (next, previous) = page_links(&req, page, size, count);
     let results = views(&state, items).await?;
     Ok(HttpResponse::Ok().json(Paginated {

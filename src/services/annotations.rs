@@ -17,9 +17,10 @@ use utoipa::ToSchema;
 /// `completed_by`, `created_username`, ...) are ignored.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct AnnotationInput {
-    /// Label Studio regions.
+    /// Label Studio regions (`null` is rejected).
+    #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub result: Option<Value>,
+    pub result: Option<Option<Value>>,
     /// Whether this annotation is the task's ground truth.
     pub ground_truth: Option<bool>,
     /// Whether the annotator skipped the task.
@@ -34,8 +35,8 @@ pub struct AnnotationInput {
     pub last_action: Option<String>,
 }
 
-fn result_of(value: Option<Value>) -> ApiResult<Option<Value>> {
-    match value {
+fn result_of(value: Option<Option<Value>>) -> ApiResult<Option<Value>> {
+    match value.map(|v| v.unwrap_or(Value::Null)) {
         None => Ok(None),
         Some(Value::Array(items)) => {
             if items.iter().all(Value::is_object) {
@@ -148,6 +149,16 @@ pub async fn get(
     Ok(found)
 }
 
+/// Annotators may change only their own annotations; reviewers and managers any.
+fn check_owner(caller: &AuthUser, existing: &annotation::Model) -> ApiResult<()> {
+    if caller.role == crate::auth::Role::Annotator
+        && existing.completed_by_id != Some(caller.user.id)
+    {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
 /// Applies a partial update and recounts the task.
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -157,6 +168,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<annotation::Model> {
     let txn = db.begin().await?;
     let existing = get(&txn, caller, id).await?;
+    check_owner(caller, &existing)?;
     check_parents(&txn, existing.task_id, &input).await?;
     let result = result_of(input.result)?;
     let mut model: annotation::ActiveModel = existing.into();
@@ -195,6 +207,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<()> {
     let txn = db.begin().await?;
     let existing = get(&txn, caller, id).await?;
+    check_owner(caller, &existing)?;
     annotation::Entity::delete_by_id(existing.id)
         .exec(&txn)
         .await?;

@@ -6,7 +6,7 @@ use crate::services::{counters, tasks};
 use chrono::Utc;
 use entity::project;
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
@@ -68,8 +68,10 @@ pub struct ProjectInput {
     pub skip_queue: Option<String>,
     /// Weights of the control tags for agreement.
     pub control_weights: Option<serde_json::Value>,
-    /// When the project was pinned.
-    pub pinned_at: Option<chrono::DateTime<Utc>>,
+    /// When the project was pinned; `null` unpins it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<chrono::DateTime<Utc>>)]
+    pub pinned_at: Option<Option<chrono::DateTime<Utc>>>,
 }
 
 const SAMPLINGS: [&str; 3] = [
@@ -174,8 +176,8 @@ fn apply(model: &mut project::ActiveModel, input: ProjectInput) {
         skip_queue,
         control_weights
     );
-    if input.pinned_at.is_some() {
-        model.pinned_at = Set(input.pinned_at);
+    if let Some(pinned_at) = input.pinned_at {
+        model.pinned_at = Set(pinned_at);
     }
 }
 
@@ -306,17 +308,18 @@ fn icontains(column: project::Column, needle: &str) -> Condition {
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    Condition::all().add(Func::lower(Expr::col(column)).like(pattern))
+    Condition::all().add(Func::lower(Expr::col(column)).like(LikeExpr::new(pattern).escape('\\')))
 }
 
-/// One page of the caller's projects and the total count.
+/// One page of the caller's projects (`None`: the last page), the total count and the page
+/// number served.
 pub async fn list(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     filter: &ListFilter,
-    page: u64,
+    page: Option<u64>,
     page_size: u64,
-) -> ApiResult<(Vec<project::Model>, u64)> {
+) -> ApiResult<(Vec<project::Model>, u64, u64)> {
     let mut query =
         project::Entity::find().filter(project::Column::OrganizationId.eq(caller.organization_id));
     if let Some(title) = &filter.title {
@@ -361,12 +364,13 @@ pub async fn list(
         query = query.order_by_desc(project::Column::Id);
     }
     let total = query.clone().count(db).await?;
+    let page = page.unwrap_or_else(|| crate::util::last_page(total, page_size));
     let items = query
         .offset((page - 1) * page_size)
         .limit(page_size)
         .all(db)
         .await?;
-    Ok((items, total))
+    Ok((items, total, page))
 }
 
 /// Counters of one project, as Label Studio reports them.

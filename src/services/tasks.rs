@@ -409,7 +409,7 @@ pub async fn list(
     caller: &AuthUser,
     project_id: i64,
     only_annotated: bool,
-    page: u64,
+    page: Option<u64>,
     page_size: u64,
 ) -> ApiResult<TaskPage> {
     projects::get(db, caller, project_id).await?;
@@ -427,6 +427,7 @@ pub async fn list(
         .one(db)
         .await?;
     let (total, annotations, predictions) = totals.unwrap_or((0, None, None));
+    let page = page.unwrap_or_else(|| crate::util::last_page(Ord::max(total, 0) as u64, page_size));
     let tasks = query
         .order_by_asc(task::Column::Id)
         .offset((page - 1) * page_size)
