@@ -54,7 +54,7 @@ pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<(String, S
 impl TestApp {
     /// Starts a server on a fresh database with three users in two organizations.
     pub async fn spawn() -> TestApp {
-        prompter::telemetry::init(prompter::config::LogFormat::Text);
+        prompter::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg) = fresh_database(dir.path()).await;
         let mut config = ServeConfig::new(database_url.clone(), 0);
