@@ -93,6 +93,13 @@ pub struct ServeConfig {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PROMPTER_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
+    /// Tasks in a `Sample` run when the request gives no `sample_subset_size`.
+    #[arg(long, env = "PROMPTER_SAMPLE_SUBSET_SIZE", default_value_t = 20)]
+    pub sample_subset_size: u64,
+    /// JSON file of model prices (USD per million tokens) that extends or overrides the
+    /// built-in table: `{"model-prefix": {"prompt": 0.15, "completion": 0.6}}`.
+    #[arg(long, env = "PROMPTER_PRICES_FILE")]
+    pub prices_file: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -110,6 +117,8 @@ impl ServeConfig {
             no_migrate: false,
             max_body_bytes: 100 * 1024 * 1024,
             http_workers: None,
+            sample_subset_size: 20,
+            prices_file: None,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Database connections: a real pool, WAL and a busy timeout on SQLite, foreign keys on.
 use crate::config::DatabaseConfig;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 use std::time::Duration;
 
 /// Opens a connection pool for `config`. A SQLite file is created if missing.
@@ -26,4 +29,15 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     use migration::MigratorTrait;
     migration::Migrator::up(db, None).await
+}
+
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken at
+/// once (waiting out the busy timeout), so two writers never both read and then deadlock on
+/// the upgrade, which SQLite reports at once as "database is locked". PostgreSQL ignores it.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

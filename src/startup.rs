@@ -4,8 +4,9 @@ use crate::auth::Role;
 use crate::config::ServeConfig;
 use crate::crypto::{SecretError, Secrets};
 use crate::extract::{BodyLimit, path_config, query_config};
+use crate::pricing::PriceTable;
 use crate::services::accounts::{self, AccountError};
-use crate::state::AppState;
+use crate::state::{AppState, Settings};
 use crate::{db, routes};
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
@@ -51,9 +52,23 @@ impl Application {
         bootstrap_admin(&db, &config).await?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))?;
         let port = listener.local_addr()?.port();
+        let prices = match &config.prices_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    StartupError::Config(format!("price file {}: {e}", path.display()))
+                })?;
+                PriceTable::with_overrides(&text).map_err(StartupError::Config)?
+            }
+            None => PriceTable::default(),
+        };
+        let settings = std::sync::Arc::new(Settings {
+            sample_subset_size: config.sample_subset_size,
+            prices,
+        });
         let state = AppState {
             db: db.clone(),
             secrets,
+            settings,
         };
         let server = server(listener, state, &config)?;
         tracing::info!(address = %format!("{}:{port}", config.host), "listening");

@@ -9,4 +9,15 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Seals and opens provider credentials.
     pub secrets: Secrets,
+    /// Settings handlers read.
+    pub settings: std::sync::Arc<Settings>,
+}
+
+/// Settings that handlers read, from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Tasks in a `Sample` run when the request gives no size.
+    pub sample_subset_size: u64,
+    /// Model prices for estimates and run costs.
+    pub prices: crate::pricing::PriceTable,
 }

@@ -37,6 +37,10 @@ pub async fn log_request(
 
 /// For tests: log lines go through libtest's capture, so they show only for failing tests.
 pub fn init_for_tests() {
-    let filter = EnvFilter::try_from_env("PROMPTER_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    let filter = EnvFilter::try_from_env("PROMPTER_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }

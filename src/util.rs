@@ -53,6 +53,16 @@ pub fn last_page(count: u64, size: u64) -> u64 {
     count.div_ceil(size.max(1)).max(1)
 }
 
+/// Splits `items` into vectors of at most `size` (for bulk inserts under bind limits).
+pub fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut out = vec![];
+    let mut iter = items.into_iter().peekable();
+    while iter.peek().is_some() {
+        out.push(iter.by_ref().take(size.max(1)).collect());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

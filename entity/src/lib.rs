@@ -9,6 +9,7 @@ pub mod model_interface;
 pub mod model_interface_project;
 pub mod model_provider_connection;
 pub mod model_run;
+pub mod model_run_slice;
 pub mod model_version;
 pub mod organization;
 pub mod organization_member;
@@ -26,6 +27,7 @@ pub mod prelude {
     pub use crate::model_interface_project::Entity as ModelInterfaceProject;
     pub use crate::model_provider_connection::Entity as ModelProviderConnection;
     pub use crate::model_run::Entity as ModelRun;
+    pub use crate::model_run_slice::Entity as ModelRunSlice;
     pub use crate::model_version::Entity as ModelVersion;
     pub use crate::organization::Entity as Organization;
     pub use crate::organization_member::Entity as OrganizationMember;

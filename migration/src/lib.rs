@@ -11,6 +11,7 @@ mod m20261122_000002_create_projects;
 mod m20261122_000003_create_prompts;
 mod m20261122_000004_create_predictions;
 mod m20261122_000005_create_annotations;
+mod m20261122_000006_create_run_slices;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_prompts::Migration),
             Box::new(m20261122_000004_create_predictions::Migration),
             Box::new(m20261122_000005_create_annotations::Migration),
+            Box::new(m20261122_000006_create_run_slices::Migration),
         ]
     }
 }

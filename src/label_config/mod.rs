@@ -9,10 +9,18 @@
 //! Labels of `<Choice>`/`<Label>` children are the strings that annotation results carry: the
 //! child's `alias` when it has one, else its `value` (Label Studio and its SDK do the same).
 
+mod compat;
 mod parse;
 mod parsed;
+mod regions;
+mod schema;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_output;
+
+pub use compat::Skill;
+pub use regions::RegionError;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,6 +73,10 @@ pub const CONTROL_TAGS: &[&str] = &[
 pub const LAYOUT_TAGS: &[&str] = &[
     "View", "Header", "Style", "Filter", "Collapse", "Panel", "Repeater", "Shortcut",
 ];
+
+/// Object tags whose data is text that spans (start/end character offsets) point into, and that
+/// Prompts' TextClassification and NER skills accept as input.
+pub const TEXT_OBJECT_TAGS: &[&str] = &["Text", "HyperText"];
 
 /// Child tags that give a control its labels (`<Choice>`, `<Label>`, `<Relation>`).
 pub const LABEL_TAGS: &[&str] = &["Choice", "Label", "Relation"];
@@ -264,6 +276,22 @@ impl LabelConfig {
     /// The object tag with this `name`.
     pub fn object(&self, name: &str) -> Option<&ObjectTag> {
         self.objects.iter().find(|o| o.name == name)
+    }
+
+    /// The object tag a control's results point at: the one its first `toName` names.
+    pub fn target_object(&self, control: &ControlTag) -> Option<&ObjectTag> {
+        control.first_to_name().and_then(|name| self.object(name))
+    }
+
+    /// The control is a text-span control: a `Labels`-family tag (`Labels`,
+    /// `HyperTextLabels`, …) whose first `toName` is a `Text` or `HyperText` object. Its
+    /// results are `{"start", "end", "<tag lowercased>": [labels]}` with character offsets into
+    /// the object's data. Other `Labels`-family controls (`RectangleLabels`, …) are not spans.
+    pub fn is_span_control(&self, control: &ControlTag) -> bool {
+        control.is_labels_family()
+            && self
+                .target_object(control)
+                .is_some_and(|o| TEXT_OBJECT_TAGS.contains(&o.tag.as_str()))
     }
 
     /// Controls of one kind, in document order.

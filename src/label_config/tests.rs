@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::*;
 
-const TEXT_CLASSIFICATION: &str = r#"<View>
+pub(super) const TEXT_CLASSIFICATION: &str = r#"<View>
   <Text name="text" value="$text"/>
   <View style="box-shadow: 2px 2px 5px #999; padding: 20px; margin-top: 2em; border-radius: 5px;">
     <Header value="Choose text sentiment"/>
@@ -17,7 +17,7 @@ const TEXT_CLASSIFICATION: &str = r#"<View>
   </View>
 </View>"#;
 
-const NER: &str = r#"<View>
+pub(super) const NER: &str = r#"<View>
   <Labels name="label" toName="text">
     <Label value="PER" background="red"/>
     <Label value="ORG" background="darkorange"/>
@@ -28,7 +28,7 @@ const NER: &str = r#"<View>
   <Text name="text" value="$text"/>
 </View>"#;
 
-const MULTI_CHOICE: &str = r#"<View>
+pub(super) const MULTI_CHOICE: &str = r#"<View>
   <Text name="text" value="$text"/>
   <Header value="Which topics does this article cover?"/>
   <Choices name="topics" toName="text" choice="multiple" showInLine="true">
@@ -39,24 +39,24 @@ const MULTI_CHOICE: &str = r#"<View>
   </Choices>
 </View>"#;
 
-const SUMMARIZATION: &str = r#"<View>
+pub(super) const SUMMARIZATION: &str = r#"<View>
   <Header value="Please read the text"/>
   <Text name="text" value="$text"/>
   <Header value="Provide one sentence summary"/>
   <TextArea name="answer" toName="text" showSubmitButton="true" maxSubmissions="1" editable="true" required="true"/>
 </View>"#;
 
-const RATING: &str = r#"<View>
+pub(super) const RATING: &str = r#"<View>
   <Text name="review" value="$review"/>
   <Rating name="stars" toName="review" maxRating="5" icon="star" size="medium"/>
 </View>"#;
 
-const NUMBER: &str = r#"<View>
+pub(super) const NUMBER: &str = r#"<View>
   <Text name="text" value="$text"/>
   <Number name="count" toName="text" min="0" max="100" step="1" required="true"/>
 </View>"#;
 
-const NESTED_VIEWS: &str = r#"<View>
+pub(super) const NESTED_VIEWS: &str = r#"<View>
   <View style="display: flex;">
     <View style="width: 60%">
       <Header value="Customer message"/>
@@ -77,7 +77,7 @@ const NESTED_VIEWS: &str = r#"<View>
   </View>
 </View>"#;
 
-const SEVERAL_CONTROLS: &str = r#"<View>
+pub(super) const SEVERAL_CONTROLS: &str = r#"<View>
   <Text name="text" value="$text"/>
   <Choices name="sentiment" toName="text">
     <Choice value="Positive"/>
@@ -92,7 +92,7 @@ const SEVERAL_CONTROLS: &str = r#"<View>
   <TextArea name="comment" toName="text" rows="3"/>
 </View>"#;
 
-const TWO_OBJECTS: &str = r#"<View>
+pub(super) const TWO_OBJECTS: &str = r#"<View>
   <Header value="Which answer is better?"/>
   <Text name="question" value="$question"/>
   <Text name="answer" value="$answer"/>
@@ -107,7 +107,7 @@ const TWO_OBJECTS: &str = r#"<View>
   </Choices>
 </View>"#;
 
-const IMAGE_BBOX: &str = r#"<View>
+pub(super) const IMAGE_BBOX: &str = r#"<View>
   <Image name="image" value="$image" zoom="true"/>
   <RectangleLabels name="label" toName="image" strokeWidth="3">
     <Label value="Airplane" background="green"/>
@@ -115,7 +115,7 @@ const IMAGE_BBOX: &str = r#"<View>
   </RectangleLabels>
 </View>"#;
 
-const DYNAMIC_CHOICES: &str = r#"<View>
+pub(super) const DYNAMIC_CHOICES: &str = r#"<View>
   <Text name="text" value="$text"/>
   <Choices name="category" toName="text" value="$options" choice="multiple"/>
 </View>"#;

@@ -1,6 +1,9 @@
 //! The OpenAPI document (generated from the handlers by utoipa) at `/openapi.json`, and an
 //! offline Swagger UI at `/docs/`.
-use super::{annotations, predictions, projects, tasks, users, version};
+use super::{
+    annotations, evaluation, model_providers, predictions, projects, prompts, runs, tasks, users,
+    version, versions,
+};
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -12,7 +15,8 @@ use utoipa_swagger_ui::SwaggerUi;
     info(
         title = "Prompter",
         description = "Label Studio Prompts, open and self-hostable: the Label Studio Enterprise \
-            Prompts API and the Label Studio core API it runs on. Authenticate with \
+            Prompts API (prompts, versions, runs, indicators, provider connections) and the \
+            Label Studio core API it runs on. Authenticate with \
             `Authorization: Token <token>` (or `Bearer <token>`).",
     ),
     paths(
@@ -24,6 +28,13 @@ use utoipa_swagger_ui::SwaggerUi;
         tasks::list, tasks::create, tasks::get, tasks::update, tasks::delete,
         annotations::list, annotations::create, annotations::get, annotations::update, annotations::delete,
         predictions::list, predictions::create, predictions::get, predictions::update, predictions::delete,
+        prompts::list, prompts::create, prompts::get, prompts::update, prompts::delete, prompts::compatible_projects,
+        versions::default_name, versions::list, versions::create, versions::get, versions::update, versions::delete,
+        versions::cost_estimate,
+        runs::list, runs::create, runs::cancel, runs::batch_predictions, runs::batch_failed_predictions,
+        evaluation::subsets, evaluation::subset_tasks, evaluation::indicators, evaluation::indicator,
+        model_providers::list, model_providers::create, model_providers::provider_choices,
+        model_providers::get, model_providers::update, model_providers::delete,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&TokenAuth),
@@ -35,6 +46,11 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "tasks", description = "Tasks of a project"),
         (name = "annotations", description = "Annotations of tasks"),
         (name = "predictions", description = "Predictions of tasks"),
+        (name = "prompts", description = "Prompts: input fields and output classes over projects"),
+        (name = "versions", description = "Prompt versions bound to a provider model"),
+        (name = "runs", description = "Inference runs of a version over a project subset, and their results"),
+        (name = "evaluation", description = "Subsets, per-task drill-down and indicators of runs"),
+        (name = "model_providers", description = "LLM provider connections; keys are write-only and encrypted at rest"),
     )
 )]
 pub struct ApiDoc;

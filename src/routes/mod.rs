@@ -7,11 +7,16 @@ use utoipa::IntoParams;
 
 pub mod annotations;
 pub mod docs;
+pub mod evaluation;
+pub mod model_providers;
 pub mod predictions;
 pub mod projects;
+pub mod prompts;
+pub mod runs;
 pub mod tasks;
 pub mod users;
 pub mod version;
+pub mod versions;
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -21,6 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tasks::configure(cfg);
     annotations::configure(cfg);
     predictions::configure(cfg);
+    model_providers::configure(cfg);
+    prompts::configure(cfg);
+    versions::configure(cfg);
+    runs::configure(cfg);
+    evaluation::configure(cfg);
     docs::configure(cfg);
 }
 

@@ -53,7 +53,7 @@ pub async fn create_user<C: ConnectionTrait + TransactionTrait>(
             "a token must have 8 to 256 characters".into(),
         ));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&txn)

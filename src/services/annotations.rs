@@ -92,7 +92,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     task_id: i64,
     input: AnnotationInput,
 ) -> ApiResult<annotation::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let task = tasks::get(&txn, caller, task_id).await?;
     let result = result_of(input.result.clone())?.unwrap_or_else(|| Value::Array(vec![]));
     check_parents(&txn, task.id, &input).await?;
@@ -166,7 +166,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     id: i64,
     input: AnnotationInput,
 ) -> ApiResult<annotation::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     check_owner(caller, &existing)?;
     check_parents(&txn, existing.task_id, &input).await?;
@@ -205,7 +205,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     caller: &AuthUser,
     id: i64,
 ) -> ApiResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     check_owner(caller, &existing)?;
     annotation::Entity::delete_by_id(existing.id)

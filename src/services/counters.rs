@@ -31,3 +31,22 @@ pub async fn recount_project(db: &impl ConnectionTrait, project_id: i64) -> Resu
         .await?;
     Ok(())
 }
+
+/// Before the runs `run_ids` (and their predictions) are deleted: takes their predictions off
+/// the tasks' `total_predictions`, touching only the tasks those runs predicted.
+pub async fn forget_runs(db: &impl ConnectionTrait, run_ids: &[i64]) -> Result<(), DbErr> {
+    for chunk in run_ids.chunks(200) {
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        db.execute_unprepared(&format!(
+            "UPDATE tasks SET total_predictions = total_predictions - \
+             (SELECT COUNT(*) FROM predictions p WHERE p.task_id = tasks.id AND p.model_run_id IN ({list})) \
+             WHERE tasks.id IN (SELECT task_id FROM predictions WHERE model_run_id IN ({list}))"
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -2,7 +2,14 @@
 
 pub mod accounts;
 pub mod annotations;
+pub mod costs;
 pub mod counters;
+pub mod evaluation;
+pub mod model_providers;
 pub mod predictions;
 pub mod projects;
+pub mod prompts;
+pub mod results;
+pub mod runs;
 pub mod tasks;
+pub mod versions;

@@ -155,7 +155,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let raw = input
         .result
         .ok_or_else(|| ApiError::field("result", "This field is required."))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let task = tasks::get(&txn, caller, task_id)
         .await
         .map_err(|e| e.not_found_as_field("task", task_id))?;
@@ -240,7 +240,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     id: i64,
     input: PredictionInput,
 ) -> ApiResult<prediction::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     if input.task.is_some_and(|t| t != existing.task_id) {
         return Err(ApiError::field(
@@ -293,7 +293,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     caller: &AuthUser,
     id: i64,
 ) -> ApiResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     prediction::Entity::delete_by_id(existing.id)
         .exec(&txn)

@@ -258,7 +258,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     input: ProjectInput,
 ) -> ApiResult<project::Model> {
     validate(&input)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     let overlap_changed = input
         .maximum_annotations
@@ -514,7 +514,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             "No tasks found in the request.",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let project = get(&txn, caller, project_id).await?;
     let config = config_of(&project);
     let mut new_tasks = Vec::with_capacity(items.len());
@@ -530,4 +530,44 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         txn.rollback().await?;
     }
     Ok(outcome)
+}
+
+/// Ids of the caller's projects matching `filter` whose label config suits `skill`, in the
+/// filter's order. Reads only ids and configs.
+pub async fn compatible_ids(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    filter: &ListFilter,
+    skill: crate::label_config::Skill,
+) -> ApiResult<Vec<i64>> {
+    let mut out = vec![];
+    let mut page = 1;
+    loop {
+        let (items, total, _) = list(db, caller, filter, Some(page), 500).await?;
+        out.extend(
+            items
+                .iter()
+                .filter(|p| config_of(p).is_compatible(skill))
+                .map(|p| p.id),
+        );
+        if page * 500 >= total {
+            return Ok(out);
+        }
+        page += 1;
+    }
+}
+
+/// Projects by id, in the order of `ids`.
+pub async fn by_ids_in_order(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> ApiResult<Vec<project::Model>> {
+    let mut found: HashMap<i64, project::Model> = project::Entity::find()
+        .filter(project::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }

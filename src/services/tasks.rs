@@ -224,7 +224,7 @@ pub async fn insert_many(
         })
         .collect();
     let count = rows.len();
-    for chunk in chunked(rows, 500) {
+    for chunk in crate::util::chunked(rows, 500) {
         task::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
@@ -278,12 +278,12 @@ pub async fn insert_many(
     }
     let annotation_count = annotations.len();
     let prediction_count = predictions.len();
-    for chunk in chunked(annotations, 500) {
+    for chunk in crate::util::chunked(annotations, 500) {
         annotation::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
     }
-    for chunk in chunked(predictions, 500) {
+    for chunk in crate::util::chunked(predictions, 500) {
         prediction::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
@@ -296,15 +296,6 @@ pub async fn insert_many(
     })
 }
 
-fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut out = vec![];
-    let mut iter = items.into_iter().peekable();
-    while iter.peek().is_some() {
-        out.push(iter.by_ref().take(size).collect());
-    }
-    out
-}
-
 /// Creates one task in `project_id` (which must be the caller's).
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -313,7 +304,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     data: Value,
     meta: Option<Value>,
 ) -> ApiResult<task::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let project = projects::get_for_field(&txn, caller, project_id, "project").await?;
     check_data(&data, &config_of(&project)).map_err(|m| ApiError::field("data", m))?;
     let meta = meta

@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+pub mod prompts;
+
 /// A user as other objects reference it (`UserSimple`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserSimple {

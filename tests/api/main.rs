@@ -6,6 +6,7 @@ mod helpers;
 mod annotations;
 mod auth;
 mod migrations;
+mod model_providers;
 mod openapi;
 mod predictions;
 mod projects;

@@ -1,0 +1,66 @@
+//! Which Prompts skill a label config can serve (`GET /api/prompts/compatible-projects`).
+//!
+//! Prompter's rule (spec §2.1, decisions table): `project_type` picks the control type
+//! (`Choices` for TextClassification, a `Labels`-family tag for NER); at least one control of
+//! that type targets a `Text` or `HyperText` object; no control of the other type is present.
+//! Annotations are not required.
+
+use super::{ControlKind, ControlTag, LabelConfig, TEXT_OBJECT_TAGS};
+
+/// A Prompts skill (`skill_name` of a prompt, `project_type` of compatible-projects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Skill {
+    /// `TextClassification`: `Choices` over text.
+    TextClassification,
+    /// `NamedEntityRecognition`: `Labels` spans over text.
+    NamedEntityRecognition,
+}
+
+impl Skill {
+    /// The skill with this exact name (`"TextClassification"`, `"NamedEntityRecognition"`).
+    pub fn parse(name: &str) -> Option<Skill> {
+        match name {
+            "TextClassification" => Some(Skill::TextClassification),
+            "NamedEntityRecognition" => Some(Skill::NamedEntityRecognition),
+            _ => None,
+        }
+    }
+
+    /// The skill's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skill::TextClassification => "TextClassification",
+            Skill::NamedEntityRecognition => "NamedEntityRecognition",
+        }
+    }
+}
+
+impl LabelConfig {
+    /// Some `toName` of the control names a `Text` or `HyperText` object.
+    fn targets_text(&self, control: &ControlTag) -> bool {
+        control.to_name.iter().any(|name| {
+            self.object(name)
+                .is_some_and(|o| TEXT_OBJECT_TAGS.contains(&o.tag.as_str()))
+        })
+    }
+
+    /// The config can serve `skill`: TextClassification needs a `Choices` control targeting a
+    /// `Text`/`HyperText` object and no `Labels`-family control; NER needs a `Labels`-family
+    /// control whose first `toName` is a `Text`/`HyperText` object (a span control, see
+    /// [`LabelConfig::is_span_control`]) and no `Choices` control.
+    pub fn is_compatible(&self, skill: Skill) -> bool {
+        let has_choices = |c: &ControlTag| c.kind() == ControlKind::Choices;
+        match skill {
+            Skill::TextClassification => {
+                self.controls
+                    .iter()
+                    .any(|c| has_choices(c) && self.targets_text(c))
+                    && !self.controls.iter().any(ControlTag::is_labels_family)
+            }
+            Skill::NamedEntityRecognition => {
+                self.controls.iter().any(|c| self.is_span_control(c))
+                    && !self.controls.iter().any(has_choices)
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Evaluation: `/api/projects/{id}/subsets`, `/api/projects/{id}/subset-tasks` and
+//! `/api/inference-runs/{id}/indicators/`.
+use super::{PageParams, page_links, parse_ids, resource};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::parse_bool;
+use crate::services::evaluation::{self as service, SubsetTasksQuery};
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+/// Registers the evaluation routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/projects/{id}/subsets").route(web::get().to(subsets)))
+        .service(resource("/api/projects/{id}/subset-tasks").route(web::get().to(subset_tasks)))
+        .service(resource("/api/inference-runs/{id}/indicators/").route(web::get().to(indicators)))
+        .service(
+            resource("/api/inference-runs/{id}/indicators/{key}").route(web::get().to(indicator)),
+        );
+}
+
+/// A subset of a project's tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubsetView {
+    /// `All`, `HasGT` or `Sample`.
+    pub subset: String,
+    /// Tasks in it.
+    pub count: u64,
+    /// The task-data columns the label config reads.
+    #[schema(value_type = Vec<Object>)]
+    pub columns_schema: Vec<Value>,
+}
+
+/// Ordering of the subsets; accepted and ignored.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SubsetsQuery {
+    /// Ignored.
+    pub ordering: Option<String>,
+}
+
+/// The subsets a run can cover, with their sizes (a bare list).
+#[utoipa::path(get, path = "/api/projects/{id}/subsets", tag = "evaluation",
+    params(("id" = i64, Path, description = "Project id"), SubsetsQuery),
+    responses((status = 200, body = Vec<SubsetView>), (status = 404, body = ErrorBody)))]
+pub async fn subsets(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    _query: web::Query<SubsetsQuery>,
+) -> ApiResult<HttpResponse> {
+    let (counts, config) =
+        service::subsets(&state.db, &caller, *id, state.settings.sample_subset_size).await?;
+    let columns: Vec<Value> = config
+        .input_fields()
+        .into_iter()
+        .map(|name| json!({"name": name, "type": "String"}))
+        .collect();
+    let views: Vec<SubsetView> = counts
+        .into_iter()
+        .map(|c| SubsetView {
+            subset: c.subset.into(),
+            count: c.count,
+            columns_schema: columns.clone(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Parameters of the subset-tasks drill-down.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SubsetTasksParams {
+    /// The prompt (required: 400 without it).
+    pub parent_model: Option<i64>,
+    /// Show this run's predictions.
+    pub model_run: Option<i64>,
+    /// Without `model_run`: the latest run of this version on the project.
+    pub model_version: Option<i64>,
+    /// `All`, `HasGT`, `Sample` or `Custom`.
+    pub project_subset: Option<String>,
+    /// Count the matching tasks (default true); false omits `task_count`.
+    pub include_total: Option<String>,
+    /// `id` (default) or `-id`.
+    pub ordering: Option<String>,
+    /// Comma-separated version ids: tasks with predictions of every one.
+    pub prediction_version_ids: Option<String>,
+    /// Tasks whose prediction has this class...
+    pub output_class: Option<String>,
+    /// ...in this control.
+    pub output_from_name: Option<String>,
+    /// Tasks whose prediction/ground-truth alignment for this class...
+    pub alignment_class: Option<String>,
+    /// ...in this control...
+    pub alignment_from_name: Option<String>,
+    /// ...is `all`, `true_positive`, `false_positive` or `false_negative`.
+    pub alignment_outcome: Option<String>,
+}
+
+/// A page of subset tasks, in the SDK's nesting.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubsetTasksView {
+    /// Matching tasks (with `include_total=false`: those up to this page).
+    pub count: u64,
+    /// Next page URL.
+    pub next: Option<String>,
+    /// Previous page URL.
+    pub previous: Option<String>,
+    /// One element: `{task_count, next_cursor, previous_cursor, task_result_list}`.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+}
+
+/// Tasks of a subset beside this prompt's predictions, their ground truth, per-task score and
+/// errors, with class and alignment filters.
+#[utoipa::path(get, path = "/api/projects/{id}/subset-tasks", tag = "evaluation",
+    params(("id" = i64, Path, description = "Project id"), PageParams, SubsetTasksParams),
+    responses((status = 200, body = SubsetTasksView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn subset_tasks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    paging: web::Query<PageParams>,
+    params: web::Query<SubsetTasksParams>,
+) -> ApiResult<HttpResponse> {
+    let (page, size) = paging.resolve(100, 1000)?;
+    let p = params.into_inner();
+    let include_total = match p.include_total.as_deref() {
+        None => true,
+        Some(raw) => parse_bool(raw)
+            .ok_or_else(|| ApiError::field("include_total", "Must be true or false."))?,
+    };
+    let query = SubsetTasksQuery {
+        parent_model: p.parent_model,
+        model_run: p.model_run,
+        model_version: p.model_version,
+        project_subset: p.project_subset.filter(|s| !s.is_empty()),
+        include_total,
+        ordering: p.ordering,
+        prediction_version_ids: p
+            .prediction_version_ids
+            .as_deref()
+            .map(|r| parse_ids("prediction_version_ids", r))
+            .transpose()?
+            .flatten()
+            .unwrap_or_default(),
+        output_class: p.output_class.filter(|s| !s.is_empty()),
+        output_from_name: p.output_from_name.filter(|s| !s.is_empty()),
+        alignment_class: p.alignment_class.filter(|s| !s.is_empty()),
+        alignment_from_name: p.alignment_from_name.filter(|s| !s.is_empty()),
+        alignment_outcome: p.alignment_outcome,
+    };
+    let found = service::subset_tasks(
+        &state.db,
+        &caller,
+        *id,
+        &query,
+        page,
+        size,
+        state.settings.sample_subset_size,
+    )
+    .await?;
+    let shown = (found.page - 1) * size + found.items.len() as u64;
+    let count = found
+        .total
+        .unwrap_or(shown + u64::from(found.items.len() as u64 == size));
+    let (next, previous) = page_links(&req, found.page, size, count);
+    let list: Vec<Value> = found
+        .items
+        .into_iter()
+        .map(|i| json!({"id": i.id, "data": i.data, "prediction": i.prediction, "ground_truth": i.ground_truth, "score": i.score, "error": i.error}))
+        .collect();
+    let mut page_object =
+        json!({"next_cursor": null, "previous_cursor": null, "task_result_list": list});
+    if let Some(total) = found.total {
+        page_object["task_count"] = json!(total);
+    }
+    Ok(HttpResponse::Ok().json(SubsetTasksView {
+        count,
+        next,
+        previous,
+        results: vec![page_object],
+    }))
+}
+
+/// An indicator of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndicatorView {
+    /// Key, for `indicators/{key}`.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// Values.
+    #[schema(value_type = Object)]
+    pub values: Value,
+}
+
+/// The indicators of a run: `accuracy`, `f1`, `predictions`, `failed_predictions`, `cost`,
+/// `classification_report` (a bare list).
+#[utoipa::path(get, path = "/api/inference-runs/{id}/indicators/", tag = "evaluation",
+    params(("id" = i64, Path, description = "Run id")),
+    responses((status = 200, body = Vec<IndicatorView>), (status = 404, body = ErrorBody)))]
+pub async fn indicators(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let found = service::indicators(&state.db, &caller, *id, None).await?;
+    let views: Vec<IndicatorView> = found
+        .into_iter()
+        .map(|i| IndicatorView {
+            key: i.key.into(),
+            title: i.title.into(),
+            values: i.values,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// One indicator of a run; an unknown key answers 404.
+#[utoipa::path(get, path = "/api/inference-runs/{id}/indicators/{key}", tag = "evaluation",
+    params(("id" = i64, Path, description = "Run id"), ("key" = String, Path, description = "Indicator key")),
+    responses((status = 200, body = IndicatorView), (status = 404, body = ErrorBody)))]
+pub async fn indicator(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, key) = path.into_inner();
+    let found = service::indicators(&state.db, &caller, id, Some(&key))
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(IndicatorView {
+        key: found.key.into(),
+        title: found.title.into(),
+        values: found.values,
+    }))
+}

@@ -1,0 +1,253 @@
+//! Prompts: `/api/prompts/`, `/api/prompts/{id}/` and `/api/prompts/compatible-projects`.
+use super::{PageParams, page_links, parse_ids, resource};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::label_config::Skill;
+use crate::services::prompts::{self as service, ListFilter, PromptInput};
+use crate::services::{accounts, projects};
+use crate::state::AppState;
+use crate::views::prompts::{AssociatedProject, PromptDetailView, PromptView};
+use crate::views::{Paginated, ProjectView, UserSimple};
+use actix_web::{HttpRequest, HttpResponse, web};
+use entity::model_interface;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Registers the prompt routes (compatible-projects before `{id}`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/prompts/")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/api/prompts/compatible-projects").route(web::get().to(compatible_projects)))
+    .service(
+        resource("/api/prompts/{id}/")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+async fn creators(
+    state: &AppState,
+    ids: impl Iterator<Item = Option<i64>>,
+) -> ApiResult<std::collections::HashMap<i64, UserSimple>> {
+    let ids: Vec<i64> = ids.flatten().collect();
+    Ok(accounts::users_by_id(&state.db, &ids)
+        .await?
+        .iter()
+        .map(|(id, u)| (*id, UserSimple::from(u)))
+        .collect())
+}
+
+/// The detail views of `prompts`: projects as `{id, title}`, counts and best score.
+pub async fn detail_views(
+    state: &AppState,
+    prompts: Vec<model_interface::Model>,
+) -> ApiResult<Vec<PromptDetailView>> {
+    let ids: Vec<i64> = prompts.iter().map(|p| p.id).collect();
+    let mut links = service::associations(&state.db, &ids).await?;
+    let project_ids: Vec<i64> = links.values().flatten().copied().collect();
+    let titles = service::project_titles(&state.db, &project_ids).await?;
+    let mut stats = service::stats(&state.db, &ids).await?;
+    let users = creators(state, prompts.iter().map(|p| p.created_by_id)).await?;
+    Ok(prompts
+        .into_iter()
+        .map(|p| {
+            let s = stats.remove(&p.id).unwrap_or_default();
+            let projects = links
+                .remove(&p.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|id| AssociatedProject {
+                    id,
+                    title: titles.get(&id).cloned(),
+                })
+                .collect();
+            PromptDetailView {
+                id: p.id,
+                created_by: p.created_by_id.and_then(|id| users.get(&id).cloned()),
+                title: p.title,
+                description: p.description,
+                skill_name: p.skill_name,
+                input_fields: p.input_fields,
+                output_classes: p.output_classes,
+                associated_projects: projects,
+                organization: p.organization_id,
+                created_at: p.created_at,
+                updated_at: p.updated_at,
+                versions_count: s.versions_count,
+                runs_count: s.runs_count,
+                best_score: s.best_score,
+            }
+        })
+        .collect())
+}
+
+async fn plain_view(state: &AppState, prompt: model_interface::Model) -> ApiResult<PromptView> {
+    let projects = service::associations(&state.db, &[prompt.id])
+        .await?
+        .remove(&prompt.id)
+        .unwrap_or_default();
+    let users = creators(state, std::iter::once(prompt.created_by_id)).await?;
+    let creator = prompt.created_by_id.and_then(|id| users.get(&id).cloned());
+    Ok(PromptView::new(prompt, projects, creator))
+}
+
+/// Search and ordering of the prompt list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PromptListQuery {
+    /// Title or description contains (case-insensitive).
+    pub search: Option<String>,
+    /// `id`, `title`, `created_at`, `updated_at`; `-` for descending (default `-created_at`).
+    pub ordering: Option<String>,
+}
+
+/// The caller organization's prompts, paginated (100 per page by default).
+#[utoipa::path(get, path = "/api/prompts/", tag = "prompts", params(PageParams, PromptListQuery),
+    responses((status = 200, body = Paginated<PromptDetailView>), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    paging: web::Query<PageParams>,
+    query: web::Query<PromptListQuery>,
+) -> ApiResult<HttpResponse> {
+    let (page, size) = paging.resolve(100, 1000)?;
+    let query = query.into_inner();
+    let filter = ListFilter {
+        search: query.search,
+        ordering: query.ordering,
+    };
+    let (items, count, page) = service::list(&state.db, &caller, &filter, page, size).await?;
+    let (next, previous) = page_links(&req, page, size, count);
+    let results = detail_views(&state, items).await?;
+    Ok(HttpResponse::Ok().json(Paginated {
+        count,
+        next,
+        previous,
+        results,
+    }))
+}
+
+/// Creates a prompt. Input fields and output classes are checked against each associated
+/// project's label config.
+#[utoipa::path(post, path = "/api/prompts/", tag = "prompts", request_body = PromptInput,
+    responses((status = 201, body = PromptView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: ApiJson<PromptInput>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let created = service::create(&state.db, &caller, body.0).await?;
+    Ok(HttpResponse::Created().json(plain_view(&state, created).await?))
+}
+
+/// One prompt, with projects, counts and best score.
+#[utoipa::path(get, path = "/api/prompts/{id}/", tag = "prompts", params(("id" = i64, Path, description = "Prompt id")),
+    responses((status = 200, body = PromptDetailView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let found = service::get(&state.db, &caller, *id).await?;
+    let view = detail_views(&state, vec![found])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Partial update; `associated_projects` replaces the set.
+#[utoipa::path(patch, path = "/api/prompts/{id}/", tag = "prompts", params(("id" = i64, Path, description = "Prompt id")),
+    request_body = PromptInput,
+    responses((status = 200, body = PromptView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    body: ApiJson<PromptInput>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let updated = service::update(&state.db, &caller, *id, body.0).await?;
+    Ok(HttpResponse::Ok().json(plain_view(&state, updated).await?))
+}
+
+/// Deletes a prompt with its versions, runs and their predictions.
+#[utoipa::path(delete, path = "/api/prompts/{id}/", tag = "prompts", params(("id" = i64, Path, description = "Prompt id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    service::delete(&state.db, &caller, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Filters of the compatible-projects list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CompatibleQuery {
+    /// `TextClassification` (default) or `NamedEntityRecognition`.
+    pub project_type: Option<String>,
+    /// Comma-separated project ids.
+    pub ids: Option<String>,
+    /// Title contains (case-insensitive).
+    pub title: Option<String>,
+    /// `id`, `title`, `created_at`; `-` for descending.
+    pub ordering: Option<String>,
+}
+
+/// Projects a prompt of `project_type` can run on: a Choices (or Labels) control over a Text
+/// or HyperText object, and no control of the other kind.
+#[utoipa::path(get, path = "/api/prompts/compatible-projects", tag = "prompts", params(PageParams, CompatibleQuery),
+    responses((status = 200, body = Paginated<ProjectView>), (status = 400, body = ErrorBody)))]
+pub async fn compatible_projects(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    paging: web::Query<PageParams>,
+    query: web::Query<CompatibleQuery>,
+) -> ApiResult<HttpResponse> {
+    let (page, size) = paging.resolve(100, 1000)?;
+    let raw = query
+        .project_type
+        .clone()
+        .unwrap_or_else(|| Skill::TextClassification.as_str().into());
+    let skill = Skill::parse(&raw).ok_or_else(|| {
+        ApiError::field("project_type", format!("\"{raw}\" is not a valid choice."))
+    })?;
+    let filter = projects::ListFilter {
+        title: query.title.clone().filter(|t| !t.is_empty()),
+        search: None,
+        ids: query
+            .ids
+            .as_deref()
+            .map(|raw| parse_ids("ids", raw))
+            .transpose()?
+            .flatten(),
+        ordering: query.ordering.clone(),
+    };
+    let ids = projects::compatible_ids(&state.db, &caller, &filter, skill).await?;
+    let count = ids.len() as u64;
+    let page = page.unwrap_or_else(|| crate::util::last_page(count, size));
+    let page_ids: Vec<i64> = ids
+        .into_iter()
+        .skip(((page - 1) * size) as usize)
+        .take(size as usize)
+        .collect();
+    let items = projects::by_ids_in_order(&state.db, &page_ids).await?;
+    let (next, previous) = page_links(&req, page, size, count);
+    let results = super::projects::views(&state, items).await?;
+    Ok(HttpResponse::Ok().json(Paginated {
+        count,
+        next,
+        previous,
+        results,
+    }))
+}

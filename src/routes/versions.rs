@@ -1,0 +1,222 @@
+//! Prompt versions: `/api/prompts/{id}/versions`, `/api/prompts/{id}/versions/{version_id}` and
+//! `/api/prompts/{id}/get-default-version-name`.
+use super::resource;
+use crate::auth::AuthUser;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::services::accounts;
+use crate::services::prompts::version_scores;
+use crate::services::versions::{self as service, VersionInput};
+use crate::state::AppState;
+use crate::views::UserSimple;
+use crate::views::prompts::{DefaultVersionNameView, VersionView};
+use actix_web::{HttpResponse, web};
+use entity::model_version;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Registers the version routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/prompts/{id}/get-default-version-name").route(web::get().to(default_name)),
+    )
+    .service(
+        resource("/api/prompts/{id}/versions")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/api/prompts/{id}/versions/{version_id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(
+        resource("/api/prompts/{id}/versions/{version_id}/cost-estimate")
+            .route(web::get().to(cost_estimate)),
+    );
+}
+
+/// The views of `versions` with their scores and creators.
+pub async fn views(
+    state: &AppState,
+    versions: Vec<model_version::Model>,
+) -> ApiResult<Vec<VersionView>> {
+    let ids: Vec<i64> = versions.iter().map(|v| v.id).collect();
+    let scores = version_scores(&state.db, &ids).await?;
+    let creators: Vec<i64> = versions.iter().filter_map(|v| v.created_by_id).collect();
+    let users = accounts::users_by_id(&state.db, &creators).await?;
+    Ok(versions
+        .into_iter()
+        .map(|v| {
+            let score = scores.get(&v.id).copied();
+            let creator = v
+                .created_by_id
+                .and_then(|id| users.get(&id))
+                .map(UserSimple::from);
+            VersionView::new(v, score, creator)
+        })
+        .collect())
+}
+
+async fn one(state: &AppState, version: model_version::Model) -> ApiResult<VersionView> {
+    views(state, vec![version])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)
+}
+
+/// The name a new version of the prompt gets by default: `v{n+1}`, free within the prompt.
+#[utoipa::path(get, path = "/api/prompts/{id}/get-default-version-name", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id")),
+    responses((status = 200, body = DefaultVersionNameView), (status = 404, body = ErrorBody)))]
+pub async fn default_name(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let name = service::default_name(&state.db, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(DefaultVersionNameView {
+        default_model_version_name: name,
+        message: None,
+    }))
+}
+
+/// Ordering of the version list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VersionListQuery {
+    /// `id` (default), `title`, `created_at`, `updated_at`; `-` for descending.
+    pub ordering: Option<String>,
+}
+
+/// The versions of a prompt (a bare list).
+#[utoipa::path(get, path = "/api/prompts/{id}/versions", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), VersionListQuery),
+    responses((status = 200, body = Vec<VersionView>), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<VersionListQuery>,
+) -> ApiResult<HttpResponse> {
+    let items = service::list(&state.db, &caller, *id, query.ordering.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(views(&state, items).await?))
+}
+
+/// Creates a version: a prompt template bound to a provider model.
+#[utoipa::path(post, path = "/api/prompts/{id}/versions", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id")), request_body = VersionInput,
+    responses((status = 201, body = VersionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    body: ApiJson<VersionInput>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let created = service::create(&state.db, &caller, *id, body.0).await?;
+    Ok(HttpResponse::Created().json(one(&state, created).await?))
+}
+
+/// One version.
+#[utoipa::path(get, path = "/api/prompts/{id}/versions/{version_id}", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id")),
+    responses((status = 200, body = VersionView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<HttpResponse> {
+    let (prompt, version) = path.into_inner();
+    let found = service::get(&state.db, &caller, prompt, version).await?;
+    Ok(HttpResponse::Ok().json(one(&state, found).await?))
+}
+
+/// Partial update of a version.
+#[utoipa::path(patch, path = "/api/prompts/{id}/versions/{version_id}", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id")),
+    request_body = VersionInput,
+    responses((status = 200, body = VersionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, i64)>,
+    body: ApiJson<VersionInput>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let (prompt, version) = path.into_inner();
+    let updated = service::update(&state.db, &caller, prompt, version, body.0).await?;
+    Ok(HttpResponse::Ok().json(one(&state, updated).await?))
+}
+
+/// Deletes a version with its runs and their predictions; other predictions stay.
+#[utoipa::path(delete, path = "/api/prompts/{id}/versions/{version_id}", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let (prompt, version) = path.into_inner();
+    service::delete(&state.db, &caller, prompt, version).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A cost estimate (Label Studio's `InferenceRunCostEstimate`; costs are decimal strings).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CostEstimateView {
+    /// Prompt cost, USD.
+    pub prompt_cost_usd: Option<String>,
+    /// Completion cost, USD.
+    pub completion_cost_usd: Option<String>,
+    /// Total, USD.
+    pub total_cost_usd: Option<String>,
+    /// True when no estimate could be made (unknown model, no project).
+    pub is_error: bool,
+    /// `UnknownModel` or `NoProject`.
+    pub error_type: Option<String>,
+    /// Explanation.
+    pub error_message: Option<String>,
+    /// Prompter extension: prompt tokens over the project.
+    pub prompt_tokens: u64,
+    /// Prompter extension: estimated completion tokens.
+    pub completion_tokens: u64,
+    /// Prompter extension: tasks priced.
+    pub tasks: u64,
+}
+
+/// Estimates what running the version over its prompt's first associated project (All
+/// tasks) costs: the rendered prompts' tokens (counted on up to 1,000 tasks, extrapolated)
+/// and a typical answer's, priced by the price table. An unknown model answers 200 with
+/// `is_error`.
+#[utoipa::path(get, path = "/api/prompts/{id}/versions/{version_id}/cost-estimate", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id")),
+    responses((status = 200, body = CostEstimateView), (status = 404, body = ErrorBody)))]
+pub async fn cost_estimate(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<HttpResponse> {
+    let (prompt, version) = path.into_inner();
+    let e = crate::services::costs::estimate(
+        &state.db,
+        &caller,
+        prompt,
+        version,
+        &state.settings.prices,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(CostEstimateView {
+        prompt_cost_usd: e.prompt_cost_usd,
+        completion_cost_usd: e.completion_cost_usd,
+        total_cost_usd: e.total_cost_usd,
+        is_error: e.is_error,
+        error_type: e.error_type,
+        error_message: e.error_message,
+        prompt_tokens: e.prompt_tokens,
+        completion_tokens: e.completion_tokens,
+        tasks: e.tasks,
+    }))
+}

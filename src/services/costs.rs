@@ -1,0 +1,158 @@
+//! Cost estimates of a version: the rendered prompt's tokens over the first associated
+//! project's tasks, priced by the model's entry in the price table.
+use crate::auth::AuthUser;
+use crate::error::ApiResult;
+use crate::label_config::{ControlKind, LabelConfig};
+use crate::pricing::{PriceTable, count_tokens, usd};
+use crate::services::{projects, prompts, versions};
+use entity::task;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::{Value, json};
+
+/// Tasks whose prompts are tokenized; larger projects are extrapolated from them.
+pub const SAMPLE: u64 = 1000;
+
+/// An estimate, as Label Studio's `InferenceRunCostEstimate` carries it (costs as strings).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Estimate {
+    /// Prompt cost, USD.
+    pub prompt_cost_usd: Option<String>,
+    /// Completion cost, USD.
+    pub completion_cost_usd: Option<String>,
+    /// Total, USD.
+    pub total_cost_usd: Option<String>,
+    /// Whether the estimate could not be made.
+    pub is_error: bool,
+    /// Why not: `NoProject`, `UnknownModel`.
+    pub error_type: Option<String>,
+    /// Explanation.
+    pub error_message: Option<String>,
+    /// Prompt tokens over the project.
+    pub prompt_tokens: u64,
+    /// Estimated completion tokens over the project.
+    pub completion_tokens: u64,
+    /// Tasks priced.
+    pub tasks: u64,
+}
+
+impl Estimate {
+    fn error(kind: &str, message: String) -> Self {
+        Estimate {
+            is_error: true,
+            error_type: Some(kind.into()),
+            error_message: Some(message),
+            ..Default::default()
+        }
+    }
+}
+
+/// A typical answer for the config's controls: the longest label per single choice, every label
+/// of a multiple choice, three spans per Labels control.
+fn typical_output(config: &LabelConfig) -> Value {
+    let mut out = serde_json::Map::new();
+    for c in &config.controls {
+        let longest = c
+            .labels
+            .iter()
+            .max_by_key(|l| l.len())
+            .cloned()
+            .unwrap_or_default();
+        let value = match c.kind() {
+            ControlKind::Choices if c.multiple => json!(c.labels),
+            ControlKind::Choices => json!(longest),
+            ControlKind::Labels => Value::Array(vec![
+                json!({"start": 100, "end": 112, "labels": [longest], "text": "a short span"});
+                3
+            ]),
+            ControlKind::TextArea => json!("a sentence of about ten words written by the model"),
+            ControlKind::Rating | ControlKind::Number => json!(3),
+            ControlKind::Other => continue,
+        };
+        out.insert(c.name.clone(), value);
+    }
+    Value::Object(out)
+}
+
+/// Estimates the cost of running a version over its prompt's first associated project.
+pub async fn estimate(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    prices: &PriceTable,
+) -> ApiResult<Estimate> {
+    let version = versions::get(db, caller, prompt_id, version_id).await?;
+    let Some(price) = prices.price(&version.provider_model_id) else {
+        return Ok(Estimate::error(
+            "UnknownModel",
+            format!(
+                "No price is known for model \"{}\"; add it to the price file (PROMPTER_PRICES_FILE).",
+                version.provider_model_id
+            ),
+        ));
+    };
+    let linked = prompts::associations(db, &[prompt_id])
+        .await?
+        .remove(&prompt_id)
+        .unwrap_or_default();
+    let Some(project_id) = linked.first().copied() else {
+        return Ok(Estimate::error(
+            "NoProject",
+            "The prompt has no associated project to estimate over.".into(),
+        ));
+    };
+    let project = projects::get(db, caller, project_id).await?;
+    let config = projects::config_of(&project);
+    let total = task::Entity::find()
+        .filter(task::Column::ProjectId.eq(project.id))
+        .count(db)
+        .await?;
+    let sample: Vec<Value> = task::Entity::find()
+        .select_only()
+        .column(task::Column::Data)
+        .filter(task::Column::ProjectId.eq(project.id))
+        .order_by_asc(task::Column::Id)
+        .limit(SAMPLE)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let model = version.provider_model_id.clone();
+    let template = version.prompt.clone();
+    let schema = config.output_schema().to_string();
+    let output = typical_output(&config).to_string();
+    // Tokenizing is CPU work: keep it off the async workers.
+    let (prompt_sum, completion_each) = tokio::task::spawn_blocking(move || {
+        let fixed = count_tokens(&model, &schema);
+        let sum: u64 = sample
+            .iter()
+            .map(|data| {
+                crate::template::render(&template, data).unwrap_or_else(|_| template.clone())
+            })
+            .map(|text| count_tokens(&model, &text) + fixed)
+            .sum();
+        (sum, count_tokens(&model, &output))
+    })
+    .await
+    .map_err(|e| crate::error::ApiError::Internal(format!("token counting failed: {e}")))?;
+    let sampled = total.min(SAMPLE);
+    let prompt_tokens = if sampled == 0 {
+        0
+    } else {
+        (prompt_sum as f64 * total as f64 / sampled as f64).round() as u64
+    };
+    let completion_tokens = completion_each * total;
+    let (p, c) = price.cost(prompt_tokens, completion_tokens);
+    Ok(Estimate {
+        prompt_cost_usd: Some(usd(p)),
+        completion_cost_usd: Some(usd(c)),
+        total_cost_usd: Some(usd(p + c)),
+        is_error: false,
+        error_type: None,
+        error_message: None,
+        prompt_tokens,
+        completion_tokens,
+        tasks: total,
+    })
+}

@@ -1,0 +1,531 @@
+//! Evaluation of runs: the project subsets, the subset-tasks drill-down (predictions beside
+//! ground truth, per-task score, errors, class and alignment filters) and the indicators
+//! (accuracy, F1, counts, cost, classification report).
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::label_config::LabelConfig;
+use crate::scoring::{self, ClassCounts};
+use crate::services::results::ground_truth;
+use crate::services::{projects, prompts};
+use entity::{failed_prediction, model_run, prediction, project, task};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How many tasks a subset has.
+#[derive(Debug, Clone)]
+pub struct SubsetCount {
+    /// `All`, `HasGT` or `Sample`.
+    pub subset: &'static str,
+    /// Tasks in it.
+    pub count: u64,
+}
+
+const HAS_GT: &str = "EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND a.ground_truth = true AND a.was_cancelled = false)";
+
+/// The subsets of a project and their sizes.
+pub async fn subsets(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    project_id: i64,
+    sample_size: u64,
+) -> ApiResult<(Vec<SubsetCount>, LabelConfig)> {
+    let project = projects::get(db, caller, project_id).await?;
+    let all = task::Entity::find()
+        .filter(task::Column::ProjectId.eq(project.id))
+        .count(db)
+        .await?;
+    let gt = task::Entity::find()
+        .filter(task::Column::ProjectId.eq(project.id))
+        .filter(Expr::cust(HAS_GT))
+        .count(db)
+        .await?;
+    let counts = vec![
+        SubsetCount {
+            subset: "All",
+            count: all,
+        },
+        SubsetCount {
+            subset: "HasGT",
+            count: gt,
+        },
+        SubsetCount {
+            subset: "Sample",
+            count: all.min(sample_size),
+        },
+    ];
+    Ok((counts, projects::config_of(&project)))
+}
+
+/// The parameters of a subset-tasks query.
+#[derive(Debug, Default, Clone)]
+pub struct SubsetTasksQuery {
+    /// The prompt (required).
+    pub parent_model: Option<i64>,
+    /// Show this run's predictions.
+    pub model_run: Option<i64>,
+    /// Without a run: the latest run of this version on the project.
+    pub model_version: Option<i64>,
+    /// `All`, `HasGT`, `Sample` or `Custom`; default: the run's, else `All`.
+    pub project_subset: Option<String>,
+    /// Count the matching tasks (default true).
+    pub include_total: bool,
+    /// `id` (default) or `-id`.
+    pub ordering: Option<String>,
+    /// Keep tasks with predictions of every one of these versions.
+    pub prediction_version_ids: Vec<i64>,
+    /// Keep tasks whose prediction has this class...
+    pub output_class: Option<String>,
+    /// ...in this control.
+    pub output_from_name: Option<String>,
+    /// Keep tasks whose alignment for this class...
+    pub alignment_class: Option<String>,
+    /// ...in this control...
+    pub alignment_from_name: Option<String>,
+    /// ...is `all`, `true_positive`, `false_positive` or `false_negative`.
+    pub alignment_outcome: Option<String>,
+}
+
+/// One task of a subset-tasks page.
+#[derive(Debug, Clone)]
+pub struct SubsetTaskItem {
+    /// Task id.
+    pub id: i64,
+    /// Task data.
+    pub data: Value,
+    /// The run's prediction `{id, result, score, model_version, model_run}`, or null.
+    pub prediction: Value,
+    /// The ground truth `{id, result}`, or null.
+    pub ground_truth: Value,
+    /// Per-task score when both exist.
+    pub score: Option<f64>,
+    /// The failure `{message, error_type}`, or null.
+    pub error: Value,
+}
+
+/// A page of subset tasks; `total` is None when not counted.
+#[derive(Debug, Clone)]
+pub struct SubsetTasksPage {
+    /// The tasks.
+    pub items: Vec<SubsetTaskItem>,
+    /// Matching tasks, when counted.
+    pub total: Option<u64>,
+    /// The page served.
+    pub page: u64,
+}
+
+/// Labels of `from_name` (or any control) that a region list carries.
+fn classes_of(result: &Value, from_name: Option<&str>) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for region in result.as_array().into_iter().flatten() {
+        if from_name.is_some_and(|f| region.get("from_name").and_then(Value::as_str) != Some(f)) {
+            continue;
+        }
+        if let Some(value) = region.get("value").and_then(Value::as_object) {
+            for (key, v) in value {
+                if matches!(key.as_str(), "start" | "end" | "text") {
+                    continue;
+                }
+                for label in v.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    out.insert(label.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn resolve_run(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    project: &project::Model,
+    q: &SubsetTasksQuery,
+) -> ApiResult<Option<model_run::Model>> {
+    if let Some(id) = q.model_run {
+        let run = model_run::Entity::find_by_id(id)
+            .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+            .filter(model_run::Column::ProjectId.eq(project.id))
+            .one(db)
+            .await?
+            .ok_or_else(|| {
+                ApiError::field(
+                    "model_run",
+                    format!("Invalid pk \"{id}\" - object does not exist."),
+                )
+            })?;
+        return Ok(Some(run));
+    }
+    let Some(version) = q.model_version else {
+        return Ok(None);
+    };
+    let mut query = model_run::Entity::find()
+        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+        .filter(model_run::Column::ProjectId.eq(project.id))
+        .filter(model_run::Column::ModelVersionId.eq(version));
+    if let Some(subset) = &q.project_subset {
+        query = query.filter(model_run::Column::ProjectSubset.eq(subset.as_str()));
+    }
+    Ok(query
+        .order_by_desc(model_run::Column::CreatedAt)
+        .order_by_desc(model_run::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// The subset-tasks drill-down of a project for a prompt.
+pub async fn subset_tasks(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    project_id: i64,
+    q: &SubsetTasksQuery,
+    page: Option<u64>,
+    size: u64,
+    sample_size: u64,
+) -> ApiResult<SubsetTasksPage> {
+    let project = projects::get(db, caller, project_id).await?;
+    let prompt_id = q.parent_model.ok_or_else(|| {
+        ApiError::bad_request("missing_parent_model", "Bad request - missing parent_model")
+    })?;
+    prompts::get(db, caller, prompt_id)
+        .await
+        .map_err(|e| e.not_found_as_field("parent_model", prompt_id))?;
+    let config = projects::config_of(&project);
+    let run = resolve_run(db, caller, &project, q).await?;
+    let subset = q
+        .project_subset
+        .clone()
+        .or_else(|| run.as_ref().map(|r| r.project_subset.clone()))
+        .unwrap_or_else(|| "All".into());
+    let mut cond = Condition::all().add(task::Column::ProjectId.eq(project.id));
+    match subset.as_str() {
+        "HasGT" => cond = cond.add(Expr::cust(HAS_GT)),
+        "Sample" => {
+            let n = run
+                .as_ref()
+                .and_then(|r| r.sample_subset_size)
+                .map_or(sample_size, |n| n.max(0) as u64);
+            let nth: Option<i64> = task::Entity::find()
+                .select_only()
+                .column(task::Column::Id)
+                .filter(task::Column::ProjectId.eq(project.id))
+                .order_by_asc(task::Column::Id)
+                .offset(n.saturating_sub(1))
+                .limit(1)
+                .into_tuple()
+                .one(db)
+                .await?;
+            cond = cond.add(task::Column::Id.lte(if n == 0 { 0 } else { nth.unwrap_or(i64::MAX) }));
+        }
+        "Custom" => {
+            let ids: Vec<i64> = run
+                .as_ref()
+                .and_then(|r| r.task_ids.as_ref())
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            cond = cond.add(task::Column::Id.is_in(ids));
+        }
+        "All" => {}
+        other => {
+            return Err(ApiError::field(
+                "project_subset",
+                format!("\"{other}\" is not a valid choice."),
+            ));
+        }
+    }
+    for version in &q.prediction_version_ids {
+        cond = cond.add(Expr::cust(format!(
+            "EXISTS (SELECT 1 FROM predictions p JOIN model_runs r ON r.id = p.model_run_id WHERE p.task_id = tasks.id AND r.model_version_id = {version})"
+        )));
+    }
+    // Class and alignment filters read the predictions' regions: resolve them to task ids.
+    let class_filter = q.output_class.is_some() || q.alignment_class.is_some();
+    if class_filter {
+        let ids = match &run {
+            Some(run) => matching_tasks(db, run, q).await?,
+            None => vec![],
+        };
+        cond = cond.add(task::Column::Id.is_in(ids));
+    }
+    let query = task::Entity::find().filter(cond);
+    let total = if q.include_total {
+        Some(query.clone().count(db).await?)
+    } else {
+        None
+    };
+    let page = page.unwrap_or_else(|| crate::util::last_page(total.unwrap_or(0), size));
+    let ordered = if q.ordering.as_deref() == Some("-id") {
+        query.order_by_desc(task::Column::Id)
+    } else {
+        query.order_by_asc(task::Column::Id)
+    };
+    let tasks = ordered
+        .offset((page - 1) * size)
+        .limit(size)
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
+    let mut preds: HashMap<i64, prediction::Model> = HashMap::new();
+    let mut errors: HashMap<i64, failed_prediction::Model> = HashMap::new();
+    if let Some(run) = &run {
+        for p in prediction::Entity::find()
+            .filter(prediction::Column::ModelRunId.eq(run.id))
+            .filter(prediction::Column::TaskId.is_in(ids.clone()))
+            .all(db)
+            .await?
+        {
+            preds.insert(p.task_id, p);
+        }
+        for f in failed_prediction::Entity::find()
+            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
+            .filter(failed_prediction::Column::TaskId.is_in(ids.clone()))
+            .all(db)
+            .await?
+        {
+            errors.insert(f.task_id, f);
+        }
+    }
+    let gt = ground_truth(db, &ids).await?;
+    let items = tasks
+        .into_iter()
+        .map(|t| {
+            let p = preds.remove(&t.id);
+            let g = gt.get(&t.id);
+            let score = match (&p, g) {
+                (Some(p), Some(g)) => Some(scoring::score_task(&config, &p.result, &g.result).score),
+                _ => None,
+            };
+            SubsetTaskItem {
+                id: t.id,
+                data: t.data,
+                prediction: p.map_or(Value::Null, |p| {
+                    json!({"id": p.id, "result": p.result, "score": p.score, "model_version": p.model_version, "model_run": p.model_run_id})
+                }),
+                ground_truth: g.map_or(Value::Null, |g| json!({"id": g.id, "result": g.result})),
+                score,
+                error: errors.remove(&t.id).map_or(Value::Null, |f| json!({"message": f.message, "error_type": f.error_type})),
+            }
+        })
+        .collect();
+    Ok(SubsetTasksPage { items, total, page })
+}
+
+/// Task ids of a run whose prediction matches the class or alignment filter, read in chunks.
+async fn matching_tasks(
+    db: &impl ConnectionTrait,
+    run: &model_run::Model,
+    q: &SubsetTasksQuery,
+) -> ApiResult<Vec<i64>> {
+    let mut out = vec![];
+    let mut last = 0i64;
+    loop {
+        let preds: Vec<(i64, Value)> = prediction::Entity::find()
+            .select_only()
+            .columns([prediction::Column::TaskId, prediction::Column::Result])
+            .filter(prediction::Column::ModelRunId.eq(run.id))
+            .filter(prediction::Column::TaskId.gt(last))
+            .order_by_asc(prediction::Column::TaskId)
+            .limit(1000)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some((tail, _)) = preds.last() else { break };
+        last = *tail;
+        let ids: Vec<i64> = preds.iter().map(|(id, _)| *id).collect();
+        let gt = if q.alignment_class.is_some() {
+            ground_truth(db, &ids).await?
+        } else {
+            HashMap::new()
+        };
+        for (task_id, result) in preds {
+            if let Some(class) = &q.output_class
+                && !classes_of(&result, q.output_from_name.as_deref()).contains(class)
+            {
+                continue;
+            }
+            if let Some(class) = &q.alignment_class {
+                let from = q.alignment_from_name.as_deref();
+                let predicted = classes_of(&result, from).contains(class);
+                let truth = gt
+                    .get(&task_id)
+                    .is_some_and(|g| classes_of(&g.result, from).contains(class));
+                let keep = match q.alignment_outcome.as_deref().unwrap_or("all") {
+                    "true_positive" => predicted && truth,
+                    "false_positive" => predicted && !truth,
+                    "false_negative" => !predicted && truth,
+                    _ => predicted || truth,
+                };
+                if !keep {
+                    continue;
+                }
+            }
+            out.push(task_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Keys of the indicators, in list order.
+pub const INDICATORS: [&str; 6] = [
+    "accuracy",
+    "f1",
+    "predictions",
+    "failed_predictions",
+    "cost",
+    "classification_report",
+];
+
+/// One indicator: a title and its values.
+#[derive(Debug, Clone)]
+pub struct Indicator {
+    /// The key, for `indicators/{key}`.
+    pub key: &'static str,
+    /// Title for display.
+    pub title: &'static str,
+    /// Values.
+    pub values: Value,
+}
+
+/// Per-class counts of a run's predictions against ground truth, read in chunks.
+async fn class_counts(
+    db: &impl ConnectionTrait,
+    config: &LabelConfig,
+    run_id: i64,
+) -> ApiResult<(BTreeMap<String, ClassCounts>, u64, u64)> {
+    let mut classes = BTreeMap::new();
+    let (mut scored, mut correct) = (0u64, 0u64);
+    let mut last = 0i64;
+    loop {
+        let preds: Vec<(i64, Value)> = prediction::Entity::find()
+            .select_only()
+            .columns([prediction::Column::TaskId, prediction::Column::Result])
+            .filter(prediction::Column::ModelRunId.eq(run_id))
+            .filter(prediction::Column::TaskId.gt(last))
+            .order_by_asc(prediction::Column::TaskId)
+            .limit(1000)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some((tail, _)) = preds.last() else { break };
+        last = *tail;
+        let ids: Vec<i64> = preds.iter().map(|(id, _)| *id).collect();
+        let gt = ground_truth(db, &ids).await?;
+        for (task_id, result) in preds {
+            if let Some(g) = gt.get(&task_id) {
+                let s = scoring::score_task(config, &result, &g.result);
+                scored += 1;
+                correct += u64::from(s.correct);
+                scoring::merge_classes(&mut classes, &s.classes);
+            }
+        }
+    }
+    Ok((classes, scored, correct))
+}
+
+/// The indicators of a run (all, or the one named `only`).
+pub async fn indicators(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+    only: Option<&str>,
+) -> ApiResult<Vec<Indicator>> {
+    if only.is_some_and(|k| !INDICATORS.contains(&k)) {
+        return Err(ApiError::NotFound);
+    }
+    let run = model_run::Entity::find_by_id(run_id)
+        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let wants = |k: &str| only.is_none_or(|o| o == k);
+    let mut out = vec![];
+    let needs_classes = wants("f1") || wants("classification_report");
+    let (classes, scored, correct) = if needs_classes {
+        let project = project::Entity::find_by_id(run.project_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        class_counts(db, &projects::config_of(&project), run.id).await?
+    } else {
+        (BTreeMap::new(), 0, 0)
+    };
+    if wants("accuracy") {
+        let accuracy = (run.total_predictions > 0)
+            .then(|| run.total_correct_predictions as f64 / run.total_predictions as f64);
+        out.push(Indicator {
+            key: "accuracy",
+            title: "Accuracy",
+            values: json!({"accuracy": accuracy, "total_correct_predictions": run.total_correct_predictions, "total_predictions": run.total_predictions}),
+        });
+    }
+    if wants("f1") {
+        let report = scoring::classification_report(&classes);
+        out.push(Indicator {
+            key: "f1",
+            title: "F1 score",
+            values: json!({
+                "micro_f1": report.get("micro avg").and_then(|m| m.get("f1-score")).cloned().unwrap_or(Value::Null),
+                "macro_f1": report.get("macro avg").and_then(|m| m.get("f1-score")).cloned().unwrap_or(Value::Null),
+                "scored_tasks": scored,
+                "correct_tasks": correct,
+            }),
+        });
+    }
+    if wants("predictions") {
+        let done = run.total_predictions + run.total_failed;
+        out.push(Indicator {
+            key: "predictions",
+            title: "Predictions",
+            values: json!({
+                "total_predictions": run.total_predictions,
+                "total_tasks": run.total_tasks,
+                "progress": if run.total_tasks > 0 { done as f64 / run.total_tasks as f64 } else { 1.0 },
+                "status": run.status,
+            }),
+        });
+    }
+    if wants("failed_predictions") {
+        let by_type: Vec<(Option<String>, i64)> = failed_prediction::Entity::find()
+            .select_only()
+            .column(failed_prediction::Column::ErrorType)
+            .expr(Expr::cust("COUNT(*)"))
+            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
+            .group_by(failed_prediction::Column::ErrorType)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let map: serde_json::Map<String, Value> = by_type
+            .into_iter()
+            .map(|(t, n)| (t.unwrap_or_else(|| "Unknown".into()), Value::from(n)))
+            .collect();
+        out.push(Indicator {
+            key: "failed_predictions",
+            title: "Failed predictions",
+            values: json!({"total_failed_predictions": run.total_failed, "by_error_type": map}),
+        });
+    }
+    if wants("cost") {
+        out.push(Indicator {
+            key: "cost",
+            title: "Cost",
+            values: json!({
+                "total_cost_usd": run.total_cost,
+                "prompt_tokens": run.prompt_tokens,
+                "completion_tokens": run.completion_tokens,
+                "total_tokens": run.prompt_tokens + run.completion_tokens,
+            }),
+        });
+    }
+    if wants("classification_report") {
+        out.push(Indicator {
+            key: "classification_report",
+            title: "Classification report",
+            values: scoring::classification_report(&classes),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,689 @@
+//! Model provider connections: an organization's credentials for an LLM provider. The secrets
+//! (`api_key`, `auth_token`, `google_application_credentials`) are write-only: they are sealed
+//! with the service key before they reach the database, never returned by the API and never
+//! logged; only the inference engine opens them, through [`credentials`].
+use crate::auth::AuthUser;
+use crate::crypto::Secrets;
+use crate::error::{ApiError, ApiResult};
+use entity::model_provider_connection as connection;
+use sea_orm::ActiveValue::NotSet;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An LLM provider (Label Studio's `ProviderEnum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Provider {
+    /// OpenAI.
+    OpenAI,
+    /// Azure OpenAI; `endpoint` and `deployment_name` name the deployment.
+    AzureOpenAI,
+    /// Azure AI Foundry.
+    AzureAIFoundry,
+    /// Google Vertex AI; uses the `google_*` fields.
+    VertexAI,
+    /// Google Gemini.
+    Gemini,
+    /// Anthropic.
+    Anthropic,
+    /// Any OpenAI-compatible server at `endpoint`.
+    Custom,
+}
+
+impl Provider {
+    /// Every provider, in Label Studio's order (the order of `provider-choices`).
+    pub const ALL: [Provider; 7] = [
+        Provider::OpenAI,
+        Provider::AzureOpenAI,
+        Provider::AzureAIFoundry,
+        Provider::VertexAI,
+        Provider::Gemini,
+        Provider::Anthropic,
+        Provider::Custom,
+    ];
+
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::OpenAI => "OpenAI",
+            Provider::AzureOpenAI => "AzureOpenAI",
+            Provider::AzureAIFoundry => "AzureAIFoundry",
+            Provider::VertexAI => "VertexAI",
+            Provider::Gemini => "Gemini",
+            Provider::Anthropic => "Anthropic",
+            Provider::Custom => "Custom",
+        }
+    }
+
+    /// Parses an exact wire name.
+    pub fn parse(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// Whether `endpoint`, when given, must be an http(s) URL.
+    pub fn needs_url_endpoint(self) -> bool {
+        matches!(self, Provider::Custom | Provider::AzureOpenAI)
+    }
+}
+
+/// Who a connection is for (Label Studio's `ScopeEnum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ConnectionScope {
+    /// The whole organization (the default).
+    Organization,
+    /// One user.
+    User,
+    /// One model.
+    Model,
+}
+
+impl ConnectionScope {
+    /// Every scope.
+    pub const ALL: [ConnectionScope; 3] = [
+        ConnectionScope::Organization,
+        ConnectionScope::User,
+        ConnectionScope::Model,
+    ];
+
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionScope::Organization => "Organization",
+            ConnectionScope::User => "User",
+            ConnectionScope::Model => "Model",
+        }
+    }
+
+    /// Parses an exact wire name.
+    pub fn parse(name: &str) -> Option<ConnectionScope> {
+        ConnectionScope::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// Writable fields of a provider connection, for create and PATCH; every one is optional.
+/// On PATCH an absent field is left as is; `null` clears a nullable field (and is ignored on
+/// `provider`, `scope` and `is_internal`). Read-only keys the SDK may send (`organization`,
+/// `created_by`, `budget_limit`, `budget_total_spent`, `budget_reset_period`,
+/// `budget_last_reset_date`, `model_params`) and unknown keys are ignored.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct ModelProviderConnectionInput {
+    /// The provider; `OpenAI` by default.
+    #[schema(value_type = Option<Provider>)]
+    pub provider: Option<String>,
+    /// API key. Write-only: stored encrypted, never returned (see `has_api_key`). An empty
+    /// string or `null` removes it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>, write_only)]
+    pub api_key: Option<Option<String>>,
+    /// Auth token. Write-only: stored encrypted, never returned (see `has_auth_token`). An
+    /// empty string or `null` removes it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>, write_only)]
+    pub auth_token: Option<Option<String>>,
+    /// Google service-account credentials (JSON text), for Vertex AI. Write-only: stored
+    /// encrypted, never returned (see `has_google_application_credentials`). An empty string or
+    /// `null` removes them.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>, write_only)]
+    pub google_application_credentials: Option<Option<String>>,
+    /// Deployment name (Azure), at most 512 characters. An empty string or `null` clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub deployment_name: Option<Option<String>>,
+    /// Endpoint URL, at most 512 characters; for `Custom` and `AzureOpenAI` it must be an
+    /// `http(s)://` URL. An empty string or `null` clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub endpoint: Option<Option<String>>,
+    /// Google Cloud project id (Vertex AI), at most 255 characters. An empty string or `null`
+    /// clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub google_project_id: Option<Option<String>>,
+    /// Google Cloud location (Vertex AI), at most 255 characters. An empty string or `null`
+    /// clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub google_location: Option<Option<String>>,
+    /// The provider's models, as last listed, at most 4096 characters. An empty string or
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub cached_available_models: Option<Option<String>>,
+    /// Who the connection is for; `Organization` by default.
+    #[schema(value_type = Option<ConnectionScope>)]
+    pub scope: Option<String>,
+    /// Hidden from the connection list (internal connections); false by default.
+    pub is_internal: Option<bool>,
+    /// Spending (USD) at which to alert; at least 0. `null` clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub budget_alert_threshold: Option<Option<f64>>,
+    /// Prompter extension: requests per minute the provider allows this connection (at
+    /// least 1); runs pace themselves to it. `null` means no limit.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub rpm_limit: Option<Option<i32>>,
+    /// Prompter extension: tokens per minute the provider allows this connection (at least
+    /// 1); runs pace themselves to it. `null` means no limit.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub tpm_limit: Option<Option<i64>>,
+}
+
+/// How a write-only value appears in `Debug` output: never its text.
+fn redacted<T>(value: &Option<Option<T>>) -> &'static str {
+    match value {
+        None => "absent",
+        Some(None) => "null",
+        Some(Some(_)) => "<redacted>",
+    }
+}
+
+impl std::fmt::Debug for ModelProviderConnectionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelProviderConnectionInput")
+            .field("provider", &self.provider)
+            .field("api_key", &redacted(&self.api_key))
+            .field("auth_token", &redacted(&self.auth_token))
+            .field(
+                "google_application_credentials",
+                &redacted(&self.google_application_credentials),
+            )
+            .field("deployment_name", &self.deployment_name)
+            .field("endpoint", &self.endpoint)
+            .field("google_project_id", &self.google_project_id)
+            .field("google_location", &self.google_location)
+            .field("cached_available_models", &self.cached_available_models)
+            .field("scope", &self.scope)
+            .field("is_internal", &self.is_internal)
+            .field("budget_alert_threshold", &self.budget_alert_threshold)
+            .field("rpm_limit", &self.rpm_limit)
+            .field("tpm_limit", &self.tpm_limit)
+            .finish()
+    }
+}
+
+fn too_long(field: &str, max: usize) -> ApiError {
+    ApiError::field(
+        field,
+        format!("Ensure this field has no more than {max} characters."),
+    )
+}
+
+/// Checks each field on its own (choices, lengths, bounds).
+fn validate(input: &ModelProviderConnectionInput) -> ApiResult<()> {
+    if let Some(p) = &input.provider
+        && Provider::parse(p).is_none()
+    {
+        return Err(ApiError::field(
+            "provider",
+            format!("\"{p}\" is not a valid choice."),
+        ));
+    }
+    if let Some(s) = &input.scope
+        && ConnectionScope::parse(s).is_none()
+    {
+        return Err(ApiError::field(
+            "scope",
+            format!("\"{s}\" is not a valid choice."),
+        ));
+    }
+    for (field, value, max) in [
+        ("deployment_name", &input.deployment_name, 512),
+        ("endpoint", &input.endpoint, 512),
+        ("google_project_id", &input.google_project_id, 255),
+        ("google_location", &input.google_location, 255),
+        (
+            "cached_available_models",
+            &input.cached_available_models,
+            4096,
+        ),
+    ] {
+        if let Some(Some(v)) = value
+            && v.chars().count() > max
+        {
+            return Err(too_long(field, max));
+        }
+    }
+    if let Some(Some(t)) = input.budget_alert_threshold
+        && !(t >= 0.0 && t.is_finite())
+    {
+        return Err(ApiError::field(
+            "budget_alert_threshold",
+            "Ensure this value is greater than or equal to 0.",
+        ));
+    }
+    if let Some(Some(n)) = input.rpm_limit
+        && n < 1
+    {
+        return Err(ApiError::field(
+            "rpm_limit",
+            "Ensure this value is greater than or equal to 1.",
+        ));
+    }
+    if let Some(Some(n)) = input.tpm_limit
+        && n < 1
+    {
+        return Err(ApiError::field(
+            "tpm_limit",
+            "Ensure this value is greater than or equal to 1.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `s` is an absolute `http://` or `https://` URL with a host (and a numeric port, if
+/// any) and no whitespace.
+fn is_http_url(s: &str) -> bool {
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let (host, port) = match host_port.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        Some(v6) => match v6.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, after)) => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    !host.is_empty() && port.is_none_or(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Checks the connection as it would be stored (e.g. an endpoint against the provider).
+fn validate_merged(model: &connection::Model) -> ApiResult<()> {
+    let provider = Provider::parse(&model.provider);
+    if provider.is_some_and(Provider::needs_url_endpoint)
+        && let Some(endpoint) = &model.endpoint
+        && !is_http_url(endpoint)
+    {
+        return Err(ApiError::field(
+            "endpoint",
+            "Enter a valid URL (http:// or https://).",
+        ));
+    }
+    Ok(())
+}
+
+/// A nullable text value: `""` is stored as null.
+fn text(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// A write-only value, sealed; `""` and `null` remove it.
+fn sealed(secrets: &Secrets, value: Option<String>) -> Option<String> {
+    text(value).map(|plain| secrets.seal(&plain))
+}
+
+/// Applies `input` (already validated) to `model`.
+fn apply(model: &mut connection::Model, secrets: &Secrets, input: ModelProviderConnectionInput) {
+    if let Some(p) = input.provider {
+        model.provider = p;
+    }
+    if let Some(s) = input.scope {
+        model.scope = s;
+    }
+    if let Some(v) = input.is_internal {
+        model.is_internal = v;
+    }
+    if let Some(v) = input.api_key {
+        model.api_key_enc = sealed(secrets, v);
+    }
+    if let Some(v) = input.auth_token {
+        model.auth_token_enc = sealed(secrets, v);
+    }
+    if let Some(v) = input.google_application_credentials {
+        model.google_application_credentials_enc = sealed(secrets, v);
+    }
+    macro_rules! set_text {
+        ($($field:ident),*) => { $( if let Some(v) = input.$field { model.$field = text(v); } )* };
+    }
+    set_text!(
+        deployment_name,
+        endpoint,
+        google_project_id,
+        google_location,
+        cached_available_models
+    );
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = input.$field { model.$field = v; } )* };
+    }
+    set!(budget_alert_threshold, rpm_limit, tpm_limit);
+}
+
+/// Creates a connection in the caller's organization, sealing its secrets.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    secrets: &Secrets,
+    caller: &AuthUser,
+    input: ModelProviderConnectionInput,
+) -> ApiResult<connection::Model> {
+    validate(&input)?;
+    let now = crate::util::now();
+    let mut model = connection::Model {
+        id: 0,
+        organization_id: caller.organization_id,
+        provider: Provider::OpenAI.as_str().into(),
+        scope: ConnectionScope::Organization.as_str().into(),
+        api_key_enc: None,
+        auth_token_enc: None,
+        google_application_credentials_enc: None,
+        deployment_name: None,
+        endpoint: None,
+        google_project_id: None,
+        google_location: None,
+        cached_available_models: None,
+        is_internal: false,
+        budget_alert_threshold: None,
+        budget_limit: None,
+        budget_total_spent: 0.0,
+        budget_reset_period: None,
+        budget_last_reset_date: None,
+        rpm_limit: None,
+        tpm_limit: None,
+        created_by_id: Some(caller.user.id),
+        created_at: now,
+        updated_at: now,
+    };
+    apply(&mut model, secrets, input);
+    validate_merged(&model)?;
+    let mut active = model.into_active_model().reset_all();
+    active.id = NotSet;
+    let created = active.insert(db).await?;
+    tracing::info!(
+        connection = created.id,
+        organization = created.organization_id,
+        provider = %created.provider,
+        "created a model provider connection"
+    );
+    Ok(created)
+}
+
+/// The connection `id` of the caller's organization (internal ones included), or 404.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<connection::Model> {
+    find(db, caller.organization_id, id).await
+}
+
+/// The connection `id` of organization `organization_id`, or 404.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    id: i64,
+) -> ApiResult<connection::Model> {
+    connection::Entity::find_by_id(id)
+        .filter(connection::Column::OrganizationId.eq(organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// The organization's oldest connection to `provider` that has an API key, if any (internal
+/// ones included): what a new prompt version uses when it names no connection.
+pub async fn first_with_key(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    provider: Provider,
+) -> ApiResult<Option<connection::Model>> {
+    Ok(connection::Entity::find()
+        .filter(connection::Column::OrganizationId.eq(organization_id))
+        .filter(connection::Column::Provider.eq(provider.as_str()))
+        .filter(connection::Column::ApiKeyEnc.is_not_null())
+        .order_by_asc(connection::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Applies a partial update; new secrets are sealed, `""` or `null` removes one.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    secrets: &Secrets,
+    caller: &AuthUser,
+    id: i64,
+    input: ModelProviderConnectionInput,
+) -> ApiResult<connection::Model> {
+    validate(&input)?;
+    let mut model = get(db, caller, id).await?;
+    apply(&mut model, secrets, input);
+    validate_merged(&model)?;
+    model.updated_at = crate::util::now();
+    let updated = model.into_active_model().reset_all().update(db).await?;
+    tracing::info!(
+        connection = updated.id,
+        organization = updated.organization_id,
+        "updated a model provider connection"
+    );
+    Ok(updated)
+}
+
+/// Deletes a connection; prompt versions that used it keep existing with no connection
+/// (the foreign key sets `model_provider_connection_id` to null).
+pub async fn delete(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<()> {
+    let found = get(db, caller, id).await?;
+    connection::Entity::delete_by_id(found.id).exec(db).await?;
+    tracing::info!(
+        connection = found.id,
+        organization = found.organization_id,
+        "deleted a model provider connection"
+    );
+    Ok(())
+}
+
+/// The caller organization's visible connections (`is_internal` ones hidden), ordered by
+/// `ordering` (`id`, `created_at`, `provider`; `-` for descending; comma-separated), then id.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    ordering: Option<&str>,
+) -> ApiResult<Vec<connection::Model>> {
+    let mut query = connection::Entity::find()
+        .filter(connection::Column::OrganizationId.eq(caller.organization_id))
+        .filter(connection::Column::IsInternal.eq(false));
+    for key in ordering
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        let (desc, name) = key.strip_prefix('-').map_or((false, key), |n| (true, n));
+        let column = match name {
+            "id" => connection::Column::Id,
+            "created_at" => connection::Column::CreatedAt,
+            "provider" => connection::Column::Provider,
+            _ => continue,
+        };
+        query = if desc {
+            query.order_by_desc(column)
+        } else {
+            query.order_by_asc(column)
+        };
+    }
+    Ok(query.order_by_asc(connection::Column::Id).all(db).await?)
+}
+
+/// What the inference engine needs to call a provider: the opened secrets and the settings.
+/// Its `Debug` output never shows a secret.
+#[derive(Clone)]
+pub struct Credentials {
+    /// Connection id.
+    pub id: i64,
+    /// The provider.
+    pub provider: Provider,
+    /// API key.
+    pub api_key: Option<String>,
+    /// Auth token.
+    pub auth_token: Option<String>,
+    /// Google service-account credentials (JSON text).
+    pub google_application_credentials: Option<String>,
+    /// Endpoint URL (Azure, Custom).
+    pub endpoint: Option<String>,
+    /// Deployment name (Azure).
+    pub deployment_name: Option<String>,
+    /// Google Cloud project id.
+    pub google_project_id: Option<String>,
+    /// Google Cloud location.
+    pub google_location: Option<String>,
+    /// Requests per minute the provider allows, if known.
+    pub rpm_limit: Option<i32>,
+    /// Tokens per minute the provider allows, if known.
+    pub tpm_limit: Option<i64>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hide = |v: &Option<String>| {
+            if v.is_some() {
+                "Some(<redacted>)"
+            } else {
+                "None"
+            }
+        };
+        f.debug_struct("Credentials")
+            .field("id", &self.id)
+            .field("provider", &self.provider)
+            .field("api_key", &format_args!("{}", hide(&self.api_key)))
+            .field("auth_token", &format_args!("{}", hide(&self.auth_token)))
+            .field(
+                "google_application_credentials",
+                &format_args!("{}", hide(&self.google_application_credentials)),
+            )
+            .field("endpoint", &self.endpoint)
+            .field("deployment_name", &self.deployment_name)
+            .field("google_project_id", &self.google_project_id)
+            .field("google_location", &self.google_location)
+            .field("rpm_limit", &self.rpm_limit)
+            .field("tpm_limit", &self.tpm_limit)
+            .finish()
+    }
+}
+
+fn open(
+    secrets: &Secrets,
+    id: i64,
+    field: &str,
+    sealed: Option<&String>,
+) -> ApiResult<Option<String>> {
+    sealed
+        .map(|s| {
+            secrets.open(s).map_err(|_| {
+                ApiError::Internal(format!(
+                    "the stored {field} of model provider connection {id} could not be \
+                     decrypted (was PROMPTER_SECRET_KEY changed?)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The opened credentials of connection `id` of organization `organization_id` (internal
+/// ones included), or 404. A stored secret that does not open (another service key, or a
+/// tampered value) is a 500 whose message names the field, never its value.
+pub async fn credentials(
+    db: &impl ConnectionTrait,
+    secrets: &Secrets,
+    organization_id: i64,
+    id: i64,
+) -> ApiResult<Credentials> {
+    let model = find(db, organization_id, id).await?;
+    let provider = Provider::parse(&model.provider).ok_or_else(|| {
+        ApiError::Internal(format!(
+            "model provider connection {id} has an unknown provider"
+        ))
+    })?;
+    Ok(Credentials {
+        id: model.id,
+        provider,
+        api_key: open(secrets, id, "api_key", model.api_key_enc.as_ref())?,
+        auth_token: open(secrets, id, "auth_token", model.auth_token_enc.as_ref())?,
+        google_application_credentials: open(
+            secrets,
+            id,
+            "google_application_credentials",
+            model.google_application_credentials_enc.as_ref(),
+        )?,
+        endpoint: model.endpoint,
+        deployment_name: model.deployment_name,
+        google_project_id: model.google_project_id,
+        google_location: model.google_location,
+        rpm_limit: model.rpm_limit,
+        tpm_limit: model.tpm_limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        for ok in [
+            "http://localhost:8080/v1",
+            "https://example.openai.azure.com/",
+            "HTTPS://host",
+            "http://[::1]:9000/v1",
+            "http://user@host/x",
+        ] {
+            assert!(is_http_url(ok), "{ok}");
+        }
+        for bad in [
+            "localhost:8080",
+            "ftp://host",
+            "http://",
+            "https:///path",
+            "http://host name/",
+            "http://host:abc/",
+            "not a url",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let input: ModelProviderConnectionInput =
+            serde_json::from_str(r#"{"api_key": "sk-secret-1", "auth_token": null}"#)
+                .expect("input");
+        let shown = format!("{input:?}");
+        assert!(!shown.contains("sk-secret-1") && shown.contains("<redacted>"));
+        let creds = Credentials {
+            id: 1,
+            provider: Provider::OpenAI,
+            api_key: Some("sk-secret-2".into()),
+            auth_token: None,
+            google_application_credentials: Some("{\"private_key\": \"k\"}".into()),
+            endpoint: None,
+            deployment_name: None,
+            google_project_id: None,
+            google_location: None,
+            rpm_limit: Some(60),
+            tpm_limit: None,
+        };
+        let shown = format!("{creds:?}");
+        assert!(!shown.contains("sk-secret-2") && !shown.contains("private_key"));
+        assert!(shown.contains("rpm_limit: Some(60)"));
+    }
+}

@@ -1,0 +1,531 @@
+//! Prompts (Label Studio's `ModelInterface`): CRUD, validation against the associated
+//! projects' label configs, and the counts and best score the list shows.
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::label_config::{LabelConfig, Skill};
+use crate::services::{counters, projects};
+use entity::{model_interface, model_interface_project, model_run, model_version, project};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// Writable prompt fields (create and PATCH); `organization` and `created_by` are ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PromptInput {
+    /// Prompt name, at most 500 characters (required on create).
+    pub title: Option<String>,
+    /// Description; `null` clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// `TextClassification` (default) or `NamedEntityRecognition`.
+    pub skill_name: Option<String>,
+    /// Project ids the prompt works on; replaces the set on PATCH.
+    pub associated_projects: Option<Vec<i64>>,
+    /// Task-data fields the prompt reads, e.g. `["text"]`.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub input_fields: Option<Value>,
+    /// Label values the prompt outputs, e.g. `["Negative", "Positive"]`.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub output_classes: Option<Value>,
+}
+
+fn string_list(field: &str, value: &Value) -> ApiResult<Vec<String>> {
+    match value {
+        Value::Null => Ok(vec![]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::field(field, "Expected a list of strings."))
+            })
+            .collect(),
+        _ => Err(ApiError::field(field, "Expected a list of strings.")),
+    }
+}
+
+fn check_skill(skill: &str) -> ApiResult<()> {
+    Skill::parse(skill)
+        .map(|_| ())
+        .ok_or_else(|| ApiError::field("skill_name", format!("\"{skill}\" is not a valid choice.")))
+}
+
+/// Checks that each project reads every input field and offers every output class.
+fn check_against(
+    projects: &[project::Model],
+    inputs: &[String],
+    outputs: &[String],
+) -> ApiResult<()> {
+    for p in projects {
+        let config: LabelConfig = projects::config_of(p);
+        let have_inputs = config.input_fields();
+        let missing: Vec<&String> = inputs.iter().filter(|f| !have_inputs.contains(f)).collect();
+        if !missing.is_empty() {
+            return Err(ApiError::field(
+                "input_fields",
+                format!(
+                    "input_fields: {missing:?} do not match inputs in Project (id:{}), which reads {have_inputs:?}",
+                    p.id
+                ),
+            ));
+        }
+        let have_outputs = config.output_classes();
+        let unknown: Vec<&String> = outputs
+            .iter()
+            .filter(|c| !have_outputs.contains(c))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::field(
+                "output_classes",
+                format!(
+                    "output_classes: {unknown:?} not compatible with Project (id:{}), which offers {have_outputs:?}",
+                    p.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn load_projects(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    ids: &[i64],
+) -> ApiResult<Vec<project::Model>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(projects::get_for_field(db, caller, *id, "associated_projects").await?);
+    }
+    Ok(out)
+}
+
+/// The project ids associated with each of `prompt_ids`.
+pub async fn associations(
+    db: &impl ConnectionTrait,
+    prompt_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<i64>>> {
+    let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
+    if prompt_ids.is_empty() {
+        return Ok(out);
+    }
+    for link in model_interface_project::Entity::find()
+        .filter(model_interface_project::Column::ModelInterfaceId.is_in(prompt_ids.to_vec()))
+        .order_by_asc(model_interface_project::Column::ProjectId)
+        .all(db)
+        .await?
+    {
+        out.entry(link.model_interface_id)
+            .or_default()
+            .push(link.project_id);
+    }
+    Ok(out)
+}
+
+async fn set_projects(db: &impl ConnectionTrait, prompt_id: i64, ids: &[i64]) -> ApiResult<()> {
+    model_interface_project::Entity::delete_many()
+        .filter(model_interface_project::Column::ModelInterfaceId.eq(prompt_id))
+        .exec(db)
+        .await?;
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if !ids.is_empty() {
+        model_interface_project::Entity::insert_many(ids.into_iter().map(|project_id| {
+            model_interface_project::ActiveModel {
+                model_interface_id: Set(prompt_id),
+                project_id: Set(project_id),
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Links `project_id` to a prompt if it is not linked yet (a run on a project associates it).
+pub async fn associate(
+    db: &impl ConnectionTrait,
+    prompt_id: i64,
+    project_id: i64,
+) -> ApiResult<()> {
+    let linked = model_interface_project::Entity::find_by_id((prompt_id, project_id))
+        .one(db)
+        .await?
+        .is_some();
+    if !linked {
+        model_interface_project::ActiveModel {
+            model_interface_id: Set(prompt_id),
+            project_id: Set(project_id),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+fn check_title(title: &str) -> ApiResult<()> {
+    if title.trim().is_empty() {
+        return Err(ApiError::field("title", "This field may not be blank."));
+    }
+    if title.chars().count() > 500 {
+        return Err(ApiError::field(
+            "title",
+            "Ensure this field has no more than 500 characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a prompt in the caller's organization.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    input: PromptInput,
+) -> ApiResult<model_interface::Model> {
+    let title = input
+        .title
+        .ok_or_else(|| ApiError::field("title", "This field is required."))?;
+    check_title(&title)?;
+    let skill = input
+        .skill_name
+        .unwrap_or_else(|| Skill::TextClassification.as_str().to_string());
+    check_skill(&skill)?;
+    let inputs = input
+        .input_fields
+        .as_ref()
+        .map(|v| string_list("input_fields", v))
+        .transpose()?
+        .unwrap_or_default();
+    let outputs = input
+        .output_classes
+        .as_ref()
+        .map(|v| string_list("output_classes", v))
+        .transpose()?
+        .unwrap_or_default();
+    let project_ids = input.associated_projects.unwrap_or_default();
+    let txn = crate::db::begin_write(db).await?;
+    let linked = load_projects(&txn, caller, &project_ids).await?;
+    check_against(&linked, &inputs, &outputs)?;
+    let now = crate::util::now();
+    let created = model_interface::ActiveModel {
+        id: NotSet,
+        organization_id: Set(caller.organization_id),
+        title: Set(title),
+        description: Set(input.description.flatten()),
+        skill_name: Set(Some(skill)),
+        input_fields: Set(Value::from(inputs)),
+        output_classes: Set(Value::from(outputs)),
+        created_by_id: Set(Some(caller.user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    set_projects(&txn, created.id, &project_ids).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// The prompt `id` of the caller's organization, or 404.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<model_interface::Model> {
+    model_interface::Entity::find_by_id(id)
+        .filter(model_interface::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Applies a partial update; the field checks re-run against the new or current projects.
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+    input: PromptInput,
+) -> ApiResult<model_interface::Model> {
+    if let Some(title) = &input.title {
+        check_title(title)?;
+    }
+    if let Some(skill) = &input.skill_name {
+        check_skill(skill)?;
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let existing = get(&txn, caller, id).await?;
+    let inputs = match &input.input_fields {
+        Some(v) => string_list("input_fields", v)?,
+        None => string_list("input_fields", &existing.input_fields).unwrap_or_default(),
+    };
+    let outputs = match &input.output_classes {
+        Some(v) => string_list("output_classes", v)?,
+        None => string_list("output_classes", &existing.output_classes).unwrap_or_default(),
+    };
+    let project_ids = match &input.associated_projects {
+        Some(ids) => ids.clone(),
+        None => associations(&txn, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default(),
+    };
+    let linked = load_projects(&txn, caller, &project_ids).await?;
+    check_against(&linked, &inputs, &outputs)?;
+    let mut model: model_interface::ActiveModel = existing.into();
+    if let Some(title) = input.title {
+        model.title = Set(title);
+    }
+    if let Some(description) = input.description {
+        model.description = Set(description);
+    }
+    if let Some(skill) = input.skill_name {
+        model.skill_name = Set(Some(skill));
+    }
+    if input.input_fields.is_some() {
+        model.input_fields = Set(Value::from(inputs));
+    }
+    if input.output_classes.is_some() {
+        model.output_classes = Set(Value::from(outputs));
+    }
+    model.updated_at = Set(crate::util::now());
+    let updated = model.update(&txn).await?;
+    if input.associated_projects.is_some() {
+        set_projects(&txn, id, &project_ids).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Ids of the runs of the given versions.
+pub async fn run_ids_of_versions(
+    db: &impl ConnectionTrait,
+    version_ids: &[i64],
+) -> ApiResult<Vec<i64>> {
+    if version_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(model_run::Entity::find()
+        .select_only()
+        .column(model_run::Column::Id)
+        .filter(model_run::Column::ModelVersionId.is_in(version_ids.to_vec()))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Deletes a prompt with its versions, runs and their predictions, and recounts the tasks.
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let prompt = get(&txn, caller, id).await?;
+    let versions: Vec<i64> = model_version::Entity::find()
+        .select_only()
+        .column(model_version::Column::Id)
+        .filter(model_version::Column::ParentModelId.eq(prompt.id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    counters::forget_runs(&txn, &run_ids_of_versions(&txn, &versions).await?).await?;
+    model_interface::Entity::delete_by_id(prompt.id)
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Filters of the prompt list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    /// Title or description contains, case-insensitive.
+    pub search: Option<String>,
+    /// DRF ordering over `id`, `title`, `created_at`, `updated_at`.
+    pub ordering: Option<String>,
+}
+
+/// One page of the caller's prompts (`None`: the last page), the count and the page served.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    filter: &ListFilter,
+    page: Option<u64>,
+    size: u64,
+) -> ApiResult<(Vec<model_interface::Model>, u64, u64)> {
+    let mut query = model_interface::Entity::find()
+        .filter(model_interface::Column::OrganizationId.eq(caller.organization_id));
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let like = |c: model_interface::Column| {
+            Func::lower(Expr::col(c)).like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            Condition::any()
+                .add(like(model_interface::Column::Title))
+                .add(like(model_interface::Column::Description)),
+        );
+    }
+    let mut ordered = false;
+    for key in filter
+        .ordering
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        let (desc, name) = key.strip_prefix('-').map_or((false, key), |n| (true, n));
+        let column = match name {
+            "id" => model_interface::Column::Id,
+            "title" => model_interface::Column::Title,
+            "created_at" => model_interface::Column::CreatedAt,
+            "updated_at" => model_interface::Column::UpdatedAt,
+            _ => continue,
+        };
+        query = if desc {
+            query.order_by_desc(column)
+        } else {
+            query.order_by_asc(column)
+        };
+        ordered = true;
+    }
+    if !ordered {
+        query = query
+            .order_by_desc(model_interface::Column::CreatedAt)
+            .order_by_desc(model_interface::Column::Id);
+    }
+    let total = query.clone().count(db).await?;
+    let page = page.unwrap_or_else(|| crate::util::last_page(total, size));
+    let items = query.offset((page - 1) * size).limit(size).all(db).await?;
+    Ok((items, total, page))
+}
+
+/// Counts and best score of a prompt, for its list and detail views.
+#[derive(Debug, Clone, Default)]
+pub struct PromptStats {
+    /// Versions.
+    pub versions_count: i64,
+    /// Runs across all versions.
+    pub runs_count: i64,
+    /// Best version score, if any version has one.
+    pub best_score: Option<f64>,
+}
+
+/// The score of each of `version_ids`: accuracy of its latest completed HasGT run.
+pub async fn version_scores(
+    db: &impl ConnectionTrait,
+    version_ids: &[i64],
+) -> ApiResult<HashMap<i64, f64>> {
+    let mut out = HashMap::new();
+    if version_ids.is_empty() {
+        return Ok(out);
+    }
+    let runs = model_run::Entity::find()
+        .filter(model_run::Column::ModelVersionId.is_in(version_ids.to_vec()))
+        .filter(model_run::Column::ProjectSubset.eq("HasGT"))
+        .filter(model_run::Column::Status.eq("Completed"))
+        .order_by_desc(model_run::Column::CreatedAt)
+        .order_by_desc(model_run::Column::Id)
+        .all(db)
+        .await?;
+    for run in runs {
+        if out.contains_key(&run.model_version_id) {
+            continue;
+        }
+        if run.total_predictions > 0 {
+            out.insert(
+                run.model_version_id,
+                run.total_correct_predictions as f64 / run.total_predictions as f64,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Counts and best scores of `prompt_ids`.
+pub async fn stats(
+    db: &impl ConnectionTrait,
+    prompt_ids: &[i64],
+) -> ApiResult<HashMap<i64, PromptStats>> {
+    let mut out: HashMap<i64, PromptStats> = prompt_ids
+        .iter()
+        .map(|id| (*id, PromptStats::default()))
+        .collect();
+    if prompt_ids.is_empty() {
+        return Ok(out);
+    }
+    let versions: Vec<(i64, i64)> = model_version::Entity::find()
+        .select_only()
+        .columns([
+            model_version::Column::Id,
+            model_version::Column::ParentModelId,
+        ])
+        .filter(model_version::Column::ParentModelId.is_in(prompt_ids.to_vec()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let parent: HashMap<i64, i64> = versions.iter().copied().collect();
+    for (_, prompt) in &versions {
+        out.entry(*prompt).or_default().versions_count += 1;
+    }
+    let version_ids: Vec<i64> = versions.iter().map(|(v, _)| *v).collect();
+    if version_ids.is_empty() {
+        return Ok(out);
+    }
+    let runs: Vec<(i64, i64)> = model_run::Entity::find()
+        .select_only()
+        .column(model_run::Column::ModelVersionId)
+        .expr(Expr::cust("COUNT(*)"))
+        .filter(model_run::Column::ModelVersionId.is_in(version_ids.clone()))
+        .group_by(model_run::Column::ModelVersionId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (version, n) in runs {
+        if let Some(prompt) = parent.get(&version) {
+            out.entry(*prompt).or_default().runs_count += n;
+        }
+    }
+    for (version, score) in version_scores(db, &version_ids).await? {
+        if let Some(prompt) = parent.get(&version) {
+            let entry = out.entry(*prompt).or_default();
+            entry.best_score = Some(entry.best_score.map_or(score, |b: f64| b.max(score)));
+        }
+    }
+    Ok(out)
+}
+
+/// Project (id, title) pairs for the given ids.
+pub async fn project_titles(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(project::Entity::find()
+        .select_only()
+        .columns([project::Column::Id, project::Column::Title])
+        .filter(project::Column::Id.is_in(ids.to_vec()))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}

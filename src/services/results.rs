@@ -1,0 +1,442 @@
+//! Results of runs: predictions and failed predictions written in batches (by the engine, or by
+//! an external worker through `batch-predictions`), idempotently: a task of a run ends with at
+//! most one prediction, or one failure, however often a result is sent. Each batch updates the
+//! run's counters, accuracy, tokens, cost and status, the tasks' counters and the provider
+//! connection's spend.
+use crate::error::{ApiError, ApiResult};
+use crate::label_config::LabelConfig;
+use crate::scoring;
+use crate::services::runs::status;
+use entity::{
+    annotation, failed_prediction, model_interface, model_provider_connection, model_run,
+    model_version, prediction, project, task,
+};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait, TryInsertResult,
+};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// One task's successful result.
+#[derive(Debug, Clone, Default)]
+pub struct PredictionResult {
+    /// The task.
+    pub task_id: i64,
+    /// Control name → payload, as an LLM answers (converted to regions here).
+    pub output: Value,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<i64>,
+    /// Completion tokens.
+    pub completion_tokens: Option<i64>,
+    /// Prompt cost, USD.
+    pub prompt_cost: Option<f64>,
+    /// Completion cost, USD.
+    pub completion_cost: Option<f64>,
+    /// Total cost, USD.
+    pub total_cost: Option<f64>,
+    /// Seconds the call took.
+    pub inference_time: Option<f64>,
+    /// Extra metadata (message counts).
+    pub extra: Option<Value>,
+}
+
+/// One task's failure.
+#[derive(Debug, Clone, Default)]
+pub struct FailureResult {
+    /// The task.
+    pub task_id: i64,
+    /// Why it failed.
+    pub message: String,
+    /// A typed kind: `RateLimit`, `Timeout`, `ProviderError`, `InvalidOutput`, `Authentication`, ...
+    pub error_type: String,
+    /// Seconds spent.
+    pub inference_time: Option<f64>,
+    /// Prompt tokens spent.
+    pub prompt_tokens: Option<i64>,
+    /// Completion tokens spent.
+    pub completion_tokens: Option<i64>,
+    /// Cost spent, USD.
+    pub total_cost: Option<f64>,
+}
+
+/// What a batch changed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BatchOutcome {
+    /// Predictions stored.
+    pub predictions: usize,
+    /// Failures stored.
+    pub failures: usize,
+    /// Items ignored: unknown tasks, or tasks that already had a result in this run.
+    pub skipped: usize,
+}
+
+/// Everything a batch needs to know about its run, loaded once.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// The run.
+    pub run: model_run::Model,
+    /// Its version.
+    pub version: model_version::Model,
+    /// The version's prompt.
+    pub prompt: model_interface::Model,
+    /// The project's label config.
+    pub config: LabelConfig,
+}
+
+impl RunContext {
+    /// Loads the context of `run`.
+    pub async fn load(db: &impl ConnectionTrait, run: model_run::Model) -> ApiResult<Self> {
+        let version = model_version::Entity::find_by_id(run.model_version_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let prompt = model_interface::Entity::find_by_id(version.parent_model_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let project = project::Entity::find_by_id(run.project_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let config = crate::services::projects::config_of(&project);
+        Ok(RunContext {
+            run,
+            version,
+            prompt,
+            config,
+        })
+    }
+
+    /// The `model_version` label of this run's predictions.
+    pub fn label(&self) -> String {
+        crate::services::versions::prediction_label(&self.prompt.title, &self.version.title)
+    }
+}
+
+/// The ground-truth result of each task that has one: its newest non-cancelled annotation
+/// with `ground_truth = true`.
+pub async fn ground_truth(
+    db: &impl ConnectionTrait,
+    task_ids: &[i64],
+) -> ApiResult<HashMap<i64, annotation::Model>> {
+    let mut out: HashMap<i64, annotation::Model> = HashMap::new();
+    for chunk in task_ids.chunks(500) {
+        for a in annotation::Entity::find()
+            .filter(annotation::Column::TaskId.is_in(chunk.to_vec()))
+            .filter(annotation::Column::GroundTruth.eq(true))
+            .filter(annotation::Column::WasCancelled.eq(false))
+            .order_by_asc(annotation::Column::Id)
+            .all(db)
+            .await?
+        {
+            out.insert(a.task_id, a);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes a batch of results for a run in one transaction and updates every counter.
+/// Outputs that do not fit the label config become `InvalidOutput` failures.
+pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &RunContext,
+    successes: Vec<PredictionResult>,
+    failures: Vec<FailureResult>,
+) -> ApiResult<BatchOutcome> {
+    let mut outcome = BatchOutcome::default();
+    let run = &ctx.run;
+    let ids: Vec<i64> = successes
+        .iter()
+        .map(|s| s.task_id)
+        .chain(failures.iter().map(|f| f.task_id))
+        .collect();
+    let mut data: HashMap<i64, Value> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for (id, d) in task::Entity::find()
+            .select_only()
+            .columns([task::Column::Id, task::Column::Data])
+            .filter(task::Column::ProjectId.eq(run.project_id))
+            .filter(task::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple::<(i64, Value)>()
+            .all(db)
+            .await?
+        {
+            data.insert(id, d);
+        }
+    }
+    let now = crate::util::now();
+    let label = ctx.label();
+    let mut rows = vec![];
+    let mut meta: HashMap<i64, (i64, i64, f64)> = HashMap::new();
+    let mut failures = failures;
+    let mut seen = HashSet::new();
+    for s in successes {
+        let Some(task_data) = data.get(&s.task_id) else {
+            outcome.skipped += 1;
+            continue;
+        };
+        if !seen.insert(s.task_id) {
+            outcome.skipped += 1;
+            continue;
+        }
+        match ctx.config.to_regions(&s.output, task_data) {
+            Ok(regions) => {
+                meta.insert(
+                    s.task_id,
+                    (
+                        s.prompt_tokens.unwrap_or(0),
+                        s.completion_tokens.unwrap_or(0),
+                        s.total_cost.unwrap_or(0.0),
+                    ),
+                );
+                rows.push(prediction::ActiveModel {
+                    id: NotSet,
+                    task_id: Set(s.task_id),
+                    project_id: Set(run.project_id),
+                    result: Set(Value::Array(regions)),
+                    score: Set(Some(1.0)),
+                    model_version: Set(label.clone()),
+                    model_run_id: Set(Some(run.id)),
+                    cluster: Set(None),
+                    neighbors: Set(None),
+                    mislabeling: Set(0.0),
+                    inference_time: Set(s.inference_time),
+                    prompt_tokens: Set(s.prompt_tokens),
+                    completion_tokens: Set(s.completion_tokens),
+                    total_tokens: Set(match (s.prompt_tokens, s.completion_tokens) {
+                        (None, None) => None,
+                        (p, c) => Some(p.unwrap_or(0) + c.unwrap_or(0)),
+                    }),
+                    prompt_cost: Set(s.prompt_cost),
+                    completion_cost: Set(s.completion_cost),
+                    total_cost: Set(s.total_cost),
+                    extra: Set(s.extra),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                });
+            }
+            Err(err) => failures.push(FailureResult {
+                task_id: s.task_id,
+                message: format!("The model's output does not fit the label config: {err}"),
+                error_type: "InvalidOutput".into(),
+                inference_time: s.inference_time,
+                prompt_tokens: s.prompt_tokens,
+                completion_tokens: s.completion_tokens,
+                total_cost: s.total_cost,
+            }),
+        }
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let mut inserted: Vec<prediction::Model> = vec![];
+    for chunk in crate::util::chunked(rows, 500) {
+        let attempted = chunk.len();
+        match prediction::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([prediction::Column::ModelRunId, prediction::Column::TaskId])
+            .exec_with_returning_many(&txn)
+            .await?
+        {
+            TryInsertResult::Inserted(models) => {
+                outcome.skipped += attempted - models.len();
+                inserted.extend(models);
+            }
+            TryInsertResult::Conflicted => outcome.skipped += attempted,
+            TryInsertResult::Empty => {}
+        }
+    }
+    let new_ids: Vec<i64> = inserted.iter().map(|p| p.task_id).collect();
+    outcome.predictions = new_ids.len();
+    for chunk in new_ids.chunks(500) {
+        // A success replaces an earlier failure of the same task (a retry that worked).
+        failed_prediction::Entity::delete_many()
+            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
+            .filter(failed_prediction::Column::TaskId.is_in(chunk.to_vec()))
+            .exec(&txn)
+            .await?;
+        task::Entity::update_many()
+            .col_expr(
+                task::Column::TotalPredictions,
+                Expr::col(task::Column::TotalPredictions).add(1),
+            )
+            .filter(task::Column::Id.is_in(chunk.to_vec()))
+            .exec(&txn)
+            .await?;
+    }
+    // Failures only for tasks of the project without a prediction in this run.
+    let failed_ids: Vec<i64> = failures
+        .iter()
+        .map(|f| f.task_id)
+        .filter(|id| data.contains_key(id))
+        .collect();
+    let mut predicted: HashSet<i64> = HashSet::new();
+    for chunk in failed_ids.chunks(500) {
+        predicted.extend(
+            prediction::Entity::find()
+                .select_only()
+                .column(prediction::Column::TaskId)
+                .filter(prediction::Column::ModelRunId.eq(run.id))
+                .filter(prediction::Column::TaskId.is_in(chunk.to_vec()))
+                .into_tuple::<i64>()
+                .all(&txn)
+                .await?,
+        );
+    }
+    let mut failure_rows = vec![];
+    let mut failure_cost = 0.0;
+    let mut failure_tokens = (0i64, 0i64);
+    for f in failures {
+        if !data.contains_key(&f.task_id)
+            || predicted.contains(&f.task_id)
+            || !seen.insert(-f.task_id)
+        {
+            outcome.skipped += 1;
+            continue;
+        }
+        failure_cost += f.total_cost.unwrap_or(0.0);
+        failure_tokens.0 += f.prompt_tokens.unwrap_or(0);
+        failure_tokens.1 += f.completion_tokens.unwrap_or(0);
+        failure_rows.push(failed_prediction::ActiveModel {
+            id: NotSet,
+            task_id: Set(f.task_id),
+            project_id: Set(run.project_id),
+            model_run_id: Set(Some(run.id)),
+            model_version: Set(Some(label.clone())),
+            message: Set(Some(f.message)),
+            error_type: Set(Some(f.error_type)),
+            inference_time: Set(f.inference_time),
+            prompt_tokens: Set(f.prompt_tokens),
+            completion_tokens: Set(f.completion_tokens),
+            total_cost: Set(f.total_cost),
+            created_at: Set(now),
+        });
+    }
+    for chunk in crate::util::chunked(failure_rows, 500) {
+        let attempted = chunk.len();
+        match failed_prediction::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([
+                failed_prediction::Column::ModelRunId,
+                failed_prediction::Column::TaskId,
+            ])
+            .exec_with_returning_many(&txn)
+            .await?
+        {
+            TryInsertResult::Inserted(models) => {
+                outcome.skipped += attempted - models.len();
+                outcome.failures += models.len();
+            }
+            TryInsertResult::Conflicted => outcome.skipped += attempted,
+            TryInsertResult::Empty => {}
+        }
+    }
+    // Accuracy of the new predictions against ground truth.
+    let gt = ground_truth(&txn, &new_ids).await?;
+    let correct = inserted
+        .iter()
+        .filter(|p| {
+            gt.get(&p.task_id)
+                .is_some_and(|a| scoring::score_task(&ctx.config, &p.result, &a.result).correct)
+        })
+        .count() as i64;
+    let (mut prompt_tokens, mut completion_tokens) = failure_tokens;
+    let mut cost_sum = failure_cost;
+    for id in &new_ids {
+        if let Some((p, c, t)) = meta.get(id) {
+            prompt_tokens += p;
+            completion_tokens += c;
+            cost_sum += t;
+        }
+    }
+    refresh_run(
+        &txn,
+        run.id,
+        correct,
+        prompt_tokens,
+        completion_tokens,
+        cost_sum,
+        outcome.predictions + outcome.failures > 0,
+    )
+    .await?;
+    if cost_sum > 0.0
+        && let Some(connection) = ctx.version.model_provider_connection_id
+    {
+        model_provider_connection::Entity::update_many()
+            .col_expr(
+                model_provider_connection::Column::BudgetTotalSpent,
+                Expr::col(model_provider_connection::Column::BudgetTotalSpent).add(cost_sum),
+            )
+            .filter(model_provider_connection::Column::Id.eq(connection))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+/// Recounts a run from its rows, adds the batch's correct predictions, tokens and cost, and
+/// moves its status: Pending → InProgress on the first result, → Completed once every task
+/// has a result (Canceled and Failed runs keep their status).
+async fn refresh_run(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    correct: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost: f64,
+    touched: bool,
+) -> ApiResult<()> {
+    let predictions = prediction::Entity::find()
+        .filter(prediction::Column::ModelRunId.eq(run_id))
+        .count(db)
+        .await? as i64;
+    let failed = failed_prediction::Entity::find()
+        .filter(failed_prediction::Column::ModelRunId.eq(run_id))
+        .count(db)
+        .await? as i64;
+    let Some(run) = model_run::Entity::find_by_id(run_id).one(db).await? else {
+        return Ok(());
+    };
+    let now = crate::util::now();
+    let mut update = model_run::Entity::update_many()
+        .col_expr(
+            model_run::Column::TotalPredictions,
+            Expr::value(predictions),
+        )
+        .col_expr(model_run::Column::TotalFailed, Expr::value(failed))
+        .col_expr(
+            model_run::Column::TotalCorrectPredictions,
+            Expr::value(Ord::min(
+                run.total_correct_predictions + correct,
+                predictions,
+            )),
+        )
+        .col_expr(
+            model_run::Column::PromptTokens,
+            Expr::value(run.prompt_tokens + prompt_tokens),
+        )
+        .col_expr(
+            model_run::Column::CompletionTokens,
+            Expr::value(run.completion_tokens + completion_tokens),
+        )
+        .col_expr(
+            model_run::Column::TotalCost,
+            Expr::value(run.total_cost + cost),
+        );
+    if touched {
+        update = update.col_expr(model_run::Column::PredictionsUpdatedAt, Expr::value(now));
+    }
+    let active = run.status == status::PENDING || run.status == status::IN_PROGRESS;
+    if active && predictions + failed >= run.total_tasks && run.total_tasks > 0 {
+        update = update
+            .col_expr(model_run::Column::Status, Expr::value(status::COMPLETED))
+            .col_expr(model_run::Column::CompletedAt, Expr::value(now));
+    } else if run.status == status::PENDING && touched {
+        update = update.col_expr(model_run::Column::Status, Expr::value(status::IN_PROGRESS));
+    }
+    update
+        .filter(model_run::Column::Id.eq(run_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

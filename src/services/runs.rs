@@ -1,0 +1,377 @@
+//! Inference runs (Label Studio's `ModelRun`): creation resolves the subset to task ids once,
+//! in slices the engine's workers lease; replacement of the previous run of the same project,
+//! version and subset; listing; cancel.
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::services::{counters, projects, prompts, versions};
+use entity::{model_run, model_run_slice, task};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Task ids per slice of work.
+pub const SLICE_SIZE: usize = 100;
+/// Subsets a run may cover.
+pub const SUBSETS: [&str; 4] = ["All", "HasGT", "Sample", "Custom"];
+/// Run statuses (Label Studio's ModelRunStatusEnum).
+pub mod status {
+    /// Created, not started.
+    pub const PENDING: &str = "Pending";
+    /// Being executed.
+    pub const IN_PROGRESS: &str = "InProgress";
+    /// Every task has a prediction or a failure.
+    pub const COMPLETED: &str = "Completed";
+    /// Stopped by a job-level failure.
+    pub const FAILED: &str = "Failed";
+    /// Stopped by a user.
+    pub const CANCELED: &str = "Canceled";
+}
+
+/// A new run. Read-only keys the SDK may send (`organization`, `total_*`, `job_id`,
+/// `predictions_updated_at`) are ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RunInput {
+    /// The project to run on; must be in the caller's organization.
+    pub project: Option<i64>,
+    /// `All`, `HasGT` (default), `Sample` or `Custom` (with `task_ids`).
+    pub project_subset: Option<String>,
+    /// Only tasks without a successful prediction of this version; keeps the previous run.
+    pub only_missing_predictions: Option<bool>,
+    /// Tasks in a `Sample` run (default: the server's sample size).
+    pub sample_subset_size: Option<i32>,
+    /// A Data Manager filter group; stored only.
+    #[schema(value_type = Option<Object>)]
+    pub filters_json: Option<Value>,
+    /// Prompter extension: the task ids of a `Custom` run.
+    pub task_ids: Option<Vec<i64>>,
+}
+
+/// The SQL condition on `tasks` of a subset (besides the project).
+fn subset_condition(subset: &str, version_id: i64, only_missing: bool) -> Condition {
+    let mut cond = Condition::all();
+    if subset == "HasGT" {
+        cond = cond.add(Expr::cust(
+            "EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND a.ground_truth = true AND a.was_cancelled = false)",
+        ));
+    }
+    if only_missing {
+        cond = cond.add(Expr::cust(format!(
+            "NOT EXISTS (SELECT 1 FROM predictions p JOIN model_runs r ON r.id = p.model_run_id \
+             WHERE p.task_id = tasks.id AND r.model_version_id = {version_id})"
+        )));
+    }
+    cond
+}
+
+/// Streams the task ids of a subset by keyset pages and writes them as slices; returns the
+/// number of tasks. Never holds more than one page of ids.
+async fn write_slices(
+    db: &impl ConnectionTrait,
+    run: &model_run::Model,
+    subset: &str,
+    limit: Option<u64>,
+    custom: Option<&[i64]>,
+) -> ApiResult<i64> {
+    let cond = subset_condition(subset, run.model_version_id, run.only_missing_predictions);
+    let now = crate::util::now();
+    let (mut last, mut total, mut seq) = (0i64, 0i64, 0i32);
+    let mut pending: Vec<i64> = Vec::with_capacity(SLICE_SIZE);
+    let mut rows: Vec<model_run_slice::ActiveModel> = vec![];
+    let flush =
+        |ids: &mut Vec<i64>, seq: &mut i32, rows: &mut Vec<model_run_slice::ActiveModel>| {
+            rows.push(model_run_slice::ActiveModel {
+                id: NotSet,
+                model_run_id: Set(run.id),
+                seq: Set(*seq),
+                task_count: Set(ids.len() as i32),
+                task_ids: Set(Value::from(std::mem::take(ids))),
+                status: Set("pending".into()),
+                lease_owner: Set(None),
+                lease_expires_at: Set(None),
+                attempts: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+            *seq += 1;
+        };
+    loop {
+        let page = match (custom, limit) {
+            (_, Some(l)) if total as u64 >= l => break,
+            _ => 10_000u64.min(limit.map_or(u64::MAX, |l| l - total as u64)),
+        };
+        let mut query = task::Entity::find()
+            .select_only()
+            .column(task::Column::Id)
+            .filter(task::Column::ProjectId.eq(run.project_id))
+            .filter(task::Column::Id.gt(last))
+            .filter(cond.clone());
+        if let Some(ids) = custom {
+            let chunk: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| *id > last)
+                .take(10_000)
+                .collect();
+            if chunk.is_empty() {
+                break;
+            }
+            last = chunk.last().copied().unwrap_or(last);
+            query = query.filter(task::Column::Id.is_in(chunk));
+        }
+        let ids: Vec<i64> = query
+            .order_by_asc(task::Column::Id)
+            .limit(page)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if ids.is_empty() {
+            if custom.is_some() {
+                continue;
+            }
+            break;
+        }
+        if custom.is_none() {
+            last = *ids.last().unwrap_or(&last);
+        }
+        total += ids.len() as i64;
+        for id in ids {
+            pending.push(id);
+            if pending.len() == SLICE_SIZE {
+                flush(&mut pending, &mut seq, &mut rows);
+            }
+        }
+        if rows.len() >= 200 {
+            model_run_slice::Entity::insert_many(std::mem::take(&mut rows))
+                .exec_without_returning(db)
+                .await?;
+        }
+    }
+    if !pending.is_empty() {
+        flush(&mut pending, &mut seq, &mut rows);
+    }
+    if !rows.is_empty() {
+        model_run_slice::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(total)
+}
+
+/// Creates a run of a version over a project subset, replacing the previous run of the same
+/// (project, version, subset) with its predictions unless `only_missing_predictions`.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    input: RunInput,
+    default_sample: u64,
+) -> ApiResult<model_run::Model> {
+    let project_id = input
+        .project
+        .ok_or_else(|| ApiError::field("project", "This field is required."))?;
+    let subset = input
+        .project_subset
+        .clone()
+        .unwrap_or_else(|| "HasGT".into());
+    if !SUBSETS.contains(&subset.as_str()) {
+        return Err(ApiError::field(
+            "project_subset",
+            format!("\"{subset}\" is not a valid choice."),
+        ));
+    }
+    let custom = match (subset.as_str(), &input.task_ids) {
+        ("Custom", Some(ids)) if !ids.is_empty() => {
+            let mut ids = ids.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            Some(ids)
+        }
+        ("Custom", _) => {
+            return Err(ApiError::field(
+                "task_ids",
+                "A Custom run needs a non-empty task_ids list.",
+            ));
+        }
+        _ => None,
+    };
+    let sample = match input.sample_subset_size {
+        Some(n) if n < 0 => {
+            return Err(ApiError::field(
+                "sample_subset_size",
+                "Ensure this value is greater than or equal to 0.",
+            ));
+        }
+        Some(n) => n as u64,
+        None => default_sample,
+    };
+    let only_missing = input.only_missing_predictions.unwrap_or(false);
+    let txn = crate::db::begin_write(db).await?;
+    let version = versions::get(&txn, caller, prompt_id, version_id).await?;
+    let project = projects::get_for_field(&txn, caller, project_id, "project").await?;
+    prompts::associate(&txn, prompt_id, project.id).await?;
+    if !only_missing {
+        let previous: Vec<i64> = model_run::Entity::find()
+            .select_only()
+            .column(model_run::Column::Id)
+            .filter(model_run::Column::ProjectId.eq(project.id))
+            .filter(model_run::Column::ModelVersionId.eq(version.id))
+            .filter(model_run::Column::ProjectSubset.eq(subset.as_str()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        counters::forget_runs(&txn, &previous).await?;
+        model_run::Entity::delete_many()
+            .filter(model_run::Column::Id.is_in(previous))
+            .exec(&txn)
+            .await?;
+    }
+    let now = crate::util::now();
+    let run = model_run::ActiveModel {
+        id: NotSet,
+        organization_id: Set(caller.organization_id),
+        project_id: Set(project.id),
+        model_version_id: Set(version.id),
+        created_by_id: Set(Some(caller.user.id)),
+        project_subset: Set(subset.clone()),
+        status: Set(status::PENDING.into()),
+        job_id: Set(None),
+        total_tasks: Set(0),
+        total_predictions: Set(0),
+        total_correct_predictions: Set(0),
+        total_failed: Set(0),
+        sample_subset_size: Set((subset == "Sample").then_some(sample as i32)),
+        filters_json: Set(input.filters_json),
+        task_ids: Set(custom.as_ref().map(|ids| Value::from(ids.clone()))),
+        only_missing_predictions: Set(only_missing),
+        source_model_run_id: Set(None),
+        prompt_tokens: Set(0),
+        completion_tokens: Set(0),
+        total_cost: Set(0.0),
+        error_message: Set(None),
+        created_at: Set(now),
+        triggered_at: Set(Some(now)),
+        predictions_updated_at: Set(None),
+        completed_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    let limit = (subset == "Sample").then_some(sample);
+    let total = write_slices(&txn, &run, &subset, limit, custom.as_deref()).await?;
+    let job_id = format!("prompter-run-{}", run.id);
+    let mut model: model_run::ActiveModel = run.into();
+    model.total_tasks = Set(total);
+    model.job_id = Set(Some(job_id));
+    if total == 0 {
+        model.status = Set(status::COMPLETED.into());
+        model.completed_at = Set(Some(now));
+    }
+    let run = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(run)
+}
+
+/// Filters of the run list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    /// Runs on this project.
+    pub project: Option<i64>,
+    /// Runs of this subset.
+    pub project_subset: Option<String>,
+    /// DRF ordering over `id`, `created_at`, `completed_at` (default `-created_at`).
+    pub ordering: Option<String>,
+}
+
+/// The runs of a version, newest first unless ordered otherwise.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    filter: &ListFilter,
+) -> ApiResult<Vec<model_run::Model>> {
+    let version = versions::get(db, caller, prompt_id, version_id).await?;
+    let mut query =
+        model_run::Entity::find().filter(model_run::Column::ModelVersionId.eq(version.id));
+    if let Some(p) = filter.project {
+        query = query.filter(model_run::Column::ProjectId.eq(p));
+    }
+    if let Some(s) = filter.project_subset.as_deref().filter(|s| !s.is_empty()) {
+        query = query.filter(model_run::Column::ProjectSubset.eq(s));
+    }
+    let ordering = filter.ordering.as_deref().unwrap_or("-created_at");
+    let (desc, name) = ordering
+        .strip_prefix('-')
+        .map_or((false, ordering), |n| (true, n));
+    let column = match name {
+        "id" => model_run::Column::Id,
+        "completed_at" => model_run::Column::CompletedAt,
+        _ => model_run::Column::CreatedAt,
+    };
+    query = if desc {
+        query
+            .order_by_desc(column)
+            .order_by_desc(model_run::Column::Id)
+    } else {
+        query
+            .order_by_asc(column)
+            .order_by_asc(model_run::Column::Id)
+    };
+    Ok(query.all(db).await?)
+}
+
+/// The run `id` of the caller's organization, or 404.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<model_run::Model> {
+    model_run::Entity::find_by_id(id)
+        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Cancels a Pending or InProgress run (stored predictions are kept); a finished run keeps its
+/// status. Returns the explanation for the response's `detail`.
+pub async fn cancel<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    run_id: i64,
+) -> ApiResult<String> {
+    let txn = crate::db::begin_write(db).await?;
+    let version = versions::get(&txn, caller, prompt_id, version_id).await?;
+    let run = get(&txn, caller, run_id).await?;
+    if run.model_version_id != version.id {
+        return Err(ApiError::NotFound);
+    }
+    let detail = if run.status == status::PENDING || run.status == status::IN_PROGRESS {
+        let now = crate::util::now();
+        model_run::Entity::update_many()
+            .col_expr(model_run::Column::Status, Expr::value(status::CANCELED))
+            .col_expr(model_run::Column::CompletedAt, Expr::value(now))
+            .filter(model_run::Column::Id.eq(run.id))
+            .exec(&txn)
+            .await?;
+        format!(
+            "Inference run {} canceled; {} predictions kept.",
+            run.id, run.total_predictions
+        )
+    } else {
+        format!(
+            "Inference run {} is already {}; nothing to cancel.",
+            run.id, run.status
+        )
+    };
+    txn.commit().await?;
+    Ok(detail)
+}

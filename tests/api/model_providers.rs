@@ -1,0 +1,621 @@
+//! Tests of the model provider connection endpoints: defaults, write-only secrets sealed at
+//! rest, the hidden internal connections, provider choices, partial updates, validation,
+//! permissions, organization scoping and the unlinking of versions on delete.
+use crate::helpers::TestApp;
+use prompter::crypto::Secrets;
+use prompter::error::ApiError;
+use prompter::services::model_providers::{self as service, Provider};
+use reqwest::Method;
+use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, EntityTrait};
+use serde_json::{Value, json};
+
+const BASE: &str = "/api/model-provider-connections/";
+
+/// The service key the harness configures.
+fn secrets() -> Secrets {
+    Secrets::from_secret("integration-test-secret-key").expect("key")
+}
+
+/// Sends a request as `token` and returns the status and the raw body text.
+async fn send_text(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, String) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", app.address))
+        .header("Authorization", format!("Token {token}"));
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+/// Creates a connection as the admin and returns it (asserts 201).
+async fn connect(app: &TestApp, body: Value) -> Value {
+    let (status, created) = app.post(BASE, body).await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+fn id_of(body: &Value) -> i64 {
+    body["id"].as_i64().expect("id")
+}
+
+/// The ids of a bare connection list.
+fn ids(body: &Value) -> Vec<i64> {
+    body.as_array()
+        .expect("a bare array")
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// The stored row of a connection.
+async fn row(app: &TestApp, id: i64) -> entity::model_provider_connection::Model {
+    entity::model_provider_connection::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("row")
+}
+
+/// Asserts a 400 whose validation errors name `field`.
+fn assert_field_error(status: u16, body: &Value, field: &str) {
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["validation_errors"][field].is_array(),
+        "400 names `{field}`: {body}"
+    );
+}
+
+#[tokio::test]
+async fn create_applies_defaults_and_never_returns_secrets() {
+    let app = TestApp::spawn().await;
+    let key = "sk-test-very-secret-key-123";
+    let (status, text) = send_text(
+        &app,
+        Method::POST,
+        BASE,
+        &app.token,
+        Some(&json!({
+            "api_key": key,
+            "organization": 9999,
+            "created_by": {"id": 9999},
+            "budget_limit": 10.0,
+            "budget_total_spent": 7.5,
+            "budget_reset_period": "Monthly",
+            "budget_last_reset_date": "2026-01-01T00:00:00Z",
+            "model_params": {"x": 1},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    assert!(!text.contains(key), "the key is never echoed: {text}");
+    let body: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(body["provider"], "OpenAI");
+    assert_eq!(body["scope"], "Organization");
+    assert_eq!(body["is_internal"], false);
+    assert_eq!(body["model_params"], json!({}));
+    assert_eq!(body["has_api_key"], true);
+    assert_eq!(body["has_auth_token"], false);
+    assert_eq!(body["has_google_application_credentials"], false);
+    assert_eq!(body["created_by"]["email"], "admin@example.com");
+    assert_ne!(body["organization"], 9999, "organization is read-only");
+    assert!(body["organization"].as_i64().is_some());
+    assert_eq!(
+        body["budget_limit"],
+        Value::Null,
+        "budget_limit is read-only"
+    );
+    assert_eq!(body["budget_total_spent"], 0.0);
+    assert_eq!(body["budget_reset_period"], Value::Null);
+    assert_eq!(body["budget_last_reset_date"], Value::Null);
+    for field in [
+        "endpoint",
+        "deployment_name",
+        "google_project_id",
+        "google_location",
+        "cached_available_models",
+        "budget_alert_threshold",
+        "rpm_limit",
+        "tpm_limit",
+    ] {
+        assert_eq!(body[field], Value::Null, "{field}");
+    }
+    for secret in ["api_key", "auth_token", "google_application_credentials"] {
+        assert!(body.get(secret).is_none(), "{secret} is write-only: {body}");
+    }
+    assert!(body["created_at"].is_string() && body["updated_at"].is_string());
+
+    let id = id_of(&body);
+    for path in [format!("{BASE}{id}/"), BASE.to_string()] {
+        let (status, text) = send_text(&app, Method::GET, &path, &app.token, None).await;
+        assert_eq!(status, 200, "{text}");
+        assert!(!text.contains(key), "GET {path} never shows the key");
+    }
+
+    let empty = connect(&app, json!({})).await;
+    assert_eq!(empty["provider"], "OpenAI");
+    assert_eq!(empty["has_api_key"], false);
+
+    let full = connect(
+        &app,
+        json!({"provider": "Custom", "endpoint": "http://127.0.0.1:9/v1", "scope": "User",
+               "deployment_name": "dep", "google_project_id": "proj", "google_location": "eu",
+               "cached_available_models": "a,b", "budget_alert_threshold": 2.5,
+               "rpm_limit": 60, "tpm_limit": 100000, "auth_token": "tok-secret",
+               "google_application_credentials": "{\"private_key\": \"pk-secret\"}"}),
+    )
+    .await;
+    assert_eq!(full["provider"], "Custom");
+    assert_eq!(full["scope"], "User");
+    assert_eq!(full["endpoint"], "http://127.0.0.1:9/v1");
+    assert_eq!(full["deployment_name"], "dep");
+    assert_eq!(full["google_project_id"], "proj");
+    assert_eq!(full["google_location"], "eu");
+    assert_eq!(full["cached_available_models"], "a,b");
+    assert_eq!(full["budget_alert_threshold"], 2.5);
+    assert_eq!(full["rpm_limit"], 60);
+    assert_eq!(full["tpm_limit"], 100000);
+    assert_eq!(full["has_api_key"], false);
+    assert_eq!(full["has_auth_token"], true);
+    assert_eq!(full["has_google_application_credentials"], true);
+    let shown = full.to_string();
+    assert!(!shown.contains("tok-secret") && !shown.contains("pk-secret"));
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest_and_patch_replaces_them() {
+    let app = TestApp::spawn().await;
+    let first = "sk-first-plaintext-key";
+    let created = connect(&app, json!({"api_key": first, "auth_token": "tok-1"})).await;
+    let id = id_of(&created);
+    let organization = created["organization"].as_i64().expect("organization");
+
+    let stored = row(&app, id).await;
+    let sealed_first = stored.api_key_enc.clone().expect("api key stored");
+    assert!(
+        !sealed_first.contains(first),
+        "stored sealed, not in plaintext"
+    );
+    assert_eq!(secrets().open(&sealed_first).expect("opens"), first);
+    assert!(
+        !stored
+            .auth_token_enc
+            .clone()
+            .expect("token")
+            .contains("tok-1")
+    );
+    assert_eq!(stored.google_application_credentials_enc, None);
+
+    let creds = service::credentials(&app.db, &secrets(), organization, id)
+        .await
+        .expect("credentials");
+    assert_eq!(creds.provider, Provider::OpenAI);
+    assert_eq!(creds.api_key.as_deref(), Some(first));
+    assert_eq!(creds.auth_token.as_deref(), Some("tok-1"));
+    assert_eq!(creds.google_application_credentials, None);
+    let shown = format!("{creds:?}");
+    assert!(
+        !shown.contains(first) && !shown.contains("tok-1"),
+        "{shown}"
+    );
+
+    // Another organization, or an unknown id, has no credentials here.
+    assert!(matches!(
+        service::credentials(&app.db, &secrets(), organization + 1000, id).await,
+        Err(ApiError::NotFound)
+    ));
+    // A different service key cannot open them, and the error names no secret.
+    let wrong = Secrets::from_secret("a-different-service-key").expect("key");
+    match service::credentials(&app.db, &wrong, organization, id).await {
+        Err(ApiError::Internal(message)) => {
+            assert!(!message.contains(first) && !message.contains(&sealed_first));
+            assert!(message.contains("api_key"), "{message}");
+        }
+        other => panic!("expected an internal error, got {other:?}"),
+    }
+
+    let second = "sk-second-plaintext-key";
+    let (status, text) = send_text(
+        &app,
+        Method::PATCH,
+        &format!("{BASE}{id}/"),
+        &app.token,
+        Some(&json!({"api_key": second})),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains(second));
+    let patched: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(patched["has_api_key"], true);
+    let sealed_second = row(&app, id).await.api_key_enc.expect("api key stored");
+    assert_ne!(sealed_second, sealed_first, "the stored value changed");
+    assert_eq!(secrets().open(&sealed_second).expect("opens"), second);
+    assert_eq!(
+        row(&app, id).await.auth_token_enc,
+        stored.auth_token_enc,
+        "an absent secret is kept"
+    );
+
+    let (status, cleared) = app
+        .patch(&format!("{BASE}{id}/"), json!({"api_key": ""}))
+        .await;
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["has_api_key"], false);
+    assert_eq!(cleared["has_auth_token"], true);
+    assert_eq!(row(&app, id).await.api_key_enc, None);
+
+    let (status, cleared) = app
+        .patch(
+            &format!("{BASE}{id}/"),
+            json!({"auth_token": null, "google_application_credentials": "{}"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["has_auth_token"], false);
+    assert_eq!(cleared["has_google_application_credentials"], true);
+    let creds = service::credentials(&app.db, &secrets(), organization, id)
+        .await
+        .expect("credentials");
+    assert_eq!(creds.api_key, None);
+    assert_eq!(creds.auth_token, None);
+    assert_eq!(creds.google_application_credentials.as_deref(), Some("{}"));
+}
+
+#[tokio::test]
+async fn list_hides_internal_connections_and_orders() {
+    let app = TestApp::spawn().await;
+    let a = id_of(&connect(&app, json!({"provider": "OpenAI"})).await);
+    let hidden = id_of(&connect(&app, json!({"provider": "Gemini", "is_internal": true})).await);
+    let b = id_of(&connect(&app, json!({"provider": "Anthropic"})).await);
+
+    let (status, list) = app.get(BASE).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(ids(&list), vec![a, b], "internal connections are hidden");
+    let (status, list) = app.get("/api/model-provider-connections").await;
+    assert_eq!(status, 200, "no-slash variant");
+    assert_eq!(ids(&list), vec![a, b]);
+
+    assert_eq!(
+        ids(&app.get(&format!("{BASE}?ordering=-id")).await.1),
+        vec![b, a]
+    );
+    assert_eq!(
+        ids(&app.get(&format!("{BASE}?ordering=provider")).await.1),
+        vec![b, a],
+        "Anthropic before OpenAI"
+    );
+    assert_eq!(
+        ids(&app.get(&format!("{BASE}?ordering=-created_at")).await.1).len(),
+        2
+    );
+    assert_eq!(
+        ids(&app.get(&format!("{BASE}?ordering=bogus")).await.1),
+        vec![a, b],
+        "unknown keys are ignored"
+    );
+
+    let (status, got) = app.get(&format!("{BASE}{hidden}/")).await;
+    assert_eq!(
+        status, 200,
+        "an internal connection is still readable by id"
+    );
+    assert_eq!(got["is_internal"], true);
+
+    // Another organization sees none of them, and its own are not listed here.
+    let (status, foreign) = app
+        .send(Method::GET, BASE, Some(&app.other_token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(foreign, json!([]));
+    let (status, theirs) = app
+        .send(Method::POST, BASE, Some(&app.other_token), Some(&json!({})))
+        .await;
+    assert_eq!(status, 201, "{theirs}");
+    assert_eq!(ids(&app.get(BASE).await.1), vec![a, b]);
+}
+
+#[tokio::test]
+async fn provider_choices_is_an_object() {
+    let app = TestApp::spawn().await;
+    let expected = json!({"provider_choices": ["OpenAI", "AzureOpenAI", "AzureAIFoundry", "VertexAI", "Gemini", "Anthropic", "Custom"]});
+    for path in [
+        "/api/model-provider-connections/provider-choices",
+        "/api/model-provider-connections/provider-choices/",
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body, expected);
+    }
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/model-provider-connections/provider-choices",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn get_patch_and_delete() {
+    let app = TestApp::spawn().await;
+    let created = connect(
+        &app,
+        json!({"provider": "AzureOpenAI", "endpoint": "https://x.openai.azure.com/",
+               "deployment_name": "gpt4o", "api_key": "sk-azure", "rpm_limit": 10}),
+    )
+    .await;
+    let id = id_of(&created);
+
+    for path in [format!("{BASE}{id}/"), format!("{BASE}{id}")] {
+        let (status, got) = app.get(&path).await;
+        assert_eq!(status, 200, "{path}: {got}");
+        assert_eq!(got, created, "GET {path} returns what create returned");
+    }
+
+    let (status, patched) = app
+        .patch(
+            &format!("{BASE}{id}/"),
+            json!({"budget_alert_threshold": 5.0, "deployment_name": null, "tpm_limit": 5000,
+                   "organization": 4242, "budget_total_spent": 99.0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["budget_alert_threshold"], 5.0);
+    assert_eq!(patched["deployment_name"], Value::Null, "null clears");
+    assert_eq!(patched["tpm_limit"], 5000);
+    assert_eq!(patched["rpm_limit"], 10, "absent fields are kept");
+    assert_eq!(patched["endpoint"], "https://x.openai.azure.com/");
+    assert_eq!(patched["provider"], "AzureOpenAI");
+    assert_eq!(patched["has_api_key"], true, "the key is kept");
+    assert_eq!(patched["organization"], created["organization"]);
+    assert_eq!(patched["budget_total_spent"], 0.0);
+    assert_eq!(patched["created_at"], created["created_at"]);
+
+    let (status, patched) = app
+        .patch(
+            &format!("{BASE}{id}"),
+            json!({"provider": "OpenAI", "scope": "Model", "budget_alert_threshold": null,
+                   "rpm_limit": null, "endpoint": "", "is_internal": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "no-slash variant: {patched}");
+    assert_eq!(patched["provider"], "OpenAI");
+    assert_eq!(patched["scope"], "Model");
+    assert_eq!(patched["budget_alert_threshold"], Value::Null);
+    assert_eq!(patched["rpm_limit"], Value::Null);
+    assert_eq!(patched["endpoint"], Value::Null, "an empty string clears");
+    assert_eq!(app.get(&format!("{BASE}{id}/")).await.1, patched);
+
+    let (status, _) = app.delete(&format!("{BASE}{id}/")).await;
+    assert_eq!(status, 204);
+    assert_eq!(app.get(&format!("{BASE}{id}/")).await.0, 404);
+    assert_eq!(app.delete(&format!("{BASE}{id}/")).await.0, 404);
+
+    let other = id_of(&connect(&app, json!({})).await);
+    assert_eq!(app.delete(&format!("{BASE}{other}")).await.0, 204);
+    assert_eq!(app.get(&format!("{BASE}{other}")).await.0, 404);
+    assert_eq!(app.get(&format!("{BASE}abc/")).await.0, 404);
+    assert_eq!(app.get(BASE).await.1, json!([]));
+}
+
+#[tokio::test]
+async fn invalid_input_answers_400_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let long = |n: usize| "x".repeat(n);
+    let cases = [
+        (json!({"provider": "Mistral"}), "provider"),
+        (json!({"provider": "openai"}), "provider"),
+        (json!({"provider": 5}), "provider"),
+        (json!({"scope": "Team"}), "scope"),
+        (
+            json!({"provider": "Custom", "endpoint": "not a url"}),
+            "endpoint",
+        ),
+        (
+            json!({"provider": "Custom", "endpoint": "ftp://host/"}),
+            "endpoint",
+        ),
+        (
+            json!({"provider": "AzureOpenAI", "endpoint": "x.azure.com"}),
+            "endpoint",
+        ),
+        (
+            json!({"endpoint": format!("http://{}", long(510))}),
+            "endpoint",
+        ),
+        (json!({"deployment_name": long(513)}), "deployment_name"),
+        (json!({"google_project_id": long(256)}), "google_project_id"),
+        (json!({"google_location": long(256)}), "google_location"),
+        (
+            json!({"cached_available_models": long(4097)}),
+            "cached_available_models",
+        ),
+        (
+            json!({"budget_alert_threshold": -0.5}),
+            "budget_alert_threshold",
+        ),
+        (
+            json!({"budget_alert_threshold": "lots"}),
+            "budget_alert_threshold",
+        ),
+        (json!({"rpm_limit": 0}), "rpm_limit"),
+        (json!({"tpm_limit": -1}), "tpm_limit"),
+        (json!({"rpm_limit": 1.5}), "rpm_limit"),
+        (json!({"is_internal": "yes"}), "is_internal"),
+        (json!({"api_key": 12345}), "api_key"),
+    ];
+    for (body, field) in &cases {
+        let (status, err) = app.post(BASE, body.clone()).await;
+        assert_field_error(status, &err, field);
+    }
+    assert_eq!(app.get(BASE).await.1, json!([]), "nothing was created");
+
+    // Endpoints of other providers are free-form; the URL rule applies to Custom and Azure.
+    let vertex = connect(
+        &app,
+        json!({"provider": "VertexAI", "endpoint": "europe-west4"}),
+    )
+    .await;
+    let id = id_of(&vertex);
+    assert_eq!(vertex["endpoint"], "europe-west4");
+    assert_eq!(
+        connect(
+            &app,
+            json!({"budget_alert_threshold": 0.0, "rpm_limit": 1, "tpm_limit": 1})
+        )
+        .await["budget_alert_threshold"],
+        0.0
+    );
+
+    // PATCH checks the same rules, on the connection as it would be stored.
+    let (status, err) = app
+        .patch(&format!("{BASE}{id}/"), json!({"provider": "Custom"}))
+        .await;
+    assert_field_error(status, &err, "endpoint");
+    for (body, field) in &cases {
+        let (status, err) = app.patch(&format!("{BASE}{id}/"), body.clone()).await;
+        assert_field_error(status, &err, field);
+    }
+    let (status, ok) = app
+        .patch(
+            &format!("{BASE}{id}/"),
+            json!({"provider": "Custom", "endpoint": "http://localhost:8080/v1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(app.get(&format!("{BASE}{id}/")).await.1, ok);
+}
+
+#[tokio::test]
+async fn annotators_are_forbidden() {
+    let app = TestApp::spawn().await;
+    let id = id_of(&connect(&app, json!({"api_key": "sk-x"})).await);
+    let token = Some(app.annotator_token.as_str());
+    for (method, path, body) in [
+        (Method::GET, BASE.to_string(), None),
+        (Method::POST, BASE.to_string(), Some(json!({}))),
+        (Method::GET, format!("{BASE}{id}/"), None),
+        (
+            Method::PATCH,
+            format!("{BASE}{id}/"),
+            Some(json!({"api_key": "sk-stolen"})),
+        ),
+        (Method::DELETE, format!("{BASE}{id}/"), None),
+    ] {
+        let (status, err) = app.send(method.clone(), &path, token, body.as_ref()).await;
+        assert_eq!(status, 403, "{method} {path} as an annotator: {err}");
+        assert_eq!(err["code"], "permission_denied");
+    }
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/model-provider-connections/provider-choices",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "anyone signed in may read the choices");
+    let stored = row(&app, id).await.api_key_enc.expect("key");
+    assert_eq!(secrets().open(&stored).expect("opens"), "sk-x", "unchanged");
+}
+
+#[tokio::test]
+async fn another_organization_gets_404() {
+    let app = TestApp::spawn().await;
+    let created = connect(
+        &app,
+        json!({"api_key": "sk-mine", "deployment_name": "mine"}),
+    )
+    .await;
+    let id = id_of(&created);
+    let token = Some(app.other_token.as_str());
+    for (method, path, body) in [
+        (Method::GET, format!("{BASE}{id}/"), None),
+        (Method::GET, format!("{BASE}{id}"), None),
+        (
+            Method::PATCH,
+            format!("{BASE}{id}/"),
+            Some(json!({"deployment_name": "stolen", "api_key": "sk-theirs"})),
+        ),
+        (Method::DELETE, format!("{BASE}{id}/"), None),
+    ] {
+        let (status, resp) = app.send(method.clone(), &path, token, body.as_ref()).await;
+        assert_eq!(
+            status, 404,
+            "{method} {path} as another organization: {resp}"
+        );
+    }
+    let (_, theirs) = app.send(Method::GET, BASE, token, None).await;
+    assert_eq!(theirs, json!([]), "not listed for another organization");
+    let (status, mine) = app.get(&format!("{BASE}{id}/")).await;
+    assert_eq!(status, 200);
+    assert_eq!(mine, created, "unchanged");
+    let stored = row(&app, id).await.api_key_enc.expect("key");
+    assert_eq!(secrets().open(&stored).expect("opens"), "sk-mine");
+}
+
+#[tokio::test]
+async fn delete_unlinks_the_versions_that_used_it() {
+    let app = TestApp::spawn().await;
+    let created = connect(&app, json!({"api_key": "sk-v"})).await;
+    let id = id_of(&created);
+    let organization = created["organization"].as_i64().expect("organization");
+    let now = chrono::Utc::now();
+    let prompt = entity::model_interface::ActiveModel {
+        id: NotSet,
+        organization_id: Set(organization),
+        title: Set("Sentiment".into()),
+        description: Set(None),
+        skill_name: Set(Some("TextClassification".into())),
+        input_fields: Set(json!(["text"])),
+        output_classes: Set(json!(["Positive", "Negative"])),
+        created_by_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .expect("prompt");
+    let version = entity::model_version::ActiveModel {
+        id: NotSet,
+        organization_id: Set(organization),
+        parent_model_id: Set(prompt.id),
+        title: Set("v1".into()),
+        prompt: Set("Classify: {text}".into()),
+        provider: Set("OpenAI".into()),
+        provider_model_id: Set("gpt-4o-mini".into()),
+        model_provider_connection_id: Set(Some(id)),
+        max_few_shot_examples: Set(None),
+        created_by_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .expect("version");
+    assert_eq!(version.model_provider_connection_id, Some(id));
+
+    assert_eq!(app.delete(&format!("{BASE}{id}/")).await.0, 204);
+    let after = entity::model_version::Entity::find_by_id(version.id)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the version still exists");
+    assert_eq!(after.model_provider_connection_id, None);
+    assert!(
+        entity::model_provider_connection::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .expect("query")
+            .is_none()
+    );
+}
