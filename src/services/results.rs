@@ -14,8 +14,8 @@ use entity::{
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait, TryInsertResult,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait, TryInsertResult,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -248,13 +248,15 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     }
     let new_ids: Vec<i64> = inserted.iter().map(|p| p.task_id).collect();
     outcome.predictions = new_ids.len();
+    let mut replaced_failures = 0i64;
     for chunk in new_ids.chunks(500) {
         // A success replaces an earlier failure of the same task (a retry that worked).
-        failed_prediction::Entity::delete_many()
+        replaced_failures += failed_prediction::Entity::delete_many()
             .filter(failed_prediction::Column::ModelRunId.eq(run.id))
             .filter(failed_prediction::Column::TaskId.is_in(chunk.to_vec()))
             .exec(&txn)
-            .await?;
+            .await?
+            .rows_affected as i64;
         task::Entity::update_many()
             .col_expr(
                 task::Column::TotalPredictions,
@@ -348,16 +350,15 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
             cost_sum += t;
         }
     }
-    refresh_run(
-        &txn,
-        run.id,
+    let delta = RunDelta {
+        predictions: outcome.predictions as i64,
+        failed: outcome.failures as i64 - replaced_failures,
         correct,
         prompt_tokens,
         completion_tokens,
-        cost_sum,
-        outcome.predictions + outcome.failures > 0,
-    )
-    .await?;
+        cost: cost_sum,
+    };
+    refresh_run(&txn, run.id, &delta).await?;
     if cost_sum > 0.0
         && let Some(connection) = ctx.version.model_provider_connection_id
     {
@@ -374,69 +375,74 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     Ok(outcome)
 }
 
-/// Recounts a run from its rows, adds the batch's correct predictions, tokens and cost, and
-/// moves its status: Pending → InProgress on the first result, → Completed once every task
-/// has a result (Canceled and Failed runs keep their status).
-async fn refresh_run(
-    db: &impl ConnectionTrait,
-    run_id: i64,
+/// What one batch adds to a run's counters.
+#[derive(Debug, Clone, Copy, Default)]
+struct RunDelta {
+    predictions: i64,
+    failed: i64,
     correct: i64,
     prompt_tokens: i64,
     completion_tokens: i64,
     cost: f64,
-    touched: bool,
-) -> ApiResult<()> {
-    let predictions = prediction::Entity::find()
-        .filter(prediction::Column::ModelRunId.eq(run_id))
-        .count(db)
-        .await? as i64;
-    let failed = failed_prediction::Entity::find()
-        .filter(failed_prediction::Column::ModelRunId.eq(run_id))
-        .count(db)
-        .await? as i64;
-    let Some(run) = model_run::Entity::find_by_id(run_id).one(db).await? else {
+}
+
+/// Adds a batch's counts to its run in one atomic UPDATE (never a recount: ingesting stays
+/// linear), then moves the status: Pending → InProgress on the first result, → Completed once
+/// every task has a result (Canceled and Failed runs keep their status).
+async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> ApiResult<()> {
+    if d.predictions == 0
+        && d.failed == 0
+        && d.prompt_tokens == 0
+        && d.completion_tokens == 0
+        && d.cost == 0.0
+    {
         return Ok(());
-    };
-    let now = crate::util::now();
-    let mut update = model_run::Entity::update_many()
-        .col_expr(
-            model_run::Column::TotalPredictions,
-            Expr::value(predictions),
-        )
-        .col_expr(model_run::Column::TotalFailed, Expr::value(failed))
-        .col_expr(
-            model_run::Column::TotalCorrectPredictions,
-            Expr::value(Ord::min(
-                run.total_correct_predictions + correct,
-                predictions,
-            )),
-        )
-        .col_expr(
-            model_run::Column::PromptTokens,
-            Expr::value(run.prompt_tokens + prompt_tokens),
-        )
-        .col_expr(
-            model_run::Column::CompletionTokens,
-            Expr::value(run.completion_tokens + completion_tokens),
-        )
-        .col_expr(
-            model_run::Column::TotalCost,
-            Expr::value(run.total_cost + cost),
-        );
-    if touched {
-        update = update.col_expr(model_run::Column::PredictionsUpdatedAt, Expr::value(now));
     }
-    let active = run.status == status::PENDING || run.status == status::IN_PROGRESS;
-    if active && predictions + failed >= run.total_tasks && run.total_tasks > 0 {
-        update = update
-            .col_expr(model_run::Column::Status, Expr::value(status::COMPLETED))
-            .col_expr(model_run::Column::CompletedAt, Expr::value(now));
-    } else if run.status == status::PENDING && touched {
-        update = update.col_expr(model_run::Column::Status, Expr::value(status::IN_PROGRESS));
+    let now = crate::util::now();
+    let add = |c: model_run::Column, n: i64| (c, Expr::col(c).add(n));
+    let mut update = model_run::Entity::update_many();
+    for (column, expr) in [
+        add(model_run::Column::TotalPredictions, d.predictions),
+        add(model_run::Column::TotalFailed, d.failed),
+        add(model_run::Column::TotalCorrectPredictions, d.correct),
+        add(model_run::Column::PromptTokens, d.prompt_tokens),
+        add(model_run::Column::CompletionTokens, d.completion_tokens),
+    ] {
+        update = update.col_expr(column, expr);
     }
     update
+        .col_expr(
+            model_run::Column::TotalCost,
+            Expr::col(model_run::Column::TotalCost).add(d.cost),
+        )
+        .col_expr(model_run::Column::PredictionsUpdatedAt, Expr::value(now))
         .filter(model_run::Column::Id.eq(run_id))
         .exec(db)
         .await?;
+    let Some(run) = model_run::Entity::find_by_id(run_id).one(db).await? else {
+        return Ok(());
+    };
+    let active = run.status == status::PENDING || run.status == status::IN_PROGRESS;
+    let next = if active
+        && run.total_tasks > 0
+        && run.total_predictions + run.total_failed >= run.total_tasks
+    {
+        Some(status::COMPLETED)
+    } else if run.status == status::PENDING {
+        Some(status::IN_PROGRESS)
+    } else {
+        None
+    };
+    if let Some(next) = next {
+        let mut update =
+            model_run::Entity::update_many().col_expr(model_run::Column::Status, Expr::value(next));
+        if next == status::COMPLETED {
+            update = update.col_expr(model_run::Column::CompletedAt, Expr::value(now));
+        }
+        update
+            .filter(model_run::Column::Id.eq(run_id))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
