@@ -12,10 +12,10 @@ use entity::{
     model_version, prediction, project, task,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait, TryInsertResult,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -170,6 +170,7 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     let now = crate::util::now();
     let label = ctx.label();
     let mut rows = vec![];
+    let mut results: HashMap<i64, Value> = HashMap::new();
     let mut meta: HashMap<i64, (i64, i64, f64)> = HashMap::new();
     let mut failures = failures;
     let mut seen = HashSet::new();
@@ -184,6 +185,8 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
         }
         match ctx.config.to_regions(&s.output, task_data) {
             Ok(regions) => {
+                let regions = Value::Array(regions);
+                results.insert(s.task_id, regions.clone());
                 meta.insert(
                     s.task_id,
                     (
@@ -196,7 +199,7 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
                     id: NotSet,
                     task_id: Set(s.task_id),
                     project_id: Set(run.project_id),
-                    result: Set(Value::Array(regions)),
+                    result: Set(regions),
                     score: Set(Some(1.0)),
                     model_version: Set(label.clone()),
                     model_run_id: Set(Some(run.id)),
@@ -230,23 +233,19 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
         }
     }
     let txn = crate::db::begin_write(db).await?;
-    let mut inserted: Vec<prediction::Model> = vec![];
+    let mut new_ids: Vec<i64> = vec![];
     for chunk in crate::util::chunked(rows, 500) {
         let attempted = chunk.len();
-        match prediction::Entity::insert_many(chunk)
-            .on_conflict_do_nothing_on([prediction::Column::ModelRunId, prediction::Column::TaskId])
-            .exec_with_returning_many(&txn)
-            .await?
-        {
-            TryInsertResult::Inserted(models) => {
-                outcome.skipped += attempted - models.len();
-                inserted.extend(models);
-            }
-            TryInsertResult::Conflicted => outcome.skipped += attempted,
-            TryInsertResult::Empty => {}
-        }
+        let inserted = insert_returning_tasks(
+            &txn,
+            prediction::Entity::insert_many(chunk).into_query(),
+            [prediction::Column::ModelRunId, prediction::Column::TaskId],
+            prediction::Column::TaskId,
+        )
+        .await?;
+        outcome.skipped += attempted - inserted.len();
+        new_ids.extend(inserted);
     }
-    let new_ids: Vec<i64> = inserted.iter().map(|p| p.task_id).collect();
     outcome.predictions = new_ids.len();
     let mut replaced_failures = 0i64;
     for chunk in new_ids.chunks(500) {
@@ -316,29 +315,26 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     }
     for chunk in crate::util::chunked(failure_rows, 500) {
         let attempted = chunk.len();
-        match failed_prediction::Entity::insert_many(chunk)
-            .on_conflict_do_nothing_on([
+        let inserted = insert_returning_tasks(
+            &txn,
+            failed_prediction::Entity::insert_many(chunk).into_query(),
+            [
                 failed_prediction::Column::ModelRunId,
                 failed_prediction::Column::TaskId,
-            ])
-            .exec_with_returning_many(&txn)
-            .await?
-        {
-            TryInsertResult::Inserted(models) => {
-                outcome.skipped += attempted - models.len();
-                outcome.failures += models.len();
-            }
-            TryInsertResult::Conflicted => outcome.skipped += attempted,
-            TryInsertResult::Empty => {}
-        }
+            ],
+            failed_prediction::Column::TaskId,
+        )
+        .await?;
+        outcome.skipped += attempted - inserted.len();
+        outcome.failures += inserted.len();
     }
     // Accuracy of the new predictions against ground truth.
     let gt = ground_truth(&txn, &new_ids).await?;
-    let correct = inserted
+    let correct = new_ids
         .iter()
-        .filter(|p| {
-            gt.get(&p.task_id)
-                .is_some_and(|a| scoring::score_task(&ctx.config, &p.result, &a.result).correct)
+        .filter(|id| match (results.get(id), gt.get(id)) {
+            (Some(result), Some(a)) => scoring::score_task(&ctx.config, result, &a.result).correct,
+            _ => false,
         })
         .count() as i64;
     let (mut prompt_tokens, mut completion_tokens) = failure_tokens;
@@ -373,6 +369,23 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     }
     txn.commit().await?;
     Ok(outcome)
+}
+
+/// Runs a multi-row insert with `ON CONFLICT (run, task) DO NOTHING RETURNING task_id` and
+/// returns the task ids actually inserted (only those: a conflict means a result was there).
+async fn insert_returning_tasks<C: sea_orm::ColumnTrait + sea_orm::sea_query::IntoIden + Copy>(
+    db: &impl ConnectionTrait,
+    mut stmt: sea_orm::sea_query::InsertStatement,
+    conflict: [C; 2],
+    task_column: C,
+) -> ApiResult<Vec<i64>> {
+    stmt.on_conflict(OnConflict::columns(conflict).do_nothing().to_owned())
+        .returning_col(task_column);
+    let rows = db.query_all(&stmt).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<i64>(0).ok())
+        .collect())
 }
 
 /// What one batch adds to a run's counters.
