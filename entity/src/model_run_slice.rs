@@ -1,7 +1,7 @@
 //! A slice of a run's work: up to a fixed number of task ids, leased by one worker at a time.
 use sea_orm::entity::prelude::*;
 
-/// A slice row. `status` is `pending`, `leased` or `done`; a lease whose `lease_expires_at`
+/// A slice row; `task_ids` ascend from `first_task_id` to `last_task_id`. `status` is `pending`, `leased` or `done`; a lease whose `lease_expires_at`
 /// has passed may be taken over by another worker.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "model_run_slices")]
@@ -12,6 +12,8 @@ pub struct Model {
     pub seq: i32,
     pub task_ids: Json,
     pub task_count: i32,
+    pub first_task_id: i64,
+    pub last_task_id: i64,
     pub status: String,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTimeUtc>,

@@ -22,6 +22,8 @@ impl MigrationTrait for Migration {
                         .col(integer("seq"))
                         .col(json_binary("task_ids"))
                         .col(integer("task_count"))
+                        .col(big_integer("first_task_id"))
+                        .col(big_integer("last_task_id"))
                         .col(string_len("status", 16))
                         .col(string_len_null("lease_owner", 64))
                         .col(timestamp_with_time_zone_null("lease_expires_at"))
@@ -36,6 +38,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
                 vec![
                     index("model_run_slices", &["model_run_id", "seq"], true),
+                    index(
+                        "model_run_slices",
+                        &["model_run_id", "first_task_id"],
+                        false,
+                    ),
                     index("model_run_slices", &["status", "lease_expires_at"], false),
                 ],
             )],

@@ -167,6 +167,9 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
             data.insert(id, d);
         }
     }
+    // Only the run's own tasks (its resolved subset) take results.
+    let members = crate::services::runs::members(db, run.id, &ids).await?;
+    data.retain(|id, _| members.contains(id));
     let now = crate::util::now();
     let label = ctx.label();
     let mut rows = vec![];
@@ -285,8 +288,8 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
         );
     }
     let mut failure_rows = vec![];
-    let mut failure_cost = 0.0;
-    let mut failure_tokens = (0i64, 0i64);
+    let mut failure_meta: HashMap<i64, (i64, i64, f64)> = HashMap::new();
+    let mut spent: Vec<(i64, i64, f64)> = vec![];
     for f in failures {
         if !data.contains_key(&f.task_id)
             || predicted.contains(&f.task_id)
@@ -295,9 +298,14 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
             outcome.skipped += 1;
             continue;
         }
-        failure_cost += f.total_cost.unwrap_or(0.0);
-        failure_tokens.0 += f.prompt_tokens.unwrap_or(0);
-        failure_tokens.1 += f.completion_tokens.unwrap_or(0);
+        failure_meta.insert(
+            f.task_id,
+            (
+                f.prompt_tokens.unwrap_or(0),
+                f.completion_tokens.unwrap_or(0),
+                f.total_cost.unwrap_or(0.0),
+            ),
+        );
         failure_rows.push(failed_prediction::ActiveModel {
             id: NotSet,
             task_id: Set(f.task_id),
@@ -327,6 +335,12 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
         .await?;
         outcome.skipped += attempted - inserted.len();
         outcome.failures += inserted.len();
+        // Spend counts once per stored result: a re-sent failure adds nothing.
+        for id in &inserted {
+            if let Some(m) = failure_meta.get(id) {
+                spent.push(*m);
+            }
+        }
     }
     // Accuracy of the new predictions against ground truth.
     let gt = ground_truth(&txn, &new_ids).await?;
@@ -337,15 +351,11 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
             _ => false,
         })
         .count() as i64;
-    let (mut prompt_tokens, mut completion_tokens) = failure_tokens;
-    let mut cost_sum = failure_cost;
-    for id in &new_ids {
-        if let Some((p, c, t)) = meta.get(id) {
-            prompt_tokens += p;
-            completion_tokens += c;
-            cost_sum += t;
-        }
-    }
+    spent.extend(new_ids.iter().filter_map(|id| meta.get(id).copied()));
+    let (prompt_tokens, completion_tokens, cost_sum) =
+        spent.iter().fold((0, 0, 0.0), |(p, c, t), (dp, dc, dt)| {
+            (p + dp, c + dc, t + dt)
+        });
     let delta = RunDelta {
         predictions: outcome.predictions as i64,
         failed: outcome.failures as i64 - replaced_failures,

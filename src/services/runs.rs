@@ -90,6 +90,8 @@ async fn write_slices(
                 model_run_id: Set(run.id),
                 seq: Set(*seq),
                 task_count: Set(ids.len() as i32),
+                first_task_id: Set(ids.first().copied().unwrap_or(0)),
+                last_task_id: Set(ids.last().copied().unwrap_or(0)),
                 task_ids: Set(Value::from(std::mem::take(ids))),
                 status: Set("pending".into()),
                 lease_owner: Set(None),
@@ -337,6 +339,35 @@ pub async fn get(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)
+}
+
+/// Which of `task_ids` belong to the run's resolved tasks: reads only the slices whose id
+/// range overlaps theirs.
+pub async fn members(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    task_ids: &[i64],
+) -> ApiResult<std::collections::HashSet<i64>> {
+    let (Some(min), Some(max)) = (task_ids.iter().min(), task_ids.iter().max()) else {
+        return Ok(Default::default());
+    };
+    let wanted: std::collections::HashSet<i64> = task_ids.iter().copied().collect();
+    let slices: Vec<Value> = model_run_slice::Entity::find()
+        .select_only()
+        .column(model_run_slice::Column::TaskIds)
+        .filter(model_run_slice::Column::ModelRunId.eq(run_id))
+        .filter(model_run_slice::Column::FirstTaskId.lte(*max))
+        .filter(model_run_slice::Column::LastTaskId.gte(*min))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(slices
+        .iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_i64)
+        .filter(|id| wanted.contains(id))
+        .collect())
 }
 
 /// Cancels a Pending or InProgress run (stored predictions are kept); a finished run keeps its

@@ -5,9 +5,13 @@ mod helpers;
 
 mod annotations;
 mod auth;
+mod evaluation;
 mod migrations;
 mod model_providers;
 mod openapi;
 mod predictions;
 mod projects;
+mod prompts;
+mod runs;
 mod tasks;
+mod versions;
