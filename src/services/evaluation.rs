@@ -251,23 +251,55 @@ pub async fn subset_tasks(
         };
         cond = cond.add(task::Column::Id.is_in(ids));
     }
-    let query = task::Entity::find().filter(cond);
-    let total = if q.include_total {
-        Some(query.clone().count(db).await?)
-    } else {
-        None
-    };
-    let page = page.unwrap_or_else(|| crate::util::last_page(total.unwrap_or(0), size));
-    let ordered = if q.ordering.as_deref() == Some("-id") {
-        query.order_by_desc(task::Column::Id)
-    } else {
-        query.order_by_asc(task::Column::Id)
-    };
-    let tasks = ordered
-        .offset((page - 1) * size)
-        .limit(size)
-        .all(db)
+    // The run's own subset, unfiltered: page through the tasks it resolved (its slices).
+    let own_subset = run.as_ref().filter(|r| {
+        r.project_subset == subset && !class_filter && q.prediction_version_ids.is_empty()
+    });
+    let descending = q.ordering.as_deref() == Some("-id");
+    let (tasks, total, page) = if let Some(run) = own_subset {
+        let total = run.total_tasks.max(0) as u64;
+        let page = page.unwrap_or_else(|| crate::util::last_page(total, size));
+        let ids = crate::services::runs::page_of_tasks(
+            db,
+            run.id,
+            total,
+            (page - 1) * size,
+            size,
+            descending,
+        )
         .await?;
+        let mut found: HashMap<i64, task::Model> = task::Entity::find()
+            .filter(task::Column::Id.is_in(ids.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        let tasks: Vec<task::Model> = ids.iter().filter_map(|id| found.remove(id)).collect();
+        (tasks, q.include_total.then_some(total), page)
+    } else {
+        let query = task::Entity::find().filter(cond);
+        let total = if q.include_total {
+            Some(query.clone().count(db).await?)
+        } else {
+            None
+        };
+        let page = page.unwrap_or_else(|| crate::util::last_page(total.unwrap_or(0), size));
+        let ordered = if descending {
+            query.order_by_desc(task::Column::Id)
+        } else {
+            query.order_by_asc(task::Column::Id)
+        };
+        (
+            ordered
+                .offset((page - 1) * size)
+                .limit(size)
+                .all(db)
+                .await?,
+            total,
+            page,
+        )
+    };
     let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
     let mut preds: HashMap<i64, prediction::Model> = HashMap::new();
     let mut errors: HashMap<i64, failed_prediction::Model> = HashMap::new();

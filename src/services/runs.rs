@@ -341,6 +341,63 @@ pub async fn get(
         .ok_or(ApiError::NotFound)
 }
 
+/// The task ids at positions `offset..offset + limit` of a run's resolved tasks (ascending by
+/// id, or descending), read from the few slices that hold them: every slice but the last
+/// holds exactly [`SLICE_SIZE`] ids, so a position maps to a slice directly.
+pub async fn page_of_tasks(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    total: u64,
+    offset: u64,
+    limit: u64,
+    descending: bool,
+) -> ApiResult<Vec<i64>> {
+    if offset >= total || limit == 0 {
+        return Ok(vec![]);
+    }
+    let end = (offset + limit).min(total);
+    // Positions in ascending order that this page covers.
+    let (lo, hi) = if descending {
+        (total - end, total - offset)
+    } else {
+        (offset, end)
+    };
+    let size = SLICE_SIZE as u64;
+    let slices: Vec<(i32, Value)> = model_run_slice::Entity::find()
+        .select_only()
+        .columns([
+            model_run_slice::Column::Seq,
+            model_run_slice::Column::TaskIds,
+        ])
+        .filter(model_run_slice::Column::ModelRunId.eq(run_id))
+        .filter(model_run_slice::Column::Seq.gte((lo / size) as i32))
+        .filter(model_run_slice::Column::Seq.lte(((hi - 1) / size) as i32))
+        .order_by_asc(model_run_slice::Column::Seq)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut ids: Vec<i64> = vec![];
+    for (seq, task_ids) in slices {
+        let base = seq as u64 * size;
+        for (i, id) in task_ids
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+            .enumerate()
+        {
+            let position = base + i as u64;
+            if position >= lo && position < hi {
+                ids.push(id);
+            }
+        }
+    }
+    if descending {
+        ids.reverse();
+    }
+    Ok(ids)
+}
+
 /// Which of `task_ids` belong to the run's resolved tasks: reads only the slices whose id
 /// range overlaps theirs.
 pub async fn members(

@@ -1109,3 +1109,39 @@ async fn subset_tasks_validation_and_scoping() {
     assert_eq!(page["count"], 5);
     assert!(task_list(&page).iter().all(|t| t["prediction"].is_null()));
 }
+
+#[tokio::test]
+async fn subset_tasks_pages_across_the_runs_slices_in_both_orders() {
+    let app = TestApp::spawn().await;
+    let texts: Vec<String> = (0..250).map(|i| format!("task {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let f = fixture(&app, CLS, &refs).await;
+    let run = run_on(&app, &f, f.version, "All").await;
+    // The last task goes away after the run resolved its tasks.
+    let gone = *f.tasks.last().expect("tasks");
+    assert_eq!(app.delete(&format!("/api/tasks/{gone}/")).await.0, 204);
+    let mut expected: Vec<i64> = f.tasks.iter().copied().filter(|id| *id != gone).collect();
+    expected.sort();
+    for (ordering, want) in [
+        ("id", expected.clone()),
+        ("-id", expected.iter().rev().copied().collect::<Vec<_>>()),
+    ] {
+        let mut seen = vec![];
+        for page in 1..=9 {
+            let query = format!(
+                "parent_model={}&model_run={run}&page={page}&page_size=30&ordering={ordering}",
+                f.prompt
+            );
+            let body = subset_tasks(&app, f.project, &query).await;
+            assert_eq!(
+                body["results"][0]["task_count"], 250,
+                "the run's task count"
+            );
+            seen.extend(task_list(&body).iter().filter_map(|t| t["id"].as_i64()));
+        }
+        assert_eq!(
+            seen, want,
+            "ordering={ordering}: every task once, in order, across slices"
+        );
+    }
+}
