@@ -151,6 +151,40 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> ApiResult<A
     })
 }
 
+/// Recently authenticated tokens, so that a client's stream of requests costs one lookup per
+/// token every [`AuthCache::TTL`] rather than two queries per request. Keyed by the token's
+/// hash; bounded in size.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, AuthUser)>>,
+}
+
+impl AuthCache {
+    /// How long an authentication is reused.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(10);
+    const MAX: usize = 10_000;
+
+    fn get(&self, key: &str) -> Option<AuthUser> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < Self::TTL)
+            .map(|(_, user)| user.clone())
+    }
+
+    fn put(&self, key: String, user: AuthUser) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX {
+                entries.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+                if entries.len() >= Self::MAX {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, (std::time::Instant::now(), user));
+        }
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -170,7 +204,13 @@ impl FromRequest for AuthUser {
                 Some(Ok(h)) => h,
             };
             let token = token_of(&header).ok_or(ApiError::InvalidToken)?;
-            authenticate(&state.db, token).await
+            let key = hash_token(token);
+            if let Some(user) = state.auth_cache.get(&key) {
+                return Ok(user);
+            }
+            let user = authenticate(&state.db, token).await?;
+            state.auth_cache.put(key, user.clone());
+            Ok(user)
         })
     }
 }

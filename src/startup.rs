@@ -69,6 +69,7 @@ impl Application {
             db: db.clone(),
             secrets,
             settings,
+            auth_cache: Default::default(),
         };
         let server = server(listener, state, &config)?;
         tracing::info!(address = %format!("{}:{port}", config.host), "listening");

@@ -11,6 +11,8 @@ pub struct AppState {
     pub secrets: Secrets,
     /// Settings handlers read.
     pub settings: std::sync::Arc<Settings>,
+    /// Recently authenticated tokens.
+    pub auth_cache: std::sync::Arc<crate::auth::AuthCache>,
 }
 
 /// Settings that handlers read, from the configuration.

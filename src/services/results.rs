@@ -153,23 +153,43 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
         .map(|s| s.task_id)
         .chain(failures.iter().map(|f| f.task_id))
         .collect();
+    // Only the run's own tasks (its resolved subset) take results. Task data is read only
+    // when spans must be located in the text.
+    let members = crate::services::runs::members(db, run.id, &ids).await?;
+    let needs_text = ctx
+        .config
+        .controls
+        .iter()
+        .any(|c| ctx.config.is_span_control(c));
     let mut data: HashMap<i64, Value> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        for (id, d) in task::Entity::find()
-            .select_only()
-            .columns([task::Column::Id, task::Column::Data])
-            .filter(task::Column::ProjectId.eq(run.project_id))
-            .filter(task::Column::Id.is_in(chunk.to_vec()))
-            .into_tuple::<(i64, Value)>()
-            .all(db)
-            .await?
-        {
-            data.insert(id, d);
+    if needs_text {
+        let wanted: Vec<i64> = members.iter().copied().collect();
+        for chunk in wanted.chunks(500) {
+            for (id, d) in task::Entity::find()
+                .select_only()
+                .columns([task::Column::Id, task::Column::Data])
+                .filter(task::Column::Id.is_in(chunk.to_vec()))
+                .into_tuple::<(i64, Value)>()
+                .all(db)
+                .await?
+            {
+                data.insert(id, d);
+            }
+        }
+    } else {
+        // Ids only: a task deleted since the run was created takes no result.
+        let wanted: Vec<i64> = members.iter().copied().collect();
+        for chunk in wanted.chunks(500) {
+            let existing: Vec<i64> = task::Entity::find()
+                .select_only()
+                .column(task::Column::Id)
+                .filter(task::Column::Id.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            data.extend(existing.into_iter().map(|id| (id, Value::Null)));
         }
     }
-    // Only the run's own tasks (its resolved subset) take results.
-    let members = crate::services::runs::members(db, run.id, &ids).await?;
-    data.retain(|id, _| members.contains(id));
     let now = crate::util::now();
     let label = ctx.label();
     let mut rows = vec![];

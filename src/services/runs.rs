@@ -17,6 +17,10 @@ use utoipa::ToSchema;
 
 /// Task ids per slice of work.
 pub const SLICE_SIZE: usize = 100;
+/// Task ids read per keyset query while resolving a subset.
+const KEYSET_PAGE: u64 = 50_000;
+/// Slices per INSERT (11 columns each: within SQLite's and PostgreSQL's bind limits).
+const SLICE_INSERT_BATCH: usize = 1000;
 /// Subsets a run may cover.
 pub const SUBSETS: [&str; 4] = ["All", "HasGT", "Sample", "Custom"];
 /// Run statuses (Label Studio's ModelRunStatusEnum).
@@ -105,7 +109,7 @@ async fn write_slices(
     loop {
         let page = match (custom, limit) {
             (_, Some(l)) if total as u64 >= l => break,
-            _ => 10_000u64.min(limit.map_or(u64::MAX, |l| l - total as u64)),
+            _ => KEYSET_PAGE.min(limit.map_or(u64::MAX, |l| l - total as u64)),
         };
         let mut query = task::Entity::find()
             .select_only()
@@ -118,7 +122,7 @@ async fn write_slices(
                 .iter()
                 .copied()
                 .filter(|id| *id > last)
-                .take(10_000)
+                .take(KEYSET_PAGE as usize)
                 .collect();
             if chunk.is_empty() {
                 break;
@@ -148,7 +152,7 @@ async fn write_slices(
                 flush(&mut pending, &mut seq, &mut rows);
             }
         }
-        if rows.len() >= 200 {
+        if rows.len() >= SLICE_INSERT_BATCH {
             model_run_slice::Entity::insert_many(std::mem::take(&mut rows))
                 .exec_without_returning(db)
                 .await?;

@@ -1145,3 +1145,25 @@ async fn subset_tasks_pages_across_the_runs_slices_in_both_orders() {
         );
     }
 }
+
+#[tokio::test]
+async fn results_for_a_task_deleted_after_the_run_are_skipped_not_fatal() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app, CLS, &["kept", "deleted"]).await;
+    let run = run_on(&app, &f, f.version, "All").await;
+    assert_eq!(
+        app.delete(&format!("/api/tasks/{}/", f.tasks[1])).await.0,
+        204
+    );
+    let items: Vec<Value> = f
+        .tasks
+        .iter()
+        .map(|t| json!({"task_id": t, "output": {"sentiment": "Positive"}}))
+        .collect();
+    batch(&app, run, Value::Array(items)).await;
+    let state = run_state(&app, f.prompt, f.version, run).await;
+    assert_eq!(
+        state["total_predictions"], 1,
+        "the kept task's prediction is stored: {state}"
+    );
+}
