@@ -63,6 +63,47 @@ pub fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     out
 }
 
+/// Case-insensitive substring match of `column` against `needle`, with `%`, `_` and `\`
+/// taken literally (an explicit `ESCAPE`, which SQLite needs).
+pub fn icontains<C: sea_orm::ColumnTrait>(column: C, needle: &str) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+    let escaped = needle
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Func::lower(Expr::col(column)).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+/// Applies a DRF `ordering` value (`title,-created_at`) over the named `columns`, ignoring
+/// unknown names. Returns the query and whether any ordering was applied.
+pub fn order_by<E: sea_orm::EntityTrait>(
+    mut query: sea_orm::Select<E>,
+    ordering: Option<&str>,
+    columns: &[(&str, E::Column)],
+) -> (sea_orm::Select<E>, bool) {
+    use sea_orm::QueryOrder;
+    let mut ordered = false;
+    for key in ordering
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        let (desc, name) = key.strip_prefix('-').map_or((false, key), |n| (true, n));
+        let Some((_, column)) = columns.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        query = if desc {
+            query.order_by_desc(*column)
+        } else {
+            query.order_by_asc(*column)
+        };
+        ordered = true;
+    }
+    (query, ordered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

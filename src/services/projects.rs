@@ -6,7 +6,7 @@ use crate::services::{counters, tasks};
 use chrono::Utc;
 use entity::project;
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
@@ -299,18 +299,6 @@ pub struct ListFilter {
     pub ordering: Option<String>,
 }
 
-fn icontains(column: project::Column, needle: &str) -> Condition {
-    let pattern = format!(
-        "%{}%",
-        needle
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
-    Condition::all().add(Func::lower(Expr::col(column)).like(LikeExpr::new(pattern).escape('\\')))
-}
-
 /// One page of the caller's projects (`None`: the last page), the total count and the page
 /// number served.
 pub async fn list(
@@ -323,43 +311,29 @@ pub async fn list(
     let mut query =
         project::Entity::find().filter(project::Column::OrganizationId.eq(caller.organization_id));
     if let Some(title) = &filter.title {
-        query = query.filter(icontains(project::Column::Title, title));
+        query = query.filter(crate::util::icontains(project::Column::Title, title));
     }
     if let Some(search) = &filter.search {
         query = query.filter(
             Condition::any()
-                .add(icontains(project::Column::Title, search))
-                .add(icontains(project::Column::Description, search)),
+                .add(crate::util::icontains(project::Column::Title, search))
+                .add(crate::util::icontains(project::Column::Description, search)),
         );
     }
     if let Some(ids) = &filter.ids {
         query = query.filter(project::Column::Id.is_in(ids.clone()));
     }
-    let mut ordered = false;
-    for key in filter
-        .ordering
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-    {
-        let (desc, name) = key.strip_prefix('-').map_or((false, key), |n| (true, n));
-        let column = match name {
-            "id" => project::Column::Id,
-            "title" => project::Column::Title,
-            "created_at" => project::Column::CreatedAt,
-            "updated_at" => project::Column::UpdatedAt,
-            "pinned_at" => project::Column::PinnedAt,
-            _ => continue,
-        };
-        query = if desc {
-            query.order_by_desc(column)
-        } else {
-            query.order_by_asc(column)
-        };
-        ordered = true;
-    }
+    let (mut query, ordered) = crate::util::order_by(
+        query,
+        filter.ordering.as_deref(),
+        &[
+            ("id", project::Column::Id),
+            ("title", project::Column::Title),
+            ("created_at", project::Column::CreatedAt),
+            ("updated_at", project::Column::UpdatedAt),
+            ("pinned_at", project::Column::PinnedAt),
+        ],
+    );
     if !ordered {
         query = query.order_by_desc(project::Column::Id);
     }

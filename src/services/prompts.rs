@@ -6,7 +6,7 @@ use crate::label_config::{LabelConfig, Skill};
 use crate::services::{counters, projects};
 use entity::{model_interface, model_interface_project, model_run, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
@@ -364,47 +364,28 @@ pub async fn list(
     let mut query = model_interface::Entity::find()
         .filter(model_interface::Column::OrganizationId.eq(caller.organization_id));
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let like = |c: model_interface::Column| {
-            Func::lower(Expr::col(c)).like(LikeExpr::new(pattern.clone()).escape('\\'))
-        };
         query = query.filter(
             Condition::any()
-                .add(like(model_interface::Column::Title))
-                .add(like(model_interface::Column::Description)),
+                .add(crate::util::icontains(
+                    model_interface::Column::Title,
+                    search,
+                ))
+                .add(crate::util::icontains(
+                    model_interface::Column::Description,
+                    search,
+                )),
         );
     }
-    let mut ordered = false;
-    for key in filter
-        .ordering
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-    {
-        let (desc, name) = key.strip_prefix('-').map_or((false, key), |n| (true, n));
-        let column = match name {
-            "id" => model_interface::Column::Id,
-            "title" => model_interface::Column::Title,
-            "created_at" => model_interface::Column::CreatedAt,
-            "updated_at" => model_interface::Column::UpdatedAt,
-            _ => continue,
-        };
-        query = if desc {
-            query.order_by_desc(column)
-        } else {
-            query.order_by_asc(column)
-        };
-        ordered = true;
-    }
+    let (mut query, ordered) = crate::util::order_by(
+        query,
+        filter.ordering.as_deref(),
+        &[
+            ("id", model_interface::Column::Id),
+            ("title", model_interface::Column::Title),
+            ("created_at", model_interface::Column::CreatedAt),
+            ("updated_at", model_interface::Column::UpdatedAt),
+        ],
+    );
     if !ordered {
         query = query
             .order_by_desc(model_interface::Column::CreatedAt)
