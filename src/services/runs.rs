@@ -311,24 +311,17 @@ pub async fn list(
     if let Some(s) = filter.project_subset.as_deref().filter(|s| !s.is_empty()) {
         query = query.filter(model_run::Column::ProjectSubset.eq(s));
     }
-    let ordering = filter.ordering.as_deref().unwrap_or("-created_at");
-    let (desc, name) = ordering
-        .strip_prefix('-')
-        .map_or((false, ordering), |n| (true, n));
-    let column = match name {
-        "id" => model_run::Column::Id,
-        "completed_at" => model_run::Column::CompletedAt,
-        _ => model_run::Column::CreatedAt,
-    };
-    query = if desc {
-        query
-            .order_by_desc(column)
-            .order_by_desc(model_run::Column::Id)
-    } else {
-        query
-            .order_by_asc(column)
-            .order_by_asc(model_run::Column::Id)
-    };
+    let (query, _) = crate::util::order_by(
+        query,
+        Some(filter.ordering.as_deref().unwrap_or("-created_at")),
+        &[
+            ("id", model_run::Column::Id),
+            ("created_at", model_run::Column::CreatedAt),
+            ("completed_at", model_run::Column::CompletedAt),
+        ],
+    );
+    // Newest first among equals, whatever the ordering.
+    let query = query.order_by_desc(model_run::Column::Id);
     Ok(query.all(db).await?)
 }
 

@@ -66,23 +66,18 @@ pub async fn list(
     ordering: Option<&str>,
 ) -> ApiResult<Vec<model_version::Model>> {
     prompts::get(db, caller, prompt_id).await?;
-    let mut query =
+    let query =
         model_version::Entity::find().filter(model_version::Column::ParentModelId.eq(prompt_id));
-    let (desc, name) = match ordering.unwrap_or("id") {
-        o if o.starts_with('-') => (true, &o[1..]),
-        o => (false, o),
-    };
-    let column = match name {
-        "title" => model_version::Column::Title,
-        "created_at" => model_version::Column::CreatedAt,
-        "updated_at" => model_version::Column::UpdatedAt,
-        _ => model_version::Column::Id,
-    };
-    query = if desc {
-        query.order_by_desc(column)
-    } else {
-        query.order_by_asc(column)
-    };
+    let (query, _) = crate::util::order_by(
+        query,
+        ordering,
+        &[
+            ("id", model_version::Column::Id),
+            ("title", model_version::Column::Title),
+            ("created_at", model_version::Column::CreatedAt),
+            ("updated_at", model_version::Column::UpdatedAt),
+        ],
+    );
     Ok(query
         .order_by_asc(model_version::Column::Id)
         .all(db)
