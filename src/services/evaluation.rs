@@ -25,8 +25,6 @@ pub struct SubsetCount {
     pub count: u64,
 }
 
-const HAS_GT: &str = "EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND a.ground_truth = true AND a.was_cancelled = false)";
-
 /// The subsets of a project and their sizes.
 pub async fn subsets(
     db: &impl ConnectionTrait,
@@ -41,7 +39,7 @@ pub async fn subsets(
         .await?;
     let gt = task::Entity::find()
         .filter(task::Column::ProjectId.eq(project.id))
-        .filter(Expr::cust(HAS_GT))
+        .filter(crate::services::runs::has_ground_truth(project.id))
         .count(db)
         .await?;
     let counts = vec![
@@ -202,7 +200,7 @@ pub async fn subset_tasks(
         .unwrap_or_else(|| "All".into());
     let mut cond = Condition::all().add(task::Column::ProjectId.eq(project.id));
     match subset.as_str() {
-        "HasGT" => cond = cond.add(Expr::cust(HAS_GT)),
+        "HasGT" => cond = cond.add(crate::services::runs::has_ground_truth(project.id)),
         "Sample" => {
             let n = run
                 .as_ref()

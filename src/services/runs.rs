@@ -56,13 +56,26 @@ pub struct RunInput {
     pub task_ids: Option<Vec<i64>>,
 }
 
+/// The condition on `tasks` of a project's HasGT subset: tasks with a non-cancelled
+/// ground-truth annotation, found through the annotations' (project, ground_truth) index
+/// rather than probed task by task.
+pub fn has_ground_truth(project_id: i64) -> Expr {
+    Expr::cust(format!(
+        "tasks.id IN (SELECT a.task_id FROM annotations a WHERE a.project_id = {project_id} \
+         AND a.ground_truth = true AND a.was_cancelled = false)"
+    ))
+}
+
 /// The SQL condition on `tasks` of a subset (besides the project).
-fn subset_condition(subset: &str, version_id: i64, only_missing: bool) -> Condition {
+fn subset_condition(
+    subset: &str,
+    project_id: i64,
+    version_id: i64,
+    only_missing: bool,
+) -> Condition {
     let mut cond = Condition::all();
     if subset == "HasGT" {
-        cond = cond.add(Expr::cust(
-            "EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND a.ground_truth = true AND a.was_cancelled = false)",
-        ));
+        cond = cond.add(has_ground_truth(project_id));
     }
     if only_missing {
         cond = cond.add(Expr::cust(format!(
@@ -82,7 +95,12 @@ async fn write_slices(
     limit: Option<u64>,
     custom: Option<&[i64]>,
 ) -> ApiResult<i64> {
-    let cond = subset_condition(subset, run.model_version_id, run.only_missing_predictions);
+    let cond = subset_condition(
+        subset,
+        run.project_id,
+        run.model_version_id,
+        run.only_missing_predictions,
+    );
     let now = crate::util::now();
     let (mut last, mut total, mut seq) = (0i64, 0i64, 0i32);
     let mut pending: Vec<i64> = Vec::with_capacity(SLICE_SIZE);
