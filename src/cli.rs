@@ -39,6 +39,14 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Run the fake OpenAI-compatible LLM server (tests and benchmarks).
+    FakeLlm {
+        /// The loopback port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8089)]
+        port: u16,
+        #[command(flatten)]
+        config: crate::fake_llm::FakeLlmConfig,
+    },
 }
 
 /// An admin command.
@@ -75,6 +83,7 @@ pub async fn run(cli: Cli) -> i32 {
             print!("{}", crate::routes::docs::openapi_json());
             Ok(())
         }
+        Command::FakeLlm { port, config } => fake_llm(config, port).await,
     };
     match result {
         Ok(()) => 0,
@@ -90,6 +99,17 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn fake_llm(config: crate::fake_llm::FakeLlmConfig, port: u16) -> Result<(), String> {
+    let server = crate::fake_llm::FakeLlm::start(config, port)
+        .await
+        .map_err(|e| format!("cannot start the fake LLM server: {e}"))?;
+    println!("fake LLM listening; base URL {}", server.base_url());
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    server.stop().await;
+    println!("{}", serde_json::json!(server.stats()));
+    Ok(())
 }
 
 async fn migrate(database: DatabaseConfig, command: MigrateCommand) -> Result<(), String> {

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod fake_llm;
 pub mod label_config;
 pub mod pricing;
 pub mod routes;

@@ -6,6 +6,7 @@ mod helpers;
 mod annotations;
 mod auth;
 mod evaluation;
+mod fake_llm;
 mod migrations;
 mod model_providers;
 mod openapi;
