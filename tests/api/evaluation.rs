@@ -4,8 +4,8 @@
 //! subset-tasks drill-down and its filters, and the indicators.
 use crate::helpers::{CLS, NER, TestApp, choice};
 use crate::prompts::{
-    Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, item, new_run,
-    new_version, predictions_of_run, run_state, total_predictions,
+    Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item, new_run,
+    new_version, predictions_of_run, run_on, run_state, total_predictions,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -13,25 +13,8 @@ use serde_json::{Value, json};
 const BATCH: &str = "/api/model-run/batch-predictions";
 const BATCH_FAILED: &str = "/api/model-run/batch-failed-predictions";
 
-fn id_of(body: &Value) -> i64 {
-    body["id"].as_i64().expect("id")
-}
-
 fn close(a: &Value, b: f64) -> bool {
     a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)
-}
-
-/// Creates a run of `version` over `subset` and returns its id.
-async fn run_on(app: &TestApp, f: &Fixture, version: i64, subset: &str) -> i64 {
-    id_of(
-        &new_run(
-            app,
-            f.prompt,
-            version,
-            json!({"project": f.project, "project_subset": subset}),
-        )
-        .await,
-    )
 }
 
 /// A subset-tasks page (asserts 200).

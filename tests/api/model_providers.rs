@@ -2,6 +2,7 @@
 //! rest, the hidden internal connections, provider choices, partial updates, validation,
 //! permissions, organization scoping and the unlinking of versions on delete.
 use crate::helpers::TestApp;
+use crate::prompts::id_of;
 use prompter::crypto::Secrets;
 use prompter::error::ApiError;
 use prompter::services::model_providers::{self as service, Provider};
@@ -40,10 +41,6 @@ async fn connect(app: &TestApp, body: Value) -> Value {
     let (status, created) = app.post(BASE, body).await;
     assert_eq!(status, 201, "{created}");
     created
-}
-
-fn id_of(body: &Value) -> i64 {
-    body["id"].as_i64().expect("id")
 }
 
 /// The ids of a bare connection list.

@@ -71,6 +71,19 @@ pub async fn new_run(app: &TestApp, prompt: i64, version: i64, body: Value) -> V
 }
 
 /// Posts a batch of results to a run (asserts 201).
+/// Creates a run of `version` over `subset` of the fixture's project and returns its id.
+pub async fn run_on(app: &TestApp, f: &Fixture, version: i64, subset: &str) -> i64 {
+    id_of(
+        &new_run(
+            app,
+            f.prompt,
+            version,
+            json!({"project": f.project, "project_subset": subset}),
+        )
+        .await,
+    )
+}
+
 pub async fn batch(app: &TestApp, run: i64, results: Value) {
     let (status, body) = app
         .post(
@@ -214,7 +227,8 @@ fn prompt_path(id: i64) -> String {
     format!("{PROMPTS}{id}/")
 }
 
-fn id_of(body: &Value) -> i64 {
+/// The `id` of a created object.
+pub fn id_of(body: &Value) -> i64 {
     body["id"].as_i64().expect("id")
 }
 
@@ -494,15 +508,7 @@ async fn list_shows_projects_counts_and_best_score() {
     ground_truth(&app, f.tasks[1], choice("Negative")).await;
     let v2 = id_of(&new_version(&app, f.prompt, f.connection, "v2").await);
     // v1 gets both right, v2 one of two.
-    let run1 = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "HasGT"}),
-        )
-        .await,
-    );
+    let run1 = run_on(&app, &f, f.version, "HasGT").await;
     batch(
         &app,
         run1,
@@ -512,15 +518,7 @@ async fn list_shows_projects_counts_and_best_score() {
         ]),
     )
     .await;
-    let run2 = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            v2,
-            json!({"project": f.project, "project_subset": "HasGT"}),
-        )
-        .await,
-    );
+    let run2 = run_on(&app, &f, v2, "HasGT").await;
     batch(
         &app,
         run2,
@@ -734,15 +732,7 @@ async fn delete_cascades_to_versions_runs_and_their_predictions() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["one", "two"]).await;
-    let run = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let run = run_on(&app, &f, f.version, "All").await;
     batch(
         &app,
         run,

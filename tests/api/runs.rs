@@ -4,16 +4,12 @@
 //! organizations.
 use crate::helpers::{CLS, TestApp, choice};
 use crate::prompts::{
-    assert_field_error, batch, fixture, ground_truth, item, new_prompt, new_run, new_version,
-    predictions_of_run, run_state, runs_of, runs_path, total_predictions,
+    assert_field_error, batch, fixture, ground_truth, id_of, item, new_prompt, new_run,
+    new_version, predictions_of_run, run_on, run_state, runs_of, runs_path, total_predictions,
 };
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-
-fn id_of(body: &Value) -> i64 {
-    body["id"].as_i64().expect("id")
-}
 
 /// The ids the run list answers with `query`.
 async fn list_ids(app: &TestApp, prompt: i64, version: i64, query: &str) -> Vec<i64> {
@@ -337,15 +333,7 @@ async fn a_new_run_replaces_the_previous_one_of_the_same_subset() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a", "b"]).await;
     ground_truth(&app, f.tasks[0], choice("Positive")).await;
-    let first = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let first = run_on(&app, &f, f.version, "All").await;
     batch(
         &app,
         first,
@@ -355,15 +343,7 @@ async fn a_new_run_replaces_the_previous_one_of_the_same_subset() {
         ]),
     )
     .await;
-    let gt = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "HasGT"}),
-        )
-        .await,
-    );
+    let gt = run_on(&app, &f, f.version, "HasGT").await;
     batch(
         &app,
         gt,
@@ -372,15 +352,7 @@ async fn a_new_run_replaces_the_previous_one_of_the_same_subset() {
     .await;
     // Another version's All run is untouched as well.
     let v2 = id_of(&new_version(&app, f.prompt, f.connection, "v2").await);
-    let other = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            v2,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let other = run_on(&app, &f, v2, "All").await;
     batch(
         &app,
         other,
@@ -390,15 +362,7 @@ async fn a_new_run_replaces_the_previous_one_of_the_same_subset() {
     assert_eq!(total_predictions(&app, f.tasks[0]).await, 2);
     assert_eq!(total_predictions(&app, f.tasks[1]).await, 2);
 
-    let second = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let second = run_on(&app, &f, f.version, "All").await;
     let ids: Vec<i64> = runs_of(&app, f.prompt, f.version)
         .await
         .iter()
@@ -426,15 +390,7 @@ async fn a_new_run_replaces_the_previous_one_of_the_same_subset() {
 async fn only_missing_predictions_keeps_the_old_run() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a", "b", "c"]).await;
-    let first = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let first = run_on(&app, &f, f.version, "All").await;
     batch(
         &app,
         first,
@@ -446,15 +402,7 @@ async fn only_missing_predictions_keeps_the_old_run() {
     .await;
     // A prediction of another version does not count as present.
     let v2 = id_of(&new_version(&app, f.prompt, f.connection, "v2").await);
-    let other = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            v2,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let other = run_on(&app, &f, v2, "All").await;
     batch(
         &app,
         other,
@@ -509,24 +457,8 @@ async fn list_filters_and_orders_newest_first() {
     ground_truth(&app, f.tasks[0], choice("Positive")).await;
     let second_project = app.project(CLS).await;
     app.import(second_project, json!([{"text": "z"}])).await;
-    let a = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
-    let b = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "HasGT"}),
-        )
-        .await,
-    );
+    let a = run_on(&app, &f, f.version, "All").await;
+    let b = run_on(&app, &f, f.version, "HasGT").await;
     let c = id_of(
         &new_run(
             &app,
@@ -615,15 +547,7 @@ async fn list_filters_and_orders_newest_first() {
 async fn cancel_stops_a_pending_run_and_keeps_its_predictions() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a", "b"]).await;
-    let run = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let run = run_on(&app, &f, f.version, "All").await;
     // Cancel is a POST without a body.
     let (status, body) = app
         .send(
@@ -640,15 +564,7 @@ async fn cancel_stops_a_pending_run_and_keeps_its_predictions() {
     assert!(state["completed_at"].is_string(), "{state}");
 
     // An InProgress run with a prediction: canceled, the prediction stays.
-    let run = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let run = run_on(&app, &f, f.version, "All").await;
     batch(
         &app,
         run,
@@ -685,15 +601,7 @@ async fn cancel_stops_a_pending_run_and_keeps_its_predictions() {
 async fn cancel_of_a_finished_run_explains_and_keeps_its_status() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a"]).await;
-    let run = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let run = run_on(&app, &f, f.version, "All").await;
     batch(
         &app,
         run,
@@ -776,15 +684,7 @@ async fn slices_hold_every_task_exactly_once() {
 async fn annotators_may_list_but_not_create_or_cancel() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a"]).await;
-    let run = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let run = run_on(&app, &f, f.version, "All").await;
     let token = Some(app.annotator_token.as_str());
     let (status, _) = app
         .send(
@@ -819,15 +719,7 @@ async fn annotators_may_list_but_not_create_or_cancel() {
 async fn another_organizations_runs_are_404() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a"]).await;
-    let run = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let run = run_on(&app, &f, f.version, "All").await;
     let token = Some(app.other_token.as_str());
     let (status, _) = app
         .send(Method::GET, &runs_path(f.prompt, f.version), token, None)

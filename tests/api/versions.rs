@@ -4,8 +4,9 @@
 //! scoping, roles and organizations.
 use crate::helpers::{CLS, TestApp, choice};
 use crate::prompts::{
-    Fixture, assert_field_error, batch, connection, fixture, hand_prediction, item, new_prompt,
-    new_run, new_version, predictions_of, predictions_of_run, runs_path, total_predictions,
+    Fixture, assert_field_error, batch, connection, fixture, hand_prediction, id_of, item,
+    new_prompt, new_version, predictions_of, predictions_of_run, run_on, runs_path,
+    total_predictions,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -16,10 +17,6 @@ fn versions_path(prompt: i64) -> String {
 
 fn version_path(prompt: i64, version: i64) -> String {
     format!("/api/prompts/{prompt}/versions/{version}")
-}
-
-fn id_of(body: &Value) -> i64 {
-    body["id"].as_i64().expect("id")
 }
 
 /// A prompt titled "P" with no project; returns its id.
@@ -408,15 +405,7 @@ async fn cost_estimate_errors_are_200_with_is_error() {
 
 /// Runs `version` over All and stores a prediction for the first task.
 async fn run_with_prediction(app: &TestApp, f: &Fixture, version: i64, label: &str) -> i64 {
-    let run = id_of(
-        &new_run(
-            app,
-            f.prompt,
-            version,
-            json!({"project": f.project, "project_subset": "All"}),
-        )
-        .await,
-    );
+    let run = run_on(app, &f, version, "All").await;
     batch(
         app,
         run,
