@@ -156,7 +156,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .result
         .ok_or_else(|| ApiError::field("result", "This field is required."))?;
     let txn = crate::db::begin_write(db).await?;
-    let task = tasks::get(&txn, caller, task_id)
+    let (task, project) = tasks::get_with_project(&txn, caller, task_id)
         .await
         .map_err(|e| e.not_found_as_field("task", task_id))?;
     if input.project.is_some_and(|p| p != task.project_id) {
@@ -165,7 +165,6 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             "The project must be the task's project.",
         ));
     }
-    let project = projects::get(&txn, caller, task.project_id).await?;
     let result = normalize_result(raw, &projects::config_of(&project))
         .map_err(|m| ApiError::field("result", m))?;
     if let Some(run) = input.model_run {
@@ -225,12 +224,21 @@ pub async fn get(
     caller: &AuthUser,
     id: i64,
 ) -> ApiResult<prediction::Model> {
+    Ok(get_with_project(db, caller, id).await?.0)
+}
+
+/// The prediction `id` and its project, if the project is the caller organization's, or 404.
+async fn get_with_project(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<(prediction::Model, project::Model)> {
     let found = prediction::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    projects::get(db, caller, found.project_id).await?;
-    Ok(found)
+    let project = projects::get(db, caller, found.project_id).await?;
+    Ok((found, project))
 }
 
 /// Applies a partial update; the task and project of a prediction do not change.
@@ -241,7 +249,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     input: PredictionInput,
 ) -> ApiResult<prediction::Model> {
     let txn = crate::db::begin_write(db).await?;
-    let existing = get(&txn, caller, id).await?;
+    let (existing, project) = get_with_project(&txn, caller, id).await?;
     if input.task.is_some_and(|t| t != existing.task_id) {
         return Err(ApiError::field(
             "task",
@@ -257,7 +265,6 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(run) = input.model_run {
         check_run(&txn, caller, run, existing.project_id).await?;
     }
-    let project = projects::get(&txn, caller, existing.project_id).await?;
     let mut model: prediction::ActiveModel = existing.into();
     if let Some(raw) = input.result {
         model.result = Set(normalize_result(raw, &projects::config_of(&project))

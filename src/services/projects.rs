@@ -348,7 +348,7 @@ pub async fn list(
 }
 
 /// Counters of one project, as Label Studio reports them.
-#[derive(Debug, Clone, Default, FromQueryResult)]
+#[derive(Debug, Clone, Default)]
 pub struct ProjectStats {
     /// Tasks.
     pub task_number: i64,
@@ -365,7 +365,6 @@ pub struct ProjectStats {
     /// Non-cancelled annotations of finished tasks.
     pub useful_annotation_number: i64,
     /// Ground-truth annotations.
-    #[sea_orm(skip)]
     pub ground_truth_number: i64,
 }
 

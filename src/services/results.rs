@@ -196,7 +196,9 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     let mut results: HashMap<i64, Value> = HashMap::new();
     let mut meta: HashMap<i64, (i64, i64, f64)> = HashMap::new();
     let mut failures = failures;
+    // One result per task per batch: the first success, or the first failure.
     let mut seen = HashSet::new();
+    let mut seen_failures = HashSet::new();
     for s in successes {
         let Some(task_data) = data.get(&s.task_id) else {
             outcome.skipped += 1;
@@ -313,7 +315,7 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     for f in failures {
         if !data.contains_key(&f.task_id)
             || predicted.contains(&f.task_id)
-            || !seen.insert(-f.task_id)
+            || !seen_failures.insert(f.task_id)
         {
             outcome.skipped += 1;
             continue;

@@ -326,12 +326,21 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
 /// The task `id` if its project is in the caller's organization, or 404.
 pub async fn get(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<task::Model> {
+    Ok(get_with_project(db, caller, id).await?.0)
+}
+
+/// The task `id` and its project, if the project is in the caller's organization, or 404.
+pub async fn get_with_project(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<(task::Model, project::Model)> {
     let task = task::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    projects::get(db, caller, task.project_id).await?;
-    Ok(task)
+    let project = projects::get(db, caller, task.project_id).await?;
+    Ok((task, project))
 }
 
 /// A task with its annotations (non-cancelled first is not implied: all, by id) and predictions.
@@ -441,9 +450,8 @@ pub async fn update(
     data: Option<Value>,
     meta: Option<Value>,
 ) -> ApiResult<task::Model> {
-    let existing = get(db, caller, id).await?;
+    let (existing, project) = get_with_project(db, caller, id).await?;
     if let Some(data) = &data {
-        let project = projects::get(db, caller, existing.project_id).await?;
         check_data(data, &config_of(&project)).map_err(|m| ApiError::field("data", m))?;
     }
     let mut model: task::ActiveModel = existing.into();

@@ -405,7 +405,7 @@ async fn cost_estimate_errors_are_200_with_is_error() {
 
 /// Runs `version` over All and stores a prediction for the first task.
 async fn run_with_prediction(app: &TestApp, f: &Fixture, version: i64, label: &str) -> i64 {
-    let run = run_on(app, &f, version, "All").await;
+    let run = run_on(app, f, version, "All").await;
     batch(
         app,
         run,
