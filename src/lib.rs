@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod fake_llm;
 pub mod label_config;
+pub mod llm;
 pub mod pricing;
 pub mod routes;
 pub mod scoring;

@@ -1,0 +1,186 @@
+//! Google Gemini's `generateContent` over HTTP, with `responseMimeType: application/json` and
+//! the output schema as `responseJsonSchema`.
+use super::{LlmError, LlmProvider, LlmRequest, LlmResponse, Role, Usage};
+use crate::services::model_providers::Credentials;
+use serde_json::{Value, json};
+
+/// The Gemini API base.
+pub const DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com";
+
+/// A Gemini connection.
+pub struct Gemini {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Gemini {
+    /// The provider of a Gemini connection (`endpoint` overrides the API base).
+    pub fn new(credentials: &Credentials, http: reqwest::Client) -> Result<Self, LlmError> {
+        let key = credentials
+            .api_key
+            .clone()
+            .or_else(|| credentials.auth_token.clone())
+            .ok_or_else(|| LlmError::Authentication("the connection has no API key".into()))?;
+        let base = credentials
+            .endpoint
+            .as_deref()
+            .unwrap_or(DEFAULT_BASE)
+            .trim_end_matches('/')
+            .trim_end_matches("/v1beta")
+            .to_string();
+        Ok(Gemini { base, key, http })
+    }
+}
+
+/// The `generateContent` body of `request`.
+pub fn body(request: &LlmRequest) -> Value {
+    let system: Vec<&str> = request
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(|m| m.content.as_str())
+        .collect();
+    let contents: Vec<Value> = request
+        .messages
+        .iter()
+        .filter(|m| m.role != Role::System)
+        .map(|m| {
+            let role = if m.role == Role::Assistant {
+                "model"
+            } else {
+                "user"
+            };
+            json!({"role": role, "parts": [{"text": m.content}]})
+        })
+        .collect();
+    let mut config = json!({
+        "responseMimeType": "application/json",
+        "responseJsonSchema": request.schema,
+        "temperature": 0.0,
+    });
+    if let Some(max) = request.max_tokens {
+        config["maxOutputTokens"] = json!(max);
+    }
+    let mut body = json!({"contents": contents, "generationConfig": config});
+    if !system.is_empty() {
+        body["systemInstruction"] = json!({"parts": [{"text": system.join("\n\n")}]});
+    }
+    body
+}
+
+/// The output and usage of a `generateContent` answer.
+pub fn read_answer(answer: &Value) -> Result<(Value, Usage), LlmError> {
+    let usage = Usage {
+        prompt_tokens: answer
+            .pointer("/usageMetadata/promptTokenCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        completion_tokens: answer
+            .pointer("/usageMetadata/candidatesTokenCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+    };
+    let text: String = answer
+        .pointer("/candidates/0/content/parts")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    if text.is_empty()
+        && let Some(reason) = answer
+            .pointer("/candidates/0/finishReason")
+            .or_else(|| answer.pointer("/promptFeedback/blockReason"))
+            .and_then(Value::as_str)
+    {
+        return Err(LlmError::InvalidOutput {
+            message: format!("no answer (finish reason {reason})"),
+            usage,
+        });
+    }
+    super::parse::json_object(&text)
+        .map(|v| (v, usage))
+        .map_err(|message| LlmError::InvalidOutput { message, usage })
+}
+
+/// The typed error of a failed HTTP exchange.
+pub fn transport_error(e: reqwest::Error) -> LlmError {
+    if e.is_timeout() {
+        LlmError::Timeout(std::time::Duration::ZERO)
+    } else {
+        LlmError::Connection(e.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl LlmProvider for Gemini {
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        let model = request.model.trim_start_matches("models/");
+        let response = self
+            .http
+            .post(format!(
+                "{}/v1beta/models/{model}:generateContent",
+                self.base
+            ))
+            .header("x-goog-api-key", &self.key)
+            .json(&body(request))
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(transport_error)?;
+        if !(200..300).contains(&status) {
+            return Err(LlmError::from_status(status, &headers, &text));
+        }
+        let answer: Value = serde_json::from_str(&text).map_err(|e| LlmError::InvalidOutput {
+            message: format!("unreadable response: {e}"),
+            usage: Usage::default(),
+        })?;
+        let (output, usage) = read_answer(&answer)?;
+        Ok(LlmResponse {
+            output,
+            usage,
+            limits: super::rate_limits(&headers),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::Message;
+
+    #[test]
+    fn the_schema_is_sent_and_the_answer_read() {
+        let request = LlmRequest {
+            model: "gemini-2.5-flash".into(),
+            messages: vec![
+                Message::new(Role::System, "sys"),
+                Message::new(Role::User, "u"),
+                Message::new(Role::Assistant, "{}"),
+            ],
+            schema: json!({"type": "object"}),
+            max_tokens: Some(50),
+        };
+        let b = body(&request);
+        assert_eq!(b["systemInstruction"]["parts"][0]["text"], "sys");
+        assert_eq!(b["contents"][1]["role"], "model");
+        assert_eq!(
+            b["generationConfig"]["responseJsonSchema"]["type"],
+            "object"
+        );
+        assert_eq!(b["generationConfig"]["maxOutputTokens"], 50);
+        let answer = json!({
+            "candidates": [{"content": {"parts": [{"text": "{\"a\": 1}"}]}}],
+            "usageMetadata": {"promptTokenCount": 7, "candidatesTokenCount": 2}
+        });
+        let (output, usage) = read_answer(&answer).expect("answer");
+        assert_eq!(output, json!({"a": 1}));
+        assert_eq!(usage.completion_tokens, 2);
+    }
+}

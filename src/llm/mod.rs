@@ -1,0 +1,426 @@
+//! The provider layer: one [`LlmProvider`] trait over every LLM provider a version can use,
+//! and the [`scheduler`] that paces, retries and bounds the calls to each of them.
+//!
+//! A call is a chat ([`LlmRequest::messages`]) plus the JSON schema the answer must fit; the
+//! answer is the parsed JSON object and the tokens it cost. Providers do no retries of their
+//! own: errors come back typed ([`LlmError`]) with what the provider said about its limits, and
+//! the scheduler decides.
+pub mod anthropic;
+pub mod gemini;
+pub mod openai;
+pub mod parse;
+pub mod scheduler;
+
+use crate::services::model_providers::{Credentials, Provider};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Who says a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Instructions.
+    System,
+    /// The user (the rendered prompt, few-shot inputs).
+    User,
+    /// The model (few-shot answers).
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Its author.
+    pub role: Role,
+    /// Its text.
+    pub content: String,
+}
+
+impl Message {
+    /// A message of `role`.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// One structured-output call.
+#[derive(Debug, Clone)]
+pub struct LlmRequest {
+    /// The provider's model id (for Azure OpenAI the deployment stands in for it).
+    pub model: String,
+    /// The conversation, system message first when there is one.
+    pub messages: Vec<Message>,
+    /// The JSON schema of the object the answer must be.
+    pub schema: Value,
+    /// Largest number of completion tokens.
+    pub max_tokens: Option<u32>,
+}
+
+impl LlmRequest {
+    /// A rough token count of the request (4 characters a token, plus the expected answer),
+    /// for the scheduler's tokens-per-minute bucket before the provider reports the real one.
+    pub fn estimated_tokens(&self) -> u64 {
+        let chars: usize = self.messages.iter().map(|m| m.content.len()).sum::<usize>()
+            + self.schema.to_string().len();
+        (chars as u64).div_ceil(4) + u64::from(self.max_tokens.unwrap_or(256).min(256))
+    }
+}
+
+/// Tokens a call used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Prompt (input) tokens.
+    pub prompt_tokens: u64,
+    /// Completion (output) tokens.
+    pub completion_tokens: u64,
+}
+
+/// What a provider said about its rate limits in a response's headers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests allowed per window (per minute for OpenAI).
+    pub limit_requests: Option<u64>,
+    /// Tokens allowed per window.
+    pub limit_tokens: Option<u64>,
+    /// Requests left in the window.
+    pub remaining_requests: Option<u64>,
+    /// Tokens left in the window.
+    pub remaining_tokens: Option<u64>,
+    /// When the request allowance is whole again.
+    pub reset_requests: Option<Duration>,
+    /// When the token allowance is whole again.
+    pub reset_tokens: Option<Duration>,
+}
+
+/// A successful call.
+#[derive(Debug, Clone)]
+pub struct LlmResponse {
+    /// The answer, a JSON object.
+    pub output: Value,
+    /// Tokens used.
+    pub usage: Usage,
+    /// The provider's rate-limit headers.
+    pub limits: RateLimits,
+}
+
+/// Why a call failed. [`LlmError::error_type`] is the `error_type` of the failed prediction.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    /// 429: too many requests or tokens.
+    #[error("rate limited by the provider: {message}")]
+    RateLimit {
+        /// The provider's words.
+        message: String,
+        /// How long the provider asked to wait.
+        retry_after: Option<Duration>,
+        /// Its rate-limit headers.
+        limits: RateLimits,
+    },
+    /// No answer within the call's time limit.
+    #[error("the provider did not answer within {0:?}")]
+    Timeout(Duration),
+    /// A 5xx answer.
+    #[error("the provider failed with HTTP {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The provider's words.
+        message: String,
+    },
+    /// The connection failed before an answer.
+    #[error("could not reach the provider: {0}")]
+    Connection(String),
+    /// 401/403: the key or token was refused.
+    #[error("the provider refused the credentials: {0}")]
+    Authentication(String),
+    /// Another 4xx: the request itself was refused (unknown model, bad parameters).
+    #[error("the provider refused the request (HTTP {status}): {message}")]
+    Request {
+        /// HTTP status.
+        status: u16,
+        /// The provider's words.
+        message: String,
+    },
+    /// The answer was not a JSON object (or had no content).
+    #[error("the model's answer is not valid JSON output: {message}")]
+    InvalidOutput {
+        /// What was wrong.
+        message: String,
+        /// Tokens the call used all the same.
+        usage: Usage,
+    },
+    /// The provider or its settings are not usable (for example, not supported yet).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The run was canceled while the call waited.
+    #[error("canceled")]
+    Canceled,
+}
+
+impl LlmError {
+    /// The failed prediction's `error_type`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            LlmError::RateLimit { .. } => "RateLimit",
+            LlmError::Timeout(_) => "Timeout",
+            LlmError::Server { .. } | LlmError::Connection(_) => "ProviderError",
+            LlmError::Authentication(_) => "Authentication",
+            LlmError::Request { .. } => "BadRequest",
+            LlmError::InvalidOutput { .. } => "InvalidOutput",
+            LlmError::Unsupported(_) => "Unsupported",
+            LlmError::Canceled => "Canceled",
+        }
+    }
+
+    /// Whether trying again may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            LlmError::RateLimit { .. }
+                | LlmError::Timeout(_)
+                | LlmError::Server { .. }
+                | LlmError::Connection(_)
+        )
+    }
+
+    /// Tokens spent by a failed call that still answered.
+    pub fn usage(&self) -> Usage {
+        match self {
+            LlmError::InvalidOutput { usage, .. } => *usage,
+            _ => Usage::default(),
+        }
+    }
+
+    /// The error of a non-2xx HTTP answer.
+    pub fn from_status(status: u16, headers: &HeaderMap, body: &str) -> LlmError {
+        let message = error_message(body);
+        match status {
+            429 => LlmError::RateLimit {
+                message,
+                retry_after: retry_after(headers),
+                limits: rate_limits(headers),
+            },
+            401 | 403 => LlmError::Authentication(message),
+            408 => LlmError::Timeout(Duration::ZERO),
+            s if s >= 500 => LlmError::Server { status, message },
+            _ => LlmError::Request { status, message },
+        }
+    }
+}
+
+/// The `error.message` of a provider's JSON error body, or the body itself (shortened).
+fn error_message(body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .or_else(|| v.get("error"))
+        })
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| body.trim().to_string());
+    let mut text: String = text.chars().take(500).collect();
+    if text.is_empty() {
+        text = "no details".into();
+    }
+    text
+}
+
+/// A provider of structured chat completions.
+#[async_trait::async_trait]
+pub trait LlmProvider: Send + Sync {
+    /// One call, no retries.
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError>;
+}
+
+/// The HTTP client every provider shares (one connection pool). It has no overall timeout:
+/// the scheduler bounds each call.
+pub fn http_client() -> reqwest::Client {
+    // reqwest is built without a bundled TLS backend; rustls uses ring, which the database
+    // driver already brings. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// The provider of a connection, for `model`.
+pub fn provider_for(
+    credentials: &Credentials,
+    http: &reqwest::Client,
+) -> Result<Arc<dyn LlmProvider>, LlmError> {
+    match credentials.provider {
+        Provider::OpenAI | Provider::AzureOpenAI | Provider::Custom => Ok(Arc::new(
+            openai::OpenAiCompatible::new(credentials, http.clone())?,
+        )),
+        Provider::Anthropic => Ok(Arc::new(anthropic::Anthropic::new(
+            credentials,
+            http.clone(),
+        )?)),
+        Provider::Gemini => Ok(Arc::new(gemini::Gemini::new(credentials, http.clone())?)),
+        Provider::VertexAI | Provider::AzureAIFoundry => Err(LlmError::Unsupported(
+            unsupported_message(credentials.provider),
+        )),
+    }
+}
+
+/// Whether Prompter can run versions of `provider`.
+pub fn is_supported(provider: Provider) -> bool {
+    !matches!(provider, Provider::VertexAI | Provider::AzureAIFoundry)
+}
+
+/// The explanation for a provider that cannot run yet.
+pub fn unsupported_message(provider: Provider) -> String {
+    format!(
+        "Provider {} is not supported for inference yet; use OpenAI, AzureOpenAI, Anthropic, \
+         Gemini or Custom (any OpenAI-compatible endpoint).",
+        provider.as_str()
+    )
+}
+
+/// Reads a header as text.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Retry-After` (seconds, or an HTTP date) or `retry-after-ms`.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = header(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    }
+    let value = header(headers, "retry-after")?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return Some(Duration::from_secs_f64(secs.max(0.0)));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// OpenAI's `x-ratelimit-*` headers (Anthropic's `anthropic-ratelimit-*` too).
+pub fn rate_limits(headers: &HeaderMap) -> RateLimits {
+    let number = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| header(headers, n).and_then(|v| v.trim().parse::<u64>().ok()))
+    };
+    let duration = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| header(headers, n).and_then(parse_reset))
+    };
+    RateLimits {
+        limit_requests: number(&[
+            "x-ratelimit-limit-requests",
+            "anthropic-ratelimit-requests-limit",
+        ]),
+        limit_tokens: number(&[
+            "x-ratelimit-limit-tokens",
+            "anthropic-ratelimit-tokens-limit",
+        ]),
+        remaining_requests: number(&[
+            "x-ratelimit-remaining-requests",
+            "anthropic-ratelimit-requests-remaining",
+        ]),
+        remaining_tokens: number(&[
+            "x-ratelimit-remaining-tokens",
+            "anthropic-ratelimit-tokens-remaining",
+        ]),
+        reset_requests: duration(&["x-ratelimit-reset-requests"]),
+        reset_tokens: duration(&["x-ratelimit-reset-tokens"]),
+    }
+}
+
+/// OpenAI's reset durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`, or plain seconds.
+pub fn parse_reset(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return Some(Duration::from_secs_f64(secs.max(0.0)));
+    }
+    let mut total = 0.0f64;
+    let mut number = String::new();
+    let mut chars = value.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let n: f64 = number.parse().ok()?;
+        number.clear();
+        let unit = match c {
+            'h' => 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0.001
+            }
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        total += n * unit;
+        any = true;
+    }
+    (any && number.is_empty()).then(|| Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reset_durations_parse() {
+        assert_eq!(parse_reset("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_reset("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_reset("20ms"), Some(Duration::from_millis(20)));
+        assert_eq!(parse_reset("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_reset("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_reset("soon"), None);
+        assert_eq!(parse_reset("5x"), None);
+    }
+
+    #[test]
+    fn errors_are_typed_from_status() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("2"));
+        headers.insert(
+            "x-ratelimit-limit-requests",
+            HeaderValue::from_static("3000"),
+        );
+        let e = LlmError::from_status(429, &headers, r#"{"error":{"message":"slow down"}}"#);
+        assert_eq!(e.error_type(), "RateLimit");
+        assert!(e.is_retryable());
+        let LlmError::RateLimit {
+            message,
+            retry_after,
+            limits,
+        } = e
+        else {
+            panic!("not a rate limit");
+        };
+        assert_eq!(message, "slow down");
+        assert_eq!(retry_after, Some(Duration::from_secs(2)));
+        assert_eq!(limits.limit_requests, Some(3000));
+        let e = LlmError::from_status(401, &HeaderMap::new(), "nope");
+        assert_eq!(e.error_type(), "Authentication");
+        assert!(!e.is_retryable());
+        assert_eq!(
+            LlmError::from_status(503, &HeaderMap::new(), "").error_type(),
+            "ProviderError"
+        );
+        assert_eq!(
+            LlmError::from_status(400, &HeaderMap::new(), "").error_type(),
+            "BadRequest"
+        );
+    }
+}
