@@ -100,6 +100,8 @@ impl Bench {
         config.admin_email = Some("bench@example.com".into());
         config.admin_token = Some(TOKEN.into());
         config.database.max_connections = 32;
+        // B3, B4 and B6 measure the API alone: results are pushed, not computed.
+        config.engine.workers = 0;
         let app = Application::build(config).await.expect("start server");
         let url = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();

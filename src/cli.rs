@@ -39,6 +39,10 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Run inference workers alone, against the database the servers share (scale-out).
+    Worker(crate::config::WorkerConfig),
+    /// Start an inference run on a Prompter server and follow it with a progress bar.
+    Run(crate::run_cli::RunArgs),
     /// Run the fake OpenAI-compatible LLM server (tests and benchmarks).
     FakeLlm {
         /// The loopback port to listen on (0 picks a free one).
@@ -84,6 +88,8 @@ pub async fn run(cli: Cli) -> i32 {
             Ok(())
         }
         Command::FakeLlm { port, config } => fake_llm(config, port).await,
+        Command::Worker(config) => worker(config).await,
+        Command::Run(args) => return crate::run_cli::run(args).await,
     };
     match result {
         Ok(()) => 0,
@@ -99,6 +105,51 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn worker(config: crate::config::WorkerConfig) -> Result<(), String> {
+    if config.engine.workers == 0 {
+        return Err("--workers must be at least 1 for `prompter worker`".into());
+    }
+    let conn = db::connect(&config.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    let secrets = crate::startup::secrets_for(
+        &config.database,
+        config.secret_key.as_deref(),
+        config.secret_key_file.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
+    let prices =
+        crate::startup::load_prices(config.prices_file.as_deref()).map_err(|e| e.to_string())?;
+    let engine = crate::engine::Engine::new(conn, secrets, prices, config.engine.clone());
+    let workers = engine.start();
+    tracing::info!(
+        workers = workers.len(),
+        "workers running; Ctrl-C or SIGTERM stops them"
+    );
+    shutdown_signal().await;
+    engine.shutdown();
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn fake_llm(config: crate::fake_llm::FakeLlmConfig, port: u16) -> Result<(), String> {

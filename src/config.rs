@@ -100,6 +100,26 @@ pub struct ServeConfig {
     /// built-in table: `{"model-prefix": {"prompt": 0.15, "completion": 0.6}}`.
     #[arg(long, env = "PROMPTER_PRICES_FILE")]
     pub prices_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: crate::engine::EngineConfig,
+}
+
+/// Settings of `prompter worker`: run workers alone against a shared database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// The secret that encrypts provider keys at rest (the servers' `PROMPTER_SECRET_KEY`).
+    #[arg(long, env = "PROMPTER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// File holding the secret (default with SQLite: the `.key` file beside the database).
+    #[arg(long, env = "PROMPTER_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// JSON file of model prices (see `serve`).
+    #[arg(long, env = "PROMPTER_PRICES_FILE")]
+    pub prices_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: crate::engine::EngineConfig,
 }
 
 impl ServeConfig {
@@ -119,6 +139,7 @@ impl ServeConfig {
             http_workers: None,
             sample_subset_size: 20,
             prices_file: None,
+            engine: crate::engine::EngineConfig::default(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Building the application: one builder used by `main` and by the tests. It connects to the
 //! database, applies migrations, sets up the secrets key and the first admin, and binds.
 use crate::auth::Role;
-use crate::config::ServeConfig;
+use crate::config::{DatabaseConfig, ServeConfig};
 use crate::crypto::{SecretError, Secrets};
+use crate::engine::Engine;
 use crate::extract::{BodyLimit, path_config, query_config};
 use crate::pricing::PriceTable;
 use crate::services::accounts::{self, AccountError};
@@ -13,6 +14,8 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::net::TcpListener;
+use std::path::Path;
+use tokio::task::JoinHandle;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,8 @@ pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
+    engine: Engine,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -48,19 +53,22 @@ impl Application {
         if !config.no_migrate {
             db::migrate(&db).await?;
         }
-        let secrets = secrets_for(&config)?;
+        let secrets = secrets_for(
+            &config.database,
+            config.secret_key.as_deref(),
+            config.secret_key_file.as_deref(),
+        )?;
         bootstrap_admin(&db, &config).await?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))?;
         let port = listener.local_addr()?.port();
-        let prices = match &config.prices_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    StartupError::Config(format!("price file {}: {e}", path.display()))
-                })?;
-                PriceTable::with_overrides(&text).map_err(StartupError::Config)?
-            }
-            None => PriceTable::default(),
-        };
+        let prices = load_prices(config.prices_file.as_deref())?;
+        let engine = Engine::new(
+            db.clone(),
+            secrets.clone(),
+            prices.clone(),
+            config.engine.clone(),
+        );
+        let workers = engine.start();
         let settings = std::sync::Arc::new(Settings {
             sample_subset_size: config.sample_subset_size,
             prices,
@@ -70,10 +78,17 @@ impl Application {
             secrets,
             settings,
             auth_cache: Default::default(),
+            engine: engine.clone(),
         };
         let server = server(listener, state, &config)?;
-        tracing::info!(address = %format!("{}:{port}", config.host), "listening");
-        Ok(Application { port, server, db })
+        tracing::info!(address = %format!("{}:{port}", config.host), workers = workers.len(), "listening");
+        Ok(Application {
+            port,
+            server,
+            db,
+            engine,
+            workers,
+        })
     }
 
     /// The bound port.
@@ -86,26 +101,53 @@ impl Application {
         &self.db
     }
 
-    /// Serves until the process is asked to stop (SIGINT/SIGTERM).
+    /// The run engine of the application.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM), then stops the workers,
+    /// handing their unfinished slices back.
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
-        self.server.await
+        let result = self.server.await;
+        self.engine.shutdown();
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        result
+    }
+}
+
+/// The price table: built in, extended by the prices file if given.
+pub fn load_prices(path: Option<&Path>) -> Result<PriceTable, StartupError> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartupError::Config(format!("price file {}: {e}", path.display())))?;
+            PriceTable::with_overrides(&text).map_err(StartupError::Config)
+        }
+        None => Ok(PriceTable::default()),
     }
 }
 
 /// The secrets key: the configured secret, else a key file (given, or beside the SQLite file).
-fn secrets_for(config: &ServeConfig) -> Result<Secrets, StartupError> {
-    if let Some(secret) = &config.secret_key {
+pub fn secrets_for(
+    database: &DatabaseConfig,
+    secret_key: Option<&str>,
+    secret_key_file: Option<&Path>,
+) -> Result<Secrets, StartupError> {
+    if let Some(secret) = secret_key {
         return Ok(Secrets::from_secret(secret)?);
     }
-    if let Some(path) = &config.secret_key_file {
+    if let Some(path) = secret_key_file {
         return Ok(Secrets::from_key_file(path)?);
     }
-    if !config.database.is_sqlite() {
+    if !database.is_sqlite() {
         return Err(StartupError::Config(
             "PROMPTER_SECRET_KEY (or PROMPTER_SECRET_KEY_FILE) is required with PostgreSQL: it encrypts provider keys at rest and every server must share it".into(),
         ));
     }
-    match config.database.sqlite_path() {
+    match database.sqlite_path() {
         Some(db_path) => Ok(Secrets::from_key_file(&db_path.with_extension("key"))?),
         None => {
             tracing::warn!(

@@ -13,6 +13,8 @@ pub struct AppState {
     pub settings: std::sync::Arc<Settings>,
     /// Recently authenticated tokens.
     pub auth_cache: std::sync::Arc<crate::auth::AuthCache>,
+    /// The run engine (workers, schedulers, live predictions).
+    pub engine: crate::engine::Engine,
 }
 
 /// Settings that handlers read, from the configuration.

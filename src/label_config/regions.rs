@@ -411,3 +411,96 @@ impl LabelConfig {
         Ok(regions)
     }
 }
+
+impl LabelConfig {
+    /// The inverse of [`LabelConfig::to_regions`]: the output object an LLM would have answered
+    /// for an annotation's `result` (few-shot examples show the model such answers). Regions of
+    /// controls outside the output schema are left out; span `text` is taken from the region,
+    /// else cut from the source text in `data`.
+    pub fn to_output(&self, result: &Value, data: &Value) -> Value {
+        let mut output = Map::new();
+        for region in result.as_array().into_iter().flatten() {
+            let Some(name) = region.get("from_name").and_then(Value::as_str) else {
+                continue;
+            };
+            let (Some(control), Some(value)) = (self.control(name), region.get("value")) else {
+                continue;
+            };
+            let Some(shape) = shape(self, control) else {
+                continue;
+            };
+            let key = control.result_type();
+            match shape {
+                Shape::Choices => {
+                    let choices: Vec<Value> = value
+                        .get("choices")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let payload = if control.multiple {
+                        Value::Array(choices)
+                    } else {
+                        choices.into_iter().next().unwrap_or(Value::Null)
+                    };
+                    output.insert(name.to_string(), payload);
+                }
+                Shape::Span => {
+                    let (Some(start), Some(end)) = (
+                        value.get("start").and_then(offset),
+                        value.get("end").and_then(offset),
+                    ) else {
+                        continue;
+                    };
+                    let text = value
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or_else(|| {
+                            let key = self.target_object(control)?.data_key()?;
+                            let source = data.get(key)?.as_str()?;
+                            Some(
+                                source
+                                    .chars()
+                                    .skip(start)
+                                    .take(end.saturating_sub(start))
+                                    .collect(),
+                            )
+                        })
+                        .unwrap_or_default();
+                    let labels = value.get(&key).cloned().unwrap_or(json!([]));
+                    let entry = output
+                        .entry(name.to_string())
+                        .or_insert_with(|| Value::Array(vec![]));
+                    if let Value::Array(spans) = entry {
+                        spans.push(
+                            json!({"start": start, "end": end, "labels": labels, "text": text}),
+                        );
+                    }
+                }
+                Shape::TextArea => {
+                    let text = match value.get("text") {
+                        Some(Value::Array(parts)) => parts
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        Some(Value::String(s)) => s.clone(),
+                        _ => continue,
+                    };
+                    output.insert(name.to_string(), Value::String(text));
+                }
+                Shape::Rating => {
+                    if let Some(v) = value.get("rating") {
+                        output.insert(name.to_string(), v.clone());
+                    }
+                }
+                Shape::Number => {
+                    if let Some(v) = value.get("number") {
+                        output.insert(name.to_string(), v.clone());
+                    }
+                }
+            }
+        }
+        Value::Object(output)
+    }
+}

@@ -619,3 +619,25 @@ fn compatibility_rules() {
   <TextArea name="note" toName="h"/></View>"#;
     assert_eq!(check(xml), (false, true));
 }
+
+// ---- regions back to output (few-shot examples) ----
+
+#[test]
+fn outputs_round_trip_through_regions() {
+    for (xml, output, data) in [
+        (
+            TEXT_CLASSIFICATION,
+            json!({"sentiment": "Positive"}),
+            json!({"text": "I love it"}),
+        ),
+        (
+            NER,
+            json!({"label": [{"start": 0, "end": 4, "labels": ["PER"], "text": "John"}]}),
+            json!({"text": "John went home"}),
+        ),
+    ] {
+        let config = parse(xml).unwrap();
+        let result = Value::Array(config.to_regions(&output, &data).unwrap());
+        assert_eq!(config.to_output(&result, &data), output, "{xml}");
+    }
+}

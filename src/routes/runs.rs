@@ -116,6 +116,7 @@ pub async fn create(
     )
     .await?;
     tracing::info!(run = run.id, tasks = run.total_tasks, subset = %run.project_subset, "created inference run");
+    state.engine.wake();
     let view = views(&state, prompt, vec![run])
         .await?
         .pop()

@@ -151,6 +151,14 @@ fn check_fields(input: &VersionInput) -> ApiResult<()> {
             format!("\"{provider}\" is not a valid choice."),
         ));
     }
+    if let Some(provider) = input.provider.as_deref().and_then(Provider::parse)
+        && !crate::llm::is_supported(provider)
+    {
+        return Err(ApiError::field(
+            "provider",
+            crate::llm::unsupported_message(provider),
+        ));
+    }
     if let Some(Some(n)) = input.max_few_shot_examples
         && n < 0
     {

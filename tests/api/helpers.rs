@@ -16,6 +16,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0001";
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
+    /// The database URL the server uses (for child worker processes).
+    pub database_url: String,
     /// The database the server uses.
     pub db: DatabaseConnection,
     /// Token of an Owner of the main organization.
@@ -54,6 +56,13 @@ pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<(String, S
 impl TestApp {
     /// Starts a server on a fresh database with three users in two organizations.
     pub async fn spawn() -> TestApp {
+        // No in-process workers: these tests push results through the API themselves, and
+        // their connections point at real providers that tests never call.
+        Self::spawn_with(|c| c.engine.workers = 0).await
+    }
+
+    /// A server whose configuration `configure` adjusts first (engine tests turn workers on).
+    pub async fn spawn_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
         prompter::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg) = fresh_database(dir.path()).await;
@@ -64,6 +73,7 @@ impl TestApp {
         config.admin_org = "Main".into();
         config.http_workers = Some(1);
         config.max_body_bytes = 4 * 1024 * 1024;
+        configure(&mut config);
         let app = Application::build(config).await.expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();
@@ -78,6 +88,7 @@ impl TestApp {
                 .expect("other org");
         TestApp {
             address,
+            database_url,
             db,
             token: ADMIN_TOKEN.into(),
             annotator_token,

@@ -5,6 +5,7 @@ mod helpers;
 
 mod annotations;
 mod auth;
+mod engine;
 mod evaluation;
 mod fake_llm;
 mod migrations;
@@ -13,6 +14,7 @@ mod openapi;
 mod predictions;
 mod projects;
 mod prompts;
+mod providers;
 mod runs;
 mod tasks;
 mod versions;

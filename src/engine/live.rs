@@ -1,0 +1,114 @@
+//! Live predictions: a version's answers for a few tasks, through the same plan, scheduler and
+//! region conversion as runs, returned instead of stored (the ML backend's `/predict` and the
+//! `predict` endpoint use it).
+use super::Engine;
+use super::plan::{Plan, PlanError, TaskOutcome};
+use crate::label_config::LabelConfig;
+use entity::model_version;
+use futures_util::future::join_all;
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A task to predict: its id (0 for data that is not a stored task) and data.
+#[derive(Debug, Clone)]
+pub struct LiveTask {
+    /// The task id.
+    pub id: i64,
+    /// The task data.
+    pub data: Value,
+}
+
+/// The answer for one task.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LivePrediction {
+    /// The task.
+    pub task: i64,
+    /// Label Studio result regions; empty when the task failed.
+    #[schema(value_type = Vec<Object>)]
+    pub result: Vec<Value>,
+    /// 1.0 for an answer, null for a failure.
+    pub score: Option<f64>,
+    /// `<prompt title>__<version title>`.
+    pub model_version: String,
+    /// The failure's kind (`RateLimit`, `Timeout`, `ProviderError`, `InvalidOutput`,
+    /// `Authentication`, `MissingField`, ...), null on success.
+    pub error_type: Option<String>,
+    /// The failure's message, null on success.
+    pub error_message: Option<String>,
+    /// Prompt tokens used.
+    pub prompt_tokens: Option<i64>,
+    /// Completion tokens used.
+    pub completion_tokens: Option<i64>,
+    /// Cost in USD, when the model has a price.
+    pub total_cost_usd: Option<f64>,
+    /// Seconds the call took.
+    pub inference_time: Option<f64>,
+}
+
+/// Predicts `tasks` with `version` over a project with `config`, all concurrently (paced by
+/// the connection's scheduler). Fails as a whole only when the version cannot run at all.
+pub async fn predict(
+    engine: &Engine,
+    db: &impl ConnectionTrait,
+    version: model_version::Model,
+    label: String,
+    project_id: i64,
+    config: LabelConfig,
+    tasks: Vec<LiveTask>,
+) -> Result<Vec<LivePrediction>, PlanError> {
+    let plan = Plan::load(engine, db, version, project_id, config).await?;
+    let outcomes = join_all(tasks.iter().map(|t| plan.infer(t.id, &t.data))).await;
+    Ok(tasks
+        .iter()
+        .zip(outcomes)
+        .map(|(t, outcome)| {
+            let mut p = LivePrediction {
+                task: t.id,
+                result: vec![],
+                score: None,
+                model_version: label.clone(),
+                error_type: None,
+                error_message: None,
+                prompt_tokens: None,
+                completion_tokens: None,
+                total_cost_usd: None,
+                inference_time: None,
+            };
+            match outcome {
+                TaskOutcome::Success(s) => {
+                    p.prompt_tokens = s.prompt_tokens;
+                    p.completion_tokens = s.completion_tokens;
+                    p.total_cost_usd = s.total_cost;
+                    p.inference_time = s.inference_time;
+                    match plan.config.to_regions(&s.output, &t.data) {
+                        Ok(regions) => {
+                            p.result = regions;
+                            p.score = Some(1.0);
+                        }
+                        Err(e) => {
+                            p.error_type = Some("InvalidOutput".into());
+                            p.error_message = Some(format!(
+                                "The model's output does not fit the label config: {e}"
+                            ));
+                        }
+                    }
+                }
+                TaskOutcome::Failure(f) => {
+                    p.error_type = Some(f.error_type);
+                    p.error_message = Some(f.message);
+                }
+                TaskOutcome::Fatal(message) => {
+                    p.error_type = Some("Authentication".into());
+                    p.error_message = Some(message);
+                }
+                TaskOutcome::Canceled => {
+                    p.error_type = Some("Canceled".into());
+                    p.error_message = Some("The prediction was canceled.".into());
+                }
+            }
+            p
+        })
+        .collect())
+}

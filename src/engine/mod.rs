@@ -1,0 +1,206 @@
+//! The run engine: workers that execute inference runs in-process (`prompter serve`) or alone
+//! (`prompter worker`, several machines on one PostgreSQL), and live predictions for a few
+//! tasks through the same path.
+//!
+//! A worker claims a slice of a run under a lease ([`queue`]), skips the tasks that already
+//! have a result in the run (a slice resumed after a crash), calls the LLM for the others
+//! through the connection's [`Scheduler`](crate::llm::scheduler::Scheduler) ([`plan`]), and
+//! writes results in batches through [`results::write_batch`](crate::services::results::write_batch),
+//! whose unique (run, task) keys make every write idempotent: a task ends with exactly one
+//! prediction or one failure however often workers die or retry.
+pub mod live;
+pub mod plan;
+pub mod queue;
+mod worker;
+
+use crate::crypto::Secrets;
+use crate::llm::scheduler::{Cancel, SchedulerConfig, Schedulers};
+use crate::pricing::PriceTable;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Settings of the engine, from flags and `PROMPTER_*` variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineConfig {
+    /// Run workers in this process (0: none; `prompter worker` runs them elsewhere).
+    #[arg(long, env = "PROMPTER_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+    /// LLM calls in flight per worker, and per provider connection and model.
+    #[arg(long, env = "PROMPTER_CONCURRENCY", default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds a slice lease lasts without a heartbeat (a dead worker's slices are taken over
+    /// after this).
+    #[arg(long, env = "PROMPTER_LEASE_SECS", default_value_t = 30)]
+    pub lease_secs: u64,
+    /// Milliseconds an idle worker waits before looking for work again.
+    #[arg(long, env = "PROMPTER_POLL_MS", default_value_t = 500)]
+    pub poll_ms: u64,
+    /// Results written per database transaction, at most.
+    #[arg(long, env = "PROMPTER_WRITE_BATCH", default_value_t = 200)]
+    pub write_batch: usize,
+    /// Seconds one LLM call may take before it counts as a timeout.
+    #[arg(long, env = "PROMPTER_LLM_TIMEOUT_SECS", default_value_t = 60.0)]
+    pub llm_timeout_secs: f64,
+    /// Attempts per LLM call (the first included) for 429s, 5xx, timeouts.
+    #[arg(long, env = "PROMPTER_LLM_MAX_ATTEMPTS", default_value_t = 8)]
+    pub llm_max_attempts: u32,
+    /// First retry backoff in milliseconds (doubles per attempt, with jitter, up to 30 s).
+    #[arg(long, env = "PROMPTER_LLM_BACKOFF_MS", default_value_t = 500)]
+    pub llm_backoff_ms: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            workers: 1,
+            concurrency: 64,
+            lease_secs: 30,
+            poll_ms: 500,
+            write_batch: 200,
+            llm_timeout_secs: 60.0,
+            llm_max_attempts: 8,
+            llm_backoff_ms: 500,
+        }
+    }
+}
+
+/// The engine of a process: shared schedulers, HTTP client, and the workers it started.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    secrets: Secrets,
+    prices: PriceTable,
+    config: EngineConfig,
+    schedulers: Schedulers,
+    http: reqwest::Client,
+    wake: Notify,
+    shutdown: Arc<Cancel>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine over `db`; no worker runs until [`Engine::start`].
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: Secrets,
+        prices: PriceTable,
+        config: EngineConfig,
+    ) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                db,
+                secrets,
+                prices,
+                config,
+                schedulers: Schedulers::default(),
+                http: crate::llm::http_client(),
+                wake: Notify::new(),
+                shutdown: Cancel::new(),
+            }),
+        }
+    }
+
+    /// Starts `config.workers` workers; each runs until [`Engine::shutdown`].
+    pub fn start(&self) -> Vec<JoinHandle<()>> {
+        let base = worker_base_id();
+        (0..self.inner.config.workers)
+            .map(|n| {
+                let engine = self.clone();
+                let id = format!("{base}-{n}");
+                tokio::spawn(async move { worker::run(engine, id).await })
+            })
+            .collect()
+    }
+
+    /// Asks the workers to stop: no new claims, calls in flight are canceled and their slices
+    /// handed back.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Wakes idle workers (a run was just created).
+    pub fn wake(&self) {
+        self.inner.wake.notify_waiters();
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// The key that opens provider credentials.
+    pub fn secrets(&self) -> &Secrets {
+        &self.inner.secrets
+    }
+
+    /// Model prices.
+    pub fn prices(&self) -> &PriceTable {
+        &self.inner.prices
+    }
+
+    /// The process's schedulers.
+    pub fn schedulers(&self) -> &Schedulers {
+        &self.inner.schedulers
+    }
+
+    /// The shared HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The scheduler settings from the engine's configuration (limits come from the
+    /// connection).
+    pub fn scheduler_config(&self) -> SchedulerConfig {
+        let c = &self.inner.config;
+        SchedulerConfig {
+            max_concurrency: c.concurrency.max(1),
+            rpm: None,
+            tpm: None,
+            max_attempts: c.llm_max_attempts.max(1),
+            base_backoff: Duration::from_millis(c.llm_backoff_ms),
+            max_backoff: Duration::from_secs(30),
+            call_timeout: Duration::from_secs_f64(c.llm_timeout_secs.max(0.001)),
+        }
+    }
+
+    fn shutdown_signal(&self) -> &Arc<Cancel> {
+        &self.inner.shutdown
+    }
+
+    fn wake_signal(&self) -> &Notify {
+        &self.inner.wake
+    }
+}
+
+/// A worker id prefix unique to this process: host, pid and a random tag.
+fn worker_base_id() -> String {
+    let host: String = std::env::var("HOSTNAME")
+        .unwrap_or_else(|_| "prompter".into())
+        .chars()
+        .take(32)
+        .collect();
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        crate::crypto::random_hex(3)
+    )
+}

@@ -1,0 +1,327 @@
+//! What calling the LLM for one task of a version takes, prepared once per run (or per live
+//! request): the scheduler of the version's connection and model, the output schema of the
+//! project's label config, the few-shot examples, the price. [`Plan::infer`] then turns one
+//! task into a result or a typed failure.
+use super::Engine;
+use crate::label_config::LabelConfig;
+use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
+use crate::llm::{LlmError, LlmRequest, Message, Role};
+use crate::pricing::Price;
+use crate::services::model_providers::{self, Credentials, Provider};
+use crate::services::results::{FailureResult, PredictionResult};
+use crate::template::{self, TemplateError};
+use entity::{annotation, model_version, task};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// Why a version cannot run at all (the whole run fails with this message).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+impl From<sea_orm::DbErr> for PlanError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        PlanError(format!("database: {e}"))
+    }
+}
+
+/// A ground-truth example shown to the model before the task.
+#[derive(Debug, Clone)]
+struct Example {
+    task_id: i64,
+    prompt: String,
+    answer: String,
+}
+
+/// The prepared calls of a version over a project.
+pub struct Plan {
+    /// The version.
+    pub version: model_version::Model,
+    /// The project's label config.
+    pub config: LabelConfig,
+    /// Cancels every call of this plan.
+    pub cancel: Arc<Cancel>,
+    scheduler: Arc<Scheduler>,
+    schema: Value,
+    system: String,
+    examples: Vec<Example>,
+    max_examples: usize,
+    price: Option<Price>,
+}
+
+/// How one task ended.
+#[derive(Debug, Clone)]
+pub enum TaskOutcome {
+    /// An answer (not yet converted to regions).
+    Success(PredictionResult),
+    /// A failed prediction.
+    Failure(FailureResult),
+    /// A failure of the whole run (the provider refused the credentials).
+    Fatal(String),
+    /// The plan was canceled before an answer.
+    Canceled,
+}
+
+/// A fingerprint of what a provider is made from, so a changed key or limit swaps it.
+fn fingerprint(c: &Credentials, engine: &Engine) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        c.provider.as_str(),
+        &c.api_key,
+        &c.auth_token,
+        &c.endpoint,
+        &c.deployment_name,
+        c.rpm_limit,
+        c.tpm_limit,
+        engine.config().concurrency,
+    )
+        .hash(&mut h);
+    h.finish()
+}
+
+/// The instructions every call starts with.
+fn system_message(schema: &Value) -> String {
+    format!(
+        "You are a careful data annotator for a Label Studio project. Follow the user's \
+         instructions for each task and answer with one JSON object, and nothing else, that \
+         fits this JSON schema:\n{schema}\nFor spans, quote the exact text in \"text\" and give \
+         its character offsets in \"start\" and \"end\"."
+    )
+}
+
+impl Plan {
+    /// Prepares the calls of `version` over a project with `config`.
+    pub async fn load(
+        engine: &Engine,
+        db: &impl ConnectionTrait,
+        version: model_version::Model,
+        project_id: i64,
+        config: LabelConfig,
+    ) -> Result<Plan, PlanError> {
+        if let Err(e) = template::fields(&version.prompt) {
+            return Err(PlanError(format!(
+                "The prompt of version \"{}\" cannot be rendered: {e}",
+                version.title
+            )));
+        }
+        let Some(connection_id) = version.model_provider_connection_id else {
+            return Err(PlanError(format!(
+                "Version \"{}\" has no model provider connection.",
+                version.title
+            )));
+        };
+        let credentials = model_providers::credentials(
+            db,
+            engine.secrets(),
+            version.organization_id,
+            connection_id,
+        )
+        .await
+        .map_err(|_| {
+            PlanError(format!(
+                "The model provider connection {connection_id} of version \"{}\" is gone or cannot be opened.",
+                version.title
+            ))
+        })?;
+        if let Some(p) = Provider::parse(&version.provider)
+            && !crate::llm::is_supported(p)
+        {
+            return Err(PlanError(crate::llm::unsupported_message(p)));
+        }
+        let model = version.provider_model_id.clone();
+        let provider = crate::llm::provider_for(&credentials, engine.http()).map_err(|e| {
+            PlanError(format!(
+                "Model provider connection {connection_id} cannot be used: {e}"
+            ))
+        })?;
+        let scheduler = engine.schedulers().get(
+            connection_id,
+            &model,
+            fingerprint(&credentials, engine),
+            || {
+                let config = SchedulerConfig {
+                    rpm: credentials.rpm_limit.filter(|l| *l > 0).map(|l| l as u64),
+                    tpm: credentials.tpm_limit.filter(|l| *l > 0).map(|l| l as u64),
+                    ..engine.scheduler_config()
+                };
+                (provider, config)
+            },
+        );
+        let schema = config.output_schema();
+        if schema["properties"]
+            .as_object()
+            .is_none_or(|p| p.is_empty())
+        {
+            return Err(PlanError(
+                "The project's label config has no control a prompt can answer (Choices, Labels on text, TextArea, Rating or Number).".into(),
+            ));
+        }
+        let max_examples = version.max_few_shot_examples.unwrap_or(0).max(0) as usize;
+        let examples = if max_examples > 0 {
+            examples(db, project_id, &version.prompt, &config, max_examples + 1).await?
+        } else {
+            vec![]
+        };
+        Ok(Plan {
+            price: engine.prices().price(&model),
+            system: system_message(&schema),
+            schema,
+            scheduler,
+            examples,
+            max_examples,
+            cancel: Cancel::new(),
+            config,
+            version,
+        })
+    }
+
+    /// The scheduler the calls go through.
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
+    }
+
+    /// The messages for a task: instructions, examples from other tasks, the rendered prompt.
+    pub fn messages(&self, task_id: i64, data: &Value) -> Result<Vec<Message>, TemplateError> {
+        let prompt = template::render(&self.version.prompt, data)?;
+        let mut messages = vec![Message::new(Role::System, self.system.clone())];
+        for example in self
+            .examples
+            .iter()
+            .filter(|e| e.task_id != task_id)
+            .take(self.max_examples)
+        {
+            messages.push(Message::new(Role::User, example.prompt.clone()));
+            messages.push(Message::new(Role::Assistant, example.answer.clone()));
+        }
+        messages.push(Message::new(Role::User, prompt));
+        Ok(messages)
+    }
+
+    /// Calls the model for one task.
+    pub async fn infer(&self, task_id: i64, data: &Value) -> TaskOutcome {
+        let messages = match self.messages(task_id, data) {
+            Ok(m) => m,
+            Err(e) => {
+                let error_type = match e {
+                    TemplateError::MissingField(_) => "MissingField",
+                    TemplateError::Syntax(_) => "PromptError",
+                };
+                return TaskOutcome::Failure(FailureResult {
+                    task_id,
+                    message: e.to_string(),
+                    error_type: error_type.into(),
+                    ..Default::default()
+                });
+            }
+        };
+        let request = LlmRequest {
+            model: self.version.provider_model_id.clone(),
+            messages,
+            schema: self.schema.clone(),
+            max_tokens: None,
+        };
+        match self.scheduler.call(&request, &self.cancel).await {
+            Ok(outcome) => {
+                let usage = outcome.response.usage;
+                let (prompt_cost, completion_cost) = self.cost(usage);
+                TaskOutcome::Success(PredictionResult {
+                    task_id,
+                    output: outcome.response.output,
+                    prompt_tokens: Some(usage.prompt_tokens as i64),
+                    completion_tokens: Some(usage.completion_tokens as i64),
+                    prompt_cost,
+                    completion_cost,
+                    total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
+                    inference_time: Some(outcome.seconds),
+                    extra: Some(json!({"attempts": outcome.attempts})),
+                })
+            }
+            Err(LlmError::Canceled) => TaskOutcome::Canceled,
+            Err(e @ LlmError::Authentication(_)) => TaskOutcome::Fatal(format!(
+                "The provider refused the credentials of connection {}: {e}",
+                self.version
+                    .model_provider_connection_id
+                    .unwrap_or_default()
+            )),
+            Err(e) => {
+                let usage = e.usage();
+                let (p, c) = self.cost(usage);
+                TaskOutcome::Failure(FailureResult {
+                    task_id,
+                    message: e.to_string(),
+                    error_type: e.error_type().into(),
+                    inference_time: None,
+                    prompt_tokens: (usage.prompt_tokens > 0).then_some(usage.prompt_tokens as i64),
+                    completion_tokens: (usage.completion_tokens > 0)
+                        .then_some(usage.completion_tokens as i64),
+                    total_cost: p.zip(c).map(|(p, c)| p + c).filter(|c| *c > 0.0),
+                })
+            }
+        }
+    }
+
+    /// The (prompt, completion) cost of a call, when the model has a price.
+    fn cost(&self, usage: crate::llm::Usage) -> (Option<f64>, Option<f64>) {
+        match self.price {
+            Some(price) => {
+                let (p, c) = price.cost(usage.prompt_tokens, usage.completion_tokens);
+                (Some(p), Some(c))
+            }
+            None => (None, None),
+        }
+    }
+}
+
+/// Up to `limit` ground-truth examples of the project: the newest ground-truth annotation of
+/// each task, newest tasks first, rendered with the prompt.
+async fn examples(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+    prompt: &str,
+    config: &LabelConfig,
+    limit: usize,
+) -> Result<Vec<Example>, PlanError> {
+    let annotations: Vec<(i64, Value)> = annotation::Entity::find()
+        .select_only()
+        .columns([annotation::Column::TaskId, annotation::Column::Result])
+        .filter(annotation::Column::ProjectId.eq(project_id))
+        .filter(annotation::Column::GroundTruth.eq(true))
+        .filter(annotation::Column::WasCancelled.eq(false))
+        .order_by_desc(annotation::Column::Id)
+        .limit((limit * 4) as u64)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut newest: Vec<(i64, Value)> = vec![];
+    for (task_id, result) in annotations {
+        if newest.len() < limit && !newest.iter().any(|(t, _)| *t == task_id) {
+            newest.push((task_id, result));
+        }
+    }
+    let ids: Vec<i64> = newest.iter().map(|(t, _)| *t).collect();
+    let data: HashMap<i64, Value> = task::Entity::find()
+        .select_only()
+        .columns([task::Column::Id, task::Column::Data])
+        .filter(task::Column::Id.is_in(ids))
+        .into_tuple::<(i64, Value)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(newest
+        .into_iter()
+        .filter_map(|(task_id, result)| {
+            let data = data.get(&task_id)?;
+            let prompt = template::render(prompt, data).ok()?;
+            let output = config.to_output(&result, data);
+            (output.as_object().is_some_and(|o| !o.is_empty())).then(|| Example {
+                task_id,
+                prompt,
+                answer: output.to_string(),
+            })
+        })
+        .collect())
+}

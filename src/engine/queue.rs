@@ -1,0 +1,238 @@
+//! The work queue: a run's slices, leased by one worker at a time.
+//!
+//! A claim takes the oldest claimable slice of an active run (pending, or leased with an
+//! expired lease) and stamps it with the worker's id and a lease deadline, in one statement:
+//! PostgreSQL's `FOR UPDATE SKIP LOCKED` lets concurrent workers pass over each other's rows;
+//! on SQLite the statement runs in a `BEGIN IMMEDIATE` transaction (its single writer). Leases
+//! are extended by a heartbeat while the worker works and lapse when it dies; no transaction is
+//! held while the LLM is called.
+use crate::services::runs::status;
+use chrono::{DateTime, Utc};
+use entity::model_run;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    TransactionSession, TransactionTrait, Value as DbValue,
+};
+use serde_json::Value;
+
+/// A claimed slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// The slice.
+    pub slice_id: i64,
+    /// Its run.
+    pub run_id: i64,
+    /// Its task ids.
+    pub task_ids: Vec<i64>,
+}
+
+/// Placeholders `$1..` for PostgreSQL, `?` for SQLite.
+fn sql(backend: DatabaseBackend, template: &str) -> String {
+    if backend == DatabaseBackend::Postgres {
+        let mut out = String::new();
+        let mut n = 0;
+        for c in template.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        template.to_string()
+    }
+}
+
+fn statement(backend: DatabaseBackend, template: &str, values: Vec<DbValue>) -> Statement {
+    Statement::from_sql_and_values(backend, sql(backend, template), values)
+}
+
+/// Claims the next slice for `worker` until `expires`; `None` when nothing is claimable.
+/// The run moves from Pending to InProgress.
+pub async fn claim<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    worker: &str,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<Option<Claim>, DbErr> {
+    let backend = db.get_database_backend();
+    let lock = if backend == DatabaseBackend::Postgres {
+        " FOR UPDATE OF s SKIP LOCKED"
+    } else {
+        ""
+    };
+    let template = format!(
+        "UPDATE model_run_slices SET status = 'leased', lease_owner = ?, lease_expires_at = ?, \
+         attempts = attempts + 1, updated_at = ? \
+         WHERE id = (SELECT s.id FROM model_run_slices s JOIN model_runs r ON r.id = s.model_run_id \
+         WHERE r.status IN ('{pending}', '{running}') \
+         AND (s.status = 'pending' OR (s.status = 'leased' AND s.lease_expires_at < ?)) \
+         ORDER BY s.model_run_id, s.seq LIMIT 1{lock}) \
+         RETURNING id, model_run_id, task_ids",
+        pending = status::PENDING,
+        running = status::IN_PROGRESS,
+    );
+    let stmt = statement(
+        backend,
+        &template,
+        vec![worker.into(), expires.into(), now.into(), now.into()],
+    );
+    let txn = crate::db::begin_write(db).await?;
+    let row = txn.query_one_raw(stmt).await?;
+    let Some(row) = row else {
+        txn.commit().await?;
+        return Ok(None);
+    };
+    let slice_id: i64 = row.try_get_by_index(0)?;
+    let run_id: i64 = row.try_get_by_index(1)?;
+    let task_ids: Value = row.try_get_by_index(2)?;
+    model_run::Entity::update_many()
+        .col_expr(model_run::Column::Status, Expr::value(status::IN_PROGRESS))
+        .filter(model_run::Column::Id.eq(run_id))
+        .filter(model_run::Column::Status.eq(status::PENDING))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    let task_ids = task_ids
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_i64)
+        .collect();
+    Ok(Some(Claim {
+        slice_id,
+        run_id,
+        task_ids,
+    }))
+}
+
+/// Extends every lease `worker` holds to `expires`; returns the slices it still holds (a
+/// slice another worker took over after a lapse is no longer among them).
+pub async fn extend(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    expires: DateTime<Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    let backend = db.get_database_backend();
+    let stmt = statement(
+        backend,
+        "UPDATE model_run_slices SET lease_expires_at = ? \
+         WHERE lease_owner = ? AND status = 'leased' RETURNING id",
+        vec![expires.into(), worker.into()],
+    );
+    let rows = db.query_all_raw(stmt).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<i64>(0).ok())
+        .collect())
+}
+
+/// Marks a slice done (if `worker` still holds it). When it was the run's last open slice and
+/// the run is still active, the run completes: every task has been dealt with, even those
+/// whose result could not be stored (a task deleted meanwhile).
+pub async fn complete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    worker: &str,
+    slice_id: i64,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let txn = crate::db::begin_write(db).await?;
+    txn.execute_raw(statement(
+        backend,
+        "UPDATE model_run_slices SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, \
+         updated_at = ? WHERE id = ? AND lease_owner = ?",
+        vec![now.into(), slice_id.into(), worker.into()],
+    ))
+    .await?;
+    let open = txn
+        .query_one_raw(statement(
+            backend,
+            "SELECT COUNT(*) FROM model_run_slices WHERE model_run_id = ? AND status <> 'done'",
+            vec![run_id.into()],
+        ))
+        .await?
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(1);
+    if open == 0 {
+        model_run::Entity::update_many()
+            .col_expr(model_run::Column::Status, Expr::value(status::COMPLETED))
+            .col_expr(model_run::Column::CompletedAt, Expr::value(now))
+            .filter(model_run::Column::Id.eq(run_id))
+            .filter(model_run::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await
+}
+
+/// Gives a slice back unfinished (a worker shutting down), so another worker takes it at once.
+pub async fn release(db: &impl ConnectionTrait, worker: &str, slice_id: i64) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    db.execute_raw(statement(
+        backend,
+        "UPDATE model_run_slices SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = ? AND lease_owner = ? AND status = 'leased'",
+        vec![slice_id.into(), worker.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Fails a run at once (a job-level failure such as refused credentials): status Failed, the
+/// message, `completed_at`. Only an active run changes.
+pub async fn fail_run(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let done = model_run::Entity::update_many()
+        .col_expr(model_run::Column::Status, Expr::value(status::FAILED))
+        .col_expr(model_run::Column::ErrorMessage, Expr::value(message))
+        .col_expr(model_run::Column::CompletedAt, Expr::value(now))
+        .filter(model_run::Column::Id.eq(run_id))
+        .filter(model_run::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// The statuses of `run_ids` (a run deleted meanwhile is missing).
+pub async fn statuses(
+    db: &impl ConnectionTrait,
+    run_ids: &[i64],
+) -> Result<Vec<(i64, String)>, DbErr> {
+    if run_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    use sea_orm::QuerySelect;
+    model_run::Entity::find()
+        .select_only()
+        .columns([model_run::Column::Id, model_run::Column::Status])
+        .filter(model_run::Column::Id.is_in(run_ids.to_vec()))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        assert_eq!(
+            sql(DatabaseBackend::Postgres, "a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(
+            sql(DatabaseBackend::Sqlite, "a = ? AND b = ?"),
+            "a = ? AND b = ?"
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! One worker: claims slices, runs their tasks through the plan of their run, writes results
+//! in batches, keeps its leases alive and notices canceled runs.
+//!
+//! Four loops share the worker's state: the claimer (this file's [`run`]), the writer, the
+//! heartbeat and the run watcher. The claimer claims a new slice as soon as a call slot is
+//! free, so slices overlap and the provider's concurrency never idles at slice boundaries.
+use super::Engine;
+use super::plan::{Plan, TaskOutcome};
+use super::queue::{self, Claim};
+use crate::services::results::{self, FailureResult, PredictionResult, RunContext};
+use crate::services::runs::status;
+use entity::{failed_prediction, model_run, prediction, task};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc};
+
+/// A run this worker has work of: its plan and what its writes need.
+struct RunWork {
+    plan: Plan,
+    ctx: RunContext,
+}
+
+/// A slice this worker holds.
+#[derive(Debug, Default)]
+struct Held {
+    run_id: i64,
+    /// Tasks dispatched but not yet written.
+    remaining: usize,
+    /// Some task was canceled before its result: give the slice back, don't complete it.
+    unfinished: bool,
+    /// Another worker took the slice over (our lease lapsed).
+    lost: bool,
+}
+
+/// A task's outcome on its way to the writer.
+struct Done {
+    run: Arc<RunWork>,
+    slice_id: i64,
+    outcome: TaskOutcome,
+}
+
+/// What the four loops share.
+struct Shared {
+    engine: Engine,
+    id: String,
+    held: Mutex<HashMap<i64, Held>>,
+    runs: Mutex<HashMap<i64, Arc<RunWork>>>,
+}
+
+impl Shared {
+    fn lease(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        let now = crate::util::now();
+        let ttl = chrono::Duration::seconds(self.engine.config().lease_secs.max(1) as i64);
+        (now, now + ttl)
+    }
+
+    fn is_lost(&self, slice_id: i64) -> bool {
+        self.held
+            .lock()
+            .map(|h| h.get(&slice_id).is_none_or(|s| s.lost))
+            .unwrap_or(true)
+    }
+}
+
+/// Runs a worker until the engine shuts down.
+pub(super) async fn run(engine: Engine, id: String) {
+    let shared = Arc::new(Shared {
+        engine: engine.clone(),
+        id,
+        held: Mutex::default(),
+        runs: Mutex::default(),
+    });
+    tracing::info!(worker = %shared.id, concurrency = engine.config().concurrency, "worker started");
+    let (tx, rx) = mpsc::unbounded_channel::<Done>();
+    let writer = tokio::spawn(write_loop(shared.clone(), rx));
+    let heartbeat = tokio::spawn(heartbeat_loop(shared.clone()));
+    let watcher = tokio::spawn(watch_loop(shared.clone()));
+    let slots = Arc::new(Semaphore::new(engine.config().concurrency.max(1)));
+    let stop = engine.shutdown_signal().clone();
+    let poll = Duration::from_millis(engine.config().poll_ms.max(10));
+    loop {
+        let first = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.canceled() => break,
+        };
+        let (now, expires) = shared.lease();
+        let claim = match queue::claim(engine.db(), &shared.id, now, expires).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(worker = %shared.id, error = %e, "claiming a slice failed");
+                None
+            }
+        };
+        let Some(claim) = claim else {
+            drop(first);
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = engine.wake_signal().notified() => {}
+                _ = stop.canceled() => break,
+            }
+            continue;
+        };
+        if let Err(e) = dispatch(&shared, claim, first, &slots, &tx).await {
+            tracing::warn!(worker = %shared.id, error = %e, "dispatching a slice failed");
+            tokio::time::sleep(poll).await;
+        }
+    }
+    // Stop: cancel what is in flight; the writer gives the unfinished slices back.
+    if let Ok(runs) = shared.runs.lock() {
+        for run in runs.values() {
+            run.plan.cancel.cancel();
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+    heartbeat.abort();
+    watcher.abort();
+    tracing::info!(worker = %shared.id, "worker stopped");
+}
+
+/// The work of a run, loaded on first use. A run whose version cannot run fails at once.
+async fn run_work(shared: &Shared, run_id: i64) -> Result<Option<Arc<RunWork>>, sea_orm::DbErr> {
+    if let Some(work) = shared
+        .runs
+        .lock()
+        .ok()
+        .and_then(|r| r.get(&run_id).cloned())
+    {
+        return Ok(Some(work));
+    }
+    let db = shared.engine.db();
+    let Some(run) = model_run::Entity::find_by_id(run_id).one(db).await? else {
+        return Ok(None);
+    };
+    let ctx = match RunContext::load(db, run).await {
+        Ok(ctx) => ctx,
+        Err(_) => return Ok(None),
+    };
+    let plan = match Plan::load(
+        &shared.engine,
+        db,
+        ctx.version.clone(),
+        ctx.run.project_id,
+        ctx.config.clone(),
+    )
+    .await
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            tracing::warn!(run = run_id, error = %e, "the run cannot start");
+            queue::fail_run(db, run_id, &e.0, crate::util::now()).await?;
+            return Ok(None);
+        }
+    };
+    let work = Arc::new(RunWork { plan, ctx });
+    if let Ok(mut runs) = shared.runs.lock() {
+        runs.insert(run_id, work.clone());
+    }
+    Ok(Some(work))
+}
+
+/// Starts the tasks of a claimed slice that have no result yet.
+async fn dispatch(
+    shared: &Arc<Shared>,
+    claim: Claim,
+    first: tokio::sync::OwnedSemaphorePermit,
+    slots: &Arc<Semaphore>,
+    tx: &mpsc::UnboundedSender<Done>,
+) -> Result<(), sea_orm::DbErr> {
+    let db = shared.engine.db();
+    let Some(work) = run_work(shared, claim.run_id).await? else {
+        return Ok(());
+    };
+    // A slice resumed after a crash: the tasks with a result already are done.
+    let mut done: HashSet<i64> = prediction::Entity::find()
+        .select_only()
+        .column(prediction::Column::TaskId)
+        .filter(prediction::Column::ModelRunId.eq(claim.run_id))
+        .filter(prediction::Column::TaskId.is_in(claim.task_ids.clone()))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    done.extend(
+        failed_prediction::Entity::find()
+            .select_only()
+            .column(failed_prediction::Column::TaskId)
+            .filter(failed_prediction::Column::ModelRunId.eq(claim.run_id))
+            .filter(failed_prediction::Column::TaskId.is_in(claim.task_ids.clone()))
+            .into_tuple::<i64>()
+            .all(db)
+            .await?,
+    );
+    let todo: Vec<i64> = claim
+        .task_ids
+        .iter()
+        .copied()
+        .filter(|id| !done.contains(id))
+        .collect();
+    let tasks: Vec<(i64, Value)> = if todo.is_empty() {
+        vec![]
+    } else {
+        task::Entity::find()
+            .select_only()
+            .columns([task::Column::Id, task::Column::Data])
+            .filter(task::Column::Id.is_in(todo))
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    if tasks.is_empty() {
+        queue::complete(
+            db,
+            &shared.id,
+            claim.slice_id,
+            claim.run_id,
+            crate::util::now(),
+        )
+        .await?;
+        return Ok(());
+    }
+    if let Ok(mut held) = shared.held.lock() {
+        held.insert(
+            claim.slice_id,
+            Held {
+                run_id: claim.run_id,
+                remaining: tasks.len(),
+                ..Default::default()
+            },
+        );
+    }
+    let stop = shared.engine.shutdown_signal().clone();
+    let mut first = Some(first);
+    for (task_id, data) in tasks {
+        let permit = match first.take() {
+            Some(p) => p,
+            None => tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = stop.canceled() => {
+                    // Not started: count it as unfinished so the slice is given back.
+                    let _ = tx.send(Done { run: work.clone(), slice_id: claim.slice_id, outcome: TaskOutcome::Canceled });
+                    continue;
+                }
+            },
+        };
+        let work = work.clone();
+        let tx = tx.clone();
+        let shared = shared.clone();
+        let slice_id = claim.slice_id;
+        tokio::spawn(async move {
+            let outcome = if work.plan.cancel.is_canceled() || shared.is_lost(slice_id) {
+                TaskOutcome::Canceled
+            } else {
+                work.plan.infer(task_id, &data).await
+            };
+            drop(permit);
+            let _ = tx.send(Done {
+                run: work,
+                slice_id,
+                outcome,
+            });
+        });
+    }
+    Ok(())
+}
+
+/// Writes outcomes in batches (by size, or every 100 ms) and settles finished slices.
+async fn write_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Done>) {
+    let batch = shared.engine.config().write_batch.max(1);
+    let interval = Duration::from_millis(100);
+    let mut pending: Vec<Done> = vec![];
+    let mut since = Instant::now();
+    let mut open = true;
+    while open || !pending.is_empty() {
+        if open {
+            let wait = interval.saturating_sub(since.elapsed());
+            match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(done)) => {
+                    if pending.is_empty() {
+                        since = Instant::now();
+                    }
+                    pending.push(done);
+                    while pending.len() < batch {
+                        match rx.try_recv() {
+                            Ok(done) => pending.push(done),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Ok(None) => open = false,
+                Err(_) => {}
+            }
+        }
+        let due = pending.len() >= batch || since.elapsed() >= interval || !open;
+        if due && !pending.is_empty() {
+            flush(&shared, std::mem::take(&mut pending)).await;
+            since = Instant::now();
+        }
+    }
+}
+
+/// Writes one batch: results per run, job-level failures, then slice bookkeeping.
+async fn flush(shared: &Shared, batch: Vec<Done>) {
+    let db = shared.engine.db();
+    let mut by_run: HashMap<i64, (Arc<RunWork>, Vec<PredictionResult>, Vec<FailureResult>)> =
+        HashMap::new();
+    let mut settled: Vec<(i64, bool)> = vec![];
+    for done in batch {
+        let run_id = done.run.ctx.run.id;
+        let entry = by_run
+            .entry(run_id)
+            .or_insert_with(|| (done.run.clone(), vec![], vec![]));
+        let finished = match done.outcome {
+            TaskOutcome::Success(p) => {
+                entry.1.push(p);
+                true
+            }
+            TaskOutcome::Failure(f) => {
+                entry.2.push(f);
+                true
+            }
+            TaskOutcome::Fatal(message) => {
+                if !done.run.plan.cancel.is_canceled() {
+                    done.run.plan.cancel.cancel();
+                    tracing::warn!(run = run_id, %message, "failing the run");
+                    if let Err(e) = queue::fail_run(db, run_id, &message, crate::util::now()).await
+                    {
+                        tracing::error!(run = run_id, error = %e, "could not fail the run");
+                    }
+                }
+                false
+            }
+            TaskOutcome::Canceled => false,
+        };
+        settled.push((done.slice_id, finished));
+    }
+    for (run_id, (work, successes, failures)) in by_run {
+        if successes.is_empty() && failures.is_empty() {
+            continue;
+        }
+        let count = successes.len() + failures.len();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match results::write_batch(db, &work.ctx, successes.clone(), failures.clone()).await {
+                Ok(_) => break,
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(run = run_id, error = %e, attempt, "writing results failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => {
+                    // The slice is given back below; another claim redoes these tasks.
+                    tracing::error!(run = run_id, error = %e, results = count, "writing results failed");
+                    for s in settled.iter_mut() {
+                        if shared
+                            .held
+                            .lock()
+                            .ok()
+                            .and_then(|h| h.get(&s.0).map(|x| x.run_id))
+                            == Some(run_id)
+                        {
+                            s.1 = false;
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    // Slice bookkeeping: complete or give back the slices whose tasks are all settled.
+    let mut finished_slices: Vec<(i64, i64, bool)> = vec![];
+    if let Ok(mut held) = shared.held.lock() {
+        for (slice_id, finished) in settled {
+            if let Some(h) = held.get_mut(&slice_id) {
+                h.remaining = h.remaining.saturating_sub(1);
+                h.unfinished |= !finished;
+                if h.remaining == 0
+                    && let Some(h) = held.remove(&slice_id)
+                {
+                    finished_slices.push((slice_id, h.run_id, h.unfinished || h.lost));
+                }
+            }
+        }
+    }
+    for (slice_id, run_id, give_back) in finished_slices {
+        let result = if give_back {
+            queue::release(db, &shared.id, slice_id).await
+        } else {
+            queue::complete(db, &shared.id, slice_id, run_id, crate::util::now()).await
+        };
+        if let Err(e) = result {
+            tracing::warn!(slice = slice_id, error = %e, "settling a slice failed; its lease will lapse");
+        }
+    }
+}
+
+/// Extends the worker's leases every third of their length; marks lost the slices another
+/// worker took over.
+async fn heartbeat_loop(shared: Arc<Shared>) {
+    let every = Duration::from_secs(shared.engine.config().lease_secs.max(3)) / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let (_, expires) = shared.lease();
+        match queue::extend(shared.engine.db(), &shared.id, expires).await {
+            Ok(owned) => {
+                let owned: HashSet<i64> = owned.into_iter().collect();
+                if let Ok(mut held) = shared.held.lock() {
+                    for (slice_id, h) in held.iter_mut() {
+                        if !owned.contains(slice_id) && !h.lost {
+                            tracing::warn!(
+                                slice = slice_id,
+                                "lease lost; another worker resumes the slice"
+                            );
+                            h.lost = true;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(worker = %shared.id, error = %e, "extending leases failed"),
+        }
+    }
+}
+
+/// Every half second: cancels the calls of runs that were canceled, failed or deleted, and
+/// forgets finished runs.
+async fn watch_loop(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let ids: Vec<i64> = match shared.runs.lock() {
+            Ok(runs) => runs.keys().copied().collect(),
+            Err(_) => continue,
+        };
+        let Ok(statuses) = queue::statuses(shared.engine.db(), &ids).await else {
+            continue;
+        };
+        let active: HashSet<i64> = statuses
+            .into_iter()
+            .filter(|(_, s)| s == status::PENDING || s == status::IN_PROGRESS)
+            .map(|(id, _)| id)
+            .collect();
+        if let Ok(mut runs) = shared.runs.lock() {
+            runs.retain(|id, work| {
+                let keep = active.contains(id);
+                if !keep {
+                    work.plan.cancel.cancel();
+                }
+                keep
+            });
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! End-to-end tests of the run engine over real HTTP, a real database and the project's fake
+//! OpenAI-compatible LLM server (through a Custom connection): runs over Choices and NER
+//! projects, faults, cancel, replacement, only-missing resumes, job-level failures, and crash
+//! safety with `prompter worker` processes killed mid-run.
+use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::prompts::{ground_truth, id_of, new_prompt, new_run, run_state, runs_path};
+use entity::{failed_prediction, prediction};
+use prompter::config::ServeConfig;
+use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Engine settings for tests: quick polls, short leases, short timeouts and backoffs.
+fn quick_engine(c: &mut ServeConfig) {
+    c.engine.workers = 1;
+    c.engine.concurrency = 16;
+    c.engine.poll_ms = 50;
+    c.engine.lease_secs = 5;
+    c.engine.llm_timeout_secs = 1.0;
+    c.engine.llm_backoff_ms = 20;
+    c.engine.llm_max_attempts = 3;
+}
+
+/// A server with one in-process worker.
+async fn engine_app() -> TestApp {
+    TestApp::spawn_with(quick_engine).await
+}
+
+async fn fake(config: FakeLlmConfig) -> FakeLlm {
+    FakeLlm::start(config, 0).await.expect("fake LLM")
+}
+
+/// A Custom connection to `llm` with `key`.
+async fn custom_connection(app: &TestApp, llm: &FakeLlm, key: &str) -> i64 {
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            json!({"provider": "Custom", "endpoint": llm.base_url(), "api_key": key}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    id_of(&body)
+}
+
+/// A project of `config` with `texts`, a prompt over it and a version through a Custom
+/// connection to `llm`, priced as gpt-4o-mini.
+struct Setup {
+    project: i64,
+    tasks: Vec<i64>,
+    prompt: i64,
+    version: i64,
+}
+
+async fn setup(app: &TestApp, llm: &FakeLlm, config: &str, texts: &[&str], prompt: &str) -> Setup {
+    let project = app.project(config).await;
+    let data: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
+    let tasks = app.import(project, Value::Array(data)).await;
+    let prompt_id = id_of(
+        &new_prompt(
+            app,
+            json!({"title": "Engine", "associated_projects": [project]}),
+        )
+        .await,
+    );
+    let connection = custom_connection(app, llm, "fake-key").await;
+    let version = version(app, prompt_id, connection, "v1", prompt).await;
+    Setup {
+        project,
+        tasks,
+        prompt: prompt_id,
+        version,
+    }
+}
+
+async fn version(app: &TestApp, prompt: i64, connection: i64, title: &str, text: &str) -> i64 {
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{prompt}/versions"),
+            json!({"title": title, "prompt": text, "provider_model_id": "gpt-4o-mini",
+                   "provider": "Custom", "model_provider_connection": connection}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    id_of(&body)
+}
+
+/// Starts a run; returns its id.
+async fn start(app: &TestApp, s: &Setup, body: Value) -> i64 {
+    let mut body = body;
+    body["project"] = json!(s.project);
+    id_of(&new_run(app, s.prompt, s.version, body).await)
+}
+
+/// Polls until the run leaves Pending/InProgress (bounded: a stuck run fails the test).
+async fn finished(app: &TestApp, s: &Setup, run: i64) -> Value {
+    for _ in 0..1200 {
+        let state = run_state(app, s.prompt, s.version, run).await;
+        if !matches!(state["status"].as_str(), Some("Pending" | "InProgress")) {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {run} did not finish");
+}
+
+/// Per task of the run: how many predictions and failures it has.
+async fn results_per_task(app: &TestApp, run: i64) -> HashMap<i64, (usize, Vec<String>)> {
+    let predicted: Vec<i64> = prediction::Entity::find()
+        .select_only()
+        .column(prediction::Column::TaskId)
+        .filter(prediction::Column::ModelRunId.eq(run))
+        .into_tuple()
+        .all(&app.db)
+        .await
+        .expect("predictions");
+    let failed: Vec<(i64, Option<String>)> = failed_prediction::Entity::find()
+        .select_only()
+        .columns([
+            failed_prediction::Column::TaskId,
+            failed_prediction::Column::ErrorType,
+        ])
+        .filter(failed_prediction::Column::ModelRunId.eq(run))
+        .into_tuple()
+        .all(&app.db)
+        .await
+        .expect("failures");
+    let mut out: HashMap<i64, (usize, Vec<String>)> = HashMap::new();
+    for t in predicted {
+        out.entry(t).or_default().0 += 1;
+    }
+    for (t, kind) in failed {
+        out.entry(t).or_default().1.push(kind.unwrap_or_default());
+    }
+    out
+}
+
+/// Asserts every task of `tasks` has exactly one prediction or one failure in the run.
+fn assert_exactly_once(results: &HashMap<i64, (usize, Vec<String>)>, tasks: &[i64]) {
+    for t in tasks {
+        let (p, f) = results.get(t).cloned().unwrap_or_default();
+        assert_eq!(p + f.len(), 1, "task {t}: {p} predictions, failures {f:?}");
+    }
+    assert_eq!(
+        results.len(),
+        tasks.len(),
+        "results only for the run's tasks"
+    );
+}
+
+const TEXTS: [&str; 6] = [
+    "I love it",
+    "awful service",
+    "great stuff",
+    "bad and poor",
+    "excellent work",
+    "terrible idea",
+];
+
+#[tokio::test]
+async fn a_choices_run_completes_with_predictions_accuracy_and_cost() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = setup(
+        &app,
+        &llm,
+        CLS,
+        &TEXTS,
+        "Classify the sentiment. Text: {text}",
+    )
+    .await;
+    // Ground truth: four right by the keyword rule, one deliberately "wrong".
+    for (i, label) in [
+        (0, "Positive"),
+        (1, "Negative"),
+        (2, "Positive"),
+        (3, "Positive"),
+    ] {
+        ground_truth(&app, s.tasks[i], choice(label)).await;
+    }
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(state["total_tasks"], 6);
+    assert_eq!(state["total_predictions"], 6);
+    assert_eq!(state["total_failed_predictions"], 0);
+    assert!(state["completed_at"].is_string());
+    // Four ground-truth tasks, three answered as annotated.
+    assert_eq!(state["total_correct_predictions"], 3);
+    // Cost is the run's tokens at gpt-4o-mini's prices.
+    let (p, c) = (
+        state["prompt_tokens"].as_f64().expect("prompt tokens"),
+        state["completion_tokens"]
+            .as_f64()
+            .expect("completion tokens"),
+    );
+    assert!(p > 0.0 && c > 0.0);
+    let expected = (p * 0.15 + c * 0.60) / 1e6;
+    let cost = state["total_cost_usd"].as_f64().expect("cost");
+    assert!((cost - expected).abs() < 1e-9, "{cost} vs {expected}");
+    assert_eq!(llm.stats().ok, 6);
+    // Each prediction carries the keyword answer, the run and the label.
+    let (status, preds) = app
+        .get(&format!("/api/predictions/?project={}", s.project))
+        .await;
+    assert_eq!(status, 200);
+    let by_task: HashMap<i64, Value> = preds
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| (p["task"].as_i64().expect("task"), p.clone()))
+        .collect();
+    for (i, want) in [
+        "Positive", "Negative", "Positive", "Negative", "Positive", "Negative",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = &by_task[&s.tasks[i]];
+        assert_eq!(p["model_run"], run);
+        assert_eq!(p["model_version"], "Engine__v1");
+        assert_eq!(p["score"], 1.0);
+        assert_eq!(p["result"][0]["value"]["choices"], json!([want]), "{p}");
+        assert_eq!(p["result"][0]["from_name"], "sentiment");
+    }
+    // A HasGT run scores the version: three of four right.
+    let scored = start(&app, &s, json!({"project_subset": "HasGT"})).await;
+    let state = finished(&app, &s, scored).await;
+    assert_eq!(state["total_tasks"], 4);
+    assert_eq!(state["total_correct_predictions"], 3);
+    let (_, v) = app
+        .get(&format!("/api/prompts/{}/versions/{}", s.prompt, s.version))
+        .await;
+    assert_eq!(
+        v["score"].as_f64().map(|x| (x * 1000.0).round()),
+        Some(750.0),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_ner_run_locates_spans() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let texts = [
+        "John Smith joined Acme Corp yesterday.",
+        "Mary met Google people",
+    ];
+    let s = setup(&app, &llm, NER, &texts, "Find the entities. Text: {text}").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(state["total_predictions"], 2);
+    let (_, preds) = app
+        .get(&format!("/api/predictions/?task={}", s.tasks[0]))
+        .await;
+    let regions = preds[0]["result"].as_array().expect("regions").clone();
+    let spans: Vec<(i64, i64, String)> = regions
+        .iter()
+        .map(|r| {
+            assert_eq!(r["type"], "labels");
+            (
+                r["value"]["start"].as_i64().expect("start"),
+                r["value"]["end"].as_i64().expect("end"),
+                r["value"]["labels"][0].as_str().expect("label").to_string(),
+            )
+        })
+        .collect();
+    let text = texts[0];
+    for (start, end, label) in &spans {
+        let quoted: String = text
+            .chars()
+            .skip(*start as usize)
+            .take((end - start) as usize)
+            .collect();
+        match quoted.as_str() {
+            "John Smith" => assert_eq!(label, "PER"),
+            "Acme Corp" => assert_eq!(label, "ORG"),
+            other => panic!("unexpected span {other:?}"),
+        }
+    }
+    assert_eq!(spans.len(), 2, "{regions:?}");
+}
+
+#[tokio::test]
+async fn faults_end_every_task_in_one_prediction_or_one_typed_failure() {
+    let llm = fake(FakeLlmConfig {
+        error_rate: 0.12,
+        timeout_rate: 0.06,
+        timeout_ms: 3000,
+        malformed_rate: 0.06,
+        invalid_rate: 0.06,
+        seed: 7,
+        ..Default::default()
+    })
+    .await;
+    let app = TestApp::spawn_with(|c| {
+        quick_engine(c);
+        c.engine.llm_max_attempts = 2;
+        c.engine.llm_timeout_secs = 0.5;
+    })
+    .await;
+    let texts: Vec<String> = (0..60).map(|i| format!("item {i} is good")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    let results = results_per_task(&app, run).await;
+    assert_exactly_once(&results, &s.tasks);
+    let failures: Vec<String> = results.values().flat_map(|(_, f)| f.clone()).collect();
+    assert_eq!(
+        state["total_predictions"].as_u64().expect("predictions") as usize
+            + state["total_failed_predictions"].as_u64().expect("failed") as usize,
+        60
+    );
+    assert_eq!(
+        state["total_failed_predictions"]
+            .as_u64()
+            .map(|n| n as usize),
+        Some(failures.len())
+    );
+    for kind in &failures {
+        assert!(
+            ["ProviderError", "Timeout", "InvalidOutput"].contains(&kind.as_str()),
+            "unexpected error type {kind}"
+        );
+    }
+    // Malformed and out-of-schema answers are not retried: they fail as InvalidOutput.
+    let stats = llm.stats();
+    assert!(stats.malformed + stats.invalid > 0, "{stats:?}");
+    assert!(
+        failures.iter().any(|k| k == "InvalidOutput"),
+        "{failures:?}"
+    );
+    // 5xx and timeouts were retried.
+    assert!(stats.requests > 60, "{stats:?}");
+}
+
+#[tokio::test]
+async fn cancel_stops_new_calls() {
+    let llm = fake(FakeLlmConfig {
+        latency_ms: 300,
+        ..Default::default()
+    })
+    .await;
+    let app = TestApp::spawn_with(|c| {
+        quick_engine(c);
+        c.engine.concurrency = 2;
+    })
+    .await;
+    let texts: Vec<String> = (0..40).map(|i| format!("text {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    // Wait for the first results, then cancel.
+    for _ in 0..200 {
+        if run_state(&app, s.prompt, s.version, run).await["total_predictions"]
+            .as_i64()
+            .unwrap_or(0)
+            > 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = app
+        .post(
+            &format!("{}/{run}/cancel", runs_path(s.prompt, s.version)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The watcher notices within half a second; calls in flight are dropped.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let seen = llm.stats().requests;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        llm.stats().requests,
+        seen,
+        "no call after the cancel settled"
+    );
+    let state = run_state(&app, s.prompt, s.version, run).await;
+    assert_eq!(state["status"], "Canceled");
+    let done = state["total_predictions"].as_i64().expect("predictions");
+    assert!(done > 0 && done < 40, "{state}");
+}
+
+#[tokio::test]
+async fn a_new_run_replaces_the_previous_one_and_only_missing_resumes() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = setup(&app, &llm, CLS, &TEXTS, "Text: {text}").await;
+    ground_truth(&app, s.tasks[0], choice("Positive")).await;
+    ground_truth(&app, s.tasks[1], choice("Negative")).await;
+    let first = start(&app, &s, json!({"project_subset": "HasGT"})).await;
+    assert_eq!(finished(&app, &s, first).await["total_predictions"], 2);
+    // The same subset again: the first run and its predictions are replaced.
+    let second = start(&app, &s, json!({"project_subset": "HasGT"})).await;
+    let state = finished(&app, &s, second).await;
+    assert_eq!(state["total_correct_predictions"], 2);
+    assert!(results_per_task(&app, first).await.is_empty());
+    assert_eq!(llm.stats().ok, 4);
+    // All tasks, only those without a prediction of this version: four more calls.
+    let rest = start(
+        &app,
+        &s,
+        json!({"project_subset": "All", "only_missing_predictions": true}),
+    )
+    .await;
+    let state = finished(&app, &s, rest).await;
+    assert_eq!(state["total_tasks"], 4, "{state}");
+    assert_eq!(state["status"], "Completed");
+    assert_eq!(llm.stats().ok, 8);
+    assert_exactly_once(&results_per_task(&app, rest).await, &s.tasks[2..]);
+    // The HasGT run is kept.
+    assert_eq!(results_per_task(&app, second).await.len(), 2);
+}
+
+#[tokio::test]
+async fn refused_credentials_fail_the_run_at_once() {
+    let llm = fake(FakeLlmConfig {
+        require_key: Some("the-right-key".into()),
+        ..Default::default()
+    })
+    .await;
+    let app = engine_app().await;
+    let s = setup(&app, &llm, CLS, &TEXTS, "Text: {text}").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["status"], "Failed", "{state}");
+    let message = state["error_message"].as_str().expect("message");
+    assert!(message.contains("refused the credentials"), "{message}");
+    assert!(
+        !message.contains("fake-key"),
+        "the key never shows: {message}"
+    );
+    assert!(state["completed_at"].is_string());
+    assert_eq!(state["total_failed_predictions"], 0, "no failure per task");
+    assert!(llm.stats().unauthorized <= 16, "{:?}", llm.stats());
+}
+
+#[tokio::test]
+async fn a_missing_field_is_a_failure_that_names_it() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = setup(&app, &llm, CLS, &["I love it"], "Text: {text} ({source})").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    let (_, tasks) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}&project_subset=All",
+            s.project, s.prompt
+        ))
+        .await;
+    let error = &tasks["results"][0]["task_result_list"][0]["error"];
+    let text = error.to_string();
+    assert!(
+        text.contains("MissingField") && text.contains("source"),
+        "{tasks}"
+    );
+    assert_eq!(llm.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn versions_of_unsupported_providers_are_refused() {
+    let app = TestApp::spawn().await;
+    let prompt = id_of(&new_prompt(&app, json!({"title": "p"})).await);
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            json!({"provider": "VertexAI", "google_project_id": "p"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{prompt}/versions"),
+            json!({"title": "v", "prompt": "{text}", "provider_model_id": "gemini-2.5-pro",
+                   "provider": "VertexAI", "model_provider_connection": id_of(&body)}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["validation_errors"]["provider"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("not supported")),
+        "{body}"
+    );
+}
+
+/// Starts `prompter worker` on the app's database.
+fn worker_process(app: &TestApp, concurrency: usize) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
+        .arg("worker")
+        .env("PROMPTER_DATABASE_URL", &app.database_url)
+        .env("PROMPTER_SECRET_KEY", "integration-test-secret-key")
+        .env("PROMPTER_WORKERS", "1")
+        .env("PROMPTER_CONCURRENCY", concurrency.to_string())
+        .env("PROMPTER_LEASE_SECS", "2")
+        .env("PROMPTER_POLL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start prompter worker")
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
+    let llm = fake(FakeLlmConfig {
+        latency_ms: 100,
+        ..Default::default()
+    })
+    .await;
+    // The server runs no worker; separate processes do the work.
+    let app = TestApp::spawn().await;
+    let texts: Vec<String> = (0..250).map(|i| format!("review {i}: good")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let mut first = worker_process(&app, 8);
+    for _ in 0..600 {
+        let done = run_state(&app, s.prompt, s.version, run).await["total_predictions"]
+            .as_i64()
+            .unwrap_or(0);
+        if done >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().expect("SIGKILL the worker");
+    let _ = first.wait();
+    let partial = run_state(&app, s.prompt, s.version, run).await;
+    assert!(
+        partial["total_predictions"].as_i64().unwrap_or(0) < 250,
+        "killed mid-run: {partial}"
+    );
+    let mut second = worker_process(&app, 8);
+    let state = finished(&app, &s, run).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(state["total_predictions"], 250);
+    assert_eq!(state["total_failed_predictions"], 0);
+    assert_exactly_once(&results_per_task(&app, run).await, &s.tasks);
+}
+
+#[tokio::test]
+async fn two_workers_never_process_a_task_twice() {
+    let llm = fake(FakeLlmConfig {
+        latency_ms: 20,
+        ..Default::default()
+    })
+    .await;
+    let app = TestApp::spawn().await;
+    let texts: Vec<String> = (0..400).map(|i| format!("note {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let mut a = worker_process(&app, 8);
+    let mut b = worker_process(&app, 8);
+    let state = finished(&app, &s, run).await;
+    for w in [&mut a, &mut b] {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert_eq!(state["status"], "Completed", "{state}");
+    assert_exactly_once(&results_per_task(&app, run).await, &s.tasks);
+    // One call per task: no task was sent by both workers.
+    assert_eq!(llm.stats().requests, 400);
+}
