@@ -82,6 +82,43 @@ fn fingerprint(c: &Credentials, engine: &Engine) -> u64 {
     h.finish()
 }
 
+/// The scheduler of connection `connection_id` of an organization and `model`: what every
+/// LLM call of the engine (runs, live predictions, refinements) goes through.
+pub async fn scheduler_for(
+    engine: &Engine,
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    connection_id: i64,
+    model: &str,
+) -> Result<Arc<Scheduler>, PlanError> {
+    let credentials =
+        model_providers::credentials(db, engine.secrets(), organization_id, connection_id)
+            .await
+            .map_err(|_| {
+                PlanError(format!(
+                    "The model provider connection {connection_id} is gone or cannot be opened."
+                ))
+            })?;
+    let provider = crate::llm::provider_for(&credentials, engine.http()).map_err(|e| {
+        PlanError(format!(
+            "Model provider connection {connection_id} cannot be used: {e}"
+        ))
+    })?;
+    Ok(engine.schedulers().get(
+        connection_id,
+        model,
+        fingerprint(&credentials, engine),
+        || {
+            let config = SchedulerConfig {
+                rpm: credentials.rpm_limit.filter(|l| *l > 0).map(|l| l as u64),
+                tpm: credentials.tpm_limit.filter(|l| *l > 0).map(|l| l as u64),
+                ..engine.scheduler_config()
+            };
+            (provider, config)
+        },
+    ))
+}
+
 /// The instructions every call starts with.
 fn system_message(schema: &Value) -> String {
     format!(
@@ -113,43 +150,14 @@ impl Plan {
                 version.title
             )));
         };
-        let credentials = model_providers::credentials(
-            db,
-            engine.secrets(),
-            version.organization_id,
-            connection_id,
-        )
-        .await
-        .map_err(|_| {
-            PlanError(format!(
-                "The model provider connection {connection_id} of version \"{}\" is gone or cannot be opened.",
-                version.title
-            ))
-        })?;
         if let Some(p) = Provider::parse(&version.provider)
             && !crate::llm::is_supported(p)
         {
             return Err(PlanError(crate::llm::unsupported_message(p)));
         }
         let model = version.provider_model_id.clone();
-        let provider = crate::llm::provider_for(&credentials, engine.http()).map_err(|e| {
-            PlanError(format!(
-                "Model provider connection {connection_id} cannot be used: {e}"
-            ))
-        })?;
-        let scheduler = engine.schedulers().get(
-            connection_id,
-            &model,
-            fingerprint(&credentials, engine),
-            || {
-                let config = SchedulerConfig {
-                    rpm: credentials.rpm_limit.filter(|l| *l > 0).map(|l| l as u64),
-                    tpm: credentials.tpm_limit.filter(|l| *l > 0).map(|l| l as u64),
-                    ..engine.scheduler_config()
-                };
-                (provider, config)
-            },
-        );
+        let scheduler =
+            scheduler_for(engine, db, version.organization_id, connection_id, &model).await?;
         let schema = config.output_schema();
         if schema["properties"]
             .as_object()
