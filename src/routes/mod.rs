@@ -8,6 +8,7 @@ use utoipa::IntoParams;
 pub mod annotations;
 pub mod docs;
 pub mod evaluation;
+pub mod live;
 pub mod model_providers;
 pub mod predictions;
 pub mod projects;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     versions::configure(cfg);
     runs::configure(cfg);
     evaluation::configure(cfg);
+    live::configure(cfg);
     docs::configure(cfg);
 }
 

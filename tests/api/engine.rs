@@ -572,3 +572,109 @@ async fn two_workers_never_process_a_task_twice() {
     // One call per task: no task was sent by both workers.
     assert_eq!(llm.stats().requests, 400);
 }
+
+#[tokio::test]
+async fn live_predictions_answer_at_once_and_store_nothing() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = TestApp::spawn_with(|c| c.engine.workers = 0).await;
+    let s = setup(&app, &llm, CLS, &TEXTS[..2], "Text: {text}").await;
+    let path = format!("/api/prompts/{}/versions/{}/predict", s.prompt, s.version);
+    let (status, body) = app
+        .post(
+            &path,
+            json!({"project": s.project, "task_ids": [s.tasks[1], s.tasks[0]]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model_version"], "Engine__v1");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results[0]["task"], s.tasks[1]);
+    assert_eq!(
+        results[0]["result"][0]["value"]["choices"],
+        json!(["Negative"])
+    );
+    assert_eq!(
+        results[1]["result"][0]["value"]["choices"],
+        json!(["Positive"])
+    );
+    assert_eq!(results[1]["score"], 1.0);
+    assert!(results[1]["prompt_tokens"].as_i64().unwrap_or(0) > 0);
+    assert!(results[1]["error_type"].is_null());
+    let (_, preds) = app
+        .get(&format!("/api/predictions/?project={}", s.project))
+        .await;
+    assert_eq!(preds, json!([]), "nothing stored");
+    // Inline data, and a task missing the prompt's field.
+    let (status, body) = app
+        .post(
+            &path,
+            json!({"project": s.project, "tasks": [{"data": {"text": "so good"}}, {"data": {"other": 1}}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"][0]["result"][0]["value"]["choices"],
+        json!(["Positive"])
+    );
+    assert_eq!(body["results"][1]["error_type"], "MissingField");
+    assert_eq!(body["results"][1]["result"], json!([]));
+}
+
+#[tokio::test]
+async fn live_predictions_check_their_input() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = TestApp::spawn_with(|c| c.engine.workers = 0).await;
+    let s = setup(&app, &llm, CLS, &TEXTS[..1], "Text: {text}").await;
+    let other = app.project(CLS).await;
+    let foreign = app.import(other, json!([{"text": "x"}])).await[0];
+    let path = format!("/api/prompts/{}/versions/{}/predict", s.prompt, s.version);
+    for (body, field) in [
+        (json!({"task_ids": [s.tasks[0]]}), "project"),
+        (json!({"project": s.project}), "task_ids"),
+        (json!({"project": s.project, "task_ids": []}), "task_ids"),
+        (
+            json!({"project": s.project, "task_ids": [foreign]}),
+            "task_ids",
+        ),
+        (
+            json!({"project": s.project, "task_ids": [s.tasks[0]], "tasks": [{"data": {}}]}),
+            "tasks",
+        ),
+        (
+            json!({"project": s.project, "tasks": [{"data": "text"}]}),
+            "tasks",
+        ),
+        (json!({"project": 999_999, "task_ids": [1]}), "project"),
+    ] {
+        let (status, answer) = app.post(&path, body.clone()).await;
+        crate::prompts::assert_field_error(status, &answer, field);
+    }
+    let too_many: Vec<Value> = (0..101)
+        .map(|i| json!({"data": {"text": i.to_string()}}))
+        .collect();
+    let (status, answer) = app
+        .post(&path, json!({"project": s.project, "tasks": too_many}))
+        .await;
+    crate::prompts::assert_field_error(status, &answer, "tasks");
+    // Other organizations see no such version; annotators may not spend on calls.
+    let body = json!({"project": s.project, "task_ids": [s.tasks[0]]});
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&app.other_token),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&app.annotator_token),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(llm.stats().requests, 0);
+}
