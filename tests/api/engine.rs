@@ -678,3 +678,60 @@ async fn live_predictions_check_their_input() {
     assert_eq!(status, 403);
     assert_eq!(llm.stats().requests, 0);
 }
+
+#[tokio::test]
+async fn the_run_command_starts_a_run_and_follows_it_to_the_end() {
+    let llm = fake(FakeLlmConfig {
+        latency_ms: 20,
+        ..Default::default()
+    })
+    .await;
+    let app = engine_app().await;
+    let texts: Vec<String> = (0..30).map(|i| format!("text {i} is great")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
+    let address = app.address.clone();
+    let token = app.token.clone();
+    let (prompt, version, project) = (s.prompt, s.version, s.project);
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
+            .args(["run", "--url", &address, "--subset", "All"])
+            .args([
+                "--prompt",
+                &prompt.to_string(),
+                "--version",
+                &version.to_string(),
+            ])
+            .args(["--project", &project.to_string()])
+            .env("PROMPTER_TOKEN", token)
+            .output()
+            .expect("run prompter run")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("30 tasks"), "{stdout}");
+    assert!(
+        stdout.contains("Completed: 30 predictions, 0 failed"),
+        "{stdout}"
+    );
+    // A bad token: a clear error and a failing exit code.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
+        .args(["run", "--url", &app.address, "--token", "wrong-token-123"])
+        .args([
+            "--prompt",
+            &s.prompt.to_string(),
+            "--version",
+            &s.version.to_string(),
+        ])
+        .args(["--project", &s.project.to_string()])
+        .output()
+        .expect("run prompter run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("refused the run (401"));
+}
