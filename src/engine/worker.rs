@@ -308,7 +308,8 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
     let db = shared.engine.db();
     let mut by_run: HashMap<i64, (Arc<RunWork>, Vec<PredictionResult>, Vec<FailureResult>)> =
         HashMap::new();
-    let mut settled: Vec<(i64, bool)> = vec![];
+    // (slice, run, whether the task's result is settled).
+    let mut settled: Vec<(i64, i64, bool)> = vec![];
     for done in batch {
         let run_id = done.run.ctx.run.id;
         let entry = by_run
@@ -336,7 +337,7 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
             }
             TaskOutcome::Canceled => false,
         };
-        settled.push((done.slice_id, finished));
+        settled.push((done.slice_id, run_id, finished));
     }
     for (run_id, (work, successes, failures)) in by_run {
         if successes.is_empty() && failures.is_empty() {
@@ -355,16 +356,8 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
                 Err(e) => {
                     // The slice is given back below; another claim redoes these tasks.
                     tracing::error!(run = run_id, error = %e, results = count, "writing results failed");
-                    for s in settled.iter_mut() {
-                        if shared
-                            .held
-                            .lock()
-                            .ok()
-                            .and_then(|h| h.get(&s.0).map(|x| x.run_id))
-                            == Some(run_id)
-                        {
-                            s.1 = false;
-                        }
+                    for s in settled.iter_mut().filter(|s| s.1 == run_id) {
+                        s.2 = false;
                     }
                     break;
                 }
@@ -374,7 +367,7 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
     // Slice bookkeeping: complete or give back the slices whose tasks are all settled.
     let mut finished_slices: Vec<(i64, i64, bool)> = vec![];
     if let Ok(mut held) = shared.held.lock() {
-        for (slice_id, finished) in settled {
+        for (slice_id, _, finished) in settled {
             if let Some(h) = held.get_mut(&slice_id) {
                 h.remaining = h.remaining.saturating_sub(1);
                 h.unfinished |= !finished;
