@@ -735,3 +735,70 @@ async fn the_run_command_starts_a_run_and_follows_it_to_the_end() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("refused the run (401"));
 }
+
+#[tokio::test]
+async fn few_shot_examples_come_from_other_tasks_ground_truth() {
+    use prompter::engine::{Engine, EngineConfig, plan::Plan};
+    use prompter::llm::Role;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = TestApp::spawn_with(|c| c.engine.workers = 0).await;
+    let s = setup(&app, &llm, CLS, &TEXTS[..4], "Classify: {text}").await;
+    ground_truth(&app, s.tasks[0], choice("Positive")).await;
+    ground_truth(&app, s.tasks[1], choice("Negative")).await;
+    ground_truth(&app, s.tasks[2], choice("Positive")).await;
+    let (status, body) = app
+        .patch(
+            &format!("/api/prompts/{}/versions/{}", s.prompt, s.version),
+            json!({"max_few_shot_examples": 2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let engine = Engine::new(
+        app.db.clone(),
+        prompter::crypto::Secrets::from_secret("integration-test-secret-key").expect("secret"),
+        prompter::pricing::PriceTable::default(),
+        EngineConfig::default(),
+    );
+    let version = entity::model_version::Entity::find_by_id(s.version)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("version");
+    let project = entity::project::Entity::find_by_id(s.project)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("project");
+    let config = prompter::services::projects::config_of(&project);
+    let plan = Plan::load(&engine, &app.db, version, s.project, config)
+        .await
+        .expect("plan");
+    // For a task with ground truth itself, its own annotation is never an example.
+    let messages = plan
+        .messages(s.tasks[2], &json!({"text": "great stuff"}))
+        .expect("messages");
+    let roles: Vec<Role> = messages.iter().map(|m| m.role).collect();
+    assert_eq!(
+        roles,
+        [
+            Role::System,
+            Role::User,
+            Role::Assistant,
+            Role::User,
+            Role::Assistant,
+            Role::User
+        ]
+    );
+    assert!(
+        messages[0]
+            .content
+            .contains("\"enum\":[\"Positive\",\"Negative\"]"),
+        "{}",
+        messages[0].content
+    );
+    assert_eq!(messages[1].content, "Classify: awful service");
+    assert_eq!(messages[2].content, r#"{"sentiment":"Negative"}"#);
+    assert_eq!(messages[3].content, "Classify: I love it");
+    assert_eq!(messages[4].content, r#"{"sentiment":"Positive"}"#);
+    assert_eq!(messages[5].content, "Classify: great stuff");
+}
