@@ -1,11 +1,25 @@
-//! The project's fake OpenAI-compatible LLM server, the only fake the tests and benchmarks of the
-//! run engine may use (through a "Custom" provider connection whose base URL is
-//! [`FakeLlm::base_url`]).
+//! The project's fake LLM server, the only fake the tests and benchmarks of the run engine may
+//! use. It speaks four dialects over one code path:
 //!
-//! It answers `POST /v1/chat/completions` (also `/chat/completions`) and `GET /v1/models`
-//! (also `/models`). Answers are deterministic and derived from the request: the text of the last
-//! user message (the part after its last `Text:` when there is one) is matched against the JSON
-//! schema of `response_format`:
+//! * **OpenAI** chat completions: `POST /v1/chat/completions` (also `/chat/completions`), with
+//!   `GET /v1/models` (also `/models`); the key is `Authorization: Bearer <key>`. Use it through
+//!   an "OpenAI" or "Custom" connection whose endpoint is [`FakeLlm::base_url`].
+//! * **Azure OpenAI**: `POST /openai/deployments/{deployment}/chat/completions?api-version=...`
+//!   (the query is required), the OpenAI shapes, the key in the `api-key` header (or a Bearer
+//!   token). Use it through an "AzureOpenAI" connection whose endpoint is [`FakeLlm::root_url`].
+//! * **Anthropic** Messages: `POST /v1/messages` (also `/messages`), the key in `x-api-key`, the
+//!   `anthropic-version` header required. The schema is the `input_schema` of the tool that
+//!   `tool_choice` names (or of the first tool); the answer is a `tool_use` block whose `input` is
+//!   the answer object (`stop_reason: tool_use`), or a text block holding the JSON when the
+//!   request has no tools. Use it through an "Anthropic" connection whose endpoint is
+//!   [`FakeLlm::root_url`].
+//! * **Gemini** `generateContent`: `POST /v1beta/models/{model}:generateContent`, the key in
+//!   `x-goog-api-key` (or `?key=`), the schema in `generationConfig.responseJsonSchema` (or
+//!   `responseSchema`); the answer is the JSON text of the first candidate's part. Use it
+//!   through a "Gemini" connection whose endpoint is [`FakeLlm::root_url`].
+//!
+//! Answers are deterministic and derived from the request: the text of the last user message
+//! (the part after its last `Text:` when there is one) is matched against the JSON schema:
 //!
 //! * a string property with an `enum` gets the first enum value that occurs in the text as a
 //!   whole word (case-insensitive), else a keyword rule (`love`, `great`, `good`, `excellent`,
@@ -16,13 +30,35 @@
 //!   per capitalised word group: `ORG` when a word is a known organisation (`Inc`, `Corp`, `Acme`,
 //!   `Google`, `Microsoft`, `Apple`, `OpenAI`), `PER` otherwise, with character offsets into the
 //!   matched text;
+//! * the **refine** rule, for prompt-refinement ("teacher") schemas, by the name of a string
+//!   property without an enum (case-insensitive, first match wins): `reasoning` answers
+//!   "The fake teacher kept the placeholders and added an instruction."; a name containing
+//!   `title` answers `refined`; a name containing `prompt` (e.g. `new_prompt_content`) answers
+//!   "Read the text carefully and answer precisely.\n" followed by the text between
+//!   `<current_prompt>` and `</current_prompt>` in the whole user message (trimmed), or the
+//!   matched text when the user message has no such tags;
 //! * integers and numbers get their `minimum` or 1, booleans `true`, other strings a fixed
 //!   sentence, nested objects are walked the same way.
 //!
-//! Without a schema the answer is `{"answer": "ok"}`. Flags add latency, jitter, requests- and
-//! tokens-per-minute limits (429 with `Retry-After` and OpenAI's `x-ratelimit-*` headers), an API
-//! key check (401) and fault rates: 500s, timeouts, malformed (non-JSON) and invalid
-//! (out-of-schema) content. The random draws come from a seeded RNG.
+//! Without a schema the answer is `{"answer": "ok"}`. Flags ([`FakeLlmConfig`]) add latency,
+//! jitter, requests- and tokens-per-minute limits, an API key check (401) and fault rates: 500s,
+//! timeouts, malformed (non-JSON) and invalid (out-of-schema) content. The random draws come
+//! from a seeded RNG. Every dialect shares the counting, the key check, the limits, the faults
+//! and the latency; only the request reading and the answer and error shapes differ:
+//!
+//! * a 429 carries `Retry-After` (whole seconds) in every dialect, plus `retry-after-ms` and
+//!   OpenAI's `x-ratelimit-*` headers (OpenAI, Azure), `anthropic-ratelimit-requests-*` and
+//!   `anthropic-ratelimit-tokens-*` headers (Anthropic; also on its 200s when a limit is set), or
+//!   a `google.rpc.RetryInfo` detail in the body (Gemini);
+//! * errors are `{"error": {"message", "type", "param", "code"}}` (OpenAI, Azure),
+//!   `{"type": "error", "error": {"type", "message"}}` with `authentication_error`,
+//!   `invalid_request_error`, `rate_limit_error` or `api_error` (Anthropic), and
+//!   `{"error": {"code", "message", "status"}}` with `UNAUTHENTICATED`, `INVALID_ARGUMENT`,
+//!   `RESOURCE_EXHAUSTED`, `INTERNAL` or `NOT_FOUND` (Gemini);
+//! * a malformed answer is content that is not JSON, even to a tolerant parser (a sentence, then
+//!   the answer object cut before its closing brace): the message content (OpenAI, Azure), a
+//!   text block and no `tool_use` (Anthropic), the candidate's text (Gemini); an invalid one puts
+//!   a label outside the enum into the content, the tool input or the candidate's text.
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpResponseBuilder, HttpServer, web};
@@ -71,6 +107,15 @@ const INVALID_LABEL: &str = "NotALabel";
 /// The answer of a plain string property.
 const PLAIN_STRING: &str = "This is a fake answer.";
 
+/// The refine rule's instruction, put before the current prompt.
+const REFINE_INSTRUCTION: &str = "Read the text carefully and answer precisely.";
+
+/// The refine rule's title.
+const REFINE_TITLE: &str = "refined";
+
+/// The refine rule's reasoning.
+const REFINE_REASONING: &str = "The fake teacher kept the placeholders and added an instruction.";
+
 /// Parses a probability in 0..=1.
 fn parse_rate(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
@@ -114,7 +159,9 @@ pub struct FakeLlmConfig {
     /// Seed of the random draws (faults and jitter).
     #[arg(long, env = "FAKE_LLM_SEED", default_value_t = 0)]
     pub seed: u64,
-    /// When set, requests must send `Authorization: Bearer <key>` or get 401.
+    /// When set, requests must send this key or get 401: `Authorization: Bearer <key>`
+    /// (OpenAI), `api-key` (Azure), `x-api-key` (Anthropic), `x-goog-api-key` or `?key=`
+    /// (Gemini).
     #[arg(long, env = "FAKE_LLM_REQUIRE_KEY")]
     pub require_key: Option<String>,
 }
@@ -140,7 +187,7 @@ impl Default for FakeLlmConfig {
 /// Counters of what the fake server answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct FakeLlmStats {
-    /// Requests received on the chat completions endpoint.
+    /// Requests received on the completion endpoints (every dialect).
     pub requests: u64,
     /// Requests answered 200 (including timed-out, malformed and invalid ones).
     pub ok: u64,
@@ -352,8 +399,18 @@ impl Inner {
         (fault, Duration::from_millis(jitter))
     }
 
-    /// Adds the `x-ratelimit-*` headers when limits are set.
-    fn headers(&self, builder: &mut HttpResponseBuilder, quota: Quota) {
+    /// Adds the rate-limit headers of `api` when limits are set: OpenAI's `x-ratelimit-*`
+    /// (OpenAI, Azure) or Anthropic's `anthropic-ratelimit-*`; Gemini sends none.
+    fn headers(&self, api: Api, builder: &mut HttpResponseBuilder, quota: Quota) {
+        match api {
+            Api::OpenAi | Api::Azure => self.openai_headers(builder, quota),
+            Api::Anthropic => self.anthropic_headers(builder, quota),
+            Api::Gemini => {}
+        }
+    }
+
+    /// OpenAI's `x-ratelimit-*` headers.
+    fn openai_headers(&self, builder: &mut HttpResponseBuilder, quota: Quota) {
         if let Some(rpm) = self.config.rpm {
             builder.insert_header(("x-ratelimit-limit-requests", rpm.to_string()));
             builder.insert_header((
@@ -378,23 +435,135 @@ impl Inner {
         }
     }
 
-    /// An OpenAI error answer.
-    fn error(
+    /// Anthropic's `anthropic-ratelimit-*` headers (resets are RFC 3339 instants).
+    fn anthropic_headers(&self, builder: &mut HttpResponseBuilder, quota: Quota) {
+        let at = |d: Duration| {
+            let d = chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::zero());
+            (chrono::Utc::now() + d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        if let Some(rpm) = self.config.rpm {
+            builder.insert_header(("anthropic-ratelimit-requests-limit", rpm.to_string()));
+            builder.insert_header((
+                "anthropic-ratelimit-requests-remaining",
+                quota.remaining_requests.to_string(),
+            ));
+            builder.insert_header((
+                "anthropic-ratelimit-requests-reset",
+                at(quota.reset_requests),
+            ));
+        }
+        if let Some(tpm) = self.config.tpm {
+            builder.insert_header(("anthropic-ratelimit-tokens-limit", tpm.to_string()));
+            builder.insert_header((
+                "anthropic-ratelimit-tokens-remaining",
+                quota.remaining_tokens.to_string(),
+            ));
+            builder.insert_header(("anthropic-ratelimit-tokens-reset", at(quota.reset_tokens)));
+        }
+    }
+
+    /// An error answer in the shape of `api`. `quota` is the limiter's report (else it is
+    /// read now); `retry` adds `Retry-After`.
+    fn fail(
         &self,
-        status: StatusCode,
+        api: Api,
+        failure: Failure,
         message: &str,
-        kind: &str,
-        code: Option<&str>,
         quota: Option<Quota>,
+        retry: Option<Duration>,
     ) -> HttpResponse {
+        let status = failure.status();
         let mut builder = HttpResponse::build(status);
         if self.limited() {
             let quota = quota.unwrap_or_else(|| self.quota());
-            self.headers(&mut builder, quota);
+            self.headers(api, &mut builder, quota);
         }
-        builder.json(json!({
-            "error": {"message": message, "type": kind, "param": null, "code": code}
-        }))
+        let retry_secs = retry.map(|wait| wait.as_secs_f64().ceil().max(1.0) as u64);
+        if let (Some(wait), Some(secs)) = (retry, retry_secs) {
+            builder.insert_header(("retry-after", secs.to_string()));
+            if matches!(api, Api::OpenAi | Api::Azure) {
+                builder.insert_header(("retry-after-ms", wait.as_millis().max(1).to_string()));
+            }
+        }
+        let body = match api {
+            Api::OpenAi | Api::Azure => {
+                let (kind, code) = match failure {
+                    Failure::MissingKey | Failure::WrongKey => {
+                        ("invalid_request_error", Some("invalid_api_key"))
+                    }
+                    Failure::BadRequest => ("invalid_request_error", None),
+                    Failure::NotFound => ("invalid_request_error", Some("not_found")),
+                    Failure::RateLimited => ("rate_limit_exceeded", Some("rate_limit_exceeded")),
+                    Failure::ServerError => ("server_error", None),
+                };
+                json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+            }
+            Api::Anthropic => {
+                let kind = match failure {
+                    Failure::MissingKey | Failure::WrongKey => "authentication_error",
+                    Failure::BadRequest => "invalid_request_error",
+                    Failure::NotFound => "not_found_error",
+                    Failure::RateLimited => "rate_limit_error",
+                    Failure::ServerError => "api_error",
+                };
+                json!({"type": "error", "error": {"type": kind, "message": message}})
+            }
+            Api::Gemini => {
+                let kind = match failure {
+                    Failure::MissingKey | Failure::WrongKey => "UNAUTHENTICATED",
+                    Failure::BadRequest => "INVALID_ARGUMENT",
+                    Failure::NotFound => "NOT_FOUND",
+                    Failure::RateLimited => "RESOURCE_EXHAUSTED",
+                    Failure::ServerError => "INTERNAL",
+                };
+                let mut error =
+                    json!({"code": status.as_u16(), "message": message, "status": kind});
+                if let Some(secs) = retry_secs {
+                    error["details"] = json!([{
+                        "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                        "retryDelay": format!("{secs}s"),
+                    }]);
+                }
+                json!({ "error": error })
+            }
+        };
+        builder.json(body)
+    }
+}
+
+/// The wire dialect of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// OpenAI chat completions.
+    OpenAi,
+    /// Azure OpenAI chat completions on a deployment.
+    Azure,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Gemini `generateContent`.
+    Gemini,
+}
+
+/// Why a request failed; each dialect renders it in its own error shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    MissingKey,
+    WrongKey,
+    BadRequest,
+    NotFound,
+    RateLimited,
+    ServerError,
+}
+
+impl Failure {
+    fn status(self) -> StatusCode {
+        match self {
+            Failure::MissingKey | Failure::WrongKey => StatusCode::UNAUTHORIZED,
+            Failure::BadRequest => StatusCode::BAD_REQUEST,
+            Failure::NotFound => StatusCode::NOT_FOUND,
+            Failure::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Failure::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 }
 
@@ -424,6 +593,13 @@ impl FakeLlm {
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
                 .route("/v1/chat/completions", web::post().to(chat_completions))
                 .route("/chat/completions", web::post().to(chat_completions))
+                .route(
+                    "/openai/deployments/{deployment}/chat/completions",
+                    web::post().to(azure_chat_completions),
+                )
+                .route("/v1/messages", web::post().to(messages))
+                .route("/messages", web::post().to(messages))
+                .route("/v1beta/models/{tail}", web::post().to(generate_content))
                 .route("/v1/models", web::get().to(models))
                 .route("/models", web::get().to(models))
         })
@@ -449,6 +625,12 @@ impl FakeLlm {
     /// The OpenAI base URL of the server: `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// The root URL of the server, `http://127.0.0.1:PORT`: the endpoint of Azure OpenAI,
+    /// Anthropic and Gemini connections.
+    pub fn root_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// What the server has answered so far.
@@ -477,15 +659,20 @@ async fn models() -> HttpResponse {
     }))
 }
 
-/// The text of a message's content: a string or an array of parts.
+/// The text of a message's content: a string or an array of parts (or Anthropic blocks; a
+/// `tool_result` block's `content` is read the same way).
 fn content_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
             .iter()
             .filter_map(|p| match p {
-                Value::String(s) => Some(s.as_str()),
-                _ => p.get("text").and_then(Value::as_str),
+                Value::String(s) => Some(s.clone()),
+                _ => p
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| p.get("content").map(content_text)),
             })
             .collect::<Vec<_>>()
             .join("\n"),
@@ -498,8 +685,253 @@ fn tokens(text_chars: usize) -> u64 {
     (text_chars as u64).div_ceil(4).max(1)
 }
 
+/// What the shared code path needs from a request, whatever its dialect.
+#[derive(Debug)]
+struct Call {
+    /// The model named by the request (or its path).
+    model: String,
+    /// Characters of every message, the system prompt included.
+    prompt_chars: usize,
+    /// The text of the last user message.
+    user_text: String,
+    /// The JSON schema the answer must fit.
+    schema: Option<Value>,
+    /// The tool the answer is a call of (Anthropic).
+    tool: Option<String>,
+}
+
+/// The answer content of a call, before it is put into the dialect's shape.
+enum Content {
+    /// A JSON text that parses (valid, or invalid against the schema).
+    Json(String),
+    /// Text that is not JSON.
+    Malformed(String),
+}
+
+impl Content {
+    fn text(&self) -> &str {
+        match self {
+            Content::Json(s) | Content::Malformed(s) => s,
+        }
+    }
+}
+
+/// The user text and prompt size of a list of messages: `(role, text)` pairs.
+fn conversation(messages: impl Iterator<Item = (Option<String>, String)>) -> (usize, String) {
+    let mut chars = 0;
+    let mut user_text = None;
+    let mut last = None;
+    for (role, text) in messages {
+        chars += text.chars().count();
+        if role.as_deref() == Some("user") {
+            user_text = Some(text.clone());
+        }
+        last = Some(text);
+    }
+    (chars, user_text.or(last).unwrap_or_default())
+}
+
+/// Reads an OpenAI (or Azure) chat completions request.
+fn read_openai(request: &Value, default_model: &str) -> Result<Call, String> {
+    let messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or("'messages' is a required property")?;
+    let (prompt_chars, user_text) = conversation(messages.iter().map(|m| {
+        (
+            m.get("role").and_then(Value::as_str).map(str::to_string),
+            m.get("content").map(content_text).unwrap_or_default(),
+        )
+    }));
+    let schema = request
+        .get("response_format")
+        .filter(|f| f.get("type").and_then(Value::as_str) == Some("json_schema"))
+        .and_then(|f| f.get("json_schema"))
+        .and_then(|s| s.get("schema"))
+        .cloned();
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(default_model)
+        .to_string();
+    Ok(Call {
+        model,
+        prompt_chars,
+        user_text,
+        schema,
+        tool: None,
+    })
+}
+
+/// Reads an Anthropic Messages request.
+fn read_anthropic(request: &Value) -> Result<Call, String> {
+    let messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or("messages: Field required")?;
+    let system = request.get("system").map(content_text).unwrap_or_default();
+    let (chars, user_text) = conversation(messages.iter().map(|m| {
+        (
+            m.get("role").and_then(Value::as_str).map(str::to_string),
+            m.get("content").map(content_text).unwrap_or_default(),
+        )
+    }));
+    let tools = request
+        .get("tools")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let named = request
+        .get("tool_choice")
+        .filter(|c| c.get("type").and_then(Value::as_str) == Some("tool"))
+        .and_then(|c| c.get("name"))
+        .and_then(Value::as_str);
+    let tool = match named {
+        Some(name) => Some(
+            tools
+                .iter()
+                .find(|t| t.get("name").and_then(Value::as_str) == Some(name))
+                .ok_or_else(|| format!("tool_choice names the unknown tool '{name}'"))?,
+        ),
+        None => tools.first(),
+    };
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(FAKE_MODEL)
+        .to_string();
+    Ok(Call {
+        model,
+        prompt_chars: chars + system.chars().count(),
+        user_text,
+        schema: tool.and_then(|t| t.get("input_schema")).cloned(),
+        tool: tool
+            .and_then(|t| t.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// Reads a Gemini `generateContent` request for `model`.
+fn read_gemini(request: &Value, model: &str) -> Result<Call, String> {
+    let contents = request
+        .get("contents")
+        .and_then(Value::as_array)
+        .ok_or("* GenerateContentRequest.contents: contents is not specified")?;
+    let parts_text = |c: &Value| c.get("parts").map(content_text).unwrap_or_default();
+    let system = request
+        .get("systemInstruction")
+        .or_else(|| request.get("system_instruction"))
+        .map(parts_text)
+        .unwrap_or_default();
+    let (chars, user_text) = conversation(contents.iter().map(|c| {
+        // A content without a role is the user's.
+        let role = c.get("role").and_then(Value::as_str).unwrap_or("user");
+        (Some(role.to_string()), parts_text(c))
+    }));
+    let config = request
+        .get("generationConfig")
+        .or_else(|| request.get("generation_config"));
+    let schema = config.and_then(|g| {
+        [
+            "responseJsonSchema",
+            "response_json_schema",
+            "responseSchema",
+            "response_schema",
+        ]
+        .iter()
+        .find_map(|k| g.get(*k))
+        .cloned()
+    });
+    Ok(Call {
+        model: model.to_string(),
+        prompt_chars: chars + system.chars().count(),
+        user_text,
+        schema,
+        tool: None,
+    })
+}
+
+/// The API key a request sends in the header (or query) of its dialect.
+fn given_key(api: Api, req: &HttpRequest) -> Option<String> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+    };
+    let bearer =
+        || header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(|k| k.trim().into()));
+    match api {
+        Api::OpenAi => bearer(),
+        Api::Azure => header("api-key").or_else(bearer),
+        Api::Anthropic => header("x-api-key"),
+        Api::Gemini => header("x-goog-api-key").or_else(|| query(req, "key")),
+    }
+}
+
+/// A query parameter of a request.
+fn query(req: &HttpRequest, name: &str) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get(name).cloned())
+}
+
 /// `POST /v1/chat/completions`.
 async fn chat_completions(
+    req: HttpRequest,
+    body: web::Bytes,
+    inner: web::Data<Inner>,
+) -> HttpResponse {
+    serve(Api::OpenAi, None, req, body, inner).await
+}
+
+/// `POST /openai/deployments/{deployment}/chat/completions?api-version=...`.
+async fn azure_chat_completions(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    inner: web::Data<Inner>,
+) -> HttpResponse {
+    serve(Api::Azure, Some(path.into_inner()), req, body, inner).await
+}
+
+/// `POST /v1/messages`.
+async fn messages(req: HttpRequest, body: web::Bytes, inner: web::Data<Inner>) -> HttpResponse {
+    serve(Api::Anthropic, None, req, body, inner).await
+}
+
+/// `POST /v1beta/models/{model}:generateContent`.
+async fn generate_content(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    inner: web::Data<Inner>,
+) -> HttpResponse {
+    let tail = path.into_inner();
+    match tail.strip_suffix(":generateContent") {
+        Some(model) if !model.is_empty() => {
+            let model = model.to_string();
+            serve(Api::Gemini, Some(model), req, body, inner).await
+        }
+        _ => inner.fail(
+            Api::Gemini,
+            Failure::NotFound,
+            &format!(
+                "The fake server only answers models/{{model}}:generateContent, not models/{tail}."
+            ),
+            None,
+            None,
+        ),
+    }
+}
+
+/// The code path of every dialect: counting, the key check, reading the request, the limits,
+/// the faults and the latency, then the answer in the dialect's shape. `target` is the Azure
+/// deployment or the Gemini model of the path.
+async fn serve(
+    api: Api,
+    target: Option<String>,
     req: HttpRequest,
     body: web::Bytes,
     inner: web::Data<Inner>,
@@ -507,79 +939,61 @@ async fn chat_completions(
     let c = &inner.counters;
     add(&c.requests, 1);
     if let Some(key) = &inner.config.require_key {
-        let given = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if given != Some(key.as_str()) {
+        let given = given_key(api, &req);
+        if given.as_deref() != Some(key.as_str()) {
             add(&c.unauthorized, 1);
-            let message = match given {
-                None => "You didn't provide an API key.",
-                Some(_) => "Incorrect API key provided.",
+            let (failure, message) = match (api, &given) {
+                (Api::OpenAi, None) => (Failure::MissingKey, "You didn't provide an API key."),
+                (Api::OpenAi, Some(_)) => (Failure::WrongKey, "Incorrect API key provided."),
+                (Api::Azure, _) => (
+                    Failure::WrongKey,
+                    "Access denied due to invalid subscription key or wrong API endpoint.",
+                ),
+                (Api::Anthropic, None) => (Failure::MissingKey, "x-api-key header is required"),
+                (Api::Anthropic, Some(_)) => (Failure::WrongKey, "invalid x-api-key"),
+                (Api::Gemini, None) => (
+                    Failure::MissingKey,
+                    "Method doesn't allow unregistered callers. Please use an API key.",
+                ),
+                (Api::Gemini, Some(_)) => (
+                    Failure::WrongKey,
+                    "API key not valid. Please pass a valid API key.",
+                ),
             };
-            return inner.error(
-                StatusCode::UNAUTHORIZED,
-                message,
-                "invalid_request_error",
-                Some("invalid_api_key"),
-                None,
-            );
+            return inner.fail(api, failure, message, None, None);
         }
+    }
+    let bad_request = |message: &str| {
+        add(&c.bad_requests, 1);
+        inner.fail(api, Failure::BadRequest, message, None, None)
+    };
+    if api == Api::Azure && query(&req, "api-version").is_none() {
+        return bad_request("Missing required query parameter: api-version");
+    }
+    if api == Api::Anthropic && !req.headers().contains_key("anthropic-version") {
+        return bad_request("anthropic-version: header is required");
     }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            add(&c.bad_requests, 1);
-            let message = format!("We could not parse the JSON body of your request: {e}");
-            return inner.error(
-                StatusCode::BAD_REQUEST,
-                &message,
-                "invalid_request_error",
-                None,
-                None,
-            );
+            return bad_request(&format!(
+                "We could not parse the JSON body of your request: {e}"
+            ));
         }
     };
-    let Some(messages) = request.get("messages").and_then(Value::as_array) else {
-        add(&c.bad_requests, 1);
-        return inner.error(
-            StatusCode::BAD_REQUEST,
-            "'messages' is a required property",
-            "invalid_request_error",
-            None,
-            None,
-        );
+    let call = match api {
+        Api::OpenAi => read_openai(&request, FAKE_MODEL),
+        Api::Azure => read_openai(&request, target.as_deref().unwrap_or(FAKE_MODEL)),
+        Api::Anthropic => read_anthropic(&request),
+        Api::Gemini => read_gemini(&request, target.as_deref().unwrap_or(FAKE_MODEL)),
     };
-    let model = request
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or(FAKE_MODEL)
-        .to_string();
-    let mut prompt_chars = 0;
-    let mut user_text = None;
-    for m in messages {
-        let text = m.get("content").map(content_text).unwrap_or_default();
-        prompt_chars += text.chars().count();
-        if m.get("role").and_then(Value::as_str) == Some("user") {
-            user_text = Some(text);
-        }
-    }
-    let user_text = user_text.unwrap_or_else(|| {
-        messages
-            .last()
-            .and_then(|m| m.get("content"))
-            .map(content_text)
-            .unwrap_or_default()
-    });
-    let schema = request
-        .get("response_format")
-        .filter(|f| f.get("type").and_then(Value::as_str) == Some("json_schema"))
-        .and_then(|f| f.get("json_schema"))
-        .and_then(|s| s.get("schema"));
-    let valid = answer(schema, &user_text, false);
-    let prompt_tokens = tokens(prompt_chars);
+    let call = match call {
+        Ok(call) => call,
+        Err(message) => return bad_request(&message),
+    };
+    let schema = call.schema.as_ref();
+    let valid = answer(schema, &call.user_text, false);
+    let prompt_tokens = tokens(call.prompt_chars);
     let valid_completion = tokens(valid.chars().count());
 
     let quota = if inner.limited() {
@@ -588,18 +1002,11 @@ async fn chat_completions(
             Err((wait, q)) => {
                 add(&c.rate_limited, 1);
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-                let mut builder = HttpResponse::TooManyRequests();
-                inner.headers(&mut builder, q);
-                builder.insert_header(("retry-after", secs.to_string()));
-                builder.insert_header(("retry-after-ms", wait.as_millis().max(1).to_string()));
-                return builder.json(json!({"error": {
-                    "message": format!(
-                        "Rate limit reached for {model}: please try again in {secs}s."
-                    ),
-                    "type": "rate_limit_exceeded",
-                    "param": null,
-                    "code": "rate_limit_exceeded",
-                }}));
+                let message = format!(
+                    "Rate limit reached for {}: please try again in {secs}s.",
+                    call.model
+                );
+                return inner.fail(api, Failure::RateLimited, &message, Some(q), Some(wait));
             }
         }
     } else {
@@ -614,30 +1021,32 @@ async fn chat_completions(
     let content = match fault {
         Fault::ServerError => {
             add(&c.server_errors, 1);
-            return inner.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            return inner.fail(
+                api,
+                Failure::ServerError,
                 "The server had an error while processing your request. Sorry about that!",
-                "server_error",
-                None,
                 quota,
+                None,
             );
         }
         Fault::Timeout => {
             add(&c.timeouts, 1);
             tokio::time::sleep(Duration::from_millis(inner.config.timeout_ms)).await;
-            valid
+            Content::Json(valid)
         }
         Fault::Malformed => {
             add(&c.malformed, 1);
-            format!("Sure! Here is the answer you asked for: {valid}")
+            // A truncated object after a sentence: not JSON, even to a tolerant parser.
+            let cut = valid.strip_suffix('}').unwrap_or(&valid);
+            Content::Malformed(format!("Sure! Here is the answer you asked for: {cut}"))
         }
         Fault::Invalid => {
             add(&c.invalid, 1);
-            answer(schema, &user_text, true)
+            Content::Json(answer(schema, &call.user_text, true))
         }
-        Fault::None => valid,
+        Fault::None => Content::Json(valid),
     };
-    let completion_tokens = tokens(content.chars().count());
+    let completion_tokens = tokens(content.text().chars().count());
     add(&c.ok, 1);
     add(&c.prompt_tokens, prompt_tokens);
     add(&c.completion_tokens, completion_tokens);
@@ -647,16 +1056,27 @@ async fn chat_completions(
     let n = c.requests.load(Ordering::Relaxed);
     let mut builder = HttpResponse::Ok();
     if let Some(q) = quota {
-        inner.headers(&mut builder, q);
+        inner.headers(api, &mut builder, q);
     }
-    builder.json(json!({
+    let usage = (prompt_tokens, completion_tokens);
+    builder.json(match api {
+        Api::OpenAi | Api::Azure => openai_answer(&call, &content, usage, now, n),
+        Api::Anthropic => anthropic_answer(&call, &content, usage, n),
+        Api::Gemini => gemini_answer(&call, &content, usage, n),
+    })
+}
+
+/// A chat completion.
+fn openai_answer(call: &Call, content: &Content, usage: (u64, u64), now: u64, n: u64) -> Value {
+    let (prompt_tokens, completion_tokens) = usage;
+    json!({
         "id": format!("chatcmpl-fake-{now}-{n}"),
         "object": "chat.completion",
         "created": now,
-        "model": model,
+        "model": call.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": null},
+            "message": {"role": "assistant", "content": content.text(), "refusal": null},
             "logprobs": null,
             "finish_reason": "stop",
         }],
@@ -666,7 +1086,55 @@ async fn chat_completions(
             "total_tokens": prompt_tokens + completion_tokens,
         },
         "system_fingerprint": "fake",
-    }))
+    })
+}
+
+/// A Messages answer: the tool call when the request has a tool, else a text block.
+fn anthropic_answer(call: &Call, content: &Content, usage: (u64, u64), n: u64) -> Value {
+    let tool_call = match (content, &call.tool) {
+        (Content::Json(text), Some(tool)) => serde_json::from_str::<Value>(text)
+            .ok()
+            .map(|input| (tool, input)),
+        _ => None,
+    };
+    let (blocks, stop_reason) = match tool_call {
+        Some((tool, input)) => (
+            json!([{"type": "tool_use", "id": format!("toolu_fake_{n}"), "name": tool, "input": input}]),
+            "tool_use",
+        ),
+        None => (
+            json!([{"type": "text", "text": content.text()}]),
+            "end_turn",
+        ),
+    };
+    json!({
+        "id": format!("msg_fake_{n}"),
+        "type": "message",
+        "role": "assistant",
+        "model": call.model,
+        "content": blocks,
+        "stop_reason": stop_reason,
+        "stop_sequence": null,
+        "usage": {"input_tokens": usage.0, "output_tokens": usage.1},
+    })
+}
+
+/// A `generateContent` answer.
+fn gemini_answer(call: &Call, content: &Content, usage: (u64, u64), n: u64) -> Value {
+    json!({
+        "candidates": [{
+            "content": {"role": "model", "parts": [{"text": content.text()}]},
+            "finishReason": "STOP",
+            "index": 0,
+        }],
+        "usageMetadata": {
+            "promptTokenCount": usage.0,
+            "candidatesTokenCount": usage.1,
+            "totalTokenCount": usage.0 + usage.1,
+        },
+        "modelVersion": call.model,
+        "responseId": format!("fake-{n}"),
+    })
 }
 
 /// The JSON content answered for a schema (`{"answer": "ok"}` without one); `invalid` puts a
@@ -683,7 +1151,8 @@ pub fn answer(schema: Option<&Value>, user_text: &str, invalid: bool) -> String 
         }
         Some(schema) => {
             let mut pending_invalid = invalid;
-            let v = walk(schema, text, &mut pending_invalid);
+            let source = Source { text, user_text };
+            let v = walk(schema, &source, &mut pending_invalid);
             if pending_invalid {
                 json!({"unexpected": true})
             } else {
@@ -726,8 +1195,44 @@ fn enum_values(schema: &Value) -> Option<Vec<&str>> {
         .map(|values| values.iter().filter_map(Value::as_str).collect())
 }
 
+/// The texts answers are taken from.
+struct Source<'a> {
+    /// The focus text of the user message ([`focus_text`]).
+    text: &'a str,
+    /// The whole user message.
+    user_text: &'a str,
+}
+
+/// The refine rule: the answer of a string property of a prompt-refinement schema, by its name.
+fn refine(name: &str, schema: &Value, source: &Source) -> Option<Value> {
+    if schema_type(schema) != Some("string") || enum_values(schema).is_some() {
+        return None;
+    }
+    let name = name.to_lowercase();
+    if name == "reasoning" {
+        Some(json!(REFINE_REASONING))
+    } else if name.contains("title") {
+        Some(json!(REFINE_TITLE))
+    } else if name.contains("prompt") {
+        let current = between(source.user_text, "<current_prompt>", "</current_prompt>")
+            .map(str::trim)
+            .unwrap_or(source.text);
+        Some(json!(format!("{REFINE_INSTRUCTION}\n{current}")))
+    } else {
+        None
+    }
+}
+
+/// The text between the first `open` and the next `close` after it.
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let len = text[start..].find(close)?;
+    Some(&text[start..start + len])
+}
+
 /// An answer for one schema node.
-fn walk(schema: &Value, text: &str, invalid: &mut bool) -> Value {
+fn walk(schema: &Value, source: &Source, invalid: &mut bool) -> Value {
+    let text = source.text;
     if let Some(first) = schema
         .get("anyOf")
         .or_else(|| schema.get("oneOf"))
@@ -738,7 +1243,7 @@ fn walk(schema: &Value, text: &str, invalid: &mut bool) -> Value {
                 .or(alts.first())
         })
     {
-        return walk(first, text, invalid);
+        return walk(first, source, invalid);
     }
     if let Some(values) = enum_values(schema) {
         if std::mem::take(invalid) {
@@ -751,7 +1256,9 @@ fn walk(schema: &Value, text: &str, invalid: &mut bool) -> Value {
             let mut out = Map::new();
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (name, prop) in props {
-                    out.insert(name.clone(), walk(prop, text, invalid));
+                    let value =
+                        refine(name, prop, source).unwrap_or_else(|| walk(prop, source, invalid));
+                    out.insert(name.clone(), value);
                 }
             }
             Value::Object(out)
@@ -781,7 +1288,7 @@ fn walk(schema: &Value, text: &str, invalid: &mut bool) -> Value {
             if is_span {
                 return spans(items, text, invalid);
             }
-            json!([walk(items, text, invalid)])
+            json!([walk(items, source, invalid)])
         }
         Some("integer") => schema
             .get("minimum")
@@ -960,6 +1467,45 @@ mod tests {
         assert_eq!(w[0].text, "Zoë");
         assert_eq!((w[1].start, w[1].end), (4, 7));
         assert_eq!((w[2].start, w[2].end), (8, 11));
+    }
+
+    #[test]
+    fn the_refine_rule_answers_by_property_name() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "reasoning": {"type": "string"},
+                "new_prompt_title": {"type": "string"},
+                "new_prompt_content": {"type": "string"},
+                "label": {"type": "string", "enum": ["A", "B"]},
+            },
+        });
+        let user = "Improve it.\n<current_prompt>\nClassify {text}.\n</current_prompt>\nText: B";
+        let v: Value = serde_json::from_str(&answer(Some(&schema), user, false)).expect("json");
+        assert_eq!(
+            v["reasoning"],
+            "The fake teacher kept the placeholders and added an instruction."
+        );
+        assert_eq!(v["new_prompt_title"], "refined");
+        assert_eq!(
+            v["new_prompt_content"],
+            "Read the text carefully and answer precisely.\nClassify {text}."
+        );
+        assert_eq!(v["label"], "B");
+        // Without the tags, the focus text.
+        let v: Value = serde_json::from_str(&answer(Some(&schema), "Fix it. Text: Say {x}", false))
+            .expect("json");
+        assert_eq!(
+            v["new_prompt_content"],
+            "Read the text carefully and answer precisely.\nSay {x}"
+        );
+        // Only plain strings: an enum property named like a prompt keeps the enum rule.
+        let enum_schema = json!({"type": "object", "properties": {
+            "prompt_kind": {"type": "string", "enum": ["short", "long"]},
+        }});
+        let v: Value =
+            serde_json::from_str(&answer(Some(&enum_schema), "long", false)).expect("json");
+        assert_eq!(v["prompt_kind"], "long");
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Tests of the fake OpenAI-compatible LLM server over real HTTP: deterministic answers for
-//! classification, multi-choice and NER schemas, usage, the rate limits, the API key check and
-//! the fault rates.
+//! Tests of the fake LLM server over real HTTP: deterministic answers for classification,
+//! multi-choice, NER and refine schemas, usage, the rate limits, the API key check and the fault
+//! rates, in the OpenAI, Azure OpenAI, Anthropic and Gemini dialects.
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use serde_json::{Value, json};
 
 /// Starts a fake server with `config` on a free port.
 async fn start(config: FakeLlmConfig) -> FakeLlm {
+    // reqwest is built without a TLS provider of its own; the tests' clients need one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     FakeLlm::start(config, 0).await.expect("start fake LLM")
 }
 
@@ -372,4 +374,457 @@ async fn the_path_without_v1_and_array_content_work() {
     .expect("json content");
     assert_eq!(content, json!({"sentiment": "Negative"}));
     llm.stop().await;
+}
+
+#[tokio::test]
+async fn the_refine_rule_answers_a_teacher_schema() {
+    let llm = start(FakeLlmConfig::default()).await;
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string"},
+            "new_prompt_title": {"type": "string"},
+            "new_prompt_content": {"type": "string"},
+        },
+        "required": ["reasoning", "new_prompt_title", "new_prompt_content"],
+        "additionalProperties": false,
+    });
+    let teacher = "Refine the prompt below.\n<current_prompt>\nClassify the sentiment of {text}.\n\
+                   </current_prompt>\nMistakes: 3 of 10.";
+    let (_, c) = complete(&llm, &request(teacher, Some(schema.clone()))).await;
+    assert_eq!(
+        c,
+        json!({
+            "reasoning": "The fake teacher kept the placeholders and added an instruction.",
+            "new_prompt_title": "refined",
+            "new_prompt_content":
+                "Read the text carefully and answer precisely.\nClassify the sentiment of {text}.",
+        })
+    );
+    let (_, c) = complete(
+        &llm,
+        &request("Make it better. Text: Label {text}", Some(schema)),
+    )
+    .await;
+    assert_eq!(
+        c["new_prompt_content"],
+        "Read the text carefully and answer precisely.\nLabel {text}"
+    );
+}
+
+/// Posts an Azure OpenAI chat completion to `deployment`, with `query` and an `api-key`.
+async fn post_azure(
+    llm: &FakeLlm,
+    deployment: &str,
+    query: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!(
+            "{}/openai/deployments/{deployment}/chat/completions{query}",
+            llm.root_url()
+        ))
+        .json(body);
+    if let Some(key) = key {
+        req = req.header("api-key", key);
+    }
+    req.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn azure_deployments_answer_with_the_api_key_header() {
+    let llm = start(FakeLlmConfig {
+        require_key: Some("azure-key".into()),
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let mut body = request("I hate it", Some(sentiment_schema()));
+    body.as_object_mut().expect("object").remove("model");
+    let q = "?api-version=2024-10-21";
+    let resp = post_azure(&llm, "my-deployment", q, Some("azure-key"), &body).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: Value = resp.json().await.expect("json");
+    assert_eq!(answer["model"], "my-deployment");
+    let content = answer["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("content");
+    assert_eq!(
+        serde_json::from_str::<Value>(content).expect("json content"),
+        json!({"sentiment": "Negative"})
+    );
+    let resp = post_azure(&llm, "my-deployment", q, Some("wrong"), &body).await;
+    assert_eq!(resp.status().as_u16(), 401);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "invalid_api_key");
+    // The api-version query is required.
+    let resp = post_azure(&llm, "my-deployment", "", Some("azure-key"), &body).await;
+    assert_eq!(resp.status().as_u16(), 400);
+    let stats = llm.stats();
+    assert_eq!(
+        (stats.ok, stats.unauthorized, stats.bad_requests),
+        (1, 1, 1)
+    );
+}
+
+/// An Anthropic Messages request for `text`, with the schema as a forced tool (or no tools).
+fn anthropic_request(text: &str, schema: Option<Value>) -> Value {
+    let mut body = json!({
+        "model": "claude-fake",
+        "max_tokens": 1024,
+        "system": "You are a careful annotator.",
+        "messages": [{"role": "user", "content": text}],
+    });
+    if let Some(schema) = schema {
+        body["tools"] = json!([{"name": "record_labels", "input_schema": schema}]);
+        body["tool_choice"] = json!({"type": "tool", "name": "record_labels"});
+    }
+    body
+}
+
+/// Posts an Anthropic Messages request with `x-api-key` and `anthropic-version`.
+async fn post_anthropic(llm: &FakeLlm, body: &Value, key: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/v1/messages", llm.root_url()))
+        .header("anthropic-version", "2023-06-01")
+        .json(body);
+    if let Some(key) = key {
+        req = req.header("x-api-key", key);
+    }
+    req.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn anthropic_messages_answer_with_a_tool_call() {
+    let llm = start(FakeLlmConfig::default()).await;
+    let resp = post_anthropic(
+        &llm,
+        &anthropic_request("Text: I love it", Some(sentiment_schema())),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["role"], "assistant");
+    assert_eq!(body["model"], "claude-fake");
+    assert_eq!(body["stop_reason"], "tool_use");
+    let blocks = body["content"].as_array().expect("blocks");
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0]["type"], "tool_use");
+    assert_eq!(blocks[0]["name"], "record_labels");
+    assert!(
+        blocks[0]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("toolu_fake_"))
+    );
+    assert_eq!(blocks[0]["input"], json!({"sentiment": "Positive"}));
+    assert!(body["usage"]["input_tokens"].as_u64() >= Some(1));
+    assert!(body["usage"]["output_tokens"].as_u64() >= Some(1));
+
+    // Content blocks, and a NER tool.
+    let mut ner = anthropic_request("", Some(ner_schema()));
+    ner["messages"] = json!([{"role": "user", "content": [
+        {"type": "text", "text": "Find the entities."},
+        {"type": "text", "text": "Text: John works at Acme"},
+    ]}]);
+    let body: Value = post_anthropic(&llm, &ner, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        body["content"][0]["input"]["label"],
+        json!([
+            {"start": 0, "end": 4, "labels": ["PER"], "text": "John"},
+            {"start": 14, "end": 18, "labels": ["ORG"], "text": "Acme"},
+        ])
+    );
+
+    // No tools: a text block holding the JSON.
+    let body: Value = post_anthropic(&llm, &anthropic_request("hi", None), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["content"][0]["type"], "text");
+    assert_eq!(body["content"][0]["text"], r#"{"answer":"ok"}"#);
+    assert_eq!(body["stop_reason"], "end_turn");
+
+    // The version header is required.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/messages", llm.root_url()))
+        .json(&anthropic_request("hi", None))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 400);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["type"], "error");
+    assert_eq!(err["error"]["type"], "invalid_request_error");
+    let stats = llm.stats();
+    assert_eq!((stats.requests, stats.ok, stats.bad_requests), (4, 3, 1));
+}
+
+#[tokio::test]
+async fn anthropic_errors_have_anthropic_shapes() {
+    let llm = start(FakeLlmConfig {
+        require_key: Some("sk-ant-fake".into()),
+        rpm: Some(1),
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let body = anthropic_request("I love it", Some(sentiment_schema()));
+    for key in [None, Some("sk-ant-wrong")] {
+        let resp = post_anthropic(&llm, &body, key).await;
+        assert_eq!(resp.status().as_u16(), 401);
+        let err: Value = resp.json().await.expect("json");
+        assert_eq!(err["type"], "error");
+        assert_eq!(err["error"]["type"], "authentication_error");
+        assert!(err["error"]["message"].is_string());
+    }
+    let first = post_anthropic(&llm, &body, Some("sk-ant-fake")).await;
+    assert_eq!(first.status().as_u16(), 200);
+    assert_eq!(first.headers()["anthropic-ratelimit-requests-limit"], "1");
+    assert_eq!(
+        first.headers()["anthropic-ratelimit-requests-remaining"],
+        "0"
+    );
+    assert!(
+        first
+            .headers()
+            .contains_key("anthropic-ratelimit-requests-reset")
+    );
+    assert!(!first.headers().contains_key("x-ratelimit-limit-requests"));
+    let second = post_anthropic(&llm, &body, Some("sk-ant-fake")).await;
+    assert_eq!(second.status().as_u16(), 429);
+    let retry: u64 = second.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("whole seconds");
+    assert!((1..=60).contains(&retry));
+    assert_eq!(second.headers()["anthropic-ratelimit-requests-limit"], "1");
+    let err: Value = second.json().await.expect("json");
+    assert_eq!(err["error"]["type"], "rate_limit_error");
+    let stats = llm.stats();
+    assert_eq!(
+        (stats.unauthorized, stats.ok, stats.rate_limited),
+        (2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn anthropic_faults_follow_the_rates() {
+    let failing = start(FakeLlmConfig {
+        error_rate: 1.0,
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let body = anthropic_request("I love it", Some(sentiment_schema()));
+    let resp = post_anthropic(&failing, &body, None).await;
+    assert_eq!(resp.status().as_u16(), 500);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["error"]["type"], "api_error");
+
+    let malformed = start(FakeLlmConfig {
+        malformed_rate: 1.0,
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let answer: Value = post_anthropic(&malformed, &body, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let blocks = answer["content"].as_array().expect("blocks");
+    assert!(blocks.iter().all(|b| b["type"] == "text"));
+    let text = blocks[0]["text"].as_str().expect("text");
+    assert!(serde_json::from_str::<Value>(text).is_err());
+    assert_eq!(malformed.stats().malformed, 1);
+
+    let invalid = start(FakeLlmConfig {
+        invalid_rate: 1.0,
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let answer: Value = post_anthropic(&invalid, &body, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["content"][0]["type"], "tool_use");
+    let label = answer["content"][0]["input"]["sentiment"]
+        .as_str()
+        .expect("a string label");
+    assert!(!["Positive", "Negative", "Neutral"].contains(&label));
+    assert_eq!(invalid.stats().invalid, 1);
+}
+
+/// A Gemini `generateContent` request for `text` with a JSON schema (or none).
+fn gemini_request(text: &str, schema: Option<Value>) -> Value {
+    let mut body = json!({
+        "systemInstruction": {"parts": [{"text": "You are a careful annotator."}]},
+        "contents": [{"role": "user", "parts": [{"text": text}]}],
+    });
+    if let Some(schema) = schema {
+        body["generationConfig"] = json!({
+            "responseMimeType": "application/json",
+            "responseJsonSchema": schema,
+        });
+    }
+    body
+}
+
+/// Posts a Gemini request for `model` (`query` appended), with `x-goog-api-key` when given.
+async fn post_gemini(
+    llm: &FakeLlm,
+    model: &str,
+    query: &str,
+    body: &Value,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!(
+            "{}/v1beta/models/{model}:generateContent{query}",
+            llm.root_url()
+        ))
+        .json(body);
+    if let Some(key) = key {
+        req = req.header("x-goog-api-key", key);
+    }
+    req.send().await.expect("request")
+}
+
+/// The parsed JSON text of a Gemini answer's first candidate.
+fn gemini_content(answer: &Value) -> Value {
+    let text = answer["candidates"][0]["content"]["parts"][0]["text"]
+        .as_str()
+        .expect("candidate text");
+    serde_json::from_str(text).expect("the text is JSON")
+}
+
+#[tokio::test]
+async fn gemini_generate_content_answers_json_text() {
+    let llm = start(FakeLlmConfig::default()).await;
+    let resp = post_gemini(
+        &llm,
+        "gemini-fake",
+        "",
+        &gemini_request("Text: a terrible day", Some(sentiment_schema())),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: Value = resp.json().await.expect("json");
+    assert_eq!(gemini_content(&answer), json!({"sentiment": "Negative"}));
+    let candidate = &answer["candidates"][0];
+    assert_eq!(candidate["content"]["role"], "model");
+    assert_eq!(candidate["finishReason"], "STOP");
+    assert_eq!(answer["modelVersion"], "gemini-fake");
+    let usage = &answer["usageMetadata"];
+    let prompt = usage["promptTokenCount"].as_u64().expect("prompt");
+    let completion = usage["candidatesTokenCount"].as_u64().expect("completion");
+    assert!(prompt >= 1 && completion >= 1);
+    assert_eq!(usage["totalTokenCount"].as_u64(), Some(prompt + completion));
+
+    // `responseSchema` also carries the schema; a few-shot conversation answers its last user turn.
+    let body = json!({
+        "contents": [
+            {"role": "user", "parts": [{"text": "Text: I love it"}]},
+            {"role": "model", "parts": [{"text": "{\"sentiment\": \"Positive\"}"}]},
+            {"role": "user", "parts": [{"text": "Text: it is neutral"}]},
+        ],
+        "generationConfig": {"responseSchema": sentiment_schema()},
+    });
+    let answer: Value = post_gemini(&llm, "gemini-fake", "", &body, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(gemini_content(&answer), json!({"sentiment": "Neutral"}));
+
+    // Without a schema; and another method of the model is not served.
+    let answer: Value = post_gemini(&llm, "g", "", &gemini_request("hi", None), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(gemini_content(&answer), json!({"answer": "ok"}));
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/v1beta/models/g:streamGenerateContent",
+            llm.root_url()
+        ))
+        .json(&gemini_request("hi", None))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 404);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["error"]["status"], "NOT_FOUND");
+    assert_eq!(llm.stats().ok, 3);
+}
+
+#[tokio::test]
+async fn gemini_errors_have_google_shapes() {
+    let llm = start(FakeLlmConfig {
+        require_key: Some("AIza-fake".into()),
+        rpm: Some(1),
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let body = gemini_request("I love it", Some(sentiment_schema()));
+    for key in [None, Some("AIza-wrong")] {
+        let resp = post_gemini(&llm, "g", "", &body, key).await;
+        assert_eq!(resp.status().as_u16(), 401);
+        let err: Value = resp.json().await.expect("json");
+        assert_eq!(err["error"]["code"], 401);
+        assert_eq!(err["error"]["status"], "UNAUTHENTICATED");
+        assert!(err["error"]["message"].is_string());
+    }
+    // The key may come in the query.
+    let resp = post_gemini(&llm, "g", "?key=AIza-fake", &body, None).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let resp = post_gemini(&llm, "g", "", &body, Some("AIza-fake")).await;
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("whole seconds");
+    assert!((1..=60).contains(&retry));
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["error"]["code"], 429);
+    assert_eq!(err["error"]["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(
+        err["error"]["details"][0]["retryDelay"],
+        format!("{retry}s")
+    );
+
+    let failing = start(FakeLlmConfig {
+        error_rate: 1.0,
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let resp = post_gemini(&failing, "g", "", &body, None).await;
+    assert_eq!(resp.status().as_u16(), 500);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["error"]["code"], 500);
+    assert_eq!(err["error"]["status"], "INTERNAL");
+
+    let malformed = start(FakeLlmConfig {
+        malformed_rate: 1.0,
+        ..FakeLlmConfig::default()
+    })
+    .await;
+    let answer: Value = post_gemini(&malformed, "g", "", &body, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let text = answer["candidates"][0]["content"]["parts"][0]["text"]
+        .as_str()
+        .expect("text");
+    assert!(serde_json::from_str::<Value>(text).is_err());
 }
