@@ -303,11 +303,13 @@ async fn write_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Done>) 
     }
 }
 
+/// The results of one run in a batch.
+type RunBatch = (Arc<RunWork>, Vec<PredictionResult>, Vec<FailureResult>);
+
 /// Writes one batch: results per run, job-level failures, then slice bookkeeping.
 async fn flush(shared: &Shared, batch: Vec<Done>) {
     let db = shared.engine.db();
-    let mut by_run: HashMap<i64, (Arc<RunWork>, Vec<PredictionResult>, Vec<FailureResult>)> =
-        HashMap::new();
+    let mut by_run: HashMap<i64, RunBatch> = HashMap::new();
     // (slice, run, whether the task's result is settled).
     let mut settled: Vec<(i64, i64, bool)> = vec![];
     for done in batch {
@@ -339,8 +341,23 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
         };
         settled.push((done.slice_id, run_id, finished));
     }
+    // Results of a run canceled, failed or deleted since its calls started are dropped: the
+    // run keeps what it had when it stopped.
+    let ids: Vec<i64> = by_run.keys().copied().collect();
+    let active: HashSet<i64> = match queue::statuses(db, &ids).await {
+        Ok(statuses) => statuses
+            .into_iter()
+            .filter(|(_, s)| s == status::PENDING || s == status::IN_PROGRESS)
+            .map(|(id, _)| id)
+            .collect(),
+        Err(_) => ids.iter().copied().collect(),
+    };
     for (run_id, (work, successes, failures)) in by_run {
         if successes.is_empty() && failures.is_empty() {
+            continue;
+        }
+        if !active.contains(&run_id) {
+            work.plan.cancel.cancel();
             continue;
         }
         let count = successes.len() + failures.len();

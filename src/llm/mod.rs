@@ -117,8 +117,8 @@ pub enum LlmError {
         message: String,
         /// How long the provider asked to wait.
         retry_after: Option<Duration>,
-        /// Its rate-limit headers.
-        limits: RateLimits,
+        /// Its rate-limit headers (boxed: errors stay small).
+        limits: Box<RateLimits>,
     },
     /// No answer within the call's time limit.
     #[error("the provider did not answer within {0:?}")]
@@ -195,14 +195,15 @@ impl LlmError {
         }
     }
 
-    /// The error of a non-2xx HTTP answer.
+    /// The error of a non-2xx HTTP answer. The wait of a 429 comes from `Retry-After`, else
+    /// from a `retryDelay` in the body (Google's `RetryInfo`).
     pub fn from_status(status: u16, headers: &HeaderMap, body: &str) -> LlmError {
         let message = error_message(body);
         match status {
             429 => LlmError::RateLimit {
                 message,
-                retry_after: retry_after(headers),
-                limits: rate_limits(headers),
+                retry_after: retry_after(headers).or_else(|| retry_delay(body)),
+                limits: Box::new(rate_limits(headers)),
             },
             401 | 403 => LlmError::Authentication(message),
             408 => LlmError::Timeout(Duration::ZERO),
@@ -232,6 +233,17 @@ fn error_message(body: &str) -> String {
     text
 }
 
+/// Google's `RetryInfo.retryDelay` (`"30s"`) in an error body's `details`.
+fn retry_delay(body: &str) -> Option<Duration> {
+    let parsed: Value = serde_json::from_str(body).ok()?;
+    parsed
+        .pointer("/error/details")?
+        .as_array()?
+        .iter()
+        .find_map(|d| d.get("retryDelay").and_then(Value::as_str))
+        .and_then(parse_reset)
+}
+
 /// A provider of structured chat completions.
 #[async_trait::async_trait]
 pub trait LlmProvider: Send + Sync {
@@ -242,15 +254,20 @@ pub trait LlmProvider: Send + Sync {
 /// The HTTP client every provider shares (one connection pool). It has no overall timeout:
 /// the scheduler bounds each call.
 pub fn http_client() -> reqwest::Client {
-    // reqwest is built without a bundled TLS backend; rustls uses ring, which the database
-    // driver already brings. Installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls();
     reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Installs rustls' ring crypto provider for the process (reqwest is built without a bundled
+/// TLS backend; ring is the one the database driver already brings). Called at start-up and by
+/// [`http_client`]; installing twice is harmless.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The provider of a connection, for `model`.
@@ -335,14 +352,25 @@ pub fn rate_limits(headers: &HeaderMap) -> RateLimits {
             "x-ratelimit-remaining-tokens",
             "anthropic-ratelimit-tokens-remaining",
         ]),
-        reset_requests: duration(&["x-ratelimit-reset-requests"]),
-        reset_tokens: duration(&["x-ratelimit-reset-tokens"]),
+        reset_requests: duration(&[
+            "x-ratelimit-reset-requests",
+            "anthropic-ratelimit-requests-reset",
+        ]),
+        reset_tokens: duration(&[
+            "x-ratelimit-reset-tokens",
+            "anthropic-ratelimit-tokens-reset",
+        ]),
     }
 }
 
-/// OpenAI's reset durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`, or plain seconds.
+/// OpenAI's reset durations (`1s`, `6m0s`, `20ms`, `1h2m3.5s`, plain seconds), or an RFC 3339
+/// time (Anthropic's resets), as the wait from now.
 pub fn parse_reset(value: &str) -> Option<Duration> {
     let value = value.trim();
+    if let Ok(when) = chrono::DateTime::parse_from_rfc3339(value) {
+        let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+        return Some(wait.to_std().unwrap_or(Duration::ZERO));
+    }
     if let Ok(secs) = value.parse::<f64>() {
         return Some(Duration::from_secs_f64(secs.max(0.0)));
     }
@@ -387,6 +415,9 @@ mod tests {
         assert_eq!(parse_reset("1h"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_reset("soon"), None);
         assert_eq!(parse_reset("5x"), None);
+        assert_eq!(parse_reset("2020-01-01T00:00:00Z"), Some(Duration::ZERO));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc3339();
+        assert!(parse_reset(&later).is_some_and(|d| d > Duration::from_secs(20)));
     }
 
     #[test]
@@ -422,5 +453,12 @@ mod tests {
             LlmError::from_status(400, &HeaderMap::new(), "").error_type(),
             "BadRequest"
         );
+        let google = r#"{"error": {"code": 429, "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"}]}}"#;
+        let LlmError::RateLimit { retry_after, .. } =
+            LlmError::from_status(429, &HeaderMap::new(), google)
+        else {
+            panic!("not a rate limit");
+        };
+        assert_eq!(retry_after, Some(Duration::from_secs(17)));
     }
 }

@@ -148,20 +148,20 @@ impl LlmProvider for OpenAiCompatible {
         let body = chat_request(request);
         let capture = Capture {
             http: self.http.clone(),
-            headers: Arc::default(),
+            response: Arc::default(),
         };
         let result = match &self.settings {
             Settings::OpenAi(c) => call(c.clone(), &capture, body).await,
             Settings::Azure(c) => call(c.clone(), &capture, body).await,
         };
-        let headers = capture
-            .headers
+        let (status, headers) = capture
+            .response
             .lock()
             .ok()
             .and_then(|mut h| h.take())
-            .unwrap_or_default();
+            .unwrap_or((200, HeaderMap::new()));
         let limits = super::rate_limits(&headers);
-        let response = result.map_err(|e| map_error(e, &headers))?;
+        let response = result.map_err(|e| map_error(e, status, &headers))?;
         let usage = response
             .usage
             .map(|u| Usage {
@@ -203,8 +203,9 @@ async fn call<C: Config + 'static>(
     client.chat().create(body).await
 }
 
-/// The typed error of an async-openai failure.
-fn map_error(error: OpenAIError, headers: &HeaderMap) -> LlmError {
+/// The typed error of an async-openai failure; `status` is the HTTP status the service saw
+/// (an error page that is not JSON still counts by its status, not as a bad answer).
+fn map_error(error: OpenAIError, status: u16, headers: &HeaderMap) -> LlmError {
     match error {
         OpenAIError::ApiError(e) => {
             let status = e.status_code.as_u16();
@@ -213,6 +214,9 @@ fn map_error(error: OpenAIError, headers: &HeaderMap) -> LlmError {
         }
         OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::Timeout(std::time::Duration::ZERO),
         OpenAIError::Reqwest(e) => LlmError::Connection(e.to_string()),
+        OpenAIError::JSONDeserialize(_, content) if !(200..300).contains(&status) => {
+            LlmError::from_status(status, headers, &content)
+        }
         OpenAIError::JSONDeserialize(e, content) => {
             let shown: String = content.chars().take(200).collect();
             LlmError::InvalidOutput {
@@ -224,12 +228,12 @@ fn map_error(error: OpenAIError, headers: &HeaderMap) -> LlmError {
     }
 }
 
-/// A Tower service that sends async-openai's requests with our client and keeps the headers
-/// of the response.
+/// A Tower service that sends async-openai's requests with our client and keeps the status and
+/// headers of the response.
 #[derive(Clone)]
 struct Capture {
     http: reqwest::Client,
-    headers: Arc<Mutex<Option<HeaderMap>>>,
+    response: Arc<Mutex<Option<(u16, HeaderMap)>>>,
 }
 
 impl tower::Service<HttpRequestFactory> for Capture {
@@ -243,12 +247,12 @@ impl tower::Service<HttpRequestFactory> for Capture {
 
     fn call(&mut self, factory: HttpRequestFactory) -> Self::Future {
         let http = self.http.clone();
-        let slot = self.headers.clone();
+        let slot = self.response.clone();
         Box::pin(async move {
             let request = factory.build().await?;
             let response = http.execute(request).await?;
             if let Ok(mut slot) = slot.lock() {
-                *slot = Some(response.headers().clone());
+                *slot = Some((response.status().as_u16(), response.headers().clone()));
             }
             Ok(response)
         })
@@ -275,6 +279,30 @@ mod tests {
                 AZURE_API_VERSION.to_string()
             )
         );
+    }
+
+    #[test]
+    fn error_pages_count_by_their_status() {
+        let page = "<html>401 Authorization Required</html>".to_string();
+        let not_json = || serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        let e = map_error(
+            OpenAIError::JSONDeserialize(not_json(), page.clone()),
+            401,
+            &HeaderMap::new(),
+        );
+        assert_eq!(e.error_type(), "Authentication");
+        let e = map_error(
+            OpenAIError::JSONDeserialize(not_json(), page.clone()),
+            502,
+            &HeaderMap::new(),
+        );
+        assert_eq!(e.error_type(), "ProviderError");
+        let e = map_error(
+            OpenAIError::JSONDeserialize(not_json(), page),
+            200,
+            &HeaderMap::new(),
+        );
+        assert_eq!(e.error_type(), "InvalidOutput");
     }
 
     #[test]

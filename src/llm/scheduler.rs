@@ -477,10 +477,13 @@ impl Scheduler {
     }
 }
 
+/// A scheduler with the fingerprint of what its provider was made from.
+type Entry = (u64, Arc<Scheduler>);
+
 /// The schedulers of a process, one per (connection, model).
 #[derive(Default)]
 pub struct Schedulers {
-    map: Mutex<HashMap<(i64, String), (u64, Arc<Scheduler>)>>,
+    map: Mutex<HashMap<(i64, String), Entry>>,
 }
 
 impl Schedulers {
@@ -637,7 +640,7 @@ mod tests {
             LlmError::RateLimit {
                 message: "slow".into(),
                 retry_after: Some(Duration::from_millis(5)),
-                limits: RateLimits::default(),
+                limits: Box::default(),
             },
         );
         let s = Scheduler::new(

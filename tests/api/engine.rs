@@ -802,3 +802,45 @@ async fn few_shot_examples_come_from_other_tasks_ground_truth() {
     assert_eq!(messages[4].content, r#"{"sentiment":"Positive"}"#);
     assert_eq!(messages[5].content, "Classify: great stuff");
 }
+
+#[tokio::test]
+async fn calls_in_flight_at_cancel_store_nothing() {
+    let llm = fake(FakeLlmConfig {
+        latency_ms: 1000,
+        ..Default::default()
+    })
+    .await;
+    let app = TestApp::spawn_with(|c| {
+        quick_engine(c);
+        c.engine.concurrency = 4;
+        c.engine.llm_timeout_secs = 5.0;
+    })
+    .await;
+    let s = setup(&app, &llm, CLS, &TEXTS, "Text: {text}").await;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    for _ in 0..400 {
+        if llm.stats().requests > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (status, body) = app
+        .post(
+            &format!("{}/{run}/cancel", runs_path(s.prompt, s.version)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("0 predictions kept")),
+        "{body}"
+    );
+    // The calls in flight answer after the cancel: their results are dropped.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let state = run_state(&app, s.prompt, s.version, run).await;
+    assert_eq!(state["status"], "Canceled");
+    assert_eq!(state["total_predictions"], 0, "{state}");
+    assert!(results_per_task(&app, run).await.is_empty());
+}
