@@ -8,6 +8,7 @@ pub mod failed_prediction;
 pub mod model_interface;
 pub mod model_interface_project;
 pub mod model_provider_connection;
+pub mod model_refinement;
 pub mod model_run;
 pub mod model_run_slice;
 pub mod model_version;
@@ -26,6 +27,7 @@ pub mod prelude {
     pub use crate::model_interface::Entity as ModelInterface;
     pub use crate::model_interface_project::Entity as ModelInterfaceProject;
     pub use crate::model_provider_connection::Entity as ModelProviderConnection;
+    pub use crate::model_refinement::Entity as ModelRefinement;
     pub use crate::model_run::Entity as ModelRun;
     pub use crate::model_run_slice::Entity as ModelRunSlice;
     pub use crate::model_version::Entity as ModelVersion;

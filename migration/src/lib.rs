@@ -12,6 +12,7 @@ mod m20261122_000003_create_prompts;
 mod m20261122_000004_create_predictions;
 mod m20261122_000005_create_annotations;
 mod m20261122_000006_create_run_slices;
+mod m20261122_000007_create_model_refinements;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_predictions::Migration),
             Box::new(m20261122_000005_create_annotations::Migration),
             Box::new(m20261122_000006_create_run_slices::Migration),
+            Box::new(m20261122_000007_create_model_refinements::Migration),
         ]
     }
 }

@@ -1,8 +1,8 @@
 //! The OpenAPI document (generated from the handlers by utoipa) at `/openapi.json`, and an
 //! offline Swagger UI at `/docs/`.
 use super::{
-    annotations, evaluation, live, model_providers, predictions, projects, prompts, runs, tasks,
-    users, version, versions,
+    annotations, evaluation, live, model_providers, predictions, projects, prompts, refine, runs,
+    tasks, users, version, versions,
 };
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -30,7 +30,7 @@ use utoipa_swagger_ui::SwaggerUi;
         predictions::list, predictions::create, predictions::get, predictions::update, predictions::delete,
         prompts::list, prompts::create, prompts::get, prompts::update, prompts::delete, prompts::compatible_projects,
         versions::default_name, versions::list, versions::create, versions::get, versions::update, versions::delete,
-        versions::cost_estimate, live::predict,
+        versions::cost_estimate, live::predict, refine::refine_prompt, refine::get_refined_prompt,
         runs::list, runs::create, runs::cancel, runs::batch_predictions, runs::batch_failed_predictions,
         evaluation::subsets, evaluation::subset_tasks, evaluation::indicators, evaluation::indicator,
         model_providers::list, model_providers::create, model_providers::provider_choices,

@@ -13,6 +13,7 @@ pub mod model_providers;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;
+pub mod refine;
 pub mod runs;
 pub mod tasks;
 pub mod users;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     model_providers::configure(cfg);
     prompts::configure(cfg);
     versions::configure(cfg);
+    refine::configure(cfg);
     runs::configure(cfg);
     evaluation::configure(cfg);
     live::configure(cfg);

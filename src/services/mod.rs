@@ -10,6 +10,7 @@ pub mod model_providers;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;
+pub mod refine;
 pub mod results;
 pub mod runs;
 pub mod tasks;

@@ -1,7 +1,7 @@
 //! Response types of the Prompts API: prompts, versions, runs and their small answers.
 use super::UserSimple;
 use chrono::{DateTime, Utc};
-use entity::{model_interface, model_run, model_version};
+use entity::{model_interface, model_refinement, model_run, model_version};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -260,4 +260,54 @@ pub struct DefaultVersionNameView {
     pub default_model_version_name: String,
     /// Always null.
     pub message: Option<String>,
+}
+
+/// A prompt refinement (Label Studio's `RefinedPromptResponse`), plus Prompter's
+/// `new_version`, `project_id`, `teacher_model_name` and `error_message`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefinedPromptView {
+    /// Title of the new version; null until the job completes (and when it failed).
+    pub title: Option<String>,
+    /// The teacher's reasoning; null until it answered.
+    pub reasoning: Option<String>,
+    /// The refined prompt: `""` until the teacher answered. When the job failed because the
+    /// refined prompt was rejected, the rejected text (see `error_message`).
+    pub prompt: String,
+    /// The job id to poll `GET .../refine?refinement_job_id=` with.
+    pub refinement_job_id: String,
+    /// `Pending`, `InProgress`, `Completed` or `Failed`.
+    pub refinement_status: String,
+    /// Cost of the teacher call(s) in USD, a decimal string (`"0"` when the model has no
+    /// price).
+    pub total_cost: String,
+    /// The version that was refined, as `GET .../versions/{id}` returns it.
+    pub previous_version: Option<VersionView>,
+    /// Prompter extension: the id of the version the refinement created (null until
+    /// completed, or once that version is deleted).
+    pub new_version: Option<i64>,
+    /// Prompter extension: the project the teacher learned from.
+    pub project_id: i64,
+    /// Prompter extension: the teacher model.
+    pub teacher_model_name: String,
+    /// Prompter extension: why the job failed, null otherwise.
+    pub error_message: Option<String>,
+}
+
+impl RefinedPromptView {
+    /// The view of refinement `r` of `previous_version`.
+    pub fn new(r: model_refinement::Model, previous_version: Option<VersionView>) -> Self {
+        RefinedPromptView {
+            title: r.title,
+            reasoning: r.reasoning,
+            prompt: r.prompt,
+            refinement_job_id: r.job_id,
+            refinement_status: r.status,
+            total_cost: crate::pricing::usd(r.total_cost),
+            previous_version,
+            new_version: r.new_version_id,
+            project_id: r.project_id,
+            teacher_model_name: r.teacher_model_name,
+            error_message: r.error_message,
+        }
+    }
 }

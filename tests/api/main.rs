@@ -15,6 +15,7 @@ mod predictions;
 mod projects;
 mod prompts;
 mod providers;
+mod refine;
 mod runs;
 mod tasks;
 mod versions;

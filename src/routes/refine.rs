@@ -1,0 +1,158 @@
+//! Prompt refinement: `POST` and `GET /api/prompts/{id}/versions/{version_id}/refine`
+//! (`versions.refine_prompt` and `versions.get_refined_prompt`).
+use super::resource;
+use super::versions::views;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, parse_bool};
+use crate::services::refine::{self as service, RefineInput};
+use crate::services::versions;
+use crate::state::AppState;
+use crate::views::prompts::RefinedPromptView;
+use actix_web::{HttpResponse, web};
+use entity::model_refinement;
+use serde::Deserialize;
+use std::time::Duration;
+use utoipa::IntoParams;
+
+/// Registers the refinement routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/prompts/{id}/versions/{version_id}/refine")
+            .route(web::post().to(refine_prompt))
+            .route(web::get().to(get_refined_prompt)),
+    );
+}
+
+/// Options of a refinement.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RefineQuery {
+    /// `true` (default): answer at once with status `Pending` and refine in the background;
+    /// `false`: refine first and answer `Completed` or `Failed`.
+    #[serde(rename = "async")]
+    #[param(rename = "async")]
+    pub run_async: Option<String>,
+}
+
+/// The job to read.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RefinedQuery {
+    /// The `refinement_job_id` the refine call returned (required).
+    pub refinement_job_id: Option<String>,
+}
+
+/// The view of `refinement` with its previous version as `GET .../versions/{id}` shows it.
+async fn view(
+    state: &AppState,
+    caller: &AuthUser,
+    refinement: model_refinement::Model,
+) -> ApiResult<RefinedPromptView> {
+    let previous = versions::get(
+        &state.db,
+        caller,
+        refinement.prompt_id,
+        refinement.previous_version_id,
+    )
+    .await?;
+    let previous = views(state, vec![previous]).await?.pop();
+    Ok(RefinedPromptView::new(refinement, previous))
+}
+
+/// How long a job may stay `Pending` or `InProgress` without a change before it counts as
+/// interrupted: longer than the teacher call can take with every retry.
+fn stale_after(state: &AppState) -> Duration {
+    let c = state.engine.scheduler_config();
+    (c.call_timeout + c.max_backoff) * c.max_attempts + Duration::from_secs(60)
+}
+
+/// Refines a version's prompt with a teacher model into a new version of the same prompt.
+///
+/// The teacher sees the project's label config, the current prompt and up to 20 tasks with
+/// ground truth, with the version's predictions from its newest run on the project. The new
+/// version keeps the previous one's provider, model, connection and few-shot setting, and
+/// takes the title the teacher proposes when it is free (else the default `v{n}`). A refined
+/// prompt that reads a task-data field that neither the current prompt reads nor the project
+/// has is rejected: the job ends `Failed` with `error_message`. With `async=true` (the
+/// default) the answer comes at once with status `Pending` and `prompt: ""`; poll with `GET`
+/// and the job id. With `async=false` the answer waits for the end (`Completed` or `Failed`).
+/// Managers and above.
+#[utoipa::path(post, path = "/api/prompts/{id}/versions/{version_id}/refine", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id"), RefineQuery),
+    request_body = RefineInput,
+    responses((status = 201, body = RefinedPromptView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn refine_prompt(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, i64)>,
+    query: web::Query<RefineQuery>,
+    body: ApiJson<RefineInput>,
+) -> ApiResult<HttpResponse> {
+    caller.require_manager()?;
+    let run_async = match query.run_async.as_deref() {
+        None | Some("") => true,
+        Some(raw) => {
+            parse_bool(raw).ok_or_else(|| ApiError::field("async", "Must be true or false."))?
+        }
+    };
+    let (prompt, version) = path.into_inner();
+    let job = service::create(&state.db, &caller, prompt, version, body.0).await?;
+    let pending = job.refinement.clone();
+    // The job runs in a task of its own in both modes, so that a client that hangs up on a
+    // synchronous call does not leave it half done.
+    let worker = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            service::run(&state.engine, &state.db, &state.settings.prices, job).await
+        })
+    };
+    let refinement = if run_async {
+        pending
+    } else {
+        match worker.await {
+            Ok(Some(finished)) => finished,
+            Ok(None) => return Err(ApiError::NotFound),
+            Err(e) => return Err(ApiError::Internal(format!("refinement task: {e}"))),
+        }
+    };
+    Ok(HttpResponse::Created().json(view(&state, &caller, refinement).await?))
+}
+
+/// A refinement job: 200 once it is `Completed` or `Failed`, 202 while it runs.
+///
+/// 202 answers while the job is `Pending` or `InProgress`. An unknown job, or a job of another
+/// version, answers 404. A job left unfinished by a stopped server reads as `Failed`.
+#[utoipa::path(get, path = "/api/prompts/{id}/versions/{version_id}/refine", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id"), RefinedQuery),
+    responses((status = 200, body = RefinedPromptView), (status = 202, body = RefinedPromptView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_refined_prompt(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, i64)>,
+    query: web::Query<RefinedQuery>,
+) -> ApiResult<HttpResponse> {
+    let (prompt, version) = path.into_inner();
+    let job_id = query
+        .refinement_job_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|j| !j.is_empty())
+        .ok_or_else(|| ApiError::field("refinement_job_id", "This field is required."))?;
+    let found = service::get(
+        &state.db,
+        &caller,
+        prompt,
+        version,
+        job_id,
+        stale_after(&state),
+    )
+    .await?;
+    let running = service::is_running(&found.status);
+    let body = view(&state, &caller, found).await?;
+    Ok(if running {
+        HttpResponse::Accepted().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}

@@ -1,0 +1,738 @@
+//! Prompt refinement (`versions.refine_prompt`): a "teacher" model, through a provider
+//! connection of the organization, rewrites a version's prompt from the project's label config,
+//! ground truth and the version's current predictions; the rewrite is saved as a new version of
+//! the same prompt.
+//!
+//! A refinement is a job row (`model_refinements`) that moves `Pending` → `InProgress` →
+//! `Completed` or `Failed`; clients poll it by its `job_id`. The teacher call goes through the
+//! engine's scheduler of the teacher connection and model, like every other LLM call.
+//!
+//! A refined prompt is accepted only if it renders and reads no task-data field beyond those
+//! the current prompt reads and the project's data keys; otherwise the job fails with an
+//! `error_message`, and the rejected text stays in `prompt` for the user to see.
+use crate::auth::AuthUser;
+use crate::engine::Engine;
+use crate::engine::plan::scheduler_for;
+use crate::error::{ApiError, ApiResult};
+use crate::label_config::LabelConfig;
+use crate::llm::scheduler::Cancel;
+use crate::llm::{LlmError, LlmRequest, Message, Role, Usage};
+use crate::pricing::PriceTable;
+use crate::services::model_providers::{self, Provider};
+use crate::services::runs::status;
+use crate::services::{projects, versions};
+use crate::template;
+use entity::{annotation, model_refinement, model_run, model_version, prediction, project, task};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Ground-truth tasks shown to the teacher, at most.
+pub const MAX_EXAMPLES: usize = 20;
+
+/// Characters of one example's input shown to the teacher, at most (longer inputs are cut).
+const MAX_INPUT_CHARS: usize = 4000;
+
+/// Largest title a version may have.
+const MAX_TITLE_CHARS: usize = 500;
+
+/// A refinement request (all fields required).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RefineInput {
+    /// The project whose data, ground truth and predictions the teacher learns from; must be
+    /// in the caller's organization.
+    #[schema(value_type = i64, required = true)]
+    pub project_id: Option<i64>,
+    /// The teacher model at the provider, e.g. `gpt-4o`.
+    #[schema(value_type = String, required = true)]
+    pub teacher_model_name: Option<String>,
+    /// The provider connection of the caller's organization the teacher is called through.
+    #[schema(value_type = i64, required = true)]
+    pub teacher_model_provider_connection_id: Option<i64>,
+}
+
+/// A refinement job ready to run: its row and what it was checked against.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The refinement row (`Pending`).
+    pub refinement: model_refinement::Model,
+    version: model_version::Model,
+    project: project::Model,
+    caller: AuthUser,
+}
+
+fn required<T>(value: Option<T>, field: &str) -> ApiResult<T> {
+    value.ok_or_else(|| ApiError::field(field, "This field is required."))
+}
+
+/// Checks a refinement request of version `version_id` of prompt `prompt_id` and records the
+/// job as `Pending`. Unknown or foreign prompt and version answer 404; a missing field, or an
+/// unknown or foreign project or connection, answers 400 naming the field.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    input: RefineInput,
+) -> ApiResult<Job> {
+    let version = versions::get(db, caller, prompt_id, version_id).await?;
+    let project_id = required(input.project_id, "project_id")?;
+    let model = required(input.teacher_model_name, "teacher_model_name")?;
+    let connection_id = required(
+        input.teacher_model_provider_connection_id,
+        "teacher_model_provider_connection_id",
+    )?;
+    let model = model.trim().to_string();
+    if model.is_empty() || model.chars().count() > 255 {
+        return Err(ApiError::field(
+            "teacher_model_name",
+            "Give the provider's model id (1 to 255 characters).",
+        ));
+    }
+    let project = projects::get_for_field(db, caller, project_id, "project_id").await?;
+    let connection = model_providers::find(db, caller.organization_id, connection_id)
+        .await
+        .map_err(|e| e.not_found_as_field("teacher_model_provider_connection_id", connection_id))?;
+    if let Some(p) = Provider::parse(&connection.provider)
+        && !crate::llm::is_supported(p)
+    {
+        return Err(ApiError::field(
+            "teacher_model_provider_connection_id",
+            crate::llm::unsupported_message(p),
+        ));
+    }
+    let now = crate::util::now();
+    let refinement = model_refinement::ActiveModel {
+        id: NotSet,
+        organization_id: Set(caller.organization_id),
+        prompt_id: Set(prompt_id),
+        previous_version_id: Set(version.id),
+        project_id: Set(project.id),
+        teacher_model_name: Set(model),
+        teacher_connection_id: Set(connection.id),
+        job_id: Set(uuid::Uuid::new_v4().simple().to_string()),
+        status: Set(status::PENDING.into()),
+        new_version_id: Set(None),
+        title: Set(None),
+        reasoning: Set(None),
+        prompt: Set(String::new()),
+        total_cost: Set(0.0),
+        error_message: Set(None),
+        created_by_id: Set(Some(caller.user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(Job {
+        refinement,
+        version,
+        project,
+        caller: caller.clone(),
+    })
+}
+
+/// The refinement `job_id` of version `version_id` of prompt `prompt_id`, or 404 (also for a
+/// job of another version or organization). A job still `Pending` or `InProgress` whose row
+/// has not changed for `stale_after` was interrupted (its process stopped): it is marked
+/// `Failed` here.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    job_id: &str,
+    stale_after: Duration,
+) -> ApiResult<model_refinement::Model> {
+    versions::get(db, caller, prompt_id, version_id).await?;
+    let found = model_refinement::Entity::find()
+        .filter(model_refinement::Column::JobId.eq(job_id))
+        .filter(model_refinement::Column::PreviousVersionId.eq(version_id))
+        .filter(model_refinement::Column::PromptId.eq(prompt_id))
+        .filter(model_refinement::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let limit = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+    if is_running(&found.status) && crate::util::now() - found.updated_at > limit {
+        model_refinement::Entity::update_many()
+            .col_expr(
+                model_refinement::Column::Status,
+                Expr::value(status::FAILED),
+            )
+            .col_expr(
+                model_refinement::Column::ErrorMessage,
+                Expr::value(
+                    "The refinement was interrupted (the server stopped before it finished). \
+                     Start it again.",
+                ),
+            )
+            .col_expr(
+                model_refinement::Column::UpdatedAt,
+                Expr::value(crate::util::now()),
+            )
+            .filter(model_refinement::Column::Id.eq(found.id))
+            .filter(model_refinement::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+            .exec(db)
+            .await?;
+        return reload(db, found.id).await;
+    }
+    Ok(found)
+}
+
+/// Whether a refinement status means the job has not finished.
+pub fn is_running(s: &str) -> bool {
+    s == status::PENDING || s == status::IN_PROGRESS
+}
+
+async fn reload(db: &impl ConnectionTrait, id: i64) -> ApiResult<model_refinement::Model> {
+    model_refinement::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// The teacher's answer and what it cost.
+#[derive(Debug, Default)]
+struct Outcome {
+    cost: f64,
+    reasoning: Option<String>,
+    title: Option<String>,
+    prompt: String,
+    /// Why the job failed, if it did.
+    error: Option<String>,
+}
+
+/// Runs a refinement job to its end: the teacher call, the checks of its answer, and the new
+/// version. Never fails: what goes wrong is recorded on the row as `Failed` with a message.
+/// Returns the final row (or `None` when the row is gone: its version or prompt was deleted).
+pub async fn run(
+    engine: &Engine,
+    db: &DatabaseConnection,
+    prices: &PriceTable,
+    job: Job,
+) -> Option<model_refinement::Model> {
+    let id = job.refinement.id;
+    let started = model_refinement::Entity::update_many()
+        .col_expr(
+            model_refinement::Column::Status,
+            Expr::value(status::IN_PROGRESS),
+        )
+        .col_expr(
+            model_refinement::Column::UpdatedAt,
+            Expr::value(crate::util::now()),
+        )
+        .filter(model_refinement::Column::Id.eq(id))
+        .filter(model_refinement::Column::Status.eq(status::PENDING))
+        .exec(db)
+        .await;
+    let outcome = match started {
+        Ok(_) => teach(engine, db, prices, &job).await,
+        Err(e) => Outcome {
+            error: Some(format!("database: {e}")),
+            ..Default::default()
+        },
+    };
+    let finished = match finish(db, &job, outcome).await {
+        Ok(row) => row,
+        Err(e) => {
+            tracing::error!(refinement = id, error = %e, "could not record a refinement's end");
+            let failed = Outcome {
+                error: Some("The refined prompt could not be saved.".into()),
+                ..Default::default()
+            };
+            finish(db, &job, failed).await.ok().flatten()
+        }
+    };
+    if let Some(row) = &finished {
+        tracing::info!(
+            refinement = id,
+            job_id = %row.job_id,
+            status = %row.status,
+            new_version = ?row.new_version_id,
+            "refinement finished"
+        );
+    }
+    finished
+}
+
+/// The cost of `usage` with `model`'s price (0 when the model has none).
+fn cost_of(prices: &PriceTable, model: &str, usage: Usage) -> f64 {
+    prices
+        .price(model)
+        .map(|p| {
+            let (prompt, completion) = p.cost(usage.prompt_tokens, usage.completion_tokens);
+            prompt + completion
+        })
+        .unwrap_or(0.0)
+}
+
+/// Calls the teacher and checks its answer.
+async fn teach(
+    engine: &Engine,
+    db: &DatabaseConnection,
+    prices: &PriceTable,
+    job: &Job,
+) -> Outcome {
+    let r = &job.refinement;
+    let fail = |message: String| Outcome {
+        error: Some(message),
+        ..Default::default()
+    };
+    let scheduler = match scheduler_for(
+        engine,
+        db,
+        r.organization_id,
+        r.teacher_connection_id,
+        &r.teacher_model_name,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return fail(e.0),
+    };
+    let config = projects::config_of(&job.project);
+    let context = match Context::load(db, &job.version, &job.project, &config).await {
+        Ok(c) => c,
+        Err(e) => return fail(format!("database: {e}")),
+    };
+    let request = LlmRequest {
+        model: r.teacher_model_name.clone(),
+        messages: context.messages(&job.version.prompt, &job.project.label_config),
+        schema: answer_schema(),
+        max_tokens: None,
+    };
+    let answer = match scheduler.call(&request, &Cancel::new()).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let message = match &e {
+                LlmError::Authentication(_) => format!(
+                    "The teacher provider refused the credentials of connection {}: {e}",
+                    r.teacher_connection_id
+                ),
+                _ => format!("The call to the teacher model failed: {e}"),
+            };
+            return Outcome {
+                cost: cost_of(prices, &r.teacher_model_name, e.usage()),
+                ..fail(message)
+            };
+        }
+    };
+    let cost = cost_of(prices, &r.teacher_model_name, answer.response.usage);
+    let output = &answer.response.output;
+    let text = |key: &str| {
+        output
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let reasoning = text("reasoning");
+    let title = text("new_prompt_title");
+    let Some(prompt) = output
+        .get("new_prompt_content")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+    else {
+        return Outcome {
+            cost,
+            reasoning,
+            ..fail("The teacher model's answer has no new_prompt_content.".into())
+        };
+    };
+    let error = check_prompt(
+        &prompt,
+        &job.version.prompt,
+        &context.data_keys,
+        r.project_id,
+    )
+    .err();
+    Outcome {
+        cost,
+        reasoning,
+        title,
+        prompt,
+        error,
+    }
+}
+
+/// The root of a template field: `a` of `a.b`, `a[0]`, `a!r` or `a:>10`.
+fn root(field: &str) -> &str {
+    field.split(['.', '[', '!', ':']).next().unwrap_or(field)
+}
+
+/// Checks a refined prompt: it renders, and reads only fields the current prompt reads or data
+/// keys of the project.
+fn check_prompt(
+    new: &str,
+    current: &str,
+    data_keys: &BTreeSet<String>,
+    project_id: i64,
+) -> Result<(), String> {
+    let fields =
+        template::fields(new).map_err(|e| format!("The refined prompt is not valid: {e}."))?;
+    let mut known = data_keys.clone();
+    known.extend(
+        template::fields(current)
+            .unwrap_or_default()
+            .iter()
+            .map(|f| root(f).to_string()),
+    );
+    let unknown: Vec<String> = fields
+        .iter()
+        .filter(|f| !known.contains(root(f)))
+        .map(|f| format!("{{{f}}}"))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "The refined prompt reads {}, which is neither a field of the current prompt nor a \
+             data key of project {project_id}; it was not saved.",
+            unknown.join(", ")
+        ))
+    }
+}
+
+/// The JSON schema of the teacher's answer.
+fn answer_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "reasoning": {
+                "type": "string",
+                "description": "What is wrong with the current prompt and what the new one changes."
+            },
+            "new_prompt_title": {
+                "type": "string",
+                "description": "A short name for the new prompt (a few words)."
+            },
+            "new_prompt_content": {
+                "type": "string",
+                "description": "The complete new prompt, with the placeholders of the current prompt."
+            }
+        },
+        "required": ["reasoning", "new_prompt_title", "new_prompt_content"],
+        "additionalProperties": false
+    })
+}
+
+/// One ground-truth task shown to the teacher.
+#[derive(Debug)]
+struct Example {
+    input: String,
+    ground_truth: Value,
+    prediction: Option<Value>,
+}
+
+/// What the teacher is shown besides the prompt and the config.
+#[derive(Debug)]
+struct Context {
+    examples: Vec<Example>,
+    /// Data keys of the project: those its label config reads and those of its tasks.
+    data_keys: BTreeSet<String>,
+}
+
+impl Context {
+    /// Up to [`MAX_EXAMPLES`] tasks with ground truth (the newest ground-truth annotation of
+    /// each, newest first), with the version's prediction from its newest run on the project.
+    async fn load(
+        db: &impl ConnectionTrait,
+        version: &model_version::Model,
+        project: &project::Model,
+        config: &LabelConfig,
+    ) -> Result<Context, sea_orm::DbErr> {
+        let annotations: Vec<(i64, Value)> = annotation::Entity::find()
+            .select_only()
+            .columns([annotation::Column::TaskId, annotation::Column::Result])
+            .filter(annotation::Column::ProjectId.eq(project.id))
+            .filter(annotation::Column::GroundTruth.eq(true))
+            .filter(annotation::Column::WasCancelled.eq(false))
+            .order_by_desc(annotation::Column::Id)
+            .limit((MAX_EXAMPLES * 4) as u64)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut newest: Vec<(i64, Value)> = vec![];
+        for (task_id, result) in annotations {
+            if newest.len() < MAX_EXAMPLES && !newest.iter().any(|(t, _)| *t == task_id) {
+                newest.push((task_id, result));
+            }
+        }
+        let ids: Vec<i64> = newest.iter().map(|(t, _)| *t).collect();
+        let data: HashMap<i64, Value> = task::Entity::find()
+            .select_only()
+            .columns([task::Column::Id, task::Column::Data])
+            .filter(task::Column::Id.is_in(ids.clone()))
+            .into_tuple::<(i64, Value)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        let run: Option<i64> = model_run::Entity::find()
+            .select_only()
+            .column(model_run::Column::Id)
+            .filter(model_run::Column::ModelVersionId.eq(version.id))
+            .filter(model_run::Column::ProjectId.eq(project.id))
+            .order_by_desc(model_run::Column::Id)
+            .into_tuple()
+            .one(db)
+            .await?;
+        let predictions: HashMap<i64, Value> = match run {
+            Some(run) => prediction::Entity::find()
+                .select_only()
+                .columns([prediction::Column::TaskId, prediction::Column::Result])
+                .filter(prediction::Column::ModelRunId.eq(run))
+                .filter(prediction::Column::TaskId.is_in(ids))
+                .into_tuple::<(i64, Value)>()
+                .all(db)
+                .await?
+                .into_iter()
+                .collect(),
+            None => HashMap::new(),
+        };
+        let mut data_keys: BTreeSet<String> = config.input_fields().into_iter().collect();
+        let any_task: Option<Value> = if data.is_empty() {
+            task::Entity::find()
+                .select_only()
+                .column(task::Column::Data)
+                .filter(task::Column::ProjectId.eq(project.id))
+                .order_by_asc(task::Column::Id)
+                .into_tuple()
+                .one(db)
+                .await?
+        } else {
+            None
+        };
+        for d in data.values().chain(any_task.iter()) {
+            if let Some(o) = d.as_object() {
+                data_keys.extend(o.keys().cloned());
+            }
+        }
+        let examples = newest
+            .into_iter()
+            .filter_map(|(task_id, result)| {
+                let data = data.get(&task_id)?;
+                let input =
+                    template::render(&version.prompt, data).unwrap_or_else(|_| data.to_string());
+                Some(Example {
+                    input: cut(&input, MAX_INPUT_CHARS),
+                    ground_truth: config.to_output(&result, data),
+                    prediction: predictions.get(&task_id).map(|p| config.to_output(p, data)),
+                })
+            })
+            .collect();
+        Ok(Context {
+            examples,
+            data_keys,
+        })
+    }
+
+    /// The teacher's conversation: the job in the system message; the label config, the
+    /// current prompt (inside `<current_prompt>` tags) and the examples in the user message.
+    fn messages(&self, current: &str, label_config: &str) -> Vec<Message> {
+        let placeholders: Vec<String> = template::fields(current)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| format!("{{{f}}}"))
+            .collect();
+        let keep = if placeholders.is_empty() {
+            "The current prompt has no placeholder.".to_string()
+        } else {
+            format!(
+                "Keep every placeholder of the current prompt exactly as written ({}): each is \
+                 replaced by a field of the task's data.",
+                placeholders.join(", ")
+            )
+        };
+        let keys: Vec<&str> = self.data_keys.iter().map(String::as_str).collect();
+        let system = format!(
+            "You are an expert prompt engineer. A language model labels the tasks of a Label \
+             Studio project with a prompt; you improve that prompt. You are shown the project's \
+             labeling configuration, the current prompt and labeled examples: each with its \
+             input (the prompt rendered for the task), its ground truth (the correct answer) \
+             and, when there is one, the current prompt's prediction. Study where the \
+             predictions differ from the ground truth and write a clearer, more precise prompt \
+             that makes the answers match it. {keep} Use no other placeholder than these and \
+             the task data fields ({}); write a literal brace as {{{{ or }}}}. The answer format \
+             of the labeling model is enforced separately. Answer with one JSON object, and \
+             nothing else, with \"reasoning\" (what you changed and why), \"new_prompt_title\" \
+             (a short name for the new prompt) and \"new_prompt_content\" (the complete new \
+             prompt).",
+            if keys.is_empty() {
+                "none known".to_string()
+            } else {
+                keys.join(", ")
+            }
+        );
+        let mut user = format!(
+            "Labeling configuration:\n<label_config>\n{label_config}\n</label_config>\n\n\
+             Current prompt:\n<current_prompt>{current}</current_prompt>\n\n"
+        );
+        if self.examples.is_empty() {
+            user.push_str("The project has no ground truth yet: improve the prompt's clarity.\n");
+        } else {
+            user.push_str(&format!(
+                "Examples ({} tasks with ground truth):\n",
+                self.examples.len()
+            ));
+            for (n, e) in self.examples.iter().enumerate() {
+                let prediction = e
+                    .prediction
+                    .as_ref()
+                    .map_or_else(|| "none".to_string(), Value::to_string);
+                user.push_str(&format!(
+                    "\n<example n=\"{}\">\nInput:\n{}\nGround truth: {}\nCurrent prediction: {}\n</example>\n",
+                    n + 1,
+                    e.input,
+                    e.ground_truth,
+                    prediction
+                ));
+            }
+        }
+        vec![
+            Message::new(Role::System, system),
+            Message::new(Role::User, user),
+        ]
+    }
+}
+
+/// `s` cut to `max` characters, marked when cut.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// Records the end of a job: on success, the new version and `Completed`, in one transaction;
+/// otherwise `Failed` with the message. `None` when the row is gone.
+async fn finish(
+    db: &DatabaseConnection,
+    job: &Job,
+    outcome: Outcome,
+) -> ApiResult<Option<model_refinement::Model>> {
+    let txn = crate::db::begin_write(db).await?;
+    let Some(row) = model_refinement::Entity::find_by_id(job.refinement.id)
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = crate::util::now();
+    let mut update: model_refinement::ActiveModel = row.into();
+    update.total_cost = Set(outcome.cost);
+    update.reasoning = Set(outcome.reasoning);
+    update.prompt = Set(outcome.prompt.clone());
+    update.updated_at = Set(now);
+    match outcome.error {
+        Some(message) => {
+            update.status = Set(status::FAILED.into());
+            update.error_message = Set(Some(message));
+        }
+        None => {
+            let previous = &job.version;
+            let title = match outcome.title {
+                Some(t)
+                    if t.chars().count() <= MAX_TITLE_CHARS
+                        && !title_taken(&txn, previous.parent_model_id, &t).await? =>
+                {
+                    t
+                }
+                _ => versions::default_name(&txn, &job.caller, previous.parent_model_id).await?,
+            };
+            let created = model_version::ActiveModel {
+                id: NotSet,
+                organization_id: Set(previous.organization_id),
+                parent_model_id: Set(previous.parent_model_id),
+                title: Set(title.clone()),
+                prompt: Set(outcome.prompt),
+                provider: Set(previous.provider.clone()),
+                provider_model_id: Set(previous.provider_model_id.clone()),
+                model_provider_connection_id: Set(previous.model_provider_connection_id),
+                max_few_shot_examples: Set(previous.max_few_shot_examples),
+                created_by_id: Set(job.refinement.created_by_id),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            update.status = Set(status::COMPLETED.into());
+            update.title = Set(Some(title));
+            update.new_version_id = Set(Some(created.id));
+            update.error_message = Set(None);
+        }
+    }
+    let saved = update.update(&txn).await?;
+    txn.commit().await?;
+    Ok(Some(saved))
+}
+
+async fn title_taken(db: &impl ConnectionTrait, prompt_id: i64, title: &str) -> ApiResult<bool> {
+    Ok(model_version::Entity::find()
+        .filter(model_version::Column::ParentModelId.eq(prompt_id))
+        .filter(model_version::Column::Title.eq(title))
+        .count(db)
+        .await?
+        > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(k: &[&str]) -> BTreeSet<String> {
+        k.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_refined_prompt_reads_only_known_fields() {
+        let data = keys(&["text", "meta"]);
+        assert!(check_prompt("Now: {text}", "Old: {text}", &data, 1).is_ok());
+        assert!(check_prompt("{meta.lang} {text}", "{text}", &data, 1).is_ok());
+        assert!(check_prompt("{extra} {text}", "{extra} {text}", &keys(&[]), 1).is_ok());
+        let err = check_prompt("{text} {label}", "{text}", &data, 7).unwrap_err();
+        assert!(
+            err.contains("{label}") && err.contains("project 7"),
+            "{err}"
+        );
+        let err = check_prompt("{text", "{text}", &data, 1).unwrap_err();
+        assert!(err.contains("not valid"), "{err}");
+    }
+
+    #[test]
+    fn long_inputs_are_cut() {
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn the_user_message_wraps_the_current_prompt() {
+        let context = Context {
+            examples: vec![Example {
+                input: "Classify: good".into(),
+                ground_truth: json!({"sentiment": "Positive"}),
+                prediction: None,
+            }],
+            data_keys: keys(&["text"]),
+        };
+        let messages = context.messages("Classify: {text}", "<View/>");
+        assert_eq!(messages.len(), 2);
+        assert!(messages[0].content.contains("{text}"));
+        let user = &messages[1].content;
+        assert!(user.contains("<current_prompt>Classify: {text}</current_prompt>"));
+        assert!(user.contains(r#"Ground truth: {"sentiment":"Positive"}"#));
+        assert!(user.contains("Current prediction: none"));
+    }
+}
