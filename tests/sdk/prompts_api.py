@@ -563,48 +563,39 @@ def main():
 
     # --- 23 refine --------------------------------------------------------------------------------
     # The teacher is the fake connection ("gpt-4o"); its refine rule puts an instruction before
-    # the current prompt, so the refined prompt keeps {text}. Guarded while refine is being
-    # implemented: a server without the endpoint (404/405) skips the step with a message.
+    # the current prompt, so the refined prompt keeps {text}.
     before = [x.id for x in ls.prompts.versions.list(prompt_id=pr.id)]
-    refined = None
-    try:
-        r = ls.prompts.versions.refine_prompt(prompt_id=pr.id, version_id=v.id, project_id=p.id,
-                                              teacher_model_name="gpt-4o",
-                                              teacher_model_provider_connection_id=fake.id, async_=True)
-    except ApiError as exc:
-        if exc.status_code not in (404, 405):
-            raise
-        print(f"step 23 skipped: refine not implemented (HTTP {exc.status_code})", flush=True)
-        r = None
-    if r is not None:
-        assert isinstance(r.refinement_job_id, str) and r.refinement_job_id, f"refine_prompt: job id {r.refinement_job_id!r}"
-        assert r.refinement_status in {"Pending", "InProgress", "Completed"}, f"refine_prompt: status {r.refinement_status!r}"
-        ok(f"prompts.versions.refine_prompt async: job {r.refinement_job_id!r} {r.refinement_status}")
-        deadline = time.monotonic() + POLL_SECONDS
-        while True:
-            got = ls.prompts.versions.get_refined_prompt(prompt_id=pr.id, version_id=v.id,
-                                                         refinement_job_id=r.refinement_job_id)
-            if got.refinement_status in ("Completed", "Failed"):
-                break
-            assert got.refinement_status in ("Pending", "InProgress"), f"get_refined_prompt: status {got.refinement_status!r}"
-            assert time.monotonic() < deadline, f"refinement still {got.refinement_status!r} after {POLL_SECONDS}s"
-            time.sleep(0.25)
-        assert got.refinement_status == "Completed", f"refinement {got.refinement_status!r}: {got.dict()!r}"
-        assert got.refinement_job_id == r.refinement_job_id, f"get_refined_prompt: job id {got.refinement_job_id!r}"
-        assert "{text}" in got.prompt and got.prompt != "Classify the sentiment: {text}", f"refined prompt {got.prompt!r}"
-        assert got.previous_version is not None and got.previous_version.id == v.id, \
-            f"get_refined_prompt: previous_version {got.previous_version!r}"
-        after = ls.prompts.versions.list(prompt_id=pr.id)
-        new = [x for x in after if x.id not in before]
-        assert len(after) == len(before) + 1 and len(new) == 1, f"versions.list after refine: {[x.id for x in after]} (before {before})"
-        refined = new[0]
-        assert refined.prompt == got.prompt and refined.title == got.title, \
-            f"refined version {refined.title!r} {refined.prompt!r} vs response {got.title!r} {got.prompt!r}"
-        ok(f"prompts.versions.get_refined_prompt Completed; versions.list has the new version {refined.id} "
-           f"{refined.title!r}: {got.prompt!r}")
-        expect_status(404, "prompts.versions.get_refined_prompt with an unknown job id",
-                      ls.prompts.versions.get_refined_prompt, prompt_id=pr.id, version_id=v.id,
-                      refinement_job_id="no-such-job")
+    r = ls.prompts.versions.refine_prompt(prompt_id=pr.id, version_id=v.id, project_id=p.id,
+                                          teacher_model_name="gpt-4o",
+                                          teacher_model_provider_connection_id=fake.id, async_=True)
+    assert isinstance(r.refinement_job_id, str) and r.refinement_job_id, f"refine_prompt: job id {r.refinement_job_id!r}"
+    assert r.refinement_status in {"Pending", "InProgress", "Completed"}, f"refine_prompt: status {r.refinement_status!r}"
+    ok(f"prompts.versions.refine_prompt async: job {r.refinement_job_id!r} {r.refinement_status}")
+    deadline = time.monotonic() + POLL_SECONDS
+    while True:
+        got = ls.prompts.versions.get_refined_prompt(prompt_id=pr.id, version_id=v.id,
+                                                     refinement_job_id=r.refinement_job_id)
+        if got.refinement_status in ("Completed", "Failed"):
+            break
+        assert got.refinement_status in ("Pending", "InProgress"), f"get_refined_prompt: status {got.refinement_status!r}"
+        assert time.monotonic() < deadline, f"refinement still {got.refinement_status!r} after {POLL_SECONDS}s"
+        time.sleep(0.25)
+    assert got.refinement_status == "Completed", f"refinement {got.refinement_status!r}: {got.dict()!r}"
+    assert got.refinement_job_id == r.refinement_job_id, f"get_refined_prompt: job id {got.refinement_job_id!r}"
+    assert "{text}" in got.prompt and got.prompt != "Classify the sentiment: {text}", f"refined prompt {got.prompt!r}"
+    assert got.previous_version is not None and got.previous_version.id == v.id, \
+        f"get_refined_prompt: previous_version {got.previous_version!r}"
+    after = ls.prompts.versions.list(prompt_id=pr.id)
+    new = [x for x in after if x.id not in before]
+    assert len(after) == len(before) + 1 and len(new) == 1, f"versions.list after refine: {[x.id for x in after]} (before {before})"
+    refined = new[0]
+    assert refined.prompt == got.prompt and refined.title == got.title, \
+        f"refined version {refined.title!r} {refined.prompt!r} vs response {got.title!r} {got.prompt!r}"
+    ok(f"prompts.versions.get_refined_prompt Completed; versions.list has the new version {refined.id} "
+       f"{refined.title!r}: {got.prompt!r}")
+    expect_status(404, "prompts.versions.get_refined_prompt with an unknown job id",
+                  ls.prompts.versions.get_refined_prompt, prompt_id=pr.id, version_id=v.id,
+                  refinement_job_id="no-such-job")
 
     # --- 24 NER --------------------------------------------------------------------------------------
     ner_title = f"Entities {TAG}"
@@ -732,10 +723,8 @@ def main():
     assert run.id in [x.model_run for x in t1_preds], f"t1 lost the fed run's prediction: {[x.model_run for x in t1_preds]}"
     assert ls.tasks.get(t1.id).total_predictions == len(t1_preds), \
         f"t1 total_predictions {ls.tasks.get(t1.id).total_predictions!r} != {len(t1_preds)} predictions listed"
-    if refined is None:
-        assert len(t1_preds) == 1, f"t1 predictions after deleting v1: {[x.model_run for x in t1_preds]}"
-    left_versions = 1 + (refined is not None)
-    assert ls.prompts.get(id=pr.id).versions_count == left_versions, "prompts.get versions_count after version delete"
+    # The fed version (v2) and the refined one (step 23) are left.
+    assert ls.prompts.get(id=pr.id).versions_count == 2, "prompts.get versions_count after version delete"
     ok("prompts.versions.delete removes its runs' predictions, keeps the other version's and the hand-made one, "
        "recounts total_predictions")
 
