@@ -10,10 +10,9 @@ use crate::pricing::Price;
 use crate::services::model_providers::{self, Credentials, Provider};
 use crate::services::results::{FailureResult, PredictionResult};
 use crate::template::{self, TemplateError};
-use entity::{annotation, model_version, task};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::model_version;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -292,41 +291,14 @@ async fn examples(
     config: &LabelConfig,
     limit: usize,
 ) -> Result<Vec<Example>, PlanError> {
-    let annotations: Vec<(i64, Value)> = annotation::Entity::find()
-        .select_only()
-        .columns([annotation::Column::TaskId, annotation::Column::Result])
-        .filter(annotation::Column::ProjectId.eq(project_id))
-        .filter(annotation::Column::GroundTruth.eq(true))
-        .filter(annotation::Column::WasCancelled.eq(false))
-        .order_by_desc(annotation::Column::Id)
-        .limit((limit * 4) as u64)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut newest: Vec<(i64, Value)> = vec![];
-    for (task_id, result) in annotations {
-        if newest.len() < limit && !newest.iter().any(|(t, _)| *t == task_id) {
-            newest.push((task_id, result));
-        }
-    }
-    let ids: Vec<i64> = newest.iter().map(|(t, _)| *t).collect();
-    let data: HashMap<i64, Value> = task::Entity::find()
-        .select_only()
-        .columns([task::Column::Id, task::Column::Data])
-        .filter(task::Column::Id.is_in(ids))
-        .into_tuple::<(i64, Value)>()
-        .all(db)
-        .await?
+    let sample = crate::services::annotations::ground_truth_sample(db, project_id, limit).await?;
+    Ok(sample
         .into_iter()
-        .collect();
-    Ok(newest
-        .into_iter()
-        .filter_map(|(task_id, result)| {
-            let data = data.get(&task_id)?;
-            let prompt = template::render(prompt, data).ok()?;
-            let output = config.to_output(&result, data);
+        .filter_map(|t| {
+            let prompt = template::render(prompt, &t.data).ok()?;
+            let output = config.to_output(&t.result, &t.data);
             (output.as_object().is_some_and(|o| !o.is_empty())).then(|| Example {
-                task_id,
+                task_id: t.task_id,
                 prompt,
                 answer: output.to_string(),
             })

@@ -22,18 +22,7 @@ pub struct Anthropic {
 impl Anthropic {
     /// The provider of an Anthropic connection (`endpoint` overrides the API base).
     pub fn new(credentials: &Credentials, http: reqwest::Client) -> Result<Self, LlmError> {
-        let key = credentials
-            .api_key
-            .clone()
-            .or_else(|| credentials.auth_token.clone())
-            .ok_or_else(|| LlmError::Authentication("the connection has no API key".into()))?;
-        let base = credentials
-            .endpoint
-            .as_deref()
-            .unwrap_or(DEFAULT_BASE)
-            .trim_end_matches('/')
-            .trim_end_matches("/v1")
-            .to_string();
+        let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1")?;
         Ok(Anthropic { base, key, http })
     }
 }
@@ -120,28 +109,14 @@ pub fn read_answer(answer: &Value) -> Result<(Value, Usage), LlmError> {
 #[async_trait::async_trait]
 impl LlmProvider for Anthropic {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/messages", self.base))
-            .header("x-api-key", &self.key)
-            .header("anthropic-version", API_VERSION)
-            .json(&body(request))
-            .send()
-            .await
-            .map_err(super::gemini::transport_error)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(super::gemini::transport_error)?;
-        if !(200..300).contains(&status) {
-            return Err(LlmError::from_status(status, &headers, &text));
-        }
-        let answer: Value = serde_json::from_str(&text).map_err(|e| LlmError::InvalidOutput {
-            message: format!("unreadable response: {e}"),
-            usage: Usage::default(),
-        })?;
+        let (answer, headers) = super::send_json(
+            self.http
+                .post(format!("{}/v1/messages", self.base))
+                .header("x-api-key", &self.key)
+                .header("anthropic-version", API_VERSION)
+                .json(&body(request)),
+        )
+        .await?;
         let (output, usage) = read_answer(&answer)?;
         Ok(LlmResponse {
             output,

@@ -17,18 +17,7 @@ pub struct Gemini {
 impl Gemini {
     /// The provider of a Gemini connection (`endpoint` overrides the API base).
     pub fn new(credentials: &Credentials, http: reqwest::Client) -> Result<Self, LlmError> {
-        let key = credentials
-            .api_key
-            .clone()
-            .or_else(|| credentials.auth_token.clone())
-            .ok_or_else(|| LlmError::Authentication("the connection has no API key".into()))?;
-        let base = credentials
-            .endpoint
-            .as_deref()
-            .unwrap_or(DEFAULT_BASE)
-            .trim_end_matches('/')
-            .trim_end_matches("/v1beta")
-            .to_string();
+        let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1beta")?;
         Ok(Gemini { base, key, http })
     }
 }
@@ -107,40 +96,20 @@ pub fn read_answer(answer: &Value) -> Result<(Value, Usage), LlmError> {
         .map_err(|message| LlmError::InvalidOutput { message, usage })
 }
 
-/// The typed error of a failed HTTP exchange.
-pub fn transport_error(e: reqwest::Error) -> LlmError {
-    if e.is_timeout() {
-        LlmError::Timeout(std::time::Duration::ZERO)
-    } else {
-        LlmError::Connection(e.to_string())
-    }
-}
-
 #[async_trait::async_trait]
 impl LlmProvider for Gemini {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
         let model = request.model.trim_start_matches("models/");
-        let response = self
-            .http
-            .post(format!(
-                "{}/v1beta/models/{model}:generateContent",
-                self.base
-            ))
-            .header("x-goog-api-key", &self.key)
-            .json(&body(request))
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.map_err(transport_error)?;
-        if !(200..300).contains(&status) {
-            return Err(LlmError::from_status(status, &headers, &text));
-        }
-        let answer: Value = serde_json::from_str(&text).map_err(|e| LlmError::InvalidOutput {
-            message: format!("unreadable response: {e}"),
-            usage: Usage::default(),
-        })?;
+        let (answer, headers) = super::send_json(
+            self.http
+                .post(format!(
+                    "{}/v1beta/models/{model}:generateContent",
+                    self.base
+                ))
+                .header("x-goog-api-key", &self.key)
+                .json(&body(request)),
+        )
+        .await?;
         let (output, usage) = read_answer(&answer)?;
         Ok(LlmResponse {
             output,

@@ -263,6 +263,51 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
+/// The key (API key, else auth token) and the API base (the connection's `endpoint` without a
+/// trailing `/` or `suffix`, else `default`) of a provider spoken to over plain HTTP.
+fn key_and_base(
+    credentials: &Credentials,
+    default: &str,
+    suffix: &str,
+) -> Result<(String, String), LlmError> {
+    let key = credentials
+        .api_key
+        .clone()
+        .or_else(|| credentials.auth_token.clone())
+        .ok_or_else(|| LlmError::Authentication("the connection has no API key".into()))?;
+    let base = credentials
+        .endpoint
+        .as_deref()
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .trim_end_matches(suffix)
+        .to_string();
+    Ok((key, base))
+}
+
+/// Sends a JSON request; a 2xx answer's JSON body and headers, or the typed error.
+async fn send_json(request: reqwest::RequestBuilder) -> Result<(Value, HeaderMap), LlmError> {
+    let transport = |e: reqwest::Error| {
+        if e.is_timeout() {
+            LlmError::Timeout(Duration::ZERO)
+        } else {
+            LlmError::Connection(e.to_string())
+        }
+    };
+    let response = request.send().await.map_err(transport)?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.map_err(transport)?;
+    if !(200..300).contains(&status) {
+        return Err(LlmError::from_status(status, &headers, &text));
+    }
+    let answer = serde_json::from_str(&text).map_err(|e| LlmError::InvalidOutput {
+        message: format!("unreadable response: {e}"),
+        usage: Usage::default(),
+    })?;
+    Ok((answer, headers))
+}
+
 /// Installs rustls' ring crypto provider for the process (reqwest is built without a bundled
 /// TLS backend; ring is the one the database driver already brings). Called at start-up and by
 /// [`http_client`]; installing twice is harmless.

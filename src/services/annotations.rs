@@ -215,3 +215,62 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     txn.commit().await?;
     Ok(())
 }
+
+/// A project task with its ground truth, for few-shot examples and refinement.
+#[derive(Debug, Clone)]
+pub struct GroundTruthTask {
+    /// The task.
+    pub task_id: i64,
+    /// The result of its newest non-cancelled ground-truth annotation.
+    pub result: Value,
+    /// The task's data.
+    pub data: Value,
+}
+
+/// Up to `limit` tasks of a project with ground truth, newest annotations first, each with the
+/// result of its newest ground-truth annotation and its data. Two queries, whatever the size
+/// of the project.
+pub async fn ground_truth_sample(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+    limit: usize,
+) -> Result<Vec<GroundTruthTask>, sea_orm::DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let annotations: Vec<(i64, Value)> = annotation::Entity::find()
+        .select_only()
+        .columns([annotation::Column::TaskId, annotation::Column::Result])
+        .filter(annotation::Column::ProjectId.eq(project_id))
+        .filter(annotation::Column::GroundTruth.eq(true))
+        .filter(annotation::Column::WasCancelled.eq(false))
+        .order_by_desc(annotation::Column::Id)
+        .limit((limit * 4) as u64)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut newest: Vec<(i64, Value)> = vec![];
+    for (task_id, result) in annotations {
+        if newest.len() < limit && !newest.iter().any(|(t, _)| *t == task_id) {
+            newest.push((task_id, result));
+        }
+    }
+    let ids: Vec<i64> = newest.iter().map(|(t, _)| *t).collect();
+    let mut data: std::collections::HashMap<i64, Value> = entity::task::Entity::find()
+        .select_only()
+        .columns([entity::task::Column::Id, entity::task::Column::Data])
+        .filter(entity::task::Column::Id.is_in(ids))
+        .into_tuple::<(i64, Value)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(newest
+        .into_iter()
+        .filter_map(|(task_id, result)| {
+            Some(GroundTruthTask {
+                task_id,
+                result,
+                data: data.remove(&task_id)?,
+            })
+        })
+        .collect())
+}

@@ -22,7 +22,7 @@ use crate::services::model_providers::{self, Provider};
 use crate::services::runs::status;
 use crate::services::{projects, versions};
 use crate::template;
-use entity::{annotation, model_refinement, model_run, model_version, prediction, project, task};
+use entity::{model_refinement, model_run, model_version, prediction, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -452,33 +452,9 @@ impl Context {
         project: &project::Model,
         config: &LabelConfig,
     ) -> Result<Context, sea_orm::DbErr> {
-        let annotations: Vec<(i64, Value)> = annotation::Entity::find()
-            .select_only()
-            .columns([annotation::Column::TaskId, annotation::Column::Result])
-            .filter(annotation::Column::ProjectId.eq(project.id))
-            .filter(annotation::Column::GroundTruth.eq(true))
-            .filter(annotation::Column::WasCancelled.eq(false))
-            .order_by_desc(annotation::Column::Id)
-            .limit((MAX_EXAMPLES * 4) as u64)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let mut newest: Vec<(i64, Value)> = vec![];
-        for (task_id, result) in annotations {
-            if newest.len() < MAX_EXAMPLES && !newest.iter().any(|(t, _)| *t == task_id) {
-                newest.push((task_id, result));
-            }
-        }
-        let ids: Vec<i64> = newest.iter().map(|(t, _)| *t).collect();
-        let data: HashMap<i64, Value> = task::Entity::find()
-            .select_only()
-            .columns([task::Column::Id, task::Column::Data])
-            .filter(task::Column::Id.is_in(ids.clone()))
-            .into_tuple::<(i64, Value)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
+        let sample =
+            crate::services::annotations::ground_truth_sample(db, project.id, MAX_EXAMPLES).await?;
+        let ids: Vec<i64> = sample.iter().map(|t| t.task_id).collect();
         let run: Option<i64> = model_run::Entity::find()
             .select_only()
             .column(model_run::Column::Id)
@@ -502,7 +478,7 @@ impl Context {
             None => HashMap::new(),
         };
         let mut data_keys: BTreeSet<String> = config.input_fields().into_iter().collect();
-        let any_task: Option<Value> = if data.is_empty() {
+        let any_task: Option<Value> = if sample.is_empty() {
             task::Entity::find()
                 .select_only()
                 .column(task::Column::Data)
@@ -514,22 +490,23 @@ impl Context {
         } else {
             None
         };
-        for d in data.values().chain(any_task.iter()) {
+        for d in sample.iter().map(|t| &t.data).chain(any_task.iter()) {
             if let Some(o) = d.as_object() {
                 data_keys.extend(o.keys().cloned());
             }
         }
-        let examples = newest
-            .into_iter()
-            .filter_map(|(task_id, result)| {
-                let data = data.get(&task_id)?;
-                let input =
-                    template::render(&version.prompt, data).unwrap_or_else(|_| data.to_string());
-                Some(Example {
+        let examples = sample
+            .iter()
+            .map(|t| {
+                let input = template::render(&version.prompt, &t.data)
+                    .unwrap_or_else(|_| t.data.to_string());
+                Example {
                     input: cut(&input, MAX_INPUT_CHARS),
-                    ground_truth: config.to_output(&result, data),
-                    prediction: predictions.get(&task_id).map(|p| config.to_output(p, data)),
-                })
+                    ground_truth: config.to_output(&t.result, &t.data),
+                    prediction: predictions
+                        .get(&t.task_id)
+                        .map(|p| config.to_output(p, &t.data)),
+                }
             })
             .collect();
         Ok(Context {

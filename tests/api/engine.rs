@@ -28,12 +28,13 @@ async fn engine_app() -> TestApp {
     TestApp::spawn_with(quick_engine).await
 }
 
-async fn fake(config: FakeLlmConfig) -> FakeLlm {
+/// Starts the fake LLM server on a free loopback port (also used by the refine tests).
+pub async fn fake(config: FakeLlmConfig) -> FakeLlm {
     FakeLlm::start(config, 0).await.expect("fake LLM")
 }
 
 /// A Custom connection to `llm` with `key`.
-async fn custom_connection(app: &TestApp, llm: &FakeLlm, key: &str) -> i64 {
+pub async fn custom_connection(app: &TestApp, llm: &FakeLlm, key: &str) -> i64 {
     let (status, body) = app
         .post(
             "/api/model-provider-connections/",

@@ -1,6 +1,7 @@
 //! Prompt refinement (`POST/GET .../versions/{id}/refine`) over real HTTP and the project's
 //! fake LLM as the teacher: synchronous and asynchronous jobs, polling (202 then 200), the new
 //! version, refused credentials, request validation, roles and organization scoping.
+use crate::engine::{custom_connection, fake};
 use crate::helpers::{CLS, TestApp, choice};
 use crate::prompts::{assert_field_error, batch, ground_truth, id_of, item, new_prompt, new_run};
 use entity::model_refinement;
@@ -16,10 +17,6 @@ const REASONING: &str = "The fake teacher kept the placeholders and added an ins
 const INSTRUCTION: &str = "Read the text carefully and answer precisely.";
 const PROMPT: &str = "Classify the sentiment of this review: {text}";
 
-async fn fake(config: FakeLlmConfig) -> FakeLlm {
-    FakeLlm::start(config, 0).await.expect("fake LLM")
-}
-
 /// A server without workers (refinement does not need them).
 async fn app() -> TestApp {
     TestApp::spawn_with(|c| {
@@ -29,18 +26,6 @@ async fn app() -> TestApp {
         c.engine.llm_max_attempts = 2;
     })
     .await
-}
-
-/// A Custom connection to `llm` with `key`.
-async fn custom_connection(app: &TestApp, llm: &FakeLlm, key: &str) -> i64 {
-    let (status, body) = app
-        .post(
-            "/api/model-provider-connections/",
-            json!({"provider": "Custom", "endpoint": llm.base_url(), "api_key": key}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id_of(&body)
 }
 
 /// A project with three reviews (two with ground truth, one predicted by a run of the
