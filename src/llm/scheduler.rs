@@ -259,6 +259,9 @@ impl Scheduler {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if cancel.is_canceled() {
+                return Err(LlmError::Canceled);
+            }
             let slot = self.acquire(estimate, cancel).await?;
             let provider = self
                 .provider
@@ -268,10 +271,11 @@ impl Scheduler {
             self.attempts.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let result = tokio::select! {
+                biased;
+                _ = cancel.canceled() => Err(LlmError::Canceled),
                 r = tokio::time::timeout(self.config.call_timeout, provider.complete(request)) => {
                     r.unwrap_or(Err(LlmError::Timeout(self.config.call_timeout)))
                 }
-                _ = cancel.canceled() => Err(LlmError::Canceled),
             };
             let seconds = started.elapsed().as_secs_f64();
             let result = result.map_err(|e| match e {
@@ -322,8 +326,9 @@ impl Scheduler {
         cancel: &Cancel,
     ) -> Result<OwnedSemaphorePermit, LlmError> {
         let permit = tokio::select! {
-            p = self.slots.clone().acquire_owned() => p.map_err(|_| LlmError::Canceled)?,
+            biased;
             _ = cancel.canceled() => return Err(LlmError::Canceled),
+            p = self.slots.clone().acquire_owned() => p.map_err(|_| LlmError::Canceled)?,
         };
         loop {
             let wait = {
