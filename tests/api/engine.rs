@@ -722,19 +722,25 @@ async fn the_run_command_starts_a_run_and_follows_it_to_the_end() {
         "{stdout}"
     );
     // A bad token: a clear error and a failing exit code.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
-        .args(["run", "--url", &app.address, "--token", "wrong-token-123"])
-        .args([
-            "--prompt",
-            &s.prompt.to_string(),
-            "--version",
-            &s.version.to_string(),
-        ])
-        .args(["--project", &s.project.to_string()])
-        .output()
-        .expect("run prompter run");
+    let address = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
+            .args(["run", "--url", &address, "--token", "wrong-token-123"])
+            .args([
+                "--prompt",
+                &prompt.to_string(),
+                "--version",
+                &version.to_string(),
+            ])
+            .args(["--project", &project.to_string()])
+            .output()
+            .expect("run prompter run")
+    })
+    .await
+    .expect("join");
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("refused the run (401"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("refused the run (401"), "{stderr}");
 }
 
 #[tokio::test]
