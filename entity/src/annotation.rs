@@ -19,6 +19,8 @@ pub struct Model {
     pub parent_prediction_id: Option<i64>,
     pub parent_annotation_id: Option<i64>,
     pub last_action: Option<String>,
+    /// The annotation's id in the Label Studio instance it came from, if any.
+    pub ls_annotation_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

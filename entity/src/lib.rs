@@ -5,6 +5,8 @@
 pub mod annotation;
 pub mod api_token;
 pub mod failed_prediction;
+pub mod label_studio_link;
+pub mod ml_backend_project;
 pub mod model_interface;
 pub mod model_interface_project;
 pub mod model_provider_connection;
@@ -24,6 +26,8 @@ pub mod prelude {
     pub use crate::annotation::Entity as Annotation;
     pub use crate::api_token::Entity as ApiToken;
     pub use crate::failed_prediction::Entity as FailedPrediction;
+    pub use crate::label_studio_link::Entity as LabelStudioLink;
+    pub use crate::ml_backend_project::Entity as MlBackendProject;
     pub use crate::model_interface::Entity as ModelInterface;
     pub use crate::model_interface_project::Entity as ModelInterfaceProject;
     pub use crate::model_provider_connection::Entity as ModelProviderConnection;

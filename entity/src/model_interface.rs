@@ -15,6 +15,8 @@ pub struct Model {
     pub input_fields: Json,
     pub output_classes: Json,
     pub created_by_id: Option<i64>,
+    /// The version the prompt's ML backend answers with (none: its newest version).
+    pub deployed_version_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -25,6 +25,8 @@ pub struct Model {
     pub completion_cost: Option<f64>,
     pub total_cost: Option<f64>,
     pub extra: Option<Json>,
+    /// The id Label Studio gave this prediction when it was pushed there, if it was.
+    pub ls_prediction_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

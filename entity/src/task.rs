@@ -17,6 +17,8 @@ pub struct Model {
     pub total_annotations: i32,
     pub cancelled_annotations: i32,
     pub total_predictions: i32,
+    /// The task's id in the Label Studio project it was synced from, if any.
+    pub ls_task_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

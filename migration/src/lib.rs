@@ -13,6 +13,7 @@ mod m20261122_000004_create_predictions;
 mod m20261122_000005_create_annotations;
 mod m20261122_000006_create_run_slices;
 mod m20261122_000007_create_model_refinements;
+mod m20261129_000008_create_label_studio_links;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_annotations::Migration),
             Box::new(m20261122_000006_create_run_slices::Migration),
             Box::new(m20261122_000007_create_model_refinements::Migration),
+            Box::new(m20261129_000008_create_label_studio_links::Migration),
         ]
     }
 }

@@ -110,6 +110,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         parent_prediction_id: Set(input.parent_prediction),
         parent_annotation_id: Set(input.parent_annotation),
         last_action: Set(input.last_action.or_else(|| Some("submitted".into()))),
+        ls_annotation_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

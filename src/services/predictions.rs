@@ -92,6 +92,7 @@ pub fn new_row(
         completion_cost: Set(None),
         total_cost: Set(None),
         extra: Set(None),
+        ls_prediction_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -224,6 +224,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         input_fields: Set(Value::from(inputs)),
         output_classes: Set(Value::from(outputs)),
         created_by_id: Set(Some(caller.user.id)),
+        deployed_version_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

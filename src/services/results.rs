@@ -242,6 +242,7 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
                     completion_cost: Set(s.completion_cost),
                     total_cost: Set(s.total_cost),
                     extra: Set(s.extra),
+                    ls_prediction_id: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
                 });

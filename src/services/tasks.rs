@@ -218,6 +218,7 @@ pub async fn insert_many(
                 total_annotations: Set(done),
                 cancelled_annotations: Set(t.annotations.len() as i32 - done),
                 total_predictions: Set(t.predictions.len() as i32),
+                ls_task_id: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -261,6 +262,7 @@ pub async fn insert_many(
                 parent_prediction_id: Set(None),
                 parent_annotation_id: Set(None),
                 last_action: Set(Some("imported".into())),
+                ls_annotation_id: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             });

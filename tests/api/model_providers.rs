@@ -576,6 +576,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         input_fields: Set(json!(["text"])),
         output_classes: Set(json!(["Positive", "Negative"])),
         created_by_id: Set(None),
+        deployed_version_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
