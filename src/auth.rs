@@ -78,8 +78,8 @@ impl AuthUser {
     }
 }
 
-/// Reads the token of an `Authorization` header value.
-fn token_of(header: &str) -> Option<&str> {
+/// Reads the token of an `Authorization` header value (`Token <t>` or `Bearer <t>`).
+pub fn token_of(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     let known = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
@@ -185,6 +185,18 @@ impl AuthCache {
     }
 }
 
+/// The caller of `token`: a recent authentication from `state`'s cache, else
+/// [`authenticate`] (then cached). Every way of presenting a token goes through here.
+pub async fn authenticate_cached(state: &AppState, token: &str) -> ApiResult<AuthUser> {
+    let key = hash_token(token);
+    if let Some(user) = state.auth_cache.get(&key) {
+        return Ok(user);
+    }
+    let user = authenticate(&state.db, token).await?;
+    state.auth_cache.put(key, user.clone());
+    Ok(user)
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -204,13 +216,7 @@ impl FromRequest for AuthUser {
                 Some(Ok(h)) => h,
             };
             let token = token_of(&header).ok_or(ApiError::InvalidToken)?;
-            let key = hash_token(token);
-            if let Some(user) = state.auth_cache.get(&key) {
-                return Ok(user);
-            }
-            let user = authenticate(&state.db, token).await?;
-            state.auth_cache.put(key, user.clone());
-            Ok(user)
+            authenticate_cached(&state, token).await
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod fake_llm;
 pub mod label_config;
 pub mod llm;
+pub mod ml_backend;
 pub mod pricing;
 pub mod routes;
 pub mod run_cli;

@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::Value;
+use std::time::Duration;
 use utoipa::ToSchema;
 
 /// A task to predict: its id (0 for data that is not a stored task) and data.
@@ -47,6 +48,16 @@ pub struct LivePrediction {
     pub inference_time: Option<f64>,
 }
 
+/// What a live request may add to its tasks (the ML backend's `/predict` uses both).
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    /// Cancels the calls still waiting or running this long after they start; their tasks
+    /// end `Canceled` (so a caller with a time budget still answers every task).
+    pub deadline: Option<Duration>,
+    /// Added to every task's prompt (see [`Plan::messages_with_hint`]).
+    pub hint: Option<String>,
+}
+
 /// Predicts `tasks` with `version` over a project with `config`, all concurrently (paced by
 /// the connection's scheduler). Fails as a whole only when the version cannot run at all.
 pub async fn predict(
@@ -58,8 +69,52 @@ pub async fn predict(
     config: LabelConfig,
     tasks: Vec<LiveTask>,
 ) -> Result<Vec<LivePrediction>, PlanError> {
+    predict_with(
+        engine,
+        db,
+        version,
+        label,
+        project_id,
+        config,
+        tasks,
+        LiveOptions::default(),
+    )
+    .await
+}
+
+/// [`predict`] with a deadline and a hint.
+#[allow(clippy::too_many_arguments)]
+pub async fn predict_with(
+    engine: &Engine,
+    db: &impl ConnectionTrait,
+    version: model_version::Model,
+    label: String,
+    project_id: i64,
+    config: LabelConfig,
+    tasks: Vec<LiveTask>,
+    options: LiveOptions,
+) -> Result<Vec<LivePrediction>, PlanError> {
     let plan = Plan::load(engine, db, version, project_id, config).await?;
-    let outcomes = join_all(tasks.iter().map(|t| plan.infer(t.id, &t.data))).await;
+    let hint = options.hint.as_deref();
+    let all = join_all(
+        tasks
+            .iter()
+            .map(|t| plan.infer_with_hint(t.id, &t.data, hint)),
+    );
+    let outcomes = match options.deadline {
+        None => all.await,
+        Some(deadline) => {
+            tokio::pin!(all);
+            tokio::select! {
+                outcomes = &mut all => outcomes,
+                _ = tokio::time::sleep(deadline) => {
+                    // Waiting and in-flight calls return `Canceled` at once.
+                    plan.cancel.cancel();
+                    all.await
+                }
+            }
+        }
+    };
     Ok(tasks
         .iter()
         .zip(outcomes)

@@ -192,7 +192,21 @@ impl Plan {
 
     /// The messages for a task: instructions, examples from other tasks, the rendered prompt.
     pub fn messages(&self, task_id: i64, data: &Value) -> Result<Vec<Message>, TemplateError> {
-        let prompt = template::render(&self.version.prompt, data)?;
+        self.messages_with_hint(task_id, data, None)
+    }
+
+    /// [`Plan::messages`], with `hint` (e.g. what an annotator already marked on the task)
+    /// put before the rendered prompt in the last user message, so the task's text stays last.
+    pub fn messages_with_hint(
+        &self,
+        task_id: i64,
+        data: &Value,
+        hint: Option<&str>,
+    ) -> Result<Vec<Message>, TemplateError> {
+        let mut prompt = template::render(&self.version.prompt, data)?;
+        if let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) {
+            prompt = format!("{hint}\n\n{prompt}");
+        }
         let mut messages = vec![Message::new(Role::System, self.system.clone())];
         for example in self
             .examples
@@ -209,7 +223,17 @@ impl Plan {
 
     /// Calls the model for one task.
     pub async fn infer(&self, task_id: i64, data: &Value) -> TaskOutcome {
-        let messages = match self.messages(task_id, data) {
+        self.infer_with_hint(task_id, data, None).await
+    }
+
+    /// [`Plan::infer`] with a hint (see [`Plan::messages_with_hint`]).
+    pub async fn infer_with_hint(
+        &self,
+        task_id: i64,
+        data: &Value,
+        hint: Option<&str>,
+    ) -> TaskOutcome {
+        let messages = match self.messages_with_hint(task_id, data, hint) {
             Ok(m) => m,
             Err(e) => {
                 let error_type = match e {

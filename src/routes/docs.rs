@@ -4,8 +4,9 @@ use super::{
     annotations, evaluation, live, model_providers, predictions, projects, prompts, refine, runs,
     tasks, users, version, versions,
 };
+use crate::ml_backend::routes as ml;
 use actix_web::{HttpResponse, web};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -35,8 +36,9 @@ use utoipa_swagger_ui::SwaggerUi;
         evaluation::subsets, evaluation::subset_tasks, evaluation::indicators, evaluation::indicator,
         model_providers::list, model_providers::create, model_providers::provider_choices,
         model_providers::get, model_providers::update, model_providers::delete,
+        ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
     modifiers(&TokenAuth),
     security(("Token" = [])),
     tags(
@@ -51,6 +53,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "runs", description = "Inference runs of a version over a project subset, and their results"),
         (name = "evaluation", description = "Subsets, per-task drill-down and indicators of runs"),
         (name = "model_providers", description = "LLM provider connections; keys are write-only and encrypted at rest"),
+        (name = "ml_backend", description = "Each prompt as a Label Studio ML backend at `/ml/prompts/{id}`: HTTP Basic auth whose password is a Prompter token (or `Authorization: Token`); errors are `{\"status\", \"detail\", \"code\"}`"),
     )
 )]
 pub struct ApiDoc;
@@ -66,6 +69,17 @@ impl Modify for TokenAuth {
                 "Authorization",
                 "`Token <token>` or `Bearer <token>`",
             ))),
+        );
+        components.add_security_scheme(
+            "Basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "ML backend routes: any user name, a Prompter API token as the password",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     runs::configure(cfg);
     evaluation::configure(cfg);
     live::configure(cfg);
+    crate::ml_backend::configure(cfg);
     docs::configure(cfg);
 }
 

@@ -45,8 +45,9 @@ async fn creators(
 /// The detail views of `prompts`: projects as `{id, title}`, counts and best score.
 pub async fn detail_views(
     state: &AppState,
-    prompts: Vec<model_interface::Model>,
+    mut prompts: Vec<model_interface::Model>,
 ) -> ApiResult<Vec<PromptDetailView>> {
+    service::forget_deleted_deployed(&state.db, &mut prompts).await?;
     let ids: Vec<i64> = prompts.iter().map(|p| p.id).collect();
     let mut links = service::associations(&state.db, &ids).await?;
     let project_ids: Vec<i64> = links.values().flatten().copied().collect();
@@ -75,6 +76,7 @@ pub async fn detail_views(
                 input_fields: p.input_fields,
                 output_classes: p.output_classes,
                 associated_projects: projects,
+                deployed_version: p.deployed_version_id,
                 organization: p.organization_id,
                 created_at: p.created_at,
                 updated_at: p.updated_at,
@@ -87,6 +89,9 @@ pub async fn detail_views(
 }
 
 async fn plain_view(state: &AppState, prompt: model_interface::Model) -> ApiResult<PromptView> {
+    let mut prompts = [prompt];
+    service::forget_deleted_deployed(&state.db, &mut prompts).await?;
+    let [prompt] = prompts;
     let projects = service::associations(&state.db, &[prompt.id])
         .await?
         .remove(&prompt.id)
@@ -162,7 +167,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Partial update; `associated_projects` replaces the set.
+/// Partial update; `associated_projects` replaces the set. `deployed_version` (a Prompter
+/// extension) must be a version of this prompt, or `null` (the newest version answers).
 #[utoipa::path(patch, path = "/api/prompts/{id}/", tag = "prompts", params(("id" = i64, Path, description = "Prompt id")),
     request_body = PromptInput,
     responses((status = 200, body = PromptView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]

@@ -35,6 +35,12 @@ pub struct PromptInput {
     /// Label values the prompt outputs, e.g. `["Negative", "Positive"]`.
     #[schema(value_type = Option<Vec<String>>)]
     pub output_classes: Option<Value>,
+    /// Prompter extension: the version that answers when a Label Studio uses this prompt as
+    /// its ML backend (`/ml/prompts/{id}`); a version of this prompt, or `null` for its newest
+    /// version.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub deployed_version: Option<Option<i64>>,
 }
 
 fn string_list(field: &str, value: &Value) -> ApiResult<Vec<String>> {
@@ -184,6 +190,80 @@ fn check_title(title: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Checks that `version_id` is a version of prompt `prompt_id` (a 400 on `deployed_version`
+/// otherwise).
+async fn check_deployed(
+    db: &impl ConnectionTrait,
+    prompt_id: i64,
+    version_id: i64,
+) -> ApiResult<()> {
+    let found = model_version::Entity::find_by_id(version_id)
+        .filter(model_version::Column::ParentModelId.eq(prompt_id))
+        .one(db)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::field(
+            "deployed_version",
+            format!("Invalid pk \"{version_id}\" - not a version of prompt {prompt_id}."),
+        )),
+    }
+}
+
+/// The version a prompt answers with as an ML backend: its deployed version, or its newest
+/// version when none is set or the deployed one was deleted; `None` when it has no versions.
+pub async fn answering_version(
+    db: &impl ConnectionTrait,
+    prompt: &model_interface::Model,
+) -> ApiResult<Option<model_version::Model>> {
+    if let Some(id) = prompt.deployed_version_id
+        && let Some(version) = model_version::Entity::find_by_id(id)
+            .filter(model_version::Column::ParentModelId.eq(prompt.id))
+            .one(db)
+            .await?
+    {
+        return Ok(Some(version));
+    }
+    Ok(model_version::Entity::find()
+        .filter(model_version::Column::ParentModelId.eq(prompt.id))
+        .order_by_desc(model_version::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Clears the `deployed_version_id` of `prompts` whose deployed version was deleted, so views
+/// show `null` (the newest version answers) rather than a dangling id.
+pub async fn forget_deleted_deployed(
+    db: &impl ConnectionTrait,
+    prompts: &mut [model_interface::Model],
+) -> ApiResult<()> {
+    let ids: Vec<i64> = prompts
+        .iter()
+        .filter_map(|p| p.deployed_version_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let live: Vec<(i64, i64)> = model_version::Entity::find()
+        .select_only()
+        .columns([
+            model_version::Column::Id,
+            model_version::Column::ParentModelId,
+        ])
+        .filter(model_version::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for p in prompts.iter_mut() {
+        if let Some(id) = p.deployed_version_id
+            && !live.contains(&(id, p.id))
+        {
+            p.deployed_version_id = None;
+        }
+    }
+    Ok(())
+}
+
 /// Creates a prompt in the caller's organization.
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -210,6 +290,12 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .map(|v| string_list("output_classes", v))
         .transpose()?
         .unwrap_or_default();
+    if let Some(Some(version)) = input.deployed_version {
+        return Err(ApiError::field(
+            "deployed_version",
+            format!("Invalid pk \"{version}\" - a new prompt has no versions yet."),
+        ));
+    }
     let project_ids = input.associated_projects.unwrap_or_default();
     let txn = crate::db::begin_write(db).await?;
     let linked = load_projects(&txn, caller, &project_ids).await?;
@@ -280,6 +366,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     };
     let linked = load_projects(&txn, caller, &project_ids).await?;
     check_against(&linked, &inputs, &outputs)?;
+    if let Some(Some(version)) = input.deployed_version {
+        check_deployed(&txn, id, version).await?;
+    }
     let mut model: model_interface::ActiveModel = existing.into();
     if let Some(title) = input.title {
         model.title = Set(title);
@@ -295,6 +384,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     if input.output_classes.is_some() {
         model.output_classes = Set(Value::from(outputs));
+    }
+    if let Some(deployed) = input.deployed_version {
+        model.deployed_version_id = Set(deployed);
     }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;

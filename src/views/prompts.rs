@@ -25,6 +25,9 @@ pub struct PromptView {
     pub output_classes: Value,
     /// Project ids.
     pub associated_projects: Vec<i64>,
+    /// Prompter extension: the version the prompt's Label Studio ML backend answers with;
+    /// `null`: its newest version.
+    pub deployed_version: Option<i64>,
     /// Organization id.
     pub organization: i64,
     /// Creator.
@@ -46,6 +49,7 @@ impl PromptView {
             input_fields: p.input_fields,
             output_classes: p.output_classes,
             associated_projects: projects,
+            deployed_version: p.deployed_version_id,
             organization: p.organization_id,
             created_by: creator,
             created_at: p.created_at,
@@ -82,6 +86,9 @@ pub struct PromptDetailView {
     pub output_classes: Value,
     /// Projects, as `{id, title}`.
     pub associated_projects: Vec<AssociatedProject>,
+    /// Prompter extension: the version the prompt's Label Studio ML backend answers with;
+    /// `null`: its newest version.
+    pub deployed_version: Option<i64>,
     /// Organization id.
     pub organization: i64,
     /// Creator.

@@ -9,6 +9,7 @@ mod engine;
 mod evaluation;
 mod fake_llm;
 mod migrations;
+mod ml_backend;
 mod model_providers;
 mod openapi;
 mod predictions;
