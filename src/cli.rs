@@ -1,4 +1,4 @@
-//! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`.
+//! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`, `worker`, `run`, `ls`.
 use crate::auth::Role;
 use crate::config::{DatabaseConfig, LogFormat, ServeConfig};
 use crate::services::accounts;
@@ -43,6 +43,11 @@ pub enum Command {
     Worker(crate::config::WorkerConfig),
     /// Start an inference run on a Prompter server and follow it with a progress bar.
     Run(crate::run_cli::RunArgs),
+    /// Link, sync and push with a Label Studio instance through a Prompter server.
+    Ls {
+        #[command(subcommand)]
+        command: crate::ls_cli::LsCommand,
+    },
     /// Run the fake OpenAI-compatible LLM server (tests and benchmarks).
     FakeLlm {
         /// The loopback port to listen on (0 picks a free one).
@@ -91,6 +96,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::FakeLlm { port, config } => fake_llm(config, port).await,
         Command::Worker(config) => worker(config).await,
         Command::Run(args) => return crate::run_cli::run(args).await,
+        Command::Ls { command } => return crate::ls_cli::run(command).await,
     };
     match result {
         Ok(()) => 0,

@@ -12,6 +12,8 @@ pub mod extract;
 pub mod fake_llm;
 pub mod label_config;
 pub mod llm;
+pub mod ls_cli;
+pub mod ls_client;
 pub mod ml_backend;
 pub mod pricing;
 pub mod routes;

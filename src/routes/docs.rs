@@ -1,8 +1,8 @@
 //! The OpenAPI document (generated from the handlers by utoipa) at `/openapi.json`, and an
 //! offline Swagger UI at `/docs/`.
 use super::{
-    annotations, evaluation, live, model_providers, predictions, projects, prompts, refine, runs,
-    tasks, users, version, versions,
+    annotations, evaluation, label_studio, live, model_providers, predictions, projects, prompts,
+    refine, runs, tasks, users, version, versions,
 };
 use crate::ml_backend::routes as ml;
 use actix_web::{HttpResponse, web};
@@ -36,6 +36,8 @@ use utoipa_swagger_ui::SwaggerUi;
         evaluation::subsets, evaluation::subset_tasks, evaluation::indicators, evaluation::indicator,
         model_providers::list, model_providers::create, model_providers::provider_choices,
         model_providers::get, model_providers::update, model_providers::delete,
+        label_studio::create, label_studio::get, label_studio::update, label_studio::delete,
+        label_studio::sync, label_studio::push,
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
@@ -53,6 +55,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "runs", description = "Inference runs of a version over a project subset, and their results"),
         (name = "evaluation", description = "Subsets, per-task drill-down and indicators of runs"),
         (name = "model_providers", description = "LLM provider connections; keys are write-only and encrypted at rest"),
+        (name = "label_studio", description = "A project's link to a Label Studio instance: sync tasks and annotations in, push a run's predictions out"),
         (name = "ml_backend", description = "Each prompt as a Label Studio ML backend at `/ml/prompts/{id}`: HTTP Basic auth whose password is a Prompter token (or `Authorization: Token`); errors are `{\"status\", \"detail\", \"code\"}`"),
     )
 )]

@@ -8,6 +8,7 @@ use utoipa::IntoParams;
 pub mod annotations;
 pub mod docs;
 pub mod evaluation;
+pub mod label_studio;
 pub mod live;
 pub mod model_providers;
 pub mod predictions;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     runs::configure(cfg);
     evaluation::configure(cfg);
     live::configure(cfg);
+    label_studio::configure(cfg);
     crate::ml_backend::configure(cfg);
     docs::configure(cfg);
 }

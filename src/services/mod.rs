@@ -5,6 +5,7 @@ pub mod annotations;
 pub mod costs;
 pub mod counters;
 pub mod evaluation;
+pub mod label_studio;
 pub mod live;
 pub mod model_providers;
 pub mod predictions;

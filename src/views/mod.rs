@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+pub mod label_studio;
 pub mod prompts;
 
 /// A user as other objects reference it (`UserSimple`).

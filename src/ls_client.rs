@@ -1,0 +1,416 @@
+//! A small client of a Label Studio instance's REST API, for the connector
+//! (`services::label_studio`): read a project, page through its tasks with their annotations,
+//! list and create predictions. It authenticates with a legacy API token
+//! (`Authorization: Token <token>`, Label Studio 1.23 with `LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN`).
+//!
+//! The token is never logged and never part of an error: errors name the instance's URL and
+//! what it answered, nothing else.
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Tasks asked for per page of the task list.
+pub const PAGE_SIZE: u64 = 100;
+/// Time limit of one request to Label Studio.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Pages of a paginated prediction list read at most (a guard against a server that never ends).
+const MAX_PREDICTION_PAGES: u64 = 100_000;
+
+/// A failure to talk to Label Studio.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LsError {
+    /// No connection, a timeout, or not an HTTP server.
+    #[error("Label Studio at {url} cannot be reached: {reason}")]
+    Unreachable {
+        /// The instance's base URL.
+        url: String,
+        /// What went wrong (never the token).
+        reason: String,
+    },
+    /// 401 or 403: the token is refused or lacks the permission.
+    #[error("Label Studio refused the token ({0})")]
+    Unauthorized(u16),
+    /// 404.
+    #[error("not found on Label Studio")]
+    NotFound,
+    /// Any other non-success status.
+    #[error("Label Studio answered {status}: {detail}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The error detail Label Studio gave, shortened.
+        detail: String,
+    },
+    /// A success status with a body that is not what Label Studio sends.
+    #[error("Label Studio's answer could not be read: {0}")]
+    Invalid(String),
+}
+
+/// A Label Studio project, as far as the connector reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LsProject {
+    /// Project id.
+    pub id: i64,
+    /// Title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Label config (XML).
+    #[serde(default)]
+    pub label_config: Option<String>,
+}
+
+/// An annotation of a Label Studio task (from the task list with `fields=all`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LsAnnotation {
+    /// Annotation id.
+    pub id: i64,
+    /// Regions (`null` reads as none).
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// Skipped.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub was_cancelled: bool,
+    /// Label Studio's ground-truth flag.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub ground_truth: bool,
+    /// Seconds spent.
+    #[serde(default)]
+    pub lead_time: Option<f64>,
+}
+
+/// A Label Studio task with its annotations.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LsTask {
+    /// Task id.
+    pub id: i64,
+    /// Task data.
+    #[serde(default)]
+    pub data: Value,
+    /// Meta information (`null` reads as `{}`).
+    #[serde(default)]
+    pub meta: Option<Value>,
+    /// Annotations, cancelled ones included.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub annotations: Vec<LsAnnotation>,
+}
+
+/// One page of the data-manager task list.
+#[derive(Debug, Clone)]
+pub struct LsTaskPage {
+    /// The tasks of this page.
+    pub tasks: Vec<LsTask>,
+    /// Tasks of the project (over all pages), when Label Studio said.
+    pub total: Option<u64>,
+}
+
+/// A prediction already in Label Studio, as far as idempotent pushes need it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LsPrediction {
+    /// Prediction id.
+    pub id: i64,
+    /// Task id.
+    pub task: i64,
+    /// Model version label (`null` reads as "").
+    #[serde(default)]
+    pub model_version: Option<String>,
+}
+
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(de)?.unwrap_or(false))
+}
+
+fn lenient_list<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(de)?.unwrap_or_default())
+}
+
+/// Checks that `raw` is an absolute `http(s)` URL with a host and no query or fragment, and
+/// returns it without trailing slashes (the base the API paths are appended to).
+pub fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    let url = reqwest::Url::parse(trimmed).map_err(|e| format!("Enter a valid URL ({e})."))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("The URL must start with http:// or https://.".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("The URL must name a host.".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("The URL must not have a query or a fragment.".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("The URL must not hold credentials; give the token instead.".into());
+    }
+    Ok(trimmed.trim_end_matches('/').to_string())
+}
+
+/// A client of one Label Studio instance with one token. Its `Debug` never shows the token.
+#[derive(Clone)]
+pub struct LsClient {
+    http: reqwest::Client,
+    base: String,
+    auth: String,
+}
+
+impl std::fmt::Debug for LsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LsClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LsClient {
+    /// A client of the instance at `base` (as [`normalize_base_url`] returns it).
+    pub fn new(base: &str, token: &str) -> Self {
+        LsClient {
+            http: crate::llm::http_client(),
+            base: base.trim_end_matches('/').to_string(),
+            auth: format!("Token {}", token.trim()),
+        }
+    }
+
+    /// The instance's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn unreachable(&self, err: &reqwest::Error) -> LsError {
+        // reqwest's messages name the URL, never headers: the token cannot leak through them.
+        let mut reason = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            reason.push_str(": ");
+            reason.push_str(&s.to_string());
+            source = s.source();
+        }
+        LsError::Unreachable {
+            url: self.base.clone(),
+            reason,
+        }
+    }
+
+    /// Sends a request and reads a JSON answer, mapping statuses to [`LsError`].
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, LsError> {
+        let response = request
+            .header("Authorization", &self.auth)
+            .header("Accept", "application/json")
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        match status {
+            200..=299 => serde_json::from_str(&text).map_err(|_| {
+                LsError::Invalid(format!(
+                    "expected JSON, got \"{}\" (is this a Label Studio URL?)",
+                    shorten(&text, 120)
+                ))
+            }),
+            401 | 403 => Err(LsError::Unauthorized(status)),
+            404 => Err(LsError::NotFound),
+            _ => Err(LsError::Status {
+                status,
+                detail: error_detail(&text),
+            }),
+        }
+    }
+
+    /// `GET /api/projects/{id}/`.
+    pub async fn project(&self, id: i64) -> Result<LsProject, LsError> {
+        let body = self
+            .call(self.http.get(format!("{}/api/projects/{id}/", self.base)))
+            .await?;
+        let project: LsProject = serde_json::from_value(body)
+            .map_err(|e| LsError::Invalid(format!("not a project: {e}")))?;
+        if project.label_config.is_none() {
+            return Err(LsError::Invalid(
+                "the project has no label_config (is this a Label Studio URL?)".into(),
+            ));
+        }
+        Ok(project)
+    }
+
+    /// One page (1-based) of a project's tasks with their annotations:
+    /// `GET /api/tasks/?project=N&page=P&page_size=S&fields=all`, answered as
+    /// `{"tasks": [...], "total": n, ...}`. `None` past the last page (Label Studio answers 404
+    /// there).
+    pub async fn tasks_page(
+        &self,
+        project: i64,
+        page: u64,
+        page_size: u64,
+    ) -> Result<Option<LsTaskPage>, LsError> {
+        let request = self.http.get(format!("{}/api/tasks/", self.base)).query(&[
+            ("project", project.to_string()),
+            ("page", page.to_string()),
+            ("page_size", page_size.to_string()),
+            ("fields", "all".to_string()),
+        ]);
+        let body = match self.call(request).await {
+            Err(LsError::NotFound) if page > 1 => return Ok(None),
+            other => other?,
+        };
+        let (tasks, total) = match body {
+            Value::Array(items) => (Value::Array(items), None),
+            Value::Object(mut map) => (
+                map.remove("tasks").unwrap_or(Value::Array(vec![])),
+                map.get("total").and_then(Value::as_u64),
+            ),
+            _ => {
+                return Err(LsError::Invalid(
+                    "the task list is not a JSON object".into(),
+                ));
+            }
+        };
+        let tasks: Vec<LsTask> = serde_json::from_value(tasks)
+            .map_err(|e| LsError::Invalid(format!("a task could not be read: {e}")))?;
+        Ok(Some(LsTaskPage { tasks, total }))
+    }
+
+    /// The predictions of a project: `GET /api/predictions/?project=N` (a bare list in Label
+    /// Studio 1.23; a DRF page `{"results", "next"}` is followed page by page too).
+    pub async fn predictions(&self, project: i64) -> Result<Vec<LsPrediction>, LsError> {
+        let mut out = vec![];
+        for page in 1..=MAX_PREDICTION_PAGES {
+            let mut query = vec![("project", project.to_string())];
+            if page > 1 {
+                query.push(("page", page.to_string()));
+            }
+            let request = self
+                .http
+                .get(format!("{}/api/predictions/", self.base))
+                .query(&query);
+            let body = match self.call(request).await {
+                Err(LsError::NotFound) if page > 1 => break,
+                other => other?,
+            };
+            let (items, more) = match body {
+                Value::Array(items) => (items, false),
+                Value::Object(mut map) => {
+                    let more = map.get("next").is_some_and(|n| !n.is_null());
+                    match map.remove("results") {
+                        Some(Value::Array(items)) => (items, more),
+                        _ => {
+                            return Err(LsError::Invalid(
+                                "the prediction list is not a list".into(),
+                            ));
+                        }
+                    }
+                }
+                _ => return Err(LsError::Invalid("the prediction list is not a list".into())),
+            };
+            for item in items {
+                out.push(
+                    serde_json::from_value(item)
+                        .map_err(|e| LsError::Invalid(format!("a prediction: {e}")))?,
+                );
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `POST /api/predictions/` `{task, result, score, model_version}`; returns the new id.
+    pub async fn create_prediction(
+        &self,
+        task: i64,
+        result: &Value,
+        score: Option<f64>,
+        model_version: &str,
+    ) -> Result<i64, LsError> {
+        let body = json!({
+            "task": task,
+            "result": result,
+            "score": score,
+            "model_version": model_version,
+        });
+        let created = self
+            .call(
+                self.http
+                    .post(format!("{}/api/predictions/", self.base))
+                    .json(&body),
+            )
+            .await?;
+        created["id"]
+            .as_i64()
+            .ok_or_else(|| LsError::Invalid("the created prediction has no id".into()))
+    }
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+/// The useful part of a Label Studio error body: its validation errors, else its `detail`,
+/// else the text itself, shortened.
+fn error_detail(text: &str) -> String {
+    let detail = match serde_json::from_str::<Value>(text) {
+        Ok(body) => match (&body["validation_errors"], &body["detail"]) {
+            (v @ Value::Object(_), _) => v.to_string(),
+            (_, Value::String(d)) => d.clone(),
+            _ => body.to_string(),
+        },
+        Err(_) => text.to_string(),
+    };
+    shorten(&detail, 300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_http_without_trailing_slash() {
+        assert_eq!(
+            normalize_base_url(" http://ls.example:8080/ ").as_deref(),
+            Ok("http://ls.example:8080")
+        );
+        assert_eq!(
+            normalize_base_url("https://x.org/label-studio//").as_deref(),
+            Ok("https://x.org/label-studio")
+        );
+        for bad in [
+            "ftp://x.org",
+            "x.org",
+            "",
+            "http://x.org/?a=1",
+            "http://u:p@x.org",
+        ] {
+            assert!(normalize_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_the_token() {
+        let client = LsClient::new("http://127.0.0.1:1", "secret-token-123");
+        assert!(!format!("{client:?}").contains("secret-token-123"));
+        assert_eq!(
+            error_detail(r#"{"detail": "Invalid token.", "status_code": 401}"#),
+            "Invalid token."
+        );
+    }
+
+    #[test]
+    fn tasks_and_annotations_read_leniently() {
+        let task: LsTask = serde_json::from_value(json!({
+            "id": 3, "data": {"text": "hi"}, "meta": null,
+            "annotations": [{"id": 9, "result": null, "was_cancelled": null, "completed_by": 1}]
+        }))
+        .expect("task");
+        assert_eq!(task.annotations[0].id, 9);
+        assert!(!task.annotations[0].was_cancelled);
+        let bare: LsTask = serde_json::from_value(json!({"id": 4, "data": {}})).expect("task");
+        assert!(bare.annotations.is_empty());
+    }
+}

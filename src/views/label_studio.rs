@@ -1,0 +1,90 @@
+//! The view of a project's link to a Label Studio instance. The token is write-only: only
+//! `has_token` tells that one is stored.
+use chrono::{DateTime, Utc};
+use entity::label_studio_link as link;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Progress of the running (or last) job.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LinkProgress {
+    /// Items handled: Label Studio tasks read (sync) or predictions handled (push).
+    pub done: i64,
+    /// Items to handle: the Label Studio project's tasks (sync) or the run's predictions (push).
+    pub total: i64,
+}
+
+/// Rows of the Prompter project that are tied to Label Studio objects.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct LinkedCounts {
+    /// Tasks synced from Label Studio (with a Label Studio task id).
+    pub tasks: i64,
+    /// Annotations synced from Label Studio.
+    pub annotations: i64,
+    /// Predictions pushed to Label Studio (with a Label Studio prediction id).
+    pub predictions: i64,
+}
+
+/// A link from a Prompter project to a project on a Label Studio instance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LabelStudioLinkView {
+    /// Link id.
+    pub id: i64,
+    /// The Prompter project.
+    pub project: i64,
+    /// The Label Studio instance's base URL.
+    pub url: String,
+    /// The Label Studio project id.
+    pub ls_project: i64,
+    /// Always true: a link always has a token; its value is never returned.
+    pub has_token: bool,
+    /// `idle`, `running` or `failed`. A job that made no progress for five minutes (its server
+    /// stopped) reads as `failed`.
+    pub status: String,
+    /// The running or last job: `sync`, `push`, or null before the first job.
+    pub job: Option<String>,
+    /// Progress of the running or last job.
+    pub progress: LinkProgress,
+    /// Why the last job failed, or null.
+    pub last_error: Option<String>,
+    /// End of the last successful sync.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// Rows of the project tied to Label Studio objects.
+    pub linked: LinkedCounts,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+    /// Updated at (also the last sign of life of a running job).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl LabelStudioLinkView {
+    /// The view of `l`; `stale` tells that its running job has stopped making progress.
+    pub fn new(l: link::Model, linked: LinkedCounts, stale: bool) -> Self {
+        let (status, last_error) = if stale {
+            (
+                "failed".to_string(),
+                Some("The job was interrupted (no progress for five minutes).".to_string()),
+            )
+        } else {
+            (l.status, l.last_error)
+        };
+        LabelStudioLinkView {
+            id: l.id,
+            project: l.project_id,
+            url: l.url,
+            ls_project: l.ls_project_id,
+            has_token: !l.token_enc.is_empty(),
+            status,
+            job: l.job,
+            progress: LinkProgress {
+                done: l.progress_done,
+                total: l.progress_total,
+            },
+            last_error,
+            last_synced_at: l.last_synced_at,
+            linked,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}

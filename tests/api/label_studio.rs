@@ -1,0 +1,865 @@
+//! Tests of the connector to a Label Studio instance. The "Label Studio instance" is a second
+//! real Prompter server, which speaks Label Studio's API for projects, tasks, annotations and
+//! predictions: link (checks of URL, token and project, label-config adoption), sync (paging,
+//! counters, incremental re-sync, ground-truth modes, failures), push (idempotent, skips tasks
+//! not from Label Studio), organization scoping, roles, the token never in a response, and the
+//! `prompter ls` command line.
+use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::prompts::{
+    assert_field_error, batch, connection, id_of, item, new_prompt, new_run, new_version,
+};
+use prompter::services::accounts;
+use reqwest::Method;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A Label Studio stand-in with a project of `texts` (CLS config), and a fresh token of its
+/// admin (different from every Prompter-side token).
+struct Ls {
+    app: TestApp,
+    token: String,
+    project: i64,
+    tasks: Vec<i64>,
+}
+
+async fn ls_instance(texts: &[&str]) -> Ls {
+    let app = TestApp::spawn().await;
+    let token = accounts::create_token(&app.db, "admin@example.com")
+        .await
+        .expect("token");
+    let project = app.project(CLS).await;
+    let tasks = if texts.is_empty() {
+        vec![]
+    } else {
+        let data: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
+        app.import(project, Value::Array(data)).await
+    };
+    Ls {
+        app,
+        token,
+        project,
+        tasks,
+    }
+}
+
+fn link_path(project: i64) -> String {
+    format!("/api/projects/{project}/label-studio")
+}
+
+/// A Prompter project without a label config (it adopts Label Studio's on link).
+async fn empty_project(app: &TestApp) -> i64 {
+    let (status, body) = app
+        .post("/api/projects/", json!({"title": "from LS"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    id_of(&body)
+}
+
+/// Links `project` to the stand-in's project (asserts 201).
+async fn link(app: &TestApp, project: i64, ls: &Ls) -> Value {
+    let (status, body) = app
+        .post(
+            &link_path(project),
+            json!({"url": ls.app.address, "token": ls.token, "ls_project": ls.project}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+/// Polls the link until its job is no longer running; returns the link.
+async fn wait_done(app: &TestApp, project: i64) -> Value {
+    for _ in 0..600 {
+        let (status, body) = app.get(&link_path(project)).await;
+        assert_eq!(status, 200, "{body}");
+        if body["status"] != "running" {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the Label Studio job did not end");
+}
+
+/// Starts a job (asserts 202) and waits for it; returns the link.
+async fn run_job(app: &TestApp, project: i64, job: &str, body: Value) -> Value {
+    let (status, started) = app
+        .post(&format!("{}/{job}", link_path(project)), body)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["job"], job);
+    wait_done(app, project).await
+}
+
+/// Syncs and asserts success; returns the link.
+async fn sync(app: &TestApp, project: i64, body: Value) -> Value {
+    let done = run_job(app, project, "sync", body).await;
+    assert_eq!(done["status"], "idle", "{done}");
+    assert!(done["last_error"].is_null(), "{done}");
+    done
+}
+
+/// The project as the API shows it.
+async fn project_of(app: &TestApp, project: i64) -> Value {
+    let (status, body) = app.get(&format!("/api/projects/{project}/")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Every task of a project with annotations and predictions.
+async fn tasks_of(app: &TestApp, project: i64) -> Vec<Value> {
+    let (status, body) = app
+        .get(&format!(
+            "/api/tasks/?project={project}&fields=all&page_size=1000"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["tasks"].as_array().expect("tasks").clone()
+}
+
+/// Annotates `task` on `app` (asserts 201); returns the annotation id.
+async fn annotate(app: &TestApp, task: i64, body: Value) -> i64 {
+    let (status, created) = app
+        .post(&format!("/api/tasks/{task}/annotations/"), body)
+        .await;
+    assert_eq!(status, 201, "{created}");
+    id_of(&created)
+}
+
+/// `(id, updated_at)` pairs.
+type Stamps = Vec<(i64, String)>;
+
+/// `(task id, updated_at)` of every task and `(annotation id, updated_at)` of every annotation.
+fn stamps(tasks: &[Value]) -> (Stamps, Stamps) {
+    let mut t = vec![];
+    let mut a = vec![];
+    for task in tasks {
+        t.push((id_of(task), task["updated_at"].to_string()));
+        for ann in task["annotations"].as_array().expect("annotations") {
+            a.push((id_of(ann), ann["updated_at"].to_string()));
+        }
+    }
+    (t, a)
+}
+
+#[tokio::test]
+async fn link_checks_the_url_the_token_and_the_project_and_adopts_the_config() {
+    let ls = ls_instance(&["a", "b"]).await;
+    let app = TestApp::spawn().await;
+    let project = empty_project(&app).await;
+    let path = link_path(project);
+    let mut bodies = vec![];
+    let body = |url: &str, token: &str, ls_project: i64| json!({"url": url, "token": token, "ls_project": ls_project});
+
+    // Input checks before any call.
+    let (status, b) = app
+        .post(&path, body("ftp://x.org", &ls.token, ls.project))
+        .await;
+    assert_field_error(status, &b, "url");
+    bodies.push(b);
+    let (status, b) = app
+        .post(
+            &path,
+            json!({"url": ls.app.address, "ls_project": ls.project}),
+        )
+        .await;
+    assert_field_error(status, &b, "token");
+    let (status, b) = app.post(&path, body(&ls.app.address, &ls.token, 0)).await;
+    assert_field_error(status, &b, "ls_project");
+
+    // Label Studio's answers.
+    let (status, b) = app
+        .post(
+            &path,
+            body(&ls.app.address, "not-a-valid-token-1", ls.project),
+        )
+        .await;
+    assert_field_error(status, &b, "token");
+    let (status, b) = app
+        .post(&path, body(&ls.app.address, &ls.token, 9999))
+        .await;
+    assert_field_error(status, &b, "ls_project");
+    bodies.push(b);
+    let (status, b) = app
+        .post(&path, body("http://127.0.0.1:1", &ls.token, ls.project))
+        .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], "label_studio_unreachable", "{b}");
+    bodies.push(b);
+    // A project of another organization on the Label Studio side is not found either.
+    let foreign = {
+        let (status, p) = ls
+            .app
+            .send(
+                Method::POST,
+                "/api/projects/",
+                Some(&ls.app.other_token),
+                Some(&json!({"title": "foreign", "label_config": CLS})),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+        id_of(&p)
+    };
+    let (status, b) = app
+        .post(&path, body(&ls.app.address, &ls.token, foreign))
+        .await;
+    assert_field_error(status, &b, "ls_project");
+
+    // A good link: 201, the view, the token stored sealed, the label config adopted.
+    let (status, created) = app
+        .post(
+            &path,
+            body(&format!("{}/", ls.app.address), &ls.token, ls.project),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["project"], project);
+    assert_eq!(created["url"], ls.app.address, "trailing slash dropped");
+    assert_eq!(created["ls_project"], ls.project);
+    assert_eq!(created["has_token"], true);
+    assert_eq!(created["status"], "idle");
+    assert!(created["job"].is_null());
+    assert_eq!(created["progress"], json!({"done": 0, "total": 0}));
+    assert!(created["last_error"].is_null());
+    assert!(created["last_synced_at"].is_null());
+    assert!(created["created_at"].is_string());
+    assert!(created.get("token").is_none() && created.get("token_enc").is_none());
+    bodies.push(created.clone());
+    assert_eq!(project_of(&app, project).await["label_config"], CLS);
+    let stored = entity::label_studio_link::Entity::find()
+        .filter(entity::label_studio_link::Column::ProjectId.eq(project))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("link row")
+        .token_enc;
+    assert!(!stored.is_empty() && !stored.contains(&ls.token), "sealed");
+
+    // One link per project.
+    let (status, b) = app
+        .post(&path, body(&ls.app.address, &ls.token, ls.project))
+        .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], "already_linked");
+
+    // GET; PATCH checks what changes with Label Studio too.
+    let (status, got) = app.get(&path).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["id"], created["id"]);
+    bodies.push(got);
+    let (status, b) = app
+        .patch(&path, json!({"token": "wrong-token-12345"}))
+        .await;
+    assert_field_error(status, &b, "token");
+    let (status, b) = app.patch(&path, json!({"ls_project": 9999})).await;
+    assert_field_error(status, &b, "ls_project");
+    let (status, patched) = app
+        .patch(
+            &path,
+            json!({"url": format!("{}//", ls.app.address), "token": ls.token}),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["url"], ls.app.address);
+    bodies.push(patched);
+
+    // Organization scoping and roles.
+    for (method, suffix, payload) in [
+        (Method::GET, "", None),
+        (Method::PATCH, "", Some(json!({"url": ls.app.address}))),
+        (Method::POST, "/sync", Some(json!({}))),
+        (Method::POST, "/push", Some(json!({"run": 1}))),
+        (Method::DELETE, "", None),
+    ] {
+        let p = format!("{path}{suffix}");
+        let (status, b) = app
+            .send(method.clone(), &p, Some(&app.other_token), payload.as_ref())
+            .await;
+        assert_eq!(status, 404, "{method} {p} as another organization: {b}");
+        let (status, b) = app
+            .send(
+                method.clone(),
+                &p,
+                Some(&app.annotator_token),
+                payload.as_ref(),
+            )
+            .await;
+        assert_eq!(status, 403, "{method} {p} as an annotator: {b}");
+        let (status, _) = app.send(method.clone(), &p, None, payload.as_ref()).await;
+        assert_eq!(status, 401);
+    }
+    let (status, b) = app
+        .send(
+            Method::POST,
+            &path,
+            Some(&app.other_token),
+            Some(&body(&ls.app.address, &ls.token, ls.project)),
+        )
+        .await;
+    assert_eq!(status, 404, "{b}");
+
+    // A project with tasks and another label config is refused.
+    let busy = app.project(NER).await;
+    app.import(busy, json!([{"text": "x"}])).await;
+    let (status, b) = app
+        .post(
+            &link_path(busy),
+            body(&ls.app.address, &ls.token, ls.project),
+        )
+        .await;
+    assert_field_error(status, &b, "ls_project");
+    assert!(b.to_string().contains("differs"), "{b}");
+    // ... and one with the same config is linked as is.
+    let same = app.project(CLS).await;
+    app.import(same, json!([{"text": "x"}])).await;
+    let (status, b) = app
+        .post(
+            &link_path(same),
+            body(&ls.app.address, &ls.token, ls.project),
+        )
+        .await;
+    assert_eq!(status, 201, "{b}");
+
+    // No response ever carries the token.
+    for b in &bodies {
+        assert!(!b.to_string().contains(&ls.token), "{b}");
+    }
+
+    // DELETE, then 404.
+    let (status, _) = app.delete(&path).await;
+    assert_eq!(status, 204);
+    let (status, b) = app.get(&path).await;
+    assert_eq!(status, 404, "{b}");
+    let (status, _) = app.delete(&path).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
+    // 205 tasks: three pages of 100.
+    let texts: Vec<String> = (0..205).map(|i| format!("review {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let ls = ls_instance(&refs).await;
+    annotate(&ls.app, ls.tasks[0], json!({"result": choice("Positive")})).await;
+    annotate(
+        &ls.app,
+        ls.tasks[1],
+        json!({"result": choice("Negative"), "ground_truth": true}),
+    )
+    .await;
+    annotate(
+        &ls.app,
+        ls.tasks[2],
+        json!({"result": [], "was_cancelled": true}),
+    )
+    .await;
+    let app = TestApp::spawn().await;
+    let project = empty_project(&app).await;
+    link(&app, project, &ls).await;
+
+    // The sync body is optional.
+    let (status, started) = app
+        .raw(
+            Method::POST,
+            &format!("{}/sync", link_path(project)),
+            "application/json",
+            vec![],
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["status"], "running");
+    assert_eq!(started["job"], "sync");
+    let done = wait_done(&app, project).await;
+    assert_eq!(done["status"], "idle", "{done}");
+    assert_eq!(done["progress"], json!({"done": 205, "total": 205}));
+    assert!(done["last_synced_at"].is_string());
+    assert_eq!(
+        done["linked"],
+        json!({"tasks": 205, "annotations": 3, "predictions": 0})
+    );
+    let p = project_of(&app, project).await;
+    assert_eq!(p["task_number"], 205);
+    assert_eq!(p["total_annotations_number"], 2);
+    assert_eq!(p["skipped_annotations_number"], 1);
+    assert_eq!(p["num_tasks_with_annotations"], 2);
+    // `all`: every submitted, non-cancelled annotation is ground truth.
+    assert_eq!(p["ground_truth_number"], 2);
+    let tasks = tasks_of(&app, project).await;
+    let mut seen: Vec<String> = tasks
+        .iter()
+        .map(|t| t["data"]["text"].as_str().expect("text").to_string())
+        .collect();
+    seen.sort();
+    let mut expected = texts.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+    let first = tasks
+        .iter()
+        .find(|t| t["data"]["text"] == "review 0")
+        .expect("task 0");
+    assert_eq!(first["total_annotations"], 1);
+    assert_eq!(first["annotations"][0]["result"], choice("Positive"));
+    assert_eq!(first["annotations"][0]["ground_truth"], true);
+    let cancelled = tasks
+        .iter()
+        .find(|t| t["data"]["text"] == "review 2")
+        .expect("task 2");
+    assert_eq!(cancelled["cancelled_annotations"], 1);
+    assert_eq!(cancelled["annotations"][0]["ground_truth"], false);
+
+    // A re-sync with nothing new writes nothing.
+    let before = stamps(&tasks);
+    sync(&app, project, json!({})).await;
+    let again = tasks_of(&app, project).await;
+    assert_eq!(stamps(&again), before, "unchanged rows are not rewritten");
+
+    // New and changed things on the Label Studio side.
+    let new_task = ls
+        .app
+        .import(ls.project, json!([{"text": "brand new"}]))
+        .await[0];
+    annotate(&ls.app, new_task, json!({"result": choice("Negative")})).await;
+    annotate(&ls.app, ls.tasks[3], json!({"result": choice("Positive")})).await;
+    let first_ls_annotation = {
+        let (status, list) = ls
+            .app
+            .get(&format!("/api/tasks/{}/annotations/", ls.tasks[0]))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        id_of(&list[0])
+    };
+    let (status, b) = ls
+        .app
+        .patch(
+            &format!("/api/annotations/{first_ls_annotation}/"),
+            json!({"result": choice("Negative")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let done = sync(&app, project, json!({"ground_truth": "all"})).await;
+    assert_eq!(done["progress"], json!({"done": 206, "total": 206}));
+    assert_eq!(done["linked"]["tasks"], 206);
+    assert_eq!(done["linked"]["annotations"], 5);
+    let p = project_of(&app, project).await;
+    assert_eq!(p["task_number"], 206);
+    assert_eq!(p["total_annotations_number"], 4);
+    assert_eq!(p["ground_truth_number"], 4);
+    let after = tasks_of(&app, project).await;
+    let (after_tasks, after_annotations) = stamps(&after);
+    let (before_tasks, before_annotations) = before;
+    // Old tasks keep their stamps except those whose counters moved... which do not touch
+    // updated_at either: every old task is as it was.
+    for stamp in &before_tasks {
+        assert!(after_tasks.contains(stamp), "task {stamp:?} rewritten");
+    }
+    let changed: Vec<_> = before_annotations
+        .iter()
+        .filter(|s| !after_annotations.contains(s))
+        .collect();
+    assert_eq!(changed.len(), 1, "only the edited annotation is rewritten");
+    let first = after
+        .iter()
+        .find(|t| t["data"]["text"] == "review 0")
+        .expect("task 0");
+    assert_eq!(first["annotations"][0]["result"], choice("Negative"));
+    let brand_new = after
+        .iter()
+        .find(|t| t["data"]["text"] == "brand new")
+        .expect("new task");
+    assert_eq!(brand_new["total_annotations"], 1);
+    assert_eq!(brand_new["is_labeled"], true);
+
+    // `flagged`: only Label Studio's ground-truth flag counts.
+    sync(&app, project, json!({"ground_truth": "flagged"})).await;
+    let p = project_of(&app, project).await;
+    assert_eq!(p["ground_truth_number"], 1);
+    assert_eq!(p["total_annotations_number"], 4);
+    let (status, b) = app
+        .post(
+            &format!("{}/sync", link_path(project)),
+            json!({"ground_truth": "some"}),
+        )
+        .await;
+    assert_field_error(status, &b, "ground_truth");
+
+    // One job at a time; a job silent for five minutes counts as interrupted.
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE label_studio_links SET status = 'running' WHERE project_id = {project}"
+        ))
+        .await
+        .expect("update");
+    for job in ["sync", "push"] {
+        let (status, b) = app
+            .post(&format!("{}/{job}", link_path(project)), json!({"run": 1}))
+            .await;
+        assert_eq!(status, 400, "{b}");
+        if job == "sync" {
+            assert_eq!(b["code"], "job_running", "{b}");
+        }
+    }
+    let (status, b) = app
+        .patch(&link_path(project), json!({"url": ls.app.address}))
+        .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], "job_running");
+    let stale = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE label_studio_links SET updated_at = '{stale}' WHERE project_id = {project}"
+        ))
+        .await
+        .expect("update");
+    let (_, shown) = app.get(&link_path(project)).await;
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert!(
+        shown["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("interrupted"))
+    );
+    sync(&app, project, json!({})).await;
+    assert_eq!(project_of(&app, project).await["task_number"], 206);
+}
+
+#[tokio::test]
+async fn a_failed_sync_says_why_and_never_shows_the_token() {
+    let ls = ls_instance(&["a", "b"]).await;
+    let app = TestApp::spawn().await;
+    let project = empty_project(&app).await;
+    link(&app, project, &ls).await;
+    sync(&app, project, json!({})).await;
+
+    // Label Studio's config changes while the Prompter project has tasks: the sync fails.
+    let (status, b) = ls
+        .app
+        .patch(
+            &format!("/api/projects/{}/", ls.project),
+            json!({"label_config": CLS.replace("Negative", "Neutral")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let failed = run_job(&app, project, "sync", json!({})).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("differs")),
+        "{failed}"
+    );
+
+    // Label Studio goes away: the sync fails, naming the URL, never the token.
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE label_studio_links SET url = 'http://127.0.0.1:1' WHERE project_id = {project}"
+        ))
+        .await
+        .expect("update");
+    let failed = run_job(&app, project, "sync", json!({})).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["last_error"].as_str().expect("last_error");
+    assert!(error.contains("cannot be reached"), "{error}");
+    assert!(!failed.to_string().contains(&ls.token));
+    assert_eq!(
+        project_of(&app, project).await["task_number"],
+        2,
+        "nothing deleted"
+    );
+}
+
+#[tokio::test]
+async fn push_creates_predictions_in_label_studio_once() {
+    let ls = ls_instance(&["I love it", "awful", "meh"]).await;
+    let app = TestApp::spawn().await;
+    let project = empty_project(&app).await;
+    link(&app, project, &ls).await;
+    sync(&app, project, json!({})).await;
+    let synced: Vec<(i64, String)> = tasks_of(&app, project)
+        .await
+        .iter()
+        .map(|t| {
+            (
+                id_of(t),
+                t["data"]["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // A task made in Prompter: its prediction is skipped.
+    let (status, local) = app
+        .post(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "local"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{local}");
+    let local = id_of(&local);
+
+    let prompt = id_of(
+        &new_prompt(
+            &app,
+            json!({"title": "Sentiment", "associated_projects": [project]}),
+        )
+        .await,
+    );
+    let conn = connection(&app).await;
+    let version = id_of(&new_version(&app, prompt, conn, "v1").await);
+    let run = id_of(
+        &new_run(
+            &app,
+            prompt,
+            version,
+            json!({"project": project, "project_subset": "All"}),
+        )
+        .await,
+    );
+    let mut results: Vec<Value> = synced
+        .iter()
+        .map(|(id, text)| {
+            let label = if text == "awful" {
+                "Negative"
+            } else {
+                "Positive"
+            };
+            item(*id, json!({"sentiment": label}))
+        })
+        .collect();
+    results.push(item(local, json!({"sentiment": "Positive"})));
+    batch(&app, run, Value::Array(results)).await;
+
+    let ls_predictions = || async {
+        let (status, list) = ls
+            .app
+            .get(&format!("/api/predictions/?project={}", ls.project))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list.as_array().expect("a list").clone()
+    };
+    let done = run_job(&app, project, "push", json!({"run": run})).await;
+    assert_eq!(done["status"], "idle", "{done}");
+    assert_eq!(done["progress"], json!({"done": 4, "total": 4}));
+    assert_eq!(done["linked"]["predictions"], 3);
+    let pushed = ls_predictions().await;
+    assert_eq!(pushed.len(), 3, "{pushed:?}");
+    let mut tasks: Vec<i64> = pushed
+        .iter()
+        .map(|p| p["task"].as_i64().expect("task"))
+        .collect();
+    tasks.sort();
+    assert_eq!(tasks, ls.tasks);
+    for p in &pushed {
+        assert_eq!(p["model_version"], "Sentiment__v1");
+        let text =
+            ls.app.get(&format!("/api/tasks/{}/", p["task"])).await.1["data"]["text"].clone();
+        let label = if text == "awful" {
+            "Negative"
+        } else {
+            "Positive"
+        };
+        assert_eq!(p["result"][0]["value"]["choices"], json!([label]), "{p}");
+        assert_eq!(p["result"][0]["from_name"], "sentiment");
+    }
+
+    // Pushing again creates nothing (`model_run` names the run too).
+    let done = run_job(&app, project, "push", json!({"model_run": run})).await;
+    assert_eq!(done["status"], "idle", "{done}");
+    assert_eq!(ls_predictions().await.len(), 3);
+
+    // Nor after our bookkeeping is lost (a crash between Label Studio's create and ours).
+    app.db
+        .execute_unprepared("UPDATE predictions SET ls_prediction_id = NULL")
+        .await
+        .expect("update");
+    let done = run_job(&app, project, "push", json!({"run": run})).await;
+    assert_eq!(done["status"], "idle", "{done}");
+    assert_eq!(done["linked"]["predictions"], 3, "recorded again");
+    assert_eq!(ls_predictions().await.len(), 3);
+
+    // Bad runs.
+    let push = format!("{}/push", link_path(project));
+    let (status, b) = app.post(&push, json!({})).await;
+    assert_field_error(status, &b, "run");
+    let (status, b) = app.post(&push, json!({"run": 999_999})).await;
+    assert_field_error(status, &b, "run");
+    let other = app.project(CLS).await;
+    app.import(other, json!([{"text": "x"}])).await;
+    let (status, b) = app
+        .patch(
+            &format!("/api/prompts/{prompt}/"),
+            json!({"associated_projects": [project, other]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let elsewhere = id_of(
+        &new_run(
+            &app,
+            prompt,
+            version,
+            json!({"project": other, "project_subset": "All"}),
+        )
+        .await,
+    );
+    let (status, b) = app.post(&push, json!({"run": elsewhere})).await;
+    assert_field_error(status, &b, "run");
+}
+
+/// Runs `prompter` with `args` against `app`'s server, off the test runtime.
+async fn prompter(app: &TestApp, args: Vec<String>) -> std::process::Output {
+    let (address, token) = (app.address.clone(), app.token.clone());
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
+            .args(&args)
+            .args(["--url", &address])
+            .env("PROMPTER_TOKEN", token)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run prompter")
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test]
+async fn prompter_ls_links_syncs_and_pushes_through_the_api() {
+    let ls = ls_instance(&["good", "bad"]).await;
+    annotate(&ls.app, ls.tasks[0], json!({"result": choice("Positive")})).await;
+    let app = TestApp::spawn().await;
+    let project = empty_project(&app).await;
+    let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+
+    let out = prompter(
+        &app,
+        [
+            words(&format!(
+                "ls link --project {project} --ls-project {}",
+                ls.project
+            )),
+            vec![
+                "--ls-url".into(),
+                ls.app.address.clone(),
+                "--ls-token".into(),
+                ls.token.clone(),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("linked to Label Studio project"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&ls.token));
+
+    let out = prompter(&app, words(&format!("ls sync --project {project}"))).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("sync done: 2/2"), "{stdout}");
+    assert!(
+        stdout.contains("2 tasks, 1 annotations (1 ground truth)"),
+        "{stdout}"
+    );
+    assert_eq!(project_of(&app, project).await["task_number"], 2);
+
+    // Linking again changes the link (PATCH) rather than failing.
+    let out = prompter(
+        &app,
+        [
+            words(&format!(
+                "ls link --project {project} --ls-project {}",
+                ls.project
+            )),
+            vec![
+                "--ls-url".into(),
+                format!("{}/", ls.app.address),
+                "--ls-token".into(),
+                ls.token.clone(),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Push a run through the command line.
+    let prompt = id_of(
+        &new_prompt(
+            &app,
+            json!({"title": "Sentiment", "associated_projects": [project]}),
+        )
+        .await,
+    );
+    let conn = connection(&app).await;
+    let version = id_of(&new_version(&app, prompt, conn, "v1").await);
+    let run = id_of(
+        &new_run(
+            &app,
+            prompt,
+            version,
+            json!({"project": project, "project_subset": "All"}),
+        )
+        .await,
+    );
+    let results: Vec<Value> = tasks_of(&app, project)
+        .await
+        .iter()
+        .map(|t| item(id_of(t), json!({"sentiment": "Positive"})))
+        .collect();
+    batch(&app, run, Value::Array(results)).await;
+    let out = prompter(
+        &app,
+        words(&format!("ls push --project {project} --run {run}")),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("push done: 2/2"), "{stdout}");
+    let (_, pushed) = ls
+        .app
+        .get(&format!("/api/predictions/?project={}", ls.project))
+        .await;
+    assert_eq!(pushed.as_array().map(Vec::len), Some(2), "{pushed}");
+
+    // Failures exit non-zero with the server's reason.
+    let out = prompter(&app, words("ls sync --project 999999")).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+    let out = prompter(
+        &app,
+        [
+            words(&format!(
+                "ls link --project {project} --ls-project {}",
+                ls.project
+            )),
+            vec![
+                "--ls-url".into(),
+                ls.app.address.clone(),
+                "--ls-token".into(),
+                "bad-token-000".into(),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("token: Label Studio refused this token"),
+        "{stderr}"
+    );
+}
