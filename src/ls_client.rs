@@ -315,15 +315,18 @@ impl LsClient {
         Ok(out)
     }
 
-    /// `POST /api/predictions/` `{task, result, score, model_version}`; returns the new id.
+    /// `POST /api/predictions/` `{project, task, result, score, model_version}` (without
+    /// `project` Label Studio logs a warning and looks it up per prediction); returns the new id.
     pub async fn create_prediction(
         &self,
+        project: i64,
         task: i64,
         result: &Value,
         score: Option<f64>,
         model_version: &str,
     ) -> Result<i64, LsError> {
         let body = json!({
+            "project": project,
             "task": task,
             "result": result,
             "score": score,

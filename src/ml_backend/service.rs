@@ -496,6 +496,86 @@ pub const HANDLED_ACTIONS: [&str; 5] = [
     "START_TRAINING",
 ];
 
+/// `START_TRAINING` ("Start Training" in Label Studio, the one event that carries the backend's
+/// basic auth): the mirror project is linked to its Label Studio project with the host and
+/// token Label Studio sent in `/setup`, and synced like any linked project, so every annotation
+/// made so far becomes ground truth even when the annotation webhooks never reached Prompter.
+/// Without a `/setup` seen first (no host or token known) there is nothing to pull from.
+async fn start_training(
+    state: &AppState,
+    caller: &AuthUser,
+    prompt: &model_interface::Model,
+    ls_project: &str,
+) -> ApiResult<usize> {
+    use crate::services::label_studio::{self as connector, LinkInput, SyncInput};
+    let db = &state.db;
+    let Some(row) = find_mirror(db, prompt.id, ls_project).await? else {
+        tracing::info!(
+            prompt = prompt.id,
+            ls_project,
+            "START_TRAINING before any /setup: nothing to pull"
+        );
+        return Ok(0);
+    };
+    let (Some(hostname), Some(sealed), Ok(ls_id)) = (
+        row.hostname.clone(),
+        row.access_token_enc.as_deref(),
+        ls_project.parse::<i64>(),
+    ) else {
+        tracing::info!(
+            prompt = prompt.id,
+            ls_project,
+            "START_TRAINING without a Label Studio host and token from /setup: nothing to pull"
+        );
+        return Ok(0);
+    };
+    let token = state.secrets.open(sealed).map_err(|_| {
+        ApiError::Internal("the stored Label Studio token could not be decrypted".into())
+    })?;
+    let input = LinkInput {
+        url: Some(hostname),
+        token: Some(token),
+        ls_project: Some(ls_id),
+    };
+    let linked = match connector::get(db, caller, row.project_id).await {
+        Ok(_) => connector::update(db, &state.secrets, caller, row.project_id, input).await,
+        Err(ApiError::NotFound) => {
+            connector::create(db, &state.secrets, caller, row.project_id, input).await
+        }
+        Err(e) => Err(e),
+    };
+    let started = match linked {
+        Ok(_) => {
+            connector::start_sync(
+                db,
+                &state.secrets,
+                caller,
+                row.project_id,
+                SyncInput::default(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(_) => {
+            tracing::info!(
+                prompt = prompt.id,
+                ls_project,
+                project = row.project_id,
+                "START_TRAINING: syncing the mirror project from Label Studio"
+            );
+            Ok(1)
+        }
+        Err(e) => {
+            // A sync already running, or Label Studio unreachable from here: the annotation
+            // webhooks still keep the mirror current.
+            tracing::warn!(prompt = prompt.id, ls_project, error = %e, "START_TRAINING: no sync");
+            Ok(0)
+        }
+    }
+}
+
 /// A Label Studio event, read from the webhook body, to apply in the background.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -599,10 +679,7 @@ pub async fn apply_event(
 ) -> ApiResult<usize> {
     let db = &state.db;
     if event.action == "START_TRAINING" {
-        // Training is few-shot from the mirror's ground truth, which the annotation events
-        // keep current: nothing to pull here.
-        tracing::info!(prompt = prompt.id, ls_project = %event.ls_project, "START_TRAINING: examples come from the annotations webhooks sent");
-        return Ok(0);
+        return start_training(state, caller, prompt, &event.ls_project).await;
     }
     let row = match find_mirror(db, prompt.id, &event.ls_project).await? {
         Some(row) => row,

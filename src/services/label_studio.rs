@@ -912,12 +912,13 @@ async fn push(
                 )),
             }
         }
+        let ls_project = l.ls_project_id;
         let outcomes: Vec<_> = stream::iter(to_create)
             .map(|(id, ls_task_id, result, score, model_version)| {
                 let client = client.clone();
                 async move {
                     let created = client
-                        .create_prediction(ls_task_id, &result, score, &model_version)
+                        .create_prediction(ls_project, ls_task_id, &result, score, &model_version)
                         .await;
                     (id, ls_task_id, model_version, created)
                 }

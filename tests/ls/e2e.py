@@ -407,11 +407,26 @@ def ml_annotation_deleted():
 
 
 def ml_train():
-    """Start Training (POST /api/ml/{id}/train -> START_TRAINING with basic auth) leaves the backend healthy"""
+    """Start Training (START_TRAINING, with basic auth) syncs into the mirror the annotations whose
+    webhooks never reached Prompter"""
+    # Without the token header the annotation webhook is refused: the mirror misses this one.
+    ls.patch(f"/api/webhooks/{S['webhook']['id']}", {"headers": {}})
+    text = "Quite neutral about it"
+    a = ls.post(f"/api/tasks/{S['ls_tasks'][text]}/annotations", {"result": choice("Neutral")}, expect=201)
+    time.sleep(1.0)
+    _, before = mirror_annotations(text)
+    assert not before, f"the mirror got an annotation through an unauthenticated webhook: {before}"
     ls.post(f"/api/ml/{S['ml']}/train", expect=200)
     m = ls.get(f"/api/ml/{S['ml']}")
     assert m.get("state") in ("CO", "TR") and not m.get("error_message"), f"ML backend after train: {m}"
-    ok(f"state {m.get('state')}")
+
+    def seen():
+        _, anns = mirror_annotations(text)
+        return any(choices_of(x.get("result")) == ["Neutral"] for x in anns), anns
+
+    poll("the annotation pulled into the mirror by Start Training", seen, seconds=30)
+    ls.patch(f"/api/webhooks/{S['webhook']['id']}", {"headers": {"Authorization": f"Token {P_TOKEN}"}})
+    ok(f"state {m.get('state')}; annotation {a['id']} reached the mirror through the sync")
 
 
 def ml_model_version():
