@@ -2,8 +2,10 @@
 //! in batches, keeps its leases alive and notices canceled runs.
 //!
 //! Four loops share the worker's state: the claimer (this file's [`run`]), the writer, the
-//! heartbeat and the run watcher. The claimer claims a new slice as soon as a call slot is
-//! free, so slices overlap and the provider's concurrency never idles at slice boundaries.
+//! heartbeat and the run watcher. The claimer dispatches a slice's tasks as call slots free
+//! while the next slice is already claimed and loaded in the background, so slices overlap and
+//! the provider's concurrency never idles at slice boundaries, not even through the claim's
+//! database round trips.
 use super::Engine;
 use super::plan::{Plan, TaskOutcome};
 use super::queue::{self, Claim};
@@ -81,32 +83,48 @@ pub(super) async fn run(engine: Engine, id: String) {
     let slots = Arc::new(Semaphore::new(engine.config().concurrency.max(1)));
     let stop = engine.shutdown_signal().clone();
     let poll = Duration::from_millis(engine.config().poll_ms.max(10));
+    // The next slice is claimed and loaded while the current one is dispatched, so no call
+    // slot idles through the database round trips at a slice boundary.
+    let mut ahead: Option<tokio::task::JoinHandle<Fetched>> = None;
     loop {
         let first = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = stop.canceled() => break,
         };
-        let (now, expires) = shared.lease();
-        let claim = match queue::claim(engine.db(), &shared.id, now, expires).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(worker = %shared.id, error = %e, "claiming a slice failed");
-                None
-            }
+        let prefetched = match ahead.take() {
+            Some(h) => h.await.unwrap_or(Fetched::Nothing),
+            None => Fetched::Nothing,
         };
-        let Some(claim) = claim else {
-            drop(first);
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = engine.wake_signal().notified() => {}
-                _ = stop.canceled() => break,
-            }
-            continue;
+        // Without a prefetched slice (or when the prefetch found nothing: a run may have
+        // been created since), look now.
+        let fetched = match prefetched {
+            Fetched::Nothing => fetch(shared.clone()).await,
+            found => found,
         };
-        if let Err(e) = dispatch(&shared, claim, first, &slots, &tx).await {
-            tracing::warn!(worker = %shared.id, error = %e, "dispatching a slice failed");
-            tokio::time::sleep(poll).await;
+        match fetched {
+            Fetched::Ready(prepared) => {
+                ahead = Some(tokio::spawn(fetch(shared.clone())));
+                launch(&shared, prepared, first, &slots, &tx).await;
+            }
+            Fetched::Settled => continue,
+            Fetched::Failed => {
+                drop(first);
+                tokio::time::sleep(poll).await;
+            }
+            Fetched::Nothing => {
+                drop(first);
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = engine.wake_signal().notified() => {}
+                    _ = stop.canceled() => break,
+                }
+            }
         }
+    }
+    if let Some(h) = ahead
+        && let Ok(Fetched::Ready(p)) = h.await
+    {
+        let _ = queue::release(engine.db(), &shared.id, p.claim.slice_id).await;
     }
     // Stop: cancel what is in flight; the writer gives the unfinished slices back.
     if let Ok(runs) = shared.runs.lock() {
@@ -162,17 +180,51 @@ async fn run_work(shared: &Shared, run_id: i64) -> Result<Option<Arc<RunWork>>, 
     Ok(Some(work))
 }
 
-/// Starts the tasks of a claimed slice that have no result yet.
-async fn dispatch(
-    shared: &Arc<Shared>,
+/// A claimed slice, loaded: its run's work and the tasks that have no result yet.
+struct Prepared {
     claim: Claim,
-    first: tokio::sync::OwnedSemaphorePermit,
-    slots: &Arc<Semaphore>,
-    tx: &mpsc::UnboundedSender<Done>,
-) -> Result<(), sea_orm::DbErr> {
+    work: Arc<RunWork>,
+    tasks: Vec<(i64, Value)>,
+}
+
+/// What looking for work found.
+enum Fetched {
+    /// A slice to dispatch.
+    Ready(Prepared),
+    /// A slice with nothing left to do (completed), or of a run that cannot run.
+    Settled,
+    /// Nothing claimable.
+    Nothing,
+    /// A database error (logged).
+    Failed,
+}
+
+/// Claims the next slice and loads it.
+async fn fetch(shared: Arc<Shared>) -> Fetched {
+    let (now, expires) = shared.lease();
+    let claim = match queue::claim(shared.engine.db(), &shared.id, now, expires).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Fetched::Nothing,
+        Err(e) => {
+            tracing::warn!(worker = %shared.id, error = %e, "claiming a slice failed");
+            return Fetched::Failed;
+        }
+    };
+    match prepare(&shared, claim).await {
+        Ok(Some(p)) => Fetched::Ready(p),
+        Ok(None) => Fetched::Settled,
+        Err(e) => {
+            tracing::warn!(worker = %shared.id, error = %e, "dispatching a slice failed");
+            Fetched::Failed
+        }
+    }
+}
+
+/// Loads a claimed slice: the tasks that have no result yet. A slice with none is completed.
+async fn prepare(shared: &Arc<Shared>, claim: Claim) -> Result<Option<Prepared>, sea_orm::DbErr> {
     let db = shared.engine.db();
     let Some(work) = run_work(shared, claim.run_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     // A slice resumed after a crash: the tasks with a result already are done.
     let mut done: HashSet<i64> = prediction::Entity::find()
@@ -221,8 +273,20 @@ async fn dispatch(
             crate::util::now(),
         )
         .await?;
-        return Ok(());
+        return Ok(None);
     }
+    Ok(Some(Prepared { claim, work, tasks }))
+}
+
+/// Starts the tasks of a loaded slice, each as a call slot frees.
+async fn launch(
+    shared: &Arc<Shared>,
+    prepared: Prepared,
+    first: tokio::sync::OwnedSemaphorePermit,
+    slots: &Arc<Semaphore>,
+    tx: &mpsc::UnboundedSender<Done>,
+) {
+    let Prepared { claim, work, tasks } = prepared;
     if let Ok(mut held) = shared.held.lock() {
         held.insert(
             claim.slice_id,
@@ -265,7 +329,6 @@ async fn dispatch(
             });
         });
     }
-    Ok(())
 }
 
 /// Writes outcomes in batches (by size, or every 100 ms) and settles finished slices.
