@@ -29,16 +29,9 @@ impl Anthropic {
 
 /// The Messages API body of `request`.
 pub fn body(request: &LlmRequest) -> Value {
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let messages: Vec<Value> = request
-        .messages
-        .iter()
-        .filter(|m| m.role != Role::System)
+    let (system, rest) = super::split_system(&request.messages);
+    let messages: Vec<Value> = rest
+        .into_iter()
         .map(|m| {
             let role = if m.role == Role::Assistant {
                 "assistant"
@@ -60,8 +53,8 @@ pub fn body(request: &LlmRequest) -> Value {
         "tool_choice": {"type": "tool", "name": TOOL},
         "temperature": 0.0,
     });
-    if !system.is_empty() {
-        body["system"] = Value::String(system.join("\n\n"));
+    if let Some(system) = system {
+        body["system"] = Value::String(system);
     }
     body
 }

@@ -24,16 +24,9 @@ impl Gemini {
 
 /// The `generateContent` body of `request`.
 pub fn body(request: &LlmRequest) -> Value {
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let contents: Vec<Value> = request
-        .messages
-        .iter()
-        .filter(|m| m.role != Role::System)
+    let (system, rest) = super::split_system(&request.messages);
+    let contents: Vec<Value> = rest
+        .into_iter()
         .map(|m| {
             let role = if m.role == Role::Assistant {
                 "model"
@@ -52,8 +45,8 @@ pub fn body(request: &LlmRequest) -> Value {
         config["maxOutputTokens"] = json!(max);
     }
     let mut body = json!({"contents": contents, "generationConfig": config});
-    if !system.is_empty() {
-        body["systemInstruction"] = json!({"parts": [{"text": system.join("\n\n")}]});
+    if let Some(system) = system {
+        body["systemInstruction"] = json!({"parts": [{"text": system}]});
     }
     body
 }

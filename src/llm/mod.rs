@@ -285,6 +285,18 @@ fn key_and_base(
     Ok((key, base))
 }
 
+/// The system messages of a chat joined into one instruction text (for APIs that take it apart),
+/// and the other messages in order.
+fn split_system(messages: &[Message]) -> (Option<String>, Vec<&Message>) {
+    let system: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(|m| m.content.as_str())
+        .collect();
+    let rest = messages.iter().filter(|m| m.role != Role::System).collect();
+    ((!system.is_empty()).then(|| system.join("\n\n")), rest)
+}
+
 /// Sends a JSON request; a 2xx answer's JSON body and headers, or the typed error.
 async fn send_json(request: reqwest::RequestBuilder) -> Result<(Value, HeaderMap), LlmError> {
     let transport = |e: reqwest::Error| {
