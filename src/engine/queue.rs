@@ -25,6 +25,8 @@ pub struct Claim {
     pub run_id: i64,
     /// Its task ids.
     pub task_ids: Vec<i64>,
+    /// Claims of the slice so far, this one included (1: never claimed before).
+    pub attempts: i32,
 }
 
 /// Placeholders `$1..` for PostgreSQL, `?` for SQLite.
@@ -71,7 +73,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
          WHERE r.status IN ('{pending}', '{running}') \
          AND (s.status = 'pending' OR (s.status = 'leased' AND s.lease_expires_at < ?)) \
          ORDER BY s.model_run_id, s.seq LIMIT 1{lock}) \
-         RETURNING id, model_run_id, task_ids",
+         RETURNING id, model_run_id, task_ids, attempts",
         pending = status::PENDING,
         running = status::IN_PROGRESS,
     );
@@ -89,6 +91,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     let slice_id: i64 = row.try_get_by_index(0)?;
     let run_id: i64 = row.try_get_by_index(1)?;
     let task_ids: Value = row.try_get_by_index(2)?;
+    let attempts: i32 = row.try_get_by_index(3)?;
     model_run::Entity::update_many()
         .col_expr(model_run::Column::Status, Expr::value(status::IN_PROGRESS))
         .filter(model_run::Column::Id.eq(run_id))
@@ -106,6 +109,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         slice_id,
         run_id,
         task_ids,
+        attempts,
     }))
 }
 

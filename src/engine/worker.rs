@@ -226,27 +226,34 @@ async fn prepare(shared: &Arc<Shared>, claim: Claim) -> Result<Option<Prepared>,
     let Some(work) = run_work(shared, claim.run_id).await? else {
         return Ok(None);
     };
-    // A slice resumed after a crash: the tasks with a result already are done.
-    let mut done: HashSet<i64> = prediction::Entity::find()
-        .select_only()
-        .column(prediction::Column::TaskId)
-        .filter(prediction::Column::ModelRunId.eq(claim.run_id))
-        .filter(prediction::Column::TaskId.is_in(claim.task_ids.clone()))
-        .into_tuple::<i64>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    done.extend(
-        failed_prediction::Entity::find()
-            .select_only()
-            .column(failed_prediction::Column::TaskId)
-            .filter(failed_prediction::Column::ModelRunId.eq(claim.run_id))
-            .filter(failed_prediction::Column::TaskId.is_in(claim.task_ids.clone()))
-            .into_tuple::<i64>()
-            .all(db)
-            .await?,
-    );
+    // A slice claimed before (its worker died or gave it back) may have results already:
+    // those tasks are done. A first claim skips the lookup: a new run has no results but the
+    // engine's, and a result pushed meanwhile through the API is kept by the idempotent write.
+    // (On PostgreSQL the lookup is no cheap probe: with no statistics for a new run id, the
+    // planner reads every prediction of the run, so it grew with the run's progress.)
+    let mut done: HashSet<i64> = HashSet::new();
+    if claim.attempts > 1 {
+        done.extend(
+            prediction::Entity::find()
+                .select_only()
+                .column(prediction::Column::TaskId)
+                .filter(prediction::Column::ModelRunId.eq(claim.run_id))
+                .filter(prediction::Column::TaskId.is_in(claim.task_ids.clone()))
+                .into_tuple::<i64>()
+                .all(db)
+                .await?,
+        );
+        done.extend(
+            failed_prediction::Entity::find()
+                .select_only()
+                .column(failed_prediction::Column::TaskId)
+                .filter(failed_prediction::Column::ModelRunId.eq(claim.run_id))
+                .filter(failed_prediction::Column::TaskId.is_in(claim.task_ids.clone()))
+                .into_tuple::<i64>()
+                .all(db)
+                .await?,
+        );
+    }
     let todo: Vec<i64> = claim
         .task_ids
         .iter()
