@@ -25,6 +25,14 @@
 //!   profile, `CARGO_BIN_EXE_prompter`), whose `/proc/<pid>/status` is read: VmRSS when idle,
 //!   VmRSS sampled every 100 ms during the run, and VmHWM. `--in-process` measures this process
 //!   instead (server, fake LLM and load generator together).
+//!
+//! Where the time went, in the tables: "LLM calls in flight" (sampled at the fake every 5 ms;
+//! a mean below C means call slots idled between calls), "call time seen by the engine" (the
+//! predictions' `inference_time`; above L is per-call overhead on both sides of the HTTP call),
+//! "create request s" and "first result after s" (start-up), and "machine cores busy" (every
+//! process of the machine: on a shared machine, read the other figures against it). By Little's
+//! law, steady tasks/s = calls in flight / call time.
+//!
 //! * `BENCH_TIMELINE=FILE` writes the run's samples of LLM calls in flight at the fake (every
 //!   5 ms) and results stored (every poll) as CSV.
 //! * `smoke`: B1, B2 and B5 with tiny sizes and L = 10 ms, in a few seconds; it exits non-zero
