@@ -10,9 +10,11 @@
 //! file in a temp dir, or a new PostgreSQL database from `BENCH_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, dropped at the end), seeds it with set-based
 //! SQL, drives it over HTTP and prints one table. Nothing here is a test: no assertion on time.
+mod common;
+
 use prompter::config::ServeConfig;
 use prompter::startup::Application;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -76,25 +78,7 @@ struct Bench {
 impl Bench {
     async fn start(postgres: bool) -> Bench {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg) = if postgres {
-            let base = std::env::var("BENCH_PG_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("prompter_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&base)
-                .await
-                .expect("connect to PostgreSQL");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create database");
-            let (head, _) = base.rsplit_once('/').expect("database name in URL");
-            (format!("{head}/{name}"), Some((base, name)))
-        } else {
-            (
-                format!("sqlite://{}", dir.path().join("bench.db").display()),
-                None,
-            )
-        };
+        let (database_url, pg) = common::fresh_database(postgres, dir.path()).await;
         let mut config = ServeConfig::new(database_url, 0);
         config.secret_key = Some("benchmark-secret-key-0123456789".into());
         config.admin_email = Some("bench@example.com".into());
@@ -239,15 +223,8 @@ impl Bench {
     }
 
     async fn stop(self) {
-        if let Some((base, name)) = self.pg {
-            self.db.close().await.ok();
-            if let Ok(admin) = Database::connect(&base).await {
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .ok();
-            }
-        }
+        self.db.close().await.ok();
+        common::drop_database(self.pg).await;
     }
 }
 

@@ -37,11 +37,13 @@
 //!   5 ms) and results stored (every poll) as CSV.
 //! * `smoke`: B1, B2 and B5 with tiny sizes and L = 10 ms, in a few seconds; it exits non-zero
 //!   only when a run does not complete or has failed tasks, never on a timing.
+mod common;
+
 use prompter::config::{DatabaseConfig, ServeConfig};
 use prompter::engine::Engine;
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig, FakeLlmStats};
 use prompter::startup::Application;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,39 +121,12 @@ struct FreshDb {
 impl FreshDb {
     async fn new(postgres: bool) -> FreshDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        if !postgres {
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            return FreshDb { url, dir, pg: None };
-        }
-        let base = std::env::var("BENCH_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("prompter_bench_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(&base)
-            .await
-            .expect("connect to PostgreSQL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        admin.close().await.ok();
-        let (head, _) = base.rsplit_once('/').expect("database name in URL");
-        FreshDb {
-            url: format!("{head}/{name}"),
-            dir,
-            pg: Some((base, name)),
-        }
+        let (url, pg) = common::fresh_database(postgres, dir.path()).await;
+        FreshDb { url, dir, pg }
     }
 
     async fn remove(self) {
-        if let Some((base, name)) = self.pg
-            && let Ok(admin) = Database::connect(&base).await
-        {
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .ok();
-            admin.close().await.ok();
-        }
+        common::drop_database(self.pg).await;
         drop(self.dir);
     }
 }

@@ -13,10 +13,12 @@
 //! requests of 1 task and of 100 tasks (Label Studio's batch shape) after one warm-up each, and
 //! prints one table: median, p95, min and max against the ideal L·⌈N/C⌉ (C: LLM calls in flight
 //! per connection and model). Nothing here is a test: no assertion on time.
+mod common;
+
+use common::{drop_database, fresh_database};
 use prompter::config::ServeConfig;
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use prompter::startup::Application;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -51,41 +53,6 @@ fn args() -> Args {
         samples: num("--samples", 20).max(1) as usize,
         latency_ms: num("--latency-ms", 100),
         concurrency: num("--concurrency", 64).max(1) as usize,
-    }
-}
-
-/// A fresh database URL, and what to drop at the end (PostgreSQL).
-async fn fresh_database(
-    postgres: bool,
-    dir: &std::path::Path,
-) -> (String, Option<(String, String)>) {
-    if !postgres {
-        return (format!("sqlite://{}", dir.join("bench.db").display()), None);
-    }
-    let base = std::env::var("BENCH_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("prompter_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&base)
-        .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    admin.close().await.ok();
-    let (head, _) = base.rsplit_once('/').expect("database name in URL");
-    (format!("{head}/{name}"), Some((base, name)))
-}
-
-async fn drop_database(pg: Option<(String, String)>) {
-    if let Some((base, name)) = pg
-        && let Ok(admin) = Database::connect(&base).await
-    {
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .ok();
-        admin.close().await.ok();
     }
 }
 
