@@ -17,6 +17,8 @@ mod schema;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_budget;
+#[cfg(test)]
 mod tests_output;
 
 pub use compat::Skill;
@@ -85,7 +87,25 @@ pub const LABEL_TAGS: &[&str] = &["Choice", "Label", "Relation"];
 /// between regions, not an object).
 pub const UNBOUND_CONTROL_TAGS: &[&str] = &["Relations"];
 
+/// The largest label config accepted, in bytes.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+/// The most tags (elements) a label config may have.
+pub const MAX_ELEMENTS: usize = 20_000;
+/// The deepest tags may be nested.
+pub const MAX_DEPTH: usize = 100;
+/// The most attributes one tag may have.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// The most `<Choice>`/`<Label>`/`<Relation>` children over all controls.
+pub const MAX_LABELS: usize = 10_000;
+/// The most object and control tags together.
+pub const MAX_CONTROLS_AND_OBJECTS: usize = 1_000;
+
 /// Parses and validates a label config.
+///
+/// A config is refused beyond a budget that keeps parsing cheap for any input: at most
+/// [`MAX_CONFIG_BYTES`], [`MAX_ELEMENTS`] tags nested at most [`MAX_DEPTH`] deep with at most
+/// [`MAX_ATTRIBUTES`] attributes each, [`MAX_LABELS`] labels and [`MAX_CONTROLS_AND_OBJECTS`]
+/// object and control tags, and no XML namespaces. The work is linear in the config's size.
 ///
 /// Errors name the line and column (1-based) of the offending element, or of the XML syntax
 /// error. `<View></View>` (no objects, no controls) is valid.
@@ -301,27 +321,26 @@ impl LabelConfig {
 
     /// Data keys read by object tags (`$text` → `text`), deduplicated, in document order.
     pub fn input_fields(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for key in self.objects.iter().filter_map(ObjectTag::data_key) {
-            if !out.iter().any(|k| k == key) {
-                out.push(key.to_string());
-            }
-        }
-        out
+        let mut seen = std::collections::HashSet::new();
+        self.objects
+            .iter()
+            .filter_map(ObjectTag::data_key)
+            .filter(|key| seen.insert(*key))
+            .map(str::to_string)
+            .collect()
     }
 
     /// All labels of all controls (their `<Choice>`/`<Label>` children), deduplicated, in
     /// document order. Relation types of `<Relations>` are not classes and are left out.
     pub fn output_classes(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for control in self.controls.iter().filter(|c| c.tag != "Relations") {
-            for label in &control.labels {
-                if !out.contains(label) {
-                    out.push(label.clone());
-                }
-            }
-        }
-        out
+        let mut seen = std::collections::HashSet::new();
+        self.controls
+            .iter()
+            .filter(|c| c.tag != "Relations")
+            .flat_map(|c| &c.labels)
+            .filter(|label| seen.insert(label.as_str()))
+            .cloned()
+            .collect()
     }
 
     /// Label Studio's `parsed_label_config` JSON, as its API returns it for a project:

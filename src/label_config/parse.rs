@@ -1,12 +1,13 @@
 //! The XML walk that turns a label config into a [`LabelConfig`], and its validation rules.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use roxmltree::{Document, Node, NodeId};
 
 use super::{
     CONTROL_TAGS, ControlTag, LABEL_TAGS, LAYOUT_TAGS, LabelConfig, LabelConfigError, LabelTag,
-    OBJECT_TAGS, ObjectTag, UNBOUND_CONTROL_TAGS,
+    MAX_ATTRIBUTES, MAX_CONFIG_BYTES, MAX_CONTROLS_AND_OBJECTS, MAX_DEPTH, MAX_ELEMENTS,
+    MAX_LABELS, OBJECT_TAGS, ObjectTag, UNBOUND_CONTROL_TAGS,
 };
 
 /// A non-empty attribute value (Label Studio treats `name=""` like a missing `name`).
@@ -48,25 +49,26 @@ fn role(node: Node<'_, '_>) -> Role {
     }
 }
 
-/// Collects errors with their byte offsets so the earliest in the document is reported.
+/// Collects errors with their byte offsets so the earliest in the document is reported. Only
+/// that one is given a line and column (finding a position reads the text up to it).
 struct Errors<'d, 'i> {
     doc: &'d Document<'i>,
-    found: Vec<(usize, LabelConfigError)>,
+    found: Option<(usize, String)>,
 }
 
 impl Errors<'_, '_> {
     fn push(&mut self, node: Node<'_, '_>, message: String) {
         let offset = node.range().start;
-        let pos = self.doc.text_pos_at(offset);
-        self.found
-            .push((offset, LabelConfigError::at(message, pos.row, pos.col)));
+        if self.found.as_ref().is_none_or(|(first, _)| offset < *first) {
+            self.found = Some((offset, message));
+        }
     }
 
     fn first(self) -> Option<LabelConfigError> {
-        self.found
-            .into_iter()
-            .min_by_key(|(offset, _)| *offset)
-            .map(|(_, e)| e)
+        self.found.map(|(offset, message)| {
+            let pos = self.doc.text_pos_at(offset);
+            LabelConfigError::at(message, pos.row, pos.col)
+        })
     }
 }
 
@@ -81,6 +83,11 @@ fn describe(tag: &str, name: &str) -> String {
 
 /// Turns a roxmltree syntax error into a positioned [`LabelConfigError`].
 fn syntax_error(err: &roxmltree::Error) -> LabelConfigError {
+    if matches!(err, roxmltree::Error::NodesLimitReached) {
+        return LabelConfigError::new(format!(
+            "label config has more than {NODES_LIMIT} nodes (tags, texts and comments)"
+        ));
+    }
     let pos = err.pos();
     let full = err.to_string();
     let suffix = format!(" at {pos}");
@@ -88,12 +95,175 @@ fn syntax_error(err: &roxmltree::Error) -> LabelConfigError {
     LabelConfigError::at(format!("malformed XML: {message}"), pos.row, pos.col)
 }
 
+/// Nodes the XML parser may build: the tags the prescan allows, with room for the text and
+/// comments between them.
+const NODES_LIMIT: u32 = 4 * MAX_ELEMENTS as u32;
+
+/// Counts the steps of a parse, so tests can check that the work grows linearly with the
+/// input (no wall-clock timing).
+#[derive(Debug, Default)]
+pub(super) struct Steps(pub u64);
+
+impl Steps {
+    fn tick(&mut self, n: usize) {
+        self.0 += n as u64;
+    }
+}
+
+/// A 1-based line and column of byte `offset`, counted once for an error found before the
+/// XML parser runs.
+fn position(xml: &str, offset: usize) -> (u32, u32) {
+    let before = &xml[..offset.min(xml.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
+}
+
+/// One linear pass over the text, before the XML parser, that enforces the budget the parser
+/// itself does not: tags, nesting depth and attributes per tag, and no namespace declarations
+/// (the XML parser's duplicate-attribute and namespace checks are quadratic in those counts,
+/// and Label Studio configs use neither). Malformed text is left for the XML parser to report.
+fn prescan(xml: &str, steps: &mut Steps) -> Result<(), LabelConfigError> {
+    let bytes = xml.as_bytes();
+    let fail = |offset: usize, message: String| {
+        let (line, column) = position(xml, offset);
+        Err(LabelConfigError::at(message, line, column))
+    };
+    // The end of the first `pattern` at or after `from` (the text's end when there is none).
+    let skip_past = |from: usize, pattern: &str| {
+        xml.get(from..)
+            .and_then(|rest| rest.find(pattern))
+            .map_or(bytes.len(), |at| from + at + pattern.len())
+    };
+    let (mut i, mut depth, mut elements) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        let Some(at) = xml[i..].find('<') else {
+            steps.tick(bytes.len() - i);
+            break;
+        };
+        steps.tick(at + 1);
+        let open = i + at;
+        let rest = &xml[open..];
+        i = if rest.starts_with("<!--") {
+            skip_past(open + 4, "-->")
+        } else if rest.starts_with("<![CDATA[") {
+            skip_past(open + 9, "]]>")
+        } else if rest.starts_with("<?") {
+            skip_past(open + 2, "?>")
+        } else if rest.starts_with("<!") {
+            skip_past(open + 2, ">")
+        } else if rest.starts_with("</") {
+            depth = depth.saturating_sub(1);
+            skip_past(open + 2, ">")
+        } else {
+            elements += 1;
+            depth += 1;
+            if elements > MAX_ELEMENTS {
+                return fail(
+                    open,
+                    format!("label config has more than {MAX_ELEMENTS} tags"),
+                );
+            }
+            if depth > MAX_DEPTH {
+                return fail(open, format!("tags are nested more than {MAX_DEPTH} deep"));
+            }
+            let (end, attributes, closed) = scan_tag(bytes, open + 1);
+            steps.tick(end - open);
+            if attributes.len() > MAX_ATTRIBUTES {
+                return fail(
+                    open,
+                    format!("a tag has more than {MAX_ATTRIBUTES} attributes"),
+                );
+            }
+            if attributes
+                .iter()
+                .any(|name| *name == b"xmlns" || name.starts_with(b"xmlns:"))
+            {
+                return fail(
+                    open,
+                    "XML namespaces are not supported in label configs".into(),
+                );
+            }
+            if closed {
+                depth -= 1;
+            }
+            end
+        };
+    }
+    Ok(())
+}
+
+/// Reads the tag that starts at `from` (just after its `<`): where it ends (after its `>`),
+/// the names of its attributes, and whether it closes itself (`/>`). Quoted values are skipped
+/// whole; an unterminated tag ends at the end of the text.
+fn scan_tag(bytes: &[u8], from: usize) -> (usize, Vec<&[u8]>, bool) {
+    let mut names = Vec::new();
+    let mut name_start: Option<usize> = None;
+    let mut last_name: &[u8] = &[];
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'>' => {
+                let closed = i > from && bytes[i - 1] == b'/';
+                return (i + 1, names, closed);
+            }
+            b'"' | b'\'' => {
+                let close = bytes[i + 1..].iter().position(|c| *c == b);
+                i = close.map_or(bytes.len(), |at| i + 1 + at + 1);
+                name_start = None;
+                continue;
+            }
+            b'=' => {
+                if let Some(start) = name_start.take() {
+                    last_name = &bytes[start..i];
+                }
+                names.push(last_name);
+                last_name = &[];
+            }
+            c if c.is_ascii_whitespace() || c == b'/' => {
+                if let Some(start) = name_start.take() {
+                    last_name = &bytes[start..i];
+                }
+            }
+            _ => {
+                if name_start.is_none() {
+                    name_start = Some(i);
+                }
+            }
+        }
+        i += 1;
+    }
+    (bytes.len(), names, false)
+}
+
 /// Parses and validates; see [`super::parse`].
 pub(super) fn parse_config(xml: &str) -> Result<LabelConfig, LabelConfigError> {
+    parse_counted(xml, &mut Steps::default())
+}
+
+/// [`parse_config`], counting its steps in `steps`.
+pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig, LabelConfigError> {
     if xml.trim().is_empty() {
         return Err(LabelConfigError::new("label config is empty"));
     }
-    let doc = Document::parse(xml).map_err(|e| syntax_error(&e))?;
+    if xml.len() > MAX_CONFIG_BYTES {
+        return Err(LabelConfigError::new(format!(
+            "label config is {} bytes; the limit is {MAX_CONFIG_BYTES}",
+            xml.len()
+        )));
+    }
+    prescan(xml, steps)?;
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: NODES_LIMIT,
+        ..Default::default()
+    };
+    let doc = Document::parse_with_options(xml, options).map_err(|e| syntax_error(&e))?;
+    steps.tick(xml.len());
     let root = doc.root_element();
     if root.tag_name().name() != "View" {
         let pos = doc.text_pos_at(root.range().start);
@@ -106,33 +276,50 @@ pub(super) fn parse_config(xml: &str) -> Result<LabelConfig, LabelConfigError> {
 
     let mut errors = Errors {
         doc: &doc,
-        found: Vec::new(),
+        found: None,
     };
     let mut objects: Vec<ObjectTag> = Vec::new();
     let mut controls: Vec<ControlTag> = Vec::new();
     let mut control_nodes: Vec<Node<'_, '_>> = Vec::new();
-    let mut control_index: HashMap<NodeId, usize> = HashMap::new();
+    // The control each element sits in (its nearest control ancestor or itself), by node.
+    let mut owner: HashMap<NodeId, usize> = HashMap::new();
+    // Labels already given, per control, for the duplicate check.
+    let mut seen_labels: Vec<HashSet<String>> = Vec::new();
+    let mut label_count = 0usize;
     let mut index_flags: Vec<String> = Vec::new();
     // name -> is it an object tag
     let mut names: HashMap<String, bool> = HashMap::new();
 
     for node in root.descendants().filter(Node::is_element) {
+        steps.tick(1 + node.attributes().len());
         if let Some(flag) = node.attribute("indexFlag") {
             index_flags.push(flag.to_string());
+        }
+        let inherited = node.parent().and_then(|p| owner.get(&p.id()).copied());
+        if let Some(ci) = inherited {
+            owner.insert(node.id(), ci);
         }
         let tag = node.tag_name().name();
         match role(node) {
             Role::Ignore => {}
             Role::Label => {
-                let owner = node
-                    .ancestors()
-                    .skip(1)
-                    .find_map(|a| control_index.get(&a.id()).copied());
-                if let Some(ci) = owner {
-                    add_label(&mut errors, node, &mut controls[ci]);
+                if let Some(ci) = inherited {
+                    label_count += 1;
+                    if label_count > MAX_LABELS {
+                        errors.push(
+                            node,
+                            format!("label config has more than {MAX_LABELS} labels"),
+                        );
+                        break;
+                    }
+                    add_label(&mut errors, node, &mut controls[ci], &mut seen_labels[ci]);
                 }
             }
             Role::Object => {
+                if objects.len() + controls.len() >= MAX_CONTROLS_AND_OBJECTS {
+                    errors.push(node, too_many_tags());
+                    break;
+                }
                 let attrs: BTreeMap<String, String> = attrs_in_order(node).into_iter().collect();
                 let name = attr(node, "name").unwrap_or_default();
                 let value = attr(node, "value")
@@ -167,6 +354,10 @@ pub(super) fn parse_config(xml: &str) -> Result<LabelConfig, LabelConfigError> {
                 });
             }
             Role::Control => {
+                if objects.len() + controls.len() >= MAX_CONTROLS_AND_OBJECTS {
+                    errors.push(node, too_many_tags());
+                    break;
+                }
                 let attrs: BTreeMap<String, String> = attrs_in_order(node).into_iter().collect();
                 let name = attr(node, "name").unwrap_or_default();
                 let to_name = attr(node, "toName");
@@ -192,8 +383,9 @@ pub(super) fn parse_config(xml: &str) -> Result<LabelConfig, LabelConfigError> {
                         names.insert(name.to_string(), false);
                     }
                 }
-                control_index.insert(node.id(), controls.len());
+                owner.insert(node.id(), controls.len());
                 control_nodes.push(node);
+                seen_labels.push(HashSet::new());
                 controls.push(ControlTag {
                     name: name.to_string(),
                     tag: tag.to_string(),
@@ -210,6 +402,7 @@ pub(super) fn parse_config(xml: &str) -> Result<LabelConfig, LabelConfigError> {
     }
 
     for (control, node) in controls.iter().zip(&control_nodes) {
+        steps.tick(1 + control.to_name.len());
         for target in &control.to_name {
             // A control may name itself (Label Studio's self-referencing tags).
             let is_object = names.get(target).copied().unwrap_or(false);
@@ -250,12 +443,21 @@ pub(super) fn parse_config(xml: &str) -> Result<LabelConfig, LabelConfigError> {
     }
 }
 
+fn too_many_tags() -> String {
+    format!("label config has more than {MAX_CONTROLS_AND_OBJECTS} object and control tags")
+}
+
 fn duplicate_name(name: &str) -> String {
     format!("duplicate name \"{name}\": object and control tag names must be unique")
 }
 
 /// Adds one `<Choice>`/`<Label>`/`<Relation>` child to its control.
-fn add_label(errors: &mut Errors<'_, '_>, node: Node<'_, '_>, control: &mut ControlTag) {
+fn add_label(
+    errors: &mut Errors<'_, '_>,
+    node: Node<'_, '_>,
+    control: &mut ControlTag,
+    seen: &mut HashSet<String>,
+) {
     let tag = node.tag_name().name();
     let Some(label) = attr(node, "alias").or_else(|| attr(node, "value")) else {
         errors.push(
@@ -267,7 +469,7 @@ fn add_label(errors: &mut Errors<'_, '_>, node: Node<'_, '_>, control: &mut Cont
         );
         return;
     };
-    if control.labels.iter().any(|l| l == label) {
+    if !seen.insert(label.to_string()) {
         // Taxonomy trees may repeat a leaf (e.g. "Other") under different branches.
         if control.tag != "Taxonomy" {
             errors.push(
