@@ -41,3 +41,19 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
     })
     .await
 }
+
+/// A failure that trying the same transaction again can cure: a deadlock or a serialization
+/// failure (PostgreSQL aborts one of the transactions involved), or SQLite still busy after its
+/// timeout.
+pub fn is_transient(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let Some(db_err) = e.as_database_error() else {
+        return false;
+    };
+    // PostgreSQL: deadlock_detected, serialization_failure; SQLite: SQLITE_BUSY (5).
+    matches!(db_err.code().as_deref(), Some("40P01" | "40001" | "5"))
+}

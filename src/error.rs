@@ -42,6 +42,10 @@ pub enum ApiError {
     /// Missing, or belongs to another organization (404).
     #[error("Not found.")]
     NotFound,
+    /// A page number that is not a positive integer, or whose offset no database can take
+    /// (404, as DRF answers).
+    #[error("Invalid page.")]
+    InvalidPage,
     /// The method is not served on this path (405).
     #[error("Method \"{0}\" not allowed.")]
     MethodNotAllowed(String),
@@ -57,6 +61,13 @@ pub enum ApiError {
     /// Any other server-side failure (500; details go to the log only).
     #[error("{0}")]
     Internal(String),
+    /// A handler panicked (500); the body's `id` is the request's id, which the log line of the
+    /// panic carries.
+    #[error("Internal server error.")]
+    Panicked {
+        /// The request's id.
+        request_id: String,
+    },
 }
 
 impl ApiError {
@@ -95,6 +106,7 @@ impl ApiError {
             ApiError::InvalidToken => "authentication_failed",
             ApiError::Forbidden => "permission_denied",
             ApiError::NotFound => "not_found",
+            ApiError::InvalidPage => "invalid_page",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -103,7 +115,7 @@ impl ApiError {
                 Some(SqlErr::ForeignKeyConstraintViolation(_)) => "invalid_reference",
                 _ => "internal_error",
             },
-            ApiError::Internal(_) => "internal_error",
+            ApiError::Internal(_) | ApiError::Panicked { .. } => "internal_error",
         }
     }
 }
@@ -135,7 +147,7 @@ impl ResponseError for ApiError {
             ApiError::Validation { .. } | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotAuthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::InvalidPage => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -145,13 +157,16 @@ impl ResponseError for ApiError {
                 | Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::Panicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = match self {
+            ApiError::Panicked { request_id } => request_id.clone(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
         let detail = match self {
             ApiError::Database(_) if status.is_client_error() => {
                 "The request conflicts with existing data.".to_string()

@@ -12,12 +12,33 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// A JSON request body. Wrong types and missing fields answer 400 naming the field; bodies over
-/// the limit answer 413; a non-JSON content type answers 415.
+/// Bodies larger than this are parsed on the blocking pool, not on the async worker that
+/// serves other requests meanwhile.
+const INLINE_PARSE_BYTES: usize = 256 * 1024;
+
+/// A JSON request body: `Content-Type` must be JSON (else 415), the body at most the limit (else
+/// 413) and one JSON value with nothing after it, whose strings hold no NUL character (else 400
+/// naming the field); wrong types and missing fields answer 400 naming the field.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+impl<T: DeserializeOwned + Send + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBytes::from_request(req, payload);
+        Box::pin(async move { parse_json_off_thread(body.await?.0).await.map(ApiJson) })
+    }
+}
+
+/// The raw bytes of a JSON request body, after the content-type and size checks of
+/// [`ApiJson`]; for handlers that parse the body themselves (an optional body, another error
+/// envelope). An empty body passes; [`parse_json`] refuses it where one is required.
+#[derive(Debug)]
+pub struct JsonBytes(pub Bytes);
+
+impl FromRequest for JsonBytes {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -26,9 +47,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let content_type = req
             .headers()
             .get(actix_web::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+            .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
         let length = req
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
@@ -36,9 +55,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.parse::<usize>().ok());
         let body = Bytes::from_request(req, payload);
         Box::pin(async move {
-            if !content_type.is_empty() && !content_type.contains("json") {
-                return Err(ApiError::UnsupportedMediaType(content_type));
-            }
             if length.is_some_and(|l| l > limit) {
                 return Err(ApiError::PayloadTooLarge(limit));
             }
@@ -46,12 +62,40 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if bytes.len() > limit {
                 return Err(ApiError::PayloadTooLarge(limit));
             }
-            parse_json(&bytes).map(ApiJson)
+            let empty = bytes.iter().all(u8::is_ascii_whitespace);
+            match content_type {
+                Some(ct) if is_json(&ct) => Ok(JsonBytes(bytes)),
+                None if empty => Ok(JsonBytes(bytes)),
+                other => Err(ApiError::UnsupportedMediaType(other.unwrap_or_default())),
+            }
         })
     }
 }
 
-/// Parses `bytes` as `T`, turning serde's error into a 400 that names the field.
+/// `application/json`, `application/*+json`, with or without parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// [`parse_json`], on the blocking pool when the body is large.
+pub async fn parse_json_off_thread<T: DeserializeOwned + Send + 'static>(
+    bytes: Bytes,
+) -> Result<T, ApiError> {
+    if bytes.len() <= INLINE_PARSE_BYTES {
+        return parse_json(&bytes);
+    }
+    actix_web::web::block(move || parse_json(&bytes))
+        .await
+        .map_err(|e| ApiError::Internal(format!("JSON parse task: {e}")))?
+}
+
+/// Parses `bytes` as exactly one JSON value of type `T`, turning serde's error into a 400 that
+/// names the field. Text anywhere in the body (values and keys) must not contain NUL, which
+/// PostgreSQL cannot store: one rule for both databases, applied before anything is read.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
@@ -59,8 +103,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "JSON parse error - the request body is empty",
         ));
     }
+    if has_escaped_nul(bytes) {
+        return Err(nul_error(bytes));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -88,14 +135,93 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             errors.insert(field, vec![message]);
         }
         ApiError::Validation { errors }
-    })
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request("parse_error", format!("JSON parse error - {e}")))?;
+    Ok(value)
 }
+
+/// The body spells a NUL character (`\u0000`) inside a string. Raw NULs are not valid JSON and
+/// fail the parse anyway; escaped backslashes (`\\u0000`) are skipped in pairs.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(&b"0000"[..]) {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The 400 for a body with a NUL character, naming the first field (or key) that holds one.
+fn nul_error(bytes: &[u8]) -> ApiError {
+    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_string()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| find(v, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    Some(join(&k.replace('\0', "\\u0000")))
+                } else {
+                    find(v, &join(k))
+                }
+            }),
+            _ => None,
+        }
+    }
+    let field = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| find(&v, ""))
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| "non_field_errors".into());
+    ApiError::field(&field, NUL_MESSAGE)
+}
+
+/// The message of every refusal of a NUL character.
+pub const NUL_MESSAGE: &str = "Null characters are not allowed.";
 
 fn strip_position(message: &str) -> String {
     match message.find(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
     }
+}
+
+/// Middleware: a query string whose decoded keys or values hold a NUL character answers 400
+/// naming the parameter, the same rule as for JSON bodies (see [`parse_json`]).
+pub async fn reject_nul_in_query(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let query = req.query_string();
+    if query.contains("%00") {
+        let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+        if let Some((key, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let field = key.replace('\0', "\\u0000");
+            return Err(ApiError::field(&field, NUL_MESSAGE).into());
+        }
+    }
+    next.call(req).await
 }
 
 /// Query strings that do not parse answer 400 with the reason.

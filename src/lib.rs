@@ -1,5 +1,10 @@
 //! Prompter: Label Studio Enterprise's Prompts, open and self-hostable. The library holds the
 //! whole service; `main.rs` only parses the command line.
+//!
+//! No `unwrap`/`expect` outside tests: a failure on a request path is an [`error::ApiError`],
+//! never a panic (and a panic that still happens is answered by the request middleware in
+//! [`telemetry`] with a 500).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod auth;
 pub mod cli;
@@ -15,6 +20,7 @@ pub mod llm;
 pub mod ls_cli;
 pub mod ls_client;
 pub mod ml_backend;
+pub mod pagination;
 pub mod pricing;
 pub mod routes;
 pub mod run_cli;

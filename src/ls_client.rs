@@ -203,12 +203,17 @@ impl LsClient {
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| self.unreachable(&e))?;
         match status {
-            200..=299 => serde_json::from_str(&text).map_err(|_| {
-                LsError::Invalid(format!(
-                    "expected JSON, got \"{}\" (is this a Label Studio URL?)",
-                    shorten(&text, 120)
-                ))
-            }),
+            200..=299 => {
+                let mut value: Value = serde_json::from_str(&text).map_err(|_| {
+                    LsError::Invalid(format!(
+                        "expected JSON, got \"{}\" (is this a Label Studio URL?)",
+                        shorten(&text, 120)
+                    ))
+                })?;
+                // Label Studio on SQLite may hold NULs that PostgreSQL cannot store.
+                crate::util::strip_nul(&mut value);
+                Ok(value)
+            }
             401 | 403 => Err(LsError::Unauthorized(status)),
             404 => Err(LsError::NotFound),
             _ => Err(LsError::Status {

@@ -15,24 +15,57 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// The id of a request, in its log lines (the `request` span) and in the body of a 500 caused
+/// by a panic.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Logs one structured line per request: method, path (never the query or headers, which may
-/// carry credentials), status and duration.
+/// carry credentials), status, duration and the request's id, which every log line written
+/// while serving it carries too. A handler that panics despite the rules answers a 500 with
+/// Label Studio's error body (its `id` is the request id) instead of dropping the connection,
+/// and the panic is logged with that id.
 pub async fn log_request(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    use futures_util::FutureExt;
+    use tracing::Instrument;
     let started = std::time::Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let response = next.call(req).await?;
-    let status = response.status().as_u16();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id);
+    let served = std::panic::AssertUnwindSafe(next.call(req).instrument(span))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(request_id = %id, %method, %path, panic = %message, "handler panicked");
+            // Rendered by actix through `ApiError`'s `ResponseError`, as any handler error.
+            Err(crate::error::ApiError::Panicked {
+                request_id: id.clone(),
+            }
+            .into())
+        });
+    let status = match &served {
+        Ok(response) => response.status(),
+        Err(err) => err.as_response_error().status_code(),
+    }
+    .as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
-        tracing::error!(%method, %path, status, ms, "request");
+        tracing::error!(request_id = %id, %method, %path, status, ms, "request");
     } else {
-        tracing::info!(%method, %path, status, ms, "request");
+        tracing::info!(request_id = %id, %method, %path, status, ms, "request");
     }
-    Ok(response)
+    served
 }
 
 /// For tests: log lines go through libtest's capture, so they show only for failing tests.
@@ -44,4 +77,51 @@ pub fn init_for_tests() {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    /// A handler that panics answers a 500 with Label Studio's error body whose `id` is the
+    /// request's id, and the worker keeps serving.
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_500_with_the_error_body() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(super::log_request))
+                .route(
+                    "/boom",
+                    web::get().to(|| async {
+                        let empty: Vec<u8> = vec![];
+                        HttpResponse::Ok().body(format!("{}", empty[3]))
+                    }),
+                )
+                .route(
+                    "/ok",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                ),
+        )
+        .await;
+        // The middleware answers the panic with an error, which actix renders as it renders
+        // every handler error.
+        let err = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request())
+            .await
+            .err()
+            .expect("the panic is turned into an error");
+        let response = err.error_response();
+        assert_eq!(response.status().as_u16(), 500);
+        let bytes = actix_web::body::to_bytes(response.into_body())
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(body["code"], "internal_error");
+        assert_eq!(body["status_code"], 500);
+        assert_eq!(body["detail"], "Internal server error.");
+        assert_eq!(body["id"].as_str().map(str::len), Some(32), "{body}");
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
 }

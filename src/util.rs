@@ -12,6 +12,51 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
+/// A JSON object, for body fields the API documents as objects: serde refuses any other JSON
+/// type with a 400 naming the field, so nothing stored can break the documented shape.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// For `Option<Value>` body fields that take a list or an object (Label Studio's `neighbors`):
+/// `null` is `None`, other JSON types are refused. Use with
+/// `#[serde(default, deserialize_with = "crate::util::list_or_object")]`.
+pub fn list_or_object<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(de)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => Ok(Some(v)),
+        Some(other) => Err(D::Error::custom(format!(
+            "Expected a list or an object, got {}.",
+            json_type(&other)
+        ))),
+    }
+}
+
+/// The OpenAPI schema of a [`list_or_object`] field: an array, an object or null.
+pub fn list_or_object_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![
+            Type::Array,
+            Type::Object,
+            Type::Null,
+        ]))
+        .build()
+}
+
+/// The JSON type of `value`, in words, for messages.
+pub fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// Django's `timesince`: the age of `t` in its two largest units, e.g. `"2 hours, 5 minutes"`.
 pub fn created_ago(t: DateTime<Utc>) -> String {
     let secs = (Utc::now() - t).num_seconds().max(0);
@@ -48,9 +93,23 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// The number of the last page of `count` items in pages of `size` (1 when empty).
-pub fn last_page(count: u64, size: u64) -> u64 {
-    count.div_ceil(size.max(1)).max(1)
+/// Removes NUL characters from every string and key of `value`. Text Prompter stores from
+/// outside a client's request (model answers, Label Studio's data) goes through this, since
+/// PostgreSQL cannot store NUL; clients' own bodies are refused instead (see `extract`).
+pub fn strip_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
+        Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                let entries = std::mem::take(map);
+                map.extend(entries.into_iter().map(|(k, v)| (k.replace('\0', ""), v)));
+            }
+            map.values_mut().for_each(strip_nul);
+        }
+        _ => {}
+    }
 }
 
 /// Splits `items` into vectors of at most `size` (for bulk inserts under bind limits).
@@ -107,6 +166,13 @@ pub fn order_by<E: sea_orm::EntityTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_nul_cleans_values_and_keys() {
+        let mut value = serde_json::json!({"a\u{0}b": ["x\u{0}", {"k": "\u{0}"}], "n": 1});
+        strip_nul(&mut value);
+        assert_eq!(value, serde_json::json!({"ab": ["x", {"k": ""}], "n": 1}));
+    }
 
     #[test]
     fn created_ago_reads_like_django() {

@@ -10,7 +10,7 @@ use super::protocol::{
 };
 use super::service::{self, Event, HANDLED_ACTIONS, MODEL_CLASS};
 use crate::error::ApiError;
-use crate::extract::parse_json;
+use crate::extract::{JsonBytes, parse_json_off_thread};
 use crate::services::prompts;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -89,11 +89,11 @@ pub async fn setup(
     state: web::Data<AppState>,
     caller: MlCaller,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: Result<JsonBytes, ApiError>,
 ) -> MlResult<HttpResponse> {
     let prompt = prompt_id(&id)?;
     caller.0.require_manager()?;
-    let input: SetupInput = parse_json(&body)?;
+    let input: SetupInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let view = service::setup(&state, &caller.0, prompt, input).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -119,12 +119,12 @@ pub async fn predict(
     state: web::Data<AppState>,
     caller: MlCaller,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: Result<JsonBytes, ApiError>,
 ) -> MlResult<HttpResponse> {
     let started = Instant::now();
     let prompt = prompt_id(&id)?;
     caller.0.require_manager()?;
-    let input: PredictInput = parse_json(&body)?;
+    let input: PredictInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let view = service::predict(&state, &caller.0, prompt, input, started).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -149,12 +149,12 @@ pub async fn webhook(
     state: web::Data<AppState>,
     caller: MlCaller,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: Result<JsonBytes, ApiError>,
 ) -> MlResult<HttpResponse> {
     let prompt_id = prompt_id(&id)?;
     let caller = caller.0;
     caller.require_manager()?;
-    let input: WebhookInput = parse_json(&body)?;
+    let input: WebhookInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let prompt = prompts::get(&state.db, &caller, prompt_id).await?;
     let action = input
         .action

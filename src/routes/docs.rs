@@ -41,7 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
-    modifiers(&TokenAuth),
+    modifiers(&TokenAuth, &StandardResponses),
     security(("Token" = [])),
     tags(
         (name = "version", description = "Server version"),
@@ -85,6 +85,108 @@ impl Modify for TokenAuth {
             ),
         );
     }
+}
+
+/// Documents the answers every operation can give by construction, so no handler has to
+/// remember them: 401 wherever a token is required, 400 where query values or a body are read
+/// (and 413/415 for bodies), 404 where a path names an object or a page is chosen. Responses
+/// without a description get the status's reason.
+struct StandardResponses;
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::security::SecurityRequirement;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let body = if path.starts_with("/ml/") {
+                "MlErrorBody"
+            } else {
+                "ErrorBody"
+            };
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let params: Vec<(ParameterIn, String)> = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p {
+                        RefOr::T(p) => Some((p.parameter_in.clone(), p.name.clone())),
+                        RefOr::Ref(_) => None,
+                    })
+                    .collect();
+                let has = |kind: ParameterIn| params.iter().any(|(k, _)| *k == kind);
+                let paged = params.iter().any(|(_, name)| name == "page");
+                let public = op
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.contains(&SecurityRequirement::default()));
+                let mut wanted: Vec<(&str, &str)> = vec![];
+                if !public {
+                    wanted.push(("401", "No token, or a token that matches no active user."));
+                }
+                if has(ParameterIn::Query) {
+                    wanted.push(("400", "A query value is invalid."));
+                }
+                if op.request_body.is_some() {
+                    wanted.push(("400", "The body is not valid JSON, or a field is invalid."));
+                    wanted.push(("413", "The body is larger than the server's limit."));
+                    wanted.push(("415", "The body is not sent as `application/json`."));
+                }
+                if has(ParameterIn::Path) {
+                    wanted.push(("404", "No such object in the caller's organization."));
+                } else if paged {
+                    wanted.push(("404", "Invalid page."));
+                }
+                for (code, why) in wanted {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error_response(why, body));
+                }
+                for (code, response) in op.responses.responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && response.description.is_empty()
+                    {
+                        response.description = reason(code).to_string();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An error response whose body is the `schema` component.
+fn error_response(
+    description: &str,
+    schema: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// The reason phrase of a status code, for responses documented without a description.
+fn reason(code: &str) -> &'static str {
+    code.parse::<u16>()
+        .ok()
+        .and_then(|c| actix_web::http::StatusCode::from_u16(c).ok())
+        .and_then(|c| c.canonical_reason())
+        .unwrap_or("Response")
 }
 
 /// The OpenAPI document as pretty JSON, as committed in `openapi/openapi.json`.

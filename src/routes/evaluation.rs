@@ -124,7 +124,7 @@ pub async fn subset_tasks(
     paging: web::Query<PageParams>,
     params: web::Query<SubsetTasksParams>,
 ) -> ApiResult<HttpResponse> {
-    let (page, size) = paging.resolve(100, 1000)?;
+    let request = paging.resolve(100, 1000)?;
     let p = params.into_inner();
     let include_total = match p.include_total.as_deref() {
         None => true,
@@ -156,16 +156,15 @@ pub async fn subset_tasks(
         &caller,
         *id,
         &query,
-        page,
-        size,
+        request,
         state.settings.sample_subset_size,
     )
     .await?;
-    let shown = (found.page - 1) * size + found.items.len() as u64;
+    let shown = found.page.offset + found.items.len() as u64;
     let count = found
         .total
-        .unwrap_or(shown + u64::from(found.items.len() as u64 == size));
-    let (next, previous) = page_links(&req, found.page, size, count);
+        .unwrap_or(shown + u64::from(found.items.len() as u64 == found.page.size));
+    let (next, previous) = page_links(&req, found.page, count);
     let list: Vec<Value> = found
         .items
         .into_iter()

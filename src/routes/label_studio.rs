@@ -4,7 +4,7 @@
 use super::resource;
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiJson, parse_json};
+use crate::extract::{ApiJson, JsonBytes, parse_json};
 use crate::services::label_studio::{self as service, LinkInput, PushInput, SyncInput};
 use crate::state::AppState;
 use crate::views::label_studio::LabelStudioLinkView;
@@ -115,9 +115,10 @@ pub async fn sync(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-    body: web::Bytes,
+    body: JsonBytes,
 ) -> ApiResult<HttpResponse> {
     caller.require_manager()?;
+    let body = body.0;
     let input: SyncInput = if body.iter().all(u8::is_ascii_whitespace) {
         SyncInput::default()
     } else {

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, each with its `configure`. Handlers are thin: they
 //! extract, call a service, and map the result to a view.
 use crate::error::ApiError;
+use crate::pagination::{Page, PageRequest};
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -70,41 +71,20 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    /// The page number (`None` for `page=last`) and size; an invalid page answers 404
-    /// "Invalid page." as DRF does.
-    pub fn resolve(
-        &self,
-        default_size: u64,
-        max_size: u64,
-    ) -> Result<(Option<u64>, u64), ApiError> {
-        let page = match self.page.as_deref() {
-            None | Some("") => Some(1),
-            Some("last") => None,
-            Some(p) => Some(
-                p.parse::<u64>()
-                    .ok()
-                    .filter(|p| *p >= 1)
-                    .ok_or(ApiError::NotFound)?,
-            ),
-        };
-        let size = self
-            .page_size
-            .as_deref()
-            .and_then(|s| s.parse::<u64>().ok())
-            .filter(|s| *s >= 1)
-            .unwrap_or(default_size)
-            .min(max_size);
-        Ok((page, size))
+    /// The validated page request: `default_size` items unless `page_size` says otherwise (at
+    /// most `max_size`); an invalid page answers 404 "Invalid page." as DRF does.
+    pub fn resolve(&self, default_size: u64, max_size: u64) -> Result<PageRequest, ApiError> {
+        PageRequest::parse(
+            self.page.as_deref(),
+            self.page_size.as_deref(),
+            default_size,
+            max_size,
+        )
     }
 }
 
 /// The `next` and `previous` URLs of a page, built from the request's own URL.
-pub fn page_links(
-    req: &HttpRequest,
-    page: u64,
-    page_size: u64,
-    count: u64,
-) -> (Option<String>, Option<String>) {
+pub fn page_links(req: &HttpRequest, page: Page, count: u64) -> (Option<String>, Option<String>) {
     let info = req.connection_info();
     let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
     let others: Vec<(String, String)> = url_pairs(req.query_string())
@@ -126,8 +106,8 @@ pub fn page_links(
             format!("{base}?{}", query.join("&"))
         }
     };
-    let next = (page * page_size < count).then(|| link(page + 1));
-    let previous = (page > 1).then(|| link(page - 1));
+    let next = page.has_next(count).then(|| link(page.number + 1));
+    let previous = (page.number > 1).then(|| link(page.number - 1));
     (next, previous)
 }
 

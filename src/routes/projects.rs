@@ -82,7 +82,7 @@ pub async fn list(
     paging: web::Query<PageParams>,
     query: web::Query<ProjectListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (page, size) = paging.resolve(30, 100)?;
+    let request = paging.resolve(30, 100)?;
     let query = query.into_inner();
     let filter = ListFilter {
         title: query.title.filter(|t| !t.is_empty()),
@@ -95,8 +95,8 @@ pub async fn list(
             .flatten(),
         ordering: query.ordering,
     };
-    let (items, count, page) = service::list(&state.db, &caller, &filter, page, size).await?;
-    let (next, previous) = page_links(&req, page, size, count);
+    let (items, count, page) = service::list(&state.db, &caller, &filter, request).await?;
+    let (next, previous) = page_links(&req, page, count);
     let results = views(&state, items).await?;
     Ok(HttpResponse::Ok().json(Paginated {
         count,
@@ -268,7 +268,7 @@ pub async fn validate_project_config(
     body: ApiJson<LabelConfigInput>,
 ) -> ApiResult<HttpResponse> {
     let project = service::get(&state.db, &caller, *id).await?;
-    let config = service::parse_config("label_config", &body.0.label_config)?;
+    let config = service::parse_config_off_thread("label_config", &body.0.label_config).await?;
     let changed = config.parsed_label_config() != config_of(&project).parsed_label_config();
     Ok(HttpResponse::Ok().json(LabelConfigView {
         label_config: body.0.label_config,
@@ -283,7 +283,7 @@ pub async fn validate_config(
     _caller: AuthUser,
     body: ApiJson<LabelConfigInput>,
 ) -> ApiResult<HttpResponse> {
-    service::parse_config("label_config", &body.0.label_config)?;
+    service::parse_config_off_thread("label_config", &body.0.label_config).await?;
     Ok(HttpResponse::Ok().json(LabelConfigView {
         label_config: body.0.label_config,
         config_essential_data_has_changed: false,

@@ -120,14 +120,14 @@ pub async fn list(
     paging: web::Query<PageParams>,
     query: web::Query<PromptListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (page, size) = paging.resolve(100, 1000)?;
+    let request = paging.resolve(100, 1000)?;
     let query = query.into_inner();
     let filter = ListFilter {
         search: query.search,
         ordering: query.ordering,
     };
-    let (items, count, page) = service::list(&state.db, &caller, &filter, page, size).await?;
-    let (next, previous) = page_links(&req, page, size, count);
+    let (items, count, page) = service::list(&state.db, &caller, &filter, request).await?;
+    let (next, previous) = page_links(&req, page, count);
     let results = detail_views(&state, items).await?;
     Ok(HttpResponse::Ok().json(Paginated {
         count,
@@ -220,7 +220,7 @@ pub async fn compatible_projects(
     paging: web::Query<PageParams>,
     query: web::Query<CompatibleQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (page, size) = paging.resolve(100, 1000)?;
+    let request = paging.resolve(100, 1000)?;
     let raw = query
         .project_type
         .clone()
@@ -241,14 +241,14 @@ pub async fn compatible_projects(
     };
     let ids = projects::compatible_ids(&state.db, &caller, &filter, skill).await?;
     let count = ids.len() as u64;
-    let page = page.unwrap_or_else(|| crate::util::last_page(count, size));
+    let page = request.locate(count);
     let page_ids: Vec<i64> = ids
         .into_iter()
-        .skip(((page - 1) * size) as usize)
-        .take(size as usize)
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.size).unwrap_or(usize::MAX))
         .collect();
     let items = projects::by_ids_in_order(&state.db, &page_ids).await?;
-    let (next, previous) = page_links(&req, page, size, count);
+    let (next, previous) = page_links(&req, page, count);
     let results = super::projects::views(&state, items).await?;
     Ok(HttpResponse::Ok().json(Paginated {
         count,

@@ -5,6 +5,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::services::{accounts, tasks as service};
 use crate::state::AppState;
+use crate::util::JsonObject;
 use crate::views::{TaskListView, TaskView};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -69,7 +70,7 @@ pub async fn list(
     paging: web::Query<PageParams>,
     query: web::Query<TaskListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (page, size) = paging.resolve(100, 10_000)?;
+    let request = paging.resolve(100, 10_000)?;
     let Some(project) = query.project else {
         return Err(if query.view.is_some() {
             ApiError::bad_request(
@@ -85,7 +86,7 @@ pub async fn list(
         .as_deref()
         .and_then(parse_bool)
         .unwrap_or(false);
-    let found = service::list(&state.db, &caller, project, only_annotated, page, size).await?;
+    let found = service::list(&state.db, &caller, project, only_annotated, request).await?;
     let tasks = if query.fields.as_deref() == Some("all") {
         full_views(&state, found.tasks).await?
     } else {
@@ -109,7 +110,7 @@ pub struct TaskInput {
     pub project: i64,
     /// Meta information.
     #[schema(value_type = Option<Object>)]
-    pub meta: Option<serde_json::Value>,
+    pub meta: Option<JsonObject>,
 }
 
 /// Creates a task.
@@ -155,7 +156,7 @@ pub struct TaskUpdate {
     pub data: Option<serde_json::Value>,
     /// New meta information.
     #[schema(value_type = Option<Object>)]
-    pub meta: Option<serde_json::Value>,
+    pub meta: Option<JsonObject>,
 }
 
 /// Partial update of a task's data or meta.

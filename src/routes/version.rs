@@ -12,7 +12,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Versions, in Label Studio's shape, plus `prompter`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VersionView {
+pub struct ServerVersionView {
     /// The Label Studio release whose API is served.
     pub release: String,
     /// Edition.
@@ -48,10 +48,10 @@ pub struct VersionView {
 }
 
 /// The server's versions. Needs no authentication.
-#[utoipa::path(get, path = "/api/version/", tag = "version", responses((status = 200, body = VersionView)))]
+#[utoipa::path(get, path = "/api/version/", tag = "version", security(()), responses((status = 200, body = ServerVersionView)))]
 pub async fn version() -> HttpResponse {
     let own = env!("CARGO_PKG_VERSION");
-    HttpResponse::Ok().json(VersionView {
+    HttpResponse::Ok().json(ServerVersionView {
         release: LS_API_VERSION.into(),
         edition: "Community".into(),
         os_package: json!({"version": LS_API_VERSION, "short_version": "1.23", "current_version_is_outdated": false}),

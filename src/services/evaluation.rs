@@ -4,6 +4,7 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
+use crate::pagination::{Page, PageRequest};
 use crate::scoring::{self, ClassCounts};
 use crate::services::results::ground_truth;
 use crate::services::{projects, prompts};
@@ -113,7 +114,7 @@ pub struct SubsetTasksPage {
     /// Matching tasks, when counted.
     pub total: Option<u64>,
     /// The page served.
-    pub page: u64,
+    pub page: Page,
 }
 
 /// Labels of `from_name` (or any control) that a region list carries.
@@ -180,8 +181,7 @@ pub async fn subset_tasks(
     caller: &AuthUser,
     project_id: i64,
     q: &SubsetTasksQuery,
-    page: Option<u64>,
-    size: u64,
+    request: PageRequest,
     sample_size: u64,
 ) -> ApiResult<SubsetTasksPage> {
     let project = projects::get(db, caller, project_id).await?;
@@ -256,13 +256,13 @@ pub async fn subset_tasks(
     let descending = q.ordering.as_deref() == Some("-id");
     let (tasks, total, page) = if let Some(run) = own_subset {
         let total = run.total_tasks.max(0) as u64;
-        let page = page.unwrap_or_else(|| crate::util::last_page(total, size));
+        let page = request.locate(total);
         let ids = crate::services::runs::page_of_tasks(
             db,
             run.id,
             total,
-            (page - 1) * size,
-            size,
+            page.offset,
+            page.size,
             descending,
         )
         .await?;
@@ -282,18 +282,14 @@ pub async fn subset_tasks(
         } else {
             None
         };
-        let page = page.unwrap_or_else(|| crate::util::last_page(total.unwrap_or(0), size));
+        let page = request.locate(total.unwrap_or(0));
         let ordered = if descending {
             query.order_by_desc(task::Column::Id)
         } else {
             query.order_by_asc(task::Column::Id)
         };
         (
-            ordered
-                .offset((page - 1) * size)
-                .limit(size)
-                .all(db)
-                .await?,
+            ordered.offset(page.offset).limit(page.size).all(db).await?,
             total,
             page,
         )

@@ -63,9 +63,11 @@ impl Provider {
         Provider::ALL.into_iter().find(|p| p.as_str() == name)
     }
 
-    /// Whether `endpoint`, when given, must be an http(s) URL.
+    /// Whether `endpoint`, when given, must be an http(s) URL: it is the base URL of every
+    /// provider's API (Custom and Azure OpenAI need one; it overrides the others' default),
+    /// except Vertex AI's, which names a region.
     pub fn needs_url_endpoint(self) -> bool {
-        matches!(self, Provider::Custom | Provider::AzureOpenAI)
+        !matches!(self, Provider::VertexAI)
     }
 }
 

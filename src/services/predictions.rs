@@ -116,8 +116,9 @@ pub struct PredictionInput {
     pub model_run: Option<i64>,
     /// Cluster id.
     pub cluster: Option<i32>,
-    /// Neighbours, any JSON.
-    #[schema(value_type = Option<Object>)]
+    /// Neighbours: a list (Label Studio stores the ids of the closest tasks) or an object.
+    #[serde(default, deserialize_with = "crate::util::list_or_object")]
+    #[schema(schema_with = crate::util::list_or_object_schema)]
     pub neighbors: Option<Value>,
     /// Mislabeling score.
     pub mislabeling: Option<f64>,

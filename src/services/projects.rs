@@ -2,6 +2,7 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::{self, LabelConfig};
+use crate::pagination::{Page, PageRequest};
 use crate::services::{counters, tasks};
 use chrono::Utc;
 use entity::project;
@@ -67,7 +68,8 @@ pub struct ProjectInput {
     /// Skip queue: `REQUEUE_FOR_ME`, `REQUEUE_FOR_OTHERS` or `IGNORE_SKIPPED`.
     pub skip_queue: Option<String>,
     /// Weights of the control tags for agreement.
-    pub control_weights: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub control_weights: Option<crate::util::JsonObject>,
     /// When the project was pinned; `null` unpins it.
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<chrono::DateTime<Utc>>)]
@@ -86,6 +88,21 @@ pub fn parse_config(field: &str, xml: &str) -> ApiResult<LabelConfig> {
     label_config::parse(xml).map_err(|err| ApiError::field(field, err.to_string()))
 }
 
+/// Configs longer than this are parsed on the blocking pool by [`parse_config_off_thread`].
+const INLINE_PARSE_BYTES: usize = 64 * 1024;
+
+/// [`parse_config`] for a config a client sent: a large one is parsed on the blocking pool,
+/// so the async worker keeps serving other requests meanwhile.
+pub async fn parse_config_off_thread(field: &'static str, xml: &str) -> ApiResult<LabelConfig> {
+    if xml.len() <= INLINE_PARSE_BYTES {
+        return parse_config(field, xml);
+    }
+    let xml = xml.to_string();
+    tokio::task::spawn_blocking(move || parse_config(field, &xml))
+        .await
+        .map_err(|e| ApiError::Internal(format!("label config parse task: {e}")))?
+}
+
 /// The project's parsed label config; a stored config always parsed when it was written.
 pub fn config_of(project: &project::Model) -> LabelConfig {
     label_config::parse(&project.label_config).unwrap_or_else(|_| LabelConfig {
@@ -95,7 +112,7 @@ pub fn config_of(project: &project::Model) -> LabelConfig {
     })
 }
 
-fn validate(input: &ProjectInput) -> ApiResult<()> {
+async fn validate(input: &ProjectInput) -> ApiResult<()> {
     if let Some(title) = &input.title
         && title.chars().count() > 50
     {
@@ -105,7 +122,7 @@ fn validate(input: &ProjectInput) -> ApiResult<()> {
         ));
     }
     if let Some(xml) = &input.label_config {
-        parse_config("label_config", xml)?;
+        parse_config_off_thread("label_config", xml).await?;
     }
     if let Some(s) = &input.sampling
         && !SAMPLINGS.contains(&s.as_str())
@@ -173,9 +190,11 @@ fn apply(model: &mut project::ActiveModel, input: ProjectInput) {
         color,
         model_version,
         sampling,
-        skip_queue,
-        control_weights
+        skip_queue
     );
+    if let Some(weights) = input.control_weights {
+        model.control_weights = Set(serde_json::Value::Object(weights));
+    }
     if let Some(pinned_at) = input.pinned_at {
         model.pinned_at = Set(pinned_at);
     }
@@ -187,7 +206,7 @@ pub async fn create(
     caller: &AuthUser,
     input: ProjectInput,
 ) -> ApiResult<project::Model> {
-    validate(&input)?;
+    validate(&input).await?;
     let now = crate::util::now();
     let mut model = project::ActiveModel {
         id: NotSet,
@@ -257,7 +276,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     id: i64,
     input: ProjectInput,
 ) -> ApiResult<project::Model> {
-    validate(&input)?;
+    validate(&input).await?;
     let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     let overlap_changed = input
@@ -299,15 +318,13 @@ pub struct ListFilter {
     pub ordering: Option<String>,
 }
 
-/// One page of the caller's projects (`None`: the last page), the total count and the page
-/// number served.
+/// One page of the caller's projects, the total count and the page served.
 pub async fn list(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     filter: &ListFilter,
-    page: Option<u64>,
-    page_size: u64,
-) -> ApiResult<(Vec<project::Model>, u64, u64)> {
+    request: PageRequest,
+) -> ApiResult<(Vec<project::Model>, u64, Page)> {
     let mut query =
         project::Entity::find().filter(project::Column::OrganizationId.eq(caller.organization_id));
     if let Some(title) = &filter.title {
@@ -338,12 +355,8 @@ pub async fn list(
         query = query.order_by_desc(project::Column::Id);
     }
     let total = query.clone().count(db).await?;
-    let page = page.unwrap_or_else(|| crate::util::last_page(total, page_size));
-    let items = query
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .all(db)
-        .await?;
+    let page = request.locate(total);
+    let items = query.offset(page.offset).limit(page.size).all(db).await?;
     Ok((items, total, page))
 }
 
@@ -516,7 +529,7 @@ pub async fn compatible_ids(
     let mut out = vec![];
     let mut page = 1;
     loop {
-        let (items, total, _) = list(db, caller, filter, Some(page), 500).await?;
+        let (items, total, _) = list(db, caller, filter, PageRequest::nth(page, 500)).await?;
         out.extend(
             items
                 .iter()

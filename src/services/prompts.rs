@@ -3,6 +3,7 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::{LabelConfig, Skill};
+use crate::pagination::{Page, PageRequest};
 use crate::services::{counters, projects};
 use entity::{model_interface, model_interface_project, model_run, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -162,18 +163,21 @@ pub async fn associate(
     prompt_id: i64,
     project_id: i64,
 ) -> ApiResult<()> {
-    let linked = model_interface_project::Entity::find_by_id((prompt_id, project_id))
-        .one(db)
-        .await?
-        .is_some();
-    if !linked {
-        model_interface_project::ActiveModel {
-            model_interface_id: Set(prompt_id),
-            project_id: Set(project_id),
-        }
-        .insert(db)
-        .await?;
-    }
+    // One statement, so concurrent requests that associate the same pair cannot collide.
+    model_interface_project::Entity::insert(model_interface_project::ActiveModel {
+        model_interface_id: Set(prompt_id),
+        project_id: Set(project_id),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            model_interface_project::Column::ModelInterfaceId,
+            model_interface_project::Column::ProjectId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }
 
@@ -446,14 +450,13 @@ pub struct ListFilter {
     pub ordering: Option<String>,
 }
 
-/// One page of the caller's prompts (`None`: the last page), the count and the page served.
+/// One page of the caller's prompts, the count and the page served.
 pub async fn list(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     filter: &ListFilter,
-    page: Option<u64>,
-    size: u64,
-) -> ApiResult<(Vec<model_interface::Model>, u64, u64)> {
+    request: PageRequest,
+) -> ApiResult<(Vec<model_interface::Model>, u64, Page)> {
     let mut query = model_interface::Entity::find()
         .filter(model_interface::Column::OrganizationId.eq(caller.organization_id));
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
@@ -485,8 +488,8 @@ pub async fn list(
             .order_by_desc(model_interface::Column::Id);
     }
     let total = query.clone().count(db).await?;
-    let page = page.unwrap_or_else(|| crate::util::last_page(total, size));
-    let items = query.offset((page - 1) * size).limit(size).all(db).await?;
+    let page = request.locate(total);
+    let items = query.offset(page.offset).limit(page.size).all(db).await?;
     Ok((items, total, page))
 }
 

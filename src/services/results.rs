@@ -199,7 +199,9 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     // One result per task per batch: the first success, or the first failure.
     let mut seen = HashSet::new();
     let mut seen_failures = HashSet::new();
-    for s in successes {
+    for mut s in successes {
+        // A model's answer may spell NUL characters, which PostgreSQL cannot store.
+        crate::util::strip_nul(&mut s.output);
         let Some(task_data) = data.get(&s.task_id) else {
             outcome.skipped += 1;
             continue;
@@ -335,7 +337,7 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
             project_id: Set(run.project_id),
             model_run_id: Set(Some(run.id)),
             model_version: Set(Some(label.clone())),
-            message: Set(Some(f.message)),
+            message: Set(Some(f.message.replace('\0', ""))),
             error_type: Set(Some(f.error_type)),
             inference_time: Set(f.inference_time),
             prompt_tokens: Set(f.prompt_tokens),

@@ -39,7 +39,7 @@ pub mod status {
 
 /// A new run. Read-only keys the SDK may send (`organization`, `total_*`, `job_id`,
 /// `predictions_updated_at`) are ignored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct RunInput {
     /// The project to run on; must be in the caller's organization.
     pub project: Option<i64>,
@@ -51,7 +51,7 @@ pub struct RunInput {
     pub sample_subset_size: Option<i32>,
     /// A Data Manager filter group; stored only.
     #[schema(value_type = Option<Object>)]
-    pub filters_json: Option<Value>,
+    pub filters_json: Option<crate::util::JsonObject>,
     /// Prompter extension: the task ids of a `Custom` run.
     pub task_ids: Option<Vec<i64>>,
 }
@@ -188,8 +188,38 @@ async fn write_slices(
 }
 
 /// Creates a run of a version over a project subset, replacing the previous run of the same
-/// (project, version, subset) with its predictions unless `only_missing_predictions`.
+/// (project, version, subset) with its predictions unless `only_missing_predictions`. A
+/// transaction PostgreSQL aborts as a deadlock or a serialization failure is tried again.
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    input: RunInput,
+    default_sample: u64,
+) -> ApiResult<model_run::Model> {
+    let mut attempt = 1;
+    loop {
+        let result = create_once(
+            db,
+            caller,
+            prompt_id,
+            version_id,
+            input.clone(),
+            default_sample,
+        )
+        .await;
+        match result {
+            Err(ApiError::Database(err)) if attempt < 3 && crate::db::is_transient(&err) => {
+                tracing::warn!(version = version_id, attempt, error = %err, "run creation retried");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn create_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     caller: &AuthUser,
     prompt_id: i64,
@@ -238,6 +268,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let only_missing = input.only_missing_predictions.unwrap_or(false);
     let txn = crate::db::begin_write(db).await?;
     let version = versions::get(&txn, caller, prompt_id, version_id).await?;
+    // Run creations of one version take turns from here to the commit, so "replace the
+    // previous run" is atomic: PostgreSQL locks the version's row; SQLite's write transaction
+    // (BEGIN IMMEDIATE) already admits one writer at a time.
+    versions::lock(&txn, version.id).await?;
     let project = projects::get_for_field(&txn, caller, project_id, "project").await?;
     prompts::associate(&txn, prompt_id, project.id).await?;
     if !only_missing {
@@ -248,6 +282,21 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             .filter(model_run::Column::ModelVersionId.eq(version.id))
             .filter(model_run::Column::ProjectSubset.eq(subset.as_str()))
             .into_tuple()
+            .all(&txn)
+            .await?;
+        // Rows are locked in the order workers lock them (a run's slices, then the run, then
+        // its tasks), so a replacement never deadlocks with a worker claiming, finishing or
+        // writing results of the run it replaces.
+        model_run_slice::Entity::delete_many()
+            .filter(model_run_slice::Column::ModelRunId.is_in(previous.clone()))
+            .exec(&txn)
+            .await?;
+        model_run::Entity::find()
+            .select_only()
+            .column(model_run::Column::Id)
+            .filter(model_run::Column::Id.is_in(previous.clone()))
+            .lock_exclusive()
+            .into_tuple::<i64>()
             .all(&txn)
             .await?;
         counters::forget_runs(&txn, &previous).await?;
@@ -271,7 +320,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         total_correct_predictions: Set(0),
         total_failed: Set(0),
         sample_subset_size: Set((subset == "Sample").then_some(sample as i32)),
-        filters_json: Set(input.filters_json),
+        filters_json: Set(input.filters_json.map(Value::Object)),
         task_ids: Set(custom.as_ref().map(|ids| Value::from(ids.clone()))),
         only_missing_predictions: Set(only_missing),
         source_model_run_id: Set(None),

@@ -3,8 +3,10 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
+use crate::pagination::PageRequest;
 use crate::services::predictions::normalize_result;
 use crate::services::projects::{self, ImportOutcome, config_of};
+use crate::util::JsonObject;
 
 use entity::{annotation, prediction, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -68,10 +70,16 @@ impl NewTask {
         let structured = matches!(map.get("data"), Some(Value::Object(_)));
         let (data, meta, annotations, predictions) = if structured {
             let data = map.remove("data").unwrap_or(Value::Null);
-            let meta = map
-                .remove("meta")
-                .filter(|m| !m.is_null())
-                .unwrap_or_else(|| serde_json::json!({}));
+            let meta = match map.remove("meta") {
+                None | Some(Value::Null) => serde_json::json!({}),
+                Some(meta @ Value::Object(_)) => meta,
+                Some(other) => {
+                    return Err(format!(
+                        "\"meta\" must be a JSON object, got {}",
+                        crate::util::json_type(&other)
+                    ));
+                }
+            };
             (
                 data,
                 meta,
@@ -304,14 +312,12 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     caller: &AuthUser,
     project_id: i64,
     data: Value,
-    meta: Option<Value>,
+    meta: Option<JsonObject>,
 ) -> ApiResult<task::Model> {
     let txn = crate::db::begin_write(db).await?;
     let project = projects::get_for_field(&txn, caller, project_id, "project").await?;
     check_data(&data, &config_of(&project)).map_err(|m| ApiError::field("data", m))?;
-    let meta = meta
-        .filter(|m| !m.is_null())
-        .unwrap_or_else(|| serde_json::json!({}));
+    let meta = Value::Object(meta.unwrap_or_default());
     let outcome = insert_many(&txn, caller, &project, vec![NewTask::plain(data, meta)]).await?;
     let id = outcome
         .task_ids
@@ -411,8 +417,7 @@ pub async fn list(
     caller: &AuthUser,
     project_id: i64,
     only_annotated: bool,
-    page: Option<u64>,
-    page_size: u64,
+    request: PageRequest,
 ) -> ApiResult<TaskPage> {
     projects::get(db, caller, project_id).await?;
     let mut query = task::Entity::find().filter(task::Column::ProjectId.eq(project_id));
@@ -429,11 +434,11 @@ pub async fn list(
         .one(db)
         .await?;
     let (total, annotations, predictions) = totals.unwrap_or((0, None, None));
-    let page = page.unwrap_or_else(|| crate::util::last_page(Ord::max(total, 0) as u64, page_size));
+    let page = request.locate(Ord::max(total, 0) as u64);
     let tasks = query
         .order_by_asc(task::Column::Id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        .offset(page.offset)
+        .limit(page.size)
         .all(db)
         .await?;
     Ok(TaskPage {
@@ -450,7 +455,7 @@ pub async fn update(
     caller: &AuthUser,
     id: i64,
     data: Option<Value>,
-    meta: Option<Value>,
+    meta: Option<JsonObject>,
 ) -> ApiResult<task::Model> {
     let (existing, project) = get_with_project(db, caller, id).await?;
     if let Some(data) = &data {
@@ -461,7 +466,7 @@ pub async fn update(
         model.data = Set(data);
     }
     if let Some(meta) = meta {
-        model.meta = Set(meta);
+        model.meta = Set(Value::Object(meta));
     }
     model.updated_at = Set(crate::util::now());
     Ok(model.update(db).await?)

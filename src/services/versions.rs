@@ -8,7 +8,7 @@ use entity::{model_interface, model_version};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionSession, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -56,6 +56,19 @@ pub async fn get(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)
+}
+
+/// Locks a version's row until the end of the transaction (`SELECT … FOR UPDATE` on
+/// PostgreSQL; a no-op on SQLite, whose write transactions are exclusive already).
+pub async fn lock(txn: &impl ConnectionTrait, version_id: i64) -> ApiResult<()> {
+    model_version::Entity::find_by_id(version_id)
+        .select_only()
+        .column(model_version::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?;
+    Ok(())
 }
 
 /// The versions of a prompt; `ordering` over `id`, `title`, `created_at` (default `id`).

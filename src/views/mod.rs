@@ -308,8 +308,8 @@ pub struct PredictionView {
     pub score: Option<f64>,
     /// Cluster id.
     pub cluster: Option<i32>,
-    /// Neighbours.
-    #[schema(value_type = Option<Object>)]
+    /// Neighbours: a list or an object.
+    #[schema(schema_with = crate::util::list_or_object_schema)]
     pub neighbors: Option<Value>,
     /// Mislabeling score.
     pub mislabeling: f64,

@@ -419,6 +419,38 @@ async fn a_new_run_replaces_the_previous_one_and_only_missing_resumes() {
     assert_eq!(results_per_task(&app, second).await.len(), 2);
 }
 
+/// Issue 9, item 4: ten creations of the same (version, project, subset) at once leave one run,
+/// and one prediction per task (on PostgreSQL they used to leave several runs, each writing
+/// its own predictions).
+#[tokio::test]
+async fn ten_simultaneous_run_creations_leave_one_run_and_one_prediction_per_task() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = setup(&app, &llm, CLS, &TEXTS, "Text: {text}").await;
+    let path = runs_path(s.prompt, s.version);
+    let body = json!({"project": s.project, "project_subset": "All"});
+    let created =
+        futures_util::future::join_all((0..10).map(|_| app.post(&path, body.clone()))).await;
+    for (status, run) in &created {
+        assert_eq!(*status, 201, "{run}");
+    }
+    let runs = crate::prompts::runs_of(&app, s.prompt, s.version).await;
+    assert_eq!(runs.len(), 1, "one run survives: {runs:?}");
+    let survivor = id_of(&runs[0]);
+    let state = finished(&app, &s, survivor).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    assert_exactly_once(&results_per_task(&app, survivor).await, &s.tasks);
+    let predicted: Vec<i64> = prediction::Entity::find()
+        .select_only()
+        .column(prediction::Column::TaskId)
+        .filter(prediction::Column::ProjectId.eq(s.project))
+        .into_tuple()
+        .all(&app.db)
+        .await
+        .expect("predictions");
+    assert_eq!(predicted.len(), s.tasks.len(), "one prediction per task");
+}
+
 #[tokio::test]
 async fn refused_credentials_fail_the_run_at_once() {
     let llm = fake(FakeLlmConfig {

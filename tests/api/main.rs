@@ -8,6 +8,7 @@ mod auth;
 mod engine;
 mod evaluation;
 mod fake_llm;
+mod hardening;
 mod label_studio;
 mod migrations;
 mod ml_backend;

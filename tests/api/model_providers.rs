@@ -426,6 +426,14 @@ async fn invalid_input_answers_400_naming_the_field() {
             "endpoint",
         ),
         (
+            json!({"provider": "OpenAI", "endpoint": "not a url"}),
+            "endpoint",
+        ),
+        (
+            json!({"provider": "Anthropic", "endpoint": "api.anthropic.com"}),
+            "endpoint",
+        ),
+        (
             json!({"endpoint": format!("http://{}", long(510))}),
             "endpoint",
         ),
@@ -456,7 +464,7 @@ async fn invalid_input_answers_400_naming_the_field() {
     }
     assert_eq!(app.get(BASE).await.1, json!([]), "nothing was created");
 
-    // Endpoints of other providers are free-form; the URL rule applies to Custom and Azure.
+    // Vertex AI's endpoint names a region; every other provider's must be a URL.
     let vertex = connect(
         &app,
         json!({"provider": "VertexAI", "endpoint": "europe-west4"}),

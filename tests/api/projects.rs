@@ -433,7 +433,8 @@ async fn list_paginates_newest_first_with_links() {
     for bad in ["0", "abc", "-1"] {
         let (status, body) = app.get(&format!("/api/projects/?page={bad}")).await;
         assert_eq!(status, 404, "page={bad}: {body}");
-        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["code"], "invalid_page");
+        assert_eq!(body["detail"], "Invalid page.");
     }
 }
 

@@ -1,0 +1,142 @@
+//! DRF page-number pagination as one validated value: a page request can only be built with a
+//! page size within bounds and an offset that the databases can take, so no list query ever
+//! computes `(page - 1) * size` itself.
+use crate::error::{ApiError, ApiResult};
+
+/// Offsets the database drivers accept (they bind `OFFSET` as a signed 64-bit integer).
+const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// A validated request for one page: a page number (`None` for DRF's `page=last`) and a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    page: Option<u64>,
+    size: u64,
+}
+
+impl PageRequest {
+    /// Parses DRF's `page` and `page_size` query values. An absent or empty `page` is the first
+    /// page, `last` the last one; anything else must be a positive integer whose offset fits
+    /// the database (else 404 "Invalid page.", as DRF answers). An absent, unparsable or zero
+    /// `page_size` takes `default_size`; a larger one is clamped to `max_size`.
+    pub fn parse(
+        page: Option<&str>,
+        page_size: Option<&str>,
+        default_size: u64,
+        max_size: u64,
+    ) -> ApiResult<PageRequest> {
+        let size = page_size
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|s| *s >= 1)
+            .unwrap_or(default_size)
+            .clamp(1, max_size.max(1));
+        let page = match page.map(str::trim) {
+            None | Some("") => Some(1),
+            Some("last") => None,
+            Some(p) => Some(
+                p.parse::<u64>()
+                    .ok()
+                    .filter(|p| *p >= 1 && offset_of(*p, size).is_some())
+                    .ok_or(ApiError::InvalidPage)?,
+            ),
+        };
+        Ok(PageRequest { page, size })
+    }
+
+    /// Page `page` (1-based) of `size` items, for callers that page through a list themselves.
+    pub fn nth(page: u64, size: u64) -> PageRequest {
+        PageRequest {
+            page: Some(page.max(1)),
+            size: size.max(1),
+        }
+    }
+
+    /// Items per page.
+    pub fn size(self) -> u64 {
+        self.size
+    }
+
+    /// Places the request over a list of `total` items: the page number served (the last page
+    /// for `page=last`) and its offset. Past the last page the page is simply empty.
+    pub fn locate(self, total: u64) -> Page {
+        let number = self.page.unwrap_or_else(|| last_page(total, self.size));
+        Page {
+            number,
+            size: self.size,
+            // Parsed pages were checked; the last page of a real count always fits.
+            offset: offset_of(number, self.size).unwrap_or(MAX_OFFSET),
+        }
+    }
+}
+
+/// One page placed over a list: its number, size and the offset of its first item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based page number.
+    pub number: u64,
+    /// Items per page (the query's `LIMIT`).
+    pub size: u64,
+    /// Items before this page (the query's `OFFSET`), never above `i64::MAX`.
+    pub offset: u64,
+}
+
+impl Page {
+    /// There are items after this page.
+    pub fn has_next(self, total: u64) -> bool {
+        self.offset.saturating_add(self.size) < total
+    }
+}
+
+/// `(page - 1) * size` when it fits a database offset.
+fn offset_of(page: u64, size: u64) -> Option<u64> {
+    page.checked_sub(1)?
+        .checked_mul(size)
+        .filter(|offset| *offset <= MAX_OFFSET)
+}
+
+/// The number of the last page of `count` items in pages of `size` (1 when empty).
+pub fn last_page(count: u64, size: u64) -> u64 {
+    count.div_ceil(size.max(1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(page: &str, size: &str) -> ApiResult<PageRequest> {
+        PageRequest::parse(Some(page), Some(size), 30, 100)
+    }
+
+    #[test]
+    fn pages_near_the_integer_limit_are_invalid_not_a_panic() {
+        for (page, size) in [
+            ("18446744073709551615", ""),
+            ("9223372036854775807", "100"),
+            ("0", "10"),
+            ("-1", "10"),
+            ("abc", "10"),
+        ] {
+            let err = parse(page, size).expect_err(page);
+            assert_eq!(err.code(), "invalid_page", "{page}");
+        }
+        // The size is clamped to 100 first; at that size this page's offset still fits.
+        let page = parse("92233720368547759", "101").expect("fits").locate(0);
+        assert_eq!(page.offset, 9_223_372_036_854_775_800);
+    }
+
+    #[test]
+    fn sizes_are_clamped_and_offsets_fit() {
+        let request = parse("3", "1000").expect("valid");
+        assert_eq!(request.size(), 100);
+        assert_eq!(request.locate(1000).offset, 200);
+        let request = parse("", "0").expect("valid");
+        assert_eq!(request.size(), 30);
+        let request = parse("last", "10").expect("valid");
+        let page = request.locate(25);
+        assert_eq!((page.number, page.offset), (3, 20));
+        assert!(!page.has_next(25));
+        // The largest page whose offset fits is accepted and reads an empty page.
+        let biggest = (MAX_OFFSET / 100 + 1).to_string();
+        let page = parse(&biggest, "100").expect("fits").locate(5);
+        assert!(page.offset <= MAX_OFFSET && !page.has_next(5));
+    }
+}

@@ -1,0 +1,335 @@
+//! Requests a client can send that once panicked, answered 500 or were wrongly accepted
+//! (issue 9), on both databases: pages near the integer limit, NUL characters, huge label
+//! configs, bodies the schema forbids. Run creation under concurrency is in `engine.rs`.
+use crate::helpers::{CLS, TestApp, choice};
+use crate::prompts::{id_of, new_prompt};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Item 1: page numbers whose offset overflows answer 404 "Invalid page." on every list, and
+/// the server keeps answering (the worker used to panic and drop the connection).
+#[tokio::test]
+async fn pages_near_the_integer_limit_are_invalid_not_a_panic() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CLS).await;
+    app.import(project, json!([{"text": "a"}])).await;
+    let huge = [
+        "18446744073709551615",
+        "9223372036854775807",
+        "92233720368547759",
+    ];
+    let lists = [
+        "/api/projects/?page={p}".to_string(),
+        "/api/projects/?page={p}&page_size=101".to_string(),
+        "/api/prompts/?page={p}&page_size=101".to_string(),
+        format!("/api/tasks/?project={project}&page={{p}}&page_size=100"),
+        format!("/api/tasks/?project={project}&page={{p}}&page_size=1"),
+        format!("/api/projects/{project}/subset-tasks?page={{p}}&page_size=1000"),
+        "/api/prompts/compatible-projects?page={p}&page_size=1000".to_string(),
+    ];
+    for list in &lists {
+        for page in huge {
+            let path = list.replace("{p}", page);
+            let (status, body) = app.get(&path).await;
+            match status {
+                404 => assert_eq!(body["code"], "invalid_page", "{path}: {body}"),
+                // A page whose offset still fits the database is an empty page.
+                200 => assert!(body.is_object(), "{path}: {body}"),
+                other => panic!("{path}: {other} {body}"),
+            }
+        }
+    }
+    let (status, body) = app
+        .get("/api/prompts/?page=92233720368547759&page_size=1000")
+        .await;
+    assert_eq!((status, &body["code"]), (404, &json!("invalid_page")));
+    let (status, _) = app.get("/api/version/").await;
+    assert_eq!(status, 200, "the server still answers");
+}
+
+/// The number of rows of `table`, read straight from the database.
+async fn rows(app: &TestApp, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = app.db.get_database_backend();
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+/// Asserts a 400 that names `field` with the NUL message.
+fn assert_nul_refused(status: u16, body: &Value, field: &str) {
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["validation_errors"][field],
+        json!(["Null characters are not allowed."]),
+        "{body}"
+    );
+}
+
+/// Item 2: a NUL character anywhere in a body or a query is a 400 naming the field, on both
+/// databases (PostgreSQL cannot store it; SQLite used to), and nothing is written.
+#[tokio::test]
+async fn nul_characters_are_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CLS).await;
+    let task = app.import(project, json!([{"text": "fine"}])).await[0];
+    let prompt = id_of(
+        &new_prompt(
+            &app,
+            json!({"title": "P", "associated_projects": [project]}),
+        )
+        .await,
+    );
+    let before = (
+        rows(&app, "projects").await,
+        rows(&app, "tasks").await,
+        rows(&app, "annotations").await,
+        rows(&app, "predictions").await,
+    );
+    let cases: Vec<(Method, String, Value, &str)> = vec![
+        (
+            Method::POST,
+            "/api/projects/".into(),
+            json!({"title": "a\u{0}b"}),
+            "title",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/projects/{project}/"),
+            json!({"description": "x\u{0}"}),
+            "description",
+        ),
+        (
+            Method::POST,
+            "/api/tasks/".into(),
+            json!({"project": project, "data": {"text": "a\u{0}"}}),
+            "data.text",
+        ),
+        (
+            Method::POST,
+            "/api/tasks/".into(),
+            json!({"project": project, "data": {"text": "ok", "k\u{0}": 1}}),
+            "data.k\\u0000",
+        ),
+        (
+            Method::POST,
+            format!("/api/projects/{project}/import"),
+            json!([{"text": "one"}, {"text": "t\u{0}wo"}]),
+            "[1].text",
+        ),
+        (
+            Method::POST,
+            format!("/api/tasks/{task}/annotations/"),
+            json!({"result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                               "value": {"choices": ["Posi\u{0}tive"]}}]}),
+            "result[0].value.choices[0]",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/prompts/{prompt}/"),
+            json!({"title": "\u{0}"}),
+            "title",
+        ),
+        (
+            Method::POST,
+            "/api/predictions/".into(),
+            json!({"task": task, "result": choice("Positive"), "model_version": "v\u{0}1"}),
+            "model_version",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, answer) = app
+            .send(method.clone(), &path, Some(&app.token), Some(&body))
+            .await;
+        assert_nul_refused(status, &answer, field);
+    }
+    let after = (
+        rows(&app, "projects").await,
+        rows(&app, "tasks").await,
+        rows(&app, "annotations").await,
+        rows(&app, "predictions").await,
+    );
+    assert_eq!(before, after, "nothing was written");
+    let (_, stored) = app.get(&format!("/api/projects/{project}/")).await;
+    assert_eq!(stored["description"], "", "the PATCH changed nothing");
+
+    let (status, body) = app.get("/api/projects/?search=a%00b").await;
+    assert_nul_refused(status, &body, "search");
+    let (status, body) = app
+        .get(&format!("/api/tasks/?project={project}&fi%00elds=all"))
+        .await;
+    assert_nul_refused(status, &body, "fi\\u0000elds");
+    // An escaped backslash before "u0000" is not a NUL.
+    let (status, body) = app
+        .post("/api/projects/", json!({"title": "a\\u0000b"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["title"], "a\\u0000b");
+}
+
+/// A Choices config with `n` distinct choices.
+fn choices(n: usize) -> String {
+    let mut xml = String::from(r#"<View><Text name="t" value="$t"/><Choices name="c" toName="t">"#);
+    for i in 0..n {
+        xml.push_str(&format!(r#"<Choice value="choice number {i}"/>"#));
+    }
+    xml.push_str("</Choices></View>");
+    xml
+}
+
+/// Item 3: label configs past the budget are a 400 that says which limit, on every endpoint
+/// that takes one (they used to parse for minutes, stalling the worker); one at the limit is
+/// accepted.
+#[tokio::test]
+async fn label_configs_past_the_budget_are_refused() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CLS).await;
+    let too_many = choices(prompter::label_config::MAX_LABELS + 1);
+    let mut too_big = choices(10);
+    too_big.insert_str(6, &" ".repeat(prompter::label_config::MAX_CONFIG_BYTES));
+    for (xml, says) in [(&too_many, "labels"), (&too_big, "limit")] {
+        for (method, path) in [
+            (Method::POST, "/api/projects/validate/".to_string()),
+            (Method::POST, format!("/api/projects/{project}/validate/")),
+            (Method::POST, "/api/projects/".to_string()),
+            (Method::PATCH, format!("/api/projects/{project}/")),
+        ] {
+            let body = json!({"title": "big", "label_config": xml});
+            let (status, answer) = app.send(method, &path, Some(&app.token), Some(&body)).await;
+            assert_eq!(status, 400, "{path}: {answer}");
+            let message = answer["validation_errors"]["label_config"][0]
+                .as_str()
+                .unwrap_or_default();
+            assert!(message.contains(says), "{path}: {message}");
+        }
+    }
+    let at_limit = choices(prompter::label_config::MAX_LABELS);
+    let (status, body) = app
+        .post(
+            "/api/projects/",
+            json!({"title": "many labels", "label_config": at_limit}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let deep = "<View>".repeat(prompter::label_config::MAX_DEPTH + 1);
+    let (status, body) = app
+        .post("/api/projects/validate/", json!({"label_config": deep}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+/// Item 5: bodies the schema forbids are refused: JSON types the schema does not allow,
+/// trailing garbage after the JSON value, and bodies without a JSON content type.
+#[tokio::test]
+async fn bodies_the_schema_forbids_are_refused() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CLS).await;
+    let task = app.import(project, json!([{"text": "fine"}])).await[0];
+    let prediction = |neighbors: Value| json!({"task": task, "result": choice("Positive"), "neighbors": neighbors});
+    for bad in [json!(42), json!("a string"), json!(true)] {
+        let (status, body) = app.post("/api/predictions/", prediction(bad)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["validation_errors"]["neighbors"].is_array(), "{body}");
+    }
+    for good in [json!([3, 4]), json!({"ids": [3]}), Value::Null] {
+        let (status, body) = app
+            .post("/api/predictions/", prediction(good.clone()))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["neighbors"], good);
+    }
+    let (status, shown) = app.get(&format!("/api/tasks/{task}/")).await;
+    assert_eq!(status, 200);
+    for p in shown["predictions"].as_array().expect("predictions") {
+        assert!(
+            p["neighbors"].is_null() || p["neighbors"].is_array() || p["neighbors"].is_object()
+        );
+    }
+
+    // Fields documented as objects take only objects.
+    let cases = [
+        (
+            Method::POST,
+            "/api/tasks/".to_string(),
+            json!({"project": project, "data": {"text": "x"}, "meta": 42}),
+            "meta",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/tasks/{task}/"),
+            json!({"meta": "text"}),
+            "meta",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/projects/{project}/"),
+            json!({"control_weights": [1]}),
+            "control_weights",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, answer) = app.send(method, &path, Some(&app.token), Some(&body)).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(answer["validation_errors"][field].is_array(), "{answer}");
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/projects/{project}/import"),
+            json!([{"data": {"text": "x"}, "meta": 7}]),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    // Trailing garbage, and no JSON content type: nothing is created.
+    let before = rows(&app, "projects").await;
+    let (status, body) = app
+        .raw(
+            Method::POST,
+            "/api/projects/",
+            "application/json",
+            br#"{"title":"tg"} xyz"#.to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("parse_error")),
+        "{body}"
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/projects/", app.address))
+        .header("Authorization", format!("Token {}", app.token))
+        .body(r#"{"title":"no content type"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 415);
+    let (status, body) = app
+        .raw(
+            Method::POST,
+            "/api/projects/",
+            "text/plain",
+            br#"{"title":"text"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (415, &json!("unsupported_media_type"))
+    );
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            "/api/projects/",
+            "application/json; charset=utf-8",
+            br#"{"title":"with charset"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(rows(&app, "projects").await, before + 1);
+}
