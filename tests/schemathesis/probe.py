@@ -1,0 +1,129 @@
+"""Schemathesis against the served /openapi.json: every operation, stateless checks, a fixed seed.
+
+Run through the SDK harness, which starts the server (SQLite, or PostgreSQL with SDK_PG_URL), the
+fake LLM and the tripwire, and passes PROMPTER_URL, PROMPTER_TOKEN and FAKE_LLM_URL:
+
+    tests/sdk/run.sh tests/schemathesis/probe.py
+
+First it seeds one object of each kind (connection, project with tasks, ground truth and
+predictions, prompt, version, a completed run) so that the ids schemathesis draws (mostly 1 and 2,
+see schemathesis.toml) name real objects. Then schemathesis runs every operation but DELETE, and
+finally the DELETE operations. Any finding of the four checks fails the probe. PROBE_EXAMPLES sets
+the examples per operation (default 20: a few thousand requests).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+URL = os.environ["PROMPTER_URL"].rstrip("/")
+TOKEN = os.environ["PROMPTER_TOKEN"]
+FAKE_LLM_URL = os.environ["FAKE_LLM_URL"]
+HERE = Path(__file__).resolve().parent
+CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
+EXAMPLES = os.environ.get("PROBE_EXAMPLES", "20")
+SEED = os.environ.get("PROBE_SEED", "20261201")
+
+CLS = (
+    '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
+    '<Choice value="Positive"/><Choice value="Negative"/></Choices></View>'
+)
+
+
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(URL + path, data=data, method=method)
+    request.add_header("Authorization", f"Token {TOKEN}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+        return json.loads(text) if text else None
+
+
+def choice(value):
+    return [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": [value]}}]
+
+
+def seed():
+    """Two objects of each kind, so ids 1 and 2 exist everywhere (the database is fresh)."""
+    for key in ("fake-key-1", "fake-key-2"):
+        call("POST", "/api/model-provider-connections/", {"provider": "Custom", "endpoint": FAKE_LLM_URL, "api_key": key})
+    projects = [call("POST", "/api/projects/", {"title": f"Probe {i}", "label_config": CLS})["id"] for i in (1, 2)]
+    tasks = [
+        {"data": {"text": "I love it"}, "annotations": [{"result": choice("Positive"), "ground_truth": True}],
+         "predictions": [{"result": choice("Positive"), "model_version": "seed"}]},
+        {"data": {"text": "awful"}, "annotations": [{"result": choice("Negative"), "ground_truth": True}]},
+        {"data": {"text": "great stuff"}},
+    ]
+    for project in projects:
+        call("POST", f"/api/projects/{project}/import", tasks)
+    prompts = [
+        call("POST", "/api/prompts/", {"title": f"Probe prompt {i}", "associated_projects": projects})["id"]
+        for i in (1, 2)
+    ]
+    for prompt in prompts:
+        for title in ("v1", "v2"):
+            call("POST", f"/api/prompts/{prompt}/versions", {
+                "title": title, "prompt": "Classify: {text}", "provider": "Custom",
+                "provider_model_id": "gpt-4o-mini", "model_provider_connection": 1,
+            })
+    runs = [
+        call("POST", "/api/prompts/1/versions/1/inference-runs", {"project": 1, "project_subset": subset})["id"]
+        for subset in ("HasGT", "All")
+    ]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        states = [r["status"] for r in call("GET", "/api/prompts/1/versions/1/inference-runs")]
+        if all(s not in ("Pending", "InProgress") for s in states):
+            break
+        time.sleep(0.2)
+    else:
+        sys.exit(f"probe: the seed runs {runs} did not finish")
+    print(f"probe: seeded projects {projects}, prompts {prompts}, runs {runs}", flush=True)
+
+
+def schemathesis(label, *selection):
+    """Runs schemathesis over the selected operations; returns (cases, operations, failed)."""
+    binary = Path(sys.executable).parent / "schemathesis"
+    command = [
+        str(binary), "--config-file", str(HERE / "schemathesis.toml"), "run", f"{URL}/openapi.json",
+        "--checks", CHECKS, "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "2",
+        "--no-color", *selection,
+    ]
+    started = time.time()
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    elapsed = time.time() - started
+    output = result.stdout + result.stderr
+    cases = re.search(r"(\d+) generated", output)
+    tested = re.search(r"Tested: (\d+)", output)
+    cases = int(cases.group(1)) if cases else 0
+    tested = int(tested.group(1)) if tested else 0
+    failed = result.returncode != 0
+    if failed:
+        print(output, flush=True)
+    print(f"probe: {label}: {cases} test cases over {tested} operations in {elapsed:.0f} s, "
+          f"{'FAILED' if failed else 'no findings'}", flush=True)
+    return cases, tested, failed
+
+
+def main():
+    seed()
+    totals = [
+        schemathesis("every operation but DELETE", "--exclude-method", "DELETE"),
+        schemathesis("DELETE operations", "--include-method", "DELETE"),
+    ]
+    cases = sum(t[0] for t in totals)
+    operations = sum(t[1] for t in totals)
+    print(f"probe: {cases} test cases over {operations} operations", flush=True)
+    if any(t[2] for t in totals) or operations == 0:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
