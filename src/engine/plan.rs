@@ -252,7 +252,7 @@ impl Plan {
             model: self.version.provider_model_id.clone(),
             messages,
             schema: self.schema.clone(),
-            max_tokens: None,
+            params: Default::default(),
         };
         match self.scheduler.call(&request, &self.cancel).await {
             Ok(outcome) => {

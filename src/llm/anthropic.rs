@@ -38,12 +38,12 @@ pub fn body(request: &LlmRequest) -> Value {
             } else {
                 "user"
             };
-            json!({"role": role, "content": m.content})
+            json!({"role": role, "content": m.text()})
         })
         .collect();
     let mut body = json!({
         "model": request.model,
-        "max_tokens": request.max_tokens.unwrap_or(4096),
+        "max_tokens": request.params.max_tokens.unwrap_or(4096),
         "messages": messages,
         "tools": [{
             "name": TOOL,
@@ -70,6 +70,7 @@ pub fn read_answer(answer: &Value) -> Result<(Value, Usage), LlmError> {
             .pointer("/usage/output_tokens")
             .and_then(Value::as_u64)
             .unwrap_or(0),
+        ..Default::default()
     };
     let blocks = answer
         .get("content")
@@ -115,6 +116,7 @@ impl LlmProvider for Anthropic {
             output,
             usage,
             limits: super::rate_limits(&headers),
+            notes: vec![],
         })
     }
 }
@@ -133,7 +135,7 @@ mod tests {
                 Message::new(Role::User, "hi"),
             ],
             schema: json!({"type": "object", "properties": {"a": {"type": "string"}}}),
-            max_tokens: None,
+            params: Default::default(),
         };
         let b = body(&request);
         assert_eq!(b["system"], "be brief");

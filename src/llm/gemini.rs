@@ -33,7 +33,7 @@ pub fn body(request: &LlmRequest) -> Value {
             } else {
                 "user"
             };
-            json!({"role": role, "parts": [{"text": m.content}]})
+            json!({"role": role, "parts": [{"text": m.text()}]})
         })
         .collect();
     let mut config = json!({
@@ -41,7 +41,7 @@ pub fn body(request: &LlmRequest) -> Value {
         "responseJsonSchema": request.schema,
         "temperature": 0.0,
     });
-    if let Some(max) = request.max_tokens {
+    if let Some(max) = request.params.max_tokens {
         config["maxOutputTokens"] = json!(max);
     }
     let mut body = json!({"contents": contents, "generationConfig": config});
@@ -62,6 +62,7 @@ pub fn read_answer(answer: &Value) -> Result<(Value, Usage), LlmError> {
             .pointer("/usageMetadata/candidatesTokenCount")
             .and_then(Value::as_u64)
             .unwrap_or(0),
+        ..Default::default()
     };
     let text: String = answer
         .pointer("/candidates/0/content/parts")
@@ -108,6 +109,7 @@ impl LlmProvider for Gemini {
             output,
             usage,
             limits: super::rate_limits(&headers),
+            notes: vec![],
         })
     }
 }
@@ -127,7 +129,10 @@ mod tests {
                 Message::new(Role::Assistant, "{}"),
             ],
             schema: json!({"type": "object"}),
-            max_tokens: Some(50),
+            params: crate::llm::ModelParams {
+                max_tokens: Some(50),
+                ..Default::default()
+            },
         };
         let b = body(&request);
         assert_eq!(b["systemInstruction"]["parts"][0]["text"], "sys");

@@ -28,21 +28,124 @@ pub enum Role {
     Assistant,
 }
 
+/// An image given to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    /// A public `http(s)` URL the provider fetches itself.
+    Url(String),
+    /// The image itself: its media type (`image/png`, ...) and its bytes in base64.
+    Inline {
+        /// The media type.
+        media_type: String,
+        /// The bytes, base64 (standard alphabet, padded).
+        data: String,
+    },
+}
+
+/// One part of a message's content, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// Text.
+    Text(String),
+    /// An image (user messages only).
+    Image(ImageSource),
+}
+
 /// One chat message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// Its author.
     pub role: Role,
-    /// Its text.
-    pub content: String,
+    /// Its content: text and images, in order.
+    pub parts: Vec<Part>,
 }
 
 impl Message {
-    /// A message of `role`.
+    /// A text message of `role`.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
         Message {
             role,
-            content: content.into(),
+            parts: vec![Part::Text(content.into())],
+        }
+    }
+
+    /// A message of `role` made of `parts`.
+    pub fn with_parts(role: Role, parts: Vec<Part>) -> Self {
+        Message { role, parts }
+    }
+
+    /// The text of the message: its text parts, joined.
+    pub fn text(&self) -> String {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                Part::Image(_) => None,
+            })
+            .collect()
+    }
+
+    /// The images of the message, in order.
+    pub fn images(&self) -> impl Iterator<Item = &ImageSource> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Image(image) => Some(image),
+            Part::Text(_) => None,
+        })
+    }
+}
+
+/// Sampling and output settings of a call, as a version (over its connection's defaults) sets
+/// them. Absent values are left to the provider's rules (see `llm::rules`), which also drop
+/// what a model does not take.
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ModelParams {
+    /// Sampling temperature (0 to 2); reasoning models take none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Largest number of output tokens (OpenAI's `max_completion_tokens`, Anthropic's
+    /// `max_tokens`, Gemini's `maxOutputTokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Nucleus sampling (0 to 1); reasoning models take none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Sampling seed, where the provider takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Reasoning effort of reasoning models: `minimal`, `low`, `medium` or `high`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
+    /// Any other body fields, passed to the provider as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub extra: Option<serde_json::Map<String, Value>>,
+}
+
+impl ModelParams {
+    /// These parameters over `defaults`: each value set here wins; `extra` objects merge key by
+    /// key, this one's keys winning.
+    pub fn over(&self, defaults: &ModelParams) -> ModelParams {
+        let extra = match (&defaults.extra, &self.extra) {
+            (Some(base), Some(own)) => {
+                let mut merged = base.clone();
+                merged.extend(own.clone());
+                Some(merged)
+            }
+            (base, own) => own.clone().or_else(|| base.clone()),
+        };
+        ModelParams {
+            temperature: self.temperature.or(defaults.temperature),
+            max_tokens: self.max_tokens.or(defaults.max_tokens),
+            top_p: self.top_p.or(defaults.top_p),
+            seed: self.seed.or(defaults.seed),
+            reasoning_effort: self
+                .reasoning_effort
+                .clone()
+                .or_else(|| defaults.reasoning_effort.clone()),
+            extra,
         }
     }
 }
@@ -56,27 +159,41 @@ pub struct LlmRequest {
     pub messages: Vec<Message>,
     /// The JSON schema of the object the answer must be.
     pub schema: Value,
-    /// Largest number of completion tokens.
-    pub max_tokens: Option<u32>,
+    /// Sampling and output settings.
+    pub params: ModelParams,
 }
 
 impl LlmRequest {
     /// A rough token count of the request (4 characters a token, plus the expected answer),
     /// for the scheduler's tokens-per-minute bucket before the provider reports the real one.
     pub fn estimated_tokens(&self) -> u64 {
-        let chars: usize = self.messages.iter().map(|m| m.content.len()).sum::<usize>()
+        let chars: usize = self
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .map(|p| match p {
+                Part::Text(t) => t.len(),
+                // About a thousand tokens an image, whatever its size.
+                Part::Image(_) => 4000,
+            })
+            .sum::<usize>()
             + self.schema.to_string().len();
-        (chars as u64).div_ceil(4) + u64::from(self.max_tokens.unwrap_or(256).min(256))
+        (chars as u64).div_ceil(4) + u64::from(self.params.max_tokens.unwrap_or(256).min(256))
     }
 }
 
 /// Tokens a call used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// Prompt (input) tokens.
+    /// Prompt (input) tokens, cached ones included.
     pub prompt_tokens: u64,
-    /// Completion (output) tokens.
+    /// Completion (output) tokens, reasoning ("thinking") tokens included: they are billed
+    /// as output.
     pub completion_tokens: u64,
+    /// Of the completion tokens, those the model spent reasoning.
+    pub reasoning_tokens: u64,
+    /// Of the prompt tokens, those served from the provider's prompt cache.
+    pub cached_tokens: u64,
 }
 
 /// What a provider said about its rate limits in a response's headers.
@@ -105,6 +222,9 @@ pub struct LlmResponse {
     pub usage: Usage,
     /// The provider's rate-limit headers.
     pub limits: RateLimits,
+    /// What was changed to get this answer, in words (e.g. a parameter the provider refused
+    /// and the call was made again without), for the result's record.
+    pub notes: Vec<String>,
 }
 
 /// Why a call failed. [`LlmError::error_type`] is the `error_type` of the failed prediction.
@@ -288,10 +408,10 @@ fn key_and_base(
 /// The system messages of a chat joined into one instruction text (for APIs that take it apart),
 /// and the other messages in order.
 fn split_system(messages: &[Message]) -> (Option<String>, Vec<&Message>) {
-    let system: Vec<&str> = messages
+    let system: Vec<String> = messages
         .iter()
         .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
+        .map(Message::text)
         .collect();
     let rest = messages.iter().filter(|m| m.role != Role::System).collect();
     ((!system.is_empty()).then(|| system.join("\n\n")), rest)

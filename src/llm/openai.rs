@@ -109,21 +109,18 @@ fn chat_request(request: &LlmRequest) -> CreateChatCompletionRequest {
     let messages = request
         .messages
         .iter()
-        .map(
-            |Message { role, content }| -> ChatCompletionRequestMessage {
-                match role {
-                    Role::System => {
-                        ChatCompletionRequestSystemMessage::from(content.as_str()).into()
-                    }
-                    Role::User => ChatCompletionRequestUserMessage::from(content.as_str()).into(),
-                    Role::Assistant => ChatCompletionRequestAssistantMessage {
-                        content: Some(content.clone().into()),
-                        ..Default::default()
-                    }
-                    .into(),
+        .map(|message| -> ChatCompletionRequestMessage {
+            let (role, content) = (&message.role, message.text());
+            match role {
+                Role::System => ChatCompletionRequestSystemMessage::from(content.as_str()).into(),
+                Role::User => ChatCompletionRequestUserMessage::from(content.as_str()).into(),
+                Role::Assistant => ChatCompletionRequestAssistantMessage {
+                    content: Some(content.clone().into()),
+                    ..Default::default()
                 }
-            },
-        )
+                .into(),
+            }
+        })
         .collect();
     CreateChatCompletionRequest {
         model: request.model.clone(),
@@ -136,7 +133,7 @@ fn chat_request(request: &LlmRequest) -> CreateChatCompletionRequest {
                 strict: None,
             },
         }),
-        max_completion_tokens: request.max_tokens,
+        max_completion_tokens: request.params.max_tokens,
         temperature: Some(0.0),
         ..Default::default()
     }
@@ -167,6 +164,7 @@ impl LlmProvider for OpenAiCompatible {
             .map(|u| Usage {
                 prompt_tokens: u64::from(u.prompt_tokens),
                 completion_tokens: u64::from(u.completion_tokens),
+                ..Default::default()
             })
             .unwrap_or_default();
         let message = response.choices.into_iter().next().map(|c| c.message);
@@ -189,6 +187,7 @@ impl LlmProvider for OpenAiCompatible {
             output,
             usage,
             limits,
+            notes: vec![],
         })
     }
 }
@@ -315,7 +314,10 @@ mod tests {
                 Message::new(Role::Assistant, "{}"),
             ],
             schema: serde_json::json!({"type": "object"}),
-            max_tokens: Some(100),
+            params: crate::llm::ModelParams {
+                max_tokens: Some(100),
+                ..Default::default()
+            },
         };
         let body = serde_json::to_value(chat_request(&request)).expect("serializes");
         assert_eq!(body["response_format"]["type"], "json_schema");

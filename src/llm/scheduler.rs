@@ -574,8 +574,10 @@ mod tests {
                 usage: Usage {
                     prompt_tokens: 3,
                     completion_tokens: 1,
+                    ..Default::default()
                 },
                 limits: RateLimits::default(),
+                notes: vec![],
             })
         }
     }
@@ -585,7 +587,7 @@ mod tests {
             model: "m".into(),
             messages: vec![Message::new(Role::User, "hi")],
             schema: serde_json::json!({"type": "object"}),
-            max_tokens: None,
+            params: Default::default(),
         }
     }
 

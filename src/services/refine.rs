@@ -308,7 +308,7 @@ async fn teach(
         model: r.teacher_model_name.clone(),
         messages: context.messages(&job.version.prompt, &job.project.label_config),
         schema: answer_schema(),
-        max_tokens: None,
+        params: Default::default(),
     };
     let answer = match scheduler.call(&request, &Cancel::new()).await {
         Ok(outcome) => outcome,
@@ -706,8 +706,8 @@ mod tests {
         };
         let messages = context.messages("Classify: {text}", "<View/>");
         assert_eq!(messages.len(), 2);
-        assert!(messages[0].content.contains("{text}"));
-        let user = &messages[1].content;
+        assert!(messages[0].text().contains("{text}"));
+        let user = &messages[1].text();
         assert!(user.contains("<current_prompt>Classify: {text}</current_prompt>"));
         assert!(user.contains(r#"Ground truth: {"sentiment":"Positive"}"#));
         assert!(user.contains("Current prediction: none"));

@@ -830,16 +830,16 @@ async fn few_shot_examples_come_from_other_tasks_ground_truth() {
     );
     assert!(
         messages[0]
-            .content
+            .text()
             .contains("\"enum\":[\"Positive\",\"Negative\"]"),
         "{}",
-        messages[0].content
+        messages[0].text()
     );
-    assert_eq!(messages[1].content, "Classify: awful service");
-    assert_eq!(messages[2].content, r#"{"sentiment":"Negative"}"#);
-    assert_eq!(messages[3].content, "Classify: I love it");
-    assert_eq!(messages[4].content, r#"{"sentiment":"Positive"}"#);
-    assert_eq!(messages[5].content, "Classify: great stuff");
+    assert_eq!(messages[1].text(), "Classify: awful service");
+    assert_eq!(messages[2].text(), r#"{"sentiment":"Negative"}"#);
+    assert_eq!(messages[3].text(), "Classify: I love it");
+    assert_eq!(messages[4].text(), r#"{"sentiment":"Positive"}"#);
+    assert_eq!(messages[5].text(), "Classify: great stuff");
 }
 
 #[tokio::test]

@@ -790,7 +790,7 @@ async fn webhook_annotations_become_few_shot_examples() {
     let messages = plan
         .messages(0, &json!({"text": "I love it"}))
         .expect("messages");
-    let contents: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
+    let contents: Vec<String> = messages.iter().map(|m| m.text()).collect();
     assert_eq!(
         contents[1..],
         [
@@ -922,7 +922,8 @@ async fn webhook_annotations_become_few_shot_examples() {
         .messages(0, &json!({"text": "I love it"}))
         .expect("messages");
     assert_eq!(
-        messages[1].content, "Classify: great stuff",
+        messages[1].text(),
+        "Classify: great stuff",
         "only 302 is left"
     );
     assert_eq!(messages.len(), 4);

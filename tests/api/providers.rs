@@ -87,7 +87,7 @@ fn request(text: &str, schema: Value) -> LlmRequest {
             Message::new(Role::User, format!("Label the text.\nText: {text}")),
         ],
         schema,
-        max_tokens: None,
+        params: Default::default(),
     }
 }
 
