@@ -5,7 +5,7 @@
 //! async-openai runs on a Tower service of ours: it sends the request with the shared reqwest
 //! client and keeps the response headers (`Retry-After`, `x-ratelimit-*`) for the scheduler.
 //! The library's own retry layer is not in that stack, so the scheduler is the only retry layer.
-use super::{LlmError, LlmProvider, LlmRequest, LlmResponse, Message, Role, Usage};
+use super::{LlmError, LlmProvider, LlmRequest, LlmResponse, Role, Usage};
 use crate::services::model_providers::{Credentials, Provider};
 use async_openai::Client;
 use async_openai::config::{AzureConfig, Config, OpenAIConfig};
@@ -261,6 +261,7 @@ impl tower::Service<HttpRequestFactory> for Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::Message;
 
     #[test]
     fn azure_endpoints_give_their_api_version() {
