@@ -29,6 +29,8 @@ pub struct Model {
     pub budget_total_spent: f64,
     pub budget_reset_period: Option<String>,
     pub budget_last_reset_date: Option<DateTimeUtc>,
+    pub budget_alerted_at: Option<DateTimeUtc>,
+    pub model_params: Option<Json>,
     pub rpm_limit: Option<i32>,
     pub tpm_limit: Option<i64>,
     pub created_by_id: Option<i64>,

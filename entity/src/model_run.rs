@@ -29,6 +29,7 @@ pub struct Model {
     pub total_cost: f64,
     #[sea_orm(column_type = "Text", nullable)]
     pub error_message: Option<String>,
+    pub notes: Option<Json>,
     pub created_at: DateTimeUtc,
     pub triggered_at: Option<DateTimeUtc>,
     pub predictions_updated_at: Option<DateTimeUtc>,

@@ -16,6 +16,7 @@ pub struct Model {
     pub provider_model_id: String,
     pub model_provider_connection_id: Option<i64>,
     pub max_few_shot_examples: Option<i32>,
+    pub model_params: Option<Json>,
     pub created_by_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

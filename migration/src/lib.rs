@@ -14,6 +14,7 @@ mod m20261122_000005_create_annotations;
 mod m20261122_000006_create_run_slices;
 mod m20261122_000007_create_model_refinements;
 mod m20261129_000008_create_label_studio_links;
+mod m20261201_000009_add_model_params_and_budget_alerts;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_run_slices::Migration),
             Box::new(m20261122_000007_create_model_refinements::Migration),
             Box::new(m20261129_000008_create_label_studio_links::Migration),
+            Box::new(m20261201_000009_add_model_params_and_budget_alerts::Migration),
         ]
     }
 }

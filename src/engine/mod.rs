@@ -8,6 +8,7 @@
 //! writes results in batches through [`results::write_batch`](crate::services::results::write_batch),
 //! whose unique (run, task) keys make every write idempotent: a task ends with exactly one
 //! prediction or one failure however often workers die or retry.
+pub mod budget;
 pub mod live;
 pub mod plan;
 pub mod queue;
@@ -79,6 +80,7 @@ struct Inner {
     prices: PriceTable,
     config: EngineConfig,
     schedulers: Schedulers,
+    budgets: budget::Gates,
     http: reqwest::Client,
     wake: Notify,
     shutdown: Arc<Cancel>,
@@ -107,6 +109,7 @@ impl Engine {
                 prices,
                 config,
                 schedulers: Schedulers::default(),
+                budgets: budget::Gates::default(),
                 http: crate::llm::http_client(),
                 wake: Notify::new(),
                 shutdown: Cancel::new(),
@@ -155,6 +158,11 @@ impl Engine {
     /// Model prices.
     pub fn prices(&self) -> &PriceTable {
         &self.inner.prices
+    }
+
+    /// The process's budget gates, one per provider connection.
+    pub fn budgets(&self) -> &budget::Gates {
+        &self.inner.budgets
     }
 
     /// The process's schedulers.

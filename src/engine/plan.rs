@@ -3,10 +3,12 @@
 //! project's label config, the few-shot examples, the price. [`Plan::infer`] then turns one
 //! task into a result or a typed failure.
 use super::Engine;
+use super::budget::Gate;
 use crate::label_config::LabelConfig;
 use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
-use crate::llm::{LlmError, LlmRequest, Message, Role};
+use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Role};
 use crate::pricing::Price;
+use crate::services::model_params;
 use crate::services::model_providers::{self, Credentials, Provider};
 use crate::services::results::{FailureResult, PredictionResult};
 use crate::template::{self, TemplateError};
@@ -49,6 +51,9 @@ pub struct Plan {
     examples: Vec<Example>,
     max_examples: usize,
     price: Option<Price>,
+    params: ModelParams,
+    budget: Arc<Gate>,
+    db: sea_orm::DatabaseConnection,
 }
 
 /// How one task ended.
@@ -157,6 +162,12 @@ impl Plan {
         let model = version.provider_model_id.clone();
         let scheduler =
             scheduler_for(engine, db, version.organization_id, connection_id, &model).await?;
+        // The version's parameters over its connection's.
+        let defaults = model_providers::find(db, version.organization_id, connection_id)
+            .await
+            .map(|c| model_params::from_json(c.model_params.as_ref()))
+            .unwrap_or_default();
+        let params = model_params::from_json(version.model_params.as_ref()).over(&defaults);
         let schema = config.output_schema();
         if schema["properties"]
             .as_object()
@@ -182,6 +193,9 @@ impl Plan {
             cancel: Cancel::new(),
             config,
             version,
+            params,
+            budget: engine.budgets().get(connection_id),
+            db: engine.db().clone(),
         })
     }
 
@@ -252,9 +266,32 @@ impl Plan {
             model: self.version.provider_model_id.clone(),
             messages,
             schema: self.schema.clone(),
-            params: Default::default(),
+            params: self.params.clone(),
         };
-        match self.scheduler.call(&request, &self.cancel).await {
+        // The call may cost its prompt and the answer: up to `max_tokens`, else about what a
+        // labels object takes (the budget gate learns the real cost after a few calls).
+        let estimate = self.price.map_or(0.0, |price| {
+            let expected = u64::from(request.params.max_tokens.unwrap_or(64));
+            let (p, c) = price.cost(request.estimated_tokens(), expected);
+            p + c
+        });
+        let admitted = tokio::select! {
+            biased;
+            _ = self.cancel.canceled() => return TaskOutcome::Canceled,
+            admitted = self.budget.admit(&self.db, estimate) => admitted,
+        };
+        let ticket = match admitted {
+            Ok(ticket) => ticket,
+            Err(message) => return TaskOutcome::Fatal(message),
+        };
+        let called = self.scheduler.call(&request, &self.cancel).await;
+        let spent = match &called {
+            Ok(outcome) => self.cost(outcome.response.usage),
+            Err(e) => self.cost(e.usage()),
+        };
+        self.budget
+            .settle(ticket, spent.0.unwrap_or(0.0) + spent.1.unwrap_or(0.0));
+        match called {
             Ok(outcome) => {
                 let usage = outcome.response.usage;
                 let (prompt_cost, completion_cost) = self.cost(usage);
@@ -267,7 +304,11 @@ impl Plan {
                     completion_cost,
                     total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
                     inference_time: Some(outcome.seconds),
-                    extra: Some(json!({"attempts": outcome.attempts})),
+                    extra: Some(if outcome.response.notes.is_empty() {
+                        json!({"attempts": outcome.attempts})
+                    } else {
+                        json!({"attempts": outcome.attempts, "notes": outcome.response.notes})
+                    }),
                 })
             }
             Err(LlmError::Canceled) => TaskOutcome::Canceled,

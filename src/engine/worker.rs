@@ -380,6 +380,8 @@ type RunBatch = (Arc<RunWork>, Vec<PredictionResult>, Vec<FailureResult>);
 async fn flush(shared: &Shared, batch: Vec<Done>) {
     let db = shared.engine.db();
     let mut by_run: HashMap<i64, RunBatch> = HashMap::new();
+    // Runs that failed as a whole (refused credentials, budget), with why.
+    let mut fatal: HashMap<i64, String> = HashMap::new();
     // (slice, run, whether the task's result is settled).
     let mut settled: Vec<(i64, i64, bool)> = vec![];
     for done in batch {
@@ -397,13 +399,10 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
                 true
             }
             TaskOutcome::Fatal(message) => {
+                // The run fails once this batch's results are written: they are kept.
                 if !done.run.plan.cancel.is_canceled() {
                     done.run.plan.cancel.cancel();
-                    tracing::warn!(run = run_id, %message, "failing the run");
-                    if let Err(e) = queue::fail_run(db, run_id, &message, crate::util::now()).await
-                    {
-                        tracing::error!(run = run_id, error = %e, "could not fail the run");
-                    }
+                    fatal.entry(run_id).or_insert(message);
                 }
                 false
             }
@@ -428,6 +427,18 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
         }
         if !active.contains(&run_id) {
             work.plan.cancel.cancel();
+            // The results are dropped, but the provider was paid for them.
+            let cost: f64 = successes
+                .iter()
+                .filter_map(|s| s.total_cost)
+                .chain(failures.iter().filter_map(|f| f.total_cost))
+                .sum();
+            if let Some(connection) = work.ctx.version.model_provider_connection_id
+                && cost > 0.0
+                && let Err(e) = record_spend(db, connection, cost).await
+            {
+                tracing::warn!(run = run_id, error = %e, "recording the spending of dropped results failed");
+            }
             continue;
         }
         let count = successes.len() + failures.len();
@@ -449,6 +460,12 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
                     break;
                 }
             }
+        }
+    }
+    for (run_id, message) in fatal {
+        tracing::warn!(run = run_id, %message, "failing the run");
+        if let Err(e) = queue::fail_run(db, run_id, &message, crate::util::now()).await {
+            tracing::error!(run = run_id, error = %e, "could not fail the run");
         }
     }
     // Slice bookkeeping: complete or give back the slices whose tasks are all settled.
@@ -476,6 +493,18 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
             tracing::warn!(slice = slice_id, error = %e, "settling a slice failed; its lease will lapse");
         }
     }
+}
+
+/// Adds `cost` to a connection's spending in a transaction of its own.
+async fn record_spend(
+    db: &sea_orm::DatabaseConnection,
+    connection: i64,
+    cost: f64,
+) -> crate::error::ApiResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    crate::services::budgets::record_spend(&txn, connection, cost).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Extends the worker's leases every third of their length; marks lost the slices another

@@ -13,7 +13,6 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{model_provider_connection as connection, user};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// Registers the provider-connection routes (`provider-choices` before `{id}`).
@@ -62,17 +61,21 @@ pub struct ModelProviderConnectionView {
     pub is_internal: bool,
     /// Spending (USD) at which to alert.
     pub budget_alert_threshold: Option<f64>,
-    /// Spending limit (USD); null means unlimited. Read-only.
+    /// Spending limit (USD) per period; null means unlimited. Runs stop before they would
+    /// cross it. Writable in Prompter.
     pub budget_limit: Option<f64>,
     /// Spent so far (USD). Read-only.
     pub budget_total_spent: f64,
-    /// `Monthly`, `Yearly` or null. Read-only.
+    /// `Monthly`, `Yearly` or null: when spending starts over. Writable in Prompter.
     pub budget_reset_period: Option<String>,
     /// When the budget was last reset. Read-only.
     pub budget_last_reset_date: Option<DateTime<Utc>>,
-    /// Parameters the provider's models take; always `{}`.
-    #[schema(value_type = Object)]
-    pub model_params: Value,
+    /// Default model parameters of the versions that use this connection (`{}` when none);
+    /// writable in Prompter.
+    pub model_params: crate::llm::ModelParams,
+    /// Prompter extension: when the spending of the current period crossed
+    /// `budget_alert_threshold` (recorded once per period), or null.
+    pub budget_alerted_at: Option<DateTime<Utc>>,
     /// Organization id.
     pub organization: i64,
     /// Creator, or null once deleted.
@@ -111,7 +114,8 @@ impl ModelProviderConnectionView {
             budget_total_spent: c.budget_total_spent,
             budget_reset_period: c.budget_reset_period,
             budget_last_reset_date: c.budget_last_reset_date,
-            model_params: Value::Object(Default::default()),
+            model_params: crate::services::model_params::from_json(c.model_params.as_ref()),
+            budget_alerted_at: c.budget_alerted_at,
             organization: c.organization_id,
             created_by: creator.map(UserSimple::from),
             created_at: c.created_at,

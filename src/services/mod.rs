@@ -2,11 +2,13 @@
 
 pub mod accounts;
 pub mod annotations;
+pub mod budgets;
 pub mod costs;
 pub mod counters;
 pub mod evaluation;
 pub mod label_studio;
 pub mod live;
+pub mod model_params;
 pub mod model_providers;
 pub mod predictions;
 pub mod projects;

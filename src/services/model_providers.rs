@@ -71,6 +71,26 @@ impl Provider {
     }
 }
 
+/// When a connection's spending starts over (Label Studio's `BudgetResetPeriodEnum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum BudgetResetPeriod {
+    /// On the first of each month (UTC).
+    Monthly,
+    /// On the first of January (UTC).
+    Yearly,
+}
+
+impl BudgetResetPeriod {
+    /// The period of an exact wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "Monthly" => Some(Self::Monthly),
+            "Yearly" => Some(Self::Yearly),
+            _ => None,
+        }
+    }
+}
+
 /// Who a connection is for (Label Studio's `ScopeEnum`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum ConnectionScope {
@@ -110,8 +130,7 @@ impl ConnectionScope {
 /// Writable fields of a provider connection, for create and PATCH; every one is optional.
 /// On PATCH an absent field is left as is; `null` clears a nullable field (and is ignored on
 /// `provider`, `scope` and `is_internal`). Read-only keys the SDK may send (`organization`,
-/// `created_by`, `budget_limit`, `budget_total_spent`, `budget_reset_period`,
-/// `budget_last_reset_date`, `model_params`) and unknown keys are ignored.
+/// `created_by`, `budget_total_spent`, `budget_last_reset_date`) and unknown keys are ignored.
 #[derive(Default, Deserialize, ToSchema)]
 pub struct ModelProviderConnectionInput {
     /// The provider; `OpenAI` by default.
@@ -166,6 +185,21 @@ pub struct ModelProviderConnectionInput {
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<f64>)]
     pub budget_alert_threshold: Option<Option<f64>>,
+    /// Prompter extension (read-only in Label Studio): spending limit (USD) per period; runs
+    /// stop before they would cross it. At least 0; `null` means unlimited.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub budget_limit: Option<Option<f64>>,
+    /// Prompter extension (read-only in Label Studio): `Monthly` or `Yearly` starts the
+    /// spending over each period; `null` never does.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<BudgetResetPeriod>)]
+    pub budget_reset_period: Option<Option<String>>,
+    /// Prompter extension: default model parameters of the versions that use this connection
+    /// (a version's own win key by key). `null` clears them.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<crate::llm::ModelParams>)]
+    pub model_params: Option<Option<crate::llm::ModelParams>>,
     /// Prompter extension: requests per minute the provider allows this connection (at
     /// least 1); runs pace themselves to it. `null` means no limit.
     #[serde(default, deserialize_with = "crate::util::double_option")]
@@ -253,13 +287,29 @@ fn validate(input: &ModelProviderConnectionInput) -> ApiResult<()> {
             return Err(too_long(field, max));
         }
     }
-    if let Some(Some(t)) = input.budget_alert_threshold
-        && !(t >= 0.0 && t.is_finite())
+    for (field, value) in [
+        ("budget_alert_threshold", input.budget_alert_threshold),
+        ("budget_limit", input.budget_limit),
+    ] {
+        if let Some(Some(t)) = value
+            && !(t >= 0.0 && t.is_finite())
+        {
+            return Err(ApiError::field(
+                field,
+                "Ensure this value is greater than or equal to 0.",
+            ));
+        }
+    }
+    if let Some(Some(period)) = &input.budget_reset_period
+        && BudgetResetPeriod::parse(period).is_none()
     {
         return Err(ApiError::field(
-            "budget_alert_threshold",
-            "Ensure this value is greater than or equal to 0.",
+            "budget_reset_period",
+            format!("\"{period}\" is not a valid choice."),
         ));
+    }
+    if let Some(Some(params)) = &input.model_params {
+        crate::services::model_params::check("model_params", params)?;
     }
     if let Some(Some(n)) = input.rpm_limit
         && n < 1
@@ -371,7 +421,16 @@ fn apply(model: &mut connection::Model, secrets: &Secrets, input: ModelProviderC
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = input.$field { model.$field = v; } )* };
     }
-    set!(budget_alert_threshold, rpm_limit, tpm_limit);
+    set!(
+        budget_alert_threshold,
+        budget_limit,
+        budget_reset_period,
+        rpm_limit,
+        tpm_limit
+    );
+    if let Some(v) = input.model_params {
+        model.model_params = v.map(|p| crate::services::model_params::to_json(&p));
+    }
 }
 
 /// Creates a connection in the caller's organization, sealing its secrets.
@@ -402,6 +461,8 @@ pub async fn create(
         budget_total_spent: 0.0,
         budget_reset_period: None,
         budget_last_reset_date: None,
+        budget_alerted_at: None,
+        model_params: None,
         rpm_limit: None,
         tpm_limit: None,
         created_by_id: Some(caller.user.id),

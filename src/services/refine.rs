@@ -638,6 +638,7 @@ async fn finish(
                 provider_model_id: Set(previous.provider_model_id.clone()),
                 model_provider_connection_id: Set(previous.model_provider_connection_id),
                 max_few_shot_examples: Set(previous.max_few_shot_examples),
+                model_params: Set(previous.model_params.clone()),
                 created_by_id: Set(job.refinement.created_by_id),
                 created_at: Set(now),
                 updated_at: Set(now),

@@ -8,8 +8,8 @@ use crate::label_config::LabelConfig;
 use crate::scoring;
 use crate::services::runs::status;
 use entity::{
-    annotation, failed_prediction, model_interface, model_provider_connection, model_run,
-    model_version, prediction, project, task,
+    annotation, failed_prediction, model_interface, model_run, model_version, prediction, project,
+    task,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -148,6 +148,14 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<BatchOutcome> {
     let mut outcome = BatchOutcome::default();
     let run = &ctx.run;
+    // What calls changed to get their answers (e.g. a parameter the provider refused).
+    let notes: std::collections::BTreeSet<String> = successes
+        .iter()
+        .filter_map(|s| s.extra.as_ref()?.get("notes")?.as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
     let ids: Vec<i64> = successes
         .iter()
         .map(|s| s.task_id)
@@ -390,17 +398,13 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
         cost: cost_sum,
     };
     refresh_run(&txn, run.id, &delta).await?;
+    if !notes.is_empty() {
+        add_notes(&txn, run.id, notes).await?;
+    }
     if cost_sum > 0.0
         && let Some(connection) = ctx.version.model_provider_connection_id
     {
-        model_provider_connection::Entity::update_many()
-            .col_expr(
-                model_provider_connection::Column::BudgetTotalSpent,
-                Expr::col(model_provider_connection::Column::BudgetTotalSpent).add(cost_sum),
-            )
-            .filter(model_provider_connection::Column::Id.eq(connection))
-            .exec(&txn)
-            .await?;
+        crate::services::budgets::record_spend(&txn, connection, cost_sum).await?;
     }
     txn.commit().await?;
     Ok(outcome)
@@ -437,6 +441,38 @@ struct RunDelta {
 /// Adds a batch's counts to its run in one atomic UPDATE (never a recount: ingesting stays
 /// linear), then moves the status: Pending → InProgress on the first result, → Completed once
 /// every task has a result (Canceled and Failed runs keep their status).
+/// Adds `notes` to the run's notes (each once).
+async fn add_notes(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    notes: std::collections::BTreeSet<String>,
+) -> ApiResult<()> {
+    let stored: Option<Option<Value>> = model_run::Entity::find_by_id(run_id)
+        .select_only()
+        .column(model_run::Column::Notes)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let mut all: Vec<String> = stored
+        .flatten()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let before = all.len();
+    for note in notes {
+        if !all.contains(&note) {
+            all.push(note);
+        }
+    }
+    if all.len() > before {
+        model_run::Entity::update_many()
+            .col_expr(model_run::Column::Notes, Expr::value(Value::from(all)))
+            .filter(model_run::Column::Id.eq(run_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> ApiResult<()> {
     if d.predictions == 0
         && d.failed == 0

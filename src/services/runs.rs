@@ -328,6 +328,7 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         completion_tokens: Set(0),
         total_cost: Set(0.0),
         error_message: Set(None),
+        notes: Set(None),
         created_at: Set(now),
         triggered_at: Set(Some(now)),
         predictions_updated_at: Set(None),

@@ -2,6 +2,8 @@
 //! `model_version` label their predictions carry.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::llm::ModelParams;
+use crate::services::model_params;
 use crate::services::model_providers::{self, Provider};
 use crate::services::{counters, prompts};
 use entity::{model_interface, model_version};
@@ -40,6 +42,12 @@ pub struct VersionInput {
     pub max_few_shot_examples: Option<Option<i32>>,
     /// Must equal the prompt in the path when given.
     pub parent_model: Option<i64>,
+    /// Prompter extension: model parameters (`temperature`, `max_tokens`, `top_p`, `seed`,
+    /// `reasoning_effort`, `extra`), over the connection's; what the model does not take is
+    /// left out by the provider's rules. `null` clears them.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<ModelParams>)]
+    pub model_params: Option<Option<ModelParams>>,
 }
 
 /// The version `version_id` of prompt `prompt_id`, both in the caller's organization, or 404.
@@ -172,6 +180,9 @@ fn check_fields(input: &VersionInput) -> ApiResult<()> {
             crate::llm::unsupported_message(provider),
         ));
     }
+    if let Some(Some(params)) = &input.model_params {
+        model_params::check("model_params", params)?;
+    }
     if let Some(Some(n)) = input.max_few_shot_examples
         && n < 0
     {
@@ -257,6 +268,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         provider_model_id: Set(model),
         model_provider_connection_id: Set(Some(connection)),
         max_few_shot_examples: Set(Some(input.max_few_shot_examples.flatten().unwrap_or(0))),
+        model_params: Set(input
+            .model_params
+            .flatten()
+            .map(|p| model_params::to_json(&p))),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -313,6 +328,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     if let Some(v) = input.max_few_shot_examples {
         model.max_few_shot_examples = Set(Some(v.unwrap_or(0)));
+    }
+    if let Some(v) = input.model_params {
+        model.model_params = Set(v.map(|p| model_params::to_json(&p)));
     }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;

@@ -124,6 +124,9 @@ pub struct VersionView {
     pub model_provider_connection: Option<i64>,
     /// Few-shot examples per call (0 = none).
     pub max_few_shot_examples: Option<i32>,
+    /// Prompter extension: the version's model parameters (`{}` when it sets none; the
+    /// connection's apply under them).
+    pub model_params: crate::llm::ModelParams,
     /// Prompt id.
     pub parent_model: i64,
     /// Accuracy of the latest completed HasGT run (0..1), or null.
@@ -150,6 +153,7 @@ impl VersionView {
             provider_model_id: v.provider_model_id,
             model_provider_connection: v.model_provider_connection_id,
             max_few_shot_examples: v.max_few_shot_examples,
+            model_params: crate::services::model_params::from_json(v.model_params.as_ref()),
             parent_model: v.parent_model_id,
             score,
             organization: v.organization_id,
@@ -205,6 +209,9 @@ pub struct RunView {
     pub total_cost_usd: f64,
     /// Prompter extension: why the run failed, for a `Failed` run.
     pub error_message: Option<String>,
+    /// Prompter extension: what was changed to get answers, each once (e.g. a parameter the
+    /// provider refused, sent again without it).
+    pub notes: Vec<String>,
     /// Organization id.
     pub organization: i64,
     /// Creator.
@@ -243,6 +250,10 @@ impl RunView {
             completion_tokens: r.completion_tokens,
             total_cost_usd: r.total_cost,
             error_message: r.error_message,
+            notes: r
+                .notes
+                .and_then(|n| serde_json::from_value(n).ok())
+                .unwrap_or_default(),
             organization: r.organization_id,
             created_by: creator,
             created_at: r.created_at,

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// Engine settings for tests: quick polls, short leases, short timeouts and backoffs.
-fn quick_engine(c: &mut ServeConfig) {
+pub fn quick_engine(c: &mut ServeConfig) {
     c.engine.workers = 1;
     c.engine.concurrency = 16;
     c.engine.poll_ms = 50;
@@ -24,7 +24,7 @@ fn quick_engine(c: &mut ServeConfig) {
 }
 
 /// A server with one in-process worker.
-async fn engine_app() -> TestApp {
+pub async fn engine_app() -> TestApp {
     TestApp::spawn_with(quick_engine).await
 }
 
@@ -47,14 +47,21 @@ pub async fn custom_connection(app: &TestApp, llm: &FakeLlm, key: &str) -> i64 {
 
 /// A project of `config` with `texts`, a prompt over it and a version through a Custom
 /// connection to `llm`, priced as gpt-4o-mini.
-struct Setup {
-    project: i64,
-    tasks: Vec<i64>,
-    prompt: i64,
-    version: i64,
+pub struct Setup {
+    pub project: i64,
+    pub tasks: Vec<i64>,
+    pub prompt: i64,
+    pub version: i64,
+    pub connection: i64,
 }
 
-async fn setup(app: &TestApp, llm: &FakeLlm, config: &str, texts: &[&str], prompt: &str) -> Setup {
+pub async fn setup(
+    app: &TestApp,
+    llm: &FakeLlm,
+    config: &str,
+    texts: &[&str],
+    prompt: &str,
+) -> Setup {
     let project = app.project(config).await;
     let data: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
     let tasks = app.import(project, Value::Array(data)).await;
@@ -72,6 +79,7 @@ async fn setup(app: &TestApp, llm: &FakeLlm, config: &str, texts: &[&str], promp
         tasks,
         prompt: prompt_id,
         version,
+        connection,
     }
 }
 
@@ -88,14 +96,14 @@ async fn version(app: &TestApp, prompt: i64, connection: i64, title: &str, text:
 }
 
 /// Starts a run; returns its id.
-async fn start(app: &TestApp, s: &Setup, body: Value) -> i64 {
+pub async fn start(app: &TestApp, s: &Setup, body: Value) -> i64 {
     let mut body = body;
     body["project"] = json!(s.project);
     id_of(&new_run(app, s.prompt, s.version, body).await)
 }
 
 /// Polls until the run leaves Pending/InProgress (bounded: a stuck run fails the test).
-async fn finished(app: &TestApp, s: &Setup, run: i64) -> Value {
+pub async fn finished(app: &TestApp, s: &Setup, run: i64) -> Value {
     for _ in 0..1200 {
         let state = run_state(app, s.prompt, s.version, run).await;
         if !matches!(state["status"].as_str(), Some("Pending" | "InProgress")) {
@@ -107,7 +115,7 @@ async fn finished(app: &TestApp, s: &Setup, run: i64) -> Value {
 }
 
 /// Per task of the run: how many predictions and failures it has.
-async fn results_per_task(app: &TestApp, run: i64) -> HashMap<i64, (usize, Vec<String>)> {
+pub async fn results_per_task(app: &TestApp, run: i64) -> HashMap<i64, (usize, Vec<String>)> {
     let predicted: Vec<i64> = prediction::Entity::find()
         .select_only()
         .column(prediction::Column::TaskId)
@@ -138,7 +146,7 @@ async fn results_per_task(app: &TestApp, run: i64) -> HashMap<i64, (usize, Vec<S
 }
 
 /// Asserts every task of `tasks` has exactly one prediction or one failure in the run.
-fn assert_exactly_once(results: &HashMap<i64, (usize, Vec<String>)>, tasks: &[i64]) {
+pub fn assert_exactly_once(results: &HashMap<i64, (usize, Vec<String>)>, tasks: &[i64]) {
     for t in tasks {
         let (p, f) = results.get(t).cloned().unwrap_or_default();
         assert_eq!(p + f.len(), 1, "task {t}: {p} predictions, failures {f:?}");
@@ -150,7 +158,7 @@ fn assert_exactly_once(results: &HashMap<i64, (usize, Vec<String>)>, tasks: &[i6
     );
 }
 
-const TEXTS: [&str; 6] = [
+pub const TEXTS: [&str; 6] = [
     "I love it",
     "awful service",
     "great stuff",

@@ -5,6 +5,7 @@ mod helpers;
 
 mod annotations;
 mod auth;
+mod budgets;
 mod engine;
 mod evaluation;
 mod fake_llm;

@@ -87,7 +87,7 @@ async fn create_applies_defaults_and_never_returns_secrets() {
             "budget_total_spent": 7.5,
             "budget_reset_period": "Monthly",
             "budget_last_reset_date": "2026-01-01T00:00:00Z",
-            "model_params": {"x": 1},
+            "model_params": {"temperature": 0.1},
         })),
     )
     .await;
@@ -97,21 +97,18 @@ async fn create_applies_defaults_and_never_returns_secrets() {
     assert_eq!(body["provider"], "OpenAI");
     assert_eq!(body["scope"], "Organization");
     assert_eq!(body["is_internal"], false);
-    assert_eq!(body["model_params"], json!({}));
+    assert_eq!(body["model_params"], json!({"temperature": 0.1}), "writable in Prompter");
     assert_eq!(body["has_api_key"], true);
     assert_eq!(body["has_auth_token"], false);
     assert_eq!(body["has_google_application_credentials"], false);
     assert_eq!(body["created_by"]["email"], "admin@example.com");
     assert_ne!(body["organization"], 9999, "organization is read-only");
     assert!(body["organization"].as_i64().is_some());
-    assert_eq!(
-        body["budget_limit"],
-        Value::Null,
-        "budget_limit is read-only"
-    );
-    assert_eq!(body["budget_total_spent"], 0.0);
-    assert_eq!(body["budget_reset_period"], Value::Null);
-    assert_eq!(body["budget_last_reset_date"], Value::Null);
+    assert_eq!(body["budget_limit"], 10.0, "budget_limit is writable in Prompter");
+    assert_eq!(body["budget_reset_period"], "Monthly");
+    assert_eq!(body["budget_total_spent"], 0.0, "read-only");
+    assert_eq!(body["budget_last_reset_date"], Value::Null, "read-only");
+    assert_eq!(body["budget_alerted_at"], Value::Null, "read-only");
     for field in [
         "endpoint",
         "deployment_name",
@@ -601,6 +598,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         provider_model_id: Set("gpt-4o-mini".into()),
         model_provider_connection_id: Set(Some(id)),
         max_few_shot_examples: Set(None),
+        model_params: Set(None),
         created_by_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

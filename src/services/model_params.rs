@@ -1,0 +1,85 @@
+//! Model parameters as versions and provider connections store them: checked on the way in,
+//! stored as a JSON object, read back leniently (a stored object that no longer fits is
+//! treated as empty rather than failing a run).
+use crate::error::{ApiError, ApiResult};
+use crate::llm::ModelParams;
+use serde_json::Value;
+
+/// Reasoning efforts the providers know (OpenAI's names; the rules map them for the others).
+pub const REASONING_EFFORTS: [&str; 5] = ["none", "minimal", "low", "medium", "high"];
+
+/// Checks the bounds of `params`, naming `field.<key>` in the 400.
+pub fn check(field: &str, params: &ModelParams) -> ApiResult<()> {
+    let err = |key: &str, message: &str| ApiError::field(&format!("{field}.{key}"), message);
+    if let Some(t) = params.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return Err(err("temperature", "Ensure this value is between 0 and 2."));
+    }
+    if let Some(p) = params.top_p
+        && !(0.0..=1.0).contains(&p)
+    {
+        return Err(err("top_p", "Ensure this value is between 0 and 1."));
+    }
+    if params.max_tokens == Some(0) {
+        return Err(err(
+            "max_tokens",
+            "Ensure this value is greater than or equal to 1.",
+        ));
+    }
+    if let Some(effort) = &params.reasoning_effort
+        && !REASONING_EFFORTS.contains(&effort.as_str())
+    {
+        return Err(err(
+            "reasoning_effort",
+            &format!(
+                "\"{effort}\" is not a valid choice ({}).",
+                REASONING_EFFORTS.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The stored form of `params`.
+pub fn to_json(params: &ModelParams) -> Value {
+    serde_json::to_value(params).unwrap_or_else(|_| Value::Object(Default::default()))
+}
+
+/// The parameters of a stored object (empty when none, or when it no longer parses).
+pub fn from_json(stored: Option<&Value>) -> ModelParams {
+    stored
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_checked_and_round_trip() {
+        let ok = ModelParams {
+            temperature: Some(0.2),
+            max_tokens: Some(100),
+            reasoning_effort: Some("low".into()),
+            ..Default::default()
+        };
+        assert!(check("model_params", &ok).is_ok());
+        assert_eq!(from_json(Some(&to_json(&ok))), ok);
+        let bad = ModelParams {
+            temperature: Some(3.0),
+            ..Default::default()
+        };
+        assert!(check("model_params", &bad).is_err());
+        let bad = ModelParams {
+            reasoning_effort: Some("extreme".into()),
+            ..Default::default()
+        };
+        assert!(check("model_params", &bad).is_err());
+        assert_eq!(
+            from_json(Some(&serde_json::json!({"bogus": 1}))),
+            ModelParams::default()
+        );
+    }
+}
