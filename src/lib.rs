@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod fake_llm;
+pub mod image_tokens;
 pub mod label_config;
 pub mod llm;
 pub mod ls_cli;

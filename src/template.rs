@@ -38,6 +38,51 @@ pub fn render(template: &str, data: &Value) -> Result<String, TemplateError> {
     })
 }
 
+/// A piece of a rendered template: text, or the value of a field shown as an image.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// Rendered text.
+    Text(String),
+    /// The data value of an image field (a URL, or a list of URLs), where the template names it.
+    Image(Value),
+}
+
+/// Renders `template` like [`render`], except that the fields `is_image` accepts (by their
+/// top-level data key) become [`Piece::Image`] pieces at their place instead of text.
+pub fn render_pieces(
+    template: &str,
+    data: &Value,
+    is_image: impl Fn(&str) -> bool,
+) -> Result<Vec<Piece>, TemplateError> {
+    let mut images: Vec<Value> = vec![];
+    // NUL never occurs in stored text (requests with one are refused, other text is cleaned),
+    // so it can mark where the images go.
+    let text = walk(template, |name| {
+        let value =
+            lookup(data, name).ok_or_else(|| TemplateError::MissingField(name.to_string()))?;
+        let key = name.split(['.', '[', '!', ':']).next().unwrap_or(name);
+        if is_image(key) {
+            images.push(value.clone());
+            Ok("\0".to_string())
+        } else {
+            Ok(to_text(value))
+        }
+    })?;
+    let mut pieces = vec![];
+    let mut images = images.into_iter();
+    for (i, chunk) in text.split('\0').enumerate() {
+        if i > 0
+            && let Some(image) = images.next()
+        {
+            pieces.push(Piece::Image(image));
+        }
+        if !chunk.is_empty() {
+            pieces.push(Piece::Text(chunk.to_string()));
+        }
+    }
+    Ok(pieces)
+}
+
 fn to_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -154,6 +199,28 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("\"title\"")
+        );
+    }
+
+    #[test]
+    fn image_fields_become_pieces_in_place() {
+        let data = json!({"image": "http://x/a.png", "text": "hi", "more": ["u1", "u2"]});
+        let pieces = render_pieces("Look: {image} and {text}. {more}", &data, |k| {
+            k == "image" || k == "more"
+        })
+        .unwrap();
+        assert_eq!(
+            pieces,
+            vec![
+                Piece::Text("Look: ".into()),
+                Piece::Image(json!("http://x/a.png")),
+                Piece::Text(" and hi. ".into()),
+                Piece::Image(json!(["u1", "u2"])),
+            ]
+        );
+        assert_eq!(
+            render_pieces("{text}", &data, |_| false).unwrap(),
+            vec![Piece::Text("hi".into())]
         );
     }
 

@@ -9,8 +9,10 @@
 //! whose unique (run, task) keys make every write idempotent: a task ends with exactly one
 //! prediction or one failure however often workers die or retry.
 pub mod budget;
+pub mod images;
 pub mod live;
 pub mod plan;
+pub mod prompt;
 pub mod queue;
 mod worker;
 
@@ -51,6 +53,9 @@ pub struct EngineConfig {
     /// First retry backoff in milliseconds (doubles per attempt, with jitter, up to 30 s).
     #[arg(long, env = "PROMPTER_LLM_BACKOFF_MS", default_value_t = 500)]
     pub llm_backoff_ms: u64,
+    /// Largest image Prompter fetches to send inline (bytes); a larger one fails its task.
+    #[arg(long, env = "PROMPTER_IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub image_max_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +69,7 @@ impl Default for EngineConfig {
             llm_timeout_secs: 60.0,
             llm_max_attempts: 8,
             llm_backoff_ms: 500,
+            image_max_bytes: 10 * 1024 * 1024,
         }
     }
 }

@@ -4,13 +4,15 @@
 //! task into a result or a typed failure.
 use super::Engine;
 use super::budget::Gate;
+use super::images::ImageResolver;
+use super::prompt;
 use crate::label_config::LabelConfig;
 use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
-use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Role};
+use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Part, Role};
 use crate::pricing::Price;
-use crate::services::model_params;
 use crate::services::model_providers::{self, Credentials, Provider};
 use crate::services::results::{FailureResult, PredictionResult};
+use crate::services::{ls_access, model_params};
 use crate::template::{self, TemplateError};
 use entity::model_version;
 use sea_orm::ConnectionTrait;
@@ -33,7 +35,7 @@ impl From<sea_orm::DbErr> for PlanError {
 #[derive(Debug, Clone)]
 struct Example {
     task_id: i64,
-    prompt: String,
+    prompt: Vec<Part>,
     answer: String,
 }
 
@@ -54,6 +56,8 @@ pub struct Plan {
     params: ModelParams,
     budget: Arc<Gate>,
     db: sea_orm::DatabaseConnection,
+    image_keys: Vec<String>,
+    images: ImageResolver,
 }
 
 /// How one task ended.
@@ -177,9 +181,27 @@ impl Plan {
                 "The project's label config has no control a prompt can answer (Choices, Labels on text, TextArea, Rating or Number).".into(),
             ));
         }
+        let image_keys = config.image_keys();
+        let ls = if image_keys.is_empty() {
+            None
+        } else {
+            ls_access::for_project(db, engine.secrets(), project_id)
+                .await
+                .map_err(|e| PlanError(e.to_string()))?
+        };
+        let images = ImageResolver::new(engine.http().clone(), engine.config().image_max_bytes, ls);
         let max_examples = version.max_few_shot_examples.unwrap_or(0).max(0) as usize;
         let examples = if max_examples > 0 {
-            examples(db, project_id, &version.prompt, &config, max_examples + 1).await?
+            let found = examples(
+                db,
+                project_id,
+                &version.prompt,
+                &config,
+                &image_keys,
+                max_examples + 1,
+            )
+            .await?;
+            resolve_examples(&images, found).await
         } else {
             vec![]
         };
@@ -196,6 +218,8 @@ impl Plan {
             params,
             budget: engine.budgets().get(connection_id),
             db: engine.db().clone(),
+            image_keys,
+            images,
         })
     }
 
@@ -217,10 +241,7 @@ impl Plan {
         data: &Value,
         hint: Option<&str>,
     ) -> Result<Vec<Message>, TemplateError> {
-        let mut prompt = template::render(&self.version.prompt, data)?;
-        if let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) {
-            prompt = format!("{hint}\n\n{prompt}");
-        }
+        let prompt = prompt::user_parts(&self.version.prompt, data, &self.image_keys, hint)?;
         let mut messages = vec![Message::new(Role::System, self.system.clone())];
         for example in self
             .examples
@@ -228,10 +249,10 @@ impl Plan {
             .filter(|e| e.task_id != task_id)
             .take(self.max_examples)
         {
-            messages.push(Message::new(Role::User, example.prompt.clone()));
+            messages.push(Message::with_parts(Role::User, example.prompt.clone()));
             messages.push(Message::new(Role::Assistant, example.answer.clone()));
         }
-        messages.push(Message::new(Role::User, prompt));
+        messages.push(Message::with_parts(Role::User, prompt));
         Ok(messages)
     }
 
@@ -258,6 +279,17 @@ impl Plan {
                     task_id,
                     message: e.to_string(),
                     error_type: error_type.into(),
+                    ..Default::default()
+                });
+            }
+        };
+        let messages = match self.images.resolve_messages(messages).await {
+            Ok(messages) => messages,
+            Err(message) => {
+                return TaskOutcome::Failure(FailureResult {
+                    task_id,
+                    message,
+                    error_type: "ImageError".into(),
                     ..Default::default()
                 });
             }
@@ -354,13 +386,14 @@ async fn examples(
     project_id: i64,
     prompt: &str,
     config: &LabelConfig,
+    image_keys: &[String],
     limit: usize,
 ) -> Result<Vec<Example>, PlanError> {
     let sample = crate::services::annotations::ground_truth_sample(db, project_id, limit).await?;
     Ok(sample
         .into_iter()
         .filter_map(|t| {
-            let prompt = template::render(prompt, &t.data).ok()?;
+            let prompt = prompt::user_parts(prompt, &t.data, image_keys, None).ok()?;
             let output = config.to_output(&t.result, &t.data);
             (output.as_object().is_some_and(|o| !o.is_empty())).then(|| Example {
                 task_id: t.task_id,
@@ -369,4 +402,22 @@ async fn examples(
             })
         })
         .collect())
+}
+
+/// The examples whose images resolve, resolved once for every call of the plan.
+async fn resolve_examples(images: &ImageResolver, found: Vec<Example>) -> Vec<Example> {
+    let mut out = Vec::with_capacity(found.len());
+    for example in found {
+        let message = Message::with_parts(Role::User, example.prompt.clone());
+        match images.resolve_messages(vec![message]).await {
+            Ok(mut resolved) => out.push(Example {
+                prompt: resolved.pop().map(|m| m.parts).unwrap_or_default(),
+                ..example
+            }),
+            Err(e) => {
+                tracing::warn!(task = example.task_id, error = %e, "a few-shot example is left out: its image cannot be read");
+            }
+        }
+    }
+    out
 }

@@ -330,6 +330,19 @@ impl LabelConfig {
             .collect()
     }
 
+    /// Data keys read by `<Image>` objects (`value` or `valueList`), deduplicated, in document
+    /// order: the fields a call shows the model as images.
+    pub fn image_keys(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.objects
+            .iter()
+            .filter(|o| o.tag == "Image")
+            .filter_map(ObjectTag::data_key)
+            .filter(|key| seen.insert(*key))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// All labels of all controls (their `<Choice>`/`<Label>` children), deduplicated, in
     /// document order. Relation types of `<Relations>` are not classes and are left out.
     pub fn output_classes(&self) -> Vec<String> {

@@ -599,10 +599,10 @@ fn compatibility_rules() {
     assert_eq!(check(RATING), (false, false));
     assert_eq!(check(IMAGE_BBOX), (false, false));
     assert_eq!(check("<View/>"), (false, false));
-    // Choices on an image only.
+    // Choices on an image only: image classification, as LSE Prompts does it.
     let xml = r#"<View><Image name="i" value="$i"/>
   <Choices name="c" toName="i"><Choice value="A"/></Choices></View>"#;
-    assert_eq!(check(xml), (false, false));
+    assert_eq!(check(xml), (true, false));
     // Both kinds present: neither skill.
     let xml = r#"<View><Text name="t" value="$t"/>
   <Choices name="c" toName="t"><Choice value="A"/></Choices>

@@ -185,12 +185,20 @@ pub struct CostEstimateView {
     pub completion_tokens: u64,
     /// Prompter extension: tasks priced.
     pub tasks: u64,
+    /// Prompter extension: images over the project (image projects).
+    pub images: u64,
+    /// Prompter extension: of `prompt_tokens`, those of images, by the provider's rules.
+    pub image_tokens: u64,
+    /// Prompter extension: sampled images whose size could not be read (counted as
+    /// 1024×1024).
+    pub images_assumed: u64,
 }
 
 /// Estimates what running the version over its prompt's first associated project (All
 /// tasks) costs: the rendered prompts' tokens (counted on up to 1,000 tasks, extrapolated)
-/// and a typical answer's, priced by the price table. An unknown model answers 200 with
-/// `is_error`.
+/// and a typical answer's, priced by the price table. Images (image projects) count by the
+/// provider's rules for their size, read from up to 20 of them (an unreadable one counts as
+/// 1024×1024, see `images_assumed`). An unknown model answers 200 with `is_error`.
 #[utoipa::path(get, path = "/api/prompts/{id}/versions/{version_id}/cost-estimate", tag = "versions",
     params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id")),
     responses((status = 200, body = CostEstimateView), (status = 404, body = ErrorBody)))]
@@ -200,12 +208,16 @@ pub async fn cost_estimate(
     path: web::Path<(i64, i64)>,
 ) -> ApiResult<HttpResponse> {
     let (prompt, version) = path.into_inner();
+    let sizes =
+        crate::engine::images::ImageResolver::for_prompt(&state.engine, &state.db, &caller, prompt)
+            .await?;
     let e = crate::services::costs::estimate(
         &state.db,
         &caller,
         prompt,
         version,
         &state.settings.prices,
+        &sizes,
     )
     .await?;
     Ok(HttpResponse::Ok().json(CostEstimateView {
@@ -218,5 +230,8 @@ pub async fn cost_estimate(
         prompt_tokens: e.prompt_tokens,
         completion_tokens: e.completion_tokens,
         tasks: e.tasks,
+        images: e.images,
+        image_tokens: e.image_tokens,
+        images_assumed: e.images_assumed,
     }))
 }

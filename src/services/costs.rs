@@ -13,6 +13,17 @@ use serde_json::{Value, json};
 
 /// Tasks whose prompts are tokenized; larger projects are extrapolated from them.
 pub const SAMPLE: u64 = 1000;
+/// Images whose size is read for an estimate; the others count as their mean.
+pub const IMAGE_SAMPLE: usize = 20;
+/// The size assumed of an image that cannot be read.
+pub const ASSUMED_IMAGE: (u32, u32) = (1024, 1024);
+
+/// Reads the size of the image a task value names (given by the engine, which can fetch it).
+#[async_trait::async_trait]
+pub trait ImageSizes: Send + Sync {
+    /// `(width, height)` of the image `raw` names, or `None` when it cannot be read.
+    async fn size(&self, raw: &str) -> Option<(u32, u32)>;
+}
 
 /// An estimate, as Label Studio's `InferenceRunCostEstimate` carries it (costs as strings).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +46,12 @@ pub struct Estimate {
     pub completion_tokens: u64,
     /// Tasks priced.
     pub tasks: u64,
+    /// Images over the project (estimated from the sample).
+    pub images: u64,
+    /// Of the prompt tokens, those of images.
+    pub image_tokens: u64,
+    /// Sampled images whose size could not be read, counted as 1024×1024.
+    pub images_assumed: u64,
 }
 
 impl Estimate {
@@ -82,6 +99,7 @@ pub async fn estimate(
     prompt_id: i64,
     version_id: i64,
     prices: &PriceTable,
+    sizes: &dyn ImageSizes,
 ) -> ApiResult<Estimate> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
     let Some(price) = prices.price(&version.provider_model_id) else {
@@ -118,6 +136,14 @@ pub async fn estimate(
         .into_tuple()
         .all(db)
         .await?;
+    let images = image_cost(
+        &config,
+        &sample,
+        sizes,
+        &version.provider,
+        &version.provider_model_id,
+    )
+    .await;
     let model = version.provider_model_id.clone();
     let template = version.prompt.clone();
     let schema = config.output_schema().to_string();
@@ -137,11 +163,15 @@ pub async fn estimate(
     .await
     .map_err(|e| crate::error::ApiError::Internal(format!("token counting failed: {e}")))?;
     let sampled = total.min(SAMPLE);
-    let prompt_tokens = if sampled == 0 {
-        0
-    } else {
-        (prompt_sum as f64 * total as f64 / sampled as f64).round() as u64
+    let scale = |n: u64| {
+        if sampled == 0 {
+            0
+        } else {
+            (n as f64 * total as f64 / sampled as f64).round() as u64
+        }
     };
+    let image_tokens = scale(images.tokens);
+    let prompt_tokens = scale(prompt_sum) + image_tokens;
     let completion_tokens = completion_each * total;
     let (p, c) = price.cost(prompt_tokens, completion_tokens);
     Ok(Estimate {
@@ -154,5 +184,65 @@ pub async fn estimate(
         prompt_tokens,
         completion_tokens,
         tasks: total,
+        images: scale(images.count),
+        image_tokens,
+        images_assumed: images.assumed,
     })
+}
+
+/// The images of the sampled tasks: how many, and their tokens (the mean of up to
+/// [`IMAGE_SAMPLE`] read sizes for each).
+#[derive(Debug, Default)]
+struct SampleImages {
+    count: u64,
+    tokens: u64,
+    assumed: u64,
+}
+
+async fn image_cost(
+    config: &LabelConfig,
+    sample: &[Value],
+    sizes: &dyn ImageSizes,
+    provider: &str,
+    model: &str,
+) -> SampleImages {
+    let keys = config.image_keys();
+    if keys.is_empty() {
+        return SampleImages::default();
+    }
+    let urls: Vec<String> = sample
+        .iter()
+        .flat_map(|data| keys.iter().filter_map(move |k| data.get(k)))
+        .flat_map(|v| match v {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Value::String(s) => vec![s.clone()],
+            _ => vec![],
+        })
+        .collect();
+    let mut read = Vec::new();
+    let mut assumed = 0;
+    for url in urls.iter().take(IMAGE_SAMPLE) {
+        let (w, h) = match sizes.size(url).await {
+            Some(size) => size,
+            None => {
+                assumed += 1;
+                ASSUMED_IMAGE
+            }
+        };
+        read.push(crate::image_tokens::image_tokens(provider, model, w, h));
+    }
+    let mean = if read.is_empty() {
+        0.0
+    } else {
+        read.iter().sum::<u64>() as f64 / read.len() as f64
+    };
+    SampleImages {
+        count: urls.len() as u64,
+        tokens: (mean * urls.len() as f64).round() as u64,
+        assumed,
+    }
 }

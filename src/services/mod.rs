@@ -8,6 +8,7 @@ pub mod counters;
 pub mod evaluation;
 pub mod label_studio;
 pub mod live;
+pub mod ls_access;
 pub mod model_params;
 pub mod model_providers;
 pub mod predictions;

@@ -83,7 +83,7 @@ pub async fn setup(
     }
 }
 
-async fn version(app: &TestApp, prompt: i64, connection: i64, title: &str, text: &str) -> i64 {
+pub async fn version(app: &TestApp, prompt: i64, connection: i64, title: &str, text: &str) -> i64 {
     let (status, body) = app
         .post(
             &format!("/api/prompts/{prompt}/versions"),

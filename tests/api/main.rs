@@ -23,3 +23,4 @@ mod refine;
 mod runs;
 mod tasks;
 mod versions;
+mod vision;

@@ -97,14 +97,21 @@ async fn create_applies_defaults_and_never_returns_secrets() {
     assert_eq!(body["provider"], "OpenAI");
     assert_eq!(body["scope"], "Organization");
     assert_eq!(body["is_internal"], false);
-    assert_eq!(body["model_params"], json!({"temperature": 0.1}), "writable in Prompter");
+    assert_eq!(
+        body["model_params"],
+        json!({"temperature": 0.1}),
+        "writable in Prompter"
+    );
     assert_eq!(body["has_api_key"], true);
     assert_eq!(body["has_auth_token"], false);
     assert_eq!(body["has_google_application_credentials"], false);
     assert_eq!(body["created_by"]["email"], "admin@example.com");
     assert_ne!(body["organization"], 9999, "organization is read-only");
     assert!(body["organization"].as_i64().is_some());
-    assert_eq!(body["budget_limit"], 10.0, "budget_limit is writable in Prompter");
+    assert_eq!(
+        body["budget_limit"], 10.0,
+        "budget_limit is writable in Prompter"
+    );
     assert_eq!(body["budget_reset_period"], "Monthly");
     assert_eq!(body["budget_total_spent"], 0.0, "read-only");
     assert_eq!(body["budget_last_reset_date"], Value::Null, "read-only");

@@ -838,14 +838,15 @@ async fn compatible_projects_follow_the_control_type() {
     };
     let (status, body) = app.get("/api/prompts/compatible-projects").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 2, "{body}");
-    assert_eq!(sorted(&body), vec![cls, html]);
+    assert_eq!(body["count"], 3, "{body}");
+    // Image classification is a TextClassification skill too, as in LSE Prompts.
+    assert_eq!(sorted(&body), vec![cls, image, html]);
     let listed = &body["results"].as_array().expect("results")[0];
     assert!(listed["title"].is_string() && listed["label_config"].is_string());
     let (_, body) = app
         .get("/api/prompts/compatible-projects?project_type=TextClassification")
         .await;
-    assert_eq!(sorted(&body), vec![cls, html]);
+    assert_eq!(sorted(&body), vec![cls, image, html]);
     let (status, body) = app
         .get("/api/prompts/compatible-projects?project_type=NamedEntityRecognition")
         .await;
@@ -862,7 +863,7 @@ async fn compatible_projects_follow_the_control_type() {
     let (_, body) = app
         .get("/api/prompts/compatible-projects?page_size=1")
         .await;
-    assert_eq!(body["count"], 2);
+    assert_eq!(body["count"], 3);
     assert_eq!(body["results"].as_array().expect("results").len(), 1);
     assert!(body["next"].is_string());
     // A bad project type.
