@@ -9,6 +9,7 @@ pub mod anthropic;
 pub mod gemini;
 pub mod openai;
 pub mod parse;
+pub mod rules;
 pub mod scheduler;
 
 use crate::services::model_providers::{Credentials, Provider};
