@@ -9,6 +9,7 @@ pub mod anthropic;
 pub mod gemini;
 pub mod openai;
 pub mod parse;
+pub mod refusals;
 pub mod rules;
 pub mod scheduler;
 
@@ -265,6 +266,9 @@ pub enum LlmError {
         status: u16,
         /// The provider's words.
         message: String,
+        /// The request parameter the provider said the model does not take, when it named one
+        /// (see [`refusals`]); the call is then retried without it.
+        param: Option<String>,
     },
     /// The answer was not a JSON object (or had no content).
     #[error("the model's answer is not valid JSON output: {message}")]
@@ -329,7 +333,11 @@ impl LlmError {
             401 | 403 => LlmError::Authentication(message),
             408 => LlmError::Timeout(Duration::ZERO),
             s if s >= 500 => LlmError::Server { status, message },
-            _ => LlmError::Request { status, message },
+            _ => LlmError::Request {
+                status,
+                message,
+                param: refusals::refused_parameter(body),
+            },
         }
     }
 }
