@@ -270,8 +270,8 @@ pub enum LlmError {
         /// (see [`refusals`]); the call is then retried without it.
         param: Option<String>,
     },
-    /// The answer was not a JSON object (or had no content).
-    #[error("the model's answer is not valid JSON output: {message}")]
+    /// No usable answer: not a JSON object, no content, cut at the token limit, or refused.
+    #[error("the model's answer is unusable: {message}")]
     InvalidOutput {
         /// What was wrong.
         message: String,
@@ -340,6 +340,39 @@ impl LlmError {
             },
         }
     }
+}
+
+/// The failure of an answer the provider cut at the output token limit (`reason` is the
+/// provider's word for it), with the tokens it cost.
+fn cut_at_limit(reason: &str, usage: Usage) -> LlmError {
+    let reasoning = if usage.reasoning_tokens > 0 {
+        format!(
+            "; {} of its {} output tokens went to reasoning",
+            usage.reasoning_tokens, usage.completion_tokens
+        )
+    } else {
+        String::new()
+    };
+    LlmError::InvalidOutput {
+        message: format!(
+            "the answer was cut at the output token limit ({reason}) before it was complete: \
+             raise max_tokens{reasoning}"
+        ),
+        usage,
+    }
+}
+
+/// The failure of an answer the model or the provider's filters refused to give.
+fn withheld(what: String, usage: Usage) -> LlmError {
+    LlmError::InvalidOutput {
+        message: what,
+        usage,
+    }
+}
+
+/// The `data:` URL of an inline image.
+fn data_url(media_type: &str, data: &str) -> String {
+    format!("data:{media_type};base64,{data}")
 }
 
 /// The `error.message` of a provider's JSON error body, or the body itself (shortened).
