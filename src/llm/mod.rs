@@ -375,6 +375,21 @@ fn data_url(media_type: &str, data: &str) -> String {
     format!("data:{media_type};base64,{data}")
 }
 
+/// The media type of an image URL by its extension (`image/jpeg` when it has none known), for
+/// APIs that want one with a URL.
+fn media_type_of_url(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or(url).to_lowercase();
+    let ext = path.rsplit('.').next().unwrap_or("");
+    match ext {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        _ => "image/jpeg",
+    }
+}
+
 /// The `error.message` of a provider's JSON error body, or the body itself (shortened).
 fn error_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
