@@ -60,12 +60,25 @@
 //!   text block and no `tool_use` (Anthropic), the candidate's text (Gemini); an invalid one puts
 //!   a label outside the enum into the content, the tool input or the candidate's text.
 //!
+//!
+//! **Strict like the real APIs**, always: each dialect refuses what its provider refuses, with
+//! the provider's 400 body (OpenAI's `param` and `code` included): parameters a model does not
+//! take (`temperature`, `top_p` and `max_tokens` on OpenAI's reasoning models, `reasoning_effort`
+//! on its chat models, sampling parameters on Anthropic's newest models, both of them on Claude
+//! 4, a missing `max_tokens` on Anthropic, fields a provider does not know), and images in any
+//! shape but the provider's own. Usage has the real details: reasoning models spend reasoning
+//! (thinking) tokens, prompts of 1,024 tokens and more get cached prefixes, the output token
+//! limit cuts answers (`finish_reason: length`, `stop_reason: max_tokens`, `MAX_TOKENS`). The
+//! rules of each dialect are in its module (`openai`, `anthropic`, `gemini`); unknown model ids
+//! (such as [`FAKE_MODEL`]) get no model-specific rule.
+//!
 //! The code is split by concern: `server` (routing, the shared state and the one code path),
-//! `openai`, `anthropic` and `gemini` (each dialect's reading, answers and error shapes),
-//! `answer` (the schema-driven answer), `limits` (the rate-limit window and headers) and
-//! `faults` (the injected faults).
+//! `call` (what a request asks and what it is answered), `openai`, `anthropic` and `gemini`
+//! (each dialect's reading, answers and error shapes), `answer` (the schema-driven answer),
+//! `limits` (the rate-limit window and headers) and `faults` (the injected faults).
 mod answer;
 mod anthropic;
+mod call;
 mod faults;
 mod gemini;
 mod limits;
@@ -159,7 +172,7 @@ pub struct FakeLlmStats {
     pub server_errors: u64,
     /// Requests answered 401.
     pub unauthorized: u64,
-    /// Requests answered 400 (unreadable body).
+    /// Requests answered 400 (unreadable or refused).
     pub bad_requests: u64,
     /// Requests that slept `timeout_ms` before answering.
     pub timeouts: u64,
@@ -169,8 +182,16 @@ pub struct FakeLlmStats {
     pub invalid: u64,
     /// Prompt tokens of the requests answered 200.
     pub prompt_tokens: u64,
-    /// Completion tokens of the requests answered 200.
+    /// Completion tokens of the requests answered 200 (reasoning tokens included).
     pub completion_tokens: u64,
+    /// Of those, reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Prompt tokens served from the cache.
+    pub cached_tokens: u64,
+    /// Answers that were refusals.
+    pub refusals: u64,
+    /// Answers cut at the output token limit.
+    pub cut: u64,
 }
 
 /// The atomics behind [`FakeLlmStats`].
@@ -187,6 +208,10 @@ struct Counters {
     invalid: AtomicU64,
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
+    reasoning_tokens: AtomicU64,
+    cached_tokens: AtomicU64,
+    refusals: AtomicU64,
+    cut: AtomicU64,
 }
 
 /// Adds `n` to a counter.
@@ -209,6 +234,10 @@ impl Counters {
             invalid: get(&self.invalid),
             prompt_tokens: get(&self.prompt_tokens),
             completion_tokens: get(&self.completion_tokens),
+            reasoning_tokens: get(&self.reasoning_tokens),
+            cached_tokens: get(&self.cached_tokens),
+            refusals: get(&self.refusals),
+            cut: get(&self.cut),
         }
     }
 }

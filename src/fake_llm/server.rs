@@ -1,6 +1,7 @@
 //! The fake LLM's server: routing, the shared state of its workers, and the one code path every
 //! dialect goes through (counting, the key check, reading the request, the limits, the faults
 //! and the latency, then the answer in the dialect's shape).
+use super::call::{BadRequest, Call, Finish, Reply, Tokens, tokens};
 use super::faults::Fault;
 use super::limits::Quota;
 use super::{Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, openai};
@@ -10,7 +11,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,9 +27,50 @@ pub(super) struct Inner {
     /// Admitted requests of the last minute: when, and how many tokens.
     pub(super) window: Mutex<VecDeque<(Instant, u64)>>,
     pub(super) counters: Counters,
+    /// Hashes of the prompt prefixes in the provider's cache.
+    pub(super) cache: Mutex<HashSet<u64>>,
 }
 
 impl Inner {
+    /// A 400 for `bad` in the shape of `api`.
+    fn refuse(&self, api: Api, bad: &BadRequest) -> HttpResponse {
+        add(&self.counters.bad_requests, 1);
+        let mut builder = HttpResponse::BadRequest();
+        if self.limited() {
+            self.headers(api, &mut builder, self.quota());
+        }
+        builder.json(match api {
+            Api::OpenAi | Api::Azure => openai::bad_request_body(bad),
+            Api::Anthropic => anthropic::error_body(Failure::BadRequest, &bad.message),
+            Api::Gemini => gemini::bad_request_body(bad),
+        })
+    }
+
+    /// The prompt tokens of `call` read from or written to the provider's cache: `(read,
+    /// written)`.
+    fn cached(&self, call: &Call, prompt_tokens: u64) -> (u64, u64) {
+        let Some(prefix) = call.prefix else {
+            return (0, 0);
+        };
+        let prefix_tokens =
+            (tokens(prefix.chars) + call.images * super::call::IMAGE_TOKENS).min(prompt_tokens);
+        if prompt_tokens < super::call::MIN_CACHED_TOKENS
+            || prefix_tokens < super::call::MIN_CACHED_TOKENS
+        {
+            return (0, 0);
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        let hit = !cache.insert(prefix.hash);
+        match (hit, prefix.explicit) {
+            (true, _) => (prefix_tokens / prefix.step * prefix.step, 0),
+            (false, true) => (0, prefix_tokens),
+            (false, false) => (0, 0),
+        }
+    }
+
     /// An error answer in the shape of `api`. `quota` is the limiter's report (else it is
     /// read now); `retry` adds `Retry-After`.
     pub(super) fn fail(
@@ -115,6 +157,7 @@ impl FakeLlm {
             config,
             window: Mutex::new(VecDeque::new()),
             counters: Counters::default(),
+            cache: Mutex::new(HashSet::new()),
         });
         let data = inner.clone();
         let server = HttpServer::new(move || {
@@ -187,80 +230,6 @@ async fn models() -> HttpResponse {
         "object": "list",
         "data": [{"id": FAKE_MODEL, "object": "model", "created": 0, "owned_by": "prompter"}]
     }))
-}
-
-/// The text of a message's content: a string or an array of parts (or Anthropic blocks; a
-/// `tool_result` block's `content` is read the same way).
-pub(super) fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| match p {
-                Value::String(s) => Some(s.clone()),
-                _ => p
-                    .get("text")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .or_else(|| p.get("content").map(content_text)),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
-/// An estimate of tokens: a quarter of the characters, at least one.
-pub(super) fn tokens(text_chars: usize) -> u64 {
-    (text_chars as u64).div_ceil(4).max(1)
-}
-
-/// What the shared code path needs from a request, whatever its dialect.
-#[derive(Debug)]
-pub(super) struct Call {
-    /// The model named by the request (or its path).
-    pub(super) model: String,
-    /// Characters of every message, the system prompt included.
-    pub(super) prompt_chars: usize,
-    /// The text of the last user message.
-    pub(super) user_text: String,
-    /// The JSON schema the answer must fit.
-    pub(super) schema: Option<Value>,
-    /// The tool the answer is a call of (Anthropic).
-    pub(super) tool: Option<String>,
-}
-
-/// The answer content of a call, before it is put into the dialect's shape.
-pub(super) enum Content {
-    /// A JSON text that parses (valid, or invalid against the schema).
-    Json(String),
-    /// Text that is not JSON.
-    Malformed(String),
-}
-
-impl Content {
-    pub(super) fn text(&self) -> &str {
-        match self {
-            Content::Json(s) | Content::Malformed(s) => s,
-        }
-    }
-}
-
-/// The user text and prompt size of a list of messages: `(role, text)` pairs.
-pub(super) fn conversation(
-    messages: impl Iterator<Item = (Option<String>, String)>,
-) -> (usize, String) {
-    let mut chars = 0;
-    let mut user_text = None;
-    let mut last = None;
-    for (role, text) in messages {
-        chars += text.chars().count();
-        if role.as_deref() == Some("user") {
-            user_text = Some(text.clone());
-        }
-        last = Some(text);
-    }
-    (chars, user_text.or(last).unwrap_or_default())
 }
 
 /// The API key a request sends in the header (or query) of its dialect.
@@ -374,22 +343,17 @@ async fn serve(
             return inner.fail(api, failure, message, None, None);
         }
     }
-    let bad_request = |message: &str| {
-        add(&c.bad_requests, 1);
-        inner.fail(api, Failure::BadRequest, message, None, None)
-    };
     if api == Api::Azure && query(&req, "api-version").is_none() {
-        return bad_request("Missing required query parameter: api-version");
+        return inner.refuse(api, &"Missing required query parameter: api-version".into());
     }
     if api == Api::Anthropic && !req.headers().contains_key("anthropic-version") {
-        return bad_request("anthropic-version: header is required");
+        return inner.refuse(api, &"anthropic-version: header is required".into());
     }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            return bad_request(&format!(
-                "We could not parse the JSON body of your request: {e}"
-            ));
+            let message = format!("We could not parse the JSON body of your request: {e}");
+            return inner.refuse(api, &BadRequest::new(message));
         }
     };
     let call = match api {
@@ -400,15 +364,15 @@ async fn serve(
     };
     let call = match call {
         Ok(call) => call,
-        Err(message) => return bad_request(&message),
+        Err(bad) => return inner.refuse(api, &bad),
     };
     let schema = call.schema.as_ref();
     let valid = answer::answer(schema, &call.user_text, false);
-    let prompt_tokens = tokens(call.prompt_chars);
-    let valid_completion = tokens(valid.chars().count());
+    let prompt_tokens = call.prompt_tokens();
+    let expected_output = tokens(valid.chars().count()) + call.reasoning;
 
     let quota = if inner.limited() {
-        match inner.admit(prompt_tokens + valid_completion) {
+        match inner.admit(prompt_tokens + expected_output) {
             Ok(q) => Some(q),
             Err((wait, q)) => {
                 add(&c.rate_limited, 1);
@@ -429,7 +393,13 @@ async fn serve(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let content = match fault {
+    let clean = |text: String| Reply {
+        text,
+        json: true,
+        finish: Finish::Stop,
+        tokens: Tokens::default(),
+    };
+    let mut reply = match fault {
         Fault::ServerError => {
             add(&c.server_errors, 1);
             return inner.fail(
@@ -443,24 +413,45 @@ async fn serve(
         Fault::Timeout => {
             add(&c.timeouts, 1);
             tokio::time::sleep(Duration::from_millis(inner.config.timeout_ms)).await;
-            Content::Json(valid)
+            clean(valid)
         }
         Fault::Malformed => {
             add(&c.malformed, 1);
             // A truncated object after a sentence: not JSON, even to a tolerant parser.
             let cut = valid.strip_suffix('}').unwrap_or(&valid);
-            Content::Malformed(format!("Sure! Here is the answer you asked for: {cut}"))
+            Reply {
+                json: false,
+                ..clean(format!("Sure! Here is the answer you asked for: {cut}"))
+            }
         }
         Fault::Invalid => {
             add(&c.invalid, 1);
-            Content::Json(answer::answer(schema, &call.user_text, true))
+            clean(answer::answer(schema, &call.user_text, true))
         }
-        Fault::None => Content::Json(valid),
+        Fault::None => clean(valid),
     };
-    let completion_tokens = tokens(content.text().chars().count());
+    reply.tokens.output = tokens(reply.text.chars().count());
+    let (cached, cache_written) = inner.cached(&call, prompt_tokens);
+    reply.tokens = Tokens {
+        prompt: prompt_tokens,
+        reasoning: call.reasoning,
+        cached,
+        cache_written,
+        ..reply.tokens
+    };
+    reply.limit(call.max_output);
+    let t = reply.tokens;
     add(&c.ok, 1);
-    add(&c.prompt_tokens, prompt_tokens);
-    add(&c.completion_tokens, completion_tokens);
+    add(&c.prompt_tokens, t.prompt);
+    add(&c.completion_tokens, t.output + t.reasoning);
+    add(&c.reasoning_tokens, t.reasoning);
+    add(&c.cached_tokens, t.cached);
+    if reply.finish == Finish::Refusal {
+        add(&c.refusals, 1);
+    }
+    if reply.finish == Finish::Length {
+        add(&c.cut, 1);
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -469,10 +460,9 @@ async fn serve(
     if let Some(q) = quota {
         inner.headers(api, &mut builder, q);
     }
-    let usage = (prompt_tokens, completion_tokens);
     builder.json(match api {
-        Api::OpenAi | Api::Azure => openai::answer(&call, &content, usage, now, n),
-        Api::Anthropic => anthropic::answer(&call, &content, usage, n),
-        Api::Gemini => gemini::answer(&call, &content, usage, n),
+        Api::OpenAi | Api::Azure => openai::answer(&call, &reply, now, n),
+        Api::Anthropic => anthropic::answer(&call, &reply, n),
+        Api::Gemini => gemini::answer(&call, &reply, n),
     })
 }
