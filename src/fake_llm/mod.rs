@@ -72,10 +72,15 @@
 //! rules of each dialect are in its module (`openai`, `anthropic`, `gemini`); unknown model ids
 //! (such as [`FAKE_MODEL`]) get no model-specific rule.
 //!
+//! **Realistic mode** (`--realistic`, [`FakeLlmConfig::realistic`]): a share of the answers
+//! come back the way real models give them: span offsets a few characters off, JSON in fences or
+//! prose, no JSON at all, a refusal, an answer cut at the token limit (see [`Quirk`]).
+//!
 //! The code is split by concern: `server` (routing, the shared state and the one code path),
 //! `call` (what a request asks and what it is answered), `openai`, `anthropic` and `gemini`
 //! (each dialect's reading, answers and error shapes), `answer` (the schema-driven answer),
-//! `limits` (the rate-limit window and headers) and `faults` (the injected faults).
+//! `realism` (the realistic mode), `limits` (the rate-limit window and headers) and `faults`
+//! (the injected faults).
 mod answer;
 mod anthropic;
 mod call;
@@ -83,9 +88,11 @@ mod faults;
 mod gemini;
 mod limits;
 mod openai;
+mod realism;
 mod server;
 
 pub use answer::{answer, focus_text};
+pub use realism::Quirk;
 pub use server::{FAKE_MODEL, FakeLlm};
 
 use serde::Serialize;
@@ -134,6 +141,22 @@ pub struct FakeLlmConfig {
     /// Seed of the random draws (faults and jitter).
     #[arg(long, env = "FAKE_LLM_SEED", default_value_t = 0)]
     pub seed: u64,
+    /// Answer like real models do, now and then: span offsets a few characters off, JSON in
+    /// fences or prose, no JSON, refusals, answers cut at the token limit.
+    #[arg(long, env = "FAKE_LLM_REALISTIC")]
+    pub realistic: bool,
+    /// Share (0..1) of the requests the realistic mode changes; which ones is decided by the
+    /// seed and a hash of each request, so a run is reproducible.
+    #[arg(long, env = "FAKE_LLM_REALISTIC_RATE", default_value_t = 0.3, value_parser = parse_rate)]
+    pub realistic_rate: f64,
+    /// The quirks the realistic mode picks from (comma-separated; all when none is given).
+    #[arg(
+        long = "realistic-quirk",
+        env = "FAKE_LLM_REALISTIC_QUIRKS",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub realistic_quirks: Vec<Quirk>,
     /// When set, requests must send this key or get 401: `Authorization: Bearer <key>`
     /// (OpenAI), `api-key` (Azure), `x-api-key` (Anthropic), `x-goog-api-key` or `?key=`
     /// (Gemini).
@@ -154,6 +177,9 @@ impl Default for FakeLlmConfig {
             malformed_rate: 0.0,
             invalid_rate: 0.0,
             seed: 0,
+            realistic: false,
+            realistic_rate: 0.3,
+            realistic_quirks: Vec::new(),
             require_key: None,
         }
     }
@@ -188,6 +214,8 @@ pub struct FakeLlmStats {
     pub reasoning_tokens: u64,
     /// Prompt tokens served from the cache.
     pub cached_tokens: u64,
+    /// Answers the realistic mode changed.
+    pub quirked: u64,
     /// Answers that were refusals.
     pub refusals: u64,
     /// Answers cut at the output token limit.
@@ -210,6 +238,7 @@ struct Counters {
     completion_tokens: AtomicU64,
     reasoning_tokens: AtomicU64,
     cached_tokens: AtomicU64,
+    quirked: AtomicU64,
     refusals: AtomicU64,
     cut: AtomicU64,
 }
@@ -236,6 +265,7 @@ impl Counters {
             completion_tokens: get(&self.completion_tokens),
             reasoning_tokens: get(&self.reasoning_tokens),
             cached_tokens: get(&self.cached_tokens),
+            quirked: get(&self.quirked),
             refusals: get(&self.refusals),
             cut: get(&self.cut),
         }

@@ -4,7 +4,9 @@
 use super::call::{BadRequest, Call, Finish, Reply, Tokens, tokens};
 use super::faults::Fault;
 use super::limits::Quota;
-use super::{Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, openai};
+use super::{
+    Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, openai, realism,
+};
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -431,6 +433,18 @@ async fn serve(
         Fault::None => clean(valid),
     };
     reply.tokens.output = tokens(reply.text.chars().count());
+    if matches!(fault, Fault::None | Fault::Timeout)
+        && let Some(quirk) = realism::choose(&inner.config, call.key)
+    {
+        add(&c.quirked, 1);
+        realism::apply(quirk, &mut reply, call.key);
+        if quirk == realism::Quirk::Cut
+            && let Some(max) = call.max_output
+        {
+            // The limit it was cut at is the request's.
+            reply.tokens.output = max.saturating_sub(call.reasoning);
+        }
+    }
     let (cached, cache_written) = inner.cached(&call, prompt_tokens);
     reply.tokens = Tokens {
         prompt: prompt_tokens,
