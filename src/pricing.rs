@@ -1,7 +1,14 @@
 //! Model prices (USD per million tokens) and token counting for cost estimates and run costs.
 //! Prices are a built-in table for current OpenAI, Anthropic and Gemini models, matched by the
 //! longest prefix of the model id, and extended or overridden by a JSON file
-//! (`PROMPTER_PRICES_FILE`: `{"model-prefix": {"prompt": 0.15, "completion": 0.6}}`).
+//! (`PROMPTER_PRICES_FILE`: `{"model-prefix": {"prompt": 0.15, "completion": 0.6}}`, with an
+//! optional `"cached"` price of prompt tokens served from the provider's cache).
+//!
+//! A call's cost ([`Price::usage_cost`]) charges cached prompt tokens at the cached price when
+//! the model has one (OpenAI's cached input, Anthropic's cache reads, Gemini's cached content),
+//! and reasoning tokens as output (they are part of the completion tokens). Anthropic's cache
+//! writes are charged as plain prompt tokens (Anthropic bills them 25% higher).
+use crate::llm::Usage;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -14,6 +21,10 @@ pub struct Price {
     pub prompt: f64,
     /// Per million completion (output) tokens.
     pub completion: f64,
+    /// Per million prompt tokens served from the provider's prompt cache, when it has a price
+    /// of its own (else they cost `prompt`).
+    #[serde(default)]
+    pub cached: Option<f64>,
 }
 
 impl Price {
@@ -24,41 +35,60 @@ impl Price {
             completion_tokens as f64 * self.completion / 1e6,
         )
     }
+
+    /// The cost of a call's `usage`, in USD: (prompt, completion). Cached prompt tokens cost
+    /// the cached price when there is one; reasoning tokens are completion tokens.
+    pub fn usage_cost(&self, usage: &Usage) -> (f64, f64) {
+        let cached = usage.cached_tokens.min(usage.prompt_tokens);
+        let cached_rate = self.cached.unwrap_or(self.prompt);
+        (
+            ((usage.prompt_tokens - cached) as f64 * self.prompt + cached as f64 * cached_rate)
+                / 1e6,
+            usage.completion_tokens as f64 * self.completion / 1e6,
+        )
+    }
 }
 
-const BUILT_IN: &[(&str, f64, f64)] = &[
-    ("gpt-5", 1.25, 10.0),
-    ("gpt-5-mini", 0.25, 2.0),
-    ("gpt-5-nano", 0.05, 0.40),
-    ("gpt-4.1", 2.0, 8.0),
-    ("gpt-4.1-mini", 0.40, 1.60),
-    ("gpt-4.1-nano", 0.10, 0.40),
-    ("gpt-4o", 2.50, 10.0),
-    ("gpt-4o-mini", 0.15, 0.60),
-    ("gpt-4-turbo", 10.0, 30.0),
-    ("gpt-4", 30.0, 60.0),
-    ("gpt-3.5-turbo", 0.50, 1.50),
-    ("o1", 15.0, 60.0),
-    ("o1-mini", 1.10, 4.40),
-    ("o3", 2.0, 8.0),
-    ("o3-mini", 1.10, 4.40),
-    ("o4-mini", 1.10, 4.40),
-    ("claude-opus-4-5", 5.0, 25.0),
-    ("claude-opus-4", 15.0, 75.0),
-    ("claude-sonnet-4", 3.0, 15.0),
-    ("claude-haiku-4-5", 1.0, 5.0),
-    ("claude-3-7-sonnet", 3.0, 15.0),
-    ("claude-3-5-sonnet", 3.0, 15.0),
-    ("claude-3-5-haiku", 0.80, 4.0),
-    ("claude-3-opus", 15.0, 75.0),
-    ("claude-3-haiku", 0.25, 1.25),
-    ("gemini-2.5-pro", 1.25, 10.0),
-    ("gemini-2.5-flash", 0.30, 2.50),
-    ("gemini-2.5-flash-lite", 0.10, 0.40),
-    ("gemini-2.0-flash", 0.10, 0.40),
-    ("gemini-2.0-flash-lite", 0.075, 0.30),
-    ("gemini-1.5-pro", 1.25, 5.0),
-    ("gemini-1.5-flash", 0.075, 0.30),
+/// Built-in prices: model prefix, prompt, completion, cached prompt (USD per million tokens).
+const BUILT_IN: &[(&str, f64, f64, Option<f64>)] = &[
+    ("gpt-5", 1.25, 10.0, Some(0.125)),
+    ("gpt-5.2", 1.75, 14.0, Some(0.175)),
+    ("gpt-5-mini", 0.25, 2.0, Some(0.025)),
+    ("gpt-5-nano", 0.05, 0.40, Some(0.005)),
+    ("gpt-4.1", 2.0, 8.0, Some(0.50)),
+    ("gpt-4.1-mini", 0.40, 1.60, Some(0.10)),
+    ("gpt-4.1-nano", 0.10, 0.40, Some(0.025)),
+    ("gpt-4o", 2.50, 10.0, Some(1.25)),
+    ("gpt-4o-mini", 0.15, 0.60, Some(0.075)),
+    ("gpt-4-turbo", 10.0, 30.0, None),
+    ("gpt-4", 30.0, 60.0, None),
+    ("gpt-3.5-turbo", 0.50, 1.50, None),
+    ("o1", 15.0, 60.0, Some(7.50)),
+    ("o1-mini", 1.10, 4.40, Some(0.55)),
+    ("o3", 2.0, 8.0, Some(0.50)),
+    ("o3-mini", 1.10, 4.40, Some(0.55)),
+    ("o4-mini", 1.10, 4.40, Some(0.275)),
+    ("claude-fable-5", 10.0, 50.0, Some(1.0)),
+    ("claude-opus-4-8", 5.0, 25.0, Some(0.50)),
+    ("claude-opus-4-7", 5.0, 25.0, Some(0.50)),
+    ("claude-opus-4-6", 5.0, 25.0, Some(0.50)),
+    ("claude-opus-4-5", 5.0, 25.0, Some(0.50)),
+    ("claude-opus-4", 15.0, 75.0, Some(1.50)),
+    ("claude-sonnet-5", 3.0, 15.0, Some(0.30)),
+    ("claude-sonnet-4", 3.0, 15.0, Some(0.30)),
+    ("claude-haiku-4-5", 1.0, 5.0, Some(0.10)),
+    ("claude-3-7-sonnet", 3.0, 15.0, Some(0.30)),
+    ("claude-3-5-sonnet", 3.0, 15.0, Some(0.30)),
+    ("claude-3-5-haiku", 0.80, 4.0, Some(0.08)),
+    ("claude-3-opus", 15.0, 75.0, Some(1.50)),
+    ("claude-3-haiku", 0.25, 1.25, Some(0.03)),
+    ("gemini-2.5-pro", 1.25, 10.0, Some(0.125)),
+    ("gemini-2.5-flash", 0.30, 2.50, Some(0.03)),
+    ("gemini-2.5-flash-lite", 0.10, 0.40, Some(0.01)),
+    ("gemini-2.0-flash", 0.10, 0.40, Some(0.025)),
+    ("gemini-2.0-flash-lite", 0.075, 0.30, None),
+    ("gemini-1.5-pro", 1.25, 5.0, None),
+    ("gemini-1.5-flash", 0.075, 0.30, None),
 ];
 
 /// A price table: the built-in prices plus configured ones.
@@ -71,12 +101,13 @@ impl Default for PriceTable {
     fn default() -> Self {
         let prices = BUILT_IN
             .iter()
-            .map(|(m, p, c)| {
+            .map(|(m, p, c, cached)| {
                 (
                     m.to_string(),
                     Price {
                         prompt: *p,
                         completion: *c,
+                        cached: *cached,
                     },
                 )
             })
@@ -92,7 +123,8 @@ impl PriceTable {
             serde_json::from_str(json).map_err(|e| format!("price file: {e}"))?;
         let mut table = PriceTable::default();
         for (model, price) in extra {
-            if price.prompt < 0.0 || price.completion < 0.0 {
+            if price.prompt < 0.0 || price.completion < 0.0 || price.cached.is_some_and(|c| c < 0.0)
+            {
                 return Err(format!("price file: negative price for {model}"));
             }
             table.prices.insert(model.to_lowercase(), price);
@@ -163,7 +195,8 @@ mod tests {
             table.price("gpt-4o-mini-2024-07-18"),
             Some(Price {
                 prompt: 0.15,
-                completion: 0.60
+                completion: 0.60,
+                cached: Some(0.075),
             })
         );
         assert_eq!(table.price("gpt-4o").map(|p| p.prompt), Some(2.50));
@@ -199,8 +232,41 @@ mod tests {
         let (p, c) = Price {
             prompt: 0.15,
             completion: 0.60,
+            cached: None,
         }
         .cost(1_000_000, 500_000);
         assert!((p - 0.15).abs() < 1e-12 && (c - 0.30).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cached_tokens_cost_the_cached_price_and_reasoning_is_output() {
+        let table = PriceTable::default();
+        let price = table.price("gpt-5-mini-2025-08-07").expect("priced");
+        let usage = Usage {
+            prompt_tokens: 1_000_000,
+            completion_tokens: 1_000_000,
+            reasoning_tokens: 800_000,
+            cached_tokens: 600_000,
+        };
+        let (p, c) = price.usage_cost(&usage);
+        assert!((p - (0.4 * 0.25 + 0.6 * 0.025)).abs() < 1e-12, "{p}");
+        assert!((c - 2.0).abs() < 1e-12, "{c}");
+        // Without a cached price, cached tokens are prompt tokens.
+        let plain = table.price("gpt-4").expect("priced");
+        assert!((plain.usage_cost(&usage).0 - 30.0).abs() < 1e-9);
+        // Recent Claude models are not priced as Opus 4.
+        assert_eq!(table.price("claude-opus-4-7").map(|p| p.prompt), Some(5.0));
+        assert_eq!(table.price("claude-opus-4-1").map(|p| p.prompt), Some(15.0));
+        // A prices file without "cached" still reads; with it, the cached price is used.
+        let custom = PriceTable::with_overrides(
+            r#"{"m": {"prompt": 1, "completion": 2}, "n": {"prompt": 1, "completion": 2, "cached": 0.1}}"#,
+        )
+        .expect("valid");
+        assert_eq!(custom.price("m").and_then(|p| p.cached), None);
+        assert_eq!(custom.price("n").and_then(|p| p.cached), Some(0.1));
+        assert!(
+            PriceTable::with_overrides(r#"{"x": {"prompt": 1, "completion": 0, "cached": -1}}"#)
+                .is_err()
+        );
     }
 }

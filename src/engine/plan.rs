@@ -371,7 +371,7 @@ impl Plan {
     fn cost(&self, usage: crate::llm::Usage) -> (Option<f64>, Option<f64>) {
         match self.price {
             Some(price) => {
-                let (p, c) = price.cost(usage.prompt_tokens, usage.completion_tokens);
+                let (p, c) = price.usage_cost(&usage);
                 (Some(p), Some(c))
             }
             None => (None, None),

@@ -229,6 +229,37 @@ fn find_chars(haystack: &str, needle: &str, from: usize) -> Option<(usize, usize
     Some((start, start + needle.chars().count()))
 }
 
+/// The characters `start..end` of `s`, if they are in it.
+fn char_slice(s: &str, start: usize, end: usize) -> Option<&str> {
+    if start >= end {
+        return None;
+    }
+    let mut indices = s
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(s.len()));
+    let from = indices.nth(start)?;
+    let to = indices.nth(end - start - 1)?;
+    s.get(from..to)
+}
+
+/// The occurrence of `needle` in `haystack` whose start is nearest to character `near`, as
+/// character offsets `(start, end)`.
+fn nearest_chars(haystack: &str, needle: &str, near: usize) -> Option<(usize, usize)> {
+    let len = needle.chars().count();
+    let mut chars = 0;
+    let mut last_byte = 0;
+    haystack
+        .match_indices(needle)
+        .map(|(byte, _)| {
+            chars += haystack[last_byte..byte].chars().count();
+            last_byte = byte;
+            chars
+        })
+        .min_by_key(|start| start.abs_diff(near))
+        .map(|start| (start, start + len))
+}
+
 /// Builds span values for one control, remembering where each quoted text was last found.
 struct SpanLocator<'a> {
     /// The source text the spans point into, when the task data has it as a string.
@@ -262,13 +293,25 @@ impl SpanLocator<'_> {
                         "output for \"{name}\": end {end} is not a whole number ≥ 0"
                     ))
                 })?;
-                if start >= end || (self.source.is_some() && end > self.len) {
-                    return Err(RegionError::new(format!(
-                        "output for \"{name}\": span [{start}, {end}) is out of range for a text of {} characters",
-                        self.len
-                    )));
+                // Models quote the text right and count its offsets wrong by a few
+                // characters: a span whose offsets miss its quoted text goes to the nearest
+                // occurrence of the text.
+                let moved = match (self.source, text.filter(|t| !t.is_empty())) {
+                    (Some(source), Some(text)) if char_slice(source, start, end) != Some(text) => {
+                        nearest_chars(source, text, start)
+                    }
+                    _ => None,
+                };
+                match moved {
+                    Some(span) => span,
+                    None if start >= end || (self.source.is_some() && end > self.len) => {
+                        return Err(RegionError::new(format!(
+                            "output for \"{name}\": span [{start}, {end}) is out of range for a text of {} characters",
+                            self.len
+                        )));
+                    }
+                    None => (start, end),
                 }
-                (start, end)
             }
             _ => {
                 let Some(text) = text.filter(|t| !t.is_empty()) else {
@@ -502,5 +545,53 @@ impl LabelConfig {
             }
         }
         Value::Object(output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_move_to_the_nearest_occurrence_of_their_text() {
+        assert_eq!(char_slice("Zoë met Ann", 4, 7), Some("met"));
+        assert_eq!(char_slice("Zoë", 1, 3), Some("oë"));
+        assert_eq!(char_slice("Zoë", 2, 4), None);
+        assert_eq!(char_slice("Zoë", 2, 2), None);
+        let text = "Ann met Ann. Zoë met Ann.";
+        assert_eq!(nearest_chars(text, "Ann", 3), Some((0, 3)));
+        assert_eq!(nearest_chars(text, "Ann", 9), Some((8, 11)));
+        assert_eq!(nearest_chars(text, "Ann", 24), Some((21, 24)));
+        assert_eq!(nearest_chars(text, "Bob", 0), None);
+    }
+
+    #[test]
+    fn regions_keep_the_quoted_text_when_offsets_miss_it() {
+        let config = crate::label_config::parse(crate::label_config::tests::NER).expect("config");
+        let data = serde_json::json!({"text": "John works at Acme. Acme hires John."});
+        let output = serde_json::json!({"label": [
+            {"start": 2, "end": 6, "labels": ["PER"], "text": "John"},
+            {"start": 12, "end": 16, "labels": ["ORG"], "text": "Acme"},
+            {"start": 22, "end": 26, "labels": ["ORG"], "text": "Acme"},
+            {"start": 31, "end": 36, "labels": ["PER"], "text": "John"},
+            {"start": 0, "end": 4, "labels": ["PER"], "text": "Nobody"},
+        ]});
+        let regions = config.to_regions(&output, &data).expect("regions");
+        let spans: Vec<(u64, u64)> = regions
+            .iter()
+            .map(|r| {
+                let v = &r["value"];
+                (
+                    v["start"].as_u64().unwrap_or(99),
+                    v["end"].as_u64().unwrap_or(99),
+                )
+            })
+            .collect();
+        // Off by 1 to 3 characters: moved; right: kept; text not in the source: offsets kept.
+        assert_eq!(spans, [(0, 4), (14, 18), (20, 24), (31, 35), (0, 4)]);
+        // Offsets past the end are saved by the text too.
+        let past = serde_json::json!({"label": [{"start": 40, "end": 44, "labels": ["PER"], "text": "John"}]});
+        let regions = config.to_regions(&past, &data).expect("moved into range");
+        assert_eq!(regions[0]["value"]["start"], 31);
     }
 }

@@ -7,9 +7,14 @@
 //! the scheduler decides.
 pub mod anthropic;
 pub mod gemini;
+mod headers;
 pub mod openai;
 pub mod parse;
+pub mod refusals;
+pub mod rules;
 pub mod scheduler;
+
+pub use headers::{parse_reset, rate_limits, retry_after};
 
 use crate::services::model_providers::{Credentials, Provider};
 use reqwest::header::HeaderMap;
@@ -264,9 +269,12 @@ pub enum LlmError {
         status: u16,
         /// The provider's words.
         message: String,
+        /// The request parameter the provider said the model does not take, when it named one
+        /// (see [`refusals`]); the call is then retried without it.
+        param: Option<String>,
     },
-    /// The answer was not a JSON object (or had no content).
-    #[error("the model's answer is not valid JSON output: {message}")]
+    /// No usable answer: not a JSON object, no content, cut at the token limit, or refused.
+    #[error("the model's answer is unusable: {message}")]
     InvalidOutput {
         /// What was wrong.
         message: String,
@@ -328,8 +336,60 @@ impl LlmError {
             401 | 403 => LlmError::Authentication(message),
             408 => LlmError::Timeout(Duration::ZERO),
             s if s >= 500 => LlmError::Server { status, message },
-            _ => LlmError::Request { status, message },
+            _ => LlmError::Request {
+                status,
+                message,
+                param: refusals::refused_parameter(body),
+            },
         }
+    }
+}
+
+/// The failure of an answer the provider cut at the output token limit (`reason` is the
+/// provider's word for it), with the tokens it cost.
+fn cut_at_limit(reason: &str, usage: Usage) -> LlmError {
+    let reasoning = if usage.reasoning_tokens > 0 {
+        format!(
+            "; {} of its {} output tokens went to reasoning",
+            usage.reasoning_tokens, usage.completion_tokens
+        )
+    } else {
+        String::new()
+    };
+    LlmError::InvalidOutput {
+        message: format!(
+            "the answer was cut at the output token limit ({reason}) before it was complete: \
+             raise max_tokens{reasoning}"
+        ),
+        usage,
+    }
+}
+
+/// The failure of an answer the model or the provider's filters refused to give.
+fn withheld(what: String, usage: Usage) -> LlmError {
+    LlmError::InvalidOutput {
+        message: what,
+        usage,
+    }
+}
+
+/// The `data:` URL of an inline image.
+fn data_url(media_type: &str, data: &str) -> String {
+    format!("data:{media_type};base64,{data}")
+}
+
+/// The media type of an image URL by its extension (`image/jpeg` when it has none known), for
+/// APIs that want one with a URL.
+fn media_type_of_url(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or(url).to_lowercase();
+    let ext = path.rsplit('.').next().unwrap_or("");
+    match ext {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        _ => "image/jpeg",
     }
 }
 
@@ -481,121 +541,10 @@ pub fn unsupported_message(provider: Provider) -> String {
     )
 }
 
-/// Reads a header as text.
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// `Retry-After` (seconds, or an HTTP date) or `retry-after-ms`.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = header(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
-    }
-    let value = header(headers, "retry-after")?.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.max(0.0)));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
-/// OpenAI's `x-ratelimit-*` headers (Anthropic's `anthropic-ratelimit-*` too).
-pub fn rate_limits(headers: &HeaderMap) -> RateLimits {
-    let number = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| header(headers, n).and_then(|v| v.trim().parse::<u64>().ok()))
-    };
-    let duration = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| header(headers, n).and_then(parse_reset))
-    };
-    RateLimits {
-        limit_requests: number(&[
-            "x-ratelimit-limit-requests",
-            "anthropic-ratelimit-requests-limit",
-        ]),
-        limit_tokens: number(&[
-            "x-ratelimit-limit-tokens",
-            "anthropic-ratelimit-tokens-limit",
-        ]),
-        remaining_requests: number(&[
-            "x-ratelimit-remaining-requests",
-            "anthropic-ratelimit-requests-remaining",
-        ]),
-        remaining_tokens: number(&[
-            "x-ratelimit-remaining-tokens",
-            "anthropic-ratelimit-tokens-remaining",
-        ]),
-        reset_requests: duration(&[
-            "x-ratelimit-reset-requests",
-            "anthropic-ratelimit-requests-reset",
-        ]),
-        reset_tokens: duration(&[
-            "x-ratelimit-reset-tokens",
-            "anthropic-ratelimit-tokens-reset",
-        ]),
-    }
-}
-
-/// OpenAI's reset durations (`1s`, `6m0s`, `20ms`, `1h2m3.5s`, plain seconds), or an RFC 3339
-/// time (Anthropic's resets), as the wait from now.
-pub fn parse_reset(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(when) = chrono::DateTime::parse_from_rfc3339(value) {
-        let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-        return Some(wait.to_std().unwrap_or(Duration::ZERO));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.max(0.0)));
-    }
-    let mut total = 0.0f64;
-    let mut number = String::new();
-    let mut chars = value.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let n: f64 = number.parse().ok()?;
-        number.clear();
-        let unit = match c {
-            'h' => 3600.0,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                0.001
-            }
-            'm' => 60.0,
-            's' => 1.0,
-            _ => return None,
-        };
-        total += n * unit;
-        any = true;
-    }
-    (any && number.is_empty()).then(|| Duration::from_secs_f64(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
-
-    #[test]
-    fn reset_durations_parse() {
-        assert_eq!(parse_reset("1s"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_reset("6m0s"), Some(Duration::from_secs(360)));
-        assert_eq!(parse_reset("20ms"), Some(Duration::from_millis(20)));
-        assert_eq!(parse_reset("2.5"), Some(Duration::from_millis(2500)));
-        assert_eq!(parse_reset("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_reset("soon"), None);
-        assert_eq!(parse_reset("5x"), None);
-        assert_eq!(parse_reset("2020-01-01T00:00:00Z"), Some(Duration::ZERO));
-        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc3339();
-        assert!(parse_reset(&later).is_some_and(|d| d > Duration::from_secs(20)));
-    }
 
     #[test]
     fn errors_are_typed_from_status() {

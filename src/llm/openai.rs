@@ -2,10 +2,18 @@
 //! the project's fake server) through async-openai's chat client, with structured output
 //! (`response_format: json_schema`).
 //!
+//! The body is async-openai's typed request (messages with `text` and `image_url` content
+//! parts, the response format, `max_completion_tokens`), turned into JSON so that the
+//! rules' sampling values and the version's `extra` fields go in as they are, and sent with
+//! the library's bring-your-own-types call. The answer is read as JSON, so an OpenAI-compatible
+//! server that adds or omits fields still answers.
+//!
 //! async-openai runs on a Tower service of ours: it sends the request with the shared reqwest
 //! client and keeps the response headers (`Retry-After`, `x-ratelimit-*`) for the scheduler.
 //! The library's own retry layer is not in that stack, so the scheduler is the only retry layer.
-use super::{LlmError, LlmProvider, LlmRequest, LlmResponse, Role, Usage};
+use super::refusals::{self, Refused};
+use super::rules::{self, Settings};
+use super::{ImageSource, LlmError, LlmProvider, LlmRequest, LlmResponse, Part, Role, Usage};
 use crate::services::model_providers::{Credentials, Provider};
 use async_openai::Client;
 use async_openai::config::{AzureConfig, Config, OpenAIConfig};
@@ -13,10 +21,13 @@ use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+    ChatCompletionRequestMessageContentPartImage, ChatCompletionRequestMessageContentPartText,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    CreateChatCompletionRequest, ResponseFormat, ResponseFormatJsonSchema,
+    ChatCompletionRequestUserMessageContent, ChatCompletionRequestUserMessageContentPart,
+    CreateChatCompletionRequest, ImageUrl, ResponseFormat, ResponseFormatJsonSchema,
 };
 use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -27,15 +38,18 @@ pub const AZURE_API_VERSION: &str = "2024-10-21";
 
 /// The client settings of one connection.
 #[derive(Clone)]
-enum Settings {
+enum ClientConfig {
     OpenAi(OpenAIConfig),
     Azure(AzureConfig),
 }
 
 /// An OpenAI-compatible provider.
 pub struct OpenAiCompatible {
-    settings: Settings,
+    config: ClientConfig,
+    provider: Provider,
+    deployment: Option<String>,
     http: reqwest::Client,
+    refused: Refused,
 }
 
 impl OpenAiCompatible {
@@ -50,7 +64,7 @@ impl OpenAiCompatible {
             .endpoint
             .as_deref()
             .map(|e| e.trim_end_matches('/').to_string());
-        let settings = match credentials.provider {
+        let config = match credentials.provider {
             Provider::AzureOpenAI => {
                 let endpoint = endpoint.ok_or_else(|| {
                     LlmError::Unsupported(
@@ -63,7 +77,7 @@ impl OpenAiCompatible {
                     )
                 })?;
                 let (base, version) = split_api_version(&endpoint);
-                Settings::Azure(
+                ClientConfig::Azure(
                     AzureConfig::new()
                         .with_api_base(base)
                         .with_api_version(version)
@@ -78,15 +92,41 @@ impl OpenAiCompatible {
                             .to_string(),
                     )
                 })?;
-                Settings::OpenAi(OpenAIConfig::new().with_api_base(base).with_api_key(key))
+                ClientConfig::OpenAi(OpenAIConfig::new().with_api_base(base).with_api_key(key))
             }
-            _ => Settings::OpenAi(
+            _ => ClientConfig::OpenAi(
                 OpenAIConfig::new()
                     .with_api_base(endpoint.unwrap_or_else(|| "https://api.openai.com/v1".into()))
                     .with_api_key(key),
             ),
         };
-        Ok(OpenAiCompatible { settings, http })
+        Ok(OpenAiCompatible {
+            config,
+            provider: credentials.provider,
+            deployment: credentials.deployment_name.clone(),
+            http,
+            refused: Refused::default(),
+        })
+    }
+
+    /// Sends one body; the answer's JSON and headers, or the typed error.
+    async fn post(&self, body: Value) -> Result<(Value, HeaderMap), LlmError> {
+        let capture = Capture {
+            http: self.http.clone(),
+            response: Arc::default(),
+        };
+        let result = match &self.config {
+            ClientConfig::OpenAi(c) => call(c.clone(), &capture, body).await,
+            ClientConfig::Azure(c) => call(c.clone(), &capture, body).await,
+        };
+        let (status, headers) = capture
+            .response
+            .lock()
+            .ok()
+            .and_then(|mut h| h.take())
+            .unwrap_or((200, HeaderMap::new()));
+        let answer = result.map_err(|e| map_error(e, status, &headers))?;
+        Ok((answer, headers))
     }
 }
 
@@ -104,25 +144,63 @@ fn split_api_version(endpoint: &str) -> (String, String) {
     }
 }
 
-/// The chat request of `request`.
-fn chat_request(request: &LlmRequest) -> CreateChatCompletionRequest {
+/// A user message: plain text, or `text` and `image_url` parts in order when it has images.
+fn user_message(parts: &[Part]) -> ChatCompletionRequestUserMessage {
+    if !parts.iter().any(|p| matches!(p, Part::Image(_))) {
+        let text: String = parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                Part::Image(_) => None,
+            })
+            .collect();
+        return text.into();
+    }
+    let content = parts
+        .iter()
+        .map(|part| match part {
+            Part::Text(text) => ChatCompletionRequestMessageContentPartText {
+                text: text.clone(),
+                ..Default::default()
+            }
+            .into(),
+            Part::Image(image) => {
+                let url = match image {
+                    ImageSource::Url(url) => url.clone(),
+                    ImageSource::Inline { media_type, data } => super::data_url(media_type, data),
+                };
+                ChatCompletionRequestMessageContentPartImage {
+                    image_url: ImageUrl { url, detail: None },
+                    ..Default::default()
+                }
+                .into()
+            }
+        })
+        .collect::<Vec<ChatCompletionRequestUserMessageContentPart>>();
+    ChatCompletionRequestUserMessage {
+        content: ChatCompletionRequestUserMessageContent::Array(content),
+        name: None,
+    }
+}
+
+/// The chat completions body of `request` with `settings` (see `llm::rules`).
+pub fn body(request: &LlmRequest, settings: &Settings) -> Result<Value, LlmError> {
     let messages = request
         .messages
         .iter()
         .map(|message| -> ChatCompletionRequestMessage {
-            let (role, content) = (&message.role, message.text());
-            match role {
-                Role::System => ChatCompletionRequestSystemMessage::from(content.as_str()).into(),
-                Role::User => ChatCompletionRequestUserMessage::from(content.as_str()).into(),
+            match message.role {
+                Role::System => ChatCompletionRequestSystemMessage::from(message.text()).into(),
+                Role::User => user_message(&message.parts).into(),
                 Role::Assistant => ChatCompletionRequestAssistantMessage {
-                    content: Some(content.clone().into()),
+                    content: Some(message.text().into()),
                     ..Default::default()
                 }
                 .into(),
             }
         })
         .collect();
-    CreateChatCompletionRequest {
+    let typed = CreateChatCompletionRequest {
         model: request.model.clone(),
         messages,
         response_format: Some(ResponseFormat::JsonSchema {
@@ -133,61 +211,116 @@ fn chat_request(request: &LlmRequest) -> CreateChatCompletionRequest {
                 strict: None,
             },
         }),
-        max_completion_tokens: request.params.max_tokens,
-        temperature: Some(0.0),
+        max_completion_tokens: settings.max_tokens,
         ..Default::default()
+    };
+    let mut body = serde_json::to_value(typed)
+        .map_err(|e| LlmError::Unsupported(format!("the request cannot be written: {e}")))?;
+    // Set as JSON: the typed fields are f32, a closed enum, and `seed` is marked deprecated
+    // there though OpenAI and every compatible server still take it.
+    if let Some(seed) = settings.seed {
+        body["seed"] = json!(seed);
     }
+    if let Some(t) = settings.temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(p) = settings.top_p {
+        body["top_p"] = json!(p);
+    }
+    if let Some(effort) = &settings.reasoning_effort {
+        body["reasoning_effort"] = json!(effort);
+    }
+    rules::merge_extra(&mut body, &settings.extra);
+    Ok(body)
+}
+
+/// The text of a message's `content`: a string, or the `text` of its parts.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// The usage of a chat completion: reasoning tokens (part of the completion tokens) and cached
+/// prompt tokens (part of the prompt tokens) from the details.
+pub fn read_usage(usage: Option<&Value>) -> Usage {
+    let number = |path: &str| {
+        usage
+            .and_then(|u| u.pointer(path))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    Usage {
+        prompt_tokens: number("/prompt_tokens"),
+        completion_tokens: number("/completion_tokens"),
+        reasoning_tokens: number("/completion_tokens_details/reasoning_tokens"),
+        cached_tokens: number("/prompt_tokens_details/cached_tokens"),
+    }
+}
+
+/// The output and usage of a chat completion. A refusal, an answer cut at the token limit
+/// (`finish_reason: length`) and one withheld by the content filter are `InvalidOutput`.
+pub fn read_answer(answer: &Value) -> Result<(Value, Usage), LlmError> {
+    let usage = read_usage(answer.get("usage"));
+    let choice = answer.pointer("/choices/0");
+    let message = choice.and_then(|c| c.get("message"));
+    if let Some(refusal) = message
+        .and_then(|m| m.get("refusal"))
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty())
+    {
+        return Err(super::withheld(
+            format!("the model refused to answer: {refusal}"),
+            usage,
+        ));
+    }
+    match choice
+        .and_then(|c| c.get("finish_reason"))
+        .and_then(Value::as_str)
+    {
+        Some("length") => return Err(super::cut_at_limit("finish_reason: length", usage)),
+        Some("content_filter") => {
+            return Err(super::withheld(
+                "the provider's content filter withheld the answer (finish_reason: \
+                 content_filter)"
+                    .into(),
+                usage,
+            ));
+        }
+        _ => {}
+    }
+    let content = message
+        .and_then(|m| m.get("content"))
+        .map(content_text)
+        .unwrap_or_default();
+    super::parse::json_object(&content)
+        .map(|v| (v, usage))
+        .map_err(|message| LlmError::InvalidOutput { message, usage })
 }
 
 #[async_trait::async_trait]
 impl LlmProvider for OpenAiCompatible {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
-        let body = chat_request(request);
-        let capture = Capture {
-            http: self.http.clone(),
-            response: Arc::default(),
-        };
-        let result = match &self.settings {
-            Settings::OpenAi(c) => call(c.clone(), &capture, body).await,
-            Settings::Azure(c) => call(c.clone(), &capture, body).await,
-        };
-        let (status, headers) = capture
-            .response
-            .lock()
-            .ok()
-            .and_then(|mut h| h.take())
-            .unwrap_or((200, HeaderMap::new()));
-        let limits = super::rate_limits(&headers);
-        let response = result.map_err(|e| map_error(e, status, &headers))?;
-        let usage = response
-            .usage
-            .map(|u| Usage {
-                prompt_tokens: u64::from(u.prompt_tokens),
-                completion_tokens: u64::from(u.completion_tokens),
-                ..Default::default()
+        let rules = rules::rules(self.provider, &request.model, self.deployment.as_deref());
+        let settings = rules::settings(&rules, &request.model, &request.params);
+        let mut notes = settings.notes.clone();
+        let body = body(request, &settings)?;
+        let (answer, headers) =
+            refusals::send(&self.refused, &request.model, body, &mut notes, |b| {
+                self.post(b)
             })
-            .unwrap_or_default();
-        let message = response.choices.into_iter().next().map(|c| c.message);
-        let content = match message {
-            Some(m) => match (m.content, m.refusal) {
-                (Some(text), _) => text,
-                (None, Some(refusal)) => {
-                    return Err(LlmError::InvalidOutput {
-                        message: format!("the model refused: {refusal}"),
-                        usage,
-                    });
-                }
-                (None, None) => String::new(),
-            },
-            None => String::new(),
-        };
-        let output = super::parse::json_object(&content)
-            .map_err(|message| LlmError::InvalidOutput { message, usage })?;
+            .await?;
+        let (output, usage) = read_answer(&answer)?;
         Ok(LlmResponse {
             output,
             usage,
-            limits,
-            notes: vec![],
+            limits: super::rate_limits(&headers),
+            notes,
         })
     }
 }
@@ -196,10 +329,10 @@ impl LlmProvider for OpenAiCompatible {
 async fn call<C: Config + 'static>(
     config: C,
     capture: &Capture,
-    body: CreateChatCompletionRequest,
-) -> Result<async_openai::types::chat::CreateChatCompletionResponse, OpenAIError> {
+    body: Value,
+) -> Result<Value, OpenAIError> {
     let client = Client::build(capture.http.clone(), config).with_http_service(capture.clone());
-    client.chat().create(body).await
+    client.chat().create_byot(body).await
 }
 
 /// The typed error of an async-openai failure; `status` is the HTTP status the service saw
@@ -208,7 +341,11 @@ fn map_error(error: OpenAIError, status: u16, headers: &HeaderMap) -> LlmError {
     match error {
         OpenAIError::ApiError(e) => {
             let status = e.status_code.as_u16();
-            let body = serde_json::json!({"error": {"message": e.api_error.message}}).to_string();
+            let a = e.api_error;
+            let body = json!({"error": {
+                "message": a.message, "type": a.r#type, "param": a.param, "code": a.code,
+            }})
+            .to_string();
             LlmError::from_status(status, headers, &body)
         }
         OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::Timeout(std::time::Duration::ZERO),
@@ -259,74 +396,5 @@ impl tower::Service<HttpRequestFactory> for Capture {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::llm::Message;
-
-    #[test]
-    fn azure_endpoints_give_their_api_version() {
-        assert_eq!(
-            split_api_version("https://x.openai.azure.com?api-version=2025-01-01-preview"),
-            (
-                "https://x.openai.azure.com".to_string(),
-                "2025-01-01-preview".to_string()
-            )
-        );
-        assert_eq!(
-            split_api_version("https://x.openai.azure.com"),
-            (
-                "https://x.openai.azure.com".to_string(),
-                AZURE_API_VERSION.to_string()
-            )
-        );
-    }
-
-    #[test]
-    fn error_pages_count_by_their_status() {
-        let page = "<html>401 Authorization Required</html>".to_string();
-        let not_json = || serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
-        let e = map_error(
-            OpenAIError::JSONDeserialize(not_json(), page.clone()),
-            401,
-            &HeaderMap::new(),
-        );
-        assert_eq!(e.error_type(), "Authentication");
-        let e = map_error(
-            OpenAIError::JSONDeserialize(not_json(), page.clone()),
-            502,
-            &HeaderMap::new(),
-        );
-        assert_eq!(e.error_type(), "ProviderError");
-        let e = map_error(
-            OpenAIError::JSONDeserialize(not_json(), page),
-            200,
-            &HeaderMap::new(),
-        );
-        assert_eq!(e.error_type(), "InvalidOutput");
-    }
-
-    #[test]
-    fn requests_carry_the_schema() {
-        let request = LlmRequest {
-            model: "gpt-4o-mini".into(),
-            messages: vec![
-                Message::new(Role::System, "sys"),
-                Message::new(Role::User, "hi"),
-                Message::new(Role::Assistant, "{}"),
-            ],
-            schema: serde_json::json!({"type": "object"}),
-            params: crate::llm::ModelParams {
-                max_tokens: Some(100),
-                ..Default::default()
-            },
-        };
-        let body = serde_json::to_value(chat_request(&request)).expect("serializes");
-        assert_eq!(body["response_format"]["type"], "json_schema");
-        assert_eq!(
-            body["response_format"]["json_schema"]["schema"]["type"],
-            "object"
-        );
-        assert_eq!(body["messages"][2]["role"], "assistant");
-        assert_eq!(body["max_completion_tokens"], 100);
-    }
-}
+#[path = "openai_tests.rs"]
+mod tests;

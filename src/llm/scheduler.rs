@@ -9,7 +9,7 @@
 //! * **Retries** of 429, 5xx, connection errors and timeouts, with exponential backoff and full
 //!   jitter, `Retry-After` honoured for every call of the scheduler (a 429 pauses them all),
 //!   and a bound on attempts. Other errors (authentication, bad request, invalid output) are
-//!   returned at once.
+//!   returned at once; a refused parameter is retried inside one attempt ([`super::refusals`]).
 //! * **Cancellation**: a [`Cancel`] stops waiting and in-flight calls at once.
 use super::{LlmError, LlmProvider, LlmRequest, LlmResponse, RateLimits};
 use rand::Rng;

@@ -269,7 +269,7 @@ fn cost_of(prices: &PriceTable, model: &str, usage: Usage) -> f64 {
     prices
         .price(model)
         .map(|p| {
-            let (prompt, completion) = p.cost(usage.prompt_tokens, usage.completion_tokens);
+            let (prompt, completion) = p.usage_cost(&usage);
             prompt + completion
         })
         .unwrap_or(0.0)

@@ -1,13 +1,27 @@
 //! The provider layer against the fake LLM server over loopback: each provider kind
 //! (OpenAI, Custom, AzureOpenAI, Anthropic, Gemini) through `provider_for` and
 //! `LlmProvider::complete` — keyword and span answers, usage, typed errors for a wrong key, a
-//! rate limit, server errors and malformed output — and the scheduler retrying server errors.
+//! rate limit, server errors and malformed output — and the scheduler retrying server errors;
+//! parameters per the rules and refused ones retried (`params`); images, usage details, cuts,
+//! refusals and answers as real models give them (`answers`).
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use prompter::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
 use prompter::llm::{LlmError, LlmRequest, LlmResponse, Message, Role, http_client, provider_for};
 use prompter::services::model_providers::{Credentials, Provider};
 use serde_json::{Value, json};
 use std::time::Duration;
+
+mod answers;
+mod params;
+
+/// Every provider kind Prompter runs.
+const DIALECTS: [Provider; 5] = [
+    Provider::OpenAI,
+    Provider::Custom,
+    Provider::AzureOpenAI,
+    Provider::Anthropic,
+    Provider::Gemini,
+];
 
 /// The key every fake server of these tests requires.
 const KEY: &str = "fake-key";

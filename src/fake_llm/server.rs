@@ -1,0 +1,482 @@
+//! The fake LLM's server: routing, the shared state of its workers, and the one code path every
+//! dialect goes through (counting, the key check, reading the request, the limits, the faults
+//! and the latency, then the answer in the dialect's shape).
+use super::call::{BadRequest, Call, Finish, Reply, Tokens, tokens};
+use super::faults::Fault;
+use super::limits::Quota;
+use super::{
+    Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, openai, realism,
+};
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::{Value, json};
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The model id `GET /v1/models` lists.
+pub const FAKE_MODEL: &str = "fake-model";
+
+/// The shared state of the server's workers.
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub(super) config: FakeLlmConfig,
+    pub(super) rng: Mutex<StdRng>,
+    /// Admitted requests of the last minute: when, and how many tokens.
+    pub(super) window: Mutex<VecDeque<(Instant, u64)>>,
+    pub(super) counters: Counters,
+    /// Hashes of the prompt prefixes in the provider's cache.
+    pub(super) cache: Mutex<HashSet<u64>>,
+}
+
+impl Inner {
+    /// A 400 for `bad` in the shape of `api`.
+    fn refuse(&self, api: Api, bad: &BadRequest) -> HttpResponse {
+        add(&self.counters.bad_requests, 1);
+        let mut builder = HttpResponse::BadRequest();
+        if self.limited() {
+            self.headers(api, &mut builder, self.quota());
+        }
+        builder.json(match api {
+            Api::OpenAi | Api::Azure => openai::bad_request_body(bad),
+            Api::Anthropic => anthropic::error_body(Failure::BadRequest, &bad.message),
+            Api::Gemini => gemini::bad_request_body(bad),
+        })
+    }
+
+    /// The prompt tokens of `call` read from or written to the provider's cache: `(read,
+    /// written)`.
+    fn cached(&self, call: &Call, prompt_tokens: u64) -> (u64, u64) {
+        let Some(prefix) = call.prefix else {
+            return (0, 0);
+        };
+        let prefix_tokens =
+            (tokens(prefix.chars) + call.images * super::call::IMAGE_TOKENS).min(prompt_tokens);
+        if prompt_tokens < super::call::MIN_CACHED_TOKENS
+            || prefix_tokens < super::call::MIN_CACHED_TOKENS
+        {
+            return (0, 0);
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        let hit = !cache.insert(prefix.hash);
+        match (hit, prefix.explicit) {
+            (true, _) => (prefix_tokens / prefix.step * prefix.step, 0),
+            (false, true) => (0, prefix_tokens),
+            (false, false) => (0, 0),
+        }
+    }
+
+    /// An error answer in the shape of `api`. `quota` is the limiter's report (else it is
+    /// read now); `retry` adds `Retry-After`.
+    pub(super) fn fail(
+        &self,
+        api: Api,
+        failure: Failure,
+        message: &str,
+        quota: Option<Quota>,
+        retry: Option<Duration>,
+    ) -> HttpResponse {
+        let status = failure.status();
+        let mut builder = HttpResponse::build(status);
+        if self.limited() {
+            let quota = quota.unwrap_or_else(|| self.quota());
+            self.headers(api, &mut builder, quota);
+        }
+        let retry_secs = retry.map(|wait| wait.as_secs_f64().ceil().max(1.0) as u64);
+        if let (Some(wait), Some(secs)) = (retry, retry_secs) {
+            builder.insert_header(("retry-after", secs.to_string()));
+            if matches!(api, Api::OpenAi | Api::Azure) {
+                builder.insert_header(("retry-after-ms", wait.as_millis().max(1).to_string()));
+            }
+        }
+        let body = match api {
+            Api::OpenAi | Api::Azure => openai::error_body(failure, message),
+            Api::Anthropic => anthropic::error_body(failure, message),
+            Api::Gemini => gemini::error_body(failure, message, retry_secs),
+        };
+        builder.json(body)
+    }
+}
+
+/// The wire dialect of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Api {
+    /// OpenAI chat completions.
+    OpenAi,
+    /// Azure OpenAI chat completions on a deployment.
+    Azure,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Gemini `generateContent`.
+    Gemini,
+}
+
+/// Why a request failed; each dialect renders it in its own error shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    MissingKey,
+    WrongKey,
+    BadRequest,
+    NotFound,
+    RateLimited,
+    ServerError,
+}
+
+impl Failure {
+    pub(super) fn status(self) -> StatusCode {
+        match self {
+            Failure::MissingKey | Failure::WrongKey => StatusCode::UNAUTHORIZED,
+            Failure::BadRequest => StatusCode::BAD_REQUEST,
+            Failure::NotFound => StatusCode::NOT_FOUND,
+            Failure::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Failure::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A running fake LLM server; dropping it stops the server.
+#[derive(Debug)]
+pub struct FakeLlm {
+    /// The loopback port the server listens on.
+    pub port: u16,
+    handle: ServerHandle,
+    inner: web::Data<Inner>,
+}
+
+impl FakeLlm {
+    /// Starts the server on 127.0.0.1:`port` (0 picks a free port) in the background of the
+    /// current tokio runtime.
+    pub async fn start(config: FakeLlmConfig, port: u16) -> std::io::Result<FakeLlm> {
+        let inner = web::Data::new(Inner {
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+            config,
+            window: Mutex::new(VecDeque::new()),
+            counters: Counters::default(),
+            cache: Mutex::new(HashSet::new()),
+        });
+        let data = inner.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+                .route("/v1/chat/completions", web::post().to(chat_completions))
+                .route("/chat/completions", web::post().to(chat_completions))
+                .route(
+                    "/openai/deployments/{deployment}/chat/completions",
+                    web::post().to(azure_chat_completions),
+                )
+                .route("/v1/messages", web::post().to(messages))
+                .route("/messages", web::post().to(messages))
+                .route("/v1beta/models/{tail}", web::post().to(generate_content))
+                .route("/v1/models", web::get().to(models))
+                .route("/models", web::get().to(models))
+        })
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .bind(("127.0.0.1", port))?;
+        let port = server
+            .addrs()
+            .first()
+            .map(|a| a.port())
+            .ok_or_else(|| std::io::Error::other("the fake LLM server has no address"))?;
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(FakeLlm {
+            port,
+            handle,
+            inner,
+        })
+    }
+
+    /// The OpenAI base URL of the server: `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// The root URL of the server, `http://127.0.0.1:PORT`: the endpoint of Azure OpenAI,
+    /// Anthropic and Gemini connections.
+    pub fn root_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the server has answered so far.
+    pub fn stats(&self) -> FakeLlmStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Stops the server (in-flight requests are dropped) and waits until it has stopped.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        // The stop command is sent at once; the returned future only awaits its completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// `GET /v1/models`.
+async fn models() -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "object": "list",
+        "data": [{"id": FAKE_MODEL, "object": "model", "created": 0, "owned_by": "prompter"}]
+    }))
+}
+
+/// The API key a request sends in the header (or query) of its dialect.
+fn given_key(api: Api, req: &HttpRequest) -> Option<String> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+    };
+    let bearer =
+        || header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(|k| k.trim().into()));
+    match api {
+        Api::OpenAi => bearer(),
+        Api::Azure => header("api-key").or_else(bearer),
+        Api::Anthropic => header("x-api-key"),
+        Api::Gemini => header("x-goog-api-key").or_else(|| query(req, "key")),
+    }
+}
+
+/// A query parameter of a request.
+fn query(req: &HttpRequest, name: &str) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get(name).cloned())
+}
+
+/// `POST /v1/chat/completions`.
+async fn chat_completions(
+    req: HttpRequest,
+    body: web::Bytes,
+    inner: web::Data<Inner>,
+) -> HttpResponse {
+    serve(Api::OpenAi, None, req, body, inner).await
+}
+
+/// `POST /openai/deployments/{deployment}/chat/completions?api-version=...`.
+async fn azure_chat_completions(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    inner: web::Data<Inner>,
+) -> HttpResponse {
+    serve(Api::Azure, Some(path.into_inner()), req, body, inner).await
+}
+
+/// `POST /v1/messages`.
+async fn messages(req: HttpRequest, body: web::Bytes, inner: web::Data<Inner>) -> HttpResponse {
+    serve(Api::Anthropic, None, req, body, inner).await
+}
+
+/// `POST /v1beta/models/{model}:generateContent`.
+async fn generate_content(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    inner: web::Data<Inner>,
+) -> HttpResponse {
+    let tail = path.into_inner();
+    match tail.strip_suffix(":generateContent") {
+        Some(model) if !model.is_empty() => {
+            let model = model.to_string();
+            serve(Api::Gemini, Some(model), req, body, inner).await
+        }
+        _ => inner.fail(
+            Api::Gemini,
+            Failure::NotFound,
+            &format!(
+                "The fake server only answers models/{{model}}:generateContent, not models/{tail}."
+            ),
+            None,
+            None,
+        ),
+    }
+}
+
+/// The code path of every dialect: counting, the key check, reading the request, the limits,
+/// the faults and the latency, then the answer in the dialect's shape. `target` is the Azure
+/// deployment or the Gemini model of the path.
+async fn serve(
+    api: Api,
+    target: Option<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+    inner: web::Data<Inner>,
+) -> HttpResponse {
+    let c = &inner.counters;
+    add(&c.requests, 1);
+    if let Some(key) = &inner.config.require_key {
+        let given = given_key(api, &req);
+        if given.as_deref() != Some(key.as_str()) {
+            add(&c.unauthorized, 1);
+            let (failure, message) = match (api, &given) {
+                (Api::OpenAi, None) => (Failure::MissingKey, "You didn't provide an API key."),
+                (Api::OpenAi, Some(_)) => (Failure::WrongKey, "Incorrect API key provided."),
+                (Api::Azure, _) => (
+                    Failure::WrongKey,
+                    "Access denied due to invalid subscription key or wrong API endpoint.",
+                ),
+                (Api::Anthropic, None) => (Failure::MissingKey, "x-api-key header is required"),
+                (Api::Anthropic, Some(_)) => (Failure::WrongKey, "invalid x-api-key"),
+                (Api::Gemini, None) => (
+                    Failure::MissingKey,
+                    "Method doesn't allow unregistered callers. Please use an API key.",
+                ),
+                (Api::Gemini, Some(_)) => (
+                    Failure::WrongKey,
+                    "API key not valid. Please pass a valid API key.",
+                ),
+            };
+            return inner.fail(api, failure, message, None, None);
+        }
+    }
+    if api == Api::Azure && query(&req, "api-version").is_none() {
+        return inner.refuse(api, &"Missing required query parameter: api-version".into());
+    }
+    if api == Api::Anthropic && !req.headers().contains_key("anthropic-version") {
+        return inner.refuse(api, &"anthropic-version: header is required".into());
+    }
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            let message = format!("We could not parse the JSON body of your request: {e}");
+            return inner.refuse(api, &BadRequest::new(message));
+        }
+    };
+    let call = match api {
+        Api::OpenAi => openai::read(&request, FAKE_MODEL),
+        Api::Azure => openai::read(&request, target.as_deref().unwrap_or(FAKE_MODEL)),
+        Api::Anthropic => anthropic::read(&request),
+        Api::Gemini => gemini::read(&request, target.as_deref().unwrap_or(FAKE_MODEL)),
+    };
+    let call = match call {
+        Ok(call) => call,
+        Err(bad) => return inner.refuse(api, &bad),
+    };
+    let schema = call.schema.as_ref();
+    let valid = answer::answer(schema, &call.user_text, false);
+    let prompt_tokens = call.prompt_tokens();
+    let expected_output = tokens(valid.chars().count()) + call.reasoning;
+
+    let quota = if inner.limited() {
+        match inner.admit(prompt_tokens + expected_output) {
+            Ok(q) => Some(q),
+            Err((wait, q)) => {
+                add(&c.rate_limited, 1);
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                let message = format!(
+                    "Rate limit reached for {}: please try again in {secs}s.",
+                    call.model
+                );
+                return inner.fail(api, Failure::RateLimited, &message, Some(q), Some(wait));
+            }
+        }
+    } else {
+        None
+    };
+
+    let (fault, jitter) = inner.draw();
+    let delay = Duration::from_millis(inner.config.latency_ms) + jitter;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let clean = |text: String| Reply {
+        text,
+        json: true,
+        finish: Finish::Stop,
+        tokens: Tokens::default(),
+    };
+    let mut reply = match fault {
+        Fault::ServerError => {
+            add(&c.server_errors, 1);
+            return inner.fail(
+                api,
+                Failure::ServerError,
+                "The server had an error while processing your request. Sorry about that!",
+                quota,
+                None,
+            );
+        }
+        Fault::Timeout => {
+            add(&c.timeouts, 1);
+            tokio::time::sleep(Duration::from_millis(inner.config.timeout_ms)).await;
+            clean(valid)
+        }
+        Fault::Malformed => {
+            add(&c.malformed, 1);
+            // A truncated object after a sentence: not JSON, even to a tolerant parser.
+            let cut = valid.strip_suffix('}').unwrap_or(&valid);
+            Reply {
+                json: false,
+                ..clean(format!("Sure! Here is the answer you asked for: {cut}"))
+            }
+        }
+        Fault::Invalid => {
+            add(&c.invalid, 1);
+            clean(answer::answer(schema, &call.user_text, true))
+        }
+        Fault::None => clean(valid),
+    };
+    reply.tokens.output = tokens(reply.text.chars().count());
+    if matches!(fault, Fault::None | Fault::Timeout)
+        && let Some(quirk) = realism::choose(&inner.config, call.key)
+    {
+        add(&c.quirked, 1);
+        realism::apply(quirk, &mut reply, call.key);
+        if quirk == realism::Quirk::Cut
+            && let Some(max) = call.max_output
+        {
+            // The limit it was cut at is the request's.
+            reply.tokens.output = max.saturating_sub(call.reasoning);
+        }
+    }
+    let (cached, cache_written) = inner.cached(&call, prompt_tokens);
+    reply.tokens = Tokens {
+        prompt: prompt_tokens,
+        reasoning: call.reasoning,
+        cached,
+        cache_written,
+        ..reply.tokens
+    };
+    reply.limit(call.max_output);
+    let t = reply.tokens;
+    add(&c.ok, 1);
+    add(&c.prompt_tokens, t.prompt);
+    add(&c.completion_tokens, t.output + t.reasoning);
+    add(&c.reasoning_tokens, t.reasoning);
+    add(&c.cached_tokens, t.cached);
+    if reply.finish == Finish::Refusal {
+        add(&c.refusals, 1);
+    }
+    if reply.finish == Finish::Length {
+        add(&c.cut, 1);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let n = c.requests.load(Ordering::Relaxed);
+    let mut builder = HttpResponse::Ok();
+    if let Some(q) = quota {
+        inner.headers(api, &mut builder, q);
+    }
+    builder.json(match api {
+        Api::OpenAi | Api::Azure => openai::answer(&call, &reply, now, n),
+        Api::Anthropic => anthropic::answer(&call, &reply, n),
+        Api::Gemini => gemini::answer(&call, &reply, n),
+    })
+}
