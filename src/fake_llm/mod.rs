@@ -220,6 +220,8 @@ pub struct FakeLlmStats {
     pub refusals: u64,
     /// Answers cut at the output token limit.
     pub cut: u64,
+    /// Images in the answered requests (each accepted in its dialect's shape).
+    pub images: u64,
 }
 
 /// The atomics behind [`FakeLlmStats`].
@@ -241,6 +243,7 @@ struct Counters {
     quirked: AtomicU64,
     refusals: AtomicU64,
     cut: AtomicU64,
+    images: AtomicU64,
 }
 
 /// Adds `n` to a counter.
@@ -268,6 +271,7 @@ impl Counters {
             quirked: get(&self.quirked),
             refusals: get(&self.refusals),
             cut: get(&self.cut),
+            images: get(&self.images),
         }
     }
 }

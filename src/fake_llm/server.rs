@@ -460,6 +460,7 @@ async fn serve(
     add(&c.completion_tokens, t.output + t.reasoning);
     add(&c.reasoning_tokens, t.reasoning);
     add(&c.cached_tokens, t.cached);
+    add(&c.images, call.images);
     if reply.finish == Finish::Refusal {
         add(&c.refusals, 1);
     }

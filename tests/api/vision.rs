@@ -191,3 +191,76 @@ async fn cost_estimates_count_images_by_their_size() {
     assert_eq!(estimate["image_tokens"], expected, "{estimate}");
     assert!(estimate["prompt_tokens"].as_u64().unwrap_or(0) > expected);
 }
+
+/// Issue 10: an image project runs through every provider dialect against the strict fake,
+/// which accepts an image only in its provider's real shape: a loopback image (sent inline),
+/// a data: URL and a public URL (given to the provider as is) reach the model in each.
+#[tokio::test]
+async fn every_provider_dialect_runs_an_image_project() {
+    let images = image_server().await;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = TestApp::spawn_with(quick_engine).await;
+    let project = app.project(IMAGE_CLS).await;
+    let urls = [
+        format!("{images}/small.png"),
+        format!("data:image/png;base64,{}", b64(&PNG)),
+        "https://images.example.com/cat.png".to_string(),
+    ];
+    let data: Vec<serde_json::Value> = urls
+        .iter()
+        .map(|url| json!({"image": url, "caption": "a pet"}))
+        .collect();
+    let tasks = app.import(project, json!(data)).await;
+    let prompt = id_of(
+        &new_prompt(
+            &app,
+            json!({"title": "Vision", "associated_projects": [project]}),
+        )
+        .await,
+    );
+    let dialects = [
+        ("OpenAI", "gpt-5-mini", llm.base_url(), None),
+        (
+            "AzureOpenAI",
+            "gpt-4o",
+            format!("{}?api-version=2024-10-21", llm.root_url()),
+            Some("vision-deployment"),
+        ),
+        ("Custom", "llava-v1.6", llm.base_url(), None),
+        ("Anthropic", "claude-sonnet-4-5", llm.root_url(), None),
+        ("Gemini", "gemini-2.5-flash", llm.root_url(), None),
+    ];
+    for (n, (provider, model, endpoint, deployment)) in dialects.into_iter().enumerate() {
+        let (status, connection) = app
+            .post(
+                "/api/model-provider-connections/",
+                json!({"provider": provider, "endpoint": endpoint, "api_key": "fake-key",
+                       "deployment_name": deployment}),
+            )
+            .await;
+        assert_eq!(status, 201, "{connection}");
+        let (status, v) = app
+            .post(
+                &format!("/api/prompts/{prompt}/versions"),
+                json!({"title": provider, "prompt": "Which animal is in {image}?",
+                       "provider": provider, "provider_model_id": model,
+                       "model_provider_connection": id_of(&connection)}),
+            )
+            .await;
+        assert_eq!(status, 201, "{v}");
+        let s = Setup {
+            project,
+            tasks: tasks.clone(),
+            prompt,
+            version: id_of(&v),
+            connection: id_of(&connection),
+        };
+        let run = start(&app, &s, json!({"project_subset": "All"})).await;
+        let state = finished(&app, &s, run).await;
+        assert_eq!(state["status"], "Completed", "{provider}: {state}");
+        assert_eq!(state["total_predictions"], 3, "{provider}: {state}");
+        let stats = llm.stats();
+        assert_eq!(stats.images, 3 * (n as u64 + 1), "{provider}: {stats:?}");
+        assert_eq!(stats.bad_requests, 0, "{provider}: {stats:?}");
+    }
+}
