@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -97,7 +98,12 @@ def schemathesis(label, *selection):
         "--no-color", *selection,
     ]
     started = time.time()
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    # In a scratch directory: schemathesis keeps a cache of past failures in its working
+    # directory and replays them, which would make a run depend on the ones before it.
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(
+            command, capture_output=True, text=True, cwd=scratch, env={**os.environ, "NO_COLOR": "1"}
+        )
     elapsed = time.time() - started
     output = result.stdout + result.stderr
     cases = re.search(r"(\d+) generated", output)
