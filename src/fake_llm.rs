@@ -26,10 +26,10 @@
 //!   `amazing` pick a value like `Positive`; `awful`, `bad`, `terrible`, `hate`, `poor` one like
 //!   `Negative`), else the first enum value;
 //! * an array of enum strings gets every enum value occurring in the text, or the first one;
-//! * an array of span objects (items with `start`, `end` and `labels` properties) gets one span
-//!   per capitalised word group: `ORG` when a word is a known organisation (`Inc`, `Corp`, `Acme`,
-//!   `Google`, `Microsoft`, `Apple`, `OpenAI`), `PER` otherwise, with character offsets into the
-//!   matched text;
+//! * an array of span objects (items with `labels` and `text`, or `start` and `end`, properties)
+//!   gets one span per capitalised word group (its `text`, `start`, and `end` when asked): `ORG`
+//!   when a word is a known organisation (`Inc`, `Corp`, `Acme`, `Google`, `Microsoft`,
+//!   `Apple`, `OpenAI`), `PER` otherwise, with character offsets into the matched text;
 //! * the **refine** rule, for prompt-refinement ("teacher") schemas, by the name of a string
 //!   property without an enum (case-insensitive, first match wins): `reasoning` answers
 //!   "The fake teacher kept the placeholders and added an instruction."; a name containing
@@ -1282,8 +1282,11 @@ fn walk(schema: &Value, source: &Source, invalid: &mut bool) -> Value {
                 return json!(found);
             }
             let props = items.get("properties");
+            // Spans: `labels` with the quoted `text`, or with `start` and `end` offsets.
             let is_span = props.is_some_and(|p| {
-                p.get("start").is_some() && p.get("end").is_some() && p.get("labels").is_some()
+                p.get("labels").is_some()
+                    && (p.get("text").is_some()
+                        || (p.get("start").is_some() && p.get("end").is_some()))
             });
             if is_span {
                 return spans(items, text, invalid);
@@ -1443,7 +1446,9 @@ fn spans(items: &Value, text: &str, invalid: &mut bool) -> Value {
         };
         let mut span = Map::new();
         span.insert("start".into(), json!(first.start));
-        span.insert("end".into(), json!(last.end));
+        if items.pointer("/properties/end").is_some() {
+            span.insert("end".into(), json!(last.end));
+        }
         span.insert("labels".into(), json!([label]));
         if with_text {
             let s: String = chars[first.start..last.end].iter().collect();

@@ -14,6 +14,7 @@ mod migrations;
 mod ml_backend;
 mod model_providers;
 mod openapi;
+mod outputs;
 mod predictions;
 mod projects;
 mod prompts;
