@@ -15,7 +15,8 @@
 //!   multiset. Score 2TP/(2TP+FP+FN), 1.0 when both sides are empty. Per-class counts are by
 //!   label.
 //! - `TextArea`, `Rating`, `Number`: the multiset of values (`text` entries, `rating`, `number`)
-//!   must be equal: 1.0, else 0.0. No classes.
+//!   must be equal: 1.0, else 0.0. No classes. Rating and Number are also scored by closeness
+//!   ([`closeness`]).
 //!
 //! The task score is the mean over scored controls (1.0 when none is scored); the task is
 //! correct when that is 1.0. Regions whose `from_name` is not a control of the config are
@@ -316,8 +317,10 @@ pub fn score_task(config: &LabelConfig, prediction: &Value, ground_truth: &Value
     }
 }
 
+mod closeness;
 mod report;
 #[cfg(test)]
 mod tests;
 
+pub use closeness::{Closeness, ControlCloseness, closeness};
 pub use report::classification_report;

@@ -424,3 +424,68 @@ fn hypertext_spans_match_on_global_offsets() {
     )]);
     assert!(!score_task(&config, &moved, &gt).correct);
 }
+
+#[test]
+fn closeness_of_ratings_and_numbers() {
+    let config = parse(MORE).unwrap();
+    let gt = json!([
+        region("stars", json!({"rating": 4})),
+        region("price", json!({"number": 100})),
+        region("count", json!({"number": 10})),
+    ]);
+    let predicted = json!([
+        region("stars", json!({"rating": 3})),
+        region("price", json!({"number": 150})),
+        region("count", json!({"number": 13})),
+    ]);
+    let c = closeness(&config, &predicted, &gt);
+    let by = |name: &str| c.iter().find(|x| x.control == name).unwrap().clone();
+    // Rating: range 5 − 1 = 4, one star off: 1 − 1/4.
+    let stars = by("stars");
+    assert!(close(stars.closeness, 0.75));
+    assert!(stars.within_one() && !stars.exact());
+    assert_eq!(stars.range, Some(4.0));
+    // Number with min/max: range 200, 50 off: 1 − 50/200.
+    assert!(close(by("price").closeness, 0.75));
+    // Number without a range: relative to the truth, 3 off 10: 0.7.
+    let count = by("count");
+    assert!(close(count.closeness, 0.7));
+    assert_eq!(count.range, None);
+    assert_eq!(count.abs_error(), Some(3.0));
+    // Far off saturates at 0; no prediction is 0 and not within one.
+    let c = closeness(
+        &config,
+        &json!([
+            region("stars", json!({"rating": 0})),
+            region("count", json!({"number": -50}))
+        ]),
+        &gt,
+    );
+    assert!(close(c[0].closeness, 0.0));
+    assert!(close(c[2].closeness, 0.0));
+    assert_eq!(c[1].predicted, None);
+    assert!(close(c[1].closeness, 0.0));
+    assert!(!c[1].within_one());
+    // Controls without a ground-truth value are not scored.
+    assert!(closeness(&config, &predicted, &json!([])).is_empty());
+    // Summed over tasks.
+    let mut total = Closeness::default();
+    total.add(&stars);
+    for x in &c {
+        if x.control == "stars" {
+            total.add(x);
+        }
+    }
+    let summary = total.to_json();
+    assert_eq!(summary["tasks"], 2);
+    assert_eq!(summary["predicted"], 2);
+    assert!(close(summary["mean_closeness"].as_f64().unwrap(), 0.375));
+    assert!(close(summary["within_one_accuracy"].as_f64().unwrap(), 0.5));
+    assert!(close(summary["exact_accuracy"].as_f64().unwrap(), 0.0));
+    assert!(close(summary["mean_absolute_error"].as_f64().unwrap(), 2.5));
+    assert_eq!(summary["kind"], "rating");
+    assert_eq!(
+        Closeness::default().to_json()["mean_closeness"],
+        Value::Null
+    );
+}
