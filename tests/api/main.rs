@@ -21,5 +21,6 @@ mod prompts;
 mod providers;
 mod refine;
 mod runs;
+mod scores;
 mod tasks;
 mod versions;
