@@ -269,3 +269,61 @@ fn regions_hypertext_labels_key() {
         ]
     );
 }
+
+#[test]
+fn tag_soup_never_panics_and_offsets_stay_consistent() {
+    // Misnested formatting (the adoption agency algorithm), foster parenting, templates,
+    // foreign content, stray end tags, frames, unclosed everything.
+    let soups = [
+        "<b><i>x</b>y</i>z",
+        "<table>a<tr>b<td>c</table>d",
+        "<p><table><tr><td>x</td></tr></table>y",
+        "<template><p>hidden</p></template><p>shown</p>",
+        "<svg><foreignObject><p>a</p></foreignObject><text>b</text></svg><math><mi>c</mi></math>",
+        "</p></div></b>text<br/></br>",
+        "<frameset><frame></frameset>after",
+        "<a><table><a>x</a></table></a>",
+        "<select><option>o<optgroup>g</select>s",
+        "<!DOCTYPE html><html><head><title>t</title></head><body>b</body></html>tail",
+        "<ruby>a<rt>b</ruby><dl><dt>c<dd>d</dl>",
+        "",
+        "plain text only",
+        "&amp;&lt;&unknown;&#0;&#xD800;",
+    ];
+    for soup in soups {
+        for inline in [false, true] {
+            let text = HtmlText::parse(soup, inline);
+            let mut at = 0;
+            for node in &text.nodes {
+                assert!(
+                    node.start >= at && node.end > node.start,
+                    "{soup}: {node:?}"
+                );
+                at = node.end;
+                assert!(node.xpath.starts_with('/') && node.xpath.ends_with(']'));
+            }
+            assert!(at <= text.text.chars().count(), "{soup}");
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn random_markup_never_panics(parts in proptest::collection::vec(
+        proptest::sample::select(vec![
+            "<p>", "</p>", "<b>", "</b>", "<i>", "</i>", "<table>", "</table>", "<tr>", "<td>",
+            "</td>", "<br>", "<div>", "</div>", "<a>", "</a>", "<script>", "</script>", "<!--",
+            "-->", "<template>", "</template>", "<svg>", "</svg>", "text", " ", "\n", "🙂", "東京",
+            "&amp;", "<", ">", "<textarea>", "</textarea>", "<option>", "<select>", "</select>",
+        ]),
+        0..60,
+    )) {
+        let html = parts.concat();
+        let text = HtmlText::parse(&html, false);
+        for node in &text.nodes {
+            let range = text.range(node.start, node.end);
+            proptest::prop_assert!(range.is_some(), "{html}: {node:?}");
+        }
+        let _ = HtmlText::parse(&html, true);
+    }
+}
