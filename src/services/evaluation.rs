@@ -124,7 +124,8 @@ pub struct SubsetTasksPage {
     pub summary: Option<Value>,
 }
 
-/// Labels of `from_name` (or any control) that a region list carries.
+/// Labels of `from_name` (or any control) that a region list carries, as the scores name
+/// classes: each label of a list, a Pairwise side, each Taxonomy path joined with ` / `.
 fn classes_of(result: &Value, from_name: Option<&str>) -> HashSet<String> {
     let mut out = HashSet::new();
     for region in result.as_array().into_iter().flatten() {
@@ -136,8 +137,20 @@ fn classes_of(result: &Value, from_name: Option<&str>) -> HashSet<String> {
                 if matches!(key.as_str(), "start" | "end" | "text") {
                     continue;
                 }
-                for label in v.as_array().into_iter().flatten().filter_map(Value::as_str) {
-                    out.insert(label.to_string());
+                if let Value::String(side) = v {
+                    out.insert(side.clone());
+                }
+                for item in v.as_array().into_iter().flatten() {
+                    match item {
+                        Value::String(label) => {
+                            out.insert(label.clone());
+                        }
+                        Value::Array(path) => {
+                            let labels: Vec<&str> = path.iter().filter_map(Value::as_str).collect();
+                            out.insert(labels.join(" / "));
+                        }
+                        _ => {}
+                    }
                 }
             }
         }

@@ -363,3 +363,70 @@ async fn spans_whose_text_is_absent_are_dropped_and_counted() {
     assert_eq!(list[0]["prediction"]["dropped_spans"], 1);
     assert_eq!(list[1]["prediction"]["dropped_spans"], 1);
 }
+
+const PAIRWISE_TAXONOMY: &str = r#"<View>
+  <Text name="text" value="$text"/>
+  <Text name="other" value="$text"/>
+  <Pairwise name="better" toName="text,other"/>
+  <Taxonomy name="topic" toName="text">
+    <Choice value="Online"><Choice value="Paywall"/></Choice><Choice value="Offline"/>
+  </Taxonomy>
+</View>"#;
+
+#[tokio::test]
+async fn pairwise_and_taxonomy_are_scored_and_filtered_as_classes() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app, PAIRWISE_TAXONOMY, &["a", "b"]).await;
+    let gt = |side: &str, path: Value| {
+        json!([
+            {"from_name": "better", "to_name": "better", "type": "pairwise", "value": {"selected": side}},
+            {"from_name": "topic", "to_name": "text", "type": "taxonomy", "value": {"taxonomy": path}}
+        ])
+    };
+    ground_truth(&app, f.tasks[0], gt("left", json!([["Online", "Paywall"]]))).await;
+    ground_truth(&app, f.tasks[1], gt("right", json!([["Offline"]]))).await;
+    let run = run_on(&app, &f, f.version, "HasGT").await;
+    batch(
+        &app,
+        run,
+        json!([
+            item(
+                f.tasks[0],
+                json!({"better": "left", "topic": [["Paywall"]]})
+            ),
+            item(
+                f.tasks[1],
+                json!({"better": "left", "topic": [["Offline"]]})
+            ),
+        ]),
+    )
+    .await;
+    let gt_acc = indicator(&app, run, "ground_truth_accuracy", "").await;
+    assert_eq!(gt_acc["correct"], 1, "{gt_acc}");
+    let report = indicator(&app, run, "classification_report", "").await;
+    assert_eq!(report["Online / Paywall"]["support"], 1, "{report}");
+    assert!(close(&report["left"]["precision"], 0.5), "{report}");
+    assert!(close(&report["right"]["recall"], 0.0), "{report}");
+    let ids = |page: &Value| -> Vec<i64> {
+        page["results"][0]["task_result_list"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(id_of)
+            .collect()
+    };
+    let base = format!(
+        "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
+        f.project, f.prompt
+    );
+    let (_, page) = app
+        .get(&format!("{base}&output_class=Online%20%2F%20Paywall"))
+        .await;
+    assert_eq!(ids(&page), [f.tasks[0]]);
+    let (_, page) = app
+        .get(&format!(
+            "{base}&alignment_class=right&alignment_from_name=better&alignment_outcome=false_negative"
+        ))
+        .await;
+    assert_eq!(ids(&page), [f.tasks[1]]);
+}
