@@ -184,7 +184,13 @@ pub async fn subset_tasks(
     let list: Vec<Value> = found
         .items
         .into_iter()
-        .map(|i| json!({"id": i.id, "data": i.data, "prediction": i.prediction, "ground_truth": i.ground_truth, "score": i.score, "error": i.error}))
+        .map(|i| {
+            let mut item = json!({"id": i.id, "data": i.data, "prediction": i.prediction, "ground_truth": i.ground_truth, "score": i.score, "error": i.error});
+            if let Some(closeness) = i.closeness {
+                item["closeness"] = closeness;
+            }
+            item
+        })
         .collect();
     let mut page_object =
         json!({"next_cursor": null, "previous_cursor": null, "task_result_list": list});

@@ -108,6 +108,9 @@ pub struct SubsetTaskItem {
     pub score: Option<f64>,
     /// The failure `{message, error_type}`, or null.
     pub error: Value,
+    /// Closeness of each Rating/Number answer (control name → [0, 1]) when the task has both a
+    /// prediction and ground truth with such values.
+    pub closeness: Option<Value>,
 }
 
 /// A page of subset tasks; `total` is None when not counted.
@@ -341,9 +344,19 @@ pub async fn subset_tasks(
         .map(|t| {
             let p = preds.remove(&t.id);
             let g = gt.get(&t.id);
-            let score = match (&p, g) {
-                (Some(p), Some(g)) => Some(scoring::score_task(&config, &p.result, &g.result).score),
-                _ => None,
+            let (score, closeness) = match (&p, g) {
+                (Some(p), Some(g)) => {
+                    let close: serde_json::Map<String, Value> =
+                        scoring::closeness(&config, &p.result, &g.result)
+                            .into_iter()
+                            .map(|c| (c.control, json!(c.closeness)))
+                            .collect();
+                    (
+                        Some(scoring::score_task(&config, &p.result, &g.result).score),
+                        (!close.is_empty()).then_some(Value::Object(close)),
+                    )
+                }
+                _ => (None, None),
             };
             SubsetTaskItem {
                 id: t.id,
@@ -358,6 +371,7 @@ pub async fn subset_tasks(
                 ground_truth: g.map_or(Value::Null, |g| json!({"id": g.id, "result": g.result})),
                 score,
                 error: errors.remove(&t.id).map_or(Value::Null, |f| json!({"message": f.message, "error_type": f.error_type})),
+                closeness,
             }
         })
         .collect();

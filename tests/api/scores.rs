@@ -292,6 +292,21 @@ async fn ratings_and_numbers_are_scored_by_closeness() {
     // Exact match still decides correctness: one task of three.
     let gt = indicator(&app, run, "ground_truth_accuracy", "").await;
     assert_eq!(gt["correct"], 1);
+    // Each predicted task shows its closeness in the drill-down.
+    let (_, page) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
+            f.project, f.prompt
+        ))
+        .await;
+    let list = page["results"][0]["task_result_list"]
+        .as_array()
+        .expect("tasks");
+    assert_eq!(list[0]["closeness"], json!({"stars": 1.0, "price": 1.0}));
+    assert!(close(&list[1]["closeness"]["stars"], 0.75));
+    assert!(close(&list[1]["closeness"]["price"], 0.8));
+    assert!(close(&list[1]["score"], 0.0));
+    assert!(list[2].get("closeness").is_none(), "{}", list[2]);
 }
 
 #[tokio::test]
