@@ -29,6 +29,7 @@ pub mod scoring;
 pub mod services;
 pub mod startup;
 pub mod state;
+pub mod stats;
 pub mod telemetry;
 pub mod template;
 pub mod util;

@@ -132,8 +132,12 @@ fn system_message(schema: &Value) -> String {
     format!(
         "You are a careful data annotator for a Label Studio project. Follow the user's \
          instructions for each task and answer with one JSON object, and nothing else, that \
-         fits this JSON schema:\n{schema}\nFor spans, quote the exact text in \"text\" and give \
-         its character offsets in \"start\" and \"end\"."
+         fits this JSON schema:\n{schema}\nFor spans, copy each span's text into \"text\" \
+         exactly as it appears in the input (same characters, spelling and case; for HTML, the \
+         visible text without tags), with its labels. Give one item per mention: when the same \
+         text occurs several times, add one item for each occurrence you label, with \"start\", \
+         the approximate character offset of that occurrence in the input, to tell them apart. \
+         Offsets are only a hint: the spans are found by their text."
     )
 }
 

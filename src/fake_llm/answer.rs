@@ -187,8 +187,11 @@ fn walk(schema: &Value, source: &Source, invalid: &mut bool) -> Value {
                 return json!(found);
             }
             let props = items.get("properties");
+            // Spans: `labels` with the quoted `text`, or with `start` and `end` offsets.
             let is_span = props.is_some_and(|p| {
-                p.get("start").is_some() && p.get("end").is_some() && p.get("labels").is_some()
+                p.get("labels").is_some()
+                    && (p.get("text").is_some()
+                        || (p.get("start").is_some() && p.get("end").is_some()))
             });
             if is_span {
                 return spans(items, text, invalid);
@@ -348,7 +351,9 @@ fn spans(items: &Value, text: &str, invalid: &mut bool) -> Value {
         };
         let mut span = Map::new();
         span.insert("start".into(), json!(first.start));
-        span.insert("end".into(), json!(last.end));
+        if items.pointer("/properties/end").is_some() {
+            span.insert("end".into(), json!(last.end));
+        }
         span.insert("labels".into(), json!([label]));
         if with_text {
             let s: String = chars[first.start..last.end].iter().collect();

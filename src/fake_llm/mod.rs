@@ -26,10 +26,10 @@
 //!   `amazing` pick a value like `Positive`; `awful`, `bad`, `terrible`, `hate`, `poor` one like
 //!   `Negative`), else the first enum value;
 //! * an array of enum strings gets every enum value occurring in the text, or the first one;
-//! * an array of span objects (items with `start`, `end` and `labels` properties) gets one span
-//!   per capitalised word group: `ORG` when a word is a known organisation (`Inc`, `Corp`, `Acme`,
-//!   `Google`, `Microsoft`, `Apple`, `OpenAI`), `PER` otherwise, with character offsets into the
-//!   matched text;
+//! * an array of span objects (items with `labels` and `text`, or `start` and `end`, properties)
+//!   gets one span per capitalised word group (its `text`, `start`, and `end` when asked): `ORG`
+//!   when a word is a known organisation (`Inc`, `Corp`, `Acme`, `Google`, `Microsoft`,
+//!   `Apple`, `OpenAI`), `PER` otherwise, with character offsets into the matched text;
 //! * the **refine** rule, for prompt-refinement ("teacher") schemas, by the name of a string
 //!   property without an enum (case-insensitive, first match wins): `reasoning` answers
 //!   "The fake teacher kept the placeholders and added an instruction."; a name containing

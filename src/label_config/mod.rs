@@ -10,19 +10,31 @@
 //! child's `alias` when it has one, else its `value` (Label Studio and its SDK do the same).
 
 mod compat;
+mod hypertext;
+mod output;
 mod parse;
 mod parsed;
 mod regions;
 mod schema;
+mod spans;
+mod taxonomy;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_budget;
 #[cfg(test)]
+mod tests_controls;
+#[cfg(test)]
+mod tests_hypertext;
+#[cfg(test)]
 mod tests_output;
+#[cfg(test)]
+mod tests_spans;
 
 pub use compat::Skill;
-pub use regions::RegionError;
+pub use hypertext::{HtmlText, TextNode};
+pub use regions::{Converted, DroppedSpan, RegionError};
+pub use spans::{Occurrence, SpanLocator};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -214,6 +226,9 @@ pub struct LabelTag {
     pub value: String,
     /// All attributes, in document order.
     pub attrs: Vec<(String, String)>,
+    /// The index in the control's `children` of the label this one is nested in (a `<Choice>`
+    /// inside a `<Choice>` of a `<Taxonomy>`), or `None` at the top level.
+    pub parent: Option<usize>,
 }
 
 /// A control tag: produces results, e.g. `<Choices name="sentiment" toName="text">`.
@@ -231,7 +246,8 @@ pub struct ControlTag {
     pub multiple: bool,
     /// All attributes of the tag.
     pub attrs: BTreeMap<String, String>,
-    /// The label children themselves, in document order.
+    /// The label children themselves, in document order (depth first: a nested `<Choice>` of
+    /// a `<Taxonomy>` follows its parent; see [`LabelTag::parent`]).
     pub children: Vec<LabelTag>,
 }
 
@@ -248,7 +264,11 @@ pub enum ControlKind {
     Rating,
     /// `<Number>`: a number.
     Number,
-    /// Any other control (`RectangleLabels`, `Taxonomy`, `DateTime`, …).
+    /// `<Pairwise>`: left or right of two objects.
+    Pairwise,
+    /// `<Taxonomy>`: paths in a tree of `<Choice>`s.
+    Taxonomy,
+    /// Any other control (`RectangleLabels`, `DateTime`, …).
     Other,
 }
 
@@ -261,6 +281,8 @@ impl ControlTag {
             "TextArea" => ControlKind::TextArea,
             "Rating" => ControlKind::Rating,
             "Number" => ControlKind::Number,
+            "Pairwise" => ControlKind::Pairwise,
+            "Taxonomy" => ControlKind::Taxonomy,
             _ => ControlKind::Other,
         }
     }
@@ -304,9 +326,11 @@ impl LabelConfig {
     }
 
     /// The control is a text-span control: a `Labels`-family tag (`Labels`,
-    /// `HyperTextLabels`, …) whose first `toName` is a `Text` or `HyperText` object. Its
-    /// results are `{"start", "end", "<tag lowercased>": [labels]}` with character offsets into
-    /// the object's data. Other `Labels`-family controls (`RectangleLabels`, …) are not spans.
+    /// `HyperTextLabels`, …) whose first `toName` is a `Text` or `HyperText` object. Over a
+    /// `Text` its results are `{"start", "end", "<tag lowercased>": [labels]}` with offsets in
+    /// Unicode code points into the object's data; over a `HyperText` they carry Label Studio's
+    /// XPath range (see [`HtmlText`]). Other `Labels`-family controls (`RectangleLabels`, …)
+    /// are not spans.
     pub fn is_span_control(&self, control: &ControlTag) -> bool {
         control.is_labels_family()
             && self
@@ -317,6 +341,12 @@ impl LabelConfig {
     /// Controls of one kind, in document order.
     pub fn controls_of_kind(&self, kind: ControlKind) -> impl Iterator<Item = &ControlTag> {
         self.controls.iter().filter(move |c| c.kind() == kind)
+    }
+
+    /// The target object of a span control is a `HyperText` (its data is HTML).
+    pub fn is_hypertext_target(&self, control: &ControlTag) -> bool {
+        self.target_object(control)
+            .is_some_and(|o| o.tag == "HyperText")
     }
 
     /// Data keys read by object tags (`$text` → `text`), deduplicated, in document order.

@@ -289,6 +289,8 @@ pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig,
     let mut index_flags: Vec<String> = Vec::new();
     // name -> is it an object tag
     let mut names: HashMap<String, bool> = HashMap::new();
+    // A label element's index in its control's `children`, by node (for nested `<Choice>`s).
+    let mut label_index: HashMap<NodeId, usize> = HashMap::new();
 
     for node in root.descendants().filter(Node::is_element) {
         steps.tick(1 + node.attributes().len());
@@ -312,7 +314,17 @@ pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig,
                         );
                         break;
                     }
-                    add_label(&mut errors, node, &mut controls[ci], &mut seen_labels[ci]);
+                    let parent = node
+                        .parent()
+                        .and_then(|p| label_index.get(&p.id()).copied());
+                    label_index.insert(node.id(), controls[ci].children.len());
+                    add_label(
+                        &mut errors,
+                        node,
+                        &mut controls[ci],
+                        &mut seen_labels[ci],
+                        parent,
+                    );
                 }
             }
             Role::Object => {
@@ -457,6 +469,7 @@ fn add_label(
     node: Node<'_, '_>,
     control: &mut ControlTag,
     seen: &mut HashSet<String>,
+    parent: Option<usize>,
 ) {
     let tag = node.tag_name().name();
     let Some(label) = attr(node, "alias").or_else(|| attr(node, "value")) else {
@@ -487,5 +500,6 @@ fn add_label(
         tag: tag.to_string(),
         value: label.to_string(),
         attrs: attrs_in_order(node),
+        parent,
     });
 }

@@ -1,30 +1,44 @@
 //! Turns an LLM's output object into Label Studio result regions.
 //!
 //! Mirrors the Label Studio SDK's `LabelInterface.create_regions(output)` as Label Studio uses
-//! it for prompt predictions, plus Adala's NER post-processing (locating quoted `text` to get
-//! character offsets):
+//! it for prompt predictions:
 //!
 //! - `output` maps control name → payload; unknown names and `null` payloads are skipped.
 //! - A string or number is one label; a list of strings/numbers is one region's labels; an
 //!   object is one region; a list of objects is one region per object (`Labels` spans). An
 //!   empty list gives no region.
 //! - Each region is `{"id": <uuid4>, "from_name", "to_name" (first toName), "type" (tag
-//!   lowercased), "value"}`; `value` holds only the keys Label Studio's value class keeps
-//!   (span `text` is dropped).
+//!   lowercased), "value"}`.
 //!
-//! Any invalid item (unknown label, bad offsets, unlocatable text, …) fails the whole output
-//! with a [`RegionError`], so the caller can record one failed prediction for the task.
+//! Per control:
 //!
-//! Handled controls: `Choices`, text-span `Labels`-family controls
-//! ([`LabelConfig::is_span_control`]), `TextArea`, `Rating` and `Number`. Payloads for other
-//! controls are skipped, as they are not in [`LabelConfig::output_schema`].
+//! - `Choices`: `{"choices": [labels]}`, labels checked against the config.
+//! - Text spans (`Labels` on a `<Text>`): `{"start", "end", "labels"}`, offsets in code points
+//!   found by [`SpanLocator`] from the quoted `text` (the model's `start` only chooses between
+//!   occurrences). `HyperTextLabels` on a `<HyperText>`: Label Studio's XPath range (see
+//!   [`HtmlText`]) plus `text` and `hypertextlabels`. A span whose text does not occur (or
+//!   repeats a span already placed with the same labels) is dropped and reported in
+//!   [`Converted::dropped`]; the rest of the output stands. A span without `text` keeps explicit
+//!   `start`/`end` offsets when they fit the source (the form of workers that located spans
+//!   themselves).
+//! - `TextArea`: `{"text": [..]}`; `Rating`: `{"rating": n}` (0 to `maxRating`); `Number`:
+//!   `{"number": x}`.
+//! - `Pairwise`: `{"selected": "left" | "right"}`, with `to_name` the control's own name (the
+//!   editor's `Pairwise.js` creates its result on itself; the SDK's `PairwiseTag.label` too).
+//! - `Taxonomy`: `{"taxonomy": [[root, …, node], …]}`, each path checked against the tree (a
+//!   path naming one node by its tail, e.g. the leaf alone, is completed).
+//!
+//! Any other invalid item (unknown label, bad rating, …) fails the whole output with a
+//! [`RegionError`], so the caller records one failed prediction for the task.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::{Map, Value, json};
 
+use super::hypertext::HtmlText;
 use super::schema::max_rating;
+use super::spans::{Located, Occurrence, SpanLocator};
+use super::taxonomy::Tree;
 use super::{ControlKind, ControlTag, LabelConfig};
 
 /// Why an LLM output could not be turned into regions.
@@ -51,6 +65,28 @@ impl fmt::Display for RegionError {
 
 impl std::error::Error for RegionError {}
 
+/// A span of the output that did not become a region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedSpan {
+    /// The control it was for.
+    pub control: String,
+    /// The text the model quoted (empty when it gave none).
+    pub text: String,
+    /// `absent` (the text does not occur in the source), `duplicate` (every occurrence already
+    /// has a span with the same labels), `no_text` (neither a text nor usable offsets) or
+    /// `unplaceable` (the HyperText range ends on no text node).
+    pub reason: &'static str,
+}
+
+/// The regions of an output, and the spans dropped on the way.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Converted {
+    /// Label Studio result regions.
+    pub regions: Vec<Value>,
+    /// Spans that were left out.
+    pub dropped: Vec<DroppedSpan>,
+}
+
 /// One item of a control's payload, after the SDK's normalisation.
 enum Item<'a> {
     /// A bare label or list of labels (`"Positive"`, `["A", "B"]`, `3`).
@@ -60,16 +96,26 @@ enum Item<'a> {
 }
 
 /// How a control's regions are built.
-#[derive(Clone, Copy, PartialEq)]
-enum Shape {
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) enum Shape {
     Choices,
     Span,
     TextArea,
     Rating,
     Number,
+    Pairwise,
+    Taxonomy,
 }
 
-fn shape(config: &LabelConfig, control: &ControlTag) -> Option<Shape> {
+/// A Taxonomy whose tree is in the config (not loaded from `apiUrl` or task data), used to
+/// classify the whole object (not regions, not as a labeling tool).
+pub(super) fn is_static_taxonomy(control: &ControlTag) -> bool {
+    let on = |key: &str| control.attrs.get(key).is_some_and(|v| v == "true");
+    !control.is_dynamic() && !on("labeling") && !on("perRegion") && !control.children.is_empty()
+}
+
+/// The shape of a control's regions, `None` when Prompter does not answer it.
+pub(super) fn shape(config: &LabelConfig, control: &ControlTag) -> Option<Shape> {
     if config.is_span_control(control) {
         return Some(Shape::Span);
     }
@@ -78,7 +124,9 @@ fn shape(config: &LabelConfig, control: &ControlTag) -> Option<Shape> {
         ControlKind::TextArea => Some(Shape::TextArea),
         ControlKind::Rating => Some(Shape::Rating),
         ControlKind::Number => Some(Shape::Number),
-        ControlKind::Labels | ControlKind::Other => None,
+        ControlKind::Pairwise if control.to_name.len() == 2 => Some(Shape::Pairwise),
+        ControlKind::Taxonomy if is_static_taxonomy(control) => Some(Shape::Taxonomy),
+        _ => None,
     }
 }
 
@@ -173,7 +221,7 @@ fn item_values<'a>(
     }
 }
 
-/// Exactly one value of an item (`Rating`, `Number`).
+/// Exactly one value of an item (`Rating`, `Number`, `Pairwise`).
 fn single_value<'a>(
     control: &ControlTag,
     item: &Item<'a>,
@@ -200,7 +248,7 @@ fn number(value: &Value) -> Option<f64> {
 }
 
 /// A whole number ≥ 0 (`4` or `4.0`; not `4.5`, `-1` or `"4"`).
-fn offset(value: &Value) -> Option<usize> {
+pub(super) fn offset(value: &Value) -> Option<usize> {
     if let Some(n) = value.as_u64() {
         return usize::try_from(n).ok();
     }
@@ -213,146 +261,227 @@ fn offset(value: &Value) -> Option<usize> {
     None
 }
 
-/// Character index → byte index in `s` (the length for an index at or past the end).
-fn byte_at(s: &str, char_index: usize) -> usize {
-    s.char_indices()
-        .nth(char_index)
-        .map_or(s.len(), |(byte, _)| byte)
+/// Where a span control's spans are looked for.
+enum SpanSource<'a> {
+    /// A `<Text>`'s data.
+    Plain(SpanLocator<'a>),
+    /// A `<HyperText>`'s rendered text.
+    Html(&'a HtmlText, SpanLocator<'a>),
+    /// The task data has no text for the control.
+    Missing,
 }
 
-/// The first occurrence of `needle` in `haystack` at or after character `from`, as
-/// character offsets `(start, end)`.
-fn find_chars(haystack: &str, needle: &str, from: usize) -> Option<(usize, usize)> {
-    let from_byte = byte_at(haystack, from);
-    let at = haystack.get(from_byte..)?.find(needle)?;
-    let start = from + haystack[from_byte..from_byte + at].chars().count();
-    Some((start, start + needle.chars().count()))
-}
-
-/// The characters `start..end` of `s`, if they are in it.
-fn char_slice(s: &str, start: usize, end: usize) -> Option<&str> {
-    if start >= end {
-        return None;
+impl<'a> SpanSource<'a> {
+    fn locator(&mut self) -> Option<&mut SpanLocator<'a>> {
+        match self {
+            SpanSource::Plain(l) | SpanSource::Html(_, l) => Some(l),
+            SpanSource::Missing => None,
+        }
     }
-    let mut indices = s
-        .char_indices()
-        .map(|(b, _)| b)
-        .chain(std::iter::once(s.len()));
-    let from = indices.nth(start)?;
-    let to = indices.nth(end - start - 1)?;
-    s.get(from..to)
 }
 
-/// The occurrence of `needle` in `haystack` whose start is nearest to character `near`, as
-/// character offsets `(start, end)`.
-fn nearest_chars(haystack: &str, needle: &str, near: usize) -> Option<(usize, usize)> {
-    let len = needle.chars().count();
-    let mut chars = 0;
-    let mut last_byte = 0;
-    haystack
-        .match_indices(needle)
-        .map(|(byte, _)| {
-            chars += haystack[last_byte..byte].chars().count();
-            last_byte = byte;
-            chars
-        })
-        .min_by_key(|start| start.abs_diff(near))
-        .map(|start| (start, start + len))
+/// Builds the spans of one control.
+struct Spans<'a> {
+    source: SpanSource<'a>,
+    /// Spans placed so far: (occurrence, labels), to drop exact repeats.
+    placed: Vec<(Occurrence, Vec<String>)>,
 }
 
-/// Builds span values for one control, remembering where each quoted text was last found.
-struct SpanLocator<'a> {
-    /// The source text the spans point into, when the task data has it as a string.
-    source: Option<&'a str>,
-    /// Its length in characters.
-    len: usize,
-    /// Quoted text → end of the previous span with that text.
-    last_end: HashMap<String, usize>,
-}
-
-impl SpanLocator<'_> {
-    /// `(start, end)` of a span item: the given offsets, checked against the source, or the
-    /// located `text`.
-    fn locate(
+impl Spans<'_> {
+    /// The value of one span item (without labels), or why it was dropped.
+    fn value(
         &mut self,
-        control: &ControlTag,
         map: &Map<String, Value>,
-    ) -> Result<(usize, usize), RegionError> {
-        let name = &control.name;
-        let text = map.get("text").and_then(Value::as_str);
-        let given = |key: &str| map.get(key).filter(|v| !v.is_null());
-        let (start, end) = match (given("start"), given("end")) {
-            (Some(start), Some(end)) => {
-                let start = offset(start).ok_or_else(|| {
-                    RegionError::new(format!(
-                        "output for \"{name}\": start {start} is not a whole number ≥ 0"
-                    ))
-                })?;
-                let end = offset(end).ok_or_else(|| {
-                    RegionError::new(format!(
-                        "output for \"{name}\": end {end} is not a whole number ≥ 0"
-                    ))
-                })?;
-                // Models quote the text right and count its offsets wrong by a few
-                // characters: a span whose offsets miss its quoted text goes to the nearest
-                // occurrence of the text.
-                let moved = match (self.source, text.filter(|t| !t.is_empty())) {
-                    (Some(source), Some(text)) if char_slice(source, start, end) != Some(text) => {
-                        nearest_chars(source, text, start)
+        labels: &[String],
+    ) -> Result<Map<String, Value>, &'static str> {
+        let text = map
+            .get("text")
+            .and_then(Value::as_str)
+            .filter(|t| !t.trim().is_empty());
+        let hint = map.get("start").and_then(offset);
+        let occurrence = match (text, self.source.locator()) {
+            (Some(text), Some(locator)) => match locator.locate(text, hint) {
+                Located::Found(o) => o,
+                Located::Repeated(o) => {
+                    let same = self.placed.iter().any(|(p, l)| *p == o && l == labels);
+                    if same {
+                        return Err("duplicate");
                     }
-                    _ => None,
-                };
-                match moved {
-                    Some(span) => span,
-                    None if start >= end || (self.source.is_some() && end > self.len) => {
-                        return Err(RegionError::new(format!(
-                            "output for \"{name}\": span [{start}, {end}) is out of range for a text of {} characters",
-                            self.len
-                        )));
-                    }
-                    None => (start, end),
+                    o
                 }
-            }
-            _ => {
-                let Some(text) = text.filter(|t| !t.is_empty()) else {
-                    return Err(RegionError::new(format!(
-                        "output for \"{name}\": a span needs \"start\" and \"end\", or \"text\""
-                    )));
+                Located::Absent => return Err("absent"),
+            },
+            (text, locator) => {
+                // No quote to find: explicit offsets, when they fit the source.
+                let (Some(start), Some(end)) = (
+                    map.get("start").and_then(offset),
+                    map.get("end").and_then(offset),
+                ) else {
+                    return Err(if text.is_some() { "absent" } else { "no_text" });
                 };
-                let Some(source) = self.source else {
-                    return Err(RegionError::new(format!(
-                        "output for \"{name}\": no source text in the task data to locate \"{text}\" in"
-                    )));
-                };
-                let from = self.last_end.get(text).copied().unwrap_or(0);
-                find_chars(source, text, from)
-                    .or_else(|| find_chars(source, text, 0))
-                    .ok_or_else(|| {
-                        RegionError::new(format!(
-                            "output for \"{name}\": \"{text}\" does not occur in the source text"
-                        ))
-                    })?
+                let fits = locator.is_none_or(|l| end <= l.source().chars().count());
+                if start >= end || !fits {
+                    return Err("no_text");
+                }
+                Occurrence { start, end }
             }
         };
-        if let Some(text) = text {
-            self.last_end.insert(text.to_string(), end);
-        }
-        Ok((start, end))
+        let value = match &self.source {
+            SpanSource::Html(html, locator) => {
+                let Some(Value::Object(mut range)) = html.range(occurrence.start, occurrence.end)
+                else {
+                    return Err("unplaceable");
+                };
+                range.insert("text".into(), json!(locator.slice(occurrence)));
+                range
+            }
+            _ => {
+                let mut value = Map::new();
+                value.insert("start".into(), json!(occurrence.start));
+                value.insert("end".into(), json!(occurrence.end));
+                value
+            }
+        };
+        self.placed.push((occurrence, labels.to_vec()));
+        Ok(value)
     }
+}
+
+/// The paths of a Taxonomy payload, checked against the tree.
+fn taxonomy_paths(control: &ControlTag, payload: &Value) -> Result<Vec<Vec<String>>, RegionError> {
+    let name = &control.name;
+    let tree = Tree::of(control);
+    let err = |why: String| RegionError::new(format!("output for \"{name}\": {why}"));
+    let strings = |list: &[Value]| -> Result<Vec<String>, RegionError> {
+        list.iter()
+            .map(|v| label_string(name, v))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let given: Vec<Vec<String>> = match payload {
+        Value::Object(map) => match field(map, &["taxonomy", "label"]) {
+            Some(inner) => return taxonomy_paths(control, inner),
+            None => return Err(err("object has none of the keys [\"taxonomy\"]".into())),
+        },
+        Value::String(_) | Value::Number(_) => vec![vec![label_string(name, payload)?]],
+        Value::Array(list) if list.iter().all(|v| v.is_string() || v.is_number()) => {
+            let flat = strings(list)?;
+            // One path from the root, or several selections named by their last labels.
+            if tree.is_path(&flat) {
+                vec![flat]
+            } else {
+                flat.into_iter().map(|label| vec![label]).collect()
+            }
+        }
+        Value::Array(list) => list
+            .iter()
+            .map(|v| match v {
+                Value::Array(path) => strings(path),
+                Value::String(_) | Value::Number(_) => Ok(vec![label_string(name, v)?]),
+                other => Err(err(format!("a path must be a list of labels, got {other}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        other => return Err(err(format!("unsupported payload {other}"))),
+    };
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for path in given {
+        let full = tree.resolve(&path).map_err(err)?;
+        if !out.contains(&full) {
+            out.push(full);
+        }
+    }
+    Ok(out)
+}
+
+/// The `value` of a non-span item.
+fn plain_value(shape: Shape, control: &ControlTag, item: &Item<'_>) -> Result<Value, RegionError> {
+    let name = &control.name;
+    Ok(match shape {
+        Shape::Choices => {
+            let values = item_values(control, item, &["choices", "label"])?;
+            let choices = checked_labels(control, &values)?;
+            if !control.multiple && choices.len() > 1 {
+                return Err(RegionError::new(format!(
+                    "output for \"{name}\": single-choice control given {} choices",
+                    choices.len()
+                )));
+            }
+            json!({"choices": choices})
+        }
+        Shape::TextArea => {
+            let values = item_values(control, item, &["text", "label"])?;
+            let texts = values
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        RegionError::new(format!("output for \"{name}\": expected text, got {v}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            json!({"text": texts})
+        }
+        Shape::Rating => {
+            let raw = single_value(control, item, &["rating", "label"])?;
+            let max = max_rating(control);
+            let rating = number(raw)
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
+                .ok_or_else(|| {
+                    RegionError::new(format!(
+                        "output for \"{name}\": rating {raw} is not a whole number from 0 to {max}"
+                    ))
+                })?;
+            // Whole and within 0..=max: the cast is exact.
+            json!({"rating": rating as i64})
+        }
+        Shape::Number => {
+            let raw = single_value(control, item, &["number", "label"])?;
+            let n = number(raw).ok_or_else(|| {
+                RegionError::new(format!("output for \"{name}\": {raw} is not a number"))
+            })?;
+            json!({"number": n})
+        }
+        Shape::Pairwise => {
+            let raw = single_value(control, item, &["selected", "label"])?;
+            match raw.as_str().map(str::trim) {
+                Some(side @ ("left" | "right")) => json!({"selected": side}),
+                _ => {
+                    return Err(RegionError::new(format!(
+                        "output for \"{name}\": {raw} is not \"left\" or \"right\""
+                    )));
+                }
+            }
+        }
+        Shape::Span | Shape::Taxonomy => Value::Null,
+    })
+}
+
+/// One region.
+fn region(id_name: &str, to_name: &str, kind: &str, value: Value) -> Value {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "from_name": id_name,
+        "to_name": to_name,
+        "type": kind,
+        "value": value,
+    })
 }
 
 impl LabelConfig {
     /// Converts an LLM/Adala output object (control name → payload) into Label Studio result
-    /// regions, as described in the module docs. `data` is the task's data; span `text` is
-    /// located in (and span offsets checked against) `data[<data key of the control's first
-    /// toName object>]` when that is a string. Offsets are Unicode code-point indices.
+    /// regions, as described in the module docs. `data` is the task's data: span texts are
+    /// located in `data[<data key of the control's first toName object>]` (rendered as HTML
+    /// for a `<HyperText>`). See [`LabelConfig::convert`] for the dropped spans.
     pub fn to_regions(&self, output: &Value, data: &Value) -> Result<Vec<Value>, RegionError> {
+        self.convert(output, data).map(|c| c.regions)
+    }
+
+    /// [`LabelConfig::to_regions`], also reporting the spans that were dropped.
+    pub fn convert(&self, output: &Value, data: &Value) -> Result<Converted, RegionError> {
         let Some(output) = output.as_object() else {
             return Err(RegionError::new(format!(
                 "output must be a JSON object, got {output}"
             )));
         };
-        let mut regions = Vec::new();
+        let mut out = Converted::default();
         for (name, payload) in output {
             if payload.is_null() {
                 continue;
@@ -360,238 +489,97 @@ impl LabelConfig {
             let Some(control) = self.control(name) else {
                 continue;
             };
-            let (Some(shape), Some(to_name)) = (shape(self, control), control.first_to_name())
+            let (Some(shape), Some(first_to)) = (shape(self, control), control.first_to_name())
             else {
                 continue;
             };
-            let items = items(name, payload)?;
-            let source = self
-                .target_object(control)
-                .and_then(|o| o.data_key())
-                .and_then(|key| data.get(key))
-                .and_then(Value::as_str);
-            let mut locator = SpanLocator {
-                source,
-                len: source.map_or(0, |s| s.chars().count()),
-                last_end: HashMap::new(),
-            };
             let kind = control.result_type();
-            for item in &items {
-                let value = match shape {
-                    Shape::Choices => {
-                        let values = item_values(control, item, &["choices", "label"])?;
-                        let choices = checked_labels(control, &values)?;
-                        if !control.multiple && choices.len() > 1 {
-                            return Err(RegionError::new(format!(
-                                "output for \"{name}\": single-choice control given {} choices",
-                                choices.len()
-                            )));
-                        }
-                        json!({"choices": choices})
+            match shape {
+                Shape::Taxonomy => {
+                    let paths = taxonomy_paths(control, payload)?;
+                    if !paths.is_empty() {
+                        let value = json!({"taxonomy": paths});
+                        out.regions.push(region(name, first_to, &kind, value));
                     }
-                    Shape::Span => {
-                        let Item::Object(map) = item else {
-                            return Err(RegionError::new(format!(
-                                "output for \"{name}\": spans must be objects with start/end or text"
-                            )));
-                        };
-                        let values = item_values(control, item, &["labels", "label", &kind])?;
-                        let labels = checked_labels(control, &values)?;
-                        let (start, end) = locator.locate(control, map)?;
-                        let mut value = Map::new();
-                        value.insert("start".into(), json!(start));
-                        value.insert("end".into(), json!(end));
-                        value.insert(kind.clone(), json!(labels));
-                        Value::Object(value)
+                }
+                Shape::Span => self.spans(control, payload, data, &mut out)?,
+                _ => {
+                    // Pairwise results name the control itself as their target.
+                    let to_name = if shape == Shape::Pairwise {
+                        name.as_str()
+                    } else {
+                        first_to
+                    };
+                    for item in &items(name, payload)? {
+                        let value = plain_value(shape, control, item)?;
+                        out.regions.push(region(name, to_name, &kind, value));
                     }
-                    Shape::TextArea => {
-                        let values = item_values(control, item, &["text", "label"])?;
-                        let texts = values
-                            .iter()
-                            .map(|v| {
-                                v.as_str().map(str::to_string).ok_or_else(|| {
-                                    RegionError::new(format!(
-                                        "output for \"{name}\": expected text, got {v}"
-                                    ))
-                                })
-                            })
-                            .collect::<Result<Vec<_>, _>>()?;
-                        json!({"text": texts})
-                    }
-                    Shape::Rating => {
-                        let raw = single_value(control, item, &["rating", "label"])?;
-                        let max = max_rating(control);
-                        let rating = number(raw)
-                            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
-                            .ok_or_else(|| {
-                                RegionError::new(format!(
-                                    "output for \"{name}\": rating {raw} is not a whole number from 0 to {max}"
-                                ))
-                            })?;
-                        // Whole and within 0..=max: the cast is exact.
-                        let rating = rating as i64;
-                        json!({"rating": rating})
-                    }
-                    Shape::Number => {
-                        let raw = single_value(control, item, &["number", "label"])?;
-                        let n = number(raw).ok_or_else(|| {
-                            RegionError::new(format!(
-                                "output for \"{name}\": {raw} is not a number"
-                            ))
-                        })?;
-                        json!({"number": n})
-                    }
-                };
-                regions.push(json!({
-                    "id": uuid::Uuid::new_v4().to_string(),
-                    "from_name": name,
-                    "to_name": to_name,
-                    "type": kind,
-                    "value": value,
-                }));
+                }
             }
         }
-        Ok(regions)
+        Ok(out)
     }
-}
 
-impl LabelConfig {
-    /// The inverse of [`LabelConfig::to_regions`]: the output object an LLM would have answered
-    /// for an annotation's `result` (few-shot examples show the model such answers). Regions of
-    /// controls outside the output schema are left out; span `text` is taken from the region,
-    /// else cut from the source text in `data`.
-    pub fn to_output(&self, result: &Value, data: &Value) -> Value {
-        let mut output = Map::new();
-        for region in result.as_array().into_iter().flatten() {
-            let Some(name) = region.get("from_name").and_then(Value::as_str) else {
-                continue;
+    /// The regions of a span control's payload.
+    fn spans(
+        &self,
+        control: &ControlTag,
+        payload: &Value,
+        data: &Value,
+        out: &mut Converted,
+    ) -> Result<(), RegionError> {
+        let name = &control.name;
+        let object = self.target_object(control);
+        let raw = object
+            .filter(|o| o.attrs.get("valueType").is_none_or(|t| t != "url"))
+            .and_then(|o| o.data_key())
+            .and_then(|key| data.get(key))
+            .and_then(Value::as_str);
+        let html = match (raw, self.is_hypertext_target(control)) {
+            (Some(raw), true) => {
+                let inline = object
+                    .and_then(|o| o.attrs.get("inline"))
+                    .is_some_and(|v| v == "true");
+                Some(HtmlText::parse(raw, inline))
+            }
+            _ => None,
+        };
+        let source = match (&html, raw) {
+            (Some(html), _) => SpanSource::Html(html, SpanLocator::new(&html.text)),
+            (None, Some(raw)) => SpanSource::Plain(SpanLocator::new(raw)),
+            (None, None) => SpanSource::Missing,
+        };
+        let mut spans = Spans {
+            source,
+            placed: Vec::new(),
+        };
+        let kind = control.result_type();
+        let to_name = control.first_to_name().unwrap_or_default();
+        for item in &items(name, payload)? {
+            let Item::Object(map) = item else {
+                return Err(RegionError::new(format!(
+                    "output for \"{name}\": spans must be objects with \"text\" and \"labels\""
+                )));
             };
-            let (Some(control), Some(value)) = (self.control(name), region.get("value")) else {
-                continue;
-            };
-            let Some(shape) = shape(self, control) else {
-                continue;
-            };
-            let key = control.result_type();
-            match shape {
-                Shape::Choices => {
-                    let choices: Vec<Value> = value
-                        .get("choices")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    let payload = if control.multiple {
-                        Value::Array(choices)
-                    } else {
-                        choices.into_iter().next().unwrap_or(Value::Null)
-                    };
-                    output.insert(name.to_string(), payload);
+            let values = item_values(control, item, &["labels", "label", &kind])?;
+            let labels = checked_labels(control, &values)?;
+            match spans.value(map, &labels) {
+                Ok(mut value) => {
+                    value.insert(kind.clone(), json!(labels));
+                    out.regions
+                        .push(region(name, to_name, &kind, Value::Object(value)));
                 }
-                Shape::Span => {
-                    let (Some(start), Some(end)) = (
-                        value.get("start").and_then(offset),
-                        value.get("end").and_then(offset),
-                    ) else {
-                        continue;
-                    };
-                    let text = value
+                Err(reason) => out.dropped.push(DroppedSpan {
+                    control: name.clone(),
+                    text: map
                         .get("text")
                         .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .or_else(|| {
-                            let key = self.target_object(control)?.data_key()?;
-                            let source = data.get(key)?.as_str()?;
-                            Some(
-                                source
-                                    .chars()
-                                    .skip(start)
-                                    .take(end.saturating_sub(start))
-                                    .collect(),
-                            )
-                        })
-                        .unwrap_or_default();
-                    let labels = value.get(&key).cloned().unwrap_or(json!([]));
-                    let entry = output
-                        .entry(name.to_string())
-                        .or_insert_with(|| Value::Array(vec![]));
-                    if let Value::Array(spans) = entry {
-                        spans.push(
-                            json!({"start": start, "end": end, "labels": labels, "text": text}),
-                        );
-                    }
-                }
-                Shape::TextArea => {
-                    let text = match value.get("text") {
-                        Some(Value::Array(parts)) => parts
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                        Some(Value::String(s)) => s.clone(),
-                        _ => continue,
-                    };
-                    output.insert(name.to_string(), Value::String(text));
-                }
-                Shape::Rating => {
-                    if let Some(v) = value.get("rating") {
-                        output.insert(name.to_string(), v.clone());
-                    }
-                }
-                Shape::Number => {
-                    if let Some(v) = value.get("number") {
-                        output.insert(name.to_string(), v.clone());
-                    }
-                }
+                        .unwrap_or_default()
+                        .to_string(),
+                    reason,
+                }),
             }
         }
-        Value::Object(output)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_move_to_the_nearest_occurrence_of_their_text() {
-        assert_eq!(char_slice("Zoë met Ann", 4, 7), Some("met"));
-        assert_eq!(char_slice("Zoë", 1, 3), Some("oë"));
-        assert_eq!(char_slice("Zoë", 2, 4), None);
-        assert_eq!(char_slice("Zoë", 2, 2), None);
-        let text = "Ann met Ann. Zoë met Ann.";
-        assert_eq!(nearest_chars(text, "Ann", 3), Some((0, 3)));
-        assert_eq!(nearest_chars(text, "Ann", 9), Some((8, 11)));
-        assert_eq!(nearest_chars(text, "Ann", 24), Some((21, 24)));
-        assert_eq!(nearest_chars(text, "Bob", 0), None);
-    }
-
-    #[test]
-    fn regions_keep_the_quoted_text_when_offsets_miss_it() {
-        let config = crate::label_config::parse(crate::label_config::tests::NER).expect("config");
-        let data = serde_json::json!({"text": "John works at Acme. Acme hires John."});
-        let output = serde_json::json!({"label": [
-            {"start": 2, "end": 6, "labels": ["PER"], "text": "John"},
-            {"start": 12, "end": 16, "labels": ["ORG"], "text": "Acme"},
-            {"start": 22, "end": 26, "labels": ["ORG"], "text": "Acme"},
-            {"start": 31, "end": 36, "labels": ["PER"], "text": "John"},
-            {"start": 0, "end": 4, "labels": ["PER"], "text": "Nobody"},
-        ]});
-        let regions = config.to_regions(&output, &data).expect("regions");
-        let spans: Vec<(u64, u64)> = regions
-            .iter()
-            .map(|r| {
-                let v = &r["value"];
-                (
-                    v["start"].as_u64().unwrap_or(99),
-                    v["end"].as_u64().unwrap_or(99),
-                )
-            })
-            .collect();
-        // Off by 1 to 3 characters: moved; right: kept; text not in the source: offsets kept.
-        assert_eq!(spans, [(0, 4), (14, 18), (20, 24), (31, 35), (0, 4)]);
-        // Offsets past the end are saved by the text too.
-        let past = serde_json::json!({"label": [{"start": 40, "end": 44, "labels": ["PER"], "text": "John"}]});
-        let regions = config.to_regions(&past, &data).expect("moved into range");
-        assert_eq!(regions[0]["value"]["start"], 31);
+        Ok(())
     }
 }

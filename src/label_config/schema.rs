@@ -8,19 +8,29 @@
 //!   `required="true"`, i.e. usually `[]`). OpenAI's strict structured output rejects a schema
 //!   whose properties are not all required, and a missing key would only become a missing
 //!   region anyway.
-//! - Span `start`/`end` are `{"type": "integer", "minimum": 0}` (the SDK's `oneOf` integer or
-//!   number is not accepted by every provider, and offsets are whole characters).
+//! - Spans ask for the quoted `text` (required) and `labels`, with an optional `start` (the
+//!   offset the model believes the span starts at) only to tell repeated occurrences apart:
+//!   offsets are found by Prompter (see [`super::SpanLocator`]), never taken from the model,
+//!   whose character counts are unreliable. The SDK asks for `start` and `end`.
 //! - `TextArea` is a plain string (the SDK's `oneOf` string or array of strings).
 //! - A `Choices` control with dynamic labels (no `<Choice>` children) has no `enum`: an empty
 //!   `enum` could never be satisfied.
+//! - `Pairwise` is the SDK's `{"type": "string", "enum": ["left", "right"]}`; `Taxonomy` the
+//!   SDK's list of paths (lists of labels), its description listing the tree's paths.
 //!
 //! Only `Choices`, text-span `Labels`-family controls (see
-//! [`LabelConfig::is_span_control`]), `TextArea`, `Rating` and `Number` are included; other
+//! [`LabelConfig::is_span_control`]), `TextArea`, `Rating`, `Number`, `Pairwise` (two objects)
+//! and `Taxonomy` (a tree in the config, classifying the whole object) are included; other
 //! controls are skipped.
 
 use serde_json::{Map, Value, json};
 
-use super::{ControlKind, ControlTag, LabelConfig};
+use super::regions::{Shape, shape};
+use super::taxonomy::Tree;
+use super::{ControlTag, LabelConfig};
+
+/// The most taxonomy paths a schema description lists.
+const MAX_LISTED_PATHS: usize = 100;
 
 /// The default `maxRating` of a `<Rating>` tag.
 const DEFAULT_MAX_RATING: i64 = 5;
@@ -60,27 +70,33 @@ fn control_schema(config: &LabelConfig, control: &ControlTag) -> Option<Value> {
         return None;
     }
     let description = |what: &str| Value::String(format!("{what} for {to}"));
-    if config.is_span_control(control) {
-        let mut labels = Map::new();
-        labels.insert("type".into(), json!("array"));
-        labels.insert("items".into(), Value::Object(enum_strings(&control.labels)));
-        return Some(json!({
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["start", "end", "labels"],
-                "properties": {
-                    "start": {"type": "integer", "minimum": 0},
-                    "end": {"type": "integer", "minimum": 0},
-                    "labels": labels,
-                    "text": {"type": "string"}
-                }
-            },
-            "description": description("Labels and span indices"),
-        }));
-    }
-    match control.kind() {
-        ControlKind::Choices => {
+    match shape(config, control)? {
+        Shape::Span => {
+            let mut labels = Map::new();
+            labels.insert("type".into(), json!("array"));
+            labels.insert("items".into(), Value::Object(enum_strings(&control.labels)));
+            Some(json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["text", "labels"],
+                    "properties": {
+                        "text": {
+                            "type": "string",
+                            "description": "The span's text, copied exactly from the input",
+                        },
+                        "labels": labels,
+                        "start": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Optional: about where the span starts (character offset), to tell repeated occurrences of the same text apart",
+                        },
+                    },
+                },
+                "description": description("Labels and span texts"),
+            }))
+        }
+        Shape::Choices => {
             let strings = Value::Object(enum_strings(&control.labels));
             if control.multiple {
                 Some(json!({
@@ -95,10 +111,8 @@ fn control_schema(config: &LabelConfig, control: &ControlTag) -> Option<Value> {
                 Some(Value::Object(schema))
             }
         }
-        ControlKind::TextArea => {
-            Some(json!({"type": "string", "description": description("Text")}))
-        }
-        ControlKind::Rating => {
+        Shape::TextArea => Some(json!({"type": "string", "description": description("Text")})),
+        Shape::Rating => {
             let max = max_rating(control);
             Some(json!({
                 "type": "integer",
@@ -107,7 +121,7 @@ fn control_schema(config: &LabelConfig, control: &ControlTag) -> Option<Value> {
                 "description": format!("Rating for {to} (0 to {max})"),
             }))
         }
-        ControlKind::Number => {
+        Shape::Number => {
             let mut schema = Map::new();
             schema.insert("type".into(), json!("number"));
             schema.insert("description".into(), description("Number"));
@@ -119,14 +133,42 @@ fn control_schema(config: &LabelConfig, control: &ControlTag) -> Option<Value> {
             }
             Some(Value::Object(schema))
         }
-        ControlKind::Labels | ControlKind::Other => None,
+        Shape::Pairwise => {
+            let right = control.to_name.get(1).map_or("", String::as_str);
+            Some(json!({
+                "type": "string",
+                "enum": ["left", "right"],
+                "description": format!("Pairwise selection between {to} (left) and {right} (right)"),
+            }))
+        }
+        Shape::Taxonomy => {
+            let tree = Tree::of(control);
+            let listed: Vec<String> = tree
+                .selectable()
+                .take(MAX_LISTED_PATHS)
+                .map(|p| format!("{p:?}"))
+                .collect();
+            Some(json!({
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "string", "enum": control.labels},
+                },
+                "description": format!(
+                    "Taxonomy for {to}. Each item is a path from the root to a selected node, one of: {}",
+                    listed.join(", ")
+                ),
+            }))
+        }
     }
 }
 
 impl LabelConfig {
     /// The JSON schema of the object an LLM must return for this config: one property per
-    /// included control (`Choices`, text-span `Labels`, `TextArea`, `Rating`, `Number`), all of
-    /// them listed in `required`. See the module docs for the shape of each property.
+    /// included control (`Choices`, text-span `Labels`, `TextArea`, `Rating`, `Number`,
+    /// `Pairwise`, `Taxonomy`), all of them listed in `required`. See the module docs for the shape of each property.
     pub fn output_schema(&self) -> Value {
         self.schema_of(|_| true)
     }

@@ -443,7 +443,7 @@ fn taxonomy_nested_choices() {
 </View>"#;
     let config = parse(xml).unwrap();
     let c = config.control("taxonomy").unwrap();
-    assert_eq!(c.kind(), ControlKind::Other);
+    assert_eq!(c.kind(), ControlKind::Taxonomy);
     assert_eq!(
         c.labels,
         vec!["Archaea", "Bacteria", "Other", "Eukarya", "Human"]

@@ -10,7 +10,7 @@ use super::tests::{
 use super::*;
 
 /// Regions with their random `id` checked (a UUID v4) and removed.
-fn without_ids(regions: Vec<Value>) -> Vec<Value> {
+pub(super) fn without_ids(regions: Vec<Value>) -> Vec<Value> {
     regions
         .into_iter()
         .map(|mut r| {
@@ -26,11 +26,11 @@ fn without_ids(regions: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-fn regions(xml: &str, output: Value, data: Value) -> Vec<Value> {
+pub(super) fn regions(xml: &str, output: Value, data: Value) -> Vec<Value> {
     without_ids(parse(xml).unwrap().to_regions(&output, &data).unwrap())
 }
 
-fn region_err(xml: &str, output: Value, data: Value) -> String {
+pub(super) fn region_err(xml: &str, output: Value, data: Value) -> String {
     match parse(xml).unwrap().to_regions(&output, &data) {
         Ok(r) => panic!("expected an error, got {r:?}"),
         Err(e) => e.to_string(),
@@ -90,23 +90,37 @@ fn schema_ner_exact() {
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["start", "end", "labels"],
+                        "required": ["text", "labels"],
                         "properties": {
-                            "start": {"type": "integer", "minimum": 0},
-                            "end": {"type": "integer", "minimum": 0},
+                            "text": {
+                                "type": "string",
+                                "description": "The span's text, copied exactly from the input"
+                            },
                             "labels": {
                                 "type": "array",
                                 "items": {"type": "string", "enum": ["PER", "ORG", "LOC", "MISC"]}
                             },
-                            "text": {"type": "string"}
+                            "start": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "description": "Optional: about where the span starts (character offset), to tell repeated occurrences of the same text apart"
+                            }
                         }
                     },
-                    "description": "Labels and span indices for text"
+                    "description": "Labels and span texts for text"
                 }
             },
             "required": ["label"]
         })
     );
+    // The model writes the quote first: `text` leads the properties.
+    let schema = config.output_schema();
+    let props: Vec<&String> = schema["properties"]["label"]["items"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(props, ["text", "labels", "start"]);
 }
 
 #[test]
@@ -166,9 +180,12 @@ fn schema_skips_other_controls() {
     let xml = r#"<View>
   <Text name="text" value="$text"/>
   <DateTime name="when" toName="text"/>
-  <Taxonomy name="tax" toName="text"><Choice value="A"/></Taxonomy>
+  <Taxonomy name="tax" toName="text" apiUrl="http://example.invalid/tree"/>
+  <Taxonomy name="spans" toName="text" labeling="true"><Choice value="A"/></Taxonomy>
+  <Pairwise name="pw" toName="text"/>
   <Choices name="c" toName="text"><Choice value="A"/></Choices>
 </View>"#;
+    // A remote or labeling Taxonomy and a Pairwise without two objects are not answered.
     let schema = parse(xml).unwrap().output_schema();
     assert_eq!(schema["required"], json!(["c"]));
     // Choices over two objects and over an image are still Choices; description uses the first.
@@ -430,138 +447,6 @@ fn regions_other_controls_skipped() {
 }
 
 #[test]
-fn regions_spans_located_from_text() {
-    let data = json!({"text": "John met Mary. John left."});
-    let out = regions(
-        NER,
-        json!({"label": [
-            {"text": "John", "labels": ["PER"]},
-            {"text": "Mary", "labels": "PER"},
-            {"text": "John", "label": ["PER"]},
-            {"start": 0, "end": 4, "labels": ["PER"]}
-        ]}),
-        data,
-    );
-    let spans: Vec<(u64, u64)> = out
-        .iter()
-        .map(|r| {
-            (
-                r["value"]["start"].as_u64().unwrap(),
-                r["value"]["end"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(spans, [(0, 4), (9, 13), (15, 19), (0, 4)]);
-    assert!(out.iter().all(|r| r["value"].get("text").is_none()));
-}
-
-#[test]
-fn regions_span_text_falls_back_to_first_occurrence() {
-    // The third "Acme" has no later occurrence: the first one is taken.
-    let out = regions(
-        NER,
-        json!({"label": [
-            {"text": "Acme", "labels": ["ORG"]},
-            {"text": "Acme", "labels": ["ORG"]},
-            {"text": "Acme", "labels": ["ORG"]}
-        ]}),
-        json!({"text": "Acme and Acme"}),
-    );
-    let starts: Vec<&Value> = out.iter().map(|r| &r["value"]["start"]).collect();
-    assert_eq!(starts, [&json!(0), &json!(9), &json!(0)]);
-}
-
-#[test]
-fn regions_span_offsets_are_chars() {
-    // "Zoë" and the emoji are multi-byte: offsets count code points, like Python.
-    let out = regions(
-        NER,
-        json!({"label": [{"text": "Paris", "labels": ["LOC"]}]}),
-        json!({"text": "Zoë 🙂 in Paris"}),
-    );
-    assert_eq!(
-        out[0]["value"],
-        json!({"start": 9, "end": 14, "labels": ["LOC"]})
-    );
-    // Given offsets are checked against the length in characters (14 here).
-    let ok = regions(
-        NER,
-        json!({"label": [{"start": 9, "end": 14, "labels": ["LOC"]}]}),
-        json!({"text": "Zoë 🙂 in Paris"}),
-    );
-    assert_eq!(ok[0]["value"]["end"], json!(14));
-    let e = region_err(
-        NER,
-        json!({"label": [{"start": 9, "end": 15, "labels": ["LOC"]}]}),
-        json!({"text": "Zoë 🙂 in Paris"}),
-    );
-    assert!(
-        e.contains("out of range for a text of 14 characters"),
-        "{e}"
-    );
-}
-
-#[test]
-fn regions_span_errors() {
-    let data = json!({"text": "John met Mary."});
-    let err = |output: Value| region_err(NER, output, data.clone());
-    assert!(err(json!({"label": [{"text": "Bob", "labels": ["PER"]}]})).contains("does not occur"));
-    assert!(err(json!({"label": [{"start": 0, "end": 4, "labels": ["CAT"]}]})).contains("CAT"));
-    assert!(
-        err(json!({"label": [{"start": 4, "end": 4, "labels": ["PER"]}]})).contains("out of range")
-    );
-    assert!(
-        err(json!({"label": [{"start": -1, "end": 4, "labels": ["PER"]}]}))
-            .contains("whole number")
-    );
-    assert!(
-        err(json!({"label": [{"start": 0.5, "end": 4, "labels": ["PER"]}]}))
-            .contains("whole number")
-    );
-    assert!(err(json!({"label": [{"labels": ["PER"]}]})).contains("needs \"start\" and \"end\""));
-    assert!(err(json!({"label": [{"start": 0, "end": 4}]})).contains("none of the keys"));
-    assert!(err(json!({"label": [{"start": 0, "end": 4, "labels": []}]})).contains("no label"));
-    assert!(err(json!({"label": ["PER"]})).contains("must be objects"));
-    assert!(
-        err(json!({"label": [{"start": 0, "end": 4, "labels": ["PER"]}, "x"]}))
-            .contains("only labels or only objects")
-    );
-    // No source text: text cannot be located, offsets are not range-checked.
-    let e = region_err(
-        NER,
-        json!({"label": [{"text": "John", "labels": ["PER"]}]}),
-        json!({}),
-    );
-    assert!(e.contains("no source text"), "{e}");
-    let out = regions(
-        NER,
-        json!({"label": [{"start": 100, "end": 104, "labels": ["PER"]}]}),
-        json!({"text": 5}),
-    );
-    assert_eq!(out[0]["value"]["start"], json!(100));
-}
-
-#[test]
-fn regions_hypertext_labels_key() {
-    let xml = r#"<View>
-  <HyperText name="page" value="$html"/>
-  <HyperTextLabels name="ents" toName="page"><Label value="PER"/></HyperTextLabels>
-</View>"#;
-    let out = regions(
-        xml,
-        json!({"ents": [{"text": "Ann", "labels": ["PER"]}]}),
-        json!({"html": "<p>Ann</p>"}),
-    );
-    assert_eq!(
-        out,
-        vec![
-            json!({"from_name": "ents", "to_name": "page", "type": "hypertextlabels",
-                    "value": {"start": 3, "end": 6, "hypertextlabels": ["PER"]}})
-        ]
-    );
-}
-
-#[test]
 fn region_error_display() {
     let e = RegionError::new("boom");
     assert_eq!(e.to_string(), "boom");
@@ -632,7 +517,7 @@ fn outputs_round_trip_through_regions() {
         ),
         (
             NER,
-            json!({"label": [{"start": 0, "end": 4, "labels": ["PER"], "text": "John"}]}),
+            json!({"label": [{"text": "John", "labels": ["PER"], "start": 0}]}),
             json!({"text": "John went home"}),
         ),
     ] {

@@ -5,6 +5,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::parse_bool;
 use crate::services::evaluation::{self as service, SubsetTasksQuery};
+use crate::services::indicators;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,13 @@ pub struct SubsetTasksParams {
     pub alignment_from_name: Option<String>,
     /// ...is `all`, `true_positive`, `false_positive` or `false_negative`.
     pub alignment_outcome: Option<String>,
+    /// Prompter extension: add the shown run's score `summary` (default true); false skips
+    /// its computation.
+    pub include_summary: Option<String>,
+    /// Prompter extension: the run the summary's `version_comparison` compares with (another
+    /// run of the project); default: the prompt's other versions' latest completed runs on the
+    /// same project and subset.
+    pub compare_to: Option<i64>,
 }
 
 /// A page of subset tasks, in the SDK's nesting.
@@ -109,6 +117,11 @@ pub struct SubsetTasksView {
     /// One element: `{task_count, next_cursor, previous_cursor, task_result_list}`.
     #[schema(value_type = Vec<Object>)]
     pub results: Vec<Value>,
+    /// Prompter extension, when a run is shown: `{model_run, accuracy,
+    /// ground_truth_accuracy, version_comparison}`, as the indicators of the same keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<Value>,
 }
 
 /// Tasks of a subset beside this prompt's predictions, their ground truth, per-task score and
@@ -126,11 +139,12 @@ pub async fn subset_tasks(
 ) -> ApiResult<HttpResponse> {
     let request = paging.resolve(100, 1000)?;
     let p = params.into_inner();
-    let include_total = match p.include_total.as_deref() {
-        None => true,
-        Some(raw) => parse_bool(raw)
-            .ok_or_else(|| ApiError::field("include_total", "Must be true or false."))?,
+    let flag = |name: &str, raw: Option<&str>| match raw {
+        None => Ok(true),
+        Some(raw) => parse_bool(raw).ok_or_else(|| ApiError::field(name, "Must be true or false.")),
     };
+    let include_total = flag("include_total", p.include_total.as_deref())?;
+    let include_summary = flag("include_summary", p.include_summary.as_deref())?;
     let query = SubsetTasksQuery {
         parent_model: p.parent_model,
         model_run: p.model_run,
@@ -150,6 +164,8 @@ pub async fn subset_tasks(
         alignment_class: p.alignment_class.filter(|s| !s.is_empty()),
         alignment_from_name: p.alignment_from_name.filter(|s| !s.is_empty()),
         alignment_outcome: p.alignment_outcome,
+        include_summary,
+        compare_to: p.compare_to,
     };
     let found = service::subset_tasks(
         &state.db,
@@ -168,7 +184,13 @@ pub async fn subset_tasks(
     let list: Vec<Value> = found
         .items
         .into_iter()
-        .map(|i| json!({"id": i.id, "data": i.data, "prediction": i.prediction, "ground_truth": i.ground_truth, "score": i.score, "error": i.error}))
+        .map(|i| {
+            let mut item = json!({"id": i.id, "data": i.data, "prediction": i.prediction, "ground_truth": i.ground_truth, "score": i.score, "error": i.error});
+            if let Some(closeness) = i.closeness {
+                item["closeness"] = closeness;
+            }
+            item
+        })
         .collect();
     let mut page_object =
         json!({"next_cursor": null, "previous_cursor": null, "task_result_list": list});
@@ -180,6 +202,7 @@ pub async fn subset_tasks(
         next,
         previous,
         results: vec![page_object],
+        summary: found.summary,
     }))
 }
 
@@ -195,17 +218,30 @@ pub struct IndicatorView {
     pub values: Value,
 }
 
-/// The indicators of a run: `accuracy`, `f1`, `predictions`, `failed_predictions`, `cost`,
-/// `classification_report` (a bare list).
+/// Parameters of the indicators.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IndicatorsQuery {
+    /// Prompter extension: the run `version_comparison` compares with (another run of the same
+    /// project); default: the prompt's other versions' latest completed runs on the same
+    /// project and subset (at most five).
+    pub compare_to: Option<i64>,
+}
+
+/// The indicators of a run (a bare list): Label Studio's `accuracy`, `f1`, `predictions`,
+/// `failed_predictions`, `cost`, `classification_report`, and Prompter's
+/// `ground_truth_accuracy` (accuracy over every ground-truth task of the run, failed ones
+/// wrong, with its 95% Wilson interval), `version_comparison` (McNemar's test against other
+/// versions' runs on the same tasks), `closeness` (Rating and Number) and `dropped_spans`.
 #[utoipa::path(get, path = "/api/inference-runs/{id}/indicators/", tag = "evaluation",
-    params(("id" = i64, Path, description = "Run id")),
-    responses((status = 200, body = Vec<IndicatorView>), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Run id"), IndicatorsQuery),
+    responses((status = 200, body = Vec<IndicatorView>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn indicators(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
+    query: web::Query<IndicatorsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let found = service::indicators(&state.db, &caller, *id, None).await?;
+    let found = indicators::indicators(&state.db, &caller, *id, None, query.compare_to).await?;
     let views: Vec<IndicatorView> = found
         .into_iter()
         .map(|i| IndicatorView {
@@ -219,15 +255,16 @@ pub async fn indicators(
 
 /// One indicator of a run; an unknown key answers 404.
 #[utoipa::path(get, path = "/api/inference-runs/{id}/indicators/{key}", tag = "evaluation",
-    params(("id" = i64, Path, description = "Run id"), ("key" = String, Path, description = "Indicator key")),
-    responses((status = 200, body = IndicatorView), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Run id"), ("key" = String, Path, description = "Indicator key"), IndicatorsQuery),
+    responses((status = 200, body = IndicatorView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn indicator(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<(i64, String)>,
+    query: web::Query<IndicatorsQuery>,
 ) -> ApiResult<HttpResponse> {
     let (id, key) = path.into_inner();
-    let found = service::indicators(&state.db, &caller, id, Some(&key))
+    let found = indicators::indicators(&state.db, &caller, id, Some(&key), query.compare_to)
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;

@@ -66,7 +66,7 @@ impl Estimate {
 }
 
 /// A typical answer for the config's controls: the longest label per single choice, every label
-/// of a multiple choice, three spans per Labels control.
+/// of a multiple choice, three spans per Labels control, one path per Taxonomy.
 fn typical_output(config: &LabelConfig) -> Value {
     let mut out = serde_json::Map::new();
     for c in &config.controls {
@@ -80,11 +80,13 @@ fn typical_output(config: &LabelConfig) -> Value {
             ControlKind::Choices if c.multiple => json!(c.labels),
             ControlKind::Choices => json!(longest),
             ControlKind::Labels => Value::Array(vec![
-                json!({"start": 100, "end": 112, "labels": [longest], "text": "a short span"});
+                json!({"text": "a short span", "labels": [longest], "start": 100});
                 3
             ]),
             ControlKind::TextArea => json!("a sentence of about ten words written by the model"),
             ControlKind::Rating | ControlKind::Number => json!(3),
+            ControlKind::Pairwise => json!("right"),
+            ControlKind::Taxonomy => json!([[longest]]),
             ControlKind::Other => continue,
         };
         out.insert(c.name.clone(), value);

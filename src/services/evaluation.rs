@@ -1,11 +1,11 @@
-//! Evaluation of runs: the project subsets, the subset-tasks drill-down (predictions beside
-//! ground truth, per-task score, errors, class and alignment filters) and the indicators
-//! (accuracy, F1, counts, cost, classification report).
+//! Evaluation of runs: the project subsets and the subset-tasks drill-down (predictions beside
+//! ground truth, per-task score, errors, class and alignment filters, a summary of the run's
+//! scores). The indicators are in [`super::indicators`].
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::pagination::{Page, PageRequest};
-use crate::scoring::{self, ClassCounts};
+use crate::scoring;
 use crate::services::results::ground_truth;
 use crate::services::{projects, prompts};
 use entity::{failed_prediction, model_run, prediction, project, task};
@@ -15,7 +15,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// How many tasks a subset has.
 #[derive(Debug, Clone)]
@@ -87,6 +87,10 @@ pub struct SubsetTasksQuery {
     pub alignment_from_name: Option<String>,
     /// ...is `all`, `true_positive`, `false_positive` or `false_negative`.
     pub alignment_outcome: Option<String>,
+    /// Add the run's score summary (default true).
+    pub include_summary: bool,
+    /// The run the summary's version comparison compares with.
+    pub compare_to: Option<i64>,
 }
 
 /// One task of a subset-tasks page.
@@ -104,6 +108,9 @@ pub struct SubsetTaskItem {
     pub score: Option<f64>,
     /// The failure `{message, error_type}`, or null.
     pub error: Value,
+    /// Closeness of each Rating/Number answer (control name → [0, 1]) when the task has both a
+    /// prediction and ground truth with such values.
+    pub closeness: Option<Value>,
 }
 
 /// A page of subset tasks; `total` is None when not counted.
@@ -115,9 +122,13 @@ pub struct SubsetTasksPage {
     pub total: Option<u64>,
     /// The page served.
     pub page: Page,
+    /// The run's scores (see [`super::indicators::summary`]), when a run is shown and the
+    /// summary was asked for.
+    pub summary: Option<Value>,
 }
 
-/// Labels of `from_name` (or any control) that a region list carries.
+/// Labels of `from_name` (or any control) that a region list carries, as the scores name
+/// classes: each label of a list, a Pairwise side, each Taxonomy path joined with ` / `.
 fn classes_of(result: &Value, from_name: Option<&str>) -> HashSet<String> {
     let mut out = HashSet::new();
     for region in result.as_array().into_iter().flatten() {
@@ -129,8 +140,20 @@ fn classes_of(result: &Value, from_name: Option<&str>) -> HashSet<String> {
                 if matches!(key.as_str(), "start" | "end" | "text") {
                     continue;
                 }
-                for label in v.as_array().into_iter().flatten().filter_map(Value::as_str) {
-                    out.insert(label.to_string());
+                if let Value::String(side) = v {
+                    out.insert(side.clone());
+                }
+                for item in v.as_array().into_iter().flatten() {
+                    match item {
+                        Value::String(label) => {
+                            out.insert(label.clone());
+                        }
+                        Value::Array(path) => {
+                            let labels: Vec<&str> = path.iter().filter_map(Value::as_str).collect();
+                            out.insert(labels.join(" / "));
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
@@ -321,23 +344,47 @@ pub async fn subset_tasks(
         .map(|t| {
             let p = preds.remove(&t.id);
             let g = gt.get(&t.id);
-            let score = match (&p, g) {
-                (Some(p), Some(g)) => Some(scoring::score_task(&config, &p.result, &g.result).score),
-                _ => None,
+            let (score, closeness) = match (&p, g) {
+                (Some(p), Some(g)) => {
+                    let close: serde_json::Map<String, Value> =
+                        scoring::closeness(&config, &p.result, &g.result)
+                            .into_iter()
+                            .map(|c| (c.control, json!(c.closeness)))
+                            .collect();
+                    (
+                        Some(scoring::score_task(&config, &p.result, &g.result).score),
+                        (!close.is_empty()).then_some(Value::Object(close)),
+                    )
+                }
+                _ => (None, None),
             };
             SubsetTaskItem {
                 id: t.id,
                 data: t.data,
                 prediction: p.map_or(Value::Null, |p| {
-                    json!({"id": p.id, "result": p.result, "score": p.score, "model_version": p.model_version, "model_run": p.model_run_id})
+                    let mut view = json!({"id": p.id, "result": p.result, "score": p.score, "model_version": p.model_version, "model_run": p.model_run_id});
+                    if let Some(n) = p.extra.as_ref().and_then(|e| e.get("dropped_spans")) {
+                        view["dropped_spans"] = n.clone();
+                    }
+                    view
                 }),
                 ground_truth: g.map_or(Value::Null, |g| json!({"id": g.id, "result": g.result})),
                 score,
                 error: errors.remove(&t.id).map_or(Value::Null, |f| json!({"message": f.message, "error_type": f.error_type})),
+                closeness,
             }
         })
         .collect();
-    Ok(SubsetTasksPage { items, total, page })
+    let summary = match (&run, q.include_summary) {
+        (Some(run), true) => Some(super::indicators::summary(db, caller, run, q.compare_to).await?),
+        _ => None,
+    };
+    Ok(SubsetTasksPage {
+        items,
+        total,
+        page,
+        summary,
+    })
 }
 
 /// Task ids of a run whose prediction matches the class or alignment filter, read in chunks.
@@ -391,167 +438,6 @@ async fn matching_tasks(
             }
             out.push(task_id);
         }
-    }
-    Ok(out)
-}
-
-/// Keys of the indicators, in list order.
-pub const INDICATORS: [&str; 6] = [
-    "accuracy",
-    "f1",
-    "predictions",
-    "failed_predictions",
-    "cost",
-    "classification_report",
-];
-
-/// One indicator: a title and its values.
-#[derive(Debug, Clone)]
-pub struct Indicator {
-    /// The key, for `indicators/{key}`.
-    pub key: &'static str,
-    /// Title for display.
-    pub title: &'static str,
-    /// Values.
-    pub values: Value,
-}
-
-/// Per-class counts of a run's predictions against ground truth, read in chunks.
-async fn class_counts(
-    db: &impl ConnectionTrait,
-    config: &LabelConfig,
-    run_id: i64,
-) -> ApiResult<(BTreeMap<String, ClassCounts>, u64, u64)> {
-    let mut classes = BTreeMap::new();
-    let (mut scored, mut correct) = (0u64, 0u64);
-    let mut last = 0i64;
-    loop {
-        let preds: Vec<(i64, Value)> = prediction::Entity::find()
-            .select_only()
-            .columns([prediction::Column::TaskId, prediction::Column::Result])
-            .filter(prediction::Column::ModelRunId.eq(run_id))
-            .filter(prediction::Column::TaskId.gt(last))
-            .order_by_asc(prediction::Column::TaskId)
-            .limit(1000)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let Some((tail, _)) = preds.last() else { break };
-        last = *tail;
-        let ids: Vec<i64> = preds.iter().map(|(id, _)| *id).collect();
-        let gt = ground_truth(db, &ids).await?;
-        for (task_id, result) in preds {
-            if let Some(g) = gt.get(&task_id) {
-                let s = scoring::score_task(config, &result, &g.result);
-                scored += 1;
-                correct += u64::from(s.correct);
-                scoring::merge_classes(&mut classes, &s.classes);
-            }
-        }
-    }
-    Ok((classes, scored, correct))
-}
-
-/// The indicators of a run (all, or the one named `only`).
-pub async fn indicators(
-    db: &impl ConnectionTrait,
-    caller: &AuthUser,
-    run_id: i64,
-    only: Option<&str>,
-) -> ApiResult<Vec<Indicator>> {
-    if only.is_some_and(|k| !INDICATORS.contains(&k)) {
-        return Err(ApiError::NotFound);
-    }
-    let run = model_run::Entity::find_by_id(run_id)
-        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let wants = |k: &str| only.is_none_or(|o| o == k);
-    let mut out = vec![];
-    let needs_classes = wants("f1") || wants("classification_report");
-    let (classes, scored, correct) = if needs_classes {
-        let project = project::Entity::find_by_id(run.project_id)
-            .one(db)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        class_counts(db, &projects::config_of(&project), run.id).await?
-    } else {
-        (BTreeMap::new(), 0, 0)
-    };
-    if wants("accuracy") {
-        let accuracy = (run.total_predictions > 0)
-            .then(|| run.total_correct_predictions as f64 / run.total_predictions as f64);
-        out.push(Indicator {
-            key: "accuracy",
-            title: "Accuracy",
-            values: json!({"accuracy": accuracy, "total_correct_predictions": run.total_correct_predictions, "total_predictions": run.total_predictions}),
-        });
-    }
-    if wants("f1") {
-        let report = scoring::classification_report(&classes);
-        out.push(Indicator {
-            key: "f1",
-            title: "F1 score",
-            values: json!({
-                "micro_f1": report.get("micro avg").and_then(|m| m.get("f1-score")).cloned().unwrap_or(Value::Null),
-                "macro_f1": report.get("macro avg").and_then(|m| m.get("f1-score")).cloned().unwrap_or(Value::Null),
-                "scored_tasks": scored,
-                "correct_tasks": correct,
-            }),
-        });
-    }
-    if wants("predictions") {
-        let done = run.total_predictions + run.total_failed;
-        out.push(Indicator {
-            key: "predictions",
-            title: "Predictions",
-            values: json!({
-                "total_predictions": run.total_predictions,
-                "total_tasks": run.total_tasks,
-                "progress": if run.total_tasks > 0 { done as f64 / run.total_tasks as f64 } else { 1.0 },
-                "status": run.status,
-            }),
-        });
-    }
-    if wants("failed_predictions") {
-        let by_type: Vec<(Option<String>, i64)> = failed_prediction::Entity::find()
-            .select_only()
-            .column(failed_prediction::Column::ErrorType)
-            .expr(Expr::cust("COUNT(*)"))
-            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
-            .group_by(failed_prediction::Column::ErrorType)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let map: serde_json::Map<String, Value> = by_type
-            .into_iter()
-            .map(|(t, n)| (t.unwrap_or_else(|| "Unknown".into()), Value::from(n)))
-            .collect();
-        out.push(Indicator {
-            key: "failed_predictions",
-            title: "Failed predictions",
-            values: json!({"total_failed_predictions": run.total_failed, "by_error_type": map}),
-        });
-    }
-    if wants("cost") {
-        out.push(Indicator {
-            key: "cost",
-            title: "Cost",
-            values: json!({
-                "total_cost_usd": run.total_cost,
-                "prompt_tokens": run.prompt_tokens,
-                "completion_tokens": run.completion_tokens,
-                "total_tokens": run.prompt_tokens + run.completion_tokens,
-            }),
-        });
-    }
-    if wants("classification_report") {
-        out.push(Indicator {
-            key: "classification_report",
-            title: "Classification report",
-            values: scoring::classification_report(&classes),
-        });
     }
     Ok(out)
 }

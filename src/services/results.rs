@@ -218,9 +218,10 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
             outcome.skipped += 1;
             continue;
         }
-        match ctx.config.to_regions(&s.output, task_data) {
-            Ok(regions) => {
-                let regions = Value::Array(regions);
+        match ctx.config.convert(&s.output, task_data) {
+            Ok(converted) => {
+                let extra = with_dropped_spans(s.extra.take(), &converted.dropped);
+                let regions = Value::Array(converted.regions);
                 results.insert(s.task_id, regions.clone());
                 meta.insert(
                     s.task_id,
@@ -251,7 +252,7 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
                     prompt_cost: Set(s.prompt_cost),
                     completion_cost: Set(s.completion_cost),
                     total_cost: Set(s.total_cost),
-                    extra: Set(s.extra),
+                    extra: Set(extra),
                     ls_prediction_id: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
@@ -408,6 +409,38 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     }
     txn.commit().await?;
     Ok(outcome)
+}
+
+/// The most dropped span texts kept on a prediction (the count is always complete).
+const MAX_DROPPED_TEXTS: usize = 20;
+
+/// A prediction's `extra` with the spans the conversion dropped: `dropped_spans` (how many)
+/// and `dropped_span_texts` (the first [`MAX_DROPPED_TEXTS`] quoted texts, with why:
+/// `absent`, `duplicate`, `no_text`, `unplaceable`). Unchanged when nothing was dropped.
+pub fn with_dropped_spans(
+    extra: Option<Value>,
+    dropped: &[crate::label_config::DroppedSpan],
+) -> Option<Value> {
+    if dropped.is_empty() {
+        return extra;
+    }
+    let mut map = match extra {
+        Some(Value::Object(map)) => map,
+        Some(other) => serde_json::Map::from_iter([("extra".to_string(), other)]),
+        None => serde_json::Map::new(),
+    };
+    map.insert("dropped_spans".into(), Value::from(dropped.len()));
+    map.insert(
+        "dropped_span_texts".into(),
+        Value::Array(
+            dropped
+                .iter()
+                .take(MAX_DROPPED_TEXTS)
+                .map(|d| serde_json::json!({"control": d.control, "text": d.text, "reason": d.reason}))
+                .collect(),
+        ),
+    );
+    Some(Value::Object(map))
 }
 
 /// Runs a multi-row insert with `ON CONFLICT (run, task) DO NOTHING RETURNING task_id` and

@@ -18,11 +18,13 @@ silently. Exit status 1 when any step failed or was skipped.
 import base64
 import json
 import os
+import re
 import secrets
 import sys
 import time
 import traceback
 from datetime import datetime
+from html.parser import HTMLParser
 
 import requests
 
@@ -587,6 +589,326 @@ def connector_push_again():
     ok(f"still {len(after)} predictions ({'same ids' if after == before else 'replaced'})")
 
 
+
+# --- output types: NER offsets and HyperText ranges, read back from Label Studio --------------------
+#
+# Label Studio's editor counts <Text> start/end and HyperText globalOffsets in Unicode code points
+# (Python str indices) and HyperText startOffset/endOffset in UTF-16 code units within the text
+# node. Each region Prompter pushes is checked against the task as Label Studio stores it: the text
+# at its offsets, read in those units, must be the expected word.
+
+NER_CONFIG = (
+    '<View><Labels name="label" toName="text"><Label value="PER"/><Label value="ORG"/>'
+    '<Label value="LOC"/></Labels><Text name="text" value="$text"/></View>'
+)
+# The fake LLM labels capitalised word groups (ORG when one is Acme, Corp, Google...): here the
+# names after emoji, CJK and a combining accent, each repeated.
+NER_TEXTS = {
+    "Zoë 🙂 met Ann in 東京. Ann thanked Zoë 👩\u200d💻 at Acme Corp.":
+        [("Zoë", "PER"), ("Ann", "PER"), ("Ann", "PER"), ("Zoë", "PER"), ("Acme Corp", "ORG")],
+    "東京タワー 🗼 and 富士山 🗻: Rene\u0301e saw Ann, then Ann saw Rene\u0301e.":
+        [("Rene", "PER"), ("Ann", "PER"), ("Ann", "PER"), ("Rene", "PER")],
+}
+# An external worker (Adala's batch-predictions) quotes spans without offsets, CJK included.
+WORKER_SPANS = {
+    "Zoë 🙂 met Ann in 東京. Ann thanked Zoë 👩\u200d💻 at Acme Corp.":
+        [("東京", "LOC"), ("Ann", "PER"), ("Ann", "PER"), ("Nobody", "PER")],
+    "東京タワー 🗼 and 富士山 🗻: Rene\u0301e saw Ann, then Ann saw Rene\u0301e.":
+        [("富士山", "LOC"), ("Rene\u0301e", "PER"), ("Rene\u0301e", "PER"), ("東京タワー", "LOC")],
+}
+PT_CONFIG = (
+    '<View><Text name="a" value="$a"/><Text name="b" value="$b"/><Pairwise name="better" toName="a,b"/>'
+    '<Taxonomy name="topic" toName="a"><Choice value="Online"><Choice value="Paywall"/><Choice value="Free"/>'
+    '</Choice><Choice value="Offline"/></Taxonomy></View>'
+)
+PT_TASKS = [{"a": "A news site behind a paywall", "b": "the right answer"}]
+HT_CONFIG = (
+    '<View><HyperText name="page" value="$html"/><HyperTextLabels name="ents" toName="page">'
+    '<Label value="PER"/><Label value="ORG"/></HyperTextLabels></View>'
+)
+HT_TASKS = {
+    "<div><p>John Smith 🙂 joined <b>Acme Corp</b> in 東京.</p>\n<p>🗼 John left; Mary stayed.</p></div>":
+        [("John Smith", "PER"), ("Acme Corp", "ORG"), ("John", "PER"), ("Mary", "PER")],
+}
+
+
+def occurrences(text, spans):
+    """(word, label, start) of each expected span: repeated words on successive occurrences, in
+    code points."""
+    out, taken = [], set()
+    for word, label in spans:
+        start = 0
+        while True:
+            at = text.find(word, start)
+            assert at >= 0, f"{word!r} not in {text!r}"
+            covered = any(s < at + len(word) and at < e for (s, e) in taken)
+            if (at, at + len(word)) not in taken and not covered:
+                break
+            start = at + 1
+        taken.add((at, at + len(word)))
+        out.append((word, label, at))
+    return sorted(out, key=lambda x: x[2])
+
+
+def utf16_len(s):
+    return len(s.encode("utf-16-le")) // 2
+
+
+def wait_link(pid, job):
+    def state():
+        s = pr.get(f"/api/projects/{pid}/label-studio")
+        if s.get("status") == "failed":
+            raise AssertionError(f"{job} failed: {s}")
+        return s.get("status") == "idle" and s.get("job") in (job, None), s
+
+    return poll(f"{job} of project {pid}", state)
+
+
+def linked_copy(key, config, ls_project):
+    """A Prompter project with `config`, linked to the LS project and synced."""
+    p = pr.post("/api/projects/", {"title": f"{key} {TAG}", "label_config": config}, expect=201)
+    pr.post(f"/api/projects/{p['id']}/label-studio",
+            {"url": LS_URL, "token": LS_TOKEN, "ls_project": ls_project}, expect=201)
+    pr.post(f"/api/projects/{p['id']}/label-studio/sync", expect=(200, 201, 202))
+    wait_link(p["id"], "sync")
+    return p["id"]
+
+
+def ls_project_with(key, config, tasks):
+    p = ls.post("/api/projects", {"title": f"{key} {TAG}", "label_config": config})
+    ls.post(f"/api/projects/{p['id']}/import", tasks, expect=201)
+    return p["id"]
+
+
+def run_and_push(pid, title, prompt_text, conn, worker=None):
+    """Runs a prompt over the linked project (or lets `worker(run, tasks)` post its results),
+    pushes the run's predictions and returns {LS task id: (LS task data, [regions])}."""
+    prompt = pr.post("/api/prompts/", {"title": title, "associated_projects": [pid]}, expect=201)
+    v = pr.post(f"/api/prompts/{prompt['id']}/versions",
+                {"title": "v1", "prompt": prompt_text, "provider": "Custom",
+                 "provider_model_id": "gpt-4o-mini", "model_provider_connection": conn}, expect=201)
+    runs = f"/api/prompts/{prompt['id']}/versions/{v['id']}/inference-runs"
+    run = pr.post(runs, {"project": pid, "project_subset": "All"}, expect=201)
+    if worker:
+        worker(run["id"], items(pr.get(f"/api/tasks/?project={pid}&page_size=100&fields=all")))
+
+    def state():
+        mine = [r for r in items(pr.get(f"{runs}?project={pid}")) if r["id"] == run["id"]]
+        if mine[0]["status"] in ("Failed", "Canceled"):
+            raise AssertionError(f"run {run['id']}: {mine[0]}")
+        return mine[0]["status"] == "Completed", mine[0]
+
+    done = poll(f"run {run['id']}", state)
+    assert done.get("total_predictions") == done.get("total_tasks"), f"run {run['id']}: {done}"
+    pr.post(f"/api/projects/{pid}/label-studio/push", {"run": run["id"]}, expect=(200, 201, 202))
+    wait_link(pid, "push")
+    label = f"{title}__v1"
+    link = pr.get(f"/api/projects/{pid}/label-studio")
+    ls_project = link.get("ls_project") or link.get("ls_project_id")
+    out = {}
+    for t in items(ls.get(f"/api/tasks?project={ls_project}&page_size=100")):
+        preds = [p for p in ls_predictions(f"task={t['id']}") if p.get("model_version") == label]
+        assert len(preds) == 1, f"LS task {t['id']}: {len(preds)} predictions labelled {label!r}: {preds}"
+        out[t["id"]] = (ls.get(f"/api/tasks/{t['id']}")["data"], preds[0]["result"])
+    return out
+
+
+def check_text_regions(pushed, expected, field="text"):
+    """Each LS task's regions are the expected (word, label, start) spans: the word read back at
+    the stored code-point offsets of the stored text. Returns how many spans an emoji shifts (their
+    UTF-16 offset differs from their code-point offset)."""
+    shifted = 0
+    for task, (data, result) in pushed.items():
+        text = data[field]
+        got = []
+        for r in result:
+            v = r["value"]
+            word = text[v["start"]:v["end"]]
+            got.append((word, v["labels"][0], v["start"]))
+            shifted += utf16_len(text[:v["start"]]) != v["start"]
+        want = occurrences(text, expected[text])
+        assert sorted(got, key=lambda x: x[2]) == want, f"LS task {task} {text!r}: regions {got}, expected {want}"
+    return shifted
+
+
+def outputs_editor_unit():
+    """The pinned Label Studio's editor counts offsets as Prompter does (its bundled domManager)"""
+    import label_studio
+
+    site = os.path.dirname(os.path.dirname(label_studio.__file__))
+    bundle_dir = os.path.join(site, "web", "dist", "apps", "labelstudio")
+    code = ""
+    for name in sorted(os.listdir(bundle_dir)):
+        if name.endswith(".js"):
+            with open(os.path.join(bundle_dir, name), encoding="utf-8", errors="replace") as f:
+                chunk = f.read()
+            if "getRelativeOffsetByGlobal" in chunk:
+                code = chunk
+                break
+    assert code, f"no bundle in {bundle_dir} has the RichText DomManager"
+    checks = {
+        # findGlobalOffset (utils/selection-tools.js): a text node adds its code points.
+        "global offsets count code points": r"\[\.\.\.\w+\.textContent\]\.length",
+        # DomData.addTextElement: a node's content is its code points, its length their count.
+        "text node content is its code points": r"\w+=\[\.\.\.\w+\];const \w+=\w+\.length",
+        # DDDynamicBlock.getRelativeOffsetByGlobal: the XPath offset is the UTF-16 length of them.
+        "XPath offsets count UTF-16 units": r'getRelativeOffsetByGlobal\(\w+\)\{return this\.content\.slice\(0,\w+-this\.start\)\.map\([^)]*\)\.join\(""\)\.length\}',
+        # A <br> counts one.
+        "<br> counts one": r"addBR\(\)\{this\.endPos\+=1\}",
+    }
+    missing = [what for what, pattern in checks.items() if not re.search(pattern, code)]
+    assert not missing, f"Label Studio {S.get('ls_version')}'s editor no longer matches: {missing}"
+    ok(f"Label Studio {S.get('ls_version')} editor: " + "; ".join(checks))
+
+
+def outputs_ls_projects():
+    """Label Studio projects for NER (Text), HyperText, Pairwise and Taxonomy; linked Prompter copies"""
+    S["ner_ls"] = ls_project_with("ner", NER_CONFIG, [{"text": t} for t in NER_TEXTS])
+    S["ht_ls"] = ls_project_with("hypertext", HT_CONFIG, [{"html": h} for h in HT_TASKS])
+    S["pt_ls"] = ls_project_with("pairwise-taxonomy", PT_CONFIG, PT_TASKS)
+    S["ner_pp"] = linked_copy("ner", NER_CONFIG, S["ner_ls"])
+    S["ht_pp"] = linked_copy("hypertext", HT_CONFIG, S["ht_ls"])
+    S["pt_pp"] = linked_copy("pairwise-taxonomy", PT_CONFIG, S["pt_ls"])
+    ok(f"LS projects {S['ner_ls']} (NER), {S['ht_ls']} (HyperText), {S['pt_ls']} (Pairwise, Taxonomy), "
+       f"linked to Prompter projects {S['ner_pp']}, {S['ht_pp']}, {S['pt_pp']}")
+
+
+def outputs_ner_engine():
+    """NER through the engine: pushed spans read back from LS at code-point offsets"""
+    pushed = run_and_push(S["ner_pp"], f"NER {TAG}", "Find the names. Text: {text}", S["conn"])
+    shifted = check_text_regions(pushed, NER_TEXTS)
+    assert shifted > 0, "no span follows an emoji: the check would not tell code points from UTF-16"
+    ok(f"{sum(len(r) for _, r in pushed.values())} spans, {shifted} of them after an emoji, "
+       f"each reads its word at its code-point offsets in the LS task text")
+
+
+def outputs_ner_worker():
+    """NER from an external worker's quotes (no offsets): CJK and repeated words placed, absent dropped"""
+
+    def worker(run, tasks):
+        results = []
+        for t in tasks:
+            spans = [{"text": w, "labels": [l]} for w, l in WORKER_SPANS[t["data"]["text"]]]
+            results.append({"task_id": t["id"], "output": {"label": spans}, "prompt_tokens": 1,
+                            "completion_tokens": 1, "total_cost_usd": 0.0})
+        pr.post("/api/model-run/batch-predictions", {"modelrun_id": run, "results": results}, expect=201)
+
+    # The engine's own calls go to a closed loopback port and fail; the worker's results win.
+    conn = pr.post("/api/model-provider-connections",
+                   {"provider": "Custom", "endpoint": "http://127.0.0.1:9/v1", "api_key": "none"}, expect=201)
+    pushed = run_and_push(S["ner_pp"], f"NER worker {TAG}", "Find the names. Text: {text}", conn["id"], worker)
+    expected = {t: [s for s in spans if s[0] in t] for t, spans in WORKER_SPANS.items()}
+    check_text_regions(pushed, expected)
+    ok("worker quotes placed: " + "; ".join(
+        f"{[data['text'][r['value']['start']:r['value']['end']] for r in res]}" for data, res in pushed.values()))
+
+
+class _Node:
+    def __init__(self, name):
+        self.name, self.children, self.text = name, [], None
+
+
+class _Dom(HTMLParser):
+    """A small DOM of well-formed test HTML (no implied tags), as a browser builds it."""
+
+    VOID = {"br", "img", "hr", "meta", "link", "input", "wbr"}
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.root = _Node("#body")
+        self.stack = [self.root]
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        node = _Node(tag)
+        self.stack[-1].children.append(node)
+        if tag not in self.VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag):
+        while len(self.stack) > 1:
+            if self.stack.pop().name == tag:
+                break
+
+    def handle_data(self, data):
+        kids = self.stack[-1].children
+        if kids and kids[-1].name == "text()":
+            kids[-1].text += data
+        else:
+            node = _Node("text()")
+            node.text = data
+            kids.append(node)
+
+    def text_content(self):
+        """Text nodes in document order, one "\\n" per <br> (Label Studio's global offsets)."""
+        out = []
+
+        def walk(n):
+            for c in n.children:
+                if c.name == "text()":
+                    out.append(c.text)
+                elif c.name == "br":
+                    out.append("\n")
+                else:
+                    walk(c)
+
+        walk(self.root)
+        return "".join(out)
+
+    def resolve(self, xpath):
+        """The text node an XPath like /div[1]/p[2]/text()[1] names."""
+        node = self.root
+        for step in xpath.strip("/").split("/"):
+            name, index = step[:-1].split("[")
+            same = [c for c in node.children if c.name == name]
+            node = same[int(index) - 1]
+        return node
+
+
+def outputs_pairwise_taxonomy():
+    """Pairwise and Taxonomy predictions pushed to and read back from Label Studio"""
+    pushed = run_and_push(S["pt_pp"], f"PT {TAG}", "Which is better, and the topic? Text: {a} / {b}", S["conn"])
+    for task, (_, result) in pushed.items():
+        by = {r["from_name"]: r for r in result}
+        pw, tax = by.get("better"), by.get("topic")
+        assert pw and pw["type"] == "pairwise" and pw["to_name"] == "better", f"LS task {task}: {result}"
+        assert pw["value"] == {"selected": "right"}, f"LS task {task}: {pw}"
+        assert tax and tax["type"] == "taxonomy" and tax["to_name"] == "a", f"LS task {task}: {result}"
+        assert tax["value"] == {"taxonomy": [["Online", "Paywall"]]}, f"LS task {task}: {tax}"
+    ok(f"{[[(r['type'], r['value']) for r in res] for _, res in pushed.values()]}")
+
+
+def outputs_hypertext():
+    """HyperText through the engine: XPaths, UTF-16 node offsets and code-point globalOffsets read back"""
+    pushed = run_and_push(S["ht_pp"], f"HT {TAG}", "Find the names. Text: {html}", S["conn"])
+    for task, (data, result) in pushed.items():
+        html = data["html"]
+        dom = _Dom(html)
+        content = dom.text_content()
+        got = []
+        for r in result:
+            v = r["value"]
+            assert r["type"] == "hypertextlabels" and r["to_name"] == "page", f"region {r}"
+            g = v["globalOffsets"]
+            word = content[g["start"]:g["end"]]
+            assert v["text"] == word, f"LS task {task}: stored text {v['text']!r}, at globalOffsets {word!r}"
+            start, end = dom.resolve(v["start"]), dom.resolve(v["end"])
+            if start is end:
+                units = start.text.encode("utf-16-le")[2 * v["startOffset"]:2 * v["endOffset"]]
+                assert units.decode("utf-16-le") == word, (
+                    f"LS task {task}: {v['start']} [{v['startOffset']}, {v['endOffset']}) in UTF-16 units "
+                    f"reads {units.decode('utf-16-le')!r}, not {word!r}")
+            else:
+                head = start.text.encode("utf-16-le")[2 * v["startOffset"]:].decode("utf-16-le")
+                tail = end.text.encode("utf-16-le")[:2 * v["endOffset"]].decode("utf-16-le")
+                assert word.startswith(head) and word.endswith(tail), f"LS task {task}: {v} vs {word!r}"
+            got.append((word, v["hypertextlabels"][0], g["start"]))
+        want = occurrences(content, HT_TASKS[html])
+        assert sorted(got, key=lambda x: x[2]) == want, f"LS task {task}: regions {got}, expected {want}"
+        ok(f"LS task {task}: {[(r['value']['text'], r['value']['start'], r['value']['startOffset']) for r in result]}")
+
+
 def main():
     print(f"Label Studio {LS_URL}, Prompter {P_URL}, fake LLM {FAKE_LLM_URL}, tag {TAG}", flush=True)
     chain("setup", [], [ls_whoami, ls_project, prompter_setup])
@@ -598,6 +920,8 @@ def main():
     chain("ML backend: deployed version", ["ML backend: predictions"], [ml_new_version, ml_pin_version])
     chain("connector", ["setup"], [connector_link, connector_sync, connector_resync, connector_run,
                                    connector_push, connector_push_again])
+    chain("output types", ["setup"], [outputs_editor_unit, outputs_ls_projects, outputs_ner_engine,
+                                      outputs_ner_worker, outputs_hypertext, outputs_pairwise_taxonomy])
     print(f"\ne2e.py: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
     if SUMMARY:
         with open(SUMMARY, "w") as f:

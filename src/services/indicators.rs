@@ -1,0 +1,232 @@
+//! The indicators of a run (the Prompt dashboard's `GET /api/inference-runs/{id}/indicators/`):
+//! Label Studio's wire keys (`accuracy`, `f1`, `predictions`, `failed_predictions`, `cost`,
+//! `classification_report`) and Prompter's honest scores beside them
+//! (`ground_truth_accuracy`, `version_comparison`, `closeness`, `dropped_spans`), and the same
+//! numbers as the summary of a subset-tasks page.
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::scoring;
+use crate::services::projects;
+use crate::services::run_scores::{self, RunScores};
+use entity::{failed_prediction, model_run, project};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::{Value, json};
+
+/// Keys of the indicators, in list order.
+pub const INDICATORS: [&str; 10] = [
+    "accuracy",
+    "f1",
+    "predictions",
+    "failed_predictions",
+    "cost",
+    "classification_report",
+    "ground_truth_accuracy",
+    "version_comparison",
+    "closeness",
+    "dropped_spans",
+];
+
+/// One indicator: a title and its values.
+#[derive(Debug, Clone)]
+pub struct Indicator {
+    /// The key, for `indicators/{key}`.
+    pub key: &'static str,
+    /// Title for display.
+    pub title: &'static str,
+    /// Values.
+    pub values: Value,
+}
+
+/// The wire `accuracy` values, from the run's counters.
+fn accuracy_values(run: &model_run::Model) -> Value {
+    let accuracy = (run.total_predictions > 0)
+        .then(|| run.total_correct_predictions as f64 / run.total_predictions as f64);
+    json!({
+        "accuracy": accuracy,
+        "total_correct_predictions": run.total_correct_predictions,
+        "total_predictions": run.total_predictions,
+    })
+}
+
+/// The run's project label config.
+async fn config_of_run(
+    db: &impl ConnectionTrait,
+    run: &model_run::Model,
+) -> ApiResult<crate::label_config::LabelConfig> {
+    let project = project::Entity::find_by_id(run.project_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(projects::config_of(&project))
+}
+
+/// The indicators of a run (all, or the one named `only`); `compare_to` names the run the
+/// `version_comparison` compares with (default: the prompt's other versions' latest
+/// completed runs on the same project and subset).
+pub async fn indicators(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+    only: Option<&str>,
+    compare_to: Option<i64>,
+) -> ApiResult<Vec<Indicator>> {
+    if only.is_some_and(|k| !INDICATORS.contains(&k)) {
+        return Err(ApiError::NotFound);
+    }
+    let run = model_run::Entity::find_by_id(run_id)
+        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let wants = |k: &str| only.is_none_or(|o| o == k);
+    let needs_scan = [
+        "f1",
+        "classification_report",
+        "ground_truth_accuracy",
+        "version_comparison",
+        "closeness",
+        "dropped_spans",
+    ]
+    .iter()
+    .any(|k| wants(k));
+    let config = if needs_scan {
+        Some(config_of_run(db, &run).await?)
+    } else {
+        None
+    };
+    let scores = match &config {
+        Some(config) => run_scores::scan(db, config, run.id, wants("version_comparison")).await?,
+        None => RunScores::default(),
+    };
+    let mut out = vec![];
+    let mut push = |key: &'static str, title: &'static str, values: Value| {
+        out.push(Indicator { key, title, values });
+    };
+    if wants("accuracy") {
+        push("accuracy", "Accuracy", accuracy_values(&run));
+    }
+    if wants("f1") {
+        let report = scoring::classification_report(&scores.classes);
+        let f1 = |row: &str| {
+            report
+                .get(row)
+                .and_then(|m| m.get("f1-score"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        push(
+            "f1",
+            "F1 score",
+            json!({
+                "micro_f1": f1("micro avg"),
+                "macro_f1": f1("macro avg"),
+                "scored_tasks": scores.predicted,
+                "correct_tasks": scores.correct,
+            }),
+        );
+    }
+    if wants("predictions") {
+        let done = run.total_predictions + run.total_failed;
+        let progress = if run.total_tasks > 0 {
+            done as f64 / run.total_tasks as f64
+        } else {
+            1.0
+        };
+        push(
+            "predictions",
+            "Predictions",
+            json!({
+                "total_predictions": run.total_predictions,
+                "total_tasks": run.total_tasks,
+                "progress": progress,
+                "status": run.status,
+            }),
+        );
+    }
+    if wants("failed_predictions") {
+        let by_type: Vec<(Option<String>, i64)> = failed_prediction::Entity::find()
+            .select_only()
+            .column(failed_prediction::Column::ErrorType)
+            .expr(Expr::cust("COUNT(*)"))
+            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
+            .group_by(failed_prediction::Column::ErrorType)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let map: serde_json::Map<String, Value> = by_type
+            .into_iter()
+            .map(|(t, n)| (t.unwrap_or_else(|| "Unknown".into()), Value::from(n)))
+            .collect();
+        push(
+            "failed_predictions",
+            "Failed predictions",
+            json!({"total_failed_predictions": run.total_failed, "by_error_type": map}),
+        );
+    }
+    if wants("cost") {
+        push(
+            "cost",
+            "Cost",
+            json!({
+                "total_cost_usd": run.total_cost,
+                "prompt_tokens": run.prompt_tokens,
+                "completion_tokens": run.completion_tokens,
+                "total_tokens": run.prompt_tokens + run.completion_tokens,
+            }),
+        );
+    }
+    if wants("classification_report") {
+        push(
+            "classification_report",
+            "Classification report",
+            scoring::classification_report(&scores.classes),
+        );
+    }
+    if wants("ground_truth_accuracy") {
+        push(
+            "ground_truth_accuracy",
+            "Accuracy over all ground-truth tasks",
+            scores.accuracy_values(),
+        );
+    }
+    if wants("version_comparison")
+        && let Some(config) = &config
+    {
+        let values =
+            run_scores::comparison_values(db, caller, config, &run, &scores, compare_to).await?;
+        push("version_comparison", "Version comparison", values);
+    }
+    if wants("closeness") {
+        push(
+            "closeness",
+            "Rating and number closeness",
+            scores.closeness_values(),
+        );
+    }
+    if wants("dropped_spans") {
+        push("dropped_spans", "Dropped spans", scores.dropped_values());
+    }
+    Ok(out)
+}
+
+/// The summary of a run for a subset-tasks page: `{"model_run", "accuracy" (the wire
+/// indicator), "ground_truth_accuracy", "version_comparison"}`, the last two as the indicators
+/// of the same keys.
+pub async fn summary(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run: &model_run::Model,
+    compare_to: Option<i64>,
+) -> ApiResult<Value> {
+    let config = config_of_run(db, run).await?;
+    let scores = run_scores::scan(db, &config, run.id, true).await?;
+    let comparison =
+        run_scores::comparison_values(db, caller, &config, run, &scores, compare_to).await?;
+    Ok(json!({
+        "model_run": run.id,
+        "accuracy": accuracy_values(run),
+        "ground_truth_accuracy": scores.accuracy_values(),
+        "version_comparison": comparison,
+    }))
+}

@@ -1,0 +1,447 @@
+//! Tests of the honest scores over HTTP: accuracy over every ground-truth task with its Wilson
+//! interval, McNemar's comparison of two versions on the same tasks (default baselines and
+//! `compare_to`), Rating/Number closeness, dropped spans, and the subset-tasks summary. Results
+//! arrive through `batch-predictions`, so every number is hand-checked.
+use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::prompts::{
+    Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item,
+    new_version, run_on,
+};
+use serde_json::{Value, json};
+
+fn close(a: &Value, b: f64) -> bool {
+    a.as_f64().is_some_and(|a| (a - b).abs() < 1e-6)
+}
+
+/// An indicator's values (asserts 200).
+async fn indicator(app: &TestApp, run: i64, key: &str, query: &str) -> Value {
+    let (status, body) = app
+        .get(&format!(
+            "/api/inference-runs/{run}/indicators/{key}{query}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["key"], key);
+    body["values"].clone()
+}
+
+const LABELS: [&str; 10] = [
+    "Positive", "Negative", "Positive", "Negative", "Positive", "Negative", "Positive", "Negative",
+    "Positive", "Negative",
+];
+
+fn flip(label: &str) -> &'static str {
+    if label == "Positive" {
+        "Negative"
+    } else {
+        "Positive"
+    }
+}
+
+/// Ten ground-truth tasks; v1's HasGT run: 6 right, 2 wrong, 2 failed; v2's: 9 right, 1 wrong.
+/// Per task (v1, v2): 0-5 (right, right), 6 (wrong, right), 7 (wrong, wrong),
+/// 8-9 (failed, right).
+async fn two_versions(app: &TestApp) -> (Fixture, i64, i64, i64) {
+    let texts: Vec<String> = (0..10).map(|i| format!("review {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let f = fixture(app, CLS, &refs).await;
+    for (task, label) in f.tasks.iter().zip(LABELS) {
+        ground_truth(app, *task, choice(label)).await;
+    }
+    let run1 = run_on(app, &f, f.version, "HasGT").await;
+    let items: Vec<Value> = f.tasks[..8]
+        .iter()
+        .zip(LABELS)
+        .enumerate()
+        .map(|(i, (task, label))| {
+            let label = if i < 6 { label } else { flip(label) };
+            item(*task, json!({"sentiment": label}))
+        })
+        .collect();
+    batch(app, run1, Value::Array(items)).await;
+    batch_failed(
+        app,
+        run1,
+        json!([
+            {"task_id": f.tasks[8], "message": "boom", "error_type": "Timeout"},
+            {"task_id": f.tasks[9], "message": "boom", "error_type": "Timeout"}
+        ]),
+    )
+    .await;
+    let v2 = id_of(&new_version(app, f.prompt, f.connection, "v2").await);
+    let run2 = run_on(app, &f, v2, "HasGT").await;
+    let items: Vec<Value> = (0..10)
+        .map(|i| {
+            let label = if i == 7 { flip(LABELS[i]) } else { LABELS[i] };
+            item(f.tasks[i], json!({"sentiment": label}))
+        })
+        .collect();
+    batch(app, run2, Value::Array(items)).await;
+    (f, v2, run1, run2)
+}
+
+#[tokio::test]
+async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
+    let app = TestApp::spawn().await;
+    let (_, _, run1, _) = two_versions(&app).await;
+    // The wire accuracy is over predictions: 6 of 8.
+    let wire = indicator(&app, run1, "accuracy", "").await;
+    assert!(close(&wire["accuracy"], 0.75), "{wire}");
+    // The honest one is over the ten ground-truth tasks: 6 of 10, Wilson 95% [0.3127, 0.8318].
+    let gt = indicator(&app, run1, "ground_truth_accuracy", "").await;
+    assert!(close(&gt["accuracy"], 0.6), "{gt}");
+    assert_eq!(gt["correct"], 6);
+    assert_eq!(gt["ground_truth_tasks"], 10);
+    assert_eq!(gt["predicted"], 8);
+    assert_eq!(gt["wrong"], 2);
+    assert_eq!(gt["failed"], 2);
+    assert_eq!(gt["unanswered"], 0);
+    assert!(close(&gt["ci_low"], 0.312_674), "{gt}");
+    assert!(close(&gt["ci_high"], 0.831_820), "{gt}");
+    assert_eq!(gt["confidence_level"], 0.95);
+    assert_eq!(gt["interval"], "wilson");
+    // The existing keys keep their shapes; the new ones are listed after them.
+    let (status, list) = app
+        .get(&format!("/api/inference-runs/{run1}/indicators/"))
+        .await;
+    assert_eq!(status, 200);
+    let keys: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| i["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "accuracy",
+            "f1",
+            "predictions",
+            "failed_predictions",
+            "cost",
+            "classification_report",
+            "ground_truth_accuracy",
+            "version_comparison",
+            "closeness",
+            "dropped_spans"
+        ]
+    );
+    assert_eq!(
+        list[0]["values"],
+        json!({"accuracy": 0.75, "total_correct_predictions": 6, "total_predictions": 8})
+    );
+    let f1 = indicator(&app, run1, "f1", "").await;
+    assert_eq!(f1["scored_tasks"], 8);
+    assert_eq!(f1["correct_tasks"], 6);
+}
+
+#[tokio::test]
+async fn two_versions_on_the_same_tasks_are_compared_with_mcnemar() {
+    let app = TestApp::spawn().await;
+    let (f, v2, run1, run2) = two_versions(&app).await;
+    // Default baseline of v1's run: v2's latest completed run on the same project and subset.
+    let cmp = indicator(&app, run1, "version_comparison", "").await;
+    assert_eq!(cmp["alpha"], 0.05);
+    let list = cmp["comparisons"].as_array().expect("comparisons");
+    assert_eq!(list.len(), 1, "{cmp}");
+    let c = &list[0];
+    assert_eq!(c["baseline_run"], run2);
+    assert_eq!(c["baseline_version"], v2);
+    assert_eq!(c["baseline_version_title"], "v2");
+    assert_eq!(c["paired_tasks"], 10);
+    assert_eq!(c["both_correct"], 6);
+    assert_eq!(c["only_this_correct"], 0);
+    assert_eq!(c["only_baseline_correct"], 3);
+    assert_eq!(c["both_wrong"], 1);
+    assert!(close(&c["accuracy"], 0.6));
+    assert!(close(&c["baseline_accuracy"], 0.9));
+    assert!(close(&c["difference"], -0.3));
+    // 0 of 3 discordant pairs: exact binomial p = 2·(1/8) = 0.25, not significant.
+    assert_eq!(c["test"], "exact_binomial");
+    assert_eq!(c["statistic"], Value::Null);
+    assert!(close(&c["p_value"], 0.25), "{c}");
+    assert_eq!(c["significant"], false);
+    // The other way round, explicitly.
+    let cmp = indicator(
+        &app,
+        run2,
+        "version_comparison",
+        &format!("?compare_to={run1}"),
+    )
+    .await;
+    let c = &cmp["comparisons"][0];
+    assert_eq!(c["baseline_run"], run1);
+    assert_eq!(c["only_this_correct"], 3);
+    assert!(close(&c["difference"], 0.3));
+    // compare_to must be another run of the same project (in the organization).
+    for bad in [run2.to_string(), "999999".into()] {
+        let (status, body) = app
+            .get(&format!(
+                "/api/inference-runs/{run2}/indicators/version_comparison?compare_to={bad}"
+            ))
+            .await;
+        assert_field_error(status, &body, "compare_to");
+    }
+    let other = fixture(&app, CLS, &["x"]).await;
+    let elsewhere = run_on(&app, &other, other.version, "All").await;
+    let (status, body) = app
+        .get(&format!(
+            "/api/inference-runs/{run2}/indicators/?compare_to={elsewhere}"
+        ))
+        .await;
+    assert_field_error(status, &body, "compare_to");
+    // A run with no other version's run to compare with lists none.
+    let cmp = indicator(&app, elsewhere, "version_comparison", "").await;
+    assert_eq!(cmp["comparisons"], json!([]));
+    // The subset-tasks summary carries the same numbers.
+    let (status, page) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}&model_run={run1}",
+            f.project, f.prompt
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let summary = &page["summary"];
+    assert_eq!(summary["model_run"], run1);
+    assert!(close(&summary["accuracy"]["accuracy"], 0.75));
+    assert!(close(&summary["ground_truth_accuracy"]["accuracy"], 0.6));
+    assert!(close(
+        &summary["ground_truth_accuracy"]["ci_low"],
+        0.312_674
+    ));
+    assert_eq!(
+        summary["version_comparison"]["comparisons"][0]["only_baseline_correct"],
+        3
+    );
+    let (_, page) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}&model_run={run1}&include_summary=false",
+            f.project, f.prompt
+        ))
+        .await;
+    assert!(page.get("summary").is_none(), "{page}");
+    let (status, body) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}&model_run={run1}&include_summary=maybe",
+            f.project, f.prompt
+        ))
+        .await;
+    assert_field_error(status, &body, "include_summary");
+    // Without a run there is no summary.
+    let (_, page) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}",
+            f.project, f.prompt
+        ))
+        .await;
+    assert!(page.get("summary").is_none(), "{page}");
+}
+
+const SCALES: &str = r#"<View>
+  <Text name="text" value="$text"/>
+  <Rating name="stars" toName="text" maxRating="5"/>
+  <Number name="price" toName="text" min="0" max="100"/>
+</View>"#;
+
+#[tokio::test]
+async fn ratings_and_numbers_are_scored_by_closeness() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app, SCALES, &["a", "b", "c"]).await;
+    let gt = |stars: i64, price: f64| {
+        json!([
+            {"from_name": "stars", "to_name": "text", "type": "rating", "value": {"rating": stars}},
+            {"from_name": "price", "to_name": "text", "type": "number", "value": {"number": price}}
+        ])
+    };
+    ground_truth(&app, f.tasks[0], gt(4, 50.0)).await;
+    ground_truth(&app, f.tasks[1], gt(2, 10.0)).await;
+    ground_truth(&app, f.tasks[2], gt(5, 90.0)).await;
+    let run = run_on(&app, &f, f.version, "HasGT").await;
+    batch(
+        &app,
+        run,
+        json!([
+            item(f.tasks[0], json!({"stars": 4, "price": 50})),
+            item(f.tasks[1], json!({"stars": 3, "price": 30})),
+        ]),
+    )
+    .await;
+    batch_failed(
+        &app,
+        run,
+        json!([{"task_id": f.tasks[2], "message": "x", "error_type": "Timeout"}]),
+    )
+    .await;
+    let c = indicator(&app, run, "closeness", "").await;
+    let stars = &c["controls"]["stars"];
+    // Range 4: exact 1, one off 0.75, failed 0 → mean 0.5833.
+    assert_eq!(stars["kind"], "rating");
+    assert_eq!(stars["tasks"], 3);
+    assert_eq!(stars["predicted"], 2);
+    assert!(close(&stars["mean_closeness"], 1.75 / 3.0), "{c}");
+    assert!(close(&stars["exact_accuracy"], 1.0 / 3.0));
+    assert!(close(&stars["within_one_accuracy"], 2.0 / 3.0));
+    assert!(close(&stars["mean_absolute_error"], 0.5));
+    assert_eq!(stars["range"], 4.0);
+    // Range 100: exact 1, 20 off 0.8, failed 0 → 0.6.
+    let price = &c["controls"]["price"];
+    assert_eq!(price["kind"], "number");
+    assert!(close(&price["mean_closeness"], 0.6), "{c}");
+    assert!(close(&price["mean_absolute_error"], 10.0));
+    assert!(price.get("within_one_accuracy").is_none());
+    // Exact match still decides correctness: one task of three.
+    let gt = indicator(&app, run, "ground_truth_accuracy", "").await;
+    assert_eq!(gt["correct"], 1);
+    // Each predicted task shows its closeness in the drill-down.
+    let (_, page) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
+            f.project, f.prompt
+        ))
+        .await;
+    let list = page["results"][0]["task_result_list"]
+        .as_array()
+        .expect("tasks");
+    assert_eq!(list[0]["closeness"], json!({"stars": 1.0, "price": 1.0}));
+    assert!(close(&list[1]["closeness"]["stars"], 0.75));
+    assert!(close(&list[1]["closeness"]["price"], 0.8));
+    assert!(close(&list[1]["score"], 0.0));
+    assert!(list[2].get("closeness").is_none(), "{}", list[2]);
+}
+
+#[tokio::test]
+async fn spans_whose_text_is_absent_are_dropped_and_counted() {
+    let app = TestApp::spawn().await;
+    let f = fixture(
+        &app,
+        NER,
+        &["東京で Ann に会った。Ann は 🙂", "Nobody here"],
+    )
+    .await;
+    let run = run_on(&app, &f, f.version, "All").await;
+    batch(
+        &app,
+        run,
+        json!([
+            // Quotes only: repeated names land on distinct occurrences, counted in code points.
+            item(
+                f.tasks[0],
+                json!({"label": [
+                    {"text": "Ann", "labels": ["PER"]},
+                    {"text": "Ann", "labels": ["PER"]},
+                    {"text": "Bob", "labels": ["PER"]}
+                ]})
+            ),
+            // Every span dropped: still a prediction, with no region.
+            item(
+                f.tasks[1],
+                json!({"label": [{"text": "Acme", "labels": ["ORG"]}]})
+            ),
+        ]),
+    )
+    .await;
+    let (status, preds) = app
+        .get(&format!("/api/predictions/?project={}", f.project))
+        .await;
+    assert_eq!(status, 200);
+    let preds = preds.as_array().expect("list");
+    assert_eq!(preds.len(), 2, "{preds:?}");
+    let first = preds.iter().find(|p| p["task"] == f.tasks[0]).expect("p");
+    let spans: Vec<(i64, i64)> = first["result"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .map(|r| {
+            (
+                r["value"]["start"].as_i64().expect("start"),
+                r["value"]["end"].as_i64().expect("end"),
+            )
+        })
+        .collect();
+    assert_eq!(spans, [(4, 7), (13, 16)]);
+    let second = preds.iter().find(|p| p["task"] == f.tasks[1]).expect("p");
+    assert_eq!(second["result"], json!([]));
+    let dropped = indicator(&app, run, "dropped_spans", "").await;
+    assert_eq!(
+        dropped,
+        json!({"dropped_spans": 2, "predictions_with_dropped_spans": 2})
+    );
+    let (_, page) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
+            f.project, f.prompt
+        ))
+        .await;
+    let list = page["results"][0]["task_result_list"]
+        .as_array()
+        .expect("tasks");
+    assert_eq!(list[0]["prediction"]["dropped_spans"], 1);
+    assert_eq!(list[1]["prediction"]["dropped_spans"], 1);
+}
+
+const PAIRWISE_TAXONOMY: &str = r#"<View>
+  <Text name="text" value="$text"/>
+  <Text name="other" value="$text"/>
+  <Pairwise name="better" toName="text,other"/>
+  <Taxonomy name="topic" toName="text">
+    <Choice value="Online"><Choice value="Paywall"/></Choice><Choice value="Offline"/>
+  </Taxonomy>
+</View>"#;
+
+#[tokio::test]
+async fn pairwise_and_taxonomy_are_scored_and_filtered_as_classes() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app, PAIRWISE_TAXONOMY, &["a", "b"]).await;
+    let gt = |side: &str, path: Value| {
+        json!([
+            {"from_name": "better", "to_name": "better", "type": "pairwise", "value": {"selected": side}},
+            {"from_name": "topic", "to_name": "text", "type": "taxonomy", "value": {"taxonomy": path}}
+        ])
+    };
+    ground_truth(&app, f.tasks[0], gt("left", json!([["Online", "Paywall"]]))).await;
+    ground_truth(&app, f.tasks[1], gt("right", json!([["Offline"]]))).await;
+    let run = run_on(&app, &f, f.version, "HasGT").await;
+    batch(
+        &app,
+        run,
+        json!([
+            item(
+                f.tasks[0],
+                json!({"better": "left", "topic": [["Paywall"]]})
+            ),
+            item(
+                f.tasks[1],
+                json!({"better": "left", "topic": [["Offline"]]})
+            ),
+        ]),
+    )
+    .await;
+    let gt_acc = indicator(&app, run, "ground_truth_accuracy", "").await;
+    assert_eq!(gt_acc["correct"], 1, "{gt_acc}");
+    let report = indicator(&app, run, "classification_report", "").await;
+    assert_eq!(report["Online / Paywall"]["support"], 1, "{report}");
+    assert!(close(&report["left"]["precision"], 0.5), "{report}");
+    assert!(close(&report["right"]["recall"], 0.0), "{report}");
+    let ids = |page: &Value| -> Vec<i64> {
+        page["results"][0]["task_result_list"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(id_of)
+            .collect()
+    };
+    let base = format!(
+        "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
+        f.project, f.prompt
+    );
+    let (_, page) = app
+        .get(&format!("{base}&output_class=Online%20%2F%20Paywall"))
+        .await;
+    assert_eq!(ids(&page), [f.tasks[0]]);
+    let (_, page) = app
+        .get(&format!(
+            "{base}&alignment_class=right&alignment_from_name=better&alignment_outcome=false_negative"
+        ))
+        .await;
+    assert_eq!(ids(&page), [f.tasks[1]]);
+}
