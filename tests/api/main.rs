@@ -20,6 +20,7 @@ mod predictions;
 mod projects;
 mod prompts;
 mod providers;
+mod realistic;
 mod refine;
 mod runs;
 mod scores;
