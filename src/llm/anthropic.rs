@@ -8,7 +8,7 @@ use super::rules::{self, ANTHROPIC_DEFAULT_MAX_TOKENS, Settings};
 use super::{
     ImageSource, LlmError, LlmProvider, LlmRequest, LlmResponse, Message, Part, Role, Usage,
 };
-use crate::services::model_providers::{Credentials, Provider};
+use crate::llm::{Credentials, Provider};
 use serde_json::{Value, json};
 
 /// Anthropic's API base.

@@ -7,7 +7,7 @@ use super::rules::{self, Effort, Settings};
 use super::{
     ImageSource, LlmError, LlmProvider, LlmRequest, LlmResponse, Message, Part, Role, Usage,
 };
-use crate::services::model_providers::{Credentials, Provider};
+use crate::llm::{Credentials, Provider};
 use serde_json::{Value, json};
 
 /// The Gemini API base.

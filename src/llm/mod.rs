@@ -6,6 +6,7 @@
 //! own: errors come back typed ([`LlmError`]) with what the provider said about its limits, and
 //! the scheduler decides.
 pub mod anthropic;
+mod credentials;
 pub mod gemini;
 mod headers;
 pub mod openai;
@@ -16,7 +17,7 @@ pub mod scheduler;
 
 pub use headers::{parse_reset, rate_limits, retry_after};
 
-use crate::services::model_providers::{Credentials, Provider};
+pub use credentials::{Credentials, Provider};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;

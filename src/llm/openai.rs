@@ -14,7 +14,7 @@
 use super::refusals::{self, Refused};
 use super::rules::{self, Settings};
 use super::{ImageSource, LlmError, LlmProvider, LlmRequest, LlmResponse, Part, Role, Usage};
-use crate::services::model_providers::{Credentials, Provider};
+use crate::llm::{Credentials, Provider};
 use async_openai::Client;
 use async_openai::config::{AzureConfig, Config, OpenAIConfig};
 use async_openai::error::OpenAIError;

@@ -25,7 +25,7 @@ use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config;
-use crate::ls_client::{LsClient, LsError, LsProject, LsTask, PAGE_SIZE};
+use crate::label_studio::client::{LsClient, LsError, LsProject, LsTask, PAGE_SIZE};
 use crate::services::projects::{self, ProjectInput, config_of};
 use crate::services::{counters, runs, tasks};
 use crate::views::label_studio::LinkedCounts;
@@ -185,7 +185,7 @@ fn check_url(raw: &str) -> ApiResult<String> {
             "Ensure this field has no more than 2048 characters.",
         ));
     }
-    crate::ls_client::normalize_base_url(raw).map_err(|m| ApiError::field("url", m))
+    crate::label_studio::client::normalize_base_url(raw).map_err(|m| ApiError::field("url", m))
 }
 
 fn check_token(raw: &str) -> ApiResult<String> {

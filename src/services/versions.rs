@@ -3,8 +3,9 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::llm::ModelParams;
+use crate::llm::Provider;
 use crate::services::model_params;
-use crate::services::model_providers::{self, Provider};
+use crate::services::model_providers;
 use crate::services::{counters, prompts};
 use entity::{model_interface, model_version};
 use sea_orm::ActiveValue::{NotSet, Set};

@@ -3,8 +3,8 @@
 //! the token limit, refusals, and JSON in fences or prose.
 use super::{DIALECTS, KEY, call, choices_schema, start};
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig, Quirk};
+use prompter::llm::Provider;
 use prompter::llm::{ImageSource, LlmRequest, Message, ModelParams, Part, Role};
-use prompter::services::model_providers::Provider;
 use serde_json::json;
 
 /// A 1x1 PNG, base64.

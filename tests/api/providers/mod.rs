@@ -6,8 +6,8 @@
 //! refusals and answers as real models give them (`answers`).
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use prompter::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
+use prompter::llm::{Credentials, Provider};
 use prompter::llm::{LlmError, LlmRequest, LlmResponse, Message, Role, http_client, provider_for};
-use prompter::services::model_providers::{Credentials, Provider};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 //! anyway is retried once without it (and the scheduler sees one successful attempt).
 use super::{DIALECTS, KEY, call, choices_schema, credentials, start};
 use prompter::fake_llm::FakeLlmConfig;
+use prompter::llm::Provider;
 use prompter::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
 use prompter::llm::{LlmRequest, Message, ModelParams, Role, http_client, provider_for};
-use prompter::services::model_providers::Provider;
 use serde_json::{Value, json};
 
 /// A sentiment call of `model` with `params`.

@@ -1,4 +1,7 @@
 //! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`, `worker`, `run`, `ls`.
+pub mod ls;
+pub mod run;
+
 use crate::auth::Role;
 use crate::config::{DatabaseConfig, LogFormat, ServeConfig};
 use crate::services::accounts;
@@ -42,11 +45,11 @@ pub enum Command {
     /// Run inference workers alone, against the database the servers share (scale-out).
     Worker(crate::config::WorkerConfig),
     /// Start an inference run on a Prompter server and follow it with a progress bar.
-    Run(crate::run_cli::RunArgs),
+    Run(crate::cli::run::RunArgs),
     /// Link, sync and push with a Label Studio instance through a Prompter server.
     Ls {
         #[command(subcommand)]
-        command: crate::ls_cli::LsCommand,
+        command: crate::cli::ls::LsCommand,
     },
     /// Run the fake OpenAI-compatible LLM server (tests and benchmarks).
     FakeLlm {
@@ -95,8 +98,8 @@ pub async fn run(cli: Cli) -> i32 {
         }
         Command::FakeLlm { port, config } => fake_llm(config, port).await,
         Command::Worker(config) => worker(config).await,
-        Command::Run(args) => return crate::run_cli::run(args).await,
-        Command::Ls { command } => return crate::ls_cli::run(command).await,
+        Command::Run(args) => return crate::cli::run::run(args).await,
+        Command::Ls { command } => return crate::cli::ls::run(command).await,
     };
     match result {
         Ok(()) => 0,

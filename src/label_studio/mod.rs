@@ -1,0 +1,2 @@
+//! Label Studio instances Prompter talks to: the HTTP client of their API.
+pub mod client;

@@ -1,0 +1,161 @@
+//! The layering rule of `src/lib.rs`, checked over the source: a module names only modules of
+//! its own layer or of the layers below (`crate::x` paths outside `#[cfg(test)]` code). Run
+//! with `cargo test --test layers`; `LAYERS_GRAPH=1` prints the module graph.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Top-level modules by layer, from the top. A module may use its own layer and those below.
+const LAYERS: &[(&str, &[&str])] = &[
+    (
+        "entry points",
+        &["main", "lib", "cli", "startup", "fake_llm"],
+    ),
+    (
+        "front ends",
+        &[
+            "routes",
+            "web",
+            "ml_backend",
+            "views",
+            "extract",
+            "state",
+            "telemetry",
+        ],
+    ),
+    ("background work", &["engine", "label_studio"]),
+    ("domain services", &["services"]),
+    (
+        "building blocks",
+        &[
+            "llm",
+            "label_config",
+            "scoring",
+            "stats",
+            "template",
+            "pricing",
+            "image_tokens",
+            "pagination",
+            "auth",
+        ],
+    ),
+    ("foundation", &["error", "config", "crypto", "util", "db"]),
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS
+        .iter()
+        .position(|(_, modules)| modules.contains(&module))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a file belongs to (`src/engine/plan.rs` → `engine`).
+fn owner(src: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(src).expect("under src");
+    let first = relative
+        .components()
+        .next()
+        .expect("a component")
+        .as_os_str()
+        .to_string_lossy()
+        .to_string();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// The top-level modules a file's non-test code names as `crate::x`.
+fn uses(text: &str) -> BTreeSet<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+    let mut out = BTreeSet::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        let before = rest[..at].chars().last();
+        rest = &rest[at + "crate::".len()..];
+        // `$crate::`, `other_crate::` are not this crate.
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            out.insert(name);
+        }
+    }
+    // `use crate::{a, b::c}` lists.
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::{") {
+        rest = &rest[at + "crate::{".len()..];
+        let list = rest.split('}').next().unwrap_or("");
+        for item in list.split(',') {
+            let name: String = item
+                .trim()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_layer_names_a_layer_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![];
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut unknown = BTreeSet::new();
+    let mut upward = vec![];
+    for file in &files {
+        let me = owner(&src, file);
+        let text = std::fs::read_to_string(file).expect("read");
+        for used in uses(&text) {
+            if used == me {
+                continue;
+            }
+            graph.entry(me.clone()).or_default().insert(used.clone());
+            match (layer_of(&me), layer_of(&used)) {
+                (Some(mine), Some(theirs)) if theirs < mine => upward.push(format!(
+                    "{} ({}) names crate::{used} ({})",
+                    file.strip_prefix(&src).unwrap_or(file).display(),
+                    LAYERS[mine].0,
+                    LAYERS[theirs].0
+                )),
+                (None, _) => {
+                    unknown.insert(me.clone());
+                }
+                (_, None) => {
+                    unknown.insert(used.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    if std::env::var("LAYERS_GRAPH").is_ok_and(|v| v == "1") {
+        for (module, used) in &graph {
+            let used: Vec<&str> = used.iter().map(String::as_str).collect();
+            println!("{module} -> {}", used.join(" "));
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "modules missing from LAYERS: {unknown:?}"
+    );
+    assert!(
+        upward.is_empty(),
+        "imports that point up a layer:\n{}",
+        upward.join("\n")
+    );
+}
