@@ -1078,7 +1078,7 @@ async fn b5(
 async fn main() {
     // reqwest is built without a default TLS provider; the server installs it at start, but
     // B5's client is made before any server runs in this process.
-    prompter::llm::install_tls();
+    prompter::util::install_tls();
     let a = args();
     let good = match a.bench.as_str() {
         "b1" => {

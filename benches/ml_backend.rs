@@ -96,7 +96,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    prompter::llm::install_tls();
+    prompter::util::install_tls();
     let args = args();
     let dir = tempfile::tempdir().expect("temp dir");
     let (database_url, pg) = fresh_database(args.postgres, dir.path()).await;

@@ -1,13 +1,11 @@
 //! Authentication (`Authorization: Token <t>` or `Bearer <t>`, tokens stored hashed) and the
-//! caller's organization and role, which scope every query.
+//! caller's organization and role, which scope every query. A caller who may change things is
+//! a [`Manager`], a type only a role check makes: handlers and services that change data take
+//! one, so none can be reached without the check. (The HTTP extractors are in `extract`.)
 use crate::crypto::hash_token;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
 use chrono::{Duration, Utc};
 use entity::{api_token, user};
-use futures_util::future::LocalBoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, FromQueryResult};
 
@@ -67,14 +65,28 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// Owner, Administrator or Manager: may change projects, prompts, versions, runs and
-    /// provider connections.
-    pub fn require_manager(&self) -> ApiResult<()> {
+    /// The caller as a [`Manager`] when it is an Owner, Administrator or Manager (who may
+    /// change projects, tasks, predictions, prompts, versions, runs and provider connections);
+    /// 403 otherwise.
+    pub fn manager(self) -> ApiResult<Manager> {
         if self.role <= Role::Manager {
-            Ok(())
+            Ok(Manager(self))
         } else {
             Err(ApiError::Forbidden)
         }
+    }
+}
+
+/// An authenticated caller whose role allows changes (Owner, Administrator or Manager). Made
+/// only by [`AuthUser::manager`]; it reads as the [`AuthUser`] it wraps.
+#[derive(Debug, Clone)]
+pub struct Manager(AuthUser);
+
+impl std::ops::Deref for Manager {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.0
     }
 }
 
@@ -185,40 +197,20 @@ impl AuthCache {
     }
 }
 
-/// The caller of `token`: a recent authentication from `state`'s cache, else
-/// [`authenticate`] (then cached). Every way of presenting a token goes through here.
-pub async fn authenticate_cached(state: &AppState, token: &str) -> ApiResult<AuthUser> {
+/// The caller of `token`: a recent authentication from `cache`, else [`authenticate`] (then
+/// cached). Every way of presenting a token goes through here.
+pub async fn authenticate_cached(
+    cache: &AuthCache,
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> ApiResult<AuthUser> {
     let key = hash_token(token);
-    if let Some(user) = state.auth_cache.get(&key) {
+    if let Some(user) = cache.get(&key) {
         return Ok(user);
     }
-    let user = authenticate(&state.db, token).await?;
-    state.auth_cache.put(key, user.clone());
+    let user = authenticate(db, token).await?;
+    cache.put(key, user.clone());
     Ok(user)
-}
-
-impl FromRequest for AuthUser {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let header = match header {
-                None => return Err(ApiError::NotAuthenticated),
-                Some(Err(_)) => return Err(ApiError::InvalidToken),
-                Some(Ok(h)) => h,
-            };
-            let token = token_of(&header).ok_or(ApiError::InvalidToken)?;
-            authenticate_cached(&state, token).await
-        })
-    }
 }
 
 #[cfg(test)]

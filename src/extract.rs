@@ -1,12 +1,51 @@
-//! Request extractors whose failures are Label Studio error bodies: JSON bodies that name the
-//! offending field, and query/path errors mapped to 400/404.
+//! Request extractors whose failures are Label Studio error bodies: the caller ([`AuthUser`],
+//! or a [`Manager`] for routes that change data), JSON bodies that name the offending field,
+//! and query/path errors mapped to 400/404.
+use crate::auth::{AuthUser, Manager, authenticate_cached, token_of};
 use crate::error::{ApiError, FieldErrors};
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::web::{Bytes, PathConfig, QueryConfig};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<actix_web::web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let header = match header {
+                None => return Err(ApiError::NotAuthenticated),
+                Some(Err(_)) => return Err(ApiError::InvalidToken),
+                Some(Ok(h)) => h,
+            };
+            let token = token_of(&header).ok_or(ApiError::InvalidToken)?;
+            authenticate_cached(&state.auth_cache, &state.db, token).await
+        })
+    }
+}
+
+/// The caller of a route that changes data: authenticated (401 otherwise), then an Owner,
+/// Administrator or Manager (403 otherwise).
+impl FromRequest for Manager {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = AuthUser::from_request(req, payload);
+        Box::pin(async move { caller.await?.manager() })
+    }
+}
 
 /// The largest body a JSON extractor reads; set once at start-up as app data.
 #[derive(Debug, Clone, Copy)]

@@ -70,7 +70,7 @@ pub async fn log_request(
 
 /// For tests: log lines go through libtest's capture, so they show only for failing tests.
 pub fn init_for_tests() {
-    crate::llm::install_tls();
+    crate::util::install_tls();
     let filter = EnvFilter::try_from_env("PROMPTER_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let _ = tracing_subscriber::fmt()

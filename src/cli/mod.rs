@@ -87,7 +87,7 @@ pub enum AdminCommand {
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     telemetry::init(cli.log_format);
-    crate::llm::install_tls();
+    crate::util::install_tls();
     let result: Result<(), String> = match cli.command {
         Command::Serve(config) => serve(config).await,
         Command::Migrate { database, command } => migrate(database, command).await,

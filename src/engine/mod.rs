@@ -14,6 +14,7 @@ pub mod live;
 pub mod plan;
 pub mod prompt;
 pub mod queue;
+pub mod refine;
 mod worker;
 
 use crate::crypto::Secrets;
@@ -25,54 +26,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-/// Settings of the engine, from flags and `PROMPTER_*` variables.
-#[derive(Debug, Clone, clap::Args)]
-pub struct EngineConfig {
-    /// Run workers in this process (0: none; `prompter worker` runs them elsewhere).
-    #[arg(long, env = "PROMPTER_WORKERS", default_value_t = 1)]
-    pub workers: usize,
-    /// LLM calls in flight per worker, and per provider connection and model.
-    #[arg(long, env = "PROMPTER_CONCURRENCY", default_value_t = 64)]
-    pub concurrency: usize,
-    /// Seconds a slice lease lasts without a heartbeat (a dead worker's slices are taken over
-    /// after this).
-    #[arg(long, env = "PROMPTER_LEASE_SECS", default_value_t = 30)]
-    pub lease_secs: u64,
-    /// Milliseconds an idle worker waits before looking for work again.
-    #[arg(long, env = "PROMPTER_POLL_MS", default_value_t = 500)]
-    pub poll_ms: u64,
-    /// Results written per database transaction, at most.
-    #[arg(long, env = "PROMPTER_WRITE_BATCH", default_value_t = 200)]
-    pub write_batch: usize,
-    /// Seconds one LLM call may take before it counts as a timeout.
-    #[arg(long, env = "PROMPTER_LLM_TIMEOUT_SECS", default_value_t = 60.0)]
-    pub llm_timeout_secs: f64,
-    /// Attempts per LLM call (the first included) for 429s, 5xx, timeouts.
-    #[arg(long, env = "PROMPTER_LLM_MAX_ATTEMPTS", default_value_t = 8)]
-    pub llm_max_attempts: u32,
-    /// First retry backoff in milliseconds (doubles per attempt, with jitter, up to 30 s).
-    #[arg(long, env = "PROMPTER_LLM_BACKOFF_MS", default_value_t = 500)]
-    pub llm_backoff_ms: u64,
-    /// Largest image Prompter fetches to send inline (bytes); a larger one fails its task.
-    #[arg(long, env = "PROMPTER_IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
-    pub image_max_bytes: usize,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            workers: 1,
-            concurrency: 64,
-            lease_secs: 30,
-            poll_ms: 500,
-            write_batch: 200,
-            llm_timeout_secs: 60.0,
-            llm_max_attempts: 8,
-            llm_backoff_ms: 500,
-            image_max_bytes: 10 * 1024 * 1024,
-        }
-    }
-}
+/// The engine's settings (they live with the rest of the configuration).
+pub use crate::config::EngineConfig;
 
 /// The engine of a process: shared schedulers, HTTP client, and the workers it started.
 #[derive(Clone)]

@@ -435,7 +435,7 @@ pub trait LlmProvider: Send + Sync {
 /// The HTTP client every provider shares (one connection pool). It has no overall timeout:
 /// the scheduler bounds each call.
 pub fn http_client() -> reqwest::Client {
-    install_tls();
+    crate::util::install_tls();
     reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .connect_timeout(Duration::from_secs(10))
@@ -499,13 +499,6 @@ async fn send_json(request: reqwest::RequestBuilder) -> Result<(Value, HeaderMap
         usage: Usage::default(),
     })?;
     Ok((answer, headers))
-}
-
-/// Installs rustls' ring crypto provider for the process (reqwest is built without a bundled
-/// TLS backend; ring is the one the database driver already brings). Called at start-up and by
-/// [`http_client`]; installing twice is harmless.
-pub fn install_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The provider of a connection, for `model`.

@@ -3,7 +3,7 @@
 //! the project webhook (`Token <token>` or `Bearer <token>`) on event webhooks. Both go through
 //! the same token check and cache as the rest of the API.
 use super::error::MlError;
-use crate::auth::{AuthUser, authenticate_cached, token_of};
+use crate::auth::{AuthUser, Manager, authenticate_cached, token_of};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -15,6 +15,11 @@ use futures_util::future::LocalBoxFuture;
 /// The authenticated caller of an ML backend route.
 #[derive(Debug, Clone)]
 pub struct MlCaller(pub AuthUser);
+
+/// The caller of an ML backend route that predicts or changes data: authenticated, then an
+/// Owner, Administrator or Manager (403 in the ML backend's envelope otherwise).
+#[derive(Debug, Clone)]
+pub struct MlManager(pub Manager);
 
 /// The password of a `Basic base64(user:password)` header value.
 fn basic_password(header: &str) -> Option<String> {
@@ -52,8 +57,20 @@ impl FromRequest for MlCaller {
                 Some(Err(_)) => return Err(ApiError::InvalidToken.into()),
                 Some(Ok(h)) => token_in(&h).ok_or(ApiError::InvalidToken)?,
             };
-            Ok(MlCaller(authenticate_cached(&state, &token).await?))
+            Ok(MlCaller(
+                authenticate_cached(&state.auth_cache, &state.db, &token).await?,
+            ))
         })
+    }
+}
+
+impl FromRequest for MlManager {
+    type Error = MlError;
+    type Future = LocalBoxFuture<'static, Result<Self, MlError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = MlCaller::from_request(req, payload);
+        Box::pin(async move { Ok(MlManager(caller.await?.0.manager()?)) })
     }
 }
 

@@ -2,7 +2,7 @@
 //! `/setup`, `/predict`, `/webhook`, `/versions` and `/metrics`, each also with a trailing
 //! slash. Errors use the ML backend envelope ([`MlError`]); any other path under the prefix is
 //! a 404 in that envelope.
-use super::auth::MlCaller;
+use super::auth::{MlCaller, MlManager};
 use super::error::{MlError, MlErrorBody, MlResult};
 use super::protocol::{
     HealthView, PredictInput, PredictView, SetupInput, SetupView, VersionsView, WebhookInput,
@@ -87,12 +87,11 @@ pub async fn health(
         (status = 404, body = MlErrorBody)))]
 pub async fn setup(
     state: web::Data<AppState>,
-    caller: MlCaller,
+    caller: MlManager,
     id: web::Path<String>,
     body: Result<JsonBytes, ApiError>,
 ) -> MlResult<HttpResponse> {
     let prompt = prompt_id(&id)?;
-    caller.0.require_manager()?;
     let input: SetupInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let view = service::setup(&state, &caller.0, prompt, input).await?;
     Ok(HttpResponse::Ok().json(view))
@@ -117,13 +116,12 @@ pub async fn setup(
         (status = 404, body = MlErrorBody)))]
 pub async fn predict(
     state: web::Data<AppState>,
-    caller: MlCaller,
+    caller: MlManager,
     id: web::Path<String>,
     body: Result<JsonBytes, ApiError>,
 ) -> MlResult<HttpResponse> {
     let started = Instant::now();
     let prompt = prompt_id(&id)?;
-    caller.0.require_manager()?;
     let input: PredictInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let view = service::predict(&state, &caller.0, prompt, input, started).await?;
     Ok(HttpResponse::Ok().json(view))
@@ -147,13 +145,12 @@ pub async fn predict(
         (status = 403, body = MlErrorBody), (status = 404, body = MlErrorBody)))]
 pub async fn webhook(
     state: web::Data<AppState>,
-    caller: MlCaller,
+    caller: MlManager,
     id: web::Path<String>,
     body: Result<JsonBytes, ApiError>,
 ) -> MlResult<HttpResponse> {
     let prompt_id = prompt_id(&id)?;
     let caller = caller.0;
-    caller.require_manager()?;
     let input: WebhookInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let prompt = prompts::get(&state.db, &caller, prompt_id).await?;
     let action = input

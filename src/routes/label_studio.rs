@@ -2,7 +2,7 @@
 //! its `sync` (import tasks and annotations) and `push` (export a run's predictions). Jobs run
 //! in the background; the link shows their progress. Managers and above.
 use super::resource;
-use crate::auth::AuthUser;
+use crate::auth::Manager;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, JsonBytes, parse_json};
 use crate::services::label_studio::{self as service, LinkInput, PushInput, SyncInput};
@@ -44,11 +44,10 @@ async fn view(state: &AppState, l: link::Model) -> ApiResult<LabelStudioLinkView
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<LinkInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let created = service::create(&state.db, &state.secrets, &caller, *id, body.0).await?;
     Ok(HttpResponse::Created().json(view(&state, created).await?))
 }
@@ -60,10 +59,9 @@ pub async fn create(
         (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let found = service::get(&state.db, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(view(&state, found).await?))
 }
@@ -76,11 +74,10 @@ pub async fn get(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<LinkInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let updated = service::update(&state.db, &state.secrets, &caller, *id, body.0).await?;
     Ok(HttpResponse::Ok().json(view(&state, updated).await?))
 }
@@ -91,10 +88,9 @@ pub async fn update(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -113,11 +109,10 @@ pub async fn delete(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn sync(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: JsonBytes,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let body = body.0;
     let input: SyncInput = if body.iter().all(u8::is_ascii_whitespace) {
         SyncInput::default()
@@ -142,11 +137,10 @@ pub async fn sync(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn push(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<PushInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let started = service::start_push(&state.db, &state.secrets, &caller, *id, body.0).await?;
     Ok(HttpResponse::Accepted().json(view(&state, started).await?))
 }

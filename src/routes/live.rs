@@ -1,10 +1,10 @@
 //! Live predictions: `POST /api/prompts/{id}/versions/{version_id}/predict` (a Prompter
 //! extension), a version's answers for a few tasks through the run engine's path, not stored.
 use super::resource;
-use crate::auth::AuthUser;
+use crate::auth::Manager;
+use crate::engine::live::request::{self as service, LiveInput, LiveView};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::services::live::{self as service, LiveInput, LiveView};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 
@@ -25,11 +25,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses((status = 200, body = LiveView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn predict(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     path: web::Path<(i64, i64)>,
     body: ApiJson<LiveInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let (prompt, version) = path.into_inner();
     let view = service::predict(&state.db, &state.engine, &caller, prompt, version, body.0).await?;
     Ok(HttpResponse::Ok().json(view))

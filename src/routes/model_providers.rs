@@ -2,7 +2,7 @@
 //! `provider-choices` (bare lists, not paginated). Secrets are write-only: no response carries
 //! them, only `has_*` flags.
 use super::resource;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::llm::Provider;
@@ -176,10 +176,9 @@ pub struct ProviderChoicesView {
     responses((status = 200, body = Vec<ModelProviderConnectionView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     query: web::Query<ConnectionListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let items = service::list(&state.db, &caller, query.ordering.as_deref()).await?;
     Ok(HttpResponse::Ok().json(views(&state, items).await?))
 }
@@ -192,10 +191,9 @@ pub async fn list(
     responses((status = 201, body = ModelProviderConnectionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     body: ApiJson<ModelProviderConnectionInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let created = service::create(&state.db, &state.secrets, &caller, body.0).await?;
     Ok(HttpResponse::Created().json(one_view(&state, created).await?))
 }
@@ -215,10 +213,9 @@ pub async fn provider_choices(_caller: AuthUser) -> ApiResult<HttpResponse> {
     responses((status = 200, body = ModelProviderConnectionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let found = service::get(&state.db, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(one_view(&state, found).await?))
 }
@@ -231,11 +228,10 @@ pub async fn get(
     responses((status = 200, body = ModelProviderConnectionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<ModelProviderConnectionInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let updated = service::update(&state.db, &state.secrets, &caller, *id, body.0).await?;
     Ok(HttpResponse::Ok().json(one_view(&state, updated).await?))
 }
@@ -247,10 +243,9 @@ pub async fn update(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,6 @@
 //! Predictions: `/api/predictions/` and `/api/predictions/{id}/` (bare lists, not paginated).
 use super::resource;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::services::predictions::{self as service, ListFilter, PredictionInput};
@@ -70,10 +70,9 @@ pub async fn list(
     responses((status = 201, body = PredictionView), (status = 400, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     body: ApiJson<PredictionInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let created = service::create(&state.db, &caller, body.0).await?;
     Ok(HttpResponse::Created().json(PredictionView::from(created)))
 }
@@ -96,11 +95,10 @@ pub async fn get(
     responses((status = 200, body = PredictionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<PredictionInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let updated = service::update(&state.db, &caller, *id, body.0).await?;
     Ok(HttpResponse::Ok().json(PredictionView::from(updated)))
 }
@@ -110,10 +108,9 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,6 @@
 //! Projects: `/api/projects/`, `/api/projects/{id}/`, import and label-config validation.
 use super::{PageParams, page_links, parse_ids, resource};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::services::projects::{self as service, ListFilter, ProjectInput, config_of};
@@ -111,10 +111,9 @@ pub async fn list(
     responses((status = 201, body = ProjectView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     body: ApiJson<ProjectInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let created = service::create(&state.db, &caller, body.0).await?;
     Ok(HttpResponse::Created().json(one_view(&state, created).await?))
 }
@@ -137,11 +136,10 @@ pub async fn get(
     responses((status = 200, body = ProjectView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<ProjectInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let updated = service::update(&state.db, &caller, *id, body.0).await?;
     Ok(HttpResponse::Ok().json(one_view(&state, updated).await?))
 }
@@ -151,10 +149,9 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -203,12 +200,11 @@ pub struct ImportView {
     responses((status = 201, body = ImportView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     query: web::Query<ImportQuery>,
     body: ApiJson<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let started = Instant::now();
     let commit = query
         .commit_to_project
@@ -295,10 +291,9 @@ pub async fn validate_config(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_all_tasks(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     tasks::delete_all(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

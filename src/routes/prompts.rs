@@ -1,6 +1,6 @@
 //! Prompts: `/api/prompts/`, `/api/prompts/{id}/` and `/api/prompts/compatible-projects`.
 use super::{PageParams, page_links, parse_ids, resource};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::label_config::Skill;
@@ -143,10 +143,9 @@ pub async fn list(
     responses((status = 201, body = PromptView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     body: ApiJson<PromptInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let created = service::create(&state.db, &caller, body.0).await?;
     Ok(HttpResponse::Created().json(plain_view(&state, created).await?))
 }
@@ -174,11 +173,10 @@ pub async fn get(
     responses((status = 200, body = PromptView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<PromptInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let updated = service::update(&state.db, &caller, *id, body.0).await?;
     Ok(HttpResponse::Ok().json(plain_view(&state, updated).await?))
 }
@@ -188,10 +186,9 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,10 +2,10 @@
 //! (`versions.refine_prompt` and `versions.get_refined_prompt`).
 use super::resource;
 use super::versions::views;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
+use crate::engine::refine::{self as service, RefineInput};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
-use crate::services::refine::{self as service, RefineInput};
 use crate::services::versions;
 use crate::state::AppState;
 use crate::views::prompts::RefinedPromptView;
@@ -83,12 +83,11 @@ fn stale_after(state: &AppState) -> Duration {
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn refine_prompt(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     path: web::Path<(i64, i64)>,
     query: web::Query<RefineQuery>,
     body: ApiJson<RefineInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let run_async = match query.run_async.as_deref() {
         None | Some("") => true,
         Some(raw) => {

@@ -1,7 +1,7 @@
 //! Inference runs: list, create and cancel under a version, and the result callbacks
 //! `/api/model-run/batch-predictions` and `/api/model-run/batch-failed-predictions`.
 use super::resource;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::services::accounts;
@@ -100,11 +100,10 @@ pub async fn list(
     responses((status = 201, body = RunView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     path: web::Path<(i64, i64)>,
     body: ApiJson<RunInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let (prompt, version) = path.into_inner();
     let run = service::create(
         &state.db,
@@ -131,10 +130,9 @@ pub async fn create(
     responses((status = 200, body = CancelView), (status = 404, body = ErrorBody)))]
 pub async fn cancel(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     path: web::Path<(i64, i64, i64)>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let (prompt, version, run) = path.into_inner();
     let detail = service::cancel(&state.db, &caller, prompt, version, run).await?;
     Ok(HttpResponse::Ok().json(CancelView { detail }))
@@ -294,10 +292,9 @@ async fn run_context(
     responses((status = 201, body = BatchPredictionsView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn batch_predictions(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     body: ApiJson<BatchPredictionsInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let input = body.0;
     let ctx = run_context(&state, &caller, input.modelrun_id).await?;
     let (ok, failed, dropped) = read_items(&input.results);
@@ -321,10 +318,9 @@ pub async fn batch_predictions(
     responses((status = 201, body = BatchFailedView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn batch_failed_predictions(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     body: ApiJson<BatchFailedInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let input = body.0;
     let ctx = run_context(&state, &caller, input.modelrun_id).await?;
     let failures: Vec<FailureResult> = input

@@ -1,6 +1,6 @@
 //! Tasks: `/api/tasks/` (Label Studio's data-manager list shape) and `/api/tasks/{id}/`.
 use super::{PageParams, resource};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::services::{accounts, tasks as service};
@@ -118,10 +118,9 @@ pub struct TaskInput {
     responses((status = 201, body = TaskView), (status = 400, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     body: ApiJson<TaskInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let input = body.0;
     let created =
         service::create(&state.db, &caller, input.project, input.data, input.meta).await?;
@@ -165,11 +164,10 @@ pub struct TaskUpdate {
     responses((status = 200, body = TaskView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<TaskUpdate>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let input = body.0;
     let updated = service::update(&state.db, &caller, *id, input.data, input.meta).await?;
     let view = full_views(&state, vec![updated])
@@ -184,10 +182,9 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,7 +1,7 @@
 //! Prompt versions: `/api/prompts/{id}/versions`, `/api/prompts/{id}/versions/{version_id}` and
 //! `/api/prompts/{id}/get-default-version-name`.
 use super::resource;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::services::accounts;
@@ -109,11 +109,10 @@ pub async fn list(
     responses((status = 201, body = VersionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<VersionInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let created = service::create(&state.db, &caller, *id, body.0).await?;
     Ok(HttpResponse::Created().json(one(&state, created).await?))
 }
@@ -139,11 +138,10 @@ pub async fn get(
     responses((status = 200, body = VersionView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     path: web::Path<(i64, i64)>,
     body: ApiJson<VersionInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let (prompt, version) = path.into_inner();
     let updated = service::update(&state.db, &caller, prompt, version, body.0).await?;
     Ok(HttpResponse::Ok().json(one(&state, updated).await?))
@@ -155,10 +153,9 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Manager,
     path: web::Path<(i64, i64)>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_manager()?;
     let (prompt, version) = path.into_inner();
     service::delete(&state.db, &caller, prompt, version).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -295,3 +295,61 @@ async fn tokens_are_stored_hashed() {
     );
     assert!(hashes.contains(&prompter::crypto::hash_token(&app.token)));
 }
+
+/// Operations that change nothing, or that annotators may do: annotating, and validating a
+/// label config.
+const OPEN_TO_ANNOTATORS: [(&str, &str); 5] = [
+    ("post", "/api/tasks/{id}/annotations/"),
+    ("patch", "/api/annotations/{id}/"),
+    ("delete", "/api/annotations/{id}/"),
+    ("post", "/api/projects/validate/"),
+    ("post", "/api/projects/{id}/validate/"),
+];
+
+/// Every operation that changes data, read from the OpenAPI document so that no route can be
+/// forgotten, answers 403 to a read-only role: the extractor a handler takes (`Manager`)
+/// checks the role before anything else happens.
+#[tokio::test]
+async fn every_mutating_route_refuses_a_read_only_role() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app).await;
+    let spec: Value =
+        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("the document");
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in ["post", "put", "patch", "delete"] {
+            if item.get(method).is_none() || OPEN_TO_ANNOTATORS.contains(&(method, path.as_str())) {
+                continue;
+            }
+            let concrete = path
+                .replace("{id}", &f.project.to_string())
+                .replace("{version_id}", "1")
+                .replace("{run_id}", "1");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let (status, body) = app
+                .send(
+                    method.clone(),
+                    &concrete,
+                    Some(&app.annotator_token),
+                    Some(&json!({})),
+                )
+                .await;
+            assert_eq!(status, 403, "{method} {path} as an Annotator: {body}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 30,
+        "the walk found the mutating routes: {checked}"
+    );
+    // And a manager route with a read verb: provider connections hold keys.
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/model-provider-connections/",
+            Some(&app.annotator_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+}

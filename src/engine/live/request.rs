@@ -1,9 +1,9 @@
 //! Live predictions of a version for a few tasks of a project (stored tasks by id, or data
 //! given inline), answered at once and not stored: what the ML backend's `/predict` and the
 //! `predict` endpoint serve.
+use super::{LivePrediction, LiveTask};
 use crate::auth::AuthUser;
 use crate::engine::Engine;
-use crate::engine::live::{self, LivePrediction, LiveTask};
 use crate::error::{ApiError, ApiResult};
 use crate::services::{projects, versions};
 use entity::{model_interface, task};
@@ -119,7 +119,7 @@ pub async fn predict(
         .ok_or(ApiError::NotFound)?;
     let label = versions::prediction_label(&prompt.title, &version.title);
     let config = projects::config_of(&project);
-    let results = live::predict(
+    let results = super::predict(
         engine,
         db,
         version,

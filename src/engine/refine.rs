@@ -10,9 +10,9 @@
 //! A refined prompt is accepted only if it renders and reads no task-data field beyond those
 //! the current prompt reads and the project's data keys; otherwise the job fails with an
 //! `error_message`, and the rejected text stays in `prompt` for the user to see.
+use super::Engine;
+use super::plan::scheduler_for;
 use crate::auth::AuthUser;
-use crate::engine::Engine;
-use crate::engine::plan::scheduler_for;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::llm::Provider;

@@ -1,6 +1,8 @@
 //! Live predictions: a version's answers for a few tasks, through the same plan, scheduler and
 //! region conversion as runs, returned instead of stored (the ML backend's `/predict` and the
 //! `predict` endpoint use it).
+pub mod request;
+
 use super::Engine;
 use super::plan::{Plan, PlanError, TaskOutcome};
 use crate::label_config::LabelConfig;
