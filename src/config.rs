@@ -18,14 +18,16 @@ pub struct DatabaseConfig {
     #[arg(
         long = "database-url",
         env = "PROMPTER_DATABASE_URL",
-        default_value = "sqlite://prompter.db"
+        default_value = "sqlite://prompter.db",
+        global = true
     )]
     pub url: String,
     /// Largest number of pooled database connections.
     #[arg(
         long = "db-max-connections",
         env = "PROMPTER_DB_MAX_CONNECTIONS",
-        default_value_t = 16
+        default_value_t = 16,
+        global = true
     )]
     pub max_connections: u32,
 }

@@ -72,9 +72,9 @@ pub enum AdminCommand {
         /// Organization title; created if it does not exist.
         #[arg(long)]
         org: String,
-        /// Role in the organization: Owner, Administrator, Manager, Reviewer or Annotator.
-        #[arg(long, default_value = "Owner")]
-        role: String,
+        /// Role in the organization (case-insensitive).
+        #[arg(long, value_enum, default_value_t = Role::Owner, ignore_case = true)]
+        role: Role,
     },
     /// Issue a new API token for an existing user; prints it on the last line.
     CreateToken {
@@ -185,7 +185,6 @@ async fn admin(database: DatabaseConfig, command: AdminCommand) -> Result<(), St
     db::migrate(&conn).await.map_err(|e| e.to_string())?;
     match command {
         AdminCommand::CreateUser { email, org, role } => {
-            let role = Role::parse(&role).ok_or_else(|| format!("unknown role '{role}'"))?;
             let (user, token) = accounts::create_user(&conn, &email, &org, role, None)
                 .await
                 .map_err(|e| e.to_string())?;
