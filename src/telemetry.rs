@@ -6,8 +6,11 @@ use tracing_subscriber::EnvFilter;
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("PROMPTER_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    use std::io::IsTerminal;
+    // Colours only for a person at a terminal, never in a file or a log collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -59,7 +62,7 @@ pub async fn log_request(
         Err(err) => err.as_response_error().status_code(),
     }
     .as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let ms = started.elapsed().as_millis() as u64;
     if status >= 500 {
         tracing::error!(request_id = %id, %method, %path, status, ms, "request");
     } else {

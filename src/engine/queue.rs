@@ -163,15 +163,37 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
         .and_then(|r| r.try_get_by_index::<i64>(0).ok())
         .unwrap_or(1);
     if open == 0 {
-        model_run::Entity::update_many()
+        let completed = model_run::Entity::update_many()
             .col_expr(model_run::Column::Status, Expr::value(status::COMPLETED))
             .col_expr(model_run::Column::CompletedAt, Expr::value(now))
             .filter(model_run::Column::Id.eq(run_id))
             .filter(model_run::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
             .exec(&txn)
             .await?;
+        txn.commit().await?;
+        if completed.rows_affected > 0 {
+            log_completed(db, run_id).await;
+        }
+        return Ok(());
     }
     txn.commit().await
+}
+
+/// The log line of a run that completed, with its counts.
+pub async fn log_completed(db: &impl ConnectionTrait, run_id: i64) {
+    if let Ok(Some(run)) = model_run::Entity::find_by_id(run_id).one(db).await {
+        tracing::info!(
+            run = run.id,
+            project = run.project_id,
+            version = run.model_version_id,
+            tasks = run.total_tasks,
+            predictions = run.total_predictions,
+            failed = run.total_failed,
+            correct = run.total_correct_predictions,
+            cost_usd = run.total_cost,
+            "run completed"
+        );
+    }
 }
 
 /// Gives a slice back unfinished (a worker shutting down), so another worker takes it at once.

@@ -1,8 +1,8 @@
 //! The OpenAPI document (generated from the handlers by utoipa) at `/openapi.json`, and an
 //! offline Swagger UI at `/docs/`.
 use super::{
-    annotations, evaluation, label_studio, live, model_providers, predictions, projects, prompts,
-    refine, runs, tasks, users, version, versions,
+    annotations, evaluation, health, label_studio, live, model_providers, predictions, projects,
+    prompts, refine, runs, tasks, users, version, versions,
 };
 use crate::ml_backend::routes as ml;
 use actix_web::{HttpResponse, web};
@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
             `Authorization: Token <token>` (or `Bearer <token>`).",
     ),
     paths(
-        version::version,
+        version::version, health::health, health::ready,
         users::whoami, users::current_user,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         projects::import, projects::validate_project_config, projects::validate_config,

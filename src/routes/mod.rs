@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 pub mod annotations;
 pub mod docs;
 pub mod evaluation;
+pub mod health;
 pub mod label_studio;
 pub mod live;
 pub mod model_providers;
@@ -25,6 +26,7 @@ pub mod versions;
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     version::configure(cfg);
+    health::configure(cfg);
     users::configure(cfg);
     projects::configure(cfg);
     tasks::configure(cfg);

@@ -15,6 +15,7 @@ mod migrations;
 mod ml_backend;
 mod model_providers;
 mod openapi;
+mod ops;
 mod outputs;
 mod predictions;
 mod projects;

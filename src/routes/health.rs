@@ -1,0 +1,67 @@
+//! Probes for operators and orchestrators: `GET /health` (the process answers) and
+//! `GET /ready` (the database answers and its schema is current), neither needing a token;
+//! and `GET /`, which leads a browser to the API documentation.
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Registers `/health`, `/ready` and `/`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready))
+        .route(
+            "/",
+            web::get().to(|| async {
+                HttpResponse::TemporaryRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        );
+}
+
+/// A probe's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeView {
+    /// `ok`, or `unavailable` with the reason in `detail`.
+    pub status: String,
+    /// Why the service is not ready, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The process is up and serving requests. Needs no token.
+#[utoipa::path(get, path = "/health", tag = "version", security(()),
+    responses((status = 200, body = ProbeView)))]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(ProbeView {
+        status: "ok".into(),
+        detail: None,
+    })
+}
+
+/// The service can serve the API: the database answers and no migration is pending (503 with
+/// the reason otherwise). Needs no token.
+#[utoipa::path(get, path = "/ready", tag = "version", security(()),
+    responses((status = 200, body = ProbeView), (status = 503, body = ProbeView)))]
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    use migration::MigratorTrait;
+    let problem = match migration::Migrator::get_pending_migrations(&state.db).await {
+        Ok(pending) if pending.is_empty() => None,
+        Ok(pending) => Some(format!(
+            "{} migration(s) pending: run `prompter migrate up`",
+            pending.len()
+        )),
+        Err(e) => Some(format!("the database does not answer: {e}")),
+    };
+    match problem {
+        None => HttpResponse::Ok().json(ProbeView {
+            status: "ok".into(),
+            detail: None,
+        }),
+        Some(detail) => HttpResponse::ServiceUnavailable().json(ProbeView {
+            status: "unavailable".into(),
+            detail: Some(detail),
+        }),
+    }
+}
