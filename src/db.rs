@@ -7,12 +7,46 @@ use sea_orm::{
 };
 use std::time::Duration;
 
-/// Opens a connection pool for `config`. A SQLite file is created if missing.
+/// How long opening the first connection may take before the database counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a connection pool for `config`. A SQLite file is created if missing (its folder must
+/// exist). A failure names the file, or the host and port, and says what to check.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    if let Some(path) = config.sqlite_path()
+        && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        return Err(DbErr::Custom(format!(
+            "cannot open the SQLite database {}: the folder {} does not exist (create it, or \
+             point --database-url / PROMPTER_DATABASE_URL elsewhere)",
+            path.display(),
+            folder.display()
+        )));
+    }
+    if !config.is_sqlite() {
+        tracing::info!(database = %postgres_target(&config.url), "connecting to PostgreSQL");
+    }
+    // The pool retries a refused connection until its acquire timeout; a first connection
+    // that does not come within CONNECT_TIMEOUT is reported at once instead.
+    match tokio::time::timeout(CONNECT_TIMEOUT, open(config)).await {
+        Ok(result) => result.map_err(|e| DbErr::Custom(explain(config, &e))),
+        Err(_) => Err(DbErr::Custom(explain(
+            config,
+            &DbErr::Custom(format!(
+                "no connection within {} s (connection refused or timed out)",
+                CONNECT_TIMEOUT.as_secs()
+            )),
+        ))),
+    }
+}
+
+async fn open(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.url.clone());
     options
         .max_connections(config.max_connections.max(1))
         .min_connections(1)
+        .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
@@ -23,6 +57,62 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
                 .foreign_keys(true)
         });
     Database::connect(options).await
+}
+
+/// A database error as a person should read it: the explained text of a connection failure,
+/// else the driver's message.
+pub fn message(err: &DbErr) -> String {
+    match err {
+        DbErr::Custom(text) => text.clone(),
+        other => format!("database: {other}"),
+    }
+}
+
+/// A connection failure in words: which database, what went wrong (without the driver's
+/// source positions), and what to check.
+fn explain(config: &DatabaseConfig, err: &DbErr) -> String {
+    let raw = match err {
+        DbErr::Custom(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let raw = raw
+        .trim_start_matches("Connection Error: ")
+        .trim_start_matches("error returned from database: ")
+        .to_string();
+    let cause = match raw.find(" at line ") {
+        Some(i) if raw[i..].contains("column") || raw[i + 9..].trim().parse::<u32>().is_ok() => {
+            raw[..i].to_string()
+        }
+        _ => raw.clone(),
+    };
+    if let Some(path) = config.sqlite_path() {
+        return format!(
+            "cannot open the SQLite database {}: {cause} (check that the file and its folder \
+             are writable)",
+            path.display()
+        );
+    }
+    let target = postgres_target(&config.url);
+    let hint = if cause.contains("does not exist") && cause.contains("database") {
+        let name = config.url.rsplit('/').next().unwrap_or_default();
+        let name = name.split('?').next().unwrap_or(name);
+        format!("create it (`createdb {name}`) or fix the URL's database name")
+    } else if cause.contains("password") || cause.contains("authentication") {
+        "check the user and password in the URL".to_string()
+    } else if cause.contains("timed out") || cause.contains("refused") || cause.contains("resolve")
+    {
+        "is PostgreSQL running there, and is the URL's host and port right?".to_string()
+    } else {
+        "check --database-url / PROMPTER_DATABASE_URL".to_string()
+    };
+    format!("cannot connect to PostgreSQL at {target}: {cause}; {hint}")
+}
+
+/// The `host:port/database` of a PostgreSQL URL, without its user and password.
+fn postgres_target(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split('?').next().unwrap_or(rest).to_string()
 }
 
 /// Applies every pending migration.

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The database could not be reached or migrated.
-    #[error("database: {0}")]
+    #[error("{}", db::message(.0))]
     Database(#[from] DbErr),
     /// The secrets key could not be set up.
     #[error(transparent)]
@@ -47,8 +47,24 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates (unless told not to), bootstraps, and binds `host:port` (0 = any port).
+    /// Binds `host:port` (0 = any port) first, so that nothing is created when the port is
+    /// taken, then connects, migrates (unless told not to) and bootstraps.
     pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind((config.host.as_str(), config.port)).map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "another process listens there: stop it, or choose another --port / PROMPTER_PORT"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "ports below 1024 need privileges: choose another --port / PROMPTER_PORT"
+                }
+                _ => "check --host / PROMPTER_HOST and --port / PROMPTER_PORT",
+            };
+            StartupError::Config(format!(
+                "cannot listen on {}:{}: {e} ({hint})",
+                config.host, config.port
+            ))
+        })?;
         let db = db::connect(&config.database).await?;
         if !config.no_migrate {
             db::migrate(&db).await?;
@@ -59,7 +75,6 @@ impl Application {
             config.secret_key_file.as_deref(),
         )?;
         bootstrap_admin(&db, &config).await?;
-        let listener = TcpListener::bind((config.host.as_str(), config.port))?;
         let port = listener.local_addr()?.port();
         let prices = load_prices(config.prices_file.as_deref())?;
         let engine = Engine::new(

@@ -123,7 +123,7 @@ async fn worker(config: crate::config::WorkerConfig) -> Result<(), String> {
     }
     let conn = db::connect(&config.database)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| db::message(&e))?;
     let secrets = crate::startup::secrets_for(
         &config.database,
         config.secret_key.as_deref(),
@@ -174,14 +174,14 @@ async fn fake_llm(config: crate::fake_llm::FakeLlmConfig, port: u16) -> Result<(
 }
 
 async fn migrate(database: DatabaseConfig, command: MigrateCommand) -> Result<(), String> {
-    let conn = db::connect(&database).await.map_err(|e| e.to_string())?;
+    let conn = db::connect(&database).await.map_err(|e| db::message(&e))?;
     migration::run_command(&conn, &command)
         .await
         .map_err(|e| e.to_string())
 }
 
 async fn admin(database: DatabaseConfig, command: AdminCommand) -> Result<(), String> {
-    let conn = db::connect(&database).await.map_err(|e| e.to_string())?;
+    let conn = db::connect(&database).await.map_err(|e| db::message(&e))?;
     db::migrate(&conn).await.map_err(|e| e.to_string())?;
     match command {
         AdminCommand::CreateUser { email, org, role } => {
