@@ -165,6 +165,10 @@ pub struct ImportQuery {
     pub return_task_ids: Option<String>,
     /// Accepted and ignored.
     pub preannotated_from_fields: Option<String>,
+    /// Prompter extension: `true` makes every imported annotation that is not cancelled ground
+    /// truth (the one a `HasGT` run and the scores compare with), whatever its own
+    /// `ground_truth` says.
+    pub ground_truth: Option<String>,
 }
 
 /// What an import did, in Label Studio's shape (both `prediction_count` and the SDK's
@@ -211,7 +215,12 @@ pub async fn import(
         .as_deref()
         .and_then(parse_bool)
         .unwrap_or(true);
-    let outcome = service::import(&state.db, &caller, *id, body.0, commit).await?;
+    let ground_truth = match query.ground_truth.as_deref() {
+        None => false,
+        Some(raw) => parse_bool(raw)
+            .ok_or_else(|| ApiError::field("ground_truth", "Must be true or false."))?,
+    };
+    let outcome = service::import(&state.db, &caller, *id, body.0, commit, ground_truth).await?;
     let return_ids = query
         .return_task_ids
         .as_deref()

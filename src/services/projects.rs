@@ -483,6 +483,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     project_id: i64,
     body: serde_json::Value,
     commit: bool,
+    ground_truth: bool,
 ) -> ApiResult<ImportOutcome> {
     let items = match body {
         serde_json::Value::Array(items) => items,
@@ -505,9 +506,11 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     let config = config_of(&project);
     let mut new_tasks = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        new_tasks.push(tasks::NewTask::from_import(item, &config).map_err(|msg| {
-            ApiError::bad_request("invalid_import", format!("Task #{}: {msg}", i + 1))
-        })?);
+        new_tasks.push(
+            tasks::NewTask::from_import(item, &config, ground_truth).map_err(|msg| {
+                ApiError::bad_request("invalid_import", format!("Task #{}: {msg}", i + 1))
+            })?,
+        );
     }
     let outcome = tasks::insert_many(&txn, caller, &project, new_tasks).await?;
     if commit {

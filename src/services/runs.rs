@@ -338,6 +338,20 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     .await?;
     let limit = (subset == "Sample").then_some(sample);
     let total = write_slices(&txn, &run, &subset, limit, custom.as_deref()).await?;
+    if total == 0 && subset == "HasGT" && !only_missing {
+        // Nothing to score against: say how to get ground truth rather than "complete" a run
+        // of nothing (the transaction, and the replacement of an earlier run, roll back).
+        return Err(ApiError::bad_request(
+            "no_ground_truth",
+            format!(
+                "Project {} has no ground-truth tasks, so a HasGT run would have nothing to \
+                 score. Mark annotations as ground truth (\"ground_truth\": true when you \
+                 create or import them, or PATCH /api/annotations/{{id}}/), import with \
+                 ?ground_truth=true, or run the All or Sample subset.",
+                project.id
+            ),
+        ));
+    }
     let job_id = format!("prompter-run-{}", run.id);
     let mut model: model_run::ActiveModel = run.into();
     model.total_tasks = Set(total);

@@ -62,8 +62,14 @@ pub fn check_data(data: &Value, config: &LabelConfig) -> Result<(), String> {
 }
 
 impl NewTask {
-    /// A task from an import item: either a bare data object, or `{"data": {...}, ...}`.
-    pub fn from_import(item: Value, config: &LabelConfig) -> Result<Self, String> {
+    /// A task from an import item: either a bare data object, or `{"data": {...}, ...}`. With
+    /// `all_ground_truth`, every annotation that is not cancelled is ground truth, whatever its
+    /// own `ground_truth` says.
+    pub fn from_import(
+        item: Value,
+        config: &LabelConfig,
+        all_ground_truth: bool,
+    ) -> Result<Self, String> {
         let Value::Object(mut map) = item else {
             return Err("each task must be a JSON object".into());
         };
@@ -102,7 +108,12 @@ impl NewTask {
                     ground_truth: a
                         .get("ground_truth")
                         .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                        .unwrap_or(false)
+                        || (all_ground_truth
+                            && !a
+                                .get("was_cancelled")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false)),
                     lead_time: a.get("lead_time").and_then(Value::as_f64),
                 })
             })

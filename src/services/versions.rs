@@ -142,6 +142,78 @@ async fn title_taken(
     Ok(query.count(db).await? > 0)
 }
 
+/// Tasks whose data keys are read to learn a project's fields.
+const FIELD_SAMPLE: u64 = 100;
+
+/// Checks that every `{field}` the prompt reads exists in each project the prompt is
+/// associated with: a field its label config reads, or a key of its tasks' data. Catches at
+/// once what would otherwise fail every task of a run as `MissingField`.
+async fn check_placeholders(
+    db: &impl ConnectionTrait,
+    prompt_id: i64,
+    text: &str,
+) -> ApiResult<()> {
+    let fields =
+        crate::template::fields(text).map_err(|e| ApiError::field("prompt", e.to_string()))?;
+    let keys: Vec<&str> = fields
+        .iter()
+        .map(|f| f.split(['.', '[', '!', ':']).next().unwrap_or(f))
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let projects = prompts::associations(db, &[prompt_id])
+        .await?
+        .remove(&prompt_id)
+        .unwrap_or_default();
+    for project_id in projects {
+        let Some(project) = entity::project::Entity::find_by_id(project_id)
+            .one(db)
+            .await?
+        else {
+            continue;
+        };
+        let mut known: std::collections::BTreeSet<String> =
+            crate::services::projects::config_of(&project)
+                .input_fields()
+                .into_iter()
+                .collect();
+        let sample: Vec<serde_json::Value> = entity::task::Entity::find()
+            .select_only()
+            .column(entity::task::Column::Data)
+            .filter(entity::task::Column::ProjectId.eq(project.id))
+            .order_by_asc(entity::task::Column::Id)
+            .limit(FIELD_SAMPLE)
+            .into_tuple()
+            .all(db)
+            .await?;
+        known.extend(
+            sample
+                .iter()
+                .filter_map(|d| d.as_object())
+                .flat_map(|d| d.keys().cloned()),
+        );
+        if let Some(missing) = keys.iter().find(|k| !known.contains(**k)) {
+            let have: Vec<&str> = known.iter().map(String::as_str).collect();
+            return Err(ApiError::field(
+                "prompt",
+                format!(
+                    "The prompt reads {{{missing}}}, but project {} (\"{}\") has no \"{missing}\" field; \
+                     its tasks have: {}. Use one of those, or write {{{{{missing}}}}} for literal braces.",
+                    project.id,
+                    project.title,
+                    if have.is_empty() {
+                        "no fields yet".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_fields(input: &VersionInput) -> ApiResult<()> {
     if let Some(title) = &input.title {
         if title.trim().is_empty() {
@@ -227,6 +299,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .prompt
         .clone()
         .ok_or_else(|| ApiError::field("prompt", "This field is required."))?;
+    check_placeholders(&txn, prompt.id, &text).await?;
     let model = input
         .provider_model_id
         .clone()
@@ -300,6 +373,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, prompt_id, version_id).await?;
+    if let Some(text) = &input.prompt {
+        check_placeholders(&txn, prompt_id, text).await?;
+    }
     if let Some(title) = &input.title
         && title_taken(&txn, prompt_id, title, Some(version_id)).await?
     {

@@ -9,6 +9,7 @@ mod budgets;
 mod engine;
 mod evaluation;
 mod fake_llm;
+mod first_contact;
 mod hardening;
 mod label_studio;
 mod migrations;
