@@ -21,6 +21,28 @@ use serde_json::{Value, json};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+/// Calls failing the same systemic way, with none succeeding yet, after which a run stops.
+pub const SYSTEMIC_FAILURES: u32 = 5;
+
+/// Failures in a row of one kind before any success (see [`Plan::note_outcome`]).
+#[derive(Debug, Default)]
+struct Streak {
+    succeeded: bool,
+    kind: &'static str,
+    count: u32,
+}
+
+/// Whether an error (after the scheduler's retries) says that no call of the version can
+/// succeed: the provider cannot be reached, or refuses the request itself (an unknown model, a
+/// wrong path), rather than failing on this task's content.
+fn is_systemic(e: &LlmError) -> bool {
+    match e {
+        LlmError::Connection(_) | LlmError::Unsupported(_) => true,
+        LlmError::Request { status, .. } => matches!(status, 404 | 405),
+        _ => false,
+    }
+}
+
 /// Why a version cannot run at all (the whole run fails with this message).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -57,6 +79,7 @@ pub struct Plan {
     params: ModelParams,
     budget: Arc<Gate>,
     db: sea_orm::DatabaseConnection,
+    streak: std::sync::Mutex<Streak>,
     image_keys: Vec<String>,
     images: ImageResolver,
 }
@@ -223,6 +246,7 @@ impl Plan {
             params,
             budget: engine.budgets().get(connection_id),
             db: engine.db().clone(),
+            streak: Default::default(),
             image_keys,
             images,
         })
@@ -328,6 +352,9 @@ impl Plan {
         };
         self.budget
             .settle(ticket, spent.0.unwrap_or(0.0) + spent.1.unwrap_or(0.0));
+        if let Some(fatal) = self.note_outcome(&called) {
+            return TaskOutcome::Fatal(fatal);
+        }
         match called {
             Ok(outcome) => {
                 let usage = outcome.response.usage;
@@ -369,6 +396,38 @@ impl Plan {
                     total_cost: p.zip(c).map(|(p, c)| p + c).filter(|c| *c > 0.0),
                 })
             }
+        }
+    }
+
+    /// Counts calls that failed the same way before any call succeeded; returns why the run
+    /// fails when [`SYSTEMIC_FAILURES`] of them in a row say that no call can succeed (the
+    /// endpoint cannot be reached, the model does not exist, the request is refused).
+    fn note_outcome(
+        &self,
+        called: &Result<crate::llm::scheduler::CallOutcome, LlmError>,
+    ) -> Option<String> {
+        let mut streak = self.streak.lock().ok()?;
+        match called {
+            Ok(_) => {
+                streak.succeeded = true;
+                None
+            }
+            Err(e) if !streak.succeeded && is_systemic(e) => {
+                if streak.kind != e.error_type() {
+                    streak.kind = e.error_type();
+                    streak.count = 0;
+                }
+                streak.count += 1;
+                (streak.count >= SYSTEMIC_FAILURES).then(|| {
+                    format!(
+                        "The first {} calls of this version all failed the same way, so the \
+                         run stops: {e}. Check the connection's endpoint and key and the model \
+                         name, then run again.",
+                        streak.count
+                    )
+                })
+            }
+            Err(_) => None,
         }
     }
 

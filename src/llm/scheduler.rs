@@ -297,12 +297,23 @@ impl Scheduler {
                 Err(e) if e.is_retryable() && attempt < self.config.max_attempts => {
                     let wait = self.on_retryable(&e, attempt);
                     self.retried.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(
-                        error_type = e.error_type(),
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
-                        "retrying an LLM call"
-                    );
+                    // The first retry of a call is logged; later ones of the same call at debug.
+                    if attempt == 1 {
+                        tracing::info!(
+                            error_type = e.error_type(),
+                            error = %e,
+                            max_attempts = self.config.max_attempts,
+                            wait_ms = wait.as_millis() as u64,
+                            "retrying an LLM call"
+                        );
+                    } else {
+                        tracing::debug!(
+                            error_type = e.error_type(),
+                            attempt,
+                            wait_ms = wait.as_millis() as u64,
+                            "retrying an LLM call"
+                        );
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = cancel.canceled() => return Err(LlmError::Canceled),
@@ -313,6 +324,9 @@ impl Scheduler {
                         self.rate_limited.fetch_add(1, Ordering::Relaxed);
                     }
                     self.failed.fetch_add(1, Ordering::Relaxed);
+                    if e.is_retryable() {
+                        tracing::warn!(error_type = e.error_type(), error = %e, attempts = attempt, "an LLM call failed after its last attempt");
+                    }
                     return Err(e);
                 }
             }
