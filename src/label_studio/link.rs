@@ -28,7 +28,6 @@ use crate::label_config;
 use crate::label_studio::client::{LsClient, LsError, LsProject, LsTask, PAGE_SIZE};
 use crate::services::projects::{self, ProjectInput, config_of};
 use crate::services::{counters, runs, tasks};
-use crate::views::label_studio::LinkedCounts;
 use chrono::Utc;
 use entity::{annotation, label_studio_link as link, prediction, project, task};
 use futures_util::stream::{self, StreamExt};
@@ -38,7 +37,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -119,6 +118,17 @@ pub struct PushInput {
     pub run: Option<i64>,
     /// Same as `run`.
     pub model_run: Option<i64>,
+}
+
+/// Rows of the Prompter project that are tied to Label Studio objects.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct LinkedCounts {
+    /// Tasks synced from Label Studio (with a Label Studio task id).
+    pub tasks: i64,
+    /// Annotations synced from Label Studio.
+    pub annotations: i64,
+    /// Predictions pushed to Label Studio (with a Label Studio prediction id).
+    pub predictions: i64,
 }
 
 /// The link of project `project_id` (which must be the caller's), or 404.
