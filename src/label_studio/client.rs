@@ -1,5 +1,5 @@
-//! A small client of a Label Studio instance's REST API, for the connector
-//! (`services::label_studio`): read a project, page through its tasks with their annotations,
+//! A small client of a Label Studio instance's REST API, for the connector (the rest of
+//! `label_studio`): read a project, page through its tasks with their annotations,
 //! list and create predictions. It authenticates with a legacy API token
 //! (`Authorization: Token <token>`, Label Studio 1.23 with `LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN`).
 //!

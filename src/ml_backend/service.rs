@@ -507,7 +507,7 @@ async fn start_training(
     prompt: &model_interface::Model,
     ls_project: &str,
 ) -> ApiResult<usize> {
-    use crate::label_studio::link::{self as connector, LinkInput, SyncInput};
+    use crate::label_studio::{self as connector, LinkInput, SyncInput};
     let db = &state.db;
     let Some(row) = find_mirror(db, prompt.id, ls_project).await? else {
         tracing::info!(

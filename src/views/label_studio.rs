@@ -1,6 +1,6 @@
 //! The view of a project's link to a Label Studio instance. The token is write-only: only
 //! `has_token` tells that one is stored.
-use crate::label_studio::link::LinkedCounts;
+use crate::label_studio::LinkedCounts;
 use chrono::{DateTime, Utc};
 use entity::label_studio_link as link;
 use serde::Serialize;
