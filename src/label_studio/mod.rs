@@ -1,7 +1,7 @@
-//! Label Studio instances Prompter talks to, and the connector to them: a link from a Prompter project to a Label Studio
-//! project (URL and token, the token sealed at rest), a background **sync** that imports the
-//! Label Studio project's tasks and annotations, and a background **push** that writes a run's
-//! predictions to the Label Studio tasks they belong to.
+//! Label Studio instances Prompter talks to, and the connector to them: a link from a Prompter
+//! project to a Label Studio project (URL and token, the token sealed at rest), a background
+//! **sync** that imports the Label Studio project's tasks and annotations, and a background
+//! **push** that writes a run's predictions to the Label Studio tasks they belong to.
 //!
 //! - **Label config.** A link needs the two projects' label configs to agree. When the
 //!   Prompter project has no tasks, it adopts Label Studio's config (at link time and again at
@@ -24,10 +24,12 @@
 //!
 //! One room per concern: [`client`] (the HTTP client of a Label Studio instance), [`link`] (the
 //! link's CRUD and checks), [`jobs`] (claiming, progress and end of a link's background job),
-//! [`sync`] and [`push`].
+//! [`sync`], [`push`], and [`mirror`] (the one upsert of Label Studio tasks and annotations into
+//! a Prompter project, shared by the sync and the ML backend's webhook events).
 pub mod client;
 pub mod jobs;
 pub mod link;
+pub mod mirror;
 pub mod push;
 pub mod sync;
 
