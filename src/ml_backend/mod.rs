@@ -6,9 +6,9 @@
 //! annotation webhooks keep the mirror's ground truth, the prompt's few-shot examples, current.
 mod auth;
 pub mod error;
+pub mod projects;
 pub mod protocol;
 pub mod routes;
-pub mod service;
 
 pub use auth::MlCaller;
 pub use routes::configure;

@@ -4,11 +4,11 @@
 //! a 404 in that envelope.
 use super::auth::MlCaller;
 use super::error::{MlError, MlErrorBody, MlResult};
+use super::projects::{self as service, Event, HANDLED_ACTIONS, MODEL_CLASS};
 use super::protocol::{
     HealthView, PredictInput, PredictView, SetupInput, SetupView, VersionsView, WebhookInput,
     WebhookView,
 };
-use super::service::{self, Event, HANDLED_ACTIONS, MODEL_CLASS};
 use crate::error::ApiError;
 use crate::extract::{JsonBytes, parse_json_off_thread};
 use crate::services::prompts;
