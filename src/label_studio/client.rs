@@ -1,10 +1,11 @@
-//! A small client of a Label Studio instance's REST API, for the connector
-//! (`services::label_studio`): read a project, page through its tasks with their annotations,
+//! A small client of a Label Studio instance's REST API, for the connector (the rest of
+//! `label_studio`): read a project, page through its tasks with their annotations,
 //! list and create predictions. It authenticates with a legacy API token
 //! (`Authorization: Token <token>`, Label Studio 1.23 with `LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN`).
 //!
 //! The token is never logged and never part of an error: errors name the instance's URL and
 //! what it answered, nothing else.
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -76,6 +77,12 @@ pub struct LsAnnotation {
     /// Seconds spent.
     #[serde(default)]
     pub lead_time: Option<f64>,
+    /// When it was created in Label Studio (absent when not RFC 3339).
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it last changed in Label Studio (absent when not RFC 3339).
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// A Label Studio task with its annotations.
@@ -117,6 +124,22 @@ pub struct LsPrediction {
 
 fn lenient_bool<'de, D: serde::Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
     Ok(Option::<bool>::deserialize(de)?.unwrap_or(false))
+}
+
+fn lenient_time<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Ok(Option::<Value>::deserialize(de)?
+        .as_ref()
+        .and_then(parse_time))
+}
+
+/// A Label Studio timestamp (RFC 3339, e.g. `2026-11-29T10:00:00.000000Z`); anything else
+/// reads as none.
+pub fn parse_time(value: &Value) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value.as_str()?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn lenient_list<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
@@ -418,6 +441,16 @@ mod tests {
         .expect("task");
         assert_eq!(task.annotations[0].id, 9);
         assert!(!task.annotations[0].was_cancelled);
+        assert_eq!(task.annotations[0].updated_at, None);
+        let stamped: LsAnnotation = serde_json::from_value(json!({
+            "id": 1, "created_at": "not a time", "updated_at": "2026-11-29T10:00:00.000000Z"
+        }))
+        .expect("annotation");
+        assert_eq!(stamped.created_at, None);
+        assert_eq!(
+            stamped.updated_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-29T10:00:00+00:00")
+        );
         let bare: LsTask = serde_json::from_value(json!({"id": 4, "data": {}})).expect("task");
         assert!(bare.annotations.is_empty());
     }

@@ -4,11 +4,22 @@
 //! `model_version` and mirrors each Label Studio project into a Prompter project; `/predict`
 //! answers through the run engine's plan and scheduler within Label Studio's time budget; and
 //! annotation webhooks keep the mirror's ground truth, the prompt's few-shot examples, current.
+//!
+//! One module per concern: [`projects`] (the mirror project of each Label Studio project and the
+//! version that answers), [`setup`], [`predict`] and [`webhook`] (what each protocol call does,
+//! without HTTP types), [`routes`] (the HTTP front), [`protocol`] (the wire shapes), `auth` and
+//! [`error`].
 mod auth;
 pub mod error;
+pub mod predict;
+pub mod projects;
 pub mod protocol;
 pub mod routes;
-pub mod service;
+pub mod setup;
+pub mod webhook;
 
 pub use auth::MlCaller;
 pub use routes::configure;
+
+/// The `model_class` `/health` reports.
+pub const MODEL_CLASS: &str = "Prompter";

@@ -2,13 +2,14 @@
 //! `/setup`, `/predict`, `/webhook`, `/versions` and `/metrics`, each also with a trailing
 //! slash. Errors use the ML backend envelope ([`MlError`]); any other path under the prefix is
 //! a 404 in that envelope.
+use super::MODEL_CLASS;
 use super::auth::{MlCaller, MlManager};
 use super::error::{MlError, MlErrorBody, MlResult};
 use super::protocol::{
     HealthView, PredictInput, PredictView, SetupInput, SetupView, VersionsView, WebhookInput,
     WebhookView,
 };
-use super::service::{self, Event, HANDLED_ACTIONS, MODEL_CLASS};
+use super::webhook::{Event, HANDLED_ACTIONS};
 use crate::error::ApiError;
 use crate::extract::{JsonBytes, parse_json_off_thread};
 use crate::services::prompts;
@@ -93,7 +94,7 @@ pub async fn setup(
 ) -> MlResult<HttpResponse> {
     let prompt = prompt_id(&id)?;
     let input: SetupInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
-    let view = service::setup(&state, &caller.0, prompt, input).await?;
+    let view = super::setup::setup(&state, &caller.0, prompt, input).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -123,7 +124,7 @@ pub async fn predict(
     let started = Instant::now();
     let prompt = prompt_id(&id)?;
     let input: PredictInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
-    let view = service::predict(&state, &caller.0, prompt, input, started).await?;
+    let view = super::predict::predict(&state, &caller.0, prompt, input, started).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -174,7 +175,7 @@ pub async fn webhook(
     let state = state.get_ref().clone();
     tokio::spawn(async move {
         let (action, ls_project) = (event.action.clone(), event.ls_project.clone());
-        match service::apply_event(&state, &caller, &prompt, event).await {
+        match super::webhook::apply_event(&state, &caller, &prompt, event).await {
             Ok(n) => {
                 tracing::debug!(prompt = prompt.id, %action, %ls_project, annotations = n, "ML backend event applied")
             }
@@ -200,7 +201,7 @@ pub async fn versions(
     caller: MlCaller,
     id: web::Path<String>,
 ) -> MlResult<HttpResponse> {
-    let versions = service::version_labels(&state.db, &caller.0, prompt_id(&id)?).await?;
+    let versions = super::setup::version_labels(&state.db, &caller.0, prompt_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(VersionsView { versions }))
 }
 

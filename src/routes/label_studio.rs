@@ -5,7 +5,7 @@ use super::resource;
 use crate::auth::Manager;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, JsonBytes, parse_json};
-use crate::services::label_studio::{self as service, LinkInput, PushInput, SyncInput};
+use crate::label_studio::{self as service, LinkInput, PushInput, SyncInput};
 use crate::state::AppState;
 use crate::views::label_studio::LabelStudioLinkView;
 use actix_web::{HttpResponse, web};

@@ -7,7 +7,6 @@ pub mod costs;
 pub mod counters;
 pub mod evaluation;
 pub mod indicators;
-pub mod label_studio;
 pub mod ls_access;
 pub mod model_params;
 pub mod model_providers;

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::scoring;
 use crate::services::runs::status;
+use chrono::{DateTime, Utc};
 use entity::{
     annotation, failed_prediction, model_interface, model_run, model_version, prediction, project,
     task,
@@ -18,7 +19,7 @@ use sea_orm::{
     TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// One task's successful result.
 #[derive(Debug, Clone, Default)]
@@ -146,32 +147,62 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     successes: Vec<PredictionResult>,
     failures: Vec<FailureResult>,
 ) -> ApiResult<BatchOutcome> {
-    let mut outcome = BatchOutcome::default();
-    let run = &ctx.run;
-    // What calls changed to get their answers (e.g. a parameter the provider refused).
-    let notes: std::collections::BTreeSet<String> = successes
-        .iter()
-        .filter_map(|s| s.extra.as_ref()?.get("notes")?.as_array())
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect();
+    let notes = notes_of(&successes);
     let ids: Vec<i64> = successes
         .iter()
         .map(|s| s.task_id)
         .chain(failures.iter().map(|f| f.task_id))
         .collect();
-    // Only the run's own tasks (its resolved subset) take results. Task data is read only
-    // when spans must be located in the text.
-    let members = crate::services::runs::members(db, run.id, &ids).await?;
+    let tasks = load_tasks(db, ctx, &ids).await?;
+    let mut batch = Batch::new(ctx, tasks, failures);
+    let rows = batch.build_predictions(successes);
+    let txn = crate::db::begin_write(db).await?;
+    batch.insert_predictions(&txn, rows).await?;
+    batch.insert_failures(&txn).await?;
+    let correct = batch.score(&txn).await?;
+    batch.update_counters(&txn, correct, notes).await?;
+    txn.commit().await?;
+    Ok(batch.outcome)
+}
+
+/// Tokens in, tokens out and cost (USD) of one stored result.
+type Spend = (i64, i64, f64);
+
+fn spend(prompt_tokens: Option<i64>, completion_tokens: Option<i64>, cost: Option<f64>) -> Spend {
+    (
+        prompt_tokens.unwrap_or(0),
+        completion_tokens.unwrap_or(0),
+        cost.unwrap_or(0.0),
+    )
+}
+
+/// What calls changed to get their answers (e.g. a parameter the provider refused).
+fn notes_of(successes: &[PredictionResult]) -> BTreeSet<String> {
+    successes
+        .iter()
+        .filter_map(|s| s.extra.as_ref()?.get("notes")?.as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The tasks among `ids` that may take a result: the run's own (its resolved subset) that still
+/// exist, with their data when spans must be located in the text (`null` otherwise).
+async fn load_tasks(
+    db: &impl ConnectionTrait,
+    ctx: &RunContext,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, Value>> {
+    let members = crate::services::runs::members(db, ctx.run.id, ids).await?;
     let needs_text = ctx
         .config
         .controls
         .iter()
         .any(|c| ctx.config.is_span_control(c));
+    let wanted: Vec<i64> = members.iter().copied().collect();
     let mut data: HashMap<i64, Value> = HashMap::new();
     if needs_text {
-        let wanted: Vec<i64> = members.iter().copied().collect();
         for chunk in wanted.chunks(500) {
             for (id, d) in task::Entity::find()
                 .select_only()
@@ -186,7 +217,6 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
         }
     } else {
         // Ids only: a task deleted since the run was created takes no result.
-        let wanted: Vec<i64> = members.iter().copied().collect();
         for chunk in wanted.chunks(500) {
             let existing: Vec<i64> = task::Entity::find()
                 .select_only()
@@ -198,217 +228,297 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
             data.extend(existing.into_iter().map(|id| (id, Value::Null)));
         }
     }
-    let now = crate::util::now();
-    let label = ctx.label();
-    let mut rows = vec![];
-    let mut results: HashMap<i64, Value> = HashMap::new();
-    let mut meta: HashMap<i64, (i64, i64, f64)> = HashMap::new();
-    let mut failures = failures;
-    // One result per task per batch: the first success, or the first failure.
-    let mut seen = HashSet::new();
-    let mut seen_failures = HashSet::new();
-    for mut s in successes {
-        // A model's answer may spell NUL characters, which PostgreSQL cannot store.
-        crate::util::strip_nul(&mut s.output);
-        let Some(task_data) = data.get(&s.task_id) else {
-            outcome.skipped += 1;
-            continue;
-        };
-        if !seen.insert(s.task_id) {
-            outcome.skipped += 1;
-            continue;
+    Ok(data)
+}
+
+/// The state of one batch, filled in step by step.
+struct Batch<'a> {
+    ctx: &'a RunContext,
+    /// The `model_version` of the run's predictions.
+    label: String,
+    now: DateTime<Utc>,
+    /// The tasks that may take a result (see [`load_tasks`]).
+    tasks: HashMap<i64, Value>,
+    /// Failures to store: those sent, then the outputs that do not fit the label config.
+    failures: Vec<FailureResult>,
+    /// The regions of each prediction built, for scoring.
+    regions: HashMap<i64, Value>,
+    /// The spend of each prediction built.
+    prediction_spend: HashMap<i64, Spend>,
+    /// Tasks whose prediction this batch stored.
+    predicted: Vec<i64>,
+    /// Earlier failures those predictions replaced.
+    replaced_failures: i64,
+    /// The spend of each stored failure (a re-sent one adds nothing).
+    failure_spend: Vec<Spend>,
+    outcome: BatchOutcome,
+}
+
+impl<'a> Batch<'a> {
+    fn new(ctx: &'a RunContext, tasks: HashMap<i64, Value>, failures: Vec<FailureResult>) -> Self {
+        Batch {
+            ctx,
+            label: ctx.label(),
+            now: crate::util::now(),
+            tasks,
+            failures,
+            regions: HashMap::new(),
+            prediction_spend: HashMap::new(),
+            predicted: vec![],
+            replaced_failures: 0,
+            failure_spend: vec![],
+            outcome: BatchOutcome::default(),
         }
-        match ctx.config.convert(&s.output, task_data) {
-            Ok(converted) => {
-                let extra = with_dropped_spans(s.extra.take(), &converted.dropped);
-                let regions = Value::Array(converted.regions);
-                results.insert(s.task_id, regions.clone());
-                meta.insert(
-                    s.task_id,
-                    (
-                        s.prompt_tokens.unwrap_or(0),
-                        s.completion_tokens.unwrap_or(0),
-                        s.total_cost.unwrap_or(0.0),
-                    ),
-                );
-                rows.push(prediction::ActiveModel {
-                    id: NotSet,
-                    task_id: Set(s.task_id),
-                    project_id: Set(run.project_id),
-                    result: Set(regions),
-                    score: Set(Some(1.0)),
-                    model_version: Set(label.clone()),
-                    model_run_id: Set(Some(run.id)),
-                    cluster: Set(None),
-                    neighbors: Set(None),
-                    mislabeling: Set(0.0),
-                    inference_time: Set(s.inference_time),
-                    prompt_tokens: Set(s.prompt_tokens),
-                    completion_tokens: Set(s.completion_tokens),
-                    total_tokens: Set(match (s.prompt_tokens, s.completion_tokens) {
-                        (None, None) => None,
-                        (p, c) => Some(p.unwrap_or(0) + c.unwrap_or(0)),
-                    }),
-                    prompt_cost: Set(s.prompt_cost),
-                    completion_cost: Set(s.completion_cost),
-                    total_cost: Set(s.total_cost),
-                    extra: Set(extra),
-                    ls_prediction_id: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                });
+    }
+
+    /// The prediction rows of the successes: one per task that may take a result (the first
+    /// success of a task); an output that does not fit the label config becomes a failure.
+    fn build_predictions(
+        &mut self,
+        successes: Vec<PredictionResult>,
+    ) -> Vec<prediction::ActiveModel> {
+        let mut rows = vec![];
+        let mut seen = HashSet::new();
+        for mut s in successes {
+            // A model's answer may spell NUL characters, which PostgreSQL cannot store.
+            crate::util::strip_nul(&mut s.output);
+            let Some(task_data) = self.tasks.get(&s.task_id) else {
+                self.outcome.skipped += 1;
+                continue;
+            };
+            if !seen.insert(s.task_id) {
+                self.outcome.skipped += 1;
+                continue;
             }
-            Err(err) => failures.push(FailureResult {
-                task_id: s.task_id,
-                message: format!("The model's output does not fit the label config: {err}"),
-                error_type: "InvalidOutput".into(),
-                inference_time: s.inference_time,
-                prompt_tokens: s.prompt_tokens,
-                completion_tokens: s.completion_tokens,
-                total_cost: s.total_cost,
-            }),
+            match self.ctx.config.convert(&s.output, task_data) {
+                Ok(converted) => {
+                    let extra = with_dropped_spans(s.extra.take(), &converted.dropped);
+                    let regions = Value::Array(converted.regions);
+                    self.regions.insert(s.task_id, regions.clone());
+                    let spent = spend(s.prompt_tokens, s.completion_tokens, s.total_cost);
+                    self.prediction_spend.insert(s.task_id, spent);
+                    rows.push(self.prediction_row(&s, regions, extra));
+                }
+                Err(err) => self.failures.push(FailureResult {
+                    task_id: s.task_id,
+                    message: format!("The model's output does not fit the label config: {err}"),
+                    error_type: "InvalidOutput".into(),
+                    inference_time: s.inference_time,
+                    prompt_tokens: s.prompt_tokens,
+                    completion_tokens: s.completion_tokens,
+                    total_cost: s.total_cost,
+                }),
+            }
         }
+        rows
     }
-    let txn = crate::db::begin_write(db).await?;
-    let mut new_ids: Vec<i64> = vec![];
-    for chunk in crate::util::chunked(rows, 500) {
-        let attempted = chunk.len();
-        let inserted = insert_returning_tasks(
-            &txn,
-            prediction::Entity::insert_many(chunk).into_query(),
-            [prediction::Column::ModelRunId, prediction::Column::TaskId],
-            prediction::Column::TaskId,
-        )
-        .await?;
-        outcome.skipped += attempted - inserted.len();
-        new_ids.extend(inserted);
-    }
-    outcome.predictions = new_ids.len();
-    let mut replaced_failures = 0i64;
-    for chunk in new_ids.chunks(500) {
-        // A success replaces an earlier failure of the same task (a retry that worked).
-        replaced_failures += failed_prediction::Entity::delete_many()
-            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
-            .filter(failed_prediction::Column::TaskId.is_in(chunk.to_vec()))
-            .exec(&txn)
-            .await?
-            .rows_affected as i64;
-        task::Entity::update_many()
-            .col_expr(
-                task::Column::TotalPredictions,
-                Expr::col(task::Column::TotalPredictions).add(1),
-            )
-            .filter(task::Column::Id.is_in(chunk.to_vec()))
-            .exec(&txn)
-            .await?;
-    }
-    // Failures only for tasks of the project without a prediction in this run.
-    let failed_ids: Vec<i64> = failures
-        .iter()
-        .map(|f| f.task_id)
-        .filter(|id| data.contains_key(id))
-        .collect();
-    let mut predicted: HashSet<i64> = HashSet::new();
-    for chunk in failed_ids.chunks(500) {
-        predicted.extend(
-            prediction::Entity::find()
-                .select_only()
-                .column(prediction::Column::TaskId)
-                .filter(prediction::Column::ModelRunId.eq(run.id))
-                .filter(prediction::Column::TaskId.is_in(chunk.to_vec()))
-                .into_tuple::<i64>()
-                .all(&txn)
-                .await?,
-        );
-    }
-    let mut failure_rows = vec![];
-    let mut failure_meta: HashMap<i64, (i64, i64, f64)> = HashMap::new();
-    let mut spent: Vec<(i64, i64, f64)> = vec![];
-    for f in failures {
-        if !data.contains_key(&f.task_id)
-            || predicted.contains(&f.task_id)
-            || !seen_failures.insert(f.task_id)
-        {
-            outcome.skipped += 1;
-            continue;
-        }
-        failure_meta.insert(
-            f.task_id,
-            (
-                f.prompt_tokens.unwrap_or(0),
-                f.completion_tokens.unwrap_or(0),
-                f.total_cost.unwrap_or(0.0),
-            ),
-        );
-        failure_rows.push(failed_prediction::ActiveModel {
+
+    fn prediction_row(
+        &self,
+        s: &PredictionResult,
+        regions: Value,
+        extra: Option<Value>,
+    ) -> prediction::ActiveModel {
+        let run = &self.ctx.run;
+        prediction::ActiveModel {
             id: NotSet,
-            task_id: Set(f.task_id),
+            task_id: Set(s.task_id),
             project_id: Set(run.project_id),
+            result: Set(regions),
+            score: Set(Some(1.0)),
+            model_version: Set(self.label.clone()),
             model_run_id: Set(Some(run.id)),
-            model_version: Set(Some(label.clone())),
-            message: Set(Some(f.message.replace('\0', ""))),
-            error_type: Set(Some(f.error_type)),
-            inference_time: Set(f.inference_time),
-            prompt_tokens: Set(f.prompt_tokens),
-            completion_tokens: Set(f.completion_tokens),
-            total_cost: Set(f.total_cost),
-            created_at: Set(now),
-        });
-    }
-    for chunk in crate::util::chunked(failure_rows, 500) {
-        let attempted = chunk.len();
-        let inserted = insert_returning_tasks(
-            &txn,
-            failed_prediction::Entity::insert_many(chunk).into_query(),
-            [
-                failed_prediction::Column::ModelRunId,
-                failed_prediction::Column::TaskId,
-            ],
-            failed_prediction::Column::TaskId,
-        )
-        .await?;
-        outcome.skipped += attempted - inserted.len();
-        outcome.failures += inserted.len();
-        // Spend counts once per stored result: a re-sent failure adds nothing.
-        for id in &inserted {
-            if let Some(m) = failure_meta.get(id) {
-                spent.push(*m);
-            }
+            cluster: Set(None),
+            neighbors: Set(None),
+            mislabeling: Set(0.0),
+            inference_time: Set(s.inference_time),
+            prompt_tokens: Set(s.prompt_tokens),
+            completion_tokens: Set(s.completion_tokens),
+            total_tokens: Set(match (s.prompt_tokens, s.completion_tokens) {
+                (None, None) => None,
+                (p, c) => Some(p.unwrap_or(0) + c.unwrap_or(0)),
+            }),
+            prompt_cost: Set(s.prompt_cost),
+            completion_cost: Set(s.completion_cost),
+            total_cost: Set(s.total_cost),
+            extra: Set(extra),
+            ls_prediction_id: Set(None),
+            created_at: Set(self.now),
+            updated_at: Set(self.now),
         }
     }
-    // Accuracy of the new predictions against ground truth.
-    let gt = ground_truth(&txn, &new_ids).await?;
-    let correct = new_ids
-        .iter()
-        .filter(|id| match (results.get(id), gt.get(id)) {
-            (Some(result), Some(a)) => scoring::score_task(&ctx.config, result, &a.result).correct,
-            _ => false,
-        })
-        .count() as i64;
-    spent.extend(new_ids.iter().filter_map(|id| meta.get(id).copied()));
-    let (prompt_tokens, completion_tokens, cost_sum) =
-        spent.iter().fold((0, 0, 0.0), |(p, c, t), (dp, dc, dt)| {
-            (p + dp, c + dc, t + dt)
-        });
-    let delta = RunDelta {
-        predictions: outcome.predictions as i64,
-        failed: outcome.failures as i64 - replaced_failures,
-        correct,
-        prompt_tokens,
-        completion_tokens,
-        cost: cost_sum,
-    };
-    refresh_run(&txn, run.id, &delta).await?;
-    if !notes.is_empty() {
-        add_notes(&txn, run.id, notes).await?;
+
+    /// Inserts the predictions (a task that already has one in this run keeps it), removes the
+    /// failures they replace and counts them on their tasks.
+    async fn insert_predictions(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        rows: Vec<prediction::ActiveModel>,
+    ) -> ApiResult<()> {
+        let run_id = self.ctx.run.id;
+        for chunk in crate::util::chunked(rows, 500) {
+            let attempted = chunk.len();
+            let inserted = insert_returning_tasks(
+                txn,
+                prediction::Entity::insert_many(chunk).into_query(),
+                [prediction::Column::ModelRunId, prediction::Column::TaskId],
+                prediction::Column::TaskId,
+            )
+            .await?;
+            self.outcome.skipped += attempted - inserted.len();
+            self.predicted.extend(inserted);
+        }
+        self.outcome.predictions = self.predicted.len();
+        for chunk in self.predicted.chunks(500) {
+            // A success replaces an earlier failure of the same task (a retry that worked).
+            self.replaced_failures += failed_prediction::Entity::delete_many()
+                .filter(failed_prediction::Column::ModelRunId.eq(run_id))
+                .filter(failed_prediction::Column::TaskId.is_in(chunk.to_vec()))
+                .exec(txn)
+                .await?
+                .rows_affected as i64;
+            task::Entity::update_many()
+                .col_expr(
+                    task::Column::TotalPredictions,
+                    Expr::col(task::Column::TotalPredictions).add(1),
+                )
+                .filter(task::Column::Id.is_in(chunk.to_vec()))
+                .exec(txn)
+                .await?;
+        }
+        Ok(())
     }
-    if cost_sum > 0.0
-        && let Some(connection) = ctx.version.model_provider_connection_id
-    {
-        crate::services::budgets::record_spend(&txn, connection, cost_sum).await?;
+
+    /// Inserts the failures of tasks that may take a result and have no prediction in this run
+    /// (the first failure of a task; a task that already has one in this run keeps it).
+    async fn insert_failures(&mut self, txn: &impl ConnectionTrait) -> ApiResult<()> {
+        let run = &self.ctx.run;
+        let failed_ids: Vec<i64> = self
+            .failures
+            .iter()
+            .map(|f| f.task_id)
+            .filter(|id| self.tasks.contains_key(id))
+            .collect();
+        let mut predicted: HashSet<i64> = HashSet::new();
+        for chunk in failed_ids.chunks(500) {
+            predicted.extend(
+                prediction::Entity::find()
+                    .select_only()
+                    .column(prediction::Column::TaskId)
+                    .filter(prediction::Column::ModelRunId.eq(run.id))
+                    .filter(prediction::Column::TaskId.is_in(chunk.to_vec()))
+                    .into_tuple::<i64>()
+                    .all(txn)
+                    .await?,
+            );
+        }
+        let mut rows = vec![];
+        let mut spend_of: HashMap<i64, Spend> = HashMap::new();
+        let mut seen = HashSet::new();
+        for f in std::mem::take(&mut self.failures) {
+            if !self.tasks.contains_key(&f.task_id)
+                || predicted.contains(&f.task_id)
+                || !seen.insert(f.task_id)
+            {
+                self.outcome.skipped += 1;
+                continue;
+            }
+            let spent = spend(f.prompt_tokens, f.completion_tokens, f.total_cost);
+            spend_of.insert(f.task_id, spent);
+            rows.push(failed_prediction::ActiveModel {
+                id: NotSet,
+                task_id: Set(f.task_id),
+                project_id: Set(run.project_id),
+                model_run_id: Set(Some(run.id)),
+                model_version: Set(Some(self.label.clone())),
+                message: Set(Some(f.message.replace('\0', ""))),
+                error_type: Set(Some(f.error_type)),
+                inference_time: Set(f.inference_time),
+                prompt_tokens: Set(f.prompt_tokens),
+                completion_tokens: Set(f.completion_tokens),
+                total_cost: Set(f.total_cost),
+                created_at: Set(self.now),
+            });
+        }
+        for chunk in crate::util::chunked(rows, 500) {
+            let attempted = chunk.len();
+            let inserted = insert_returning_tasks(
+                txn,
+                failed_prediction::Entity::insert_many(chunk).into_query(),
+                [
+                    failed_prediction::Column::ModelRunId,
+                    failed_prediction::Column::TaskId,
+                ],
+                failed_prediction::Column::TaskId,
+            )
+            .await?;
+            self.outcome.skipped += attempted - inserted.len();
+            self.outcome.failures += inserted.len();
+            // Spend counts once per stored result: a re-sent failure adds nothing.
+            for id in &inserted {
+                if let Some(m) = spend_of.get(id) {
+                    self.failure_spend.push(*m);
+                }
+            }
+        }
+        Ok(())
     }
-    txn.commit().await?;
-    Ok(outcome)
+
+    /// How many of the predictions stored are correct against their task's ground truth.
+    async fn score(&self, txn: &impl ConnectionTrait) -> ApiResult<i64> {
+        let gt = ground_truth(txn, &self.predicted).await?;
+        Ok(self
+            .predicted
+            .iter()
+            .filter(|id| match (self.regions.get(id), gt.get(id)) {
+                (Some(result), Some(a)) => {
+                    scoring::score_task(&self.ctx.config, result, &a.result).correct
+                }
+                _ => false,
+            })
+            .count() as i64)
+    }
+
+    /// Adds the batch to the run's counters (and moves its status), records the notes, and adds
+    /// the spend to the provider connection's.
+    async fn update_counters(
+        &self,
+        txn: &impl ConnectionTrait,
+        correct: i64,
+        notes: BTreeSet<String>,
+    ) -> ApiResult<()> {
+        let run_id = self.ctx.run.id;
+        let stored_predictions = self
+            .predicted
+            .iter()
+            .filter_map(|id| self.prediction_spend.get(id).copied());
+        let (prompt_tokens, completion_tokens, cost_sum) = self
+            .failure_spend
+            .iter()
+            .copied()
+            .chain(stored_predictions)
+            .fold((0, 0, 0.0), |(p, c, t), (dp, dc, dt)| {
+                (p + dp, c + dc, t + dt)
+            });
+        let delta = RunDelta {
+            predictions: self.outcome.predictions as i64,
+            failed: self.outcome.failures as i64 - self.replaced_failures,
+            correct,
+            prompt_tokens,
+            completion_tokens,
+            cost: cost_sum,
+        };
+        refresh_run(txn, run_id, &delta).await?;
+        if !notes.is_empty() {
+            add_notes(txn, run_id, notes).await?;
+        }
+        if cost_sum > 0.0
+            && let Some(connection) = self.ctx.version.model_provider_connection_id
+        {
+            crate::services::budgets::record_spend(txn, connection, cost_sum).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The most dropped span texts kept on a prediction (the count is always complete).
@@ -471,14 +581,11 @@ struct RunDelta {
     cost: f64,
 }
 
-/// Adds a batch's counts to its run in one atomic UPDATE (never a recount: ingesting stays
-/// linear), then moves the status: Pending → InProgress on the first result, → Completed once
-/// every task has a result (Canceled and Failed runs keep their status).
 /// Adds `notes` to the run's notes (each once).
 async fn add_notes(
     db: &impl ConnectionTrait,
     run_id: i64,
-    notes: std::collections::BTreeSet<String>,
+    notes: BTreeSet<String>,
 ) -> ApiResult<()> {
     let stored: Option<Option<Value>> = model_run::Entity::find_by_id(run_id)
         .select_only()
@@ -506,6 +613,9 @@ async fn add_notes(
     Ok(())
 }
 
+/// Adds a batch's counts to its run in one atomic UPDATE (never a recount: ingesting stays
+/// linear), then moves the status: Pending → InProgress on the first result, → Completed once
+/// every task has a result (Canceled and Failed runs keep their status).
 async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> ApiResult<()> {
     if d.predictions == 0
         && d.failed == 0

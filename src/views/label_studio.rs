@@ -1,5 +1,6 @@
 //! The view of a project's link to a Label Studio instance. The token is write-only: only
 //! `has_token` tells that one is stored.
+use crate::label_studio::LinkedCounts;
 use chrono::{DateTime, Utc};
 use entity::label_studio_link as link;
 use serde::Serialize;
@@ -12,17 +13,6 @@ pub struct LinkProgress {
     pub done: i64,
     /// Items to handle: the Label Studio project's tasks (sync) or the run's predictions (push).
     pub total: i64,
-}
-
-/// Rows of the Prompter project that are tied to Label Studio objects.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
-pub struct LinkedCounts {
-    /// Tasks synced from Label Studio (with a Label Studio task id).
-    pub tasks: i64,
-    /// Annotations synced from Label Studio.
-    pub annotations: i64,
-    /// Predictions pushed to Label Studio (with a Label Studio prediction id).
-    pub predictions: i64,
 }
 
 /// A link from a Prompter project to a project on a Label Studio instance.

@@ -863,3 +863,136 @@ async fn prompter_ls_links_syncs_and_pushes_through_the_api() {
         "{stderr}"
     );
 }
+
+/// The one upsert behind a sync and the ML backend's webhook events, with the rules in which
+/// the two differ.
+#[tokio::test]
+async fn the_mirror_upsert_keeps_each_sources_rules() {
+    use entity::{annotation, project, task};
+    use prompter::label_studio::GroundTruthMode;
+    use prompter::label_studio::client::{LsAnnotation, LsTask, parse_time};
+    use prompter::label_studio::mirror::{Source, Written, upsert};
+    let app = TestApp::spawn().await;
+    let caller = prompter::auth::authenticate(&app.db, &app.token)
+        .await
+        .expect("caller");
+    let id = app.project(CLS).await;
+    let project = project::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("project");
+    let at = |t: &str| parse_time(&json!(t));
+    let listed = |task: i64, data: Value, choice: &str, updated_at: Option<&str>| LsTask {
+        id: task,
+        data,
+        meta: Some(json!({"from": "ls"})),
+        annotations: vec![LsAnnotation {
+            id: 101,
+            result: Some(
+                json!([{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                "value": {"choices": [choice]}}]),
+            ),
+            was_cancelled: false,
+            ground_truth: false,
+            lead_time: Some(2.5),
+            created_at: at("2099-01-01T00:00:00Z"),
+            updated_at: updated_at.and_then(at),
+        }],
+    };
+    let stored = || async {
+        annotation::Entity::find()
+            .filter(annotation::Column::LsAnnotationId.eq(101))
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("annotation")
+    };
+    let task_of = |ls: i64| {
+        let db = app.db.clone();
+        async move {
+            task::Entity::find()
+                .filter(task::Column::ProjectId.eq(id))
+                .filter(task::Column::LsTaskId.eq(ls))
+                .one(&db)
+                .await
+                .expect("query")
+        }
+    };
+    let sync = Source::Sync(GroundTruthMode::All);
+    let page = [listed(11, json!({"text": "a"}), "Positive", None)];
+
+    // A sync stamps its own time, takes meta, and writes nothing the second time.
+    let written = upsert(&app.db, &caller, &project, sync, &page)
+        .await
+        .expect("sync");
+    let created = Written {
+        tasks_created: 1,
+        annotations_created: 1,
+        ..Default::default()
+    };
+    assert_eq!(written, created);
+    let first = stored().await;
+    assert!(first.ground_truth);
+    assert_ne!(first.created_at, at("2099-01-01T00:00:00Z").expect("time"));
+    let task11 = task_of(11).await.expect("task 11");
+    assert_eq!(task11.meta, json!({"from": "ls"}));
+    assert_eq!(task11.total_annotations, 1);
+    let again = upsert(&app.db, &caller, &project, sync, &page)
+        .await
+        .expect("resync");
+    assert_eq!(again, Written::default());
+    let flagged = Source::Sync(GroundTruthMode::Flagged);
+    let written = upsert(&app.db, &caller, &project, flagged, &page)
+        .await
+        .expect("flagged");
+    assert_eq!(written.annotations_updated, 1);
+    assert!(!stored().await.ground_truth);
+
+    // Events keep Label Studio's time (the sync stamped the row now: an event must be newer),
+    // move an annotation to the task it is listed under, and skip an update older than the
+    // stored row.
+    let moved = [listed(
+        12,
+        json!({"text": "b"}),
+        "Negative",
+        Some("2099-01-03T00:00:00Z"),
+    )];
+    let written = upsert(&app.db, &caller, &project, Source::Events, &moved)
+        .await
+        .expect("event");
+    assert_eq!((written.tasks_created, written.annotations_updated), (1, 1));
+    let now = stored().await;
+    let task12 = task_of(12).await.expect("task 12");
+    assert_eq!(now.task_id, task12.id);
+    assert!(now.ground_truth);
+    assert_eq!(Some(now.updated_at), at("2099-01-03T00:00:00Z"));
+    assert_eq!(now.result[0]["value"]["choices"], json!(["Negative"]));
+    assert_eq!(task12.total_annotations, 1);
+    assert_eq!(task_of(11).await.expect("task 11").total_annotations, 0);
+    let stale = [listed(
+        12,
+        json!({"text": "b"}),
+        "Positive",
+        Some("2099-01-02T00:00:00Z"),
+    )];
+    let written = upsert(&app.db, &caller, &project, Source::Events, &stale)
+        .await
+        .expect("stale event");
+    assert_eq!(written, Written::default());
+    assert_eq!(
+        stored().await.result[0]["value"]["choices"],
+        json!(["Negative"])
+    );
+    // An event's meta never changes a stored task; a new task without data is not created.
+    let mut meta = listed(12, json!({"text": "b"}), "Negative", None);
+    meta.meta = Some(json!({"other": true}));
+    meta.annotations.clear();
+    let no_data = listed(13, Value::Null, "Negative", Some("2099-01-04T00:00:00Z"));
+    let written = upsert(&app.db, &caller, &project, Source::Events, &[meta, no_data])
+        .await
+        .expect("events");
+    assert_eq!(written, Written::default());
+    assert_eq!(task12.meta, task_of(12).await.expect("task 12").meta);
+    assert!(task_of(13).await.is_none());
+}
