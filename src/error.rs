@@ -13,6 +13,140 @@ pub const LS_API_VERSION: &str = "1.23.2";
 /// Field name → messages, as DRF reports validation errors.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
+/// Every stable `code` of an error body, as the API documents them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A field is invalid; `validation_errors` names it.
+    ValidationError,
+    /// No credentials were sent.
+    NotAuthenticated,
+    /// The token matches no active user.
+    AuthenticationFailed,
+    /// The caller's role may not do this.
+    PermissionDenied,
+    /// No such object in the caller's organization.
+    NotFound,
+    /// The page number is not valid.
+    InvalidPage,
+    /// The path does not serve this method.
+    MethodNotAllowed,
+    /// The body is larger than the server's limit.
+    PayloadTooLarge,
+    /// The body is not sent as JSON.
+    UnsupportedMediaType,
+    /// The request conflicts with an existing object.
+    UniqueViolation,
+    /// The request names an object that does not exist.
+    InvalidReference,
+    /// A server-side failure; its `id` is in the server log.
+    InternalError,
+    /// The project is already linked to a Label Studio project.
+    AlreadyLinked,
+    /// The import body is not a list of tasks, or a task is invalid.
+    InvalidImport,
+    /// A query parameter does not parse.
+    InvalidQuery,
+    /// A sync or push of the link is running.
+    JobRunning,
+    /// Label Studio answered with an error.
+    LabelStudioError,
+    /// Label Studio cannot be reached.
+    LabelStudioUnreachable,
+    /// The request names no prompt.
+    MissingParentModel,
+    /// The request names no project.
+    MissingProject,
+    /// The project has no ground-truth tasks for a HasGT run.
+    NoGroundTruth,
+    /// The prompt has no version to answer with.
+    NoVersion,
+    /// The body is not valid JSON.
+    ParseError,
+    /// A stored token cannot be decrypted.
+    TokenUnreadable,
+    /// The request asks for something Prompter does not support.
+    Unsupported,
+    /// The version cannot run (no connection, unsupported provider).
+    VersionCannotRun,
+}
+
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 26] = [
+        ErrorCode::ValidationError,
+        ErrorCode::NotAuthenticated,
+        ErrorCode::AuthenticationFailed,
+        ErrorCode::PermissionDenied,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidPage,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::UniqueViolation,
+        ErrorCode::InvalidReference,
+        ErrorCode::InternalError,
+        ErrorCode::AlreadyLinked,
+        ErrorCode::InvalidImport,
+        ErrorCode::InvalidQuery,
+        ErrorCode::JobRunning,
+        ErrorCode::LabelStudioError,
+        ErrorCode::LabelStudioUnreachable,
+        ErrorCode::MissingParentModel,
+        ErrorCode::MissingProject,
+        ErrorCode::NoGroundTruth,
+        ErrorCode::NoVersion,
+        ErrorCode::ParseError,
+        ErrorCode::TokenUnreadable,
+        ErrorCode::Unsupported,
+        ErrorCode::VersionCannotRun,
+    ];
+
+    /// The wire name, e.g. `validation_error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationError => "validation_error",
+            ErrorCode::NotAuthenticated => "not_authenticated",
+            ErrorCode::AuthenticationFailed => "authentication_failed",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidPage => "invalid_page",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::UniqueViolation => "unique_violation",
+            ErrorCode::InvalidReference => "invalid_reference",
+            ErrorCode::InternalError => "internal_error",
+            ErrorCode::AlreadyLinked => "already_linked",
+            ErrorCode::InvalidImport => "invalid_import",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::JobRunning => "job_running",
+            ErrorCode::LabelStudioError => "label_studio_error",
+            ErrorCode::LabelStudioUnreachable => "label_studio_unreachable",
+            ErrorCode::MissingParentModel => "missing_parent_model",
+            ErrorCode::MissingProject => "missing_project",
+            ErrorCode::NoGroundTruth => "no_ground_truth",
+            ErrorCode::NoVersion => "no_version",
+            ErrorCode::ParseError => "parse_error",
+            ErrorCode::TokenUnreadable => "token_unreadable",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::VersionCannotRun => "version_cannot_run",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Every failure a handler can return.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,7 +160,7 @@ pub enum ApiError {
     #[error("{detail}")]
     BadRequest {
         /// Stable machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human-readable reason.
         detail: String,
     },
@@ -79,7 +213,7 @@ impl ApiError {
     }
 
     /// A 400 with a code and a message.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             detail: detail.into(),
@@ -98,24 +232,24 @@ impl ApiError {
     }
 
     /// The stable code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Validation { .. } => "validation_error",
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::NotAuthenticated => "not_authenticated",
-            ApiError::InvalidToken => "authentication_failed",
-            ApiError::Forbidden => "permission_denied",
-            ApiError::NotFound => "not_found",
-            ApiError::InvalidPage => "invalid_page",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Validation { .. } => ErrorCode::ValidationError,
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::NotAuthenticated => ErrorCode::NotAuthenticated,
+            ApiError::InvalidToken => ErrorCode::AuthenticationFailed,
+            ApiError::Forbidden => ErrorCode::PermissionDenied,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::InvalidPage => ErrorCode::InvalidPage,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::Database(err) => match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => "unique_violation",
-                Some(SqlErr::ForeignKeyConstraintViolation(_)) => "invalid_reference",
-                _ => "internal_error",
+                Some(SqlErr::UniqueConstraintViolation(_)) => ErrorCode::UniqueViolation,
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => ErrorCode::InvalidReference,
+                _ => ErrorCode::InternalError,
             },
-            ApiError::Internal(_) | ApiError::Panicked { .. } => "internal_error",
+            ApiError::Internal(_) | ApiError::Panicked { .. } => ErrorCode::InternalError,
         }
     }
 }
@@ -138,7 +272,7 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_errors: Option<FieldErrors>,
     /// Stable machine-readable code, e.g. `validation_error`, `not_found`.
-    pub code: String,
+    pub code: ErrorCode,
 }
 
 impl ResponseError for ApiError {
@@ -195,10 +329,22 @@ impl ResponseError for ApiError {
             detail,
             exc_info: None,
             validation_errors,
-            code: self.code().into(),
+            code: self.code(),
         })
     }
 }
 
 /// Shorthand for handler and service results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_their_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).ok(), Some(code.as_str().into()));
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! or a [`Manager`] for routes that change data), JSON bodies that name the offending field,
 //! and query/path errors mapped to 400/404.
 use crate::auth::{AuthUser, Manager, authenticate_cached, token_of};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, ErrorCode, FieldErrors};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::error::{PathError, QueryPayloadError};
@@ -138,7 +138,7 @@ pub async fn parse_json_off_thread<T: DeserializeOwned + Send + 'static>(
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
-            "parse_error",
+            ErrorCode::ParseError,
             "JSON parse error - the request body is empty",
         ));
     }
@@ -150,7 +150,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request("parse_error", format!("JSON parse error - {inner}"));
+            return ApiError::bad_request(
+                ErrorCode::ParseError,
+                format!("JSON parse error - {inner}"),
+            );
         }
         let message = strip_position(&inner.to_string());
         let field = if path == "." || path.is_empty() {
@@ -175,8 +178,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         ApiError::Validation { errors }
     })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request("parse_error", format!("JSON parse error - {e}")))?;
+    de.end().map_err(|e| {
+        ApiError::bad_request(ErrorCode::ParseError, format!("JSON parse error - {e}"))
+    })?;
     Ok(value)
 }
 
@@ -266,7 +270,11 @@ pub async fn reject_nul_in_query(
 /// Query strings that do not parse answer 400 with the reason.
 pub fn query_config() -> QueryConfig {
     QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
-        ApiError::bad_request("invalid_query", format!("Invalid query parameters: {err}")).into()
+        ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("Invalid query parameters: {err}"),
+        )
+        .into()
     })
 }
 

@@ -4,7 +4,7 @@
 use super::client::LsError;
 use super::{STALE_AFTER, job, status};
 use crate::crypto::Secrets;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use chrono::Utc;
 use entity::label_studio_link as link;
 use sea_orm::sea_query::Expr;
@@ -22,7 +22,7 @@ fn stale_delta() -> chrono::Duration {
 /// The refusal of a second job while one runs.
 pub(super) fn job_running() -> ApiError {
     ApiError::bad_request(
-        "job_running",
+        ErrorCode::JobRunning,
         "A sync or push of this link is running; wait for it to end.",
     )
 }
@@ -31,7 +31,7 @@ pub(super) fn job_running() -> ApiError {
 pub(super) fn open_token(secrets: &Secrets, l: &link::Model) -> ApiResult<String> {
     secrets.open(&l.token_enc).map_err(|_| {
         ApiError::bad_request(
-            "token_unreadable",
+            ErrorCode::TokenUnreadable,
             "The stored Label Studio token cannot be decrypted (was PROMPTER_SECRET_KEY \
              changed?); PATCH the link with the token again.",
         )

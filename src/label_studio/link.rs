@@ -6,7 +6,7 @@ use super::jobs::{is_stale, job_running, open_token};
 use super::{LinkInput, LinkedCounts, status};
 use crate::auth::AuthUser;
 use crate::crypto::Secrets;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config;
 use crate::services::projects::{self, ProjectInput, config_of};
 use entity::{annotation, label_studio_link as link, prediction, project, task};
@@ -113,10 +113,10 @@ async fn verify(client: &LsClient, ls_project: i64) -> ApiResult<LsProject> {
             format!("Label Studio has no project {ls_project} this token can read."),
         ),
         LsError::Unreachable { .. } => {
-            ApiError::bad_request("label_studio_unreachable", err.to_string())
+            ApiError::bad_request(ErrorCode::LabelStudioUnreachable, err.to_string())
         }
         LsError::Status { .. } | LsError::Invalid(_) => {
-            ApiError::bad_request("label_studio_error", err.to_string())
+            ApiError::bad_request(ErrorCode::LabelStudioError, err.to_string())
         }
     })
 }
@@ -214,7 +214,7 @@ pub async fn create(
     .insert(db)
     .await
     .map_err(|e| match ApiError::from(e) {
-        err @ ApiError::Database(_) if err.code() == "unique_violation" => {
+        err @ ApiError::Database(_) if err.code() == ErrorCode::UniqueViolation => {
             already_linked(project.id)
         }
         err => err,
@@ -224,7 +224,7 @@ pub async fn create(
 
 fn already_linked(project_id: i64) -> ApiError {
     ApiError::bad_request(
-        "already_linked",
+        ErrorCode::AlreadyLinked,
         format!(
             "Project {project_id} is already linked to a Label Studio project; \
              PATCH or DELETE that link first."

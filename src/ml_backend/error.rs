@@ -30,12 +30,12 @@ pub struct MlErrorBody {
     /// What went wrong; a validation error names its field (`schema: ...`).
     pub detail: String,
     /// Prompter's stable machine-readable code, e.g. `validation_error`, `no_version`.
-    pub code: String,
+    pub code: crate::error::ErrorCode,
 }
 
 impl MlError {
     /// A 400 with a code and a message.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: crate::error::ErrorCode, detail: impl Into<String>) -> Self {
         MlError(ApiError::bad_request(code, detail))
     }
 
@@ -75,7 +75,7 @@ impl ResponseError for MlError {
         response.json(MlErrorBody {
             status: status.as_u16(),
             detail: self.detail(),
-            code: self.0.code().into(),
+            code: self.0.code(),
         })
     }
 }

@@ -6,7 +6,7 @@ use super::projects::{
 use super::protocol::{PredictInput, PredictView, PredictionItem};
 use crate::auth::AuthUser;
 use crate::engine::live::{self, LiveOptions, LiveTask};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use entity::{project, task};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -164,7 +164,7 @@ pub async fn predict(
         options,
     )
     .await
-    .map_err(|e| ApiError::bad_request("version_cannot_run", e.0))?;
+    .map_err(|e| ApiError::bad_request(ErrorCode::VersionCannotRun, e.0))?;
     let failed: Vec<&str> = answers
         .iter()
         .filter_map(|a| a.error_type.as_deref())

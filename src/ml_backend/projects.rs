@@ -3,7 +3,7 @@
 //! what Label Studio told and sent (label config, host, sealed token, ground truth).
 use crate::auth::AuthUser;
 use crate::crypto::Secrets;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config::LabelConfig;
 use crate::services::projects::{self, ProjectInput};
 use crate::services::{prompts, versions};
@@ -44,7 +44,7 @@ pub async fn answering(
         .await?
         .ok_or_else(|| {
             ApiError::bad_request(
-                "no_version",
+                ErrorCode::NoVersion,
                 format!(
                     "Prompt {} (\"{}\") has no versions yet: create a version in Prompter, then connect the prompt again.",
                     prompt.id, prompt.title

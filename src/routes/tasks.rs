@@ -1,7 +1,7 @@
 //! Tasks: `/api/tasks/` (Label Studio's data-manager list shape) and `/api/tasks/{id}/`.
 use super::{PageParams, resource};
 use crate::auth::{AuthUser, Manager};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, parse_bool};
 use crate::services::{accounts, tasks as service};
 use crate::state::AppState;
@@ -74,11 +74,14 @@ pub async fn list(
     let Some(project) = query.project else {
         return Err(if query.view.is_some() {
             ApiError::bad_request(
-                "unsupported",
+                ErrorCode::Unsupported,
                 "Data-manager views are not supported; filter by project.",
             )
         } else {
-            ApiError::bad_request("missing_project", "Neither project nor view id specified")
+            ApiError::bad_request(
+                ErrorCode::MissingProject,
+                "Neither project nor view id specified",
+            )
         });
     };
     let only_annotated = query

@@ -2,7 +2,7 @@
 //! ground truth, per-task score, errors, class and alignment filters, a summary of the run's
 //! scores). The indicators are in [`super::indicators`].
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config::LabelConfig;
 use crate::pagination::{Page, PageRequest};
 use crate::scoring;
@@ -209,7 +209,10 @@ pub async fn subset_tasks(
 ) -> ApiResult<SubsetTasksPage> {
     let project = projects::get(db, caller, project_id).await?;
     let prompt_id = q.parent_model.ok_or_else(|| {
-        ApiError::bad_request("missing_parent_model", "Bad request - missing parent_model")
+        ApiError::bad_request(
+            ErrorCode::MissingParentModel,
+            "Bad request - missing parent_model",
+        )
     })?;
     prompts::get(db, caller, prompt_id)
         .await

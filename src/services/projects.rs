@@ -1,6 +1,6 @@
 //! Projects: create, read, update, delete, label-config validation, counters and task import.
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config::{self, LabelConfig};
 use crate::pagination::{Page, PageRequest};
 use crate::services::{counters, tasks};
@@ -490,14 +490,14 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         object @ serde_json::Value::Object(_) => vec![object],
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_import",
+                ErrorCode::InvalidImport,
                 "The import body must be a JSON list of tasks.",
             ));
         }
     };
     if items.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_import",
+            ErrorCode::InvalidImport,
             "No tasks found in the request.",
         ));
     }
@@ -508,7 +508,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     for (i, item) in items.into_iter().enumerate() {
         new_tasks.push(
             tasks::NewTask::from_import(item, &config, ground_truth).map_err(|msg| {
-                ApiError::bad_request("invalid_import", format!("Task #{}: {msg}", i + 1))
+                ApiError::bad_request(ErrorCode::InvalidImport, format!("Task #{}: {msg}", i + 1))
             })?,
         );
     }

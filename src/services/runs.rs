@@ -2,7 +2,7 @@
 //! in slices the engine's workers lease; replacement of the previous run of the same project,
 //! version and subset; listing; cancel.
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::{counters, projects, prompts, versions};
 use entity::{model_run, model_run_slice, task};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -342,7 +342,7 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         // Nothing to score against: say how to get ground truth rather than "complete" a run
         // of nothing (the transaction, and the replacement of an earlier run, roll back).
         return Err(ApiError::bad_request(
-            "no_ground_truth",
+            ErrorCode::NoGroundTruth,
             format!(
                 "Project {} has no ground-truth tasks, so a HasGT run would have nothing to \
                  score. Mark annotations as ground truth (\"ground_truth\": true when you \

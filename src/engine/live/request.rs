@@ -4,7 +4,7 @@
 use super::{LivePrediction, LiveTask};
 use crate::auth::AuthUser;
 use crate::engine::Engine;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::{projects, versions};
 use entity::{model_interface, task};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -129,7 +129,7 @@ pub async fn predict(
         tasks,
     )
     .await
-    .map_err(|e| ApiError::bad_request("version_cannot_run", e.0))?;
+    .map_err(|e| ApiError::bad_request(ErrorCode::VersionCannotRun, e.0))?;
     Ok(LiveView {
         model_version: label,
         results,
