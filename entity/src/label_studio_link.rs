@@ -15,7 +15,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub token_enc: String,
     pub ls_project_id: i64,
-    pub status: String,
+    pub status: crate::enums::LinkStatus,
     pub job: Option<String>,
     pub progress_done: i64,
     pub progress_total: i64,

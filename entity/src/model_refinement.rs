@@ -20,7 +20,7 @@ pub struct Model {
     pub teacher_connection_id: i64,
     #[sea_orm(unique)]
     pub job_id: String,
-    pub status: String,
+    pub status: crate::enums::RefinementStatus,
     pub new_version_id: Option<i64>,
     pub title: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]

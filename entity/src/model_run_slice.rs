@@ -14,7 +14,7 @@ pub struct Model {
     pub task_count: i32,
     pub first_task_id: i64,
     pub last_task_id: i64,
-    pub status: String,
+    pub status: crate::enums::SliceStatus,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTimeUtc>,
     pub attempts: i32,

@@ -6,8 +6,8 @@
 //! on SQLite the statement runs in a `BEGIN IMMEDIATE` transaction (its single writer). Leases
 //! are extended by a heartbeat while the worker works and lapse when it dies; no transaction is
 //! held while the LLM is called.
-use crate::services::runs::status;
 use chrono::{DateTime, Utc};
+use entity::enums::{RunStatus, SliceStatus};
 use entity::model_run;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -67,15 +67,17 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         ""
     };
     let template = format!(
-        "UPDATE model_run_slices SET status = 'leased', lease_owner = ?, lease_expires_at = ?, \
+        "UPDATE model_run_slices SET status = '{leased}', lease_owner = ?, lease_expires_at = ?, \
          attempts = attempts + 1, updated_at = ? \
          WHERE id = (SELECT s.id FROM model_run_slices s JOIN model_runs r ON r.id = s.model_run_id \
-         WHERE r.status IN ('{pending}', '{running}') \
-         AND (s.status = 'pending' OR (s.status = 'leased' AND s.lease_expires_at < ?)) \
+         WHERE r.status IN ('{run_pending}', '{run_running}') \
+         AND (s.status = '{pending}' OR (s.status = '{leased}' AND s.lease_expires_at < ?)) \
          ORDER BY s.model_run_id, s.seq LIMIT 1{lock}) \
          RETURNING id, model_run_id, task_ids, attempts",
-        pending = status::PENDING,
-        running = status::IN_PROGRESS,
+        run_pending = RunStatus::Pending,
+        run_running = RunStatus::InProgress,
+        pending = SliceStatus::Pending,
+        leased = SliceStatus::Leased,
     );
     let stmt = statement(
         backend,
@@ -93,9 +95,12 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     let task_ids: Value = row.try_get_by_index(2)?;
     let attempts: i32 = row.try_get_by_index(3)?;
     model_run::Entity::update_many()
-        .col_expr(model_run::Column::Status, Expr::value(status::IN_PROGRESS))
+        .col_expr(
+            model_run::Column::Status,
+            Expr::value(RunStatus::InProgress),
+        )
         .filter(model_run::Column::Id.eq(run_id))
-        .filter(model_run::Column::Status.eq(status::PENDING))
+        .filter(model_run::Column::Status.eq(RunStatus::Pending))
         .exec(&txn)
         .await?;
     txn.commit().await?;
@@ -123,8 +128,11 @@ pub async fn extend(
     let backend = db.get_database_backend();
     let stmt = statement(
         backend,
-        "UPDATE model_run_slices SET lease_expires_at = ? \
-         WHERE lease_owner = ? AND status = 'leased' RETURNING id",
+        &format!(
+            "UPDATE model_run_slices SET lease_expires_at = ? \
+             WHERE lease_owner = ? AND status = '{leased}' RETURNING id",
+            leased = SliceStatus::Leased
+        ),
         vec![expires.into(), worker.into()],
     );
     let rows = db.query_all_raw(stmt).await?;
@@ -148,15 +156,21 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
     let txn = crate::db::begin_write(db).await?;
     txn.execute_raw(statement(
         backend,
-        "UPDATE model_run_slices SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, \
-         updated_at = ? WHERE id = ? AND lease_owner = ?",
+        &format!(
+            "UPDATE model_run_slices SET status = '{done}', lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?",
+            done = SliceStatus::Done
+        ),
         vec![now.into(), slice_id.into(), worker.into()],
     ))
     .await?;
     let open = txn
         .query_one_raw(statement(
             backend,
-            "SELECT COUNT(*) FROM model_run_slices WHERE model_run_id = ? AND status <> 'done'",
+            &format!(
+                "SELECT COUNT(*) FROM model_run_slices WHERE model_run_id = ? AND status <> '{done}'",
+                done = SliceStatus::Done
+            ),
             vec![run_id.into()],
         ))
         .await?
@@ -164,10 +178,10 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
         .unwrap_or(1);
     if open == 0 {
         let completed = model_run::Entity::update_many()
-            .col_expr(model_run::Column::Status, Expr::value(status::COMPLETED))
+            .col_expr(model_run::Column::Status, Expr::value(RunStatus::Completed))
             .col_expr(model_run::Column::CompletedAt, Expr::value(now))
             .filter(model_run::Column::Id.eq(run_id))
-            .filter(model_run::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+            .filter(model_run::Column::Status.is_in([RunStatus::Pending, RunStatus::InProgress]))
             .exec(&txn)
             .await?;
         txn.commit().await?;
@@ -201,8 +215,12 @@ pub async fn release(db: &impl ConnectionTrait, worker: &str, slice_id: i64) -> 
     let backend = db.get_database_backend();
     db.execute_raw(statement(
         backend,
-        "UPDATE model_run_slices SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL \
-         WHERE id = ? AND lease_owner = ? AND status = 'leased'",
+        &format!(
+            "UPDATE model_run_slices SET status = '{pending}', lease_owner = NULL, \
+             lease_expires_at = NULL WHERE id = ? AND lease_owner = ? AND status = '{leased}'",
+            pending = SliceStatus::Pending,
+            leased = SliceStatus::Leased
+        ),
         vec![slice_id.into(), worker.into()],
     ))
     .await?;
@@ -218,11 +236,11 @@ pub async fn fail_run(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let done = model_run::Entity::update_many()
-        .col_expr(model_run::Column::Status, Expr::value(status::FAILED))
+        .col_expr(model_run::Column::Status, Expr::value(RunStatus::Failed))
         .col_expr(model_run::Column::ErrorMessage, Expr::value(message))
         .col_expr(model_run::Column::CompletedAt, Expr::value(now))
         .filter(model_run::Column::Id.eq(run_id))
-        .filter(model_run::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+        .filter(model_run::Column::Status.is_in([RunStatus::Pending, RunStatus::InProgress]))
         .exec(db)
         .await?;
     Ok(done.rows_affected > 0)
@@ -232,7 +250,7 @@ pub async fn fail_run(
 pub async fn statuses(
     db: &impl ConnectionTrait,
     run_ids: &[i64],
-) -> Result<Vec<(i64, String)>, DbErr> {
+) -> Result<Vec<(i64, RunStatus)>, DbErr> {
     if run_ids.is_empty() {
         return Ok(vec![]);
     }

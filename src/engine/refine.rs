@@ -20,9 +20,9 @@ use crate::llm::scheduler::Cancel;
 use crate::llm::{LlmError, LlmRequest, Message, Role, Usage};
 use crate::pricing::PriceTable;
 use crate::services::model_providers;
-use crate::services::runs::status;
 use crate::services::{projects, versions};
 use crate::template;
+use entity::enums::RefinementStatus;
 use entity::{model_refinement, model_run, model_version, prediction, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -120,7 +120,7 @@ pub async fn create(
         teacher_model_name: Set(model),
         teacher_connection_id: Set(connection.id),
         job_id: Set(uuid::Uuid::new_v4().simple().to_string()),
-        status: Set(status::PENDING.into()),
+        status: Set(RefinementStatus::Pending),
         new_version_id: Set(None),
         title: Set(None),
         reasoning: Set(None),
@@ -167,7 +167,7 @@ pub async fn get(
         model_refinement::Entity::update_many()
             .col_expr(
                 model_refinement::Column::Status,
-                Expr::value(status::FAILED),
+                Expr::value(RefinementStatus::Failed),
             )
             .col_expr(
                 model_refinement::Column::ErrorMessage,
@@ -181,7 +181,10 @@ pub async fn get(
                 Expr::value(crate::util::now()),
             )
             .filter(model_refinement::Column::Id.eq(found.id))
-            .filter(model_refinement::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+            .filter(
+                model_refinement::Column::Status
+                    .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
+            )
             .exec(db)
             .await?;
         return reload(db, found.id).await;
@@ -190,8 +193,8 @@ pub async fn get(
 }
 
 /// Whether a refinement status means the job has not finished.
-pub fn is_running(s: &str) -> bool {
-    s == status::PENDING || s == status::IN_PROGRESS
+pub fn is_running(s: &RefinementStatus) -> bool {
+    matches!(s, RefinementStatus::Pending | RefinementStatus::InProgress)
 }
 
 async fn reload(db: &impl ConnectionTrait, id: i64) -> ApiResult<model_refinement::Model> {
@@ -225,14 +228,14 @@ pub async fn run(
     let started = model_refinement::Entity::update_many()
         .col_expr(
             model_refinement::Column::Status,
-            Expr::value(status::IN_PROGRESS),
+            Expr::value(RefinementStatus::InProgress),
         )
         .col_expr(
             model_refinement::Column::UpdatedAt,
             Expr::value(crate::util::now()),
         )
         .filter(model_refinement::Column::Id.eq(id))
-        .filter(model_refinement::Column::Status.eq(status::PENDING))
+        .filter(model_refinement::Column::Status.eq(RefinementStatus::Pending))
         .exec(db)
         .await;
     let outcome = match started {
@@ -615,7 +618,7 @@ async fn finish(
     update.updated_at = Set(now);
     match outcome.error {
         Some(message) => {
-            update.status = Set(status::FAILED.into());
+            update.status = Set(RefinementStatus::Failed);
             update.error_message = Set(Some(message));
         }
         None => {
@@ -646,7 +649,7 @@ async fn finish(
             }
             .insert(&txn)
             .await?;
-            update.status = Set(status::COMPLETED.into());
+            update.status = Set(RefinementStatus::Completed);
             update.title = Set(Some(title));
             update.new_version_id = Set(Some(created.id));
             update.error_message = Set(None);

@@ -10,7 +10,6 @@ use super::Engine;
 use super::plan::{Plan, TaskOutcome};
 use super::queue::{self, Claim};
 use crate::services::results::{self, FailureResult, PredictionResult, RunContext};
-use crate::services::runs::status;
 use entity::{failed_prediction, model_run, prediction, task};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::Value;
@@ -416,7 +415,7 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
     let active: HashSet<i64> = match queue::statuses(db, &ids).await {
         Ok(statuses) => statuses
             .into_iter()
-            .filter(|(_, s)| s == status::PENDING || s == status::IN_PROGRESS)
+            .filter(|(_, s)| s.is_active())
             .map(|(id, _)| id)
             .collect(),
         Err(_) => ids.iter().copied().collect(),
@@ -548,7 +547,7 @@ async fn watch_loop(shared: Arc<Shared>) {
         };
         let active: HashSet<i64> = statuses
             .into_iter()
-            .filter(|(_, s)| s == status::PENDING || s == status::IN_PROGRESS)
+            .filter(|(_, s)| s.is_active())
             .map(|(id, _)| id)
             .collect();
         if let Ok(mut runs) = shared.runs.lock() {

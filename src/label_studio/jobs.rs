@@ -2,17 +2,18 @@
 //! as its sign of life, its end recorded as `idle` or `failed` with the reason. A job silent for
 //! [`STALE_AFTER`] reads as interrupted.
 use super::client::LsError;
-use super::{STALE_AFTER, job, status};
+use super::{STALE_AFTER, job};
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use chrono::Utc;
+use entity::enums::LinkStatus;
 use entity::label_studio_link as link;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
 
 /// Whether `l` claims to run a job that has shown no sign of life for [`STALE_AFTER`].
 pub fn is_stale(l: &link::Model) -> bool {
-    l.status == status::RUNNING && Utc::now() - l.updated_at > stale_delta()
+    l.status == LinkStatus::Running && Utc::now() - l.updated_at > stale_delta()
 }
 
 fn stale_delta() -> chrono::Duration {
@@ -47,7 +48,7 @@ pub(super) async fn claim(
 ) -> ApiResult<link::Model> {
     let now = crate::util::now();
     let claimed = link::Entity::update_many()
-        .col_expr(link::Column::Status, Expr::value(status::RUNNING))
+        .col_expr(link::Column::Status, Expr::value(LinkStatus::Running))
         .col_expr(link::Column::Job, Expr::value(job))
         .col_expr(link::Column::ProgressDone, Expr::value(0i64))
         .col_expr(link::Column::ProgressTotal, Expr::value(0i64))
@@ -56,7 +57,7 @@ pub(super) async fn claim(
         .filter(link::Column::Id.eq(link_id))
         .filter(
             Condition::any()
-                .add(link::Column::Status.ne(status::RUNNING))
+                .add(link::Column::Status.ne(LinkStatus::Running))
                 .add(link::Column::UpdatedAt.lt(now - stale_delta())),
         )
         .exec(db)
@@ -83,7 +84,7 @@ pub(super) async fn progress(
         .col_expr(link::Column::ProgressTotal, Expr::value(total))
         .col_expr(link::Column::UpdatedAt, Expr::value(crate::util::now()))
         .filter(link::Column::Id.eq(link_id))
-        .filter(link::Column::Status.eq(status::RUNNING))
+        .filter(link::Column::Status.eq(LinkStatus::Running))
         .exec(db)
         .await
         .map_err(|e| format!("database error: {e}"))?;
@@ -105,12 +106,12 @@ pub(super) async fn finish(
     let mut update = link::Entity::update_many()
         .col_expr(link::Column::UpdatedAt, Expr::value(now))
         .filter(link::Column::Id.eq(l.id))
-        .filter(link::Column::Status.eq(status::RUNNING));
+        .filter(link::Column::Status.eq(LinkStatus::Running));
     match &outcome {
         Ok(summary) => {
             tracing::info!(link = l.id, project = l.project_id, job, "{summary}");
             update = update
-                .col_expr(link::Column::Status, Expr::value(status::IDLE))
+                .col_expr(link::Column::Status, Expr::value(LinkStatus::Idle))
                 .col_expr(link::Column::LastError, Expr::value(Option::<String>::None));
             if job == self::job::SYNC {
                 update = update.col_expr(link::Column::LastSyncedAt, Expr::value(now));
@@ -120,7 +121,7 @@ pub(super) async fn finish(
             tracing::warn!(link = l.id, project = l.project_id, job, error = %reason, "Label Studio job failed");
             let reason: String = reason.chars().take(4000).collect();
             update = update
-                .col_expr(link::Column::Status, Expr::value(status::FAILED))
+                .col_expr(link::Column::Status, Expr::value(LinkStatus::Failed))
                 .col_expr(link::Column::LastError, Expr::value(reason));
         }
     }

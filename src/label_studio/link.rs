@@ -3,12 +3,13 @@
 //! configs.
 use super::client::{LsClient, LsError, LsProject};
 use super::jobs::{is_stale, job_running, open_token};
-use super::{LinkInput, LinkedCounts, status};
+use super::{LinkInput, LinkedCounts};
 use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config;
 use crate::services::projects::{self, ProjectInput, config_of};
+use entity::enums::LinkStatus;
 use entity::{annotation, label_studio_link as link, prediction, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
@@ -201,7 +202,7 @@ pub async fn create(
         url: Set(url),
         token_enc: Set(secrets.seal(&token)),
         ls_project_id: Set(ls_project),
-        status: Set(status::IDLE.into()),
+        status: Set(LinkStatus::Idle),
         job: Set(None),
         progress_done: Set(0),
         progress_total: Set(0),
@@ -243,7 +244,7 @@ pub async fn update(
     input: LinkInput,
 ) -> ApiResult<link::Model> {
     let (project, existing) = get_with_project(db, caller, project_id).await?;
-    if existing.status == status::RUNNING && !is_stale(&existing) {
+    if existing.status == LinkStatus::Running && !is_stale(&existing) {
         return Err(job_running());
     }
     if input.url.is_none() && input.token.is_none() && input.ls_project.is_none() {

@@ -46,16 +46,6 @@ use utoipa::ToSchema;
 /// A running job with no sign of life for this long is taken as interrupted.
 pub const STALE_AFTER: Duration = Duration::from_secs(300);
 
-/// Link statuses.
-pub mod status {
-    /// No job running.
-    pub const IDLE: &str = "idle";
-    /// A job is running.
-    pub const RUNNING: &str = "running";
-    /// The last job failed (see `last_error`).
-    pub const FAILED: &str = "failed";
-}
-
 /// Job names.
 pub mod job {
     /// Import tasks and annotations from Label Studio.

@@ -149,7 +149,15 @@ pub async fn subset_tasks(
         parent_model: p.parent_model,
         model_run: p.model_run,
         model_version: p.model_version,
-        project_subset: p.project_subset.filter(|s| !s.is_empty()),
+        project_subset: p
+            .project_subset
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                crate::services::runs::Subset::parse(&s).ok_or_else(|| {
+                    ApiError::field("project_subset", format!("\"{s}\" is not a valid choice."))
+                })
+            })
+            .transpose()?,
         include_total,
         ordering: p.ordering,
         prediction_version_ids: p

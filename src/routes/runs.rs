@@ -59,8 +59,8 @@ pub async fn views(
 pub struct RunListQuery {
     /// Runs on this project.
     pub project: Option<i64>,
-    /// `All`, `HasGT` or `Sample`.
-    pub project_subset: Option<String>,
+    /// `All`, `HasGT`, `Sample` or `Custom`.
+    pub project_subset: Option<crate::services::runs::Subset>,
     /// The prompt; must be the one in the path when given.
     pub parent_model: Option<i64>,
     /// `id`, `created_at` (default `-created_at`), `completed_at`; `-` for descending.

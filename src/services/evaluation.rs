@@ -7,6 +7,7 @@ use crate::label_config::LabelConfig;
 use crate::pagination::{Page, PageRequest};
 use crate::scoring;
 use crate::services::results::ground_truth;
+use crate::services::runs::Subset;
 use crate::services::{projects, prompts};
 use entity::{failed_prediction, model_run, prediction, project, task};
 use sea_orm::sea_query::Expr;
@@ -70,7 +71,7 @@ pub struct SubsetTasksQuery {
     /// Without a run: the latest run of this version on the project.
     pub model_version: Option<i64>,
     /// `All`, `HasGT`, `Sample` or `Custom`; default: the run's, else `All`.
-    pub project_subset: Option<String>,
+    pub project_subset: Option<Subset>,
     /// Count the matching tasks (default true).
     pub include_total: bool,
     /// `id` (default) or `-id`.
@@ -188,8 +189,8 @@ async fn resolve_run(
         .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
         .filter(model_run::Column::ProjectId.eq(project.id))
         .filter(model_run::Column::ModelVersionId.eq(version));
-    if let Some(subset) = &q.project_subset {
-        query = query.filter(model_run::Column::ProjectSubset.eq(subset.as_str()));
+    if let Some(subset) = q.project_subset {
+        query = query.filter(model_run::Column::ProjectSubset.eq(subset));
     }
     Ok(query
         .order_by_desc(model_run::Column::CreatedAt)
@@ -221,13 +222,12 @@ pub async fn subset_tasks(
     let run = resolve_run(db, caller, &project, q).await?;
     let subset = q
         .project_subset
-        .clone()
-        .or_else(|| run.as_ref().map(|r| r.project_subset.clone()))
-        .unwrap_or_else(|| "All".into());
+        .or_else(|| run.as_ref().map(|r| r.project_subset))
+        .unwrap_or(Subset::All);
     let mut cond = Condition::all().add(task::Column::ProjectId.eq(project.id));
-    match subset.as_str() {
-        "HasGT" => cond = cond.add(crate::services::runs::has_ground_truth(project.id)),
-        "Sample" => {
+    match subset {
+        Subset::HasGT => cond = cond.add(crate::services::runs::has_ground_truth(project.id)),
+        Subset::Sample => {
             let n = run
                 .as_ref()
                 .and_then(|r| r.sample_subset_size)
@@ -244,7 +244,7 @@ pub async fn subset_tasks(
                 .await?;
             cond = cond.add(task::Column::Id.lte(if n == 0 { 0 } else { nth.unwrap_or(i64::MAX) }));
         }
-        "Custom" => {
+        Subset::Custom => {
             let ids: Vec<i64> = run
                 .as_ref()
                 .and_then(|r| r.task_ids.as_ref())
@@ -253,13 +253,7 @@ pub async fn subset_tasks(
                 .unwrap_or_default();
             cond = cond.add(task::Column::Id.is_in(ids));
         }
-        "All" => {}
-        other => {
-            return Err(ApiError::field(
-                "project_subset",
-                format!("\"{other}\" is not a valid choice."),
-            ));
-        }
+        Subset::All => {}
     }
     for version in &q.prediction_version_ids {
         cond = cond.add(Expr::cust(format!(

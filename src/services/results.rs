@@ -6,8 +6,8 @@
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::scoring;
-use crate::services::runs::status;
 use chrono::{DateTime, Utc};
+use entity::enums::RunStatus;
 use entity::{
     annotation, failed_prediction, model_interface, model_run, model_version, prediction, project,
     task,
@@ -649,21 +649,21 @@ async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> Ap
     let Some(run) = model_run::Entity::find_by_id(run_id).one(db).await? else {
         return Ok(());
     };
-    let active = run.status == status::PENDING || run.status == status::IN_PROGRESS;
+    let active = run.status == RunStatus::Pending || run.status == RunStatus::InProgress;
     let next = if active
         && run.total_tasks > 0
         && run.total_predictions + run.total_failed >= run.total_tasks
     {
-        Some(status::COMPLETED)
-    } else if run.status == status::PENDING {
-        Some(status::IN_PROGRESS)
+        Some(RunStatus::Completed)
+    } else if run.status == RunStatus::Pending {
+        Some(RunStatus::InProgress)
     } else {
         None
     };
     if let Some(next) = next {
         let mut update =
             model_run::Entity::update_many().col_expr(model_run::Column::Status, Expr::value(next));
-        if next == status::COMPLETED {
+        if next == RunStatus::Completed {
             update = update.col_expr(model_run::Column::CompletedAt, Expr::value(now));
         }
         update

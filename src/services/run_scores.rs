@@ -238,7 +238,7 @@ pub async fn baselines(
         .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
         .filter(model_run::Column::ProjectId.eq(run.project_id))
         .filter(model_run::Column::ProjectSubset.eq(run.project_subset.as_str()))
-        .filter(model_run::Column::Status.eq(crate::services::runs::status::COMPLETED))
+        .filter(model_run::Column::Status.eq(entity::enums::RunStatus::Completed))
         .filter(model_run::Column::ModelVersionId.is_in(siblings))
         .order_by_desc(model_run::Column::CreatedAt)
         .order_by_desc(model_run::Column::Id)

@@ -15,27 +15,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+pub use entity::enums::{RunStatus, Subset};
+
 /// Task ids per slice of work.
 pub const SLICE_SIZE: usize = 100;
 /// Task ids read per keyset query while resolving a subset.
 const KEYSET_PAGE: u64 = 50_000;
 /// Slices per INSERT (11 columns each: within SQLite's and PostgreSQL's bind limits).
 const SLICE_INSERT_BATCH: usize = 1000;
-/// Subsets a run may cover.
-pub const SUBSETS: [&str; 4] = ["All", "HasGT", "Sample", "Custom"];
-/// Run statuses (Label Studio's ModelRunStatusEnum).
-pub mod status {
-    /// Created, not started.
-    pub const PENDING: &str = "Pending";
-    /// Being executed.
-    pub const IN_PROGRESS: &str = "InProgress";
-    /// Every task has a prediction or a failure.
-    pub const COMPLETED: &str = "Completed";
-    /// Stopped by a job-level failure.
-    pub const FAILED: &str = "Failed";
-    /// Stopped by a user.
-    pub const CANCELED: &str = "Canceled";
-}
 
 /// A new run. Read-only keys the SDK may send (`organization`, `total_*`, `job_id`,
 /// `predictions_updated_at`) are ignored.
@@ -44,7 +31,7 @@ pub struct RunInput {
     /// The project to run on; must be in the caller's organization.
     pub project: Option<i64>,
     /// `All`, `HasGT` (default), `Sample` or `Custom` (with `task_ids`).
-    pub project_subset: Option<String>,
+    pub project_subset: Option<Subset>,
     /// Only tasks without a successful prediction of this version; keeps the previous run.
     pub only_missing_predictions: Option<bool>,
     /// Tasks in a `Sample` run (default: the server's sample size).
@@ -68,13 +55,13 @@ pub fn has_ground_truth(project_id: i64) -> Expr {
 
 /// The SQL condition on `tasks` of a subset (besides the project).
 fn subset_condition(
-    subset: &str,
+    subset: Subset,
     project_id: i64,
     version_id: i64,
     only_missing: bool,
 ) -> Condition {
     let mut cond = Condition::all();
-    if subset == "HasGT" {
+    if subset == Subset::HasGT {
         cond = cond.add(has_ground_truth(project_id));
     }
     if only_missing {
@@ -91,7 +78,7 @@ fn subset_condition(
 async fn write_slices(
     db: &impl ConnectionTrait,
     run: &model_run::Model,
-    subset: &str,
+    subset: Subset,
     limit: Option<u64>,
     custom: Option<&[i64]>,
 ) -> ApiResult<i64> {
@@ -115,7 +102,7 @@ async fn write_slices(
                 first_task_id: Set(ids.first().copied().unwrap_or(0)),
                 last_task_id: Set(ids.last().copied().unwrap_or(0)),
                 task_ids: Set(Value::from(std::mem::take(ids))),
-                status: Set("pending".into()),
+                status: Set(entity::enums::SliceStatus::Pending),
                 lease_owner: Set(None),
                 lease_expires_at: Set(None),
                 attempts: Set(0),
@@ -230,24 +217,15 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     let project_id = input
         .project
         .ok_or_else(|| ApiError::field("project", "This field is required."))?;
-    let subset = input
-        .project_subset
-        .clone()
-        .unwrap_or_else(|| "HasGT".into());
-    if !SUBSETS.contains(&subset.as_str()) {
-        return Err(ApiError::field(
-            "project_subset",
-            format!("\"{subset}\" is not a valid choice."),
-        ));
-    }
-    let custom = match (subset.as_str(), &input.task_ids) {
-        ("Custom", Some(ids)) if !ids.is_empty() => {
+    let subset = input.project_subset.unwrap_or(Subset::HasGT);
+    let custom = match (subset, &input.task_ids) {
+        (Subset::Custom, Some(ids)) if !ids.is_empty() => {
             let mut ids = ids.clone();
             ids.sort_unstable();
             ids.dedup();
             Some(ids)
         }
-        ("Custom", _) => {
+        (Subset::Custom, _) => {
             return Err(ApiError::field(
                 "task_ids",
                 "A Custom run needs a non-empty task_ids list.",
@@ -280,7 +258,7 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
             .column(model_run::Column::Id)
             .filter(model_run::Column::ProjectId.eq(project.id))
             .filter(model_run::Column::ModelVersionId.eq(version.id))
-            .filter(model_run::Column::ProjectSubset.eq(subset.as_str()))
+            .filter(model_run::Column::ProjectSubset.eq(subset))
             .into_tuple()
             .all(&txn)
             .await?;
@@ -312,14 +290,14 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         project_id: Set(project.id),
         model_version_id: Set(version.id),
         created_by_id: Set(Some(caller.user.id)),
-        project_subset: Set(subset.clone()),
-        status: Set(status::PENDING.into()),
+        project_subset: Set(subset),
+        status: Set(RunStatus::Pending),
         job_id: Set(None),
         total_tasks: Set(0),
         total_predictions: Set(0),
         total_correct_predictions: Set(0),
         total_failed: Set(0),
-        sample_subset_size: Set((subset == "Sample").then_some(sample as i32)),
+        sample_subset_size: Set((subset == Subset::Sample).then_some(sample as i32)),
         filters_json: Set(input.filters_json.map(Value::Object)),
         task_ids: Set(custom.as_ref().map(|ids| Value::from(ids.clone()))),
         only_missing_predictions: Set(only_missing),
@@ -336,9 +314,9 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
-    let limit = (subset == "Sample").then_some(sample);
-    let total = write_slices(&txn, &run, &subset, limit, custom.as_deref()).await?;
-    if total == 0 && subset == "HasGT" && !only_missing {
+    let limit = (subset == Subset::Sample).then_some(sample);
+    let total = write_slices(&txn, &run, subset, limit, custom.as_deref()).await?;
+    if total == 0 && subset == Subset::HasGT && !only_missing {
         // Nothing to score against: say how to get ground truth rather than "complete" a run
         // of nothing (the transaction, and the replacement of an earlier run, roll back).
         return Err(ApiError::bad_request(
@@ -357,7 +335,7 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     model.total_tasks = Set(total);
     model.job_id = Set(Some(job_id));
     if total == 0 {
-        model.status = Set(status::COMPLETED.into());
+        model.status = Set(RunStatus::Completed);
         model.completed_at = Set(Some(now));
     }
     let run = model.update(&txn).await?;
@@ -371,7 +349,7 @@ pub struct ListFilter {
     /// Runs on this project.
     pub project: Option<i64>,
     /// Runs of this subset.
-    pub project_subset: Option<String>,
+    pub project_subset: Option<Subset>,
     /// DRF ordering over `id`, `created_at`, `completed_at` (default `-created_at`).
     pub ordering: Option<String>,
 }
@@ -390,7 +368,7 @@ pub async fn list(
     if let Some(p) = filter.project {
         query = query.filter(model_run::Column::ProjectId.eq(p));
     }
-    if let Some(s) = filter.project_subset.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(s) = filter.project_subset {
         query = query.filter(model_run::Column::ProjectSubset.eq(s));
     }
     let (query, _) = crate::util::order_by(
@@ -521,10 +499,10 @@ pub async fn cancel<C: ConnectionTrait + TransactionTrait>(
     if run.model_version_id != version.id {
         return Err(ApiError::NotFound);
     }
-    let detail = if run.status == status::PENDING || run.status == status::IN_PROGRESS {
+    let detail = if run.status == RunStatus::Pending || run.status == RunStatus::InProgress {
         let now = crate::util::now();
         model_run::Entity::update_many()
-            .col_expr(model_run::Column::Status, Expr::value(status::CANCELED))
+            .col_expr(model_run::Column::Status, Expr::value(RunStatus::Canceled))
             .col_expr(model_run::Column::CompletedAt, Expr::value(now))
             .filter(model_run::Column::Id.eq(run.id))
             .exec(&txn)

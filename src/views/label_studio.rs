@@ -2,6 +2,7 @@
 //! `has_token` tells that one is stored.
 use crate::label_studio::LinkedCounts;
 use chrono::{DateTime, Utc};
+use entity::enums::LinkStatus;
 use entity::label_studio_link as link;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -30,7 +31,7 @@ pub struct LabelStudioLinkView {
     pub has_token: bool,
     /// `idle`, `running` or `failed`. A job that made no progress for five minutes (its server
     /// stopped) reads as `failed`.
-    pub status: String,
+    pub status: LinkStatus,
     /// The running or last job: `sync`, `push`, or null before the first job.
     pub job: Option<String>,
     /// Progress of the running or last job.
@@ -52,7 +53,7 @@ impl LabelStudioLinkView {
     pub fn new(l: link::Model, linked: LinkedCounts, stale: bool) -> Self {
         let (status, last_error) = if stale {
             (
-                "failed".to_string(),
+                LinkStatus::Failed,
                 Some("The job was interrupted (no progress for five minutes).".to_string()),
             )
         } else {

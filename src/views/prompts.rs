@@ -176,9 +176,9 @@ pub struct RunView {
     /// Prompt id.
     pub parent_model: i64,
     /// `All`, `HasGT`, `Sample` or `Custom`.
-    pub project_subset: String,
+    pub project_subset: entity::enums::Subset,
     /// `Pending`, `InProgress`, `Completed`, `Failed` or `Canceled`.
-    pub status: String,
+    pub status: entity::enums::RunStatus,
     /// Job id.
     pub job_id: Option<String>,
     /// Tasks in the subset.
@@ -294,7 +294,7 @@ pub struct RefinedPromptView {
     /// The job id to poll `GET .../refine?refinement_job_id=` with.
     pub refinement_job_id: String,
     /// `Pending`, `InProgress`, `Completed` or `Failed`.
-    pub refinement_status: String,
+    pub refinement_status: entity::enums::RefinementStatus,
     /// Cost of the teacher call(s) in USD, a decimal string (`"0"` when the model has no
     /// price).
     pub total_cost: String,

@@ -222,17 +222,15 @@ async fn custom_runs_need_task_ids_of_the_project() {
 async fn an_empty_subset_completes_at_once() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a", "b"]).await;
-    let run = new_run(
-        &app,
-        f.prompt,
-        f.version,
-        json!({"project": f.project, "project_subset": "HasGT"}),
-    )
-    .await;
-    assert_eq!(run["total_tasks"], 0);
-    assert_eq!(run["status"], "Completed");
-    assert!(run["completed_at"].is_string(), "{run}");
-    assert!(slice_task_ids(&app, id_of(&run)).await.is_empty());
+    // No ground truth: a HasGT run would be empty, so it is refused and says why.
+    let (status, body) = app
+        .post(
+            &runs_path(f.prompt, f.version),
+            json!({"project": f.project, "project_subset": "HasGT"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "no_ground_truth", "{body}");
     let run = new_run(
         &app,
         f.prompt,
@@ -659,7 +657,11 @@ async fn slices_hold_every_task_exactly_once() {
     assert_eq!(slices.len(), 3);
     let seqs: Vec<i32> = slices.iter().map(|s| s.seq).collect();
     assert_eq!(seqs, vec![0, 1, 2]);
-    assert!(slices.iter().all(|s| s.status == "pending"));
+    assert!(
+        slices
+            .iter()
+            .all(|s| s.status == entity::enums::SliceStatus::Pending)
+    );
     let counts: Vec<i32> = slices.iter().map(|s| s.task_count).collect();
     assert_eq!(counts, vec![100, 100, 50]);
     let mut ids = slice_task_ids(&app, id_of(&run)).await;

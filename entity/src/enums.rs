@@ -1,0 +1,123 @@
+//! The vocabularies of the tables: run, slice, refinement and link statuses and run subsets,
+//! stored as the strings Label Studio uses and typed everywhere else.
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Defines a string-valued enum stored in a column, with serde and OpenAPI names equal to the
+/// stored ones, `as_str` and `ALL`.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize,
+            Deserialize, utoipa::ToSchema,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[sea_orm(string_value = $value)]
+                #[serde(rename = $value)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and wire name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $value,)+
+                }
+            }
+
+            /// The value of an exact stored or wire name.
+            pub fn parse(name: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// A run's state (Label Studio's `ModelRunStatusEnum`).
+    RunStatus {
+        /// Created, not started.
+        Pending = "Pending",
+        /// Being executed.
+        InProgress = "InProgress",
+        /// Every task has a prediction or a failure.
+        Completed = "Completed",
+        /// Stopped by a failure of the whole run.
+        Failed = "Failed",
+        /// Stopped by a user.
+        Canceled = "Canceled",
+    }
+);
+
+impl RunStatus {
+    /// Pending or InProgress: the run still takes results.
+    pub fn is_active(self) -> bool {
+        matches!(self, RunStatus::Pending | RunStatus::InProgress)
+    }
+}
+
+vocabulary!(
+    /// The tasks a run covers (Label Studio's `ProjectSubsetEnum`, plus `Custom`).
+    Subset {
+        /// Every task of the project.
+        All = "All",
+        /// Tasks with a ground-truth annotation.
+        HasGT = "HasGT",
+        /// The first `sample_subset_size` tasks.
+        Sample = "Sample",
+        /// Prompter extension: the tasks of `task_ids`.
+        Custom = "Custom",
+    }
+);
+
+vocabulary!(
+    /// A slice of a run's tasks in the work queue.
+    SliceStatus {
+        /// Waiting for a worker.
+        Pending = "pending",
+        /// Leased by a worker until its lease expires.
+        Leased = "leased",
+        /// Every task has a result.
+        Done = "done",
+    }
+);
+
+vocabulary!(
+    /// A prompt refinement's state.
+    RefinementStatus {
+        /// Created, not started.
+        Pending = "Pending",
+        /// The teacher model is working.
+        InProgress = "InProgress",
+        /// A new version was made (or the refined prompt was rejected, see its message).
+        Completed = "Completed",
+        /// The refinement could not be made.
+        Failed = "Failed",
+    }
+);
+
+vocabulary!(
+    /// A Label Studio link's job state.
+    LinkStatus {
+        /// No job running.
+        Idle = "idle",
+        /// A sync or push is running.
+        Running = "running",
+        /// The last job failed (see `last_error`).
+        Failed = "failed",
+    }
+);
