@@ -1,6 +1,26 @@
 //! Prompter: Label Studio Enterprise's Prompts, open and self-hostable. The library holds the
 //! whole service; `main.rs` only parses the command line.
 //!
+//! # Layers
+//! Modules form layers that read top to bottom; a module uses its own layer and the layers
+//! below it, never one above (`tests/layers.rs` fails the build's tests when one does, and
+//! `LAYERS_GRAPH=1 cargo test --test layers -- --nocapture` prints the graph):
+//!
+//! 1. **Entry points**: `main`, [`cli`], [`startup`], [`fake_llm`]: parse flags, wire the
+//!    server, the workers and the command-line front ends together.
+//! 2. **Front ends**: [`routes`] (the HTTP API, thin handlers), [`ml_backend`] (Label Studio's
+//!    ML backend protocol), [`extract`] (request extractors: the caller and its role as a
+//!    type, strict JSON), [`state`], [`telemetry`].
+//! 3. **Background work**: [`engine`] (run queue, workers, pacing, refinement, live
+//!    predictions) and [`label_studio`] (link, sync and push with a real Label Studio).
+//! 4. **Domain services**: [`services`]: plain functions over a database connection that
+//!    read and write rows, scoped to the caller's organization.
+//! 5. **Building blocks**: [`views`] (every wire type), [`llm`] (providers, credentials,
+//!    dialects), [`label_config`], [`scoring`], [`stats`], [`template`], [`pricing`],
+//!    [`image_tokens`], [`pagination`], [`auth`].
+//! 6. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
+//!    [`crypto`], [`util`], [`db`]; and the `entity` crate below everything.
+//!
 //! No `unwrap`/`expect` outside tests: a failure on a request path is an [`error::ApiError`],
 //! never a panic (and a panic that still happens is answered by the request middleware in
 //! [`telemetry`] with a 500).

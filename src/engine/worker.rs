@@ -43,6 +43,12 @@ struct Done {
     outcome: TaskOutcome,
 }
 
+/// A lease taken or renewed now: when, and until when it holds.
+struct Lease {
+    now: chrono::DateTime<chrono::Utc>,
+    expires: chrono::DateTime<chrono::Utc>,
+}
+
 /// What the four loops share.
 struct Shared {
     engine: Engine,
@@ -52,10 +58,13 @@ struct Shared {
 }
 
 impl Shared {
-    fn lease(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    fn lease(&self) -> Lease {
         let now = crate::util::now();
         let ttl = chrono::Duration::seconds(self.engine.config().lease_secs.max(1) as i64);
-        (now, now + ttl)
+        Lease {
+            now,
+            expires: now + ttl,
+        }
     }
 
     fn is_lost(&self, slice_id: i64) -> bool {
@@ -200,7 +209,7 @@ enum Fetched {
 
 /// Claims the next slice and loads it.
 async fn fetch(shared: Arc<Shared>) -> Fetched {
-    let (now, expires) = shared.lease();
+    let Lease { now, expires } = shared.lease();
     let claim = match queue::claim(shared.engine.db(), &shared.id, now, expires).await {
         Ok(Some(c)) => c,
         Ok(None) => return Fetched::Nothing,
@@ -373,7 +382,25 @@ async fn write_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Done>) 
 }
 
 /// The results of one run in a batch.
-type RunBatch = (Arc<RunWork>, Vec<PredictionResult>, Vec<FailureResult>);
+struct RunBatch {
+    work: Arc<RunWork>,
+    successes: Vec<PredictionResult>,
+    failures: Vec<FailureResult>,
+}
+
+/// One task of a batch, for the slice bookkeeping: whether its result is settled.
+struct Settled {
+    slice: i64,
+    run: i64,
+    finished: bool,
+}
+
+/// A slice all of whose tasks came back: completed, or given back when some are unfinished.
+struct SliceDone {
+    slice: i64,
+    run: i64,
+    give_back: bool,
+}
 
 /// Writes one batch: results per run, job-level failures, then slice bookkeeping.
 async fn flush(shared: &Shared, batch: Vec<Done>) {
@@ -381,20 +408,21 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
     let mut by_run: HashMap<i64, RunBatch> = HashMap::new();
     // Runs that failed as a whole (refused credentials, budget), with why.
     let mut fatal: HashMap<i64, String> = HashMap::new();
-    // (slice, run, whether the task's result is settled).
-    let mut settled: Vec<(i64, i64, bool)> = vec![];
+    let mut settled: Vec<Settled> = vec![];
     for done in batch {
         let run_id = done.run.ctx.run.id;
-        let entry = by_run
-            .entry(run_id)
-            .or_insert_with(|| (done.run.clone(), vec![], vec![]));
+        let entry = by_run.entry(run_id).or_insert_with(|| RunBatch {
+            work: done.run.clone(),
+            successes: vec![],
+            failures: vec![],
+        });
         let finished = match done.outcome {
             TaskOutcome::Success(p) => {
-                entry.1.push(p);
+                entry.successes.push(p);
                 true
             }
             TaskOutcome::Failure(f) => {
-                entry.2.push(f);
+                entry.failures.push(f);
                 true
             }
             TaskOutcome::Fatal(message) => {
@@ -407,7 +435,11 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
             }
             TaskOutcome::Canceled => false,
         };
-        settled.push((done.slice_id, run_id, finished));
+        settled.push(Settled {
+            slice: done.slice_id,
+            run: run_id,
+            finished,
+        });
     }
     // Results of a run canceled, failed or deleted since its calls started are dropped: the
     // run keeps what it had when it stopped.
@@ -420,7 +452,15 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
             .collect(),
         Err(_) => ids.iter().copied().collect(),
     };
-    for (run_id, (work, successes, failures)) in by_run {
+    for (
+        run_id,
+        RunBatch {
+            work,
+            successes,
+            failures,
+        },
+    ) in by_run
+    {
         if successes.is_empty() && failures.is_empty() {
             continue;
         }
@@ -453,8 +493,8 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
                 Err(e) => {
                     // The slice is given back below; another claim redoes these tasks.
                     tracing::error!(run = run_id, error = %e, results = count, "writing results failed");
-                    for s in settled.iter_mut().filter(|s| s.1 == run_id) {
-                        s.2 = false;
+                    for s in settled.iter_mut().filter(|s| s.run == run_id) {
+                        s.finished = false;
                     }
                     break;
                 }
@@ -468,21 +508,35 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
         }
     }
     // Slice bookkeeping: complete or give back the slices whose tasks are all settled.
-    let mut finished_slices: Vec<(i64, i64, bool)> = vec![];
+    let mut finished_slices: Vec<SliceDone> = vec![];
     if let Ok(mut held) = shared.held.lock() {
-        for (slice_id, _, finished) in settled {
+        for Settled {
+            slice: slice_id,
+            finished,
+            ..
+        } in settled
+        {
             if let Some(h) = held.get_mut(&slice_id) {
                 h.remaining = h.remaining.saturating_sub(1);
                 h.unfinished |= !finished;
                 if h.remaining == 0
                     && let Some(h) = held.remove(&slice_id)
                 {
-                    finished_slices.push((slice_id, h.run_id, h.unfinished || h.lost));
+                    finished_slices.push(SliceDone {
+                        slice: slice_id,
+                        run: h.run_id,
+                        give_back: h.unfinished || h.lost,
+                    });
                 }
             }
         }
     }
-    for (slice_id, run_id, give_back) in finished_slices {
+    for SliceDone {
+        slice: slice_id,
+        run: run_id,
+        give_back,
+    } in finished_slices
+    {
         let result = if give_back {
             queue::release(db, &shared.id, slice_id).await
         } else {
@@ -512,7 +566,7 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
     let every = Duration::from_secs(shared.engine.config().lease_secs.max(3)) / 3;
     loop {
         tokio::time::sleep(every).await;
-        let (_, expires) = shared.lease();
+        let Lease { expires, .. } = shared.lease();
         match queue::extend(shared.engine.db(), &shared.id, expires).await {
             Ok(owned) => {
                 let owned: HashSet<i64> = owned.into_iter().collect();

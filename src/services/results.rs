@@ -165,15 +165,31 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     Ok(batch.outcome)
 }
 
-/// Tokens in, tokens out and cost (USD) of one stored result.
-type Spend = (i64, i64, f64);
+/// Tokens in, tokens out and cost (USD) of one stored result, or of a sum of them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spend {
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost: f64,
+}
+
+impl std::ops::Add for Spend {
+    type Output = Spend;
+    fn add(self, other: Spend) -> Spend {
+        Spend {
+            prompt_tokens: self.prompt_tokens + other.prompt_tokens,
+            completion_tokens: self.completion_tokens + other.completion_tokens,
+            cost: self.cost + other.cost,
+        }
+    }
+}
 
 fn spend(prompt_tokens: Option<i64>, completion_tokens: Option<i64>, cost: Option<f64>) -> Spend {
-    (
-        prompt_tokens.unwrap_or(0),
-        completion_tokens.unwrap_or(0),
-        cost.unwrap_or(0.0),
-    )
+    Spend {
+        prompt_tokens: prompt_tokens.unwrap_or(0),
+        completion_tokens: completion_tokens.unwrap_or(0),
+        cost: cost.unwrap_or(0.0),
+    }
 }
 
 /// What calls changed to get their answers (e.g. a parameter the provider refused).
@@ -492,14 +508,16 @@ impl<'a> Batch<'a> {
             .predicted
             .iter()
             .filter_map(|id| self.prediction_spend.get(id).copied());
-        let (prompt_tokens, completion_tokens, cost_sum) = self
+        let Spend {
+            prompt_tokens,
+            completion_tokens,
+            cost: cost_sum,
+        } = self
             .failure_spend
             .iter()
             .copied()
             .chain(stored_predictions)
-            .fold((0, 0, 0.0), |(p, c, t), (dp, dc, dt)| {
-                (p + dp, c + dc, t + dt)
-            });
+            .fold(Spend::default(), |sum, one| sum + one);
         let delta = RunDelta {
             predictions: self.outcome.predictions as i64,
             failed: self.outcome.failures as i64 - self.replaced_failures,
