@@ -102,6 +102,11 @@ pub struct ServeConfig {
     /// built-in table: `{"model-prefix": {"prompt": 0.15, "completion": 0.6}}`.
     #[arg(long, env = "PROMPTER_PRICES_FILE")]
     pub prices_file: Option<PathBuf>,
+    /// On an ML backend `/setup` from Label Studio, add the backend's token header to the
+    /// webhook Label Studio created for it, so annotation events are accepted without a manual
+    /// step (`false` leaves Label Studio's webhooks alone).
+    #[arg(long, env = "PROMPTER_ML_WEBHOOK_AUTH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ml_webhook_auth: bool,
     #[command(flatten)]
     pub engine: EngineConfig,
 }
@@ -141,6 +146,7 @@ impl ServeConfig {
             http_workers: None,
             sample_subset_size: 20,
             prices_file: None,
+            ml_webhook_auth: true,
             engine: EngineConfig::default(),
         }
     }

@@ -86,6 +86,7 @@ impl Application {
         let workers = engine.start();
         let settings = std::sync::Arc::new(Settings {
             sample_subset_size: config.sample_subset_size,
+            ml_webhook_auth: config.ml_webhook_auth,
             prices,
         });
         let state = AppState {

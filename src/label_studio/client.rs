@@ -373,6 +373,62 @@ impl LsClient {
     }
 }
 
+/// A Label Studio webhook, as far as Prompter reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LsWebhook {
+    /// Label Studio's id.
+    pub id: i64,
+    /// Where it posts.
+    #[serde(default)]
+    pub url: String,
+    /// The headers it sends (Label Studio stores any string map).
+    #[serde(default)]
+    pub headers: Option<serde_json::Map<String, Value>>,
+}
+
+impl LsClient {
+    /// `GET /api/webhooks?project={id}`: the project's webhooks (a bare list, or one page).
+    pub async fn webhooks(&self, project: i64) -> Result<Vec<LsWebhook>, LsError> {
+        let body = self
+            .call(
+                self.http
+                    .get(format!("{}/api/webhooks", self.base))
+                    .query(&[("project", project)]),
+            )
+            .await?;
+        let items = match body {
+            Value::Array(items) => items,
+            Value::Object(mut page) => match page.remove("results") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(LsError::Invalid("not a list of webhooks".into())),
+            },
+            _ => return Err(LsError::Invalid("not a list of webhooks".into())),
+        };
+        items
+            .into_iter()
+            .map(|item| {
+                serde_json::from_value(item)
+                    .map_err(|e| LsError::Invalid(format!("not a webhook: {e}")))
+            })
+            .collect()
+    }
+
+    /// `PATCH /api/webhooks/{id}` `{"headers": headers}`.
+    pub async fn set_webhook_headers(
+        &self,
+        id: i64,
+        headers: &serde_json::Map<String, Value>,
+    ) -> Result<(), LsError> {
+        self.call(
+            self.http
+                .patch(format!("{}/api/webhooks/{id}", self.base))
+                .json(&json!({ "headers": headers })),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
 /// `text` cut to `max` characters, with an ellipsis when cut.
 fn shorten(text: &str, max: usize) -> String {
     let text = text.trim();

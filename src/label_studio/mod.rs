@@ -25,13 +25,16 @@
 //! One room per concern: [`client`] (the HTTP client of a Label Studio instance), [`link`] (the
 //! link's CRUD and checks), [`jobs`] (claiming, progress and end of a link's background job),
 //! [`sync`], [`push`], and [`mirror`] (the one upsert of Label Studio tasks and annotations into
-//! a Prompter project, shared by the sync and the ML backend's webhook events).
+//! a Prompter project, shared by the sync and the ML backend's webhook events), and
+//! [`webhook_auth`] (the token header Prompter adds to the webhook Label Studio creates for a
+//! prompt connected as its ML backend).
 pub mod client;
 pub mod jobs;
 pub mod link;
 pub mod mirror;
 pub mod push;
 pub mod sync;
+pub mod webhook_auth;
 
 pub use jobs::is_stale;
 pub use link::{create, delete, get, linked_counts, update};

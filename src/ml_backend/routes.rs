@@ -89,12 +89,18 @@ pub async fn health(
 pub async fn setup(
     state: web::Data<AppState>,
     caller: MlManager,
+    req: HttpRequest,
     id: web::Path<String>,
     body: Result<JsonBytes, ApiError>,
 ) -> MlResult<HttpResponse> {
     let prompt = prompt_id(&id)?;
     let input: SetupInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
-    let view = super::setup::setup(&state, &caller.0, prompt, input).await?;
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::auth::token_in);
+    let view = super::setup::setup(&state, &caller.0, prompt, input, token).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

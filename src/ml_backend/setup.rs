@@ -4,20 +4,30 @@ use super::projects::{ProjectInfo, answering, parse_config, project_key, upsert_
 use super::protocol::{SetupInput, SetupView};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::label_studio::client::{LsClient, normalize_base_url};
+use crate::label_studio::webhook_auth::spawn_authorize_webhook;
 use crate::services::{prompts, versions};
 use crate::state::AppState;
 use entity::model_version;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// `/setup`: registers or refreshes a Label Studio project and reports the deployed version's
-/// `model_version`. No LLM call.
+/// `model_version`. No LLM call. With Label Studio's host and token in the body and
+/// `backend_token` (the token Label Studio authenticated with), the webhook Label Studio
+/// created for the backend gets that token's header in the background (unless turned off).
 pub async fn setup(
     state: &AppState,
     caller: &AuthUser,
     prompt_id: i64,
     input: SetupInput,
+    backend_token: Option<String>,
 ) -> ApiResult<SetupView> {
     let (prompt, _, label) = answering(&state.db, caller, prompt_id).await?;
+    let ls_project: Option<i64> = input
+        .project
+        .as_ref()
+        .and_then(project_key)
+        .and_then(|k| k.parse().ok());
     let key = input
         .project
         .as_ref()
@@ -38,6 +48,18 @@ pub async fn setup(
         access_token: input.access_token.as_deref(),
     };
     upsert_mirror(&state.db, &state.secrets, caller, &prompt, &key, info).await?;
+    if state.settings.ml_webhook_auth
+        && let (Some(project), Some(host), Some(ls_token), Some(token)) = (
+            ls_project,
+            input.hostname.as_deref(),
+            input.access_token.as_deref(),
+            backend_token,
+        )
+        && let Ok(base) = normalize_base_url(host)
+    {
+        let path = format!("/ml/prompts/{prompt_id}/webhook");
+        spawn_authorize_webhook(LsClient::new(&base, ls_token), project, path, token);
+    }
     Ok(SetupView {
         model_version: label,
     })
