@@ -34,6 +34,8 @@ struct Held {
     unfinished: bool,
     /// Another worker took the slice over (our lease lapsed).
     lost: bool,
+    /// The engine is busy until the slice is settled.
+    busy: Option<super::idle::Busy>,
 }
 
 /// A task's outcome on its way to the writer.
@@ -184,6 +186,7 @@ struct Prepared {
     claim: Claim,
     work: Arc<RunWork>,
     tasks: Vec<(i64, Value)>,
+    busy: super::idle::Busy,
 }
 
 /// What looking for work found.
@@ -200,16 +203,21 @@ enum Fetched {
 
 /// Claims the next slice and loads it.
 async fn fetch(shared: Arc<Shared>) -> Fetched {
+    // Busy from before the claim, so the idle hook never sees the slice leased by no one busy.
+    let mut busy = shared.engine.attempt();
     let (now, expires) = shared.lease();
     let claim = match queue::claim(shared.engine.db(), &shared.id, now, expires).await {
-        Ok(Some(c)) => c,
+        Ok(Some(c)) => {
+            busy.worked();
+            c
+        }
         Ok(None) => return Fetched::Nothing,
         Err(e) => {
             tracing::warn!(worker = %shared.id, error = %e, "claiming a slice failed");
             return Fetched::Failed;
         }
     };
-    match prepare(&shared, claim).await {
+    match prepare(&shared, claim, busy).await {
         Ok(Some(p)) => Fetched::Ready(p),
         Ok(None) => Fetched::Settled,
         Err(e) => {
@@ -220,7 +228,11 @@ async fn fetch(shared: Arc<Shared>) -> Fetched {
 }
 
 /// Loads a claimed slice: the tasks that have no result yet. A slice with none is completed.
-async fn prepare(shared: &Arc<Shared>, claim: Claim) -> Result<Option<Prepared>, sea_orm::DbErr> {
+async fn prepare(
+    shared: &Arc<Shared>,
+    claim: Claim,
+    busy: super::idle::Busy,
+) -> Result<Option<Prepared>, sea_orm::DbErr> {
     let db = shared.engine.db();
     let Some(work) = run_work(shared, claim.run_id).await? else {
         return Ok(None);
@@ -281,7 +293,12 @@ async fn prepare(shared: &Arc<Shared>, claim: Claim) -> Result<Option<Prepared>,
         .await?;
         return Ok(None);
     }
-    Ok(Some(Prepared { claim, work, tasks }))
+    Ok(Some(Prepared {
+        claim,
+        work,
+        tasks,
+        busy,
+    }))
 }
 
 /// Starts the tasks of a loaded slice, each as a call slot frees.
@@ -292,13 +309,19 @@ async fn launch(
     slots: &Arc<Semaphore>,
     tx: &mpsc::UnboundedSender<Done>,
 ) {
-    let Prepared { claim, work, tasks } = prepared;
+    let Prepared {
+        claim,
+        work,
+        tasks,
+        busy,
+    } = prepared;
     if let Ok(mut held) = shared.held.lock() {
         held.insert(
             claim.slice_id,
             Held {
                 run_id: claim.run_id,
                 remaining: tasks.len(),
+                busy: Some(busy),
                 ..Default::default()
             },
         );
@@ -468,7 +491,7 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
         }
     }
     // Slice bookkeeping: complete or give back the slices whose tasks are all settled.
-    let mut finished_slices: Vec<(i64, i64, bool)> = vec![];
+    let mut finished_slices: Vec<(i64, i64, bool, Option<super::idle::Busy>)> = vec![];
     if let Ok(mut held) = shared.held.lock() {
         for (slice_id, _, finished) in settled {
             if let Some(h) = held.get_mut(&slice_id) {
@@ -477,12 +500,13 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
                 if h.remaining == 0
                     && let Some(h) = held.remove(&slice_id)
                 {
-                    finished_slices.push((slice_id, h.run_id, h.unfinished || h.lost));
+                    finished_slices.push((slice_id, h.run_id, h.unfinished || h.lost, h.busy));
                 }
             }
         }
     }
-    for (slice_id, run_id, give_back) in finished_slices {
+    // Each slice's guard drops once the slice is settled in the database.
+    for (slice_id, run_id, give_back, _busy) in finished_slices {
         let result = if give_back {
             queue::release(db, &shared.id, slice_id).await
         } else {
