@@ -9,6 +9,7 @@
 //! whose unique (run, task) keys make every write idempotent: a task ends with exactly one
 //! prediction or one failure however often workers die or retry.
 pub mod budget;
+pub mod idle;
 pub mod images;
 pub mod live;
 pub mod plan;
@@ -45,6 +46,7 @@ struct Inner {
     http: reqwest::Client,
     wake: Notify,
     shutdown: Arc<Cancel>,
+    activity: Arc<idle::Activity>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -74,6 +76,7 @@ impl Engine {
                 http: crate::llm::http_client(),
                 wake: Notify::new(),
                 shutdown: Cancel::new(),
+                activity: Arc::default(),
             }),
         }
     }
@@ -99,6 +102,64 @@ impl Engine {
     /// Wakes idle workers (a run was just created).
     pub fn wake(&self) {
         self.inner.wake.notify_waiters();
+    }
+
+    /// Marks the engine busy until the guard drops: [`Engine::wait_idle`] waits for it.
+    pub fn busy(&self) -> idle::Busy {
+        self.inner.activity.enter(true)
+    }
+
+    /// Spawns a background job of the engine (a refinement, an event to apply), counted as
+    /// work in progress until it ends. The guard is taken here, before the caller answers, so
+    /// a client that waits for idle after the answer also waits for the job.
+    pub fn spawn<F>(&self, job: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let busy = self.busy();
+        tokio::spawn(async move {
+            let out = job.await;
+            drop(busy);
+            out
+        })
+    }
+
+    /// Waits until the engine of this process has nothing left to do: no slice held or being
+    /// claimed by its workers, no background job of [`Engine::spawn`] running, and (when this
+    /// process runs workers) no claimable slice in the queue. Slices leased by workers of other
+    /// processes are not waited for, nor work that no worker here can take. Polls the queue
+    /// every `tick` at most; returns the database error of a look at the queue.
+    ///
+    /// A run that keeps its worker busy (calls that never answer) keeps this waiting: callers
+    /// bound it with a timeout.
+    pub async fn wait_idle(&self, tick: Duration) -> Result<(), sea_orm::DbErr> {
+        let activity = &self.inner.activity;
+        loop {
+            let changed = activity.changed().notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let (busy, epoch) = activity.snapshot();
+            if busy == 0 {
+                let queued = self.inner.config.workers > 0
+                    && queue::has_claimable(&self.inner.db, crate::util::now()).await?;
+                if queued {
+                    // Workers may be asleep between polls: the work is there now.
+                    self.wake();
+                } else if activity.snapshot() == (0, epoch) {
+                    return Ok(());
+                }
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+    }
+
+    /// A guard of a claim attempt (see [`idle`]).
+    fn attempt(&self) -> idle::Busy {
+        self.inner.activity.enter(false)
     }
 
     /// The settings.

@@ -118,6 +118,26 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     }))
 }
 
+/// Whether some slice is claimable at `now` (what [`claim`] would take): a pending slice, or
+/// a leased one whose lease has lapsed, of an active run. Reads only.
+pub async fn has_claimable(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let template = format!(
+        "SELECT s.id FROM model_run_slices s JOIN model_runs r ON r.id = s.model_run_id \
+         WHERE r.status IN ('{run_pending}', '{run_running}') \
+         AND (s.status = '{pending}' OR (s.status = '{leased}' AND s.lease_expires_at < ?)) \
+         LIMIT 1",
+        run_pending = RunStatus::Pending,
+        run_running = RunStatus::InProgress,
+        pending = SliceStatus::Pending,
+        leased = SliceStatus::Leased,
+    );
+    let row = db
+        .query_one_raw(statement(backend, &template, vec![now.into()]))
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Extends every lease `worker` holds to `expires`; returns the slices it still holds (a
 /// slice another worker took over after a lapse is no longer among them).
 pub async fn extend(

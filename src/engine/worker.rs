@@ -34,6 +34,8 @@ struct Held {
     unfinished: bool,
     /// Another worker took the slice over (our lease lapsed).
     lost: bool,
+    /// The engine is busy until the slice is settled.
+    busy: Option<super::idle::Busy>,
 }
 
 /// A task's outcome on its way to the writer.
@@ -193,6 +195,7 @@ struct Prepared {
     claim: Claim,
     work: Arc<RunWork>,
     tasks: Vec<(i64, Value)>,
+    busy: super::idle::Busy,
 }
 
 /// What looking for work found.
@@ -209,16 +212,21 @@ enum Fetched {
 
 /// Claims the next slice and loads it.
 async fn fetch(shared: Arc<Shared>) -> Fetched {
+    // Busy from before the claim, so the idle hook never sees the slice leased by no one busy.
+    let mut busy = shared.engine.attempt();
     let Lease { now, expires } = shared.lease();
     let claim = match queue::claim(shared.engine.db(), &shared.id, now, expires).await {
-        Ok(Some(c)) => c,
+        Ok(Some(c)) => {
+            busy.worked();
+            c
+        }
         Ok(None) => return Fetched::Nothing,
         Err(e) => {
             tracing::warn!(worker = %shared.id, error = %e, "claiming a slice failed");
             return Fetched::Failed;
         }
     };
-    match prepare(&shared, claim).await {
+    match prepare(&shared, claim, busy).await {
         Ok(Some(p)) => Fetched::Ready(p),
         Ok(None) => Fetched::Settled,
         Err(e) => {
@@ -229,7 +237,11 @@ async fn fetch(shared: Arc<Shared>) -> Fetched {
 }
 
 /// Loads a claimed slice: the tasks that have no result yet. A slice with none is completed.
-async fn prepare(shared: &Arc<Shared>, claim: Claim) -> Result<Option<Prepared>, sea_orm::DbErr> {
+async fn prepare(
+    shared: &Arc<Shared>,
+    claim: Claim,
+    busy: super::idle::Busy,
+) -> Result<Option<Prepared>, sea_orm::DbErr> {
     let db = shared.engine.db();
     let Some(work) = run_work(shared, claim.run_id).await? else {
         return Ok(None);
@@ -290,7 +302,12 @@ async fn prepare(shared: &Arc<Shared>, claim: Claim) -> Result<Option<Prepared>,
         .await?;
         return Ok(None);
     }
-    Ok(Some(Prepared { claim, work, tasks }))
+    Ok(Some(Prepared {
+        claim,
+        work,
+        tasks,
+        busy,
+    }))
 }
 
 /// Starts the tasks of a loaded slice, each as a call slot frees.
@@ -301,13 +318,19 @@ async fn launch(
     slots: &Arc<Semaphore>,
     tx: &mpsc::UnboundedSender<Done>,
 ) {
-    let Prepared { claim, work, tasks } = prepared;
+    let Prepared {
+        claim,
+        work,
+        tasks,
+        busy,
+    } = prepared;
     if let Ok(mut held) = shared.held.lock() {
         held.insert(
             claim.slice_id,
             Held {
                 run_id: claim.run_id,
                 remaining: tasks.len(),
+                busy: Some(busy),
                 ..Default::default()
             },
         );
@@ -400,6 +423,8 @@ struct SliceDone {
     slice: i64,
     run: i64,
     give_back: bool,
+    /// The idle hook's guard, dropped once the slice is settled in the database.
+    _busy: Option<super::idle::Busy>,
 }
 
 /// Writes one batch: results per run, job-level failures, then slice bookkeeping.
@@ -526,15 +551,18 @@ async fn flush(shared: &Shared, batch: Vec<Done>) {
                         slice: slice_id,
                         run: h.run_id,
                         give_back: h.unfinished || h.lost,
+                        _busy: h.busy,
                     });
                 }
             }
         }
     }
+    // Each slice's guard drops once the slice is settled in the database.
     for SliceDone {
         slice: slice_id,
         run: run_id,
         give_back,
+        _busy,
     } in finished_slices
     {
         let result = if give_back {

@@ -5,7 +5,7 @@ use super::jobs::{claim, describe, finish, open_token, progress};
 use super::link::get;
 use super::{PushInput, job, set_ids};
 use crate::auth::AuthUser;
-use crate::crypto::Secrets;
+use crate::engine::Engine;
 use crate::error::{ApiError, ApiResult};
 use crate::services::runs;
 use entity::{label_studio_link as link, prediction, task};
@@ -21,10 +21,10 @@ const PUSH_CONCURRENCY: usize = 8;
 /// Predictions of a run read (and their progress recorded) per step of a push.
 const PUSH_PAGE: u64 = 200;
 
-/// Starts pushing a run's predictions in the background and returns the link, now running.
+/// Starts pushing a run's predictions in the background (a job of `engine`, so its idle hook
+/// waits for it) and returns the link, now running.
 pub async fn start_push(
-    db: &DatabaseConnection,
-    secrets: &Secrets,
+    engine: &Engine,
     caller: &AuthUser,
     project_id: i64,
     input: PushInput,
@@ -33,6 +33,7 @@ pub async fn start_push(
         .run
         .or(input.model_run)
         .ok_or_else(|| ApiError::field("run", "This field is required."))?;
+    let db = engine.db();
     let existing = get(db, caller, project_id).await?;
     let run = runs::get(db, caller, run_id)
         .await
@@ -43,10 +44,10 @@ pub async fn start_push(
             format!("Run {run_id} is not a run on project {project_id}."),
         ));
     }
-    let token = open_token(secrets, &existing)?;
+    let token = open_token(engine.secrets(), &existing)?;
     let claimed = claim(db, existing.id, job::PUSH).await?;
     let (db, l) = (db.clone(), claimed.clone());
-    tokio::spawn(async move {
+    engine.spawn(async move {
         let outcome = push(&db, &l, &token, run_id).await;
         finish(&db, &l, job::PUSH, outcome).await;
     });

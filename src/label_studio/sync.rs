@@ -5,25 +5,26 @@ use super::link::{get, reconcile_config};
 use super::mirror::{self, Source, Written};
 use super::{GroundTruthMode, SyncInput, job};
 use crate::auth::AuthUser;
-use crate::crypto::Secrets;
+use crate::engine::Engine;
 use crate::error::ApiResult;
 use entity::{label_studio_link as link, project};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
-/// Starts a sync in the background and returns the link, now running.
+/// Starts a sync in the background (a job of `engine`, so its idle hook waits for it) and
+/// returns the link, now running.
 pub async fn start_sync(
-    db: &DatabaseConnection,
-    secrets: &Secrets,
+    engine: &Engine,
     caller: &AuthUser,
     project_id: i64,
     input: SyncInput,
 ) -> ApiResult<link::Model> {
+    let db = engine.db();
     let existing = get(db, caller, project_id).await?;
-    let token = open_token(secrets, &existing)?;
+    let token = open_token(engine.secrets(), &existing)?;
     let claimed = claim(db, existing.id, job::SYNC).await?;
     let mode = input.ground_truth.unwrap_or_default();
     let (db, caller, l) = (db.clone(), caller.clone(), claimed.clone());
-    tokio::spawn(async move {
+    engine.spawn(async move {
         let outcome = sync(&db, &caller, &l, &token, mode).await;
         finish(&db, &l, job::SYNC, outcome).await;
     });

@@ -179,7 +179,8 @@ pub async fn webhook(
     })?;
     let result = json!({"action": action, "project": event.ls_project});
     let state = state.get_ref().clone();
-    tokio::spawn(async move {
+    // A job of the engine: its idle hook waits for the event to be applied.
+    state.engine.clone().spawn(async move {
         let (action, ls_project) = (event.action.clone(), event.ls_project.clone());
         match super::webhook::apply_event(&state, &caller, &prompt, event).await {
             Ok(n) => {

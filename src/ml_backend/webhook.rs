@@ -227,14 +227,7 @@ async fn start_training(
     };
     let started = match linked {
         Ok(_) => {
-            connector::start_sync(
-                db,
-                &state.secrets,
-                caller,
-                row.project_id,
-                SyncInput::default(),
-            )
-            .await
+            connector::start_sync(&state.engine, caller, row.project_id, SyncInput::default()).await
         }
         Err(e) => Err(e),
     };

@@ -119,7 +119,7 @@ pub async fn sync(
     } else {
         parse_json(&body)?
     };
-    let started = service::start_sync(&state.db, &state.secrets, &caller, *id, input).await?;
+    let started = service::start_sync(&state.engine, &caller, *id, input).await?;
     Ok(HttpResponse::Accepted().json(view(&state, started).await?))
 }
 
@@ -141,6 +141,6 @@ pub async fn push(
     id: web::Path<i64>,
     body: ApiJson<PushInput>,
 ) -> ApiResult<HttpResponse> {
-    let started = service::start_push(&state.db, &state.secrets, &caller, *id, body.0).await?;
+    let started = service::start_push(&state.engine, &caller, *id, body.0).await?;
     Ok(HttpResponse::Accepted().json(view(&state, started).await?))
 }

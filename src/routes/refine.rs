@@ -101,7 +101,7 @@ pub async fn refine_prompt(
     // synchronous call does not leave it half done.
     let worker = {
         let state = state.clone();
-        tokio::spawn(async move {
+        state.engine.clone().spawn(async move {
             service::run(&state.engine, &state.db, &state.settings.prices, job).await
         })
     };

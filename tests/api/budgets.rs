@@ -1,7 +1,7 @@
 //! Budgets that act (issue 10, item 5): a run stops before its connection's spending would
 //! cross `budget_limit`, keeping what it had; crossing `budget_alert_threshold` is recorded once
 //! per period; model parameters of versions and connections are stored and shown.
-use crate::engine::{Setup, engine_app, fake, finished, setup, start};
+use crate::helpers::engine::{Setup, engine_app, fake, finished, setup, start};
 use crate::helpers::{CLS, TestApp};
 use prompter::fake_llm::FakeLlmConfig;
 use serde_json::{Value, json};

@@ -2,170 +2,18 @@
 //! OpenAI-compatible LLM server (through a Custom connection): runs over Choices and NER
 //! projects, faults, cancel, replacement, only-missing resumes, job-level failures, and crash
 //! safety with `prompter worker` processes killed mid-run.
+use crate::helpers::engine::{
+    TEXTS, assert_exactly_once, engine_app, fake, finished, finished_by_other_processes,
+    quick_engine, results_per_task, setup, start, version,
+};
+use crate::helpers::fixtures::{ground_truth, id_of, new_prompt, run_state, runs_path};
 use crate::helpers::{CLS, NER, TestApp, choice};
-use crate::prompts::{ground_truth, id_of, new_prompt, new_run, run_state, runs_path};
-use entity::{failed_prediction, prediction};
-use prompter::config::ServeConfig;
-use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
+use entity::prediction;
+use prompter::fake_llm::FakeLlmConfig;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
-
-/// Engine settings for tests: quick polls, short leases, short timeouts and backoffs.
-pub fn quick_engine(c: &mut ServeConfig) {
-    c.engine.workers = 1;
-    c.engine.concurrency = 16;
-    c.engine.poll_ms = 50;
-    c.engine.lease_secs = 5;
-    c.engine.llm_timeout_secs = 1.0;
-    c.engine.llm_backoff_ms = 20;
-    c.engine.llm_max_attempts = 3;
-}
-
-/// A server with one in-process worker.
-pub async fn engine_app() -> TestApp {
-    TestApp::spawn_with(quick_engine).await
-}
-
-/// Starts the fake LLM server on a free loopback port (also used by the refine tests).
-pub async fn fake(config: FakeLlmConfig) -> FakeLlm {
-    FakeLlm::start(config, 0).await.expect("fake LLM")
-}
-
-/// A Custom connection to `llm` with `key`.
-pub async fn custom_connection(app: &TestApp, llm: &FakeLlm, key: &str) -> i64 {
-    let (status, body) = app
-        .post(
-            "/api/model-provider-connections/",
-            json!({"provider": "Custom", "endpoint": llm.base_url(), "api_key": key}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id_of(&body)
-}
-
-/// A project of `config` with `texts`, a prompt over it and a version through a Custom
-/// connection to `llm`, priced as gpt-4o-mini.
-pub struct Setup {
-    pub project: i64,
-    pub tasks: Vec<i64>,
-    pub prompt: i64,
-    pub version: i64,
-    pub connection: i64,
-}
-
-pub async fn setup(
-    app: &TestApp,
-    llm: &FakeLlm,
-    config: &str,
-    texts: &[&str],
-    prompt: &str,
-) -> Setup {
-    let project = app.project(config).await;
-    let data: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
-    let tasks = app.import(project, Value::Array(data)).await;
-    let prompt_id = id_of(
-        &new_prompt(
-            app,
-            json!({"title": "Engine", "associated_projects": [project]}),
-        )
-        .await,
-    );
-    let connection = custom_connection(app, llm, "fake-key").await;
-    let version = version(app, prompt_id, connection, "v1", prompt).await;
-    Setup {
-        project,
-        tasks,
-        prompt: prompt_id,
-        version,
-        connection,
-    }
-}
-
-pub async fn version(app: &TestApp, prompt: i64, connection: i64, title: &str, text: &str) -> i64 {
-    let (status, body) = app
-        .post(
-            &format!("/api/prompts/{prompt}/versions"),
-            json!({"title": title, "prompt": text, "provider_model_id": "gpt-4o-mini",
-                   "provider": "Custom", "model_provider_connection": connection}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id_of(&body)
-}
-
-/// Starts a run; returns its id.
-pub async fn start(app: &TestApp, s: &Setup, body: Value) -> i64 {
-    let mut body = body;
-    body["project"] = json!(s.project);
-    id_of(&new_run(app, s.prompt, s.version, body).await)
-}
-
-/// Polls until the run leaves Pending/InProgress (bounded: a stuck run fails the test).
-pub async fn finished(app: &TestApp, s: &Setup, run: i64) -> Value {
-    for _ in 0..1200 {
-        let state = run_state(app, s.prompt, s.version, run).await;
-        if !matches!(state["status"].as_str(), Some("Pending" | "InProgress")) {
-            return state;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("run {run} did not finish");
-}
-
-/// Per task of the run: how many predictions and failures it has.
-pub async fn results_per_task(app: &TestApp, run: i64) -> HashMap<i64, (usize, Vec<String>)> {
-    let predicted: Vec<i64> = prediction::Entity::find()
-        .select_only()
-        .column(prediction::Column::TaskId)
-        .filter(prediction::Column::ModelRunId.eq(run))
-        .into_tuple()
-        .all(&app.db)
-        .await
-        .expect("predictions");
-    let failed: Vec<(i64, Option<String>)> = failed_prediction::Entity::find()
-        .select_only()
-        .columns([
-            failed_prediction::Column::TaskId,
-            failed_prediction::Column::ErrorType,
-        ])
-        .filter(failed_prediction::Column::ModelRunId.eq(run))
-        .into_tuple()
-        .all(&app.db)
-        .await
-        .expect("failures");
-    let mut out: HashMap<i64, (usize, Vec<String>)> = HashMap::new();
-    for t in predicted {
-        out.entry(t).or_default().0 += 1;
-    }
-    for (t, kind) in failed {
-        out.entry(t).or_default().1.push(kind.unwrap_or_default());
-    }
-    out
-}
-
-/// Asserts every task of `tasks` has exactly one prediction or one failure in the run.
-pub fn assert_exactly_once(results: &HashMap<i64, (usize, Vec<String>)>, tasks: &[i64]) {
-    for t in tasks {
-        let (p, f) = results.get(t).cloned().unwrap_or_default();
-        assert_eq!(p + f.len(), 1, "task {t}: {p} predictions, failures {f:?}");
-    }
-    assert_eq!(
-        results.len(),
-        tasks.len(),
-        "results only for the run's tasks"
-    );
-}
-
-pub const TEXTS: [&str; 6] = [
-    "I love it",
-    "awful service",
-    "great stuff",
-    "bad and poor",
-    "excellent work",
-    "terrible idea",
-];
 
 #[tokio::test]
 async fn a_choices_run_completes_with_predictions_accuracy_and_cost() {
@@ -363,7 +211,8 @@ async fn cancel_stops_new_calls() {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    // Wait for the first results, then cancel.
+    // Wait for the first results, then cancel (a state midway: polled, the hook waits for the
+    // end).
     for _ in 0..200 {
         if run_state(&app, s.prompt, s.version, run).await["total_predictions"]
             .as_i64()
@@ -381,10 +230,13 @@ async fn cancel_stops_new_calls() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    // The watcher notices within half a second; calls in flight are dropped.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The watcher notices within half a second; calls in flight are dropped and the slices
+    // given back: the engine goes idle.
+    app.engine_idle().await;
     let seen = llm.stats().requests;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // No call may come after that: a window of several polls (50 ms) lets one show.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.engine_idle().await;
     assert_eq!(
         llm.stats().requests,
         seen,
@@ -442,7 +294,7 @@ async fn ten_simultaneous_run_creations_leave_one_run_and_one_prediction_per_tas
     for (status, run) in &created {
         assert_eq!(*status, 201, "{run}");
     }
-    let runs = crate::prompts::runs_of(&app, s.prompt, s.version).await;
+    let runs = crate::helpers::fixtures::runs_of(&app, s.prompt, s.version).await;
     assert_eq!(runs.len(), 1, "one run survives: {runs:?}");
     let survivor = id_of(&runs[0]);
     let state = finished(&app, &s, survivor).await;
@@ -580,6 +432,7 @@ async fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
     let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let mut first = worker_process(&app, 8);
+    // Another process does the work: polled (the idle hook sees only this process's engine).
     for _ in 0..600 {
         let done = run_state(&app, s.prompt, s.version, run).await["total_predictions"]
             .as_i64()
@@ -597,7 +450,7 @@ async fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
         "killed mid-run: {partial}"
     );
     let mut second = worker_process(&app, 8);
-    let state = finished(&app, &s, run).await;
+    let state = finished_by_other_processes(&app, &s, run).await;
     let _ = second.kill();
     let _ = second.wait();
     assert_eq!(state["status"], "Completed", "{state}");
@@ -620,7 +473,7 @@ async fn two_workers_never_process_a_task_twice() {
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let mut a = worker_process(&app, 8);
     let mut b = worker_process(&app, 8);
-    let state = finished(&app, &s, run).await;
+    let state = finished_by_other_processes(&app, &s, run).await;
     for w in [&mut a, &mut b] {
         let _ = w.kill();
         let _ = w.wait();
@@ -705,7 +558,7 @@ async fn live_predictions_check_their_input() {
         (json!({"project": 999_999, "task_ids": [1]}), "project"),
     ] {
         let (status, answer) = app.post(&path, body.clone()).await;
-        crate::prompts::assert_field_error(status, &answer, field);
+        crate::helpers::fixtures::assert_field_error(status, &answer, field);
     }
     let too_many: Vec<Value> = (0..101)
         .map(|i| json!({"data": {"text": i.to_string()}}))
@@ -713,7 +566,7 @@ async fn live_predictions_check_their_input() {
     let (status, answer) = app
         .post(&path, json!({"project": s.project, "tasks": too_many}))
         .await;
-    crate::prompts::assert_field_error(status, &answer, "tasks");
+    crate::helpers::fixtures::assert_field_error(status, &answer, "tasks");
     // Other organizations see no such version; annotators may not spend on calls.
     let body = json!({"project": s.project, "task_ids": [s.tasks[0]]});
     let (status, _) = app
@@ -882,6 +735,7 @@ async fn calls_in_flight_at_cancel_store_nothing() {
     .await;
     let s = setup(&app, &llm, CLS, &TEXTS, "Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    // Until the first call is in flight (a state midway: polled).
     for _ in 0..400 {
         if llm.stats().requests > 0 {
             break;
@@ -902,7 +756,7 @@ async fn calls_in_flight_at_cancel_store_nothing() {
         "{body}"
     );
     // The calls in flight answer after the cancel: their results are dropped.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.engine_idle().await;
     let state = run_state(&app, s.prompt, s.version, run).await;
     assert_eq!(state["status"], "Canceled");
     assert_eq!(state["total_predictions"], 0, "{state}");

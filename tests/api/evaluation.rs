@@ -2,11 +2,11 @@
 //! (regions, idempotency, invalid outputs, retries, status, counters, tokens, cost, budget),
 //! accuracy on small hand-checked datasets (Choices and NER), project subsets, the
 //! subset-tasks drill-down and its filters, and the indicators.
-use crate::helpers::{CLS, NER, TestApp, choice};
-use crate::prompts::{
+use crate::helpers::fixtures::{
     Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item, new_run,
     new_version, predictions_of_run, run_on, run_state, total_predictions,
 };
+use crate::helpers::{CLS, NER, TestApp, choice};
 use reqwest::Method;
 use serde_json::{Value, json};
 

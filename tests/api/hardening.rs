@@ -1,8 +1,8 @@
 //! Requests a client can send that once panicked, answered 500 or were wrongly accepted
 //! (issue 9), on both databases: pages near the integer limit, NUL characters, huge label
 //! configs, bodies the schema forbids. Run creation under concurrency is in `engine.rs`.
+use crate::helpers::fixtures::{id_of, new_prompt};
 use crate::helpers::{CLS, TestApp, choice};
-use crate::prompts::{id_of, new_prompt};
 use reqwest::Method;
 use serde_json::{Value, json};
 

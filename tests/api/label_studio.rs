@@ -4,15 +4,14 @@
 //! counters, incremental re-sync, ground-truth modes, failures), push (idempotent, skips tasks
 //! not from Label Studio), organization scoping, roles, the token never in a response, and the
 //! `prompter ls` command line.
-use crate::helpers::{CLS, NER, TestApp, choice};
-use crate::prompts::{
+use crate::helpers::fixtures::{
     assert_field_error, batch, connection, id_of, item, new_prompt, new_run, new_version,
 };
+use crate::helpers::{CLS, NER, TestApp, choice};
 use prompter::services::accounts;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// A Label Studio stand-in with a project of `texts` (CLS config), and a fresh token of its
 /// admin (different from every Prompter-side token).
@@ -68,17 +67,17 @@ async fn link(app: &TestApp, project: i64, ls: &Ls) -> Value {
     body
 }
 
-/// Polls the link until its job is no longer running; returns the link.
+/// Waits until the engine is idle (a sync or push is a job of the engine), then reads the
+/// link: its job is no longer running; returns the link.
 async fn wait_done(app: &TestApp, project: i64) -> Value {
-    for _ in 0..600 {
-        let (status, body) = app.get(&link_path(project)).await;
-        assert_eq!(status, 200, "{body}");
-        if body["status"] != "running" {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the Label Studio job did not end");
+    app.engine_idle().await;
+    let (status, body) = app.get(&link_path(project)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(
+        body["status"], "running",
+        "the Label Studio job did not end: {body}"
+    );
+    body
 }
 
 /// Starts a job (asserts 202) and waits for it; returns the link.

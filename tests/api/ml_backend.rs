@@ -3,9 +3,9 @@
 //! password, `Token`, 401 challenges, other organizations), `/setup` and the deployed version,
 //! the mirror project, `/predict` (batch, a missing field, interactive context, NER spans, the
 //! deadline), webhooks feeding few-shot examples, and the error envelope.
-use crate::engine::{custom_connection, fake};
+use crate::helpers::engine::{custom_connection, fake};
+use crate::helpers::fixtures::{id_of, new_prompt};
 use crate::helpers::{NER, TestApp};
-use crate::prompts::{id_of, new_prompt};
 use base64::Engine as _;
 use entity::{annotation, ml_backend_project, project, task};
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
@@ -169,27 +169,26 @@ async fn mirror_row(app: &TestApp, prompt: i64) -> Option<ml_backend_project::Mo
         .expect("query")
 }
 
-/// The mirror's annotation with Label Studio id `ls_id`, once the background work wrote it
-/// (`present`) or removed it (`!present`).
+/// The mirror's annotation with Label Studio id `ls_id`, once the background work (an event
+/// is applied as a job of the engine) is done: `until` must hold of it.
 async fn wait_annotation(
     app: &TestApp,
     mirror: i64,
     ls_id: i64,
     until: impl Fn(Option<&annotation::Model>) -> bool,
 ) -> Option<annotation::Model> {
-    for _ in 0..100 {
-        let found = annotation::Entity::find()
-            .filter(annotation::Column::ProjectId.eq(mirror))
-            .filter(annotation::Column::LsAnnotationId.eq(ls_id))
-            .one(&app.db)
-            .await
-            .expect("query");
-        if until(found.as_ref()) {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("annotation {ls_id} of project {mirror} never reached the expected state");
+    app.engine_idle().await;
+    let found = annotation::Entity::find()
+        .filter(annotation::Column::ProjectId.eq(mirror))
+        .filter(annotation::Column::LsAnnotationId.eq(ls_id))
+        .one(&app.db)
+        .await
+        .expect("query");
+    assert!(
+        until(found.as_ref()),
+        "annotation {ls_id} of project {mirror} is not in the expected state: {found:?}"
+    );
+    found
 }
 
 #[tokio::test]

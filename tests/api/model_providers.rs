@@ -2,7 +2,7 @@
 //! rest, the hidden internal connections, provider choices, partial updates, validation,
 //! permissions, organization scoping and the unlinking of versions on delete.
 use crate::helpers::TestApp;
-use crate::prompts::id_of;
+use crate::helpers::fixtures::id_of;
 use prompter::crypto::Secrets;
 use prompter::error::ApiError;
 use prompter::llm::Provider;

@@ -1,13 +1,12 @@
 //! End-to-end tests of the output types through the run engine and the fake LLM: NER spans
 //! with repeated words, emoji and CJK (code-point offsets found from the quoted text),
 //! HyperTextLabels in Label Studio's XPath format, Pairwise and Taxonomy.
-use crate::engine::{custom_connection, fake};
+use crate::helpers::engine::{custom_connection, fake};
+use crate::helpers::fixtures::{id_of, new_prompt, new_run, run_state};
 use crate::helpers::{NER, TestApp};
-use crate::prompts::{id_of, new_prompt, new_run, run_state};
 use prompter::config::ServeConfig;
 use prompter::fake_llm::FakeLlmConfig;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// A server with one quick in-process worker.
 async fn engine_app() -> TestApp {
@@ -55,14 +54,8 @@ async fn run_over(config: &str, tasks: Value, prompt: &str) -> Vec<Value> {
         )
         .await,
     );
-    let mut state = Value::Null;
-    for _ in 0..600 {
-        state = run_state(&app, prompt_id, version, run).await;
-        if !matches!(state["status"].as_str(), Some("Pending" | "InProgress")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.engine_idle().await;
+    let state = run_state(&app, prompt_id, version, run).await;
     assert_eq!(state["status"], "Completed", "{state}");
     assert_eq!(state["total_failed_predictions"], 0, "{state}");
     let mut out = vec![];

@@ -2,9 +2,11 @@
 //! span offsets a few characters off, refusals, answers cut at the token limit and answers
 //! that ignore the response format. Every task still ends right: with the same prediction as
 //! against a perfect model, or with one typed failure that says why.
-use crate::engine::{Setup, custom_connection, fake, finished, quick_engine, start, version};
+use crate::helpers::engine::{
+    Setup, custom_connection, fake, finished, quick_engine, start, version,
+};
+use crate::helpers::fixtures::{id_of, new_prompt, predictions_of_run};
 use crate::helpers::{CLS, NER, TestApp};
-use crate::prompts::{id_of, new_prompt, predictions_of_run};
 use prompter::fake_llm::FakeLlmConfig;
 use serde_json::{Value, json};
 use std::collections::HashMap;

@@ -1,16 +1,17 @@
 //! Prompt refinement (`POST/GET .../versions/{id}/refine`) over real HTTP and the project's
 //! fake LLM as the teacher: synchronous and asynchronous jobs, polling (202 then 200), the new
 //! version, refused credentials, request validation, roles and organization scoping.
-use crate::engine::{custom_connection, fake};
+use crate::helpers::engine::{custom_connection, fake};
+use crate::helpers::fixtures::{
+    assert_field_error, batch, ground_truth, id_of, item, new_prompt, new_run,
+};
 use crate::helpers::{CLS, TestApp, choice};
-use crate::prompts::{assert_field_error, batch, ground_truth, id_of, item, new_prompt, new_run};
 use entity::model_refinement;
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use reqwest::Method;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// The fake teacher's fixed reasoning and the line it puts before the current prompt.
 const REASONING: &str = "The fake teacher kept the placeholders and added an instruction.";
@@ -112,17 +113,13 @@ async fn poll(app: &TestApp, s: &Setup, job: &str) -> (u16, Value) {
         .await
 }
 
-/// Polls a job until it answers 200 (bounded).
+/// Waits until the engine is idle (a refinement is a job of the engine), then reads the job:
+/// it answers 200.
 async fn finished(app: &TestApp, s: &Setup, job: &str) -> Value {
-    for _ in 0..300 {
-        let (status, body) = poll(app, s, job).await;
-        match status {
-            200 => return body,
-            202 => tokio::time::sleep(Duration::from_millis(50)).await,
-            other => panic!("GET refine answered {other}: {body}"),
-        }
-    }
-    panic!("refinement {job} did not finish");
+    app.engine_idle().await;
+    let (status, body) = poll(app, s, job).await;
+    assert_eq!(status, 200, "refinement {job} did not finish: {body}");
+    body
 }
 
 /// The job id of a refine answer.

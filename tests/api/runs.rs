@@ -2,11 +2,11 @@
 //! Custom task ids), empty subsets, project checks, association, replacement of the previous
 //! run, only_missing_predictions, list filters and order, cancel, the work slices, roles and
 //! organizations.
-use crate::helpers::{CLS, TestApp, choice};
-use crate::prompts::{
+use crate::helpers::fixtures::{
     assert_field_error, batch, fixture, ground_truth, id_of, item, new_prompt, new_run,
     new_version, predictions_of_run, run_on, run_state, runs_of, runs_path, total_predictions,
 };
+use crate::helpers::{CLS, TestApp, choice};
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};

@@ -2,11 +2,11 @@
 //! interval, McNemar's comparison of two versions on the same tasks (default baselines and
 //! `compare_to`), Rating/Number closeness, dropped spans, and the subset-tasks summary. Results
 //! arrive through `batch-predictions`, so every number is hand-checked.
-use crate::helpers::{CLS, NER, TestApp, choice};
-use crate::prompts::{
+use crate::helpers::fixtures::{
     Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item,
     new_version, run_on,
 };
+use crate::helpers::{CLS, NER, TestApp, choice};
 use serde_json::{Value, json};
 
 fn close(a: &Value, b: f64) -> bool {

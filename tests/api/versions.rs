@@ -2,12 +2,12 @@
 //! uniqueness, required fields, provider and connection checks (scoped to the organization),
 //! default version names, cost estimates, delete (only its runs' predictions go), path
 //! scoping, roles and organizations.
-use crate::helpers::{CLS, TestApp, choice};
-use crate::prompts::{
+use crate::helpers::fixtures::{
     Fixture, assert_field_error, batch, connection, fixture, hand_prediction, id_of, item,
     new_prompt, new_version, predictions_of, predictions_of_run, run_on, runs_path,
     total_predictions,
 };
+use crate::helpers::{CLS, TestApp, choice};
 use reqwest::Method;
 use serde_json::{Value, json};
 

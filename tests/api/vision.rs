@@ -2,11 +2,11 @@
 //! prompts, images on loopback are fetched and sent inline, an image past the size limit or
 //! that cannot be fetched fails its task with `ImageError`, and cost estimates count images by
 //! the provider's rules for their size.
-use crate::engine::{
+use crate::helpers::TestApp;
+use crate::helpers::engine::{
     Setup, custom_connection, fake, finished, quick_engine, results_per_task, start, version,
 };
-use crate::helpers::TestApp;
-use crate::prompts::{id_of, new_prompt};
+use crate::helpers::fixtures::{id_of, new_prompt};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use serde_json::json;

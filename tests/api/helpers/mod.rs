@@ -1,6 +1,12 @@
 //! The test harness: a real server on a loopback port over a fresh database per test, and a
 //! small typed client. `TEST_DATABASE_URL=postgres://...` runs on a fresh PostgreSQL database
 //! (created here, dropped when the test ends); otherwise a SQLite file in a temp dir.
+//!
+//! [`fixtures`] makes prompts, versions and runs through the API; [`engine`] sets up runs of
+//! the engine against the fake LLM and waits for them with [`TestApp::engine_idle`].
+pub mod engine;
+pub mod fixtures;
+
 use prompter::auth::Role;
 use prompter::config::ServeConfig;
 use prompter::services::accounts;
@@ -26,6 +32,8 @@ pub struct TestApp {
     pub annotator_token: String,
     /// Token of an Owner of another organization.
     pub other_token: String,
+    /// The server's run engine (its idle hook).
+    engine: prompter::engine::Engine,
     client: reqwest::Client,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
@@ -77,6 +85,7 @@ impl TestApp {
         let app = Application::build(config).await.expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();
+        let engine = app.engine().clone();
         tokio::spawn(app.run_until_stopped());
         let (_, annotator_token) =
             accounts::create_user(&db, "annotator@example.com", "Main", Role::Annotator, None)
@@ -93,9 +102,22 @@ impl TestApp {
             token: ADMIN_TOKEN.into(),
             annotator_token,
             other_token,
+            engine,
             client: reqwest::Client::new(),
             _dir: dir,
             pg,
+        }
+    }
+
+    /// Waits until the server's engine has nothing left to do: no slice claimable or in work
+    /// by its workers, no background job (refinement, Label Studio sync or push, ML backend
+    /// event) running. Bounded: work still going after two minutes fails the test.
+    pub async fn engine_idle(&self) {
+        let idle = self.engine.wait_idle(std::time::Duration::from_millis(20));
+        match tokio::time::timeout(std::time::Duration::from_secs(120), idle).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the idle hook could not read the queue: {e}"),
+            Err(_) => panic!("the engine was still busy after 120 s (a run or job is stuck)"),
         }
     }
 
