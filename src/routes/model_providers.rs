@@ -115,7 +115,7 @@ impl ModelProviderConnectionView {
             budget_total_spent: c.budget_total_spent,
             budget_reset_period: c.budget_reset_period,
             budget_last_reset_date: c.budget_last_reset_date,
-            model_params: crate::services::model_params::from_json(c.model_params.as_ref()),
+            model_params: crate::llm::ModelParams::from_stored(c.model_params.as_ref()),
             budget_alerted_at: c.budget_alerted_at,
             organization: c.organization_id,
             created_by: creator.map(UserSimple::from),

@@ -373,7 +373,7 @@ fn apply(model: &mut connection::Model, secrets: &Secrets, input: ModelProviderC
         tpm_limit
     );
     if let Some(v) = input.model_params {
-        model.model_params = v.map(|p| crate::services::model_params::to_json(&p));
+        model.model_params = v.map(|p| p.to_stored());
     }
 }
 

@@ -342,10 +342,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         provider_model_id: Set(model),
         model_provider_connection_id: Set(Some(connection)),
         max_few_shot_examples: Set(Some(input.max_few_shot_examples.flatten().unwrap_or(0))),
-        model_params: Set(input
-            .model_params
-            .flatten()
-            .map(|p| model_params::to_json(&p))),
+        model_params: Set(input.model_params.flatten().map(|p| p.to_stored())),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -407,7 +404,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         model.max_few_shot_examples = Set(Some(v.unwrap_or(0)));
     }
     if let Some(v) = input.model_params {
-        model.model_params = Set(v.map(|p| model_params::to_json(&p)));
+        model.model_params = Set(v.map(|p| p.to_stored()));
     }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;

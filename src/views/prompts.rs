@@ -153,7 +153,7 @@ impl VersionView {
             provider_model_id: v.provider_model_id,
             model_provider_connection: v.model_provider_connection_id,
             max_few_shot_examples: v.max_few_shot_examples,
-            model_params: crate::services::model_params::from_json(v.model_params.as_ref()),
+            model_params: crate::llm::ModelParams::from_stored(v.model_params.as_ref()),
             parent_model: v.parent_model_id,
             score,
             organization: v.organization_id,
