@@ -1,12 +1,13 @@
 //! Evaluation: `/api/projects/{id}/subsets`, `/api/projects/{id}/subset-tasks` and
 //! `/api/inference-runs/{id}/indicators/`.
-use super::{PageParams, page_links, parse_ids, resource};
+use super::{page_links, parse_ids, resource};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::parse_bool;
 use crate::services::evaluation::{self as service, SubsetTasksQuery};
 use crate::services::indicators;
 use crate::state::AppState;
+use crate::views::PageParams;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

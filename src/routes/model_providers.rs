@@ -9,7 +9,7 @@ use crate::llm::Provider;
 use crate::services::accounts;
 use crate::services::model_providers::{self as service, ModelProviderConnectionInput};
 use crate::state::AppState;
-use crate::views::UserSimple;
+use crate::views::users::UserSimple;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{model_provider_connection as connection, user};

@@ -1,5 +1,5 @@
 //! Prompts: `/api/prompts/`, `/api/prompts/{id}/` and `/api/prompts/compatible-projects`.
-use super::{PageParams, page_links, parse_ids, resource};
+use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
@@ -7,8 +7,10 @@ use crate::label_config::Skill;
 use crate::services::prompts::{self as service, ListFilter, PromptInput};
 use crate::services::{accounts, projects};
 use crate::state::AppState;
+use crate::views::projects::ProjectView;
 use crate::views::prompts::{AssociatedProject, PromptDetailView, PromptView};
-use crate::views::{Paginated, ProjectView, UserSimple};
+use crate::views::users::UserSimple;
+use crate::views::{PageParams, Paginated};
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::model_interface;
 use serde::Deserialize;

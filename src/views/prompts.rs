@@ -1,5 +1,5 @@
 //! Response types of the Prompts API: prompts, versions, runs and their small answers.
-use super::UserSimple;
+use super::users::UserSimple;
 use chrono::{DateTime, Utc};
 use entity::{model_interface, model_refinement, model_run, model_version};
 use serde::Serialize;
