@@ -28,8 +28,11 @@ pub mod label_studio;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;
+pub mod refine;
+pub mod runs;
 pub mod tasks;
 pub mod users;
+pub mod versions;
 
 /// A page of a DRF-paginated list.
 #[derive(Debug, Serialize, ToSchema)]
