@@ -24,7 +24,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub mod annotations;
+pub mod evaluation;
 pub mod label_studio;
+pub mod live;
+pub mod ml_backend;
+pub mod model_providers;
+pub mod ops;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;

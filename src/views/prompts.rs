@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-/// What every view of a prompt shows: all of it but its projects (flattened into
-/// [`PromptView`] and [`PromptDetailView`], which show those their own way).
+/// A prompt's own fields, which every view of it shows; `PromptView` and `PromptDetailView`
+/// add its projects, each in its own way.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PromptFields {
     /// Prompt id.
@@ -62,7 +62,6 @@ impl PromptFields {
 pub struct PromptView {
     /// The prompt's own fields.
     #[serde(flatten)]
-    #[schema(inline)]
     pub prompt: PromptFields,
     /// Project ids.
     pub associated_projects: Vec<i64>,
@@ -92,7 +91,6 @@ pub struct AssociatedProject {
 pub struct PromptDetailView {
     /// The prompt's own fields.
     #[serde(flatten)]
-    #[schema(inline)]
     pub prompt: PromptFields,
     /// Projects, as `{id, title}`.
     pub associated_projects: Vec<AssociatedProject>,
