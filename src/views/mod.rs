@@ -5,8 +5,9 @@
 //! - A type that crosses the wire is defined in `views/<area>.rs`, nowhere else; routes,
 //!   services, the engine, the Label Studio connector and the ML backend take their `*Input`
 //!   and `*Query` types from here and build their `*View` types here. Each shape exists once:
-//!   two wire types with the same fields are one type, and types that share fields share them
-//!   with `#[serde(flatten)]`.
+//!   two wire types of one shape are one type (the service returns it, as the cost estimate
+//!   does), and two views of one object share its common fields with `#[serde(flatten)]` (as
+//!   `PromptView` and `PromptDetailView` share `PromptFields`).
 //! - **Exception: vocabularies.** An enum of wire names (a status, a subset, a provider, an
 //!   error code) stays beside the type that owns it and derives `ToSchema` there:
 //!   `entity::enums` for stored ones, `llm::Provider`, `error::ErrorCode`; one that only a
