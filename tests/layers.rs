@@ -16,7 +16,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "routes",
             "web",
             "ml_backend",
-            "views",
             "extract",
             "state",
             "telemetry",
@@ -27,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "building blocks",
         &[
+            "views",
             "llm",
             "label_config",
             "scoring",

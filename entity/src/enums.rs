@@ -1,5 +1,6 @@
-//! The vocabularies of the tables: run, slice, refinement and link statuses and run subsets,
-//! stored as the strings Label Studio uses and typed everywhere else.
+//! The vocabularies of the tables: run, slice, refinement and link statuses, run subsets, and
+//! the scopes and budget periods of provider connections, stored as the strings Label Studio
+//! uses and typed everywhere else.
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -119,5 +120,27 @@ vocabulary!(
         Running = "running",
         /// The last job failed (see `last_error`).
         Failed = "failed",
+    }
+);
+
+vocabulary!(
+    /// When a connection's spending starts over (Label Studio's `BudgetResetPeriodEnum`).
+    BudgetResetPeriod {
+        /// On the first of each month (UTC).
+        Monthly = "Monthly",
+        /// On the first of January (UTC).
+        Yearly = "Yearly",
+    }
+);
+
+vocabulary!(
+    /// Who a connection is for (Label Studio's `ScopeEnum`).
+    ConnectionScope {
+        /// The whole organization (the default).
+        Organization = "Organization",
+        /// One user.
+        User = "User",
+        /// One model.
+        Model = "Model",
     }
 );

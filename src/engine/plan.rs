@@ -11,9 +11,9 @@ use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
 use crate::llm::{Credentials, Provider};
 use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Part, Role};
 use crate::pricing::Price;
+use crate::services::ls_access;
 use crate::services::model_providers;
 use crate::services::results::{FailureResult, PredictionResult};
-use crate::services::{ls_access, model_params};
 use crate::template::{self, TemplateError};
 use entity::model_version;
 use sea_orm::ConnectionTrait;
@@ -197,9 +197,9 @@ impl Plan {
         // The version's parameters over its connection's.
         let defaults = model_providers::find(db, version.organization_id, connection_id)
             .await
-            .map(|c| model_params::from_json(c.model_params.as_ref()))
+            .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
             .unwrap_or_default();
-        let params = model_params::from_json(version.model_params.as_ref()).over(&defaults);
+        let params = ModelParams::from_stored(version.model_params.as_ref()).over(&defaults);
         let schema = config.output_schema();
         if schema["properties"]
             .as_object()

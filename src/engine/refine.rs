@@ -22,6 +22,7 @@ use crate::pricing::PriceTable;
 use crate::services::model_providers;
 use crate::services::{projects, versions};
 use crate::template;
+use crate::views::refine::RefineInput;
 use entity::enums::RefinementStatus;
 use entity::{model_refinement, model_run, model_version, prediction, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -30,11 +31,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
-use utoipa::ToSchema;
 
 /// Ground-truth tasks shown to the teacher, at most.
 pub const MAX_EXAMPLES: usize = 20;
@@ -44,21 +43,6 @@ const MAX_INPUT_CHARS: usize = 4000;
 
 /// Largest title a version may have.
 const MAX_TITLE_CHARS: usize = 500;
-
-/// A refinement request (all fields required).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct RefineInput {
-    /// The project whose data, ground truth and predictions the teacher learns from; must be
-    /// in the caller's organization.
-    #[schema(value_type = i64, required = true)]
-    pub project_id: Option<i64>,
-    /// The teacher model at the provider, e.g. `gpt-4o`.
-    #[schema(value_type = String, required = true)]
-    pub teacher_model_name: Option<String>,
-    /// The provider connection of the caller's organization the teacher is called through.
-    #[schema(value_type = i64, required = true)]
-    pub teacher_model_provider_connection_id: Option<i64>,
-}
 
 /// A refinement job ready to run: its row and what it was checked against.
 #[derive(Debug, Clone)]

@@ -3,12 +3,13 @@
 //! configs.
 use super::client::{LsClient, LsError, LsProject};
 use super::jobs::{is_stale, job_running, open_token};
-use super::{LinkInput, LinkedCounts};
 use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config;
-use crate::services::projects::{self, ProjectInput, config_of};
+use crate::services::projects::{self, config_of};
+use crate::views::label_studio::{LinkInput, LinkedCounts};
+use crate::views::projects::ProjectInput;
 use entity::enums::LinkStatus;
 use entity::{annotation, label_studio_link as link, prediction, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};

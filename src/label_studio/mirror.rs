@@ -9,10 +9,11 @@
 //! annotations; then it recounts the tasks whose annotations it wrote. The rules in which a
 //! sync and events differ are [`Source`]'s; everything else is shared.
 use super::client::{LsAnnotation, LsTask};
-use super::{GroundTruthMode, set_ids};
+use super::set_ids;
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::services::{counters, tasks};
+use crate::views::label_studio::GroundTruthMode;
 use chrono::{DateTime, Utc};
 use entity::{annotation, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};

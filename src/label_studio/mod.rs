@@ -42,9 +42,7 @@ pub use push::start_push;
 pub use sync::start_sync;
 
 use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use utoipa::ToSchema;
 
 /// A running job with no sign of life for this long is taken as interrupted.
 pub const STALE_AFTER: Duration = Duration::from_secs(300);
@@ -55,67 +53,6 @@ pub mod job {
     pub const SYNC: &str = "sync";
     /// Push a run's predictions to Label Studio.
     pub const PUSH: &str = "push";
-}
-
-/// A link, or the fields of a link to change (PATCH). The token is write-only.
-#[derive(Default, Deserialize, ToSchema)]
-pub struct LinkInput {
-    /// The Label Studio instance's base URL, `http(s)://host[:port][/path]`.
-    pub url: Option<String>,
-    /// A Label Studio API token (legacy token, sent as `Authorization: Token <token>`).
-    /// Write-only: stored encrypted, never returned.
-    #[schema(write_only)]
-    pub token: Option<String>,
-    /// The Label Studio project id.
-    pub ls_project: Option<i64>,
-}
-
-impl std::fmt::Debug for LinkInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkInput")
-            .field("url", &self.url)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("ls_project", &self.ls_project)
-            .finish()
-    }
-}
-
-/// Which imported annotations count as ground truth.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum GroundTruthMode {
-    /// Every non-cancelled annotation (Label Studio users rarely set the flag).
-    #[default]
-    All,
-    /// Only annotations Label Studio flags as ground truth.
-    Flagged,
-}
-
-/// Options of a sync.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct SyncInput {
-    /// `all` (default) or `flagged`.
-    pub ground_truth: Option<GroundTruthMode>,
-}
-
-/// What to push.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct PushInput {
-    /// The inference run whose predictions to push (a run on this project).
-    pub run: Option<i64>,
-    /// Same as `run`.
-    pub model_run: Option<i64>,
-}
-
-/// Rows of the Prompter project that are tied to Label Studio objects.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
-pub struct LinkedCounts {
-    /// Tasks synced from Label Studio (with a Label Studio task id).
-    pub tasks: i64,
-    /// Annotations synced from Label Studio.
-    pub annotations: i64,
-    /// Predictions pushed to Label Studio (with a Label Studio prediction id).
-    pub predictions: i64,
 }
 
 /// Sets `column` of the rows of `table` by id, in one statement per 500 rows.
@@ -141,19 +78,4 @@ async fn set_ids(
         .await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_input_debug_hides_the_token() {
-        let input = LinkInput {
-            url: Some("http://x".into()),
-            token: Some("tok-secret".into()),
-            ls_project: Some(1),
-        };
-        assert!(!format!("{input:?}").contains("tok-secret"));
-    }
 }

@@ -3,11 +3,12 @@
 use super::client::{LsClient, LsError};
 use super::jobs::{claim, describe, finish, open_token, progress};
 use super::link::get;
-use super::{PushInput, job, set_ids};
+use super::{job, set_ids};
 use crate::auth::AuthUser;
 use crate::engine::Engine;
 use crate::error::{ApiError, ApiResult};
 use crate::services::runs;
+use crate::views::label_studio::PushInput;
 use entity::{label_studio_link as link, prediction, task};
 use futures_util::stream::{self, StreamExt};
 use sea_orm::{

@@ -1,12 +1,13 @@
 //! The sync of a link: imports the Label Studio project's tasks and annotations page by page.
 use super::client::{LsClient, PAGE_SIZE};
+use super::job;
 use super::jobs::{claim, describe, finish, open_token, progress};
 use super::link::{get, reconcile_config};
 use super::mirror::{self, Source, Written};
-use super::{GroundTruthMode, SyncInput, job};
 use crate::auth::AuthUser;
 use crate::engine::Engine;
 use crate::error::ApiResult;
+use crate::views::label_studio::{GroundTruthMode, SyncInput};
 use entity::{label_studio_link as link, project};
 use sea_orm::{DatabaseConnection, EntityTrait};
 

@@ -154,6 +154,20 @@ impl ModelParams {
             extra,
         }
     }
+
+    /// The parameters of a stored JSON object (a version's or a connection's `model_params`):
+    /// empty when none is stored, or when the stored object no longer parses (read leniently,
+    /// so a stale object does not fail a run).
+    pub fn from_stored(stored: Option<&Value>) -> ModelParams {
+        stored
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The stored form of these parameters: a JSON object.
+    pub fn to_stored(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Default::default()))
+    }
 }
 
 /// One structured-output call.

@@ -7,13 +7,12 @@
 //!
 //! One module per concern: [`projects`] (the mirror project of each Label Studio project and the
 //! version that answers), [`setup`], [`predict`] and [`webhook`] (what each protocol call does,
-//! without HTTP types), [`routes`] (the HTTP front), [`protocol`] (the wire shapes), `auth` and
-//! [`error`].
+//! without HTTP types), [`routes`] (the HTTP front), `auth` and [`error`]. The wire shapes are in
+//! [`crate::views::ml_backend`].
 mod auth;
 pub mod error;
 pub mod predict;
 pub mod projects;
-pub mod protocol;
 pub mod routes;
 pub mod setup;
 pub mod webhook;

@@ -3,11 +3,11 @@
 use super::projects::{
     ProjectInfo, answering, find_mirror, parse_config, project_key, upsert_mirror,
 };
-use super::protocol::{PredictInput, PredictView, PredictionItem};
 use crate::auth::AuthUser;
 use crate::engine::live::{self, LiveOptions, LiveTask};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
+use crate::views::ml_backend::{PredictInput, PredictView, PredictionItem};
 use entity::{project, task};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::Value;

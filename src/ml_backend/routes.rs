@@ -5,15 +5,15 @@
 use super::MODEL_CLASS;
 use super::auth::{MlCaller, MlManager};
 use super::error::{MlError, MlErrorBody, MlResult};
-use super::protocol::{
-    HealthView, PredictInput, PredictView, SetupInput, SetupView, VersionsView, WebhookInput,
-    WebhookView,
-};
 use super::webhook::{Event, HANDLED_ACTIONS};
 use crate::error::ApiError;
 use crate::extract::{JsonBytes, parse_json_off_thread};
 use crate::services::prompts;
 use crate::state::AppState;
+use crate::views::ml_backend::{
+    HealthView, PredictInput, PredictView, SetupInput, SetupView, VersionsView, WebhookInput,
+    WebhookView,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use std::time::Instant;

@@ -1,13 +1,13 @@
 //! `/setup` and `/versions`: what Label Studio learns of the prompt's model, and the mirror
 //! project `/setup` registers. No LLM call.
 use super::projects::{ProjectInfo, answering, parse_config, project_key, upsert_mirror};
-use super::protocol::{SetupInput, SetupView};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_studio::client::{LsClient, normalize_base_url};
 use crate::label_studio::webhook_auth::spawn_authorize_webhook;
 use crate::services::{prompts, versions};
 use crate::state::AppState;
+use crate::views::ml_backend::{SetupInput, SetupView};
 use entity::model_version;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 

@@ -3,13 +3,14 @@
 //! cancelled, Label Studio's timestamps, an out-of-date update skipped); `START_TRAINING` links
 //! the mirror to its Label Studio project and syncs it.
 use super::projects::{ProjectInfo, find_mirror, parse_config, project_key, upsert_mirror};
-use super::protocol::WebhookInput;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::label_studio as connector;
 use crate::label_studio::client::{LsAnnotation, LsTask, parse_time};
 use crate::label_studio::mirror::{self, Source};
-use crate::label_studio::{self as connector, LinkInput, SyncInput};
 use crate::state::AppState;
+use crate::views::label_studio::{LinkInput, SyncInput};
+use crate::views::ml_backend::WebhookInput;
 use entity::{model_interface, project};
 use sea_orm::EntityTrait;
 use serde_json::Value;

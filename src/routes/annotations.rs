@@ -4,9 +4,9 @@ use crate::auth::AuthUser;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::services::accounts;
-use crate::services::annotations::{self as service, AnnotationInput};
+use crate::services::annotations as service;
 use crate::state::AppState;
-use crate::views::AnnotationView;
+use crate::views::annotations::{AnnotationInput, AnnotationView};
 use actix_web::{HttpResponse, web};
 use entity::annotation;
 

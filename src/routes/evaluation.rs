@@ -1,16 +1,18 @@
 //! Evaluation: `/api/projects/{id}/subsets`, `/api/projects/{id}/subset-tasks` and
 //! `/api/inference-runs/{id}/indicators/`.
-use super::{PageParams, page_links, parse_ids, resource};
+use super::{page_links, parse_ids, resource};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::parse_bool;
 use crate::services::evaluation::{self as service, SubsetTasksQuery};
 use crate::services::indicators;
 use crate::state::AppState;
+use crate::views::PageParams;
+use crate::views::evaluation::{
+    IndicatorView, IndicatorsQuery, SubsetTasksParams, SubsetTasksView, SubsetView, SubsetsQuery,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
 
 /// Registers the evaluation routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -20,25 +22,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/inference-runs/{id}/indicators/{key}").route(web::get().to(indicator)),
         );
-}
-
-/// A subset of a project's tasks.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SubsetView {
-    /// `All`, `HasGT` or `Sample`.
-    pub subset: String,
-    /// Tasks in it.
-    pub count: u64,
-    /// The task-data columns the label config reads.
-    #[schema(value_type = Vec<Object>)]
-    pub columns_schema: Vec<Value>,
-}
-
-/// Ordering of the subsets; accepted and ignored.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct SubsetsQuery {
-    /// Ignored.
-    pub ordering: Option<String>,
 }
 
 /// The subsets a run can cover, with their sizes (a bare list).
@@ -67,61 +50,6 @@ pub async fn subsets(
         })
         .collect();
     Ok(HttpResponse::Ok().json(views))
-}
-
-/// Parameters of the subset-tasks drill-down.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct SubsetTasksParams {
-    /// The prompt (required: 400 without it).
-    pub parent_model: Option<i64>,
-    /// Show this run's predictions.
-    pub model_run: Option<i64>,
-    /// Without `model_run`: the latest run of this version on the project.
-    pub model_version: Option<i64>,
-    /// `All`, `HasGT`, `Sample` or `Custom`.
-    pub project_subset: Option<String>,
-    /// Count the matching tasks (default true); false omits `task_count`.
-    pub include_total: Option<String>,
-    /// `id` (default) or `-id`.
-    pub ordering: Option<String>,
-    /// Comma-separated version ids: tasks with predictions of every one.
-    pub prediction_version_ids: Option<String>,
-    /// Tasks whose prediction has this class...
-    pub output_class: Option<String>,
-    /// ...in this control.
-    pub output_from_name: Option<String>,
-    /// Tasks whose prediction/ground-truth alignment for this class...
-    pub alignment_class: Option<String>,
-    /// ...in this control...
-    pub alignment_from_name: Option<String>,
-    /// ...is `all`, `true_positive`, `false_positive` or `false_negative`.
-    pub alignment_outcome: Option<String>,
-    /// Prompter extension: add the shown run's score `summary` (default true); false skips
-    /// its computation.
-    pub include_summary: Option<String>,
-    /// Prompter extension: the run the summary's `version_comparison` compares with (another
-    /// run of the project); default: the prompt's other versions' latest completed runs on the
-    /// same project and subset.
-    pub compare_to: Option<i64>,
-}
-
-/// A page of subset tasks, in the SDK's nesting.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SubsetTasksView {
-    /// Matching tasks (with `include_total=false`: those up to this page).
-    pub count: u64,
-    /// Next page URL.
-    pub next: Option<String>,
-    /// Previous page URL.
-    pub previous: Option<String>,
-    /// One element: `{task_count, next_cursor, previous_cursor, task_result_list}`.
-    #[schema(value_type = Vec<Object>)]
-    pub results: Vec<Value>,
-    /// Prompter extension, when a run is shown: `{model_run, accuracy,
-    /// ground_truth_accuracy, version_comparison}`, as the indicators of the same keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub summary: Option<Value>,
 }
 
 /// Tasks of a subset beside this prompt's predictions, their ground truth, per-task score and
@@ -212,27 +140,6 @@ pub async fn subset_tasks(
         results: vec![page_object],
         summary: found.summary,
     }))
-}
-
-/// An indicator of a run.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IndicatorView {
-    /// Key, for `indicators/{key}`.
-    pub key: String,
-    /// Title.
-    pub title: String,
-    /// Values.
-    #[schema(value_type = Object)]
-    pub values: Value,
-}
-
-/// Parameters of the indicators.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct IndicatorsQuery {
-    /// Prompter extension: the run `version_comparison` compares with (another run of the same
-    /// project); default: the prompt's other versions' latest completed runs on the same
-    /// project and subset (at most five).
-    pub compare_to: Option<i64>,
 }
 
 /// The indicators of a run (a bare list): Label Studio's `accuracy`, `f1`, `predictions`,

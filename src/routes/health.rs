@@ -2,9 +2,8 @@
 //! `GET /ready` (the database answers and its schema is current), neither needing a token;
 //! and `GET /`, which leads a browser to the API documentation.
 use crate::state::AppState;
+use crate::views::ops::ProbeView;
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 /// Registers `/health`, `/ready` and `/`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -18,16 +17,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .finish()
             }),
         );
-}
-
-/// A probe's answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProbeView {
-    /// `ok`, or `unavailable` with the reason in `detail`.
-    pub status: String,
-    /// Why the service is not ready, when it is not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
 }
 
 /// The process is up and serving requests. Needs no token.

@@ -5,9 +5,10 @@ use super::resource;
 use crate::auth::Manager;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, JsonBytes, parse_json};
-use crate::label_studio::{self as service, LinkInput, PushInput, SyncInput};
+use crate::label_studio as service;
 use crate::state::AppState;
 use crate::views::label_studio::LabelStudioLinkView;
+use crate::views::label_studio::{LinkInput, PushInput, SyncInput};
 use actix_web::{HttpResponse, web};
 use entity::label_studio_link as link;
 

@@ -2,10 +2,11 @@
 //! extension), a version's answers for a few tasks through the run engine's path, not stored.
 use super::resource;
 use crate::auth::Manager;
-use crate::engine::live::request::{self as service, LiveInput, LiveView};
+use crate::engine::live::request as service;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use crate::views::live::{LiveInput, LiveView};
 use actix_web::{HttpResponse, web};
 
 /// Registers the live prediction route.

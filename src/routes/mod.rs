@@ -1,10 +1,8 @@
 //! HTTP routes, one module per resource, each with its `configure`. Handlers are thin: they
 //! extract, call a service, and map the result to a view.
 use crate::error::ApiError;
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::Page;
 use actix_web::{HttpRequest, web};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 pub mod annotations;
 pub mod docs;
@@ -61,28 +59,6 @@ async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse,
 /// Unknown paths: Label Studio's 404 body.
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
-}
-
-/// DRF page-number pagination parameters.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PageParams {
-    /// 1-based page number.
-    pub page: Option<String>,
-    /// Items per page.
-    pub page_size: Option<String>,
-}
-
-impl PageParams {
-    /// The validated page request: `default_size` items unless `page_size` says otherwise (at
-    /// most `max_size`); an invalid page answers 404 "Invalid page." as DRF does.
-    pub fn resolve(&self, default_size: u64, max_size: u64) -> Result<PageRequest, ApiError> {
-        PageRequest::parse(
-            self.page.as_deref(),
-            self.page_size.as_deref(),
-            default_size,
-            max_size,
-        )
-    }
 }
 
 /// The `next` and `previous` URLs of a page, built from the request's own URL.

@@ -3,12 +3,10 @@ use super::resource;
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::services::predictions::{self as service, ListFilter, PredictionInput};
+use crate::services::predictions::{self as service, ListFilter};
 use crate::state::AppState;
-use crate::views::PredictionView;
+use crate::views::predictions::{PredictionInput, PredictionListQuery, PredictionView};
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 /// Registers the prediction routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,19 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     );
-}
-
-/// Filters of the prediction list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PredictionListQuery {
-    /// Predictions of this task.
-    pub task: Option<i64>,
-    /// Predictions of this project.
-    pub project: Option<i64>,
-    /// Predictions of this project (the SDK's `task_project`).
-    #[serde(rename = "task__project")]
-    #[param(rename = "task__project")]
-    pub task_project: Option<i64>,
 }
 
 /// The caller organization's predictions, by id.

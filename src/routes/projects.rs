@@ -1,17 +1,19 @@
 //! Projects: `/api/projects/`, `/api/projects/{id}/`, import and label-config validation.
-use super::{PageParams, page_links, parse_ids, resource};
+use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
-use crate::services::projects::{self as service, ListFilter, ProjectInput, config_of};
+use crate::services::projects::{self as service, ListFilter, config_of};
 use crate::services::{accounts, tasks};
 use crate::state::AppState;
-use crate::views::{Paginated, ProjectView};
+use crate::views::projects::{
+    ImportQuery, ImportView, LabelConfigInput, LabelConfigView, ProjectInput, ProjectListQuery,
+    ProjectView,
+};
+use crate::views::{PageParams, Paginated};
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::project;
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
-use utoipa::{IntoParams, ToSchema};
 
 /// Registers the project routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -56,19 +58,6 @@ async fn one_view(state: &AppState, project: project::Model) -> ApiResult<Projec
         .await?
         .pop()
         .ok_or(ApiError::NotFound)
-}
-
-/// Filters of the project list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ProjectListQuery {
-    /// Title contains (case-insensitive).
-    pub title: Option<String>,
-    /// Title or description contains (case-insensitive).
-    pub search: Option<String>,
-    /// Comma-separated project ids.
-    pub ids: Option<String>,
-    /// `id`, `title`, `created_at`, `updated_at`, `pinned_at`; `-` for descending.
-    pub ordering: Option<String>,
 }
 
 /// The caller organization's projects, paginated (30 per page by default, at most 100;
@@ -156,48 +145,6 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Options of an import.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ImportQuery {
-    /// `false` checks and counts the import without saving it (default `true`).
-    pub commit_to_project: Option<String>,
-    /// `true` adds the new task ids to the response.
-    pub return_task_ids: Option<String>,
-    /// Accepted and ignored.
-    pub preannotated_from_fields: Option<String>,
-    /// Prompter extension: `true` makes every imported annotation that is not cancelled ground
-    /// truth (the one a `HasGT` run and the scores compare with), whatever its own
-    /// `ground_truth` says.
-    pub ground_truth: Option<String>,
-}
-
-/// What an import did, in Label Studio's shape (both `prediction_count` and the SDK's
-/// `predictions_count`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportView {
-    /// Tasks created.
-    pub task_count: usize,
-    /// Annotations created.
-    pub annotation_count: usize,
-    /// Predictions created.
-    pub prediction_count: usize,
-    /// Predictions created (the SDK's name).
-    pub predictions_count: usize,
-    /// Seconds taken.
-    pub duration: f64,
-    /// Always empty: imports come as JSON, not files.
-    pub file_upload_ids: Vec<i64>,
-    /// Always false.
-    pub could_be_tasks_list: bool,
-    /// Always empty.
-    pub found_formats: Vec<String>,
-    /// Data keys seen in the tasks.
-    pub data_columns: Vec<String>,
-    /// Ids of the new tasks, with `return_task_ids=true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_ids: Option<Vec<i64>>,
-}
-
 /// Imports tasks, with inline `annotations` and `predictions`, in one transaction.
 #[utoipa::path(post, path = "/api/projects/{id}/import", tag = "projects", params(("id" = i64, Path, description = "Project id"), ImportQuery),
     request_body(content = Vec<Object>, description = "Tasks: data objects, or {data, annotations, predictions, meta}"),
@@ -244,22 +191,6 @@ pub async fn import(
         data_columns: outcome.data_columns,
         task_ids: return_ids.then_some(outcome.task_ids),
     }))
-}
-
-/// A label config to validate.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct LabelConfigInput {
-    /// Label config (XML).
-    pub label_config: String,
-}
-
-/// A valid label config, and whether it changes the project's controls or labels.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LabelConfigView {
-    /// The config, as sent.
-    pub label_config: String,
-    /// Whether controls, their targets or labels differ from the project's current config.
-    pub config_essential_data_has_changed: bool,
 }
 
 /// Validates a label config against a project (400 names the problem and its position).

@@ -1,18 +1,21 @@
 //! Prompts: `/api/prompts/`, `/api/prompts/{id}/` and `/api/prompts/compatible-projects`.
-use super::{PageParams, page_links, parse_ids, resource};
+use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::label_config::Skill;
-use crate::services::prompts::{self as service, ListFilter, PromptInput};
+use crate::services::prompts::{self as service, ListFilter};
 use crate::services::{accounts, projects};
 use crate::state::AppState;
-use crate::views::prompts::{AssociatedProject, PromptDetailView, PromptView};
-use crate::views::{Paginated, ProjectView, UserSimple};
+use crate::views::projects::ProjectView;
+use crate::views::prompts::PromptInput;
+use crate::views::prompts::{
+    AssociatedProject, CompatibleQuery, PromptDetailView, PromptFields, PromptListQuery, PromptView,
+};
+use crate::views::users::UserSimple;
+use crate::views::{PageParams, Paginated};
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::model_interface;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 /// Registers the prompt routes (compatible-projects before `{id}`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -58,6 +61,7 @@ pub async fn detail_views(
         .into_iter()
         .map(|p| {
             let s = stats.remove(&p.id).unwrap_or_default();
+            let creator = p.created_by_id.and_then(|id| users.get(&id).cloned());
             let projects = links
                 .remove(&p.id)
                 .unwrap_or_default()
@@ -68,18 +72,8 @@ pub async fn detail_views(
                 })
                 .collect();
             PromptDetailView {
-                id: p.id,
-                created_by: p.created_by_id.and_then(|id| users.get(&id).cloned()),
-                title: p.title,
-                description: p.description,
-                skill_name: p.skill_name,
-                input_fields: p.input_fields,
-                output_classes: p.output_classes,
+                prompt: PromptFields::new(p, creator),
                 associated_projects: projects,
-                deployed_version: p.deployed_version_id,
-                organization: p.organization_id,
-                created_at: p.created_at,
-                updated_at: p.updated_at,
                 versions_count: s.versions_count,
                 runs_count: s.runs_count,
                 best_score: s.best_score,
@@ -99,15 +93,6 @@ async fn plain_view(state: &AppState, prompt: model_interface::Model) -> ApiResu
     let users = creators(state, std::iter::once(prompt.created_by_id)).await?;
     let creator = prompt.created_by_id.and_then(|id| users.get(&id).cloned());
     Ok(PromptView::new(prompt, projects, creator))
-}
-
-/// Search and ordering of the prompt list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PromptListQuery {
-    /// Title or description contains (case-insensitive).
-    pub search: Option<String>,
-    /// `id`, `title`, `created_at`, `updated_at`; `-` for descending (default `-created_at`).
-    pub ordering: Option<String>,
 }
 
 /// The caller organization's prompts, paginated (100 per page by default).
@@ -191,19 +176,6 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     service::delete(&state.db, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Filters of the compatible-projects list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct CompatibleQuery {
-    /// `TextClassification` (default) or `NamedEntityRecognition`.
-    pub project_type: Option<String>,
-    /// Comma-separated project ids.
-    pub ids: Option<String>,
-    /// Title contains (case-insensitive).
-    pub title: Option<String>,
-    /// `id`, `title`, `created_at`; `-` for descending.
-    pub ordering: Option<String>,
 }
 
 /// Projects a prompt of `project_type` can run on: a Choices (or Labels) control over a Text

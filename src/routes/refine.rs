@@ -3,17 +3,15 @@
 use super::resource;
 use super::versions::views;
 use crate::auth::{AuthUser, Manager};
-use crate::engine::refine::{self as service, RefineInput};
+use crate::engine::refine as service;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::services::versions;
 use crate::state::AppState;
-use crate::views::prompts::RefinedPromptView;
+use crate::views::refine::{RefineInput, RefineQuery, RefinedPromptView, RefinedQuery};
 use actix_web::{HttpResponse, web};
 use entity::model_refinement;
-use serde::Deserialize;
 use std::time::Duration;
-use utoipa::IntoParams;
 
 /// Registers the refinement routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,23 +20,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(refine_prompt))
             .route(web::get().to(get_refined_prompt)),
     );
-}
-
-/// Options of a refinement.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct RefineQuery {
-    /// `true` (default): answer at once with status `Pending` and refine in the background;
-    /// `false`: refine first and answer `Completed` or `Failed`.
-    #[serde(rename = "async")]
-    #[param(rename = "async")]
-    pub run_async: Option<String>,
-}
-
-/// The job to read.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct RefinedQuery {
-    /// The `refinement_job_id` the refine call returned (required).
-    pub refinement_job_id: Option<String>,
 }
 
 /// The view of `refinement` with its previous version as `GET .../versions/{id}` shows it.

@@ -6,15 +6,16 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::services::accounts;
 use crate::services::results::{self, FailureResult, PredictionResult, RunContext};
-use crate::services::runs::{self as service, ListFilter, RunInput};
+use crate::services::runs::{self as service, ListFilter};
 use crate::state::AppState;
-use crate::views::UserSimple;
-use crate::views::prompts::{CancelView, RunView};
+use crate::views::runs::{
+    BatchFailedInput, BatchFailedView, BatchPredictionsInput, BatchPredictionsView, BatchQuery,
+    CancelView, RunInput, RunListQuery, RunView,
+};
+use crate::views::users::UserSimple;
 use actix_web::{HttpResponse, web};
 use entity::model_run;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
 
 /// Registers the run routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -52,19 +53,6 @@ pub async fn views(
             RunView::new(r, prompt_id, creator)
         })
         .collect())
-}
-
-/// Filters of the run list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct RunListQuery {
-    /// Runs on this project.
-    pub project: Option<i64>,
-    /// `All`, `HasGT`, `Sample` or `Custom`.
-    pub project_subset: Option<crate::services::runs::Subset>,
-    /// The prompt; must be the one in the path when given.
-    pub parent_model: Option<i64>,
-    /// `id`, `created_at` (default `-created_at`), `completed_at`; `-` for descending.
-    pub ordering: Option<String>,
 }
 
 /// The runs of a version (a bare list, newest first).
@@ -136,61 +124,6 @@ pub async fn cancel(
     let (prompt, version, run) = path.into_inner();
     let detail = service::cancel(&state.db, &caller, prompt, version, run).await?;
     Ok(HttpResponse::Ok().json(CancelView { detail }))
-}
-
-/// Telemetry counts the SDK sends; ignored.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct BatchQuery {
-    /// Ignored.
-    pub num_predictions: Option<i64>,
-    /// Ignored.
-    pub num_failed_predictions: Option<i64>,
-}
-
-/// Results of a run, as an external inference worker (Adala) sends them.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct BatchPredictionsInput {
-    /// The run.
-    pub modelrun_id: Option<i64>,
-    /// Items `{task_id, output: {control: value}, prompt_tokens, completion_tokens,
-    /// prompt_cost_usd, completion_cost_usd, total_cost_usd, inference_time, error, message}`;
-    /// an item without `output` is read in the older flat form.
-    #[schema(value_type = Vec<Object>)]
-    pub results: Vec<Value>,
-    /// The worker's job id.
-    pub job_id: Option<String>,
-}
-
-/// What was received, echoed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchPredictionsView {
-    /// The run's job id, or "".
-    pub job_id: String,
-    /// The items, as sent.
-    #[schema(value_type = Vec<Object>)]
-    pub results: Vec<Value>,
-}
-
-/// Failures of a run, as an external inference worker sends them.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct BatchFailedInput {
-    /// The run.
-    pub modelrun_id: Option<i64>,
-    /// Items `{task_id, message, error_type}`.
-    #[schema(value_type = Vec<Object>)]
-    pub failed_predictions: Vec<Value>,
-    /// The worker's job id.
-    pub job_id: Option<String>,
-}
-
-/// What was received, echoed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchFailedView {
-    /// The run's job id, or "".
-    pub job_id: String,
-    /// The items, as sent.
-    #[schema(value_type = Vec<Object>)]
-    pub failed_predictions: Vec<Value>,
 }
 
 const SYSTEM_KEYS: [&str; 13] = [

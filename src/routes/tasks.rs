@@ -1,15 +1,13 @@
 //! Tasks: `/api/tasks/` (Label Studio's data-manager list shape) and `/api/tasks/{id}/`.
-use super::{PageParams, resource};
+use super::resource;
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, parse_bool};
 use crate::services::{accounts, tasks as service};
 use crate::state::AppState;
-use crate::util::JsonObject;
-use crate::views::{TaskListView, TaskView};
+use crate::views::PageParams;
+use crate::views::tasks::{TaskInput, TaskListQuery, TaskListView, TaskUpdate, TaskView};
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
 
 /// Registers the task routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,23 +39,8 @@ async fn full_views(state: &AppState, tasks: Vec<entity::task::Model>) -> ApiRes
     };
     Ok(details
         .into_iter()
-        .map(|d| TaskView::full(d, name))
+        .map(|d| TaskView::full(d.task, d.annotations, d.predictions, name))
         .collect())
-}
-
-/// Filters of the task list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct TaskListQuery {
-    /// Project id (required).
-    pub project: Option<i64>,
-    /// Data-manager view id; not supported, use `project`.
-    pub view: Option<i64>,
-    /// `all` includes each task's annotations, predictions and drafts; `task_only` does not.
-    pub fields: Option<String>,
-    /// Only tasks with at least one annotation.
-    pub only_annotated: Option<String>,
-    /// Accepted and ignored (data is returned as stored).
-    pub resolve_uri: Option<String>,
 }
 
 /// One page of a project's tasks, by id, with totals over the whole filtered list. Past the
@@ -103,19 +86,6 @@ pub async fn list(
     }))
 }
 
-/// A new task.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TaskInput {
-    /// Task data; must hold every `$field` the project's label config reads.
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    /// Project id.
-    pub project: i64,
-    /// Meta information.
-    #[schema(value_type = Option<Object>)]
-    pub meta: Option<JsonObject>,
-}
-
 /// Creates a task.
 #[utoipa::path(post, path = "/api/tasks/", tag = "tasks", request_body = TaskInput,
     responses((status = 201, body = TaskView), (status = 400, body = ErrorBody)))]
@@ -148,17 +118,6 @@ pub async fn get(
         .pop()
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-/// Writable task fields; counters and other read-only keys are ignored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct TaskUpdate {
-    /// New data; checked against the label config.
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<serde_json::Value>,
-    /// New meta information.
-    #[schema(value_type = Option<Object>)]
-    pub meta: Option<JsonObject>,
 }
 
 /// Partial update of a task's data or meta.

@@ -1,61 +1,13 @@
 //! The current user: `GET /api/current-user/whoami` and `GET /api/current-user`.
 use crate::auth::AuthUser;
+use crate::views::users::{MembershipView, WhoAmIView};
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::Utc;
 
 /// Registers the current-user routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/current-user/whoami").route(web::get().to(whoami)))
         .service(super::resource("/api/current-user").route(web::get().to(current_user)));
-}
-
-/// A membership of the current user.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MembershipView {
-    /// Organization id.
-    pub organization_id: i64,
-    /// Role there.
-    pub role: String,
-    /// Whether it is the active organization.
-    pub active: bool,
-}
-
-/// The current user, as Label Studio's whoami returns it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WhoAmIView {
-    /// User id.
-    pub id: i64,
-    /// Username.
-    pub username: String,
-    /// Email.
-    pub email: String,
-    /// First name.
-    pub first_name: String,
-    /// Last name.
-    pub last_name: String,
-    /// Avatar URL; always null.
-    pub avatar: Option<String>,
-    /// Initials.
-    pub initials: String,
-    /// Phone; always empty.
-    pub phone: String,
-    /// Active organization id.
-    pub active_organization: i64,
-    /// Newsletter consent; always false.
-    pub allow_newsletters: bool,
-    /// When the user joined.
-    pub date_joined: DateTime<Utc>,
-    /// Last activity.
-    pub last_activity: DateTime<Utc>,
-    /// Custom hotkeys; always empty.
-    #[schema(value_type = Object)]
-    pub custom_hotkeys: serde_json::Value,
-    /// The active membership.
-    pub organization_membership: MembershipView,
-    /// Every membership (the active one).
-    pub org_membership: Vec<MembershipView>,
 }
 
 fn view(caller: &AuthUser) -> WhoAmIView {

@@ -6,14 +6,14 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::services::accounts;
 use crate::services::prompts::version_scores;
-use crate::services::versions::{self as service, VersionInput};
+use crate::services::versions as service;
 use crate::state::AppState;
-use crate::views::UserSimple;
-use crate::views::prompts::{DefaultVersionNameView, VersionView};
+use crate::views::users::UserSimple;
+use crate::views::versions::{
+    CostEstimateView, DefaultVersionNameView, VersionInput, VersionListQuery, VersionView,
+};
 use actix_web::{HttpResponse, web};
 use entity::model_version;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 /// Registers the version routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -80,13 +80,6 @@ pub async fn default_name(
         default_model_version_name: name,
         message: None,
     }))
-}
-
-/// Ordering of the version list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct VersionListQuery {
-    /// `id` (default), `title`, `created_at`, `updated_at`; `-` for descending.
-    pub ordering: Option<String>,
 }
 
 /// The versions of a prompt (a bare list).
@@ -161,36 +154,6 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A cost estimate (Label Studio's `InferenceRunCostEstimate`; costs are decimal strings).
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct CostEstimateView {
-    /// Prompt cost, USD.
-    pub prompt_cost_usd: Option<String>,
-    /// Completion cost, USD.
-    pub completion_cost_usd: Option<String>,
-    /// Total, USD.
-    pub total_cost_usd: Option<String>,
-    /// True when no estimate could be made (unknown model, no project).
-    pub is_error: bool,
-    /// `UnknownModel` or `NoProject`.
-    pub error_type: Option<String>,
-    /// Explanation.
-    pub error_message: Option<String>,
-    /// Prompter extension: prompt tokens over the project.
-    pub prompt_tokens: u64,
-    /// Prompter extension: estimated completion tokens.
-    pub completion_tokens: u64,
-    /// Prompter extension: tasks priced.
-    pub tasks: u64,
-    /// Prompter extension: images over the project (image projects).
-    pub images: u64,
-    /// Prompter extension: of `prompt_tokens`, those of images, by the provider's rules.
-    pub image_tokens: u64,
-    /// Prompter extension: sampled images whose size could not be read (counted as
-    /// 1024×1024).
-    pub images_assumed: u64,
-}
-
 /// Estimates what running the version over its prompt's first associated project (All
 /// tasks) costs: the rendered prompts' tokens (counted on up to 1,000 tasks, extrapolated)
 /// and a typical answer's, priced by the price table. Images (image projects) count by the
@@ -208,7 +171,7 @@ pub async fn cost_estimate(
     let sizes =
         crate::engine::images::ImageResolver::for_prompt(&state.engine, &state.db, &caller, prompt)
             .await?;
-    let e = crate::services::costs::estimate(
+    let estimate = crate::services::costs::estimate(
         &state.db,
         &caller,
         prompt,
@@ -217,18 +180,5 @@ pub async fn cost_estimate(
         &sizes,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(CostEstimateView {
-        prompt_cost_usd: e.prompt_cost_usd,
-        completion_cost_usd: e.completion_cost_usd,
-        total_cost_usd: e.total_cost_usd,
-        is_error: e.is_error,
-        error_type: e.error_type,
-        error_message: e.error_message,
-        prompt_tokens: e.prompt_tokens,
-        completion_tokens: e.completion_tokens,
-        tasks: e.tasks,
-        images: e.images,
-        image_tokens: e.image_tokens,
-        images_assumed: e.images_assumed,
-    }))
+    Ok(HttpResponse::Ok().json(estimate))
 }

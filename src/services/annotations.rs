@@ -2,6 +2,7 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::services::{counters, projects, tasks};
+use crate::views::annotations::AnnotationInput;
 
 use entity::{annotation, prediction};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -9,31 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     TransactionSession, TransactionTrait,
 };
-use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
-
-/// Writable annotation fields. Read-only keys the SDK may send (`task`, `project`,
-/// `completed_by`, `created_username`, ...) are ignored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct AnnotationInput {
-    /// Label Studio regions (`null` is rejected).
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub result: Option<Option<Value>>,
-    /// Whether this annotation is the task's ground truth.
-    pub ground_truth: Option<bool>,
-    /// Whether the annotator skipped the task.
-    pub was_cancelled: Option<bool>,
-    /// Seconds spent.
-    pub lead_time: Option<f64>,
-    /// The prediction this annotation started from (same task).
-    pub parent_prediction: Option<i64>,
-    /// The annotation this annotation started from (same task).
-    pub parent_annotation: Option<i64>,
-    /// Last action, e.g. `submitted`, `updated`.
-    pub last_action: Option<String>,
-}
 
 fn result_of(value: Option<Option<Value>>) -> ApiResult<Option<Value>> {
     match value.map(|v| v.unwrap_or(Value::Null)) {

@@ -2,8 +2,8 @@
 //! once per period when it crosses `budget_alert_threshold`, and read by the engine, which
 //! stops runs before they would cross `budget_limit`.
 use crate::error::ApiResult;
-use crate::services::model_providers::BudgetResetPeriod;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
+use entity::enums::BudgetResetPeriod;
 use entity::model_provider_connection as connection;
 use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect};
 

@@ -5,6 +5,7 @@ use crate::error::ApiResult;
 use crate::label_config::{ControlKind, LabelConfig};
 use crate::pricing::{PriceTable, count_tokens, usd};
 use crate::services::{projects, prompts, versions};
+use crate::views::versions::CostEstimateView;
 use entity::task;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -25,43 +26,13 @@ pub trait ImageSizes: Send + Sync {
     async fn size(&self, raw: &str) -> Option<(u32, u32)>;
 }
 
-/// An estimate, as Label Studio's `InferenceRunCostEstimate` carries it (costs as strings).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Estimate {
-    /// Prompt cost, USD.
-    pub prompt_cost_usd: Option<String>,
-    /// Completion cost, USD.
-    pub completion_cost_usd: Option<String>,
-    /// Total, USD.
-    pub total_cost_usd: Option<String>,
-    /// Whether the estimate could not be made.
-    pub is_error: bool,
-    /// Why not: `NoProject`, `UnknownModel`.
-    pub error_type: Option<String>,
-    /// Explanation.
-    pub error_message: Option<String>,
-    /// Prompt tokens over the project.
-    pub prompt_tokens: u64,
-    /// Estimated completion tokens over the project.
-    pub completion_tokens: u64,
-    /// Tasks priced.
-    pub tasks: u64,
-    /// Images over the project (estimated from the sample).
-    pub images: u64,
-    /// Of the prompt tokens, those of images.
-    pub image_tokens: u64,
-    /// Sampled images whose size could not be read, counted as 1024×1024.
-    pub images_assumed: u64,
-}
-
-impl Estimate {
-    fn error(kind: &str, message: String) -> Self {
-        Estimate {
-            is_error: true,
-            error_type: Some(kind.into()),
-            error_message: Some(message),
-            ..Default::default()
-        }
+/// The estimate that could not be made, and why (`kind`: `NoProject`, `UnknownModel`).
+fn failed(kind: &str, message: String) -> CostEstimateView {
+    CostEstimateView {
+        is_error: true,
+        error_type: Some(kind.into()),
+        error_message: Some(message),
+        ..Default::default()
     }
 }
 
@@ -102,10 +73,10 @@ pub async fn estimate(
     version_id: i64,
     prices: &PriceTable,
     sizes: &dyn ImageSizes,
-) -> ApiResult<Estimate> {
+) -> ApiResult<CostEstimateView> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
     let Some(price) = prices.price(&version.provider_model_id) else {
-        return Ok(Estimate::error(
+        return Ok(failed(
             "UnknownModel",
             format!(
                 "No price is known for model \"{}\"; add it to the price file (PROMPTER_PRICES_FILE).",
@@ -118,7 +89,7 @@ pub async fn estimate(
         .remove(&prompt_id)
         .unwrap_or_default();
     let Some(project_id) = linked.first().copied() else {
-        return Ok(Estimate::error(
+        return Ok(failed(
             "NoProject",
             "The prompt has no associated project to estimate over.".into(),
         ));
@@ -176,7 +147,7 @@ pub async fn estimate(
     let prompt_tokens = scale(prompt_sum) + image_tokens;
     let completion_tokens = completion_each * total;
     let (p, c) = price.cost(prompt_tokens, completion_tokens);
-    Ok(Estimate {
+    Ok(CostEstimateView {
         prompt_cost_usd: Some(usd(p)),
         completion_cost_usd: Some(usd(c)),
         total_cost_usd: Some(usd(p + c)),

@@ -1,9 +1,7 @@
-//! Model parameters as versions and provider connections store them: checked on the way in,
-//! stored as a JSON object, read back leniently (a stored object that no longer fits is
-//! treated as empty rather than failing a run).
+//! Model parameters as versions and provider connections take them: checked on the way in
+//! (stored with [`ModelParams::to_stored`], read back with [`ModelParams::from_stored`]).
 use crate::error::{ApiError, ApiResult};
 use crate::llm::ModelParams;
-use serde_json::Value;
 
 /// Reasoning efforts the providers know (OpenAI's names; the rules map them for the others).
 pub const REASONING_EFFORTS: [&str; 5] = ["none", "minimal", "low", "medium", "high"];
@@ -41,18 +39,6 @@ pub fn check(field: &str, params: &ModelParams) -> ApiResult<()> {
     Ok(())
 }
 
-/// The stored form of `params`.
-pub fn to_json(params: &ModelParams) -> Value {
-    serde_json::to_value(params).unwrap_or_else(|_| Value::Object(Default::default()))
-}
-
-/// The parameters of a stored object (empty when none, or when it no longer parses).
-pub fn from_json(stored: Option<&Value>) -> ModelParams {
-    stored
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,7 +52,7 @@ mod tests {
             ..Default::default()
         };
         assert!(check("model_params", &ok).is_ok());
-        assert_eq!(from_json(Some(&to_json(&ok))), ok);
+        assert_eq!(ModelParams::from_stored(Some(&ok.to_stored())), ok);
         let bad = ModelParams {
             temperature: Some(3.0),
             ..Default::default()
@@ -78,7 +64,7 @@ mod tests {
         };
         assert!(check("model_params", &bad).is_err());
         assert_eq!(
-            from_json(Some(&serde_json::json!({"bogus": 1}))),
+            ModelParams::from_stored(Some(&serde_json::json!({"bogus": 1}))),
             ModelParams::default()
         );
     }

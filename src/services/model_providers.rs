@@ -6,188 +6,15 @@ use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult};
 use crate::llm::{Credentials, Provider};
+use crate::views::model_providers::ModelProviderConnectionInput;
 use entity::model_provider_connection as connection;
 use sea_orm::ActiveValue::NotSet;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-/// When a connection's spending starts over (Label Studio's `BudgetResetPeriodEnum`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum BudgetResetPeriod {
-    /// On the first of each month (UTC).
-    Monthly,
-    /// On the first of January (UTC).
-    Yearly,
-}
-
-impl BudgetResetPeriod {
-    /// The period of an exact wire name.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "Monthly" => Some(Self::Monthly),
-            "Yearly" => Some(Self::Yearly),
-            _ => None,
-        }
-    }
-}
-
-/// Who a connection is for (Label Studio's `ScopeEnum`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum ConnectionScope {
-    /// The whole organization (the default).
-    Organization,
-    /// One user.
-    User,
-    /// One model.
-    Model,
-}
-
-impl ConnectionScope {
-    /// Every scope.
-    pub const ALL: [ConnectionScope; 3] = [
-        ConnectionScope::Organization,
-        ConnectionScope::User,
-        ConnectionScope::Model,
-    ];
-
-    /// The wire and stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionScope::Organization => "Organization",
-            ConnectionScope::User => "User",
-            ConnectionScope::Model => "Model",
-        }
-    }
-
-    /// Parses an exact wire name.
-    pub fn parse(name: &str) -> Option<ConnectionScope> {
-        ConnectionScope::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-    }
-}
-
-/// Writable fields of a provider connection, for create and PATCH; every one is optional.
-/// On PATCH an absent field is left as is; `null` clears a nullable field (and is ignored on
-/// `provider`, `scope` and `is_internal`). Read-only keys the SDK may send (`organization`,
-/// `created_by`, `budget_total_spent`, `budget_last_reset_date`) and unknown keys are ignored.
-#[derive(Default, Deserialize, ToSchema)]
-pub struct ModelProviderConnectionInput {
-    /// The provider; `OpenAI` by default.
-    #[schema(value_type = Option<Provider>)]
-    pub provider: Option<String>,
-    /// API key. Write-only: stored encrypted, never returned (see `has_api_key`). An empty
-    /// string or `null` removes it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>, write_only)]
-    pub api_key: Option<Option<String>>,
-    /// Auth token. Write-only: stored encrypted, never returned (see `has_auth_token`). An
-    /// empty string or `null` removes it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>, write_only)]
-    pub auth_token: Option<Option<String>>,
-    /// Google service-account credentials (JSON text), for Vertex AI. Write-only: stored
-    /// encrypted, never returned (see `has_google_application_credentials`). An empty string or
-    /// `null` removes them.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>, write_only)]
-    pub google_application_credentials: Option<Option<String>>,
-    /// Deployment name (Azure), at most 512 characters. An empty string or `null` clears it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>)]
-    pub deployment_name: Option<Option<String>>,
-    /// Endpoint URL, at most 512 characters; for `Custom` and `AzureOpenAI` it must be an
-    /// `http(s)://` URL. An empty string or `null` clears it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>)]
-    pub endpoint: Option<Option<String>>,
-    /// Google Cloud project id (Vertex AI), at most 255 characters. An empty string or `null`
-    /// clears it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>)]
-    pub google_project_id: Option<Option<String>>,
-    /// Google Cloud location (Vertex AI), at most 255 characters. An empty string or `null`
-    /// clears it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>)]
-    pub google_location: Option<Option<String>>,
-    /// The provider's models, as last listed, at most 4096 characters. An empty string or
-    /// `null` clears it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>)]
-    pub cached_available_models: Option<Option<String>>,
-    /// Who the connection is for; `Organization` by default.
-    #[schema(value_type = Option<ConnectionScope>)]
-    pub scope: Option<String>,
-    /// Hidden from the connection list (internal connections); false by default.
-    pub is_internal: Option<bool>,
-    /// Spending (USD) at which to alert; at least 0. `null` clears it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<f64>)]
-    pub budget_alert_threshold: Option<Option<f64>>,
-    /// Prompter extension (read-only in Label Studio): spending limit (USD) per period; runs
-    /// stop before they would cross it. At least 0; `null` means unlimited.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<f64>)]
-    pub budget_limit: Option<Option<f64>>,
-    /// Prompter extension (read-only in Label Studio): `Monthly` or `Yearly` starts the
-    /// spending over each period; `null` never does.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<BudgetResetPeriod>)]
-    pub budget_reset_period: Option<Option<String>>,
-    /// Prompter extension: default model parameters of the versions that use this connection
-    /// (a version's own win key by key). `null` clears them.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<crate::llm::ModelParams>)]
-    pub model_params: Option<Option<crate::llm::ModelParams>>,
-    /// Prompter extension: requests per minute the provider allows this connection (at
-    /// least 1); runs pace themselves to it. `null` means no limit.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<i32>)]
-    pub rpm_limit: Option<Option<i32>>,
-    /// Prompter extension: tokens per minute the provider allows this connection (at least
-    /// 1); runs pace themselves to it. `null` means no limit.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub tpm_limit: Option<Option<i64>>,
-}
-
-/// How a write-only value appears in `Debug` output: never its text.
-fn redacted<T>(value: &Option<Option<T>>) -> &'static str {
-    match value {
-        None => "absent",
-        Some(None) => "null",
-        Some(Some(_)) => "<redacted>",
-    }
-}
-
-impl std::fmt::Debug for ModelProviderConnectionInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModelProviderConnectionInput")
-            .field("provider", &self.provider)
-            .field("api_key", &redacted(&self.api_key))
-            .field("auth_token", &redacted(&self.auth_token))
-            .field(
-                "google_application_credentials",
-                &redacted(&self.google_application_credentials),
-            )
-            .field("deployment_name", &self.deployment_name)
-            .field("endpoint", &self.endpoint)
-            .field("google_project_id", &self.google_project_id)
-            .field("google_location", &self.google_location)
-            .field("cached_available_models", &self.cached_available_models)
-            .field("scope", &self.scope)
-            .field("is_internal", &self.is_internal)
-            .field("budget_alert_threshold", &self.budget_alert_threshold)
-            .field("rpm_limit", &self.rpm_limit)
-            .field("tpm_limit", &self.tpm_limit)
-            .finish()
-    }
-}
+use entity::enums::{BudgetResetPeriod, ConnectionScope};
 
 fn too_long(field: &str, max: usize) -> ApiError {
     ApiError::field(
@@ -373,7 +200,7 @@ fn apply(model: &mut connection::Model, secrets: &Secrets, input: ModelProviderC
         tpm_limit
     );
     if let Some(v) = input.model_params {
-        model.model_params = v.map(|p| crate::services::model_params::to_json(&p));
+        model.model_params = v.map(|p| p.to_stored());
     }
 }
 

@@ -3,6 +3,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::{ControlKind, LabelConfig};
 use crate::services::{counters, projects, tasks};
+use crate::views::predictions::PredictionInput;
 
 use entity::{model_run, prediction, project};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -11,9 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     TransactionSession, TransactionTrait,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::ToSchema;
 
 /// Turns a prediction `result` as clients send it into a region list, as Label Studio does:
 /// a list of region objects is kept; an object becomes one region of the first control whose
@@ -96,32 +95,6 @@ pub fn new_row(
         created_at: Set(now),
         updated_at: Set(now),
     }
-}
-
-/// Writable prediction fields (create and PATCH). `model` (an ML backend id) is ignored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct PredictionInput {
-    /// Regions, or an object / value to be turned into one region.
-    #[schema(value_type = Option<Object>)]
-    pub result: Option<Value>,
-    /// The task (required on create).
-    pub task: Option<i64>,
-    /// The project; defaults to the task's and must match it.
-    pub project: Option<i64>,
-    /// Confidence.
-    pub score: Option<f64>,
-    /// Model version label.
-    pub model_version: Option<String>,
-    /// Inference run that produced it.
-    pub model_run: Option<i64>,
-    /// Cluster id.
-    pub cluster: Option<i32>,
-    /// Neighbours: a list (Label Studio stores the ids of the closest tasks) or an object.
-    #[serde(default, deserialize_with = "crate::util::list_or_object")]
-    #[schema(schema_with = crate::util::list_or_object_schema)]
-    pub neighbors: Option<Value>,
-    /// Mislabeling score.
-    pub mislabeling: Option<f64>,
 }
 
 async fn check_run(

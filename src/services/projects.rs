@@ -4,7 +4,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config::{self, LabelConfig};
 use crate::pagination::{Page, PageRequest};
 use crate::services::{counters, tasks};
-use chrono::Utc;
+use crate::views::projects::{ProjectInput, ProjectStats};
 use entity::project;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -12,69 +12,10 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
-use serde::Deserialize;
 use std::collections::HashMap;
-use utoipa::ToSchema;
 
 /// The label config of a new project when none is given.
 pub const EMPTY_CONFIG: &str = "<View></View>";
-
-/// Writable project fields, for create and PATCH. Absent and `null` both mean "leave as is"
-/// (or the default, on create). Unknown keys are ignored, as Label Studio does.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct ProjectInput {
-    /// Project name, at most 50 characters.
-    pub title: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Label config (XML); validated.
-    pub label_config: Option<String>,
-    /// Instructions for annotators (HTML).
-    pub expert_instruction: Option<String>,
-    /// Show instructions before labeling.
-    pub show_instruction: Option<bool>,
-    /// Show the skip button.
-    pub show_skip_button: Option<bool>,
-    /// Allow empty annotations.
-    pub enable_empty_annotation: Option<bool>,
-    /// Show annotation history.
-    pub show_annotation_history: Option<bool>,
-    /// Show predictions to annotators.
-    pub show_collab_predictions: Option<bool>,
-    /// Show ground-truth tasks first.
-    pub show_ground_truth_first: Option<bool>,
-    /// Show overlapping tasks first.
-    pub show_overlap_first: Option<bool>,
-    /// Percentage of tasks with overlap.
-    pub overlap_cohort_percentage: Option<i32>,
-    /// Annotations per task before it is complete.
-    pub maximum_annotations: Option<i32>,
-    /// Annotations needed before training starts.
-    pub min_annotations_to_start_training: Option<i32>,
-    /// Evaluate predictions against ground truth automatically.
-    pub evaluate_predictions_automatically: Option<bool>,
-    /// Reveal pre-annotations interactively.
-    pub reveal_preannotations_interactively: Option<bool>,
-    /// Published to annotators.
-    pub is_published: Option<bool>,
-    /// Draft project.
-    pub is_draft: Option<bool>,
-    /// Colour, e.g. `#FFFFFF`.
-    pub color: Option<String>,
-    /// Model version shown for predictions.
-    pub model_version: Option<String>,
-    /// Task sampling: `Sequential sampling`, `Uniform sampling` or `Uncertainty sampling`.
-    pub sampling: Option<String>,
-    /// Skip queue: `REQUEUE_FOR_ME`, `REQUEUE_FOR_OTHERS` or `IGNORE_SKIPPED`.
-    pub skip_queue: Option<String>,
-    /// Weights of the control tags for agreement.
-    #[schema(value_type = Option<Object>)]
-    pub control_weights: Option<crate::util::JsonObject>,
-    /// When the project was pinned; `null` unpins it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<chrono::DateTime<Utc>>)]
-    pub pinned_at: Option<Option<chrono::DateTime<Utc>>>,
-}
 
 const SAMPLINGS: [&str; 3] = [
     "Sequential sampling",
@@ -358,27 +299,6 @@ pub async fn list(
     let page = request.locate(total);
     let items = query.offset(page.offset).limit(page.size).all(db).await?;
     Ok((items, total, page))
-}
-
-/// Counters of one project, as Label Studio reports them.
-#[derive(Debug, Clone, Default)]
-pub struct ProjectStats {
-    /// Tasks.
-    pub task_number: i64,
-    /// Non-cancelled annotations.
-    pub total_annotations_number: i64,
-    /// Cancelled (skipped) annotations.
-    pub skipped_annotations_number: i64,
-    /// Predictions.
-    pub total_predictions_number: i64,
-    /// Tasks with at least one annotation.
-    pub num_tasks_with_annotations: i64,
-    /// Tasks that have all the annotations they need.
-    pub finished_task_number: i64,
-    /// Non-cancelled annotations of finished tasks.
-    pub useful_annotation_number: i64,
-    /// Ground-truth annotations.
-    pub ground_truth_number: i64,
 }
 
 #[derive(Debug, FromQueryResult)]

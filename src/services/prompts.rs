@@ -5,6 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::label_config::{LabelConfig, Skill};
 use crate::pagination::{Page, PageRequest};
 use crate::services::{counters, projects};
+use crate::views::prompts::PromptInput;
 use entity::{model_interface, model_interface_project, model_run, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -12,37 +13,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use utoipa::ToSchema;
-
-/// Writable prompt fields (create and PATCH); `organization` and `created_by` are ignored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct PromptInput {
-    /// Prompt name, at most 500 characters (required on create).
-    pub title: Option<String>,
-    /// Description; `null` clears it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
-    /// `TextClassification` (default) or `NamedEntityRecognition`.
-    pub skill_name: Option<String>,
-    /// Project ids the prompt works on; replaces the set on PATCH.
-    pub associated_projects: Option<Vec<i64>>,
-    /// Task-data fields the prompt reads, e.g. `["text"]`.
-    #[schema(value_type = Option<Vec<String>>)]
-    pub input_fields: Option<Value>,
-    /// Label values the prompt outputs, e.g. `["Negative", "Positive"]`.
-    #[schema(value_type = Option<Vec<String>>)]
-    pub output_classes: Option<Value>,
-    /// Prompter extension: the version that answers when a Label Studio uses this prompt as
-    /// its ML backend (`/ml/prompts/{id}`); a version of this prompt, or `null` for its newest
-    /// version.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub deployed_version: Option<Option<i64>>,
-}
 
 fn string_list(field: &str, value: &Value) -> ApiResult<Vec<String>> {
     match value {

@@ -4,6 +4,7 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::{counters, projects, prompts, versions};
+use crate::views::runs::RunInput;
 use entity::{model_run, model_run_slice, task};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -11,9 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
-use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 pub use entity::enums::{RunStatus, Subset};
 
@@ -23,25 +22,6 @@ pub const SLICE_SIZE: usize = 100;
 const KEYSET_PAGE: u64 = 50_000;
 /// Slices per INSERT (11 columns each: within SQLite's and PostgreSQL's bind limits).
 const SLICE_INSERT_BATCH: usize = 1000;
-
-/// A new run. Read-only keys the SDK may send (`organization`, `total_*`, `job_id`,
-/// `predictions_updated_at`) are ignored.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-pub struct RunInput {
-    /// The project to run on; must be in the caller's organization.
-    pub project: Option<i64>,
-    /// `All`, `HasGT` (default), `Sample` or `Custom` (with `task_ids`).
-    pub project_subset: Option<Subset>,
-    /// Only tasks without a successful prediction of this version; keeps the previous run.
-    pub only_missing_predictions: Option<bool>,
-    /// Tasks in a `Sample` run (default: the server's sample size).
-    pub sample_subset_size: Option<i32>,
-    /// A Data Manager filter group; stored only.
-    #[schema(value_type = Option<Object>)]
-    pub filters_json: Option<crate::util::JsonObject>,
-    /// Prompter extension: the task ids of a `Custom` run.
-    pub task_ids: Option<Vec<i64>>,
-}
 
 /// The condition on `tasks` of a project's HasGT subset: tasks with a non-cancelled
 /// ground-truth annotation, found through the annotations' (project, ground_truth) index

@@ -2,53 +2,22 @@
 //! `model_version` label their predictions carry.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::llm::ModelParams;
 use crate::llm::Provider;
 use crate::services::model_params;
 use crate::services::model_providers;
 use crate::services::{counters, prompts};
+use crate::views::versions::VersionInput;
 use entity::{model_interface, model_version};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
-use serde::Deserialize;
-use utoipa::ToSchema;
 
 /// The `model_version` string of the predictions a version's runs write: the version's
 /// `full_title`, `"<prompt title>__<version title>"`. The one place that format lives.
 pub fn prediction_label(prompt_title: &str, version_title: &str) -> String {
     format!("{prompt_title}__{version_title}")
-}
-
-/// Writable version fields (create and PATCH).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct VersionInput {
-    /// Version name, unique within the prompt, at most 500 characters (required on create).
-    pub title: Option<String>,
-    /// Prompt template; task-data fields as `{field}` (Python `str.format` rules). Required on create.
-    pub prompt: Option<String>,
-    /// The model at the provider, e.g. `gpt-4o-mini` (required on create).
-    pub provider_model_id: Option<String>,
-    /// Provider; default `OpenAI`.
-    pub provider: Option<String>,
-    /// Provider connection of the caller's organization; `null` unlinks it.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub model_provider_connection: Option<Option<i64>>,
-    /// Ground-truth examples to include in each call (0 disables).
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<i32>)]
-    pub max_few_shot_examples: Option<Option<i32>>,
-    /// Must equal the prompt in the path when given.
-    pub parent_model: Option<i64>,
-    /// Prompter extension: model parameters (`temperature`, `max_tokens`, `top_p`, `seed`,
-    /// `reasoning_effort`, `extra`), over the connection's; what the model does not take is
-    /// left out by the provider's rules. `null` clears them.
-    #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<ModelParams>)]
-    pub model_params: Option<Option<ModelParams>>,
 }
 
 /// The version `version_id` of prompt `prompt_id`, both in the caller's organization, or 404.
@@ -342,10 +311,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         provider_model_id: Set(model),
         model_provider_connection_id: Set(Some(connection)),
         max_few_shot_examples: Set(Some(input.max_few_shot_examples.flatten().unwrap_or(0))),
-        model_params: Set(input
-            .model_params
-            .flatten()
-            .map(|p| model_params::to_json(&p))),
+        model_params: Set(input.model_params.flatten().map(|p| p.to_stored())),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -407,7 +373,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         model.max_few_shot_examples = Set(Some(v.unwrap_or(0)));
     }
     if let Some(v) = input.model_params {
-        model.model_params = Set(v.map(|p| model_params::to_json(&p)));
+        model.model_params = Set(v.map(|p| p.to_stored()));
     }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;

@@ -1,10 +1,10 @@
-//! The view of a project's link to a Label Studio instance. The token is write-only: only
-//! `has_token` tells that one is stored.
-use crate::label_studio::LinkedCounts;
+//! A project's link to a Label Studio instance: the link view, its writable fields (the token
+//! is write-only: only `has_token` tells that one is stored), and the options of a sync and a
+//! push.
 use chrono::{DateTime, Utc};
 use entity::enums::LinkStatus;
 use entity::label_studio_link as link;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Progress of the running (or last) job.
@@ -77,5 +77,81 @@ impl LabelStudioLinkView {
             created_at: l.created_at,
             updated_at: l.updated_at,
         }
+    }
+}
+
+/// A link, or the fields of a link to change (PATCH). The token is write-only.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct LinkInput {
+    /// The Label Studio instance's base URL, `http(s)://host[:port][/path]`.
+    pub url: Option<String>,
+    /// A Label Studio API token (legacy token, sent as `Authorization: Token <token>`).
+    /// Write-only: stored encrypted, never returned.
+    #[schema(write_only)]
+    pub token: Option<String>,
+    /// The Label Studio project id.
+    pub ls_project: Option<i64>,
+}
+
+impl std::fmt::Debug for LinkInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkInput")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ls_project", &self.ls_project)
+            .finish()
+    }
+}
+
+/// Which imported annotations count as ground truth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroundTruthMode {
+    /// Every non-cancelled annotation (Label Studio users rarely set the flag).
+    #[default]
+    All,
+    /// Only annotations Label Studio flags as ground truth.
+    Flagged,
+}
+
+/// Options of a sync.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SyncInput {
+    /// `all` (default) or `flagged`.
+    pub ground_truth: Option<GroundTruthMode>,
+}
+
+/// What to push.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PushInput {
+    /// The inference run whose predictions to push (a run on this project).
+    pub run: Option<i64>,
+    /// Same as `run`.
+    pub model_run: Option<i64>,
+}
+
+/// Rows of the Prompter project that are tied to Label Studio objects.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct LinkedCounts {
+    /// Tasks synced from Label Studio (with a Label Studio task id).
+    pub tasks: i64,
+    /// Annotations synced from Label Studio.
+    pub annotations: i64,
+    /// Predictions pushed to Label Studio (with a Label Studio prediction id).
+    pub predictions: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_input_debug_hides_the_token() {
+        let input = LinkInput {
+            url: Some("http://x".into()),
+            token: Some("tok-secret".into()),
+            ls_project: Some(1),
+        };
+        assert!(!format!("{input:?}").contains("tok-secret"));
     }
 }

@@ -868,9 +868,9 @@ async fn prompter_ls_links_syncs_and_pushes_through_the_api() {
 #[tokio::test]
 async fn the_mirror_upsert_keeps_each_sources_rules() {
     use entity::{annotation, project, task};
-    use prompter::label_studio::GroundTruthMode;
     use prompter::label_studio::client::{LsAnnotation, LsTask, parse_time};
     use prompter::label_studio::mirror::{Source, Written, upsert};
+    use prompter::views::label_studio::GroundTruthMode;
     let app = TestApp::spawn().await;
     let caller = prompter::auth::authenticate(&app.db, &app.token)
         .await

@@ -6,13 +6,12 @@ pub mod request;
 use super::Engine;
 use super::plan::{Plan, PlanError, TaskOutcome};
 use crate::label_config::LabelConfig;
+use crate::views::live::LivePrediction;
 use entity::model_version;
 use futures_util::future::join_all;
 use sea_orm::ConnectionTrait;
-use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
-use utoipa::ToSchema;
 
 /// A task to predict: its id (0 for data that is not a stored task) and data.
 #[derive(Debug, Clone)]
@@ -21,33 +20,6 @@ pub struct LiveTask {
     pub id: i64,
     /// The task data.
     pub data: Value,
-}
-
-/// The answer for one task.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LivePrediction {
-    /// The task.
-    pub task: i64,
-    /// Label Studio result regions; empty when the task failed.
-    #[schema(value_type = Vec<Object>)]
-    pub result: Vec<Value>,
-    /// 1.0 for an answer, null for a failure.
-    pub score: Option<f64>,
-    /// `<prompt title>__<version title>`.
-    pub model_version: String,
-    /// The failure's kind (`RateLimit`, `Timeout`, `ProviderError`, `InvalidOutput`,
-    /// `Authentication`, `MissingField`, ...), null on success.
-    pub error_type: Option<String>,
-    /// The failure's message, null on success.
-    pub error_message: Option<String>,
-    /// Prompt tokens used.
-    pub prompt_tokens: Option<i64>,
-    /// Completion tokens used.
-    pub completion_tokens: Option<i64>,
-    /// Cost in USD, when the model has a price.
-    pub total_cost_usd: Option<f64>,
-    /// Seconds the call took.
-    pub inference_time: Option<f64>,
 }
 
 /// What a live request may add to its tasks (the ML backend's `/predict` uses both).

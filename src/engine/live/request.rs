@@ -1,48 +1,19 @@
 //! Live predictions of a version for a few tasks of a project (stored tasks by id, or data
 //! given inline), answered at once and not stored: what the ML backend's `/predict` and the
 //! `predict` endpoint serve.
-use super::{LivePrediction, LiveTask};
+use super::LiveTask;
 use crate::auth::AuthUser;
 use crate::engine::Engine;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::{projects, versions};
+use crate::views::live::{LiveInput, LiveView};
 use entity::{model_interface, task};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
-use utoipa::ToSchema;
 
 /// Most tasks one live request may predict.
 pub const MAX_TASKS: usize = 100;
-
-/// Inline task data.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct InlineTask {
-    /// The task data, as a task of the project would hold it.
-    #[schema(value_type = Object)]
-    pub data: Value,
-}
-
-/// A live prediction request: a project and either stored task ids or inline tasks.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct LiveInput {
-    /// The project whose label config shapes the answers (and holds `task_ids`).
-    pub project: Option<i64>,
-    /// Ids of stored tasks of the project (1 to 100).
-    pub task_ids: Option<Vec<i64>>,
-    /// Inline tasks (1 to 100), instead of `task_ids`.
-    pub tasks: Option<Vec<InlineTask>>,
-}
-
-/// The answers of a live request.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LiveView {
-    /// `<prompt title>__<version title>`, as run predictions carry it.
-    pub model_version: String,
-    /// One item per task, in the request's order.
-    pub results: Vec<LivePrediction>,
-}
 
 /// Predicts the tasks of `input` with a version of a prompt.
 pub async fn predict(

@@ -1,0 +1,99 @@
+//! Evaluation: subsets, the subset-tasks drill-down and the indicators of a run.
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// A subset of a project's tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubsetView {
+    /// `All`, `HasGT` or `Sample`.
+    pub subset: String,
+    /// Tasks in it.
+    pub count: u64,
+    /// The task-data columns the label config reads.
+    #[schema(value_type = Vec<Object>)]
+    pub columns_schema: Vec<Value>,
+}
+
+/// Ordering of the subsets; accepted and ignored.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SubsetsQuery {
+    /// Ignored.
+    pub ordering: Option<String>,
+}
+
+/// Parameters of the subset-tasks drill-down.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SubsetTasksParams {
+    /// The prompt (required: 400 without it).
+    pub parent_model: Option<i64>,
+    /// Show this run's predictions.
+    pub model_run: Option<i64>,
+    /// Without `model_run`: the latest run of this version on the project.
+    pub model_version: Option<i64>,
+    /// `All`, `HasGT`, `Sample` or `Custom`.
+    pub project_subset: Option<String>,
+    /// Count the matching tasks (default true); false omits `task_count`.
+    pub include_total: Option<String>,
+    /// `id` (default) or `-id`.
+    pub ordering: Option<String>,
+    /// Comma-separated version ids: tasks with predictions of every one.
+    pub prediction_version_ids: Option<String>,
+    /// Tasks whose prediction has this class...
+    pub output_class: Option<String>,
+    /// ...in this control.
+    pub output_from_name: Option<String>,
+    /// Tasks whose prediction/ground-truth alignment for this class...
+    pub alignment_class: Option<String>,
+    /// ...in this control...
+    pub alignment_from_name: Option<String>,
+    /// ...is `all`, `true_positive`, `false_positive` or `false_negative`.
+    pub alignment_outcome: Option<String>,
+    /// Prompter extension: add the shown run's score `summary` (default true); false skips
+    /// its computation.
+    pub include_summary: Option<String>,
+    /// Prompter extension: the run the summary's `version_comparison` compares with (another
+    /// run of the project); default: the prompt's other versions' latest completed runs on the
+    /// same project and subset.
+    pub compare_to: Option<i64>,
+}
+
+/// A page of subset tasks, in the SDK's nesting.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubsetTasksView {
+    /// Matching tasks (with `include_total=false`: those up to this page).
+    pub count: u64,
+    /// Next page URL.
+    pub next: Option<String>,
+    /// Previous page URL.
+    pub previous: Option<String>,
+    /// One element: `{task_count, next_cursor, previous_cursor, task_result_list}`.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+    /// Prompter extension, when a run is shown: `{model_run, accuracy,
+    /// ground_truth_accuracy, version_comparison}`, as the indicators of the same keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<Value>,
+}
+
+/// An indicator of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndicatorView {
+    /// Key, for `indicators/{key}`.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// Values.
+    #[schema(value_type = Object)]
+    pub values: Value,
+}
+
+/// Parameters of the indicators.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IndicatorsQuery {
+    /// Prompter extension: the run `version_comparison` compares with (another run of the same
+    /// project); default: the prompt's other versions' latest completed runs on the same
+    /// project and subset (at most five).
+    pub compare_to: Option<i64>,
+}

@@ -1,0 +1,203 @@
+//! Inference runs: the run view, its writable fields, list filters, cancel, and the result
+//! callbacks of an external inference worker.
+use super::users::UserSimple;
+use chrono::{DateTime, Utc};
+use entity::enums::Subset;
+use entity::model_run;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// An inference run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// Run id.
+    pub id: i64,
+    /// Project id.
+    pub project: i64,
+    /// Version id.
+    pub model_version: i64,
+    /// Prompt id.
+    pub parent_model: i64,
+    /// `All`, `HasGT`, `Sample` or `Custom`.
+    pub project_subset: entity::enums::Subset,
+    /// `Pending`, `InProgress`, `Completed`, `Failed` or `Canceled`.
+    pub status: entity::enums::RunStatus,
+    /// Job id.
+    pub job_id: Option<String>,
+    /// Tasks in the subset.
+    pub total_tasks: i64,
+    /// Successful predictions stored.
+    pub total_predictions: i64,
+    /// Predictions matching ground truth.
+    pub total_correct_predictions: i64,
+    /// Prompter extension: tasks that ended in a failure.
+    pub total_failed_predictions: i64,
+    /// Sample size of a `Sample` run.
+    pub sample_subset_size: Option<i32>,
+    /// Data Manager filters, as sent.
+    #[schema(value_type = Option<Object>)]
+    pub filters_json: Option<Value>,
+    /// Task ids of a `Custom` run.
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub task_ids: Option<Value>,
+    /// Whether only tasks without a prediction of this version were run.
+    pub only_missing_predictions: bool,
+    /// Source run of a re-evaluation.
+    pub source_model_run: Option<i64>,
+    /// Prompter extension: prompt tokens spent.
+    pub prompt_tokens: i64,
+    /// Prompter extension: completion tokens spent.
+    pub completion_tokens: i64,
+    /// Prompter extension: cost in USD.
+    pub total_cost_usd: f64,
+    /// Prompter extension: why the run failed, for a `Failed` run.
+    pub error_message: Option<String>,
+    /// Prompter extension: what was changed to get answers, each once (e.g. a parameter the
+    /// provider refused, sent again without it).
+    pub notes: Vec<String>,
+    /// Organization id.
+    pub organization: i64,
+    /// Creator.
+    pub created_by: Option<UserSimple>,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+    /// When the run was triggered.
+    pub triggered_at: Option<DateTime<Utc>>,
+    /// When a result was last stored.
+    pub predictions_updated_at: Option<DateTime<Utc>>,
+    /// When the run finished.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl RunView {
+    /// The view of `r` of the prompt `parent_model`.
+    pub fn new(r: model_run::Model, parent_model: i64, creator: Option<UserSimple>) -> Self {
+        RunView {
+            id: r.id,
+            project: r.project_id,
+            model_version: r.model_version_id,
+            parent_model,
+            project_subset: r.project_subset,
+            status: r.status,
+            job_id: r.job_id,
+            total_tasks: r.total_tasks,
+            total_predictions: r.total_predictions,
+            total_correct_predictions: r.total_correct_predictions,
+            total_failed_predictions: r.total_failed,
+            sample_subset_size: r.sample_subset_size,
+            filters_json: r.filters_json,
+            task_ids: r.task_ids,
+            only_missing_predictions: r.only_missing_predictions,
+            source_model_run: r.source_model_run_id,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            total_cost_usd: r.total_cost,
+            error_message: r.error_message,
+            notes: r
+                .notes
+                .and_then(|n| serde_json::from_value(n).ok())
+                .unwrap_or_default(),
+            organization: r.organization_id,
+            created_by: creator,
+            created_at: r.created_at,
+            triggered_at: r.triggered_at,
+            predictions_updated_at: r.predictions_updated_at,
+            completed_at: r.completed_at,
+        }
+    }
+}
+
+/// The answer of a cancel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelView {
+    /// What happened.
+    pub detail: String,
+}
+
+/// A new run. Read-only keys the SDK may send (`organization`, `total_*`, `job_id`,
+/// `predictions_updated_at`) are ignored.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct RunInput {
+    /// The project to run on; must be in the caller's organization.
+    pub project: Option<i64>,
+    /// `All`, `HasGT` (default), `Sample` or `Custom` (with `task_ids`).
+    pub project_subset: Option<Subset>,
+    /// Only tasks without a successful prediction of this version; keeps the previous run.
+    pub only_missing_predictions: Option<bool>,
+    /// Tasks in a `Sample` run (default: the server's sample size).
+    pub sample_subset_size: Option<i32>,
+    /// A Data Manager filter group; stored only.
+    #[schema(value_type = Option<Object>)]
+    pub filters_json: Option<crate::util::JsonObject>,
+    /// Prompter extension: the task ids of a `Custom` run.
+    pub task_ids: Option<Vec<i64>>,
+}
+
+/// Filters of the run list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RunListQuery {
+    /// Runs on this project.
+    pub project: Option<i64>,
+    /// `All`, `HasGT`, `Sample` or `Custom`.
+    pub project_subset: Option<Subset>,
+    /// The prompt; must be the one in the path when given.
+    pub parent_model: Option<i64>,
+    /// `id`, `created_at` (default `-created_at`), `completed_at`; `-` for descending.
+    pub ordering: Option<String>,
+}
+
+/// Telemetry counts the SDK sends; ignored.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BatchQuery {
+    /// Ignored.
+    pub num_predictions: Option<i64>,
+    /// Ignored.
+    pub num_failed_predictions: Option<i64>,
+}
+
+/// Results of a run, as an external inference worker (Adala) sends them.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BatchPredictionsInput {
+    /// The run.
+    pub modelrun_id: Option<i64>,
+    /// Items `{task_id, output: {control: value}, prompt_tokens, completion_tokens,
+    /// prompt_cost_usd, completion_cost_usd, total_cost_usd, inference_time, error, message}`;
+    /// an item without `output` is read in the older flat form.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+    /// The worker's job id.
+    pub job_id: Option<String>,
+}
+
+/// What was received, echoed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchPredictionsView {
+    /// The run's job id, or "".
+    pub job_id: String,
+    /// The items, as sent.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+}
+
+/// Failures of a run, as an external inference worker sends them.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BatchFailedInput {
+    /// The run.
+    pub modelrun_id: Option<i64>,
+    /// Items `{task_id, message, error_type}`.
+    #[schema(value_type = Vec<Object>)]
+    pub failed_predictions: Vec<Value>,
+    /// The worker's job id.
+    pub job_id: Option<String>,
+}
+
+/// What was received, echoed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchFailedView {
+    /// The run's job id, or "".
+    pub job_id: String,
+    /// The items, as sent.
+    #[schema(value_type = Vec<Object>)]
+    pub failed_predictions: Vec<Value>,
+}

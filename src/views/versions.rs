@@ -1,0 +1,142 @@
+//! Prompt versions: the version view, its writable fields, list ordering, the default name
+//! and the cost estimate.
+use super::users::UserSimple;
+use crate::llm::ModelParams;
+use chrono::{DateTime, Utc};
+use entity::model_version;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// A prompt version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    /// Version id.
+    pub id: i64,
+    /// Name, unique within the prompt.
+    pub title: String,
+    /// Prompt template.
+    pub prompt: String,
+    /// Provider.
+    pub provider: String,
+    /// Model id at the provider.
+    pub provider_model_id: String,
+    /// Model name for display (the provider's model id).
+    pub model_display_name: String,
+    /// Provider connection id.
+    pub model_provider_connection: Option<i64>,
+    /// Few-shot examples per call (0 = none).
+    pub max_few_shot_examples: Option<i32>,
+    /// Prompter extension: the version's model parameters (`{}` when it sets none; the
+    /// connection's apply under them).
+    pub model_params: ModelParams,
+    /// Prompt id.
+    pub parent_model: i64,
+    /// Accuracy of the latest completed HasGT run (0..1), or null.
+    pub score: Option<f64>,
+    /// Organization id.
+    pub organization: i64,
+    /// Creator.
+    pub created_by: Option<UserSimple>,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+    /// Updated at.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl VersionView {
+    /// The view of `v` with its score and creator.
+    pub fn new(v: model_version::Model, score: Option<f64>, creator: Option<UserSimple>) -> Self {
+        VersionView {
+            id: v.id,
+            title: v.title,
+            prompt: v.prompt,
+            provider: v.provider,
+            model_display_name: v.provider_model_id.clone(),
+            provider_model_id: v.provider_model_id,
+            model_provider_connection: v.model_provider_connection_id,
+            max_few_shot_examples: v.max_few_shot_examples,
+            model_params: ModelParams::from_stored(v.model_params.as_ref()),
+            parent_model: v.parent_model_id,
+            score,
+            organization: v.organization_id,
+            created_by: creator,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// The default name of a new version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DefaultVersionNameView {
+    /// `v{n+1}`, free within the prompt.
+    pub default_model_version_name: String,
+    /// Always null.
+    pub message: Option<String>,
+}
+
+/// Writable version fields (create and PATCH).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct VersionInput {
+    /// Version name, unique within the prompt, at most 500 characters (required on create).
+    pub title: Option<String>,
+    /// Prompt template; task-data fields as `{field}` (Python `str.format` rules). Required on create.
+    pub prompt: Option<String>,
+    /// The model at the provider, e.g. `gpt-4o-mini` (required on create).
+    pub provider_model_id: Option<String>,
+    /// Provider; default `OpenAI`.
+    pub provider: Option<String>,
+    /// Provider connection of the caller's organization; `null` unlinks it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub model_provider_connection: Option<Option<i64>>,
+    /// Ground-truth examples to include in each call (0 disables).
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub max_few_shot_examples: Option<Option<i32>>,
+    /// Must equal the prompt in the path when given.
+    pub parent_model: Option<i64>,
+    /// Prompter extension: model parameters (`temperature`, `max_tokens`, `top_p`, `seed`,
+    /// `reasoning_effort`, `extra`), over the connection's; what the model does not take is
+    /// left out by the provider's rules. `null` clears them.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<ModelParams>)]
+    pub model_params: Option<Option<ModelParams>>,
+}
+
+/// Ordering of the version list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VersionListQuery {
+    /// `id` (default), `title`, `created_at`, `updated_at`; `-` for descending.
+    pub ordering: Option<String>,
+}
+
+/// A cost estimate (Label Studio's `InferenceRunCostEstimate`; costs are decimal strings).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct CostEstimateView {
+    /// Prompt cost, USD.
+    pub prompt_cost_usd: Option<String>,
+    /// Completion cost, USD.
+    pub completion_cost_usd: Option<String>,
+    /// Total, USD.
+    pub total_cost_usd: Option<String>,
+    /// True when no estimate could be made (unknown model, no project).
+    pub is_error: bool,
+    /// `UnknownModel` or `NoProject`.
+    pub error_type: Option<String>,
+    /// Explanation.
+    pub error_message: Option<String>,
+    /// Prompter extension: prompt tokens over the project.
+    pub prompt_tokens: u64,
+    /// Prompter extension: estimated completion tokens.
+    pub completion_tokens: u64,
+    /// Prompter extension: tasks priced.
+    pub tasks: u64,
+    /// Prompter extension: images over the project (image projects).
+    pub images: u64,
+    /// Prompter extension: of `prompt_tokens`, those of images, by the provider's rules.
+    pub image_tokens: u64,
+    /// Prompter extension: sampled images whose size could not be read (counted as
+    /// 1024×1024).
+    pub images_assumed: u64,
+}
