@@ -34,15 +34,15 @@ pub fn list_or_object<'de, D: Deserializer<'de>>(
 }
 
 /// The OpenAPI schema of a [`list_or_object`] field: an array, an object or null.
-pub fn list_or_object_schema() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    ObjectBuilder::new()
-        .schema_type(SchemaType::Array(vec![
-            Type::Array,
-            Type::Object,
-            Type::Null,
-        ]))
+pub fn list_or_object_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    let any = ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+    OneOfBuilder::new()
+        .item(ArrayBuilder::new().items(any))
+        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Object)))
+        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
         .build()
+        .into()
 }
 
 /// The JSON type of `value`, in words, for messages.

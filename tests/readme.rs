@@ -7,9 +7,14 @@ fn the_readme_quickstart_is_the_tested_script() {
     let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
     let script = std::fs::read_to_string(format!("{root}/docs/quickstart.py")).expect("script");
     let marker = "<!-- quickstart:";
-    let start = readme.find(marker).expect("the quickstart marker in README.md");
+    let start = readme
+        .find(marker)
+        .expect("the quickstart marker in README.md");
     let block = &readme[start..];
-    let open = block.find("```python\n").expect("a python block after the marker") + 10;
+    let open = block
+        .find("```python\n")
+        .expect("a python block after the marker")
+        + 10;
     let close = block[open..].find("```\n").expect("the end of the block") + open;
     assert_eq!(
         &block[open..close],

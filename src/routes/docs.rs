@@ -41,10 +41,11 @@ use utoipa_swagger_ui::SwaggerUi;
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
-    modifiers(&TokenAuth, &StandardResponses),
+    servers((url = "/", description = "The server that serves this document")),
+    modifiers(&TokenAuth, &StandardResponses, &OperationIds),
     security(("Token" = [])),
     tags(
-        (name = "version", description = "Server version"),
+        (name = "ops", description = "Server version, liveness and readiness"),
         (name = "users", description = "The current user"),
         (name = "projects", description = "Labeling projects"),
         (name = "tasks", description = "Tasks of a project"),
@@ -156,6 +157,33 @@ impl Modify for StandardResponses {
                     {
                         response.description = reason(code).to_string();
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Names every operation `<tag>_<handler>` (`projects_list`, `versions_cost_estimate`,
+/// `ml_backend_predict`): unique as long as handler names are unique within a tag, which the
+/// OpenAPI test checks. Generated clients name their functions after these ids.
+struct OperationIds;
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
+                if let (Some(tag), Some(name)) = (tag, op.operation_id.as_mut())
+                    && !name.starts_with(&format!("{tag}_"))
+                {
+                    *name = format!("{tag}_{name}");
                 }
             }
         }

@@ -20,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The process is up and serving requests. Needs no token.
-#[utoipa::path(get, path = "/health", tag = "version", security(()),
+#[utoipa::path(get, path = "/health", tag = "ops", security(()),
     responses((status = 200, body = ProbeView)))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(ProbeView {
@@ -31,7 +31,7 @@ pub async fn health() -> HttpResponse {
 
 /// The service can serve the API: the database answers and no migration is pending (503 with
 /// the reason otherwise). Needs no token.
-#[utoipa::path(get, path = "/ready", tag = "version", security(()),
+#[utoipa::path(get, path = "/ready", tag = "ops", security(()),
     responses((status = 200, body = ProbeView), (status = 503, body = ProbeView)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     use migration::MigratorTrait;

@@ -10,7 +10,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The server's versions. Needs no authentication.
-#[utoipa::path(get, path = "/api/version/", tag = "version", security(()), responses((status = 200, body = ServerVersionView)))]
+#[utoipa::path(get, path = "/api/version/", tag = "ops", security(()), responses((status = 200, body = ServerVersionView)))]
 pub async fn version() -> HttpResponse {
     let own = env!("CARGO_PKG_VERSION");
     HttpResponse::Ok().json(ServerVersionView {

@@ -83,6 +83,7 @@ impl AnnotationView {
 /// Writable annotation fields. Read-only keys the SDK may send (`task`, `project`,
 /// `completed_by`, `created_username`, ...) are ignored.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"result": [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["Positive"]}}], "ground_truth": true}))]
 pub struct AnnotationInput {
     /// Label Studio regions (`null` is rejected).
     #[serde(default, deserialize_with = "crate::util::double_option")]

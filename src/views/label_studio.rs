@@ -82,6 +82,7 @@ impl LabelStudioLinkView {
 
 /// A link, or the fields of a link to change (PATCH). The token is write-only.
 #[derive(Default, Deserialize, ToSchema)]
+#[schema(example = json!({"url": "http://localhost:8080", "token": "<Label Studio API token>", "ls_project": 7}))]
 pub struct LinkInput {
     /// The Label Studio instance's base URL, `http(s)://host[:port][/path]`.
     pub url: Option<String>,

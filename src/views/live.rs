@@ -40,6 +40,7 @@ pub struct InlineTask {
 
 /// A live prediction request: a project and either stored task ids or inline tasks.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"project": 1, "task_ids": [1, 2]}))]
 pub struct LiveInput {
     /// The project whose label config shapes the answers (and holds `task_ids`).
     pub project: Option<i64>,

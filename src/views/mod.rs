@@ -56,10 +56,31 @@ pub struct Paginated<T: ToSchema> {
 /// DRF page-number pagination parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageParams {
-    /// 1-based page number.
+    /// 1-based page number, or `last`.
+    #[param(schema_with = page_schema)]
     pub page: Option<String>,
-    /// Items per page.
+    /// Items per page (clamped to the list's maximum; a value that is not a positive integer
+    /// is ignored, as in Label Studio).
+    #[param(value_type = Option<u64>, minimum = 1)]
     pub page_size: Option<String>,
+}
+
+/// `page`: a positive integer or `"last"`.
+fn page_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .minimum(Some(1)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .enum_values(Some(["last"])),
+        )
+        .build()
+        .into()
 }
 
 impl PageParams {

@@ -122,6 +122,7 @@ pub struct ProviderChoicesView {
 /// `provider`, `scope` and `is_internal`). Read-only keys the SDK may send (`organization`,
 /// `created_by`, `budget_total_spent`, `budget_last_reset_date`) and unknown keys are ignored.
 #[derive(Default, Deserialize, ToSchema)]
+#[schema(example = json!({"provider": "OpenAI", "api_key": "sk-...", "budget_limit": 50.0}))]
 pub struct ModelProviderConnectionInput {
     /// The provider; `OpenAI` by default.
     #[schema(value_type = Option<Provider>)]

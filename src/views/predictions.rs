@@ -64,9 +64,10 @@ impl From<prediction::Model> for PredictionView {
 
 /// Writable prediction fields (create and PATCH). `model` (an ML backend id) is ignored.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"task": 1, "model_version": "baseline", "score": 0.9, "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["Positive"]}}]}))]
 pub struct PredictionInput {
-    /// Regions, or an object / value to be turned into one region.
-    #[schema(value_type = Option<Object>)]
+    /// Regions (a list), or an object / value to be turned into one region.
+    #[schema(value_type = Option<Value>)]
     pub result: Option<Value>,
     /// The task (required on create).
     pub task: Option<i64>,

@@ -174,6 +174,7 @@ impl ProjectView {
 /// Writable project fields, for create and PATCH. Absent and `null` both mean "leave as is"
 /// (or the default, on create). Unknown keys are ignored, as Label Studio does.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"title": "Reviews", "label_config": "<View><Text name=\"text\" value=\"$text\"/><Choices name=\"sentiment\" toName=\"text\"><Choice value=\"Positive\"/><Choice value=\"Negative\"/></Choices></View>"}))]
 pub struct ProjectInput {
     /// Project name, at most 50 characters.
     pub title: Option<String>,

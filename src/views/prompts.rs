@@ -104,6 +104,7 @@ pub struct PromptDetailView {
 
 /// Writable prompt fields (create and PATCH); `organization` and `created_by` are ignored.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"title": "Review sentiment", "skill_name": "TextClassification", "associated_projects": [1], "input_fields": ["text"], "output_classes": ["Positive", "Negative"]}))]
 pub struct PromptInput {
     /// Prompt name, at most 500 characters (required on create).
     pub title: Option<String>,

@@ -56,6 +56,7 @@ impl RefinedPromptView {
 
 /// A refinement request (all fields required).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"teacher_model_provider_connection_id": 1, "teacher_model_name": "gpt-4o", "project_id": 1}))]
 pub struct RefineInput {
     /// The project whose data, ground truth and predictions the teacher learns from; must be
     /// in the caller's organization.

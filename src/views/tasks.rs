@@ -125,6 +125,7 @@ pub struct TaskListQuery {
 
 /// A new task.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"project": 1, "data": {"text": "I love it"}}))]
 pub struct TaskInput {
     /// Task data; must hold every `$field` the project's label config reads.
     #[schema(value_type = Object)]

@@ -77,6 +77,7 @@ pub struct DefaultVersionNameView {
 
 /// Writable version fields (create and PATCH).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"title": "v1", "prompt": "What is the sentiment of this review?\n\n{text}", "provider": "OpenAI", "provider_model_id": "gpt-4o-mini", "model_provider_connection": 1, "model_params": {"temperature": 0}}))]
 pub struct VersionInput {
     /// Version name, unique within the prompt, at most 500 characters (required on create).
     pub title: Option<String>,

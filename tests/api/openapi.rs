@@ -47,6 +47,45 @@ fn operations(spec: &serde_json::Value) -> Vec<(String, String, serde_json::Valu
     out
 }
 
+/// Issue 12, item 1: every operation has a unique id of the form `<tag>_<action>` (generated
+/// clients name their functions after it), every path parameter is in its path, and every
+/// response has a description.
+#[test]
+fn operation_ids_are_unique_resource_actions_and_parameters_match_paths() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("json");
+    let mut seen = std::collections::HashSet::new();
+    for (method, path, op) in operations(&spec) {
+        let id = op["operationId"].as_str().expect("an operationId");
+        let tag = op["tags"][0].as_str().expect("a tag");
+        assert!(
+            id.starts_with(&format!("{tag}_")) && id.len() > tag.len() + 1,
+            "{method} {path}: operationId {id} is not <tag>_<action>"
+        );
+        assert!(
+            seen.insert(id.to_string()),
+            "{method} {path}: duplicate operationId {id}"
+        );
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            if p["in"] == "path" {
+                let name = p["name"].as_str().expect("name");
+                assert!(
+                    path.contains(&format!("{{{name}}}")),
+                    "{method} {path}: path parameter {name} is not in the path"
+                );
+            }
+        }
+        for (code, response) in op["responses"].as_object().expect("responses") {
+            assert!(
+                response["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "{method} {path}: response {code} has no description"
+            );
+        }
+    }
+}
+
 /// Issue 9, item 6: the document says what the server answers. Every operation that needs a
 /// token documents 401; every list with a page documents 400 (bad query values) and 404 (an
 /// invalid page); every path with an id documents 404; `GET /api/version/` is public and
