@@ -6,6 +6,7 @@
 #   SDK_PG_URL=postgres://postgres@127.0.0.1:5432/postgres tests/sdk/run.sh   # on PostgreSQL
 #   PROMPTER_BIN=target/release/prompter tests/sdk/run.sh                   # skip the build, use this binary
 #   SDK_KEEP_TMP=1 tests/sdk/run.sh   # keep the scratch directory (server and fake LLM logs)
+#   SDK_PYTHON=path/to/python tests/sdk/run.sh script.py   # run the scripts with another Python
 #
 # The server runs its inference engine in-process. Runs never reach a real provider: run.sh starts
 # two instances of the project's fake OpenAI-compatible server (`prompter fake-llm`) on loopback,
@@ -38,7 +39,8 @@ if ! cmp -s "$SDK_DIR/requirements.txt" "$VENV/.requirements.installed"; then
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$SDK_DIR/requirements.txt"
     cp "$SDK_DIR/requirements.txt" "$VENV/.requirements.installed"
 fi
-PY="$VENV/bin/python"
+# SDK_PYTHON runs the scripts with another interpreter (tests/clients/run.sh: the generated client's).
+PY="${SDK_PYTHON:-$VENV/bin/python}"
 
 # --- Server binary ---------------------------------------------------------------------------
 if [[ -z "${PROMPTER_BIN:-}" ]]; then
