@@ -173,6 +173,22 @@ pub fn count_tokens(model: &str, text: &str) -> u64 {
     }
 }
 
+/// The first words of the run note that says a model has no known price.
+const UNPRICED: &str = "No price is known for model";
+
+/// The run note that says `model` has no known price, so the run's cost is not counted.
+pub fn unpriced_note(model: &str) -> String {
+    format!(
+        "{UNPRICED} \"{model}\": the cost is not counted (null). Give its price with \
+         --prices-file (PROMPTER_PRICES_FILE)."
+    )
+}
+
+/// Whether a run's notes say its model has no known price (its cost is then unknown).
+pub fn has_unpriced_note(notes: &[String]) -> bool {
+    notes.iter().any(|n| n.starts_with(UNPRICED))
+}
+
 /// A USD amount as Label Studio writes costs: a decimal string without trailing zeros.
 pub fn usd(amount: f64) -> String {
     let s = format!("{amount:.8}");

@@ -359,6 +359,12 @@ impl Plan {
             Ok(outcome) => {
                 let usage = outcome.response.usage;
                 let (prompt_cost, completion_cost) = self.cost(usage);
+                let mut notes = outcome.response.notes;
+                if self.price.is_none() {
+                    notes.push(crate::pricing::unpriced_note(
+                        &self.version.provider_model_id,
+                    ));
+                }
                 TaskOutcome::Success(PredictionResult {
                     task_id,
                     output: outcome.response.output,
@@ -368,10 +374,10 @@ impl Plan {
                     completion_cost,
                     total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
                     inference_time: Some(outcome.seconds),
-                    extra: Some(if outcome.response.notes.is_empty() {
+                    extra: Some(if notes.is_empty() {
                         json!({"attempts": outcome.attempts})
                     } else {
-                        json!({"attempts": outcome.attempts, "notes": outcome.response.notes})
+                        json!({"attempts": outcome.attempts, "notes": notes})
                     }),
                 })
             }

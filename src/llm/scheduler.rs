@@ -109,6 +109,46 @@ pub struct SchedulerStats {
     pub retried: u64,
 }
 
+/// What a scheduler is retrying now, for a run's progress: how many calls wait to be retried,
+/// and the last error that made one wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryState {
+    /// Calls waiting out a backoff before their next attempt.
+    pub waiting: u64,
+    /// Attempts retried since the scheduler started.
+    pub retried: u64,
+    /// The kind of the last retried error (`RateLimit`, `Timeout`, `ServerError`, ...).
+    pub last_error_type: String,
+    /// The last retried error's message.
+    pub last_error: String,
+    /// When it happened.
+    pub last_error_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Counts a call as waiting to be retried while it lives (also when its future is dropped).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn start(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The last retried error of a scheduler.
+#[derive(Debug, Clone)]
+struct LastRetry {
+    error_type: String,
+    message: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A token bucket.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -181,6 +221,8 @@ pub struct Scheduler {
     failed: AtomicU64,
     rate_limited: AtomicU64,
     retried: AtomicU64,
+    waiting: AtomicU64,
+    last_retry: Mutex<Option<LastRetry>>,
 }
 
 /// A successful call, with how it went.
@@ -221,7 +263,21 @@ impl Scheduler {
             failed: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            waiting: AtomicU64::new(0),
+            last_retry: Mutex::new(None),
         }
+    }
+
+    /// What this scheduler is retrying now; `None` when it has never retried.
+    pub fn retry_state(&self) -> Option<RetryState> {
+        let last = self.last_retry.lock().ok()?.clone()?;
+        Some(RetryState {
+            waiting: self.waiting.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            last_error_type: last.error_type,
+            last_error: last.message,
+            last_error_at: last.at,
+        })
     }
 
     /// The counters so far.
@@ -314,6 +370,14 @@ impl Scheduler {
                             "retrying an LLM call"
                         );
                     }
+                    if let Ok(mut last) = self.last_retry.lock() {
+                        *last = Some(LastRetry {
+                            error_type: e.error_type().to_string(),
+                            message: e.to_string(),
+                            at: chrono::Utc::now(),
+                        });
+                    }
+                    let _waiting = Waiting::start(&self.waiting);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = cancel.canceled() => return Err(LlmError::Canceled),
@@ -543,6 +607,13 @@ impl Schedulers {
                 scheduler
             }
         }
+    }
+
+    /// The scheduler of `connection` and `model`, if this process has made one.
+    pub fn find(&self, connection: i64, model: &str) -> Option<Arc<Scheduler>> {
+        let map = self.map.lock().ok()?;
+        map.get(&(connection, model.to_string()))
+            .map(|(_, s)| s.clone())
     }
 
     /// Every scheduler's counters, added up.

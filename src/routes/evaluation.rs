@@ -73,6 +73,22 @@ pub async fn subset_tasks(
     };
     let include_total = flag("include_total", p.include_total.as_deref())?;
     let include_summary = flag("include_summary", p.include_summary.as_deref())?;
+    let one_of = |name: &str, raw: &Option<String>, allowed: &[&str]| match raw.as_deref() {
+        Some(v) if !v.is_empty() && !allowed.contains(&v) => Err(ApiError::field(
+            name,
+            format!(
+                "\"{v}\" is not a valid choice: one of {}.",
+                allowed.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    };
+    one_of("ordering", &p.ordering, &["id", "-id"])?;
+    one_of(
+        "alignment_outcome",
+        &p.alignment_outcome,
+        &["all", "true_positive", "false_positive", "false_negative"],
+    )?;
     let query = SubsetTasksQuery {
         parent_model: p.parent_model,
         model_run: p.model_run,

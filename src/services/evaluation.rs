@@ -219,6 +219,23 @@ pub async fn subset_tasks(
         .await
         .map_err(|e| e.not_found_as_field("parent_model", prompt_id))?;
     let config = projects::config_of(&project);
+    for (field, name) in [
+        ("output_from_name", &q.output_from_name),
+        ("alignment_from_name", &q.alignment_from_name),
+    ] {
+        if let Some(name) = name
+            && !config.controls.iter().any(|c| &c.name == name)
+        {
+            let names: Vec<&str> = config.controls.iter().map(|c| c.name.as_str()).collect();
+            return Err(ApiError::field(
+                field,
+                format!(
+                    "The project has no control named \"{name}\"; its controls are: {}.",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
     let run = resolve_run(db, caller, &project, q).await?;
     let subset = q
         .project_subset

@@ -165,11 +165,18 @@ pub async fn indicators(
         );
     }
     if wants("cost") {
+        use std::ops::Not;
+        let notes: Vec<String> = run
+            .notes
+            .clone()
+            .and_then(|n| serde_json::from_value(n).ok())
+            .unwrap_or_default();
+        let unpriced = crate::pricing::has_unpriced_note(&notes);
         push(
             "cost",
             "Cost",
             json!({
-                "total_cost_usd": run.total_cost,
+                "total_cost_usd": unpriced.not().then_some(run.total_cost),
                 "prompt_tokens": run.prompt_tokens,
                 "completion_tokens": run.completion_tokens,
                 "total_tokens": run.prompt_tokens + run.completion_tokens,

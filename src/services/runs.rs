@@ -13,6 +13,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
+use std::collections::HashMap;
 
 pub use entity::enums::{RunStatus, Subset};
 
@@ -321,6 +322,26 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     let run = model.update(&txn).await?;
     txn.commit().await?;
     Ok(run)
+}
+
+/// The latest failure of each of `run_ids` that has one.
+pub async fn latest_failures(
+    db: &impl ConnectionTrait,
+    run_ids: &[i64],
+) -> ApiResult<HashMap<i64, entity::failed_prediction::Model>> {
+    use entity::failed_prediction;
+    let mut out = HashMap::new();
+    for &run in run_ids {
+        let latest = failed_prediction::Entity::find()
+            .filter(failed_prediction::Column::ModelRunId.eq(run))
+            .order_by_desc(failed_prediction::Column::Id)
+            .one(db)
+            .await?;
+        if let Some(f) = latest {
+            out.insert(run, f);
+        }
+    }
+    Ok(out)
 }
 
 /// Filters of the run list.

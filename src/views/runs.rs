@@ -49,8 +49,15 @@ pub struct RunView {
     pub prompt_tokens: i64,
     /// Prompter extension: completion tokens spent.
     pub completion_tokens: i64,
-    /// Prompter extension: cost in USD.
-    pub total_cost_usd: f64,
+    /// Prompter extension: cost in USD; `null` when the model has no known price (a note
+    /// says so), never a misleading 0.
+    pub total_cost_usd: Option<f64>,
+    /// Prompter extension: the run's latest failed task (kind, message, when), while it runs
+    /// and after.
+    pub last_error: Option<RunErrorView>,
+    /// Prompter extension: while the run is active and this server's engine is retrying calls
+    /// of its connection and model: how many wait and why.
+    pub retry_state: Option<RetryStateView>,
     /// Prompter extension: why the run failed, for a `Failed` run.
     pub error_message: Option<String>,
     /// Prompter extension: what was changed to get answers, each once (e.g. a parameter the
@@ -73,6 +80,10 @@ pub struct RunView {
 impl RunView {
     /// The view of `r` of the prompt `parent_model`.
     pub fn new(r: model_run::Model, parent_model: i64, creator: Option<UserSimple>) -> Self {
+        let notes: Vec<String> = r
+            .notes
+            .and_then(|n| serde_json::from_value(n).ok())
+            .unwrap_or_default();
         RunView {
             id: r.id,
             project: r.project_id,
@@ -92,18 +103,57 @@ impl RunView {
             source_model_run: r.source_model_run_id,
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
-            total_cost_usd: r.total_cost,
+            total_cost_usd: (!crate::pricing::has_unpriced_note(&notes)).then_some(r.total_cost),
+            last_error: None,
+            retry_state: None,
             error_message: r.error_message,
-            notes: r
-                .notes
-                .and_then(|n| serde_json::from_value(n).ok())
-                .unwrap_or_default(),
+            notes,
             organization: r.organization_id,
             created_by: creator,
             created_at: r.created_at,
             triggered_at: r.triggered_at,
             predictions_updated_at: r.predictions_updated_at,
             completed_at: r.completed_at,
+        }
+    }
+}
+
+/// A failed task of a run, as its progress shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunErrorView {
+    /// The kind of failure (`Timeout`, `RateLimit`, `MissingField`, `InvalidOutput`, ...).
+    pub error_type: Option<String>,
+    /// What went wrong.
+    pub message: Option<String>,
+    /// The task.
+    pub task: i64,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+}
+
+/// Calls of a run's connection and model that wait to be retried.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RetryStateView {
+    /// Calls waiting out a backoff now.
+    pub waiting: u64,
+    /// Attempts retried since the server started (for this connection and model).
+    pub retried: u64,
+    /// The kind of the last retried error.
+    pub last_error_type: String,
+    /// The last retried error.
+    pub last_error: String,
+    /// When it happened.
+    pub last_error_at: DateTime<Utc>,
+}
+
+impl From<crate::llm::scheduler::RetryState> for RetryStateView {
+    fn from(s: crate::llm::scheduler::RetryState) -> Self {
+        RetryStateView {
+            waiting: s.waiting,
+            retried: s.retried,
+            last_error_type: s.last_error_type,
+            last_error: s.last_error,
+            last_error_at: s.last_error_at,
         }
     }
 }
@@ -118,6 +168,7 @@ pub struct CancelView {
 /// A new run. Read-only keys the SDK may send (`organization`, `total_*`, `job_id`,
 /// `predictions_updated_at`) are ignored.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"project": 1, "project_subset": "HasGT"}))]
 pub struct RunInput {
     /// The project to run on; must be in the caller's organization.
     pub project: Option<i64>,
@@ -149,6 +200,7 @@ pub struct RunListQuery {
 
 /// Telemetry counts the SDK sends; ignored.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BatchQuery {
     /// Ignored.
     pub num_predictions: Option<i64>,

@@ -19,6 +19,7 @@ mod openapi;
 mod ops;
 mod outputs;
 mod predictions;
+mod progress;
 mod projects;
 mod prompts;
 mod providers;
