@@ -176,6 +176,10 @@ pub enum ApiError {
     /// Missing, or belongs to another organization (404).
     #[error("Not found.")]
     NotFound,
+    /// [`ApiError::NotFound`] as the request middleware words it, naming what the path asked
+    /// for (404).
+    #[error("{0}")]
+    NotFoundAt(String),
     /// A page number that is not a positive integer, or whose offset no database can take
     /// (404, as DRF answers).
     #[error("Invalid page.")]
@@ -239,7 +243,7 @@ impl ApiError {
             ApiError::NotAuthenticated => ErrorCode::NotAuthenticated,
             ApiError::InvalidToken => ErrorCode::AuthenticationFailed,
             ApiError::Forbidden => ErrorCode::PermissionDenied,
-            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::NotFound | ApiError::NotFoundAt(_) => ErrorCode::NotFound,
             ApiError::InvalidPage => ErrorCode::InvalidPage,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
@@ -281,7 +285,9 @@ impl ResponseError for ApiError {
             ApiError::Validation { .. } | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotAuthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound | ApiError::InvalidPage => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NotFoundAt(_) | ApiError::InvalidPage => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

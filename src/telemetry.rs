@@ -30,7 +30,7 @@ pub struct RequestId(pub String);
 /// and the panic is logged with that id.
 pub async fn log_request(
     req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_web::HttpMessage;
     use futures_util::FutureExt;
@@ -57,6 +57,7 @@ pub async fn log_request(
             }
             .into())
         });
+    let served = served.map(|res| name_what_is_missing(res, &path));
     let status = match &served {
         Ok(response) => response.status(),
         Err(err) => err.as_response_error().status_code(),
@@ -69,6 +70,51 @@ pub async fn log_request(
         tracing::info!(request_id = %id, %method, %path, status, ms, "request");
     }
     served
+}
+
+/// A 404 of the API (`ApiError::NotFound`) says which objects its path named, e.g. "Not found:
+/// prompt 3, version 9 (/api/prompts/3/versions/9) is not in your organization."; other
+/// responses pass through unchanged.
+fn name_what_is_missing(
+    res: actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    path: &str,
+) -> actix_web::dev::ServiceResponse {
+    use crate::error::ApiError;
+    use actix_web::ResponseError;
+    let missing = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .is_some_and(|e| matches!(e, ApiError::NotFound))
+        // Only a route that exists names objects; an unknown path stays "Not found.".
+        && res.request().match_pattern().is_some();
+    match missing.then(|| missing_objects(path)).flatten() {
+        Some(what) => {
+            let (req, _) = res.into_parts();
+            let detail = format!("Not found: {what} ({path}) is not in your organization.");
+            actix_web::dev::ServiceResponse::new(req, ApiError::NotFoundAt(detail).error_response())
+        }
+        None => res.map_into_boxed_body(),
+    }
+}
+
+/// The objects an API path names by id, in words: `/api/prompts/3/versions/9` → "prompt 3,
+/// version 9". `None` for a path without ids.
+fn missing_objects(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path
+        .trim_start_matches("/api/")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let named: Vec<String> = segments
+        .windows(2)
+        .filter(|w| w[1].parse::<i64>().is_ok())
+        .map(|w| {
+            let kind = w[0].trim_end_matches('s').replace('-', " ");
+            format!("{kind} {}", w[1])
+        })
+        .collect();
+    (!named.is_empty()).then(|| named.join(", "))
 }
 
 /// For tests: log lines go through libtest's capture, so they show only for failing tests.
@@ -84,6 +130,30 @@ pub fn init_for_tests() {
 
 #[cfg(test)]
 mod tests {
+    use super::missing_objects;
+
+    // `test` here is actix-web's module: the plain test attribute by its full path.
+    #[::core::prelude::v1::test]
+    fn a_missing_object_is_named_from_its_path() {
+        assert_eq!(
+            missing_objects("/api/projects/999/").as_deref(),
+            Some("project 999")
+        );
+        assert_eq!(
+            missing_objects("/api/prompts/3/versions/9/inference-runs").as_deref(),
+            Some("prompt 3, version 9")
+        );
+        assert_eq!(
+            missing_objects("/api/model-provider-connections/4/").as_deref(),
+            Some("model provider connection 4")
+        );
+        assert_eq!(
+            missing_objects("/api/inference-runs/5/indicators/accuracy").as_deref(),
+            Some("inference run 5")
+        );
+        assert_eq!(missing_objects("/api/prompts/"), None);
+    }
+
     use actix_web::middleware::from_fn;
     use actix_web::{App, HttpResponse, test, web};
 

@@ -959,12 +959,18 @@ async fn subset_tasks_filters_by_class_alignment_and_versions() {
         .await,
         vec![t[2]]
     );
-    assert!(
-        ids(format!(
-            "{base}&output_class=Positive&output_from_name=other"
+    // A control the project does not have is a 400 naming the field (issue 12), not an
+    // empty or unfiltered page.
+    let (status, body) = app
+        .get(&format!(
+            "/api/projects/{}/subset-tasks?{base}&output_class=Positive&output_from_name=other",
+            f.project
         ))
-        .await
-        .is_empty()
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["validation_errors"]["output_from_name"].is_array(),
+        "{body}"
     );
     let page = subset_tasks(
         &app,
