@@ -105,14 +105,7 @@ impl Modify for StandardResponses {
             } else {
                 "ErrorBody"
             };
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for op in operations.into_iter().flatten() {
+            for op in operations(item) {
                 let params: Vec<(ParameterIn, String)> = op
                     .parameters
                     .iter()
@@ -171,14 +164,7 @@ struct OperationIds;
 impl Modify for OperationIds {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for op in operations.into_iter().flatten() {
+            for op in operations(item) {
                 let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
                 if let (Some(tag), Some(name)) = (tag, op.operation_id.as_mut())
                     && !name.starts_with(&format!("{tag}_"))
@@ -188,6 +174,21 @@ impl Modify for OperationIds {
             }
         }
     }
+}
+
+/// The operations of a path item.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// An error response whose body is the `schema` component.
