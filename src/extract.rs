@@ -11,27 +11,35 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+/// The caller of `req`, whose `Authorization` header carries a token that `read_token` finds
+/// (401 without the header, or with one that carries no known token). The one authentication
+/// of the API's and the ML backend's extractors.
+pub fn authenticate_request(
+    req: &HttpRequest,
+    read_token: fn(&str) -> Option<String>,
+) -> LocalBoxFuture<'static, Result<AuthUser, ApiError>> {
+    let state = req.app_data::<actix_web::web::Data<AppState>>().cloned();
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.to_str().map(str::to_owned));
+    Box::pin(async move {
+        let state = state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+        let token = match header {
+            None => return Err(ApiError::NotAuthenticated),
+            Some(Err(_)) => return Err(ApiError::InvalidToken),
+            Some(Ok(h)) => read_token(&h).ok_or(ApiError::InvalidToken)?,
+        };
+        authenticate_cached(&state.auth_cache, &state.db, &token).await
+    })
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<actix_web::web::Data<AppState>>().cloned();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let header = match header {
-                None => return Err(ApiError::NotAuthenticated),
-                Some(Err(_)) => return Err(ApiError::InvalidToken),
-                Some(Ok(h)) => h,
-            };
-            let token = token_of(&header).ok_or(ApiError::InvalidToken)?;
-            authenticate_cached(&state.auth_cache, &state.db, token).await
-        })
+        authenticate_request(req, |h| token_of(h).map(str::to_owned))
     }
 }
 

@@ -3,11 +3,10 @@
 //! the project webhook (`Token <token>` or `Bearer <token>`) on event webhooks. Both go through
 //! the same token check and cache as the rest of the API.
 use super::error::MlError;
-use crate::auth::{AuthUser, Manager, authenticate_cached, token_of};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::auth::{AuthUser, Manager, token_of};
+use crate::extract::authenticate_request;
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use futures_util::future::LocalBoxFuture;
@@ -44,23 +43,8 @@ impl FromRequest for MlCaller {
     type Future = LocalBoxFuture<'static, Result<Self, MlError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let token = match header {
-                None => return Err(ApiError::NotAuthenticated.into()),
-                Some(Err(_)) => return Err(ApiError::InvalidToken.into()),
-                Some(Ok(h)) => token_in(&h).ok_or(ApiError::InvalidToken)?,
-            };
-            Ok(MlCaller(
-                authenticate_cached(&state.auth_cache, &state.db, &token).await?,
-            ))
-        })
+        let caller = authenticate_request(req, token_in);
+        Box::pin(async move { Ok(MlCaller(caller.await?)) })
     }
 }
 
