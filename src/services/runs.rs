@@ -324,24 +324,33 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     Ok(run)
 }
 
-/// The latest failure of each of `run_ids` that has one.
+/// The latest failure of each of `run_ids` that has one: their ids in one grouped query, then
+/// those rows.
 pub async fn latest_failures(
     db: &impl ConnectionTrait,
     run_ids: &[i64],
 ) -> ApiResult<HashMap<i64, entity::failed_prediction::Model>> {
     use entity::failed_prediction;
-    let mut out = HashMap::new();
-    for &run in run_ids {
-        let latest = failed_prediction::Entity::find()
-            .filter(failed_prediction::Column::ModelRunId.eq(run))
-            .order_by_desc(failed_prediction::Column::Id)
-            .one(db)
-            .await?;
-        if let Some(f) = latest {
-            out.insert(run, f);
-        }
+    if run_ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    let latest: Vec<Option<i64>> = failed_prediction::Entity::find()
+        .select_only()
+        .column_as(failed_prediction::Column::Id.max(), "latest")
+        .filter(failed_prediction::Column::ModelRunId.is_in(run_ids.to_vec()))
+        .group_by(failed_prediction::Column::ModelRunId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = latest.into_iter().flatten().collect();
+    let rows = failed_prediction::Entity::find()
+        .filter(failed_prediction::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|f| Some((f.model_run_id?, f)))
+        .collect())
 }
 
 /// Filters of the run list.

@@ -3,7 +3,7 @@
 //! password, `Token`, 401 challenges, other organizations), `/setup` and the deployed version,
 //! the mirror project, `/predict` (batch, a missing field, interactive context, NER spans, the
 //! deadline), webhooks feeding few-shot examples, and the error envelope.
-use crate::helpers::engine::{custom_connection, fake};
+use crate::helpers::engine::{custom_connection, fake, version};
 use crate::helpers::fixtures::{id_of, new_prompt};
 use crate::helpers::{NER, TestApp};
 use base64::Engine as _;
@@ -135,20 +135,8 @@ fn predict_body(tasks: Vec<Value>, label_config: &str) -> Value {
 async fn prompt_with_version(app: &TestApp, llm: &FakeLlm, template: &str) -> (i64, i64) {
     let prompt = id_of(&new_prompt(app, json!({"title": "Reviews"})).await);
     let connection = custom_connection(app, llm, "fake-key").await;
-    let version = add_version(app, prompt, connection, "v1", template).await;
+    let version = version(app, prompt, connection, "v1", template).await;
     (prompt, version)
-}
-
-async fn add_version(app: &TestApp, prompt: i64, connection: i64, title: &str, text: &str) -> i64 {
-    let (status, body) = app
-        .post(
-            &format!("/api/prompts/{prompt}/versions"),
-            json!({"title": title, "prompt": text, "provider_model_id": "gpt-4o-mini",
-                   "provider": "Custom", "model_provider_connection": connection}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id_of(&body)
 }
 
 /// The connection of a version.
@@ -317,7 +305,7 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
 
     let (prompt, v1) = prompt_with_version(&app, &llm, "Classify: {text}").await;
     let connection = connection_of(&app, prompt, v1).await;
-    let v2 = add_version(&app, prompt, connection, "v2", "Classify: {text}").await;
+    let v2 = version(&app, prompt, connection, "v2", "Classify: {text}").await;
     // The newest version answers by default; extra_params may be null, a string or an object.
     for extra in [Value::Null, json!("{\"foo\": 1}"), json!({"foo": 1})] {
         let (status, body) = ml_post(&app, prompt, "/setup", setup_body(LS_CLS, extra)).await;
@@ -395,7 +383,7 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
     assert_eq!(item["deployed_version"], v1);
     // A version of another prompt, or no version at all, is refused on the field.
     let other = id_of(&new_prompt(&app, json!({"title": "Other"})).await);
-    let foreign = add_version(&app, other, connection, "x", "Classify: {text}").await;
+    let foreign = version(&app, other, connection, "x", "Classify: {text}").await;
     for bad in [foreign, 999_999] {
         let (status, body) = app
             .patch(
