@@ -164,6 +164,73 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> ApiResult<A
     })
 }
 
+/// A signed-in browser session of the web app: who, and the CSRF token its forms post back.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session row's id.
+    pub id: i64,
+    /// The signed-in user, scoped like an API caller.
+    pub user: AuthUser,
+    /// The value every state-changing request of the session must carry.
+    pub csrf_token: String,
+}
+
+/// Finds the session of the cookie value `cookie`: unexpired, of an active user with a
+/// membership in its active organization. `None` when there is none (signed out).
+pub async fn authenticate_session(
+    db: &impl ConnectionTrait,
+    cookie: &str,
+) -> ApiResult<Option<Session>> {
+    let now = Utc::now();
+    let query = Query::select()
+        .expr_as(Expr::col(("web_sessions", "id")), "session_id")
+        .expr_as(Expr::col(("web_sessions", "csrf_token")), "csrf_token")
+        .expr_as(Expr::col(("organization_members", "role")), "role")
+        .expr_as(
+            Expr::col(("organization_members", "organization_id")),
+            "organization_id",
+        )
+        .expr_as(Expr::col(("web_sessions", "user_id")), "user_id")
+        .from("web_sessions")
+        .inner_join(
+            "users",
+            Expr::col(("users", "id")).equals(("web_sessions", "user_id")),
+        )
+        .inner_join(
+            "organization_members",
+            Expr::col(("organization_members", "user_id"))
+                .equals(("users", "id"))
+                .and(
+                    Expr::col(("organization_members", "organization_id"))
+                        .equals(("users", "active_organization_id")),
+                ),
+        )
+        .and_where(Expr::col(("web_sessions", "token_hash")).eq(hash_token(cookie)))
+        .and_where(Expr::col(("web_sessions", "expires_at")).gt(now))
+        .and_where(Expr::col(("users", "is_active")).eq(true))
+        .to_owned();
+    let Some(row) = db.query_one(&query).await? else {
+        return Ok(None);
+    };
+    let session_id: i64 = row.try_get("", "session_id")?;
+    let csrf_token: String = row.try_get("", "csrf_token")?;
+    let role: String = row.try_get("", "role")?;
+    let organization_id: i64 = row.try_get("", "organization_id")?;
+    let user_id: i64 = row.try_get("", "user_id")?;
+    let Some(user) = user::Entity::find_by_id(user_id).one(db).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        id: session_id,
+        user: AuthUser {
+            user,
+            organization_id,
+            role: Role::parse(&role).unwrap_or(Role::Annotator),
+        },
+        csrf_token,
+    }))
+}
+
 /// Recently authenticated tokens, so that a client's stream of requests costs one lookup per
 /// token every [`AuthCache::TTL`] rather than two queries per request. Keyed by the token's
 /// hash; bounded in size.
@@ -176,6 +243,13 @@ impl AuthCache {
     /// How long an authentication is reused.
     pub const TTL: std::time::Duration = std::time::Duration::from_secs(10);
     const MAX: usize = 10_000;
+
+    /// Forgets every cached authentication (after tokens were revoked).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
 
     fn get(&self, key: &str) -> Option<AuthUser> {
         let entries = self.entries.lock().ok()?;

@@ -83,6 +83,9 @@ pub struct ServeConfig {
     /// API token of the first admin (any string of 8 to 256 characters).
     #[arg(long, env = "PROMPTER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Web sign-in password of the first admin (optional; 8 to 256 characters).
+    #[arg(long, env = "PROMPTER_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
     /// Organization title of the first admin.
     #[arg(long, env = "PROMPTER_ADMIN_ORG", default_value = "Prompter")]
     pub admin_org: String,
@@ -140,6 +143,7 @@ impl ServeConfig {
             secret_key_file: None,
             admin_email: None,
             admin_token: None,
+            admin_password: None,
             admin_org: "Prompter".into(),
             no_migrate: false,
             max_body_bytes: 100 * 1024 * 1024,

@@ -8,8 +8,8 @@
 //!
 //! 1. **Entry points**: `main`, [`cli`], [`startup`], [`fake_llm`]: parse flags, wire the
 //!    server, the workers and the command-line front ends together.
-//! 2. **Front ends**: [`routes`] (the HTTP API, thin handlers), [`ml_backend`] (Label Studio's
-//!    ML backend protocol), [`extract`] (request extractors: the caller and its role as a
+//! 2. **Front ends**: [`routes`] (the HTTP API, thin handlers), [`web`] (the web app's pages
+//!    over the same services), [`ml_backend`] (Label Studio's ML backend protocol), [`extract`] (request extractors: the caller and its role as a
 //!    type, strict JSON), [`state`], [`telemetry`].
 //! 3. **Background work**: [`engine`] (run queue, workers, pacing, refinement, live
 //!    predictions) and [`label_studio`] (link, sync and push with a real Label Studio).
@@ -52,3 +52,4 @@ pub mod telemetry;
 pub mod template;
 pub mod util;
 pub mod views;
+pub mod web;

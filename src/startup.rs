@@ -187,6 +187,9 @@ async fn bootstrap_admin(
             let (user, _) =
                 accounts::create_user(db, email, &config.admin_org, Role::Owner, Some(token))
                     .await?;
+            if let Some(password) = &config.admin_password {
+                crate::services::web_accounts::set_password(db, &user.email, password).await?;
+            }
             tracing::info!(user = user.id, email = %user.email, organization = %config.admin_org, "created the first admin");
         }
         (Some(_), None) | (None, Some(_)) => {
@@ -195,7 +198,7 @@ async fn bootstrap_admin(
             ));
         }
         (None, None) => tracing::warn!(
-            "no users yet: create one with `prompter admin create-user --email you@example.com --org \"My org\"` (it prints an API token)"
+            "no users yet: open the web app to create the first account, or run `prompter admin create-user --email you@example.com --org \"My org\" --password ...` (it prints an API token)"
         ),
     }
     Ok(())
@@ -219,6 +222,7 @@ fn server(
             .app_data(query_config())
             .app_data(path_config())
             .configure(routes::configure)
+            .configure(crate::web::configure)
             .default_service(web::to(routes::not_found))
     })
     .listen(listener)?

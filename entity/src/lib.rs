@@ -21,6 +21,7 @@ pub mod prediction;
 pub mod project;
 pub mod task;
 pub mod user;
+pub mod web_session;
 
 pub mod prelude {
     //! Entity re-exports under readable names.

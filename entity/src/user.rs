@@ -14,6 +14,8 @@ pub struct Model {
     pub last_name: String,
     pub active_organization_id: Option<i64>,
     pub is_active: bool,
+    /// The argon2 hash (PHC string) of the web sign-in password; `None` until one is set.
+    pub password_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

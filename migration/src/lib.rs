@@ -15,6 +15,7 @@ mod m20261122_000006_create_run_slices;
 mod m20261122_000007_create_model_refinements;
 mod m20261129_000008_create_label_studio_links;
 mod m20261201_000009_add_model_params_and_budget_alerts;
+mod m20261201_000010_create_web_sessions;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_model_refinements::Migration),
             Box::new(m20261129_000008_create_label_studio_links::Migration),
             Box::new(m20261201_000009_add_model_params_and_budget_alerts::Migration),
+            Box::new(m20261201_000010_create_web_sessions::Migration),
         ]
     }
 }

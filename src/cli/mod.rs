@@ -4,7 +4,7 @@ pub mod run;
 
 use crate::auth::Role;
 use crate::config::{DatabaseConfig, LogFormat, ServeConfig};
-use crate::services::accounts;
+use crate::services::{accounts, web_accounts};
 use crate::startup::Application;
 use crate::{db, telemetry};
 use clap::{Parser, Subcommand};
@@ -75,6 +75,20 @@ pub enum AdminCommand {
         /// Role in the organization (case-insensitive).
         #[arg(long, value_enum, default_value_t = Role::Owner, ignore_case = true)]
         role: Role,
+        /// Web sign-in password (8 to 256 characters); without it the user signs in only
+        /// after `set-password`.
+        #[arg(long, env = "PROMPTER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Set the web sign-in password of an existing user (from --password, PROMPTER_PASSWORD,
+    /// or the first line of standard input).
+    SetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// The new password (8 to 256 characters).
+        #[arg(long, env = "PROMPTER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
     /// Issue a new API token for an existing user; prints it on the last line.
     CreateToken {
@@ -184,10 +198,23 @@ async fn admin(database: DatabaseConfig, command: AdminCommand) -> Result<(), St
     let conn = db::connect(&database).await.map_err(|e| db::message(&e))?;
     db::migrate(&conn).await.map_err(|e| e.to_string())?;
     match command {
-        AdminCommand::CreateUser { email, org, role } => {
+        AdminCommand::CreateUser {
+            email,
+            org,
+            role,
+            password,
+        } => {
+            if let Some(p) = &password {
+                web_accounts::check_password(p).map_err(|e| e.to_string())?;
+            }
             let (user, token) = accounts::create_user(&conn, &email, &org, role, None)
                 .await
                 .map_err(|e| e.to_string())?;
+            if let Some(p) = &password {
+                web_accounts::set_password(&conn, &user.email, p)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             println!(
                 "created user {} ({}) in organization \"{org}\" as {}",
                 user.id,
@@ -196,6 +223,22 @@ async fn admin(database: DatabaseConfig, command: AdminCommand) -> Result<(), St
             );
             println!("API token (shown once; use it as `Authorization: Token <token>`):");
             println!("{token}");
+        }
+        AdminCommand::SetPassword { email, password } => {
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let user = web_accounts::set_password(&conn, &email, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("password set for {}; sign in at /login", user.email);
         }
         AdminCommand::CreateToken { email } => {
             let token = accounts::create_token(&conn, &email)

@@ -165,6 +165,20 @@ fn system_message(schema: &Value) -> String {
     )
 }
 
+/// The messages a version sends for a task's `data`, without few-shot examples: what the
+/// web app shows as a task's full prompt.
+pub fn preview_messages(
+    prompt_text: &str,
+    config: &LabelConfig,
+    data: &Value,
+) -> Result<Vec<Message>, TemplateError> {
+    let parts = prompt::user_parts(prompt_text, data, &config.image_keys(), None)?;
+    Ok(vec![
+        Message::new(Role::System, system_message(&config.output_schema())),
+        Message::with_parts(Role::User, parts),
+    ])
+}
+
 impl Plan {
     /// Prepares the calls of `version` over a project with `config`.
     pub async fn load(
@@ -358,6 +372,7 @@ impl Plan {
         match called {
             Ok(outcome) => {
                 let usage = outcome.response.usage;
+                let raw = outcome.response.output.clone();
                 let (prompt_cost, completion_cost) = self.cost(usage);
                 let mut notes = outcome.response.notes;
                 if self.price.is_none() {
@@ -374,10 +389,11 @@ impl Plan {
                     completion_cost,
                     total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
                     inference_time: Some(outcome.seconds),
+                    // The model's answer as it came, for the web app's task view.
                     extra: Some(if notes.is_empty() {
-                        json!({"attempts": outcome.attempts})
+                        json!({"attempts": outcome.attempts, "output": raw})
                     } else {
-                        json!({"attempts": outcome.attempts, "notes": notes})
+                        json!({"attempts": outcome.attempts, "notes": notes, "output": raw})
                     }),
                 })
             }

@@ -227,7 +227,23 @@ impl Drop for FakeLlm {
 }
 
 /// `GET /v1/models`.
-async fn models() -> HttpResponse {
+async fn models(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
+    // Like the providers' model lists, it needs the key: Anthropic's in `x-api-key`.
+    let api = if req.headers().contains_key("x-api-key") {
+        Api::Anthropic
+    } else {
+        Api::OpenAi
+    };
+    if let Some(key) = &inner.config.require_key
+        && given_key(api, &req).as_deref() != Some(key.as_str())
+    {
+        let failure = if given_key(api, &req).is_none() {
+            Failure::MissingKey
+        } else {
+            Failure::WrongKey
+        };
+        return inner.fail(api, failure, "Incorrect API key provided.", None, None);
+    }
     HttpResponse::Ok().json(json!({
         "object": "list",
         "data": [{"id": FAKE_MODEL, "object": "model", "created": 0, "owned_by": "prompter"}]

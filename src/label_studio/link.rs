@@ -45,6 +45,29 @@ async fn get_with_project(
     Ok((project, found))
 }
 
+/// The links of the caller's `project_ids` that have one, by project.
+pub async fn links_of(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    project_ids: &[i64],
+) -> ApiResult<std::collections::HashMap<i64, link::Model>> {
+    let owned: Vec<i64> = project::Entity::find()
+        .filter(project::Column::Id.is_in(project_ids.to_vec()))
+        .filter(project::Column::OrganizationId.eq(caller.organization_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    Ok(link::Entity::find()
+        .filter(link::Column::ProjectId.is_in(owned))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| (l.project_id, l))
+        .collect())
+}
+
 /// How many rows of the project are tied to Label Studio objects.
 pub async fn linked_counts(db: &impl ConnectionTrait, project_id: i64) -> ApiResult<LinkedCounts> {
     let tasks = task::Entity::find()

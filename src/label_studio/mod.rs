@@ -37,7 +37,7 @@ pub mod sync;
 pub mod webhook_auth;
 
 pub use jobs::is_stale;
-pub use link::{create, delete, get, linked_counts, update};
+pub use link::{create, delete, get, linked_counts, links_of, update};
 pub use push::start_push;
 pub use sync::start_sync;
 

@@ -11,6 +11,7 @@ pub mod gemini;
 mod headers;
 pub mod openai;
 pub mod parse;
+pub mod probe;
 pub mod refusals;
 pub mod rules;
 pub mod scheduler;

@@ -1,22 +1,14 @@
 //! Probes for operators and orchestrators: `GET /health` (the process answers) and
-//! `GET /ready` (the database answers and its schema is current), neither needing a token;
-//! and `GET /`, which leads a browser to the API documentation.
+//! `GET /ready` (the database answers and its schema is current), neither needing a token.
+//! (`GET /` is the web app's.)
 use crate::state::AppState;
 use crate::views::ops::ProbeView;
 use actix_web::{HttpResponse, web};
 
-/// Registers `/health`, `/ready` and `/`.
+/// Registers `/health` and `/ready`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready))
-        .route(
-            "/",
-            web::get().to(|| async {
-                HttpResponse::TemporaryRedirect()
-                    .insert_header(("Location", "/docs/"))
-                    .finish()
-            }),
-        );
+        .route("/ready", web::get().to(ready));
 }
 
 /// The process is up and serving requests. Needs no token.

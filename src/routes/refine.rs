@@ -41,7 +41,7 @@ async fn view(
 
 /// How long a job may stay `Pending` or `InProgress` without a change before it counts as
 /// interrupted: longer than the teacher call can take with every retry.
-fn stale_after(state: &AppState) -> Duration {
+pub fn stale_after(state: &AppState) -> Duration {
     let c = state.engine.scheduler_config();
     (c.call_timeout + c.max_backoff) * c.max_attempts + Duration::from_secs(60)
 }

@@ -44,6 +44,17 @@ pub async fn parse_config_off_thread(field: &'static str, xml: &str) -> ApiResul
         .map_err(|e| ApiError::Internal(format!("label config parse task: {e}")))?
 }
 
+/// Parses a label config typed into the web app, on the blocking pool when large, keeping the
+/// error's line and column apart for the editor to point at.
+pub async fn check_config(xml: String) -> Result<LabelConfig, label_config::LabelConfigError> {
+    if xml.len() <= INLINE_PARSE_BYTES {
+        return label_config::parse(&xml);
+    }
+    tokio::task::spawn_blocking(move || label_config::parse(&xml))
+        .await
+        .unwrap_or_else(|e| Err(label_config::LabelConfigError::new(e.to_string())))
+}
+
 /// The project's parsed label config; a stored config always parsed when it was written.
 pub fn config_of(project: &project::Model) -> LabelConfig {
     label_config::parse(&project.label_config).unwrap_or_else(|_| LabelConfig {

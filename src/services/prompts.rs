@@ -474,6 +474,8 @@ pub struct PromptStats {
     pub runs_count: i64,
     /// Best version score, if any version has one.
     pub best_score: Option<f64>,
+    /// What every run of every version cost (USD; runs of unpriced models count 0).
+    pub total_cost: f64,
 }
 
 /// The score of each of `version_ids`: accuracy of its latest completed HasGT run.
@@ -537,18 +539,21 @@ pub async fn stats(
     if version_ids.is_empty() {
         return Ok(out);
     }
-    let runs: Vec<(i64, i64)> = model_run::Entity::find()
+    let runs: Vec<(i64, i64, Option<f64>)> = model_run::Entity::find()
         .select_only()
         .column(model_run::Column::ModelVersionId)
         .expr(Expr::cust("COUNT(*)"))
+        .expr(Expr::cust("SUM(total_cost)"))
         .filter(model_run::Column::ModelVersionId.is_in(version_ids.clone()))
         .group_by(model_run::Column::ModelVersionId)
         .into_tuple()
         .all(db)
         .await?;
-    for (version, n) in runs {
+    for (version, n, cost) in runs {
         if let Some(prompt) = parent.get(&version) {
-            out.entry(*prompt).or_default().runs_count += n;
+            let entry = out.entry(*prompt).or_default();
+            entry.runs_count += n;
+            entry.total_cost += cost.unwrap_or(0.0);
         }
     }
     for (version, score) in version_scores(db, &version_ids).await? {

@@ -1,5 +1,5 @@
-//! Operations basics (issue 12, item 8): `/health` and `/ready` answer without a token, `/`
-//! leads to the documentation.
+//! Operations basics (issue 12, item 8): `/health` and `/ready` answer without a token; `/`
+//! is the web app's (a signed-out browser goes to sign in).
 use crate::helpers::TestApp;
 use reqwest::Method;
 
@@ -23,13 +23,13 @@ async fn health_ready_and_the_root() {
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status().as_u16(), 307);
+    assert_eq!(response.status().as_u16(), 303);
     assert_eq!(
         response
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok()),
-        Some("/docs/")
+        Some("/login")
     );
     // A database one migration behind is not ready.
     use sea_orm::ConnectionTrait;

@@ -1,0 +1,464 @@
+//! A run's results task by task, for people to read: the input, the prediction beside the
+//! ground truth, correct or not, tokens, cost and errors, filtered by outcome and class; the
+//! confusion matrix of its ground-truth tasks; and the disagreements of two runs.
+use crate::auth::AuthUser;
+use crate::error::ApiResult;
+use crate::label_config::LabelConfig;
+use crate::pagination::{Page, PageRequest};
+use crate::scoring;
+use crate::services::results::ground_truth;
+use crate::services::runs::{self, page_of_tasks};
+use entity::{failed_prediction, model_run, prediction, project, task};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Tasks read per query when a whole run is scanned.
+const CHUNK: u64 = 1000;
+
+/// Which results to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every task.
+    All,
+    /// Predicted and matching the ground truth.
+    Correct,
+    /// Predicted and not matching the ground truth.
+    Incorrect,
+    /// Ended in a failure.
+    Failed,
+}
+
+impl Outcome {
+    /// Parses `correct`, `incorrect`, `failed`; anything else is every task.
+    pub fn parse(raw: Option<&str>) -> Outcome {
+        match raw {
+            Some("correct") => Outcome::Correct,
+            Some("incorrect") => Outcome::Incorrect,
+            Some("failed") => Outcome::Failed,
+            _ => Outcome::All,
+        }
+    }
+}
+
+/// One task of a run, as the results table shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultRow {
+    /// Task id.
+    pub task_id: i64,
+    /// The task's data.
+    pub data: Value,
+    /// The predicted labels (choices, labels, text, ratings), in order.
+    pub predicted: Vec<String>,
+    /// The ground truth's labels; empty when the task has none.
+    pub truth: Vec<String>,
+    /// Whether the task has ground truth.
+    pub has_truth: bool,
+    /// Correct or not, when both a prediction and ground truth exist.
+    pub correct: Option<bool>,
+    /// Tokens the call used.
+    pub tokens: Option<i64>,
+    /// What the call cost (USD).
+    pub cost: Option<f64>,
+    /// The failure kind, for a failed task.
+    pub error_type: Option<String>,
+    /// The failure message, for a failed task.
+    pub error: Option<String>,
+    /// The model's answer as it came, when stored.
+    pub raw_output: Option<Value>,
+    /// The prediction's result, as Label Studio stores it.
+    pub result: Option<Value>,
+}
+
+/// The labels of a Label Studio result: choices, labels, text, ratings and numbers, in order
+/// and each once.
+pub fn labels(result: &Value) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    let mut push = |s: String| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    for item in result.as_array().into_iter().flatten() {
+        let value = &item["value"];
+        for key in ["choices", "labels", "taxonomy", "text"] {
+            match &value[key] {
+                Value::Array(items) => items.iter().for_each(|v| match v {
+                    Value::String(s) => push(s.clone()),
+                    Value::Array(path) => push(
+                        path.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" / "),
+                    ),
+                    _ => {}
+                }),
+                Value::String(s) => push(s.clone()),
+                _ => {}
+            }
+        }
+        for key in ["rating", "number"] {
+            if let Some(n) = value[key].as_f64() {
+                push(n.to_string());
+            }
+        }
+    }
+    out
+}
+
+async fn run_and_config(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+) -> ApiResult<(model_run::Model, LabelConfig)> {
+    let run = runs::get(db, caller, run_id).await?;
+    let project = project::Entity::find_by_id(run.project_id)
+        .one(db)
+        .await?
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let config = crate::services::projects::config_of(&project);
+    Ok((run, config))
+}
+
+/// The rows of `task_ids` (in that order) of `run`.
+async fn rows(
+    db: &impl ConnectionTrait,
+    config: &LabelConfig,
+    run_id: i64,
+    task_ids: &[i64],
+) -> ApiResult<Vec<ResultRow>> {
+    let tasks: HashMap<i64, Value> = task::Entity::find()
+        .select_only()
+        .columns([task::Column::Id, task::Column::Data])
+        .filter(task::Column::Id.is_in(task_ids.to_vec()))
+        .into_tuple::<(i64, Value)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut preds: HashMap<i64, prediction::Model> = prediction::Entity::find()
+        .filter(prediction::Column::ModelRunId.eq(run_id))
+        .filter(prediction::Column::TaskId.is_in(task_ids.to_vec()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.task_id, p))
+        .collect();
+    let mut failures: HashMap<i64, failed_prediction::Model> = failed_prediction::Entity::find()
+        .filter(failed_prediction::Column::ModelRunId.eq(run_id))
+        .filter(failed_prediction::Column::TaskId.is_in(task_ids.to_vec()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| (f.task_id, f))
+        .collect();
+    let gt = ground_truth(db, task_ids).await?;
+    Ok(task_ids
+        .iter()
+        .map(|id| {
+            let p = preds.remove(id);
+            let f = failures.remove(id);
+            let truth = gt.get(id).map(|a| &a.result);
+            let correct = match (&p, truth) {
+                (Some(p), Some(t)) => Some(scoring::score_task(config, &p.result, t).correct),
+                _ => None,
+            };
+            ResultRow {
+                task_id: *id,
+                data: tasks.get(id).cloned().unwrap_or(Value::Null),
+                predicted: p.as_ref().map(|p| labels(&p.result)).unwrap_or_default(),
+                truth: truth.map(labels).unwrap_or_default(),
+                has_truth: truth.is_some(),
+                correct,
+                tokens: p.as_ref().and_then(|p| p.total_tokens).or_else(|| {
+                    f.as_ref()
+                        .map(|f| f.prompt_tokens.unwrap_or(0) + f.completion_tokens.unwrap_or(0))
+                }),
+                cost: p
+                    .as_ref()
+                    .and_then(|p| p.total_cost)
+                    .or_else(|| f.as_ref().and_then(|f| f.total_cost)),
+                error_type: f.as_ref().and_then(|f| f.error_type.clone()),
+                error: f.as_ref().and_then(|f| f.message.clone()),
+                raw_output: p
+                    .as_ref()
+                    .and_then(|p| p.extra.as_ref())
+                    .and_then(|e| e.get("output"))
+                    .cloned(),
+                result: p.map(|p| p.result),
+            }
+        })
+        .collect())
+}
+
+/// Every task id of a run, in order, a chunk at a time.
+async fn all_task_ids(db: &impl ConnectionTrait, run: &model_run::Model) -> ApiResult<Vec<i64>> {
+    let total = run.total_tasks.max(0) as u64;
+    let mut ids = Vec::with_capacity(total as usize);
+    let mut offset = 0;
+    while offset < total {
+        ids.extend(page_of_tasks(db, run.id, total, offset, CHUNK, false).await?);
+        offset += CHUNK;
+    }
+    Ok(ids)
+}
+
+/// A page of a run's results with `outcome` and, when given, `class` (predicted or true).
+/// Unfiltered pages read only their own tasks; filters scan the run.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+    outcome: Outcome,
+    class: Option<&str>,
+    request: PageRequest,
+) -> ApiResult<(Vec<ResultRow>, u64, Page)> {
+    let (run, config) = run_and_config(db, caller, run_id).await?;
+    let total = run.total_tasks.max(0) as u64;
+    if outcome == Outcome::All && class.is_none() {
+        let page = request.locate(total);
+        let ids = page_of_tasks(db, run.id, total, page.offset, page.size, false).await?;
+        return Ok((rows(db, &config, run.id, &ids).await?, total, page));
+    }
+    let mut matching: Vec<i64> = vec![];
+    let ids = all_task_ids(db, &run).await?;
+    for chunk in ids.chunks(CHUNK as usize) {
+        for row in rows(db, &config, run.id, chunk).await? {
+            let keep_outcome = match outcome {
+                Outcome::All => true,
+                Outcome::Correct => row.correct == Some(true),
+                Outcome::Incorrect => row.correct == Some(false),
+                Outcome::Failed => row.error_type.is_some(),
+            };
+            let keep_class = class.is_none_or(|c| {
+                row.predicted.iter().any(|l| l == c) || row.truth.iter().any(|l| l == c)
+            });
+            if keep_outcome && keep_class {
+                matching.push(row.task_id);
+            }
+        }
+    }
+    let count = matching.len() as u64;
+    let page = request.locate(count);
+    let start = (page.offset as usize).min(matching.len());
+    let end = (start + page.size as usize).min(matching.len());
+    Ok((
+        rows(db, &config, run.id, &matching[start..end]).await?,
+        count,
+        page,
+    ))
+}
+
+/// One task of a run.
+pub async fn one(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+    task_id: i64,
+) -> ApiResult<(model_run::Model, LabelConfig, ResultRow)> {
+    let (run, config) = run_and_config(db, caller, run_id).await?;
+    if runs::members(db, run.id, &[task_id]).await?.is_empty() {
+        return Err(crate::error::ApiError::NotFound);
+    }
+    let row = rows(db, &config, run.id, &[task_id])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    Ok((run, config, row))
+}
+
+/// The confusion matrix of a run's ground-truth tasks: for each true label (rows) how often
+/// each label was predicted (columns); a failed or unanswered task counts as `(no answer)`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Confusion {
+    /// The labels, rows and columns alike (`(no answer)` last when present).
+    pub labels: Vec<String>,
+    /// `cells[i][j]`: tasks whose truth is `labels[i]` and prediction `labels[j]`.
+    pub cells: Vec<Vec<u64>>,
+    /// The largest cell (for shading).
+    pub max: u64,
+}
+
+/// Label for a task without a prediction.
+pub const NO_ANSWER: &str = "(no answer)";
+
+/// The confusion matrix of a run (see [`Confusion`]).
+pub async fn confusion(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+) -> ApiResult<Confusion> {
+    let (run, config) = run_and_config(db, caller, run_id).await?;
+    let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut labels: BTreeSet<String> = config.output_classes().into_iter().collect();
+    let ids = all_task_ids(db, &run).await?;
+    for chunk in ids.chunks(CHUNK as usize) {
+        let gt = ground_truth(db, chunk).await?;
+        if gt.is_empty() {
+            continue;
+        }
+        let with_truth: Vec<i64> = chunk
+            .iter()
+            .copied()
+            .filter(|id| gt.contains_key(id))
+            .collect();
+        let preds: HashMap<i64, Value> = prediction::Entity::find()
+            .select_only()
+            .columns([prediction::Column::TaskId, prediction::Column::Result])
+            .filter(prediction::Column::ModelRunId.eq(run.id))
+            .filter(prediction::Column::TaskId.is_in(with_truth.clone()))
+            .into_tuple::<(i64, Value)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        for id in with_truth {
+            let truth = gt
+                .get(&id)
+                .map(|a| labels_key(&a.result))
+                .unwrap_or_default();
+            let predicted = preds
+                .get(&id)
+                .map(labels_key)
+                .unwrap_or_else(|| NO_ANSWER.to_string());
+            labels.insert(truth.clone());
+            labels.insert(predicted.clone());
+            *pairs.entry((truth, predicted)).or_default() += 1;
+        }
+    }
+    let mut ordered: Vec<String> = labels.into_iter().filter(|l| l != NO_ANSWER).collect();
+    if pairs.keys().any(|(_, p)| p == NO_ANSWER) {
+        ordered.push(NO_ANSWER.to_string());
+    }
+    let index: HashMap<&str, usize> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    let mut cells = vec![vec![0u64; ordered.len()]; ordered.len()];
+    let mut max = 0;
+    for ((truth, predicted), n) in &pairs {
+        if let (Some(&i), Some(&j)) = (index.get(truth.as_str()), index.get(predicted.as_str())) {
+            cells[i][j] += n;
+            max = max.max(cells[i][j]);
+        }
+    }
+    Ok(Confusion {
+        labels: ordered,
+        cells,
+        max,
+    })
+}
+
+/// A result's labels as one key: `A`, or `A + B` for several.
+fn labels_key(result: &Value) -> String {
+    let found = labels(result);
+    if found.is_empty() {
+        "(empty)".to_string()
+    } else {
+        found.join(" + ")
+    }
+}
+
+/// A task two runs answered differently.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disagreement {
+    /// Task id.
+    pub task_id: i64,
+    /// The task's data.
+    pub data: Value,
+    /// What the first run predicted.
+    pub a: Vec<String>,
+    /// What the second run predicted.
+    pub b: Vec<String>,
+    /// The ground truth's labels, if any.
+    pub truth: Vec<String>,
+}
+
+/// The tasks both runs answered, with different labels (at most `limit`), and how many there
+/// are in all.
+pub async fn disagreements(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_a: i64,
+    run_b: i64,
+    limit: usize,
+) -> ApiResult<(Vec<Disagreement>, u64)> {
+    let a = runs::get(db, caller, run_a).await?;
+    runs::get(db, caller, run_b).await?;
+    let ids = all_task_ids(db, &a).await?;
+    let mut out = vec![];
+    let mut count = 0u64;
+    for chunk in ids.chunks(CHUNK as usize) {
+        let read = |run: i64| {
+            prediction::Entity::find()
+                .select_only()
+                .columns([prediction::Column::TaskId, prediction::Column::Result])
+                .filter(prediction::Column::ModelRunId.eq(run))
+                .filter(prediction::Column::TaskId.is_in(chunk.to_vec()))
+                .order_by_asc(prediction::Column::TaskId)
+                .into_tuple::<(i64, Value)>()
+                .all(db)
+        };
+        let pa: HashMap<i64, Value> = read(run_a).await?.into_iter().collect();
+        let pb: HashMap<i64, Value> = read(run_b).await?.into_iter().collect();
+        let mut differing = vec![];
+        for id in chunk {
+            if let (Some(x), Some(y)) = (pa.get(id), pb.get(id)) {
+                let (lx, ly) = (labels(x), labels(y));
+                if lx != ly {
+                    count += 1;
+                    if out.len() + differing.len() < limit {
+                        differing.push((*id, lx, ly));
+                    }
+                }
+            }
+        }
+        if differing.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = differing.iter().map(|d| d.0).collect();
+        let gt = ground_truth(db, &ids).await?;
+        let data: HashMap<i64, Value> = task::Entity::find()
+            .select_only()
+            .columns([task::Column::Id, task::Column::Data])
+            .filter(task::Column::Id.is_in(ids))
+            .into_tuple::<(i64, Value)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        for (id, la, lb) in differing {
+            out.push(Disagreement {
+                task_id: id,
+                data: data.get(&id).cloned().unwrap_or(Value::Null),
+                a: la,
+                b: lb,
+                truth: gt.get(&id).map(|g| labels(&g.result)).unwrap_or_default(),
+            });
+        }
+    }
+    Ok((out, count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_labels_of_results() {
+        let result = json!([
+            {"type": "choices", "value": {"choices": ["Positive"]}},
+            {"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER", "Positive"]}},
+            {"type": "rating", "value": {"rating": 4}},
+            {"type": "textarea", "value": {"text": ["a summary"]}},
+        ]);
+        assert_eq!(labels(&result), vec!["Positive", "PER", "4", "a summary"]);
+        assert!(labels(&json!(null)).is_empty());
+        assert_eq!(labels_key(&json!([])), "(empty)");
+        assert_eq!(Outcome::parse(Some("failed")), Outcome::Failed);
+        assert_eq!(Outcome::parse(Some("bogus")), Outcome::All);
+    }
+}

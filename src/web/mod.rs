@@ -1,0 +1,24 @@
+//! The web app: server-rendered pages over the same services as the API, served by the same
+//! binary at `/`. Templates (minijinja), the stylesheet and the small script are embedded;
+//! charts are SVG drawn here. Signing in opens a browser session (an `HttpOnly`,
+//! `SameSite=Lax` cookie); every form and every script request carries the session's CSRF
+//! token. Roles apply as in the API: pages take a [`Visitor`], changes need
+//! [`Visitor::manager`], and templates offer edit controls only when `can_edit` is true.
+use actix_web::web;
+
+mod assets;
+mod diff;
+mod forms;
+mod page;
+mod pages;
+mod session;
+pub mod svg;
+
+pub use page::PageError;
+pub use session::Visitor;
+
+/// Registers the pages, the page scripts' JSON endpoints and the static assets.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    assets::configure(cfg);
+    pages::configure(cfg);
+}

@@ -1,0 +1,312 @@
+//! Rendering pages: the embedded templates, their filters, the frame every page shares (who is
+//! signed in, the CSRF token, what the role may do) and the error pages.
+use super::session::Visitor;
+use crate::error::ApiError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use minijinja::{Environment, Value, context};
+use std::sync::OnceLock;
+
+/// The templates, embedded in the binary.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("macros.html", include_str!("templates/macros.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("setup.html", include_str!("templates/setup.html")),
+    ("profile.html", include_str!("templates/profile.html")),
+    (
+        "connections.html",
+        include_str!("templates/connections.html"),
+    ),
+    ("projects.html", include_str!("templates/projects.html")),
+    ("project.html", include_str!("templates/project.html")),
+    ("prompts.html", include_str!("templates/prompts.html")),
+    ("prompt.html", include_str!("templates/prompt.html")),
+    ("run.html", include_str!("templates/run.html")),
+    ("task.html", include_str!("templates/task.html")),
+    ("evaluation.html", include_str!("templates/evaluation.html")),
+    ("compare.html", include_str!("templates/compare.html")),
+    ("refine.html", include_str!("templates/refine.html")),
+    (
+        "label_studio.html",
+        include_str!("templates/label_studio.html"),
+    ),
+];
+
+/// Why a page could not be shown. It wraps the API's one error type, rendered as a page, plus
+/// the two outcomes only pages have.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// Nobody is signed in: a redirect to `/login` that comes back to `next`.
+    #[error("sign in first")]
+    SignIn {
+        /// Where to go after signing in.
+        next: String,
+    },
+    /// A form or script request without the session's CSRF token.
+    #[error(
+        "This form is no longer valid: its security token is missing or stale. Reload the page \
+         and send it again."
+    )]
+    Csrf,
+    /// What the API would have answered.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<sea_orm::DbErr> for PageError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        PageError::Api(ApiError::Database(e))
+    }
+}
+
+impl From<crate::services::accounts::AccountError> for PageError {
+    fn from(e: crate::services::accounts::AccountError) -> Self {
+        use crate::services::accounts::AccountError as A;
+        match e {
+            A::Db(e) => e.into(),
+            other => PageError::Api(ApiError::bad_request(
+                crate::error::ErrorCode::ValidationError,
+                other.to_string(),
+            )),
+        }
+    }
+}
+
+/// What a page handler returns.
+pub type PageResult = Result<HttpResponse, PageError>;
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::SignIn { .. } => StatusCode::SEE_OTHER,
+            PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::Api(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let PageError::SignIn { next } = self {
+            let target = format!("/login?next={}", encode(next));
+            return HttpResponse::SeeOther()
+                .insert_header(("location", target))
+                .finish();
+        }
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "page failed");
+        }
+        let (title, detail) = match self {
+            PageError::Api(ApiError::NotFound | ApiError::NotFoundAt(_)) => (
+                "Not found",
+                "There is nothing here, or it belongs to another organization.".to_string(),
+            ),
+            PageError::Api(ApiError::Forbidden) => (
+                "Not allowed",
+                "Your role in this organization may look at this but not change it.".to_string(),
+            ),
+            PageError::Api(e) if status.is_server_error() => (
+                "Something went wrong",
+                format!("{e}. The server log has the details."),
+            ),
+            PageError::Api(e) => ("That did not work", messages(e).join(" ")),
+            other => ("Not allowed", other.to_string()),
+        };
+        let body = render_bare(
+            "error.html",
+            context! { title, detail, status => status.as_u16() },
+        )
+        .unwrap_or_else(|_| format!("{title}: {detail}"));
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    }
+}
+
+/// The messages of an API error, field by field, for a form to show.
+pub fn messages(e: &ApiError) -> Vec<String> {
+    match e {
+        ApiError::Validation { errors } => errors
+            .iter()
+            .flat_map(|(field, msgs)| {
+                msgs.iter().map(move |m| {
+                    if field == "non_field_errors" {
+                        m.clone()
+                    } else {
+                        format!("{field}: {m}")
+                    }
+                })
+            })
+            .collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// Whether a form should show an error and stay, rather than fail the page.
+pub fn is_form_error(e: &PageError) -> bool {
+    matches!(
+        e,
+        PageError::Api(ApiError::Validation { .. } | ApiError::BadRequest { .. })
+    )
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        env.add_filter("usd", usd);
+        env.add_filter("pct", pct);
+        env.add_filter("when", when);
+        env.add_filter("num", num);
+        env.add_global("assets", Value::from_serialize(super::assets::urls()));
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "template does not parse");
+            }
+        }
+        env
+    })
+}
+
+/// A cost in US dollars: `$0.0123`, `$12.34`; `—` when unknown.
+pub fn usd(v: Value) -> String {
+    match f64::try_from(v) {
+        Ok(x) if x.abs() >= 1.0 => format!("${x:.2}"),
+        Ok(0.0) => "$0".to_string(),
+        Ok(x) => format!("${x:.4}"),
+        Err(_) => "—".to_string(),
+    }
+}
+
+/// A fraction as a percentage with one decimal: `83.3%`; `—` when unknown.
+pub fn pct(v: Value) -> String {
+    match f64::try_from(v) {
+        Ok(x) => format!("{:.1}%", x * 100.0),
+        Err(_) => "—".to_string(),
+    }
+}
+
+/// A number with thousands separators: `100,000`.
+pub fn num(v: Value) -> String {
+    match i64::try_from(v.clone()) {
+        Ok(n) => {
+            let digits = n.unsigned_abs().to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            if n < 0 { format!("-{out}") } else { out }
+        }
+        Err(_) => v.to_string(),
+    }
+}
+
+/// A timestamp (RFC 3339) as `2026-12-01 21:10 UTC`; empty when absent.
+pub fn when(v: Value) -> String {
+    let text = v.as_str().map(str::to_string).unwrap_or_default();
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        })
+        .unwrap_or(text)
+}
+
+/// Renders `name` with `ctx` alone (no frame): the error and sign-in pages.
+pub fn render_bare(name: &str, ctx: Value) -> Result<String, ApiError> {
+    environment()
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| ApiError::Internal(format!("template {name}: {e:#}")))
+}
+
+/// Renders a page for `visitor`: `ctx` plus the frame (`me`, `csrf`, `can_edit`, `section`).
+pub fn render(visitor: &Visitor, section: &str, name: &str, ctx: Value) -> PageResult {
+    let caller = visitor.caller();
+    let frame = context! {
+        me => context! {
+            email => caller.user.email.clone(),
+            role => caller.role.as_str(),
+            organization => caller.organization_id,
+        },
+        csrf => visitor.0.csrf_token.clone(),
+        can_edit => visitor.can_edit(),
+        section => section,
+    };
+    let body = render_bare(name, context! { ..frame, ..ctx })?;
+    Ok(html(body))
+}
+
+/// An HTML response.
+pub fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .body(body)
+}
+
+/// A redirect after a form (303, so the browser follows with a GET).
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("location", to.to_string()))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses() {
+        let env = environment();
+        for (name, _) in TEMPLATES {
+            assert!(env.get_template(name).is_ok(), "{name} does not parse");
+        }
+    }
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(usd(Value::from(0.01234)), "$0.0123");
+        assert_eq!(usd(Value::from(12.345)), "$12.35");
+        assert_eq!(usd(Value::from(())), "—");
+        assert_eq!(pct(Value::from(0.8333)), "83.3%");
+        assert_eq!(num(Value::from(100000)), "100,000");
+        assert_eq!(num(Value::from(-1234)), "-1,234");
+        assert_eq!(
+            when(Value::from("2026-12-01T21:10:00Z")),
+            "2026-12-01 21:10 UTC"
+        );
+        assert_eq!(encode("/prompts/1?x=a b"), "/prompts/1%3Fx%3Da%20b");
+    }
+
+    #[test]
+    fn escapes_what_it_renders() {
+        let out = render_bare(
+            "error.html",
+            context! { title => "<b>x</b>", detail => "<script>", status => 400 },
+        )
+        .unwrap();
+        assert!(out.contains("&lt;b&gt;x") && !out.contains("<b>"));
+        assert!(!out.contains("<script>"));
+    }
+}

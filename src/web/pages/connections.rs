@@ -1,0 +1,156 @@
+//! Provider connections: the list with spend against budget, adding one (the key is
+//! write-only), testing one (model list, a one-token call and its latency), deleting one.
+//! Managers only, as in the API.
+use crate::llm::Provider;
+use crate::llm::probe::{ProbeReport, probe};
+use crate::services::model_providers as service;
+use crate::state::AppState;
+use crate::views::model_providers::ModelProviderConnectionInput;
+use crate::web::forms::{Form, non_empty};
+use crate::web::page::{PageResult, is_form_error, messages, redirect, render};
+use crate::web::{PageError, Visitor};
+use actix_web::web;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+/// Registers `/connections`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/connections", web::get().to(list))
+        .route("/connections", web::post().to(create))
+        .route("/connections/{id}/test", web::post().to(test))
+        .route("/connections/{id}/delete", web::post().to(delete));
+}
+
+/// The fields of the add form, as typed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct ConnectionForm {
+    #[serde(default)]
+    provider: String,
+    #[serde(default, skip_serializing)]
+    api_key: Option<String>,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    deployment_name: Option<String>,
+    #[serde(default)]
+    rpm_limit: Option<String>,
+    #[serde(default)]
+    tpm_limit: Option<String>,
+    #[serde(default)]
+    budget_limit: Option<String>,
+}
+
+fn number<T: std::str::FromStr>(field: &str, raw: &Option<String>) -> Result<Option<T>, PageError> {
+    match non_empty(raw.clone()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| crate::error::ApiError::field(field, "Enter a number.").into()),
+    }
+}
+
+impl ConnectionForm {
+    fn input(&self) -> Result<ModelProviderConnectionInput, PageError> {
+        Ok(ModelProviderConnectionInput {
+            provider: Some(self.provider.clone()),
+            api_key: non_empty(self.api_key.clone()).map(Some),
+            endpoint: non_empty(self.endpoint.clone()).map(Some),
+            deployment_name: non_empty(self.deployment_name.clone()).map(Some),
+            rpm_limit: number::<i32>("rpm_limit", &self.rpm_limit)?.map(Some),
+            tpm_limit: number::<i64>("tpm_limit", &self.tpm_limit)?.map(Some),
+            budget_limit: number::<f64>("budget_limit", &self.budget_limit)?.map(Some),
+            ..Default::default()
+        })
+    }
+}
+
+async fn page(
+    state: &AppState,
+    visitor: &Visitor,
+    form: ConnectionForm,
+    errors: Vec<String>,
+    probe: Option<(i64, ProbeReport)>,
+) -> PageResult {
+    let caller = visitor.manager()?;
+    let found = service::list(&state.db, &caller, None).await?;
+    let connections = crate::routes::model_providers::views(state, found).await?;
+    let providers: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+    let (probe_id, probe) = probe.map_or((None, None), |(id, p)| (Some(id), Some(p)));
+    render(
+        visitor,
+        "connections",
+        "connections.html",
+        context! { connections, providers, form, errors, probe, probe_id },
+    )
+}
+
+async fn list(state: web::Data<AppState>, visitor: Visitor) -> PageResult {
+    page(&state, &visitor, ConnectionForm::default(), vec![], None).await
+}
+
+async fn create(state: web::Data<AppState>, form: Form<ConnectionForm>) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let created = match form.data.input() {
+        Ok(input) => service::create(&state.db, &state.secrets, &caller, input)
+            .await
+            .map_err(PageError::from),
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(c) => {
+            tracing::info!(connection = c.id, provider = %c.provider, "connection added from the web app");
+            Ok(redirect("/connections"))
+        }
+        Err(e) if is_form_error(&e) => {
+            let errors = match &e {
+                PageError::Api(api) => messages(api),
+                other => vec![other.to_string()],
+            };
+            page(&state, &form.visitor, form.data, errors, None).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct TestForm {
+    #[serde(default)]
+    model: Option<String>,
+}
+
+async fn test(state: web::Data<AppState>, id: web::Path<i64>, form: Form<TestForm>) -> PageResult {
+    let caller = form.visitor.manager()?;
+    service::get(&state.db, &caller, *id).await?;
+    let credentials =
+        service::credentials(&state.db, &state.secrets, caller.organization_id, *id).await?;
+    let report = probe(
+        &credentials,
+        state.engine.http(),
+        non_empty(form.data.model.clone()).as_deref(),
+    )
+    .await;
+    tracing::info!(
+        connection = *id,
+        ok = report.ok,
+        latency_ms = report.latency_ms,
+        "connection tested"
+    );
+    page(
+        &state,
+        &form.visitor,
+        ConnectionForm::default(),
+        vec![],
+        Some((*id, report)),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn delete(state: web::Data<AppState>, id: web::Path<i64>, form: Form<Empty>) -> PageResult {
+    let caller = form.visitor.manager()?;
+    service::delete(&state.db, &caller, *id).await?;
+    Ok(redirect("/connections"))
+}

@@ -1,0 +1,130 @@
+//! Label Studio: each prompt's ML-backend URL to paste into Label Studio, and each project's
+//! link to a Label Studio project with sync, push and the outcome of its jobs.
+use crate::label_studio as service;
+use crate::services::{projects, prompts};
+use crate::state::AppState;
+use crate::views::label_studio::{LabelStudioLinkView, LinkInput, PushInput, SyncInput};
+use crate::web::Visitor;
+use crate::web::forms::{Form, non_empty};
+use crate::web::page::{PageResult, redirect, render};
+use actix_web::{HttpRequest, web};
+use entity::enums::RunStatus;
+use entity::model_run;
+use minijinja::context;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+/// Registers `/label-studio` and the link, sync and push forms.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/label-studio", web::get().to(page))
+        .route("/projects/{id}/label-studio", web::post().to(link))
+        .route("/projects/{id}/label-studio/sync", web::post().to(sync))
+        .route("/projects/{id}/label-studio/push", web::post().to(push));
+}
+
+async fn page(req: HttpRequest, state: web::Data<AppState>, visitor: Visitor) -> PageResult {
+    let caller = visitor.caller();
+    let first = crate::pagination::PageRequest::nth(1, 200);
+    let (found_prompts, _, _) = prompts::list(
+        &state.db,
+        caller,
+        &prompts::ListFilter {
+            search: None,
+            ordering: Some("-id".into()),
+        },
+        first,
+    )
+    .await?;
+    let (found_projects, _, _) = projects::list(
+        &state.db,
+        caller,
+        &projects::ListFilter {
+            ordering: Some("-id".into()),
+            ..Default::default()
+        },
+        first,
+    )
+    .await?;
+    let ids: Vec<i64> = found_projects.iter().map(|p| p.id).collect();
+    let mut links = service::links_of(&state.db, caller, &ids).await?;
+    let mut rows = vec![];
+    for p in found_projects {
+        let link = match links.remove(&p.id) {
+            Some(l) => {
+                let counts = service::linked_counts(&state.db, p.id).await?;
+                let stale = service::is_stale(&l);
+                Some(LabelStudioLinkView::new(l, counts, stale))
+            }
+            None => None,
+        };
+        let runs: Vec<_> = if link.is_some() {
+            model_run::Entity::find()
+                .filter(model_run::Column::ProjectId.eq(p.id))
+                .filter(model_run::Column::Status.eq(RunStatus::Completed))
+                .order_by_desc(model_run::Column::Id)
+                .limit(20)
+                .all(&state.db)
+                .await?
+                .into_iter()
+                .map(|r| context! { id => r.id, label => format!("{} tasks", r.total_tasks) })
+                .collect()
+        } else {
+            vec![]
+        };
+        rows.push(context! { project => context! { id => p.id, title => p.title }, link, runs });
+    }
+    let prompts: Vec<_> = found_prompts
+        .into_iter()
+        .map(|p| context! { id => p.id, title => p.title })
+        .collect();
+    let info = req.connection_info();
+    let base_url = format!("{}://{}", info.scheme(), info.host());
+    render(
+        &visitor,
+        "label-studio",
+        "label_studio.html",
+        context! { prompts, projects => rows, base_url },
+    )
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    url: String,
+    token: String,
+    ls_project: i64,
+}
+
+async fn link(state: web::Data<AppState>, id: web::Path<i64>, form: Form<LinkForm>) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let input = LinkInput {
+        url: non_empty(Some(form.data.url.clone())),
+        token: non_empty(Some(form.data.token.clone())),
+        ls_project: Some(form.data.ls_project),
+    };
+    service::create(&state.db, &state.secrets, &caller, *id, input).await?;
+    Ok(redirect("/label-studio"))
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn sync(state: web::Data<AppState>, id: web::Path<i64>, form: Form<Empty>) -> PageResult {
+    let caller = form.visitor.manager()?;
+    service::start_sync(&state.engine, &caller, *id, SyncInput::default()).await?;
+    Ok(redirect("/label-studio"))
+}
+
+#[derive(Deserialize)]
+struct PushForm {
+    run: i64,
+}
+
+async fn push(state: web::Data<AppState>, id: web::Path<i64>, form: Form<PushForm>) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let input = PushInput {
+        run: Some(form.data.run),
+        model_run: None,
+    };
+    service::start_push(&state.engine, &caller, *id, input).await?;
+    Ok(redirect("/label-studio"))
+}

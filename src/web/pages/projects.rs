@@ -1,0 +1,276 @@
+//! Projects: the list, creating one with a label config checked as it is typed (errors point
+//! at line and column), importing a JSON, JSONL or CSV file, and browsing tasks with their
+//! ground truth and predictions.
+use super::{page_request, pages, summary};
+use crate::error::{ApiError, ErrorCode};
+use crate::services::run_results::labels;
+use crate::services::task_files::{self, TaskFileFormat};
+use crate::services::{projects as service, tasks};
+use crate::state::AppState;
+use crate::views::projects::ProjectInput;
+use crate::web::forms::{Form, ScriptBody};
+use crate::web::page::{PageResult, is_form_error, messages, redirect, render};
+use crate::web::{PageError, Visitor};
+use actix_web::{HttpResponse, web};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The config a new project starts from: sentiment of a text.
+const DEFAULT_CONFIG: &str = r#"<View>
+  <Text name="text" value="$text"/>
+  <Choices name="sentiment" toName="text" choice="single">
+    <Choice value="Positive"/>
+    <Choice value="Negative"/>
+    <Choice value="Neutral"/>
+  </Choices>
+</View>"#;
+
+/// Registers `/projects`, `/projects/{id}`, the import and the config check.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/projects", web::get().to(list))
+        .route("/projects", web::post().to(create))
+        .route("/projects/{id}", web::get().to(detail))
+        .route("/projects/{id}/import", web::post().to(import))
+        .route("/app/validate-config", web::post().to(validate_config));
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct ProjectForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    label_config: String,
+}
+
+async fn list_page(
+    state: &AppState,
+    visitor: &Visitor,
+    page: Option<&str>,
+    form: ProjectForm,
+    errors: Vec<String>,
+) -> PageResult {
+    let request = page_request(page);
+    let filter = service::ListFilter {
+        ordering: Some("-id".into()),
+        ..Default::default()
+    };
+    let (found, count, located) =
+        service::list(&state.db, visitor.caller(), &filter, request).await?;
+    let projects = crate::routes::projects::views(state, found).await?;
+    render(
+        visitor,
+        "projects",
+        "projects.html",
+        context! { projects, form, errors, default_config => DEFAULT_CONFIG,
+        page => located.number, pages => pages(count), page_base => "/projects?" },
+    )
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    q: web::Query<PageQuery>,
+) -> PageResult {
+    list_page(
+        &state,
+        &visitor,
+        q.page.as_deref(),
+        ProjectForm::default(),
+        vec![],
+    )
+    .await
+}
+
+async fn create(state: web::Data<AppState>, form: Form<ProjectForm>) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let input = ProjectInput {
+        title: Some(form.data.title.trim().to_string()),
+        label_config: Some(form.data.label_config.clone()),
+        ..Default::default()
+    };
+    match service::create(&state.db, &caller, input).await {
+        Ok(p) => {
+            tracing::info!(project = p.id, "project created from the web app");
+            Ok(redirect(&format!("/projects/{}", p.id)))
+        }
+        Err(e) => {
+            let e = PageError::from(e);
+            if !is_form_error(&e) {
+                return Err(e);
+            }
+            let errors = match &e {
+                PageError::Api(api) => messages(api),
+                other => vec![other.to_string()],
+            };
+            list_page(&state, &form.visitor, None, form.data, errors).await
+        }
+    }
+}
+
+/// A task as the project's table shows it.
+#[derive(Serialize)]
+struct TaskRow {
+    id: i64,
+    text: String,
+    ground_truth: Option<String>,
+    predictions: Vec<PredictionChip>,
+}
+
+#[derive(Serialize)]
+struct PredictionChip {
+    label: String,
+    model_version: String,
+}
+
+async fn detail(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+    q: web::Query<PageQuery>,
+) -> PageResult {
+    let project = service::get(&state.db, visitor.caller(), *id).await?;
+    let config = service::config_of(&project);
+    let request = page_request(q.page.as_deref());
+    let found = tasks::list(&state.db, visitor.caller(), project.id, false, request).await?;
+    let located = request.locate(found.total);
+    let details = tasks::with_children(&state.db, found.tasks).await?;
+    let rows: Vec<TaskRow> = details
+        .into_iter()
+        .map(|d| {
+            let truth = d
+                .annotations
+                .iter()
+                .filter(|a| a.ground_truth && !a.was_cancelled)
+                .max_by_key(|a| a.id)
+                .map(|a| labels(&a.result).join(", "));
+            TaskRow {
+                id: d.task.id,
+                text: summary(&d.task.data),
+                ground_truth: truth,
+                predictions: d
+                    .predictions
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .map(|p| PredictionChip {
+                        label: labels(&p.result).join(", "),
+                        model_version: p.model_version.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let project_view = crate::routes::projects::views(&state, vec![project])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    render(
+        &visitor,
+        "projects",
+        "project.html",
+        context! {
+            project => project_view, tasks => rows,
+            input_fields => config.input_fields(), output_classes => config.output_classes(),
+            page => located.number, pages => pages(found.total),
+            page_base => format!("/projects/{}?", *id),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    filename: Option<String>,
+    label_column: Option<String>,
+    ground_truth: Option<String>,
+}
+
+/// A JSON answer to the page script.
+fn answer(status: actix_web::http::StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status).json(body)
+}
+
+async fn import(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    q: web::Query<ImportQuery>,
+    body: ScriptBody,
+) -> PageResult {
+    let caller = body.visitor.manager()?;
+    let project = service::get(&state.db, &caller, *id).await?;
+    let name = q.filename.clone().unwrap_or_default();
+    let Some(format) = TaskFileFormat::of_name(&name) else {
+        return Ok(answer(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            json!({"message": format!("\"{name}\" is not a .json, .jsonl or .csv file.")}),
+        ));
+    };
+    let config = service::config_of(&project);
+    let column = q.label_column.clone();
+    let bytes = body.bytes;
+    let items = tokio::task::spawn_blocking(move || {
+        task_files::read(format, &bytes, &config, column.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("task file reader: {e}")))?;
+    let items = match items {
+        Ok(items) => items,
+        Err(message) => {
+            return Ok(answer(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                json!({ "message": message }),
+            ));
+        }
+    };
+    let ground_truth = q
+        .label_column
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty())
+        || q.ground_truth.as_deref() == Some("true");
+    match service::import(
+        &state.db,
+        &caller,
+        project.id,
+        serde_json::Value::Array(items),
+        true,
+        ground_truth,
+    )
+    .await
+    {
+        Ok(outcome) => {
+            tracing::info!(project = project.id, tasks = outcome.task_ids.len(), file = %name, "imported a task file from the web app");
+            Ok(answer(
+                actix_web::http::StatusCode::OK,
+                json!({"task_count": outcome.task_ids.len(), "annotation_count": outcome.annotation_count}),
+            ))
+        }
+        Err(e @ (ApiError::Validation { .. } | ApiError::BadRequest { .. })) => Ok(answer(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            json!({ "message": messages(&e).join(" ") }),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfigInput {
+    label_config: String,
+}
+
+async fn validate_config(body: ScriptBody) -> PageResult {
+    let input: ConfigInput = serde_json::from_slice(&body.bytes)
+        .map_err(|e| ApiError::bad_request(ErrorCode::ParseError, e.to_string()))?;
+    Ok(match service::check_config(input.label_config).await {
+        Ok(config) => HttpResponse::Ok().json(json!({
+            "ok": true, "fields": config.input_fields(), "classes": config.output_classes(),
+        })),
+        Err(e) => HttpResponse::Ok().json(json!({
+            "ok": false, "message": e.message, "line": e.line, "column": e.column,
+        })),
+    })
+}

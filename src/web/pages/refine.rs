@@ -1,0 +1,120 @@
+//! Refine ("Enhance prompt"): pick a teacher model, watch the job, read the proposed prompt as
+//! a diff against the current one with the teacher's reasoning and cost, and keep or discard
+//! the version it created.
+use crate::engine::refine as service;
+use crate::services::{model_providers, prompts, versions};
+use crate::state::AppState;
+use crate::views::refine::{RefineInput, RefinedPromptView};
+use crate::web::diff;
+use crate::web::forms::{Form, non_empty};
+use crate::web::page::{PageResult, redirect, render};
+use crate::web::{PageError, Visitor};
+use actix_web::web;
+use minijinja::context;
+use serde::Deserialize;
+
+/// Registers `/prompts/{id}/refine` and the refine form.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/prompts/{id}/refine", web::get().to(page))
+        .route(
+            "/prompts/{id}/versions/{version_id}/refine",
+            web::post().to(start),
+        );
+}
+
+#[derive(Deserialize)]
+struct RefineQuery {
+    version: i64,
+    job: Option<String>,
+}
+
+async fn page(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+    q: web::Query<RefineQuery>,
+) -> PageResult {
+    let caller = visitor.caller();
+    let prompt = prompts::get(&state.db, caller, *id).await?;
+    let prompt_view = crate::routes::prompts::detail_views(&state, vec![prompt])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let version = versions::get(&state.db, caller, *id, q.version).await?;
+    let version_view = crate::routes::versions::views(&state, vec![version])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let connections: Vec<_> = match visitor.manager() {
+        Ok(m) => model_providers::list(&state.db, &m, None)
+            .await?
+            .into_iter()
+            .map(|c| context! { id => c.id, provider => c.provider })
+            .collect(),
+        Err(_) => vec![],
+    };
+    let (job, running, lines) = match q.job.as_deref() {
+        Some(job_id) => {
+            let found = service::get(
+                &state.db,
+                caller,
+                *id,
+                q.version,
+                job_id,
+                crate::routes::refine::stale_after(&state),
+            )
+            .await?;
+            let running = service::is_running(&found.status);
+            let view = RefinedPromptView::new(found, None);
+            let lines =
+                (!view.prompt.is_empty()).then(|| diff::lines(&version_view.prompt, &view.prompt));
+            (Some(view), running, lines)
+        }
+        None => (None, false, None),
+    };
+    render(
+        &visitor,
+        "prompts",
+        "refine.html",
+        context! {
+            prompt => prompt_view, version => version_view, connections, job, running,
+            diff => lines,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct StartForm {
+    project: Option<i64>,
+    connection: Option<i64>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+async fn start(
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    form: Form<StartForm>,
+) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let (prompt, version) = path.into_inner();
+    let input = RefineInput {
+        project_id: form.data.project,
+        teacher_model_name: non_empty(form.data.model.clone()),
+        teacher_model_provider_connection_id: form.data.connection,
+    };
+    let job = service::create(&state.db, &caller, prompt, version, input)
+        .await
+        .map_err(PageError::from)?;
+    let job_id = job.refinement.job_id.clone();
+    {
+        let state = state.clone();
+        state.engine.clone().spawn(async move {
+            service::run(&state.engine, &state.db, &state.settings.prices, job).await
+        });
+    }
+    tracing::info!(prompt, version, job = %job_id, "refinement started from the web app");
+    Ok(redirect(&format!(
+        "/prompts/{prompt}/refine?version={version}&job={job_id}"
+    )))
+}

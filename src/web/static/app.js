@@ -1,0 +1,142 @@
+// Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
+// task file upload with progress, live run progress, refreshing running jobs, copy buttons and
+// confirmations. Every request that changes something sends the session's CSRF token.
+"use strict";
+(function () {
+  const csrf = document.body.dataset.csrf || "";
+
+  function send(method, url, body, type) {
+    const headers = { "X-CSRF-Token": csrf };
+    if (type) headers["Content-Type"] = type;
+    return fetch(url, { method, headers, body, credentials: "same-origin" });
+  }
+
+  function debounce(fn, ms) {
+    let timer;
+    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  }
+
+  // Label config: validated on the server as you type; errors point at line and column.
+  document.querySelectorAll("[data-validate-config]").forEach((area) => {
+    const out = document.getElementById(area.getAttribute("aria-describedby"));
+    const check = debounce(async () => {
+      const res = await send("POST", "/app/validate-config", JSON.stringify({ label_config: area.value }), "application/json");
+      const body = await res.json().catch(() => ({ ok: false, message: "The check failed." }));
+      out.className = "check " + (body.ok ? "good" : "bad");
+      if (body.ok) {
+        out.textContent = "Valid: fields " + body.fields.join(", ") + (body.classes.length ? "; classes " + body.classes.join(", ") : "");
+      } else {
+        out.textContent = (body.line ? "Line " + body.line + ", column " + body.column + ": " : "") + body.message;
+      }
+    }, 300);
+    area.addEventListener("input", check);
+    check();
+  });
+
+  // Prompt editor: {field} placeholders highlighted, unknown ones flagged.
+  document.querySelectorAll("textarea[data-fields]").forEach((area) => {
+    const known = new Set(area.dataset.fields.split(",").filter(Boolean));
+    const out = document.getElementById(area.getAttribute("aria-describedby"));
+    const render = () => {
+      out.textContent = "";
+      const text = area.value;
+      const re = /\{\{|\}\}|\{([^{}]*)\}/g;
+      let last = 0, m, unknown = [];
+      while ((m = re.exec(text)) !== null) {
+        out.append(text.slice(last, m.index));
+        if (m[1] === undefined) { out.append(m[0]); last = re.lastIndex; continue; }
+        const name = m[1].split(/[.\[!:]/)[0].trim();
+        const mark = document.createElement("mark");
+        mark.textContent = m[0];
+        const ok = known.has(name);
+        mark.className = ok ? "field" : "unknown";
+        if (!ok) { mark.title = "The project's tasks have no field " + name; unknown.push(name); }
+        out.append(mark);
+        last = re.lastIndex;
+      }
+      out.append(text.slice(last));
+      out.dataset.unknown = unknown.join(",");
+    };
+    area.addEventListener("input", render);
+    render();
+  });
+
+  // Task file upload, read in the browser and sent with progress.
+  const importForm = document.getElementById("import-form");
+  if (importForm) {
+    importForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const file = importForm.querySelector("input[type=file]").files[0];
+      const result = document.getElementById("import-result");
+      const bar = document.getElementById("import-progress");
+      if (!file) { result.textContent = "Choose a file first."; return; }
+      const params = new URLSearchParams({ filename: file.name });
+      const column = importForm.querySelector("[name=label_column]").value.trim();
+      if (column) params.set("label_column", column);
+      if (importForm.querySelector("[name=ground_truth]").checked) params.set("ground_truth", "true");
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", importForm.dataset.importUrl + "?" + params.toString());
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      bar.hidden = false; bar.value = 0;
+      result.textContent = "Uploading " + file.name + "…";
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+      xhr.upload.onload = () => { result.textContent = "Importing…"; };
+      xhr.onload = () => {
+        let body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+        if (xhr.status === 200) {
+          bar.value = 100;
+          result.textContent = "Imported " + body.task_count + " tasks" + (body.annotation_count ? " and " + body.annotation_count + " ground-truth annotations" : "") + ". Reloading…";
+          setTimeout(() => location.reload(), 600);
+        } else {
+          result.textContent = body.message || ("Import failed (" + xhr.status + ").");
+        }
+      };
+      xhr.onerror = () => { result.textContent = "The upload failed."; };
+      xhr.send(file);
+    });
+  }
+
+  // Live run progress: counts, rate, ETA, cost, without reloading.
+  function setField(root, name, value) {
+    root.querySelectorAll('[data-field="' + name + '"]').forEach((el) => {
+      if (el.tagName === "PROGRESS") { el.max = value.max; el.value = value.value; } else { el.textContent = value; }
+    });
+  }
+  document.querySelectorAll("[data-progress]").forEach((root) => {
+    const url = root.dataset.progress;
+    const tick = async () => {
+      const res = await fetch(url, { credentials: "same-origin" }).catch(() => null);
+      if (!res || !res.ok) { setTimeout(tick, 3000); return; }
+      const p = await res.json();
+      setField(root, "status", p.status);
+      setField(root, "progress", p.done + " / " + p.total + (p.failed ? " (" + p.failed + " failed)" : "") + (root.tagName === "TR" ? "" : " tasks"));
+      setField(root, "bar", { max: p.total || 1, value: p.done });
+      setField(root, "rate", p.rate ? p.rate + " tasks/s" : "");
+      setField(root, "eta", p.eta ? "about " + p.eta + " left" : "");
+      setField(root, "cost", p.cost);
+      setField(root, "accuracy", p.accuracy || "");
+      setField(root, "last_error", p.last_error ? "Last error: " + p.last_error : "");
+      if (p.active) { setTimeout(tick, 1000); } else if ("reloadWhenDone" in root.dataset) { location.reload(); }
+      else { root.removeAttribute("data-progress"); }
+    };
+    tick();
+  });
+
+  // Sections of running jobs reload until the job ends.
+  document.querySelectorAll("[data-refresh]").forEach((el) => {
+    setTimeout(() => location.reload(), parseInt(el.dataset.refresh, 10) || 2000);
+  });
+
+  // Copy buttons and confirmations.
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const text = document.getElementById(button.dataset.copy).textContent;
+      try { await navigator.clipboard.writeText(text); button.textContent = "Copied"; } catch (_) { button.textContent = "Select and copy"; }
+    });
+  });
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => { if (!confirm(form.dataset.confirm)) event.preventDefault(); });
+  });
+})();

@@ -1,0 +1,195 @@
+//! Charts drawn on the server as SVG: accuracy (bars, left axis) and cost (a line, right axis)
+//! across a prompt's versions. Text is escaped; the chart scales to its container.
+
+/// One version's point on the chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPoint {
+    /// The version's name.
+    pub label: String,
+    /// Accuracy in [0, 1], if scored.
+    pub accuracy: Option<f64>,
+    /// Cost in USD, if known.
+    pub cost: Option<f64>,
+}
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 260.0;
+const LEFT: f64 = 48.0;
+const RIGHT: f64 = 64.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 40.0;
+
+/// Escapes text for SVG (XML) content and attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A round upper bound for a cost axis: 1, 2 or 5 times a power of ten, at least `max`.
+pub fn nice_max(max: f64) -> f64 {
+    if max <= 0.0 || !max.is_finite() {
+        return 1.0;
+    }
+    let power = 10f64.powf(max.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|v| *v >= max)
+        .unwrap_or(10.0 * power)
+}
+
+/// The chart of `points` (left to right in the given order).
+pub fn versions_chart(points: &[ChartPoint]) -> String {
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let n = points.len().max(1) as f64;
+    let slot = plot_w / n;
+    let bar = (slot * 0.55).min(60.0);
+    let max_cost = nice_max(points.iter().filter_map(|p| p.cost).fold(0.0, f64::max));
+    let y_acc = |a: f64| TOP + plot_h * (1.0 - a.clamp(0.0, 1.0));
+    let y_cost = |c: f64| TOP + plot_h * (1.0 - (c / max_cost).clamp(0.0, 1.0));
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="Accuracy and cost by version">"#
+    );
+    // Grid and left axis (accuracy).
+    for i in 0..=4 {
+        let v = i as f64 / 4.0;
+        let y = y_acc(v);
+        svg.push_str(&format!(
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e3e6ec"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#5c6475">{}%</text>"##,
+            WIDTH - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            (v * 100.0) as u32
+        ));
+        let c = max_cost * v;
+        svg.push_str(&format!(
+            r##"<text x="{}" y="{:.1}" font-size="11" fill="#9a6700">${}</text>"##,
+            WIDTH - RIGHT + 6.0,
+            y + 4.0,
+            trim_number(c)
+        ));
+    }
+    let mut line = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let cx = LEFT + slot * (i as f64 + 0.5);
+        if let Some(a) = p.accuracy {
+            let y = y_acc(a);
+            svg.push_str(&format!(
+                r##"<rect x="{:.1}" y="{y:.1}" width="{bar:.1}" height="{:.1}" fill="#3451b2"><title>{}: {:.1}%</title></rect>"##,
+                cx - bar / 2.0,
+                TOP + plot_h - y,
+                escape(&p.label),
+                a * 100.0
+            ));
+        }
+        if let Some(c) = p.cost {
+            line.push(format!("{cx:.1},{:.1}", y_cost(c)));
+            svg.push_str(&format!(
+                r##"<circle cx="{cx:.1}" cy="{:.1}" r="4" fill="#9a6700"><title>{}: ${}</title></circle>"##,
+                y_cost(c),
+                escape(&p.label),
+                trim_number(c)
+            ));
+        }
+        svg.push_str(&format!(
+            r##"<text x="{cx:.1}" y="{:.1}" font-size="12" text-anchor="middle" fill="#1d2330">{}</text>"##,
+            HEIGHT - BOTTOM + 18.0,
+            escape(&truncate(&p.label, 14))
+        ));
+    }
+    if line.len() > 1 {
+        svg.push_str(&format!(
+            r##"<polyline points="{}" fill="none" stroke="#9a6700" stroke-width="2"/>"##,
+            line.join(" ")
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn trim_number(x: f64) -> String {
+    let s = if x >= 10.0 {
+        format!("{x:.0}")
+    } else if x >= 0.1 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.4}")
+    };
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_round_axis_maxima() {
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(0.013), 0.02);
+        assert_eq!(nice_max(3.2), 5.0);
+        assert_eq!(nice_max(10.0), 10.0);
+        assert_eq!(nice_max(11.0), 20.0);
+    }
+
+    #[test]
+    fn draws_bars_line_and_escaped_labels() {
+        let svg = versions_chart(&[
+            ChartPoint {
+                label: "v1 <b>".into(),
+                accuracy: Some(0.5),
+                cost: Some(0.01),
+            },
+            ChartPoint {
+                label: "v2".into(),
+                accuracy: Some(1.0),
+                cost: Some(0.02),
+            },
+            ChartPoint {
+                label: "v3".into(),
+                accuracy: None,
+                cost: None,
+            },
+        ]);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches("<rect").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert!(svg.contains("<polyline"));
+        assert!(svg.contains("v1 &lt;b&gt;") && !svg.contains("<b>"));
+        // A full bar reaches the top of the plot.
+        assert!(svg.contains(&format!(r#"y="{TOP:.1}""#)));
+        assert_eq!(trim_number(0.02), "0.02");
+        assert_eq!(trim_number(12.0), "12");
+        assert_eq!(truncate("abcdefghijklmnopq", 5), "abcd…");
+    }
+
+    #[test]
+    fn draws_an_empty_chart() {
+        let svg = versions_chart(&[]);
+        assert!(svg.contains("</svg>") && !svg.contains("<rect"));
+    }
+}
