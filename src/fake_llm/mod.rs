@@ -40,6 +40,9 @@
 //! * integers and numbers get their `minimum` or 1, booleans `true`, other strings a fixed
 //!   sentence, nested objects are walked the same way.
 //!
+//! A request whose user text holds a word of the content filter ([`FakeLlmConfig`]) is
+//! refused with 400 `content_filter`, as Azure OpenAI refuses flagged prompts.
+//!
 //! Without a schema the answer is `{"answer": "ok"}`. Flags ([`FakeLlmConfig`]) add latency,
 //! jitter, requests- and tokens-per-minute limits, an API key check (401) and fault rates: 500s,
 //! timeouts, malformed (non-JSON) and invalid (out-of-schema) content. The random draws come
@@ -162,6 +165,15 @@ pub struct FakeLlmConfig {
     /// (Gemini).
     #[arg(long, env = "FAKE_LLM_REQUIRE_KEY")]
     pub require_key: Option<String>,
+    /// Words (comma-separated, case-insensitive) that trip the provider's content filter: a
+    /// request whose user text holds one is refused with 400 as Azure OpenAI refuses a prompt
+    /// its content management policy flags (`code: content_filter`), every time.
+    #[arg(
+        long = "content-filter",
+        env = "FAKE_LLM_CONTENT_FILTER",
+        value_delimiter = ','
+    )]
+    pub content_filter: Vec<String>,
 }
 
 impl Default for FakeLlmConfig {
@@ -181,6 +193,7 @@ impl Default for FakeLlmConfig {
             realistic_rate: 0.3,
             realistic_quirks: Vec::new(),
             require_key: None,
+            content_filter: Vec::new(),
         }
     }
 }

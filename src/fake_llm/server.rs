@@ -384,6 +384,22 @@ async fn serve(
         Ok(call) => call,
         Err(bad) => return inner.refuse(api, &bad),
     };
+    let lowered = call.user_text.to_lowercase();
+    if inner
+        .config
+        .content_filter
+        .iter()
+        .any(|w| !w.is_empty() && lowered.contains(&w.to_lowercase()))
+    {
+        let bad = BadRequest {
+            message: "The response was filtered due to the prompt triggering the content \
+                      management policy. Please modify your prompt and retry."
+                .to_string(),
+            param: Some("prompt".to_string()),
+            code: Some("content_filter"),
+        };
+        return inner.refuse(api, &bad);
+    }
     let schema = call.schema.as_ref();
     let valid = answer::answer(schema, &call.user_text, false);
     let prompt_tokens = call.prompt_tokens();

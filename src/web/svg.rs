@@ -128,14 +128,13 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// A number with two significant digits (at most), trailing zeros dropped: `0.00015`, `12`.
 fn trim_number(x: f64) -> String {
-    let s = if x >= 10.0 {
-        format!("{x:.0}")
-    } else if x >= 0.1 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.4}")
-    };
+    if x == 0.0 || !x.is_finite() {
+        return "0".to_string();
+    }
+    let decimals = (1 - x.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
@@ -184,6 +183,9 @@ mod tests {
         assert!(svg.contains(&format!(r#"y="{TOP:.1}""#)));
         assert_eq!(trim_number(0.02), "0.02");
         assert_eq!(trim_number(12.0), "12");
+        assert_eq!(trim_number(0.00005), "0.00005");
+        assert_eq!(trim_number(0.00015), "0.00015");
+        assert_eq!(trim_number(0.0), "0");
         assert_eq!(truncate("abcdefghijklmnopq", 5), "abcd…");
     }
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod annotations;
 mod auth;
+mod browser;
 mod budgets;
 mod engine;
 mod evaluation;
@@ -30,3 +31,4 @@ mod scores;
 mod tasks;
 mod versions;
 mod vision;
+mod web;

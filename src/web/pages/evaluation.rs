@@ -58,8 +58,7 @@ async fn versions_and_runs(
         for run in crate::routes::runs::views(state, prompt_id, found).await? {
             let done = run.total_predictions + run.total_failed_predictions;
             rows.push(RunRow {
-                accuracy: (run.total_predictions > 0)
-                    .then(|| run.total_correct_predictions as f64 / run.total_predictions as f64),
+                accuracy: super::run_accuracy(&run),
                 cost_per_task: run
                     .total_cost_usd
                     .filter(|_| done > 0)

@@ -180,6 +180,7 @@ struct Editor {
 struct RunRow {
     #[serde(flatten)]
     run: RunView,
+    accuracy: Option<f64>,
 }
 
 struct DetailOptions {
@@ -281,7 +282,10 @@ async fn detail_page(
             let runs: Vec<RunRow> = crate::routes::runs::views(state, prompt_id, found)
                 .await?
                 .into_iter()
-                .map(|run| RunRow { run })
+                .map(|run| RunRow {
+                    accuracy: super::run_accuracy(&run),
+                    run,
+                })
                 .collect();
             let estimate = if options.estimate {
                 let sizes = crate::engine::images::ImageResolver::for_prompt(

@@ -85,11 +85,8 @@ fn progress_of(run: &RunView) -> Progress {
             .filter(|r| *r > 0.0)
             .map(|r| duration_words((run.total_tasks - done).max(0) as f64 / r)),
         cost: crate::web::page::usd(minijinja::Value::from_serialize(run.total_cost_usd)),
-        accuracy: (run.total_predictions > 0).then(|| {
-            crate::web::page::pct(minijinja::Value::from(
-                run.total_correct_predictions as f64 / run.total_predictions as f64,
-            ))
-        }),
+        accuracy: super::run_accuracy(run)
+            .map(|a| crate::web::page::pct(minijinja::Value::from(a))),
         last_error: run.last_error.as_ref().map(|e| {
             format!(
                 "{} — {}",

@@ -4,8 +4,10 @@
 //!
 //! [`fixtures`] makes prompts, versions and runs through the API; [`engine`] sets up runs of
 //! the engine against the fake LLM and waits for them with [`TestApp::engine_idle`].
+pub mod browser;
 pub mod engine;
 pub mod fixtures;
+pub mod web;
 
 use prompter::auth::Role;
 use prompter::config::ServeConfig;

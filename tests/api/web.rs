@@ -1,0 +1,363 @@
+//! The web app over HTTP (issue 13): signing in and out, the session cookie, CSRF on every
+//! form and script request, roles (a Reviewer or Annotator sees and may do no edits), another
+//! organization's pages answer 404, the first account of an empty installation, secrets never
+//! on a page. The browser tests drive the same pages in Chromium.
+use crate::helpers::TestApp;
+use crate::helpers::fixtures::{connection, new_prompt, new_version};
+use crate::helpers::web::{PASSWORD, WebClient, set_password};
+use prompter::auth::Role;
+use prompter::services::accounts;
+use serde_json::json;
+
+const CONFIG: &str = r#"<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="Positive"/><Choice value="Negative"/></Choices></View>"#;
+
+#[tokio::test]
+async fn signing_in_and_out() {
+    let app = TestApp::spawn().await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    // Signed out, a page sends the browser to sign in, and back afterwards.
+    let page = web.get("/prompts").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location.as_deref(), Some("/login?next=/prompts"));
+    let login = web.get("/login?next=/prompts").await;
+    assert!(login.body.contains("Sign in"));
+    assert!(
+        login.set_cookies[0].contains("HttpOnly") && login.set_cookies[0].contains("SameSite=Lax")
+    );
+    // A wrong password: 401, the form again, no session.
+    let wrong = web
+        .post(
+            "/login",
+            &[
+                ("email", "admin@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("The email or the password is wrong."));
+    assert!(!web.cookies.iter().any(|(k, _)| k == "prompter_session"));
+    // The right one: a session cookie, HttpOnly and SameSite=Lax, not Secure over plain HTTP.
+    let ok = web
+        .post(
+            "/login",
+            &[
+                ("email", "Admin@Example.com"),
+                ("password", PASSWORD),
+                ("next", "/projects"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (ok.status, ok.location.as_deref()),
+        (303, Some("/projects"))
+    );
+    let session = ok
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("prompter_session="))
+        .expect("session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
+    assert!(!session.contains("Secure"));
+    let projects = web.get("/projects").await;
+    assert_eq!(projects.status, 200);
+    assert!(projects.body.contains("admin@example.com"));
+    // The session is stored hashed: the cookie value is in no row.
+    let value = web
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "prompter_session")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let sessions = entity::web_session::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_ne!(sessions[0].token_hash, value);
+    // Going somewhere else after signing in stays on this site.
+    let mut other = WebClient::new(&app);
+    other.get("/login").await;
+    let away = other
+        .post(
+            "/login",
+            &[
+                ("email", "admin@example.com"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(away.location.as_deref(), Some("/prompts"));
+    // Signing out ends the session.
+    let out = web.post("/logout", &[]).await;
+    assert_eq!((out.status, out.location.as_deref()), (303, Some("/login")));
+    assert_eq!(web.get("/projects").await.status, 303);
+    assert_eq!(
+        entity::web_session::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn every_form_and_script_request_needs_the_csrf_token() {
+    let app = TestApp::spawn().await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    let config = CONFIG.to_string();
+    let fields = [("title", "No token"), ("label_config", config.as_str())];
+    // Without the token, or with another one: 403, and nothing is created.
+    let missing = web
+        .post("/projects", &[fields[0], fields[1], ("csrf", "")])
+        .await;
+    assert_eq!(missing.status, 403);
+    assert!(missing.body.contains("security token"));
+    let forged = web
+        .post(
+            "/projects",
+            &[fields[0], fields[1], ("csrf", "0123456789abcdef")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let (_, list) = app.get("/api/projects/").await;
+    assert_eq!(list["count"], 0);
+    // A script request without the header is refused too.
+    let script = web
+        .script(
+            "/app/validate-config",
+            br#"{"label_config": "<View/>"}"#.to_vec(),
+            false,
+        )
+        .await;
+    assert_eq!(script.status, 403);
+    // Signing in needs the sign-in form's own token.
+    let mut fresh = WebClient::new(&app);
+    let no_form = fresh
+        .post(
+            "/login",
+            &[
+                ("email", "admin@example.com"),
+                ("password", PASSWORD),
+                ("csrf", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(no_form.status, 403);
+    // With the token the same form works.
+    let created = web.post("/projects", &fields).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let checked = web
+        .script(
+            "/app/validate-config",
+            br#"{"label_config": "<View>\n<Choices name=\"c\" toName=\"x\"/></View>"}"#.to_vec(),
+            true,
+        )
+        .await;
+    assert_eq!(checked.status, 200);
+    let body: serde_json::Value = serde_json::from_str(&checked.body).unwrap();
+    assert_eq!(
+        (body["ok"].clone(), body["line"].clone()),
+        (json!(false), json!(2))
+    );
+}
+
+#[tokio::test]
+async fn roles_apply_in_the_pages() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CONFIG).await;
+    app.import(project, json!([{"text": "I love it"}])).await;
+    let c = connection(&app).await;
+    let prompt = new_prompt(
+        &app,
+        json!({"title": "Roles", "associated_projects": [project], "input_fields": ["text"],
+            "output_classes": ["Positive", "Negative"]}),
+    )
+    .await;
+    let prompt_id = prompt["id"].as_i64().unwrap();
+    let version = new_version(&app, prompt_id, c, "v1").await["id"]
+        .as_i64()
+        .unwrap();
+    accounts::create_user(
+        &app.db,
+        "reviewer@example.com",
+        "Main",
+        Role::Reviewer,
+        None,
+    )
+    .await
+    .unwrap();
+    set_password(&app, "reviewer@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("reviewer@example.com").await;
+    // Reading is allowed; no edit control is offered.
+    let page = web.get(&format!("/prompts/{prompt_id}")).await;
+    assert_eq!(page.status, 200);
+    for control in ["save-version", "start-run", "new-version-tab"] {
+        assert!(
+            !page.body.contains(control),
+            "{control} offered to a Reviewer"
+        );
+    }
+    assert!(page.body.contains("readonly"));
+    let prompts = web.get("/prompts").await;
+    assert!(!prompts.body.contains("new-prompt"));
+    assert!(!prompts.body.contains("href=\"/connections\""));
+    let project_page = web.get(&format!("/projects/{project}")).await;
+    assert!(!project_page.body.contains("import-form"));
+    // And what is not offered is refused.
+    assert_eq!(web.get("/connections").await.status, 403);
+    let create = web
+        .post("/projects", &[("title", "x"), ("label_config", CONFIG)])
+        .await;
+    assert_eq!(create.status, 403);
+    let run = web
+        .post(
+            &format!("/prompts/{prompt_id}/versions/{version}/runs"),
+            &[("project", &project.to_string()), ("subset", "All")],
+        )
+        .await;
+    assert_eq!(run.status, 403);
+    let (_, runs) = app
+        .get(&format!(
+            "/api/prompts/{prompt_id}/versions/{version}/inference-runs"
+        ))
+        .await;
+    assert_eq!(runs, json!([]));
+}
+
+#[tokio::test]
+async fn another_organizations_pages_are_not_found() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CONFIG).await;
+    let c = connection(&app).await;
+    let prompt = new_prompt(
+        &app,
+        json!({"title": "Private", "associated_projects": [project], "input_fields": ["text"],
+            "output_classes": ["Positive", "Negative"]}),
+    )
+    .await;
+    let prompt_id = prompt["id"].as_i64().unwrap();
+    let version = new_version(&app, prompt_id, c, "v1").await["id"]
+        .as_i64()
+        .unwrap();
+    set_password(&app, "other@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("other@example.com").await;
+    for path in [
+        format!("/prompts/{prompt_id}"),
+        format!("/projects/{project}"),
+        format!("/prompts/{prompt_id}/evaluation"),
+        format!("/prompts/{prompt_id}/refine?version={version}"),
+    ] {
+        let page = web.get(&path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(page.body.contains("Not found"), "{path}");
+        assert!(!page.body.contains("Private"), "{path} shows the prompt");
+    }
+    let list = web.get("/prompts").await;
+    assert!(!list.body.contains("Private"));
+    // Nor can it change them.
+    let post = web.post(&format!("/connections/{c}/delete"), &[]).await;
+    assert_eq!(post.status, 404);
+}
+
+#[tokio::test]
+async fn the_first_account_of_an_empty_installation() {
+    let app = TestApp::spawn().await;
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared("DELETE FROM users")
+        .await
+        .expect("empty the users");
+    let mut web = WebClient::new(&app);
+    let home = web.get("/").await;
+    assert_eq!(home.location.as_deref(), Some("/setup"));
+    assert_eq!(web.get("/login").await.location.as_deref(), Some("/setup"));
+    web.get("/setup").await;
+    let short = web
+        .post(
+            "/setup",
+            &[
+                ("email", "first@example.com"),
+                ("organization", "Acme"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 200);
+    assert!(short.body.contains("8 to 256 characters"));
+    let created = web
+        .post(
+            "/setup",
+            &[
+                ("email", "first@example.com"),
+                ("organization", "Acme"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (created.status, created.location.as_deref()),
+        (303, Some("/connections"))
+    );
+    let profile = web.get("/profile").await;
+    assert!(profile.body.contains("Owner"));
+    // Once someone exists, the setup page is gone.
+    let mut late = WebClient::new(&app);
+    assert_eq!(late.get("/setup").await.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn keys_are_write_only_and_tokens_rotate() {
+    let app = TestApp::spawn().await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    web.get("/connections").await;
+    let added = web
+        .post(
+            "/connections",
+            &[
+                ("provider", "OpenAI"),
+                ("api_key", "sk-very-secret-key-123"),
+                ("endpoint", ""),
+                ("budget_limit", "12.5"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let page = web.get("/connections").await;
+    assert!(page.body.contains("OpenAI"));
+    assert!(!page.body.contains("sk-very-secret-key-123"));
+    // A bad number stays on the form with the field named.
+    let bad = web
+        .post(
+            "/connections",
+            &[("provider", "OpenAI"), ("rpm_limit", "many")],
+        )
+        .await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("rpm_limit"));
+    // Rotating the token shows the new one once and revokes the old.
+    web.get("/profile").await;
+    let rotated = web.post("/profile/token", &[]).await;
+    assert_eq!(rotated.status, 200);
+    let start = rotated
+        .body
+        .find("id=\"new-token\" class=\"token\">")
+        .unwrap()
+        + 29;
+    let token = rotated.body[start..start + 40].to_string();
+    let (old, _) = app.get("/api/projects/").await;
+    assert_eq!(old, 401, "the old token still works");
+    let (status, _) = app
+        .send(reqwest::Method::GET, "/api/projects/", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+}
