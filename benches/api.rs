@@ -1,9 +1,11 @@
-//! Prompter's API benchmarks (B3, B4, B6 of shared/design/performance.md), one command each:
+//! Prompter's API and web app benchmarks (B3, B4, B6, B7 of shared/design/performance.md), one
+//! command each:
 //!
 //! ```text
 //! cargo bench --bench api -- b3 [--db postgres] [--seconds 30] [--connections 64]
 //! cargo bench --bench api -- b4 [--db postgres] [--tasks 100000] [--batch 1000] [--senders 2]
 //! cargo bench --bench api -- b6 [--db postgres] [--tasks 1000000] [--samples 20]
+//! cargo bench --bench api -- b7 [--db postgres] [--tasks 100000] [--samples 20]
 //! ```
 //!
 //! Each starts the real server in-process on a loopback port over a fresh database (a SQLite
@@ -550,6 +552,175 @@ async fn b6(a: &Args) {
     bench.stop().await;
 }
 
+/// B7: the web app's pages on a project of `tasks` tasks (one in ten with ground truth), 1,000
+/// prompts and a HasGT run with every result in: the time of each page over loopback, signed
+/// in with a browser session.
+async fn b7(a: &Args) {
+    let tasks = if a.tasks > 0 { a.tasks } else { 100_000 };
+    let bench = Bench::start(a.postgres).await;
+    let (project, prompt, version) = bench.prompt_setup().await;
+    let t = Instant::now();
+    bench.seed_tasks(project, tasks).await;
+    for i in 1..1000 {
+        bench
+            .post("/api/prompts/", json!({"title": format!("Prompt {i}"), "associated_projects": [project], "input_fields": ["text"], "output_classes": ["Positive", "Negative"]}))
+            .await;
+    }
+    if a.postgres {
+        bench.sql("ANALYZE", vec![]).await;
+    }
+    let run = bench
+        .post(
+            &format!("/api/prompts/{prompt}/versions/{version}/inference-runs"),
+            json!({"project": project, "project_subset": "HasGT"}),
+        )
+        .await;
+    let run_id = run["id"].as_i64().expect("run");
+    let ids: Vec<i64> = bench
+        .db
+        .query_all_raw(Statement::from_string(
+            bench.backend(),
+            format!(
+                "SELECT task_id FROM annotations WHERE project_id = {project} ORDER BY task_id"
+            ),
+        ))
+        .await
+        .expect("ground-truth tasks")
+        .iter()
+        .filter_map(|r| r.try_get::<i64>("", "task_id").ok())
+        .collect();
+    for chunk in ids.chunks(1000) {
+        let results: Vec<Value> = chunk
+            .iter()
+            .map(|id| json!({"task_id": id, "output": {"sentiment": if id % 3 == 0 { "Negative" } else { "Positive" }},
+                "prompt_tokens": 42, "completion_tokens": 5, "total_cost_usd": 0.0000093}))
+            .collect();
+        bench
+            .post(
+                &format!(
+                    "/api/model-run/batch-predictions?num_predictions={}",
+                    chunk.len()
+                ),
+                json!({"modelrun_id": run_id, "results": results}),
+            )
+            .await;
+    }
+    let seeded = t.elapsed();
+    prompter::services::web_accounts::set_password(
+        &bench.db,
+        "bench@example.com",
+        "bench-password",
+    )
+    .await
+    .expect("password");
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = web
+        .get(format!("{}/login", bench.url))
+        .send()
+        .await
+        .expect("login page");
+    let login_cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let token = login_cookie
+        .split('=')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let signed = web
+        .post(format!("{}/login", bench.url))
+        .header("cookie", &login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("csrf", token.as_str()),
+                ("email", "bench@example.com"),
+                ("password", "bench-password"),
+            ])
+            .expect("form"),
+        )
+        .send()
+        .await
+        .expect("sign in");
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("prompter_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    println!(
+        "B7 web app: {} tasks ({} with ground truth, all predicted by run {run_id}), 1000 prompts, seeded in {:.1} s, {} ({})",
+        tasks,
+        ids.len(),
+        seeded.as_secs_f64(),
+        if a.postgres { "PostgreSQL" } else { "SQLite" },
+        machine()
+    );
+    println!(
+        "{:<44} {:>8} {:>10} {:>10} {:>10} {:>9}",
+        "page", "samples", "median ms", "p99 ms", "max ms", "KiB"
+    );
+    let task = ids.first().copied().unwrap_or(1);
+    let pages = [
+        "/prompts".to_string(),
+        "/prompts?page=20".into(),
+        "/projects".into(),
+        format!("/projects/{project}"),
+        format!("/projects/{project}?page=1000"),
+        format!("/prompts/{prompt}"),
+        format!("/prompts/{prompt}?version={version}&estimate=1"),
+        format!("/runs/{run_id}"),
+        format!("/runs/{run_id}?page=100"),
+        format!("/runs/{run_id}?outcome=incorrect"),
+        format!("/runs/{run_id}/tasks/{task}"),
+        format!("/app/runs/{run_id}/progress"),
+        format!("/prompts/{prompt}/evaluation"),
+        format!("/prompts/{prompt}/refine?version={version}"),
+        "/connections".into(),
+        "/label-studio".into(),
+        "/profile".into(),
+    ];
+    for path in pages {
+        let mut times = vec![];
+        let mut size = 0;
+        for _ in 0..a.samples.max(1) {
+            let t = Instant::now();
+            let resp = web
+                .get(format!("{}{path}", bench.url))
+                .header("cookie", &session)
+                .send()
+                .await
+                .expect("page");
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.expect("body");
+            times.push(t.elapsed());
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+            size = body.len();
+        }
+        times.sort();
+        println!(
+            "{:<44} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>9.1}",
+            path,
+            times.len(),
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            percentile(&times, 1.0),
+            size as f64 / 1024.0
+        );
+    }
+    bench.stop().await;
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
@@ -557,8 +728,11 @@ async fn main() {
         "b3" => b3(&a).await,
         "b4" => b4(&a).await,
         "b6" => b6(&a).await,
+        "b7" => b7(&a).await,
         other => {
-            eprintln!("usage: cargo bench --bench api -- b3|b4|b6 [--db postgres] (got {other:?})");
+            eprintln!(
+                "usage: cargo bench --bench api -- b3|b4|b6|b7 [--db postgres] (got {other:?})"
+            );
             std::process::exit(2);
         }
     }

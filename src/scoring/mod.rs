@@ -318,9 +318,11 @@ pub fn score_task(config: &LabelConfig, prediction: &Value, ground_truth: &Value
 }
 
 mod closeness;
+mod labels;
 mod report;
 #[cfg(test)]
 mod tests;
 
 pub use closeness::{Closeness, ControlCloseness, closeness};
+pub use labels::{NO_ANSWER, labels_key, result_labels};
 pub use report::classification_report;

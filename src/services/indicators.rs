@@ -49,6 +49,80 @@ fn accuracy_values(run: &model_run::Model) -> Value {
     })
 }
 
+/// The `f1` values of a run's scores.
+fn f1_values(scores: &RunScores) -> Value {
+    let report = scoring::classification_report(&scores.classes);
+    let f1 = |row: &str| {
+        report
+            .get(row)
+            .and_then(|m| m.get("f1-score"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "micro_f1": f1("micro avg"),
+        "macro_f1": f1("macro avg"),
+        "scored_tasks": scores.predicted,
+        "correct_tasks": scores.correct,
+    })
+}
+
+/// The `cost` values of a run (`total_cost_usd` null when its model has no price).
+fn cost_values(run: &model_run::Model) -> Value {
+    use std::ops::Not;
+    let notes: Vec<String> = run
+        .notes
+        .clone()
+        .and_then(|n| serde_json::from_value(n).ok())
+        .unwrap_or_default();
+    let unpriced = crate::pricing::has_unpriced_note(&notes);
+    json!({
+        "total_cost_usd": unpriced.not().then_some(run.total_cost),
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
+        "total_tokens": run.prompt_tokens + run.completion_tokens,
+    })
+}
+
+/// What a page shows of a run's evaluation, from one scan of its results: the
+/// `ground_truth_accuracy`, `f1`, `classification_report` and `cost` values, and the confusion
+/// matrix of its ground-truth tasks.
+#[derive(Debug, Clone)]
+pub struct RunEvaluation {
+    /// Accuracy over every ground-truth task, with its Wilson interval.
+    pub ground_truth_accuracy: Value,
+    /// Micro and macro F1.
+    pub f1: Value,
+    /// Precision, recall, F1 and support per class, then the averages.
+    pub classification_report: Value,
+    /// Cost and tokens.
+    pub cost: Value,
+    /// The confusion matrix.
+    pub confusion: crate::services::run_scores::Confusion,
+}
+
+/// The [`RunEvaluation`] of run `run_id` of the caller's organization.
+pub async fn evaluation(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+) -> ApiResult<RunEvaluation> {
+    let run = model_run::Entity::find_by_id(run_id)
+        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let config = config_of_run(db, &run).await?;
+    let scores = run_scores::scan(db, &config, run.id, false).await?;
+    Ok(RunEvaluation {
+        ground_truth_accuracy: scores.accuracy_values(),
+        f1: f1_values(&scores),
+        classification_report: scoring::classification_report(&scores.classes),
+        cost: cost_values(&run),
+        confusion: scores.confusion_matrix(&config.output_classes()),
+    })
+}
+
 /// The run's project label config.
 async fn config_of_run(
     db: &impl ConnectionTrait,
@@ -107,24 +181,7 @@ pub async fn indicators(
         push("accuracy", "Accuracy", accuracy_values(&run));
     }
     if wants("f1") {
-        let report = scoring::classification_report(&scores.classes);
-        let f1 = |row: &str| {
-            report
-                .get(row)
-                .and_then(|m| m.get("f1-score"))
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
-        push(
-            "f1",
-            "F1 score",
-            json!({
-                "micro_f1": f1("micro avg"),
-                "macro_f1": f1("macro avg"),
-                "scored_tasks": scores.predicted,
-                "correct_tasks": scores.correct,
-            }),
-        );
+        push("f1", "F1 score", f1_values(&scores));
     }
     if wants("predictions") {
         let done = run.total_predictions + run.total_failed;
@@ -165,23 +222,7 @@ pub async fn indicators(
         );
     }
     if wants("cost") {
-        use std::ops::Not;
-        let notes: Vec<String> = run
-            .notes
-            .clone()
-            .and_then(|n| serde_json::from_value(n).ok())
-            .unwrap_or_default();
-        let unpriced = crate::pricing::has_unpriced_note(&notes);
-        push(
-            "cost",
-            "Cost",
-            json!({
-                "total_cost_usd": unpriced.not().then_some(run.total_cost),
-                "prompt_tokens": run.prompt_tokens,
-                "completion_tokens": run.completion_tokens,
-                "total_tokens": run.prompt_tokens + run.completion_tokens,
-            }),
-        );
+        push("cost", "Cost", cost_values(&run));
     }
     if wants("classification_report") {
         push(

@@ -1,6 +1,7 @@
 //! A run's results task by task, for people to read: the input, the prediction beside the
-//! ground truth, correct or not, tokens, cost and errors, filtered by outcome and class; the
-//! confusion matrix of its ground-truth tasks; and the disagreements of two runs.
+//! ground truth, correct or not, tokens, cost and errors, filtered by outcome and class; and the
+//! disagreements of two runs. (The confusion matrix comes with the run's scores, see
+//! `run_scores`.)
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::label_config::LabelConfig;
@@ -12,7 +13,7 @@ use entity::{failed_prediction, model_run, prediction, project, task};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// Tasks read per query when a whole run is scanned.
 const CHUNK: u64 = 1000;
@@ -71,41 +72,7 @@ pub struct ResultRow {
     pub result: Option<Value>,
 }
 
-/// The labels of a Label Studio result: choices, labels, text, ratings and numbers, in order
-/// and each once.
-pub fn labels(result: &Value) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    let mut push = |s: String| {
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    };
-    for item in result.as_array().into_iter().flatten() {
-        let value = &item["value"];
-        for key in ["choices", "labels", "taxonomy", "text"] {
-            match &value[key] {
-                Value::Array(items) => items.iter().for_each(|v| match v {
-                    Value::String(s) => push(s.clone()),
-                    Value::Array(path) => push(
-                        path.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" / "),
-                    ),
-                    _ => {}
-                }),
-                Value::String(s) => push(s.clone()),
-                _ => {}
-            }
-        }
-        for key in ["rating", "number"] {
-            if let Some(n) = value[key].as_f64() {
-                push(n.to_string());
-            }
-        }
-    }
-    out
-}
+pub use crate::scoring::result_labels as labels;
 
 async fn run_and_config(
     db: &impl ConnectionTrait,
@@ -224,18 +191,53 @@ pub async fn page(
     let mut matching: Vec<i64> = vec![];
     let ids = all_task_ids(db, &run).await?;
     for chunk in ids.chunks(CHUNK as usize) {
-        for row in rows(db, &config, run.id, chunk).await? {
+        // Only what the filters read: results, failures and ground truth, not the task data.
+        let preds: HashMap<i64, Value> = prediction::Entity::find()
+            .select_only()
+            .columns([prediction::Column::TaskId, prediction::Column::Result])
+            .filter(prediction::Column::ModelRunId.eq(run.id))
+            .filter(prediction::Column::TaskId.is_in(chunk.to_vec()))
+            .into_tuple::<(i64, Value)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        let failed: std::collections::HashSet<i64> = failed_prediction::Entity::find()
+            .select_only()
+            .column(failed_prediction::Column::TaskId)
+            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
+            .filter(failed_prediction::Column::TaskId.is_in(chunk.to_vec()))
+            .into_tuple::<i64>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        let needs_truth =
+            class.is_some() || matches!(outcome, Outcome::Correct | Outcome::Incorrect);
+        let gt = if needs_truth {
+            ground_truth(db, chunk).await?
+        } else {
+            HashMap::new()
+        };
+        for id in chunk {
+            let p = preds.get(id);
+            let truth = gt.get(id).map(|a| &a.result);
             let keep_outcome = match outcome {
                 Outcome::All => true,
-                Outcome::Correct => row.correct == Some(true),
-                Outcome::Incorrect => row.correct == Some(false),
-                Outcome::Failed => row.error_type.is_some(),
+                Outcome::Failed => failed.contains(id),
+                Outcome::Correct | Outcome::Incorrect => match (p, truth) {
+                    (Some(p), Some(t)) => {
+                        scoring::score_task(&config, p, t).correct == (outcome == Outcome::Correct)
+                    }
+                    _ => false,
+                },
             };
             let keep_class = class.is_none_or(|c| {
-                row.predicted.iter().any(|l| l == c) || row.truth.iter().any(|l| l == c)
+                p.is_some_and(|p| labels(p).iter().any(|l| l == c))
+                    || truth.is_some_and(|t| labels(t).iter().any(|l| l == c))
             });
             if keep_outcome && keep_class {
-                matching.push(row.task_id);
+                matching.push(*id);
             }
         }
     }
@@ -266,99 +268,6 @@ pub async fn one(
         .pop()
         .ok_or(crate::error::ApiError::NotFound)?;
     Ok((run, config, row))
-}
-
-/// The confusion matrix of a run's ground-truth tasks: for each true label (rows) how often
-/// each label was predicted (columns); a failed or unanswered task counts as `(no answer)`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Confusion {
-    /// The labels, rows and columns alike (`(no answer)` last when present).
-    pub labels: Vec<String>,
-    /// `cells[i][j]`: tasks whose truth is `labels[i]` and prediction `labels[j]`.
-    pub cells: Vec<Vec<u64>>,
-    /// The largest cell (for shading).
-    pub max: u64,
-}
-
-/// Label for a task without a prediction.
-pub const NO_ANSWER: &str = "(no answer)";
-
-/// The confusion matrix of a run (see [`Confusion`]).
-pub async fn confusion(
-    db: &impl ConnectionTrait,
-    caller: &AuthUser,
-    run_id: i64,
-) -> ApiResult<Confusion> {
-    let (run, config) = run_and_config(db, caller, run_id).await?;
-    let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut labels: BTreeSet<String> = config.output_classes().into_iter().collect();
-    let ids = all_task_ids(db, &run).await?;
-    for chunk in ids.chunks(CHUNK as usize) {
-        let gt = ground_truth(db, chunk).await?;
-        if gt.is_empty() {
-            continue;
-        }
-        let with_truth: Vec<i64> = chunk
-            .iter()
-            .copied()
-            .filter(|id| gt.contains_key(id))
-            .collect();
-        let preds: HashMap<i64, Value> = prediction::Entity::find()
-            .select_only()
-            .columns([prediction::Column::TaskId, prediction::Column::Result])
-            .filter(prediction::Column::ModelRunId.eq(run.id))
-            .filter(prediction::Column::TaskId.is_in(with_truth.clone()))
-            .into_tuple::<(i64, Value)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
-        for id in with_truth {
-            let truth = gt
-                .get(&id)
-                .map(|a| labels_key(&a.result))
-                .unwrap_or_default();
-            let predicted = preds
-                .get(&id)
-                .map(labels_key)
-                .unwrap_or_else(|| NO_ANSWER.to_string());
-            labels.insert(truth.clone());
-            labels.insert(predicted.clone());
-            *pairs.entry((truth, predicted)).or_default() += 1;
-        }
-    }
-    let mut ordered: Vec<String> = labels.into_iter().filter(|l| l != NO_ANSWER).collect();
-    if pairs.keys().any(|(_, p)| p == NO_ANSWER) {
-        ordered.push(NO_ANSWER.to_string());
-    }
-    let index: HashMap<&str, usize> = ordered
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.as_str(), i))
-        .collect();
-    let mut cells = vec![vec![0u64; ordered.len()]; ordered.len()];
-    let mut max = 0;
-    for ((truth, predicted), n) in &pairs {
-        if let (Some(&i), Some(&j)) = (index.get(truth.as_str()), index.get(predicted.as_str())) {
-            cells[i][j] += n;
-            max = max.max(cells[i][j]);
-        }
-    }
-    Ok(Confusion {
-        labels: ordered,
-        cells,
-        max,
-    })
-}
-
-/// A result's labels as one key: `A`, or `A + B` for several.
-fn labels_key(result: &Value) -> String {
-    let found = labels(result);
-    if found.is_empty() {
-        "(empty)".to_string()
-    } else {
-        found.join(" + ")
-    }
 }
 
 /// A task two runs answered differently.
@@ -445,20 +354,12 @@ pub async fn disagreements(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn reads_labels_of_results() {
-        let result = json!([
-            {"type": "choices", "value": {"choices": ["Positive"]}},
-            {"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER", "Positive"]}},
-            {"type": "rating", "value": {"rating": 4}},
-            {"type": "textarea", "value": {"text": ["a summary"]}},
-        ]);
-        assert_eq!(labels(&result), vec!["Positive", "PER", "4", "a summary"]);
-        assert!(labels(&json!(null)).is_empty());
-        assert_eq!(labels_key(&json!([])), "(empty)");
+    fn parses_outcomes() {
         assert_eq!(Outcome::parse(Some("failed")), Outcome::Failed);
+        assert_eq!(Outcome::parse(Some("correct")), Outcome::Correct);
         assert_eq!(Outcome::parse(Some("bogus")), Outcome::All);
+        assert_eq!(Outcome::parse(None), Outcome::All);
     }
 }

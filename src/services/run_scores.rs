@@ -47,6 +47,21 @@ pub struct RunScores {
     pub predictions_with_dropped_spans: u64,
     /// Each ground-truth task's correctness (failed and unanswered: false), when asked for.
     pub outcomes: HashMap<i64, bool>,
+    /// Ground-truth tasks by (true labels, predicted labels), as [`scoring::labels_key`]
+    /// words them; a task without a prediction is predicted [`scoring::NO_ANSWER`].
+    pub confusion: BTreeMap<(String, String), u64>,
+}
+
+/// A confusion matrix: for each true label (rows) how often each label was predicted
+/// (columns).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Confusion {
+    /// The labels, rows and columns alike ([`scoring::NO_ANSWER`] last when present).
+    pub labels: Vec<String>,
+    /// `cells[i][j]`: tasks whose truth is `labels[i]` and prediction `labels[j]`.
+    pub cells: Vec<Vec<u64>>,
+    /// The largest cell (for shading).
+    pub max: u64,
 }
 
 /// The task ids of a run, a few slices at a time, in slice order.
@@ -141,6 +156,13 @@ pub async fn scan(
                 }
             };
             let predicted = results.get(id).unwrap_or(&Value::Null);
+            let predicted_key = match results.get(id) {
+                Some(result) => scoring::labels_key(result),
+                None => scoring::NO_ANSWER.to_string(),
+            };
+            *s.confusion
+                .entry((scoring::labels_key(&truth.result), predicted_key))
+                .or_default() += 1;
             for c in scoring::closeness(config, predicted, &truth.result) {
                 s.closeness.entry(c.control.clone()).or_default().add(&c);
             }
@@ -182,6 +204,42 @@ impl RunScores {
             .map(|(name, c)| (name.clone(), c.to_json()))
             .collect();
         json!({ "controls": controls })
+    }
+
+    /// The confusion matrix of the ground-truth tasks, over the label config's `classes` and
+    /// whatever else was predicted or true.
+    pub fn confusion_matrix(&self, classes: &[String]) -> Confusion {
+        let mut labels: std::collections::BTreeSet<String> = classes.iter().cloned().collect();
+        for (truth, predicted) in self.confusion.keys() {
+            labels.insert(truth.clone());
+            labels.insert(predicted.clone());
+        }
+        let mut ordered: Vec<String> = labels
+            .into_iter()
+            .filter(|l| l != scoring::NO_ANSWER)
+            .collect();
+        if self.confusion.keys().any(|(_, p)| p == scoring::NO_ANSWER) {
+            ordered.push(scoring::NO_ANSWER.to_string());
+        }
+        let index: HashMap<&str, usize> = ordered
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
+        let mut cells = vec![vec![0u64; ordered.len()]; ordered.len()];
+        let mut max = 0;
+        for ((truth, predicted), n) in &self.confusion {
+            if let (Some(&i), Some(&j)) = (index.get(truth.as_str()), index.get(predicted.as_str()))
+            {
+                cells[i][j] += n;
+                max = max.max(cells[i][j]);
+            }
+        }
+        Confusion {
+            labels: ordered,
+            cells,
+            max,
+        }
     }
 
     /// The `dropped_spans` values.

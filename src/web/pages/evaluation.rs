@@ -134,15 +134,7 @@ async fn evaluation(
             .find(|r| r.run.status == RunStatus::Completed)
             .unwrap_or(&rows[0]),
     };
-    let found = indicators::indicators(&state.db, caller, selected.run.id, None, None).await?;
-    let pick = |key: &str| {
-        found
-            .iter()
-            .find(|i| i.key == key)
-            .map(|i| i.values.clone())
-            .unwrap_or(Value::Null)
-    };
-    let confusion = run_results::confusion(&state.db, caller, selected.run.id).await?;
+    let scored = indicators::evaluation(&state.db, caller, selected.run.id).await?;
     // The chart: each version's latest run, oldest version first.
     let points: Vec<ChartPoint> = all_versions
         .iter()
@@ -161,8 +153,8 @@ async fn evaluation(
         "evaluation.html",
         context! {
             prompt => prompt_ctx, runs => &rows, selected, versions => version_list,
-            gt => pick("ground_truth_accuracy"), f1 => pick("f1"), cost => pick("cost"),
-            report => report_rows(&pick("classification_report")), confusion,
+            gt => scored.ground_truth_accuracy, f1 => scored.f1, cost => scored.cost,
+            report => report_rows(&scored.classification_report), confusion => scored.confusion,
             chart => versions_chart(&points),
         },
     )

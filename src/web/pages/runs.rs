@@ -149,17 +149,29 @@ async fn detail(
             row,
         })
         .collect();
-    let indicators =
-        crate::services::indicators::indicators(&state.db, caller, run.id, None, None).await?;
-    let pick = |key: &str| {
-        indicators
-            .iter()
-            .find(|i| i.key == key)
-            .map(|i| i.values.clone())
-            .unwrap_or(serde_json::Value::Null)
+    // From the run's counters, not a scan: on HasGT every task has ground truth, so the
+    // accuracy over it (failed tasks wrong) and its interval follow from them.
+    let done = (run.total_predictions + run.total_failed_predictions).max(0) as u64;
+    let correct = run.total_correct_predictions.max(0) as u64;
+    let accuracy = if run.project_subset == entity::enums::Subset::HasGT {
+        let interval = crate::stats::wilson(correct, done, crate::stats::Z95);
+        json!({"accuracy": (done > 0).then(|| correct as f64 / done as f64), "correct": correct,
+            "ground_truth_tasks": done, "ci_low": interval.map(|i| i.0), "ci_high": interval.map(|i| i.1)})
+    } else {
+        json!({"accuracy": super::run_accuracy(&run), "correct": correct,
+            "answered": run.total_predictions, "ci_low": null, "ci_high": null})
     };
-    let accuracy = pick("ground_truth_accuracy");
-    let failures = pick("failed_predictions")["by_error_type"].clone();
+    let failures = crate::services::indicators::indicators(
+        &state.db,
+        caller,
+        run.id,
+        Some("failed_predictions"),
+        None,
+    )
+    .await?
+    .pop()
+    .map(|i| i.values["by_error_type"].clone())
+    .unwrap_or(serde_json::Value::Null);
     let p = progress_of(&run);
     let outcome_name = q.outcome.clone().unwrap_or_else(|| "all".into());
     let page_base = format!(
