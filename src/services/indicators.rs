@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::scoring;
 use crate::services::projects;
 use crate::services::run_scores::{self, RunScores};
+use crate::services::scan_cache;
 use entity::{failed_prediction, model_run, project};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -101,26 +102,38 @@ pub struct RunEvaluation {
     pub confusion: crate::services::run_scores::Confusion,
 }
 
-/// The [`RunEvaluation`] of run `run_id` of the caller's organization.
+/// Evaluations computed, by the watermark of what they read.
+static EVALUATIONS: std::sync::LazyLock<scan_cache::Cache<scan_cache::Watermark, RunEvaluation>> =
+    std::sync::LazyLock::new(scan_cache::Cache::new);
+
+/// The [`RunEvaluation`] of run `run_id` of the caller's organization; computed again only
+/// when its results or its project's annotations changed (see [`scan_cache`]).
 pub async fn evaluation(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     run_id: i64,
-) -> ApiResult<RunEvaluation> {
+) -> ApiResult<std::sync::Arc<RunEvaluation>> {
     let run = model_run::Entity::find_by_id(run_id)
         .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let mark = scan_cache::watermark(db, &run).await?;
+    if let Some(found) = EVALUATIONS.get(&mark) {
+        return Ok(found);
+    }
     let config = config_of_run(db, &run).await?;
     let scores = run_scores::scan(db, &config, run.id, false).await?;
-    Ok(RunEvaluation {
-        ground_truth_accuracy: scores.accuracy_values(),
-        f1: f1_values(&scores),
-        classification_report: scoring::classification_report(&scores.classes),
-        cost: cost_values(&run),
-        confusion: scores.confusion_matrix(&config.output_classes()),
-    })
+    Ok(EVALUATIONS.put(
+        mark,
+        RunEvaluation {
+            ground_truth_accuracy: scores.accuracy_values(),
+            f1: f1_values(&scores),
+            classification_report: scoring::classification_report(&scores.classes),
+            cost: cost_values(&run),
+            confusion: scores.confusion_matrix(&config.output_classes()),
+        },
+    ))
 }
 
 /// The run's project label config.

@@ -17,6 +17,7 @@ pub mod results;
 pub mod run_results;
 pub mod run_scores;
 pub mod runs;
+pub mod scan_cache;
 pub mod task_files;
 pub mod tasks;
 pub mod versions;

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 const CHUNK: u64 = 1000;
 
 /// Which results to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// Every task.
     All,
@@ -188,8 +188,44 @@ pub async fn page(
         let ids = page_of_tasks(db, run.id, total, page.offset, page.size, false).await?;
         return Ok((rows(db, &config, run.id, &ids).await?, total, page));
     }
+    let key = (
+        super::scan_cache::watermark(db, &run).await?,
+        outcome,
+        class.map(str::to_string),
+    );
+    let matching = match FILTERED.get(&key) {
+        Some(found) => found,
+        None => FILTERED.put(
+            key,
+            matching_tasks(db, &config, &run, outcome, class).await?,
+        ),
+    };
+    let count = matching.len() as u64;
+    let page = request.locate(count);
+    let start = (page.offset as usize).min(matching.len());
+    let end = (start + page.size as usize).min(matching.len());
+    Ok((
+        rows(db, &config, run.id, &matching[start..end]).await?,
+        count,
+        page,
+    ))
+}
+
+/// Task ids a results filter matched, by the watermark of what the scan read.
+type FilterKey = (super::scan_cache::Watermark, Outcome, Option<String>);
+static FILTERED: std::sync::LazyLock<super::scan_cache::Cache<FilterKey, Vec<i64>>> =
+    std::sync::LazyLock::new(super::scan_cache::Cache::new);
+
+/// The task ids of a run that `outcome` and `class` keep, in order: one scan of the run.
+async fn matching_tasks(
+    db: &impl ConnectionTrait,
+    config: &LabelConfig,
+    run: &model_run::Model,
+    outcome: Outcome,
+    class: Option<&str>,
+) -> ApiResult<Vec<i64>> {
     let mut matching: Vec<i64> = vec![];
-    let ids = all_task_ids(db, &run).await?;
+    let ids = all_task_ids(db, run).await?;
     for chunk in ids.chunks(CHUNK as usize) {
         // Only what the filters read: results, failures and ground truth, not the task data.
         let preds: HashMap<i64, Value> = prediction::Entity::find()
@@ -227,7 +263,7 @@ pub async fn page(
                 Outcome::Failed => failed.contains(id),
                 Outcome::Correct | Outcome::Incorrect => match (p, truth) {
                     (Some(p), Some(t)) => {
-                        scoring::score_task(&config, p, t).correct == (outcome == Outcome::Correct)
+                        scoring::score_task(config, p, t).correct == (outcome == Outcome::Correct)
                     }
                     _ => false,
                 },
@@ -241,15 +277,7 @@ pub async fn page(
             }
         }
     }
-    let count = matching.len() as u64;
-    let page = request.locate(count);
-    let start = (page.offset as usize).min(matching.len());
-    let end = (start + page.size as usize).min(matching.len());
-    Ok((
-        rows(db, &config, run.id, &matching[start..end]).await?,
-        count,
-        page,
-    ))
+    Ok(matching)
 }
 
 /// One task of a run.

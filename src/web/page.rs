@@ -189,7 +189,12 @@ pub fn usd(v: Value) -> String {
     match f64::try_from(v) {
         Ok(x) if x.abs() >= 1.0 => format!("${x:.2}"),
         Ok(0.0) => "$0".to_string(),
-        Ok(x) => format!("${x:.4}"),
+        Ok(x) if x.abs() >= 0.01 => format!("${x:.4}"),
+        // Fractions of a cent keep two significant digits: $0.000031.
+        Ok(x) => {
+            let decimals = (1 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
+            format!("${x:.decimals$}")
+        }
         Err(_) => "—".to_string(),
     }
 }
@@ -288,6 +293,7 @@ mod tests {
     fn formats_numbers() {
         assert_eq!(usd(Value::from(0.01234)), "$0.0123");
         assert_eq!(usd(Value::from(12.345)), "$12.35");
+        assert_eq!(usd(Value::from(0.0000312)), "$0.000031");
         assert_eq!(usd(Value::from(())), "—");
         assert_eq!(pct(Value::from(0.8333)), "83.3%");
         assert_eq!(num(Value::from(100000)), "100,000");

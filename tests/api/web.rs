@@ -361,3 +361,122 @@ async fn keys_are_write_only_and_tokens_rotate() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_run_is_followed_and_canceled_from_its_page() {
+    // No workers in this server: the run stays Pending until it is canceled.
+    let app = TestApp::spawn().await;
+    let project = app.project(CONFIG).await;
+    app.import(project, json!([{"text": "I love it"}, {"text": "awful"}]))
+        .await;
+    let c = connection(&app).await;
+    let prompt = new_prompt(
+        &app,
+        json!({"title": "Cancel me", "associated_projects": [project], "input_fields": ["text"],
+            "output_classes": ["Positive", "Negative"]}),
+    )
+    .await;
+    let prompt_id = prompt["id"].as_i64().unwrap();
+    let version = new_version(&app, prompt_id, c, "v1").await["id"]
+        .as_i64()
+        .unwrap();
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    web.get(&format!("/prompts/{prompt_id}?version={version}"))
+        .await;
+    let started = web
+        .post(
+            &format!("/prompts/{prompt_id}/versions/{version}/runs"),
+            &[
+                ("project", &project.to_string()),
+                ("subset", "All"),
+                ("task_ids", ""),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let run_path = started.location.clone().unwrap_or_default();
+    let run_id: i64 = run_path.trim_start_matches("/runs/").parse().unwrap();
+    let page = web.get(&run_path).await;
+    assert!(page.body.contains("data-progress") && page.body.contains("cancel-run"));
+    let progress = web.get(&format!("/app/runs/{run_id}/progress")).await;
+    let p: serde_json::Value = serde_json::from_str(&progress.body).unwrap();
+    assert_eq!(
+        (p["status"].clone(), p["active"].clone(), p["total"].clone()),
+        (json!("Pending"), json!(true), json!(2))
+    );
+    // A HasGT run over tasks without ground truth stays on the page with the API's reason.
+    let refused = web
+        .post(
+            &format!("/prompts/{prompt_id}/versions/{version}/runs"),
+            &[("project", &project.to_string()), ("subset", "HasGT")],
+        )
+        .await;
+    assert_eq!(refused.status, 200);
+    assert!(refused.body.contains("ground truth"), "{}", refused.body);
+    let canceled = web.post(&format!("/runs/{run_id}/cancel"), &[]).await;
+    assert_eq!(canceled.location.as_deref(), Some(run_path.as_str()));
+    let p: serde_json::Value =
+        serde_json::from_str(&web.get(&format!("/app/runs/{run_id}/progress")).await.body).unwrap();
+    assert_eq!(
+        (p["status"].clone(), p["active"].clone()),
+        (json!("Canceled"), json!(false))
+    );
+    assert!(!web.get(&run_path).await.body.contains("cancel-run"));
+}
+
+#[tokio::test]
+async fn label_studio_links_sync_and_backend_urls() {
+    // The Label Studio stand-in: a second Prompter server, which speaks Label Studio's API.
+    let ls = TestApp::spawn().await;
+    let ls_token = accounts::create_token(&ls.db, "admin@example.com")
+        .await
+        .unwrap();
+    let ls_project = ls.project(CONFIG).await;
+    ls.import(
+        ls_project,
+        json!([{"text": "from Label Studio"}, {"text": "another"}]),
+    )
+    .await;
+    let app = TestApp::spawn().await;
+    let project = app.project(CONFIG).await;
+    let prompt = new_prompt(
+        &app,
+        json!({"title": "Backend", "associated_projects": [project], "input_fields": ["text"],
+            "output_classes": ["Positive", "Negative"]}),
+    )
+    .await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    let page = web.get("/label-studio").await;
+    let ml_url = format!("{}/ml/prompts/{}", app.address, prompt["id"]);
+    assert!(
+        page.body.replace("&#x2f;", "/").contains(&ml_url),
+        "{}",
+        page.body
+    );
+    let linked = web
+        .post(
+            &format!("/projects/{project}/label-studio"),
+            &[
+                ("url", &ls.address),
+                ("token", &ls_token),
+                ("ls_project", &ls_project.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(linked.status, 303, "{}", linked.body);
+    let page = web.get("/label-studio").await;
+    assert!(!page.body.contains(&ls_token), "the token is on the page");
+    let synced = web
+        .post(&format!("/projects/{project}/label-studio/sync"), &[])
+        .await;
+    assert_eq!(synced.status, 303, "{}", synced.body);
+    app.engine_idle().await;
+    let page = web.get("/label-studio").await;
+    assert!(page.body.contains("sync: idle (2 / 2)"), "{}", page.body);
+    let (_, tasks) = app.get(&format!("/api/tasks/?project={project}")).await;
+    assert_eq!(tasks["total"], 2, "{tasks}");
+}

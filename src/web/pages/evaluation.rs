@@ -153,8 +153,8 @@ async fn evaluation(
         "evaluation.html",
         context! {
             prompt => prompt_ctx, runs => &rows, selected, versions => version_list,
-            gt => scored.ground_truth_accuracy, f1 => scored.f1, cost => scored.cost,
-            report => report_rows(&scored.classification_report), confusion => scored.confusion,
+            gt => &scored.ground_truth_accuracy, f1 => &scored.f1, cost => &scored.cost,
+            report => report_rows(&scored.classification_report), confusion => &scored.confusion,
             chart => versions_chart(&points),
         },
     )
