@@ -187,6 +187,9 @@ pub struct EngineConfig {
     /// Largest image Prompter fetches to send inline (bytes); a larger one fails its task.
     #[arg(long, env = "PROMPTER_IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub image_max_bytes: usize,
+    /// Milliseconds between looks for due schedules (0: this process fires none).
+    #[arg(long, env = "PROMPTER_SCHEDULE_POLL_MS", default_value_t = 1000)]
+    pub schedule_poll_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -201,6 +204,7 @@ impl Default for EngineConfig {
             llm_max_attempts: 8,
             llm_backoff_ms: 500,
             image_max_bytes: 10 * 1024 * 1024,
+            schedule_poll_ms: 1000,
         }
     }
 }

@@ -144,3 +144,39 @@ vocabulary!(
         Model = "Model",
     }
 );
+
+vocabulary!(
+    /// Where a prompt is in its life (the registry's status).
+    PromptStatus {
+        /// Being written; not in use (the default).
+        Draft = "draft",
+        /// In use: its deployed version answers the ML backend and its schedules fire.
+        Deployed = "deployed",
+        /// Held: its schedules do not fire.
+        Paused = "paused",
+        /// Retired: hidden from lists by default; its schedules do not fire.
+        Archived = "archived",
+    }
+);
+
+vocabulary!(
+    /// What a comment of a prompt records.
+    CommentKind {
+        /// A note someone wrote.
+        Comment = "comment",
+        /// The deployed version changed; the text holds the reason.
+        Deployment = "deployment",
+        /// The status changed; the text holds the reason.
+        Status = "status",
+    }
+);
+
+vocabulary!(
+    /// Whether a schedule fires.
+    ScheduleStatus {
+        /// Fires at each slot of its cron expression.
+        Active = "active",
+        /// Does not fire.
+        Paused = "paused",
+    }
+);

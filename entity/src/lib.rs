@@ -19,6 +19,8 @@ pub mod organization;
 pub mod organization_member;
 pub mod prediction;
 pub mod project;
+pub mod prompt_comment;
+pub mod prompt_schedule;
 pub mod task;
 pub mod user;
 pub mod web_session;

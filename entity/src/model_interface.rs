@@ -17,6 +17,14 @@ pub struct Model {
     pub created_by_id: Option<i64>,
     /// The version the prompt's ML backend answers with (none: its newest version).
     pub deployed_version_id: Option<i64>,
+    /// Registry: tags, a JSON list of strings.
+    pub tags: Json,
+    /// Registry: the business domain.
+    pub domain: Option<String>,
+    /// Registry: draft, deployed, paused or archived.
+    pub status: crate::enums::PromptStatus,
+    /// Registry: defaults the versions inherit (a JSON object).
+    pub parameters: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -30,6 +30,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub error_message: Option<String>,
     pub notes: Option<Json>,
+    /// Registry: the schedule whose firing created the run.
+    pub schedule_id: Option<i64>,
+    /// Registry: the slot of that schedule the run was created for.
+    pub scheduled_for: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub triggered_at: Option<DateTimeUtc>,
     pub predictions_updated_at: Option<DateTimeUtc>,

@@ -17,6 +17,8 @@ pub struct Model {
     pub model_provider_connection_id: Option<i64>,
     pub max_few_shot_examples: Option<i32>,
     pub model_params: Option<Json>,
+    /// Registry: the steps of a pipeline version (a JSON list); `None` for a single prompt.
+    pub steps: Option<Json>,
     pub created_by_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

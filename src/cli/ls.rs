@@ -87,14 +87,14 @@ pub async fn run(command: LsCommand) -> i32 {
 }
 
 /// A small JSON client of the Prompter API.
-struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     base: String,
     auth: String,
 }
 
 impl Api {
-    fn new(server: &ServerArgs) -> Self {
+    pub(crate) fn new(server: &ServerArgs) -> Self {
         Api {
             http: crate::llm::http_client(),
             base: server.url.trim_end_matches('/').to_string(),
@@ -102,7 +102,7 @@ impl Api {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -126,7 +126,7 @@ impl Api {
 }
 
 /// The message of a Prompter error body: its validation errors, else its detail.
-fn refusal(status: u16, body: &Value) -> String {
+pub(crate) fn refusal(status: u16, body: &Value) -> String {
     let why = match (&body["validation_errors"], &body["detail"]) {
         (Value::Object(errors), _) => errors
             .iter()

@@ -1,4 +1,5 @@
 //! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`, `worker`, `run`, `ls`.
+pub mod assets;
 pub mod ls;
 pub mod run;
 
@@ -46,6 +47,11 @@ pub enum Command {
     Worker(crate::config::WorkerConfig),
     /// Start an inference run on a Prompter server and follow it with a progress bar.
     Run(crate::cli::run::RunArgs),
+    /// Export a prompt (versions, steps, parameters, schedules) as one JSON document, through
+    /// a Prompter server.
+    Export(crate::cli::assets::ExportArgs),
+    /// Import an exported prompt as a new prompt, through a Prompter server.
+    Import(crate::cli::assets::ImportArgs),
     /// Link, sync and push with a Label Studio instance through a Prompter server.
     Ls {
         #[command(subcommand)]
@@ -113,6 +119,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::FakeLlm { port, config } => fake_llm(config, port).await,
         Command::Worker(config) => worker(config).await,
         Command::Run(args) => return crate::cli::run::run(args).await,
+        Command::Export(args) => return crate::cli::assets::export(args).await,
+        Command::Import(args) => return crate::cli::assets::import(args).await,
         Command::Ls { command } => return crate::cli::ls::run(command).await,
     };
     match result {

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod prompt;
 pub mod queue;
 pub mod refine;
+pub mod schedules;
 mod worker;
 
 use crate::crypto::Secrets;
@@ -81,16 +82,22 @@ impl Engine {
         }
     }
 
-    /// Starts `config.workers` workers; each runs until [`Engine::shutdown`].
+    /// Starts `config.workers` workers and the schedule ticker (unless `schedule_poll_ms` is 0);
+    /// each runs until [`Engine::shutdown`].
     pub fn start(&self) -> Vec<JoinHandle<()>> {
         let base = worker_base_id();
-        (0..self.inner.config.workers)
+        let mut handles: Vec<JoinHandle<()>> = (0..self.inner.config.workers)
             .map(|n| {
                 let engine = self.clone();
                 let id = format!("{base}-{n}");
                 tokio::spawn(async move { worker::run(engine, id).await })
             })
-            .collect()
+            .collect();
+        if self.inner.config.schedule_poll_ms > 0 {
+            let engine = self.clone();
+            handles.push(tokio::spawn(async move { schedules::run(engine).await }));
+        }
+        handles
     }
 
     /// Asks the workers to stop: no new claims, calls in flight are canceled and their slices

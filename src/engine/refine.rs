@@ -621,12 +621,24 @@ async fn finish(
                 organization_id: Set(previous.organization_id),
                 parent_model_id: Set(previous.parent_model_id),
                 title: Set(title.clone()),
-                prompt: Set(outcome.prompt),
+                prompt: Set(outcome.prompt.clone()),
                 provider: Set(previous.provider.clone()),
                 provider_model_id: Set(previous.provider_model_id.clone()),
                 model_provider_connection_id: Set(previous.model_provider_connection_id),
                 max_few_shot_examples: Set(previous.max_few_shot_examples),
                 model_params: Set(previous.model_params.clone()),
+                // A pipeline keeps its steps; the refined prompt is the last step's (the one
+                // that answers the label config).
+                steps: Set(
+                    crate::views::versions::Step::of_stored(previous.steps.as_ref()).map(
+                        |mut steps| {
+                            if let Some(last) = steps.last_mut() {
+                                last.prompt = outcome.prompt.clone();
+                            }
+                            serde_json::to_value(steps).unwrap_or_default()
+                        },
+                    ),
+                ),
                 created_by_id: Set(job.refinement.created_by_id),
                 created_at: Set(now),
                 updated_at: Set(now),

@@ -2,7 +2,7 @@
 //! offline Swagger UI at `/docs/`.
 use super::{
     annotations, evaluation, health, label_studio, live, model_providers, predictions, projects,
-    prompts, refine, runs, tasks, users, version, versions,
+    prompts, refine, registry, runs, tasks, users, version, versions,
 };
 use crate::ml_backend::routes as ml;
 use actix_web::{HttpResponse, web};
@@ -38,6 +38,9 @@ use utoipa_swagger_ui::SwaggerUi;
         model_providers::get, model_providers::update, model_providers::delete,
         label_studio::create, label_studio::get, label_studio::update, label_studio::delete,
         label_studio::sync, label_studio::push,
+        registry::list_comments, registry::create_comment, registry::list_schedules,
+        registry::create_schedule, registry::get_schedule, registry::update_schedule,
+        registry::delete_schedule, registry::export, registry::import,
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
@@ -56,6 +59,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "runs", description = "Inference runs of a version over a project subset, and their results"),
         (name = "evaluation", description = "Subsets, per-task drill-down and indicators of runs"),
         (name = "model_providers", description = "LLM provider connections; keys are write-only and encrypted at rest"),
+        (name = "registry", description = "The model registry: a prompt's comments, schedules, and export and import as a portable document (tags, domain, status, parameters and the deployed version are fields of the prompt)"),
         (name = "label_studio", description = "A project's link to a Label Studio instance: sync tasks and annotations in, push a run's predictions out"),
         (name = "ml_backend", description = "Each prompt as a Label Studio ML backend at `/ml/prompts/{id}`: HTTP Basic auth whose password is a Prompter token (or `Authorization: Token`); errors are `{\"status\", \"detail\", \"code\"}`"),
     )

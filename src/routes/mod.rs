@@ -15,6 +15,7 @@ pub mod predictions;
 pub mod projects;
 pub mod prompts;
 pub mod refine;
+pub mod registry;
 pub mod runs;
 pub mod tasks;
 pub mod users;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     annotations::configure(cfg);
     predictions::configure(cfg);
     model_providers::configure(cfg);
+    registry::configure(cfg);
     prompts::configure(cfg);
     versions::configure(cfg);
     refine::configure(cfg);

@@ -15,6 +15,7 @@ use crate::views::prompts::{
 use crate::views::users::UserSimple;
 use crate::views::{PageParams, Paginated};
 use actix_web::{HttpRequest, HttpResponse, web};
+use entity::enums::PromptStatus;
 use entity::model_interface;
 
 /// Registers the prompt routes (compatible-projects before `{id}`).
@@ -95,7 +96,8 @@ async fn plain_view(state: &AppState, prompt: model_interface::Model) -> ApiResu
     Ok(PromptView::new(prompt, projects, creator))
 }
 
-/// The caller organization's prompts, paginated (100 per page by default).
+/// The caller organization's prompts, paginated (100 per page by default), filtered by tags,
+/// domain and status (archived ones are left out unless asked for) and searched by text.
 #[utoipa::path(get, path = "/api/prompts/", tag = "prompts", params(PageParams, PromptListQuery),
     responses((status = 200, body = Paginated<PromptDetailView>), (status = 401, body = ErrorBody)))]
 pub async fn list(
@@ -107,9 +109,34 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let request = paging.resolve(100, 1000)?;
     let query = query.into_inner();
+    let status = match query
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(raw) => Some(PromptStatus::parse(raw).ok_or_else(|| {
+            ApiError::field(
+                "status",
+                format!("\"{raw}\" is not a valid choice: draft, deployed, paused or archived."),
+            )
+        })?),
+    };
     let filter = ListFilter {
         search: query.search,
         ordering: query.ordering,
+        tags: query
+            .tags
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        domain: query.domain.filter(|d| !d.trim().is_empty()),
+        status,
     };
     let (items, count, page) = service::list(&state.db, &caller, &filter, request).await?;
     let (next, previous) = page_links(&req, page, count);

@@ -65,7 +65,12 @@ fn typical_output(config: &LabelConfig) -> Value {
     Value::Object(out)
 }
 
-/// Estimates the cost of running a version over its prompt's first associated project.
+/// The answer an estimate assumes for each output field of a pipeline's earlier steps: about
+/// sixty tokens of text.
+const TYPICAL_STEP_ANSWER: &str = "A typical answer of an intermediate step of a pipeline is a sentence or two of plain text, about sixty tokens long, which the next step reads as one of its fields when it is rendered.";
+
+/// Estimates the cost of running a version over its prompt's first associated project, every
+/// step of a pipeline included.
 pub async fn estimate(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
@@ -121,17 +126,74 @@ pub async fn estimate(
     let template = version.prompt.clone();
     let schema = config.output_schema().to_string();
     let output = typical_output(&config).to_string();
+    // A pipeline's earlier steps: their answers stand in the data as text of a typical
+    // length, and each step is priced by its own model.
+    let steps = crate::views::versions::Step::of_stored(version.steps.as_ref()).unwrap_or_default();
+    let earlier: Vec<crate::views::versions::Step> = steps
+        .iter()
+        .take(steps.len().saturating_sub(1))
+        .cloned()
+        .collect();
+    let mut step_prices = vec![];
+    for step in &earlier {
+        let step_model = step
+            .provider_model_id
+            .clone()
+            .unwrap_or_else(|| version.provider_model_id.clone());
+        let Some(step_price) = prices.price(&step_model) else {
+            return Ok(failed(
+                "UnknownModel",
+                format!(
+                    "No price is known for model \"{step_model}\" of step \"{}\"; add it to the price file (PROMPTER_PRICES_FILE).",
+                    step.name
+                ),
+            ));
+        };
+        step_prices.push((step.clone(), step_model, step_price));
+    }
+    let sample: Vec<Value> = sample
+        .into_iter()
+        .map(|mut data| {
+            if let Value::Object(map) = &mut data {
+                for step in &earlier {
+                    let answers: serde_json::Map<String, Value> = step
+                        .outputs()
+                        .into_iter()
+                        .map(|f| (f, Value::String(TYPICAL_STEP_ANSWER.to_string())))
+                        .collect();
+                    map.insert(step.name.clone(), Value::Object(answers));
+                }
+            }
+            data
+        })
+        .collect();
     // Tokenizing is CPU work: keep it off the async workers.
-    let (prompt_sum, completion_each) = tokio::task::spawn_blocking(move || {
+    let (prompt_sum, completion_each, step_costs) = tokio::task::spawn_blocking(move || {
         let fixed = count_tokens(&model, &schema);
+        let render = |template: &str, data: &Value| {
+            crate::template::render(template, data).unwrap_or_else(|_| template.to_string())
+        };
         let sum: u64 = sample
             .iter()
-            .map(|data| {
-                crate::template::render(&template, data).unwrap_or_else(|_| template.clone())
-            })
-            .map(|text| count_tokens(&model, &text) + fixed)
+            .map(|data| count_tokens(&model, &render(&template, data)) + fixed)
             .sum();
-        (sum, count_tokens(&model, &output))
+        // Per step: (prompt tokens over the sample, completion tokens per task, price).
+        let step_costs: Vec<(u64, u64, crate::pricing::Price)> = step_prices
+            .iter()
+            .map(|(step, step_model, price)| {
+                let schema_tokens = count_tokens(step_model, &step.outputs().join(","));
+                let prompt: u64 = sample
+                    .iter()
+                    .map(|data| {
+                        count_tokens(step_model, &render(&step.prompt, data)) + schema_tokens
+                    })
+                    .sum();
+                let completion =
+                    step.outputs().len() as u64 * count_tokens(step_model, TYPICAL_STEP_ANSWER);
+                (prompt, completion, *price)
+            })
+            .collect();
+        (sum, count_tokens(&model, &output), step_costs)
     })
     .await
     .map_err(|e| crate::error::ApiError::Internal(format!("token counting failed: {e}")))?;
@@ -144,9 +206,17 @@ pub async fn estimate(
         }
     };
     let image_tokens = scale(images.tokens);
-    let prompt_tokens = scale(prompt_sum) + image_tokens;
-    let completion_tokens = completion_each * total;
-    let (p, c) = price.cost(prompt_tokens, completion_tokens);
+    let mut prompt_tokens = scale(prompt_sum) + image_tokens;
+    let mut completion_tokens = completion_each * total;
+    let (mut p, mut c) = price.cost(prompt_tokens, completion_tokens);
+    for (step_prompt, step_completion, step_price) in step_costs {
+        let (sp, sc) = (scale(step_prompt), step_completion * total);
+        let (cp, cc) = step_price.cost(sp, sc);
+        prompt_tokens += sp;
+        completion_tokens += sc;
+        p += cp;
+        c += cc;
+    }
     Ok(CostEstimateView {
         prompt_cost_usd: Some(usd(p)),
         completion_cost_usd: Some(usd(c)),

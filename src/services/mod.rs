@@ -2,7 +2,9 @@
 
 pub mod accounts;
 pub mod annotations;
+pub mod assets;
 pub mod budgets;
+pub mod comments;
 pub mod costs;
 pub mod counters;
 pub mod evaluation;
@@ -18,6 +20,7 @@ pub mod run_results;
 pub mod run_scores;
 pub mod runs;
 pub mod scan_cache;
+pub mod schedules;
 pub mod task_files;
 pub mod tasks;
 pub mod versions;

@@ -6,6 +6,7 @@ use crate::label_config::{LabelConfig, Skill};
 use crate::pagination::{Page, PageRequest};
 use crate::services::{counters, projects};
 use crate::views::prompts::PromptInput;
+use entity::enums::{CommentKind, PromptStatus};
 use entity::{model_interface, model_interface_project, model_run, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -28,6 +29,56 @@ fn string_list(field: &str, value: &Value) -> ApiResult<Vec<String>> {
             })
             .collect(),
         _ => Err(ApiError::field(field, "Expected a list of strings.")),
+    }
+}
+
+/// Tags as stored: trimmed, each 1 to 64 characters, at most 50, duplicates dropped.
+fn clean_tags(tags: &[String]) -> ApiResult<Vec<String>> {
+    let mut out: Vec<String> = vec![];
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() || tag.chars().count() > 64 || tag.contains(',') {
+            return Err(ApiError::field(
+                "tags",
+                "Each tag has 1 to 64 characters and no comma.",
+            ));
+        }
+        if !out.iter().any(|t| t == tag) {
+            out.push(tag.to_string());
+        }
+    }
+    if out.len() > 50 {
+        return Err(ApiError::field("tags", "A prompt has at most 50 tags."));
+    }
+    Ok(out)
+}
+
+/// A domain as stored: trimmed, at most 255 characters, empty meaning none.
+fn clean_domain(domain: Option<String>) -> ApiResult<Option<String>> {
+    let domain = domain
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty());
+    if domain.as_ref().is_some_and(|d| d.chars().count() > 255) {
+        return Err(ApiError::field(
+            "domain",
+            "Ensure this field has no more than 255 characters.",
+        ));
+    }
+    Ok(domain)
+}
+
+/// Parameters must be a JSON object; `model_params` in them must be model parameters.
+fn check_parameters(parameters: &Option<Value>) -> ApiResult<()> {
+    match parameters {
+        None => Ok(()),
+        Some(Value::Object(map)) => {
+            if let Some(params) = map.get("model_params") {
+                serde_json::from_value::<crate::llm::ModelParams>(params.clone())
+                    .map_err(|e| ApiError::field("parameters", format!("model_params: {e}")))?;
+            }
+            Ok(())
+        }
+        Some(_) => Err(ApiError::field("parameters", "Expected a JSON object.")),
     }
 }
 
@@ -272,6 +323,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             format!("Invalid pk \"{version}\" - a new prompt has no versions yet."),
         ));
     }
+    let tags = clean_tags(&input.tags.unwrap_or_default())?;
+    let domain = clean_domain(input.domain.flatten())?;
+    let parameters = input.parameters.flatten();
+    check_parameters(&parameters)?;
     let project_ids = input.associated_projects.unwrap_or_default();
     let txn = crate::db::begin_write(db).await?;
     let linked = load_projects(&txn, caller, &project_ids).await?;
@@ -287,6 +342,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         output_classes: Set(Value::from(outputs)),
         created_by_id: Set(Some(caller.user.id)),
         deployed_version_id: Set(None),
+        tags: Set(Value::from(tags)),
+        domain: Set(domain),
+        status: Set(input.status.unwrap_or(PromptStatus::Draft)),
+        parameters: Set(parameters),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -345,6 +404,59 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(Some(version)) = input.deployed_version {
         check_deployed(&txn, id, version).await?;
     }
+    let tags = input.tags.as_deref().map(clean_tags).transpose()?;
+    let domain = input.domain.clone().map(clean_domain).transpose()?;
+    if let Some(parameters) = &input.parameters {
+        check_parameters(parameters)?;
+    }
+    let reason = input
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > super::comments::MAX_TEXT)
+    {
+        return Err(ApiError::field(
+            "reason",
+            "Ensure this field has no more than 10000 characters.",
+        ));
+    }
+    // Changing the deployed version or the status is recorded with its reason.
+    let deployed_change = input
+        .deployed_version
+        .filter(|d| *d != existing.deployed_version_id);
+    let status_change = input.status.filter(|s| *s != existing.status);
+    let said = |what: String| match &reason {
+        Some(r) => format!("{what} Reason: {r}"),
+        None => format!("{what} (no reason given)"),
+    };
+    if let Some(deployed) = deployed_change {
+        let before = version_name(&txn, existing.deployed_version_id).await?;
+        let after = version_name(&txn, deployed).await?;
+        super::comments::record(
+            &txn,
+            caller,
+            id,
+            deployed,
+            CommentKind::Deployment,
+            said(format!("Deployed {after} (was {before}).")),
+        )
+        .await?;
+    }
+    if let Some(status) = status_change {
+        super::comments::record(
+            &txn,
+            caller,
+            id,
+            None,
+            CommentKind::Status,
+            said(format!("Status {} (was {}).", status, existing.status)),
+        )
+        .await?;
+    }
     let mut model: model_interface::ActiveModel = existing.into();
     if let Some(title) = input.title {
         model.title = Set(title);
@@ -364,6 +476,18 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(deployed) = input.deployed_version {
         model.deployed_version_id = Set(deployed);
     }
+    if let Some(tags) = tags {
+        model.tags = Set(Value::from(tags));
+    }
+    if let Some(domain) = domain {
+        model.domain = Set(domain);
+    }
+    if let Some(status) = input.status {
+        model.status = Set(status);
+    }
+    if let Some(parameters) = input.parameters {
+        model.parameters = Set(parameters);
+    }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;
     if input.associated_projects.is_some() {
@@ -371,6 +495,17 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     txn.commit().await?;
     Ok(updated)
+}
+
+/// A deployed version in words: its title, or "the newest version" for none.
+async fn version_name(db: &impl ConnectionTrait, version: Option<i64>) -> ApiResult<String> {
+    Ok(match version {
+        Some(v) => model_version::Entity::find_by_id(v)
+            .one(db)
+            .await?
+            .map_or(format!("#{v}"), |m| m.title),
+        None => "the newest version".to_string(),
+    })
 }
 
 /// Ids of the runs of the given versions.
@@ -418,6 +553,12 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
 pub struct ListFilter {
     /// Title or description contains, case-insensitive.
     pub search: Option<String>,
+    /// Tags a prompt must all have.
+    pub tags: Vec<String>,
+    /// The domain (exact).
+    pub domain: Option<String>,
+    /// The status; `None` leaves archived prompts out.
+    pub status: Option<PromptStatus>,
     /// DRF ordering over `id`, `title`, `created_at`, `updated_at`.
     pub ordering: Option<String>,
 }
@@ -442,6 +583,27 @@ pub async fn list(
                     model_interface::Column::Description,
                     search,
                 )),
+        );
+    }
+    query = match filter.status {
+        Some(status) => query.filter(model_interface::Column::Status.eq(status)),
+        None => query.filter(model_interface::Column::Status.ne(PromptStatus::Archived)),
+    };
+    if let Some(domain) = filter.domain.as_deref() {
+        query = query.filter(model_interface::Column::Domain.eq(domain));
+    }
+    for tag in &filter.tags {
+        // Tags are stored as a JSON list of strings: a tag is matched as its quoted JSON
+        // string, with LIKE's wildcards taken literally.
+        use sea_orm::sea_query::{ExprTrait, LikeExpr};
+        let quoted = serde_json::to_string(tag).unwrap_or_default();
+        let escaped = quoted
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(
+            Expr::cust("CAST(tags AS TEXT)")
+                .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
         );
     }
     let (mut query, ordered) = crate::util::order_by(

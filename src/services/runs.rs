@@ -288,6 +288,8 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         total_cost: Set(0.0),
         error_message: Set(None),
         notes: Set(None),
+        schedule_id: Set(None),
+        scheduled_for: Set(None),
         created_at: Set(now),
         triggered_at: Set(Some(now)),
         predictions_updated_at: Set(None),

@@ -2,17 +2,19 @@
 //! `model_version` label their predictions carry.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::llm::ModelParams;
 use crate::llm::Provider;
 use crate::services::model_params;
 use crate::services::model_providers;
 use crate::services::{counters, prompts};
-use crate::views::versions::VersionInput;
+use crate::views::versions::{Step, VersionInput};
 use entity::{model_interface, model_version};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
+use std::collections::HashMap;
 
 /// The `model_version` string of the predictions a version's runs write: the version's
 /// `full_title`, `"<prompt title>__<version title>"`. The one place that format lives.
@@ -122,12 +124,40 @@ async fn check_placeholders(
     prompt_id: i64,
     text: &str,
 ) -> ApiResult<()> {
+    check_placeholders_of(db, prompt_id, text, "prompt", &HashMap::new()).await
+}
+
+/// [`check_placeholders`] of a pipeline step's prompt (errors on `field`): `{step.field}`
+/// must name an output of an earlier step (`earlier`: step name → its output fields).
+async fn check_placeholders_of(
+    db: &impl ConnectionTrait,
+    prompt_id: i64,
+    text: &str,
+    field: &str,
+    earlier: &HashMap<String, Vec<String>>,
+) -> ApiResult<()> {
     let fields =
-        crate::template::fields(text).map_err(|e| ApiError::field("prompt", e.to_string()))?;
-    let keys: Vec<&str> = fields
-        .iter()
-        .map(|f| f.split(['.', '[', '!', ':']).next().unwrap_or(f))
-        .collect();
+        crate::template::fields(text).map_err(|e| ApiError::field(field, e.to_string()))?;
+    let mut keys: Vec<&str> = vec![];
+    for f in &fields {
+        let mut parts = f.split(['.', '[', '!', ':']);
+        let root = parts.next().unwrap_or(f);
+        match earlier.get(root) {
+            Some(outputs) => {
+                let output = parts.next().unwrap_or("");
+                if !outputs.iter().any(|o| o == output) {
+                    return Err(ApiError::field(
+                        field,
+                        format!(
+                            "{{{f}}} reads \"{output}\" of step \"{root}\", which answers {}.",
+                            outputs.join(", ")
+                        ),
+                    ));
+                }
+            }
+            None => keys.push(root),
+        }
+    }
     if keys.is_empty() {
         return Ok(());
     }
@@ -165,7 +195,7 @@ async fn check_placeholders(
         if let Some(missing) = keys.iter().find(|k| !known.contains(**k)) {
             let have: Vec<&str> = known.iter().map(String::as_str).collect();
             return Err(ApiError::field(
-                "prompt",
+                field,
                 format!(
                     "The prompt reads {{{missing}}}, but project {} (\"{}\") has no \"{missing}\" field; \
                      its tasks have: {}. Use one of those, or write {{{{{missing}}}}} for literal braces.",
@@ -236,6 +266,145 @@ fn check_fields(input: &VersionInput) -> ApiResult<()> {
     Ok(())
 }
 
+/// What a version stores of its steps: the steps (none for a single prompt), and the fields
+/// of the version the last step sets.
+#[derive(Debug, Default)]
+struct Pipeline {
+    steps: Option<serde_json::Value>,
+    prompt: Option<String>,
+    connection: Option<i64>,
+    model: Option<String>,
+    params: Option<ModelParams>,
+}
+
+/// The most steps a pipeline has.
+const MAX_STEPS: usize = 10;
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 64
+}
+
+/// Checks a pipeline's steps: names, outputs, prompts (each reads task fields and earlier
+/// steps' outputs only), connections of the organization and supported providers.
+async fn check_steps(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    steps: &[Step],
+) -> ApiResult<Pipeline> {
+    if steps.is_empty() {
+        return Err(ApiError::field(
+            "steps",
+            "Give at least one step, or null for none.",
+        ));
+    }
+    if steps.len() > MAX_STEPS {
+        return Err(ApiError::field(
+            "steps",
+            format!("A pipeline has at most {MAX_STEPS} steps."),
+        ));
+    }
+    let mut earlier: HashMap<String, Vec<String>> = HashMap::new();
+    for (i, step) in steps.iter().enumerate() {
+        let at = format!("steps[{i}]");
+        let last = i + 1 == steps.len();
+        if !is_name(&step.name) {
+            return Err(ApiError::field(
+                "steps",
+                format!(
+                    "{at}: name \"{}\" must start with a letter and hold only letters, digits and _ (64 at most).",
+                    step.name
+                ),
+            ));
+        }
+        if earlier.contains_key(&step.name) {
+            return Err(ApiError::field(
+                "steps",
+                format!("{at}: the name \"{}\" is used twice.", step.name),
+            ));
+        }
+        if step.prompt.trim().is_empty() {
+            return Err(ApiError::field(
+                "steps",
+                format!("{at}: the prompt may not be blank."),
+            ));
+        }
+        if last && step.output_fields.is_some() {
+            return Err(ApiError::field(
+                "steps",
+                format!("{at}: the last step answers the label config and takes no output_fields."),
+            ));
+        }
+        let outputs = step.outputs();
+        if outputs.is_empty() || outputs.len() > 20 || outputs.iter().any(|o| !is_name(o)) {
+            return Err(ApiError::field(
+                "steps",
+                format!(
+                    "{at}: output_fields are 1 to 20 names (a letter, then letters, digits or _)."
+                ),
+            ));
+        }
+        if let Some(model) = &step.provider_model_id
+            && (model.trim().is_empty() || model.chars().count() > 255)
+        {
+            return Err(ApiError::field(
+                "steps",
+                format!("{at}: give the provider's model id (1 to 255 characters)."),
+            ));
+        }
+        if let Some(params) = &step.model_params {
+            model_params::check("steps", params)?;
+        }
+        if let Some(id) = step.model_provider_connection {
+            let connection = model_providers::find(db, caller.organization_id, id)
+                .await
+                .map_err(|_| {
+                    ApiError::field(
+                        "steps",
+                        format!("{at}: connection {id} is not one of your organization's."),
+                    )
+                })?;
+            if let Some(p) = Provider::parse(&connection.provider)
+                && !crate::llm::is_supported(p)
+            {
+                return Err(ApiError::field(
+                    "steps",
+                    format!("{at}: {}", crate::llm::unsupported_message(p)),
+                ));
+            }
+        }
+        check_placeholders_of(db, prompt_id, &step.prompt, "steps", &earlier)
+            .await
+            .map_err(|e| match e {
+                ApiError::Validation { errors } => ApiError::field(
+                    "steps",
+                    format!(
+                        "{at}: {}",
+                        errors
+                            .values()
+                            .flatten()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                ),
+                other => other,
+            })?;
+        earlier.insert(step.name.clone(), outputs);
+    }
+    let last = &steps[steps.len() - 1];
+    Ok(Pipeline {
+        steps: (steps.len() > 1).then(|| serde_json::to_value(steps).unwrap_or_default()),
+        prompt: Some(last.prompt.clone()),
+        connection: last.model_provider_connection,
+        model: last.provider_model_id.clone(),
+        params: last.model_params.clone(),
+    })
+}
+
 async fn check_connection(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<()> {
     model_providers::find(db, caller.organization_id, id)
         .await
@@ -260,6 +429,24 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         ));
     }
     check_fields(&input)?;
+    let mut input = input;
+    let pipeline = match input.steps.clone().flatten() {
+        Some(steps) => check_steps(&txn, caller, prompt.id, &steps).await?,
+        None => Pipeline::default(),
+    };
+    // The last step's prompt, connection, model and parameters are the version's.
+    if let Some(p) = pipeline.prompt.clone() {
+        input.prompt = Some(p);
+    }
+    if let Some(c) = pipeline.connection {
+        input.model_provider_connection = Some(Some(c));
+    }
+    if let Some(m) = pipeline.model.clone() {
+        input.provider_model_id = Some(m);
+    }
+    if let Some(p) = pipeline.params.clone() {
+        input.model_params = Some(Some(p));
+    }
     let title = input
         .title
         .clone()
@@ -268,7 +455,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .prompt
         .clone()
         .ok_or_else(|| ApiError::field("prompt", "This field is required."))?;
-    check_placeholders(&txn, prompt.id, &text).await?;
+    if pipeline.steps.is_none() {
+        // A pipeline's prompts were checked step by step.
+        check_placeholders(&txn, prompt.id, &text).await?;
+    }
     let model = input
         .provider_model_id
         .clone()
@@ -312,6 +502,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         model_provider_connection_id: Set(Some(connection)),
         max_few_shot_examples: Set(Some(input.max_few_shot_examples.flatten().unwrap_or(0))),
         model_params: Set(input.model_params.flatten().map(|p| p.to_stored())),
+        steps: Set(pipeline.steps),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -339,7 +530,43 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, prompt_id, version_id).await?;
-    if let Some(text) = &input.prompt {
+    let mut input = input;
+    let mut new_steps: Option<Option<serde_json::Value>> = None;
+    match input.steps.clone() {
+        Some(Some(steps)) => {
+            let pipeline = check_steps(&txn, caller, prompt_id, &steps).await?;
+            input.prompt = pipeline.prompt;
+            if let Some(c) = pipeline.connection {
+                input.model_provider_connection = Some(Some(c));
+            }
+            if let Some(m) = pipeline.model {
+                input.provider_model_id = Some(m);
+            }
+            if let Some(p) = pipeline.params {
+                input.model_params = Some(Some(p));
+            }
+            new_steps = Some(pipeline.steps);
+        }
+        Some(None) => new_steps = Some(None),
+        None => {
+            // A new prompt for a pipeline is its last step's.
+            if let (Some(text), Some(mut steps)) =
+                (&input.prompt, Step::of_stored(existing.steps.as_ref()))
+                && let Some(last) = steps.last_mut()
+            {
+                last.prompt = text.clone();
+                let pipeline = check_steps(&txn, caller, prompt_id, &steps).await?;
+                new_steps = Some(pipeline.steps);
+            }
+        }
+    }
+    let is_pipeline = match &new_steps {
+        Some(steps) => steps.is_some(),
+        None => Step::of_stored(existing.steps.as_ref()).is_some(),
+    };
+    if let Some(text) = &input.prompt
+        && !is_pipeline
+    {
         check_placeholders(&txn, prompt_id, text).await?;
     }
     if let Some(title) = &input.title
@@ -374,6 +601,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     if let Some(v) = input.model_params {
         model.model_params = Set(v.map(|p| p.to_stored()));
+    }
+    if let Some(steps) = new_steps {
+        model.steps = Set(steps);
     }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;

@@ -35,6 +35,7 @@ pub mod predictions;
 pub mod projects;
 pub mod prompts;
 pub mod refine;
+pub mod registry;
 pub mod runs;
 pub mod tasks;
 pub mod users;

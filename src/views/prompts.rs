@@ -28,6 +28,15 @@ pub struct PromptFields {
     /// Prompter extension: the version the prompt's Label Studio ML backend answers with;
     /// `null`: its newest version.
     pub deployed_version: Option<i64>,
+    /// Registry: tags.
+    pub tags: Vec<String>,
+    /// Registry: the business domain.
+    pub domain: Option<String>,
+    /// Registry: `draft`, `deployed`, `paused` or `archived`.
+    pub status: entity::enums::PromptStatus,
+    /// Registry: parameters the versions inherit (an object), or null.
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Value>,
     /// Organization id.
     pub organization: i64,
     /// Creator.
@@ -49,6 +58,10 @@ impl PromptFields {
             input_fields: p.input_fields,
             output_classes: p.output_classes,
             deployed_version: p.deployed_version_id,
+            tags: serde_json::from_value(p.tags).unwrap_or_default(),
+            domain: p.domain,
+            status: p.status,
+            parameters: p.parameters,
             organization: p.organization_id,
             created_by: creator,
             created_at: p.created_at,
@@ -128,13 +141,37 @@ pub struct PromptInput {
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<i64>)]
     pub deployed_version: Option<Option<i64>>,
+    /// Registry: tags (each 1 to 64 characters, at most 50; replaces the list).
+    pub tags: Option<Vec<String>>,
+    /// Registry: the business domain, at most 255 characters; `null` clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub domain: Option<Option<String>>,
+    /// Registry: `draft`, `deployed`, `paused` or `archived`. Archiving hides the prompt from
+    /// lists; paused and archived prompts' schedules do not fire.
+    pub status: Option<entity::enums::PromptStatus>,
+    /// Registry: parameters the versions inherit (a JSON object; `model_params` in it are the
+    /// versions' default model parameters); `null` clears them.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Option<Value>>,
+    /// Registry: why the deployed version or the status changes, kept as a comment of the
+    /// prompt's history.
+    pub reason: Option<String>,
 }
 
-/// Search and ordering of the prompt list.
+/// Search, filters and ordering of the prompt list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PromptListQuery {
     /// Title or description contains (case-insensitive).
     pub search: Option<String>,
+    /// Registry: comma-separated tags; a prompt must have every one.
+    pub tags: Option<String>,
+    /// Registry: the business domain (exact).
+    pub domain: Option<String>,
+    /// Registry: `draft`, `deployed`, `paused` or `archived`; without it archived prompts are
+    /// left out.
+    pub status: Option<String>,
     /// `id`, `title`, `created_at`, `updated_at`; `-` for descending (default `-created_at`).
     pub ordering: Option<String>,
 }

@@ -41,11 +41,14 @@ pub struct VersionView {
     pub created_at: DateTime<Utc>,
     /// Updated at.
     pub updated_at: DateTime<Utc>,
+    /// Registry: the steps of a pipeline version; `null` for a single prompt.
+    pub steps: Option<Vec<Step>>,
 }
 
 impl VersionView {
     /// The view of `v` with its score and creator.
     pub fn new(v: model_version::Model, score: Option<f64>, creator: Option<UserSimple>) -> Self {
+        let steps = Step::of_stored(v.steps.as_ref());
         VersionView {
             id: v.id,
             title: v.title,
@@ -62,6 +65,7 @@ impl VersionView {
             created_by: creator,
             created_at: v.created_at,
             updated_at: v.updated_at,
+            steps,
         }
     }
 }
@@ -103,6 +107,55 @@ pub struct VersionInput {
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<ModelParams>)]
     pub model_params: Option<Option<ModelParams>>,
+    /// Registry: the steps of a pipeline, run in order for each task; a step's output fields
+    /// are placeholders of the later steps (`{summarize.summary}`), and the last step answers
+    /// the label config (its prompt, connection, model and parameters become the version's).
+    /// Absent or one step: a single prompt. `null` turns a pipeline back into one.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<Vec<Step>>)]
+    pub steps: Option<Option<Vec<Step>>>,
+}
+
+/// One step of a pipeline version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "summarize", "prompt": "Summarize this review in one sentence: {text}", "output_fields": ["summary"]}))]
+pub struct Step {
+    /// The step's name: a letter, then letters, digits or `_` (at most 64); later steps read its
+    /// outputs as `{name.field}`.
+    pub name: String,
+    /// The step's prompt template: task fields as `{field}`, earlier steps' outputs as
+    /// `{step.field}`.
+    pub prompt: String,
+    /// Its provider connection (default: the version's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_provider_connection: Option<i64>,
+    /// Its model (default: the version's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_model_id: Option<String>,
+    /// Its model parameters (default: the version's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_params: Option<ModelParams>,
+    /// The text fields an intermediate step answers (default `["output"]`); the last step
+    /// answers the label config and takes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_fields: Option<Vec<String>>,
+}
+
+impl Step {
+    /// The fields an intermediate step answers.
+    pub fn outputs(&self) -> Vec<String> {
+        self.output_fields
+            .clone()
+            .unwrap_or_else(|| vec!["output".to_string()])
+    }
+
+    /// The steps stored on a version, if it is a pipeline.
+    pub fn of_stored(stored: Option<&serde_json::Value>) -> Option<Vec<Step>> {
+        stored
+            .and_then(|v| serde_json::from_value::<Vec<Step>>(v.clone()).ok())
+            .filter(|steps| steps.len() > 1)
+    }
 }
 
 /// Ordering of the version list.

@@ -296,9 +296,10 @@ async fn tokens_are_stored_hashed() {
     assert!(hashes.contains(&prompter::crypto::hash_token(&app.token)));
 }
 
-/// Operations that change nothing, or that annotators may do: annotating, and validating a
-/// label config.
-const OPEN_TO_ANNOTATORS: [(&str, &str); 5] = [
+/// Operations that change nothing, or that annotators may do: annotating, validating a label
+/// config, and commenting on a prompt (its history is every member's).
+const OPEN_TO_ANNOTATORS: [(&str, &str); 6] = [
+    ("post", "/api/prompts/{id}/comments"),
     ("post", "/api/tasks/{id}/annotations/"),
     ("patch", "/api/annotations/{id}/"),
     ("delete", "/api/annotations/{id}/"),

@@ -26,6 +26,7 @@ mod prompts;
 mod providers;
 mod realistic;
 mod refine;
+mod registry;
 mod runs;
 mod scores;
 mod tasks;

@@ -590,6 +590,10 @@ async fn delete_unlinks_the_versions_that_used_it() {
         output_classes: Set(json!(["Positive", "Negative"])),
         created_by_id: Set(None),
         deployed_version_id: Set(None),
+        tags: Set(json!([])),
+        domain: Set(None),
+        status: Set(entity::enums::PromptStatus::Draft),
+        parameters: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -607,6 +611,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         model_provider_connection_id: Set(Some(id)),
         max_few_shot_examples: Set(None),
         model_params: Set(None),
+        steps: Set(None),
         created_by_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

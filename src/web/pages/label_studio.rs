@@ -29,8 +29,8 @@ async fn page(req: HttpRequest, state: web::Data<AppState>, visitor: Visitor) ->
         &state.db,
         caller,
         &prompts::ListFilter {
-            search: None,
             ordering: Some("-id".into()),
+            ..Default::default()
         },
         first,
     )

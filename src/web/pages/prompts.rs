@@ -58,8 +58,8 @@ async fn list_page(
 ) -> PageResult {
     let request = page_request(page);
     let filter = service::ListFilter {
-        search: None,
         ordering: Some("-id".into()),
+        ..Default::default()
     };
     let (found, count, located) =
         service::list(&state.db, visitor.caller(), &filter, request).await?;

@@ -1,0 +1,257 @@
+//! The registry: a prompt's comments (`/api/prompts/{id}/comments`), schedules
+//! (`/api/prompts/{id}/schedules[/{sid}]`), export (`/api/prompts/{id}/export`) and import
+//! (`/api/prompts/import`). Tags, domain, status, parameters and the deployed version are
+//! fields of the prompt itself (`/api/prompts/{id}/`).
+use super::resource;
+use crate::auth::{AuthUser, Manager};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiJson, parse_bool};
+use crate::services::{accounts, assets, comments, schedules};
+use crate::state::AppState;
+use crate::views::registry::{
+    CommentInput, CommentView, ExportQuery, ImportInput, ImportedView, PromptDocument,
+    ScheduleInput, ScheduleView,
+};
+use crate::views::users::UserSimple;
+use actix_web::{HttpResponse, web};
+use entity::{prompt_comment, prompt_schedule};
+
+/// Registers the registry routes (import before the prompts' `{id}` routes).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/prompts/import").route(web::post().to(import)))
+        .service(
+            resource("/api/prompts/{id}/comments")
+                .route(web::get().to(list_comments))
+                .route(web::post().to(create_comment)),
+        )
+        .service(
+            resource("/api/prompts/{id}/schedules")
+                .route(web::get().to(list_schedules))
+                .route(web::post().to(create_schedule)),
+        )
+        .service(
+            resource("/api/prompts/{id}/schedules/{schedule_id}")
+                .route(web::get().to(get_schedule))
+                .route(web::patch().to(update_schedule))
+                .route(web::delete().to(delete_schedule)),
+        )
+        .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
+}
+
+async fn authors(
+    state: &AppState,
+    ids: impl Iterator<Item = Option<i64>>,
+) -> ApiResult<std::collections::HashMap<i64, UserSimple>> {
+    let ids: Vec<i64> = ids.flatten().collect();
+    Ok(accounts::users_by_id(&state.db, &ids)
+        .await?
+        .iter()
+        .map(|(id, u)| (*id, UserSimple::from(u)))
+        .collect())
+}
+
+async fn comment_views(
+    state: &AppState,
+    found: Vec<prompt_comment::Model>,
+) -> ApiResult<Vec<CommentView>> {
+    let users = authors(state, found.iter().map(|c| c.author_id)).await?;
+    Ok(found
+        .into_iter()
+        .map(|c| CommentView {
+            id: c.id,
+            prompt: c.prompt_id,
+            version: c.version_id,
+            kind: c.kind,
+            text: c.text,
+            author: c.author_id.and_then(|id| users.get(&id).cloned()),
+            created_at: c.created_at,
+        })
+        .collect())
+}
+
+/// The prompt's comments, newest first: notes, and the reasons of deployment and status
+/// changes.
+#[utoipa::path(get, path = "/api/prompts/{id}/comments", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id")),
+    responses((status = 200, body = Vec<CommentView>), (status = 404, body = ErrorBody)))]
+pub async fn list_comments(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let found = comments::list(&state.db, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(comment_views(&state, found).await?))
+}
+
+/// Adds a comment (append-only: comments are never edited or deleted). Any member may
+/// comment.
+#[utoipa::path(post, path = "/api/prompts/{id}/comments", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id")), request_body = CommentInput,
+    responses((status = 201, body = CommentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create_comment(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    body: ApiJson<CommentInput>,
+) -> ApiResult<HttpResponse> {
+    let input = body.0;
+    let made = comments::create(&state.db, &caller, *id, input.text, input.version).await?;
+    let view = comment_views(&state, vec![made])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The views of schedules with their runs and creators.
+pub async fn schedule_views(
+    state: &AppState,
+    found: Vec<prompt_schedule::Model>,
+) -> ApiResult<Vec<ScheduleView>> {
+    let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
+    let mut runs = schedules::runs_of(&state.db, &ids).await?;
+    let users = authors(state, found.iter().map(|s| s.created_by_id)).await?;
+    Ok(found
+        .into_iter()
+        .map(|s| ScheduleView {
+            runs: runs.remove(&s.id).unwrap_or_default(),
+            id: s.id,
+            prompt: s.prompt_id,
+            version: s.version_id,
+            project: s.project_id,
+            project_subset: s.project_subset,
+            only_missing_predictions: s.only_missing_predictions,
+            cron: s.cron,
+            timezone: s.timezone,
+            status: s.status,
+            next_run_at: s.next_run_at,
+            last_run_at: s.last_run_at,
+            last_run: s.last_run_id,
+            created_by: s.created_by_id.and_then(|id| users.get(&id).cloned()),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        })
+        .collect())
+}
+
+async fn one_schedule(state: &AppState, s: prompt_schedule::Model) -> ApiResult<ScheduleView> {
+    schedule_views(state, vec![s])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)
+}
+
+/// The prompt's schedules.
+#[utoipa::path(get, path = "/api/prompts/{id}/schedules", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id")),
+    responses((status = 200, body = Vec<ScheduleView>), (status = 404, body = ErrorBody)))]
+pub async fn list_schedules(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let found = schedules::list(&state.db, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(schedule_views(&state, found).await?))
+}
+
+/// Creates a schedule: a cron expression (five fields, or six with seconds first) in an IANA
+/// time zone. Each slot fires once across every server and worker on the database; it runs
+/// the given version, or the deployed one, over the project's subset, by default only tasks
+/// without a prediction of that version.
+#[utoipa::path(post, path = "/api/prompts/{id}/schedules", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id")), request_body = ScheduleInput,
+    responses((status = 201, body = ScheduleView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create_schedule(
+    state: web::Data<AppState>,
+    caller: Manager,
+    id: web::Path<i64>,
+    body: ApiJson<ScheduleInput>,
+) -> ApiResult<HttpResponse> {
+    let made = schedules::create(&state.db, &caller, *id, body.0).await?;
+    Ok(HttpResponse::Created().json(one_schedule(&state, made).await?))
+}
+
+/// One schedule.
+#[utoipa::path(get, path = "/api/prompts/{id}/schedules/{schedule_id}", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id"), ("schedule_id" = i64, Path, description = "Schedule id")),
+    responses((status = 200, body = ScheduleView), (status = 404, body = ErrorBody)))]
+pub async fn get_schedule(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<HttpResponse> {
+    let (prompt, schedule) = path.into_inner();
+    let found = schedules::get(&state.db, &caller, prompt, schedule).await?;
+    Ok(HttpResponse::Ok().json(one_schedule(&state, found).await?))
+}
+
+/// Changes a schedule; `status: paused` stops it, `active` starts it from the next slot.
+#[utoipa::path(patch, path = "/api/prompts/{id}/schedules/{schedule_id}", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id"), ("schedule_id" = i64, Path, description = "Schedule id")),
+    request_body = ScheduleInput,
+    responses((status = 200, body = ScheduleView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_schedule(
+    state: web::Data<AppState>,
+    caller: Manager,
+    path: web::Path<(i64, i64)>,
+    body: ApiJson<ScheduleInput>,
+) -> ApiResult<HttpResponse> {
+    let (prompt, schedule) = path.into_inner();
+    let updated = schedules::update(&state.db, &caller, prompt, schedule, body.0).await?;
+    Ok(HttpResponse::Ok().json(one_schedule(&state, updated).await?))
+}
+
+/// Deletes a schedule; the runs it created stay.
+#[utoipa::path(delete, path = "/api/prompts/{id}/schedules/{schedule_id}", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id"), ("schedule_id" = i64, Path, description = "Schedule id")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_schedule(
+    state: web::Data<AppState>,
+    caller: Manager,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<HttpResponse> {
+    let (prompt, schedule) = path.into_inner();
+    schedules::delete(&state.db, &caller, prompt, schedule).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The prompt as one portable JSON document: fields, versions with steps, parameters and
+/// schedules, with `include_examples=true` its few-shot example set. No secret: connections
+/// are named by provider.
+#[utoipa::path(get, path = "/api/prompts/{id}/export", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id"), ExportQuery),
+    responses((status = 200, body = PromptDocument), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn export(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<ExportQuery>,
+) -> ApiResult<HttpResponse> {
+    let include = match query.include_examples.as_deref() {
+        None | Some("") => false,
+        Some(raw) => parse_bool(raw).ok_or_else(|| {
+            crate::error::ApiError::field("include_examples", "Must be true or false.")
+        })?,
+    };
+    let document = assets::export(&state.db, &caller, *id, include).await?;
+    Ok(HttpResponse::Ok().json(document))
+}
+
+/// Imports an exported prompt as a new prompt of the caller's organization, in one
+/// transaction: its versions (connections matched by provider, or as `connections` names
+/// them), deployed version, and, with a `project`, its schedules and few-shot examples.
+#[utoipa::path(post, path = "/api/prompts/import", tag = "registry", request_body = ImportInput,
+    responses((status = 201, body = ImportedView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn import(
+    state: web::Data<AppState>,
+    caller: Manager,
+    body: ApiJson<ImportInput>,
+) -> ApiResult<HttpResponse> {
+    let imported = assets::import(&state.db, &caller, body.0).await?;
+    tracing::info!(
+        prompt = imported.prompt,
+        versions = imported.versions.len(),
+        "imported a prompt"
+    );
+    Ok(HttpResponse::Created().json(imported))
+}

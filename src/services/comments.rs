@@ -1,0 +1,92 @@
+//! A prompt's history of comments: notes people write, and the reasons of deployment and
+//! status changes. Append-only: nothing here edits or deletes a comment.
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use entity::enums::CommentKind;
+use entity::{model_version, prompt_comment};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+
+/// The longest comment accepted.
+pub const MAX_TEXT: usize = 10_000;
+
+/// Appends a comment of `kind` to prompt `prompt_id` (already checked to be the caller's).
+pub async fn record(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: Option<i64>,
+    kind: CommentKind,
+    text: String,
+) -> ApiResult<prompt_comment::Model> {
+    Ok(prompt_comment::ActiveModel {
+        id: NotSet,
+        organization_id: Set(caller.organization_id),
+        prompt_id: Set(prompt_id),
+        version_id: Set(version_id),
+        author_id: Set(Some(caller.user.id)),
+        kind: Set(kind),
+        text: Set(text),
+        created_at: Set(crate::util::now()),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// A comment someone writes on prompt `prompt_id`, optionally about one of its versions.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    text: Option<String>,
+    version_id: Option<i64>,
+) -> ApiResult<prompt_comment::Model> {
+    let prompt = super::prompts::get(db, caller, prompt_id).await?;
+    let text = text.unwrap_or_default().trim().to_string();
+    if text.is_empty() {
+        return Err(ApiError::field("text", "This field may not be blank."));
+    }
+    if text.chars().count() > MAX_TEXT {
+        return Err(ApiError::field(
+            "text",
+            format!("Ensure this field has no more than {MAX_TEXT} characters."),
+        ));
+    }
+    if let Some(version) = version_id {
+        model_version::Entity::find_by_id(version)
+            .filter(model_version::Column::ParentModelId.eq(prompt.id))
+            .one(db)
+            .await?
+            .ok_or_else(|| {
+                ApiError::field(
+                    "version",
+                    format!("Invalid pk \"{version}\" - not a version of this prompt."),
+                )
+            })?;
+    }
+    record(
+        db,
+        caller,
+        prompt.id,
+        version_id,
+        CommentKind::Comment,
+        text,
+    )
+    .await
+}
+
+/// The comments of prompt `prompt_id`, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+) -> ApiResult<Vec<prompt_comment::Model>> {
+    let prompt = super::prompts::get(db, caller, prompt_id).await?;
+    Ok(prompt_comment::Entity::find()
+        .filter(prompt_comment::Column::PromptId.eq(prompt.id))
+        .order_by_desc(prompt_comment::Column::Id)
+        .all(db)
+        .await?)
+}

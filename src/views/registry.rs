@@ -1,0 +1,229 @@
+//! The registry's wire types: comments, schedules, and the export document of a prompt with
+//! its import request and answer.
+use super::users::UserSimple;
+use chrono::{DateTime, Utc};
+use entity::enums::{CommentKind, PromptStatus, ScheduleStatus, Subset};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// A comment of a prompt's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentView {
+    /// Comment id.
+    pub id: i64,
+    /// The prompt.
+    pub prompt: i64,
+    /// The version it refers to, if any.
+    pub version: Option<i64>,
+    /// `comment`, or `deployment` / `status` for the reason of such a change.
+    pub kind: CommentKind,
+    /// The text.
+    pub text: String,
+    /// Who wrote it.
+    pub author: Option<UserSimple>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new comment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"text": "v3 wins on the March sample; deploying it Monday.", "version": 3}))]
+pub struct CommentInput {
+    /// The text, 1 to 10,000 characters.
+    pub text: Option<String>,
+    /// A version of this prompt the comment refers to.
+    pub version: Option<i64>,
+}
+
+/// A schedule of a prompt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// Schedule id.
+    pub id: i64,
+    /// The prompt.
+    pub prompt: i64,
+    /// The version it runs; `null`: the prompt's deployed version when it fires.
+    pub version: Option<i64>,
+    /// The project it runs on.
+    pub project: i64,
+    /// The tasks of each run.
+    pub project_subset: Subset,
+    /// Whether each run predicts only tasks without a prediction of the version yet.
+    pub only_missing_predictions: bool,
+    /// Five fields (minute hour day-of-month month day-of-week) or six with seconds first.
+    pub cron: String,
+    /// The IANA time zone the expression is read in.
+    pub timezone: String,
+    /// `active` or `paused`.
+    pub status: ScheduleStatus,
+    /// The next firing; `null` while paused.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// The last firing.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// The run the last firing created.
+    pub last_run: Option<i64>,
+    /// The runs its firings created, newest first (at most 20).
+    pub runs: Vec<i64>,
+    /// Creator.
+    pub created_by: Option<UserSimple>,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+    /// Updated at.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A schedule to create, or the fields to change (PATCH).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"cron": "0 2 * * *", "timezone": "Europe/Paris", "project": 1, "project_subset": "All"}))]
+pub struct ScheduleInput {
+    /// Cron expression (required on create): `0 2 * * *` is every night at 02:00.
+    pub cron: Option<String>,
+    /// IANA time zone; `UTC` by default.
+    pub timezone: Option<String>,
+    /// The version to run; `null` or absent: the deployed version at each firing.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub version: Option<Option<i64>>,
+    /// The project (required on create); one of the prompt's projects or any of the
+    /// organization's (it is then associated).
+    pub project: Option<i64>,
+    /// `All` (default), `HasGT` or `Sample`.
+    pub project_subset: Option<Subset>,
+    /// Only tasks without a prediction of the version; true by default.
+    pub only_missing_predictions: Option<bool>,
+    /// `active` (default) or `paused`.
+    pub status: Option<ScheduleStatus>,
+}
+
+/// The format name of an exported prompt.
+pub const EXPORT_FORMAT: &str = "prompter.prompt";
+
+/// The version of the export format this server writes and reads.
+pub const EXPORT_FORMAT_VERSION: u32 = 1;
+
+/// A prompt as one portable JSON document: its fields, versions (with steps), parameters and
+/// schedules, and optionally its few-shot examples. No secret and no id of the source
+/// installation: connections are named by provider and model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromptDocument {
+    /// Always `prompter.prompt`.
+    pub format: String,
+    /// The format's version (1).
+    pub format_version: u32,
+    /// The prompt's own fields.
+    pub prompt: PromptAsset,
+    /// Its versions, oldest first.
+    pub versions: Vec<VersionAsset>,
+    /// Its schedules (their project is chosen at import).
+    pub schedules: Vec<ScheduleAsset>,
+    /// Few-shot examples (task data with their ground-truth result), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub examples: Option<Vec<Value>>,
+}
+
+/// A prompt's portable fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromptAsset {
+    /// Name.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Skill.
+    pub skill_name: Option<String>,
+    /// Input fields.
+    #[schema(value_type = Vec<String>)]
+    pub input_fields: Value,
+    /// Output classes.
+    #[schema(value_type = Vec<String>)]
+    pub output_classes: Value,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Domain.
+    pub domain: Option<String>,
+    /// Status.
+    pub status: PromptStatus,
+    /// Parameters.
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Value>,
+    /// The title of the deployed version, if one is set.
+    pub deployed_version: Option<String>,
+}
+
+/// A version's portable fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VersionAsset {
+    /// Name (unique in the prompt).
+    pub title: String,
+    /// The prompt text (the last step's, for a pipeline).
+    pub prompt: String,
+    /// Provider of its connection.
+    pub provider: String,
+    /// Model at the provider.
+    pub provider_model_id: String,
+    /// Model parameters.
+    #[schema(value_type = Option<Object>)]
+    pub model_params: Option<Value>,
+    /// Few-shot examples per call.
+    pub max_few_shot_examples: Option<i32>,
+    /// Pipeline steps, each naming its connection by provider.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub steps: Option<Value>,
+}
+
+/// A schedule's portable fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleAsset {
+    /// Cron expression.
+    pub cron: String,
+    /// Time zone.
+    pub timezone: String,
+    /// The title of the version it runs; `null`: the deployed one.
+    pub version: Option<String>,
+    /// Subset.
+    pub project_subset: Subset,
+    /// Only missing predictions.
+    pub only_missing_predictions: bool,
+    /// Status.
+    pub status: ScheduleStatus,
+}
+
+/// Options of an export.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// `true` adds the few-shot example set: up to 20 ground-truth tasks of the prompt's
+    /// first project (data and result).
+    pub include_examples: Option<String>,
+}
+
+/// An import: the document, and how to place it in this organization.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"document": {"format": "prompter.prompt", "format_version": 1}, "project": 1, "connections": {"OpenAI": 2}}))]
+pub struct ImportInput {
+    /// An exported prompt document.
+    #[schema(value_type = Object)]
+    pub document: Value,
+    /// The project to associate the prompt (and its schedules) with; schedules are not
+    /// imported without one.
+    pub project: Option<i64>,
+    /// A connection id per provider name; a provider not named uses the organization's first
+    /// connection of that provider.
+    #[serde(default)]
+    pub connections: std::collections::BTreeMap<String, i64>,
+    /// A new title (default: the document's).
+    pub title: Option<String>,
+}
+
+/// What an import created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportedView {
+    /// The new prompt's id.
+    pub prompt: i64,
+    /// Its versions' ids, in the document's order.
+    pub versions: Vec<i64>,
+    /// Its schedules' ids.
+    pub schedules: Vec<i64>,
+    /// What could not be carried over, in words.
+    pub notes: Vec<String>,
+}

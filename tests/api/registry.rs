@@ -1,0 +1,606 @@
+//! The model registry (issue 14) over HTTP: a prompt's tags, domain, status and parameters
+//! with list filters; comments, and the reasons of deployment and status changes; export and
+//! import round trip into another organization; a two-step pipeline run against the fake LLM
+//! (per-step tokens, a failure in step 1); schedules, firing once per slot with three worker
+//! processes on one database, never for paused or archived prompts.
+use crate::helpers::engine::{engine_app, fake, finished, setup, start};
+use crate::helpers::fixtures::{connection, id_of, new_prompt, new_version};
+use crate::helpers::{CLS, TestApp};
+use prompter::fake_llm::FakeLlmConfig;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn prompt_with(app: &TestApp, body: Value) -> i64 {
+    let project = app.project(CLS).await;
+    let mut body = body;
+    body["associated_projects"] = json!([project]);
+    body["input_fields"] = json!(["text"]);
+    body["output_classes"] = json!(["Positive", "Negative"]);
+    id_of(&new_prompt(app, body).await)
+}
+
+#[tokio::test]
+async fn prompts_carry_tags_domain_status_and_parameters() {
+    let app = TestApp::spawn().await;
+    let a = prompt_with(
+        &app,
+        json!({"title": "Support triage", "tags": ["support", "email", "support"], "domain": "Customer care",
+            "status": "deployed", "parameters": {"few_shot": 3, "model_params": {"temperature": 0}}}),
+    )
+    .await;
+    let b = prompt_with(
+        &app,
+        json!({"title": "Invoice fields", "tags": ["finance"], "domain": "Finance"}),
+    )
+    .await;
+    let c = prompt_with(
+        &app,
+        json!({"title": "Old one", "tags": ["support"], "status": "archived"}),
+    )
+    .await;
+    let (status, one) = app.get(&format!("/api/prompts/{a}/")).await;
+    assert_eq!(status, 200);
+    assert_eq!(one["tags"], json!(["support", "email"]));
+    assert_eq!(
+        (one["domain"].clone(), one["status"].clone()),
+        (json!("Customer care"), json!("deployed"))
+    );
+    assert_eq!(one["parameters"]["few_shot"], 3);
+    let (_, fresh) = app.get(&format!("/api/prompts/{b}/")).await;
+    assert_eq!(fresh["status"], "draft");
+    let ids = |page: &Value| -> Vec<i64> {
+        page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_i64().unwrap())
+            .collect()
+    };
+    // Archived prompts are left out unless asked for.
+    let (_, all) = app.get("/api/prompts/").await;
+    assert_eq!(ids(&all).len(), 2);
+    assert!(!ids(&all).contains(&c));
+    let (_, archived) = app.get("/api/prompts/?status=archived").await;
+    assert_eq!(ids(&archived), vec![c]);
+    let (_, tagged) = app.get("/api/prompts/?tags=support").await;
+    assert_eq!(ids(&tagged), vec![a]);
+    let (_, both) = app
+        .get("/api/prompts/?tags=support,email&domain=Customer%20care&status=deployed")
+        .await;
+    assert_eq!(ids(&both), vec![a]);
+    let (_, none) = app.get("/api/prompts/?tags=support,finance").await;
+    assert!(ids(&none).is_empty());
+    let (_, search) = app.get("/api/prompts/?search=invoice&domain=Finance").await;
+    assert_eq!(ids(&search), vec![b]);
+    // Bad values are 400s naming the field.
+    let (status, body) = app.get("/api/prompts/?status=shipped").await;
+    assert_eq!(status, 400, "{body}");
+    for (patch, field) in [
+        (json!({"status": "shipped"}), "status"),
+        (json!({"tags": ["a,b"]}), "tags"),
+        (json!({"parameters": [1]}), "parameters"),
+        (
+            json!({"parameters": {"model_params": {"temperature": "hot"}}}),
+            "parameters",
+        ),
+    ] {
+        let (status, body) = app.patch(&format!("/api/prompts/{a}/"), patch).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["validation_errors"].get(field).is_some() || body["detail"].is_string(),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn comments_and_the_reasons_of_changes() {
+    let app = TestApp::spawn().await;
+    let prompt = prompt_with(&app, json!({"title": "Deploy me"})).await;
+    let c = connection(&app).await;
+    let v1 = id_of(&new_version(&app, prompt, c, "v1").await);
+    let v2 = id_of(&new_version(&app, prompt, c, "v2").await);
+    let path = format!("/api/prompts/{prompt}/comments");
+    let (status, first) = app
+        .post(&path, json!({"text": "v2 reads better", "version": v2}))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        (first["kind"].clone(), first["version"].clone()),
+        (json!("comment"), json!(v2))
+    );
+    assert_eq!(first["author"]["email"], "admin@example.com");
+    // Deploying and changing the status ask for a reason, kept as comments.
+    let (status, body) = app
+        .patch(
+            &format!("/api/prompts/{prompt}/"),
+            json!({"deployed_version": v1, "reason": "v1 wins on the March sample"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = app
+        .patch(
+            &format!("/api/prompts/{prompt}/"),
+            json!({"status": "deployed", "reason": "live from Monday"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The same values again record nothing.
+    app.patch(
+        &format!("/api/prompts/{prompt}/"),
+        json!({"status": "deployed", "deployed_version": v1}),
+    )
+    .await;
+    let (_, list) = app.get(&path).await;
+    let list = list.as_array().unwrap().clone();
+    assert_eq!(list.len(), 3, "{list:?}");
+    assert_eq!(list[0]["kind"], "status");
+    assert_eq!(
+        list[0]["text"],
+        "Status deployed (was draft). Reason: live from Monday"
+    );
+    assert_eq!(list[1]["kind"], "deployment");
+    assert_eq!(list[1]["version"], v1);
+    assert_eq!(
+        list[1]["text"],
+        "Deployed v1 (was the newest version). Reason: v1 wins on the March sample"
+    );
+    assert_eq!(list[2]["id"], first["id"]);
+    // Append-only, checked, scoped.
+    let (status, _) = app.post(&path, json!({"text": "  "})).await;
+    assert_eq!(status, 400);
+    let other = prompt_with(&app, json!({"title": "Other"})).await;
+    let other_version = id_of(&new_version(&app, other, c, "v1").await);
+    let (status, body) = app
+        .post(&path, json!({"text": "x", "version": other_version}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = app
+        .send(Method::DELETE, &path, Some(&app.token), None)
+        .await;
+    assert_eq!(status, 405);
+    let (status, _) = app
+        .send(Method::GET, &path, Some(&app.other_token), None)
+        .await;
+    assert_eq!(status, 404);
+    // Any member may comment.
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &path,
+            Some(&app.annotator_token),
+            Some(&json!({"text": "looks right to me"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
+
+/// A prompt with a plain version, a two-step pipeline version, a deployed version and a
+/// nightly schedule; returns (prompt, project).
+async fn registry_prompt(app: &TestApp, connection: i64) -> (i64, i64) {
+    let project = app.project(CLS).await;
+    app.import(project, json!([{"text": "I love it"}, {"text": "awful"}]))
+        .await;
+    let prompt = id_of(
+        &new_prompt(
+            app,
+            json!({"title": "Portable", "associated_projects": [project], "input_fields": ["text"],
+                "output_classes": ["Positive", "Negative"], "tags": ["exported"], "domain": "Reviews",
+                "parameters": {"note": "kept"}}),
+        )
+        .await,
+    );
+    let plain =
+        crate::helpers::engine::version(app, prompt, connection, "plain", "Classify: {text}").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{prompt}/versions"),
+            json!({"title": "pipeline", "provider": "Custom", "provider_model_id": "gpt-4o-mini",
+            "model_provider_connection": connection, "model_params": {"temperature": 0},
+            "steps": [
+                {"name": "summarize", "prompt": "Summarize: {text}", "output_fields": ["summary"]},
+                {"name": "classify", "prompt": "Classify this summary: {summarize.summary}"}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .patch(
+            &format!("/api/prompts/{prompt}/"),
+            json!({"deployed_version": plain, "status": "deployed", "reason": "first"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{prompt}/schedules"),
+            json!({"cron": "0 2 * * *", "timezone": "Europe/Paris", "project": project}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    (prompt, project)
+}
+
+#[tokio::test]
+async fn export_and_import_round_trip_into_another_organization() {
+    let app = TestApp::spawn().await;
+    let c = connection(&app).await;
+    let (prompt, _) = registry_prompt(&app, c).await;
+    let (status, first) = app.get(&format!("/api/prompts/{prompt}/export")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        (first["format"].clone(), first["format_version"].clone()),
+        (json!("prompter.prompt"), json!(1))
+    );
+    assert_eq!(first["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(first["prompt"]["deployed_version"], "plain");
+    assert_eq!(first["schedules"][0]["timezone"], "Europe/Paris");
+    let text = first.to_string();
+    assert!(!text.contains("\"id\""), "the document carries ids: {text}");
+    assert!(!text.contains("sk-"), "the document carries a key");
+    // Into the other organization, which has a connection of the same provider.
+    let (status, theirs) = app
+        .send(
+            Method::POST,
+            "/api/model-provider-connections/",
+            Some(&app.other_token),
+            Some(&json!({"provider": "OpenAI", "api_key": "sk-theirs"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs}");
+    let (status, project) = app
+        .send(
+            Method::POST,
+            "/api/projects/",
+            Some(&app.other_token),
+            Some(&json!({"title": "theirs", "label_config": CLS})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // Custom versions need a Custom connection there: without one the import says so.
+    let (status, refused) = app
+        .send(
+            Method::POST,
+            "/api/prompts/import",
+            Some(&app.other_token),
+            Some(&json!({"document": first, "project": project["id"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused.to_string().contains("no Custom connection"),
+        "{refused}"
+    );
+    let (_, custom) = app
+        .send(
+            Method::POST,
+            "/api/model-provider-connections/",
+            Some(&app.other_token),
+            Some(
+                &json!({"provider": "Custom", "endpoint": "http://127.0.0.1:9/v1", "api_key": "k"}),
+            ),
+        )
+        .await;
+    let (status, imported) = app
+        .send(Method::POST, "/api/prompts/import", Some(&app.other_token),
+            Some(&json!({"document": first, "project": project["id"], "connections": {"Custom": custom["id"]}})))
+        .await;
+    assert_eq!(status, 201, "{imported}");
+    assert_eq!(imported["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(imported["schedules"].as_array().unwrap().len(), 1);
+    let new_prompt_id = imported["prompt"].as_i64().unwrap();
+    let (status, second) = app
+        .send(
+            Method::GET,
+            &format!("/api/prompts/{new_prompt_id}/export"),
+            Some(&app.other_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first, second, "the round trip changed the document");
+    // The imported pipeline's steps use the chosen connection.
+    let (_, versions) = app
+        .send(
+            Method::GET,
+            &format!("/api/prompts/{new_prompt_id}/versions"),
+            Some(&app.other_token),
+            None,
+        )
+        .await;
+    let pipeline = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["title"] == "pipeline")
+        .unwrap()
+        .clone();
+    assert_eq!(pipeline["model_provider_connection"], custom["id"]);
+    assert_eq!(pipeline["steps"][1]["name"], "classify");
+    // Not the same organization's objects: the source is untouched and unseen.
+    let (status, _) = app
+        .send(
+            Method::GET,
+            &format!("/api/prompts/{prompt}/export"),
+            Some(&app.other_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    // A document of another format is refused.
+    let (status, body) = app
+        .post(
+            "/api/prompts/import",
+            json!({"document": {"format": "other", "format_version": 1}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // Examples travel on request.
+    let (_, with) = app
+        .get(&format!(
+            "/api/prompts/{prompt}/export?include_examples=true"
+        ))
+        .await;
+    assert!(with["examples"].is_array());
+}
+
+#[tokio::test]
+async fn a_two_step_pipeline_runs_each_step_and_names_the_one_that_failed() {
+    let llm = fake(FakeLlmConfig {
+        content_filter: vec!["forbidden".into()],
+        ..Default::default()
+    })
+    .await;
+    let app = engine_app().await;
+    let s = setup(
+        &app,
+        &llm,
+        CLS,
+        &["I love this", "a forbidden word", "terrible"],
+        "Classify: {text}",
+    )
+    .await;
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{}/versions", s.prompt),
+            json!({"title": "two steps", "provider": "Custom", "provider_model_id": "gpt-4o-mini",
+                "model_provider_connection": s.connection,
+                "steps": [
+                    {"name": "summarize", "prompt": "Summarize the review: {text}", "output_fields": ["summary", "tone"]},
+                    {"name": "classify", "prompt": "Tone {summarize.tone}. Classify: {summarize.summary}"}
+                ]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let pipeline = id_of(&body);
+    assert_eq!(
+        body["prompt"],
+        "Tone {summarize.tone}. Classify: {summarize.summary}"
+    );
+    // The estimate covers both steps: more than the last step alone.
+    let (_, both) = app
+        .get(&format!(
+            "/api/prompts/{}/versions/{pipeline}/cost-estimate",
+            s.prompt
+        ))
+        .await;
+    let (_, one) = app
+        .get(&format!(
+            "/api/prompts/{}/versions/{}/cost-estimate",
+            s.prompt, s.version
+        ))
+        .await;
+    assert!(
+        both["prompt_tokens"].as_u64().unwrap() > one["prompt_tokens"].as_u64().unwrap(),
+        "{both} vs {one}"
+    );
+    let run_setup = crate::helpers::engine::Setup {
+        version: pipeline,
+        ..s
+    };
+    let run = start(&app, &run_setup, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &run_setup, run).await;
+    assert_eq!(
+        (
+            state["total_predictions"].clone(),
+            state["total_failed_predictions"].clone()
+        ),
+        (json!(2), json!(1)),
+        "{state}"
+    );
+    let (_, preds) = app
+        .get(&format!("/api/predictions/?project={}", run_setup.project))
+        .await;
+    let preds: Vec<Value> = preds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["model_run"] == run)
+        .cloned()
+        .collect();
+    assert_eq!(preds.len(), 2);
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let stored = entity::prediction::Entity::find()
+        .filter(entity::prediction::Column::ModelRunId.eq(run))
+        .all(&app.db)
+        .await
+        .unwrap();
+    for p in &stored {
+        let steps = &p.extra.as_ref().unwrap()["steps"];
+        assert_eq!(steps[0]["step"], "summarize", "{steps}");
+        let step_tokens = steps[0]["prompt_tokens"].as_i64().unwrap();
+        assert!(step_tokens > 0);
+        assert!(
+            p.prompt_tokens.unwrap() > step_tokens,
+            "the totals leave out the last step"
+        );
+        assert!(p.total_cost.unwrap() > steps[0]["cost_usd"].as_f64().unwrap());
+    }
+    let failed = entity::failed_prediction::Entity::find()
+        .filter(entity::failed_prediction::Column::ModelRunId.eq(run))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let message = failed.message.unwrap_or_default();
+    assert!(
+        message.starts_with("Step \"summarize\" failed:"),
+        "{message}"
+    );
+    // A step that reads what no earlier step answers is refused.
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{}/versions", run_setup.prompt),
+            json!({"title": "broken", "provider": "Custom", "provider_model_id": "gpt-4o-mini",
+            "model_provider_connection": run_setup.connection,
+            "steps": [
+                {"name": "a", "prompt": "Read {text}"},
+                {"name": "b", "prompt": "Use {a.summary}"}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("which answers output"), "{body}");
+}
+
+/// Starts `prompter worker` on the app's database, firing schedules every 50 ms.
+fn scheduler_process(app: &TestApp) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
+        .arg("worker")
+        .env("PROMPTER_DATABASE_URL", &app.database_url)
+        .env("PROMPTER_SECRET_KEY", "integration-test-secret-key")
+        .env("PROMPTER_WORKERS", "1")
+        .env("PROMPTER_POLL_MS", "50")
+        .env("PROMPTER_SCHEDULE_POLL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start prompter worker")
+}
+
+#[tokio::test]
+async fn a_schedule_fires_once_per_slot_across_three_workers() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    // The server fires nothing itself; three worker processes share the database.
+    let app = TestApp::spawn_with(|c| {
+        c.engine.workers = 0;
+        c.engine.schedule_poll_ms = 0;
+    })
+    .await;
+    let s = setup(&app, &llm, CLS, &["I love it", "awful"], "Classify: {text}").await;
+    let path = format!("/api/prompts/{}/schedules", s.prompt);
+    // Bad expressions and zones are 400s.
+    for (body, field) in [
+        (json!({"cron": "0 2 * *", "project": s.project}), "cron"),
+        (
+            json!({"cron": "0 2 * * *", "timezone": "Mars/Olympus", "project": s.project}),
+            "timezone",
+        ),
+        (json!({"cron": "0 2 * * *"}), "project"),
+    ] {
+        let (status, answer) = app.post(&path, body).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer["validation_errors"].get(field).is_some(), "{answer}");
+    }
+    let (status, schedule) = app
+        .post(&path, json!({"cron": "*/2 * * * * *", "timezone": "UTC", "project": s.project, "version": s.version}))
+        .await;
+    assert_eq!(status, 201, "{schedule}");
+    assert!(schedule["next_run_at"].is_string());
+    let sid = schedule["id"].as_i64().unwrap();
+    let mut workers: Vec<_> = (0..3).map(|_| scheduler_process(&app)).collect();
+    // Wait for at least three slots to fire.
+    let mut fired = vec![];
+    for _ in 0..300 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, one) = app.get(&format!("{path}/{sid}")).await;
+        fired = one["runs"].as_array().cloned().unwrap_or_default();
+        if fired.len() >= 3 {
+            break;
+        }
+    }
+    // Pause it, then stop the workers.
+    let (status, paused) = app
+        .patch(&format!("{path}/{sid}"), json!({"status": "paused"}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(paused["next_run_at"].is_null());
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert!(fired.len() >= 3, "fired {fired:?}");
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let runs = entity::model_run::Entity::find()
+        .filter(entity::model_run::Column::ScheduleId.eq(sid))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut slots: Vec<_> = runs
+        .iter()
+        .map(|r| r.scheduled_for.expect("slot"))
+        .collect();
+    let n = slots.len();
+    slots.sort();
+    slots.dedup();
+    assert_eq!(slots.len(), n, "a slot fired twice: {runs:?}");
+    // The first firing ran every task; the next ones only tasks without a prediction yet.
+    let first = runs.iter().min_by_key(|r| r.id).unwrap();
+    assert_eq!(first.total_tasks, 2);
+    assert!(
+        runs.iter()
+            .filter(|r| r.id != first.id)
+            .all(|r| r.total_tasks == 0),
+        "{runs:?}"
+    );
+}
+
+#[tokio::test]
+async fn paused_and_archived_prompts_do_not_fire() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = TestApp::spawn_with(|c| {
+        crate::helpers::engine::quick_engine(c);
+        c.engine.schedule_poll_ms = 50;
+    })
+    .await;
+    let s = setup(&app, &llm, CLS, &["I love it"], "Classify: {text}").await;
+    let path = format!("/api/prompts/{}/schedules", s.prompt);
+    let (_, schedule) = app
+        .post(&path, json!({"cron": "* * * * * *", "project": s.project}))
+        .await;
+    let sid = schedule["id"].as_i64().unwrap();
+    // Deployed-by-default: the newest version answers; it fires.
+    let mut fired = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, one) = app.get(&format!("{path}/{sid}")).await;
+        fired = one["runs"].as_array().map_or(0, Vec::len);
+        if fired > 0 {
+            break;
+        }
+    }
+    assert!(fired > 0, "the schedule never fired");
+    for status in ["paused", "archived"] {
+        let (code, body) = app
+            .patch(
+                &format!("/api/prompts/{}/", s.prompt),
+                json!({"status": status, "reason": "test"}),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        app.engine_idle().await;
+        let (_, before) = app.get(&format!("{path}/{sid}")).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let (_, after) = app.get(&format!("{path}/{sid}")).await;
+        assert_eq!(
+            before["runs"], after["runs"],
+            "a {status} prompt's schedule fired"
+        );
+        assert_ne!(
+            before["last_run_at"], after["last_run_at"],
+            "the slots still pass"
+        );
+    }
+}
