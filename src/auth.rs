@@ -107,21 +107,21 @@ struct TokenRow {
     organization_id: i64,
 }
 
-/// Finds the caller of `token`: an active user with a membership in its active organization.
-pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> ApiResult<AuthUser> {
-    let query = Query::select()
-        .expr_as(Expr::col(("api_tokens", "id")), "token_id")
-        .expr_as(Expr::col(("api_tokens", "last_used_at")), "last_used_at")
+/// The row of `table` (API tokens or web sessions: both have `user_id` and `token_hash`) whose
+/// hash is `hash`, with its active user's `user_id`, `role` and `organization_id` in the user's
+/// active organization.
+fn credential_query(table: &'static str, hash: &str) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
         .expr_as(Expr::col(("organization_members", "role")), "role")
         .expr_as(
             Expr::col(("organization_members", "organization_id")),
             "organization_id",
         )
-        .expr_as(Expr::col(("api_tokens", "user_id")), "user_id")
-        .from("api_tokens")
+        .expr_as(Expr::col((table, "user_id")), "user_id")
+        .from(table)
         .inner_join(
             "users",
-            Expr::col(("users", "id")).equals(("api_tokens", "user_id")),
+            Expr::col(("users", "id")).equals((table, "user_id")),
         )
         .inner_join(
             "organization_members",
@@ -132,8 +132,16 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> ApiResult<A
                         .equals(("users", "active_organization_id")),
                 ),
         )
-        .and_where(Expr::col(("api_tokens", "token_hash")).eq(hash_token(token)))
+        .and_where(Expr::col((table, "token_hash")).eq(hash))
         .and_where(Expr::col(("users", "is_active")).eq(true))
+        .to_owned()
+}
+
+/// Finds the caller of `token`: an active user with a membership in its active organization.
+pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> ApiResult<AuthUser> {
+    let query = credential_query("api_tokens", &hash_token(token))
+        .expr_as(Expr::col(("api_tokens", "id")), "token_id")
+        .expr_as(Expr::col(("api_tokens", "last_used_at")), "last_used_at")
         .to_owned();
     let row = db.query_one(&query).await?.ok_or(ApiError::InvalidToken)?;
     let found = TokenRow::from_query_result(&row, "")?;
@@ -181,33 +189,10 @@ pub async fn authenticate_session(
     db: &impl ConnectionTrait,
     cookie: &str,
 ) -> ApiResult<Option<Session>> {
-    let now = Utc::now();
-    let query = Query::select()
+    let query = credential_query("web_sessions", &hash_token(cookie))
         .expr_as(Expr::col(("web_sessions", "id")), "session_id")
         .expr_as(Expr::col(("web_sessions", "csrf_token")), "csrf_token")
-        .expr_as(Expr::col(("organization_members", "role")), "role")
-        .expr_as(
-            Expr::col(("organization_members", "organization_id")),
-            "organization_id",
-        )
-        .expr_as(Expr::col(("web_sessions", "user_id")), "user_id")
-        .from("web_sessions")
-        .inner_join(
-            "users",
-            Expr::col(("users", "id")).equals(("web_sessions", "user_id")),
-        )
-        .inner_join(
-            "organization_members",
-            Expr::col(("organization_members", "user_id"))
-                .equals(("users", "id"))
-                .and(
-                    Expr::col(("organization_members", "organization_id"))
-                        .equals(("users", "active_organization_id")),
-                ),
-        )
-        .and_where(Expr::col(("web_sessions", "token_hash")).eq(hash_token(cookie)))
-        .and_where(Expr::col(("web_sessions", "expires_at")).gt(now))
-        .and_where(Expr::col(("users", "is_active")).eq(true))
+        .and_where(Expr::col(("web_sessions", "expires_at")).gt(Utc::now()))
         .to_owned();
     let Some(row) = db.query_one(&query).await? else {
         return Ok(None);

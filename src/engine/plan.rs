@@ -258,6 +258,23 @@ fn with_steps(outcome: TaskOutcome, steps: &[StepUsage]) -> TaskOutcome {
     }
 }
 
+/// The model parameters a prompt's versions inherit: `parameters.model_params` of the registry
+/// (none when unset or unreadable).
+async fn prompt_model_params(
+    db: &impl ConnectionTrait,
+    prompt_id: i64,
+) -> Result<ModelParams, PlanError> {
+    use sea_orm::EntityTrait;
+    let prompt = entity::model_interface::Entity::find_by_id(prompt_id)
+        .one(db)
+        .await?;
+    Ok(prompt
+        .and_then(|p| p.parameters)
+        .and_then(|p| p.get("model_params").cloned())
+        .and_then(|m| serde_json::from_value::<ModelParams>(m).ok())
+        .unwrap_or_default())
+}
+
 /// The instructions every call starts with.
 fn system_message(schema: &Value) -> String {
     format!(
@@ -315,11 +332,14 @@ impl Plan {
         let model = version.provider_model_id.clone();
         let scheduler =
             scheduler_for(engine, db, version.organization_id, connection_id, &model).await?;
-        // The version's parameters over its connection's.
+        // The version's parameters over its prompt's (`parameters.model_params`), over its
+        // connection's.
+        let inherited = prompt_model_params(db, version.parent_model_id).await?;
         let defaults = model_providers::find(db, version.organization_id, connection_id)
             .await
             .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
             .unwrap_or_default();
+        let defaults = inherited.over(&defaults);
         let params = ModelParams::from_stored(version.model_params.as_ref()).over(&defaults);
         let schema = config.output_schema();
         if schema["properties"]
@@ -374,6 +394,7 @@ impl Plan {
                     .await
                     .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
                     .unwrap_or_default();
+                let defaults = inherited.over(&defaults);
                 let params = step
                     .model_params
                     .clone()

@@ -34,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn creators(
+/// The users of `ids` as `UserSimple`, by id (creators, authors).
+pub async fn creators(
     state: &AppState,
     ids: impl Iterator<Item = Option<i64>>,
 ) -> ApiResult<std::collections::HashMap<i64, UserSimple>> {

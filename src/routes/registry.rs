@@ -6,13 +6,12 @@ use super::resource;
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
-use crate::services::{accounts, assets, comments, schedules};
+use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
 use crate::views::registry::{
     CommentInput, CommentView, ExportQuery, ImportInput, ImportedView, PromptDocument,
     ScheduleInput, ScheduleView,
 };
-use crate::views::users::UserSimple;
 use actix_web::{HttpResponse, web};
 use entity::{prompt_comment, prompt_schedule};
 
@@ -38,23 +37,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
 }
 
-async fn authors(
-    state: &AppState,
-    ids: impl Iterator<Item = Option<i64>>,
-) -> ApiResult<std::collections::HashMap<i64, UserSimple>> {
-    let ids: Vec<i64> = ids.flatten().collect();
-    Ok(accounts::users_by_id(&state.db, &ids)
-        .await?
-        .iter()
-        .map(|(id, u)| (*id, UserSimple::from(u)))
-        .collect())
-}
-
 async fn comment_views(
     state: &AppState,
     found: Vec<prompt_comment::Model>,
 ) -> ApiResult<Vec<CommentView>> {
-    let users = authors(state, found.iter().map(|c| c.author_id)).await?;
+    let users = super::prompts::creators(state, found.iter().map(|c| c.author_id)).await?;
     Ok(found
         .into_iter()
         .map(|c| CommentView {
@@ -110,7 +97,7 @@ pub async fn schedule_views(
 ) -> ApiResult<Vec<ScheduleView>> {
     let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
     let mut runs = schedules::runs_of(&state.db, &ids).await?;
-    let users = authors(state, found.iter().map(|s| s.created_by_id)).await?;
+    let users = super::prompts::creators(state, found.iter().map(|s| s.created_by_id)).await?;
     Ok(found
         .into_iter()
         .map(|s| ScheduleView {

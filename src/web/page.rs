@@ -151,6 +151,18 @@ pub fn is_form_error(e: &PageError) -> bool {
     )
 }
 
+/// The messages of a form error, for the form to show and stay; any other error fails the
+/// page.
+pub fn form_errors(e: PageError) -> Result<Vec<String>, PageError> {
+    if !is_form_error(&e) {
+        return Err(e);
+    }
+    Ok(match &e {
+        PageError::Api(api) => messages(api),
+        other => vec![other.to_string()],
+    })
+}
+
 /// Percent-encodes a query value.
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -604,3 +604,38 @@ async fn paused_and_archived_prompts_do_not_fire() {
         );
     }
 }
+
+#[tokio::test]
+async fn versions_inherit_the_prompts_model_parameters() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = setup(&app, &llm, CLS, &["I love it", "awful"], "Classify: {text}").await;
+    // One output token cannot hold an answer: every task is cut at the limit.
+    let (status, body) = app
+        .patch(
+            &format!("/api/prompts/{}/", s.prompt),
+            json!({"parameters": {"model_params": {"max_tokens": 1}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["total_failed_predictions"], 2, "{state}");
+    assert!(
+        state["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("output token limit")),
+        "{state}"
+    );
+    // The version's own parameters win over the prompt's.
+    let (status, _) = app
+        .patch(
+            &format!("/api/prompts/{}/versions/{}", s.prompt, s.version),
+            json!({"model_params": {"max_tokens": 256}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["total_predictions"], 2, "{state}");
+}

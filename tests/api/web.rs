@@ -11,6 +11,28 @@ use serde_json::json;
 
 const CONFIG: &str = r#"<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="Positive"/><Choice value="Negative"/></Choices></View>"#;
 
+/// A project of `texts` with a prompt `title` over it and a version `v1`: (project, prompt,
+/// version).
+async fn prompt_setup(app: &TestApp, title: &str, texts: &[&str]) -> (i64, i64, i64) {
+    let project = app.project(CONFIG).await;
+    if !texts.is_empty() {
+        let data: Vec<serde_json::Value> = texts.iter().map(|t| json!({"text": t})).collect();
+        app.import(project, serde_json::Value::Array(data)).await;
+    }
+    let c = connection(app).await;
+    let prompt = new_prompt(
+        app,
+        json!({"title": title, "associated_projects": [project], "input_fields": ["text"],
+            "output_classes": ["Positive", "Negative"]}),
+    )
+    .await;
+    let prompt_id = prompt["id"].as_i64().unwrap();
+    let version = new_version(app, prompt_id, c, "v1").await["id"]
+        .as_i64()
+        .unwrap();
+    (project, prompt_id, version)
+}
+
 #[tokio::test]
 async fn signing_in_and_out() {
     let app = TestApp::spawn().await;
@@ -170,19 +192,7 @@ async fn every_form_and_script_request_needs_the_csrf_token() {
 #[tokio::test]
 async fn roles_apply_in_the_pages() {
     let app = TestApp::spawn().await;
-    let project = app.project(CONFIG).await;
-    app.import(project, json!([{"text": "I love it"}])).await;
-    let c = connection(&app).await;
-    let prompt = new_prompt(
-        &app,
-        json!({"title": "Roles", "associated_projects": [project], "input_fields": ["text"],
-            "output_classes": ["Positive", "Negative"]}),
-    )
-    .await;
-    let prompt_id = prompt["id"].as_i64().unwrap();
-    let version = new_version(&app, prompt_id, c, "v1").await["id"]
-        .as_i64()
-        .unwrap();
+    let (project, prompt_id, version) = prompt_setup(&app, "Roles", &["I love it"]).await;
     accounts::create_user(
         &app.db,
         "reviewer@example.com",
@@ -234,16 +244,8 @@ async fn roles_apply_in_the_pages() {
 #[tokio::test]
 async fn another_organizations_pages_are_not_found() {
     let app = TestApp::spawn().await;
-    let project = app.project(CONFIG).await;
-    let c = connection(&app).await;
-    let prompt = new_prompt(
-        &app,
-        json!({"title": "Private", "associated_projects": [project], "input_fields": ["text"],
-            "output_classes": ["Positive", "Negative"]}),
-    )
-    .await;
-    let prompt_id = prompt["id"].as_i64().unwrap();
-    let version = new_version(&app, prompt_id, c, "v1").await["id"]
+    let (project, prompt_id, version) = prompt_setup(&app, "Private", &[]).await;
+    let c: i64 = app.get("/api/model-provider-connections/").await.1[0]["id"]
         .as_i64()
         .unwrap();
     set_password(&app, "other@example.com").await;
@@ -366,20 +368,8 @@ async fn keys_are_write_only_and_tokens_rotate() {
 async fn a_run_is_followed_and_canceled_from_its_page() {
     // No workers in this server: the run stays Pending until it is canceled.
     let app = TestApp::spawn().await;
-    let project = app.project(CONFIG).await;
-    app.import(project, json!([{"text": "I love it"}, {"text": "awful"}]))
-        .await;
-    let c = connection(&app).await;
-    let prompt = new_prompt(
-        &app,
-        json!({"title": "Cancel me", "associated_projects": [project], "input_fields": ["text"],
-            "output_classes": ["Positive", "Negative"]}),
-    )
-    .await;
-    let prompt_id = prompt["id"].as_i64().unwrap();
-    let version = new_version(&app, prompt_id, c, "v1").await["id"]
-        .as_i64()
-        .unwrap();
+    let (project, prompt_id, version) =
+        prompt_setup(&app, "Cancel me", &["I love it", "awful"]).await;
     set_password(&app, "admin@example.com").await;
     let mut web = WebClient::new(&app);
     web.sign_in("admin@example.com").await;

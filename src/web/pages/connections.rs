@@ -7,7 +7,7 @@ use crate::services::model_providers as service;
 use crate::state::AppState;
 use crate::views::model_providers::ModelProviderConnectionInput;
 use crate::web::forms::{Form, non_empty};
-use crate::web::page::{PageResult, is_form_error, messages, redirect, render};
+use crate::web::page::{PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use minijinja::context;
@@ -102,14 +102,10 @@ async fn create(state: web::Data<AppState>, form: Form<ConnectionForm>) -> PageR
             tracing::info!(connection = c.id, provider = %c.provider, "connection added from the web app");
             Ok(redirect("/connections"))
         }
-        Err(e) if is_form_error(&e) => {
-            let errors = match &e {
-                PageError::Api(api) => messages(api),
-                other => vec![other.to_string()],
-            };
+        Err(e) => {
+            let errors = form_errors(e)?;
             page(&state, &form.visitor, form.data, errors, None).await
         }
-        Err(e) => Err(e),
     }
 }
 

@@ -8,9 +8,9 @@ use crate::services::task_files::{self, TaskFileFormat};
 use crate::services::{projects as service, tasks};
 use crate::state::AppState;
 use crate::views::projects::ProjectInput;
+use crate::web::Visitor;
 use crate::web::forms::{Form, ScriptBody};
-use crate::web::page::{PageResult, is_form_error, messages, redirect, render};
-use crate::web::{PageError, Visitor};
+use crate::web::page::{PageResult, form_errors, messages, redirect, render};
 use actix_web::{HttpResponse, web};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -100,14 +100,7 @@ async fn create(state: web::Data<AppState>, form: Form<ProjectForm>) -> PageResu
             Ok(redirect(&format!("/projects/{}", p.id)))
         }
         Err(e) => {
-            let e = PageError::from(e);
-            if !is_form_error(&e) {
-                return Err(e);
-            }
-            let errors = match &e {
-                PageError::Api(api) => messages(api),
-                other => vec![other.to_string()],
-            };
+            let errors = form_errors(e.into())?;
             list_page(&state, &form.visitor, None, form.data, errors).await
         }
     }

@@ -11,7 +11,7 @@ use crate::views::prompts::PromptInput;
 use crate::views::runs::{RunInput, RunView};
 use crate::views::versions::VersionInput;
 use crate::web::forms::{Form, non_empty};
-use crate::web::page::{PageResult, is_form_error, messages, redirect, render};
+use crate::web::page::{PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use entity::enums::Subset;
@@ -107,17 +107,6 @@ async fn list(
         vec![],
     )
     .await
-}
-
-/// Keeps a form on its page with the API's messages, or fails the page.
-fn form_errors(e: PageError) -> Result<Vec<String>, PageError> {
-    if !is_form_error(&e) {
-        return Err(e);
-    }
-    Ok(match &e {
-        PageError::Api(api) => messages(api),
-        other => vec![other.to_string()],
-    })
 }
 
 async fn create(state: web::Data<AppState>, form: Form<PromptForm>) -> PageResult {
