@@ -37,7 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
 }
 
-async fn comment_views(
+/// The views of comments with their authors.
+pub async fn comment_views(
     state: &AppState,
     found: Vec<prompt_comment::Model>,
 ) -> ApiResult<Vec<CommentView>> {

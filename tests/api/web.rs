@@ -470,3 +470,76 @@ async fn label_studio_links_sync_and_backend_urls() {
     let (_, tasks) = app.get(&format!("/api/tasks/?project={project}")).await;
     assert_eq!(tasks["total"], 2, "{tasks}");
 }
+
+#[tokio::test]
+async fn the_registry_on_a_prompts_page() {
+    let app = TestApp::spawn().await;
+    let (_, prompt_id, version) = prompt_setup(&app, "Registry", &[]).await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    let page = web.get(&format!("/prompts/{prompt_id}")).await;
+    assert!(page.body.contains("registry-form"));
+    let saved = web
+        .post(
+            &format!("/prompts/{prompt_id}/registry"),
+            &[
+                ("tags", "support, email"),
+                ("domain", "Care"),
+                ("status", "deployed"),
+                ("deployed_version", &version.to_string()),
+                ("reason", "best on the sample"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, prompt) = app.get(&format!("/api/prompts/{prompt_id}/")).await;
+    assert_eq!(prompt["tags"], json!(["support", "email"]));
+    assert_eq!(prompt["deployed_version"], version);
+    let page = web.get(&format!("/prompts/{prompt_id}")).await;
+    assert!(
+        page.body
+            .contains("Deployed v1 (was the newest version). Reason: best on the sample")
+    );
+    assert!(
+        page.body
+            .contains("Status deployed (was draft). Reason: best on the sample")
+    );
+    // A Reviewer may comment but not change the registry.
+    accounts::create_user(
+        &app.db,
+        "reviewer@example.com",
+        "Main",
+        Role::Reviewer,
+        None,
+    )
+    .await
+    .unwrap();
+    set_password(&app, "reviewer@example.com").await;
+    let mut reviewer = WebClient::new(&app);
+    reviewer.sign_in("reviewer@example.com").await;
+    let page = reviewer.get(&format!("/prompts/{prompt_id}")).await;
+    assert!(!page.body.contains("registry-form") && page.body.contains("comment-form"));
+    let commented = reviewer
+        .post(
+            &format!("/prompts/{prompt_id}/comments"),
+            &[("text", "Looks good")],
+        )
+        .await;
+    assert_eq!(commented.status, 303);
+    let refused = reviewer
+        .post(
+            &format!("/prompts/{prompt_id}/registry"),
+            &[
+                ("status", "archived"),
+                ("tags", ""),
+                ("domain", ""),
+                ("deployed_version", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let (_, comments) = app.get(&format!("/api/prompts/{prompt_id}/comments")).await;
+    assert_eq!(comments[0]["text"], "Looks good");
+    assert_eq!(comments[0]["author"]["email"], "reviewer@example.com");
+}

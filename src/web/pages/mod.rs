@@ -8,6 +8,7 @@ mod label_studio;
 mod projects;
 mod prompts;
 mod refine;
+mod registry;
 mod runs;
 
 /// Registers every page.
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     runs::configure(cfg);
     evaluation::configure(cfg);
     refine::configure(cfg);
+    registry::configure(cfg);
     label_studio::configure(cfg);
 }
 

@@ -313,6 +313,25 @@ async fn detail_page(
         }
         None => (vec![], None, HashMap::new()),
     };
+    // The registry: history (newest 20) and schedules.
+    let history = crate::routes::registry::comment_views(
+        state,
+        crate::services::comments::list(&state.db, caller, prompt_id)
+            .await?
+            .into_iter()
+            .take(20)
+            .collect(),
+    )
+    .await?;
+    let schedules = crate::routes::registry::schedule_views(
+        state,
+        crate::services::schedules::list(&state.db, caller, prompt_id).await?,
+    )
+    .await?;
+    let statuses: Vec<&str> = entity::enums::PromptStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
     render(
         visitor,
         "prompts",
@@ -320,7 +339,7 @@ async fn detail_page(
         context! {
             prompt => prompt_view, versions => &version_views, current,
             fields, connections, editor, default_title, runs, estimate, subsets,
-            errors => options.errors,
+            errors => options.errors, history, schedules, statuses,
         },
     )
 }
