@@ -218,3 +218,96 @@ async fn a_new_user_goes_from_sign_in_to_a_compared_and_refined_prompt() {
     b.open(&url("/prompts")).await;
     b.wait_url(|u| u.contains("/login?next=")).await;
 }
+
+#[tokio::test]
+async fn a_reviewer_sees_no_edit_controls_and_forged_forms_are_refused() {
+    use crate::helpers::fixtures::{connection, id_of, new_prompt, new_version};
+    use prompter::auth::Role;
+    use prompter::services::accounts;
+    use serde_json::json;
+    let app = crate::helpers::TestApp::spawn().await;
+    let project = app.project(crate::helpers::CLS).await;
+    let c = connection(&app).await;
+    let prompt = id_of(
+        &new_prompt(
+            &app,
+            json!({"title": "Read only", "associated_projects": [project], "input_fields": ["text"],
+                "output_classes": ["Positive", "Negative"]}),
+        )
+        .await,
+    );
+    new_version(&app, prompt, c, "v1").await;
+    accounts::create_user(
+        &app.db,
+        "reviewer@example.com",
+        "Main",
+        Role::Reviewer,
+        None,
+    )
+    .await
+    .expect("reviewer");
+    set_password(&app, "reviewer@example.com").await;
+    set_password(&app, "other@example.com").await;
+    set_password(&app, "admin@example.com").await;
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let url = |path: &str| format!("{}{path}", app.address);
+    let sign_in = |email: &'static str| {
+        let b = &b;
+        let login = url("/login");
+        async move {
+            b.open(&login).await;
+            b.fill("#email", email).await;
+            b.fill("#password", PASSWORD).await;
+            b.click("#sign-in").await;
+            b.wait_url(|u| u.ends_with("/prompts")).await;
+        }
+    };
+
+    // A Reviewer reads the prompt and is offered nothing to change.
+    sign_in("reviewer@example.com").await;
+    assert!(!b.has("#new-prompt").await);
+    assert!(!b.has("a[href='/connections']").await);
+    b.open(&url(&format!("/prompts/{prompt}"))).await;
+    b.find("#version-prompt").await;
+    for control in [
+        "#save-version",
+        "#start-run",
+        "#new-version-tab",
+        "#registry-form",
+    ] {
+        assert!(!b.has(control).await, "{control} offered to a Reviewer");
+    }
+    let readonly = b
+        .run("return document.getElementById('version-prompt').readOnly;")
+        .await;
+    assert_eq!(readonly, json!(true));
+    b.open(&url(&format!("/projects/{project}"))).await;
+    b.find("#tasks").await;
+    assert!(!b.has("#import-form").await);
+    b.click("#sign-out").await;
+    b.wait_url(|u| u.contains("/login")).await;
+
+    // Another organization's prompt is not found.
+    sign_in("other@example.com").await;
+    b.open(&url(&format!("/prompts/{prompt}"))).await;
+    let title = b.text("h1").await;
+    assert_eq!(title, "Not found");
+    assert!(!b.source().await.contains("Read only"));
+    b.open(&url("/prompts")).await;
+    b.click("#sign-out").await;
+    b.wait_url(|u| u.contains("/login")).await;
+
+    // A form whose CSRF token was taken out is refused, and nothing is made.
+    sign_in("admin@example.com").await;
+    b.open(&url("/projects")).await;
+    b.fill("#title", "Forged").await;
+    b.run("document.querySelector('#new-project input[name=csrf]').remove(); return true;")
+        .await;
+    b.click("#create-project").await;
+    let refused = b.wait_text("main", |t| t.contains("security token")).await;
+    assert!(refused.contains("Reload the page"), "{refused}");
+    let (_, projects) = app.get("/api/projects/").await;
+    assert_eq!(projects["count"], 1, "{projects}");
+}
