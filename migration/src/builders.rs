@@ -61,3 +61,39 @@ pub async fn drop_all(manager: &SchemaManager<'_>, tables: &[&'static str]) -> R
     }
     Ok(())
 }
+
+/// Adds `columns` (table, column), one `ALTER TABLE` each (SQLite takes one per statement).
+pub async fn add_columns(
+    manager: &SchemaManager<'_>,
+    columns: Vec<(&'static str, ColumnDef)>,
+) -> Result<(), DbErr> {
+    for (table, mut column) in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table)
+                    .add_column(&mut column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops `columns` (table, column), last first.
+pub async fn drop_columns(
+    manager: &SchemaManager<'_>,
+    columns: Vec<(&'static str, ColumnDef)>,
+) -> Result<(), DbErr> {
+    for (table, column) in columns.into_iter().rev() {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table)
+                    .drop_column(column.get_column_name())
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! the versions that use it), the budget alert of a connection (when its spending last crossed
 //! the alert threshold), and the notes of a run (what was changed to get answers, e.g. a
 //! parameter the provider refused).
+use crate::builders::{add_columns, drop_columns};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -25,30 +26,10 @@ fn columns() -> Vec<(&'static str, ColumnDef)> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, mut column) in columns() {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        add_columns(manager, columns()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, column) in columns().into_iter().rev() {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .drop_column(column.get_column_name())
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_columns(manager, columns()).await
     }
 }

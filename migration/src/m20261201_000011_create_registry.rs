@@ -1,6 +1,6 @@
 //! The model registry: a prompt's tags, domain, status and parameters, a version's steps, the
 //! comments of a prompt, its schedules, and the schedule a run came from.
-use crate::builders::{create_all, drop_all, fk, index};
+use crate::builders::{add_columns, create_all, drop_all, drop_columns, fk, index};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -28,16 +28,7 @@ fn columns() -> Vec<(&'static str, ColumnDef)> {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use ForeignKeyAction::{Cascade, SetNull};
-        for (table, mut column) in columns() {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        add_columns(manager, columns()).await?;
         create_all(
             manager,
             vec![
@@ -130,16 +121,6 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_all(manager, &["prompt_schedules", "prompt_comments"]).await?;
-        for (table, column) in columns().into_iter().rev() {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .drop_column(column.get_column_name())
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_columns(manager, columns()).await
     }
 }

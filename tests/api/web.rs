@@ -33,6 +33,23 @@ async fn prompt_setup(app: &TestApp, title: &str, texts: &[&str]) -> (i64, i64, 
     (project, prompt_id, version)
 }
 
+/// A Reviewer of the main organization, signed in.
+async fn reviewer(app: &TestApp) -> WebClient {
+    accounts::create_user(
+        &app.db,
+        "reviewer@example.com",
+        "Main",
+        Role::Reviewer,
+        None,
+    )
+    .await
+    .expect("reviewer");
+    set_password(app, "reviewer@example.com").await;
+    let mut web = WebClient::new(app);
+    web.sign_in("reviewer@example.com").await;
+    web
+}
+
 #[tokio::test]
 async fn signing_in_and_out() {
     let app = TestApp::spawn().await;
@@ -193,18 +210,7 @@ async fn every_form_and_script_request_needs_the_csrf_token() {
 async fn roles_apply_in_the_pages() {
     let app = TestApp::spawn().await;
     let (project, prompt_id, version) = prompt_setup(&app, "Roles", &["I love it"]).await;
-    accounts::create_user(
-        &app.db,
-        "reviewer@example.com",
-        "Main",
-        Role::Reviewer,
-        None,
-    )
-    .await
-    .unwrap();
-    set_password(&app, "reviewer@example.com").await;
-    let mut web = WebClient::new(&app);
-    web.sign_in("reviewer@example.com").await;
+    let mut web = reviewer(&app).await;
     // Reading is allowed; no edit control is offered.
     let page = web.get(&format!("/prompts/{prompt_id}")).await;
     assert_eq!(page.status, 200);
@@ -506,18 +512,7 @@ async fn the_registry_on_a_prompts_page() {
             .contains("Status deployed (was draft). Reason: best on the sample")
     );
     // A Reviewer may comment but not change the registry.
-    accounts::create_user(
-        &app.db,
-        "reviewer@example.com",
-        "Main",
-        Role::Reviewer,
-        None,
-    )
-    .await
-    .unwrap();
-    set_password(&app, "reviewer@example.com").await;
-    let mut reviewer = WebClient::new(&app);
-    reviewer.sign_in("reviewer@example.com").await;
+    let mut reviewer = reviewer(&app).await;
     let page = reviewer.get(&format!("/prompts/{prompt_id}")).await;
     assert!(!page.body.contains("registry-form") && page.body.contains("comment-form"));
     let commented = reviewer
