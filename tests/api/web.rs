@@ -538,3 +538,78 @@ async fn the_registry_on_a_prompts_page() {
     assert_eq!(comments[0]["text"], "Looks good");
     assert_eq!(comments[0]["author"]["email"], "reviewer@example.com");
 }
+
+#[tokio::test]
+async fn schedules_are_made_paused_and_deleted_from_a_prompts_page() {
+    let app = TestApp::spawn().await;
+    let (project, prompt_id, _) = prompt_setup(&app, "Nightly", &[]).await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    web.get(&format!("/prompts/{prompt_id}")).await;
+    let bad = web
+        .post(
+            &format!("/prompts/{prompt_id}/schedules"),
+            &[
+                ("cron", "not cron"),
+                ("timezone", "UTC"),
+                ("project", &project.to_string()),
+                ("subset", "All"),
+                ("version", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("cron"));
+    let made = web
+        .post(
+            &format!("/prompts/{prompt_id}/schedules"),
+            &[
+                ("cron", "0 2 * * *"),
+                ("timezone", "Europe/Paris"),
+                ("project", &project.to_string()),
+                ("subset", "All"),
+                ("version", ""),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let (_, list) = app
+        .get(&format!("/api/prompts/{prompt_id}/schedules"))
+        .await;
+    let sid = list[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        (list[0]["timezone"].clone(), list[0]["status"].clone()),
+        (json!("Europe/Paris"), json!("active"))
+    );
+    let page = web.get(&format!("/prompts/{prompt_id}")).await;
+    assert!(page.body.contains(&format!("schedule-{sid}")) && page.body.contains("Pause"));
+    web.post(
+        &format!("/prompts/{prompt_id}/schedules/{sid}/status"),
+        &[("status", "paused")],
+    )
+    .await;
+    let (_, one) = app
+        .get(&format!("/api/prompts/{prompt_id}/schedules/{sid}"))
+        .await;
+    assert_eq!(
+        (one["status"].clone(), one["next_run_at"].clone()),
+        (json!("paused"), json!(null))
+    );
+    // A Reviewer sees the schedule and nothing to change it with, and may not.
+    let mut viewer = reviewer(&app).await;
+    let page = viewer.get(&format!("/prompts/{prompt_id}")).await;
+    assert!(page.body.contains("0 2 * * *") && !page.body.contains("schedule-form"));
+    let refused = viewer
+        .post(&format!("/prompts/{prompt_id}/schedules/{sid}/delete"), &[])
+        .await;
+    assert_eq!(refused.status, 403);
+    let deleted = web
+        .post(&format!("/prompts/{prompt_id}/schedules/{sid}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status, 303);
+    let (_, list) = app
+        .get(&format!("/api/prompts/{prompt_id}/schedules"))
+        .await;
+    assert_eq!(list, json!([]));
+}

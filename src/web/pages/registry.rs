@@ -13,7 +13,95 @@ use serde::Deserialize;
 /// Registers the registry forms of a prompt.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/prompts/{id}/registry", web::post().to(update))
-        .route("/prompts/{id}/comments", web::post().to(comment));
+        .route("/prompts/{id}/comments", web::post().to(comment))
+        .route("/prompts/{id}/schedules", web::post().to(add_schedule))
+        .route(
+            "/prompts/{id}/schedules/{schedule_id}/status",
+            web::post().to(set_schedule_status),
+        )
+        .route(
+            "/prompts/{id}/schedules/{schedule_id}/delete",
+            web::post().to(delete_schedule),
+        );
+}
+
+#[derive(Deserialize)]
+struct ScheduleForm {
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    timezone: String,
+    project: Option<i64>,
+    #[serde(default)]
+    subset: String,
+    #[serde(default)]
+    version: String,
+}
+
+async fn add_schedule(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<ScheduleForm>,
+) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let f = &form.data;
+    let subset = entity::enums::Subset::parse(f.subset.trim())
+        .ok_or_else(|| ApiError::field("project_subset", "Choose which tasks to run on."))?;
+    let version = match f.version.trim() {
+        "" => None,
+        v => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::field("version", "Choose a version."))?,
+        ),
+    };
+    let input = crate::views::registry::ScheduleInput {
+        cron: Some(f.cron.clone()),
+        timezone: non_empty(Some(f.timezone.clone())),
+        version: Some(version),
+        project: f.project,
+        project_subset: Some(subset),
+        only_missing_predictions: Some(true),
+        status: None,
+    };
+    crate::services::schedules::create(&state.db, &caller, *id, input).await?;
+    Ok(redirect(&format!("/prompts/{}#schedules", *id)))
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+async fn set_schedule_status(
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    form: Form<StatusForm>,
+) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let (prompt, schedule) = path.into_inner();
+    let status = entity::enums::ScheduleStatus::parse(form.data.status.trim())
+        .ok_or_else(|| ApiError::field("status", "active or paused"))?;
+    let input = crate::views::registry::ScheduleInput {
+        status: Some(status),
+        ..Default::default()
+    };
+    crate::services::schedules::update(&state.db, &caller, prompt, schedule, input).await?;
+    Ok(redirect(&format!("/prompts/{prompt}#schedules")))
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn delete_schedule(
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    form: Form<Empty>,
+) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let (prompt, schedule) = path.into_inner();
+    crate::services::schedules::delete(&state.db, &caller, prompt, schedule).await?;
+    Ok(redirect(&format!("/prompts/{prompt}#schedules")))
 }
 
 #[derive(Deserialize)]
