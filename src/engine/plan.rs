@@ -573,13 +573,7 @@ impl Plan {
 
     /// The (prompt, completion) cost of a call, when the model has a price.
     fn cost(&self, usage: crate::llm::Usage) -> (Option<f64>, Option<f64>) {
-        match self.price {
-            Some(price) => {
-                let (p, c) = price.usage_cost(&usage);
-                (Some(p), Some(c))
-            }
-            None => (None, None),
-        }
+        steps::cost_at(self.price, usage)
     }
 }
 

@@ -90,6 +90,10 @@ impl FromRequest for ScriptBody {
     }
 }
 
+/// A form that carries nothing but its CSRF token (sign out, cancel, delete, a button).
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
 /// A checkbox or optional text field: empty text is absent.
 pub fn non_empty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())

@@ -403,17 +403,7 @@ async fn versions_of_unsupported_providers_are_refused() {
 
 /// Starts `prompter worker` on the app's database.
 fn worker_process(app: &TestApp, concurrency: usize) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
-        .arg("worker")
-        .env("PROMPTER_DATABASE_URL", &app.database_url)
-        .env("PROMPTER_SECRET_KEY", "integration-test-secret-key")
-        .env("PROMPTER_WORKERS", "1")
-        .env("PROMPTER_CONCURRENCY", concurrency.to_string())
-        .env("PROMPTER_LEASE_SECS", "2")
-        .env("PROMPTER_POLL_MS", "50")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+    crate::helpers::engine::worker_command(app, concurrency)
         .spawn()
         .expect("start prompter worker")
 }

@@ -466,16 +466,8 @@ async fn a_two_step_pipeline_runs_each_step_and_names_the_one_that_failed() {
 
 /// Starts `prompter worker` on the app's database, firing schedules every 50 ms.
 fn scheduler_process(app: &TestApp) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
-        .arg("worker")
-        .env("PROMPTER_DATABASE_URL", &app.database_url)
-        .env("PROMPTER_SECRET_KEY", "integration-test-secret-key")
-        .env("PROMPTER_WORKERS", "1")
-        .env("PROMPTER_POLL_MS", "50")
+    crate::helpers::engine::worker_command(app, 64)
         .env("PROMPTER_SCHEDULE_POLL_MS", "50")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start prompter worker")
 }

@@ -58,7 +58,10 @@ pub(super) fn step_system_message(schema: &Value) -> String {
 }
 
 /// The (prompt, completion) cost of `usage` at `price`, when there is a price.
-fn cost_at(price: Option<Price>, usage: crate::llm::Usage) -> (Option<f64>, Option<f64>) {
+pub(super) fn cost_at(
+    price: Option<Price>,
+    usage: crate::llm::Usage,
+) -> (Option<f64>, Option<f64>) {
     match price {
         Some(price) => {
             let (p, c) = price.usage_cost(&usage);

@@ -3,7 +3,7 @@
 use crate::crypto::random_hex;
 use crate::services::{accounts, web_accounts};
 use crate::state::AppState;
-use crate::web::forms::Form;
+use crate::web::forms::{Form, NoFields};
 use crate::web::page::{PageError, PageResult, html, redirect, render, render_bare};
 use crate::web::session::{COOKIE, LOGIN_COOKIE, Visitor, read_cookie, same, set_cookie};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -161,10 +161,7 @@ async fn setup(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn logout(req: HttpRequest, state: web::Data<AppState>, form: Form<Empty>) -> PageResult {
+async fn logout(req: HttpRequest, state: web::Data<AppState>, form: Form<NoFields>) -> PageResult {
     web_accounts::close_session(&state.db, form.visitor.0.id).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("location", "/login"))
@@ -199,7 +196,7 @@ async fn profile(state: web::Data<AppState>, visitor: Visitor) -> PageResult {
     profile_page(&state, &visitor, None).await
 }
 
-async fn rotate_token(state: web::Data<AppState>, form: Form<Empty>) -> PageResult {
+async fn rotate_token(state: web::Data<AppState>, form: Form<NoFields>) -> PageResult {
     let token = web_accounts::rotate_token(&state.db, form.visitor.caller().user.id).await?;
     state.auth_cache.clear();
     tracing::info!(

@@ -6,7 +6,7 @@ use crate::llm::probe::{ProbeReport, probe};
 use crate::services::model_providers as service;
 use crate::state::AppState;
 use crate::views::model_providers::ModelProviderConnectionInput;
-use crate::web::forms::{Form, non_empty};
+use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
@@ -142,10 +142,11 @@ async fn test(state: web::Data<AppState>, id: web::Path<i64>, form: Form<TestFor
     .await
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn delete(state: web::Data<AppState>, id: web::Path<i64>, form: Form<Empty>) -> PageResult {
+async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<NoFields>,
+) -> PageResult {
     let caller = form.visitor.manager()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(redirect("/connections"))

@@ -5,7 +5,7 @@ use crate::services::{projects, prompts};
 use crate::state::AppState;
 use crate::views::label_studio::{LabelStudioLinkView, LinkInput, PushInput, SyncInput};
 use crate::web::Visitor;
-use crate::web::forms::{Form, non_empty};
+use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, redirect, render};
 use actix_web::{HttpRequest, web};
 use entity::enums::RunStatus;
@@ -105,10 +105,7 @@ async fn link(state: web::Data<AppState>, id: web::Path<i64>, form: Form<LinkFor
     Ok(redirect("/label-studio"))
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn sync(state: web::Data<AppState>, id: web::Path<i64>, form: Form<Empty>) -> PageResult {
+async fn sync(state: web::Data<AppState>, id: web::Path<i64>, form: Form<NoFields>) -> PageResult {
     let caller = form.visitor.manager()?;
     service::start_sync(&state.engine, &caller, *id, SyncInput::default()).await?;
     Ok(redirect("/label-studio"))

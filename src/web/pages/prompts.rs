@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::views::prompts::PromptInput;
 use crate::views::runs::{RunInput, RunView};
 use crate::views::versions::VersionInput;
-use crate::web::forms::{Form, non_empty};
+use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
@@ -451,13 +451,10 @@ async fn create_version(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn delete_version(
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
-    form: Form<Empty>,
+    form: Form<NoFields>,
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let (prompt, version) = path.into_inner();

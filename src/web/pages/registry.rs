@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::services::{comments, prompts};
 use crate::state::AppState;
 use crate::views::prompts::PromptInput;
-use crate::web::forms::{Form, non_empty};
+use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, redirect};
 use actix_web::web;
 use entity::enums::PromptStatus;
@@ -90,13 +90,10 @@ async fn set_schedule_status(
     Ok(redirect(&format!("/prompts/{prompt}#schedules")))
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn delete_schedule(
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
-    form: Form<Empty>,
+    form: Form<NoFields>,
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let (prompt, schedule) = path.into_inner();

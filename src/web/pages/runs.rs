@@ -3,10 +3,10 @@
 use super::{page_request, pages, summary};
 use crate::error::ApiError;
 use crate::services::run_results::{self, Outcome};
-use crate::services::{projects, runs as service, versions};
+use crate::services::{projects, runs as service};
 use crate::state::AppState;
 use crate::views::runs::RunView;
-use crate::web::forms::Form;
+use crate::web::forms::{Form, NoFields};
 use crate::web::page::{PageResult, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::{HttpResponse, web};
@@ -23,8 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/runs/{id}/progress", web::get().to(progress));
 }
 
-/// The run view of run `id` (with its last error and retry state).
-async fn view(state: &AppState, visitor: &Visitor, id: i64) -> Result<(RunView, i64), PageError> {
+/// The run view of run `id` (with its last error and retry state), and its version.
+async fn view(
+    state: &AppState,
+    visitor: &Visitor,
+    id: i64,
+) -> Result<(RunView, entity::model_version::Model), PageError> {
     let run = service::get(&state.db, visitor.caller(), id).await?;
     let version = entity::model_version::Entity::find_by_id(run.model_version_id)
         .one(&state.db)
@@ -35,7 +39,7 @@ async fn view(state: &AppState, visitor: &Visitor, id: i64) -> Result<(RunView, 
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    Ok((view, version.id))
+    Ok((view, version))
 }
 
 /// Progress in words: tasks done, rate, time left.
@@ -125,8 +129,7 @@ async fn detail(
     q: web::Query<ResultsQuery>,
 ) -> PageResult {
     let caller = visitor.caller();
-    let (run, version_id) = view(&state, &visitor, *id).await?;
-    let version = versions::get(&state.db, caller, run.parent_model, version_id).await?;
+    let (run, version) = view(&state, &visitor, *id).await?;
     let prompt = crate::services::prompts::get(&state.db, caller, run.parent_model).await?;
     let project = projects::get(&state.db, caller, run.project).await?;
     let config = projects::config_of(&project);
@@ -233,10 +236,11 @@ async fn task(
     )
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn cancel(state: web::Data<AppState>, id: web::Path<i64>, form: Form<Empty>) -> PageResult {
+async fn cancel(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<NoFields>,
+) -> PageResult {
     let caller = form.visitor.manager()?;
     let run = service::get(&state.db, &caller, *id).await?;
     let version = entity::model_version::Entity::find_by_id(run.model_version_id)

@@ -184,3 +184,21 @@ pub const TEXTS: [&str; 6] = [
     "excellent work",
     "terrible idea",
 ];
+
+/// `prompter worker` on the app's database with quick polls and short leases, to be spawned
+/// (tests add what they need, e.g. the schedule poll).
+pub fn worker_command(app: &TestApp, concurrency: usize) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_prompter"));
+    command
+        .arg("worker")
+        .env("PROMPTER_DATABASE_URL", &app.database_url)
+        .env("PROMPTER_SECRET_KEY", "integration-test-secret-key")
+        .env("PROMPTER_WORKERS", "1")
+        .env("PROMPTER_CONCURRENCY", concurrency.to_string())
+        .env("PROMPTER_LEASE_SECS", "2")
+        .env("PROMPTER_POLL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
