@@ -19,7 +19,7 @@
 //!    dialects), [`label_config`], [`scoring`], [`stats`], [`template`], [`pricing`],
 //!    [`image_tokens`], [`pagination`], [`auth`].
 //! 6. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
-//!    [`crypto`], [`util`], [`db`]; and the `entity` crate below everything.
+//!    [`crypto`], [`util`], [`db`], [`limits`]; and the `entity` crate below everything.
 //!
 //! No `unwrap`/`expect` outside tests: a failure on a request path is an [`error::ApiError`],
 //! never a panic (and a panic that still happens is answered by the request middleware in
@@ -38,6 +38,7 @@ pub mod fake_llm;
 pub mod image_tokens;
 pub mod label_config;
 pub mod label_studio;
+pub mod limits;
 pub mod llm;
 pub mod ml_backend;
 pub mod pagination;

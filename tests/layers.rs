@@ -38,7 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "auth",
         ],
     ),
-    ("foundation", &["error", "config", "crypto", "util", "db"]),
+    ("foundation", &["error", "config", "crypto", "util", "db", "limits"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -1,0 +1,4 @@
+//! Every limit on what a client writes, in one place (the README's limits table lists them).
+//!
+//! A value over its limit is refused with a 400 that names the field, before anything is
+//! written; checks are linear and run outside write transactions.
