@@ -197,6 +197,8 @@ pub fn worker_command(app: &TestApp, concurrency: usize) -> std::process::Comman
         .env("PROMPTER_CONCURRENCY", concurrency.to_string())
         .env("PROMPTER_LEASE_SECS", "2")
         .env("PROMPTER_POLL_MS", "50")
+        // A worker is bound to no address: loopback (the fake LLM) is allowed by the list.
+        .env("PROMPTER_OUTBOUND_ALLOW", "loopback")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
