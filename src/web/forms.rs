@@ -132,11 +132,14 @@ pub async fn settle_sent_forms(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let http = req.request().clone();
+    // The request must not be cloned before routing (actix needs it unshared).
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     let served = next.call(req).await;
-    let sent = http.extensions_mut().remove::<SentForm>();
-    let (Some(SentForm(nonce)), Some(state)) = (sent, http.app_data::<web::Data<AppState>>())
-    else {
+    let sent = served
+        .as_ref()
+        .ok()
+        .and_then(|res| res.request().extensions_mut().remove::<SentForm>());
+    let (Some(SentForm(nonce)), Some(state)) = (sent, state) else {
         return served;
     };
     let (status, location) = match &served {

@@ -2,7 +2,7 @@
 //! or style and no framing, `X-Frame-Options`, `X-Content-Type-Options` and a
 //! `Referrer-Policy`. The vendored Swagger UI under `/docs/` sets styles inline, so its pages
 //! get the same policy with inline styles allowed (never inline script).
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -44,25 +44,18 @@ fn add(headers: &mut HeaderMap, path: &str) {
     }
 }
 
-/// Request middleware that adds the security headers to every response, errors included
-/// (an error that reached here is rendered now, so it gets them too).
+/// Request middleware that adds the security headers to every response a handler or a page
+/// error made. (A request refused by a middleware before routing, such as a NUL in the
+/// query, is answered by actix from the error and goes without them: a JSON error body.)
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let http = req.request().clone();
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // The request must not be cloned before routing (actix needs it unshared): keep the path.
     let path = req.path().to_string();
-    match next.call(req).await {
-        Ok(mut res) => {
-            add(res.headers_mut(), &path);
-            Ok(res.map_into_left_body())
-        }
-        Err(e) => {
-            let mut res = ServiceResponse::new(http, e.error_response());
-            add(res.headers_mut(), &path);
-            Ok(res.map_into_right_body())
-        }
-    }
+    let mut res = next.call(req).await?;
+    add(res.headers_mut(), &path);
+    Ok(res)
 }
 
 #[cfg(test)]
