@@ -124,7 +124,7 @@ pub fn login_token_ok(secrets: &Secrets, cookie: &str, sent: &str, now: i64) -> 
 pub const NONCE_SECS: i64 = 24 * 3600;
 
 /// The longest nonce accepted.
-pub const NONCE_MAX_LEN: usize = 64;
+pub use crate::limits::FORM_NONCE_MAX_LEN as NONCE_MAX_LEN;
 
 /// A new form nonce: `<issued unix seconds>-<random>`. It needs no signature: it protects the
 /// sender against its own second click, and a sender that makes up a fresh one gains nothing
