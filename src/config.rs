@@ -112,6 +112,47 @@ pub struct ServeConfig {
     pub ml_webhook_auth: bool,
     #[command(flatten)]
     pub engine: EngineConfig,
+    #[command(flatten)]
+    pub sign_in: SignInConfig,
+}
+
+/// The web sign-in's rate limit (counted in each server process's memory).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SignInConfig {
+    /// Failed sign-ins of one account (email) within the window before each further attempt
+    /// waits.
+    #[arg(long, env = "PROMPTER_SIGN_IN_ACCOUNT_FAILURES", default_value_t = 5)]
+    pub sign_in_account_failures: u32,
+    /// Failed sign-ins from one client address within the window before each further attempt
+    /// waits.
+    #[arg(long, env = "PROMPTER_SIGN_IN_ADDRESS_FAILURES", default_value_t = 20)]
+    pub sign_in_address_failures: u32,
+    /// The first wait in milliseconds; it doubles with every further failure.
+    #[arg(long, env = "PROMPTER_SIGN_IN_BACKOFF_MS", default_value_t = 1000)]
+    pub sign_in_backoff_ms: u64,
+    /// The longest wait, in seconds.
+    #[arg(long, env = "PROMPTER_SIGN_IN_MAX_BACKOFF_SECS", default_value_t = 900)]
+    pub sign_in_max_backoff_secs: u64,
+    /// Seconds after its last failure that an account's or address's count is forgotten.
+    #[arg(long, env = "PROMPTER_SIGN_IN_WINDOW_SECS", default_value_t = 900)]
+    pub sign_in_window_secs: u64,
+    /// Count failures per address from `X-Forwarded-For` / `Forwarded` (set this only behind
+    /// a reverse proxy that sets them; otherwise the connection's peer address counts).
+    #[arg(long, env = "PROMPTER_SIGN_IN_TRUST_FORWARDED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub sign_in_trust_forwarded: bool,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            sign_in_account_failures: 5,
+            sign_in_address_failures: 20,
+            sign_in_backoff_ms: 1000,
+            sign_in_max_backoff_secs: 900,
+            sign_in_window_secs: 900,
+            sign_in_trust_forwarded: false,
+        }
+    }
 }
 
 /// Settings of `prompter worker`: run workers alone against a shared database.
@@ -152,6 +193,7 @@ impl ServeConfig {
             prices_file: None,
             ml_webhook_auth: true,
             engine: EngineConfig::default(),
+            sign_in: SignInConfig::default(),
         }
     }
 }

@@ -208,12 +208,26 @@ fn server(
 ) -> Result<Server, std::io::Error> {
     let limit = config.max_body_bytes;
     let state = web::Data::new(state);
+    let s = &config.sign_in;
+    let throttle = web::Data::new(crate::web::SignInThrottle::new(
+        crate::web::ThrottleConfig {
+            account_failures: s.sign_in_account_failures,
+            address_failures: s.sign_in_address_failures,
+            backoff: std::time::Duration::from_millis(s.sign_in_backoff_ms),
+            max_backoff: std::time::Duration::from_secs(s.sign_in_max_backoff_secs),
+            window: std::time::Duration::from_secs(s.sign_in_window_secs),
+            trust_forwarded: s.sign_in_trust_forwarded,
+        },
+    ));
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::web::settle_sent_forms))
             .wrap(from_fn(crate::extract::reject_nul_in_query))
             .wrap(from_fn(crate::telemetry::log_request))
             .wrap(Compress::default())
+            .wrap(from_fn(crate::web::security_headers))
             .app_data(state.clone())
+            .app_data(throttle.clone())
             .app_data(BodyLimit(limit))
             .app_data(web::PayloadConfig::new(limit))
             .app_data(query_config())

@@ -40,9 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "foundation",
-        &[
-            "error", "config", "crypto", "util", "db", "limits", "outbound",
-        ],
+        &["error", "config", "crypto", "util", "db", "limits", "outbound"],
     ),
 ];
 

@@ -6,6 +6,7 @@ pub mod annotation;
 pub mod api_token;
 pub mod enums;
 pub mod failed_prediction;
+pub mod form_submission;
 pub mod label_studio_link;
 pub mod ml_backend_project;
 pub mod model_interface;

@@ -8,6 +8,7 @@ pub mod comments;
 pub mod costs;
 pub mod counters;
 pub mod evaluation;
+pub mod form_submissions;
 pub mod indicators;
 pub mod ls_access;
 pub mod model_params;

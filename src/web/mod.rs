@@ -4,18 +4,29 @@
 //! `SameSite=Lax` cookie); every form and every script request carries the session's CSRF
 //! token. Roles apply as in the API: pages take a [`Visitor`], changes need
 //! [`Visitor::manager`], and templates offer edit controls only when `can_edit` is true.
+//!
+//! Hardening (issue 18): every response carries the security headers ([`security_headers`]);
+//! every form carries a nonce accepted once ([`settle_sent_forms`]); sign-in goes back only to
+//! a local path, its CSRF token is signed with the server's secret, and failed sign-ins are
+//! rate limited per account and per address ([`SignInThrottle`]).
 use actix_web::web;
 
 mod assets;
 mod diff;
 mod forms;
+pub mod guard;
+mod headers;
 mod page;
 mod pages;
 mod session;
 pub mod svg;
+mod throttle;
 
+pub use forms::settle_sent_forms;
+pub use headers::security_headers;
 pub use page::PageError;
 pub use session::Visitor;
+pub use throttle::{SignInThrottle, ThrottleConfig};
 
 /// Registers the pages, the page scripts' JSON endpoints and the static assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {

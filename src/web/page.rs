@@ -50,6 +50,19 @@ pub enum PageError {
          and send it again."
     )]
     Csrf,
+    /// A form sent again: its first sending did the work. `to` is where that sending led
+    /// (a 303 there), or `None` (a 409 page saying so).
+    #[error(
+        "This form was already sent, and what it asked for was done (or is being done) then. \
+         It was not done a second time. Open the page again to see where things stand."
+    )]
+    Resent {
+        /// Where the first sending led.
+        to: Option<String>,
+    },
+    /// A form rendered longer ago than a form stays sendable.
+    #[error("This form was opened too long ago. Reload the page and send it again.")]
+    FormExpired,
     /// What the API would have answered.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -80,8 +93,9 @@ pub type PageResult = Result<HttpResponse, PageError>;
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
-            PageError::SignIn { .. } => StatusCode::SEE_OTHER,
-            PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::SignIn { .. } | PageError::Resent { to: Some(_) } => StatusCode::SEE_OTHER,
+            PageError::Csrf | PageError::FormExpired => StatusCode::FORBIDDEN,
+            PageError::Resent { to: None } => StatusCode::CONFLICT,
             PageError::Api(e) => e.status_code(),
         }
     }
@@ -92,6 +106,9 @@ impl ResponseError for PageError {
             return HttpResponse::SeeOther()
                 .insert_header(("location", target))
                 .finish();
+        }
+        if let PageError::Resent { to: Some(to) } = self {
+            return redirect(to);
         }
         let status = self.status_code();
         if status.is_server_error() {
@@ -111,6 +128,7 @@ impl ResponseError for PageError {
                 format!("{e}. The server log has the details."),
             ),
             PageError::Api(e) => ("That did not work", messages(e).join(" ")),
+            PageError::Resent { .. } => ("Already sent", self.to_string()),
             other => ("Not allowed", other.to_string()),
         };
         let body = render_bare(
@@ -186,6 +204,10 @@ fn environment() -> &'static Environment<'static> {
         env.add_filter("pct", pct);
         env.add_filter("when", when);
         env.add_filter("num", num);
+        // A fresh nonce for each form rendered (`<input name="nonce" value="{{ nonce() }}">`).
+        env.add_function("nonce", || {
+            super::guard::new_nonce(chrono::Utc::now().timestamp())
+        });
         env.add_global("assets", Value::from_serialize(super::assets::urls()));
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
@@ -298,6 +320,42 @@ mod tests {
         let env = environment();
         for (name, _) in TEMPLATES {
             assert!(env.get_template(name).is_ok(), "{name} does not parse");
+        }
+    }
+
+    /// The pages' Content-Security-Policy allows no inline script, handler or style: no
+    /// template may hold one, and every POST form carries a nonce.
+    #[test]
+    fn templates_hold_nothing_inline_and_every_form_a_nonce() {
+        for (name, source) in TEMPLATES {
+            assert!(!source.contains("style="), "{name}: inline style");
+            assert!(!source.contains("<style"), "{name}: style element");
+            for (i, _) in source.match_indices("<script") {
+                assert!(
+                    source[i..].starts_with("<script src="),
+                    "{name}: inline script"
+                );
+            }
+            let lower = source.to_lowercase();
+            for handler in [
+                " onclick=",
+                " onsubmit=",
+                " onload=",
+                " onchange=",
+                " oninput=",
+            ] {
+                assert!(!lower.contains(handler), "{name}: {handler}");
+            }
+            assert!(!lower.contains("javascript:"), "{name}");
+            if !matches!(*name, "login.html" | "setup.html") {
+                assert_eq!(
+                    source.matches("method=\"post\"").count(),
+                    source
+                        .matches("name=\"nonce\" value=\"{{ nonce() }}\"")
+                        .count(),
+                    "{name}: a form without a nonce"
+                );
+            }
         }
     }
 

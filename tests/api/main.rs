@@ -36,3 +36,4 @@ mod tasks;
 mod versions;
 mod vision;
 mod web;
+mod web_hardening;

@@ -13,7 +13,7 @@ const CONFIG: &str = r#"<View><Text name="text" value="$text"/><Choices name="se
 
 /// A project of `texts` with a prompt `title` over it and a version `v1`: (project, prompt,
 /// version).
-async fn prompt_setup(app: &TestApp, title: &str, texts: &[&str]) -> (i64, i64, i64) {
+pub(crate) async fn prompt_setup(app: &TestApp, title: &str, texts: &[&str]) -> (i64, i64, i64) {
     let project = app.project(CONFIG).await;
     if !texts.is_empty() {
         let data: Vec<serde_json::Value> = texts.iter().map(|t| json!({"text": t})).collect();
@@ -129,7 +129,7 @@ async fn signing_in_and_out() {
             ],
         )
         .await;
-    assert_eq!(away.location.as_deref(), Some("/prompts"));
+    assert_eq!(away.location.as_deref(), Some("/"));
     // Signing out ends the session.
     let out = web.post("/logout", &[]).await;
     assert_eq!((out.status, out.location.as_deref()), (303, Some("/login")));

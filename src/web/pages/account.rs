@@ -1,11 +1,12 @@
 //! Signing in and out, the first account of an empty installation, the profile page and the
 //! API token rotation; `/` sends a visitor to the prompts (or to sign in).
-use crate::crypto::random_hex;
 use crate::services::{accounts, web_accounts};
 use crate::state::AppState;
 use crate::web::forms::{Form, NoFields};
+use crate::web::guard::{LOGIN_TOKEN_SECS, login_token, login_token_ok, safe_next};
 use crate::web::page::{PageError, PageResult, html, redirect, render, render_bare};
-use crate::web::session::{COOKIE, LOGIN_COOKIE, Visitor, read_cookie, same, set_cookie};
+use crate::web::session::{COOKIE, LOGIN_COOKIE, Visitor, read_cookie, set_cookie};
+use crate::web::throttle::SignInThrottle;
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
 use serde::Deserialize;
@@ -37,20 +38,18 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// A local path to go to after signing in (never another site).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/prompts".to_string(),
-    }
-}
-
-/// A sign-in form with a fresh CSRF cookie (there is no session yet).
-fn with_login_cookie(req: &HttpRequest, template: &str, ctx: minijinja::Value) -> PageResult {
-    let token = random_hex(16);
+/// A sign-in form with a fresh CSRF token, signed with the server's secret, in a cookie and
+/// in the form (there is no session yet).
+fn with_login_cookie(
+    req: &HttpRequest,
+    state: &AppState,
+    template: &str,
+    ctx: minijinja::Value,
+) -> PageResult {
+    let token = login_token(&state.secrets, chrono::Utc::now().timestamp());
     let body = render_bare(template, context! { login_csrf => token.clone(), ..ctx })?;
     let mut response = html(body);
-    if let Ok(value) = set_cookie(req, LOGIN_COOKIE, &token, 3600).parse() {
+    if let Ok(value) = set_cookie(req, LOGIN_COOKIE, &token, LOGIN_TOKEN_SECS).parse() {
         response
             .headers_mut()
             .append(actix_web::http::header::SET_COOKIE, value);
@@ -58,9 +57,12 @@ fn with_login_cookie(req: &HttpRequest, template: &str, ctx: minijinja::Value) -
     Ok(response)
 }
 
-fn check_login_csrf(req: &HttpRequest, sent: &str) -> Result<(), PageError> {
+/// The sign-in form's token must be the cookie's and signed by this server (a pair a client
+/// made up itself is refused).
+fn check_login_csrf(req: &HttpRequest, state: &AppState, sent: &str) -> Result<(), PageError> {
+    let now = chrono::Utc::now().timestamp();
     match read_cookie(req, LOGIN_COOKIE) {
-        Some(cookie) if same(&cookie, sent) => Ok(()),
+        Some(cookie) if login_token_ok(&state.secrets, &cookie, sent, now) => Ok(()),
         _ => Err(PageError::Csrf),
     }
 }
@@ -74,7 +76,7 @@ async fn login_page(
         return Ok(redirect("/setup"));
     }
     let next = safe_next(query.next.as_deref());
-    with_login_cookie(&req, "login.html", context! { next })
+    with_login_cookie(&req, &state, "login.html", context! { next })
 }
 
 #[derive(Deserialize)]
@@ -89,15 +91,46 @@ struct LoginForm {
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
+    throttle: web::Data<SignInThrottle>,
     form: web::Form<LoginForm>,
 ) -> PageResult {
-    check_login_csrf(&req, &form.csrf)?;
+    check_login_csrf(&req, &state, &form.csrf)?;
     let next = safe_next(form.next.as_deref());
+    let address = throttle.client_address(&req);
+    // Checked before the password, which is then not looked at: a refused attempt costs no
+    // hash and tells nothing.
+    if let Some(wait) = throttle.wait(&form.email, address, std::time::Instant::now()) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        tracing::warn!(
+            wait_secs = secs,
+            "web sign-in refused: too many failed attempts"
+        );
+        let message = format!(
+            "Too many failed sign-ins for this account or from this address. Wait {} and try \
+             again.",
+            in_words(secs)
+        );
+        let mut response = with_login_cookie(
+            &req,
+            &state,
+            "login.html",
+            context! { next, email => form.email.clone(), errors => vec![message] },
+        )?;
+        *response.status_mut() = actix_web::http::StatusCode::TOO_MANY_REQUESTS;
+        if let Ok(value) = secs.to_string().parse() {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
     let Some(user) = web_accounts::check_sign_in(&state.db, &form.email, &form.password).await?
     else {
+        throttle.failed(&form.email, address, std::time::Instant::now());
         tracing::info!("web sign-in refused");
         let mut response = with_login_cookie(
             &req,
+            &state,
             "login.html",
             context! { next, email => form.email.clone(),
             errors => vec!["The email or the password is wrong."] },
@@ -105,7 +138,17 @@ async fn login(
         *response.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
         return Ok(response);
     };
+    throttle.succeeded(&form.email);
     sign_in(&req, &state, user.id, &next).await
+}
+
+/// A wait in words: "1 second", "40 seconds", "3 minutes".
+fn in_words(secs: u64) -> String {
+    match secs {
+        0 | 1 => "1 second".into(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
 }
 
 async fn sign_in(req: &HttpRequest, state: &AppState, user_id: i64, next: &str) -> PageResult {
@@ -123,7 +166,7 @@ async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult 
     if !accounts::is_empty(&state.db).await? {
         return Ok(redirect("/login"));
     }
-    with_login_cookie(&req, "setup.html", context! {})
+    with_login_cookie(&req, &state, "setup.html", context! {})
 }
 
 #[derive(Deserialize)]
@@ -140,7 +183,7 @@ async fn setup(
     state: web::Data<AppState>,
     form: web::Form<SetupForm>,
 ) -> PageResult {
-    check_login_csrf(&req, &form.csrf)?;
+    check_login_csrf(&req, &state, &form.csrf)?;
     let organization = form.organization.trim();
     let created = if organization.is_empty() {
         Err(accounts::AccountError::Invalid(
@@ -155,6 +198,7 @@ async fn setup(
         Err(accounts::AccountError::Db(e)) => Err(e.into()),
         Err(e) => with_login_cookie(
             &req,
+            &state,
             "setup.html",
             context! { email => form.email.clone(), organization, errors => vec![e.to_string()] },
         ),
@@ -213,11 +257,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn goes_back_only_to_local_paths() {
-        assert_eq!(safe_next(Some("/runs/3?x=1")), "/runs/3?x=1");
-        assert_eq!(safe_next(Some("//evil.example")), "/prompts");
-        assert_eq!(safe_next(Some("https://evil.example")), "/prompts");
-        assert_eq!(safe_next(Some("/\\evil")), "/prompts");
-        assert_eq!(safe_next(None), "/prompts");
+    fn waits_read_as_words() {
+        assert_eq!(in_words(1), "1 second");
+        assert_eq!(in_words(45), "45 seconds");
+        assert_eq!(in_words(900), "15 minutes");
+        assert_eq!(in_words(121), "3 minutes");
     }
 }

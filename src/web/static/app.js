@@ -1,6 +1,8 @@
 // Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
 // task file upload with progress, live run progress, refreshing running jobs, copy buttons and
-// confirmations. Every request that changes something sends the session's CSRF token.
+// confirmations, confusion-matrix shading, and forms that are sent once. Every request that
+// changes something sends the session's CSRF token. No inline script or style anywhere: the
+// pages' Content-Security-Policy allows only this file and the stylesheet.
 "use strict";
 (function () {
   const csrf = document.body.dataset.csrf || "";
@@ -138,5 +140,36 @@
   });
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => { if (!confirm(form.dataset.confirm)) event.preventDefault(); });
+  });
+
+  // Confusion matrix cells are shaded by their share (set here, not in a style attribute).
+  document.querySelectorAll("[data-heat]").forEach((cell) => {
+    cell.style.setProperty("--heat", parseFloat(cell.dataset.heat) || 0);
+  });
+
+  // A form is sent once: a second click (or Enter) while the first sending is on its way does
+  // nothing, and its buttons show as disabled. They are disabled after the browser has
+  // collected the form's fields, so the clicked button's own name and value still go along;
+  // the server refuses a second sending of the same form anyway (its nonce).
+  document.querySelectorAll("form[method=post]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (event.defaultPrevented) return;
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+      setTimeout(() => {
+        form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]").forEach((b) => {
+          b.disabled = true;
+          b.setAttribute("aria-busy", "true");
+        });
+      }, 0);
+    });
+  });
+  // Coming back to the page from the browser's history gives the forms back.
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-sent]").forEach((form) => {
+      delete form.dataset.sent;
+      form.querySelectorAll("button[aria-busy]").forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
+    });
   });
 })();

@@ -107,8 +107,9 @@ impl WebClient {
         self.answer(response).await
     }
 
-    /// POSTs a form with the current CSRF token (unless `fields` has its own `csrf`).
-    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+    /// A form POST with the current CSRF token (unless `fields` has its own `csrf`) and a
+    /// fresh form nonce, as a page renders one (unless `fields` has its own `nonce`).
+    pub fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let mut pairs: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -116,16 +117,21 @@ impl WebClient {
         if !fields.iter().any(|(k, _)| *k == "csrf") {
             pairs.push(("csrf".into(), self.csrf.clone()));
         }
+        if !fields.iter().any(|(k, _)| *k == "nonce") {
+            let nonce = prompter::web::guard::new_nonce(chrono::Utc::now().timestamp());
+            pairs.push(("nonce".into(), nonce));
+        }
         let body = serde_urlencoded::to_string(&pairs).expect("form");
-        let response = self
-            .client
+        self.client
             .post(format!("{}{path}", self.address))
             .header("cookie", self.cookie_header())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
-            .send()
-            .await
-            .expect("POST");
+    }
+
+    /// POSTs a form (see [`WebClient::form`]).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let response = self.form(path, fields).send().await.expect("POST");
         self.answer(response).await
     }
 
