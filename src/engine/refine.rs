@@ -7,6 +7,13 @@
 //! `Completed` or `Failed`; clients poll it by its `job_id`. The teacher call goes through the
 //! engine's scheduler of the teacher connection and model, like every other LLM call.
 //!
+//! A job holds a lease (`lease_expires_at`, the engine's `lease_secs`, as run slices do) that
+//! its process extends while the job works; a job still unfinished past its lease was
+//! interrupted (its process died) and is failed by [`sweep`], which every engine runs at start
+//! and then once per lease, and by [`get`] when a client reads it. Jobs of one version save
+//! their versions one at a time under the prompt's row lock, so concurrent jobs never collide
+//! on a title.
+//!
 //! A refined prompt is accepted only if it renders and reads no task-data field beyond those
 //! the current prompt reads and the project's data keys; otherwise the job fails with an
 //! `error_message`, and the rejected text stays in `prompt` for the user to see.
@@ -24,11 +31,13 @@ use crate::services::{projects, versions};
 use crate::template;
 use crate::views::refine::RefineInput;
 use entity::enums::RefinementStatus;
-use entity::{model_refinement, model_run, model_version, prediction, project, task};
+use entity::{
+    model_interface, model_refinement, model_run, model_version, prediction, project, task,
+};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Value, json};
@@ -67,6 +76,7 @@ pub async fn create(
     prompt_id: i64,
     version_id: i64,
     input: RefineInput,
+    lease: Duration,
 ) -> ApiResult<Job> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
     let project_id = required(input.project_id, "project_id")?;
@@ -112,6 +122,7 @@ pub async fn create(
         total_cost: Set(0.0),
         error_message: Set(None),
         created_by_id: Set(Some(caller.user.id)),
+        lease_expires_at: Set(Some(now + to_chrono(lease))),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -126,16 +137,15 @@ pub async fn create(
 }
 
 /// The refinement `job_id` of version `version_id` of prompt `prompt_id`, or 404 (also for a
-/// job of another version or organization). A job still `Pending` or `InProgress` whose row
-/// has not changed for `stale_after` was interrupted (its process stopped): it is marked
-/// `Failed` here.
+/// job of another version or organization). A job still `Pending` or `InProgress` whose lease
+/// has lapsed was interrupted (its process stopped): it is marked `Failed` here.
 pub async fn get(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     prompt_id: i64,
     version_id: i64,
     job_id: &str,
-    stale_after: Duration,
+    lease: Duration,
 ) -> ApiResult<model_refinement::Model> {
     versions::get(db, caller, prompt_id, version_id).await?;
     let found = model_refinement::Entity::find()
@@ -146,34 +156,109 @@ pub async fn get(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let limit = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
-    if is_running(&found.status) && crate::util::now() - found.updated_at > limit {
-        model_refinement::Entity::update_many()
-            .col_expr(
-                model_refinement::Column::Status,
-                Expr::value(RefinementStatus::Failed),
-            )
-            .col_expr(
-                model_refinement::Column::ErrorMessage,
-                Expr::value(
-                    "The refinement was interrupted (the server stopped before it finished). \
-                     Start it again.",
-                ),
-            )
-            .col_expr(
-                model_refinement::Column::UpdatedAt,
-                Expr::value(crate::util::now()),
-            )
-            .filter(model_refinement::Column::Id.eq(found.id))
-            .filter(
-                model_refinement::Column::Status
-                    .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
-            )
-            .exec(db)
-            .await?;
+    if is_running(&found.status) && fail_lapsed(db, Some(found.id), lease).await? > 0 {
         return reload(db, found.id).await;
     }
     Ok(found)
+}
+
+/// The lease of a refinement job: the engine's `lease_secs`, like a run slice's.
+pub fn lease(engine: &Engine) -> Duration {
+    Duration::from_secs(engine.config().lease_secs.max(1))
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// What an interrupted job says.
+const INTERRUPTED: &str =
+    "The refinement was interrupted (the server stopped before it finished). Start it again.";
+
+/// Marks `Failed` the unfinished jobs (only job `only`, when given) whose lease lapsed: its
+/// `lease_expires_at` has passed, or it has none (a job from before leases) and its row has
+/// not changed for `lease`. Returns how many it failed.
+async fn fail_lapsed(
+    db: &impl ConnectionTrait,
+    only: Option<i64>,
+    lease: Duration,
+) -> Result<u64, sea_orm::DbErr> {
+    let now = crate::util::now();
+    let lapsed = Condition::any()
+        .add(model_refinement::Column::LeaseExpiresAt.lt(now))
+        .add(
+            Condition::all()
+                .add(model_refinement::Column::LeaseExpiresAt.is_null())
+                .add(model_refinement::Column::UpdatedAt.lt(now - to_chrono(lease))),
+        );
+    let mut update = model_refinement::Entity::update_many()
+        .col_expr(
+            model_refinement::Column::Status,
+            Expr::value(RefinementStatus::Failed),
+        )
+        .col_expr(
+            model_refinement::Column::ErrorMessage,
+            Expr::value(INTERRUPTED),
+        )
+        .col_expr(
+            model_refinement::Column::LeaseExpiresAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .col_expr(model_refinement::Column::UpdatedAt, Expr::value(now))
+        .filter(
+            model_refinement::Column::Status
+                .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
+        )
+        .filter(lapsed);
+    if let Some(id) = only {
+        update = update.filter(model_refinement::Column::Id.eq(id));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// Fails every unfinished job whose lease lapsed (its process died); returns how many.
+pub async fn sweep(db: &impl ConnectionTrait, lease: Duration) -> Result<u64, sea_orm::DbErr> {
+    let failed = fail_lapsed(db, None, lease).await?;
+    if failed > 0 {
+        tracing::warn!(
+            failed,
+            "refinements interrupted by a stopped server marked failed"
+        );
+    }
+    Ok(failed)
+}
+
+/// Sweeps interrupted jobs at once and then every lease, until the engine shuts down: a job
+/// whose process died is reported `Failed` within two leases.
+pub async fn sweeper(engine: Engine) {
+    let every = lease(&engine);
+    let stop = engine.shutdown_signal().clone();
+    loop {
+        if let Err(e) = sweep(engine.db(), every).await {
+            tracing::warn!(error = %e, "refinements could not be swept");
+        }
+        tokio::select! {
+            _ = stop.canceled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Extends job `id`'s lease to `lease` from now while it is unfinished.
+async fn extend(db: &impl ConnectionTrait, id: i64, lease: Duration) -> Result<(), sea_orm::DbErr> {
+    model_refinement::Entity::update_many()
+        .col_expr(
+            model_refinement::Column::LeaseExpiresAt,
+            Expr::value(crate::util::now() + to_chrono(lease)),
+        )
+        .filter(model_refinement::Column::Id.eq(id))
+        .filter(
+            model_refinement::Column::Status
+                .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Whether a refinement status means the job has not finished.
@@ -188,8 +273,11 @@ async fn reload(db: &impl ConnectionTrait, id: i64) -> ApiResult<model_refinemen
         .ok_or(ApiError::NotFound)
 }
 
+/// Attempts at saving a job's end before it is failed as unsaved.
+const SAVE_ATTEMPTS: usize = 3;
+
 /// The teacher's answer and what it cost.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Outcome {
     cost: f64,
     reasoning: Option<String>,
@@ -209,27 +297,64 @@ pub async fn run(
     job: Job,
 ) -> Option<model_refinement::Model> {
     let id = job.refinement.id;
+    let lease = lease(engine);
+    let now = crate::util::now();
     let started = model_refinement::Entity::update_many()
         .col_expr(
             model_refinement::Column::Status,
             Expr::value(RefinementStatus::InProgress),
         )
         .col_expr(
-            model_refinement::Column::UpdatedAt,
-            Expr::value(crate::util::now()),
+            model_refinement::Column::LeaseExpiresAt,
+            Expr::value(now + to_chrono(lease)),
         )
+        .col_expr(model_refinement::Column::UpdatedAt, Expr::value(now))
         .filter(model_refinement::Column::Id.eq(id))
         .filter(model_refinement::Column::Status.eq(RefinementStatus::Pending))
         .exec(db)
         .await;
+    // The heartbeat: the lease is extended every third of its length while the job works.
+    let heartbeat = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if let Err(e) = extend(&db, id, lease).await {
+                    tracing::warn!(refinement = id, error = %e, "extending a refinement's lease failed");
+                }
+            }
+        })
+    };
     let outcome = match started {
-        Ok(_) => teach(engine, db, prices, &job).await,
+        Ok(r) if r.rows_affected == 1 => teach(engine, db, prices, &job).await,
+        Ok(_) => {
+            // No longer Pending: swept as interrupted, or its row is gone.
+            heartbeat.abort();
+            return reload(db, id).await.ok();
+        }
         Err(e) => Outcome {
             error: Some(format!("database: {e}")),
             ..Default::default()
         },
     };
-    let finished = match finish(db, &job, outcome).await {
+    // A save that lost a race (a version of the same title made by hand meanwhile) or met a
+    // deadlock is tried again: the teacher's answer is paid for.
+    let mut saved = finish(db, &job, outcome.clone()).await;
+    for _ in 1..SAVE_ATTEMPTS {
+        match &saved {
+            Err(ApiError::Database(e))
+                if crate::db::is_transient(e)
+                    || matches!(
+                        e.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) =>
+            {
+                saved = finish(db, &job, outcome.clone()).await;
+            }
+            _ => break,
+        }
+    }
+    let finished = match saved {
         Ok(row) => row,
         Err(e) => {
             tracing::error!(refinement = id, error = %e, "could not record a refinement's end");
@@ -240,6 +365,7 @@ pub async fn run(
             finish(db, &job, failed).await.ok().flatten()
         }
     };
+    heartbeat.abort();
     if let Some(row) = &finished {
         tracing::info!(
             refinement = id,
@@ -588,14 +714,34 @@ async fn finish(
     outcome: Outcome,
 ) -> ApiResult<Option<model_refinement::Model>> {
     let txn = crate::db::begin_write(db).await?;
+    // The prompt's row lock serializes the jobs (and version creations) of one prompt on
+    // PostgreSQL, so the title chosen below is still free at the insert; SQLite's
+    // `BEGIN IMMEDIATE` already admits one writer at a time.
+    if model_interface::Entity::find_by_id(job.version.parent_model_id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
     let Some(row) = model_refinement::Entity::find_by_id(job.refinement.id)
         .one(&txn)
         .await?
     else {
         return Ok(None);
     };
+    if !is_running(&row.status) {
+        // Swept as interrupted while it worked (its lease lapsed): failed it stays.
+        tracing::warn!(
+            refinement = row.id,
+            "a refinement ended after it was reported failed"
+        );
+        return Ok(Some(row));
+    }
     let now = crate::util::now();
     let mut update: model_refinement::ActiveModel = row.into();
+    update.lease_expires_at = Set(None);
     update.total_cost = Set(outcome.cost);
     update.reasoning = Set(outcome.reasoning);
     update.prompt = Set(outcome.prompt.clone());
