@@ -210,3 +210,57 @@ async fn concurrent_identical_imports_make_one_prompt_and_one_set_of_examples() 
     assert_eq!(prompt_count(&app).await, before + 2);
     assert_eq!(ground_truths_of(&app, project, "review 3").await, (1, 1));
 }
+
+#[tokio::test]
+async fn import_documents_over_a_bound_are_refused_naming_the_field() {
+    let app = TestApp::spawn_with(|c| {
+        c.engine.workers = 0;
+        c.max_body_bytes = 16 * 1024 * 1024;
+    })
+    .await;
+    let project = app.project(CLS).await;
+    connection(&app).await;
+    let before = prompt_count(&app).await;
+    let with = |key: &str, value: Value| {
+        let mut d = document(0);
+        d[key] = value;
+        json!({"document": d, "project": project})
+    };
+    let version = document(0)["versions"][0].clone();
+    let step = json!({"name": "s", "prompt": "Classify: {text}", "output": "label"});
+    let mut stepped = version.clone();
+    stepped["steps"] = Value::Array(vec![step; 11]);
+    let schedule = json!({"cron": "0 2 * * *", "timezone": "UTC", "version": null,
+        "project_subset": "All", "only_missing_predictions": true, "status": "active"});
+    let example = document(1)["examples"][0].clone();
+    let mut big = version.clone();
+    big["prompt"] = json!("x".repeat(6 * 1024 * 1024));
+    for (field, body) in [
+        ("versions", with("versions", Value::Array(vec![version.clone(); 501]))),
+        ("examples", with("examples", Value::Array(vec![example; 1001]))),
+        ("schedules", with("schedules", Value::Array(vec![schedule; 101]))),
+        ("steps", with("versions", json!([stepped]))),
+        ("document", with("versions", json!([big]))),
+    ] {
+        let (status, answer) = app.post("/api/prompts/import", body).await;
+        crate::helpers::fixtures::assert_field_error(status, &answer, field);
+    }
+    assert_eq!(prompt_count(&app).await, before, "nothing was written");
+    // At the bounds, an import goes through.
+    let (status, answer) = app
+        .post(
+            "/api/prompts/import",
+            with("versions", {
+                let mut v = vec![];
+                for i in 0..500 {
+                    let mut one = version.clone();
+                    one["title"] = json!(format!("v{i}"));
+                    v.push(one);
+                }
+                Value::Array(v)
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["versions"].as_array().map(Vec::len), Some(500));
+}
