@@ -35,7 +35,7 @@ use entity::{
     model_interface, model_refinement, model_run, model_version, prediction, project, task,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -718,7 +718,7 @@ async fn finish(
     // PostgreSQL, so the title chosen below is still free at the insert; SQLite's
     // `BEGIN IMMEDIATE` already admits one writer at a time.
     if model_interface::Entity::find_by_id(job.version.parent_model_id)
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(&txn)
         .await?
         .is_none()

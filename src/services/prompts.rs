@@ -9,7 +9,7 @@ use crate::views::prompts::PromptInput;
 use entity::enums::PromptStatus;
 use entity::{model_interface, model_interface_project, model_run, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
@@ -348,13 +348,14 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         check_skill(skill)?;
     }
     // The row is read under its lock, in the transaction that writes it and its history:
-    // PostgreSQL's `FOR UPDATE` makes a concurrent change wait for this one to commit, and
+    // PostgreSQL's `FOR NO KEY UPDATE` makes a concurrent change wait for this one to commit
+    // (and, unlike `FOR UPDATE`, not for inserts that merely reference the row), and
     // SQLite's `BEGIN IMMEDIATE` already admits one writer at a time. So the "(was …)" of
     // each history entry is the state the previous change left, never a stale read.
     let txn = crate::db::begin_write(db).await?;
     let existing = model_interface::Entity::find_by_id(id)
         .filter(model_interface::Column::OrganizationId.eq(caller.organization_id))
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;

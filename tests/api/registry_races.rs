@@ -204,11 +204,29 @@ async fn concurrent_identical_imports_make_one_prompt_and_one_set_of_examples() 
     let (status, again) = app.post("/api/prompts/import", body.clone()).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["prompt"], answers[0].1["prompt"]);
-    let (status, copy) = app.post("/api/prompts/import?copy=true", body).await;
+    let (status, copy) = app.post("/api/prompts/import?copy=true", body.clone()).await;
     assert_eq!(status, 201, "{copy}");
     assert_ne!(copy["prompt"], answers[0].1["prompt"]);
     assert_eq!(prompt_count(&app).await, before + 2);
     assert_eq!(ground_truths_of(&app, project, "review 3").await, (1, 1));
+    // Concurrent copies with new examples: each a prompt, each new example added once.
+    let mut more = body.clone();
+    more["document"]["examples"] = document(25)["examples"].clone();
+    let copies = (0..4).map(|_| {
+        let (app, more) = (&app, more.clone());
+        async move { app.post("/api/prompts/import?copy=true", more).await }
+    });
+    for (status, answer) in join_all(copies).await {
+        assert_eq!(status, 201, "{answer}");
+    }
+    assert_eq!(prompt_count(&app).await, before + 6);
+    for i in [3, 20, 24] {
+        assert_eq!(
+            ground_truths_of(&app, project, &format!("review {i}")).await,
+            (1, 1),
+            "example {i} is ground truth once"
+        );
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::{annotations, projects};
 use crate::views::annotations::AnnotationInput;
 use entity::{annotation, project, task};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
@@ -33,8 +34,9 @@ pub struct Placed {
 }
 
 /// Puts `examples` (`{"data", "result"}`) into project `project_id` as ground truth. Runs in
-/// the caller's write transaction; the project's row lock (PostgreSQL) serializes concurrent
-/// imports into one project, as SQLite's single writer does.
+/// the caller's write transaction; the project's row lock (PostgreSQL `FOR NO KEY UPDATE`,
+/// which inserts referencing the project do not wait for, nor deadlock with) serializes
+/// concurrent imports into one project, as SQLite's single writer does.
 pub async fn put<C: ConnectionTrait + TransactionTrait>(
     txn: &C,
     caller: &AuthUser,
@@ -43,7 +45,7 @@ pub async fn put<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<Placed> {
     project::Entity::find_by_id(project_id)
         .filter(project::Column::OrganizationId.eq(caller.organization_id))
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(txn)
         .await?
         .ok_or_else(|| {
