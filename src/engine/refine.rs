@@ -21,37 +21,37 @@ use super::Engine;
 use super::plan::scheduler_for;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::label_config::LabelConfig;
 use crate::llm::Provider;
 use crate::llm::scheduler::Cancel;
-use crate::llm::{LlmError, LlmRequest, Message, Role, Usage};
+use crate::llm::{LlmError, LlmRequest, Usage};
 use crate::pricing::PriceTable;
 use crate::services::model_providers;
 use crate::services::{projects, versions};
 use crate::template;
 use crate::views::refine::RefineInput;
 use entity::enums::RefinementStatus;
-use entity::{
-    model_interface, model_refinement, model_run, model_version, prediction, project, task,
-};
+use entity::{model_interface, model_refinement, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Ground-truth tasks shown to the teacher, at most.
 pub const MAX_EXAMPLES: usize = 20;
 
-/// Characters of one example's input shown to the teacher, at most (longer inputs are cut).
-const MAX_INPUT_CHARS: usize = 4000;
-
 /// Largest title a version may have.
 const MAX_TITLE_CHARS: usize = 500;
+
+mod context;
+mod lease;
+use context::Context;
+use lease::{extend, fail_lapsed, to_chrono};
+pub use lease::{lease, sweep, sweeper};
 
 /// A refinement job ready to run: its row and what it was checked against.
 #[derive(Debug, Clone)]
@@ -162,105 +162,6 @@ pub async fn get(
     Ok(found)
 }
 
-/// The lease of a refinement job: the engine's `lease_secs`, like a run slice's.
-pub fn lease(engine: &Engine) -> Duration {
-    Duration::from_secs(engine.config().lease_secs.max(1))
-}
-
-fn to_chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
-/// What an interrupted job says.
-const INTERRUPTED: &str =
-    "The refinement was interrupted (the server stopped before it finished). Start it again.";
-
-/// Marks `Failed` the unfinished jobs (only job `only`, when given) whose lease lapsed: its
-/// `lease_expires_at` has passed, or it has none (a job from before leases) and its row has
-/// not changed for `lease`. Returns how many it failed.
-async fn fail_lapsed(
-    db: &impl ConnectionTrait,
-    only: Option<i64>,
-    lease: Duration,
-) -> Result<u64, sea_orm::DbErr> {
-    let now = crate::util::now();
-    let lapsed = Condition::any()
-        .add(model_refinement::Column::LeaseExpiresAt.lt(now))
-        .add(
-            Condition::all()
-                .add(model_refinement::Column::LeaseExpiresAt.is_null())
-                .add(model_refinement::Column::UpdatedAt.lt(now - to_chrono(lease))),
-        );
-    let mut update = model_refinement::Entity::update_many()
-        .col_expr(
-            model_refinement::Column::Status,
-            Expr::value(RefinementStatus::Failed),
-        )
-        .col_expr(
-            model_refinement::Column::ErrorMessage,
-            Expr::value(INTERRUPTED),
-        )
-        .col_expr(
-            model_refinement::Column::LeaseExpiresAt,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .col_expr(model_refinement::Column::UpdatedAt, Expr::value(now))
-        .filter(
-            model_refinement::Column::Status
-                .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
-        )
-        .filter(lapsed);
-    if let Some(id) = only {
-        update = update.filter(model_refinement::Column::Id.eq(id));
-    }
-    Ok(update.exec(db).await?.rows_affected)
-}
-
-/// Fails every unfinished job whose lease lapsed (its process died); returns how many.
-pub async fn sweep(db: &impl ConnectionTrait, lease: Duration) -> Result<u64, sea_orm::DbErr> {
-    let failed = fail_lapsed(db, None, lease).await?;
-    if failed > 0 {
-        tracing::warn!(
-            failed,
-            "refinements interrupted by a stopped server marked failed"
-        );
-    }
-    Ok(failed)
-}
-
-/// Sweeps interrupted jobs at once and then every lease, until the engine shuts down: a job
-/// whose process died is reported `Failed` within two leases.
-pub async fn sweeper(engine: Engine) {
-    let every = lease(&engine);
-    let stop = engine.shutdown_signal().clone();
-    loop {
-        if let Err(e) = sweep(engine.db(), every).await {
-            tracing::warn!(error = %e, "refinements could not be swept");
-        }
-        tokio::select! {
-            _ = stop.canceled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
-}
-
-/// Extends job `id`'s lease to `lease` from now while it is unfinished.
-async fn extend(db: &impl ConnectionTrait, id: i64, lease: Duration) -> Result<(), sea_orm::DbErr> {
-    model_refinement::Entity::update_many()
-        .col_expr(
-            model_refinement::Column::LeaseExpiresAt,
-            Expr::value(crate::util::now() + to_chrono(lease)),
-        )
-        .filter(model_refinement::Column::Id.eq(id))
-        .filter(
-            model_refinement::Column::Status
-                .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
-        )
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 /// Whether a refinement status means the job has not finished.
 pub fn is_running(s: &RefinementStatus) -> bool {
     matches!(s, RefinementStatus::Pending | RefinementStatus::InProgress)
@@ -358,9 +259,11 @@ pub async fn run(
         Ok(row) => row,
         Err(e) => {
             tracing::error!(refinement = id, error = %e, "could not record a refinement's end");
+            // The teacher's answer and its cost stay visible on the failed job.
             let failed = Outcome {
                 error: Some("The refined prompt could not be saved.".into()),
-                ..Default::default()
+                title: None,
+                ..outcome
             };
             finish(db, &job, failed).await.ok().flatten()
         }
@@ -541,171 +444,6 @@ fn answer_schema() -> Value {
     })
 }
 
-/// One ground-truth task shown to the teacher.
-#[derive(Debug)]
-struct Example {
-    input: String,
-    ground_truth: Value,
-    prediction: Option<Value>,
-}
-
-/// What the teacher is shown besides the prompt and the config.
-#[derive(Debug)]
-struct Context {
-    examples: Vec<Example>,
-    /// Data keys of the project: those its label config reads and those of its tasks.
-    data_keys: BTreeSet<String>,
-}
-
-impl Context {
-    /// Up to [`MAX_EXAMPLES`] tasks with ground truth (the newest ground-truth annotation of
-    /// each, newest first), with the version's prediction from its newest run on the project.
-    async fn load(
-        db: &impl ConnectionTrait,
-        version: &model_version::Model,
-        project: &project::Model,
-        config: &LabelConfig,
-    ) -> Result<Context, sea_orm::DbErr> {
-        let sample =
-            crate::services::annotations::ground_truth_sample(db, project.id, MAX_EXAMPLES).await?;
-        let ids: Vec<i64> = sample.iter().map(|t| t.task_id).collect();
-        let run: Option<i64> = model_run::Entity::find()
-            .select_only()
-            .column(model_run::Column::Id)
-            .filter(model_run::Column::ModelVersionId.eq(version.id))
-            .filter(model_run::Column::ProjectId.eq(project.id))
-            .order_by_desc(model_run::Column::Id)
-            .into_tuple()
-            .one(db)
-            .await?;
-        let predictions: HashMap<i64, Value> = match run {
-            Some(run) => prediction::Entity::find()
-                .select_only()
-                .columns([prediction::Column::TaskId, prediction::Column::Result])
-                .filter(prediction::Column::ModelRunId.eq(run))
-                .filter(prediction::Column::TaskId.is_in(ids))
-                .into_tuple::<(i64, Value)>()
-                .all(db)
-                .await?
-                .into_iter()
-                .collect(),
-            None => HashMap::new(),
-        };
-        let mut data_keys: BTreeSet<String> = config.input_fields().into_iter().collect();
-        let any_task: Option<Value> = if sample.is_empty() {
-            task::Entity::find()
-                .select_only()
-                .column(task::Column::Data)
-                .filter(task::Column::ProjectId.eq(project.id))
-                .order_by_asc(task::Column::Id)
-                .into_tuple()
-                .one(db)
-                .await?
-        } else {
-            None
-        };
-        for d in sample.iter().map(|t| &t.data).chain(any_task.iter()) {
-            if let Some(o) = d.as_object() {
-                data_keys.extend(o.keys().cloned());
-            }
-        }
-        let examples = sample
-            .iter()
-            .map(|t| {
-                let input = template::render(&version.prompt, &t.data)
-                    .unwrap_or_else(|_| t.data.to_string());
-                Example {
-                    input: cut(&input, MAX_INPUT_CHARS),
-                    ground_truth: config.to_output(&t.result, &t.data),
-                    prediction: predictions
-                        .get(&t.task_id)
-                        .map(|p| config.to_output(p, &t.data)),
-                }
-            })
-            .collect();
-        Ok(Context {
-            examples,
-            data_keys,
-        })
-    }
-
-    /// The teacher's conversation: the job in the system message; the label config, the
-    /// current prompt (inside `<current_prompt>` tags) and the examples in the user message.
-    fn messages(&self, current: &str, label_config: &str) -> Vec<Message> {
-        let placeholders: Vec<String> = template::fields(current)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| format!("{{{f}}}"))
-            .collect();
-        let keep = if placeholders.is_empty() {
-            "The current prompt has no placeholder.".to_string()
-        } else {
-            format!(
-                "Keep every placeholder of the current prompt exactly as written ({}): each is \
-                 replaced by a field of the task's data.",
-                placeholders.join(", ")
-            )
-        };
-        let keys: Vec<&str> = self.data_keys.iter().map(String::as_str).collect();
-        let system = format!(
-            "You are an expert prompt engineer. A language model labels the tasks of a Label \
-             Studio project with a prompt; you improve that prompt. You are shown the project's \
-             labeling configuration, the current prompt and labeled examples: each with its \
-             input (the prompt rendered for the task), its ground truth (the correct answer) \
-             and, when there is one, the current prompt's prediction. Study where the \
-             predictions differ from the ground truth and write a clearer, more precise prompt \
-             that makes the answers match it. {keep} Use no other placeholder than these and \
-             the task data fields ({}); write a literal brace as {{{{ or }}}}. The answer format \
-             of the labeling model is enforced separately. Answer with one JSON object, and \
-             nothing else, with \"reasoning\" (what you changed and why), \"new_prompt_title\" \
-             (a short name for the new prompt) and \"new_prompt_content\" (the complete new \
-             prompt).",
-            if keys.is_empty() {
-                "none known".to_string()
-            } else {
-                keys.join(", ")
-            }
-        );
-        let mut user = format!(
-            "Labeling configuration:\n<label_config>\n{label_config}\n</label_config>\n\n\
-             Current prompt:\n<current_prompt>{current}</current_prompt>\n\n"
-        );
-        if self.examples.is_empty() {
-            user.push_str("The project has no ground truth yet: improve the prompt's clarity.\n");
-        } else {
-            user.push_str(&format!(
-                "Examples ({} tasks with ground truth):\n",
-                self.examples.len()
-            ));
-            for (n, e) in self.examples.iter().enumerate() {
-                let prediction = e
-                    .prediction
-                    .as_ref()
-                    .map_or_else(|| "none".to_string(), Value::to_string);
-                user.push_str(&format!(
-                    "\n<example n=\"{}\">\nInput:\n{}\nGround truth: {}\nCurrent prediction: {}\n</example>\n",
-                    n + 1,
-                    e.input,
-                    e.ground_truth,
-                    prediction
-                ));
-            }
-        }
-        vec![
-            Message::new(Role::System, system),
-            Message::new(Role::User, user),
-        ]
-    }
-}
-
-/// `s` cut to `max` characters, marked when cut.
-fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
-}
-
 /// Records the end of a job: on success, the new version and `Completed`, in one transaction;
 /// otherwise `Failed` with the message. `None` when the row is gone.
 async fn finish(
@@ -813,6 +551,7 @@ async fn title_taken(db: &impl ConnectionTrait, prompt_id: i64, title: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::context::{Example, cut};
     use super::*;
 
     fn keys(k: &[&str]) -> BTreeSet<String> {

@@ -586,3 +586,40 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
         notes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_hash_ignores_key_order_and_layout_only() {
+        let a = json!({"a": 1, "b": [1, {"c": "x", "d": null}]});
+        let b: Value =
+            serde_json::from_str(r#"{ "b": [1, {"d": null, "c": "x"}], "a": 1 }"#).unwrap();
+        assert_eq!(canonical_hash(&a), canonical_hash(&b));
+        assert_ne!(
+            canonical_hash(&a),
+            canonical_hash(&json!({"a": 1, "b": [{"c": "x", "d": null}, 1]}))
+        );
+        assert_ne!(
+            canonical_hash(&json!({"a": "1"})),
+            canonical_hash(&json!({"a": 1}))
+        );
+        assert_eq!(canonical_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn bounds_name_the_field_over_its_limit() {
+        let field = |d: &Value| match check_bounds(d) {
+            Err(e) => format!("{e:?}"),
+            Ok(()) => "ok".into(),
+        };
+        assert_eq!(field(&json!({"versions": []})), "ok");
+        let many = Value::Array(vec![json!({}); crate::limits::MAX_IMPORT_VERSIONS + 1]);
+        assert!(field(&json!({ "versions": many })).contains("versions"));
+        let steps = Value::Array(vec![json!({}); crate::limits::MAX_PIPELINE_STEPS + 1]);
+        assert!(field(&json!({"versions": [{"steps": steps}]})).contains("steps"));
+        let big = "x".repeat(crate::limits::MAX_IMPORT_DOCUMENT_BYTES);
+        assert!(field(&json!({ "prompt": big })).contains("document"));
+    }
+}

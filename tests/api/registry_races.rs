@@ -204,7 +204,9 @@ async fn concurrent_identical_imports_make_one_prompt_and_one_set_of_examples() 
     let (status, again) = app.post("/api/prompts/import", body.clone()).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["prompt"], answers[0].1["prompt"]);
-    let (status, copy) = app.post("/api/prompts/import?copy=true", body.clone()).await;
+    let (status, copy) = app
+        .post("/api/prompts/import?copy=true", body.clone())
+        .await;
     assert_eq!(status, 201, "{copy}");
     assert_ne!(copy["prompt"], answers[0].1["prompt"]);
     assert_eq!(prompt_count(&app).await, before + 2);
@@ -254,9 +256,18 @@ async fn import_documents_over_a_bound_are_refused_naming_the_field() {
     let mut big = version.clone();
     big["prompt"] = json!("x".repeat(6 * 1024 * 1024));
     for (field, body) in [
-        ("versions", with("versions", Value::Array(vec![version.clone(); 501]))),
-        ("examples", with("examples", Value::Array(vec![example; 1001]))),
-        ("schedules", with("schedules", Value::Array(vec![schedule; 101]))),
+        (
+            "versions",
+            with("versions", Value::Array(vec![version.clone(); 501])),
+        ),
+        (
+            "examples",
+            with("examples", Value::Array(vec![example; 1001])),
+        ),
+        (
+            "schedules",
+            with("schedules", Value::Array(vec![schedule; 101])),
+        ),
         ("steps", with("versions", json!([stepped]))),
         ("document", with("versions", json!([big]))),
     ] {
