@@ -207,8 +207,9 @@ pub struct EngineConfig {
     /// LLM calls in flight per worker, and per provider connection and model.
     #[arg(long, env = "PROMPTER_CONCURRENCY", default_value_t = 64)]
     pub concurrency: usize,
-    /// Seconds a slice lease lasts without a heartbeat (a dead worker's slices are taken over
-    /// after this).
+    /// Seconds a slice lease (and a refinement job's) lasts without a heartbeat (a dead
+    /// worker's slices are taken over after this; a dead server's refinements are failed
+    /// within twice this).
     #[arg(long, env = "PROMPTER_LEASE_SECS", default_value_t = 30)]
     pub lease_secs: u64,
     /// Milliseconds an idle worker waits before looking for work again.

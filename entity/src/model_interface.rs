@@ -25,6 +25,10 @@ pub struct Model {
     pub status: crate::enums::PromptStatus,
     /// Registry: defaults the versions inherit (a JSON object).
     pub parameters: Option<Json>,
+    /// The content hash of the import document the prompt was made from (unique per
+    /// organization: importing the same document again answers with this prompt); `None` for
+    /// a prompt made otherwise or imported as a copy.
+    pub import_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

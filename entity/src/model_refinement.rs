@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 /// the public, unique id clients poll with. `title`, `reasoning` and `prompt` hold the
 /// teacher's answer (`prompt` is empty until then); `new_version_id` is the version it created
 /// (null until completed, or once that version is deleted); `error_message` says why a failed
-/// job failed.
+/// job failed; `lease_expires_at` is the lease of the process running it.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "model_refinements")]
 pub struct Model {
@@ -31,6 +31,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub error_message: Option<String>,
     pub created_by_id: Option<i64>,
+    /// Until when the process running the job holds it (extended while it works); a job
+    /// still `Pending` or `InProgress` past it was interrupted. `None` once finished.
+    pub lease_expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

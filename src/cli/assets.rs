@@ -39,6 +39,10 @@ pub struct ImportArgs {
     /// A new title for the prompt.
     #[arg(long)]
     pub title: Option<String>,
+    /// Make a new prompt even if this organization already imported the same document (by
+    /// default that import's prompt is reported and nothing is made).
+    #[arg(long)]
+    pub copy: bool,
 }
 
 /// Runs `prompter export`; returns the exit code.
@@ -107,9 +111,19 @@ async fn do_import(args: ImportArgs) -> Result<(), String> {
     let body = json!({"document": document, "project": args.project,
         "connections": connections, "title": args.title});
     let api = Api::new(&args.server);
-    let (status, answer) = api
-        .send(Method::POST, "/api/prompts/import", Some(body))
-        .await?;
+    let path = if args.copy {
+        "/api/prompts/import?copy=true"
+    } else {
+        "/api/prompts/import"
+    };
+    let (status, answer) = api.send(Method::POST, path, Some(body)).await?;
+    if status == 200 {
+        println!(
+            "already imported as prompt {}: nothing new was made (--copy makes a new prompt)",
+            answer["prompt"]
+        );
+        return Ok(());
+    }
     if status != 201 {
         return Err(refusal(status, &answer));
     }

@@ -96,8 +96,8 @@ impl Engine {
         }
     }
 
-    /// Starts `config.workers` workers and the schedule ticker (unless `schedule_poll_ms` is 0);
-    /// each runs until [`Engine::shutdown`].
+    /// Starts `config.workers` workers, the sweeper of interrupted refinements and the
+    /// schedule ticker (unless `schedule_poll_ms` is 0); each runs until [`Engine::shutdown`].
     pub fn start(&self) -> Vec<JoinHandle<()>> {
         let base = worker_base_id();
         let mut handles: Vec<JoinHandle<()>> = (0..self.inner.config.workers)
@@ -107,6 +107,10 @@ impl Engine {
                 tokio::spawn(async move { worker::run(engine, id).await })
             })
             .collect();
+        {
+            let engine = self.clone();
+            handles.push(tokio::spawn(async move { refine::sweeper(engine).await }));
+        }
         if self.inner.config.schedule_poll_ms > 0 {
             let engine = self.clone();
             handles.push(tokio::spawn(async move { schedules::run(engine).await }));

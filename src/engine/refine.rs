@@ -7,6 +7,13 @@
 //! `Completed` or `Failed`; clients poll it by its `job_id`. The teacher call goes through the
 //! engine's scheduler of the teacher connection and model, like every other LLM call.
 //!
+//! A job holds a lease (`lease_expires_at`, the engine's `lease_secs`, as run slices do) that
+//! its process extends while the job works; a job still unfinished past its lease was
+//! interrupted (its process died) and is failed by [`sweep`], which every engine runs at start
+//! and then once per lease, and by [`get`] when a client reads it. Jobs of one version save
+//! their versions one at a time under the prompt's row lock, so concurrent jobs never collide
+//! on a title.
+//!
 //! A refined prompt is accepted only if it renders and reads no task-data field beyond those
 //! the current prompt reads and the project's data keys; otherwise the job fails with an
 //! `error_message`, and the rejected text stays in `prompt` for the user to see.
@@ -14,35 +21,37 @@ use super::Engine;
 use super::plan::scheduler_for;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::label_config::LabelConfig;
 use crate::llm::Provider;
 use crate::llm::scheduler::Cancel;
-use crate::llm::{LlmError, LlmRequest, Message, Role, Usage};
+use crate::llm::{LlmError, LlmRequest, Usage};
 use crate::pricing::PriceTable;
 use crate::services::model_providers;
 use crate::services::{projects, versions};
 use crate::template;
 use crate::views::refine::RefineInput;
 use entity::enums::RefinementStatus;
-use entity::{model_refinement, model_run, model_version, prediction, project, task};
+use entity::{model_interface, model_refinement, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Ground-truth tasks shown to the teacher, at most.
 pub const MAX_EXAMPLES: usize = 20;
 
-/// Characters of one example's input shown to the teacher, at most (longer inputs are cut).
-const MAX_INPUT_CHARS: usize = 4000;
-
 /// Largest title a version may have.
 const MAX_TITLE_CHARS: usize = 500;
+
+mod context;
+mod lease;
+use context::Context;
+use lease::{extend, fail_lapsed, to_chrono};
+pub use lease::{lease, sweep, sweeper};
 
 /// A refinement job ready to run: its row and what it was checked against.
 #[derive(Debug, Clone)]
@@ -67,6 +76,7 @@ pub async fn create(
     prompt_id: i64,
     version_id: i64,
     input: RefineInput,
+    lease: Duration,
 ) -> ApiResult<Job> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
     let project_id = required(input.project_id, "project_id")?;
@@ -112,6 +122,7 @@ pub async fn create(
         total_cost: Set(0.0),
         error_message: Set(None),
         created_by_id: Set(Some(caller.user.id)),
+        lease_expires_at: Set(Some(now + to_chrono(lease))),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -126,16 +137,15 @@ pub async fn create(
 }
 
 /// The refinement `job_id` of version `version_id` of prompt `prompt_id`, or 404 (also for a
-/// job of another version or organization). A job still `Pending` or `InProgress` whose row
-/// has not changed for `stale_after` was interrupted (its process stopped): it is marked
-/// `Failed` here.
+/// job of another version or organization). A job still `Pending` or `InProgress` whose lease
+/// has lapsed was interrupted (its process stopped): it is marked `Failed` here.
 pub async fn get(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     prompt_id: i64,
     version_id: i64,
     job_id: &str,
-    stale_after: Duration,
+    lease: Duration,
 ) -> ApiResult<model_refinement::Model> {
     versions::get(db, caller, prompt_id, version_id).await?;
     let found = model_refinement::Entity::find()
@@ -146,31 +156,7 @@ pub async fn get(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let limit = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
-    if is_running(&found.status) && crate::util::now() - found.updated_at > limit {
-        model_refinement::Entity::update_many()
-            .col_expr(
-                model_refinement::Column::Status,
-                Expr::value(RefinementStatus::Failed),
-            )
-            .col_expr(
-                model_refinement::Column::ErrorMessage,
-                Expr::value(
-                    "The refinement was interrupted (the server stopped before it finished). \
-                     Start it again.",
-                ),
-            )
-            .col_expr(
-                model_refinement::Column::UpdatedAt,
-                Expr::value(crate::util::now()),
-            )
-            .filter(model_refinement::Column::Id.eq(found.id))
-            .filter(
-                model_refinement::Column::Status
-                    .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
-            )
-            .exec(db)
-            .await?;
+    if is_running(&found.status) && fail_lapsed(db, Some(found.id), lease).await? > 0 {
         return reload(db, found.id).await;
     }
     Ok(found)
@@ -188,8 +174,11 @@ async fn reload(db: &impl ConnectionTrait, id: i64) -> ApiResult<model_refinemen
         .ok_or(ApiError::NotFound)
 }
 
+/// Attempts at saving a job's end before it is failed as unsaved.
+const SAVE_ATTEMPTS: usize = 3;
+
 /// The teacher's answer and what it cost.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Outcome {
     cost: f64,
     reasoning: Option<String>,
@@ -209,37 +198,77 @@ pub async fn run(
     job: Job,
 ) -> Option<model_refinement::Model> {
     let id = job.refinement.id;
+    let lease = lease(engine);
+    let now = crate::util::now();
     let started = model_refinement::Entity::update_many()
         .col_expr(
             model_refinement::Column::Status,
             Expr::value(RefinementStatus::InProgress),
         )
         .col_expr(
-            model_refinement::Column::UpdatedAt,
-            Expr::value(crate::util::now()),
+            model_refinement::Column::LeaseExpiresAt,
+            Expr::value(now + to_chrono(lease)),
         )
+        .col_expr(model_refinement::Column::UpdatedAt, Expr::value(now))
         .filter(model_refinement::Column::Id.eq(id))
         .filter(model_refinement::Column::Status.eq(RefinementStatus::Pending))
         .exec(db)
         .await;
+    // The heartbeat: the lease is extended every third of its length while the job works.
+    let heartbeat = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if let Err(e) = extend(&db, id, lease).await {
+                    tracing::warn!(refinement = id, error = %e, "extending a refinement's lease failed");
+                }
+            }
+        })
+    };
     let outcome = match started {
-        Ok(_) => teach(engine, db, prices, &job).await,
+        Ok(r) if r.rows_affected == 1 => teach(engine, db, prices, &job).await,
+        Ok(_) => {
+            // No longer Pending: swept as interrupted, or its row is gone.
+            heartbeat.abort();
+            return reload(db, id).await.ok();
+        }
         Err(e) => Outcome {
             error: Some(format!("database: {e}")),
             ..Default::default()
         },
     };
-    let finished = match finish(db, &job, outcome).await {
+    // A save that lost a race (a version of the same title made by hand meanwhile) or met a
+    // deadlock is tried again: the teacher's answer is paid for.
+    let mut saved = finish(db, &job, outcome.clone()).await;
+    for _ in 1..SAVE_ATTEMPTS {
+        match &saved {
+            Err(ApiError::Database(e))
+                if crate::db::is_transient(e)
+                    || matches!(
+                        e.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) =>
+            {
+                saved = finish(db, &job, outcome.clone()).await;
+            }
+            _ => break,
+        }
+    }
+    let finished = match saved {
         Ok(row) => row,
         Err(e) => {
             tracing::error!(refinement = id, error = %e, "could not record a refinement's end");
+            // The teacher's answer and its cost stay visible on the failed job.
             let failed = Outcome {
                 error: Some("The refined prompt could not be saved.".into()),
-                ..Default::default()
+                title: None,
+                ..outcome
             };
             finish(db, &job, failed).await.ok().flatten()
         }
     };
+    heartbeat.abort();
     if let Some(row) = &finished {
         tracing::info!(
             refinement = id,
@@ -415,171 +444,6 @@ fn answer_schema() -> Value {
     })
 }
 
-/// One ground-truth task shown to the teacher.
-#[derive(Debug)]
-struct Example {
-    input: String,
-    ground_truth: Value,
-    prediction: Option<Value>,
-}
-
-/// What the teacher is shown besides the prompt and the config.
-#[derive(Debug)]
-struct Context {
-    examples: Vec<Example>,
-    /// Data keys of the project: those its label config reads and those of its tasks.
-    data_keys: BTreeSet<String>,
-}
-
-impl Context {
-    /// Up to [`MAX_EXAMPLES`] tasks with ground truth (the newest ground-truth annotation of
-    /// each, newest first), with the version's prediction from its newest run on the project.
-    async fn load(
-        db: &impl ConnectionTrait,
-        version: &model_version::Model,
-        project: &project::Model,
-        config: &LabelConfig,
-    ) -> Result<Context, sea_orm::DbErr> {
-        let sample =
-            crate::services::annotations::ground_truth_sample(db, project.id, MAX_EXAMPLES).await?;
-        let ids: Vec<i64> = sample.iter().map(|t| t.task_id).collect();
-        let run: Option<i64> = model_run::Entity::find()
-            .select_only()
-            .column(model_run::Column::Id)
-            .filter(model_run::Column::ModelVersionId.eq(version.id))
-            .filter(model_run::Column::ProjectId.eq(project.id))
-            .order_by_desc(model_run::Column::Id)
-            .into_tuple()
-            .one(db)
-            .await?;
-        let predictions: HashMap<i64, Value> = match run {
-            Some(run) => prediction::Entity::find()
-                .select_only()
-                .columns([prediction::Column::TaskId, prediction::Column::Result])
-                .filter(prediction::Column::ModelRunId.eq(run))
-                .filter(prediction::Column::TaskId.is_in(ids))
-                .into_tuple::<(i64, Value)>()
-                .all(db)
-                .await?
-                .into_iter()
-                .collect(),
-            None => HashMap::new(),
-        };
-        let mut data_keys: BTreeSet<String> = config.input_fields().into_iter().collect();
-        let any_task: Option<Value> = if sample.is_empty() {
-            task::Entity::find()
-                .select_only()
-                .column(task::Column::Data)
-                .filter(task::Column::ProjectId.eq(project.id))
-                .order_by_asc(task::Column::Id)
-                .into_tuple()
-                .one(db)
-                .await?
-        } else {
-            None
-        };
-        for d in sample.iter().map(|t| &t.data).chain(any_task.iter()) {
-            if let Some(o) = d.as_object() {
-                data_keys.extend(o.keys().cloned());
-            }
-        }
-        let examples = sample
-            .iter()
-            .map(|t| {
-                let input = template::render(&version.prompt, &t.data)
-                    .unwrap_or_else(|_| t.data.to_string());
-                Example {
-                    input: cut(&input, MAX_INPUT_CHARS),
-                    ground_truth: config.to_output(&t.result, &t.data),
-                    prediction: predictions
-                        .get(&t.task_id)
-                        .map(|p| config.to_output(p, &t.data)),
-                }
-            })
-            .collect();
-        Ok(Context {
-            examples,
-            data_keys,
-        })
-    }
-
-    /// The teacher's conversation: the job in the system message; the label config, the
-    /// current prompt (inside `<current_prompt>` tags) and the examples in the user message.
-    fn messages(&self, current: &str, label_config: &str) -> Vec<Message> {
-        let placeholders: Vec<String> = template::fields(current)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| format!("{{{f}}}"))
-            .collect();
-        let keep = if placeholders.is_empty() {
-            "The current prompt has no placeholder.".to_string()
-        } else {
-            format!(
-                "Keep every placeholder of the current prompt exactly as written ({}): each is \
-                 replaced by a field of the task's data.",
-                placeholders.join(", ")
-            )
-        };
-        let keys: Vec<&str> = self.data_keys.iter().map(String::as_str).collect();
-        let system = format!(
-            "You are an expert prompt engineer. A language model labels the tasks of a Label \
-             Studio project with a prompt; you improve that prompt. You are shown the project's \
-             labeling configuration, the current prompt and labeled examples: each with its \
-             input (the prompt rendered for the task), its ground truth (the correct answer) \
-             and, when there is one, the current prompt's prediction. Study where the \
-             predictions differ from the ground truth and write a clearer, more precise prompt \
-             that makes the answers match it. {keep} Use no other placeholder than these and \
-             the task data fields ({}); write a literal brace as {{{{ or }}}}. The answer format \
-             of the labeling model is enforced separately. Answer with one JSON object, and \
-             nothing else, with \"reasoning\" (what you changed and why), \"new_prompt_title\" \
-             (a short name for the new prompt) and \"new_prompt_content\" (the complete new \
-             prompt).",
-            if keys.is_empty() {
-                "none known".to_string()
-            } else {
-                keys.join(", ")
-            }
-        );
-        let mut user = format!(
-            "Labeling configuration:\n<label_config>\n{label_config}\n</label_config>\n\n\
-             Current prompt:\n<current_prompt>{current}</current_prompt>\n\n"
-        );
-        if self.examples.is_empty() {
-            user.push_str("The project has no ground truth yet: improve the prompt's clarity.\n");
-        } else {
-            user.push_str(&format!(
-                "Examples ({} tasks with ground truth):\n",
-                self.examples.len()
-            ));
-            for (n, e) in self.examples.iter().enumerate() {
-                let prediction = e
-                    .prediction
-                    .as_ref()
-                    .map_or_else(|| "none".to_string(), Value::to_string);
-                user.push_str(&format!(
-                    "\n<example n=\"{}\">\nInput:\n{}\nGround truth: {}\nCurrent prediction: {}\n</example>\n",
-                    n + 1,
-                    e.input,
-                    e.ground_truth,
-                    prediction
-                ));
-            }
-        }
-        vec![
-            Message::new(Role::System, system),
-            Message::new(Role::User, user),
-        ]
-    }
-}
-
-/// `s` cut to `max` characters, marked when cut.
-fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
-}
-
 /// Records the end of a job: on success, the new version and `Completed`, in one transaction;
 /// otherwise `Failed` with the message. `None` when the row is gone.
 async fn finish(
@@ -588,14 +452,34 @@ async fn finish(
     outcome: Outcome,
 ) -> ApiResult<Option<model_refinement::Model>> {
     let txn = crate::db::begin_write(db).await?;
+    // The prompt's row lock serializes the jobs (and version creations) of one prompt on
+    // PostgreSQL, so the title chosen below is still free at the insert; SQLite's
+    // `BEGIN IMMEDIATE` already admits one writer at a time.
+    if model_interface::Entity::find_by_id(job.version.parent_model_id)
+        .lock(LockType::NoKeyUpdate)
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
     let Some(row) = model_refinement::Entity::find_by_id(job.refinement.id)
         .one(&txn)
         .await?
     else {
         return Ok(None);
     };
+    if !is_running(&row.status) {
+        // Swept as interrupted while it worked (its lease lapsed): failed it stays.
+        tracing::warn!(
+            refinement = row.id,
+            "a refinement ended after it was reported failed"
+        );
+        return Ok(Some(row));
+    }
     let now = crate::util::now();
     let mut update: model_refinement::ActiveModel = row.into();
+    update.lease_expires_at = Set(None);
     update.total_cost = Set(outcome.cost);
     update.reasoning = Set(outcome.reasoning);
     update.prompt = Set(outcome.prompt.clone());
@@ -667,6 +551,7 @@ async fn title_taken(db: &impl ConnectionTrait, prompt_id: i64, title: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::context::{Example, cut};
     use super::*;
 
     fn keys(k: &[&str]) -> BTreeSet<String> {

@@ -11,7 +11,6 @@ use crate::state::AppState;
 use crate::views::refine::{RefineInput, RefineQuery, RefinedPromptView, RefinedQuery};
 use actix_web::{HttpResponse, web};
 use entity::model_refinement;
-use std::time::Duration;
 
 /// Registers the refinement routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,13 +36,6 @@ async fn view(
     .await?;
     let previous = views(state, vec![previous]).await?.pop();
     Ok(RefinedPromptView::new(refinement, previous))
-}
-
-/// How long a job may stay `Pending` or `InProgress` without a change before it counts as
-/// interrupted: longer than the teacher call can take with every retry.
-pub fn stale_after(state: &AppState) -> Duration {
-    let c = state.engine.scheduler_config();
-    (c.call_timeout + c.max_backoff) * c.max_attempts + Duration::from_secs(60)
 }
 
 /// Refines a version's prompt with a teacher model into a new version of the same prompt.
@@ -76,7 +68,8 @@ pub async fn refine_prompt(
         }
     };
     let (prompt, version) = path.into_inner();
-    let job = service::create(&state.db, &caller, prompt, version, body.0).await?;
+    let lease = service::lease(&state.engine);
+    let job = service::create(&state.db, &caller, prompt, version, body.0, lease).await?;
     let pending = job.refinement.clone();
     // The job runs in a task of its own in both modes, so that a client that hangs up on a
     // synchronous call does not leave it half done.
@@ -125,7 +118,7 @@ pub async fn get_refined_prompt(
         prompt,
         version,
         job_id,
-        stale_after(&state),
+        service::lease(&state.engine),
     )
     .await?;
     let running = service::is_running(&found.status);

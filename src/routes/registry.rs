@@ -9,7 +9,7 @@ use crate::extract::{ApiJson, parse_bool};
 use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
 use crate::views::registry::{
-    CommentInput, CommentView, ExportQuery, ImportInput, ImportedView, PromptDocument,
+    CommentInput, CommentView, ExportQuery, ImportInput, ImportQuery, ImportedView, PromptDocument,
     ScheduleInput, ScheduleView,
 };
 use actix_web::{HttpResponse, web};
@@ -227,19 +227,44 @@ pub async fn export(
 
 /// Imports an exported prompt as a new prompt of the caller's organization, in one
 /// transaction: its versions (connections matched by provider, or as `connections` names
-/// them), deployed version, and, with a `project`, its schedules and few-shot examples.
+/// them), deployed version, and, with a `project`, its schedules and few-shot examples
+/// (examples whose data a task of the project already has are not added again).
+///
+/// Idempotent per document: importing a document this organization already imported (the
+/// same content, whatever its key order or layout) answers 200 with that import's prompt
+/// and writes nothing, also when the imports run concurrently; `copy=true` makes a new prompt
+/// anyway (201). The document is bounded: at most 500 versions of at most 10 steps, 1,000
+/// examples, 100 schedules and 5 MiB; over a bound is a 400 naming the field.
 #[utoipa::path(post, path = "/api/prompts/import", tag = "registry", request_body = ImportInput,
-    responses((status = 201, body = ImportedView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    params(ImportQuery),
+    responses((status = 201, body = ImportedView, description = "A new prompt"),
+        (status = 200, body = ImportedView, description = "The document was already imported: the prompt of that import"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
     caller: Manager,
+    query: web::Query<ImportQuery>,
     body: ApiJson<ImportInput>,
 ) -> ApiResult<HttpResponse> {
-    let imported = assets::import(&state.db, &caller, body.0).await?;
-    tracing::info!(
-        prompt = imported.prompt,
-        versions = imported.versions.len(),
-        "imported a prompt"
-    );
-    Ok(HttpResponse::Created().json(imported))
+    let copy = match query.copy.as_deref() {
+        None | Some("") => false,
+        Some(raw) => parse_bool(raw)
+            .ok_or_else(|| crate::error::ApiError::field("copy", "Must be true or false."))?,
+    };
+    Ok(
+        match assets::import(&state.db, &caller, body.0, copy).await? {
+            assets::Imported::Created(imported) => {
+                tracing::info!(
+                    prompt = imported.prompt,
+                    versions = imported.versions.len(),
+                    "imported a prompt"
+                );
+                HttpResponse::Created().json(imported)
+            }
+            assets::Imported::Existing(found) => {
+                tracing::info!(prompt = found.prompt, "the document was already imported");
+                HttpResponse::Ok().json(found)
+            }
+        },
+    )
 }

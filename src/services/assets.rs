@@ -2,6 +2,12 @@
 //! their steps, parameters and schedules, optionally its few-shot examples; never a secret nor
 //! an id of the source: connections are named by provider) and imported into any organization
 //! of any Prompter as new objects, with connections matched by provider or chosen at import.
+//!
+//! An import is bounded (the `MAX_IMPORT_*` limits, checked before anything is written) and
+//! idempotent per document: the prompt it makes keeps the content hash of the canonical
+//! document, unique per organization, so importing the same document again (even
+//! concurrently) answers with the first import's prompt unless a copy is asked for; examples
+//! already in the project are never added again ([`examples`]).
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::llm::{ModelParams, Provider};
@@ -12,12 +18,17 @@ use crate::views::registry::{
     ScheduleAsset, ScheduleInput, VersionAsset,
 };
 use crate::views::versions::{Step, VersionInput};
-use entity::{model_provider_connection as connection, model_version, prompt_schedule};
+use entity::{
+    model_interface, model_provider_connection as connection, model_version, prompt_schedule,
+};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
+
+pub mod examples;
 
 /// Few-shot examples an export carries at most.
 pub const MAX_EXAMPLES: usize = 20;
@@ -185,13 +196,180 @@ async fn connection_for(
     })
 }
 
-/// Imports a prompt document as a new prompt of the caller's organization, all in one
-/// transaction: all or nothing.
+/// The SHA-256 (hex) of `value` in a canonical form: object keys sorted, no whitespace, so
+/// two documents that differ only in key order or layout hash alike.
+pub fn canonical_hash(value: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    fn feed(h: &mut Sha256, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                h.update(b"{");
+                for k in keys {
+                    h.update(Value::String(k.clone()).to_string().as_bytes());
+                    h.update(b":");
+                    feed(h, &map[k]);
+                    h.update(b",");
+                }
+                h.update(b"}");
+            }
+            Value::Array(items) => {
+                h.update(b"[");
+                for item in items {
+                    feed(h, item);
+                    h.update(b",");
+                }
+                h.update(b"]");
+            }
+            scalar => h.update(scalar.to_string().as_bytes()),
+        }
+    }
+    let mut hasher = Sha256::new();
+    feed(&mut hasher, value);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A writer that counts bytes and refuses past `limit` (so an oversized document is measured
+/// only up to its limit).
+struct Meter {
+    bytes: usize,
+    limit: usize,
+}
+
+impl std::io::Write for Meter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes += buf.len();
+        if self.bytes > self.limit {
+            return Err(std::io::Error::other("over the limit"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Checks an import document against the limits, before anything is parsed further or
+/// written: its size, and the lengths of its `versions`, `examples`, `schedules` and each
+/// version's `steps`. Linear in the document's size (and stops at the size limit).
+pub fn check_bounds(document: &Value) -> ApiResult<()> {
+    use crate::limits::{
+        MAX_IMPORT_DOCUMENT_BYTES, MAX_IMPORT_EXAMPLES, MAX_IMPORT_SCHEDULES, MAX_IMPORT_VERSIONS,
+        MAX_PIPELINE_STEPS,
+    };
+    let mut meter = Meter {
+        bytes: 0,
+        limit: MAX_IMPORT_DOCUMENT_BYTES,
+    };
+    if serde_json::to_writer(&mut meter, document).is_err() {
+        return Err(ApiError::field(
+            "document",
+            format!("An import document has at most {MAX_IMPORT_DOCUMENT_BYTES} bytes."),
+        ));
+    }
+    let len = |key: &str| {
+        document
+            .get(key)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    for (field, max) in [
+        ("versions", MAX_IMPORT_VERSIONS),
+        ("examples", MAX_IMPORT_EXAMPLES),
+        ("schedules", MAX_IMPORT_SCHEDULES),
+    ] {
+        if len(field) > max {
+            return Err(ApiError::field(
+                field,
+                format!("An import document has at most {max} {field}."),
+            ));
+        }
+    }
+    let steps = document
+        .get("versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.get("steps").and_then(Value::as_array));
+    for s in steps {
+        if s.len() > MAX_PIPELINE_STEPS {
+            return Err(ApiError::field(
+                "steps",
+                format!("A version of an import document has at most {MAX_PIPELINE_STEPS} steps."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The prompt of the caller's organization made by importing the document of `hash`.
+async fn imported_as(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    hash: &str,
+) -> ApiResult<Option<ImportedView>> {
+    let Some(prompt) = model_interface::Entity::find()
+        .filter(model_interface::Column::OrganizationId.eq(organization_id))
+        .filter(model_interface::Column::ImportHash.eq(hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let versions: Vec<i64> = model_version::Entity::find()
+        .select_only()
+        .column(model_version::Column::Id)
+        .filter(model_version::Column::ParentModelId.eq(prompt.id))
+        .order_by_asc(model_version::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let schedules: Vec<i64> = prompt_schedule::Entity::find()
+        .select_only()
+        .column(prompt_schedule::Column::Id)
+        .filter(prompt_schedule::Column::PromptId.eq(prompt.id))
+        .order_by_asc(prompt_schedule::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Some(ImportedView {
+        prompt: prompt.id,
+        versions,
+        schedules,
+        notes: vec![format!(
+            "This document was already imported as prompt {}: nothing new was made (import \
+             with copy=true for a new prompt).",
+            prompt.id
+        )],
+    }))
+}
+
+/// What an import did: made a new prompt, or found the one an earlier import of the same
+/// document made.
+#[derive(Debug)]
+pub enum Imported {
+    /// A new prompt.
+    Created(ImportedView),
+    /// The prompt of an earlier import of the same document; nothing was written.
+    Existing(ImportedView),
+}
+
+/// Imports a prompt document into the caller's organization, all in one transaction: all or
+/// nothing. The same document imported again answers with the first import's prompt (also
+/// when the two race: the database's unique hash decides, and the loser answers with the
+/// winner's prompt), unless `copy` asks for a new prompt.
 pub async fn import<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     caller: &AuthUser,
     input: ImportInput,
-) -> ApiResult<ImportedView> {
+    copy: bool,
+) -> ApiResult<Imported> {
+    check_bounds(&input.document)?;
     let document: PromptDocument = serde_json::from_value(input.document.clone())
         .map_err(|e| invalid(format!("The document is not an exported prompt: {e}")))?;
     if document.format != EXPORT_FORMAT {
@@ -206,10 +384,46 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             document.format_version
         )));
     }
+    let hash = match copy {
+        true => None,
+        false => Some(canonical_hash(
+            &serde_json::to_value(&document).unwrap_or_default(),
+        )),
+    };
+    if let Some(hash) = &hash
+        && let Some(found) = imported_as(db, caller.organization_id, hash).await?
+    {
+        return Ok(Imported::Existing(found));
+    }
+    match import_new(db, caller, &input, &document, hash.clone()).await {
+        Err(ApiError::Database(e))
+            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
+        {
+            // A concurrent import of the same document won the race.
+            match &hash {
+                Some(hash) => match imported_as(db, caller.organization_id, hash).await? {
+                    Some(found) => Ok(Imported::Existing(found)),
+                    None => Err(ApiError::Database(e)),
+                },
+                None => Err(ApiError::Database(e)),
+            }
+        }
+        other => other.map(Imported::Created),
+    }
+}
+
+/// Imports `document` as a new prompt (keeping `hash`), in one transaction.
+async fn import_new<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    input: &ImportInput,
+    document: &PromptDocument,
+    hash: Option<String>,
+) -> ApiResult<ImportedView> {
     let txn = crate::db::begin_write(db).await?;
     let mut notes = vec![];
     let p = &document.prompt;
-    let prompt = prompts::create(
+    let prompt = prompts::create_with_hash(
         &txn,
         caller,
         PromptInput {
@@ -226,6 +440,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             parameters: Some(p.parameters.clone()),
             reason: None,
         },
+        hash,
     )
     .await?;
     let mut created: Vec<model_version::Model> = vec![];
@@ -346,19 +561,14 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     if let Some(examples) = &document.examples {
         match input.project {
             Some(project) if !examples.is_empty() => {
-                let tasks: Vec<Value> = examples
-                    .iter()
-                    .map(|e| json!({"data": e["data"], "annotations": [{"result": e["result"], "ground_truth": true}]}))
-                    .collect();
-                crate::services::projects::import(
-                    &txn,
-                    caller,
-                    project,
-                    Value::Array(tasks),
-                    true,
-                    true,
-                )
-                .await?;
+                let placed = examples::put(&txn, caller, project, examples).await?;
+                if placed.present > 0 {
+                    notes.push(format!(
+                        "{} few-shot example(s) already in project {project} as ground truth \
+                         were not added again",
+                        placed.present
+                    ));
+                }
             }
             Some(_) => {}
             None => notes.push(format!(
@@ -375,4 +585,41 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         schedules: schedule_ids,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_hash_ignores_key_order_and_layout_only() {
+        let a = json!({"a": 1, "b": [1, {"c": "x", "d": null}]});
+        let b: Value =
+            serde_json::from_str(r#"{ "b": [1, {"d": null, "c": "x"}], "a": 1 }"#).unwrap();
+        assert_eq!(canonical_hash(&a), canonical_hash(&b));
+        assert_ne!(
+            canonical_hash(&a),
+            canonical_hash(&json!({"a": 1, "b": [{"c": "x", "d": null}, 1]}))
+        );
+        assert_ne!(
+            canonical_hash(&json!({"a": "1"})),
+            canonical_hash(&json!({"a": 1}))
+        );
+        assert_eq!(canonical_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn bounds_name_the_field_over_its_limit() {
+        let field = |d: &Value| match check_bounds(d) {
+            Err(e) => format!("{e:?}"),
+            Ok(()) => "ok".into(),
+        };
+        assert_eq!(field(&json!({"versions": []})), "ok");
+        let many = Value::Array(vec![json!({}); crate::limits::MAX_IMPORT_VERSIONS + 1]);
+        assert!(field(&json!({ "versions": many })).contains("versions"));
+        let steps = Value::Array(vec![json!({}); crate::limits::MAX_PIPELINE_STEPS + 1]);
+        assert!(field(&json!({"versions": [{"steps": steps}]})).contains("steps"));
+        let big = "x".repeat(crate::limits::MAX_IMPORT_DOCUMENT_BYTES);
+        assert!(field(&json!({ "prompt": big })).contains("document"));
+    }
 }

@@ -9,7 +9,7 @@ use crate::views::prompts::PromptInput;
 use entity::enums::PromptStatus;
 use entity::{model_interface, model_interface_project, model_run, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
@@ -250,6 +250,17 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     caller: &AuthUser,
     input: PromptInput,
 ) -> ApiResult<model_interface::Model> {
+    create_with_hash(db, caller, input, None).await
+}
+
+/// Creates a prompt that an import made, keeping the content hash of its document (`None`:
+/// a copy). A hash the organization already has is the database's unique violation.
+pub async fn create_with_hash<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    input: PromptInput,
+    import_hash: Option<String>,
+) -> ApiResult<model_interface::Model> {
     let title = input
         .title
         .ok_or_else(|| ApiError::field("title", "This field is required."))?;
@@ -299,6 +310,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         domain: Set(domain),
         status: Set(input.status.unwrap_or(PromptStatus::Draft)),
         parameters: Set(parameters),
+        import_hash: Set(import_hash),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -335,8 +347,18 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(skill) = &input.skill_name {
         check_skill(skill)?;
     }
+    // The row is read under its lock, in the transaction that writes it and its history:
+    // PostgreSQL's `FOR NO KEY UPDATE` makes a concurrent change wait for this one to commit
+    // (and, unlike `FOR UPDATE`, not for inserts that merely reference the row), and
+    // SQLite's `BEGIN IMMEDIATE` already admits one writer at a time. So the "(was …)" of
+    // each history entry is the state the previous change left, never a stale read.
     let txn = crate::db::begin_write(db).await?;
-    let existing = get(&txn, caller, id).await?;
+    let existing = model_interface::Entity::find_by_id(id)
+        .filter(model_interface::Column::OrganizationId.eq(caller.organization_id))
+        .lock(LockType::NoKeyUpdate)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let inputs = match &input.input_fields {
         Some(v) => string_list("input_fields", v)?,
         None => string_list("input_fields", &existing.input_fields).unwrap_or_default(),

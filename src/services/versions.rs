@@ -278,7 +278,7 @@ struct Pipeline {
 }
 
 /// The most steps a pipeline has.
-const MAX_STEPS: usize = 10;
+const MAX_STEPS: usize = crate::limits::MAX_PIPELINE_STEPS;
 
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();

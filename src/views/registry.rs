@@ -197,6 +197,14 @@ pub struct ExportQuery {
     pub include_examples: Option<String>,
 }
 
+/// Options of an import.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// `true` imports the document as a new prompt even when this organization already
+    /// imported the same document (by default that import's prompt is answered, with 200).
+    pub copy: Option<String>,
+}
+
 /// An import: the document, and how to place it in this organization.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"document": {"format": "prompter.prompt", "format_version": 1}, "project": 1, "connections": {"OpenAI": 2}}))]
@@ -215,10 +223,10 @@ pub struct ImportInput {
     pub title: Option<String>,
 }
 
-/// What an import created.
+/// What an import created (or, for a document already imported, what that import made).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportedView {
-    /// The new prompt's id.
+    /// The new prompt's id (or the earlier import's prompt).
     pub prompt: i64,
     /// Its versions' ids, in the document's order.
     pub versions: Vec<i64>,

@@ -30,6 +30,7 @@ mod providers;
 mod realistic;
 mod refine;
 mod registry;
+mod registry_races;
 mod runs;
 mod scores;
 mod tasks;

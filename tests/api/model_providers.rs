@@ -594,6 +594,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         domain: Set(None),
         status: Set(entity::enums::PromptStatus::Draft),
         parameters: Set(None),
+        import_hash: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

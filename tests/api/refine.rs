@@ -518,3 +518,129 @@ async fn a_job_left_unfinished_by_a_stopped_server_reads_as_failed() {
     let (status, got) = poll(&app, &s, &job).await;
     assert_eq!(status, 202, "{got}");
 }
+
+#[tokio::test]
+async fn concurrent_refinements_of_one_version_all_complete_with_distinct_versions() {
+    let app = app().await;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let s = setup(&app, &llm).await;
+    let path = refine_path(&s, "?async=false");
+    let jobs = (0..4).map(|_| {
+        let (app, path, body) = (&app, &path, body(&s, s.connection));
+        async move { app.post(path, body).await }
+    });
+    let answers = futures_util::future::join_all(jobs).await;
+    let mut versions = std::collections::BTreeSet::new();
+    let mut titles = std::collections::BTreeSet::new();
+    for (status, r) in &answers {
+        assert_eq!(*status, 201, "{r}");
+        assert_eq!(r["refinement_status"], "Completed", "{r}");
+        versions.insert(r["new_version"].as_i64().expect("new_version"));
+        titles.insert(r["title"].as_str().expect("title").to_string());
+    }
+    assert_eq!(versions.len(), 4, "{answers:?}");
+    assert_eq!(titles.len(), 4, "{answers:?}");
+    assert!(titles.contains("refined"), "{titles:?}");
+    assert_eq!(versions_of(&app, s.prompt).await.len(), 5);
+}
+
+/// Sets job `job`'s status and lease, as a process that stopped mid-call would leave it.
+async fn leave_running(app: &TestApp, job: &str, lease: chrono::DateTime<chrono::Utc>) {
+    model_refinement::Entity::update_many()
+        .col_expr(model_refinement::Column::Status, Expr::value("InProgress"))
+        .col_expr(model_refinement::Column::LeaseExpiresAt, Expr::value(lease))
+        .col_expr(
+            model_refinement::Column::UpdatedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(model_refinement::Column::JobId.eq(job))
+        .exec(&app.db)
+        .await
+        .expect("update");
+}
+
+#[tokio::test]
+async fn the_sweep_fails_a_job_whose_lease_lapsed_and_leaves_a_live_one() {
+    let app = app().await;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let s = setup(&app, &llm).await;
+    let mut jobs = vec![];
+    for _ in 0..2 {
+        let (status, r) = app
+            .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
+            .await;
+        assert_eq!(status, 201, "{r}");
+        jobs.push(job_of(&r));
+    }
+    let now = chrono::Utc::now();
+    // The first one's process died a second after its last heartbeat; the second one's
+    // process still extends its lease.
+    leave_running(&app, &jobs[0], now - chrono::Duration::seconds(1)).await;
+    leave_running(&app, &jobs[1], now + chrono::Duration::minutes(5)).await;
+    let lease = std::time::Duration::from_secs(30);
+    let failed = prompter::engine::refine::sweep(&app.db, lease)
+        .await
+        .expect("sweep");
+    assert_eq!(failed, 1);
+    // Read from the database, not through GET (which applies the same rule itself).
+    let row = |job: String| {
+        let db = app.db.clone();
+        async move {
+            model_refinement::Entity::find()
+                .filter(model_refinement::Column::JobId.eq(job.as_str()))
+                .one(&db)
+                .await
+                .expect("read")
+                .expect("row")
+        }
+    };
+    let dead = row(jobs[0].clone()).await;
+    assert_eq!(dead.status.to_string(), "Failed");
+    assert!(
+        dead.error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("interrupted")),
+        "{dead:?}"
+    );
+    assert!(dead.lease_expires_at.is_none());
+    let live = row(jobs[1].clone()).await;
+    assert_eq!(live.status.to_string(), "InProgress");
+    let (status, got) = poll(&app, &s, &jobs[1]).await;
+    assert_eq!(status, 202, "{got}");
+    let (status, got) = poll(&app, &s, &jobs[0]).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["refinement_status"], "Failed");
+    // A second sweep finds nothing more to fail.
+    assert_eq!(
+        prompter::engine::refine::sweep(&app.db, lease)
+            .await
+            .expect("sweep"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_job_holds_a_lease_until_it_ends() {
+    let app = app().await;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let s = setup(&app, &llm).await;
+    let (status, r) = app.post(&refine_path(&s, ""), body(&s, s.connection)).await;
+    assert_eq!(status, 201, "{r}");
+    let pending = model_refinement::Entity::find()
+        .filter(model_refinement::Column::JobId.eq(job_of(&r).as_str()))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("row");
+    // A job holds a lease from the moment it is recorded.
+    assert!(pending.lease_expires_at.is_some(), "{pending:?}");
+    let done = finished(&app, &s, &job_of(&r)).await;
+    assert_eq!(done["refinement_status"], "Completed", "{done}");
+    let row = model_refinement::Entity::find()
+        .filter(model_refinement::Column::JobId.eq(job_of(&r).as_str()))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("row");
+    assert!(row.lease_expires_at.is_none(), "{row:?}");
+}

@@ -61,7 +61,7 @@ async fn page(
                 *id,
                 q.version,
                 job_id,
-                crate::routes::refine::stale_after(&state),
+                service::lease(&state.engine),
             )
             .await?;
             let running = service::is_running(&found.status);
@@ -103,7 +103,8 @@ async fn start(
         teacher_model_name: non_empty(form.data.model.clone()),
         teacher_model_provider_connection_id: form.data.connection,
     };
-    let job = service::create(&state.db, &caller, prompt, version, input)
+    let lease = service::lease(&state.engine);
+    let job = service::create(&state.db, &caller, prompt, version, input, lease)
         .await
         .map_err(PageError::from)?;
     let job_id = job.refinement.job_id.clone();
