@@ -40,7 +40,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "foundation",
-        &["error", "config", "crypto", "util", "db", "limits", "outbound"],
+        &[
+            "error", "config", "crypto", "util", "db", "limits", "outbound",
+        ],
     ),
 ];
 

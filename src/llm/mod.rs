@@ -437,12 +437,37 @@ fn error_message(body: &str) -> String {
         "/code",
     ]);
     let param = field(&["/error/param"]);
-    match (code, param) {
+    let shown = match (&code, param) {
         (Some(code), Some(param)) => format!("{code} (parameter {param})"),
-        (Some(code), None) => code,
+        (Some(code), None) => code.clone(),
         (None, Some(param)) => format!("parameter {param}"),
         (None, None) => "no details".into(),
+    };
+    match code.as_deref().and_then(explain_code) {
+        Some(explanation) => format!("{explanation} ({shown})"),
+        None => shown,
     }
+}
+
+/// Prompter's words for the error codes providers use most.
+fn explain_code(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "content_filter" | "content_policy_violation" => {
+            "the provider's content filter flagged the prompt"
+        }
+        "context_length_exceeded" | "string_above_max_length" => {
+            "the prompt is longer than the model takes"
+        }
+        "model_not_found" | "NOT_FOUND" | "not_found_error" => {
+            "the model does not exist, or this key cannot use it"
+        }
+        "insufficient_quota" | "RESOURCE_EXHAUSTED" => "the account's quota is used up",
+        "invalid_api_key" | "authentication_error" | "UNAUTHENTICATED" => "the key is not valid",
+        "unsupported_parameter" | "unsupported_value" => {
+            "the model does not take a parameter of the request"
+        }
+        _ => return None,
+    })
 }
 
 /// A provider's error code or parameter name: a short token of letters, digits, `_.-`.
