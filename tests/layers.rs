@@ -38,7 +38,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "auth",
         ],
     ),
-    ("foundation", &["error", "config", "crypto", "util", "db", "limits"]),
+    (
+        "foundation",
+        &["error", "config", "crypto", "util", "db", "limits"],
+    ),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -203,6 +203,22 @@ async fn lock_and_next_inner_id(db: &impl ConnectionTrait, project_id: i64) -> A
     Ok(max.flatten().unwrap_or(0) + 1)
 }
 
+/// Every JSON value of `new_tasks` can be stored and read back (see
+/// [`crate::util::unstorable_json`]); else a 400 naming the task's field (`[2].data.x`).
+pub fn check_storable(new_tasks: &[NewTask]) -> ApiResult<()> {
+    for (i, t) in new_tasks.iter().enumerate() {
+        crate::util::check_storable_json(&t.data, &format!("[{i}].data"))?;
+        crate::util::check_storable_json(&t.meta, &format!("[{i}].meta"))?;
+        for (j, a) in t.annotations.iter().enumerate() {
+            crate::util::check_storable_json(&a.result, &format!("[{i}].annotations[{j}].result"))?;
+        }
+        for (j, p) in t.predictions.iter().enumerate() {
+            crate::util::check_storable_json(&p.result, &format!("[{i}].predictions[{j}].result"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Inserts tasks with their annotations and predictions in bulk. Call inside a transaction.
 pub async fn insert_many(
     db: &impl ConnectionTrait,
@@ -210,17 +226,19 @@ pub async fn insert_many(
     project: &project::Model,
     new_tasks: Vec<NewTask>,
 ) -> ApiResult<ImportOutcome> {
+    check_storable(&new_tasks)?;
     let base = lock_and_next_inner_id(db, project.id).await?;
     let now = crate::util::now();
     let overlap = Ord::max(project.maximum_annotations, 1);
     let mut columns: Vec<String> = vec![];
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let rows: Vec<task::ActiveModel> = new_tasks
         .iter()
         .enumerate()
         .map(|(i, t)| {
             if let Some(map) = t.data.as_object() {
                 for key in map.keys() {
-                    if !columns.contains(key) {
+                    if seen.insert(key.as_str()) {
                         columns.push(key.clone());
                     }
                 }
