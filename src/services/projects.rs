@@ -482,12 +482,14 @@ pub async fn by_ids_in_order(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> ApiResult<Vec<project::Model>> {
-    let mut found: HashMap<i64, project::Model> = project::Entity::find()
-        .filter(project::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let mut found: HashMap<i64, project::Model> = crate::db::in_chunks(ids, |chunk| {
+        project::Entity::find()
+            .filter(project::Column::Id.is_in(chunk))
+            .all(db)
+    })
+    .await?
+    .into_iter()
+    .map(|p| (p.id, p))
+    .collect();
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }

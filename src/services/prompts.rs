@@ -99,11 +99,13 @@ pub async fn associations(
     if prompt_ids.is_empty() {
         return Ok(out);
     }
-    for link in model_interface_project::Entity::find()
-        .filter(model_interface_project::Column::ModelInterfaceId.is_in(prompt_ids.to_vec()))
-        .order_by_asc(model_interface_project::Column::ProjectId)
-        .all(db)
-        .await?
+    for link in crate::db::in_chunks(prompt_ids, |chunk| {
+        model_interface_project::Entity::find()
+            .filter(model_interface_project::Column::ModelInterfaceId.is_in(chunk))
+            .order_by_asc(model_interface_project::Column::ProjectId)
+            .all(db)
+    })
+    .await?
     {
         out.entry(link.model_interface_id)
             .or_default()
@@ -224,16 +226,18 @@ pub async fn forget_deleted_deployed(
     if ids.is_empty() {
         return Ok(());
     }
-    let live: Vec<(i64, i64)> = model_version::Entity::find()
-        .select_only()
-        .columns([
-            model_version::Column::Id,
-            model_version::Column::ParentModelId,
-        ])
-        .filter(model_version::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let live: Vec<(i64, i64)> = crate::db::in_chunks(&ids, |chunk| {
+        model_version::Entity::find()
+            .select_only()
+            .columns([
+                model_version::Column::Id,
+                model_version::Column::ParentModelId,
+            ])
+            .filter(model_version::Column::Id.is_in(chunk))
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
     for p in prompts.iter_mut() {
         if let Some(id) = p.deployed_version_id
             && !live.contains(&(id, p.id))
@@ -411,13 +415,15 @@ pub async fn run_ids_of_versions(
     if version_ids.is_empty() {
         return Ok(vec![]);
     }
-    Ok(model_run::Entity::find()
-        .select_only()
-        .column(model_run::Column::Id)
-        .filter(model_run::Column::ModelVersionId.is_in(version_ids.to_vec()))
-        .into_tuple()
-        .all(db)
-        .await?)
+    Ok(crate::db::in_chunks(version_ids, |chunk| {
+        model_run::Entity::find()
+            .select_only()
+            .column(model_run::Column::Id)
+            .filter(model_run::Column::ModelVersionId.is_in(chunk))
+            .into_tuple()
+            .all(db)
+    })
+    .await?)
 }
 
 /// Deletes a prompt with its versions, runs and their predictions, and recounts the tasks.
@@ -544,14 +550,17 @@ pub async fn version_scores(
     if version_ids.is_empty() {
         return Ok(out);
     }
-    let runs = model_run::Entity::find()
-        .filter(model_run::Column::ModelVersionId.is_in(version_ids.to_vec()))
-        .filter(model_run::Column::ProjectSubset.eq("HasGT"))
-        .filter(model_run::Column::Status.eq("Completed"))
-        .order_by_desc(model_run::Column::CreatedAt)
-        .order_by_desc(model_run::Column::Id)
-        .all(db)
-        .await?;
+    // Each version's runs all sit in one chunk, newest first.
+    let runs = crate::db::in_chunks(version_ids, |chunk| {
+        model_run::Entity::find()
+            .filter(model_run::Column::ModelVersionId.is_in(chunk))
+            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
+            .filter(model_run::Column::Status.eq("Completed"))
+            .order_by_desc(model_run::Column::CreatedAt)
+            .order_by_desc(model_run::Column::Id)
+            .all(db)
+    })
+    .await?;
     for run in runs {
         if out.contains_key(&run.model_version_id) {
             continue;
@@ -578,16 +587,18 @@ pub async fn stats(
     if prompt_ids.is_empty() {
         return Ok(out);
     }
-    let versions: Vec<(i64, i64)> = model_version::Entity::find()
-        .select_only()
-        .columns([
-            model_version::Column::Id,
-            model_version::Column::ParentModelId,
-        ])
-        .filter(model_version::Column::ParentModelId.is_in(prompt_ids.to_vec()))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let versions: Vec<(i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
+        model_version::Entity::find()
+            .select_only()
+            .columns([
+                model_version::Column::Id,
+                model_version::Column::ParentModelId,
+            ])
+            .filter(model_version::Column::ParentModelId.is_in(chunk))
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
     let parent: HashMap<i64, i64> = versions.iter().copied().collect();
     for (_, prompt) in &versions {
         out.entry(*prompt).or_default().versions_count += 1;
@@ -596,16 +607,18 @@ pub async fn stats(
     if version_ids.is_empty() {
         return Ok(out);
     }
-    let runs: Vec<(i64, i64, Option<f64>)> = model_run::Entity::find()
-        .select_only()
-        .column(model_run::Column::ModelVersionId)
-        .expr(Expr::cust("COUNT(*)"))
-        .expr(Expr::cust("SUM(total_cost)"))
-        .filter(model_run::Column::ModelVersionId.is_in(version_ids.clone()))
-        .group_by(model_run::Column::ModelVersionId)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let runs: Vec<(i64, i64, Option<f64>)> = crate::db::in_chunks(&version_ids, |chunk| {
+        model_run::Entity::find()
+            .select_only()
+            .column(model_run::Column::ModelVersionId)
+            .expr(Expr::cust("COUNT(*)"))
+            .expr(Expr::cust("SUM(total_cost)"))
+            .filter(model_run::Column::ModelVersionId.is_in(chunk))
+            .group_by(model_run::Column::ModelVersionId)
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
     for (version, n, cost) in runs {
         if let Some(prompt) = parent.get(&version) {
             let entry = out.entry(*prompt).or_default();
@@ -630,13 +643,15 @@ pub async fn project_titles(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(project::Entity::find()
-        .select_only()
-        .columns([project::Column::Id, project::Column::Title])
-        .filter(project::Column::Id.is_in(ids.to_vec()))
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
+    Ok(crate::db::in_chunks(ids, |chunk| {
+        project::Entity::find()
+            .select_only()
+            .columns([project::Column::Id, project::Column::Title])
+            .filter(project::Column::Id.is_in(chunk))
+            .into_tuple::<(i64, String)>()
+            .all(db)
+    })
+    .await?
+    .into_iter()
+    .collect())
 }

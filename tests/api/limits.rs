@@ -194,3 +194,69 @@ async fn numbers_a_json_column_cannot_give_back_are_refused() {
     assert_eq!(status, 200);
     let _ = choice("Positive");
 }
+
+/// Inserts `n` versions of `prompt` straight into the database, in batches.
+async fn insert_versions(app: &TestApp, prompt: i64, connection: i64, n: usize) {
+    use entity::model_version;
+    use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait};
+    let (_, body) = app.get(&format!("/api/prompts/{prompt}/")).await;
+    let organization = body["organization"].as_i64().expect("organization");
+    let now = chrono::Utc::now();
+    let rows: Vec<model_version::ActiveModel> = (0..n)
+        .map(|i| model_version::ActiveModel {
+            id: NotSet,
+            organization_id: Set(organization),
+            parent_model_id: Set(prompt),
+            title: Set(format!("bulk {i}")),
+            prompt: Set("Classify: {text}".into()),
+            provider: Set("OpenAI".into()),
+            provider_model_id: Set("gpt-4o-mini".into()),
+            model_provider_connection_id: Set(Some(connection)),
+            max_few_shot_examples: Set(None),
+            model_params: Set(None),
+            steps: Set(None),
+            created_by_id: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        model_version::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("insert versions");
+    }
+}
+
+/// Item 3: a prompt with more versions than SQLite binds in one statement (32,766) still
+/// lists, reads, lists its versions and deletes: statements over many ids are chunked.
+#[tokio::test]
+async fn a_prompt_with_forty_thousand_versions_still_answers() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CLS).await;
+    let conn = connection(&app).await;
+    let prompt = id_of(
+        &new_prompt(
+            &app,
+            json!({"title": "P", "associated_projects": [project]}),
+        )
+        .await,
+    );
+    new_version(&app, prompt, conn, "v1").await;
+    insert_versions(&app, prompt, conn, 40_000).await;
+    let (status, body) = app.get("/api/prompts/").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"][0]["versions_count"], 40_001,
+        "{}",
+        body["results"][0]
+    );
+    let (status, body) = app.get(&format!("/api/prompts/{prompt}/")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app.get(&format!("/api/prompts/{prompt}/versions")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.as_array().is_some_and(|v| !v.is_empty()), "a list");
+    let (status, body) = app.delete(&format!("/api/prompts/{prompt}/")).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(rows(&app, "model_versions").await, 0);
+}
