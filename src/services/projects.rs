@@ -65,6 +65,13 @@ pub fn config_of(project: &project::Model) -> LabelConfig {
 }
 
 async fn validate(input: &ProjectInput) -> ApiResult<()> {
+    if let Some(description) = &input.description {
+        crate::limits::check_chars(
+            "description",
+            description,
+            crate::limits::MAX_DESCRIPTION_CHARS,
+        )?;
+    }
     if let Some(title) = &input.title
         && title.chars().count() > 50
     {
@@ -431,6 +438,34 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             ErrorCode::InvalidImport,
             "No tasks found in the request.",
         ));
+    }
+    if items.len() > crate::limits::MAX_IMPORT_TASKS {
+        return Err(ApiError::field(
+            "non_field_errors",
+            format!(
+                "An import has at most {} tasks; this one has {}: split it.",
+                crate::limits::MAX_IMPORT_TASKS,
+                items.len()
+            ),
+        ));
+    }
+    // Sizes and storable values, before the write transaction (a structured item's data is
+    // its `data`, a bare one is the data itself).
+    for (i, item) in items.iter().enumerate() {
+        match item.get("data") {
+            Some(data @ serde_json::Value::Object(_)) => {
+                tasks::check_task_json(&format!("[{i}]."), Some(data), item.get("meta"))?;
+                crate::util::check_storable_json(item, &format!("[{i}]"))?;
+            }
+            _ => {
+                crate::limits::check_json_bytes(
+                    &format!("[{i}]"),
+                    item,
+                    crate::limits::MAX_TASK_DATA_BYTES,
+                )?;
+                crate::util::check_storable_json(item, &format!("[{i}]"))?;
+            }
+        }
     }
     let txn = crate::db::begin_write(db).await?;
     let project = get(&txn, caller, project_id).await?;

@@ -163,13 +163,35 @@ fn check_title(title: &str) -> ApiResult<()> {
     if title.trim().is_empty() {
         return Err(ApiError::field("title", "This field may not be blank."));
     }
-    if title.chars().count() > 500 {
-        return Err(ApiError::field(
-            "title",
-            "Ensure this field has no more than 500 characters.",
-        ));
+    crate::limits::check_chars("title", title, crate::limits::MAX_PROMPT_TITLE_CHARS)
+}
+
+/// The checks of a prompt's fields that need no database, run before any transaction: title,
+/// skill, description, tags (cleaned), domain (cleaned) and parameters.
+#[allow(clippy::type_complexity)]
+fn check_input(input: &PromptInput) -> ApiResult<(Option<Vec<String>>, Option<Option<String>>)> {
+    if let Some(title) = &input.title {
+        check_title(title)?;
     }
-    Ok(())
+    if let Some(skill) = &input.skill_name {
+        check_skill(skill)?;
+    }
+    if let Some(Some(description)) = &input.description {
+        crate::limits::check_chars(
+            "description",
+            description,
+            crate::limits::MAX_DESCRIPTION_CHARS,
+        )?;
+    }
+    if let Some(reason) = &input.reason {
+        crate::limits::check_chars("reason", reason.trim(), crate::limits::MAX_COMMENT_CHARS)?;
+    }
+    let tags = input.tags.as_deref().map(clean_tags).transpose()?;
+    let domain = input.domain.clone().map(clean_domain).transpose()?;
+    if let Some(parameters) = &input.parameters {
+        check_parameters(parameters)?;
+    }
+    Ok((tags, domain))
 }
 
 /// Checks that `version_id` is a version of prompt `prompt_id` (a 400 on `deployed_version`
@@ -254,10 +276,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     caller: &AuthUser,
     input: PromptInput,
 ) -> ApiResult<model_interface::Model> {
+    let (tags, domain) = check_input(&input)?;
     let title = input
         .title
         .ok_or_else(|| ApiError::field("title", "This field is required."))?;
-    check_title(&title)?;
     let skill = input
         .skill_name
         .unwrap_or_else(|| Skill::TextClassification.as_str().to_string());
@@ -280,10 +302,9 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             format!("Invalid pk \"{version}\" - a new prompt has no versions yet."),
         ));
     }
-    let tags = clean_tags(&input.tags.unwrap_or_default())?;
-    let domain = clean_domain(input.domain.flatten())?;
+    let tags = tags.unwrap_or_default();
+    let domain = domain.flatten();
     let parameters = input.parameters.flatten();
-    check_parameters(&parameters)?;
     let project_ids = input.associated_projects.unwrap_or_default();
     let txn = crate::db::begin_write(db).await?;
     let linked = load_projects(&txn, caller, &project_ids).await?;
@@ -333,12 +354,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     id: i64,
     input: PromptInput,
 ) -> ApiResult<model_interface::Model> {
-    if let Some(title) = &input.title {
-        check_title(title)?;
-    }
-    if let Some(skill) = &input.skill_name {
-        check_skill(skill)?;
-    }
+    let (tags, domain) = check_input(&input)?;
     let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     let inputs = match &input.input_fields {
@@ -360,11 +376,6 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     check_against(&linked, &inputs, &outputs)?;
     if let Some(Some(version)) = input.deployed_version {
         check_deployed(&txn, id, version).await?;
-    }
-    let tags = input.tags.as_deref().map(clean_tags).transpose()?;
-    let domain = input.domain.clone().map(clean_domain).transpose()?;
-    if let Some(parameters) = &input.parameters {
-        check_parameters(parameters)?;
     }
     registry::record_changes(&txn, caller, &existing, &input).await?;
     let mut model: model_interface::ActiveModel = existing.into();

@@ -2,6 +2,7 @@
 //! `model_version` label their predictions carry.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{MAX_PROMPT_TEXT_CHARS, MAX_PROMPT_TITLE_CHARS, check_chars};
 use crate::llm::ModelParams;
 use crate::llm::Provider;
 use crate::services::model_params;
@@ -218,15 +219,13 @@ fn check_fields(input: &VersionInput) -> ApiResult<()> {
         if title.trim().is_empty() {
             return Err(ApiError::field("title", "This field may not be blank."));
         }
-        if title.chars().count() > 500 {
-            return Err(ApiError::field(
-                "title",
-                "Ensure this field has no more than 500 characters.",
-            ));
-        }
+        check_chars("title", title, MAX_PROMPT_TITLE_CHARS)?;
     }
-    if input.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
-        return Err(ApiError::field("prompt", "This field may not be blank."));
+    if let Some(prompt) = &input.prompt {
+        if prompt.trim().is_empty() {
+            return Err(ApiError::field("prompt", "This field may not be blank."));
+        }
+        check_chars("prompt", prompt, MAX_PROMPT_TEXT_CHARS)?;
     }
     if let Some(model) = &input.provider_model_id
         && (model.trim().is_empty() || model.chars().count() > 255)
@@ -324,6 +323,14 @@ async fn check_steps(
             return Err(ApiError::field(
                 "steps",
                 format!("{at}: the name \"{}\" is used twice.", step.name),
+            ));
+        }
+        if step.prompt.len() > MAX_PROMPT_TEXT_CHARS
+            && step.prompt.chars().count() > MAX_PROMPT_TEXT_CHARS
+        {
+            return Err(ApiError::field(
+                "steps",
+                format!("{at}: the prompt has more than {MAX_PROMPT_TEXT_CHARS} characters."),
             ));
         }
         if step.prompt.trim().is_empty() {
