@@ -60,6 +60,35 @@ pub async fn list(
     ordering: Option<&str>,
 ) -> ApiResult<Vec<model_version::Model>> {
     prompts::get(db, caller, prompt_id).await?;
+    Ok(ordered(prompt_id, ordering).all(db).await?)
+}
+
+/// One page of the versions of prompt `prompt_id` in the order of [`list`], with their count
+/// and the page served.
+pub async fn list_page(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    ordering: Option<&str>,
+    request: crate::pagination::PageRequest,
+) -> ApiResult<(Vec<model_version::Model>, u64, crate::pagination::Page)> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    prompts::get(db, caller, prompt_id).await?;
+    let count = model_version::Entity::find()
+        .filter(model_version::Column::ParentModelId.eq(prompt_id))
+        .count(db)
+        .await?;
+    let page = request.locate(count);
+    let items = ordered(prompt_id, ordering)
+        .offset(page.offset)
+        .limit(page.size)
+        .all(db)
+        .await?;
+    Ok((items, count, page))
+}
+
+/// The versions of `prompt_id` ordered by `ordering`, then by id.
+fn ordered(prompt_id: i64, ordering: Option<&str>) -> sea_orm::Select<model_version::Entity> {
     let query =
         model_version::Entity::find().filter(model_version::Column::ParentModelId.eq(prompt_id));
     let (query, _) = crate::util::order_by(
@@ -72,10 +101,7 @@ pub async fn list(
             ("updated_at", model_version::Column::UpdatedAt),
         ],
     );
-    Ok(query
-        .order_by_asc(model_version::Column::Id)
-        .all(db)
-        .await?)
+    query.order_by_asc(model_version::Column::Id)
 }
 
 /// `"v{n+1}"` for a prompt with n versions, bumped until no version has that title.

@@ -252,9 +252,17 @@ async fn a_prompt_with_forty_thousand_versions_still_answers() {
     );
     let (status, body) = app.get(&format!("/api/prompts/{prompt}/")).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = app.get(&format!("/api/prompts/{prompt}/versions")).await;
+    // The version list is paginated: a list of the first 1,000, the total in a header.
+    let versions = format!("/api/prompts/{prompt}/versions");
+    let (status, total, link, body) = get_page(&app, &versions).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.as_array().is_some_and(|v| !v.is_empty()), "a list");
+    assert_eq!(body.as_array().map(Vec::len), Some(1_000));
+    assert_eq!(body[0]["title"], "v1");
+    assert_eq!(total.as_deref(), Some("40001"));
+    assert!(link.is_some_and(|l| l.contains("rel=\"next\"")));
+    let (status, _, _, body) =
+        get_page(&app, &format!("{versions}?page=last&page_size=1000")).await;
+    assert_eq!((status, body.as_array().map(Vec::len)), (200, Some(1)));
     let (status, body) = app.delete(&format!("/api/prompts/{prompt}/")).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(rows(&app, "model_versions").await, 0);
