@@ -363,4 +363,17 @@ mod tests {
         let err = parse_json::<Body>(b"  ").expect_err("empty");
         assert_eq!(err.code(), "parse_error");
     }
+
+    #[test]
+    fn numbers_a_column_cannot_give_back_name_the_field() {
+        let body =
+            br#"{"title": "1.7976931348623157e308", "extra": {"x": [1, -1.7976931348623157e308]}}"#;
+        let err = parse_json::<serde_json::Value>(body).expect_err("out of range");
+        assert!(fields(err).contains_key("extra.x[1]"));
+        // In a string, or a long number that reads back, it is fine.
+        parse_json::<serde_json::Value>(
+            br#"{"t": "1.7976931348623157e308", "n": 1e300, "m": 12345678901234567890}"#,
+        )
+        .expect("storable");
+    }
 }

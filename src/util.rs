@@ -183,6 +183,24 @@ pub fn check_storable_json(
     }
 }
 
+/// Makes `value` storable in a JSON column of both databases: NUL characters removed (see
+/// [`strip_nul`]) and numbers that a column cannot give back (see [`number_storable`])
+/// replaced by `null`. For values Prompter stores from outside a client's request (model
+/// answers, Label Studio's data); clients' own bodies are refused instead.
+pub fn make_storable(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    strip_nul(value);
+    fn numbers(value: &mut Value) {
+        match value {
+            Value::Number(n) if !number_storable(n) => *value = Value::Null,
+            Value::Array(items) => items.iter_mut().for_each(numbers),
+            Value::Object(map) => map.values_mut().for_each(numbers),
+            _ => {}
+        }
+    }
+    numbers(value);
+}
+
 /// Splits `items` into vectors of at most `size` (for bulk inserts under bind limits).
 pub fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     let mut out = vec![];
@@ -275,6 +293,15 @@ mod tests {
             unstorable_json(&nul, "").map(|f| f.0).as_deref(),
             Some("k[1]")
         );
+    }
+
+    #[test]
+    fn make_storable_nulls_unreadable_numbers_and_strips_nul() {
+        let mut value: serde_json::Value =
+            serde_json::from_str(r#"{"a\u0000": [1.7976931348623157e308, 2.5, "x\u0000"]}"#)
+                .expect("json");
+        make_storable(&mut value);
+        assert_eq!(value, serde_json::json!({"a": [null, 2.5, "x"]}));
     }
 
     #[test]

@@ -233,8 +233,9 @@ impl LsClient {
                         shorten(&text, 120)
                     ))
                 })?;
-                // Label Studio on SQLite may hold NULs that PostgreSQL cannot store.
-                crate::util::strip_nul(&mut value);
+                // Label Studio on SQLite may hold NULs that PostgreSQL cannot store, and
+                // numbers a JSON column cannot give back.
+                crate::util::make_storable(&mut value);
                 Ok(value)
             }
             401 | 403 => Err(LsError::Unauthorized(status)),
