@@ -302,7 +302,7 @@ pub async fn baselines(
             .all(db)
     })
     .await?;
-    runs.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    runs.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
     let mut seen = HashSet::new();
     Ok(runs
         .into_iter()
