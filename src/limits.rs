@@ -14,6 +14,15 @@ pub const MAX_TAG_CHARS: usize = 64;
 /// Characters of a prompt's or a version's title.
 pub const MAX_PROMPT_TITLE_CHARS: usize = 500;
 
+/// Characters of a project's title (Label Studio's limit).
+pub const MAX_PROJECT_TITLE_CHARS: usize = 50;
+
+/// Characters of a prompt's domain.
+pub const MAX_DOMAIN_CHARS: usize = 255;
+
+/// Steps of a pipeline version.
+pub const MAX_STEPS: usize = 10;
+
 /// Characters of a prompt's or a project's description.
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 

@@ -72,13 +72,8 @@ async fn validate(input: &ProjectInput) -> ApiResult<()> {
             crate::limits::MAX_DESCRIPTION_CHARS,
         )?;
     }
-    if let Some(title) = &input.title
-        && title.chars().count() > 50
-    {
-        return Err(ApiError::field(
-            "title",
-            "Ensure this field has no more than 50 characters.",
-        ));
+    if let Some(title) = &input.title {
+        crate::limits::check_chars("title", title, crate::limits::MAX_PROJECT_TITLE_CHARS)?;
     }
     if let Some(xml) = &input.label_config {
         parse_config_off_thread("label_config", xml).await?;

@@ -2,7 +2,7 @@
 //! `model_version` label their predictions carry.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::limits::{MAX_PROMPT_TEXT_CHARS, MAX_PROMPT_TITLE_CHARS, check_chars};
+use crate::limits::{MAX_PROMPT_TEXT_CHARS, MAX_PROMPT_TITLE_CHARS, MAX_STEPS, check_chars};
 use crate::llm::ModelParams;
 use crate::llm::Provider;
 use crate::services::model_params;
@@ -301,9 +301,6 @@ struct Pipeline {
     model: Option<String>,
     params: Option<ModelParams>,
 }
-
-/// The most steps a pipeline has.
-const MAX_STEPS: usize = 10;
 
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();

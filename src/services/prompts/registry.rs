@@ -43,16 +43,14 @@ pub(super) fn clean_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
-/// A domain as stored: trimmed, at most 255 characters, empty meaning none.
+/// A domain as stored: trimmed, at most [`crate::limits::MAX_DOMAIN_CHARS`] characters, empty
+/// meaning none.
 pub(super) fn clean_domain(domain: Option<String>) -> ApiResult<Option<String>> {
     let domain = domain
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty());
-    if domain.as_ref().is_some_and(|d| d.chars().count() > 255) {
-        return Err(ApiError::field(
-            "domain",
-            "Ensure this field has no more than 255 characters.",
-        ));
+    if let Some(d) = &domain {
+        check_chars("domain", d, crate::limits::MAX_DOMAIN_CHARS)?;
     }
     Ok(domain)
 }
