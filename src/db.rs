@@ -168,3 +168,22 @@ where
     }
     Ok(out)
 }
+
+/// `column IN (ids)` with the ids written into the statement as integer literals, not bound:
+/// for a condition that one paged query must hold whole (a Custom run's tasks, tasks matching
+/// a class filter), however many ids there are. Integers only, so nothing can be injected; an
+/// empty list matches nothing. `column` is SQL as written (`tasks.id`).
+pub fn ids_literal_in(column: &str, ids: &[i64]) -> sea_orm::sea_query::Expr {
+    use std::fmt::Write;
+    if ids.is_empty() {
+        return sea_orm::sea_query::Expr::cust("1 = 0");
+    }
+    let mut list = String::with_capacity(ids.len() * 8);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    sea_orm::sea_query::Expr::cust(format!("{column} IN ({list})"))
+}
