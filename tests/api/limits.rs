@@ -582,3 +582,28 @@ async fn the_minimum_interval_between_firings_is_an_instance_setting() {
         .await;
     assert_eq!(status, 201, "{body}");
 }
+
+/// Item 4: a task's annotation list is paginated the same way (it answered every row).
+#[tokio::test]
+async fn the_annotation_list_is_paginated() {
+    let app = TestApp::spawn().await;
+    let project = app.project(CLS).await;
+    let task = app.import(project, json!([{"text": "a"}])).await[0];
+    let path = format!("/api/tasks/{task}/annotations/");
+    for _ in 0..3 {
+        let result = json!([{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                             "value": {"choices": ["Positive"]}}]);
+        let (status, body) = app.post(&path, json!({"result": result})).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, total, link, body) = get_page(&app, &format!("{path}?page_size=2")).await;
+    assert_eq!(
+        (status, body.as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{body}"
+    );
+    assert_eq!(total.as_deref(), Some("3"));
+    assert!(link.is_some_and(|l| l.contains("rel=\"next\"")));
+    let (_, _, _, body) = get_page(&app, &path).await;
+    assert_eq!(body.as_array().map(Vec::len), Some(3));
+}
