@@ -68,11 +68,12 @@ pub const MAX_IMPORT_TASKS: usize = 50_000;
 /// Default of `PROMPTER_MAX_BODY_BYTES`: bytes of a request body (413 above).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 
-/// Items per page of the lists that had none (comments, versions, runs, schedules) when the
-/// request gives no `page_size`.
+/// Items per page of the lists answered as bare arrays and paginated by `page`/`page_size`
+/// (a prompt's comments and versions, a task's annotations) when the request gives no
+/// `page_size`.
 pub const DEFAULT_PAGE_SIZE: u64 = 1_000;
 
-/// Items per page of any list, at most (a larger `page_size` is clamped).
+/// Items per page of those lists, at most (a larger `page_size` is clamped).
 pub const MAX_PAGE_SIZE: u64 = 1_000;
 
 /// `text` has at most `max` characters, else a 400 on `field` in Django's words.
