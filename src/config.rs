@@ -93,8 +93,12 @@ pub struct ServeConfig {
     #[arg(long, env = "PROMPTER_NO_MIGRATE")]
     pub no_migrate: bool,
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "PROMPTER_MAX_BODY_BYTES", default_value_t = 100 * 1024 * 1024)]
+    #[arg(long, env = "PROMPTER_MAX_BODY_BYTES", default_value_t = crate::limits::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Seconds between two firings of a schedule, at least: a cron expression that fires more
+    /// often (`* * * * * *`) is refused.
+    #[arg(long, env = "PROMPTER_SCHEDULE_MIN_INTERVAL", default_value_t = crate::limits::DEFAULT_SCHEDULE_MIN_INTERVAL_SECS)]
+    pub schedule_min_interval: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PROMPTER_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
@@ -187,7 +191,8 @@ impl ServeConfig {
             admin_password: None,
             admin_org: "Prompter".into(),
             no_migrate: false,
-            max_body_bytes: 100 * 1024 * 1024,
+            max_body_bytes: crate::limits::DEFAULT_MAX_BODY_BYTES,
+            schedule_min_interval: crate::limits::DEFAULT_SCHEDULE_MIN_INTERVAL_SECS,
             http_workers: None,
             sample_subset_size: 20,
             prices_file: None,

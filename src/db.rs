@@ -147,3 +147,43 @@ pub fn is_transient(err: &DbErr) -> bool {
     // PostgreSQL: deadlock_detected, serialization_failure; SQLite: SQLITE_BUSY (5).
     matches!(db_err.code().as_deref(), Some("40P01" | "40001" | "5"))
 }
+
+/// The most ids one statement binds: SQLite refuses a statement with more than 32,766 bound
+/// variables ("too many SQL variables") and PostgreSQL more than 65,535, so every list of ids
+/// that can grow with the data (a prompt's versions, a run's tasks) is bound in chunks of this.
+pub const MAX_BOUND_IDS: usize = 500;
+
+/// Runs `query` once per chunk of at most [`MAX_BOUND_IDS`] of `ids` and returns all their
+/// rows in chunk order. Queries whose rows group or order by the chunked column give the same
+/// rows as one statement would; others must merge what they need themselves.
+pub async fn in_chunks<I, T, F, Fut>(ids: &[I], mut query: F) -> Result<Vec<T>, DbErr>
+where
+    I: Clone,
+    F: FnMut(Vec<I>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, DbErr>>,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(MAX_BOUND_IDS) {
+        out.extend(query(chunk.to_vec()).await?);
+    }
+    Ok(out)
+}
+
+/// `column IN (ids)` with the ids written into the statement as integer literals, not bound:
+/// for a condition that one paged query must hold whole (a Custom run's tasks, tasks matching
+/// a class filter), however many ids there are. Integers only, so nothing can be injected; an
+/// empty list matches nothing. `column` is SQL as written (`tasks.id`).
+pub fn ids_literal_in(column: &str, ids: &[i64]) -> sea_orm::sea_query::Expr {
+    use std::fmt::Write;
+    if ids.is_empty() {
+        return sea_orm::sea_query::Expr::cust("1 = 0");
+    }
+    let mut list = String::with_capacity(ids.len() * 8);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    sea_orm::sea_query::Expr::cust(format!("{column} IN ({list})"))
+}

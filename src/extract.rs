@@ -142,7 +142,9 @@ pub async fn parse_json_off_thread<T: DeserializeOwned + Send + 'static>(
 
 /// Parses `bytes` as exactly one JSON value of type `T`, turning serde's error into a 400 that
 /// names the field. Text anywhere in the body (values and keys) must not contain NUL, which
-/// PostgreSQL cannot store: one rule for both databases, applied before anything is read.
+/// PostgreSQL cannot store, and numbers must be ones a JSON column gives back (see
+/// [`crate::util::number_storable`]): one rule for both databases, applied before anything
+/// is read, so nothing a body carries can make a row unreadable.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
@@ -150,8 +152,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "JSON parse error - the request body is empty",
         ));
     }
-    if has_escaped_nul(bytes) {
-        return Err(nul_error(bytes));
+    if has_escaped_nul(bytes) || has_unstorable_number(bytes) {
+        return Err(unstorable_error(bytes));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
@@ -209,42 +211,71 @@ fn has_escaped_nul(bytes: &[u8]) -> bool {
     false
 }
 
-/// The 400 for a body with a NUL character, naming the first field (or key) that holds one.
-fn nul_error(bytes: &[u8]) -> ApiError {
-    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
-        let join = |key: &str| {
-            if path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{path}.{key}")
-            }
-        };
-        match value {
-            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_string()),
-            serde_json::Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .find_map(|(i, v)| find(v, &format!("{path}[{i}]"))),
-            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-                if k.contains('\0') {
-                    Some(join(&k.replace('\0', "\\u0000")))
-                } else {
-                    find(v, &join(k))
-                }
-            }),
-            _ => None,
-        }
-    }
-    let field = serde_json::from_slice::<serde_json::Value>(bytes)
+/// The 400 for a body that holds something a JSON column cannot store (a NUL character, a
+/// number out of range), naming the first field (or key) that holds it.
+fn unstorable_error(bytes: &[u8]) -> ApiError {
+    let found = serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
-        .and_then(|v| find(&v, ""))
-        .filter(|f| !f.is_empty())
-        .unwrap_or_else(|| "non_field_errors".into());
-    ApiError::field(&field, NUL_MESSAGE)
+        .and_then(|v| crate::util::unstorable_json(&v, ""));
+    match found {
+        Some((field, message)) => {
+            let field = if field.is_empty() {
+                "non_field_errors".into()
+            } else {
+                field
+            };
+            ApiError::field(&field, message)
+        }
+        None => ApiError::field("non_field_errors", NUL_MESSAGE),
+    }
+}
+
+/// The body holds a number (outside strings) that [`crate::util::number_storable`] refuses.
+/// One linear pass; only long numbers or ones with an exponent are parsed.
+fn has_unstorable_number(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 2,
+                b'"' => {
+                    in_string = false;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len()
+                && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+            {
+                i += 1;
+            }
+            let token = &bytes[start..i];
+            if (token.len() > 15 || token.iter().any(|c| matches!(c, b'e' | b'E')))
+                && let Ok(serde_json::Value::Number(n)) = serde_json::from_slice(token)
+                && !crate::util::number_storable(&n)
+            {
+                return true;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The message of every refusal of a NUL character.
-pub const NUL_MESSAGE: &str = "Null characters are not allowed.";
+pub use crate::util::NUL_MESSAGE;
 
 fn strip_position(message: &str) -> String {
     match message.find(" at line ") {
@@ -331,5 +362,18 @@ mod tests {
         assert_eq!(err.code(), "parse_error");
         let err = parse_json::<Body>(b"  ").expect_err("empty");
         assert_eq!(err.code(), "parse_error");
+    }
+
+    #[test]
+    fn numbers_a_column_cannot_give_back_name_the_field() {
+        let body =
+            br#"{"title": "1.7976931348623157e308", "extra": {"x": [1, -1.7976931348623157e308]}}"#;
+        let err = parse_json::<serde_json::Value>(body).expect_err("out of range");
+        assert!(fields(err).contains_key("extra.x[1]"));
+        // In a string, or a long number that reads back, it is fine.
+        parse_json::<serde_json::Value>(
+            br#"{"t": "1.7976931348623157e308", "n": 1e300, "m": 12345678901234567890}"#,
+        )
+        .expect("storable");
     }
 }

@@ -85,6 +85,7 @@ impl Application {
             sample_subset_size: config.sample_subset_size,
             ml_webhook_auth: config.ml_webhook_auth,
             prices,
+            schedule_min_interval: config.schedule_min_interval,
         });
         let state = AppState {
             db: db.clone(),

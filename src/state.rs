@@ -26,4 +26,6 @@ pub struct Settings {
     pub ml_webhook_auth: bool,
     /// Model prices for estimates and run costs.
     pub prices: crate::pricing::PriceTable,
+    /// Seconds between two firings of a schedule, at least (`PROMPTER_SCHEDULE_MIN_INTERVAL`).
+    pub schedule_min_interval: u64,
 }

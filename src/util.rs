@@ -112,6 +112,95 @@ pub fn strip_nul(value: &mut serde_json::Value) {
     }
 }
 
+/// The message of every refusal of a NUL character.
+pub const NUL_MESSAGE: &str = "Null characters are not allowed.";
+
+/// The message of every refusal of a number a JSON column cannot give back.
+pub const NUMBER_RANGE_MESSAGE: &str =
+    "This number is out of the range that can be stored (about 1.7e308 at most).";
+
+/// A JSON number that a JSON column of either database gives back as it was written.
+/// PostgreSQL keeps a `jsonb` number as `numeric` and writes it back in full positional form
+/// (`1.7976931348623157e308` comes back as a 309-digit integer); serde_json's parser (without
+/// `float_roundtrip`) rounds such a long integer past `f64::MAX` and fails with "number out
+/// of range", so a row holding it could never be read again. A number is storable when its
+/// positional form parses back.
+pub fn number_storable(number: &serde_json::Number) -> bool {
+    let Some(f) = number.as_f64().filter(|_| number.is_f64()) else {
+        return true; // i64 and u64 read back exactly.
+    };
+    // Only numbers whose positional form is long can fail; skip the work for the rest.
+    if f == 0.0 || (1e-5..1e16).contains(&f.abs()) {
+        return true;
+    }
+    serde_json::from_str::<serde_json::Value>(&format!("{f}")).is_ok()
+}
+
+/// Where `value` holds something a JSON column cannot store or give back (a NUL character in a
+/// string or key, a number out of [`number_storable`]'s range), as the field path under `path`
+/// (`model_params.extra.x`, `[3].data.text`) and the message; `None` when all is storable.
+/// The one check of every JSON value written to a JSON column, on both databases.
+pub fn unstorable_json(value: &serde_json::Value, path: &str) -> Option<(String, &'static str)> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some((path.to_string(), NUL_MESSAGE)),
+        Value::Number(n) if !number_storable(n) => Some((path.to_string(), NUMBER_RANGE_MESSAGE)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| unstorable_json(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let key = if path.is_empty() {
+                k.replace('\0', "\\u0000")
+            } else {
+                format!("{path}.{}", k.replace('\0', "\\u0000"))
+            };
+            if k.contains('\0') {
+                Some((key, NUL_MESSAGE))
+            } else {
+                unstorable_json(v, &key)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// [`unstorable_json`] as a 400 naming the field (`non_field_errors` for the root).
+pub fn check_storable_json(
+    value: &serde_json::Value,
+    path: &str,
+) -> Result<(), crate::error::ApiError> {
+    match unstorable_json(value, path) {
+        None => Ok(()),
+        Some((field, message)) => {
+            let field = if field.is_empty() {
+                "non_field_errors".to_string()
+            } else {
+                field
+            };
+            Err(crate::error::ApiError::field(&field, message))
+        }
+    }
+}
+
+/// Makes `value` storable in a JSON column of both databases: NUL characters removed (see
+/// [`strip_nul`]) and numbers that a column cannot give back (see [`number_storable`])
+/// replaced by `null`. For values Prompter stores from outside a client's request (model
+/// answers, Label Studio's data); clients' own bodies are refused instead.
+pub fn make_storable(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    strip_nul(value);
+    fn numbers(value: &mut Value) {
+        match value {
+            Value::Number(n) if !number_storable(n) => *value = Value::Null,
+            Value::Array(items) => items.iter_mut().for_each(numbers),
+            Value::Object(map) => map.values_mut().for_each(numbers),
+            _ => {}
+        }
+    }
+    numbers(value);
+}
+
 /// Splits `items` into vectors of at most `size` (for bulk inserts under bind limits).
 pub fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     let mut out = vec![];
@@ -179,6 +268,40 @@ mod tests {
         let mut value = serde_json::json!({"a\u{0}b": ["x\u{0}", {"k": "\u{0}"}], "n": 1});
         strip_nul(&mut value);
         assert_eq!(value, serde_json::json!({"ab": ["x", {"k": ""}], "n": 1}));
+    }
+
+    #[test]
+    fn numbers_postgresql_gives_back_unreadable_are_found() {
+        let value: serde_json::Value = serde_json::from_str(
+            r#"{"a": [1, 2.5, 1e300, 5e-324, -1e308], "b": {"x": 1.7976931348623157e308}}"#,
+        )
+        .expect("json");
+        let (path, message) = unstorable_json(&value, "model_params").expect("found");
+        assert_eq!(path, "model_params.b.x");
+        assert_eq!(message, NUMBER_RANGE_MESSAGE);
+        let negative: serde_json::Value =
+            serde_json::from_str("[-1.7976931348623157e308]").expect("json");
+        assert_eq!(
+            unstorable_json(&negative, "").map(|f| f.0).as_deref(),
+            Some("[0]")
+        );
+        let fine =
+            serde_json::json!({"n": [0, -0.0, 1e22, 18446744073709551615u64, i64::MIN, 0.1]});
+        assert!(unstorable_json(&fine, "").is_none());
+        let nul = serde_json::json!({"k": ["ok", "a\u{0}"]});
+        assert_eq!(
+            unstorable_json(&nul, "").map(|f| f.0).as_deref(),
+            Some("k[1]")
+        );
+    }
+
+    #[test]
+    fn make_storable_nulls_unreadable_numbers_and_strips_nul() {
+        let mut value: serde_json::Value =
+            serde_json::from_str(r#"{"a\u0000": [1.7976931348623157e308, 2.5, "x\u0000"]}"#)
+                .expect("json");
+        make_storable(&mut value);
+        assert_eq!(value, serde_json::json!({"a": [null, 2.5, "x"]}));
     }
 
     #[test]

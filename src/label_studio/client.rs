@@ -239,8 +239,9 @@ impl LsClient {
                     tracing::warn!(target: "outbound", url = %self.base, "Label Studio's answer is not JSON");
                     LsError::Invalid("it is not JSON (is this a Label Studio URL?)")
                 })?;
-                // Label Studio on SQLite may hold NULs that PostgreSQL cannot store.
-                crate::util::strip_nul(&mut value);
+                // Label Studio on SQLite may hold NULs that PostgreSQL cannot store, and
+                // numbers a JSON column cannot give back.
+                crate::util::make_storable(&mut value);
                 Ok(value)
             }
             401 | 403 => Err(LsError::Unauthorized(status)),

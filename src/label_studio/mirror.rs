@@ -402,19 +402,24 @@ pub async fn delete_annotations(
     ls_ids: &[i64],
 ) -> ApiResult<usize> {
     let txn = crate::db::begin_write(db).await?;
-    let found: Vec<(i64, i64)> = annotation::Entity::find()
-        .select_only()
-        .columns([annotation::Column::Id, annotation::Column::TaskId])
-        .filter(annotation::Column::ProjectId.eq(project_id))
-        .filter(annotation::Column::LsAnnotationId.is_in(ls_ids.to_vec()))
-        .into_tuple()
-        .all(&txn)
-        .await?;
+    let found: Vec<(i64, i64)> = crate::db::in_chunks(ls_ids, |chunk| {
+        annotation::Entity::find()
+            .select_only()
+            .columns([annotation::Column::Id, annotation::Column::TaskId])
+            .filter(annotation::Column::ProjectId.eq(project_id))
+            .filter(annotation::Column::LsAnnotationId.is_in(chunk))
+            .into_tuple()
+            .all(&txn)
+    })
+    .await?;
     if !found.is_empty() {
-        annotation::Entity::delete_many()
-            .filter(annotation::Column::Id.is_in(found.iter().map(|(id, _)| *id)))
-            .exec(&txn)
-            .await?;
+        let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+        for chunk in ids.chunks(crate::db::MAX_BOUND_IDS) {
+            annotation::Entity::delete_many()
+                .filter(annotation::Column::Id.is_in(chunk.to_vec()))
+                .exec(&txn)
+                .await?;
+        }
         let tasks: Vec<i64> = found.iter().map(|(_, t)| *t).collect();
         counters::recount_tasks(&txn, &tasks).await?;
     }

@@ -118,17 +118,19 @@ pub async fn predict(
         .filter_map(|t| t.get("id").and_then(Value::as_i64))
         .collect();
     let known: HashMap<i64, i64> = if mirror_project > 0 && !ls_ids.is_empty() {
-        task::Entity::find()
-            .select_only()
-            .columns([task::Column::LsTaskId, task::Column::Id])
-            .filter(task::Column::ProjectId.eq(mirror_project))
-            .filter(task::Column::LsTaskId.is_in(ls_ids))
-            .into_tuple::<(Option<i64>, i64)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .filter_map(|(ls, id)| Some((ls?, id)))
-            .collect()
+        crate::db::in_chunks(&ls_ids, |chunk| {
+            task::Entity::find()
+                .select_only()
+                .columns([task::Column::LsTaskId, task::Column::Id])
+                .filter(task::Column::ProjectId.eq(mirror_project))
+                .filter(task::Column::LsTaskId.is_in(chunk))
+                .into_tuple::<(Option<i64>, i64)>()
+                .all(db)
+        })
+        .await?
+        .into_iter()
+        .filter_map(|(ls, id)| Some((ls?, id)))
+        .collect()
     } else {
         HashMap::new()
     };

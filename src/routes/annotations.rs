@@ -6,8 +6,9 @@ use crate::extract::ApiJson;
 use crate::services::accounts;
 use crate::services::annotations as service;
 use crate::state::AppState;
+use crate::views::PageParams;
 use crate::views::annotations::{AnnotationInput, AnnotationView};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use entity::annotation;
 
 /// Registers the annotation routes.
@@ -48,16 +49,26 @@ async fn one(state: &AppState, item: annotation::Model) -> ApiResult<AnnotationV
         .ok_or(crate::error::ApiError::NotFound)
 }
 
-/// The non-cancelled annotations of a task, by id.
-#[utoipa::path(get, path = "/api/tasks/{id}/annotations/", tag = "annotations", params(("id" = i64, Path, description = "Task id")),
-    responses((status = 200, body = Vec<AnnotationView>), (status = 404, body = ErrorBody)))]
+/// The non-cancelled annotations of a task, by id: a list, paginated by `page` and
+/// `page_size` (1,000 a page by default and at most), the total in `X-Total-Count` and the
+/// other pages in `Link`.
+#[utoipa::path(get, path = "/api/tasks/{id}/annotations/", tag = "annotations", params(("id" = i64, Path, description = "Task id"), PageParams),
+    responses((status = 200, body = Vec<AnnotationView>, headers(
+        ("X-Total-Count" = u64, description = "Annotations over all pages"),
+        ("Link" = String, description = "The next and previous pages (RFC 8288)"))),
+        (status = 404, body = ErrorBody)))]
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
+    paging: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let items = service::list(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(views(&state, items).await?))
+    use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+    let request = paging.resolve(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let (items, count, page) = service::list(&state.db, &caller, *id, request).await?;
+    let views = views(&state, items).await?;
+    Ok(super::array_page(&req, page, count, &views))
 }
 
 /// Annotates a task as the caller.

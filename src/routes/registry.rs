@@ -6,13 +6,15 @@ use super::resource;
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
+use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
+use crate::views::PageParams;
 use crate::views::registry::{
     CommentInput, CommentView, ExportQuery, ImportInput, ImportQuery, ImportedView, PromptDocument,
     ScheduleInput, ScheduleView,
 };
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use entity::{prompt_comment, prompt_schedule};
 
 /// Registers the registry routes (import before the prompts' `{id}` routes).
@@ -59,16 +61,25 @@ pub async fn comment_views(
 
 /// The prompt's comments, newest first: notes, and the reasons of deployment and status
 /// changes.
+/// Paginated by `page` and `page_size` (1,000 a page by default and at most); the body stays a
+/// list, the total is in `X-Total-Count` and the other pages in `Link`.
 #[utoipa::path(get, path = "/api/prompts/{id}/comments", tag = "registry",
-    params(("id" = i64, Path, description = "Prompt id")),
-    responses((status = 200, body = Vec<CommentView>), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Prompt id"), PageParams),
+    responses((status = 200, body = Vec<CommentView>, headers(
+        ("X-Total-Count" = u64, description = "Comments over all pages"),
+        ("Link" = String, description = "The next and previous pages (RFC 8288)"))),
+        (status = 404, body = ErrorBody)))]
 pub async fn list_comments(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
+    paging: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let found = comments::list(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(comment_views(&state, found).await?))
+    let request = paging.resolve(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let (found, count, page) = comments::list(&state.db, &caller, *id, request).await?;
+    let views = comment_views(&state, found).await?;
+    Ok(super::array_page(&req, page, count, &views))
 }
 
 /// Adds a comment (append-only: comments are never edited or deleted). Any member may
@@ -155,7 +166,14 @@ pub async fn create_schedule(
     id: web::Path<i64>,
     body: ApiJson<ScheduleInput>,
 ) -> ApiResult<HttpResponse> {
-    let made = schedules::create(&state.db, &caller, *id, body.0).await?;
+    let made = schedules::create_with(
+        &state.db,
+        &caller,
+        *id,
+        body.0,
+        state.settings.schedule_min_interval,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(one_schedule(&state, made).await?))
 }
 
@@ -185,7 +203,15 @@ pub async fn update_schedule(
     body: ApiJson<ScheduleInput>,
 ) -> ApiResult<HttpResponse> {
     let (prompt, schedule) = path.into_inner();
-    let updated = schedules::update(&state.db, &caller, prompt, schedule, body.0).await?;
+    let updated = schedules::update(
+        &state.db,
+        &caller,
+        prompt,
+        schedule,
+        body.0,
+        state.settings.schedule_min_interval,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(one_schedule(&state, updated).await?))
 }
 

@@ -8,11 +8,12 @@ use crate::services::accounts;
 use crate::services::prompts::version_scores;
 use crate::services::versions as service;
 use crate::state::AppState;
+use crate::views::PageParams;
 use crate::views::users::UserSimple;
 use crate::views::versions::{
     CostEstimateView, DefaultVersionNameView, VersionInput, VersionListQuery, VersionView,
 };
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use entity::model_version;
 
 /// Registers the version routes.
@@ -82,18 +83,28 @@ pub async fn default_name(
     }))
 }
 
-/// The versions of a prompt (a bare list).
+/// The versions of a prompt (a bare list), paginated by `page` and `page_size` (1,000 a page
+/// by default and at most); the total is in `X-Total-Count` and the other pages in `Link`.
 #[utoipa::path(get, path = "/api/prompts/{id}/versions", tag = "versions",
-    params(("id" = i64, Path, description = "Prompt id"), VersionListQuery),
-    responses((status = 200, body = Vec<VersionView>), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Prompt id"), VersionListQuery, PageParams),
+    responses((status = 200, body = Vec<VersionView>, headers(
+        ("X-Total-Count" = u64, description = "Versions over all pages"),
+        ("Link" = String, description = "The next and previous pages (RFC 8288)"))),
+        (status = 404, body = ErrorBody)))]
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
     query: web::Query<VersionListQuery>,
+    paging: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let items = service::list(&state.db, &caller, *id, query.ordering.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(views(&state, items).await?))
+    use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+    let request = paging.resolve(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let (items, count, page) =
+        service::list_page(&state.db, &caller, *id, query.ordering.as_deref(), request).await?;
+    let views = views(&state, items).await?;
+    Ok(super::array_page(&req, page, count, &views))
 }
 
 /// Creates a version: a prompt template bound to a provider model.

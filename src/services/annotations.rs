@@ -103,14 +103,22 @@ pub async fn list(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     task_id: i64,
-) -> ApiResult<Vec<annotation::Model>> {
+    request: crate::pagination::PageRequest,
+) -> ApiResult<(Vec<annotation::Model>, u64, crate::pagination::Page)> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
     let task = tasks::get(db, caller, task_id).await?;
-    Ok(annotation::Entity::find()
+    let query = annotation::Entity::find()
         .filter(annotation::Column::TaskId.eq(task.id))
-        .filter(annotation::Column::WasCancelled.eq(false))
+        .filter(annotation::Column::WasCancelled.eq(false));
+    let count = query.clone().count(db).await?;
+    let page = request.locate(count);
+    let items = query
         .order_by_asc(annotation::Column::Id)
+        .offset(page.offset)
+        .limit(page.size)
         .all(db)
-        .await?)
+        .await?;
+    Ok((items, count, page))
 }
 
 /// The annotation `id` if its project is the caller organization's, or 404.

@@ -2,15 +2,14 @@
 //! status changes. Append-only: nothing here edits or deletes a comment.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageRequest};
 use entity::enums::CommentKind;
 use entity::{model_version, prompt_comment};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
-
-/// The longest comment accepted.
-pub const MAX_TEXT: usize = 10_000;
 
 /// Appends a comment of `kind` to prompt `prompt_id` (already checked to be the caller's).
 pub async fn record(
@@ -48,12 +47,7 @@ pub async fn create(
     if text.is_empty() {
         return Err(ApiError::field("text", "This field may not be blank."));
     }
-    if text.chars().count() > MAX_TEXT {
-        return Err(ApiError::field(
-            "text",
-            format!("Ensure this field has no more than {MAX_TEXT} characters."),
-        ));
-    }
+    crate::limits::check_chars("text", &text, crate::limits::MAX_COMMENT_CHARS)?;
     if let Some(version) = version_id {
         model_version::Entity::find_by_id(version)
             .filter(model_version::Column::ParentModelId.eq(prompt.id))
@@ -77,16 +71,24 @@ pub async fn create(
     .await
 }
 
-/// The comments of prompt `prompt_id`, newest first.
+/// One page of the comments of prompt `prompt_id`, newest first, with their count and the
+/// page served.
 pub async fn list(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     prompt_id: i64,
-) -> ApiResult<Vec<prompt_comment::Model>> {
+    request: PageRequest,
+) -> ApiResult<(Vec<prompt_comment::Model>, u64, Page)> {
     let prompt = super::prompts::get(db, caller, prompt_id).await?;
-    Ok(prompt_comment::Entity::find()
-        .filter(prompt_comment::Column::PromptId.eq(prompt.id))
+    let query =
+        prompt_comment::Entity::find().filter(prompt_comment::Column::PromptId.eq(prompt.id));
+    let count = query.clone().count(db).await?;
+    let page = request.locate(count);
+    let items = query
         .order_by_desc(prompt_comment::Column::Id)
+        .offset(page.offset)
+        .limit(page.size)
         .all(db)
-        .await?)
+        .await?;
+    Ok((items, count, page))
 }

@@ -268,7 +268,8 @@ pub async fn subset_tasks(
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_i64).collect())
                 .unwrap_or_default();
-            cond = cond.add(task::Column::Id.is_in(ids));
+            // Bound one by one, a large Custom run would pass SQLite's variable limit.
+            cond = cond.add(crate::db::ids_literal_in("tasks.id", &ids));
         }
         Subset::All => {}
     }
@@ -284,7 +285,7 @@ pub async fn subset_tasks(
             Some(run) => matching_tasks(db, run, q).await?,
             None => vec![],
         };
-        cond = cond.add(task::Column::Id.is_in(ids));
+        cond = cond.add(crate::db::ids_literal_in("tasks.id", &ids));
     }
     // The run's own subset, unfiltered: page through the tasks it resolved (its slices).
     let own_subset = run.as_ref().filter(|r| {

@@ -8,6 +8,7 @@ pub const REASONING_EFFORTS: [&str; 5] = ["none", "minimal", "low", "medium", "h
 
 /// Checks the bounds of `params`, naming `field.<key>` in the 400.
 pub fn check(field: &str, params: &ModelParams) -> ApiResult<()> {
+    crate::limits::check_json_bytes(field, params, crate::limits::MAX_MODEL_PARAMS_BYTES)?;
     let err = |key: &str, message: &str| ApiError::field(&format!("{field}.{key}"), message);
     if let Some(t) = params.temperature
         && !(0.0..=2.0).contains(&t)

@@ -293,19 +293,23 @@ pub async fn first_with_key(
 }
 
 /// Applies a partial update; new secrets are sealed, `""` or `null` removes one.
-pub async fn update(
-    db: &impl ConnectionTrait,
+pub async fn update<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
     secrets: &Secrets,
     caller: &AuthUser,
     id: i64,
     input: ModelProviderConnectionInput,
 ) -> ApiResult<connection::Model> {
     validate(&input)?;
-    let mut model = get(db, caller, id).await?;
+    // In a transaction: a row that the database wrote but could not give back (PostgreSQL's
+    // `RETURNING` decoded in the same statement) is rolled back, not left behind a 500.
+    let txn = crate::db::begin_write(db).await?;
+    let mut model = get(&txn, caller, id).await?;
     apply(&mut model, secrets, input);
     validate_merged(&model)?;
     model.updated_at = crate::util::now();
-    let updated = model.into_active_model().reset_all().update(db).await?;
+    let updated = model.into_active_model().reset_all().update(&txn).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
     tracing::info!(
         connection = updated.id,
         organization = updated.organization_id,

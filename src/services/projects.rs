@@ -65,13 +65,15 @@ pub fn config_of(project: &project::Model) -> LabelConfig {
 }
 
 async fn validate(input: &ProjectInput) -> ApiResult<()> {
-    if let Some(title) = &input.title
-        && title.chars().count() > 50
-    {
-        return Err(ApiError::field(
-            "title",
-            "Ensure this field has no more than 50 characters.",
-        ));
+    if let Some(description) = &input.description {
+        crate::limits::check_chars(
+            "description",
+            description,
+            crate::limits::MAX_DESCRIPTION_CHARS,
+        )?;
+    }
+    if let Some(title) = &input.title {
+        crate::limits::check_chars("title", title, crate::limits::MAX_PROJECT_TITLE_CHARS)?;
     }
     if let Some(xml) = &input.label_config {
         parse_config_off_thread("label_config", xml).await?;
@@ -432,6 +434,34 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             "No tasks found in the request.",
         ));
     }
+    if items.len() > crate::limits::MAX_IMPORT_TASKS {
+        return Err(ApiError::field(
+            "non_field_errors",
+            format!(
+                "An import has at most {} tasks; this one has {}: split it.",
+                crate::limits::MAX_IMPORT_TASKS,
+                items.len()
+            ),
+        ));
+    }
+    // Sizes and storable values, before the write transaction (a structured item's data is
+    // its `data`, a bare one is the data itself).
+    for (i, item) in items.iter().enumerate() {
+        match item.get("data") {
+            Some(data @ serde_json::Value::Object(_)) => {
+                tasks::check_task_json(&format!("[{i}]."), Some(data), item.get("meta"))?;
+                crate::util::check_storable_json(item, &format!("[{i}]"))?;
+            }
+            _ => {
+                crate::limits::check_json_bytes(
+                    &format!("[{i}]"),
+                    item,
+                    crate::limits::MAX_TASK_DATA_BYTES,
+                )?;
+                crate::util::check_storable_json(item, &format!("[{i}]"))?;
+            }
+        }
+    }
     let txn = crate::db::begin_write(db).await?;
     let project = get(&txn, caller, project_id).await?;
     let config = config_of(&project);
@@ -482,12 +512,14 @@ pub async fn by_ids_in_order(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> ApiResult<Vec<project::Model>> {
-    let mut found: HashMap<i64, project::Model> = project::Entity::find()
-        .filter(project::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let mut found: HashMap<i64, project::Model> = crate::db::in_chunks(ids, |chunk| {
+        project::Entity::find()
+            .filter(project::Column::Id.is_in(chunk))
+            .all(db)
+    })
+    .await?
+    .into_iter()
+    .map(|p| (p.id, p))
+    .collect();
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }

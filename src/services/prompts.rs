@@ -99,11 +99,13 @@ pub async fn associations(
     if prompt_ids.is_empty() {
         return Ok(out);
     }
-    for link in model_interface_project::Entity::find()
-        .filter(model_interface_project::Column::ModelInterfaceId.is_in(prompt_ids.to_vec()))
-        .order_by_asc(model_interface_project::Column::ProjectId)
-        .all(db)
-        .await?
+    for link in crate::db::in_chunks(prompt_ids, |chunk| {
+        model_interface_project::Entity::find()
+            .filter(model_interface_project::Column::ModelInterfaceId.is_in(chunk))
+            .order_by_asc(model_interface_project::Column::ProjectId)
+            .all(db)
+    })
+    .await?
     {
         out.entry(link.model_interface_id)
             .or_default()
@@ -161,13 +163,35 @@ fn check_title(title: &str) -> ApiResult<()> {
     if title.trim().is_empty() {
         return Err(ApiError::field("title", "This field may not be blank."));
     }
-    if title.chars().count() > 500 {
-        return Err(ApiError::field(
-            "title",
-            "Ensure this field has no more than 500 characters.",
-        ));
+    crate::limits::check_chars("title", title, crate::limits::MAX_PROMPT_TITLE_CHARS)
+}
+
+/// The checks of a prompt's fields that need no database, run before any transaction: title,
+/// skill, description, tags (cleaned), domain (cleaned) and parameters.
+#[allow(clippy::type_complexity)]
+fn check_input(input: &PromptInput) -> ApiResult<(Option<Vec<String>>, Option<Option<String>>)> {
+    if let Some(title) = &input.title {
+        check_title(title)?;
     }
-    Ok(())
+    if let Some(skill) = &input.skill_name {
+        check_skill(skill)?;
+    }
+    if let Some(Some(description)) = &input.description {
+        crate::limits::check_chars(
+            "description",
+            description,
+            crate::limits::MAX_DESCRIPTION_CHARS,
+        )?;
+    }
+    if let Some(reason) = &input.reason {
+        crate::limits::check_chars("reason", reason.trim(), crate::limits::MAX_COMMENT_CHARS)?;
+    }
+    let tags = input.tags.as_deref().map(clean_tags).transpose()?;
+    let domain = input.domain.clone().map(clean_domain).transpose()?;
+    if let Some(parameters) = &input.parameters {
+        check_parameters(parameters)?;
+    }
+    Ok((tags, domain))
 }
 
 /// Checks that `version_id` is a version of prompt `prompt_id` (a 400 on `deployed_version`
@@ -224,16 +248,18 @@ pub async fn forget_deleted_deployed(
     if ids.is_empty() {
         return Ok(());
     }
-    let live: Vec<(i64, i64)> = model_version::Entity::find()
-        .select_only()
-        .columns([
-            model_version::Column::Id,
-            model_version::Column::ParentModelId,
-        ])
-        .filter(model_version::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let live: Vec<(i64, i64)> = crate::db::in_chunks(&ids, |chunk| {
+        model_version::Entity::find()
+            .select_only()
+            .columns([
+                model_version::Column::Id,
+                model_version::Column::ParentModelId,
+            ])
+            .filter(model_version::Column::Id.is_in(chunk))
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
     for p in prompts.iter_mut() {
         if let Some(id) = p.deployed_version_id
             && !live.contains(&(id, p.id))
@@ -261,10 +287,10 @@ pub async fn create_with_hash<C: ConnectionTrait + TransactionTrait>(
     input: PromptInput,
     import_hash: Option<String>,
 ) -> ApiResult<model_interface::Model> {
+    let (tags, domain) = check_input(&input)?;
     let title = input
         .title
         .ok_or_else(|| ApiError::field("title", "This field is required."))?;
-    check_title(&title)?;
     let skill = input
         .skill_name
         .unwrap_or_else(|| Skill::TextClassification.as_str().to_string());
@@ -287,10 +313,9 @@ pub async fn create_with_hash<C: ConnectionTrait + TransactionTrait>(
             format!("Invalid pk \"{version}\" - a new prompt has no versions yet."),
         ));
     }
-    let tags = clean_tags(&input.tags.unwrap_or_default())?;
-    let domain = clean_domain(input.domain.flatten())?;
+    let tags = tags.unwrap_or_default();
+    let domain = domain.flatten();
     let parameters = input.parameters.flatten();
-    check_parameters(&parameters)?;
     let project_ids = input.associated_projects.unwrap_or_default();
     let txn = crate::db::begin_write(db).await?;
     let linked = load_projects(&txn, caller, &project_ids).await?;
@@ -341,12 +366,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     id: i64,
     input: PromptInput,
 ) -> ApiResult<model_interface::Model> {
-    if let Some(title) = &input.title {
-        check_title(title)?;
-    }
-    if let Some(skill) = &input.skill_name {
-        check_skill(skill)?;
-    }
+    let (tags, domain) = check_input(&input)?;
     // The row is read under its lock, in the transaction that writes it and its history:
     // PostgreSQL's `FOR NO KEY UPDATE` makes a concurrent change wait for this one to commit
     // (and, unlike `FOR UPDATE`, not for inserts that merely reference the row), and
@@ -378,11 +398,6 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     check_against(&linked, &inputs, &outputs)?;
     if let Some(Some(version)) = input.deployed_version {
         check_deployed(&txn, id, version).await?;
-    }
-    let tags = input.tags.as_deref().map(clean_tags).transpose()?;
-    let domain = input.domain.clone().map(clean_domain).transpose()?;
-    if let Some(parameters) = &input.parameters {
-        check_parameters(parameters)?;
     }
     registry::record_changes(&txn, caller, &existing, &input).await?;
     let mut model: model_interface::ActiveModel = existing.into();
@@ -433,13 +448,15 @@ pub async fn run_ids_of_versions(
     if version_ids.is_empty() {
         return Ok(vec![]);
     }
-    Ok(model_run::Entity::find()
-        .select_only()
-        .column(model_run::Column::Id)
-        .filter(model_run::Column::ModelVersionId.is_in(version_ids.to_vec()))
-        .into_tuple()
-        .all(db)
-        .await?)
+    Ok(crate::db::in_chunks(version_ids, |chunk| {
+        model_run::Entity::find()
+            .select_only()
+            .column(model_run::Column::Id)
+            .filter(model_run::Column::ModelVersionId.is_in(chunk))
+            .into_tuple()
+            .all(db)
+    })
+    .await?)
 }
 
 /// Deletes a prompt with its versions, runs and their predictions, and recounts the tasks.
@@ -566,14 +583,17 @@ pub async fn version_scores(
     if version_ids.is_empty() {
         return Ok(out);
     }
-    let runs = model_run::Entity::find()
-        .filter(model_run::Column::ModelVersionId.is_in(version_ids.to_vec()))
-        .filter(model_run::Column::ProjectSubset.eq("HasGT"))
-        .filter(model_run::Column::Status.eq("Completed"))
-        .order_by_desc(model_run::Column::CreatedAt)
-        .order_by_desc(model_run::Column::Id)
-        .all(db)
-        .await?;
+    // Each version's runs all sit in one chunk, newest first.
+    let runs = crate::db::in_chunks(version_ids, |chunk| {
+        model_run::Entity::find()
+            .filter(model_run::Column::ModelVersionId.is_in(chunk))
+            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
+            .filter(model_run::Column::Status.eq("Completed"))
+            .order_by_desc(model_run::Column::CreatedAt)
+            .order_by_desc(model_run::Column::Id)
+            .all(db)
+    })
+    .await?;
     for run in runs {
         if out.contains_key(&run.model_version_id) {
             continue;
@@ -600,16 +620,18 @@ pub async fn stats(
     if prompt_ids.is_empty() {
         return Ok(out);
     }
-    let versions: Vec<(i64, i64)> = model_version::Entity::find()
-        .select_only()
-        .columns([
-            model_version::Column::Id,
-            model_version::Column::ParentModelId,
-        ])
-        .filter(model_version::Column::ParentModelId.is_in(prompt_ids.to_vec()))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let versions: Vec<(i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
+        model_version::Entity::find()
+            .select_only()
+            .columns([
+                model_version::Column::Id,
+                model_version::Column::ParentModelId,
+            ])
+            .filter(model_version::Column::ParentModelId.is_in(chunk))
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
     let parent: HashMap<i64, i64> = versions.iter().copied().collect();
     for (_, prompt) in &versions {
         out.entry(*prompt).or_default().versions_count += 1;
@@ -618,16 +640,18 @@ pub async fn stats(
     if version_ids.is_empty() {
         return Ok(out);
     }
-    let runs: Vec<(i64, i64, Option<f64>)> = model_run::Entity::find()
-        .select_only()
-        .column(model_run::Column::ModelVersionId)
-        .expr(Expr::cust("COUNT(*)"))
-        .expr(Expr::cust("SUM(total_cost)"))
-        .filter(model_run::Column::ModelVersionId.is_in(version_ids.clone()))
-        .group_by(model_run::Column::ModelVersionId)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let runs: Vec<(i64, i64, Option<f64>)> = crate::db::in_chunks(&version_ids, |chunk| {
+        model_run::Entity::find()
+            .select_only()
+            .column(model_run::Column::ModelVersionId)
+            .expr(Expr::cust("COUNT(*)"))
+            .expr(Expr::cust("SUM(total_cost)"))
+            .filter(model_run::Column::ModelVersionId.is_in(chunk))
+            .group_by(model_run::Column::ModelVersionId)
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
     for (version, n, cost) in runs {
         if let Some(prompt) = parent.get(&version) {
             let entry = out.entry(*prompt).or_default();
@@ -652,13 +676,15 @@ pub async fn project_titles(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(project::Entity::find()
-        .select_only()
-        .columns([project::Column::Id, project::Column::Title])
-        .filter(project::Column::Id.is_in(ids.to_vec()))
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
+    Ok(crate::db::in_chunks(ids, |chunk| {
+        project::Entity::find()
+            .select_only()
+            .columns([project::Column::Id, project::Column::Title])
+            .filter(project::Column::Id.is_in(chunk))
+            .into_tuple::<(i64, String)>()
+            .all(db)
+    })
+    .await?
+    .into_iter()
+    .collect())
 }

@@ -296,8 +296,9 @@ impl<'a> Batch<'a> {
         let mut rows = vec![];
         let mut seen = HashSet::new();
         for mut s in successes {
-            // A model's answer may spell NUL characters, which PostgreSQL cannot store.
-            crate::util::strip_nul(&mut s.output);
+            // A model's answer may spell NUL characters, which PostgreSQL cannot store, or
+            // numbers that a JSON column cannot give back.
+            crate::util::make_storable(&mut s.output);
             let Some(task_data) = self.tasks.get(&s.task_id) else {
                 self.outcome.skipped += 1;
                 continue;

@@ -292,16 +292,17 @@ pub async fn baselines(
     if siblings.is_empty() {
         return Ok(vec![]);
     }
-    let runs = model_run::Entity::find()
-        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
-        .filter(model_run::Column::ProjectId.eq(run.project_id))
-        .filter(model_run::Column::ProjectSubset.eq(run.project_subset.as_str()))
-        .filter(model_run::Column::Status.eq(entity::enums::RunStatus::Completed))
-        .filter(model_run::Column::ModelVersionId.is_in(siblings))
-        .order_by_desc(model_run::Column::CreatedAt)
-        .order_by_desc(model_run::Column::Id)
-        .all(db)
-        .await?;
+    let mut runs = crate::db::in_chunks(&siblings, |chunk| {
+        model_run::Entity::find()
+            .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+            .filter(model_run::Column::ProjectId.eq(run.project_id))
+            .filter(model_run::Column::ProjectSubset.eq(run.project_subset.as_str()))
+            .filter(model_run::Column::Status.eq(entity::enums::RunStatus::Completed))
+            .filter(model_run::Column::ModelVersionId.is_in(chunk))
+            .all(db)
+    })
+    .await?;
+    runs.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
     let mut seen = HashSet::new();
     Ok(runs
         .into_iter()

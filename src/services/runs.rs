@@ -336,19 +336,23 @@ pub async fn latest_failures(
     if run_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let latest: Vec<Option<i64>> = failed_prediction::Entity::find()
-        .select_only()
-        .column_as(failed_prediction::Column::Id.max(), "latest")
-        .filter(failed_prediction::Column::ModelRunId.is_in(run_ids.to_vec()))
-        .group_by(failed_prediction::Column::ModelRunId)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let latest: Vec<Option<i64>> = crate::db::in_chunks(run_ids, |chunk| {
+        failed_prediction::Entity::find()
+            .select_only()
+            .column_as(failed_prediction::Column::Id.max(), "latest")
+            .filter(failed_prediction::Column::ModelRunId.is_in(chunk))
+            .group_by(failed_prediction::Column::ModelRunId)
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
     let ids: Vec<i64> = latest.into_iter().flatten().collect();
-    let rows = failed_prediction::Entity::find()
-        .filter(failed_prediction::Column::Id.is_in(ids))
-        .all(db)
-        .await?;
+    let rows = crate::db::in_chunks(&ids, |chunk| {
+        failed_prediction::Entity::find()
+            .filter(failed_prediction::Column::Id.is_in(chunk))
+            .all(db)
+    })
+    .await?;
     Ok(rows
         .into_iter()
         .filter_map(|f| Some((f.model_run_id?, f)))

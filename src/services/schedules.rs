@@ -7,6 +7,10 @@
 //! skipped (and logged).
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{
+    CRON_FIRINGS_CHECKED, CRON_HORIZON_DAYS, DEFAULT_SCHEDULE_MIN_INTERVAL_SECS, MAX_CRON_CHARS,
+    MAX_SCHEDULES_PER_PROMPT, MAX_TIMEZONE_CHARS, check_chars,
+};
 use crate::services::{projects, prompts, runs, versions};
 use crate::views::registry::ScheduleInput;
 use crate::views::runs::RunInput;
@@ -16,8 +20,8 @@ use entity::{model_interface, model_run, organization_member, prompt_schedule as
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -87,10 +91,52 @@ pub fn catch_up(
     (slot, next)
 }
 
-fn check(input_cron: &str, timezone: &str) -> ApiResult<(cron::Schedule, chrono_tz::Tz)> {
+/// Why `expression` in `timezone` cannot be a schedule, from `now`: it never fires within
+/// [`CRON_HORIZON_DAYS`], or two of its next [`CRON_FIRINGS_CHECKED`] firings are less than
+/// `min_interval_secs` apart.
+pub fn check_firings(
+    expression: &cron::Schedule,
+    timezone: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    min_interval_secs: u64,
+) -> Result<(), String> {
+    let horizon = now + chrono::Duration::days(CRON_HORIZON_DAYS);
+    let mut firings = expression
+        .after(&now.with_timezone(&timezone))
+        .map(|t| t.with_timezone(&Utc))
+        .take_while(|t| *t <= horizon)
+        .take(CRON_FIRINGS_CHECKED);
+    let Some(mut previous) = firings.next() else {
+        return Err(format!(
+            "it never fires (no firing in the next {} years)",
+            CRON_HORIZON_DAYS / 366
+        ));
+    };
+    let min = chrono::Duration::seconds(i64::try_from(min_interval_secs).unwrap_or(i64::MAX));
+    for next in firings {
+        if next - previous < min {
+            return Err(format!(
+                "it fires more often than once every {min_interval_secs} seconds (at {previous} \
+                 and {next})"
+            ));
+        }
+        previous = next;
+    }
+    Ok(())
+}
+
+fn check(
+    input_cron: &str,
+    timezone: &str,
+    min_interval_secs: u64,
+) -> ApiResult<(cron::Schedule, chrono_tz::Tz)> {
+    check_chars("cron", input_cron, MAX_CRON_CHARS)?;
+    check_chars("timezone", timezone, MAX_TIMEZONE_CHARS)?;
     let expression = parse_cron(input_cron)
         .map_err(|e| ApiError::field("cron", format!("{input_cron:?}: {e}")))?;
     let tz = parse_timezone(timezone).map_err(|e| ApiError::field("timezone", e))?;
+    check_firings(&expression, tz, crate::util::now(), min_interval_secs)
+        .map_err(|e| ApiError::field("cron", format!("{input_cron:?}: {e}")))?;
     Ok((expression, tz))
 }
 
@@ -108,20 +154,50 @@ async fn check_version(
     Ok(())
 }
 
-/// Creates a schedule of prompt `prompt_id`.
+/// Creates a schedule of prompt `prompt_id` under the default minimum interval between
+/// firings ([`DEFAULT_SCHEDULE_MIN_INTERVAL_SECS`]); see [`create_with`].
 pub async fn create(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     prompt_id: i64,
     input: ScheduleInput,
 ) -> ApiResult<schedule::Model> {
-    let prompt = prompts::get(db, caller, prompt_id).await?;
+    create_with(
+        db,
+        caller,
+        prompt_id,
+        input,
+        DEFAULT_SCHEDULE_MIN_INTERVAL_SECS,
+    )
+    .await
+}
+
+/// Creates a schedule of prompt `prompt_id` whose firings are at least `min_interval_secs`
+/// apart; a prompt has at most [`MAX_SCHEDULES_PER_PROMPT`].
+pub async fn create_with(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    input: ScheduleInput,
+    min_interval_secs: u64,
+) -> ApiResult<schedule::Model> {
     let cron_text = input
         .cron
         .clone()
         .ok_or_else(|| ApiError::field("cron", "This field is required."))?;
     let timezone = input.timezone.clone().unwrap_or_else(|| "UTC".into());
-    let (expression, tz) = check(&cron_text, &timezone)?;
+    let (expression, tz) = check(&cron_text, &timezone, min_interval_secs)?;
+    let prompt = prompts::get(db, caller, prompt_id).await?;
+    let existing = schedule::Entity::find()
+        .filter(schedule::Column::PromptId.eq(prompt.id))
+        .count(db)
+        .await?;
+    if existing >= MAX_SCHEDULES_PER_PROMPT {
+        return Err(ApiError::field(
+            "schedules",
+            format!("A prompt has at most {MAX_SCHEDULES_PER_PROMPT} schedules."),
+        ));
+    }
     let project_id = input
         .project
         .ok_or_else(|| ApiError::field("project", "This field is required."))?;
@@ -191,21 +267,37 @@ pub async fn get(
         .ok_or(ApiError::NotFound)
 }
 
-/// Changes a schedule; a new expression, time zone or status sets the next firing anew.
+/// Changes a schedule; a new expression, time zone or status sets the next firing anew. A new
+/// expression or time zone must fire at most once every `min_interval_secs`.
 pub async fn update(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     prompt_id: i64,
     id: i64,
     input: ScheduleInput,
+    min_interval_secs: u64,
 ) -> ApiResult<schedule::Model> {
+    if let Some(cron) = &input.cron {
+        check_chars("cron", cron, MAX_CRON_CHARS)?;
+    }
+    if let Some(timezone) = &input.timezone {
+        check_chars("timezone", timezone, MAX_TIMEZONE_CHARS)?;
+    }
     let existing = get(db, caller, prompt_id, id).await?;
     let cron_text = input.cron.clone().unwrap_or_else(|| existing.cron.clone());
     let timezone = input
         .timezone
         .clone()
         .unwrap_or_else(|| existing.timezone.clone());
-    let (expression, tz) = check(&cron_text, &timezone)?;
+    let (expression, tz) = if input.cron.is_some() || input.timezone.is_some() {
+        check(&cron_text, &timezone, min_interval_secs)?
+    } else {
+        // An unchanged expression is not judged again by today's setting.
+        let expression = parse_cron(&cron_text)
+            .map_err(|e| ApiError::field("cron", format!("{cron_text:?}: {e}")))?;
+        let tz = parse_timezone(&timezone).map_err(|e| ApiError::field("timezone", e))?;
+        (expression, tz)
+    };
     if let Some(version) = input.version {
         check_version(db, caller, prompt_id, version).await?;
     }

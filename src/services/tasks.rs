@@ -203,6 +203,36 @@ async fn lock_and_next_inner_id(db: &impl ConnectionTrait, project_id: i64) -> A
     Ok(max.flatten().unwrap_or(0) + 1)
 }
 
+/// A task's `data` and `meta` (`None`: unchanged) are within
+/// [`crate::limits::MAX_TASK_DATA_BYTES`] each and can be stored and read back; else a 400
+/// naming the field under `prefix` (`data.x`, `[2].data.x`).
+pub fn check_task_json(prefix: &str, data: Option<&Value>, meta: Option<&Value>) -> ApiResult<()> {
+    use crate::limits::{MAX_TASK_DATA_BYTES, check_json_bytes};
+    for (name, value) in [("data", data), ("meta", meta)] {
+        if let Some(value) = value {
+            let field = format!("{prefix}{name}");
+            check_json_bytes(&field, value, MAX_TASK_DATA_BYTES)?;
+            crate::util::check_storable_json(value, &field)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every JSON value of `new_tasks` is within its limit and can be stored and read back (see
+/// [`crate::util::unstorable_json`]); else a 400 naming the task's field (`[2].data.x`).
+pub fn check_storable(new_tasks: &[NewTask]) -> ApiResult<()> {
+    for (i, t) in new_tasks.iter().enumerate() {
+        check_task_json(&format!("[{i}]."), Some(&t.data), Some(&t.meta))?;
+        for (j, a) in t.annotations.iter().enumerate() {
+            crate::util::check_storable_json(&a.result, &format!("[{i}].annotations[{j}].result"))?;
+        }
+        for (j, p) in t.predictions.iter().enumerate() {
+            crate::util::check_storable_json(&p.result, &format!("[{i}].predictions[{j}].result"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Inserts tasks with their annotations and predictions in bulk. Call inside a transaction.
 pub async fn insert_many(
     db: &impl ConnectionTrait,
@@ -210,17 +240,19 @@ pub async fn insert_many(
     project: &project::Model,
     new_tasks: Vec<NewTask>,
 ) -> ApiResult<ImportOutcome> {
+    check_storable(&new_tasks)?;
     let base = lock_and_next_inner_id(db, project.id).await?;
     let now = crate::util::now();
     let overlap = Ord::max(project.maximum_annotations, 1);
     let mut columns: Vec<String> = vec![];
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let rows: Vec<task::ActiveModel> = new_tasks
         .iter()
         .enumerate()
         .map(|(i, t)| {
             if let Some(map) = t.data.as_object() {
                 for key in map.keys() {
-                    if !columns.contains(key) {
+                    if seen.insert(key.as_str()) {
                         columns.push(key.clone());
                     }
                 }
@@ -325,10 +357,11 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     data: Value,
     meta: Option<JsonObject>,
 ) -> ApiResult<task::Model> {
+    let meta = Value::Object(meta.unwrap_or_default());
+    check_task_json("", Some(&data), Some(&meta))?;
     let txn = crate::db::begin_write(db).await?;
     let project = projects::get_for_field(&txn, caller, project_id, "project").await?;
     check_data(&data, &config_of(&project)).map_err(|m| ApiError::field("data", m))?;
-    let meta = Value::Object(meta.unwrap_or_default());
     let outcome = insert_many(&txn, caller, &project, vec![NewTask::plain(data, meta)]).await?;
     let id = outcome
         .task_ids
@@ -468,6 +501,8 @@ pub async fn update(
     data: Option<Value>,
     meta: Option<JsonObject>,
 ) -> ApiResult<task::Model> {
+    let meta = meta.map(Value::Object);
+    check_task_json("", data.as_ref(), meta.as_ref())?;
     let (existing, project) = get_with_project(db, caller, id).await?;
     if let Some(data) = &data {
         check_data(data, &config_of(&project)).map_err(|m| ApiError::field("data", m))?;
@@ -477,7 +512,7 @@ pub async fn update(
         model.data = Set(data);
     }
     if let Some(meta) = meta {
-        model.meta = Set(Value::Object(meta));
+        model.meta = Set(meta);
     }
     model.updated_at = Set(crate::util::now());
     Ok(model.update(db).await?)

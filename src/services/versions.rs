@@ -2,6 +2,9 @@
 //! `model_version` label their predictions carry.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{
+    MAX_PIPELINE_STEPS as MAX_STEPS, MAX_PROMPT_TEXT_CHARS, MAX_PROMPT_TITLE_CHARS, check_chars,
+};
 use crate::llm::ModelParams;
 use crate::llm::Provider;
 use crate::services::model_params;
@@ -59,6 +62,35 @@ pub async fn list(
     ordering: Option<&str>,
 ) -> ApiResult<Vec<model_version::Model>> {
     prompts::get(db, caller, prompt_id).await?;
+    Ok(ordered(prompt_id, ordering).all(db).await?)
+}
+
+/// One page of the versions of prompt `prompt_id` in the order of [`list`], with their count
+/// and the page served.
+pub async fn list_page(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt_id: i64,
+    ordering: Option<&str>,
+    request: crate::pagination::PageRequest,
+) -> ApiResult<(Vec<model_version::Model>, u64, crate::pagination::Page)> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    prompts::get(db, caller, prompt_id).await?;
+    let count = model_version::Entity::find()
+        .filter(model_version::Column::ParentModelId.eq(prompt_id))
+        .count(db)
+        .await?;
+    let page = request.locate(count);
+    let items = ordered(prompt_id, ordering)
+        .offset(page.offset)
+        .limit(page.size)
+        .all(db)
+        .await?;
+    Ok((items, count, page))
+}
+
+/// The versions of `prompt_id` ordered by `ordering`, then by id.
+fn ordered(prompt_id: i64, ordering: Option<&str>) -> sea_orm::Select<model_version::Entity> {
     let query =
         model_version::Entity::find().filter(model_version::Column::ParentModelId.eq(prompt_id));
     let (query, _) = crate::util::order_by(
@@ -71,10 +103,7 @@ pub async fn list(
             ("updated_at", model_version::Column::UpdatedAt),
         ],
     );
-    Ok(query
-        .order_by_asc(model_version::Column::Id)
-        .all(db)
-        .await?)
+    query.order_by_asc(model_version::Column::Id)
 }
 
 /// `"v{n+1}"` for a prompt with n versions, bumped until no version has that title.
@@ -218,15 +247,13 @@ fn check_fields(input: &VersionInput) -> ApiResult<()> {
         if title.trim().is_empty() {
             return Err(ApiError::field("title", "This field may not be blank."));
         }
-        if title.chars().count() > 500 {
-            return Err(ApiError::field(
-                "title",
-                "Ensure this field has no more than 500 characters.",
-            ));
-        }
+        check_chars("title", title, MAX_PROMPT_TITLE_CHARS)?;
     }
-    if input.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
-        return Err(ApiError::field("prompt", "This field may not be blank."));
+    if let Some(prompt) = &input.prompt {
+        if prompt.trim().is_empty() {
+            return Err(ApiError::field("prompt", "This field may not be blank."));
+        }
+        check_chars("prompt", prompt, MAX_PROMPT_TEXT_CHARS)?;
     }
     if let Some(model) = &input.provider_model_id
         && (model.trim().is_empty() || model.chars().count() > 255)
@@ -277,9 +304,6 @@ struct Pipeline {
     params: Option<ModelParams>,
 }
 
-/// The most steps a pipeline has.
-const MAX_STEPS: usize = crate::limits::MAX_PIPELINE_STEPS;
-
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -324,6 +348,14 @@ async fn check_steps(
             return Err(ApiError::field(
                 "steps",
                 format!("{at}: the name \"{}\" is used twice.", step.name),
+            ));
+        }
+        if step.prompt.len() > MAX_PROMPT_TEXT_CHARS
+            && step.prompt.chars().count() > MAX_PROMPT_TEXT_CHARS
+        {
+            return Err(ApiError::field(
+                "steps",
+                format!("{at}: the prompt has more than {MAX_PROMPT_TEXT_CHARS} characters."),
             ));
         }
         if step.prompt.trim().is_empty() {

@@ -15,6 +15,7 @@ mod fake_llm;
 mod first_contact;
 mod hardening;
 mod label_studio;
+mod limits;
 mod migrations;
 mod ml_backend;
 mod model_providers;

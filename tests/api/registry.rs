@@ -479,6 +479,8 @@ async fn a_schedule_fires_once_per_slot_across_three_workers() {
     let app = TestApp::spawn_with(|c| {
         c.engine.workers = 0;
         c.engine.schedule_poll_ms = 0;
+        // Slots every second or two: the instance allows them.
+        c.schedule_min_interval = 0;
     })
     .await;
     let s = setup(&app, &llm, CLS, &["I love it", "awful"], "Classify: {text}").await;
@@ -555,6 +557,7 @@ async fn paused_and_archived_prompts_do_not_fire() {
     let app = TestApp::spawn_with(|c| {
         crate::helpers::engine::quick_engine(c);
         c.engine.schedule_poll_ms = 50;
+        c.schedule_min_interval = 0;
     })
     .await;
     let s = setup(&app, &llm, CLS, &["I love it"], "Classify: {text}").await;

@@ -2,53 +2,66 @@
 //! comments that record why its deployed version or status changed.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{
+    MAX_COMMENT_CHARS, MAX_PARAMETERS_BYTES, MAX_TAG_CHARS, MAX_TAGS, check_chars, check_json_bytes,
+};
 use crate::services::comments;
 use crate::views::prompts::PromptInput;
 use entity::enums::CommentKind;
 use entity::{model_interface, model_version};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::Value;
+use std::collections::HashSet;
 
-/// Tags as stored: trimmed, each 1 to 64 characters, at most 50, duplicates dropped.
+/// Tags as stored: trimmed, each 1 to [`MAX_TAG_CHARS`] characters, at most [`MAX_TAGS`],
+/// duplicates dropped. Linear, and it stops at the first tag past the limit.
 pub(super) fn clean_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     let mut out: Vec<String> = vec![];
+    let mut seen: HashSet<&str> = HashSet::new();
     for tag in tags {
         let tag = tag.trim();
-        if tag.is_empty() || tag.chars().count() > 64 || tag.contains(',') {
+        if tag.is_empty()
+            || tag.len() > 4 * MAX_TAG_CHARS
+            || tag.chars().count() > MAX_TAG_CHARS
+            || tag.contains(',')
+        {
             return Err(ApiError::field(
                 "tags",
-                "Each tag has 1 to 64 characters and no comma.",
+                format!("Each tag has 1 to {MAX_TAG_CHARS} characters and no comma."),
             ));
         }
-        if !out.iter().any(|t| t == tag) {
+        if seen.insert(tag) {
             out.push(tag.to_string());
+            if out.len() > MAX_TAGS {
+                return Err(ApiError::field(
+                    "tags",
+                    format!("A prompt has at most {MAX_TAGS} tags."),
+                ));
+            }
         }
-    }
-    if out.len() > 50 {
-        return Err(ApiError::field("tags", "A prompt has at most 50 tags."));
     }
     Ok(out)
 }
 
-/// A domain as stored: trimmed, at most 255 characters, empty meaning none.
+/// A domain as stored: trimmed, at most [`crate::limits::MAX_DOMAIN_CHARS`] characters, empty
+/// meaning none.
 pub(super) fn clean_domain(domain: Option<String>) -> ApiResult<Option<String>> {
     let domain = domain
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty());
-    if domain.as_ref().is_some_and(|d| d.chars().count() > 255) {
-        return Err(ApiError::field(
-            "domain",
-            "Ensure this field has no more than 255 characters.",
-        ));
+    if let Some(d) = &domain {
+        check_chars("domain", d, crate::limits::MAX_DOMAIN_CHARS)?;
     }
     Ok(domain)
 }
 
-/// Parameters must be a JSON object; `model_params` in them must be model parameters.
+/// Parameters must be a JSON object of at most [`MAX_PARAMETERS_BYTES`]; `model_params` in
+/// them must be model parameters.
 pub(super) fn check_parameters(parameters: &Option<Value>) -> ApiResult<()> {
     match parameters {
         None => Ok(()),
-        Some(Value::Object(map)) => {
+        Some(value @ Value::Object(map)) => {
+            check_json_bytes("parameters", value, MAX_PARAMETERS_BYTES)?;
             if let Some(params) = map.get("model_params") {
                 serde_json::from_value::<crate::llm::ModelParams>(params.clone())
                     .map_err(|e| ApiError::field("parameters", format!("model_params: {e}")))?;
@@ -85,14 +98,8 @@ pub(super) async fn record_changes(
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(str::to_string);
-    if reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > comments::MAX_TEXT)
-    {
-        return Err(ApiError::field(
-            "reason",
-            "Ensure this field has no more than 10000 characters.",
-        ));
+    if let Some(reason) = &reason {
+        check_chars("reason", reason, MAX_COMMENT_CHARS)?;
     }
     // Changing the deployed version or the status is recorded with its reason.
     let deployed_change = input

@@ -316,11 +316,14 @@ async fn detail_page(
     // The registry: history (newest 20) and schedules.
     let history = crate::routes::registry::comment_views(
         state,
-        crate::services::comments::list(&state.db, caller, prompt_id)
-            .await?
-            .into_iter()
-            .take(20)
-            .collect(),
+        crate::services::comments::list(
+            &state.db,
+            caller,
+            prompt_id,
+            crate::pagination::PageRequest::nth(1, 20),
+        )
+        .await?
+        .0,
     )
     .await?;
     let schedules = crate::routes::registry::schedule_views(

@@ -63,7 +63,14 @@ async fn add_schedule(
         only_missing_predictions: Some(true),
         status: None,
     };
-    crate::services::schedules::create(&state.db, &caller, *id, input).await?;
+    crate::services::schedules::create_with(
+        &state.db,
+        &caller,
+        *id,
+        input,
+        state.settings.schedule_min_interval,
+    )
+    .await?;
     Ok(redirect(&format!("/prompts/{}#schedules", *id)))
 }
 
@@ -86,7 +93,15 @@ async fn set_schedule_status(
         status: Some(status),
         ..Default::default()
     };
-    crate::services::schedules::update(&state.db, &caller, prompt, schedule, input).await?;
+    crate::services::schedules::update(
+        &state.db,
+        &caller,
+        prompt,
+        schedule,
+        input,
+        state.settings.schedule_min_interval,
+    )
+    .await?;
     Ok(redirect(&format!("/prompts/{prompt}#schedules")))
 }
 
