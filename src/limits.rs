@@ -113,19 +113,6 @@ pub fn check_json_bytes<T: serde::Serialize + ?Sized>(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_are_counted_in_characters_and_json_bytes() {
-        assert!(check_chars("t", &"é".repeat(10), 10).is_ok());
-        assert!(check_chars("t", &"é".repeat(11), 10).is_err());
-        let value = serde_json::json!({"a": "x".repeat(100)});
-        assert!(check_json_bytes("p", &value, 200).is_ok());
-        assert!(check_json_bytes("p", &value, 100).is_err());
-    }
-}
 
 /// The longest form nonce (the `nonce` field every web form sends) accepted; a longer one is
 /// refused like a missing one (403, reload the page).
@@ -145,3 +132,17 @@ pub const MAX_IMPORT_SCHEDULES: usize = 100;
 
 /// Bytes of an import document, as compact JSON (`document`).
 pub const MAX_IMPORT_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_counted_in_characters_and_json_bytes() {
+        assert!(check_chars("t", &"é".repeat(10), 10).is_ok());
+        assert!(check_chars("t", &"é".repeat(11), 10).is_err());
+        let value = serde_json::json!({"a": "x".repeat(100)});
+        assert!(check_json_bytes("p", &value, 200).is_ok());
+        assert!(check_json_bytes("p", &value, 100).is_err());
+    }
+}
