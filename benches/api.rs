@@ -12,6 +12,8 @@
 //! file in a temp dir, or a new PostgreSQL database from `BENCH_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, dropped at the end), seeds it with set-based
 //! SQL, drives it over HTTP and prints one table. Nothing here is a test: no assertion on time.
+// Tests and benchmarks are clients of Prompter itself, not requests made on a user's behalf.
+#![allow(clippy::disallowed_methods)]
 mod common;
 
 use prompter::config::ServeConfig;

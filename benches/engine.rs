@@ -37,6 +37,8 @@
 //!   5 ms) and results stored (every poll) as CSV.
 //! * `smoke`: B1, B2 and B5 with tiny sizes and L = 10 ms, in a few seconds; it exits non-zero
 //!   only when a run does not complete or has failed tasks, never on a timing.
+// Tests and benchmarks are clients of Prompter itself, not requests made on a user's behalf.
+#![allow(clippy::disallowed_methods)]
 mod common;
 
 use prompter::config::{DatabaseConfig, ServeConfig};

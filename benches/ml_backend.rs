@@ -13,6 +13,8 @@
 //! requests of 1 task and of 100 tasks (Label Studio's batch shape) after one warm-up each, and
 //! prints one table: median, p95, min and max against the ideal L·⌈N/C⌉ (C: LLM calls in flight
 //! per connection and model). Nothing here is a test: no assertion on time.
+// Tests and benchmarks are clients of Prompter itself, not requests made on a user's behalf.
+#![allow(clippy::disallowed_methods)]
 mod common;
 
 use common::{drop_database, fresh_database};

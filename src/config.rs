@@ -190,6 +190,33 @@ pub struct EngineConfig {
     /// Milliseconds between looks for due schedules (0: this process fires none).
     #[arg(long, env = "PROMPTER_SCHEDULE_POLL_MS", default_value_t = 1000)]
     pub schedule_poll_ms: u64,
+    /// Loopback and private addresses that requests made on a user's behalf (LLM endpoints,
+    /// images, Label Studio hosts) may reach, comma-separated: host names, `host:port`,
+    /// addresses, `address:port`, CIDR blocks, or the words `loopback` and `private`.
+    /// Link-local and cloud metadata addresses are never reached. A server listening on a
+    /// loopback address may reach loopback without this.
+    #[arg(long, env = "PROMPTER_OUTBOUND_ALLOW", value_delimiter = ',', value_parser = outbound_entry)]
+    pub outbound_allow: Vec<String>,
+    /// Largest answer read from an outbound request (an LLM's, a Label Studio's), in bytes.
+    #[arg(long, env = "PROMPTER_OUTBOUND_MAX_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub outbound_max_bytes: usize,
+    /// Loopback may be reached: `serve` sets it when it listens on a loopback address.
+    #[arg(skip)]
+    pub loopback_bound: bool,
+}
+
+/// Checks one `PROMPTER_OUTBOUND_ALLOW` entry.
+fn outbound_entry(raw: &str) -> Result<String, String> {
+    crate::outbound::AllowEntry::parse(raw).map(|_| raw.trim().to_string())
+}
+
+/// Whether `host` (as `--host` gives it) is a loopback address or `localhost`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Default for EngineConfig {
@@ -205,6 +232,10 @@ impl Default for EngineConfig {
             llm_backoff_ms: 500,
             image_max_bytes: 10 * 1024 * 1024,
             schedule_poll_ms: 1000,
+            outbound_allow: Vec::new(),
+            outbound_max_bytes: 32 * 1024 * 1024,
+            // Programmatic configs are local ones (tests, `ServeConfig::new` on 127.0.0.1).
+            loopback_bound: true,
         }
     }
 }

@@ -19,7 +19,8 @@
 //!    dialects), [`label_config`], [`scoring`], [`stats`], [`template`], [`pricing`],
 //!    [`image_tokens`], [`pagination`], [`auth`].
 //! 6. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
-//!    [`crypto`], [`util`], [`db`], [`limits`]; and the `entity` crate below everything.
+//!    [`crypto`], [`util`], [`db`], [`limits`], [`outbound`] (every request made on a user's
+//!    behalf); and the `entity` crate below everything.
 //!
 //! No `unwrap`/`expect` outside tests: a failure on a request path is an [`error::ApiError`],
 //! never a panic (and a panic that still happens is answered by the request middleware in
@@ -41,6 +42,7 @@ pub mod label_studio;
 pub mod limits;
 pub mod llm;
 pub mod ml_backend;
+pub mod outbound;
 pub mod pagination;
 pub mod pricing;
 pub mod routes;

@@ -77,12 +77,9 @@ impl Application {
         bootstrap_admin(&db, &config).await?;
         let port = listener.local_addr()?.port();
         let prices = load_prices(config.prices_file.as_deref())?;
-        let engine = Engine::new(
-            db.clone(),
-            secrets.clone(),
-            prices.clone(),
-            config.engine.clone(),
-        );
+        let mut engine_config = config.engine.clone();
+        engine_config.loopback_bound = crate::config::is_loopback_host(&config.host);
+        let engine = Engine::new(db.clone(), secrets.clone(), prices.clone(), engine_config);
         let workers = engine.start();
         let settings = std::sync::Arc::new(Settings {
             sample_subset_size: config.sample_subset_size,

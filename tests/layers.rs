@@ -38,7 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "auth",
         ],
     ),
-    ("foundation", &["error", "config", "crypto", "util", "db", "limits"]),
+    ("foundation", &["error", "config", "crypto", "util", "db", "limits", "outbound"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

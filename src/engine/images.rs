@@ -22,7 +22,7 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Resolves the image values of a project's tasks.
 #[derive(Debug, Clone)]
 pub struct ImageResolver {
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     max_bytes: usize,
     ls: Option<LsAccess>,
 }
@@ -30,7 +30,7 @@ pub struct ImageResolver {
 impl ImageResolver {
     /// A resolver fetching with `http`, up to `max_bytes` an image, reading Label Studio paths
     /// through `ls`.
-    pub fn new(http: reqwest::Client, max_bytes: usize, ls: Option<LsAccess>) -> Self {
+    pub fn new(http: crate::outbound::Outbound, max_bytes: usize, ls: Option<LsAccess>) -> Self {
         ImageResolver {
             http,
             max_bytes,
@@ -80,13 +80,14 @@ impl ImageResolver {
             };
             let mut request = self
                 .http
+                .client()
                 .get(&url)
                 .timeout(FETCH_TIMEOUT)
                 .header("Range", format!("bytes=0-{}", PROBE_BYTES - 1));
             if let Some(token) = token {
                 request = request.header("Authorization", format!("Token {token}"));
             }
-            let mut response = request.send().await.ok()?;
+            let mut response = self.http.send(request).await.ok()?;
             if !response.status().is_success() {
                 return None;
             }
@@ -168,12 +169,13 @@ impl ImageResolver {
     /// Downloads an image (with `Authorization: Token <token>` when given) and inlines it.
     async fn fetch(&self, url: &str, token: Option<&str>) -> Result<ImageSource, String> {
         let shown = shorten(url);
-        let mut request = self.http.get(url).timeout(FETCH_TIMEOUT);
+        let mut request = self.http.client().get(url).timeout(FETCH_TIMEOUT);
         if let Some(token) = token {
             request = request.header("Authorization", format!("Token {token}"));
         }
-        let mut response = request
-            .send()
+        let response = self
+            .http
+            .send(request)
             .await
             .map_err(|e| format!("could not fetch the image \"{shown}\": {e}"))?;
         let status = response.status();
@@ -193,17 +195,12 @@ impl ImageResolver {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
-        let mut bytes: Vec<u8> = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let bytes = crate::outbound::read_at_most(response, self.max_bytes)
             .await
-            .map_err(|e| format!("could not fetch the image \"{shown}\": {e}"))?
-        {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() > self.max_bytes {
-                return Err(too_large(bytes.len(), self.max_bytes));
-            }
-        }
+            .map_err(|e| match e {
+                crate::outbound::OutboundError::TooLarge(max) => too_large(max + 1, max),
+                e => format!("could not fetch the image \"{shown}\": {e}"),
+            })?;
         let media_type = media_type(&bytes).ok_or_else(|| {
             format!(
                 "\"{shown}\" is not a PNG, JPEG, GIF or WebP image (Content-Type: {})",
@@ -379,7 +376,8 @@ mod tests {
 
     #[tokio::test]
     async fn data_urls_are_inline_and_bounded() {
-        let resolver = ImageResolver::new(crate::llm::http_client(), 16, None);
+        let http = crate::outbound::Outbound::new(Default::default(), 1024);
+        let resolver = ImageResolver::new(http, 16, None);
         let ok = resolver
             .one("data:image/png;base64,iVBORw0KGgo=")
             .await

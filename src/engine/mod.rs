@@ -44,7 +44,7 @@ struct Inner {
     config: EngineConfig,
     schedulers: Schedulers,
     budgets: budget::Gates,
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     wake: Notify,
     shutdown: Arc<Cancel>,
     activity: Arc<idle::Activity>,
@@ -58,6 +58,20 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The outbound client of `config`'s policy (entries were checked when the flags were read;
+/// one that does not parse is left out).
+fn outbound_for(config: &EngineConfig) -> crate::outbound::Outbound {
+    let entries: Vec<String> = config
+        .outbound_allow
+        .iter()
+        .filter(|e| crate::outbound::AllowEntry::parse(e).is_ok())
+        .cloned()
+        .collect();
+    let policy =
+        crate::outbound::Policy::new(&entries, config.loopback_bound).unwrap_or_default();
+    crate::outbound::Outbound::new(policy, config.outbound_max_bytes)
+}
+
 impl Engine {
     /// An engine over `db`; no worker runs until [`Engine::start`].
     pub fn new(
@@ -66,6 +80,7 @@ impl Engine {
         prices: PriceTable,
         config: EngineConfig,
     ) -> Engine {
+        let http = outbound_for(&config);
         Engine {
             inner: Arc::new(Inner {
                 db,
@@ -74,7 +89,7 @@ impl Engine {
                 config,
                 schedulers: Schedulers::default(),
                 budgets: budget::Gates::default(),
-                http: crate::llm::http_client(),
+                http,
                 wake: Notify::new(),
                 shutdown: Cancel::new(),
                 activity: Arc::default(),
@@ -199,8 +214,8 @@ impl Engine {
         &self.inner.schedulers
     }
 
-    /// The shared HTTP client.
-    pub fn http(&self) -> &reqwest::Client {
+    /// The client of every request made on a user's behalf (the outbound policy).
+    pub fn http(&self) -> &crate::outbound::Outbound {
         &self.inner.http
     }
 

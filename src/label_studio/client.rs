@@ -3,8 +3,10 @@
 //! list and create predictions. It authenticates with a legacy API token
 //! (`Authorization: Token <token>`, Label Studio 1.23 with `LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN`).
 //!
-//! The token is never logged and never part of an error: errors name the instance's URL and
-//! what it answered, nothing else.
+//! Every request goes through the outbound policy (`crate::outbound`), and what Label Studio
+//! (or whatever answers at the URL) sends back never reaches a user as text: errors name the
+//! instance's URL, the status and a fixed explanation; the detail is in the server log. The
+//! token is never logged and never part of an error.
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,13 +22,14 @@ const MAX_PREDICTION_PAGES: u64 = 100_000;
 /// A failure to talk to Label Studio.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LsError {
-    /// No connection, a timeout, or not an HTTP server.
-    #[error("Label Studio at {url} cannot be reached: {reason}")]
+    /// No connection, a timeout, not an HTTP server, or an address the outbound policy
+    /// refuses.
+    #[error("Label Studio at {url} cannot be used: {reason}")]
     Unreachable {
         /// The instance's base URL.
         url: String,
-        /// What went wrong (never the token).
-        reason: String,
+        /// What went wrong, in Prompter's words.
+        reason: crate::outbound::OutboundError,
     },
     /// 401 or 403: the token is refused or lacks the permission.
     #[error("Label Studio refused the token ({0})")]
@@ -35,16 +38,14 @@ pub enum LsError {
     #[error("not found on Label Studio")]
     NotFound,
     /// Any other non-success status.
-    #[error("Label Studio answered {status}: {detail}")]
+    #[error("Label Studio answered HTTP {status} ({})", explain(*.status))]
     Status {
         /// The HTTP status.
         status: u16,
-        /// The error detail Label Studio gave, shortened.
-        detail: String,
     },
     /// A success status with a body that is not what Label Studio sends.
     #[error("Label Studio's answer could not be read: {0}")]
-    Invalid(String),
+    Invalid(&'static str),
 }
 
 /// A Label Studio project, as far as the connector reads it.
@@ -171,7 +172,7 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
 /// A client of one Label Studio instance with one token. Its `Debug` never shows the token.
 #[derive(Clone)]
 pub struct LsClient {
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     base: String,
     auth: String,
 }
@@ -185,10 +186,11 @@ impl std::fmt::Debug for LsClient {
 }
 
 impl LsClient {
-    /// A client of the instance at `base` (as [`normalize_base_url`] returns it).
-    pub fn new(base: &str, token: &str) -> Self {
+    /// A client of the instance at `base` (as [`normalize_base_url`] returns it), sending
+    /// through `http`.
+    pub fn new(http: &crate::outbound::Outbound, base: &str, token: &str) -> Self {
         LsClient {
-            http: crate::llm::http_client(),
+            http: http.clone(),
             base: base.trim_end_matches('/').to_string(),
             auth: format!("Token {}", token.trim()),
         }
@@ -199,39 +201,43 @@ impl LsClient {
         &self.base
     }
 
-    fn unreachable(&self, err: &reqwest::Error) -> LsError {
-        // reqwest's messages name the URL, never headers: the token cannot leak through them.
-        let mut reason = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(s) = source {
-            reason.push_str(": ");
-            reason.push_str(&s.to_string());
-            source = s.source();
-        }
+    fn unreachable(&self, reason: crate::outbound::OutboundError) -> LsError {
         LsError::Unreachable {
             url: self.base.clone(),
             reason,
         }
     }
 
-    /// Sends a request and reads a JSON answer, mapping statuses to [`LsError`].
+    /// A request to the API path `path` (after the base URL).
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .client()
+            .request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends a request and reads a JSON answer (up to the outbound size cap), mapping statuses
+    /// to [`LsError`].
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, LsError> {
-        let response = request
+        let request = request
             .header("Authorization", &self.auth)
             .header("Accept", "application/json")
-            .timeout(TIMEOUT)
-            .send()
+            .timeout(TIMEOUT);
+        let response = self
+            .http
+            .send(request)
             .await
-            .map_err(|e| self.unreachable(&e))?;
+            .map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        let body = self
+            .http
+            .read(response)
+            .await
+            .map_err(|e| self.unreachable(e))?;
         match status {
             200..=299 => {
-                let mut value: Value = serde_json::from_str(&text).map_err(|_| {
-                    LsError::Invalid(format!(
-                        "expected JSON, got \"{}\" (is this a Label Studio URL?)",
-                        shorten(&text, 120)
-                    ))
+                let mut value: Value = serde_json::from_slice(&body).map_err(|_| {
+                    tracing::warn!(target: "outbound", url = %self.base, "Label Studio's answer is not JSON");
+                    LsError::Invalid("it is not JSON (is this a Label Studio URL?)")
                 })?;
                 // Label Studio on SQLite may hold NULs that PostgreSQL cannot store.
                 crate::util::strip_nul(&mut value);
@@ -239,23 +245,24 @@ impl LsClient {
             }
             401 | 403 => Err(LsError::Unauthorized(status)),
             404 => Err(LsError::NotFound),
-            _ => Err(LsError::Status {
-                status,
-                detail: error_detail(&text),
-            }),
+            _ => {
+                let shown: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+                tracing::warn!(target: "outbound", url = %self.base, status, "Label Studio answered an error: {shown}");
+                Err(LsError::Status { status })
+            }
         }
     }
 
     /// `GET /api/projects/{id}/`.
     pub async fn project(&self, id: i64) -> Result<LsProject, LsError> {
         let body = self
-            .call(self.http.get(format!("{}/api/projects/{id}/", self.base)))
+            .call(self.request(reqwest::Method::GET, &format!("/api/projects/{id}/")))
             .await?;
-        let project: LsProject = serde_json::from_value(body)
-            .map_err(|e| LsError::Invalid(format!("not a project: {e}")))?;
+        let project: LsProject =
+            read(body, "it is not a project (is this a Label Studio URL?)")?;
         if project.label_config.is_none() {
             return Err(LsError::Invalid(
-                "the project has no label_config (is this a Label Studio URL?)".into(),
+                "the project has no label_config (is this a Label Studio URL?)",
             ));
         }
         Ok(project)
@@ -271,7 +278,7 @@ impl LsClient {
         page: u64,
         page_size: u64,
     ) -> Result<Option<LsTaskPage>, LsError> {
-        let request = self.http.get(format!("{}/api/tasks/", self.base)).query(&[
+        let request = self.request(reqwest::Method::GET, "/api/tasks/").query(&[
             ("project", project.to_string()),
             ("page", page.to_string()),
             ("page_size", page_size.to_string()),
@@ -288,13 +295,10 @@ impl LsClient {
                 map.get("total").and_then(Value::as_u64),
             ),
             _ => {
-                return Err(LsError::Invalid(
-                    "the task list is not a JSON object".into(),
-                ));
+                return Err(LsError::Invalid("the task list is not a JSON object"));
             }
         };
-        let tasks: Vec<LsTask> = serde_json::from_value(tasks)
-            .map_err(|e| LsError::Invalid(format!("a task could not be read: {e}")))?;
+        let tasks: Vec<LsTask> = read(tasks, "a task could not be read")?;
         Ok(Some(LsTaskPage { tasks, total }))
     }
 
@@ -308,8 +312,7 @@ impl LsClient {
                 query.push(("page", page.to_string()));
             }
             let request = self
-                .http
-                .get(format!("{}/api/predictions/", self.base))
+                .request(reqwest::Method::GET, "/api/predictions/")
                 .query(&query);
             let body = match self.call(request).await {
                 Err(LsError::NotFound) if page > 1 => break,
@@ -322,19 +325,14 @@ impl LsClient {
                     match map.remove("results") {
                         Some(Value::Array(items)) => (items, more),
                         _ => {
-                            return Err(LsError::Invalid(
-                                "the prediction list is not a list".into(),
-                            ));
+                            return Err(LsError::Invalid("the prediction list is not a list"));
                         }
                     }
                 }
-                _ => return Err(LsError::Invalid("the prediction list is not a list".into())),
+                _ => return Err(LsError::Invalid("the prediction list is not a list")),
             };
             for item in items {
-                out.push(
-                    serde_json::from_value(item)
-                        .map_err(|e| LsError::Invalid(format!("a prediction: {e}")))?,
-                );
+                out.push(read(item, "a prediction could not be read")?);
             }
             if !more {
                 break;
@@ -362,14 +360,13 @@ impl LsClient {
         });
         let created = self
             .call(
-                self.http
-                    .post(format!("{}/api/predictions/", self.base))
+                self.request(reqwest::Method::POST, "/api/predictions/")
                     .json(&body),
             )
             .await?;
         created["id"]
             .as_i64()
-            .ok_or_else(|| LsError::Invalid("the created prediction has no id".into()))
+            .ok_or(LsError::Invalid("the created prediction has no id"))
     }
 }
 
@@ -391,8 +388,7 @@ impl LsClient {
     pub async fn webhooks(&self, project: i64) -> Result<Vec<LsWebhook>, LsError> {
         let body = self
             .call(
-                self.http
-                    .get(format!("{}/api/webhooks", self.base))
+                self.request(reqwest::Method::GET, "/api/webhooks")
                     .query(&[("project", project)]),
             )
             .await?;
@@ -400,16 +396,13 @@ impl LsClient {
             Value::Array(items) => items,
             Value::Object(mut page) => match page.remove("results") {
                 Some(Value::Array(items)) => items,
-                _ => return Err(LsError::Invalid("not a list of webhooks".into())),
+                _ => return Err(LsError::Invalid("not a list of webhooks")),
             },
-            _ => return Err(LsError::Invalid("not a list of webhooks".into())),
+            _ => return Err(LsError::Invalid("not a list of webhooks")),
         };
         items
             .into_iter()
-            .map(|item| {
-                serde_json::from_value(item)
-                    .map_err(|e| LsError::Invalid(format!("not a webhook: {e}")))
-            })
+            .map(|item| read(item, "not a webhook"))
             .collect()
     }
 
@@ -420,8 +413,7 @@ impl LsClient {
         headers: &serde_json::Map<String, Value>,
     ) -> Result<(), LsError> {
         self.call(
-            self.http
-                .patch(format!("{}/api/webhooks/{id}", self.base))
+            self.request(reqwest::Method::PATCH, &format!("/api/webhooks/{id}"))
                 .json(&json!({ "headers": headers })),
         )
         .await
@@ -429,28 +421,22 @@ impl LsClient {
     }
 }
 
-/// `text` cut to `max` characters, with an ellipsis when cut.
-fn shorten(text: &str, max: usize) -> String {
-    let text = text.trim();
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
-    }
+/// `value` read as a `T`; `what` is the error (the serde detail, which can quote the answer,
+/// goes to the log only).
+fn read<T: serde::de::DeserializeOwned>(value: Value, what: &'static str) -> Result<T, LsError> {
+    serde_json::from_value(value).map_err(|e| {
+        tracing::warn!(target: "outbound", "Label Studio's answer could not be read ({what}): {e}");
+        LsError::Invalid(what)
+    })
 }
 
-/// The useful part of a Label Studio error body: its validation errors, else its `detail`,
-/// else the text itself, shortened.
-fn error_detail(text: &str) -> String {
-    let detail = match serde_json::from_str::<Value>(text) {
-        Ok(body) => match (&body["validation_errors"], &body["detail"]) {
-            (v @ Value::Object(_), _) => v.to_string(),
-            (_, Value::String(d)) => d.clone(),
-            _ => body.to_string(),
-        },
-        Err(_) => text.to_string(),
-    };
-    shorten(&detail, 300)
+/// The fixed explanation of a status Label Studio answered with.
+fn explain(status: u16) -> &'static str {
+    match status {
+        400..=499 => "it refused the request",
+        500..=599 => "a server error on its side",
+        _ => "an unexpected answer",
+    }
 }
 
 #[cfg(test)]
@@ -480,12 +466,11 @@ mod tests {
 
     #[test]
     fn debug_and_errors_never_show_the_token() {
-        let client = LsClient::new("http://127.0.0.1:1", "secret-token-123");
+        let http = crate::outbound::Outbound::new(Default::default(), 1024);
+        let client = LsClient::new(&http, "http://127.0.0.1:1", "secret-token-123");
         assert!(!format!("{client:?}").contains("secret-token-123"));
-        assert_eq!(
-            error_detail(r#"{"detail": "Invalid token.", "status_code": 401}"#),
-            "Invalid token."
-        );
+        let status = LsError::Status { status: 500 }.to_string();
+        assert_eq!(status, "Label Studio answered HTTP 500 (a server error on its side)");
     }
 
     #[test]

@@ -197,6 +197,7 @@ pub(super) async fn reconcile_config(
 pub async fn create(
     db: &DatabaseConnection,
     secrets: &Secrets,
+    http: &crate::outbound::Outbound,
     caller: &AuthUser,
     project_id: i64,
     input: LinkInput,
@@ -214,7 +215,7 @@ pub async fn create(
     if exists {
         return Err(already_linked(project.id));
     }
-    let ls = verify(&LsClient::new(&url, &token), ls_project).await?;
+    let ls = verify(&LsClient::new(http, &url, &token), ls_project).await?;
     reconcile_config(db, caller, &project, &ls)
         .await
         .map_err(|m| ApiError::field("ls_project", m))?;
@@ -263,6 +264,7 @@ fn already_linked(project_id: i64) -> ApiError {
 pub async fn update(
     db: &DatabaseConnection,
     secrets: &Secrets,
+    http: &crate::outbound::Outbound,
     caller: &AuthUser,
     project_id: i64,
     input: LinkInput,
@@ -304,7 +306,7 @@ pub async fn update(
             ));
         }
     }
-    let ls = verify(&LsClient::new(&url, &token), ls_project).await?;
+    let ls = verify(&LsClient::new(http, &url, &token), ls_project).await?;
     reconcile_config(db, caller, &project, &ls)
         .await
         .map_err(|m| ApiError::field("ls_project", m))?;

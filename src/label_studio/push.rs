@@ -48,8 +48,9 @@ pub async fn start_push(
     let token = open_token(engine.secrets(), &existing)?;
     let claimed = claim(db, existing.id, job::PUSH).await?;
     let (db, l) = (db.clone(), claimed.clone());
+    let http = engine.http().clone();
     engine.spawn(async move {
-        let outcome = push(&db, &l, &token, run_id).await;
+        let outcome = push(&db, &http, &l, &token, run_id).await;
         finish(&db, &l, job::PUSH, outcome).await;
     });
     Ok(claimed)
@@ -67,12 +68,13 @@ struct PushStats {
 
 async fn push(
     db: &DatabaseConnection,
+    http: &crate::outbound::Outbound,
     l: &link::Model,
     token: &str,
     run_id: i64,
 ) -> Result<String, String> {
     let db_err = |e: sea_orm::DbErr| format!("database error: {e}");
-    let client = LsClient::new(&l.url, token);
+    let client = LsClient::new(http, &l.url, token);
     let of_run = || prediction::Entity::find().filter(prediction::Column::ModelRunId.eq(run_id));
     let total = of_run().count(db).await.map_err(db_err)? as i64;
     progress(db, l.id, 0, total).await?;

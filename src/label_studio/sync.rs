@@ -25,8 +25,9 @@ pub async fn start_sync(
     let claimed = claim(db, existing.id, job::SYNC).await?;
     let mode = input.ground_truth.unwrap_or_default();
     let (db, caller, l) = (db.clone(), caller.clone(), claimed.clone());
+    let http = engine.http().clone();
     engine.spawn(async move {
-        let outcome = sync(&db, &caller, &l, &token, mode).await;
+        let outcome = sync(&db, &http, &caller, &l, &token, mode).await;
         finish(&db, &l, job::SYNC, outcome).await;
     });
     Ok(claimed)
@@ -36,12 +37,13 @@ pub async fn start_sync(
 /// and upserts each page into the project; returns the summary, or why it stopped.
 async fn sync(
     db: &DatabaseConnection,
+    http: &crate::outbound::Outbound,
     caller: &AuthUser,
     l: &link::Model,
     token: &str,
     mode: GroundTruthMode,
 ) -> Result<String, String> {
-    let client = LsClient::new(&l.url, token);
+    let client = LsClient::new(http, &l.url, token);
     let ls = client
         .project(l.ls_project_id)
         .await

@@ -22,13 +22,13 @@ const TOOL: &str = "record_labels";
 pub struct Anthropic {
     base: String,
     key: String,
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     refused: Refused,
 }
 
 impl Anthropic {
     /// The provider of an Anthropic connection (`endpoint` overrides the API base).
-    pub fn new(credentials: &Credentials, http: reqwest::Client) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: crate::outbound::Outbound) -> Result<Self, LlmError> {
         let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1")?;
         Ok(Anthropic {
             base,
@@ -195,7 +195,9 @@ impl LlmProvider for Anthropic {
             &mut notes,
             |b| {
                 super::send_json(
+                    &self.http,
                     self.http
+                        .client()
                         .post(&url)
                         .header("x-api-key", &self.key)
                         .header("anthropic-version", API_VERSION)

@@ -17,13 +17,13 @@ pub const DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com";
 pub struct Gemini {
     base: String,
     key: String,
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     refused: Refused,
 }
 
 impl Gemini {
     /// The provider of a Gemini connection (`endpoint` overrides the API base).
-    pub fn new(credentials: &Credentials, http: reqwest::Client) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: crate::outbound::Outbound) -> Result<Self, LlmError> {
         let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1beta")?;
         Ok(Gemini {
             base,
@@ -201,7 +201,9 @@ impl LlmProvider for Gemini {
             &mut notes,
             |b| {
                 super::send_json(
+                    &self.http,
                     self.http
+                        .client()
                         .post(&url)
                         .header("x-goog-api-key", &self.key)
                         .json(&b),

@@ -19,6 +19,7 @@ pub mod scheduler;
 pub use headers::{parse_reset, rate_limits, retry_after};
 
 pub use credentials::{Credentials, Provider};
+use crate::outbound::{Outbound, OutboundError};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;
@@ -411,22 +412,39 @@ fn media_type_of_url(url: &str) -> &'static str {
 
 /// The `error.message` of a provider's JSON error body, or the body itself (shortened).
 fn error_message(body: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let text = parsed
-        .as_ref()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .or_else(|| v.get("message"))
-                .or_else(|| v.get("error"))
-        })
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| body.trim().to_string());
-    let mut text: String = text.chars().take(500).collect();
-    if text.is_empty() {
-        text = "no details".into();
+    // What the provider wrote never reaches a user (it may be any server's page, when the
+    // endpoint is not a provider): only its error code and parameter, when they are words.
+    if !body.trim().is_empty() {
+        let shown: String = body.chars().take(500).collect();
+        tracing::warn!(target: "outbound", "the provider answered with an error: {shown}");
     }
-    text
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let field = |paths: &[&str]| {
+        paths.iter().find_map(|p| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.pointer(p))
+                .and_then(Value::as_str)
+                .filter(|s| is_word(s))
+                .map(str::to_string)
+        })
+    };
+    let code = field(&["/error/code", "/error/type", "/error/status", "/type", "/code"]);
+    let param = field(&["/error/param"]);
+    match (code, param) {
+        (Some(code), Some(param)) => format!("{code} (parameter {param})"),
+        (Some(code), None) => code,
+        (None, Some(param)) => format!("parameter {param}"),
+        (None, None) => "no details".into(),
+    }
+}
+
+/// A provider's error code or parameter name: a short token of letters, digits, `_.-`.
+fn is_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// Google's `RetryInfo.retryDelay` (`"30s"`) in an error body's `details`.
@@ -445,18 +463,6 @@ fn retry_delay(body: &str) -> Option<Duration> {
 pub trait LlmProvider: Send + Sync {
     /// One call, no retries.
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError>;
-}
-
-/// The HTTP client every provider shares (one connection pool). It has no overall timeout:
-/// the scheduler bounds each call.
-pub fn http_client() -> reqwest::Client {
-    crate::util::install_tls();
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .connect_timeout(Duration::from_secs(10))
-        .tcp_nodelay(true)
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 /// The key (API key, else auth token) and the API base (the connection's `endpoint` without a
@@ -493,33 +499,49 @@ fn split_system(messages: &[Message]) -> (Option<String>, Vec<&Message>) {
     ((!system.is_empty()).then(|| system.join("\n\n")), rest)
 }
 
-/// Sends a JSON request; a 2xx answer's JSON body and headers, or the typed error.
-async fn send_json(request: reqwest::RequestBuilder) -> Result<(Value, HeaderMap), LlmError> {
-    let transport = |e: reqwest::Error| {
-        if e.is_timeout() {
-            LlmError::Timeout(Duration::ZERO)
-        } else {
-            LlmError::Connection(e.to_string())
-        }
-    };
-    let response = request.send().await.map_err(transport)?;
+/// Sends a JSON request through the outbound policy; a 2xx answer's JSON body and headers,
+/// or the typed error.
+async fn send_json(
+    http: &Outbound,
+    request: reqwest::RequestBuilder,
+) -> Result<(Value, HeaderMap), LlmError> {
+    let response = http.send(request).await.map_err(LlmError::from)?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let text = response.text().await.map_err(transport)?;
+    let bytes = http.read(response).await.map_err(LlmError::from)?;
+    let text = String::from_utf8_lossy(&bytes);
     if !(200..300).contains(&status) {
         return Err(LlmError::from_status(status, &headers, &text));
     }
-    let answer = serde_json::from_str(&text).map_err(|e| LlmError::InvalidOutput {
-        message: format!("unreadable response: {e}"),
+    let answer = serde_json::from_str(&text).map_err(|_| LlmError::InvalidOutput {
+        message: "the answer is not JSON".into(),
         usage: Usage::default(),
     })?;
     Ok((answer, headers))
 }
 
+impl From<OutboundError> for LlmError {
+    fn from(e: OutboundError) -> LlmError {
+        match e {
+            OutboundError::Denied(_) | OutboundError::BadUrl => {
+                LlmError::Unsupported(format!("the connection's endpoint cannot be used: {e}"))
+            }
+            OutboundError::Timeout => LlmError::Timeout(Duration::ZERO),
+            OutboundError::TooLarge(_) => LlmError::InvalidOutput {
+                message: e.to_string(),
+                usage: Usage::default(),
+            },
+            OutboundError::Unreachable | OutboundError::TooManyRedirects => {
+                LlmError::Connection(e.to_string())
+            }
+        }
+    }
+}
+
 /// The provider of a connection, for `model`.
 pub fn provider_for(
     credentials: &Credentials,
-    http: &reqwest::Client,
+    http: &Outbound,
 ) -> Result<Arc<dyn LlmProvider>, LlmError> {
     match credentials.provider {
         Provider::OpenAI | Provider::AzureOpenAI | Provider::Custom => Ok(Arc::new(
@@ -574,7 +596,7 @@ mod tests {
         else {
             panic!("not a rate limit");
         };
-        assert_eq!(message, "slow down");
+        assert_eq!(message, "no details");
         assert_eq!(retry_after, Some(Duration::from_secs(2)));
         assert_eq!(limits.limit_requests, Some(3000));
         let e = LlmError::from_status(401, &HeaderMap::new(), "nope");

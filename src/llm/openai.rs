@@ -48,13 +48,13 @@ pub struct OpenAiCompatible {
     config: ClientConfig,
     provider: Provider,
     deployment: Option<String>,
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     refused: Refused,
 }
 
 impl OpenAiCompatible {
     /// The provider of an OpenAI, AzureOpenAI or Custom connection.
-    pub fn new(credentials: &Credentials, http: reqwest::Client) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: crate::outbound::Outbound) -> Result<Self, LlmError> {
         let key = credentials
             .api_key
             .clone()
@@ -331,7 +331,8 @@ async fn call<C: Config + 'static>(
     capture: &Capture,
     body: Value,
 ) -> Result<Value, OpenAIError> {
-    let client = Client::build(capture.http.clone(), config).with_http_service(capture.clone());
+    let client =
+        Client::build(capture.http.client().clone(), config).with_http_service(capture.clone());
     client.chat().create_byot(body).await
 }
 
@@ -349,18 +350,32 @@ fn map_error(error: OpenAIError, status: u16, headers: &HeaderMap) -> LlmError {
             LlmError::from_status(status, headers, &body)
         }
         OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::Timeout(std::time::Duration::ZERO),
-        OpenAIError::Reqwest(e) => LlmError::Connection(e.to_string()),
+        OpenAIError::Reqwest(e) => {
+            tracing::warn!(target: "outbound", "provider request failed: {e}");
+            LlmError::Connection("the host cannot be reached".into())
+        }
         OpenAIError::JSONDeserialize(_, content) if !(200..300).contains(&status) => {
             LlmError::from_status(status, headers, &content)
         }
         OpenAIError::JSONDeserialize(e, content) => {
             let shown: String = content.chars().take(200).collect();
+            tracing::warn!(target: "outbound", "unreadable provider answer ({e}): {shown}");
             LlmError::InvalidOutput {
-                message: format!("unreadable response ({e}): {shown}"),
+                message: "the answer is not a chat completion".into(),
                 usage: Usage::default(),
             }
         }
-        other => LlmError::Connection(other.to_string()),
+        OpenAIError::Boxed(e) => match e.downcast::<crate::outbound::OutboundError>() {
+            Ok(outbound) => LlmError::from(*outbound),
+            Err(e) => {
+                tracing::warn!(target: "outbound", "provider request failed: {e}");
+                LlmError::Connection("the host cannot be reached".into())
+            }
+        },
+        other => {
+            tracing::warn!(target: "outbound", "provider request failed: {other}");
+            LlmError::Connection("the request could not be made".into())
+        }
     }
 }
 
@@ -368,7 +383,7 @@ fn map_error(error: OpenAIError, status: u16, headers: &HeaderMap) -> LlmError {
 /// headers of the response.
 #[derive(Clone)]
 struct Capture {
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     response: Arc<Mutex<Option<(u16, HeaderMap)>>>,
 }
 
@@ -386,11 +401,32 @@ impl tower::Service<HttpRequestFactory> for Capture {
         let slot = self.response.clone();
         Box::pin(async move {
             let request = factory.build().await?;
-            let response = http.execute(request).await?;
-            if let Ok(mut slot) = slot.lock() {
-                *slot = Some((response.status().as_u16(), response.headers().clone()));
+            let outcome = match http.execute(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some((status.as_u16(), headers.clone()));
+                    }
+                    // Read here under the cap; async-openai reads the copy in memory.
+                    http.read(response).await.map(|body| (status, headers, body))
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok((status, headers, body)) => {
+                    let mut copy = http::Response::new(body);
+                    *copy.status_mut() = status;
+                    *copy.headers_mut() = headers;
+                    Ok(reqwest::Response::from(copy))
+                }
+                Err(e) => {
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some((0, HeaderMap::new()));
+                    }
+                    Err(OpenAIError::Boxed(Box::new(e)))
+                }
             }
-            Ok(response)
         })
     }
 }

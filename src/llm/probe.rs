@@ -26,7 +26,7 @@ pub struct ProbeReport {
 /// Tests `credentials` with `model` (else the first listed model).
 pub async fn probe(
     credentials: &Credentials,
-    http: &reqwest::Client,
+    http: &crate::outbound::Outbound,
     model: Option<&str>,
 ) -> ProbeReport {
     let mut report = ProbeReport::default();
@@ -91,7 +91,7 @@ pub async fn probe(
 /// `/v1/models` for Anthropic). Gemini and Azure deployments are not listed.
 pub async fn list_models(
     credentials: &Credentials,
-    http: &reqwest::Client,
+    http: &crate::outbound::Outbound,
 ) -> Result<Vec<String>, String> {
     let request = match credentials.provider {
         Provider::OpenAI | Provider::Custom => {
@@ -101,18 +101,19 @@ pub async fn list_models(
                 .as_deref()
                 .unwrap_or("https://api.openai.com/v1")
                 .trim_end_matches('/');
-            http.get(format!("{base}/models")).bearer_auth(key)
+            http.client().get(format!("{base}/models")).bearer_auth(key)
         }
         Provider::Anthropic => {
             let (key, base) = key_and_base(credentials, "https://api.anthropic.com", "/v1")
                 .map_err(|e| e.to_string())?;
-            http.get(format!("{base}/v1/models"))
+            http.client()
+                .get(format!("{base}/v1/models"))
                 .header("x-api-key", key)
                 .header("anthropic-version", "2023-06-01")
         }
         _ => return Ok(Vec::new()),
     };
-    let (body, _) = super::send_json(request.timeout(std::time::Duration::from_secs(15)))
+    let (body, _) = super::send_json(http, request.timeout(std::time::Duration::from_secs(15)))
         .await
         .map_err(|e| e.to_string())?;
     Ok(model_ids(&body))
@@ -125,7 +126,15 @@ fn model_ids(body: &Value) -> Vec<String> {
         .map(|items| {
             items
                 .iter()
-                .filter_map(|m| m["id"].as_str().map(str::to_string))
+                .filter_map(|m| m["id"].as_str())
+                // Model ids are words; anything else in the list is not shown.
+                .filter(|id| {
+                    id.len() <= 128
+                        && id.chars().all(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':' | '/' | '@')
+                        })
+                })
+                .map(str::to_string)
                 .collect()
         })
         .unwrap_or_default();

@@ -58,7 +58,8 @@ pub async fn setup(
         && let Ok(base) = normalize_base_url(host)
     {
         let path = format!("/ml/prompts/{prompt_id}/webhook");
-        spawn_authorize_webhook(LsClient::new(&base, ls_token), project, path, token);
+        let client = LsClient::new(state.engine.http(), &base, ls_token);
+        spawn_authorize_webhook(client, project, path, token);
     }
     Ok(SetupView {
         model_version: label,

@@ -49,7 +49,14 @@ pub async fn create(
     id: web::Path<i64>,
     body: ApiJson<LinkInput>,
 ) -> ApiResult<HttpResponse> {
-    let created = service::create(&state.db, &state.secrets, &caller, *id, body.0).await?;
+    let created = service::create(
+        &state.db,
+        &state.secrets,
+        state.engine.http(),
+        &caller,
+        *id,
+        body.0,
+    ).await?;
     Ok(HttpResponse::Created().json(view(&state, created).await?))
 }
 
@@ -79,7 +86,14 @@ pub async fn update(
     id: web::Path<i64>,
     body: ApiJson<LinkInput>,
 ) -> ApiResult<HttpResponse> {
-    let updated = service::update(&state.db, &state.secrets, &caller, *id, body.0).await?;
+    let updated = service::update(
+        &state.db,
+        &state.secrets,
+        state.engine.http(),
+        &caller,
+        *id,
+        body.0,
+    ).await?;
     Ok(HttpResponse::Ok().json(view(&state, updated).await?))
 }
 

@@ -1,5 +1,7 @@
 //! Prompter's integration tests: one binary, a real server per test on a loopback port, a fresh
 //! SQLite database (or PostgreSQL with `TEST_DATABASE_URL`).
+// Tests and benchmarks are clients of Prompter itself, not requests made on a user's behalf.
+#![allow(clippy::disallowed_methods)]
 
 mod helpers;
 

@@ -101,7 +101,14 @@ async fn link(state: web::Data<AppState>, id: web::Path<i64>, form: Form<LinkFor
         token: non_empty(Some(form.data.token.clone())),
         ls_project: Some(form.data.ls_project),
     };
-    service::create(&state.db, &state.secrets, &caller, *id, input).await?;
+    service::create(
+        &state.db,
+        &state.secrets,
+        state.engine.http(),
+        &caller,
+        *id,
+        input,
+    ).await?;
     Ok(redirect("/label-studio"))
 }
 

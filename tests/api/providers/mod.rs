@@ -7,7 +7,7 @@
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use prompter::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
 use prompter::llm::{Credentials, Provider};
-use prompter::llm::{LlmError, LlmRequest, LlmResponse, Message, Role, http_client, provider_for};
+use prompter::llm::{LlmError, LlmRequest, LlmResponse, Message, Role, provider_for};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -281,4 +281,10 @@ async fn the_scheduler_retries_server_errors_until_an_answer() {
     assert!(stats.retried >= 1, "seed 3 draws at least one server error");
     assert_eq!(fake.server_errors, stats.retried);
     assert_eq!(fake.ok, calls);
+}
+
+/// The outbound client of a local install (loopback allowed), as the providers' tests use.
+pub fn http_client() -> prompter::outbound::Outbound {
+    let policy = prompter::outbound::Policy::new(&[], true).expect("policy");
+    prompter::outbound::Outbound::new(policy, 32 * 1024 * 1024)
 }

@@ -5,7 +5,8 @@ use super::{DIALECTS, KEY, call, choices_schema, credentials, start};
 use prompter::fake_llm::FakeLlmConfig;
 use prompter::llm::Provider;
 use prompter::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
-use prompter::llm::{LlmRequest, Message, ModelParams, Role, http_client, provider_for};
+use super::http_client;
+use prompter::llm::{LlmRequest, Message, ModelParams, Role, provider_for};
 use serde_json::{Value, json};
 
 /// A sentiment call of `model` with `params`.
