@@ -211,6 +211,7 @@ fn server(
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(crate::extract::reject_nul_in_query))
+            .wrap(from_fn(routes::docs::allow_on_405))
             .wrap(from_fn(crate::telemetry::log_request))
             .wrap(Compress::default())
             .app_data(state.clone())

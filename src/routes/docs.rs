@@ -227,6 +227,76 @@ pub fn openapi_json() -> String {
     ApiDoc::openapi().to_pretty_json().unwrap_or_default() + "\n"
 }
 
+/// Each documented path template (split into segments, `None` for a `{parameter}`) and the
+/// methods the document gives it, as an `Allow` header value (`GET, PATCH, DELETE`). Built
+/// once from the document itself, so a 405's `Allow` and the document cannot disagree.
+static ALLOWED: std::sync::LazyLock<Vec<(Vec<Option<String>>, String)>> =
+    std::sync::LazyLock::new(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, served)| served.then_some(name))
+                .collect::<Vec<_>>()
+                .join(", ");
+                let segments = segments(template)
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                    .collect();
+                (segments, methods)
+            })
+            .collect()
+    });
+
+/// The segments of a path, ignoring a trailing slash (the server serves both forms).
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.strip_suffix('/').unwrap_or(path).split('/')
+}
+
+/// The methods the document gives the path template that `path` matches, as an `Allow`
+/// header value; where two templates match (`/api/prompts/compatible-projects` and
+/// `/api/prompts/{id}/`), the one with more literal segments wins, as in the router.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    let wanted: Vec<&str> = segments(path).collect();
+    ALLOWED
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == wanted.len()
+                && template.iter().zip(&wanted).all(|(t, w)| match t {
+                    Some(literal) => literal == w,
+                    None => !w.is_empty(),
+                })
+        })
+        .max_by_key(|(template, _)| template.iter().filter(|t| t.is_some()).count())
+        .map(|(_, methods)| methods.as_str())
+}
+
+/// Middleware: a 405 answer gets the `Allow` header RFC 9110 requires, listing the methods
+/// the document gives the path (looked up only on that answer's path).
+pub async fn allow_on_405(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{ALLOW, HeaderValue};
+    let mut res = next.call(req).await?;
+    if res.status() == actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+        && !res.headers().contains_key(ALLOW)
+        && let Some(methods) = allowed_methods(res.request().path())
+    {
+        res.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
+    }
+    Ok(res)
+}
+
 /// Registers `/openapi.json`, `/docs/` and the `/docs` redirect.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
@@ -238,4 +308,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .finish()
             }),
         );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn allow_names_the_documented_methods_of_the_matching_template() {
+        assert_eq!(allowed_methods("/api/prompts/"), Some("GET, POST"));
+        assert_eq!(allowed_methods("/api/prompts"), Some("GET, POST"));
+        assert_eq!(
+            allowed_methods("/api/prompts/7/"),
+            Some("GET, PATCH, DELETE")
+        );
+        // The literal template wins over `/api/prompts/{id}/`.
+        assert_eq!(
+            allowed_methods("/api/prompts/compatible-projects"),
+            Some("GET")
+        );
+        assert_eq!(allowed_methods("/api/nothing/here"), None);
+        assert_eq!(allowed_methods("/api/prompts//"), None);
+    }
 }

@@ -56,7 +56,8 @@ pub async fn create(
         &caller,
         *id,
         body.0,
-    ).await?;
+    )
+    .await?;
     Ok(HttpResponse::Created().json(view(&state, created).await?))
 }
 
@@ -93,7 +94,8 @@ pub async fn update(
         &caller,
         *id,
         body.0,
-    ).await?;
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(view(&state, updated).await?))
 }
 

@@ -31,6 +31,7 @@ mod refine;
 mod registry;
 mod runs;
 mod scores;
+mod spec;
 mod tasks;
 mod versions;
 mod vision;
