@@ -45,7 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
     servers((url = "/", description = "The server that serves this document")),
-    modifiers(&TokenAuth, &StandardResponses, &OperationIds),
+    modifiers(&TokenAuth, &StandardResponses, &OperationIds, &CreateBodies, &QueryValues),
     security(("Token" = [])),
     tags(
         (name = "ops", description = "Server version, liveness and readiness"),
@@ -174,6 +174,127 @@ impl Modify for OperationIds {
                     && !name.starts_with(&format!("{tag}_"))
                 {
                     *name = format!("{tag}_{name}");
+                }
+            }
+        }
+    }
+}
+
+/// Create operations whose body type is shared with the PATCH of the same object but which
+/// require some of its fields (as Label Studio's serializers do): (path, shared schema, the
+/// create schema documented instead, the fields it requires, non-null).
+const CREATE_REQUIRES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "/api/prompts/",
+        "PromptInput",
+        "PromptCreateInput",
+        &["title"],
+    ),
+    (
+        "/api/predictions/",
+        "PredictionInput",
+        "PredictionCreateInput",
+        &["task"],
+    ),
+    (
+        "/api/prompts/{id}/schedules",
+        "ScheduleInput",
+        "ScheduleCreateInput",
+        &["cron", "project"],
+    ),
+];
+
+/// Documents the create bodies of [`CREATE_REQUIRES`]: a copy of the shared schema whose
+/// required fields are required and not nullable, so the document says what the server
+/// enforces on create while PATCH keeps every field optional.
+struct CreateBodies;
+
+impl Modify for CreateBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (path, shared, create, required) in CREATE_REQUIRES {
+            let Some(RefOr::T(Schema::Object(mut object))) =
+                components.schemas.get(*shared).cloned()
+            else {
+                continue;
+            };
+            for field in *required {
+                if !object.required.iter().any(|r| r == field) {
+                    object.required.push(field.to_string());
+                }
+                if let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(*field)
+                    && let SchemaType::Array(types) = &property.schema_type
+                {
+                    let mut kept: Vec<Type> = types
+                        .iter()
+                        .filter(|t| **t != Type::Null)
+                        .cloned()
+                        .collect();
+                    property.schema_type = if kept.len() == 1 {
+                        SchemaType::Type(kept.remove(0))
+                    } else {
+                        SchemaType::Array(kept)
+                    };
+                }
+            }
+            components
+                .schemas
+                .insert(create.to_string(), RefOr::T(Schema::Object(object)));
+            let body = openapi
+                .paths
+                .paths
+                .get_mut(*path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.request_body.as_mut());
+            if let Some(RefOr::T(body)) = body {
+                for content in body.content.values_mut() {
+                    let RefOr::T(content) = content else {
+                        continue;
+                    };
+                    content.schema = Some(RefOr::Ref(Ref::from_schema_name(*create)));
+                }
+            }
+        }
+    }
+}
+
+/// Query values are strings on the wire, never JSON's `null`: the document's query
+/// parameters drop the `null` that optional Rust fields give their type, and `page_size`
+/// says how the server treats large values.
+struct QueryValues;
+
+impl Modify for QueryValues {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                for parameter in op.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else {
+                        continue;
+                    };
+                    if parameter.parameter_in != ParameterIn::Query {
+                        continue;
+                    }
+                    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+                        && let SchemaType::Array(types) = &object.schema_type
+                    {
+                        let mut kept: Vec<Type> = types
+                            .iter()
+                            .filter(|t| **t != Type::Null)
+                            .cloned()
+                            .collect();
+                        object.schema_type = if kept.len() == 1 {
+                            SchemaType::Type(kept.remove(0))
+                        } else {
+                            SchemaType::Array(kept)
+                        };
+                    }
                 }
             }
         }

@@ -267,14 +267,17 @@ pub struct ProjectListQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ImportQuery {
     /// `false` checks and counts the import without saving it (default `true`).
+    #[param(value_type = Option<bool>)]
     pub commit_to_project: Option<String>,
     /// `true` adds the new task ids to the response.
+    #[param(value_type = Option<bool>)]
     pub return_task_ids: Option<String>,
     /// Accepted and ignored.
     pub preannotated_from_fields: Option<String>,
     /// Prompter extension: `true` makes every imported annotation that is not cancelled ground
     /// truth (the one a `HasGT` run and the scores compare with), whatever its own
     /// `ground_truth` says.
+    #[param(value_type = Option<bool>)]
     pub ground_truth: Option<String>,
 }
 

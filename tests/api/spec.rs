@@ -103,3 +103,167 @@ async fn positional_arrays_are_not_objects() {
         "{body}"
     );
 }
+
+/// The parameters the server requires are the ones the document marks required (issue 18,
+/// item 11): each is required in the document, and the server answers 400 naming it without.
+#[tokio::test]
+async fn required_parameters_are_documented_and_enforced() {
+    let app = TestApp::spawn().await;
+    let spec: Value =
+        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("document");
+    let query_required = |path: &str, name: &str| {
+        spec["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .any(|p| p["name"] == name && p["in"] == "query" && p["required"] == true)
+    };
+    assert!(query_required("/api/tasks/", "project"));
+    assert!(query_required(
+        "/api/prompts/{id}/versions/{version_id}/refine",
+        "refinement_job_id"
+    ));
+    let body_required = |path: &str, name: &str| {
+        let schema = &spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"];
+        let component = schema
+            .as_str()
+            .expect("a component")
+            .rsplit('/')
+            .next()
+            .expect("name");
+        let schema = &spec["components"]["schemas"][component];
+        let required = schema["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|f| f == name));
+        let nullable = schema["properties"][name]["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "null"));
+        required && !nullable
+    };
+    for (path, field) in [
+        ("/api/prompts/", "title"),
+        ("/api/predictions/", "task"),
+        ("/api/prompts/{id}/schedules", "cron"),
+        ("/api/prompts/{id}/schedules", "project"),
+        ("/api/model-run/batch-predictions", "modelrun_id"),
+        ("/api/model-run/batch-failed-predictions", "modelrun_id"),
+        (
+            "/api/prompts/{id}/versions/{version_id}/inference-runs",
+            "project",
+        ),
+        ("/api/prompts/{id}/versions/{version_id}/predict", "project"),
+    ] {
+        assert!(body_required(path, field), "{path}: {field} is required");
+    }
+    // PATCH keeps every field optional.
+    let patch = &spec["paths"]["/api/prompts/{id}/"]["patch"]["requestBody"]["content"]["application/json"]
+        ["schema"]["$ref"];
+    assert_eq!(patch, "#/components/schemas/PromptInput");
+
+    let (status, body) = app.get("/api/tasks/").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, prompt) = app.post("/api/prompts/", json!({})).await;
+    assert_eq!(status, 400, "{prompt}");
+    assert!(prompt["validation_errors"]["title"].is_array(), "{prompt}");
+    let (_, prompt) = app.post("/api/prompts/", json!({"title": "P"})).await;
+    let id = prompt["id"].as_i64().expect("id");
+    let (status, body) = app
+        .post(&format!("/api/prompts/{id}/schedules"), json!({}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["validation_errors"]["cron"].is_array(), "{body}");
+    let (status, body) = app.post("/api/predictions/", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["validation_errors"]["task"].is_array(), "{body}");
+    let (status, body) = app
+        .post("/api/model-run/batch-predictions", json!({"results": []}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["validation_errors"]["modelrun_id"].is_array(),
+        "{body}"
+    );
+}
+
+/// `page_size` is any positive integer on every list: a larger one is clamped to the list's
+/// maximum (as Label Studio does, and as the document says), anything else is a 400 naming it.
+#[tokio::test]
+async fn page_size_is_clamped_or_refused_the_same_way_on_every_list() {
+    let app = TestApp::spawn().await;
+    let project = app
+        .project(r#"<View><Text name="text" value="$text"/></View>"#)
+        .await;
+    let lists = [
+        "/api/projects/?".to_string(),
+        "/api/prompts/?".to_string(),
+        "/api/prompts/compatible-projects?".to_string(),
+        format!("/api/tasks/?project={project}&"),
+    ];
+    for list in &lists {
+        for huge in ["9223372036854775808", "99999999999999999999999999999"] {
+            let (status, body) = app.get(&format!("{list}page_size={huge}")).await;
+            assert_eq!(status, 200, "{list} {huge}: {body}");
+        }
+        for bad in ["0", "-1", "x", "1.5"] {
+            let (status, body) = app.get(&format!("{list}page_size={bad}")).await;
+            assert_eq!(status, 400, "{list} {bad}: {body}");
+            assert!(body["validation_errors"]["page_size"].is_array(), "{body}");
+        }
+    }
+    let spec: Value =
+        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("document");
+    let size = spec["paths"]["/api/projects/"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "page_size")
+        .expect("page_size")
+        .clone();
+    assert_eq!(
+        size["schema"],
+        json!({"type": "integer", "minimum": 1}),
+        "{size}"
+    );
+}
+
+/// `max_tokens` of 2^31 is refused with a 400 naming it, and the document gives the maximum.
+#[tokio::test]
+async fn max_tokens_over_the_maximum_is_refused_as_documented() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            json!({"provider": "OpenAI", "api_key": "k", "model_params": {"max_tokens": 2147483648u64}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["validation_errors"]["model_params.max_tokens"].is_array(),
+        "{body}"
+    );
+    let limit = prompter::limits::MAX_OUTPUT_TOKENS;
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            json!({"provider": "OpenAI", "api_key": "k", "model_params": {"max_tokens": limit + 1}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["validation_errors"]["model_params.max_tokens"].is_array(),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            json!({"provider": "OpenAI", "api_key": "k", "model_params": {"max_tokens": limit}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let spec: Value =
+        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("document");
+    let documented = &spec["components"]["schemas"]["ModelParams"]["properties"]["max_tokens"];
+    assert_eq!(documented["maximum"], json!(limit), "{documented}");
+    assert_eq!(documented["minimum"], json!(1), "{documented}");
+}
