@@ -177,6 +177,7 @@ impl ProjectView {
 #[schema(example = json!({"title": "Reviews", "label_config": "<View><Text name=\"text\" value=\"$text\"/><Choices name=\"sentiment\" toName=\"text\"><Choice value=\"Positive\"/><Choice value=\"Negative\"/></Choices></View>"}))]
 pub struct ProjectInput {
     /// Project name, at most 50 characters.
+    #[schema(max_length = 50)]
     pub title: Option<String>,
     /// Description.
     pub description: Option<String>,
@@ -212,7 +213,8 @@ pub struct ProjectInput {
     pub is_published: Option<bool>,
     /// Draft project.
     pub is_draft: Option<bool>,
-    /// Colour, e.g. `#FFFFFF`.
+    /// Colour, e.g. `#FFFFFF`; at most 16 characters.
+    #[schema(max_length = 16)]
     pub color: Option<String>,
     /// Model version shown for predictions.
     pub model_version: Option<String>,

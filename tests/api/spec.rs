@@ -267,3 +267,28 @@ async fn max_tokens_over_the_maximum_is_refused_as_documented() {
     assert_eq!(documented["maximum"], json!(limit), "{documented}");
     assert_eq!(documented["minimum"], json!(1), "{documented}");
 }
+
+/// A project's colour longer than its column (16 characters, as Label Studio's) is a 400
+/// naming it on both databases, not a PostgreSQL error; the document gives the maximum.
+#[tokio::test]
+async fn a_project_colour_over_its_column_is_refused() {
+    let app = TestApp::spawn().await;
+    let project = app
+        .project(r#"<View><Text name="text" value="$text"/></View>"#)
+        .await;
+    let (status, body) = app
+        .patch(
+            &format!("/api/projects/{project}/"),
+            json!({"color": "#".repeat(17)}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["validation_errors"]["color"].is_array(), "{body}");
+    let (status, body) = app
+        .patch(
+            &format!("/api/projects/{project}/"),
+            json!({"color": "#".repeat(16)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
