@@ -1,4 +1,4 @@
-"""Schemathesis against the served /openapi.json: every operation, stateless checks, a fixed seed.
+"""Schemathesis against the served /openapi.json: every operation, every check, a fixed seed.
 
 Run through the SDK harness, which starts the server (SQLite, or PostgreSQL with SDK_PG_URL), the
 fake LLM and the tripwire, and passes PROMPTER_URL, PROMPTER_TOKEN and FAKE_LLM_URL:
@@ -8,8 +8,11 @@ fake LLM and the tripwire, and passes PROMPTER_URL, PROMPTER_TOKEN and FAKE_LLM_
 First it seeds one object of each kind (connection, project with tasks, ground truth and
 predictions, prompt, version, a completed run) so that the ids schemathesis draws (mostly 1 and 2,
 see schemathesis.toml) name real objects. Then schemathesis runs every operation but DELETE, and
-finally the DELETE operations. Any finding of the four checks fails the probe. PROBE_EXAMPLES sets
-the examples per operation (default 20: a few thousand requests).
+finally the DELETE operations, in all its phases (examples, coverage, fuzzing, stateful) with all
+its checks: schemathesis.toml turns every check on (and relaxes a few for named operations, each
+with the reason); they are not named on the command line, where they would override those
+per-operation settings. Any finding fails the probe. PROBE_EXAMPLES sets the examples per
+operation (default 20: several thousand requests, about a minute and a half per database).
 """
 
 import json
@@ -88,6 +91,32 @@ def seed():
     print(f"probe: seeded projects {projects}, prompts {prompts}, runs {runs}", flush=True)
 
 
+def check_counts(events):
+    """(passed, failed) results per check, from schemathesis's NDJSON event stream."""
+    counts = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            name, status = node.get("name"), node.get("status")
+            if isinstance(name, str) and status in ("SUCCESS", "FAILURE", "success", "failure"):
+                passed, failing = counts.get(name, (0, 0))
+                ok = status.lower() == "success"
+                counts[name] = (passed + ok, failing + (not ok))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    if events.exists():
+        for line in events.read_text().splitlines():
+            try:
+                walk(json.loads(line))
+            except ValueError:
+                continue
+    return counts
+
+
 def schemathesis(label, *selection):
     """Runs schemathesis over the selected operations; returns (cases, operations, failed)."""
     binary = Path(sys.executable).parent / "schemathesis"
@@ -100,9 +129,17 @@ def schemathesis(label, *selection):
     # In a scratch directory: schemathesis keeps a cache of past failures in its working
     # directory and replays them, which would make a run depend on the ones before it.
     with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        events = Path(scratch) / "events.ndjson"
+        command += ["--report", "json,ndjson", "--report-json-path", str(report),
+                    "--report-ndjson-path", str(events)]
         result = subprocess.run(
             command, capture_output=True, text=True, cwd=scratch, env={**os.environ, "NO_COLOR": "1"}
         )
+        checks = check_counts(events)
+        failures = json.loads(report.read_text()).get("failures", []) if report.exists() else []
+        if os.environ.get("PROBE_KEEP_EVENTS"):
+            events.replace(os.environ["PROBE_KEEP_EVENTS"])
     elapsed = time.time() - started
     output = result.stdout + result.stderr
     cases = re.search(r"(\d+) generated", output)
@@ -114,6 +151,10 @@ def schemathesis(label, *selection):
         print(output, flush=True)
     print(f"probe: {label}: {cases} test cases over {tested} operations in {elapsed:.0f} s, "
           f"{'FAILED' if failed else 'no findings'}", flush=True)
+    for name, (passed, failing) in sorted(checks.items()):
+        print(f"probe: {label}: check {name}: {passed + failing} results, {failing} failed", flush=True)
+    for group in failures:
+        print(f"probe: {label}: {group.get('code')} {group.get('title')}: {group.get('count')}", flush=True)
     return cases, tested, failed
 
 
