@@ -292,3 +292,43 @@ async fn a_project_colour_over_its_column_is_refused() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Boolean query values are booleans, as the document types them: anything else (empty
+/// included) is a 400 naming the parameter.
+#[tokio::test]
+async fn boolean_query_values_must_be_booleans() {
+    let app = TestApp::spawn().await;
+    let project = app
+        .project(r#"<View><Text name="text" value="$text"/></View>"#)
+        .await;
+    let (_, prompt) = app.post("/api/prompts/", json!({"title": "P"})).await;
+    let prompt = prompt["id"].as_i64().expect("id");
+    for (path, name) in [
+        (
+            format!("/api/prompts/{prompt}/export?include_examples="),
+            "include_examples",
+        ),
+        (
+            format!("/api/tasks/?project={project}&only_annotated=maybe"),
+            "only_annotated",
+        ),
+    ] {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body["validation_errors"][name].is_array(), "{body}");
+    }
+    for name in ["commit_to_project", "return_task_ids", "ground_truth"] {
+        let (status, body) = app
+            .post(
+                &format!("/api/projects/{project}/import?{name}=x"),
+                json!([{"data": {"text": "t"}}]),
+            )
+            .await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert!(body["validation_errors"][name].is_array(), "{body}");
+    }
+    let (status, body) = app.get("/api/prompts/?page_size=1").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, tasks) = app.get(&format!("/api/tasks/?project={project}")).await;
+    assert_eq!(tasks["total"], 0, "nothing imported: {tasks}");
+}

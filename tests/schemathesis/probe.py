@@ -27,6 +27,7 @@ from pathlib import Path
 
 URL = os.environ["PROMPTER_URL"].rstrip("/")
 TOKEN = os.environ["PROMPTER_TOKEN"]
+OTHER_TOKEN = os.environ["PROMPTER_OTHER_TOKEN"]
 FAKE_LLM_URL = os.environ["FAKE_LLM_URL"]
 HERE = Path(__file__).resolve().parent
 EXAMPLES = os.environ.get("PROBE_EXAMPLES", "20")
@@ -129,12 +130,20 @@ def schemathesis(label, *selection):
     # In a scratch directory: schemathesis keeps a cache of past failures in its working
     # directory and replays them, which would make a run depend on the ones before it.
     with tempfile.TemporaryDirectory() as scratch:
+        # The two users of schemathesis.toml's [auth.wfc]: the seeding admin and the user of
+        # another organization (for object_level_authorization).
+        wfc = Path(scratch) / "auth.json"
+        wfc.write_text(json.dumps({"auth": [
+            {"name": name, "fixedHeaders": [{"name": "Authorization", "value": f"Token {token}"}]}
+            for name, token in (("owner", TOKEN), ("other", OTHER_TOKEN))
+        ]}))
         report = Path(scratch) / "report.json"
         events = Path(scratch) / "events.ndjson"
         command += ["--report", "json,ndjson", "--report-json-path", str(report),
                     "--report-ndjson-path", str(events)]
         result = subprocess.run(
-            command, capture_output=True, text=True, cwd=scratch, env={**os.environ, "NO_COLOR": "1"}
+            command, capture_output=True, text=True, cwd=scratch,
+            env={**os.environ, "NO_COLOR": "1", "PROBE_WFC": str(wfc)},
         )
         checks = check_counts(events)
         failures = json.loads(report.read_text()).get("failures", []) if report.exists() else []
