@@ -67,7 +67,8 @@ fn outbound_for(config: &EngineConfig) -> crate::outbound::Outbound {
         .filter(|e| crate::outbound::AllowEntry::parse(e).is_ok())
         .cloned()
         .collect();
-    let policy = crate::outbound::Policy::new(&entries, config.loopback_bound).unwrap_or_default();
+    let policy =
+        crate::outbound::Policy::new(&entries, config.loopback_bound).unwrap_or_default();
     crate::outbound::Outbound::new(policy, config.outbound_max_bytes)
 }
 

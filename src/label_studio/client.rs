@@ -258,7 +258,8 @@ impl LsClient {
         let body = self
             .call(self.request(reqwest::Method::GET, &format!("/api/projects/{id}/")))
             .await?;
-        let project: LsProject = read(body, "it is not a project (is this a Label Studio URL?)")?;
+        let project: LsProject =
+            read(body, "it is not a project (is this a Label Studio URL?)")?;
         if project.label_config.is_none() {
             return Err(LsError::Invalid(
                 "the project has no label_config (is this a Label Studio URL?)",
@@ -469,10 +470,7 @@ mod tests {
         let client = LsClient::new(&http, "http://127.0.0.1:1", "secret-token-123");
         assert!(!format!("{client:?}").contains("secret-token-123"));
         let status = LsError::Status { status: 500 }.to_string();
-        assert_eq!(
-            status,
-            "Label Studio answered HTTP 500 (a server error on its side)"
-        );
+        assert_eq!(status, "Label Studio answered HTTP 500 (a server error on its side)");
     }
 
     #[test]

@@ -28,10 +28,7 @@ pub struct Anthropic {
 
 impl Anthropic {
     /// The provider of an Anthropic connection (`endpoint` overrides the API base).
-    pub fn new(
-        credentials: &Credentials,
-        http: crate::outbound::Outbound,
-    ) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: crate::outbound::Outbound) -> Result<Self, LlmError> {
         let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1")?;
         Ok(Anthropic {
             base,

@@ -23,10 +23,7 @@ pub struct Gemini {
 
 impl Gemini {
     /// The provider of a Gemini connection (`endpoint` overrides the API base).
-    pub fn new(
-        credentials: &Credentials,
-        http: crate::outbound::Outbound,
-    ) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: crate::outbound::Outbound) -> Result<Self, LlmError> {
         let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1beta")?;
         Ok(Gemini {
             base,

@@ -18,8 +18,8 @@ pub mod scheduler;
 
 pub use headers::{parse_reset, rate_limits, retry_after};
 
-use crate::outbound::{Outbound, OutboundError};
 pub use credentials::{Credentials, Provider};
+use crate::outbound::{Outbound, OutboundError};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;
@@ -450,13 +450,7 @@ fn error_message(body: &str) -> String {
                 .map(str::to_string)
         })
     };
-    let code = field(&[
-        "/error/code",
-        "/error/type",
-        "/error/status",
-        "/type",
-        "/code",
-    ]);
+    let code = field(&["/error/code", "/error/type", "/error/status", "/type", "/code"]);
     let param = field(&["/error/param"]);
     match (code, param) {
         (Some(code), Some(param)) => format!("{code} (parameter {param})"),

@@ -54,10 +54,7 @@ pub struct OpenAiCompatible {
 
 impl OpenAiCompatible {
     /// The provider of an OpenAI, AzureOpenAI or Custom connection.
-    pub fn new(
-        credentials: &Credentials,
-        http: crate::outbound::Outbound,
-    ) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: crate::outbound::Outbound) -> Result<Self, LlmError> {
         let key = credentials
             .api_key
             .clone()
@@ -412,9 +409,7 @@ impl tower::Service<HttpRequestFactory> for Capture {
                         *slot = Some((status.as_u16(), headers.clone()));
                     }
                     // Read here under the cap; async-openai reads the copy in memory.
-                    http.read(response)
-                        .await
-                        .map(|body| (status, headers, body))
+                    http.read(response).await.map(|body| (status, headers, body))
                 }
                 Err(e) => Err(e),
             };

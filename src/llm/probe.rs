@@ -131,8 +131,7 @@ fn model_ids(body: &Value) -> Vec<String> {
                 .filter(|id| {
                     id.len() <= 128
                         && id.chars().all(|c| {
-                            c.is_ascii_alphanumeric()
-                                || matches!(c, '_' | '.' | '-' | ':' | '/' | '@')
+                            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':' | '/' | '@')
                         })
                 })
                 .map(str::to_string)

@@ -220,27 +220,9 @@ async fn start_training(
         ls_project: Some(ls_id),
     };
     let linked = match connector::get(db, caller, row.project_id).await {
-        Ok(_) => {
-            connector::update(
-                db,
-                &state.secrets,
-                state.engine.http(),
-                caller,
-                row.project_id,
-                input,
-            )
-            .await
-        }
+        Ok(_) => connector::update(db, &state.secrets, state.engine.http(), caller, row.project_id, input).await,
         Err(ApiError::NotFound) => {
-            connector::create(
-                db,
-                &state.secrets,
-                state.engine.http(),
-                caller,
-                row.project_id,
-                input,
-            )
-            .await
+            connector::create(db, &state.secrets, state.engine.http(), caller, row.project_id, input).await
         }
         Err(e) => Err(e),
     };

@@ -121,9 +121,9 @@ impl Resolve for PolicyResolver {
                 let addrs = pinned.into_iter().map(|ip| SocketAddr::new(ip, 0));
                 return Ok(Box::new(addrs.collect::<Vec<_>>().into_iter()) as Addrs);
             }
-            let addrs = lookup(&host, 0)
-                .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
+            let addrs = lookup(&host, 0).await.map_err(
+                |e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) },
+            )?;
             let mut refused = None;
             let allowed: Vec<SocketAddr> = addrs
                 .into_iter()

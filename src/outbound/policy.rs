@@ -100,9 +100,7 @@ fn classify_v4(ip: Ipv4Addr) -> AddressClass {
         AddressClass::LinkLocal
     } else if [a, b, c, d] == [100, 100, 100, 200] {
         AddressClass::Metadata
-    } else if ip.is_private()
-        || (a == 100 && (64..128).contains(&b))
-        || (a == 198 && b & 0xfe == 18)
+    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) || (a == 198 && b & 0xfe == 18)
     {
         AddressClass::Private
     } else if ip.is_unspecified()
@@ -129,9 +127,7 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         AddressClass::LinkLocal
     } else if (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfec0 {
         AddressClass::Private
-    } else if ip.is_unspecified()
-        || ip.is_multicast()
-        || first == 0x2001 && ip.segments()[1] == 0xdb8
+    } else if ip.is_unspecified() || ip.is_multicast() || first == 0x2001 && ip.segments()[1] == 0xdb8
     {
         AddressClass::Unusable
     } else {

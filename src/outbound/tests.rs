@@ -77,21 +77,10 @@ fn every_spelling_of_a_refused_address_is_refused() {
             "{raw} was not refused"
         );
     }
-    for ok in [
-        "http://8.8.8.8/",
-        "https://[2606:4700::1111]/",
-        "https://example.com/",
-    ] {
-        assert!(
-            check_literal(&policy, &Url::parse(ok).expect("url")).is_ok(),
-            "{ok}"
-        );
+    for ok in ["http://8.8.8.8/", "https://[2606:4700::1111]/", "https://example.com/"] {
+        assert!(check_literal(&policy, &Url::parse(ok).expect("url")).is_ok(), "{ok}");
     }
-    for bad in [
-        "ftp://8.8.8.8/",
-        "file:///etc/passwd",
-        "gopher://example.com/",
-    ] {
+    for bad in ["ftp://8.8.8.8/", "file:///etc/passwd", "gopher://example.com/"] {
         assert_eq!(
             check_literal(&policy, &Url::parse(bad).expect("url")),
             Err(OutboundError::BadUrl),
@@ -116,62 +105,23 @@ fn the_allow_list_opens_loopback_and_private_but_never_link_local() {
     let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
     assert!(policy.check("10.2.3.4", ip("10.2.3.4"), Some(80)).is_ok());
     assert!(policy.check("x", ip("::ffff:10.2.3.4"), Some(80)).is_ok());
-    assert!(
-        policy
-            .check("192.168.0.1", ip("192.168.0.1"), None)
-            .is_err()
-    );
-    assert!(
-        policy
-            .check("vllm.internal", ip("192.168.0.9"), Some(8000))
-            .is_ok()
-    );
-    assert!(
-        policy
-            .check("vllm.internal", ip("192.168.0.9"), Some(22))
-            .is_err()
-    );
-    assert!(
-        policy
-            .check("VLLM.internal.", ip("192.168.0.9"), Some(8000))
-            .is_ok()
-    );
+    assert!(policy.check("192.168.0.1", ip("192.168.0.1"), None).is_err());
+    assert!(policy.check("vllm.internal", ip("192.168.0.9"), Some(8000)).is_ok());
+    assert!(policy.check("vllm.internal", ip("192.168.0.9"), Some(22)).is_err());
+    assert!(policy.check("VLLM.internal.", ip("192.168.0.9"), Some(8000)).is_ok());
     // A port-bound entry allows nothing where the port is not known (the resolver's check).
-    assert!(
-        policy
-            .check("vllm.internal", ip("192.168.0.9"), None)
-            .is_err()
-    );
-    assert!(
-        policy
-            .check("127.0.0.1", ip("127.0.0.1"), Some(8787))
-            .is_ok()
-    );
-    assert!(
-        policy
-            .check("127.0.0.1", ip("127.0.0.1"), Some(5432))
-            .is_err()
-    );
+    assert!(policy.check("vllm.internal", ip("192.168.0.9"), None).is_err());
+    assert!(policy.check("127.0.0.1", ip("127.0.0.1"), Some(8787)).is_ok());
+    assert!(policy.check("127.0.0.1", ip("127.0.0.1"), Some(5432)).is_err());
     assert!(policy.check("minio", ip("172.17.0.2"), Some(9000)).is_ok());
     assert!(policy.check("::1", ip("::1"), Some(9000)).is_ok());
     // Never, whatever the list says.
-    let all: Vec<String> = [
-        "169.254.0.0/16",
-        "0.0.0.0/0",
-        "::/0",
-        "metadata.google.internal",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let all: Vec<String> = ["169.254.0.0/16", "0.0.0.0/0", "::/0", "metadata.google.internal"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let open = Policy::new(&all, true).expect("policy");
-    for never in [
-        "169.254.169.254",
-        "fe80::1",
-        "fd00:ec2::254",
-        "100.100.100.200",
-        "0.0.0.0",
-    ] {
+    for never in ["169.254.169.254", "fe80::1", "fd00:ec2::254", "100.100.100.200", "0.0.0.0"] {
         let denied = open
             .check("metadata.google.internal", ip(never), Some(80))
             .expect_err(never);
@@ -293,9 +243,10 @@ async fn every_redirect_hop_is_checked() {
             .expect_err("redirect to loopback");
         assert!(matches!(err, OutboundError::Denied(_)), "{err:?}");
     }
-    let looping =
-        serve("HTTP/1.1 302 Found\r\nlocation: /again\r\ncontent-length: 0\r\n\r\n".to_string())
-            .await;
+    let looping = serve(
+        "HTTP/1.1 302 Found\r\nlocation: /again\r\ncontent-length: 0\r\n\r\n".to_string(),
+    )
+    .await;
     let open = Outbound::new(Policy::new(&[], true).expect("policy"), 1024);
     let err = open
         .send(open.client().get(format!("http://127.0.0.1:{looping}/")))

@@ -56,8 +56,7 @@ pub async fn create(
         &caller,
         *id,
         body.0,
-    )
-    .await?;
+    ).await?;
     Ok(HttpResponse::Created().json(view(&state, created).await?))
 }
 
@@ -94,8 +93,7 @@ pub async fn update(
         &caller,
         *id,
         body.0,
-    )
-    .await?;
+    ).await?;
     Ok(HttpResponse::Ok().json(view(&state, updated).await?))
 }
 

@@ -108,8 +108,7 @@ async fn link(state: web::Data<AppState>, id: web::Path<i64>, form: Form<LinkFor
         &caller,
         *id,
         input,
-    )
-    .await?;
+    ).await?;
     Ok(redirect("/label-studio"))
 }
 

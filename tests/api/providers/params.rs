@@ -1,11 +1,11 @@
 //! Model parameters per the rules table, end to end against the strict fake: what each model
 //! takes is sent, what it does not is left out with a note, a parameter the provider refuses
 //! anyway is retried once without it (and the scheduler sees one successful attempt).
-use super::http_client;
 use super::{DIALECTS, KEY, call, choices_schema, credentials, start};
 use prompter::fake_llm::FakeLlmConfig;
 use prompter::llm::Provider;
 use prompter::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
+use super::http_client;
 use prompter::llm::{LlmRequest, Message, ModelParams, Role, provider_for};
 use serde_json::{Value, json};
 
