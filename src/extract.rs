@@ -11,6 +11,8 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+mod objects;
+
 /// The caller of `req`, whose `Authorization` header carries a token that `read_token` finds
 /// (401 without the header, or with one that carries no known token). The one authentication
 /// of the API's and the ML backend's extractors.
@@ -141,8 +143,9 @@ pub async fn parse_json_off_thread<T: DeserializeOwned + Send + 'static>(
 }
 
 /// Parses `bytes` as exactly one JSON value of type `T`, turning serde's error into a 400 that
-/// names the field. Text anywhere in the body (values and keys) must not contain NUL, which
-/// PostgreSQL cannot store, and numbers must be ones a JSON column gives back (see
+/// names the field. A struct reads only from a JSON object, never from an array of its fields
+/// in order (see [`objects`]). Text anywhere in the body (values and keys) must not contain NUL,
+/// which PostgreSQL cannot store, and numbers must be ones a JSON column gives back (see
 /// [`crate::util::number_storable`]): one rule for both databases, applied before anything
 /// is read, so nothing a body carries can make a row unreadable.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -156,7 +159,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(unstorable_error(bytes));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(objects::Objects(&mut *de)).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -375,5 +378,28 @@ mod tests {
             br#"{"t": "1.7976931348623157e308", "n": 1e300, "m": 12345678901234567890}"#,
         )
         .expect("storable");
+    }
+
+    #[test]
+    fn a_struct_is_not_read_from_an_array_of_its_fields() {
+        let err = parse_json::<Body>(br#"["text", null]"#).expect_err("positional");
+        let errors = fields(err);
+        assert!(
+            errors["non_field_errors"][0].contains("invalid type: sequence, expected struct Body"),
+            "{errors:?}"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            body: Body,
+        }
+        let err = parse_json::<Outer>(br#"{"body": ["x", 1]}"#).expect_err("nested");
+        assert!(fields(err).contains_key("body"));
+        // Array-typed bodies (task import, batch predictions) stay arrays of objects.
+        let list = parse_json::<Vec<Body>>(br#"[{"title": "a"}, {"title": "b", "count": 2}]"#)
+            .expect("a list of objects");
+        assert_eq!(list.len(), 2);
+        let err = parse_json::<Vec<Body>>(br#"[["a", 1]]"#).expect_err("a list of arrays");
+        assert!(fields(err).contains_key("[0]"), "the element is named");
     }
 }

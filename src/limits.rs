@@ -113,7 +113,6 @@ pub fn check_json_bytes<T: serde::Serialize + ?Sized>(
     Ok(())
 }
 
-
 /// The longest form nonce (the `nonce` field every web form sends) accepted; a longer one is
 /// refused like a missing one (403, reload the page).
 pub const FORM_NONCE_MAX_LEN: usize = 64;
@@ -132,6 +131,10 @@ pub const MAX_IMPORT_SCHEDULES: usize = 100;
 
 /// Bytes of an import document, as compact JSON (`document`).
 pub const MAX_IMPORT_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
+
+/// The largest `max_tokens` a version's or a connection's model parameters may ask for (no
+/// provider's model writes more output tokens in one answer).
+pub const MAX_OUTPUT_TOKENS: u32 = 1_000_000;
 
 #[cfg(test)]
 mod tests {

@@ -16,19 +16,34 @@ pub struct PageRequest {
 impl PageRequest {
     /// Parses DRF's `page` and `page_size` query values. An absent or empty `page` is the first
     /// page, `last` the last one; anything else must be a positive integer whose offset fits
-    /// the database (else 404 "Invalid page.", as DRF answers). An absent, unparsable or zero
-    /// `page_size` takes `default_size`; a larger one is clamped to `max_size`.
+    /// the database (else 404 "Invalid page.", as DRF answers). An absent or empty `page_size`
+    /// takes `default_size`; a positive integer larger than `max_size` (however many digits)
+    /// is clamped to it, as DRF does; anything else is a 400 naming `page_size`, as the API
+    /// document says.
     pub fn parse(
         page: Option<&str>,
         page_size: Option<&str>,
         default_size: u64,
         max_size: u64,
     ) -> ApiResult<PageRequest> {
-        let size = page_size
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .filter(|s| *s >= 1)
-            .unwrap_or(default_size)
-            .clamp(1, max_size.max(1));
+        let size = match page_size.map(str::trim) {
+            None | Some("") => default_size,
+            Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => match s.parse::<u64>() {
+                Ok(0) => {
+                    return Err(ApiError::field(
+                        "page_size",
+                        "Ensure this value is greater than or equal to 1.",
+                    ));
+                }
+                Ok(size) => size,
+                // More digits than a u64 holds: larger than any maximum.
+                Err(_) => max_size,
+            },
+            Some(_) => {
+                return Err(ApiError::field("page_size", "A valid integer is required."));
+            }
+        }
+        .clamp(1, max_size.max(1));
         let page = match page.map(str::trim) {
             None | Some("") => Some(1),
             Some("last") => None,
@@ -128,8 +143,17 @@ mod tests {
         let request = parse("3", "1000").expect("valid");
         assert_eq!(request.size(), 100);
         assert_eq!(request.locate(1000).offset, 200);
-        let request = parse("", "0").expect("valid");
+        let request = parse("", "").expect("valid");
         assert_eq!(request.size(), 30);
+        let request = parse("1", "99999999999999999999999999").expect("clamped");
+        assert_eq!(request.size(), 100);
+        for bad in ["0", "-1", "abc", "1.5"] {
+            let err = parse("1", bad).expect_err(bad);
+            assert!(
+                matches!(&err, ApiError::Validation { errors } if errors.contains_key("page_size")),
+                "{bad}: {err:?}"
+            );
+        }
         let request = parse("last", "10").expect("valid");
         let page = request.locate(25);
         assert_eq!((page.number, page.offset), (3, 20));

@@ -112,24 +112,45 @@ impl Message {
 pub struct ModelParams {
     /// Sampling temperature (0 to 2); reasoning models take none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
     /// Largest number of output tokens (OpenAI's `max_completion_tokens`, Anthropic's
     /// `max_tokens`, Gemini's `maxOutputTokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_tokens: Option<u32>,
     /// Nucleus sampling (0 to 1); reasoning models take none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub top_p: Option<f64>,
     /// Sampling seed, where the provider takes one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
-    /// Reasoning effort of reasoning models: `minimal`, `low`, `medium` or `high`.
+    /// Reasoning effort of reasoning models: `none`, `minimal`, `low`, `medium` or `high`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = reasoning_effort_schema)]
     pub reasoning_effort: Option<String>,
     /// Any other body fields, passed to the provider as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub extra: Option<serde_json::Map<String, Value>>,
+}
+
+/// Reasoning efforts the providers know (OpenAI's names; the rules map them for the others).
+pub const REASONING_EFFORTS: [&str; 5] = ["none", "minimal", "low", "medium", "high"];
+
+/// `reasoning_effort`: one of [`REASONING_EFFORTS`], or null.
+fn reasoning_effort_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let mut values: Vec<Option<&str>> = REASONING_EFFORTS.iter().copied().map(Some).collect();
+    values.push(None);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+        .enum_values(Some(values))
+        .description(Some(
+            "Reasoning effort of reasoning models: `none`, `minimal`, `low`, `medium` or `high`.",
+        ))
+        .build()
 }
 
 impl ModelParams {

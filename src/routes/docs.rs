@@ -45,7 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
     servers((url = "/", description = "The server that serves this document")),
-    modifiers(&TokenAuth, &StandardResponses, &OperationIds),
+    modifiers(&TokenAuth, &StandardResponses, &OperationIds, &CreateBodies, &QueryValues),
     security(("Token" = [])),
     tags(
         (name = "ops", description = "Server version, liveness and readiness"),
@@ -180,6 +180,127 @@ impl Modify for OperationIds {
     }
 }
 
+/// Create operations whose body type is shared with the PATCH of the same object but which
+/// require some of its fields (as Label Studio's serializers do): (path, shared schema, the
+/// create schema documented instead, the fields it requires, non-null).
+const CREATE_REQUIRES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "/api/prompts/",
+        "PromptInput",
+        "PromptCreateInput",
+        &["title"],
+    ),
+    (
+        "/api/predictions/",
+        "PredictionInput",
+        "PredictionCreateInput",
+        &["task"],
+    ),
+    (
+        "/api/prompts/{id}/schedules",
+        "ScheduleInput",
+        "ScheduleCreateInput",
+        &["cron", "project"],
+    ),
+];
+
+/// Documents the create bodies of [`CREATE_REQUIRES`]: a copy of the shared schema whose
+/// required fields are required and not nullable, so the document says what the server
+/// enforces on create while PATCH keeps every field optional.
+struct CreateBodies;
+
+impl Modify for CreateBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (path, shared, create, required) in CREATE_REQUIRES {
+            let Some(RefOr::T(Schema::Object(mut object))) =
+                components.schemas.get(*shared).cloned()
+            else {
+                continue;
+            };
+            for field in *required {
+                if !object.required.iter().any(|r| r == field) {
+                    object.required.push(field.to_string());
+                }
+                if let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(*field)
+                    && let SchemaType::Array(types) = &property.schema_type
+                {
+                    let mut kept: Vec<Type> = types
+                        .iter()
+                        .filter(|t| **t != Type::Null)
+                        .cloned()
+                        .collect();
+                    property.schema_type = if kept.len() == 1 {
+                        SchemaType::Type(kept.remove(0))
+                    } else {
+                        SchemaType::Array(kept)
+                    };
+                }
+            }
+            components
+                .schemas
+                .insert(create.to_string(), RefOr::T(Schema::Object(object)));
+            let body = openapi
+                .paths
+                .paths
+                .get_mut(*path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.request_body.as_mut());
+            if let Some(RefOr::T(body)) = body {
+                for content in body.content.values_mut() {
+                    let RefOr::T(content) = content else {
+                        continue;
+                    };
+                    content.schema = Some(RefOr::Ref(Ref::from_schema_name(*create)));
+                }
+            }
+        }
+    }
+}
+
+/// Query values are strings on the wire, never JSON's `null`: the document's query
+/// parameters drop the `null` that optional Rust fields give their type, and `page_size`
+/// says how the server treats large values.
+struct QueryValues;
+
+impl Modify for QueryValues {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                for parameter in op.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else {
+                        continue;
+                    };
+                    if parameter.parameter_in != ParameterIn::Query {
+                        continue;
+                    }
+                    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+                        && let SchemaType::Array(types) = &object.schema_type
+                    {
+                        let mut kept: Vec<Type> = types
+                            .iter()
+                            .filter(|t| **t != Type::Null)
+                            .cloned()
+                            .collect();
+                        object.schema_type = if kept.len() == 1 {
+                            SchemaType::Type(kept.remove(0))
+                        } else {
+                            SchemaType::Array(kept)
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The operations of a path item.
 fn operations(
     item: &mut utoipa::openapi::PathItem,
@@ -227,6 +348,76 @@ pub fn openapi_json() -> String {
     ApiDoc::openapi().to_pretty_json().unwrap_or_default() + "\n"
 }
 
+/// Each documented path template (split into segments, `None` for a `{parameter}`) and the
+/// methods the document gives it, as an `Allow` header value (`GET, PATCH, DELETE`). Built
+/// once from the document itself, so a 405's `Allow` and the document cannot disagree.
+static ALLOWED: std::sync::LazyLock<Vec<(Vec<Option<String>>, String)>> =
+    std::sync::LazyLock::new(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, served)| served.then_some(name))
+                .collect::<Vec<_>>()
+                .join(", ");
+                let segments = segments(template)
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                    .collect();
+                (segments, methods)
+            })
+            .collect()
+    });
+
+/// The segments of a path, ignoring a trailing slash (the server serves both forms).
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.strip_suffix('/').unwrap_or(path).split('/')
+}
+
+/// The methods the document gives the path template that `path` matches, as an `Allow`
+/// header value; where two templates match (`/api/prompts/compatible-projects` and
+/// `/api/prompts/{id}/`), the one with more literal segments wins, as in the router.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    let wanted: Vec<&str> = segments(path).collect();
+    ALLOWED
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == wanted.len()
+                && template.iter().zip(&wanted).all(|(t, w)| match t {
+                    Some(literal) => literal == w,
+                    None => !w.is_empty(),
+                })
+        })
+        .max_by_key(|(template, _)| template.iter().filter(|t| t.is_some()).count())
+        .map(|(_, methods)| methods.as_str())
+}
+
+/// Middleware: a 405 answer gets the `Allow` header RFC 9110 requires, listing the methods
+/// the document gives the path (looked up only on that answer's path).
+pub async fn allow_on_405(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{ALLOW, HeaderValue};
+    let mut res = next.call(req).await?;
+    if res.status() == actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+        && !res.headers().contains_key(ALLOW)
+        && let Some(methods) = allowed_methods(res.request().path())
+    {
+        res.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
+    }
+    Ok(res)
+}
+
 /// Registers `/openapi.json`, `/docs/` and the `/docs` redirect.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
@@ -238,4 +429,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .finish()
             }),
         );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn allow_names_the_documented_methods_of_the_matching_template() {
+        assert_eq!(allowed_methods("/api/prompts/"), Some("GET, POST"));
+        assert_eq!(allowed_methods("/api/prompts"), Some("GET, POST"));
+        assert_eq!(
+            allowed_methods("/api/prompts/7/"),
+            Some("GET, PATCH, DELETE")
+        );
+        // The literal template wins over `/api/prompts/{id}/`.
+        assert_eq!(
+            allowed_methods("/api/prompts/compatible-projects"),
+            Some("GET")
+        );
+        assert_eq!(allowed_methods("/api/nothing/here"), None);
+        assert_eq!(allowed_methods("/api/prompts//"), None);
+    }
 }

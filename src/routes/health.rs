@@ -7,8 +7,8 @@ use actix_web::{HttpResponse, web};
 
 /// Registers `/health` and `/ready`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready));
+    cfg.service(super::resource("/health").route(web::get().to(health)))
+        .service(super::resource("/ready").route(web::get().to(ready)));
 }
 
 /// The process is up and serving requests. Needs no token.

@@ -157,22 +157,22 @@ pub async fn import(
     body: ApiJson<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let started = Instant::now();
-    let commit = query
-        .commit_to_project
-        .as_deref()
-        .and_then(parse_bool)
-        .unwrap_or(true);
+    let flag = |name: &str, raw: Option<&str>, default: bool| match raw {
+        None => Ok(default),
+        Some(raw) => parse_bool(raw).ok_or_else(|| ApiError::field(name, "Must be true or false.")),
+    };
+    let commit = flag(
+        "commit_to_project",
+        query.commit_to_project.as_deref(),
+        true,
+    )?;
+    let return_ids = flag("return_task_ids", query.return_task_ids.as_deref(), false)?;
     let ground_truth = match query.ground_truth.as_deref() {
         None => false,
         Some(raw) => parse_bool(raw)
             .ok_or_else(|| ApiError::field("ground_truth", "Must be true or false."))?,
     };
     let outcome = service::import(&state.db, &caller, *id, body.0, commit, ground_truth).await?;
-    let return_ids = query
-        .return_task_ids
-        .as_deref()
-        .and_then(parse_bool)
-        .unwrap_or(false);
     tracing::info!(
         project = *id,
         tasks = outcome.task_ids.len(),

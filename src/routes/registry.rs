@@ -242,7 +242,8 @@ pub async fn export(
     query: web::Query<ExportQuery>,
 ) -> ApiResult<HttpResponse> {
     let include = match query.include_examples.as_deref() {
-        None | Some("") => false,
+        None => false,
+        // An empty value is not a boolean either, as the document says (type boolean).
         Some(raw) => parse_bool(raw).ok_or_else(|| {
             crate::error::ApiError::field("include_examples", "Must be true or false.")
         })?,

@@ -67,11 +67,11 @@ pub async fn list(
             )
         });
     };
-    let only_annotated = query
-        .only_annotated
-        .as_deref()
-        .and_then(parse_bool)
-        .unwrap_or(false);
+    let only_annotated = match query.only_annotated.as_deref() {
+        None => false,
+        Some(raw) => parse_bool(raw)
+            .ok_or_else(|| ApiError::field("only_annotated", "Must be true or false."))?,
+    };
     let found = service::list(&state.db, &caller, project, only_annotated, request).await?;
     let tasks = if query.fields.as_deref() == Some("all") {
         full_views(&state, found.tasks).await?

@@ -3,8 +3,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::llm::ModelParams;
 
-/// Reasoning efforts the providers know (OpenAI's names; the rules map them for the others).
-pub const REASONING_EFFORTS: [&str; 5] = ["none", "minimal", "low", "medium", "high"];
+pub use crate::llm::REASONING_EFFORTS;
 
 /// Checks the bounds of `params`, naming `field.<key>` in the 400.
 pub fn check(field: &str, params: &ModelParams) -> ApiResult<()> {
@@ -24,6 +23,18 @@ pub fn check(field: &str, params: &ModelParams) -> ApiResult<()> {
         return Err(err(
             "max_tokens",
             "Ensure this value is greater than or equal to 1.",
+        ));
+    }
+    if params
+        .max_tokens
+        .is_some_and(|t| t > crate::limits::MAX_OUTPUT_TOKENS)
+    {
+        return Err(err(
+            "max_tokens",
+            &format!(
+                "Ensure this value is less than or equal to {}.",
+                crate::limits::MAX_OUTPUT_TOKENS
+            ),
         ));
     }
     if let Some(effort) = &params.reasoning_effort

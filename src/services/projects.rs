@@ -75,6 +75,15 @@ async fn validate(input: &ProjectInput) -> ApiResult<()> {
     if let Some(title) = &input.title {
         crate::limits::check_chars("title", title, crate::limits::MAX_PROJECT_TITLE_CHARS)?;
     }
+    // Label Studio's `Project.color` is a CharField of 16; PostgreSQL's column is as wide.
+    if let Some(color) = &input.color
+        && color.chars().count() > 16
+    {
+        return Err(ApiError::field(
+            "color",
+            "Ensure this field has no more than 16 characters.",
+        ));
+    }
     if let Some(xml) = &input.label_config {
         parse_config_off_thread("label_config", xml).await?;
     }

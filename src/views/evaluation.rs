@@ -26,6 +26,7 @@ pub struct SubsetsQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SubsetTasksParams {
     /// The prompt (required: 400 without it).
+    #[param(required = true, value_type = i64)]
     pub parent_model: Option<i64>,
     /// Show this run's predictions.
     pub model_run: Option<i64>,
@@ -34,6 +35,7 @@ pub struct SubsetTasksParams {
     /// `All`, `HasGT`, `Sample` or `Custom`.
     pub project_subset: Option<String>,
     /// Count the matching tasks (default true); false omits `task_count`.
+    #[param(value_type = Option<bool>)]
     pub include_total: Option<String>,
     /// `id` (default) or `-id`.
     pub ordering: Option<String>,
@@ -51,6 +53,7 @@ pub struct SubsetTasksParams {
     pub alignment_outcome: Option<String>,
     /// Prompter extension: add the shown run's score `summary` (default true); false skips
     /// its computation.
+    #[param(value_type = Option<bool>)]
     pub include_summary: Option<String>,
     /// Prompter extension: the run the summary's `version_comparison` compares with (another
     /// run of the project); default: the prompt's other versions' latest completed runs on the

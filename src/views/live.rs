@@ -42,7 +42,8 @@ pub struct InlineTask {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"project": 1, "task_ids": [1, 2]}))]
 pub struct LiveInput {
-    /// The project whose label config shapes the answers (and holds `task_ids`).
+    /// The project whose label config shapes the answers (and holds `task_ids`); required.
+    #[schema(required = true, value_type = i64)]
     pub project: Option<i64>,
     /// Ids of stored tasks of the project (1 to 100).
     pub task_ids: Option<Vec<i64>>,

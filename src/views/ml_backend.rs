@@ -19,8 +19,9 @@ pub struct HealthView {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SetupInput {
     /// `"<project id>.<created_at unix seconds>"`, e.g. `"7.1795325158"`; the part before the
-    /// first dot identifies the Label Studio project.
-    #[schema(value_type = String, example = "7.1795325158")]
+    /// first dot identifies the Label Studio project. Label Studio sends a string; any other
+    /// value is accepted (as the ML backend SDK does) and names no project.
+    #[schema(value_type = Value, example = "7.1795325158")]
     pub project: Option<Value>,
     /// The project's label config (XML).
     pub schema: Option<String>,
@@ -51,7 +52,8 @@ pub struct PredictInput {
     /// `"<project id>.<created_at>"`, as in `/setup`.
     #[schema(value_type = Option<String>)]
     pub project: Option<Value>,
-    /// The project's label config (XML); shapes the answers.
+    /// The project's label config (XML); shapes the answers. Label Studio always sends it.
+    #[schema(required = true, value_type = String)]
     pub label_config: Option<String>,
     /// `{"login", "password", "context"}`; `context.result` holds the regions an annotator
     /// drew (interactive pre-annotation).

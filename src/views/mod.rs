@@ -60,10 +60,20 @@ pub struct PageParams {
     /// 1-based page number, or `last`.
     #[param(schema_with = page_schema)]
     pub page: Option<String>,
-    /// Items per page (clamped to the list's maximum; a value that is not a positive integer
-    /// is ignored, as in Label Studio).
-    #[param(value_type = Option<u64>, minimum = 1)]
+    /// Items per page: a positive integer; a value over the list's maximum is clamped to it,
+    /// as in Label Studio (DRF's `max_page_size`), so any size is accepted.
+    #[param(schema_with = page_size_schema)]
     pub page_size: Option<String>,
+}
+
+/// `page_size`: any positive integer (no upper bound: larger sizes are clamped, not refused).
+fn page_size_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Integer))
+        .minimum(Some(1))
+        .build()
+        .into()
 }
 
 /// `page`: a positive integer or `"last"`.

@@ -194,12 +194,12 @@ pub struct ModelProviderConnectionInput {
     /// Prompter extension: requests per minute the provider allows this connection (at
     /// least 1); runs pace themselves to it. `null` means no limit.
     #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 1)]
     pub rpm_limit: Option<Option<i32>>,
     /// Prompter extension: tokens per minute the provider allows this connection (at least
     /// 1); runs pace themselves to it. `null` means no limit.
     #[serde(default, deserialize_with = "crate::util::double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub tpm_limit: Option<Option<i64>>,
 }
 

@@ -177,6 +177,7 @@ impl ProjectView {
 #[schema(example = json!({"title": "Reviews", "label_config": "<View><Text name=\"text\" value=\"$text\"/><Choices name=\"sentiment\" toName=\"text\"><Choice value=\"Positive\"/><Choice value=\"Negative\"/></Choices></View>"}))]
 pub struct ProjectInput {
     /// Project name, at most 50 characters.
+    #[schema(max_length = 50)]
     pub title: Option<String>,
     /// Description.
     pub description: Option<String>,
@@ -212,7 +213,8 @@ pub struct ProjectInput {
     pub is_published: Option<bool>,
     /// Draft project.
     pub is_draft: Option<bool>,
-    /// Colour, e.g. `#FFFFFF`.
+    /// Colour, e.g. `#FFFFFF`; at most 16 characters.
+    #[schema(max_length = 16)]
     pub color: Option<String>,
     /// Model version shown for predictions.
     pub model_version: Option<String>,
@@ -267,14 +269,17 @@ pub struct ProjectListQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ImportQuery {
     /// `false` checks and counts the import without saving it (default `true`).
+    #[param(value_type = Option<bool>)]
     pub commit_to_project: Option<String>,
     /// `true` adds the new task ids to the response.
+    #[param(value_type = Option<bool>)]
     pub return_task_ids: Option<String>,
     /// Accepted and ignored.
     pub preannotated_from_fields: Option<String>,
     /// Prompter extension: `true` makes every imported annotation that is not cancelled ground
     /// truth (the one a `HasGT` run and the scores compare with), whatever its own
     /// `ground_truth` says.
+    #[param(value_type = Option<bool>)]
     pub ground_truth: Option<String>,
 }
 

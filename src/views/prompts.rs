@@ -171,6 +171,7 @@ pub struct PromptListQuery {
     pub domain: Option<String>,
     /// Registry: `draft`, `deployed`, `paused` or `archived`; without it archived prompts are
     /// left out.
+    #[param(value_type = Option<entity::enums::PromptStatus>)]
     pub status: Option<String>,
     /// `id`, `title`, `created_at`, `updated_at`; `-` for descending (default `-created_at`).
     pub ordering: Option<String>,

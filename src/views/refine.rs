@@ -76,7 +76,7 @@ pub struct RefineQuery {
     /// `true` (default): answer at once with status `Pending` and refine in the background;
     /// `false`: refine first and answer `Completed` or `Failed`.
     #[serde(rename = "async")]
-    #[param(rename = "async")]
+    #[param(rename = "async", value_type = Option<bool>)]
     pub run_async: Option<String>,
 }
 
@@ -84,5 +84,6 @@ pub struct RefineQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RefinedQuery {
     /// The `refinement_job_id` the refine call returned (required).
+    #[param(required = true, value_type = String, min_length = 1)]
     pub refinement_job_id: Option<String>,
 }

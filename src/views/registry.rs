@@ -194,6 +194,7 @@ pub struct ScheduleAsset {
 pub struct ExportQuery {
     /// `true` adds the few-shot example set: up to 20 ground-truth tasks of the prompt's
     /// first project (data and result).
+    #[param(value_type = Option<bool>)]
     pub include_examples: Option<String>,
 }
 

@@ -170,13 +170,15 @@ pub struct CancelView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"project": 1, "project_subset": "HasGT"}))]
 pub struct RunInput {
-    /// The project to run on; must be in the caller's organization.
+    /// The project to run on (required); must be in the caller's organization.
+    #[schema(required = true, value_type = i64)]
     pub project: Option<i64>,
     /// `All`, `HasGT` (default), `Sample` or `Custom` (with `task_ids`).
     pub project_subset: Option<Subset>,
     /// Only tasks without a successful prediction of this version; keeps the previous run.
     pub only_missing_predictions: Option<bool>,
     /// Tasks in a `Sample` run (default: the server's sample size).
+    #[schema(minimum = 0)]
     pub sample_subset_size: Option<i32>,
     /// A Data Manager filter group; stored only.
     #[schema(value_type = Option<Object>)]
@@ -211,7 +213,8 @@ pub struct BatchQuery {
 /// Results of a run, as an external inference worker (Adala) sends them.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchPredictionsInput {
-    /// The run.
+    /// The run (required).
+    #[schema(required = true, value_type = i64)]
     pub modelrun_id: Option<i64>,
     /// Items `{task_id, output: {control: value}, prompt_tokens, completion_tokens,
     /// prompt_cost_usd, completion_cost_usd, total_cost_usd, inference_time, error, message}`;
@@ -235,7 +238,8 @@ pub struct BatchPredictionsView {
 /// Failures of a run, as an external inference worker sends them.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchFailedInput {
-    /// The run.
+    /// The run (required).
+    #[schema(required = true, value_type = i64)]
     pub modelrun_id: Option<i64>,
     /// Items `{task_id, message, error_type}`.
     #[schema(value_type = Vec<Object>)]

@@ -111,13 +111,16 @@ pub struct TaskListView {
 /// Filters of the task list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TaskListQuery {
-    /// Project id (required).
+    /// Project id (required: Label Studio answers 400 "Neither project nor view id specified"
+    /// without it, and data-manager views are not supported).
+    #[param(required = true, value_type = i64)]
     pub project: Option<i64>,
     /// Data-manager view id; not supported, use `project`.
     pub view: Option<i64>,
     /// `all` includes each task's annotations, predictions and drafts; `task_only` does not.
     pub fields: Option<String>,
     /// Only tasks with at least one annotation.
+    #[param(value_type = Option<bool>)]
     pub only_annotated: Option<String>,
     /// Accepted and ignored (data is returned as stored).
     pub resolve_uri: Option<String>,

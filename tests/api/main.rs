@@ -34,6 +34,7 @@ mod registry;
 mod registry_races;
 mod runs;
 mod scores;
+mod spec;
 mod tasks;
 mod versions;
 mod vision;

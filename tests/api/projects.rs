@@ -500,14 +500,7 @@ async fn empty_filter_values_are_ignored() {
     let app = TestApp::spawn().await;
     let a = titled(&app, "a", "").await;
     let b = titled(&app, "b", "").await;
-    for query in [
-        "title=",
-        "search=",
-        "ordering=",
-        "page=",
-        "page_size=",
-        "page_size=x",
-    ] {
+    for query in ["title=", "search=", "ordering=", "page=", "page_size="] {
         let (status, body) = app.get(&format!("/api/projects/?{query}")).await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(result_ids(&body), vec![b, a], "{query}");

@@ -14,7 +14,7 @@ from prompter_client.api.prompts import prompts_create
 from prompter_client.api.runs import runs_create, runs_list
 from prompter_client.api.versions import versions_cost_estimate, versions_create
 from prompter_client.models import (
-    ErrorBody, ModelProviderConnectionInput, ProjectInput, ProjectsImportBodyItem, PromptInput,
+    ErrorBody, ModelProviderConnectionInput, ProjectInput, ProjectsImportBodyItem, PromptCreateInput,
     Provider, RunInput, RunStatus, Subset, VersionInput,
 )
 
@@ -47,14 +47,14 @@ items = [ProjectsImportBodyItem.from_dict({
     "annotations": [{"result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
                                  "value": {"choices": [label]}}]}],
 }) for text, label in REVIEWS]
-imported = ok(projects_import.sync(project.id, client=client, body=items, ground_truth="true"),
+imported = ok(projects_import.sync(project.id, client=client, body=items, ground_truth=True),
               "projects_import with ground_truth=true")
 assert imported.task_count == len(REVIEWS), imported
 
 connection = ok(model_providers_create.sync(client=client, body=ModelProviderConnectionInput(
     provider=Provider.CUSTOM, endpoint=os.environ["FAKE_LLM_URL"], api_key="fake-key")),
     "model_providers_create")
-prompt = ok(prompts_create.sync(client=client, body=PromptInput(
+prompt = ok(prompts_create.sync(client=client, body=PromptCreateInput(
     title="Generated client prompt", associated_projects=[project.id])), "prompts_create")
 version = ok(versions_create.sync(prompt.id, client=client, body=VersionInput(
     title="v1", prompt="Sentiment of: {text}", provider=Provider.CUSTOM,

@@ -1,4 +1,4 @@
-"""Schemathesis against the served /openapi.json: every operation, stateless checks, a fixed seed.
+"""Schemathesis against the served /openapi.json: every operation, every check, a fixed seed.
 
 Run through the SDK harness, which starts the server (SQLite, or PostgreSQL with SDK_PG_URL), the
 fake LLM and the tripwire, and passes PROMPTER_URL, PROMPTER_TOKEN and FAKE_LLM_URL:
@@ -8,8 +8,11 @@ fake LLM and the tripwire, and passes PROMPTER_URL, PROMPTER_TOKEN and FAKE_LLM_
 First it seeds one object of each kind (connection, project with tasks, ground truth and
 predictions, prompt, version, a completed run) so that the ids schemathesis draws (mostly 1 and 2,
 see schemathesis.toml) name real objects. Then schemathesis runs every operation but DELETE, and
-finally the DELETE operations. Any finding of the four checks fails the probe. PROBE_EXAMPLES sets
-the examples per operation (default 20: a few thousand requests).
+finally the DELETE operations, in all its phases (examples, coverage, fuzzing, stateful) with all
+its checks: schemathesis.toml turns every check on (and relaxes a few for named operations, each
+with the reason); they are not named on the command line, where they would override those
+per-operation settings. Any finding fails the probe. PROBE_EXAMPLES sets the examples per
+operation (default 20: several thousand requests, about a minute and a half per database).
 """
 
 import json
@@ -24,9 +27,9 @@ from pathlib import Path
 
 URL = os.environ["PROMPTER_URL"].rstrip("/")
 TOKEN = os.environ["PROMPTER_TOKEN"]
+OTHER_TOKEN = os.environ["PROMPTER_OTHER_TOKEN"]
 FAKE_LLM_URL = os.environ["FAKE_LLM_URL"]
 HERE = Path(__file__).resolve().parent
-CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 EXAMPLES = os.environ.get("PROBE_EXAMPLES", "20")
 SEED = os.environ.get("PROBE_SEED", "20261201")
 
@@ -89,21 +92,63 @@ def seed():
     print(f"probe: seeded projects {projects}, prompts {prompts}, runs {runs}", flush=True)
 
 
+def check_counts(events):
+    """(passed, failed) results per check, from schemathesis's NDJSON event stream."""
+    counts = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            name, status = node.get("name"), node.get("status")
+            if isinstance(name, str) and status in ("SUCCESS", "FAILURE", "success", "failure"):
+                passed, failing = counts.get(name, (0, 0))
+                ok = status.lower() == "success"
+                counts[name] = (passed + ok, failing + (not ok))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    if events.exists():
+        for line in events.read_text().splitlines():
+            try:
+                walk(json.loads(line))
+            except ValueError:
+                continue
+    return counts
+
+
 def schemathesis(label, *selection):
     """Runs schemathesis over the selected operations; returns (cases, operations, failed)."""
     binary = Path(sys.executable).parent / "schemathesis"
     command = [
         str(binary), "--config-file", str(HERE / "schemathesis.toml"), "run", f"{URL}/openapi.json",
-        "--checks", CHECKS, "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "2",
+        "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "2",
         "--no-color", *selection,
     ]
     started = time.time()
     # In a scratch directory: schemathesis keeps a cache of past failures in its working
     # directory and replays them, which would make a run depend on the ones before it.
     with tempfile.TemporaryDirectory() as scratch:
+        # The two users of schemathesis.toml's [auth.wfc]: the seeding admin and the user of
+        # another organization (for object_level_authorization).
+        wfc = Path(scratch) / "auth.json"
+        wfc.write_text(json.dumps({"auth": [
+            {"name": name, "fixedHeaders": [{"name": "Authorization", "value": f"Token {token}"}]}
+            for name, token in (("owner", TOKEN), ("other", OTHER_TOKEN))
+        ]}))
+        report = Path(scratch) / "report.json"
+        events = Path(scratch) / "events.ndjson"
+        command += ["--report", "json,ndjson", "--report-json-path", str(report),
+                    "--report-ndjson-path", str(events)]
         result = subprocess.run(
-            command, capture_output=True, text=True, cwd=scratch, env={**os.environ, "NO_COLOR": "1"}
+            command, capture_output=True, text=True, cwd=scratch,
+            env={**os.environ, "NO_COLOR": "1", "PROBE_WFC": str(wfc)},
         )
+        checks = check_counts(events)
+        failures = json.loads(report.read_text()).get("failures", []) if report.exists() else []
+        if os.environ.get("PROBE_KEEP_EVENTS"):
+            events.replace(os.environ["PROBE_KEEP_EVENTS"])
     elapsed = time.time() - started
     output = result.stdout + result.stderr
     cases = re.search(r"(\d+) generated", output)
@@ -115,6 +160,10 @@ def schemathesis(label, *selection):
         print(output, flush=True)
     print(f"probe: {label}: {cases} test cases over {tested} operations in {elapsed:.0f} s, "
           f"{'FAILED' if failed else 'no findings'}", flush=True)
+    for name, (passed, failing) in sorted(checks.items()):
+        print(f"probe: {label}: check {name}: {passed + failing} results, {failing} failed", flush=True)
+    for group in failures:
+        print(f"probe: {label}: {group.get('code')} {group.get('title')}: {group.get('count')}", flush=True)
     return cases, tested, failed
 
 
