@@ -279,7 +279,15 @@ pub async fn import(
             .ok_or_else(|| crate::error::ApiError::field("copy", "Must be true or false."))?,
     };
     Ok(
-        match assets::import(&state.db, &caller, body.0, copy).await? {
+        match assets::import(
+            &state.db,
+            &caller,
+            body.0,
+            copy,
+            state.settings.schedule_min_interval,
+        )
+        .await?
+        {
             assets::Imported::Created(imported) => {
                 tracing::info!(
                     prompt = imported.prompt,

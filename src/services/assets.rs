@@ -368,6 +368,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     caller: &AuthUser,
     input: ImportInput,
     copy: bool,
+    min_interval_secs: u64,
 ) -> ApiResult<Imported> {
     check_bounds(&input.document)?;
     let document: PromptDocument = serde_json::from_value(input.document.clone())
@@ -395,7 +396,16 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     {
         return Ok(Imported::Existing(found));
     }
-    match import_new(db, caller, &input, &document, hash.clone()).await {
+    match import_new(
+        db,
+        caller,
+        &input,
+        &document,
+        hash.clone(),
+        min_interval_secs,
+    )
+    .await
+    {
         Err(ApiError::Database(e))
             if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
         {
@@ -419,6 +429,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
     input: &ImportInput,
     document: &PromptDocument,
     hash: Option<String>,
+    min_interval_secs: u64,
 ) -> ApiResult<ImportedView> {
     let txn = crate::db::begin_write(db).await?;
     let mut notes = vec![];
@@ -534,7 +545,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                     },
                     None => None,
                 };
-                let made = schedules::create(
+                let made = schedules::create_with(
                     &txn,
                     caller,
                     prompt.id,
@@ -547,6 +558,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                         only_missing_predictions: Some(s.only_missing_predictions),
                         status: Some(s.status),
                     },
+                    min_interval_secs,
                 )
                 .await?;
                 schedule_ids.push(made.id);

@@ -8,8 +8,8 @@
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::limits::{
-    CRON_FIRINGS_CHECKED, CRON_HORIZON_DAYS, DEFAULT_SCHEDULE_MIN_INTERVAL_SECS, MAX_CRON_CHARS,
-    MAX_SCHEDULES_PER_PROMPT, MAX_TIMEZONE_CHARS, check_chars,
+    CRON_FIRINGS_CHECKED, CRON_HORIZON_DAYS, MAX_CRON_CHARS, MAX_SCHEDULES_PER_PROMPT,
+    MAX_TIMEZONE_CHARS, check_chars,
 };
 use crate::services::{projects, prompts, runs, versions};
 use crate::views::registry::ScheduleInput;
@@ -152,24 +152,6 @@ async fn check_version(
             .map_err(|e| e.not_found_as_field("version", v))?;
     }
     Ok(())
-}
-
-/// Creates a schedule of prompt `prompt_id` under the default minimum interval between
-/// firings ([`DEFAULT_SCHEDULE_MIN_INTERVAL_SECS`]); see [`create_with`].
-pub async fn create(
-    db: &impl ConnectionTrait,
-    caller: &AuthUser,
-    prompt_id: i64,
-    input: ScheduleInput,
-) -> ApiResult<schedule::Model> {
-    create_with(
-        db,
-        caller,
-        prompt_id,
-        input,
-        DEFAULT_SCHEDULE_MIN_INTERVAL_SECS,
-    )
-    .await
 }
 
 /// Creates a schedule of prompt `prompt_id` whose firings are at least `min_interval_secs`
