@@ -11,8 +11,8 @@ use entity::{model_interface, model_interface_project, model_run, model_version,
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -620,52 +620,78 @@ pub async fn stats(
     if prompt_ids.is_empty() {
         return Ok(out);
     }
-    let versions: Vec<(i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
+    // Aggregated in the database over a join: the cost of a page of prompts does not grow
+    // with their number of versions (a prompt with 25,000 versions made the list read them
+    // all, for every request).
+    let counts: Vec<(i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
         model_version::Entity::find()
             .select_only()
-            .columns([
-                model_version::Column::Id,
-                model_version::Column::ParentModelId,
-            ])
+            .column(model_version::Column::ParentModelId)
+            .expr(Expr::cust("COUNT(*)"))
             .filter(model_version::Column::ParentModelId.is_in(chunk))
+            .group_by(model_version::Column::ParentModelId)
             .into_tuple()
             .all(db)
     })
     .await?;
-    let parent: HashMap<i64, i64> = versions.iter().copied().collect();
-    for (_, prompt) in &versions {
-        out.entry(*prompt).or_default().versions_count += 1;
+    for (prompt, n) in counts {
+        out.entry(prompt).or_default().versions_count = n;
     }
-    let version_ids: Vec<i64> = versions.iter().map(|(v, _)| *v).collect();
-    if version_ids.is_empty() {
-        return Ok(out);
-    }
-    let runs: Vec<(i64, i64, Option<f64>)> = crate::db::in_chunks(&version_ids, |chunk| {
+    let runs: Vec<(i64, i64, Option<f64>)> = crate::db::in_chunks(prompt_ids, |chunk| {
         model_run::Entity::find()
             .select_only()
-            .column(model_run::Column::ModelVersionId)
+            .column(model_version::Column::ParentModelId)
             .expr(Expr::cust("COUNT(*)"))
-            .expr(Expr::cust("SUM(total_cost)"))
-            .filter(model_run::Column::ModelVersionId.is_in(chunk))
-            .group_by(model_run::Column::ModelVersionId)
+            .expr(Expr::cust("SUM(model_runs.total_cost)"))
+            .join(JoinType::InnerJoin, run_version())
+            .filter(model_version::Column::ParentModelId.is_in(chunk))
+            .group_by(model_version::Column::ParentModelId)
             .into_tuple()
             .all(db)
     })
     .await?;
-    for (version, n, cost) in runs {
-        if let Some(prompt) = parent.get(&version) {
-            let entry = out.entry(*prompt).or_default();
-            entry.runs_count += n;
-            entry.total_cost += cost.unwrap_or(0.0);
-        }
+    for (prompt, n, cost) in runs {
+        let entry = out.entry(prompt).or_default();
+        entry.runs_count = n;
+        entry.total_cost = cost.unwrap_or(0.0);
     }
-    for (version, score) in version_scores(db, &version_ids).await? {
-        if let Some(prompt) = parent.get(&version) {
-            let entry = out.entry(*prompt).or_default();
-            entry.best_score = Some(entry.best_score.map_or(score, |b: f64| b.max(score)));
+    // The scored runs only (completed HasGT runs), newest first: each version's newest one
+    // is its score (as `version_scores` reads it), the best of them the prompt's.
+    let scored: Vec<(i64, i64, i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
+        model_run::Entity::find()
+            .select_only()
+            .column(model_version::Column::ParentModelId)
+            .column(model_run::Column::ModelVersionId)
+            .column(model_run::Column::TotalCorrectPredictions)
+            .column(model_run::Column::TotalPredictions)
+            .join(JoinType::InnerJoin, run_version())
+            .filter(model_version::Column::ParentModelId.is_in(chunk))
+            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
+            .filter(model_run::Column::Status.eq("Completed"))
+            .order_by_desc(model_run::Column::CreatedAt)
+            .order_by_desc(model_run::Column::Id)
+            .into_tuple()
+            .all(db)
+    })
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    for (prompt, version, correct, total) in scored {
+        if !seen.insert(version) || total <= 0 {
+            continue;
         }
+        let score = correct as f64 / total as f64;
+        let entry = out.entry(prompt).or_default();
+        entry.best_score = Some(entry.best_score.map_or(score, |b: f64| b.max(score)));
     }
     Ok(out)
+}
+
+/// A run's version, for joins (the entities declare no relations).
+fn run_version() -> sea_orm::RelationDef {
+    model_run::Entity::belongs_to(model_version::Entity)
+        .from(model_run::Column::ModelVersionId)
+        .to(model_version::Column::Id)
+        .into()
 }
 
 /// Project (id, title) pairs for the given ids.
