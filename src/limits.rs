@@ -132,6 +132,10 @@ pub const MAX_IMPORT_SCHEDULES: usize = 100;
 /// Bytes of an import document, as compact JSON (`document`).
 pub const MAX_IMPORT_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 
+/// Bytes of an import request's body (the document, with room for indentation): a larger body
+/// is a 413 before any of it is parsed, so a huge document never takes memory.
+pub const MAX_IMPORT_BODY_BYTES: usize = 2 * MAX_IMPORT_DOCUMENT_BYTES;
+
 /// The largest `max_tokens` a version's or a connection's model parameters may ask for (no
 /// provider's model writes more output tokens in one answer).
 pub const MAX_OUTPUT_TOKENS: u32 = 1_000_000;

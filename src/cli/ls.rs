@@ -96,7 +96,7 @@ pub(crate) struct Api {
 impl Api {
     pub(crate) fn new(server: &ServerArgs) -> Self {
         Api {
-            http: super::api_client(),
+            http: crate::outbound::operator_client(),
             base: server.url.trim_end_matches('/').to_string(),
             auth: format!("Token {}", server.token),
         }

@@ -260,13 +260,3 @@ async fn admin(database: DatabaseConfig, command: AdminCommand) -> Result<(), St
     }
     Ok(())
 }
-
-/// The HTTP client of the command line's calls to a Prompter server (the operator's own
-/// server, so not through the outbound policy).
-pub(crate) fn api_client() -> reqwest::Client {
-    crate::util::install_tls();
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
-}

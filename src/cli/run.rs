@@ -157,7 +157,7 @@ impl Api {
 
 async fn follow(args: RunArgs, interrupted: Arc<Notify>) -> Result<Ended, String> {
     let api = Api {
-        http: super::api_client(),
+        http: crate::outbound::operator_client(),
         base: args.url.trim_end_matches('/').to_string(),
         auth: format!("Token {}", args.token),
     };

@@ -316,6 +316,17 @@ fn redirect_target(response: &Response, again: Option<Request>) -> Option<Reques
     Some(next)
 }
 
+/// The HTTP client of the command line's calls to the Prompter server its operator names
+/// (`prompter run`, `export`, `import`, `ls`): not a request on a user's behalf, so not under
+/// the policy; built here so that every HTTP client of the service is built in this module.
+pub fn operator_client() -> reqwest::Client {
+    crate::util::install_tls();
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
 /// The body of `response`, read as a stream up to `max` bytes ([`OutboundError::TooLarge`]
 /// past it, without reading the rest).
 pub async fn read_at_most(mut response: Response, max: usize) -> Result<Vec<u8>, OutboundError> {

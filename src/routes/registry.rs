@@ -19,24 +19,30 @@ use entity::{prompt_comment, prompt_schedule};
 
 /// Registers the registry routes (import before the prompts' `{id}` routes).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/prompts/import").route(web::post().to(import)))
-        .service(
-            resource("/api/prompts/{id}/comments")
-                .route(web::get().to(list_comments))
-                .route(web::post().to(create_comment)),
-        )
-        .service(
-            resource("/api/prompts/{id}/schedules")
-                .route(web::get().to(list_schedules))
-                .route(web::post().to(create_schedule)),
-        )
-        .service(
-            resource("/api/prompts/{id}/schedules/{schedule_id}")
-                .route(web::get().to(get_schedule))
-                .route(web::patch().to(update_schedule))
-                .route(web::delete().to(delete_schedule)),
-        )
-        .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
+    cfg.service(
+        resource("/api/prompts/import")
+            .app_data(crate::extract::BodyLimit(
+                crate::limits::MAX_IMPORT_BODY_BYTES,
+            ))
+            .route(web::post().to(import)),
+    )
+    .service(
+        resource("/api/prompts/{id}/comments")
+            .route(web::get().to(list_comments))
+            .route(web::post().to(create_comment)),
+    )
+    .service(
+        resource("/api/prompts/{id}/schedules")
+            .route(web::get().to(list_schedules))
+            .route(web::post().to(create_schedule)),
+    )
+    .service(
+        resource("/api/prompts/{id}/schedules/{schedule_id}")
+            .route(web::get().to(get_schedule))
+            .route(web::patch().to(update_schedule))
+            .route(web::delete().to(delete_schedule)),
+    )
+    .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
 }
 
 /// The views of comments with their authors.

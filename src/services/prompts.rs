@@ -11,14 +11,16 @@ use entity::{model_interface, model_interface_project, model_run, model_version,
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
 use std::collections::HashMap;
 
 mod registry;
+mod stats;
 use registry::{check_parameters, clean_domain, clean_tags};
+pub use stats::{PromptStats, project_titles, stats, version_scores};
 
 fn string_list(field: &str, value: &Value) -> ApiResult<Vec<String>> {
     match value {
@@ -559,158 +561,4 @@ pub async fn list(
     let page = request.locate(total);
     let items = query.offset(page.offset).limit(page.size).all(db).await?;
     Ok((items, total, page))
-}
-
-/// Counts and best score of a prompt, for its list and detail views.
-#[derive(Debug, Clone, Default)]
-pub struct PromptStats {
-    /// Versions.
-    pub versions_count: i64,
-    /// Runs across all versions.
-    pub runs_count: i64,
-    /// Best version score, if any version has one.
-    pub best_score: Option<f64>,
-    /// What every run of every version cost (USD; runs of unpriced models count 0).
-    pub total_cost: f64,
-}
-
-/// The score of each of `version_ids`: accuracy of its latest completed HasGT run.
-pub async fn version_scores(
-    db: &impl ConnectionTrait,
-    version_ids: &[i64],
-) -> ApiResult<HashMap<i64, f64>> {
-    let mut out = HashMap::new();
-    if version_ids.is_empty() {
-        return Ok(out);
-    }
-    // Each version's runs all sit in one chunk, newest first.
-    let runs = crate::db::in_chunks(version_ids, |chunk| {
-        model_run::Entity::find()
-            .filter(model_run::Column::ModelVersionId.is_in(chunk))
-            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
-            .filter(model_run::Column::Status.eq("Completed"))
-            .order_by_desc(model_run::Column::CreatedAt)
-            .order_by_desc(model_run::Column::Id)
-            .all(db)
-    })
-    .await?;
-    for run in runs {
-        if out.contains_key(&run.model_version_id) {
-            continue;
-        }
-        if run.total_predictions > 0 {
-            out.insert(
-                run.model_version_id,
-                run.total_correct_predictions as f64 / run.total_predictions as f64,
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// Counts and best scores of `prompt_ids`.
-pub async fn stats(
-    db: &impl ConnectionTrait,
-    prompt_ids: &[i64],
-) -> ApiResult<HashMap<i64, PromptStats>> {
-    let mut out: HashMap<i64, PromptStats> = prompt_ids
-        .iter()
-        .map(|id| (*id, PromptStats::default()))
-        .collect();
-    if prompt_ids.is_empty() {
-        return Ok(out);
-    }
-    // Aggregated in the database over a join: the cost of a page of prompts does not grow
-    // with their number of versions (a prompt with 25,000 versions made the list read them
-    // all, for every request).
-    let counts: Vec<(i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
-        model_version::Entity::find()
-            .select_only()
-            .column(model_version::Column::ParentModelId)
-            .expr(Expr::cust("COUNT(*)"))
-            .filter(model_version::Column::ParentModelId.is_in(chunk))
-            .group_by(model_version::Column::ParentModelId)
-            .into_tuple()
-            .all(db)
-    })
-    .await?;
-    for (prompt, n) in counts {
-        out.entry(prompt).or_default().versions_count = n;
-    }
-    let runs: Vec<(i64, i64, Option<f64>)> = crate::db::in_chunks(prompt_ids, |chunk| {
-        model_run::Entity::find()
-            .select_only()
-            .column(model_version::Column::ParentModelId)
-            .expr(Expr::cust("COUNT(*)"))
-            .expr(Expr::cust("SUM(model_runs.total_cost)"))
-            .join(JoinType::InnerJoin, run_version())
-            .filter(model_version::Column::ParentModelId.is_in(chunk))
-            .group_by(model_version::Column::ParentModelId)
-            .into_tuple()
-            .all(db)
-    })
-    .await?;
-    for (prompt, n, cost) in runs {
-        let entry = out.entry(prompt).or_default();
-        entry.runs_count = n;
-        entry.total_cost = cost.unwrap_or(0.0);
-    }
-    // The scored runs only (completed HasGT runs), newest first: each version's newest one
-    // is its score (as `version_scores` reads it), the best of them the prompt's.
-    let scored: Vec<(i64, i64, i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
-        model_run::Entity::find()
-            .select_only()
-            .column(model_version::Column::ParentModelId)
-            .column(model_run::Column::ModelVersionId)
-            .column(model_run::Column::TotalCorrectPredictions)
-            .column(model_run::Column::TotalPredictions)
-            .join(JoinType::InnerJoin, run_version())
-            .filter(model_version::Column::ParentModelId.is_in(chunk))
-            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
-            .filter(model_run::Column::Status.eq("Completed"))
-            .order_by_desc(model_run::Column::CreatedAt)
-            .order_by_desc(model_run::Column::Id)
-            .into_tuple()
-            .all(db)
-    })
-    .await?;
-    let mut seen = std::collections::HashSet::new();
-    for (prompt, version, correct, total) in scored {
-        if !seen.insert(version) || total <= 0 {
-            continue;
-        }
-        let score = correct as f64 / total as f64;
-        let entry = out.entry(prompt).or_default();
-        entry.best_score = Some(entry.best_score.map_or(score, |b: f64| b.max(score)));
-    }
-    Ok(out)
-}
-
-/// A run's version, for joins (the entities declare no relations).
-fn run_version() -> sea_orm::RelationDef {
-    model_run::Entity::belongs_to(model_version::Entity)
-        .from(model_run::Column::ModelVersionId)
-        .to(model_version::Column::Id)
-        .into()
-}
-
-/// Project (id, title) pairs for the given ids.
-pub async fn project_titles(
-    db: &impl ConnectionTrait,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, String>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(crate::db::in_chunks(ids, |chunk| {
-        project::Entity::find()
-            .select_only()
-            .columns([project::Column::Id, project::Column::Title])
-            .filter(project::Column::Id.is_in(chunk))
-            .into_tuple::<(i64, String)>()
-            .all(db)
-    })
-    .await?
-    .into_iter()
-    .collect())
 }

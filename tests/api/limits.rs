@@ -607,3 +607,27 @@ async fn the_annotation_list_is_paginated() {
     let (_, _, _, body) = get_page(&app, &path).await;
     assert_eq!(body.as_array().map(Vec::len), Some(3));
 }
+
+/// An import body past `MAX_IMPORT_BODY_BYTES` is a 413 before any of it is parsed (a 26 MB
+/// document once took a gigabyte to refuse), whatever the server's general body limit.
+#[tokio::test]
+async fn an_import_body_past_its_own_limit_is_413_before_parsing() {
+    let app = TestApp::spawn_with(|c| {
+        c.engine.workers = 0;
+        c.max_body_bytes = 100 * 1024 * 1024;
+    })
+    .await;
+    let big = "x".repeat(prompter::limits::MAX_IMPORT_BODY_BYTES + 1);
+    let body = format!(r#"{{"document": {{"format": "prompter.prompt", "pad": "{big}"}}}}"#);
+    let (status, answer) = app
+        .raw(
+            Method::POST,
+            "/api/prompts/import",
+            "application/json",
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["code"], "payload_too_large", "{answer}");
+    assert_eq!(rows(&app, "model_interfaces").await, 0);
+}
