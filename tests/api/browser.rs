@@ -6,7 +6,7 @@
 //! screenshot of each step.
 use crate::helpers::browser::Browser;
 use crate::helpers::engine::{engine_app, fake};
-use crate::helpers::web::{PASSWORD, set_password};
+use crate::helpers::web::{PASSWORD, make_reviewer, set_password};
 use prompter::fake_llm::FakeLlmConfig;
 
 /// Saves a screenshot as `<dir>/<name>.png` when `PROMPTER_SCREENSHOTS` names a folder.
@@ -229,8 +229,6 @@ async fn a_new_user_goes_from_sign_in_to_a_compared_and_refined_prompt() {
 #[tokio::test]
 async fn a_reviewer_sees_no_edit_controls_and_forged_forms_are_refused() {
     use crate::helpers::fixtures::{connection, id_of, new_prompt, new_version};
-    use prompter::auth::Role;
-    use prompter::services::accounts;
     use serde_json::json;
     let app = crate::helpers::TestApp::spawn().await;
     let project = app.project(crate::helpers::CLS).await;
@@ -244,16 +242,7 @@ async fn a_reviewer_sees_no_edit_controls_and_forged_forms_are_refused() {
         .await,
     );
     new_version(&app, prompt, c, "v1").await;
-    accounts::create_user(
-        &app.db,
-        "reviewer@example.com",
-        "Main",
-        Role::Reviewer,
-        None,
-    )
-    .await
-    .expect("reviewer");
-    set_password(&app, "reviewer@example.com").await;
+    make_reviewer(&app).await;
     set_password(&app, "other@example.com").await;
     set_password(&app, "admin@example.com").await;
     let Some(b) = Browser::start().await else {

@@ -47,22 +47,6 @@ async fn pages_near_the_integer_limit_are_invalid_not_a_panic() {
     assert_eq!(status, 200, "the server still answers");
 }
 
-/// The number of rows of `table`, read straight from the database.
-async fn rows(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let backend = app.db.get_database_backend();
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            backend,
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .expect("count")
-        .expect("a row");
-    row.try_get::<i64>("", "n").expect("n")
-}
-
 /// Asserts a 400 that names `field` with the NUL message.
 fn assert_nul_refused(status: u16, body: &Value, field: &str) {
     assert_eq!(status, 400, "{body}");
@@ -88,10 +72,10 @@ async fn nul_characters_are_refused_naming_the_field() {
         .await,
     );
     let before = (
-        rows(&app, "projects").await,
-        rows(&app, "tasks").await,
-        rows(&app, "annotations").await,
-        rows(&app, "predictions").await,
+        app.rows("projects").await,
+        app.rows("tasks").await,
+        app.rows("annotations").await,
+        app.rows("predictions").await,
     );
     let cases: Vec<(Method, String, Value, &str)> = vec![
         (
@@ -151,10 +135,10 @@ async fn nul_characters_are_refused_naming_the_field() {
         assert_nul_refused(status, &answer, field);
     }
     let after = (
-        rows(&app, "projects").await,
-        rows(&app, "tasks").await,
-        rows(&app, "annotations").await,
-        rows(&app, "predictions").await,
+        app.rows("projects").await,
+        app.rows("tasks").await,
+        app.rows("annotations").await,
+        app.rows("predictions").await,
     );
     assert_eq!(before, after, "nothing was written");
     let (_, stored) = app.get(&format!("/api/projects/{project}/")).await;
@@ -288,7 +272,7 @@ async fn bodies_the_schema_forbids_are_refused() {
     assert_eq!(status, 400, "{body}");
 
     // Trailing garbage, and no JSON content type: nothing is created.
-    let before = rows(&app, "projects").await;
+    let before = app.rows("projects").await;
     let (status, body) = app
         .raw(
             Method::POST,
@@ -331,5 +315,5 @@ async fn bodies_the_schema_forbids_are_refused() {
         )
         .await;
     assert_eq!(status, 201);
-    assert_eq!(rows(&app, "projects").await, before + 1);
+    assert_eq!(app.rows("projects").await, before + 1);
 }

@@ -7,22 +7,6 @@ use crate::helpers::{CLS, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The number of rows of `table`, read straight from the database.
-pub async fn rows(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let backend = app.db.get_database_backend();
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            backend,
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .expect("count")
-        .expect("a row");
-    row.try_get::<i64>("", "n").expect("n")
-}
-
 /// Asserts a 400 whose validation errors name `field`.
 fn assert_names(status: u16, body: &Value, field: &str) {
     assert_eq!(status, 400, "{field}: {body}");
@@ -62,7 +46,7 @@ async fn numbers_a_json_column_cannot_give_back_are_refused() {
     ];
     let mut before = vec![];
     for t in tables {
-        before.push(rows(&app, t).await);
+        before.push(app.rows(t).await);
     }
     let extra = json!({"extra": {"x": HUGE}});
     let cases: Vec<(Method, String, Value, &str)> = vec![
@@ -167,7 +151,7 @@ async fn numbers_a_json_column_cannot_give_back_are_refused() {
     }
     let mut after = vec![];
     for t in tables {
-        after.push(rows(&app, t).await);
+        after.push(app.rows(t).await);
     }
     assert_eq!(before, after, "nothing was written");
     for list in [
@@ -265,7 +249,7 @@ async fn a_prompt_with_forty_thousand_versions_still_answers() {
     assert_eq!((status, body.as_array().map(Vec::len)), (200, Some(1)));
     let (status, body) = app.delete(&format!("/api/prompts/{prompt}/")).await;
     assert_eq!(status, 204, "{body}");
-    assert_eq!(rows(&app, "model_versions").await, 0);
+    assert_eq!(app.rows("model_versions").await, 0);
 }
 
 /// Item 4: tags, titles, descriptions, parameters, comments and version texts past their
@@ -370,8 +354,8 @@ async fn strings_and_collections_past_their_limits_are_refused() {
     assert_eq!(stored["title"], "P");
     assert_eq!(stored["status"], "draft");
     assert!(stored["parameters"].is_null(), "{stored}");
-    assert_eq!(rows(&app, "prompt_comments").await, 0);
-    assert_eq!(rows(&app, "model_interfaces").await, 1);
+    assert_eq!(app.rows("prompt_comments").await, 0);
+    assert_eq!(app.rows("model_interfaces").await, 1);
     let (_, v) = app
         .get(&format!("/api/prompts/{prompt}/versions/{version}"))
         .await;
@@ -421,7 +405,7 @@ async fn imports_and_task_data_past_their_limits_are_refused() {
         )
         .await;
     assert_names(status, &body, "data");
-    assert_eq!(rows(&app, "tasks").await, 0, "no task was written");
+    assert_eq!(app.rows("tasks").await, 0, "no task was written");
     let task = app.import(project, json!([{"text": "a"}])).await[0];
     let (status, body) = app
         .patch(&format!("/api/tasks/{task}/"), json!({"meta": {"m": huge}}))
@@ -529,7 +513,7 @@ async fn schedules_past_their_limits_are_refused() {
         let (status, answer) = app.post(&path, body).await;
         assert_names(status, &answer, field);
     }
-    assert_eq!(rows(&app, "prompt_schedules").await, 0);
+    assert_eq!(app.rows("prompt_schedules").await, 0);
     // Once a minute is the default minimum; leap days fire.
     for cron in ["* * * * *", "0 0 29 2 *"] {
         let (status, body) = app
@@ -556,7 +540,7 @@ async fn schedules_past_their_limits_are_refused() {
         .await;
     assert_names(status, &body, "schedules");
     assert_eq!(
-        rows(&app, "prompt_schedules").await,
+        app.rows("prompt_schedules").await,
         MAX_SCHEDULES_PER_PROMPT as i64
     );
 }
@@ -629,5 +613,5 @@ async fn an_import_body_past_its_own_limit_is_413_before_parsing() {
         .await;
     assert_eq!(status, 413, "{answer}");
     assert_eq!(answer["code"], "payload_too_large", "{answer}");
-    assert_eq!(rows(&app, "model_interfaces").await, 0);
+    assert_eq!(app.rows("model_interfaces").await, 0);
 }

@@ -187,14 +187,7 @@ async fn runs_reach_only_allowed_endpoints_and_images() {
             "{message}"
         );
     }
-    let (status, body) = app
-        .post(
-            "/api/model-provider-connections/",
-            json!({"provider": "Custom", "endpoint": format!("{internal}/llm400/v1"), "api_key": "k"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let refused = id_of(&body);
+    let refused = internal_connection(&app, &internal).await;
     let v2 = version(&app, prompt, refused, "v2", "{text}").await;
     let s2 = Setup {
         version: v2,
@@ -216,6 +209,18 @@ async fn runs_reach_only_allowed_endpoints_and_images() {
         0,
         "the internal service was reached"
     );
+}
+
+/// A Custom connection whose endpoint is the internal service's OpenAI-style 400.
+async fn internal_connection(app: &TestApp, internal: &str) -> i64 {
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            json!({"provider": "Custom", "endpoint": format!("{internal}/llm400/v1"), "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    id_of(&body)
 }
 
 /// The failures of a run: (error type, message).
@@ -293,14 +298,7 @@ async fn what_an_outbound_answer_says_never_reaches_the_user() {
     assert_eq!(strip(&a), strip(&b));
     // An LLM endpoint's error body: its code is kept, its words are not.
     let llm = fake(FakeLlmConfig::default()).await;
-    let (status, body) = app
-        .post(
-            "/api/model-provider-connections/",
-            json!({"provider": "Custom", "endpoint": format!("{internal}/llm400/v1"), "api_key": "k"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let connection = id_of(&body);
+    let connection = internal_connection(&app, &internal).await;
     let prompt =
         id_of(&new_prompt(&app, json!({"title": "Leak", "associated_projects": [p]})).await);
     let tasks = app.import(p, json!([{"text": "I love it"}])).await;

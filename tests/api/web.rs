@@ -4,8 +4,7 @@
 //! on a page. The browser tests drive the same pages in Chromium.
 use crate::helpers::TestApp;
 use crate::helpers::fixtures::{connection, new_prompt, new_version};
-use crate::helpers::web::{PASSWORD, WebClient, set_password};
-use prompter::auth::Role;
+use crate::helpers::web::{PASSWORD, WebClient, make_reviewer, set_password};
 use prompter::services::accounts;
 use serde_json::json;
 
@@ -35,16 +34,7 @@ pub(crate) async fn prompt_setup(app: &TestApp, title: &str, texts: &[&str]) -> 
 
 /// A Reviewer of the main organization, signed in.
 async fn reviewer(app: &TestApp) -> WebClient {
-    accounts::create_user(
-        &app.db,
-        "reviewer@example.com",
-        "Main",
-        Role::Reviewer,
-        None,
-    )
-    .await
-    .expect("reviewer");
-    set_password(app, "reviewer@example.com").await;
+    make_reviewer(app).await;
     let mut web = WebClient::new(app);
     web.sign_in("reviewer@example.com").await;
     web

@@ -3,10 +3,8 @@
 //! carries the security headers (the Swagger UI still loads), the sign-in token is signed by
 //! the server, and a form sent twice does its work once.
 use crate::helpers::TestApp;
-use crate::helpers::web::{Answer, PASSWORD, WebClient, set_password};
+use crate::helpers::web::{Answer, PASSWORD, WebClient, make_reviewer, set_password};
 use crate::web::prompt_setup;
-use prompter::auth::Role;
-use prompter::services::accounts;
 use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
 
 /// One sign-in attempt from a fresh browser: the form, then the POST.
@@ -94,16 +92,7 @@ async fn failed_sign_ins_wait_longer_per_account_and_per_address() {
     })
     .await;
     set_password(&app, "admin@example.com").await;
-    accounts::create_user(
-        &app.db,
-        "reviewer@example.com",
-        "Main",
-        Role::Reviewer,
-        None,
-    )
-    .await
-    .expect("reviewer");
-    set_password(&app, "reviewer@example.com").await;
+    make_reviewer(&app).await;
     let wrong = "not the password";
     // A success clears the account's count: two failures, a success, two failures, a success.
     for _ in 0..2 {
@@ -474,16 +463,7 @@ async fn a_page_answer_is_not_redone_and_a_refused_form_forgets_its_nonce() {
         tokens
     );
     // A form refused with an error (a Reviewer may not create projects) forgets its nonce.
-    accounts::create_user(
-        &app.db,
-        "reviewer@example.com",
-        "Main",
-        Role::Reviewer,
-        None,
-    )
-    .await
-    .expect("reviewer");
-    set_password(&app, "reviewer@example.com").await;
+    make_reviewer(&app).await;
     let mut reviewer = WebClient::new(&app);
     reviewer.sign_in("reviewer@example.com").await;
     let forbidden = prompter::web::guard::new_nonce(chrono::Utc::now().timestamp());

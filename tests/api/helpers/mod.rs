@@ -111,6 +111,22 @@ impl TestApp {
         }
     }
 
+    /// The number of rows of `table`, read straight from the database.
+    pub async fn rows(&self, table: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
     /// Waits until the server's engine has nothing left to do: no slice claimable or in work
     /// by its workers, no background job (refinement, Label Studio sync or push, ML backend
     /// event) running. Bounded: work still going after two minutes fails the test.

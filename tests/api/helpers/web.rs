@@ -13,6 +13,20 @@ pub async fn set_password(app: &TestApp, email: &str) {
         .expect("set password");
 }
 
+/// Makes a Reviewer of the main organization (`reviewer@example.com`) with the test password.
+pub async fn make_reviewer(app: &TestApp) {
+    prompter::services::accounts::create_user(
+        &app.db,
+        "reviewer@example.com",
+        "Main",
+        prompter::auth::Role::Reviewer,
+        None,
+    )
+    .await
+    .expect("reviewer");
+    set_password(app, "reviewer@example.com").await;
+}
+
 /// A signed-in (or not) visitor.
 pub struct WebClient {
     /// The server.
