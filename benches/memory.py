@@ -175,12 +175,11 @@ def add_versions(db_url, prompt, n):
     else:
         values = ",".join(
             f"({prompt}, 'w{i}', 'Classify {{text}}', 'OpenAI', 'gpt-4o-mini')" for i in range(n))
-        subprocess.run(["psql", db_url, "-qc",
+        subprocess.run(["psql", db_url, "-q"], text=True, check=True, input=(
                         "INSERT INTO model_versions (parent_model_id, title, prompt, provider, "
                         "provider_model_id, organization_id, created_at, updated_at) SELECT v.p, v.t, v.b, "
                         "v.pr, v.m, i.organization_id, i.created_at, i.updated_at FROM (VALUES "
-                        f"{values}) AS v(p, t, b, pr, m) JOIN model_interfaces i ON i.id = v.p"],
-                       check=True)
+                        f"{values}) AS v(p, t, b, pr, m) JOIN model_interfaces i ON i.id = v.p;"))
 
 
 def main():
