@@ -55,13 +55,6 @@ pub enum OutboundError {
     TooManyRedirects,
 }
 
-impl OutboundError {
-    /// Whether the failure is a timeout (callers that retry treat it so).
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, OutboundError::Timeout)
-    }
-}
-
 /// The HTTP client of every request made on a user's behalf, with the policy it applies.
 #[derive(Clone)]
 pub struct Outbound {
@@ -183,22 +176,6 @@ impl Outbound {
     /// [`Outbound::send`].
     pub fn client(&self) -> &reqwest::Client {
         &self.client
-    }
-
-    /// The policy applied.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The size cap of [`Outbound::read`].
-    pub fn max_bytes(&self) -> usize {
-        self.max_bytes
-    }
-
-    /// Checks `url` against the policy without connecting: its scheme, an IP literal host,
-    /// and a host name's addresses (resolved here), with the URL's port.
-    pub async fn check(&self, url: &Url) -> Result<(), OutboundError> {
-        self.allowed_addresses(url).await.map(|_| ())
     }
 
     /// The addresses of `url`'s host name that the policy allows on its port (`None` for an IP

@@ -219,12 +219,25 @@ impl Browser {
             .to_string()
     }
 
+    /// The visible text of `css` now, if it is there: `None` also when the page replaced the
+    /// element between finding and reading it (a live page redraws; WebDriver then answers
+    /// "Node ... does not belong to the document").
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let id = self.try_find(css).await?;
+        let url = format!("{}/element/{id}/text", self.base);
+        let response = self.client.get(&url).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let value: Value = response.json().await.ok()?;
+        value["value"].as_str().map(str::to_string)
+    }
+
     /// Waits until the text of `css` satisfies `ok`; returns it.
     pub async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
-            if self.has(css).await {
-                let text = self.text(css).await;
+            if let Some(text) = self.try_text(css).await {
                 if ok(&text) {
                     return text;
                 }
