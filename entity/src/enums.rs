@@ -168,6 +168,10 @@ vocabulary!(
         Deployment = "deployment",
         /// The status changed; the text holds the reason.
         Status = "status",
+        /// Tags were added or removed; the text holds the reason.
+        Tags = "tags",
+        /// The domain changed; the text holds the reason.
+        Domain = "domain",
     }
 );
 

@@ -34,8 +34,8 @@ use entity::{model_interface, model_refinement, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -494,59 +494,42 @@ async fn finish(
             let title = match outcome.title {
                 Some(t)
                     if t.chars().count() <= MAX_TITLE_CHARS
-                        && !title_taken(&txn, previous.parent_model_id, &t).await? =>
+                        && !versions::title_taken(&txn, previous.parent_model_id, &t, None)
+                            .await? =>
                 {
                     t
                 }
                 _ => versions::default_name(&txn, &job.caller, previous.parent_model_id).await?,
             };
-            let created = model_version::ActiveModel {
-                id: NotSet,
-                organization_id: Set(previous.organization_id),
-                parent_model_id: Set(previous.parent_model_id),
-                title: Set(title.clone()),
-                prompt: Set(outcome.prompt.clone()),
-                provider: Set(previous.provider.clone()),
-                provider_model_id: Set(previous.provider_model_id.clone()),
-                model_provider_connection_id: Set(previous.model_provider_connection_id),
-                max_few_shot_examples: Set(previous.max_few_shot_examples),
-                model_params: Set(previous.model_params.clone()),
-                // A pipeline keeps its steps; the refined prompt is the last step's (the one
-                // that answers the label config).
-                steps: Set(
-                    crate::views::versions::Step::of_stored(previous.steps.as_ref()).map(
-                        |mut steps| {
-                            if let Some(last) = steps.last_mut() {
-                                last.prompt = outcome.prompt.clone();
-                            }
-                            serde_json::to_value(steps).unwrap_or_default()
-                        },
-                    ),
-                ),
-                created_by_id: Set(job.refinement.created_by_id),
-                created_at: Set(now),
-                updated_at: Set(now),
+            // Everything of the previous version but its name and prompt (a pipeline's last
+            // step's) carries over.
+            let changes = versions::VersionChanges {
+                title: Some(title.clone()),
+                prompt: Some(outcome.prompt.clone()),
+                ..Default::default()
+            };
+            match versions::derive_from(&txn, &job.caller, previous, changes).await {
+                Ok(created) => {
+                    update.status = Set(RefinementStatus::Completed);
+                    update.title = Set(Some(title));
+                    update.new_version_id = Set(Some(created.id));
+                    update.error_message = Set(None);
+                }
+                Err(ApiError::Validation { errors }) => {
+                    let said: Vec<String> = errors.into_values().flatten().collect();
+                    update.status = Set(RefinementStatus::Failed);
+                    update.error_message = Set(Some(format!(
+                        "The refined prompt cannot be saved as a version: {}",
+                        said.join(" ")
+                    )));
+                }
+                Err(e) => return Err(e),
             }
-            .insert(&txn)
-            .await?;
-            update.status = Set(RefinementStatus::Completed);
-            update.title = Set(Some(title));
-            update.new_version_id = Set(Some(created.id));
-            update.error_message = Set(None);
         }
     }
     let saved = update.update(&txn).await?;
     txn.commit().await?;
     Ok(Some(saved))
-}
-
-async fn title_taken(db: &impl ConnectionTrait, prompt_id: i64, title: &str) -> ApiResult<bool> {
-    Ok(model_version::Entity::find()
-        .filter(model_version::Column::ParentModelId.eq(prompt_id))
-        .filter(model_version::Column::Title.eq(title))
-        .count(db)
-        .await?
-        > 0)
 }
 
 #[cfg(test)]

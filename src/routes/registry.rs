@@ -11,7 +11,7 @@ use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::registry::{
-    CommentInput, CommentView, ExportQuery, ImportInput, ImportQuery, ImportedView, PromptDocument,
+    CommentInput, CommentView, ExportQuery, ImportBody, ImportQuery, ImportedView, PromptDocument,
     ScheduleInput, ScheduleView,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -268,7 +268,11 @@ pub async fn export(
 /// and writes nothing, also when the imports run concurrently; `copy=true` makes a new prompt
 /// anyway (201). The document is bounded: at most 500 versions of at most 10 steps, 1,000
 /// examples, 100 schedules and 5 MiB; over a bound is a 400 naming the field.
-#[utoipa::path(post, path = "/api/prompts/import", tag = "registry", request_body = ImportInput,
+///
+/// The body is the document exactly as export returns it (`export | import` works; the
+/// query's `project` places it), or `{"document": …}` with `project`, `connections` and
+/// `title`.
+#[utoipa::path(post, path = "/api/prompts/import", tag = "registry", request_body = ImportBody,
     params(ImportQuery),
     responses((status = 201, body = ImportedView, description = "A new prompt"),
         (status = 200, body = ImportedView, description = "The document was already imported: the prompt of that import"),
@@ -277,7 +281,7 @@ pub async fn import(
     state: web::Data<AppState>,
     caller: Manager,
     query: web::Query<ImportQuery>,
-    body: ApiJson<ImportInput>,
+    body: ApiJson<ImportBody>,
 ) -> ApiResult<HttpResponse> {
     let copy = match query.copy.as_deref() {
         None | Some("") => false,
@@ -288,7 +292,7 @@ pub async fn import(
         match assets::import(
             &state.db,
             &caller,
-            body.0,
+            body.0.into_input(query.project),
             copy,
             state.settings.schedule_min_interval,
         )

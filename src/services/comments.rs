@@ -1,5 +1,5 @@
-//! A prompt's history of comments: notes people write, and the reasons of deployment and
-//! status changes. Append-only: nothing here edits or deletes a comment.
+//! A prompt's history of comments: notes people write, and the reasons of deployment,
+//! status, tag and domain changes. Append-only: nothing here edits or deletes a comment.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};

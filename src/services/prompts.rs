@@ -401,7 +401,15 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(Some(version)) = input.deployed_version {
         check_deployed(&txn, id, version).await?;
     }
-    registry::record_changes(&txn, caller, &existing, &input).await?;
+    registry::record_changes(
+        &txn,
+        caller,
+        &existing,
+        &input,
+        tags.as_deref(),
+        domain.as_ref().map(Option::as_deref),
+    )
+    .await?;
     let mut model: model_interface::ActiveModel = existing.into();
     if let Some(title) = input.title {
         model.title = Set(title);

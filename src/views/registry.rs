@@ -204,6 +204,9 @@ pub struct ImportQuery {
     /// `true` imports the document as a new prompt even when this organization already
     /// imported the same document (by default that import's prompt is answered, with 200).
     pub copy: Option<String>,
+    /// The project to associate a bare document's prompt (and its schedules) with; the
+    /// wrapped form names it in the body.
+    pub project: Option<i64>,
 }
 
 /// An import: the document, and how to place it in this organization.
@@ -222,6 +225,49 @@ pub struct ImportInput {
     pub connections: std::collections::BTreeMap<String, i64>,
     /// A new title (default: the document's).
     pub title: Option<String>,
+}
+
+/// The body of an import: the document exactly as `GET /api/prompts/{id}/export` returns it
+/// (placed with the query's `project`), or wrapped with how to place it (`{"document": …}`).
+#[derive(Debug, ToSchema)]
+#[serde(untagged)]
+pub enum ImportBody {
+    /// The document wrapped with its placement.
+    Wrapped(ImportInput),
+    /// The exported document as it is.
+    #[schema(value_type = PromptDocument)]
+    Document(Value),
+}
+
+impl<'de> Deserialize<'de> for ImportBody {
+    /// An object with a `document` key is the wrapped form (its errors name its fields);
+    /// anything else is a document, read by the import with its own messages.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        if value.get("document").is_some() {
+            serde_json::from_value(value)
+                .map(ImportBody::Wrapped)
+                .map_err(serde::de::Error::custom)
+        } else {
+            Ok(ImportBody::Document(value))
+        }
+    }
+}
+
+impl ImportBody {
+    /// The import this body asks for; a bare document goes to `project`, with the
+    /// organization's connections.
+    pub fn into_input(self, project: Option<i64>) -> ImportInput {
+        match self {
+            ImportBody::Wrapped(input) => input,
+            ImportBody::Document(document) => ImportInput {
+                document,
+                project,
+                connections: Default::default(),
+                title: None,
+            },
+        }
+    }
 }
 
 /// What an import created (or, for a document already imported, what that import made).

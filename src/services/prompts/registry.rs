@@ -1,5 +1,5 @@
 //! The registry's side of a prompt: its tags, domain and parameters checked as stored, and the
-//! comments that record why its deployed version or status changed.
+//! comments that record why its deployed version, status, tags or domain changed.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::limits::{
@@ -83,13 +83,42 @@ async fn version_name(db: &impl ConnectionTrait, version: Option<i64>) -> ApiRes
     })
 }
 
-/// Records, as comments of the prompt's history, a change of its deployed version or status
-/// that `input` makes to `existing`, with the input's reason.
+/// The tags a change adds and removes, in words; `None` when the set is the same (an order
+/// change alone is no change).
+fn tags_change(before: &[String], after: &[String]) -> Option<String> {
+    let quoted = |tags: Vec<&String>| {
+        tags.iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let added: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
+    let removed: Vec<&String> = before.iter().filter(|t| !after.contains(t)).collect();
+    let mut said = vec![];
+    if !added.is_empty() {
+        said.push(format!("added {}", quoted(added)));
+    }
+    if !removed.is_empty() {
+        said.push(format!("removed {}", quoted(removed)));
+    }
+    (!said.is_empty()).then(|| format!("Tags: {}.", said.join("; ")))
+}
+
+/// A domain in words.
+fn domain_name(domain: Option<&str>) -> String {
+    domain.map_or("none".to_string(), |d| format!("\"{d}\""))
+}
+
+/// Records, as comments of the prompt's history, a change of its deployed version, status,
+/// tags (`tags`, as cleaned) or domain (`domain`, as cleaned) that `input` makes to
+/// `existing`, with the input's reason.
 pub(super) async fn record_changes(
     txn: &impl ConnectionTrait,
     caller: &AuthUser,
     existing: &model_interface::Model,
     input: &PromptInput,
+    tags: Option<&[String]>,
+    domain: Option<Option<&str>>,
 ) -> ApiResult<()> {
     let id = existing.id;
     let reason = input
@@ -133,6 +162,19 @@ pub(super) async fn record_changes(
             said(format!("Status {} (was {}).", status, existing.status)),
         )
         .await?;
+    }
+    let tags_before: Vec<String> =
+        serde_json::from_value(existing.tags.clone()).unwrap_or_default();
+    if let Some(change) = tags.and_then(|after| tags_change(&tags_before, after)) {
+        comments::record(txn, caller, id, None, CommentKind::Tags, said(change)).await?;
+    }
+    if let Some(after) = domain.filter(|d| *d != existing.domain.as_deref()) {
+        let change = format!(
+            "Domain {} (was {}).",
+            domain_name(after),
+            domain_name(existing.domain.as_deref())
+        );
+        comments::record(txn, caller, id, None, CommentKind::Domain, said(change)).await?;
     }
     Ok(())
 }

@@ -4,12 +4,10 @@
 //! version, the cost estimate, starting a run and its live progress.
 use super::{page_request, pages};
 use crate::error::ApiError;
-use crate::llm::ModelParams;
 use crate::services::{evaluation, model_providers, projects, prompts as service, versions};
 use crate::state::AppState;
 use crate::views::prompts::PromptInput;
 use crate::views::runs::{RunInput, RunView};
-use crate::views::versions::VersionInput;
 use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
@@ -19,6 +17,9 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+
+mod editor;
+use editor::{Editor, Fields};
 
 /// Registers `/prompts`, `/prompts/{id}`, version creation and deletion, and runs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -147,23 +148,6 @@ struct DetailQuery {
     estimate: Option<String>,
 }
 
-/// What the version editor shows.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Editor {
-    #[serde(default)]
-    prompt: String,
-    #[serde(default)]
-    connection: Option<i64>,
-    #[serde(default)]
-    model: String,
-    #[serde(default)]
-    temperature: Option<String>,
-    #[serde(default)]
-    max_tokens: Option<String>,
-    #[serde(default)]
-    title: Option<String>,
-}
-
 /// A run as the prompt page lists it.
 #[derive(Serialize)]
 struct RunRow {
@@ -229,30 +213,18 @@ async fn detail_page(
             .collect(),
         Err(_) => vec![],
     };
-    let editor = options.editor.unwrap_or_else(|| match current {
-        Some(v) => Editor {
-            prompt: v.prompt.clone(),
-            connection: v.model_provider_connection,
-            model: v.provider_model_id.clone(),
-            temperature: v.model_params.temperature.map(|t| t.to_string()),
-            max_tokens: v.model_params.max_tokens.map(|t| t.to_string()),
-            title: None,
-        },
-        None => Editor {
-            prompt: version_views
-                .first()
-                .map(|v| v.prompt.clone())
-                .unwrap_or_else(|| starter_prompt(&fields, &prompt_view.prompt.output_classes)),
-            connection: version_views
-                .first()
-                .and_then(|v| v.model_provider_connection),
-            model: version_views
-                .first()
-                .map(|v| v.provider_model_id.clone())
-                .unwrap_or_else(|| "gpt-4o-mini".into()),
-            ..Default::default()
-        },
-    });
+    // The editor starts from the version shown, or for a new one from the newest: a save
+    // derives from it, so nothing of it is lost.
+    let editor = options
+        .editor
+        .unwrap_or_else(|| match current.or(version_views.first()) {
+            Some(v) => Editor::of(v),
+            None => Editor::starter(
+                starter_prompt(&fields, &prompt_view.prompt.output_classes),
+                None,
+                "gpt-4o-mini".into(),
+            ),
+        });
     let default_title = versions::default_name(&state.db, caller, prompt_id).await?;
     let (runs, estimate, subsets) = match current {
         Some(v) => {
@@ -377,58 +349,39 @@ async fn detail(
     detail_page(&state, &visitor, *id, options).await
 }
 
-fn params(editor: &Editor) -> Result<ModelParams, PageError> {
-    let temperature = match non_empty(editor.temperature.clone()) {
-        Some(t) => Some(
-            t.parse::<f64>()
-                .map_err(|_| ApiError::field("temperature", "Enter a number from 0 to 2."))?,
-        ),
-        None => None,
-    };
-    let max_tokens = match non_empty(editor.max_tokens.clone()) {
-        Some(t) => Some(
-            t.parse::<u32>()
-                .map_err(|_| ApiError::field("max_tokens", "Enter a whole number."))?,
-        ),
-        None => None,
-    };
-    Ok(ModelParams {
-        temperature,
-        max_tokens,
-        ..Default::default()
-    })
-}
-
+/// *Save as new version*: a version derived from the one the editor started from, with
+/// everything the editor shows; a prompt's first version is created from it.
 async fn create_version(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: Form<Editor>,
+    form: Form<Vec<(String, String)>>,
 ) -> PageResult {
     let caller = form.visitor.manager()?;
+    let editor = Editor::read(&Fields(form.data));
     let created = async {
-        let connection_id = form.data.connection.ok_or_else(|| {
+        let connection_id = editor.connection.ok_or_else(|| {
             ApiError::field("connection", "Add a connection first, then choose it.")
         })?;
         let connection = model_providers::get(&state.db, &caller, connection_id)
             .await
             .map_err(|e| e.not_found_as_field("connection", connection_id))?;
-        let model_params = params(&form.data)?;
-        let title = match non_empty(form.data.title.clone()) {
+        let title = match non_empty(Some(editor.title.clone())) {
             Some(t) => t,
             None => versions::default_name(&state.db, &caller, *id).await?,
         };
-        let input = VersionInput {
-            title: Some(title),
-            prompt: Some(form.data.prompt.clone()),
-            provider_model_id: Some(form.data.model.trim().to_string()),
-            provider: Some(connection.provider.clone()),
-            model_provider_connection: Some(Some(connection.id)),
-            model_params: (model_params != ModelParams::default()).then_some(Some(model_params)),
-            ..Default::default()
-        };
-        versions::create(&state.db, &caller, *id, input)
-            .await
-            .map_err(PageError::from)
+        match editor.source {
+            Some(source) => {
+                let from = versions::get(&state.db, &caller, *id, source).await?;
+                let steps = crate::views::versions::Step::of_stored(from.steps.as_ref());
+                let changes = editor.changes(title, connection.provider.clone(), steps)?;
+                versions::derive(&state.db, &caller, *id, source, changes).await
+            }
+            None => {
+                let input = editor.input(title, connection.provider.clone())?;
+                versions::create(&state.db, &caller, *id, input).await
+            }
+        }
+        .map_err(PageError::from)
     }
     .await;
     match created {
@@ -436,17 +389,18 @@ async fn create_version(
             tracing::info!(
                 prompt = *id,
                 version = v.id,
-                "version created from the web app"
+                from = editor.source,
+                "version saved from the web app"
             );
             Ok(redirect(&format!("/prompts/{}?version={}", *id, v.id)))
         }
         Err(e) => {
             let errors = form_errors(e)?;
             let options = DetailOptions {
-                version: None,
-                new: true,
+                version: editor.source,
+                new: editor.source.is_none(),
                 estimate: false,
-                editor: Some(form.data),
+                editor: Some(editor),
                 errors,
             };
             detail_page(&state, &form.visitor, *id, options).await
