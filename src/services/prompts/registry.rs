@@ -86,9 +86,10 @@ async fn version_name(db: &impl ConnectionTrait, version: Option<i64>) -> ApiRes
 /// The tags a change adds and removes, in words; `None` when the set is the same (an order
 /// change alone is no change).
 fn tags_change(before: &[String], after: &[String]) -> Option<String> {
-    let quoted = |tags: Vec<&String>| {
+    // Tags hold no comma, so a comma-separated list reads unambiguously.
+    let listed = |tags: Vec<&String>| {
         tags.iter()
-            .map(|t| format!("\"{t}\""))
+            .map(|t| t.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -96,17 +97,22 @@ fn tags_change(before: &[String], after: &[String]) -> Option<String> {
     let removed: Vec<&String> = before.iter().filter(|t| !after.contains(t)).collect();
     let mut said = vec![];
     if !added.is_empty() {
-        said.push(format!("added {}", quoted(added)));
+        said.push(format!("added {}", listed(added)));
     }
     if !removed.is_empty() {
-        said.push(format!("removed {}", quoted(removed)));
+        said.push(format!("removed {}", listed(removed)));
     }
     (!said.is_empty()).then(|| format!("Tags: {}.", said.join("; ")))
 }
 
-/// A domain in words.
-fn domain_name(domain: Option<&str>) -> String {
-    domain.map_or("none".to_string(), |d| format!("\"{d}\""))
+/// A change of domain in words.
+fn domain_change(before: Option<&str>, after: Option<&str>) -> String {
+    match (after, before) {
+        (Some(a), Some(b)) => format!("Domain {a} (was {b})."),
+        (Some(a), None) => format!("Domain {a} (was not set)."),
+        (None, Some(b)) => format!("Domain cleared (was {b})."),
+        (None, None) => "Domain not set.".to_string(),
+    }
 }
 
 /// Records, as comments of the prompt's history, a change of its deployed version, status,
@@ -169,11 +175,7 @@ pub(super) async fn record_changes(
         comments::record(txn, caller, id, None, CommentKind::Tags, said(change)).await?;
     }
     if let Some(after) = domain.filter(|d| *d != existing.domain.as_deref()) {
-        let change = format!(
-            "Domain {} (was {}).",
-            domain_name(after),
-            domain_name(existing.domain.as_deref())
-        );
+        let change = domain_change(existing.domain.as_deref(), after);
         comments::record(txn, caller, id, None, CommentKind::Domain, said(change)).await?;
     }
     Ok(())
