@@ -220,10 +220,6 @@ async fn the_editor_shows_every_parameter_and_save_as_new_version_keeps_them() {
         ("#version-top-p", "0.9"),
         ("#version-seed", "7"),
         ("#version-reasoning-effort", "low"),
-        ("#version-extra-name-1", "presence_penalty"),
-        ("#version-extra-value-1", "0.5"),
-        ("#version-extra-name-2", "user"),
-        ("#version-extra-value-2", "team-a"),
         ("#step-0-name", "summarize"),
         ("#step-0-prompt", "Summarize: {text}"),
         ("#step-0-outputs", "summary, tone"),
@@ -241,6 +237,14 @@ async fn the_editor_shows_every_parameter_and_save_as_new_version_keeps_them() {
     ] {
         assert_eq!(value(css).await, shown, "{css}");
     }
+    // Extra parameters are name and value rows (in the order the database keeps them).
+    let rows = b
+        .run(
+            "return [...document.querySelectorAll('#version-extra .row')].map(r => \
+             [...r.querySelectorAll('input')].map(i => i.value).join('=')).sort();",
+        )
+        .await;
+    assert_eq!(rows, json!(["=", "presence_penalty=0.5", "user=team-a"]));
     let json_box = b
         .run("return [...document.querySelectorAll('#version-form input')].some(e => e.value.includes('{\"'));")
         .await;
