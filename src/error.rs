@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use sea_orm::{DbErr, SqlErr};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -14,7 +14,7 @@ pub const LS_API_VERSION: &str = "1.23.2";
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
 /// Every stable `code` of an error body, as the API documents them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// A field is invalid; `validation_errors` names it.
@@ -259,7 +259,7 @@ impl ApiError {
 }
 
 /// Label Studio's error body, with Prompter's stable `code`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// A fresh id for this error, to find it in the server log.
     pub id: String,

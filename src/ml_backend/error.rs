@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The realm of the `WWW-Authenticate` challenge of a 401.
@@ -23,7 +23,7 @@ impl From<sea_orm::DbErr> for MlError {
 }
 
 /// The ML backend error envelope.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MlErrorBody {
     /// The HTTP status, repeated.
     pub status: u16,

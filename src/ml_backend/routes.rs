@@ -14,6 +14,7 @@ use crate::views::ml_backend::{
     HealthView, PredictInput, PredictView, SetupInput, SetupView, VersionsView, WebhookInput,
     WebhookView,
 };
+use crate::routes::respond::{Created, Either, Json};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -63,9 +64,9 @@ pub async fn health(
     state: web::Data<AppState>,
     caller: MlCaller,
     id: web::Path<String>,
-) -> MlResult<HttpResponse> {
+) -> MlResult<Json<HealthView>> {
     prompts::get(&state.db, &caller.0, prompt_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(HealthView {
+    Ok(Json(HealthView {
         status: "UP".into(),
         model_class: MODEL_CLASS.into(),
     }))
@@ -92,7 +93,7 @@ pub async fn setup(
     req: HttpRequest,
     id: web::Path<String>,
     body: Result<JsonBytes, ApiError>,
-) -> MlResult<HttpResponse> {
+) -> MlResult<Json<SetupView>> {
     let prompt = prompt_id(&id)?;
     let input: SetupInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let token = req
@@ -101,7 +102,7 @@ pub async fn setup(
         .and_then(|v| v.to_str().ok())
         .and_then(super::auth::token_in);
     let view = super::setup::setup(&state, &caller.0, prompt, input, token).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(Json(view))
 }
 
 /// Predicts every task of the request at once with the prompt's deployed version and answers
@@ -126,12 +127,12 @@ pub async fn predict(
     caller: MlManager,
     id: web::Path<String>,
     body: Result<JsonBytes, ApiError>,
-) -> MlResult<HttpResponse> {
+) -> MlResult<Json<PredictView>> {
     let started = Instant::now();
     let prompt = prompt_id(&id)?;
     let input: PredictInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
     let view = super::predict::predict(&state, &caller.0, prompt, input, started).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(Json(view))
 }
 
 /// Label Studio events: `ANNOTATION_CREATED`, `ANNOTATION_UPDATED` and `ANNOTATIONS_CREATED`
@@ -155,7 +156,7 @@ pub async fn webhook(
     caller: MlManager,
     id: web::Path<String>,
     body: Result<JsonBytes, ApiError>,
-) -> MlResult<HttpResponse> {
+) -> MlResult<Either<Json<WebhookView>, Created<WebhookView>>> {
     let prompt_id = prompt_id(&id)?;
     let caller = caller.0;
     let input: WebhookInput = parse_json_off_thread(body.map_err(MlError)?.0).await?;
@@ -166,10 +167,10 @@ pub async fn webhook(
         .and_then(Value::as_str)
         .filter(|a| HANDLED_ACTIONS.contains(a));
     let Some(action) = action else {
-        return Ok(HttpResponse::Ok().json(WebhookView {
+        return Ok(Either::Left(Json(WebhookView {
             status: "Unknown event".into(),
             result: None,
-        }));
+        })));
     };
     let event = Event::read(action, &input).ok_or_else(|| {
         MlError(ApiError::field(
@@ -191,10 +192,10 @@ pub async fn webhook(
             }
         }
     });
-    Ok(HttpResponse::Created().json(WebhookView {
+    Ok(Either::Right(Created(WebhookView {
         status: "ok".into(),
         result: Some(result),
-    }))
+    })))
 }
 
 /// The `model_version` strings of the prompt's versions, oldest first.
@@ -207,9 +208,9 @@ pub async fn versions(
     state: web::Data<AppState>,
     caller: MlCaller,
     id: web::Path<String>,
-) -> MlResult<HttpResponse> {
+) -> MlResult<Json<VersionsView>> {
     let versions = super::setup::version_labels(&state.db, &caller.0, prompt_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(VersionsView { versions }))
+    Ok(Json(VersionsView { versions }))
 }
 
 /// The ML backend SDK's metrics stub: `{}`.
@@ -222,7 +223,7 @@ pub async fn metrics(
     state: web::Data<AppState>,
     caller: MlCaller,
     id: web::Path<String>,
-) -> MlResult<HttpResponse> {
+) -> MlResult<Json<Value>> {
     prompts::get(&state.db, &caller.0, prompt_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    Ok(Json(json!({})))
 }

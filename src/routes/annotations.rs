@@ -8,7 +8,8 @@ use crate::services::annotations as service;
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::annotations::{AnnotationInput, AnnotationView};
-use actix_web::{HttpRequest, HttpResponse, web};
+use super::respond::{Created, Json, NoContent, Paged};
+use actix_web::{HttpRequest, web};
 use entity::annotation;
 
 /// Registers the annotation routes.
@@ -63,12 +64,12 @@ pub async fn list(
     caller: AuthUser,
     id: web::Path<i64>,
     paging: web::Query<PageParams>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Paged<AnnotationView>> {
     use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
     let request = paging.resolve(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let (items, count, page) = service::list(&state.db, &caller, *id, request).await?;
     let views = views(&state, items).await?;
-    Ok(super::array_page(&req, page, count, &views))
+    Ok(Paged::new(&req, page, count, views))
 }
 
 /// Annotates a task as the caller.
@@ -80,9 +81,9 @@ pub async fn create(
     caller: AuthUser,
     id: web::Path<i64>,
     body: ApiJson<AnnotationInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<AnnotationView>> {
     let created = service::create(&state.db, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Created().json(one(&state, created).await?))
+    Ok(Created(one(&state, created).await?))
 }
 
 /// One annotation.
@@ -92,9 +93,9 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<AnnotationView>> {
     let found = service::get(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(one(&state, found).await?))
+    Ok(Json(one(&state, found).await?))
 }
 
 /// Partial update of an annotation.
@@ -106,9 +107,9 @@ pub async fn update(
     caller: AuthUser,
     id: web::Path<i64>,
     body: ApiJson<AnnotationInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<AnnotationView>> {
     let updated = service::update(&state.db, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Ok().json(one(&state, updated).await?))
+    Ok(Json(one(&state, updated).await?))
 }
 
 /// Deletes an annotation.
@@ -118,7 +119,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }

@@ -11,7 +11,8 @@ use crate::views::PageParams;
 use crate::views::evaluation::{
     IndicatorView, IndicatorsQuery, SubsetTasksParams, SubsetTasksView, SubsetView, SubsetsQuery,
 };
-use actix_web::{HttpRequest, HttpResponse, web};
+use super::respond::Json;
+use actix_web::{HttpRequest, web};
 use serde_json::{Value, json};
 
 /// Registers the evaluation routes.
@@ -33,7 +34,7 @@ pub async fn subsets(
     caller: AuthUser,
     id: web::Path<i64>,
     _query: web::Query<SubsetsQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Vec<SubsetView>>> {
     let (counts, config) =
         service::subsets(&state.db, &caller, *id, state.settings.sample_subset_size).await?;
     let columns: Vec<Value> = config
@@ -49,7 +50,7 @@ pub async fn subsets(
             columns_schema: columns.clone(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(views))
+    Ok(Json(views))
 }
 
 /// Tasks of a subset beside this prompt's predictions, their ground truth, per-task score and
@@ -64,7 +65,7 @@ pub async fn subset_tasks(
     id: web::Path<i64>,
     paging: web::Query<PageParams>,
     params: web::Query<SubsetTasksParams>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<SubsetTasksView>> {
     let request = paging.resolve(100, 1000)?;
     let p = params.into_inner();
     let flag = |name: &str, raw: Option<&str>| match raw {
@@ -149,7 +150,7 @@ pub async fn subset_tasks(
     if let Some(total) = found.total {
         page_object["task_count"] = json!(total);
     }
-    Ok(HttpResponse::Ok().json(SubsetTasksView {
+    Ok(Json(SubsetTasksView {
         count,
         next,
         previous,
@@ -171,7 +172,7 @@ pub async fn indicators(
     caller: AuthUser,
     id: web::Path<i64>,
     query: web::Query<IndicatorsQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Vec<IndicatorView>>> {
     let found = indicators::indicators(&state.db, &caller, *id, None, query.compare_to).await?;
     let views: Vec<IndicatorView> = found
         .into_iter()
@@ -181,7 +182,7 @@ pub async fn indicators(
             values: i.values,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(views))
+    Ok(Json(views))
 }
 
 /// One indicator of a run; an unknown key answers 404.
@@ -193,13 +194,13 @@ pub async fn indicator(
     caller: AuthUser,
     path: web::Path<(i64, String)>,
     query: web::Query<IndicatorsQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<IndicatorView>> {
     let (id, key) = path.into_inner();
     let found = indicators::indicators(&state.db, &caller, id, Some(&key), query.compare_to)
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(IndicatorView {
+    Ok(Json(IndicatorView {
         key: found.key.into(),
         title: found.title.into(),
         values: found.values,

@@ -3,7 +3,9 @@
 //! (`GET /` is the web app's.)
 use crate::state::AppState;
 use crate::views::ops::ProbeView;
-use actix_web::{HttpResponse, web};
+use super::respond::Json;
+use actix_web::http::StatusCode;
+use actix_web::web;
 
 /// Registers `/health` and `/ready`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -14,8 +16,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The process is up and serving requests. Needs no token.
 #[utoipa::path(get, path = "/health", tag = "ops", security(()),
     responses((status = 200, body = ProbeView)))]
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(ProbeView {
+pub async fn health() -> Json<ProbeView> {
+    Json(ProbeView {
         status: "ok".into(),
         detail: None,
     })
@@ -25,7 +27,7 @@ pub async fn health() -> HttpResponse {
 /// the reason otherwise). Needs no token.
 #[utoipa::path(get, path = "/ready", tag = "ops", security(()),
     responses((status = 200, body = ProbeView), (status = 503, body = ProbeView)))]
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+pub async fn ready(state: web::Data<AppState>) -> (Json<ProbeView>, StatusCode) {
     use migration::MigratorTrait;
     let problem = match migration::Migrator::get_pending_migrations(&state.db).await {
         Ok(pending) if pending.is_empty() => None,
@@ -36,13 +38,19 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         Err(e) => Some(format!("the database does not answer: {e}")),
     };
     match problem {
-        None => HttpResponse::Ok().json(ProbeView {
-            status: "ok".into(),
-            detail: None,
-        }),
-        Some(detail) => HttpResponse::ServiceUnavailable().json(ProbeView {
-            status: "unavailable".into(),
-            detail: Some(detail),
-        }),
+        None => (
+            Json(ProbeView {
+                status: "ok".into(),
+                detail: None,
+            }),
+            StatusCode::OK,
+        ),
+        Some(detail) => (
+            Json(ProbeView {
+                status: "unavailable".into(),
+                detail: Some(detail),
+            }),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
     }
 }

@@ -9,7 +9,8 @@ use crate::label_studio as service;
 use crate::state::AppState;
 use crate::views::label_studio::LabelStudioLinkView;
 use crate::views::label_studio::{LinkInput, PushInput, SyncInput};
-use actix_web::{HttpResponse, web};
+use super::respond::{Accepted, Created, Json, NoContent};
+use actix_web::web;
 use entity::label_studio_link as link;
 
 /// Registers the connector routes.
@@ -48,7 +49,7 @@ pub async fn create(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<LinkInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<LabelStudioLinkView>> {
     let created = service::create(
         &state.db,
         &state.secrets,
@@ -58,7 +59,7 @@ pub async fn create(
         body.0,
     )
     .await?;
-    Ok(HttpResponse::Created().json(view(&state, created).await?))
+    Ok(Created(view(&state, created).await?))
 }
 
 /// The project's link, with the progress of its running or last job.
@@ -70,9 +71,9 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<LabelStudioLinkView>> {
     let found = service::get(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(view(&state, found).await?))
+    Ok(Json(view(&state, found).await?))
 }
 
 /// Changes the link's `url`, `token` or `ls_project`, checked with Label Studio as on create.
@@ -86,7 +87,7 @@ pub async fn update(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<LinkInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<LabelStudioLinkView>> {
     let updated = service::update(
         &state.db,
         &state.secrets,
@@ -96,7 +97,7 @@ pub async fn update(
         body.0,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(view(&state, updated).await?))
+    Ok(Json(view(&state, updated).await?))
 }
 
 /// Removes the link; a running job stops at its next step. Synced tasks and annotations stay.
@@ -107,9 +108,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }
 
 /// Imports the Label Studio project's tasks and annotations in the background (202).
@@ -129,7 +130,7 @@ pub async fn sync(
     caller: Manager,
     id: web::Path<i64>,
     body: JsonBytes,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Accepted<LabelStudioLinkView>> {
     let body = body.0;
     let input: SyncInput = if body.iter().all(u8::is_ascii_whitespace) {
         SyncInput::default()
@@ -137,7 +138,7 @@ pub async fn sync(
         parse_json(&body)?
     };
     let started = service::start_sync(&state.engine, &caller, *id, input).await?;
-    Ok(HttpResponse::Accepted().json(view(&state, started).await?))
+    Ok(Accepted(view(&state, started).await?))
 }
 
 /// Pushes a run's predictions to Label Studio in the background (202).
@@ -157,7 +158,7 @@ pub async fn push(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<PushInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Accepted<LabelStudioLinkView>> {
     let started = service::start_push(&state.engine, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Accepted().json(view(&state, started).await?))
+    Ok(Accepted(view(&state, started).await?))
 }

@@ -7,7 +7,8 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::views::live::{LiveInput, LiveView};
-use actix_web::{HttpResponse, web};
+use super::respond::Json;
+use actix_web::web;
 
 /// Registers the live prediction route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,8 +30,8 @@ pub async fn predict(
     caller: Manager,
     path: web::Path<(i64, i64)>,
     body: ApiJson<LiveInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<LiveView>> {
     let (prompt, version) = path.into_inner();
     let view = service::predict(&state.db, &state.engine, &caller, prompt, version, body.0).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(Json(view))
 }

@@ -16,6 +16,7 @@ pub mod projects;
 pub mod prompts;
 pub mod refine;
 pub mod registry;
+pub mod respond;
 pub mod runs;
 pub mod tasks;
 pub mod users;
@@ -89,29 +90,6 @@ pub fn page_links(req: &HttpRequest, page: Page, count: u64) -> (Option<String>,
     let next = page.has_next(count).then(|| link(page.number + 1));
     let previous = (page.number > 1).then(|| link(page.number - 1));
     (next, previous)
-}
-
-/// A page of a list that Label Studio (or an earlier Prompter) answers as a bare JSON array:
-/// the array stays the body, so clients that read it keep working; the total is in
-/// `X-Total-Count` and the neighbouring pages in a `Link` header (`rel="next"`/`"prev"`).
-pub fn array_page<T: serde::Serialize>(
-    req: &HttpRequest,
-    page: Page,
-    count: u64,
-    items: &[T],
-) -> actix_web::HttpResponse {
-    let (next, previous) = page_links(req, page, count);
-    let links: Vec<String> = next
-        .map(|n| format!("<{n}>; rel=\"next\""))
-        .into_iter()
-        .chain(previous.map(|p| format!("<{p}>; rel=\"prev\"")))
-        .collect();
-    let mut response = actix_web::HttpResponse::Ok();
-    response.insert_header(("X-Total-Count", count.to_string()));
-    if !links.is_empty() {
-        response.insert_header(("Link", links.join(", ")));
-    }
-    response.json(items)
 }
 
 fn url_pairs(query: &str) -> Vec<(String, String)> {

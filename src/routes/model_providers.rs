@@ -13,7 +13,8 @@ use crate::views::model_providers::{
     ConnectionListQuery, ModelProviderConnectionInput, ModelProviderConnectionView,
     ProviderChoicesView,
 };
-use actix_web::{HttpResponse, web};
+use super::respond::{Created, Json, NoContent};
+use actix_web::web;
 use entity::model_provider_connection as connection;
 
 /// Registers the provider-connection routes (`provider-choices` before `{id}`).
@@ -69,9 +70,9 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Manager,
     query: web::Query<ConnectionListQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Vec<ModelProviderConnectionView>>> {
     let items = service::list(&state.db, &caller, query.ordering.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(views(&state, items).await?))
+    Ok(Json(views(&state, items).await?))
 }
 
 /// Creates a provider connection; `api_key`, `auth_token` and `google_application_credentials`
@@ -84,16 +85,16 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Manager,
     body: ApiJson<ModelProviderConnectionInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<ModelProviderConnectionView>> {
     let created = service::create(&state.db, &state.secrets, &caller, body.0).await?;
-    Ok(HttpResponse::Created().json(one_view(&state, created).await?))
+    Ok(Created(one_view(&state, created).await?))
 }
 
 /// The providers a connection can use, as `{"provider_choices": [...]}`.
 #[utoipa::path(get, path = "/api/model-provider-connections/provider-choices", tag = "model_providers",
     responses((status = 200, body = ProviderChoicesView), (status = 401, body = ErrorBody)))]
-pub async fn provider_choices(_caller: AuthUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(ProviderChoicesView {
+pub async fn provider_choices(_caller: AuthUser) -> ApiResult<Json<ProviderChoicesView>> {
+    Ok(Json(ProviderChoicesView {
         provider_choices: Provider::ALL.to_vec(),
     }))
 }
@@ -106,9 +107,9 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<ModelProviderConnectionView>> {
     let found = service::get(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(one_view(&state, found).await?))
+    Ok(Json(one_view(&state, found).await?))
 }
 
 /// Partial update: absent fields are kept, `null` clears a nullable one; a new secret replaces
@@ -122,9 +123,9 @@ pub async fn update(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<ModelProviderConnectionInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<ModelProviderConnectionView>> {
     let updated = service::update(&state.db, &state.secrets, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Ok().json(one_view(&state, updated).await?))
+    Ok(Json(one_view(&state, updated).await?))
 }
 
 /// Deletes a provider connection; prompt versions that used it keep existing with
@@ -136,7 +137,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }

@@ -6,7 +6,8 @@ use crate::extract::ApiJson;
 use crate::services::predictions::{self as service, ListFilter};
 use crate::state::AppState;
 use crate::views::predictions::{PredictionInput, PredictionListQuery, PredictionView};
-use actix_web::{HttpResponse, web};
+use super::respond::{Created, Json, NoContent};
+use actix_web::web;
 
 /// Registers the prediction routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,7 +31,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
     query: web::Query<PredictionListQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Vec<PredictionView>>> {
     let filter = ListFilter {
         task: query.task,
         project: query.project.or(query.task_project),
@@ -39,10 +40,10 @@ pub async fn list(
         && query.task_project.is_some()
         && query.project != query.task_project
     {
-        return Ok(HttpResponse::Ok().json(Vec::<PredictionView>::new()));
+        return Ok(Json(Vec::<PredictionView>::new()));
     }
     let items = service::list(&state.db, &caller, &filter).await?;
-    Ok(HttpResponse::Ok().json(
+    Ok(Json(
         items
             .into_iter()
             .map(PredictionView::from)
@@ -57,9 +58,9 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Manager,
     body: ApiJson<PredictionInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<PredictionView>> {
     let created = service::create(&state.db, &caller, body.0).await?;
-    Ok(HttpResponse::Created().json(PredictionView::from(created)))
+    Ok(Created(PredictionView::from(created)))
 }
 
 /// One prediction.
@@ -69,9 +70,9 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<PredictionView>> {
     let found = service::get(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(PredictionView::from(found)))
+    Ok(Json(PredictionView::from(found)))
 }
 
 /// Partial update of a prediction.
@@ -83,9 +84,9 @@ pub async fn update(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<PredictionInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<PredictionView>> {
     let updated = service::update(&state.db, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Ok().json(PredictionView::from(updated)))
+    Ok(Json(PredictionView::from(updated)))
 }
 
 /// Deletes a prediction.
@@ -95,7 +96,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }

@@ -11,7 +11,8 @@ use crate::views::projects::{
     ProjectView,
 };
 use crate::views::{PageParams, Paginated};
-use actix_web::{HttpRequest, HttpResponse, web};
+use super::respond::{Created, Json, NoContent};
+use actix_web::{HttpRequest, web};
 use entity::project;
 use std::time::Instant;
 
@@ -70,7 +71,7 @@ pub async fn list(
     caller: AuthUser,
     paging: web::Query<PageParams>,
     query: web::Query<ProjectListQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Paginated<ProjectView>>> {
     let request = paging.resolve(30, 100)?;
     let query = query.into_inner();
     let filter = ListFilter {
@@ -87,7 +88,7 @@ pub async fn list(
     let (items, count, page) = service::list(&state.db, &caller, &filter, request).await?;
     let (next, previous) = page_links(&req, page, count);
     let results = views(&state, items).await?;
-    Ok(HttpResponse::Ok().json(Paginated {
+    Ok(Json(Paginated {
         count,
         next,
         previous,
@@ -102,9 +103,9 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Manager,
     body: ApiJson<ProjectInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<ProjectView>> {
     let created = service::create(&state.db, &caller, body.0).await?;
-    Ok(HttpResponse::Created().json(one_view(&state, created).await?))
+    Ok(Created(one_view(&state, created).await?))
 }
 
 /// One project.
@@ -114,9 +115,9 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<ProjectView>> {
     let found = service::get(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(one_view(&state, found).await?))
+    Ok(Json(one_view(&state, found).await?))
 }
 
 /// Partial update; a new label config is validated.
@@ -128,9 +129,9 @@ pub async fn update(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<ProjectInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<ProjectView>> {
     let updated = service::update(&state.db, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Ok().json(one_view(&state, updated).await?))
+    Ok(Json(one_view(&state, updated).await?))
 }
 
 /// Deletes a project with its tasks, annotations, predictions and runs.
@@ -140,9 +141,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }
 
 /// Imports tasks, with inline `annotations` and `predictions`, in one transaction.
@@ -155,7 +156,7 @@ pub async fn import(
     id: web::Path<i64>,
     query: web::Query<ImportQuery>,
     body: ApiJson<serde_json::Value>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<ImportView>> {
     let started = Instant::now();
     let flag = |name: &str, raw: Option<&str>, default: bool| match raw {
         None => Ok(default),
@@ -179,7 +180,7 @@ pub async fn import(
         commit,
         "imported tasks"
     );
-    Ok(HttpResponse::Created().json(ImportView {
+    Ok(Created(ImportView {
         task_count: outcome.task_ids.len(),
         annotation_count: outcome.annotation_count,
         prediction_count: outcome.prediction_count,
@@ -202,11 +203,11 @@ pub async fn validate_project_config(
     caller: AuthUser,
     id: web::Path<i64>,
     body: ApiJson<LabelConfigInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<LabelConfigView>> {
     let project = service::get(&state.db, &caller, *id).await?;
     let config = service::parse_config_off_thread("label_config", &body.0.label_config).await?;
     let changed = config.parsed_label_config() != config_of(&project).parsed_label_config();
-    Ok(HttpResponse::Ok().json(LabelConfigView {
+    Ok(Json(LabelConfigView {
         label_config: body.0.label_config,
         config_essential_data_has_changed: changed,
     }))
@@ -218,9 +219,9 @@ pub async fn validate_project_config(
 pub async fn validate_config(
     _caller: AuthUser,
     body: ApiJson<LabelConfigInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<LabelConfigView>> {
     service::parse_config_off_thread("label_config", &body.0.label_config).await?;
-    Ok(HttpResponse::Ok().json(LabelConfigView {
+    Ok(Json(LabelConfigView {
         label_config: body.0.label_config,
         config_essential_data_has_changed: false,
     }))
@@ -233,7 +234,7 @@ pub async fn delete_all_tasks(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     tasks::delete_all(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }

@@ -14,7 +14,8 @@ use crate::views::prompts::{
 };
 use crate::views::users::UserSimple;
 use crate::views::{PageParams, Paginated};
-use actix_web::{HttpRequest, HttpResponse, web};
+use super::respond::{Created, Json, NoContent};
+use actix_web::{HttpRequest, web};
 use entity::enums::PromptStatus;
 use entity::model_interface;
 
@@ -107,7 +108,7 @@ pub async fn list(
     caller: AuthUser,
     paging: web::Query<PageParams>,
     query: web::Query<PromptListQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Paginated<PromptDetailView>>> {
     let request = paging.resolve(100, 1000)?;
     let query = query.into_inner();
     let status = match query
@@ -142,7 +143,7 @@ pub async fn list(
     let (items, count, page) = service::list(&state.db, &caller, &filter, request).await?;
     let (next, previous) = page_links(&req, page, count);
     let results = detail_views(&state, items).await?;
-    Ok(HttpResponse::Ok().json(Paginated {
+    Ok(Json(Paginated {
         count,
         next,
         previous,
@@ -158,9 +159,9 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Manager,
     body: ApiJson<PromptInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<PromptView>> {
     let created = service::create(&state.db, &caller, body.0).await?;
-    Ok(HttpResponse::Created().json(plain_view(&state, created).await?))
+    Ok(Created(plain_view(&state, created).await?))
 }
 
 /// One prompt, with projects, counts and best score.
@@ -170,13 +171,13 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<PromptDetailView>> {
     let found = service::get(&state.db, &caller, *id).await?;
     let view = detail_views(&state, vec![found])
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(Json(view))
 }
 
 /// Partial update; `associated_projects` replaces the set. `deployed_version` (a Prompter
@@ -189,9 +190,9 @@ pub async fn update(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<PromptInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<PromptView>> {
     let updated = service::update(&state.db, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Ok().json(plain_view(&state, updated).await?))
+    Ok(Json(plain_view(&state, updated).await?))
 }
 
 /// Deletes a prompt with its versions, runs and their predictions.
@@ -201,9 +202,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }
 
 /// Projects a prompt of `project_type` can run on: a Choices (or Labels) control over a Text
@@ -216,7 +217,7 @@ pub async fn compatible_projects(
     caller: AuthUser,
     paging: web::Query<PageParams>,
     query: web::Query<CompatibleQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Paginated<ProjectView>>> {
     let request = paging.resolve(100, 1000)?;
     let raw = query
         .project_type
@@ -247,7 +248,7 @@ pub async fn compatible_projects(
     let items = projects::by_ids_in_order(&state.db, &page_ids).await?;
     let (next, previous) = page_links(&req, page, count);
     let results = super::projects::views(&state, items).await?;
-    Ok(HttpResponse::Ok().json(Paginated {
+    Ok(Json(Paginated {
         count,
         next,
         previous,

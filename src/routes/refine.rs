@@ -9,7 +9,8 @@ use crate::extract::{ApiJson, parse_bool};
 use crate::services::versions;
 use crate::state::AppState;
 use crate::views::refine::{RefineInput, RefineQuery, RefinedPromptView, RefinedQuery};
-use actix_web::{HttpResponse, web};
+use super::respond::{Accepted, Created, Either, Json};
+use actix_web::web;
 use entity::model_refinement;
 
 /// Registers the refinement routes.
@@ -60,7 +61,7 @@ pub async fn refine_prompt(
     path: web::Path<(i64, i64)>,
     query: web::Query<RefineQuery>,
     body: ApiJson<RefineInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<RefinedPromptView>> {
     let run_async = match query.run_async.as_deref() {
         None | Some("") => true,
         Some(raw) => {
@@ -88,7 +89,7 @@ pub async fn refine_prompt(
             Err(e) => return Err(ApiError::Internal(format!("refinement task: {e}"))),
         }
     };
-    Ok(HttpResponse::Created().json(view(&state, &caller, refinement).await?))
+    Ok(Created(view(&state, &caller, refinement).await?))
 }
 
 /// A refinement job: 200 once it is `Completed` or `Failed`, 202 while it runs.
@@ -104,7 +105,7 @@ pub async fn get_refined_prompt(
     caller: AuthUser,
     path: web::Path<(i64, i64)>,
     query: web::Query<RefinedQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Either<Accepted<RefinedPromptView>, Json<RefinedPromptView>>> {
     let (prompt, version) = path.into_inner();
     let job_id = query
         .refinement_job_id
@@ -124,8 +125,8 @@ pub async fn get_refined_prompt(
     let running = service::is_running(&found.status);
     let body = view(&state, &caller, found).await?;
     Ok(if running {
-        HttpResponse::Accepted().json(body)
+        Either::Left(Accepted(body))
     } else {
-        HttpResponse::Ok().json(body)
+        Either::Right(Json(body))
     })
 }

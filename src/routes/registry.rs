@@ -14,7 +14,8 @@ use crate::views::registry::{
     CommentInput, CommentView, ExportQuery, ImportBody, ImportQuery, ImportedView, PromptDocument,
     ScheduleInput, ScheduleView,
 };
-use actix_web::{HttpRequest, HttpResponse, web};
+use super::respond::{Created, Either, Json, NoContent, Paged};
+use actix_web::{HttpRequest, web};
 use entity::{prompt_comment, prompt_schedule};
 
 /// Registers the registry routes (import before the prompts' `{id}` routes).
@@ -81,11 +82,11 @@ pub async fn list_comments(
     caller: AuthUser,
     id: web::Path<i64>,
     paging: web::Query<PageParams>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Paged<CommentView>> {
     let request = paging.resolve(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let (found, count, page) = comments::list(&state.db, &caller, *id, request).await?;
     let views = comment_views(&state, found).await?;
-    Ok(super::array_page(&req, page, count, &views))
+    Ok(Paged::new(&req, page, count, views))
 }
 
 /// Adds a comment (append-only: comments are never edited or deleted). Any member may
@@ -98,14 +99,14 @@ pub async fn create_comment(
     caller: AuthUser,
     id: web::Path<i64>,
     body: ApiJson<CommentInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<CommentView>> {
     let input = body.0;
     let made = comments::create(&state.db, &caller, *id, input.text, input.version).await?;
     let view = comment_views(&state, vec![made])
         .await?
         .pop()
         .ok_or(crate::error::ApiError::NotFound)?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(Created(view))
 }
 
 /// The views of schedules with their runs and creators.
@@ -154,9 +155,9 @@ pub async fn list_schedules(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Vec<ScheduleView>>> {
     let found = schedules::list(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(schedule_views(&state, found).await?))
+    Ok(Json(schedule_views(&state, found).await?))
 }
 
 /// Creates a schedule: a cron expression (five fields, or six with seconds first) in an IANA
@@ -171,7 +172,7 @@ pub async fn create_schedule(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<ScheduleInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<ScheduleView>> {
     let made = schedules::create_with(
         &state.db,
         &caller,
@@ -180,7 +181,7 @@ pub async fn create_schedule(
         state.settings.schedule_min_interval,
     )
     .await?;
-    Ok(HttpResponse::Created().json(one_schedule(&state, made).await?))
+    Ok(Created(one_schedule(&state, made).await?))
 }
 
 /// One schedule.
@@ -191,10 +192,10 @@ pub async fn get_schedule(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<(i64, i64)>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<ScheduleView>> {
     let (prompt, schedule) = path.into_inner();
     let found = schedules::get(&state.db, &caller, prompt, schedule).await?;
-    Ok(HttpResponse::Ok().json(one_schedule(&state, found).await?))
+    Ok(Json(one_schedule(&state, found).await?))
 }
 
 /// Changes a schedule; `status: paused` stops it, `active` starts it from the next slot.
@@ -207,7 +208,7 @@ pub async fn update_schedule(
     caller: Manager,
     path: web::Path<(i64, i64)>,
     body: ApiJson<ScheduleInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<ScheduleView>> {
     let (prompt, schedule) = path.into_inner();
     let updated = schedules::update(
         &state.db,
@@ -218,7 +219,7 @@ pub async fn update_schedule(
         state.settings.schedule_min_interval,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(one_schedule(&state, updated).await?))
+    Ok(Json(one_schedule(&state, updated).await?))
 }
 
 /// Deletes a schedule; the runs it created stay.
@@ -229,10 +230,10 @@ pub async fn delete_schedule(
     state: web::Data<AppState>,
     caller: Manager,
     path: web::Path<(i64, i64)>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     let (prompt, schedule) = path.into_inner();
     schedules::delete(&state.db, &caller, prompt, schedule).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }
 
 /// The prompt as one portable JSON document: fields, versions with steps, parameters and
@@ -246,7 +247,7 @@ pub async fn export(
     caller: AuthUser,
     id: web::Path<i64>,
     query: web::Query<ExportQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<PromptDocument>> {
     let include = match query.include_examples.as_deref() {
         None => false,
         // An empty value is not a boolean either, as the document says (type boolean).
@@ -255,7 +256,7 @@ pub async fn export(
         })?,
     };
     let document = assets::export(&state.db, &caller, *id, include).await?;
-    Ok(HttpResponse::Ok().json(document))
+    Ok(Json(document))
 }
 
 /// Imports an exported prompt as a new prompt of the caller's organization, in one
@@ -282,7 +283,7 @@ pub async fn import(
     caller: Manager,
     query: web::Query<ImportQuery>,
     body: ApiJson<ImportBody>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Either<Created<ImportedView>, Json<ImportedView>>> {
     let copy = match query.copy.as_deref() {
         None | Some("") => false,
         Some(raw) => parse_bool(raw)
@@ -304,11 +305,11 @@ pub async fn import(
                     versions = imported.versions.len(),
                     "imported a prompt"
                 );
-                HttpResponse::Created().json(imported)
+                Either::Left(Created(imported))
             }
             assets::Imported::Existing(found) => {
                 tracing::info!(prompt = found.prompt, "the document was already imported");
-                HttpResponse::Ok().json(found)
+                Either::Right(Json(found))
             }
         },
     )

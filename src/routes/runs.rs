@@ -13,7 +13,8 @@ use crate::views::runs::{
     CancelView, RetryStateView, RunErrorView, RunInput, RunListQuery, RunView,
 };
 use crate::views::users::UserSimple;
-use actix_web::{HttpResponse, web};
+use super::respond::{Created, Json};
+use actix_web::web;
 use entity::model_run;
 use sea_orm::EntityTrait;
 use serde_json::Value;
@@ -112,10 +113,10 @@ pub async fn list(
     caller: AuthUser,
     path: web::Path<(i64, i64)>,
     query: web::Query<RunListQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<Vec<RunView>>> {
     let (prompt, version) = path.into_inner();
     if query.parent_model.is_some_and(|p| p != prompt) {
-        return Ok(HttpResponse::Ok().json(Vec::<RunView>::new()));
+        return Ok(Json(Vec::<RunView>::new()));
     }
     let query = query.into_inner();
     let filter = ListFilter {
@@ -124,7 +125,7 @@ pub async fn list(
         ordering: query.ordering,
     };
     let runs = service::list(&state.db, &caller, prompt, version, &filter).await?;
-    Ok(HttpResponse::Ok().json(views(&state, prompt, runs).await?))
+    Ok(Json(views(&state, prompt, runs).await?))
 }
 
 /// Creates a run: resolves the subset to tasks once, replaces the previous run of the same
@@ -139,7 +140,7 @@ pub async fn create(
     caller: Manager,
     path: web::Path<(i64, i64)>,
     body: ApiJson<RunInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<RunView>> {
     let (prompt, version) = path.into_inner();
     let run = service::create(
         &state.db,
@@ -156,7 +157,7 @@ pub async fn create(
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(Created(view))
 }
 
 /// Cancels a Pending or InProgress run; stored predictions are kept. A finished run answers
@@ -168,10 +169,10 @@ pub async fn cancel(
     state: web::Data<AppState>,
     caller: Manager,
     path: web::Path<(i64, i64, i64)>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<CancelView>> {
     let (prompt, version, run) = path.into_inner();
     let detail = service::cancel(&state.db, &caller, prompt, version, run).await?;
-    Ok(HttpResponse::Ok().json(CancelView { detail }))
+    Ok(Json(CancelView { detail }))
 }
 
 const SYSTEM_KEYS: [&str; 13] = [
@@ -275,7 +276,7 @@ pub async fn batch_predictions(
     state: web::Data<AppState>,
     caller: Manager,
     body: ApiJson<BatchPredictionsInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<BatchPredictionsView>> {
     let input = body.0;
     let ctx = run_context(&state, &caller, input.modelrun_id).await?;
     let (ok, failed, dropped) = read_items(&input.results);
@@ -287,7 +288,7 @@ pub async fn batch_predictions(
         skipped = outcome.skipped + dropped,
         "batch of predictions"
     );
-    Ok(HttpResponse::Created().json(BatchPredictionsView {
+    Ok(Created(BatchPredictionsView {
         job_id: ctx.run.job_id.clone().unwrap_or_default(),
         results: input.results,
     }))
@@ -301,7 +302,7 @@ pub async fn batch_failed_predictions(
     state: web::Data<AppState>,
     caller: Manager,
     body: ApiJson<BatchFailedInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<BatchFailedView>> {
     let input = body.0;
     let ctx = run_context(&state, &caller, input.modelrun_id).await?;
     let failures: Vec<FailureResult> = input
@@ -334,7 +335,7 @@ pub async fn batch_failed_predictions(
         skipped = outcome.skipped,
         "batch of failed predictions"
     );
-    Ok(HttpResponse::Created().json(BatchFailedView {
+    Ok(Created(BatchFailedView {
         job_id: ctx.run.job_id.clone().unwrap_or_default(),
         failed_predictions: input.failed_predictions,
     }))

@@ -7,7 +7,8 @@ use crate::services::{accounts, tasks as service};
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::tasks::{TaskInput, TaskListQuery, TaskListView, TaskUpdate, TaskView};
-use actix_web::{HttpResponse, web};
+use super::respond::{Created, Json, NoContent};
+use actix_web::web;
 
 /// Registers the task routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -52,7 +53,7 @@ pub async fn list(
     caller: AuthUser,
     paging: web::Query<PageParams>,
     query: web::Query<TaskListQuery>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<TaskListView>> {
     let request = paging.resolve(100, 10_000)?;
     let Some(project) = query.project else {
         return Err(if query.view.is_some() {
@@ -78,7 +79,7 @@ pub async fn list(
     } else {
         found.tasks.into_iter().map(TaskView::bare).collect()
     };
-    Ok(HttpResponse::Ok().json(TaskListView {
+    Ok(Json(TaskListView {
         tasks,
         total: found.total,
         total_annotations: found.total_annotations,
@@ -93,7 +94,7 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Manager,
     body: ApiJson<TaskInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<TaskView>> {
     let input = body.0;
     let created =
         service::create(&state.db, &caller, input.project, input.data, input.meta).await?;
@@ -101,7 +102,7 @@ pub async fn create(
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(Created(view))
 }
 
 /// One task with its annotations and predictions.
@@ -111,13 +112,13 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<TaskView>> {
     let found = service::get(&state.db, &caller, *id).await?;
     let view = full_views(&state, vec![found])
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(Json(view))
 }
 
 /// Partial update of a task's data or meta.
@@ -129,14 +130,14 @@ pub async fn update(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<TaskUpdate>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<TaskView>> {
     let input = body.0;
     let updated = service::update(&state.db, &caller, *id, input.data, input.meta).await?;
     let view = full_views(&state, vec![updated])
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(Json(view))
 }
 
 /// Deletes a task with its annotations and predictions.
@@ -146,7 +147,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }

@@ -1,7 +1,8 @@
 //! The current user: `GET /api/current-user/whoami` and `GET /api/current-user`.
 use crate::auth::AuthUser;
 use crate::views::users::{MembershipView, WhoAmIView};
-use actix_web::{HttpResponse, web};
+use super::respond::Json;
+use actix_web::web;
 use chrono::Utc;
 
 /// Registers the current-user routes.
@@ -49,13 +50,13 @@ fn view(caller: &AuthUser) -> WhoAmIView {
 /// Who the token belongs to.
 #[utoipa::path(get, path = "/api/current-user/whoami", tag = "users",
     responses((status = 200, body = WhoAmIView), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn whoami(caller: AuthUser) -> HttpResponse {
-    HttpResponse::Ok().json(view(&caller))
+pub async fn whoami(caller: AuthUser) -> Json<WhoAmIView> {
+    Json(view(&caller))
 }
 
 /// The current user (Label Studio Enterprise's `get_current_user`).
 #[utoipa::path(get, path = "/api/current-user", tag = "users",
     responses((status = 200, body = WhoAmIView), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn current_user(caller: AuthUser) -> HttpResponse {
-    HttpResponse::Ok().json(view(&caller))
+pub async fn current_user(caller: AuthUser) -> Json<WhoAmIView> {
+    Json(view(&caller))
 }

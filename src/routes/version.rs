@@ -1,7 +1,8 @@
 //! `GET /api/version/`: the Label Studio version Prompter speaks, and Prompter's own.
 use crate::error::LS_API_VERSION;
 use crate::views::ops::ServerVersionView;
-use actix_web::{HttpResponse, web};
+use super::respond::Json;
+use actix_web::web;
 use serde_json::json;
 
 /// Registers the version route.
@@ -11,9 +12,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The server's versions. Needs no authentication.
 #[utoipa::path(get, path = "/api/version/", tag = "ops", security(()), responses((status = 200, body = ServerVersionView)))]
-pub async fn version() -> HttpResponse {
+pub async fn version() -> Json<ServerVersionView> {
     let own = env!("CARGO_PKG_VERSION");
-    HttpResponse::Ok().json(ServerVersionView {
+    Json(ServerVersionView {
         release: LS_API_VERSION.into(),
         edition: "Community".into(),
         os_package: json!({"version": LS_API_VERSION, "short_version": "1.23", "current_version_is_outdated": false}),

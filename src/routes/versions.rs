@@ -13,7 +13,8 @@ use crate::views::users::UserSimple;
 use crate::views::versions::{
     CostEstimateView, DefaultVersionNameView, VersionInput, VersionListQuery, VersionView,
 };
-use actix_web::{HttpRequest, HttpResponse, web};
+use super::respond::{Created, Json, NoContent, Paged};
+use actix_web::{HttpRequest, web};
 use entity::model_version;
 
 /// Registers the version routes.
@@ -75,9 +76,9 @@ pub async fn default_name(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<DefaultVersionNameView>> {
     let name = service::default_name(&state.db, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(DefaultVersionNameView {
+    Ok(Json(DefaultVersionNameView {
         default_model_version_name: name,
         message: None,
     }))
@@ -98,13 +99,13 @@ pub async fn list(
     id: web::Path<i64>,
     query: web::Query<VersionListQuery>,
     paging: web::Query<PageParams>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Paged<VersionView>> {
     use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
     let request = paging.resolve(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let (items, count, page) =
         service::list_page(&state.db, &caller, *id, query.ordering.as_deref(), request).await?;
     let views = views(&state, items).await?;
-    Ok(super::array_page(&req, page, count, &views))
+    Ok(Paged::new(&req, page, count, views))
 }
 
 /// Creates a version: a prompt template bound to a provider model.
@@ -116,9 +117,9 @@ pub async fn create(
     caller: Manager,
     id: web::Path<i64>,
     body: ApiJson<VersionInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Created<VersionView>> {
     let created = service::create(&state.db, &caller, *id, body.0).await?;
-    Ok(HttpResponse::Created().json(one(&state, created).await?))
+    Ok(Created(one(&state, created).await?))
 }
 
 /// One version.
@@ -129,10 +130,10 @@ pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<(i64, i64)>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<VersionView>> {
     let (prompt, version) = path.into_inner();
     let found = service::get(&state.db, &caller, prompt, version).await?;
-    Ok(HttpResponse::Ok().json(one(&state, found).await?))
+    Ok(Json(one(&state, found).await?))
 }
 
 /// Partial update of a version.
@@ -145,10 +146,10 @@ pub async fn update(
     caller: Manager,
     path: web::Path<(i64, i64)>,
     body: ApiJson<VersionInput>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<VersionView>> {
     let (prompt, version) = path.into_inner();
     let updated = service::update(&state.db, &caller, prompt, version, body.0).await?;
-    Ok(HttpResponse::Ok().json(one(&state, updated).await?))
+    Ok(Json(one(&state, updated).await?))
 }
 
 /// Deletes a version with its runs and their predictions; other predictions stay.
@@ -159,10 +160,10 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Manager,
     path: web::Path<(i64, i64)>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<NoContent> {
     let (prompt, version) = path.into_inner();
     service::delete(&state.db, &caller, prompt, version).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }
 
 /// Estimates what running the version over its prompt's first associated project (All
@@ -177,7 +178,7 @@ pub async fn cost_estimate(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<(i64, i64)>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Json<CostEstimateView>> {
     let (prompt, version) = path.into_inner();
     let sizes =
         crate::engine::images::ImageResolver::for_prompt(&state.engine, &state.db, &caller, prompt)
@@ -191,5 +192,5 @@ pub async fn cost_estimate(
         &sizes,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(estimate))
+    Ok(Json(estimate))
 }

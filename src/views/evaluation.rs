@@ -4,7 +4,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// A subset of a project's tasks.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubsetView {
     /// `All`, `HasGT` or `Sample`.
     pub subset: String,
@@ -62,7 +62,7 @@ pub struct SubsetTasksParams {
 }
 
 /// A page of subset tasks, in the SDK's nesting.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubsetTasksView {
     /// Matching tasks (with `include_total=false`: those up to this page).
     pub count: u64,
@@ -81,7 +81,7 @@ pub struct SubsetTasksView {
 }
 
 /// An indicator of a run.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct IndicatorView {
     /// Key, for `indicators/{key}`.
     pub key: String,

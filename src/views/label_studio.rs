@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Progress of the running (or last) job.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LinkProgress {
     /// Items handled: Label Studio tasks read (sync) or predictions handled (push).
     pub done: i64,
@@ -17,7 +17,7 @@ pub struct LinkProgress {
 }
 
 /// A link from a Prompter project to a project on a Label Studio instance.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LabelStudioLinkView {
     /// Link id.
     pub id: i64,
@@ -132,7 +132,7 @@ pub struct PushInput {
 }
 
 /// Rows of the Prompter project that are tied to Label Studio objects.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct LinkedCounts {
     /// Tasks synced from Label Studio (with a Label Studio task id).
     pub tasks: i64,

@@ -4,7 +4,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 /// The answer for one task.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LivePrediction {
     /// The task.
     pub task: i64,
@@ -52,7 +52,7 @@ pub struct LiveInput {
 }
 
 /// The answers of a live request.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LiveView {
     /// `<prompt title>__<version title>`, as run predictions carry it.
     pub model_version: String,

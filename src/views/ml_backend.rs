@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 /// `GET /health` (and `GET /`): the backend is up.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthView {
     /// Always `UP`.
     pub status: String,
@@ -36,7 +36,7 @@ pub struct SetupInput {
 }
 
 /// The answer of `/setup`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SetupView {
     /// `"<prompt title>__<version title>"` of the deployed version, as its predictions carry
     /// it (Label Studio's dedupe key); never empty.
@@ -62,7 +62,7 @@ pub struct PredictInput {
 }
 
 /// One prediction of a task (the SDK's `PredictionValue`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PredictionItem {
     /// Label Studio result regions; empty when the task could not be predicted.
     #[schema(value_type = Vec<Object>)]
@@ -74,7 +74,7 @@ pub struct PredictionItem {
 }
 
 /// The answer of `/predict`: exactly one item per task, in the request's order.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PredictView {
     /// One prediction per task.
     pub results: Vec<PredictionItem>,
@@ -103,7 +103,7 @@ pub struct WebhookInput {
 
 /// The answer of `/webhook`: `201 {"status": "ok", "result": ...}` for a handled event (the
 /// work continues in the background), `200 {"status": "Unknown event"}` otherwise.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WebhookView {
     /// `ok` or `Unknown event`.
     pub status: String,
@@ -114,7 +114,7 @@ pub struct WebhookView {
 }
 
 /// `GET /versions`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VersionsView {
     /// The `model_version` strings of the prompt's versions, oldest first.
     pub versions: Vec<String>,

@@ -42,7 +42,7 @@ pub mod users;
 pub mod versions;
 
 /// A page of a DRF-paginated list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Paginated<T: ToSchema> {
     /// Items matching the query, over all pages.
     pub count: u64,

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 /// A model provider connection as Label Studio returns it (`ModelProviderConnection`), plus
 /// Prompter's `has_*`, `rpm_limit` and `tpm_limit`. The secrets (`api_key`, `auth_token`,
 /// `google_application_credentials`) are write-only and never part of it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModelProviderConnectionView {
     /// Connection id.
     pub id: i64,
@@ -111,7 +111,7 @@ pub struct ConnectionListQuery {
 }
 
 /// The providers a connection can use (`ListModelProviderChoicesResponse`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProviderChoicesView {
     /// Every provider, in Label Studio's order.
     pub provider_choices: Vec<Provider>,

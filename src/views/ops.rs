@@ -1,9 +1,9 @@
 //! Operations: the server version and the health and readiness probes.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Versions, in Label Studio's shape, plus `prompter`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServerVersionView {
     /// The Label Studio release whose API is served.
     pub release: String,
@@ -40,7 +40,7 @@ pub struct ServerVersionView {
 }
 
 /// A probe's answer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProbeView {
     /// `ok`, or `unavailable` with the reason in `detail`.
     pub status: String,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// A project as Label Studio returns it (create, get, update and list items).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProjectView {
     /// Project id.
     pub id: i64,
@@ -285,7 +285,7 @@ pub struct ImportQuery {
 
 /// What an import did, in Label Studio's shape (both `prediction_count` and the SDK's
 /// `predictions_count`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ImportView {
     /// Tasks created.
     pub task_count: usize,
@@ -318,7 +318,7 @@ pub struct LabelConfigInput {
 }
 
 /// A valid label config, and whether it changes the project's controls or labels.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LabelConfigView {
     /// The config, as sent.
     pub label_config: String,

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// A prompt's own fields, which every view of it shows; `PromptView` and `PromptDetailView`
 /// add its projects, each in its own way.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PromptFields {
     /// Prompt id.
     pub id: i64,
@@ -71,7 +71,7 @@ impl PromptFields {
 }
 
 /// A prompt as create and update return it (`associated_projects` as ids).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PromptView {
     /// The prompt's own fields.
     #[serde(flatten)]
@@ -91,7 +91,7 @@ impl PromptView {
 }
 
 /// A project a prompt works on.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AssociatedProject {
     /// Project id.
     pub id: i64,
@@ -100,7 +100,7 @@ pub struct AssociatedProject {
 }
 
 /// A prompt as list and get return it, with counts and best score.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PromptDetailView {
     /// The prompt's own fields.
     #[serde(flatten)]

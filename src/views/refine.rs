@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// A prompt refinement (Label Studio's `RefinedPromptResponse`), plus Prompter's
 /// `new_version`, `project_id`, `teacher_model_name` and `error_message`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RefinedPromptView {
     /// Title of the new version; null until the job completes (and when it failed).
     pub title: Option<String>,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// A comment of a prompt's history.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CommentView {
     /// Comment id.
     pub id: i64,
@@ -37,7 +37,7 @@ pub struct CommentInput {
 }
 
 /// A schedule of a prompt.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ScheduleView {
     /// Schedule id.
     pub id: i64,
@@ -271,7 +271,7 @@ impl ImportBody {
 }
 
 /// What an import created (or, for a document already imported, what that import made).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ImportedView {
     /// The new prompt's id (or the earlier import's prompt).
     pub prompt: i64,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// An inference run.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RunView {
     /// Run id.
     pub id: i64,
@@ -119,7 +119,7 @@ impl RunView {
 }
 
 /// A failed task of a run, as its progress shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RunErrorView {
     /// The kind of failure (`Timeout`, `RateLimit`, `MissingField`, `InvalidOutput`, ...).
     pub error_type: Option<String>,
@@ -132,7 +132,7 @@ pub struct RunErrorView {
 }
 
 /// Calls of a run's connection and model that wait to be retried.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RetryStateView {
     /// Calls waiting out a backoff now.
     pub waiting: u64,
@@ -159,7 +159,7 @@ impl From<crate::llm::scheduler::RetryState> for RetryStateView {
 }
 
 /// The answer of a cancel.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CancelView {
     /// What happened.
     pub detail: String,
@@ -226,7 +226,7 @@ pub struct BatchPredictionsInput {
 }
 
 /// What was received, echoed.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BatchPredictionsView {
     /// The run's job id, or "".
     pub job_id: String,
@@ -249,7 +249,7 @@ pub struct BatchFailedInput {
 }
 
 /// What was received, echoed.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BatchFailedView {
     /// The run's job id, or "".
     pub job_id: String,

@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// A task as Label Studio returns it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskView {
     /// Task id.
     pub id: i64,
@@ -96,7 +96,7 @@ impl TaskView {
 }
 
 /// A page of tasks, as Label Studio's data manager lists them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskListView {
     /// The tasks of this page.
     pub tasks: Vec<TaskView>,

@@ -1,11 +1,11 @@
 //! Users: the current user (`whoami`) and users as other objects reference them.
 use chrono::{DateTime, Utc};
 use entity::user;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A user as other objects reference it (`UserSimple`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserSimple {
     /// User id.
     pub id: i64,
@@ -35,7 +35,7 @@ impl From<&user::Model> for UserSimple {
 }
 
 /// A membership of the current user.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MembershipView {
     /// Organization id.
     pub organization_id: i64,
@@ -46,7 +46,7 @@ pub struct MembershipView {
 }
 
 /// The current user, as Label Studio's whoami returns it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmIView {
     /// User id.
     pub id: i64,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// A prompt version.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VersionView {
     /// Version id.
     pub id: i64,
@@ -71,7 +71,7 @@ impl VersionView {
 }
 
 /// The default name of a new version.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DefaultVersionNameView {
     /// `v{n+1}`, free within the prompt.
     pub default_model_version_name: String,
@@ -166,7 +166,7 @@ pub struct VersionListQuery {
 }
 
 /// A cost estimate (Label Studio's `InferenceRunCostEstimate`; costs are decimal strings).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CostEstimateView {
     /// Prompt cost, USD.
     pub prompt_cost_usd: Option<String>,
