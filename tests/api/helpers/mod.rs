@@ -7,7 +7,10 @@
 pub mod browser;
 pub mod engine;
 pub mod fixtures;
+pub mod reply;
 pub mod web;
+
+pub use reply::{Reply, field_errors};
 
 use prompter::auth::Role;
 use prompter::config::ServeConfig;
