@@ -8,13 +8,13 @@ use super::error::{MlError, MlErrorBody, MlResult};
 use super::webhook::{Event, HANDLED_ACTIONS};
 use crate::error::ApiError;
 use crate::extract::{JsonBytes, parse_json_off_thread};
+use crate::routes::respond::{Created, Either, Json};
 use crate::services::prompts;
 use crate::state::AppState;
 use crate::views::ml_backend::{
     HealthView, PredictInput, PredictView, SetupInput, SetupView, VersionsView, WebhookInput,
     WebhookView,
 };
-use crate::routes::respond::{Created, Either, Json};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use std::time::Instant;

@@ -1,5 +1,6 @@
 //! Annotations: `/api/tasks/{id}/annotations/` and `/api/annotations/{id}/`.
 use super::resource;
+use super::respond::{Created, Json, NoContent, Paged};
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
@@ -8,7 +9,6 @@ use crate::services::annotations as service;
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::annotations::{AnnotationInput, AnnotationView};
-use super::respond::{Created, Json, NoContent, Paged};
 use actix_web::{HttpRequest, web};
 use entity::annotation;
 

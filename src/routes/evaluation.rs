@@ -1,5 +1,6 @@
 //! Evaluation: `/api/projects/{id}/subsets`, `/api/projects/{id}/subset-tasks` and
 //! `/api/inference-runs/{id}/indicators/`.
+use super::respond::Json;
 use super::{page_links, parse_ids, resource};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -11,7 +12,6 @@ use crate::views::PageParams;
 use crate::views::evaluation::{
     IndicatorView, IndicatorsQuery, SubsetTasksParams, SubsetTasksView, SubsetView, SubsetsQuery,
 };
-use super::respond::Json;
 use actix_web::{HttpRequest, web};
 use serde_json::{Value, json};
 

@@ -2,6 +2,7 @@
 //! its `sync` (import tasks and annotations) and `push` (export a run's predictions). Jobs run
 //! in the background; the link shows their progress. Managers and above.
 use super::resource;
+use super::respond::{Accepted, Created, Json, NoContent};
 use crate::auth::Manager;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, JsonBytes, parse_json};
@@ -9,7 +10,6 @@ use crate::label_studio as service;
 use crate::state::AppState;
 use crate::views::label_studio::LabelStudioLinkView;
 use crate::views::label_studio::{LinkInput, PushInput, SyncInput};
-use super::respond::{Accepted, Created, Json, NoContent};
 use actix_web::web;
 use entity::label_studio_link as link;
 

@@ -2,6 +2,7 @@
 //! `provider-choices` (bare lists, not paginated). Secrets are write-only: no response carries
 //! them, only `has_*` flags.
 use super::resource;
+use super::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
@@ -13,7 +14,6 @@ use crate::views::model_providers::{
     ConnectionListQuery, ModelProviderConnectionInput, ModelProviderConnectionView,
     ProviderChoicesView,
 };
-use super::respond::{Created, Json, NoContent};
 use actix_web::web;
 use entity::model_provider_connection as connection;
 

@@ -1,12 +1,12 @@
 //! Predictions: `/api/predictions/` and `/api/predictions/{id}/` (bare lists, not paginated).
 use super::resource;
+use super::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::services::predictions::{self as service, ListFilter};
 use crate::state::AppState;
 use crate::views::predictions::{PredictionInput, PredictionListQuery, PredictionView};
-use super::respond::{Created, Json, NoContent};
 use actix_web::web;
 
 /// Registers the prediction routes.

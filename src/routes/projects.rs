@@ -1,4 +1,5 @@
 //! Projects: `/api/projects/`, `/api/projects/{id}/`, import and label-config validation.
+use super::respond::{Created, Json, NoContent};
 use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -11,7 +12,6 @@ use crate::views::projects::{
     ProjectView,
 };
 use crate::views::{PageParams, Paginated};
-use super::respond::{Created, Json, NoContent};
 use actix_web::{HttpRequest, web};
 use entity::project;
 use std::time::Instant;

@@ -1,4 +1,5 @@
 //! Prompts: `/api/prompts/`, `/api/prompts/{id}/` and `/api/prompts/compatible-projects`.
+use super::respond::{Created, Json, NoContent};
 use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -14,7 +15,6 @@ use crate::views::prompts::{
 };
 use crate::views::users::UserSimple;
 use crate::views::{PageParams, Paginated};
-use super::respond::{Created, Json, NoContent};
 use actix_web::{HttpRequest, web};
 use entity::enums::PromptStatus;
 use entity::model_interface;

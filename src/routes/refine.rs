@@ -1,6 +1,7 @@
 //! Prompt refinement: `POST` and `GET /api/prompts/{id}/versions/{version_id}/refine`
 //! (`versions.refine_prompt` and `versions.get_refined_prompt`).
 use super::resource;
+use super::respond::{Accepted, Created, Either, Json};
 use super::versions::views;
 use crate::auth::{AuthUser, Manager};
 use crate::engine::refine as service;
@@ -9,7 +10,6 @@ use crate::extract::{ApiJson, parse_bool};
 use crate::services::versions;
 use crate::state::AppState;
 use crate::views::refine::{RefineInput, RefineQuery, RefinedPromptView, RefinedQuery};
-use super::respond::{Accepted, Created, Either, Json};
 use actix_web::web;
 use entity::model_refinement;
 

@@ -3,6 +3,7 @@
 //! (`/api/prompts/import`). Tags, domain, status, parameters and the deployed version are
 //! fields of the prompt itself (`/api/prompts/{id}/`).
 use super::resource;
+use super::respond::{Created, Either, Json, NoContent, Paged};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
@@ -14,7 +15,6 @@ use crate::views::registry::{
     CommentInput, CommentView, ExportQuery, ImportBody, ImportQuery, ImportedView, PromptDocument,
     ScheduleInput, ScheduleView,
 };
-use super::respond::{Created, Either, Json, NoContent, Paged};
 use actix_web::{HttpRequest, web};
 use entity::{prompt_comment, prompt_schedule};
 

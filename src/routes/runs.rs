@@ -1,6 +1,7 @@
 //! Inference runs: list, create and cancel under a version, and the result callbacks
 //! `/api/model-run/batch-predictions` and `/api/model-run/batch-failed-predictions`.
 use super::resource;
+use super::respond::{Created, Json};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
@@ -13,7 +14,6 @@ use crate::views::runs::{
     CancelView, RetryStateView, RunErrorView, RunInput, RunListQuery, RunView,
 };
 use crate::views::users::UserSimple;
-use super::respond::{Created, Json};
 use actix_web::web;
 use entity::model_run;
 use sea_orm::EntityTrait;

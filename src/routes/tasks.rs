@@ -1,5 +1,6 @@
 //! Tasks: `/api/tasks/` (Label Studio's data-manager list shape) and `/api/tasks/{id}/`.
 use super::resource;
+use super::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, parse_bool};
@@ -7,7 +8,6 @@ use crate::services::{accounts, tasks as service};
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::tasks::{TaskInput, TaskListQuery, TaskListView, TaskUpdate, TaskView};
-use super::respond::{Created, Json, NoContent};
 use actix_web::web;
 
 /// Registers the task routes.

@@ -1,7 +1,7 @@
 //! The current user: `GET /api/current-user/whoami` and `GET /api/current-user`.
+use super::respond::Json;
 use crate::auth::AuthUser;
 use crate::views::users::{MembershipView, WhoAmIView};
-use super::respond::Json;
 use actix_web::web;
 use chrono::Utc;
 

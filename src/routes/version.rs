@@ -1,7 +1,7 @@
 //! `GET /api/version/`: the Label Studio version Prompter speaks, and Prompter's own.
+use super::respond::Json;
 use crate::error::LS_API_VERSION;
 use crate::views::ops::ServerVersionView;
-use super::respond::Json;
 use actix_web::web;
 use serde_json::json;
 

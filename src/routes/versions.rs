@@ -1,6 +1,7 @@
 //! Prompt versions: `/api/prompts/{id}/versions`, `/api/prompts/{id}/versions/{version_id}` and
 //! `/api/prompts/{id}/get-default-version-name`.
 use super::resource;
+use super::respond::{Created, Json, NoContent, Paged};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
@@ -13,7 +14,6 @@ use crate::views::users::UserSimple;
 use crate::views::versions::{
     CostEstimateView, DefaultVersionNameView, VersionInput, VersionListQuery, VersionView,
 };
-use super::respond::{Created, Json, NoContent, Paged};
 use actix_web::{HttpRequest, web};
 use entity::model_version;
 

@@ -23,7 +23,10 @@ async fn user_id(app: &TestApp, token: &str) -> i64 {
 fn bad_field(reply: (u16, Value), field: &str) {
     let error = reply.bad();
     assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(!field_errors(&error, field).is_empty(), "{field}: {error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
 }
 
 /// The annotations nested in a task's detail.
@@ -445,10 +448,7 @@ async fn parents_must_belong_to_the_same_task() {
         .await,
         "parent_prediction",
     );
-    let got: AnnotationView = app
-        .get(&format!("/api/annotations/{first}/"))
-        .await
-        .good();
+    let got: AnnotationView = app.get(&format!("/api/annotations/{first}/")).await.good();
     assert_eq!(got.parent_prediction, Some(own.id));
 }
 
@@ -476,11 +476,7 @@ async fn another_organizations_tasks_and_annotations_are_404() {
             format!("/api/tasks/{}/annotations/", tasks[0]),
             None,
         ),
-        (
-            Method::GET,
-            format!("/api/annotations/{}/", mine.id),
-            None,
-        ),
+        (Method::GET, format!("/api/annotations/{}/", mine.id), None),
         (
             Method::PATCH,
             format!("/api/annotations/{}/", mine.id),

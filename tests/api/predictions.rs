@@ -483,9 +483,7 @@ async fn total_predictions_of_the_task_is_recounted() {
         .await;
     assert_eq!(status, 204);
     assert_eq!(total_predictions(&app, tasks[0]).await, 1);
-    let (status, _) = app
-        .delete(&format!("/api/predictions/{}/", first.id))
-        .await;
+    let (status, _) = app.delete(&format!("/api/predictions/{}/", first.id)).await;
     assert_eq!(status, 204);
     assert_eq!(total_predictions(&app, tasks[0]).await, 0);
     assert_eq!(total_predictions(&app, tasks[1]).await, 1);

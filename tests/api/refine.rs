@@ -5,9 +5,12 @@ use crate::helpers::engine::{custom_connection, fake};
 use crate::helpers::fixtures::{
     assert_field_error, batch, ground_truth, id_of, item, new_prompt, new_run,
 };
-use crate::helpers::{CLS, TestApp, choice};
+use crate::helpers::{CLS, Reply, TestApp, choice};
+use entity::enums::RefinementStatus;
 use entity::model_refinement;
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
+use prompter::views::refine::RefinedPromptView;
+use prompter::views::versions::VersionView;
 use reqwest::Method;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -101,10 +104,10 @@ fn body(s: &Setup, connection: i64) -> Value {
            "teacher_model_provider_connection_id": connection})
 }
 
-async fn versions_of(app: &TestApp, prompt: i64) -> Vec<Value> {
-    let (status, body) = app.get(&format!("/api/prompts/{prompt}/versions")).await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().expect("versions").clone()
+async fn versions_of(app: &TestApp, prompt: i64) -> Vec<VersionView> {
+    app.get(&format!("/api/prompts/{prompt}/versions"))
+        .await
+        .good()
 }
 
 /// GET of a job: (status, body).
@@ -114,20 +117,15 @@ async fn poll(app: &TestApp, s: &Setup, job: &str) -> (u16, Value) {
 }
 
 /// Waits until the engine is idle (a refinement is a job of the engine), then reads the job:
-/// it answers 200.
-async fn finished(app: &TestApp, s: &Setup, job: &str) -> Value {
+/// it answers 200 (a 202 would be a job that did not finish).
+async fn finished(app: &TestApp, s: &Setup, job: &str) -> RefinedPromptView {
     app.engine_idle().await;
-    let (status, body) = poll(app, s, job).await;
-    assert_eq!(status, 200, "refinement {job} did not finish: {body}");
-    body
+    poll(app, s, job).await.good()
 }
 
 /// The job id of a refine answer.
-fn job_of(body: &Value) -> String {
-    body["refinement_job_id"]
-        .as_str()
-        .expect("refinement_job_id")
-        .to_string()
+fn job_of(body: &RefinedPromptView) -> String {
+    body.refinement_job_id.clone()
 }
 
 #[tokio::test]
@@ -135,66 +133,64 @@ async fn sync_refine_saves_a_new_version_that_keeps_the_placeholders() {
     let app = app().await;
     let llm = fake(FakeLlmConfig::default()).await;
     let s = setup(&app, &llm).await;
-    let (status, r) = app
+    let r: RefinedPromptView = app
         .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
-        .await;
-    assert_eq!(status, 201, "{r}");
-    assert_eq!(r["refinement_status"], "Completed", "{r}");
+        .await
+        .created();
+    assert_eq!(r.refinement_status, RefinementStatus::Completed, "{r:?}");
     let expected = format!("{INSTRUCTION}\n{PROMPT}");
-    assert_eq!(r["prompt"], expected.as_str());
-    assert!(r["prompt"].as_str().unwrap().contains("{text}"));
-    assert_eq!(r["title"], "refined");
-    assert_eq!(r["reasoning"], REASONING);
-    assert!(r["error_message"].is_null(), "{r}");
-    let cost: f64 = r["total_cost"]
-        .as_str()
-        .expect("total_cost is a string")
-        .parse()
-        .expect("decimal");
-    assert!(cost > 0.0, "gpt-4o has a price: {r}");
-    assert_eq!(r["previous_version"]["id"], s.version);
-    assert_eq!(r["previous_version"]["prompt"], PROMPT);
-    assert_eq!(r["previous_version"]["title"], "v1");
-    assert_eq!(r["project_id"], s.project);
+    assert_eq!(r.prompt, expected);
+    assert!(r.prompt.contains("{text}"));
+    assert_eq!(r.title.as_deref(), Some("refined"));
+    assert_eq!(r.reasoning.as_deref(), Some(REASONING));
+    assert!(r.error_message.is_none(), "{r:?}");
+    // `total_cost` is a decimal string.
+    let cost: f64 = r.total_cost.parse().expect("decimal");
+    assert!(cost > 0.0, "gpt-4o has a price: {r:?}");
+    let previous = r.previous_version.as_ref().expect("previous_version");
+    assert_eq!(previous.id, s.version);
+    assert_eq!(previous.prompt, PROMPT);
+    assert_eq!(previous.title, "v1");
+    assert_eq!(r.project_id, s.project);
 
     let versions = versions_of(&app, s.prompt).await;
     assert_eq!(versions.len(), 2);
     let new = &versions[1];
-    assert_eq!(new["id"], r["new_version"]);
-    assert_eq!(new["title"], "refined");
-    assert_eq!(new["prompt"], expected.as_str());
-    assert_eq!(new["provider"], "Custom");
-    assert_eq!(new["provider_model_id"], "gpt-4o-mini");
-    assert_eq!(new["model_provider_connection"], s.connection);
-    assert_eq!(new["max_few_shot_examples"], 2);
-    assert_eq!(new["parent_model"], s.prompt);
+    assert_eq!(Some(new.id), r.new_version);
+    assert_eq!(new.title, "refined");
+    assert_eq!(new.prompt, expected);
+    assert_eq!(json!(new.provider), "Custom");
+    assert_eq!(new.provider_model_id, "gpt-4o-mini");
+    assert_eq!(new.model_provider_connection, Some(s.connection));
+    assert_eq!(new.max_few_shot_examples, Some(2));
+    assert_eq!(new.parent_model, s.prompt);
 
     // The job reads back as it ended.
-    let (status, again) = poll(&app, &s, &job_of(&r)).await;
-    assert_eq!(status, 200, "{again}");
-    assert_eq!(again["refinement_status"], "Completed");
-    assert_eq!(again["prompt"], r["prompt"]);
-    assert_eq!(again["new_version"], r["new_version"]);
+    let again: RefinedPromptView = poll(&app, &s, &job_of(&r)).await.good();
+    assert_eq!(again.refinement_status, RefinementStatus::Completed);
+    assert_eq!(again.prompt, r.prompt);
+    assert_eq!(again.new_version, r.new_version);
 
     // A second refinement cannot reuse the title: it gets the default name.
-    let (status, second) = app
+    let second: RefinedPromptView = app
         .post(&refine_path(&s, "?async=0"), body(&s, s.connection))
-        .await;
-    assert_eq!(status, 201, "{second}");
-    assert_eq!(second["refinement_status"], "Completed");
-    assert_eq!(second["title"], "v3");
+        .await
+        .created();
+    assert_eq!(second.refinement_status, RefinementStatus::Completed);
+    assert_eq!(second.title.as_deref(), Some("v3"));
     assert_ne!(job_of(&second), job_of(&r));
     assert_eq!(versions_of(&app, s.prompt).await.len(), 3);
 
     // The new version runs like any other: it is a regular version of the prompt.
-    let (status, got) = app
+    let got: VersionView = app
         .get(&format!(
             "/api/prompts/{}/versions/{}",
             s.prompt,
-            r["new_version"].as_i64().unwrap()
+            r.new_version.expect("new_version")
         ))
-        .await;
-    assert_eq!(status, 200, "{got}");
+        .await
+        .good();
+    assert_eq!(Some(got.id), r.new_version);
 }
 
 #[tokio::test]
@@ -203,27 +199,37 @@ async fn async_refine_answers_pending_then_completes() {
     let llm = fake(FakeLlmConfig::default()).await;
     let s = setup(&app, &llm).await;
     // No `async` parameter: asynchronous by default.
-    let (status, r) = app.post(&refine_path(&s, ""), body(&s, s.connection)).await;
-    assert_eq!(status, 201, "{r}");
-    assert_eq!(r["refinement_status"], "Pending", "{r}");
-    assert_eq!(r["prompt"], "");
-    assert!(r["title"].is_null());
-    assert_eq!(r["total_cost"], "0");
-    assert_eq!(r["previous_version"]["id"], s.version);
+    let r: RefinedPromptView = app
+        .post(&refine_path(&s, ""), body(&s, s.connection))
+        .await
+        .created();
+    assert_eq!(r.refinement_status, RefinementStatus::Pending, "{r:?}");
+    assert_eq!(r.prompt, "");
+    assert!(r.title.is_none());
+    assert_eq!(r.total_cost, "0");
+    assert_eq!(r.previous_version.as_ref().map(|v| v.id), Some(s.version));
     let done = finished(&app, &s, &job_of(&r)).await;
-    assert_eq!(done["refinement_status"], "Completed", "{done}");
-    assert_eq!(done["prompt"], format!("{INSTRUCTION}\n{PROMPT}").as_str());
-    assert_eq!(done["title"], "refined");
+    assert_eq!(
+        done.refinement_status,
+        RefinementStatus::Completed,
+        "{done:?}"
+    );
+    assert_eq!(done.prompt, format!("{INSTRUCTION}\n{PROMPT}"));
+    assert_eq!(done.title.as_deref(), Some("refined"));
     assert_eq!(versions_of(&app, s.prompt).await.len(), 2);
 
     // `async=true` spelled out works the same.
-    let (status, r) = app
+    let r: RefinedPromptView = app
         .post(&refine_path(&s, "?async=true"), body(&s, s.connection))
-        .await;
-    assert_eq!(status, 201, "{r}");
-    assert_eq!(r["refinement_status"], "Pending");
+        .await
+        .created();
+    assert_eq!(r.refinement_status, RefinementStatus::Pending);
     let done = finished(&app, &s, &job_of(&r)).await;
-    assert_eq!(done["refinement_status"], "Completed", "{done}");
+    assert_eq!(
+        done.refinement_status,
+        RefinementStatus::Completed,
+        "{done:?}"
+    );
     assert_eq!(versions_of(&app, s.prompt).await.len(), 3);
 }
 
@@ -236,24 +242,27 @@ async fn an_unfinished_job_answers_202() {
     })
     .await;
     let s = setup(&app, &llm).await;
-    let (status, r) = app
+    let r: RefinedPromptView = app
         .post(&refine_path(&s, "?async=true"), body(&s, s.connection))
-        .await;
-    assert_eq!(status, 201, "{r}");
+        .await
+        .created();
     let job = job_of(&r);
-    let (status, pending) = poll(&app, &s, &job).await;
-    assert_eq!(status, 202, "{pending}");
+    let pending: RefinedPromptView = poll(&app, &s, &job).await.with_status(202);
     assert!(
         matches!(
-            pending["refinement_status"].as_str(),
-            Some("Pending" | "InProgress")
+            pending.refinement_status,
+            RefinementStatus::Pending | RefinementStatus::InProgress
         ),
-        "{pending}"
+        "{pending:?}"
     );
-    assert_eq!(pending["prompt"], "");
+    assert_eq!(pending.prompt, "");
     assert_eq!(versions_of(&app, s.prompt).await.len(), 1);
     let done = finished(&app, &s, &job).await;
-    assert_eq!(done["refinement_status"], "Completed", "{done}");
+    assert_eq!(
+        done.refinement_status,
+        RefinementStatus::Completed,
+        "{done:?}"
+    );
 }
 
 #[tokio::test]
@@ -266,14 +275,14 @@ async fn unknown_jobs_and_other_versions_jobs_answer_404() {
     let (status, missing) = app.get(&refine_path(&s, "")).await;
     assert_field_error(status, &missing, "refinement_job_id");
 
-    let (status, r) = app
+    let r: RefinedPromptView = app
         .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
-        .await;
-    assert_eq!(status, 201, "{r}");
+        .await
+        .created();
     let job = job_of(&r);
     // The job belongs to v1: through the new version's path it is unknown.
     let other = Setup {
-        version: r["new_version"].as_i64().expect("new version"),
+        version: r.new_version.expect("new version"),
         ..s
     };
     let (status, _) = poll(&app, &other, &job).await;
@@ -300,29 +309,31 @@ async fn refused_teacher_credentials_fail_the_job() {
     .await;
     let s = setup(&app, &llm).await;
     let wrong = custom_connection(&app, &llm, "a-wrong-key").await;
-    let (status, r) = app
+    let r: RefinedPromptView = app
         .post(&refine_path(&s, "?async=false"), body(&s, wrong))
-        .await;
-    assert_eq!(status, 201, "{r}");
-    assert_eq!(r["refinement_status"], "Failed", "{r}");
-    let message = r["error_message"].as_str().expect("error_message");
+        .await
+        .created();
+    assert_eq!(r.refinement_status, RefinementStatus::Failed, "{r:?}");
+    let message = r.error_message.as_deref().expect("error_message");
     assert!(message.contains("refused the credentials"), "{message}");
-    assert_eq!(r["prompt"], "");
-    assert!(r["title"].is_null());
-    assert!(r["new_version"].is_null());
+    assert_eq!(r.prompt, "");
+    assert!(r.title.is_none());
+    assert!(r.new_version.is_none());
     assert_eq!(versions_of(&app, s.prompt).await.len(), 1);
-    let (status, again) = poll(&app, &s, &job_of(&r)).await;
-    assert_eq!(status, 200, "a failed job is finished: {again}");
-    assert_eq!(again["refinement_status"], "Failed");
+    // A failed job is finished: 200.
+    let again: RefinedPromptView = poll(&app, &s, &job_of(&r)).await.good();
+    assert_eq!(again.refinement_status, RefinementStatus::Failed);
 
     // Asynchronously, the same failure is found by polling.
-    let (status, r) = app.post(&refine_path(&s, ""), body(&s, wrong)).await;
-    assert_eq!(status, 201, "{r}");
+    let r: RefinedPromptView = app
+        .post(&refine_path(&s, ""), body(&s, wrong))
+        .await
+        .created();
     let done = finished(&app, &s, &job_of(&r)).await;
-    assert_eq!(done["refinement_status"], "Failed", "{done}");
+    assert_eq!(done.refinement_status, RefinementStatus::Failed, "{done:?}");
     assert!(
-        done["error_message"]
-            .as_str()
+        done.error_message
+            .as_deref()
             .is_some_and(|m| m.contains("refused"))
     );
 }
@@ -447,21 +458,20 @@ async fn deleting_versions_keeps_or_drops_their_jobs() {
     let app = app().await;
     let llm = fake(FakeLlmConfig::default()).await;
     let s = setup(&app, &llm).await;
-    let (status, r) = app
+    let r: RefinedPromptView = app
         .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
-        .await;
-    assert_eq!(status, 201, "{r}");
+        .await
+        .created();
     let job = job_of(&r);
-    let new = r["new_version"].as_i64().expect("new version");
+    let new = r.new_version.expect("new version");
     // Deleting the refined version keeps the job, without its version.
     let (status, _) = app
         .delete(&format!("/api/prompts/{}/versions/{new}", s.prompt))
         .await;
     assert_eq!(status, 204);
-    let (status, after) = poll(&app, &s, &job).await;
-    assert_eq!(status, 200, "{after}");
-    assert!(after["new_version"].is_null(), "{after}");
-    assert_eq!(after["refinement_status"], "Completed");
+    let after: RefinedPromptView = poll(&app, &s, &job).await.good();
+    assert!(after.new_version.is_none(), "{after:?}");
+    assert_eq!(after.refinement_status, RefinementStatus::Completed);
     // Deleting the version it refined deletes the job with it.
     let (status, _) = app
         .delete(&format!("/api/prompts/{}/versions/{}", s.prompt, s.version))
@@ -479,10 +489,10 @@ async fn a_job_left_unfinished_by_a_stopped_server_reads_as_failed() {
     let app = app().await;
     let llm = fake(FakeLlmConfig::default()).await;
     let s = setup(&app, &llm).await;
-    let (status, r) = app
+    let r: RefinedPromptView = app
         .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
-        .await;
-    assert_eq!(status, 201, "{r}");
+        .await
+        .created();
     let job = job_of(&r);
     // As if the process had died mid-call an hour ago.
     model_refinement::Entity::update_many()
@@ -495,14 +505,13 @@ async fn a_job_left_unfinished_by_a_stopped_server_reads_as_failed() {
         .exec(&app.db)
         .await
         .expect("update");
-    let (status, got) = poll(&app, &s, &job).await;
-    assert_eq!(status, 200, "{got}");
-    assert_eq!(got["refinement_status"], "Failed");
+    let got: RefinedPromptView = poll(&app, &s, &job).await.good();
+    assert_eq!(got.refinement_status, RefinementStatus::Failed);
     assert!(
-        got["error_message"]
-            .as_str()
+        got.error_message
+            .as_deref()
             .is_some_and(|m| m.contains("interrupted")),
-        "{got}"
+        "{got:?}"
     );
     // A recent unfinished job is left alone.
     model_refinement::Entity::update_many()
@@ -532,11 +541,11 @@ async fn concurrent_refinements_of_one_version_all_complete_with_distinct_versio
     let answers = futures_util::future::join_all(jobs).await;
     let mut versions = std::collections::BTreeSet::new();
     let mut titles = std::collections::BTreeSet::new();
-    for (status, r) in &answers {
-        assert_eq!(*status, 201, "{r}");
-        assert_eq!(r["refinement_status"], "Completed", "{r}");
-        versions.insert(r["new_version"].as_i64().expect("new_version"));
-        titles.insert(r["title"].as_str().expect("title").to_string());
+    for answer in answers.iter().cloned() {
+        let r: RefinedPromptView = answer.created();
+        assert_eq!(r.refinement_status, RefinementStatus::Completed, "{r:?}");
+        versions.insert(r.new_version.expect("new_version"));
+        titles.insert(r.title.expect("title"));
     }
     assert_eq!(versions.len(), 4, "{answers:?}");
     assert_eq!(titles.len(), 4, "{answers:?}");
@@ -566,10 +575,10 @@ async fn the_sweep_fails_a_job_whose_lease_lapsed_and_leaves_a_live_one() {
     let s = setup(&app, &llm).await;
     let mut jobs = vec![];
     for _ in 0..2 {
-        let (status, r) = app
+        let r: RefinedPromptView = app
             .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
-            .await;
-        assert_eq!(status, 201, "{r}");
+            .await
+            .created();
         jobs.push(job_of(&r));
     }
     let now = chrono::Utc::now();
@@ -607,9 +616,8 @@ async fn the_sweep_fails_a_job_whose_lease_lapsed_and_leaves_a_live_one() {
     assert_eq!(live.status.to_string(), "InProgress");
     let (status, got) = poll(&app, &s, &jobs[1]).await;
     assert_eq!(status, 202, "{got}");
-    let (status, got) = poll(&app, &s, &jobs[0]).await;
-    assert_eq!(status, 200, "{got}");
-    assert_eq!(got["refinement_status"], "Failed");
+    let got: RefinedPromptView = poll(&app, &s, &jobs[0]).await.good();
+    assert_eq!(got.refinement_status, RefinementStatus::Failed);
     // A second sweep finds nothing more to fail.
     assert_eq!(
         prompter::engine::refine::sweep(&app.db, lease)
@@ -624,8 +632,10 @@ async fn a_job_holds_a_lease_until_it_ends() {
     let app = app().await;
     let llm = fake(FakeLlmConfig::default()).await;
     let s = setup(&app, &llm).await;
-    let (status, r) = app.post(&refine_path(&s, ""), body(&s, s.connection)).await;
-    assert_eq!(status, 201, "{r}");
+    let r: RefinedPromptView = app
+        .post(&refine_path(&s, ""), body(&s, s.connection))
+        .await
+        .created();
     let pending = model_refinement::Entity::find()
         .filter(model_refinement::Column::JobId.eq(job_of(&r).as_str()))
         .one(&app.db)
@@ -635,7 +645,11 @@ async fn a_job_holds_a_lease_until_it_ends() {
     // A job holds a lease from the moment it is recorded.
     assert!(pending.lease_expires_at.is_some(), "{pending:?}");
     let done = finished(&app, &s, &job_of(&r)).await;
-    assert_eq!(done["refinement_status"], "Completed", "{done}");
+    assert_eq!(
+        done.refinement_status,
+        RefinementStatus::Completed,
+        "{done:?}"
+    );
     let row = model_refinement::Entity::find()
         .filter(model_refinement::Column::JobId.eq(job_of(&r).as_str()))
         .one(&app.db)

@@ -17,7 +17,10 @@ fn task_ids(list: &TaskListView) -> Vec<i64> {
 fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
     let error = reply.bad();
     assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(!field_errors(&error, field).is_empty(), "{field}: {error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
     error
 }
 
@@ -335,10 +338,7 @@ async fn create_rejects_bad_data_and_projects() {
             .await,
         "project",
     );
-    assert_eq!(
-        field_errors(&error, "project"),
-        ["This field is required."]
-    );
+    assert_eq!(field_errors(&error, "project"), ["This field is required."]);
     bad_field(
         app.post(
             "/api/tasks/",
@@ -483,7 +483,10 @@ async fn patch_a_tasks_data_and_meta() {
     assert_eq!(got.meta, json!({"reviewed": true}));
 
     // Data must still hold $text.
-    bad_field(app.patch(&path, json!({"data": {"other": 1}})).await, "data");
+    bad_field(
+        app.patch(&path, json!({"data": {"other": 1}})).await,
+        "data",
+    );
     bad_field(app.patch(&path, json!({"data": [1]})).await, "data");
     let got: TaskView = app.get(&path).await.good();
     assert_eq!(got.data["text"], "edited");
