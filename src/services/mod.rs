@@ -6,6 +6,7 @@ pub mod assets;
 pub mod budgets;
 pub mod comments;
 pub mod costs;
+pub mod cron;
 pub mod counters;
 pub mod evaluation;
 pub mod form_submissions;
