@@ -177,8 +177,7 @@ pub async fn preview_schedule(
         &timezone,
         crate::util::now(),
         state.settings.schedule_min_interval,
-    )
-    ?;
+    )?;
     Ok(web::Json(SchedulePreviewView {
         cron: query.cron.trim().to_string(),
         timezone: tz.name().to_string(),

@@ -259,7 +259,12 @@ impl Cron {
     }
 
     /// The first firing strictly after `after`, in `zone`, within `horizon_days`.
-    pub fn next_after(&self, zone: Tz, after: DateTime<Utc>, horizon_days: i64) -> Option<DateTime<Utc>> {
+    pub fn next_after(
+        &self,
+        zone: Tz,
+        after: DateTime<Utc>,
+        horizon_days: i64,
+    ) -> Option<DateTime<Utc>> {
         let mut local = after.with_timezone(&zone).naive_local();
         let last_day = local.date() + Duration::days(horizon_days);
         loop {
@@ -300,7 +305,11 @@ impl Cron {
 /// The instant the clock of `zone` jumps over `local` (a local time it skips): the first
 /// instant whose local time is at or after `local`.
 fn jump_instant(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    let at = |secs: i64| Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let at = |secs: i64| {
+        Utc.timestamp_opt(secs, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    };
     let as_utc = local.and_utc().timestamp();
     // Offsets are within ±15 hours, so the answer lies in this window of whole seconds.
     let (mut low, mut high) = (as_utc - 16 * 3600, as_utc + 16 * 3600);
@@ -330,7 +339,11 @@ mod tests {
             .unwrap()
             .firings(zone, after, 3660)
             .take(3)
-            .map(|t| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M:%S %Z").to_string())
+            .map(|t| {
+                t.with_timezone(&zone)
+                    .format("%a %Y-%m-%d %H:%M:%S %Z")
+                    .to_string()
+            })
             .collect()
     }
 
@@ -428,11 +441,26 @@ mod tests {
     #[test]
     fn shortcuts_and_seconds() {
         let after = utc(2026, 12, 3, 12, 0);
-        assert_eq!(next3("@weekly", "UTC", after)[0], "Sun 2026-12-06 00:00:00 UTC");
-        assert_eq!(next3("@daily", "UTC", after)[0], "Fri 2026-12-04 00:00:00 UTC");
-        assert_eq!(next3("@hourly", "UTC", after)[0], "Thu 2026-12-03 13:00:00 UTC");
-        assert_eq!(next3("@monthly", "UTC", after)[0], "Fri 2027-01-01 00:00:00 UTC");
-        assert_eq!(next3("@yearly", "UTC", after)[0], "Fri 2027-01-01 00:00:00 UTC");
+        assert_eq!(
+            next3("@weekly", "UTC", after)[0],
+            "Sun 2026-12-06 00:00:00 UTC"
+        );
+        assert_eq!(
+            next3("@daily", "UTC", after)[0],
+            "Fri 2026-12-04 00:00:00 UTC"
+        );
+        assert_eq!(
+            next3("@hourly", "UTC", after)[0],
+            "Thu 2026-12-03 13:00:00 UTC"
+        );
+        assert_eq!(
+            next3("@monthly", "UTC", after)[0],
+            "Fri 2027-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            next3("@yearly", "UTC", after)[0],
+            "Fri 2027-01-01 00:00:00 UTC"
+        );
         assert_eq!(
             next3("*/20 * * * * *", "UTC", after),
             [
@@ -454,7 +482,11 @@ mod tests {
             .collect();
         assert_eq!(
             firings,
-            [utc(2026, 10, 19, 1, 0), utc(2026, 10, 26, 2, 0), utc(2026, 11, 2, 2, 0)]
+            [
+                utc(2026, 10, 19, 1, 0),
+                utc(2026, 10, 26, 2, 0),
+                utc(2026, 11, 2, 2, 0)
+            ]
         );
         for f in &firings {
             let local = f.with_timezone(&zone);
@@ -506,14 +538,20 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_its_range() {
         let cases = [
-            ("0 3 * * 8", "weekday must be 0–7 or sun–sat; 0 and 7 are Sunday (got \"8\")"),
+            (
+                "0 3 * * 8",
+                "weekday must be 0–7 or sun–sat; 0 and 7 are Sunday (got \"8\")",
+            ),
             ("0 3 * * sunday", "weekday must be 0–7 or sun–sat"),
             ("60 3 * * *", "minute must be 0–59 (got \"60\")"),
             ("0 24 * * *", "hour must be 0–23"),
             ("0 3 0 * *", "day of month must be 1–31 (got \"0\")"),
             ("0 3 * 13 *", "month must be 1–12 or jan–dec"),
             ("0 3 * * 5-1", "the range \"5-1\" goes backwards"),
-            ("*/0 * * * *", "the step after \"/\" must be a whole number from 1"),
+            (
+                "*/0 * * * *",
+                "the step after \"/\" must be a whole number from 1",
+            ),
             ("0 3 * *", "expected 5 fields"),
             ("0 0 0 1 1 * 2020", "got 7"),
             ("@often", "unknown shortcut"),

@@ -111,7 +111,12 @@ async fn wrong_expressions_are_explained_field_by_field() {
         ("0 3 * * fri-mon", "UTC", "cron", "goes backwards"),
         ("0 3 * *", "UTC", "cron", "expected 5 fields"),
         ("0 0 30 2 *", "UTC", "cron", "never fires"),
-        ("0 3 * * 1", "Mars/Olympus", "timezone", "not an IANA time zone"),
+        (
+            "0 3 * * 1",
+            "Mars/Olympus",
+            "timezone",
+            "not an IANA time zone",
+        ),
     ] {
         let (status, body) = app.get(&preview_path(cron, timezone)).await;
         assert_eq!(status, 400, "{cron}: {body}");
@@ -203,7 +208,11 @@ async fn next_firings_stored_under_the_old_reading_are_recomputed() {
     assert!(fired.is_empty(), "{fired:?}");
     let (_, one) = app.get(&format!("{path}/{sid}")).await;
     assert_eq!(
-        one["next_run_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+        one["next_run_at"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
         Utc.with_ymd_and_hms(2026, 11, 30, 3, 0, 0).unwrap(),
         "{one}"
     );
@@ -247,7 +256,10 @@ async fn the_form_previews_the_next_firings() {
     let body: Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(body["ok"], false, "{body}");
     assert!(
-        body["message"].as_str().unwrap().contains("0 and 7 are Sunday"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 and 7 are Sunday"),
         "{body}"
     );
 
@@ -270,7 +282,9 @@ async fn the_form_previews_the_next_firings() {
     b.fill("#schedule-tz", "Europe/Berlin").await;
     let shown = b
         .wait_text("#schedule-firings", |t| {
-            t.lines().count() == 3 && t.lines().all(|l| l.starts_with("Sat ") && l.contains("06:30 CE"))
+            t.lines().count() == 3
+                && t.lines()
+                    .all(|l| l.starts_with("Sat ") && l.contains("06:30 CE"))
         })
         .await;
     assert!(!shown.contains("UTC"), "{shown}");

@@ -166,7 +166,12 @@ async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult 
     if !accounts::is_empty(&state.db).await? {
         return Ok(redirect("/login"));
     }
-    with_login_cookie(&req, &state, "setup.html", context! { email => "", organization => "" })
+    with_login_cookie(
+        &req,
+        &state,
+        "setup.html",
+        context! { email => "", organization => "" },
+    )
 }
 
 #[derive(Deserialize)]

@@ -39,12 +39,8 @@ pub fn preview_lines(
     timezone: &str,
     min_interval_secs: u64,
 ) -> Result<Vec<String>, String> {
-    match crate::services::schedules::preview(
-        cron,
-        timezone,
-        crate::util::now(),
-        min_interval_secs,
-    ) {
+    match crate::services::schedules::preview(cron, timezone, crate::util::now(), min_interval_secs)
+    {
         Ok((tz, firings)) => Ok(firings
             .iter()
             .map(|t| {
