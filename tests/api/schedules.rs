@@ -130,7 +130,11 @@ async fn wrong_expressions_are_explained_field_by_field() {
         assert_ne!(created["validation_errors"][field][0], Value::Null);
     }
     let (status, body) = app.get("/api/schedules/preview").await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_query")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
