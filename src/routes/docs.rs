@@ -40,7 +40,7 @@ use utoipa_swagger_ui::SwaggerUi;
         label_studio::sync, label_studio::push,
         registry::list_comments, registry::create_comment, registry::list_schedules,
         registry::create_schedule, registry::get_schedule, registry::update_schedule,
-        registry::delete_schedule, registry::export, registry::import,
+        registry::delete_schedule, registry::preview_schedule, registry::export, registry::import,
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),

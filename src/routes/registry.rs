@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::registry::{
     CommentInput, CommentView, ExportQuery, ImportBody, ImportQuery, ImportedView, PromptDocument,
-    ScheduleInput, ScheduleView,
+    ScheduleInput, SchedulePreviewQuery, SchedulePreviewView, ScheduleView,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::{prompt_comment, prompt_schedule};
@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list_comments))
             .route(web::post().to(create_comment)),
     )
+    .service(resource("/api/schedules/preview").route(web::get().to(preview_schedule)))
     .service(
         resource("/api/prompts/{id}/schedules")
             .route(web::get().to(list_schedules))
@@ -159,8 +160,38 @@ pub async fn list_schedules(
     Ok(HttpResponse::Ok().json(schedule_views(&state, found).await?))
 }
 
-/// Creates a schedule: a cron expression (five fields, or six with seconds first) in an IANA
-/// time zone. Each slot fires once across every server and worker on the database; it runs
+/// The next three firings of a cron expression in a time zone, as a schedule with it would
+/// fire; refused with 400 on `cron` or `timezone` exactly as creating that schedule would be
+/// (the message names the field of the expression and what it allows).
+#[utoipa::path(get, path = "/api/schedules/preview", tag = "registry",
+    params(SchedulePreviewQuery),
+    responses((status = 200, body = SchedulePreviewView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn preview_schedule(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    query: web::Query<SchedulePreviewQuery>,
+) -> ApiResult<web::Json<SchedulePreviewView>> {
+    let timezone = query.timezone.clone().unwrap_or_default();
+    let (tz, firings) = schedules::preview(
+        &query.cron,
+        &timezone,
+        crate::util::now(),
+        state.settings.schedule_min_interval,
+    )?;
+    Ok(web::Json(SchedulePreviewView {
+        cron: query.cron.trim().to_string(),
+        timezone: tz.name().to_string(),
+        next_local: firings
+            .iter()
+            .map(|t| t.with_timezone(&tz).to_rfc3339())
+            .collect(),
+        next_run_at: firings,
+    }))
+}
+
+/// Creates a schedule: a cron expression as Unix writes it (five fields, minute hour
+/// day-of-month month weekday, 0 and 7 Sunday; or six with seconds first) in an IANA time
+/// zone. Each slot fires once across every server and worker on the database; it runs
 /// the given version, or the deployed one, over the project's subset, by default only tasks
 /// without a prediction of that version.
 #[utoipa::path(post, path = "/api/prompts/{id}/schedules", tag = "registry",

@@ -553,30 +553,35 @@ async fn a_schedule_fires_once_per_slot_across_three_workers() {
 
 #[tokio::test]
 async fn paused_and_archived_prompts_do_not_fire() {
+    use prompter::services::schedules::{Fired, fire_due};
     let llm = fake(FakeLlmConfig::default()).await;
+    // No ticker: the test fires the slots itself at the instants they are due, so no wall
+    // time has to pass.
     let app = TestApp::spawn_with(|c| {
         crate::helpers::engine::quick_engine(c);
-        c.engine.schedule_poll_ms = 50;
+        c.engine.schedule_poll_ms = 0;
         c.schedule_min_interval = 0;
     })
     .await;
     let s = setup(&app, &llm, CLS, &["I love it"], "Classify: {text}").await;
     let path = format!("/api/prompts/{}/schedules", s.prompt);
     let (_, schedule) = app
-        .post(&path, json!({"cron": "* * * * * *", "project": s.project}))
+        .post(&path, json!({"cron": "* * * * *", "project": s.project}))
         .await;
     let sid = schedule["id"].as_i64().unwrap();
+    let due = |v: &Value| -> chrono::DateTime<chrono::Utc> {
+        v["next_run_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("a next firing: {v}"))
+    };
     // Deployed-by-default: the newest version answers; it fires.
-    let mut fired = 0;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let (_, one) = app.get(&format!("{path}/{sid}")).await;
-        fired = one["runs"].as_array().map_or(0, Vec::len);
-        if fired > 0 {
-            break;
-        }
-    }
-    assert!(fired > 0, "the schedule never fired");
+    let fired = fire_due(&app.db, due(&schedule)).await.unwrap();
+    assert!(
+        matches!(fired[..], [Fired::Run { schedule, .. }] if schedule == sid),
+        "{fired:?}"
+    );
+    app.engine_idle().await;
     for status in ["paused", "archived"] {
         let (code, body) = app
             .patch(
@@ -585,9 +590,14 @@ async fn paused_and_archived_prompts_do_not_fire() {
             )
             .await;
         assert_eq!(code, 200, "{body}");
-        app.engine_idle().await;
         let (_, before) = app.get(&format!("{path}/{sid}")).await;
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let slot = due(&before);
+        let fired = fire_due(&app.db, slot).await.unwrap();
+        assert!(
+            matches!(&fired[..], [Fired::Skipped { schedule, slot: at, reason }]
+                if *schedule == sid && *at == slot && reason.contains(status)),
+            "{fired:?}"
+        );
         let (_, after) = app.get(&format!("{path}/{sid}")).await;
         assert_eq!(
             before["runs"], after["runs"],
@@ -597,6 +607,7 @@ async fn paused_and_archived_prompts_do_not_fire() {
             before["last_run_at"], after["last_run_at"],
             "the slots still pass"
         );
+        assert!(due(&after) > slot, "{after}");
     }
 }
 

@@ -303,6 +303,12 @@ async fn detail_page(
         crate::services::schedules::list(&state.db, caller, prompt_id).await?,
     )
     .await?;
+    let schedule_preview = super::registry::preview_lines(
+        super::registry::FORM_CRON,
+        super::registry::FORM_TIMEZONE,
+        state.settings.schedule_min_interval,
+    )
+    .unwrap_or_default();
     let statuses: Vec<&str> = entity::enums::PromptStatus::ALL
         .iter()
         .map(|s| s.as_str())
@@ -314,7 +320,10 @@ async fn detail_page(
         context! {
             prompt => prompt_view, versions => &version_views, current,
             fields, connections, editor, default_title, runs, estimate, subsets,
-            errors => options.errors, history, schedules, statuses,
+            errors => options.errors, history, schedules, statuses, schedule_preview,
+            schedule_form => context! {
+                cron => super::registry::FORM_CRON, timezone => super::registry::FORM_TIMEZONE,
+            },
         },
     )
 }

@@ -139,6 +139,12 @@ impl TestApp {
         }
     }
 
+    /// Makes the server's budget gates read the database at their next call, as they do
+    /// every `engine::budget::REFRESH` on their own (a limit changed through the API).
+    pub fn expire_budget_reads(&self) {
+        self.engine.budgets().expire_reads();
+    }
+
     /// Sends a request with `Authorization: Token <token>` (none when `token` is `None`) and
     /// returns the status and the JSON body (`Null` when empty or not JSON).
     pub async fn send(
