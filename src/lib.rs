@@ -44,6 +44,7 @@ pub mod llm;
 pub mod ml_backend;
 pub mod outbound;
 pub mod pagination;
+pub mod presenters;
 pub mod pricing;
 pub mod routes;
 pub mod scoring;
