@@ -5,7 +5,6 @@ use crate::pagination::Page;
 use actix_web::{HttpRequest, web};
 
 pub mod annotations;
-pub mod docs;
 pub mod evaluation;
 pub mod health;
 pub mod label_studio;
@@ -40,8 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     evaluation::configure(cfg);
     live::configure(cfg);
     label_studio::configure(cfg);
-    crate::ml_backend::configure(cfg);
-    docs::configure(cfg);
 }
 
 /// A resource served on `path` and on its opposite trailing-slash variant, so that clients
