@@ -82,7 +82,6 @@ impl Application {
         let engine = Engine::new(db.clone(), secrets.clone(), prices.clone(), engine_config);
         let workers = engine.start();
         let settings = std::sync::Arc::new(Settings {
-            sample_subset_size: config.sample_subset_size,
             ml_webhook_auth: config.ml_webhook_auth,
             prices,
             schedule_min_interval: config.schedule_min_interval,

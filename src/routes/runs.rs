@@ -71,17 +71,9 @@ pub async fn create(
     body: ApiJson<RunInput>,
 ) -> ApiResult<HttpResponse> {
     let (prompt, version) = path.into_inner();
-    let run = service::create(
-        &state.db,
-        &caller,
-        prompt,
-        version,
-        body.0,
-        state.settings.sample_subset_size,
-    )
-    .await?;
-    tracing::info!(run = run.id, tasks = run.total_tasks, subset = %run.project_subset, "created inference run");
-    state.engine.wake();
+    let run =
+        crate::engine::use_cases::start_run(&state.engine, &caller, prompt, version, body.0, "api")
+            .await?;
     let view = views(&state, prompt, vec![run])
         .await?
         .pop()

@@ -155,17 +155,7 @@ pub async fn cost_estimate(
     path: web::Path<(i64, i64)>,
 ) -> ApiResult<HttpResponse> {
     let (prompt, version) = path.into_inner();
-    let sizes =
-        crate::engine::images::ImageResolver::for_prompt(&state.engine, &state.db, &caller, prompt)
-            .await?;
-    let estimate = crate::services::costs::estimate(
-        &state.db,
-        &caller,
-        prompt,
-        version,
-        &state.settings.prices,
-        &sizes,
-    )
-    .await?;
+    let estimate =
+        crate::engine::use_cases::estimate(&state.engine, &caller, prompt, version).await?;
     Ok(HttpResponse::Ok().json(estimate))
 }

@@ -26,9 +26,6 @@ use sea_orm::{
 use std::collections::HashMap;
 use std::str::FromStr;
 
-/// Tasks in a `Sample` run a schedule starts.
-pub const SAMPLE_SIZE: u64 = 20;
-
 /// Parses a cron expression: five fields (minute hour day-of-month month day-of-week), or six
 /// with seconds first; `@daily`-style shortcuts too.
 pub fn parse_cron(expression: &str) -> Result<cron::Schedule, String> {
@@ -411,9 +408,11 @@ async fn acting_caller(
 
 /// Fires the schedules due at `now`: each due slot is claimed by one process and either
 /// creates a run or is skipped. Returns what happened to the slots this process claimed.
+/// A `Sample` run gets the configured Sample size (`sample_size`), as API and web runs do.
 pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    sample_size: u64,
 ) -> ApiResult<Vec<Fired>> {
     let due = schedule::Entity::find()
         .filter(schedule::Column::Status.eq(ScheduleStatus::Active))
@@ -424,7 +423,7 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
         .await?;
     let mut out = vec![];
     for s in due {
-        if let Some(fired) = fire_one(db, &s, now).await? {
+        if let Some(fired) = fire_one(db, &s, now, sample_size).await? {
             out.push(fired);
         }
     }
@@ -435,6 +434,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     s: &schedule::Model,
     now: DateTime<Utc>,
+    sample_size: u64,
 ) -> ApiResult<Option<Fired>> {
     let Some(due) = s.next_run_at else {
         return Ok(None);
@@ -474,7 +474,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
                 filters_json: None,
                 task_ids: None,
             };
-            match runs::create(&txn, &caller, s.prompt_id, version, input, SAMPLE_SIZE).await {
+            match runs::create(&txn, &caller, s.prompt_id, version, input, sample_size).await {
                 Ok(run) => {
                     let mut model: model_run::ActiveModel = run.into();
                     model.schedule_id = Set(Some(s.id));

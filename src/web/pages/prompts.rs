@@ -272,36 +272,25 @@ async fn detail_page(
                 })
                 .collect();
             let estimate = if options.estimate {
-                let sizes = crate::engine::images::ImageResolver::for_prompt(
-                    &state.engine,
-                    &state.db,
-                    caller,
-                    prompt_id,
-                )
-                .await?;
                 Some(
-                    crate::services::costs::estimate(
-                        &state.db,
-                        caller,
-                        prompt_id,
-                        v.id,
-                        &state.settings.prices,
-                        &sizes,
-                    )
-                    .await?,
+                    crate::engine::use_cases::estimate(&state.engine, caller, prompt_id, v.id)
+                        .await?,
                 )
             } else {
                 None
             };
             let subsets: HashMap<&str, u64> = match first_project.as_ref() {
-                Some(p) => {
-                    evaluation::subsets(&state.db, caller, p.id, state.settings.sample_subset_size)
-                        .await?
-                        .0
-                        .into_iter()
-                        .map(|s| (s.subset, s.count))
-                        .collect()
-                }
+                Some(p) => evaluation::subsets(
+                    &state.db,
+                    caller,
+                    p.id,
+                    state.engine.config().sample_subset_size,
+                )
+                .await?
+                .0
+                .into_iter()
+                .map(|s| (s.subset, s.count))
+                .collect(),
                 None => HashMap::new(),
             };
             (runs, estimate, subsets)
@@ -508,24 +497,13 @@ async fn start_run(
             filters_json: None,
             task_ids: (subset == Subset::Custom).then_some(task_ids).flatten(),
         };
-        crate::services::runs::create(
-            &state.db,
-            &caller,
-            prompt,
-            version,
-            input,
-            state.settings.sample_subset_size,
-        )
-        .await
-        .map_err(PageError::from)
+        crate::engine::use_cases::start_run(&state.engine, &caller, prompt, version, input, "web")
+            .await
+            .map_err(PageError::from)
     }
     .await;
     match created {
-        Ok(run) => {
-            tracing::info!(run = run.id, tasks = run.total_tasks, subset = %run.project_subset, "run started from the web app");
-            state.engine.wake();
-            Ok(redirect(&format!("/runs/{}", run.id)))
-        }
+        Ok(run) => Ok(redirect(&format!("/runs/{}", run.id))),
         Err(e) => {
             let errors = form_errors(e)?;
             let options = DetailOptions {
