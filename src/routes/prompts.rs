@@ -75,15 +75,7 @@ pub async fn list(
     let filter = ListFilter {
         search: query.search,
         ordering: query.ordering,
-        tags: query
-            .tags
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
+        tags: service::parse_tags(query.tags.as_deref().unwrap_or("")),
         domain: query.domain.filter(|d| !d.trim().is_empty()),
         status,
     };
