@@ -143,7 +143,7 @@ async fn evaluation(
             let latest = rows.iter().find(|r| r.run.model_version == v.id);
             ChartPoint {
                 label: v.title.clone(),
-                accuracy: latest.and_then(|r| r.accuracy.accuracy),
+                accuracy: latest.map(|r| r.run.accuracy()),
                 cost: latest.and_then(|r| r.run.total_cost_usd),
             }
         })
