@@ -6,19 +6,23 @@
 //! below it, never one above (`tests/layers.rs` fails the build's tests when one does, and
 //! `LAYERS_GRAPH=1 cargo test --test layers -- --nocapture` prints the graph):
 //!
-//! 1. **Entry points**: `main`, [`cli`], [`startup`], [`fake_llm`]: parse flags, wire the
-//!    server, the workers and the command-line front ends together.
+//! 1. **Entry points**: `main`, [`cli`], [`startup`], [`openapi`] (the document of both HTTP
+//!    front ends), [`fake_llm`]: parse flags, wire the server, the workers and the
+//!    command-line front ends together.
 //! 2. **Front ends**: [`routes`] (the HTTP API, thin handlers), [`web`] (the web app's pages
-//!    over the same services), [`ml_backend`] (Label Studio's ML backend protocol), [`extract`] (request extractors: the caller and its role as a
-//!    type, strict JSON), [`state`], [`telemetry`].
-//! 3. **Background work**: [`engine`] (run queue, workers, pacing, refinement, live
+//!    over the same services), [`ml_backend`] (Label Studio's ML backend protocol), [`extract`]
+//!    (request extractors: the caller and its role as a type, strict JSON), [`telemetry`]. The
+//!    front ends (and [`cli`]) never name one another.
+//! 3. **Presenters**: [`presenters`] (what the front ends show, built once: views with their
+//!    creators, scores and accuracy) and [`state`].
+//! 4. **Background work**: [`engine`] (run queue, workers, pacing, refinement, live
 //!    predictions) and [`label_studio`] (link, sync and push with a real Label Studio).
-//! 4. **Domain services**: [`services`]: plain functions over a database connection that
+//! 5. **Domain services**: [`services`]: plain functions over a database connection that
 //!    read and write rows, scoped to the caller's organization.
-//! 5. **Building blocks**: [`views`] (every wire type), [`llm`] (providers, credentials,
+//! 6. **Building blocks**: [`views`] (every wire type), [`llm`] (providers, credentials,
 //!    dialects), [`label_config`], [`scoring`], [`stats`], [`template`], [`pricing`],
 //!    [`image_tokens`], [`pagination`], [`auth`].
-//! 6. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
+//! 7. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
 //!    [`crypto`], [`util`], [`db`], [`limits`], [`outbound`] (every request made on a user's
 //!    behalf); and the `entity` crate below everything.
 //!
@@ -42,8 +46,10 @@ pub mod label_studio;
 pub mod limits;
 pub mod llm;
 pub mod ml_backend;
+pub mod openapi;
 pub mod outbound;
 pub mod pagination;
+pub mod presenters;
 pub mod pricing;
 pub mod routes;
 pub mod scoring;

@@ -1,6 +1,8 @@
 //! The layering rule of `src/lib.rs`, checked over the source: a module names only modules of
-//! its own layer or of the layers below (`crate::x` paths outside `#[cfg(test)]` code). Run
-//! with `cargo test --test layers`; `LAYERS_GRAPH=1` prints the module graph.
+//! its own layer or of the layers below (`crate::x` paths, test modules included: test code may
+//! also use the test helpers of [`TEST_HELPERS`], nothing else above it), and the front ends
+//! never name one another. Run with `cargo test --test layers`; `LAYERS_GRAPH=1` prints the
+//! module graph.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -8,19 +10,13 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "entry points",
-        &["main", "lib", "cli", "startup", "fake_llm"],
+        &["main", "lib", "cli", "startup", "openapi", "fake_llm"],
     ),
     (
         "front ends",
-        &[
-            "routes",
-            "web",
-            "ml_backend",
-            "extract",
-            "state",
-            "telemetry",
-        ],
+        &["routes", "web", "ml_backend", "extract", "telemetry"],
     ),
+    ("presenters", &["presenters", "state"]),
     ("background work", &["engine", "label_studio"]),
     ("domain services", &["services"]),
     (
@@ -45,6 +41,13 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// The front ends: peers that never name one another (what two of them show comes from
+/// `presenters`, what they do from `engine` and `services`).
+const FRONT_ENDS: &[&str] = &["routes", "web", "ml_backend", "cli"];
+
+/// What test code may name besides its own layer and those below: the fake LLM.
+const TEST_HELPERS: &[&str] = &["fake_llm"];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS
@@ -76,9 +79,21 @@ fn owner(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The top-level modules a file's non-test code names as `crate::x`.
-fn uses(text: &str) -> BTreeSet<String> {
-    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+/// The file's code before its first `#[cfg(test)]` and the test code from there on (a file
+/// that is itself a test module, `tests.rs` or `*_tests.rs`, is all test code).
+fn split_tests<'a>(file: &Path, text: &'a str) -> (&'a str, &'a str) {
+    let name = file.file_stem().map(|s| s.to_string_lossy().to_string());
+    if name.is_some_and(|n| n == "tests" || n.starts_with("tests_") || n.ends_with("_tests")) {
+        return ("", text);
+    }
+    match text.find("#[cfg(test)]") {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    }
+}
+
+/// The top-level modules `code` names as `crate::x`.
+fn uses(code: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut rest = code;
     while let Some(at) = rest.find("crate::") {
@@ -123,20 +138,33 @@ fn no_layer_names_a_layer_above_it() {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut unknown = BTreeSet::new();
     let mut upward = vec![];
+    let mut peers = vec![];
     for file in &files {
         let me = owner(&src, file);
         let text = std::fs::read_to_string(file).expect("read");
-        for used in uses(&text) {
+        let (code, tests) = split_tests(file, &text);
+        let named = uses(code)
+            .into_iter()
+            .map(|u| (u, false))
+            .chain(uses(tests).into_iter().map(|u| (u, true)));
+        for (used, in_test) in named {
             if used == me {
                 continue;
             }
             graph.entry(me.clone()).or_default().insert(used.clone());
+            let shown = file.strip_prefix(&src).unwrap_or(file).display();
+            if FRONT_ENDS.contains(&me.as_str()) && FRONT_ENDS.contains(&used.as_str()) {
+                peers.push(format!(
+                    "{shown} (a front end) names crate::{used} (a front end)"
+                ));
+            }
+            if in_test && TEST_HELPERS.contains(&used.as_str()) {
+                continue;
+            }
             match (layer_of(&me), layer_of(&used)) {
                 (Some(mine), Some(theirs)) if theirs < mine => upward.push(format!(
-                    "{} ({}) names crate::{used} ({})",
-                    file.strip_prefix(&src).unwrap_or(file).display(),
-                    LAYERS[mine].0,
-                    LAYERS[theirs].0
+                    "{shown} ({}) names crate::{used} ({})",
+                    LAYERS[mine].0, LAYERS[theirs].0
                 )),
                 (None, _) => {
                     unknown.insert(me.clone());
@@ -157,6 +185,11 @@ fn no_layer_names_a_layer_above_it() {
     assert!(
         unknown.is_empty(),
         "modules missing from LAYERS: {unknown:?}"
+    );
+    assert!(
+        peers.is_empty(),
+        "front ends that name one another:\n{}",
+        peers.join("\n")
     );
     assert!(
         upward.is_empty(),

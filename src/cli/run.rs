@@ -263,12 +263,17 @@ async fn summary(api: &Api, id: i64, run: &Value) -> String {
             .unwrap_or(Value::Null)
     };
     let gt = find("ground_truth_accuracy");
-    let accuracy = match (gt["correct"].as_u64(), gt["ground_truth_tasks"].as_u64()) {
-        (Some(correct), Some(n)) if n > 0 => format!(
-            "accuracy {:.1}% ({correct} of {n} ground-truth tasks)",
-            100.0 * correct as f64 / n as f64
+    let count = |key: &str| gt[key].as_i64().unwrap_or(0);
+    let scored =
+        crate::scoring::Accuracy::new(count("correct"), count("predicted"), count("failed"));
+    let accuracy = match scored.value() {
+        Some(_) => format!(
+            "accuracy {} ({} correct of {} ground-truth tasks)",
+            scored.label(),
+            scored.correct,
+            scored.scored()
         ),
-        _ => "no ground truth to score against".into(),
+        None => "no ground truth to score against".into(),
     };
     let failures = find("failed_predictions")["by_error_type"]
         .as_object()

@@ -174,6 +174,23 @@ async fn prompt_model_params(
         .unwrap_or_default())
 }
 
+/// The parameters a call uses, by the one inheritance rule: its own (`own`: the version's, or
+/// a step's when it has its own) over its prompt's (`prompt`: `parameters.model_params`), over
+/// those of the connection it calls through.
+async fn inherit(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    connection_id: i64,
+    prompt: &ModelParams,
+    own: ModelParams,
+) -> ModelParams {
+    let connection = model_providers::find(db, organization_id, connection_id)
+        .await
+        .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
+        .unwrap_or_default();
+    own.over(&prompt.over(&connection))
+}
+
 /// The instructions every call starts with.
 fn system_message(schema: &Value) -> String {
     format!(
@@ -231,15 +248,9 @@ impl Plan {
         let model = version.provider_model_id.clone();
         let scheduler =
             scheduler_for(engine, db, version.organization_id, connection_id, &model).await?;
-        // The version's parameters over its prompt's (`parameters.model_params`), over its
-        // connection's.
         let inherited = prompt_model_params(db, version.parent_model_id).await?;
-        let defaults = model_providers::find(db, version.organization_id, connection_id)
-            .await
-            .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
-            .unwrap_or_default();
-        let defaults = inherited.over(&defaults);
-        let params = ModelParams::from_stored(version.model_params.as_ref()).over(&defaults);
+        let own = ModelParams::from_stored(version.model_params.as_ref());
+        let params = inherit(db, version.organization_id, connection_id, &inherited, own).await;
         let schema = config.output_schema();
         if schema["properties"]
             .as_object()
@@ -289,16 +300,12 @@ impl Plan {
                     .unwrap_or_else(|| version.provider_model_id.clone());
                 let scheduler =
                     scheduler_for(engine, db, version.organization_id, connection, &model).await?;
-                let defaults = model_providers::find(db, version.organization_id, connection)
-                    .await
-                    .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
-                    .unwrap_or_default();
-                let defaults = inherited.over(&defaults);
-                let params = step
+                let own = step
                     .model_params
                     .clone()
-                    .unwrap_or_else(|| ModelParams::from_stored(version.model_params.as_ref()))
-                    .over(&defaults);
+                    .unwrap_or_else(|| ModelParams::from_stored(version.model_params.as_ref()));
+                let params =
+                    inherit(db, version.organization_id, connection, &inherited, own).await;
                 let outputs = step.outputs();
                 let schema = step_schema(&outputs);
                 steps.push(StepPlan {

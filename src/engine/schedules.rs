@@ -19,7 +19,13 @@ pub async fn run(engine: Engine) {
             _ = stop.canceled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        match schedules::fire_due(engine.db(), crate::util::now()).await {
+        match schedules::fire_due(
+            engine.db(),
+            crate::util::now(),
+            engine.config().sample_subset_size,
+        )
+        .await
+        {
             Ok(fired) => {
                 if fired.iter().any(|f| matches!(f, Fired::Run { .. })) {
                     engine.wake();

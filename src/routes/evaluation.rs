@@ -34,8 +34,13 @@ pub async fn subsets(
     id: web::Path<i64>,
     _query: web::Query<SubsetsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (counts, config) =
-        service::subsets(&state.db, &caller, *id, state.settings.sample_subset_size).await?;
+    let (counts, config) = service::subsets(
+        &state.db,
+        &caller,
+        *id,
+        state.engine.config().sample_subset_size,
+    )
+    .await?;
     let columns: Vec<Value> = config
         .input_fields()
         .into_iter()
@@ -125,7 +130,7 @@ pub async fn subset_tasks(
         *id,
         &query,
         request,
-        state.settings.sample_subset_size,
+        state.engine.config().sample_subset_size,
     )
     .await?;
     let shown = found.page.offset + found.items.len() as u64;

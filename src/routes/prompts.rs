@@ -4,15 +4,13 @@ use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::label_config::Skill;
+use crate::presenters::prompts::{creators, detail_views};
+use crate::services::projects;
 use crate::services::prompts::{self as service, ListFilter};
-use crate::services::{accounts, projects};
 use crate::state::AppState;
 use crate::views::projects::ProjectView;
 use crate::views::prompts::PromptInput;
-use crate::views::prompts::{
-    AssociatedProject, CompatibleQuery, PromptDetailView, PromptFields, PromptListQuery, PromptView,
-};
-use crate::views::users::UserSimple;
+use crate::views::prompts::{CompatibleQuery, PromptDetailView, PromptListQuery, PromptView};
 use crate::views::{PageParams, Paginated};
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::enums::PromptStatus;
@@ -32,56 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     );
-}
-
-/// The users of `ids` as `UserSimple`, by id (creators, authors).
-pub async fn creators(
-    state: &AppState,
-    ids: impl Iterator<Item = Option<i64>>,
-) -> ApiResult<std::collections::HashMap<i64, UserSimple>> {
-    let ids: Vec<i64> = ids.flatten().collect();
-    Ok(accounts::users_by_id(&state.db, &ids)
-        .await?
-        .iter()
-        .map(|(id, u)| (*id, UserSimple::from(u)))
-        .collect())
-}
-
-/// The detail views of `prompts`: projects as `{id, title}`, counts and best score.
-pub async fn detail_views(
-    state: &AppState,
-    mut prompts: Vec<model_interface::Model>,
-) -> ApiResult<Vec<PromptDetailView>> {
-    service::forget_deleted_deployed(&state.db, &mut prompts).await?;
-    let ids: Vec<i64> = prompts.iter().map(|p| p.id).collect();
-    let mut links = service::associations(&state.db, &ids).await?;
-    let project_ids: Vec<i64> = links.values().flatten().copied().collect();
-    let titles = service::project_titles(&state.db, &project_ids).await?;
-    let mut stats = service::stats(&state.db, &ids).await?;
-    let users = creators(state, prompts.iter().map(|p| p.created_by_id)).await?;
-    Ok(prompts
-        .into_iter()
-        .map(|p| {
-            let s = stats.remove(&p.id).unwrap_or_default();
-            let creator = p.created_by_id.and_then(|id| users.get(&id).cloned());
-            let projects = links
-                .remove(&p.id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|id| AssociatedProject {
-                    id,
-                    title: titles.get(&id).cloned(),
-                })
-                .collect();
-            PromptDetailView {
-                prompt: PromptFields::new(p, creator),
-                associated_projects: projects,
-                versions_count: s.versions_count,
-                runs_count: s.runs_count,
-                best_score: s.best_score,
-            }
-        })
-        .collect())
 }
 
 async fn plain_view(state: &AppState, prompt: model_interface::Model) -> ApiResult<PromptView> {
@@ -127,15 +75,7 @@ pub async fn list(
     let filter = ListFilter {
         search: query.search,
         ordering: query.ordering,
-        tags: query
-            .tags
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
+        tags: service::parse_tags(query.tags.as_deref().unwrap_or("")),
         domain: query.domain.filter(|d| !d.trim().is_empty()),
         status,
     };
@@ -246,7 +186,7 @@ pub async fn compatible_projects(
         .collect();
     let items = projects::by_ids_in_order(&state.db, &page_ids).await?;
     let (next, previous) = page_links(&req, page, count);
-    let results = super::projects::views(&state, items).await?;
+    let results = crate::presenters::projects::views(&state, items).await?;
     Ok(HttpResponse::Ok().json(Paginated {
         count,
         next,

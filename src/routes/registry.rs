@@ -7,6 +7,7 @@ use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::presenters::registry::{comment_views, schedule_views};
 use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
 use crate::views::PageParams;
@@ -15,7 +16,7 @@ use crate::views::registry::{
     ScheduleInput, SchedulePreviewQuery, SchedulePreviewView, ScheduleView,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::{prompt_comment, prompt_schedule};
+use entity::prompt_schedule;
 
 /// Registers the registry routes (import before the prompts' `{id}` routes).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,26 +45,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(delete_schedule)),
     )
     .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
-}
-
-/// The views of comments with their authors.
-pub async fn comment_views(
-    state: &AppState,
-    found: Vec<prompt_comment::Model>,
-) -> ApiResult<Vec<CommentView>> {
-    let users = super::prompts::creators(state, found.iter().map(|c| c.author_id)).await?;
-    Ok(found
-        .into_iter()
-        .map(|c| CommentView {
-            id: c.id,
-            prompt: c.prompt_id,
-            version: c.version_id,
-            kind: c.kind,
-            text: c.text,
-            author: c.author_id.and_then(|id| users.get(&id).cloned()),
-            created_at: c.created_at,
-        })
-        .collect())
 }
 
 /// The prompt's comments, newest first: notes, and the reasons of deployment and status
@@ -107,37 +88,6 @@ pub async fn create_comment(
         .pop()
         .ok_or(crate::error::ApiError::NotFound)?;
     Ok(HttpResponse::Created().json(view))
-}
-
-/// The views of schedules with their runs and creators.
-pub async fn schedule_views(
-    state: &AppState,
-    found: Vec<prompt_schedule::Model>,
-) -> ApiResult<Vec<ScheduleView>> {
-    let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
-    let mut runs = schedules::runs_of(&state.db, &ids).await?;
-    let users = super::prompts::creators(state, found.iter().map(|s| s.created_by_id)).await?;
-    Ok(found
-        .into_iter()
-        .map(|s| ScheduleView {
-            runs: runs.remove(&s.id).unwrap_or_default(),
-            id: s.id,
-            prompt: s.prompt_id,
-            version: s.version_id,
-            project: s.project_id,
-            project_subset: s.project_subset,
-            only_missing_predictions: s.only_missing_predictions,
-            cron: s.cron,
-            timezone: s.timezone,
-            status: s.status,
-            next_run_at: s.next_run_at,
-            last_run_at: s.last_run_at,
-            last_run: s.last_run_id,
-            created_by: s.created_by_id.and_then(|id| users.get(&id).cloned()),
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        })
-        .collect())
 }
 
 async fn one_schedule(state: &AppState, s: prompt_schedule::Model) -> ApiResult<ScheduleView> {

@@ -39,14 +39,15 @@ pub struct Indicator {
     pub values: Value,
 }
 
-/// The wire `accuracy` values, from the run's counters.
+/// The wire `accuracy` values, from the run's counters: Label Studio's keys, the value by the
+/// one definition ([`scoring::Accuracy`]: failed tasks count as wrong), and the failures beside.
 fn accuracy_values(run: &model_run::Model) -> Value {
-    let accuracy = (run.total_predictions > 0)
-        .then(|| run.total_correct_predictions as f64 / run.total_predictions as f64);
+    let accuracy = scoring::Accuracy::of_run(run);
     json!({
-        "accuracy": accuracy,
+        "accuracy": accuracy.value(),
         "total_correct_predictions": run.total_correct_predictions,
         "total_predictions": run.total_predictions,
+        "total_failed_predictions": run.total_failed,
     })
 }
 

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 mod registry;
 mod stats;
+pub use registry::parse_tags;
 use registry::{check_parameters, clean_domain, clean_tags};
 pub use stats::{PromptStats, project_titles, stats, version_scores};
 

@@ -26,9 +26,6 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-/// Tasks in a `Sample` run a schedule starts.
-pub const SAMPLE_SIZE: u64 = 20;
-
 /// Parses a cron expression as Unix writes it (see [`cron`]): five fields (minute hour
 /// day-of-month month weekday, 0 and 7 Sunday), or six with seconds first; `@daily`-style
 /// shortcuts too.
@@ -470,9 +467,11 @@ async fn acting_caller(
 
 /// Fires the schedules due at `now`: each due slot is claimed by one process and either
 /// creates a run or is skipped. Returns what happened to the slots this process claimed.
+/// A `Sample` run gets the configured Sample size (`sample_size`), as API and web runs do.
 pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    sample_size: u64,
 ) -> ApiResult<Vec<Fired>> {
     let due = schedule::Entity::find()
         .filter(schedule::Column::Status.eq(ScheduleStatus::Active))
@@ -483,7 +482,7 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
         .await?;
     let mut out = vec![];
     for s in due {
-        if let Some(fired) = fire_one(db, &s, now).await? {
+        if let Some(fired) = fire_one(db, &s, now, sample_size).await? {
             out.push(fired);
         }
     }
@@ -494,6 +493,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     s: &schedule::Model,
     now: DateTime<Utc>,
+    sample_size: u64,
 ) -> ApiResult<Option<Fired>> {
     let Some(due) = s.next_run_at else {
         return Ok(None);
@@ -539,7 +539,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
                 filters_json: None,
                 task_ids: None,
             };
-            match runs::create(&txn, &caller, s.prompt_id, version, input, SAMPLE_SIZE).await {
+            match runs::create(&txn, &caller, s.prompt_id, version, input, sample_size).await {
                 Ok(run) => {
                     let mut model: model_run::ActiveModel = run.into();
                     model.schedule_id = Set(Some(s.id));

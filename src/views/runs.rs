@@ -78,6 +78,16 @@ pub struct RunView {
 }
 
 impl RunView {
+    /// The run's accuracy from its counters, by the one definition ([`crate::scoring::Accuracy`]:
+    /// failed tasks count as wrong).
+    pub fn accuracy(&self) -> crate::scoring::Accuracy {
+        crate::scoring::Accuracy::new(
+            self.total_correct_predictions,
+            self.total_predictions,
+            self.total_failed_predictions,
+        )
+    }
+
     /// The view of `r` of the prompt `parent_model`.
     pub fn new(r: model_run::Model, parent_model: i64, creator: Option<UserSimple>) -> Self {
         let notes: Vec<String> = r

@@ -181,18 +181,9 @@ pub fn form_errors(e: PageError) -> Result<Vec<String>, PageError> {
     })
 }
 
-/// Percent-encodes a query value.
+/// Percent-encodes a query value ([`crate::util::url::Part::QueryValue`]).
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    crate::util::url::encode(s, crate::util::url::Part::QueryValue)
 }
 
 fn environment() -> &'static Environment<'static> {

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod accuracy;
 mod annotations;
 mod auth;
 mod browser;

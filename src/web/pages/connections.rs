@@ -74,7 +74,7 @@ async fn page(
 ) -> PageResult {
     let caller = visitor.manager()?;
     let found = service::list(&state.db, &caller, None).await?;
-    let connections = crate::routes::model_providers::views(state, found).await?;
+    let connections = crate::presenters::model_providers::views(state, found).await?;
     let providers: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
     let (probe_id, probe) = probe.map_or((None, None), |(id, p)| (Some(id), Some(p)));
     render(

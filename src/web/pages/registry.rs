@@ -205,14 +205,7 @@ async fn update(
         ),
     };
     let input = PromptInput {
-        tags: Some(
-            f.tags
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
-        ),
+        tags: Some(prompts::parse_tags(&f.tags)),
         domain: Some(non_empty(Some(f.domain.clone()))),
         status: Some(status),
         deployed_version: Some(deployed),
