@@ -14,6 +14,7 @@ use crate::views::runs::{
 };
 use crate::views::users::UserSimple;
 use actix_web::{HttpResponse, web};
+use entity::enums::FailureKind;
 use entity::model_run;
 use sea_orm::EntityTrait;
 use serde_json::Value;
@@ -217,8 +218,7 @@ fn read_items(items: &[Value]) -> (Vec<PredictionResult>, Vec<FailureResult>, us
                 error_type: item
                     .get("details")
                     .and_then(Value::as_str)
-                    .unwrap_or("ProviderError")
-                    .to_string(),
+                    .map_or(FailureKind::ProviderError, FailureKind::from_name),
                 inference_time: float(item, "inference_time"),
                 prompt_tokens: int(item, "prompt_tokens"),
                 completion_tokens: int(item, "completion_tokens"),
@@ -318,8 +318,7 @@ pub async fn batch_failed_predictions(
                 error_type: item
                     .get("error_type")
                     .and_then(Value::as_str)
-                    .unwrap_or("ProviderError")
-                    .to_string(),
+                    .map_or(FailureKind::ProviderError, FailureKind::from_name),
                 inference_time: float(item, "inference_time"),
                 prompt_tokens: int(item, "prompt_tokens"),
                 completion_tokens: int(item, "completion_tokens"),

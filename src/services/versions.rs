@@ -263,15 +263,7 @@ fn check_fields(input: &VersionInput) -> ApiResult<()> {
             "Give the provider's model id (1 to 255 characters).",
         ));
     }
-    if let Some(provider) = &input.provider
-        && Provider::parse(provider).is_none()
-    {
-        return Err(ApiError::field(
-            "provider",
-            format!("\"{provider}\" is not a valid choice."),
-        ));
-    }
-    if let Some(provider) = input.provider.as_deref().and_then(Provider::parse)
+    if let Some(provider) = input.provider
         && !crate::llm::is_supported(provider)
     {
         return Err(ApiError::field(
@@ -399,12 +391,13 @@ async fn check_steps(
                         format!("{at}: connection {id} is not one of your organization's."),
                     )
                 })?;
-            if let Some(p) = Provider::parse(&connection.provider)
-                && !crate::llm::is_supported(p)
-            {
+            if !crate::llm::is_supported(connection.provider) {
                 return Err(ApiError::field(
                     "steps",
-                    format!("{at}: {}", crate::llm::unsupported_message(p)),
+                    format!(
+                        "{at}: {}",
+                        crate::llm::unsupported_message(connection.provider)
+                    ),
                 ));
             }
         }
@@ -495,7 +488,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .provider_model_id
         .clone()
         .ok_or_else(|| ApiError::field("provider_model_id", "This field is required."))?;
-    let provider = input.provider.clone().unwrap_or_else(|| "OpenAI".into());
+    let provider = input.provider.unwrap_or(Provider::OpenAI);
     if title_taken(&txn, prompt.id, &title, None).await? {
         return Err(ApiError::field(
             "title",
@@ -510,8 +503,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             id
         }
         None => {
-            let kind = Provider::parse(&provider).unwrap_or(Provider::OpenAI);
-            model_providers::first_with_key(&txn, caller.organization_id, kind)
+            model_providers::first_with_key(&txn, caller.organization_id, provider)
                 .await?
                 .ok_or_else(|| {
                     ApiError::field(

@@ -34,7 +34,7 @@ pub async fn version_scores(
     let runs = crate::db::in_chunks(version_ids, |chunk| {
         model_run::Entity::find()
             .filter(model_run::Column::ModelVersionId.is_in(chunk))
-            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
+            .filter(model_run::Column::ProjectSubset.eq(entity::enums::Subset::HasGT))
             .filter(model_run::Column::Status.eq("Completed"))
             .order_by_desc(model_run::Column::CreatedAt)
             .order_by_desc(model_run::Column::Id)
@@ -113,7 +113,7 @@ pub async fn stats(
             .column(model_run::Column::TotalPredictions)
             .join(JoinType::InnerJoin, run_version())
             .filter(model_version::Column::ParentModelId.is_in(chunk))
-            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
+            .filter(model_run::Column::ProjectSubset.eq(entity::enums::Subset::HasGT))
             .filter(model_run::Column::Status.eq("Completed"))
             .order_by_desc(model_run::Column::CreatedAt)
             .order_by_desc(model_run::Column::Id)

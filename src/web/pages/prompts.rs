@@ -17,7 +17,6 @@ use actix_web::web;
 use entity::enums::Subset;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::HashMap;
 
 /// Registers `/prompts`, `/prompts/{id}`, version creation and deletion, and runs.
@@ -121,8 +120,8 @@ async fn create(state: web::Data<AppState>, form: Form<PromptForm>) -> PageResul
         let input = PromptInput {
             title: Some(form.data.title.trim().to_string()),
             associated_projects: Some(vec![project.id]),
-            input_fields: Some(json!(config.input_fields())),
-            output_classes: Some(json!(config.output_classes())),
+            input_fields: Some(config.input_fields()),
+            output_classes: Some(config.output_classes()),
             ..Default::default()
         };
         service::create(&state.db, &caller, input).await
@@ -304,7 +303,7 @@ async fn detail_page(
                         .await?
                         .0
                         .into_iter()
-                        .map(|s| (s.subset, s.count))
+                        .map(|s| (s.subset.as_str(), s.count))
                         .collect()
                 }
                 None => HashMap::new(),
@@ -348,12 +347,8 @@ async fn detail_page(
 }
 
 /// The prompt a first version starts from: the fields and classes of the project.
-fn starter_prompt(fields: &[String], classes: &serde_json::Value) -> String {
+fn starter_prompt(fields: &[String], classes: &[String]) -> String {
     let placeholders: Vec<String> = fields.iter().map(|f| format!("{{{f}}}")).collect();
-    let classes: Vec<&str> = classes
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
-        .unwrap_or_default();
     format!(
         "Classify the following text as one of: {}.\n\n{}",
         classes.join(", "),
