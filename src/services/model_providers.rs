@@ -260,7 +260,7 @@ pub async fn first_with_key(
 ) -> ApiResult<Option<connection::Model>> {
     Ok(connection::Entity::find()
         .filter(connection::Column::OrganizationId.eq(organization_id))
-        .filter(connection::Column::Provider.eq(provider.as_str()))
+        .filter(connection::Column::Provider.eq(provider))
         .filter(connection::Column::ApiKeyEnc.is_not_null())
         .order_by_asc(connection::Column::Id)
         .one(db)

@@ -468,6 +468,26 @@ async fn invalid_input_answers_400_naming_the_field() {
         assert_field_error(status, &err, field);
     }
     assert_eq!(app.get(BASE).await.1, json!([]), "nothing was created");
+    // An unknown provider, scope or budget period: the message names the allowed values.
+    let (_, err) = app.post(BASE, json!({"provider": "Mistral"})).await;
+    assert_eq!(
+        err["validation_errors"]["provider"],
+        json!([
+            "\"Mistral\" is not a valid choice: one of OpenAI, AzureOpenAI, AzureAIFoundry, \
+             VertexAI, Gemini, Anthropic, Custom."
+        ]),
+        "{err}"
+    );
+    let (_, err) = app.post(BASE, json!({"scope": "Team"})).await;
+    assert_eq!(
+        err["validation_errors"]["scope"],
+        json!(["\"Team\" is not a valid choice: one of Organization, User, Model."]),
+        "{err}"
+    );
+    let (status, err) = app
+        .post(BASE, json!({"budget_reset_period": "Weekly"}))
+        .await;
+    assert_field_error(status, &err, "budget_reset_period");
 
     // Vertex AI's endpoint names a region; every other provider's must be a URL.
     let vertex = connect(
