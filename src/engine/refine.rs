@@ -503,7 +503,7 @@ async fn finish(
                 parent_model_id: Set(previous.parent_model_id),
                 title: Set(title.clone()),
                 prompt: Set(outcome.prompt.clone()),
-                provider: Set(previous.provider.clone()),
+                provider: Set(previous.provider),
                 provider_model_id: Set(previous.provider_model_id.clone()),
                 model_provider_connection_id: Set(previous.model_provider_connection_id),
                 max_few_shot_examples: Set(previous.max_few_shot_examples),

@@ -64,7 +64,7 @@ pub async fn export(
         .map(|v| VersionAsset {
             title: v.title.clone(),
             prompt: v.prompt.clone(),
-            provider: v.provider.clone(),
+            provider: v.provider,
             provider_model_id: v.provider_model_id.clone(),
             model_params: v.model_params.clone(),
             max_few_shot_examples: v.max_few_shot_examples,
@@ -501,7 +501,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                 title: Some(v.title.clone()),
                 prompt: Some(v.prompt.clone()),
                 provider_model_id: Some(v.provider_model_id.clone()),
-                provider: Some(v.provider.clone()),
+                provider: Some(v.provider),
                 model_provider_connection: Some(Some(connection)),
                 max_few_shot_examples: Some(v.max_few_shot_examples),
                 parent_model: None,

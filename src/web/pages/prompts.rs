@@ -416,7 +416,7 @@ async fn create_version(
             title: Some(title),
             prompt: Some(form.data.prompt.clone()),
             provider_model_id: Some(form.data.model.trim().to_string()),
-            provider: Some(connection.provider.clone()),
+            provider: Some(connection.provider),
             model_provider_connection: Some(Some(connection.id)),
             model_params: (model_params != ModelParams::default()).then_some(Some(model_params)),
             ..Default::default()
