@@ -16,7 +16,6 @@ pub struct ModelProviderConnectionView {
     /// Connection id.
     pub id: i64,
     /// The provider.
-    #[schema(value_type = Provider)]
     pub provider: Provider,
     /// `Organization`, `User` or `Model`.
     pub scope: ConnectionScope,
