@@ -21,11 +21,12 @@ pub enum Subset {
 }
 
 impl Subset {
-    fn as_str(self) -> &'static str {
+    /// The run subset it names.
+    fn subset(self) -> entity::enums::Subset {
         match self {
-            Subset::All => "All",
-            Subset::HasGT => "HasGT",
-            Subset::Sample => "Sample",
+            Subset::All => entity::enums::Subset::All,
+            Subset::HasGT => entity::enums::Subset::HasGT,
+            Subset::Sample => entity::enums::Subset::Sample,
         }
     }
 }
@@ -165,7 +166,7 @@ async fn follow(args: RunArgs, interrupted: Arc<Notify>) -> Result<Ended, String
         "/api/prompts/{}/versions/{}/inference-runs",
         args.prompt, args.version
     );
-    let mut body = json!({"project": args.project, "project_subset": args.subset.as_str()});
+    let mut body = json!({"project": args.project, "project_subset": args.subset.subset()});
     if args.only_missing {
         body["only_missing_predictions"] = json!(true);
     }

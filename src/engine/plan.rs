@@ -8,7 +8,7 @@ use super::images::ImageResolver;
 use super::prompt;
 use crate::label_config::LabelConfig;
 use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
-use crate::llm::{Credentials, Provider};
+use crate::llm::{Credentials, FailureKind};
 use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Part, Role};
 use crate::pricing::Price;
 use crate::services::ls_access;
@@ -32,7 +32,7 @@ pub const SYSTEMIC_FAILURES: u32 = 5;
 #[derive(Debug, Default)]
 struct Streak {
     succeeded: bool,
-    kind: &'static str,
+    kind: Option<crate::llm::FailureKind>,
     count: u32,
 }
 
@@ -240,10 +240,8 @@ impl Plan {
                 version.title
             )));
         };
-        if let Some(p) = Provider::parse(&version.provider)
-            && !crate::llm::is_supported(p)
-        {
-            return Err(PlanError(crate::llm::unsupported_message(p)));
+        if !crate::llm::is_supported(version.provider) {
+            return Err(PlanError(crate::llm::unsupported_message(version.provider)));
         }
         let model = version.provider_model_id.clone();
         let scheduler =
@@ -440,13 +438,13 @@ impl Plan {
             Ok(m) => m,
             Err(e) => {
                 let error_type = match e {
-                    TemplateError::MissingField(_) => "MissingField",
-                    TemplateError::Syntax(_) => "PromptError",
+                    TemplateError::MissingField(_) => FailureKind::MissingField,
+                    TemplateError::Syntax(_) => FailureKind::PromptError,
                 };
                 return TaskOutcome::Failure(FailureResult {
                     task_id,
                     message: e.to_string(),
-                    error_type: error_type.into(),
+                    error_type,
                     ..Default::default()
                 });
             }
@@ -457,7 +455,7 @@ impl Plan {
                 return TaskOutcome::Failure(FailureResult {
                     task_id,
                     message,
-                    error_type: "ImageError".into(),
+                    error_type: FailureKind::ImageError,
                     ..Default::default()
                 });
             }
@@ -535,7 +533,7 @@ impl Plan {
                 TaskOutcome::Failure(FailureResult {
                     task_id,
                     message: e.to_string(),
-                    error_type: e.error_type().into(),
+                    error_type: e.error_type(),
                     inference_time: None,
                     prompt_tokens: (usage.prompt_tokens > 0).then_some(usage.prompt_tokens as i64),
                     completion_tokens: (usage.completion_tokens > 0)
@@ -560,8 +558,8 @@ impl Plan {
                 None
             }
             Err(e) if !streak.succeeded && is_systemic(e) => {
-                if streak.kind != e.error_type() {
-                    streak.kind = e.error_type();
+                if streak.kind.as_ref() != Some(&e.error_type()) {
+                    streak.kind = Some(e.error_type());
                     streak.count = 0;
                 }
                 streak.count += 1;

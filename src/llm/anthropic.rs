@@ -267,7 +267,7 @@ mod tests {
         let text = json!({"content": [{"type": "text", "text": "oops"}]});
         assert_eq!(
             read_answer(&text).map_err(|e| e.error_type()),
-            Err("InvalidOutput")
+            Err(crate::llm::FailureKind::InvalidOutput)
         );
     }
 

@@ -49,7 +49,7 @@ pub async fn subsets(
     let views: Vec<SubsetView> = counts
         .into_iter()
         .map(|c| SubsetView {
-            subset: c.subset.into(),
+            subset: c.subset,
             count: c.count,
             columns_schema: columns.clone(),
         })
@@ -103,7 +103,10 @@ pub async fn subset_tasks(
             .filter(|s| !s.is_empty())
             .map(|s| {
                 crate::services::runs::Subset::parse(&s).ok_or_else(|| {
-                    ApiError::field("project_subset", format!("\"{s}\" is not a valid choice."))
+                    ApiError::field(
+                        "project_subset",
+                        crate::services::runs::Subset::invalid_choice(&s),
+                    )
                 })
             })
             .transpose()?,

@@ -158,13 +158,11 @@ pub async fn compatible_projects(
     query: web::Query<CompatibleQuery>,
 ) -> ApiResult<HttpResponse> {
     let request = paging.resolve(100, 1000)?;
-    let raw = query
-        .project_type
-        .clone()
-        .unwrap_or_else(|| Skill::TextClassification.as_str().into());
-    let skill = Skill::parse(&raw).ok_or_else(|| {
-        ApiError::field("project_type", format!("\"{raw}\" is not a valid choice."))
-    })?;
+    let skill = match query.project_type.as_deref() {
+        None => Skill::TextClassification,
+        Some(raw) => Skill::parse(raw)
+            .ok_or_else(|| ApiError::field("project_type", Skill::invalid_choice(raw)))?,
+    };
     let filter = projects::ListFilter {
         title: query.title.clone().filter(|t| !t.is_empty()),
         search: None,

@@ -13,6 +13,7 @@ use crate::views::runs::{
     CancelView, RunInput, RunListQuery, RunView,
 };
 use actix_web::{HttpResponse, web};
+use entity::enums::FailureKind;
 use serde_json::Value;
 
 /// Registers the run routes.
@@ -139,8 +140,7 @@ fn read_items(items: &[Value]) -> (Vec<PredictionResult>, Vec<FailureResult>, us
                 error_type: item
                     .get("details")
                     .and_then(Value::as_str)
-                    .unwrap_or("ProviderError")
-                    .to_string(),
+                    .map_or(FailureKind::ProviderError, FailureKind::from_name),
                 inference_time: float(item, "inference_time"),
                 prompt_tokens: int(item, "prompt_tokens"),
                 completion_tokens: int(item, "completion_tokens"),
@@ -240,8 +240,7 @@ pub async fn batch_failed_predictions(
                 error_type: item
                     .get("error_type")
                     .and_then(Value::as_str)
-                    .unwrap_or("ProviderError")
-                    .to_string(),
+                    .map_or(FailureKind::ProviderError, FailureKind::from_name),
                 inference_time: float(item, "inference_time"),
                 prompt_tokens: int(item, "prompt_tokens"),
                 completion_tokens: int(item, "completion_tokens"),

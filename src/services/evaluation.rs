@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Clone)]
 pub struct SubsetCount {
     /// `All`, `HasGT` or `Sample`.
-    pub subset: &'static str,
+    pub subset: Subset,
     /// Tasks in it.
     pub count: u64,
 }
@@ -46,15 +46,15 @@ pub async fn subsets(
         .await?;
     let counts = vec![
         SubsetCount {
-            subset: "All",
+            subset: Subset::All,
             count: all,
         },
         SubsetCount {
-            subset: "HasGT",
+            subset: Subset::HasGT,
             count: gt,
         },
         SubsetCount {
-            subset: "Sample",
+            subset: Subset::Sample,
             count: task::Entity::find()
                 .filter(task::Column::ProjectId.eq(project.id))
                 .filter(crate::services::runs::sample_condition(db, project.id, sample_size).await?)

@@ -216,18 +216,22 @@ pub async fn indicators(
         );
     }
     if wants("failed_predictions") {
-        let by_type: Vec<(Option<String>, i64)> = failed_prediction::Entity::find()
-            .select_only()
-            .column(failed_prediction::Column::ErrorType)
-            .expr(Expr::cust("COUNT(*)"))
-            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
-            .group_by(failed_prediction::Column::ErrorType)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let by_type: Vec<(Option<entity::enums::FailureKind>, i64)> =
+            failed_prediction::Entity::find()
+                .select_only()
+                .column(failed_prediction::Column::ErrorType)
+                .expr(Expr::cust("COUNT(*)"))
+                .filter(failed_prediction::Column::ModelRunId.eq(run.id))
+                .group_by(failed_prediction::Column::ErrorType)
+                .into_tuple()
+                .all(db)
+                .await?;
         let map: serde_json::Map<String, Value> = by_type
             .into_iter()
-            .map(|(t, n)| (t.unwrap_or_else(|| "Unknown".into()), Value::from(n)))
+            .map(|(t, n)| {
+                let kind = t.map_or_else(|| "Unknown".to_string(), |k| k.to_string());
+                (kind, Value::from(n))
+            })
             .collect();
         push(
             "failed_predictions",

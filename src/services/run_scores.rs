@@ -302,7 +302,7 @@ pub async fn baselines(
         model_run::Entity::find()
             .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
             .filter(model_run::Column::ProjectId.eq(run.project_id))
-            .filter(model_run::Column::ProjectSubset.eq(run.project_subset.as_str()))
+            .filter(model_run::Column::ProjectSubset.eq(run.project_subset))
             .filter(model_run::Column::Status.eq(entity::enums::RunStatus::Completed))
             .filter(model_run::Column::ModelVersionId.is_in(chunk))
             .all(db)

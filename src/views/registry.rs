@@ -158,13 +158,11 @@ pub struct PromptAsset {
     /// Description.
     pub description: Option<String>,
     /// Skill.
-    pub skill_name: Option<String>,
+    pub skill_name: Option<entity::enums::Skill>,
     /// Input fields.
-    #[schema(value_type = Vec<String>)]
-    pub input_fields: Value,
+    pub input_fields: Vec<String>,
     /// Output classes.
-    #[schema(value_type = Vec<String>)]
-    pub output_classes: Value,
+    pub output_classes: Vec<String>,
     /// Tags.
     pub tags: Vec<String>,
     /// Domain.
@@ -186,7 +184,7 @@ pub struct VersionAsset {
     /// The prompt text (the last step's, for a pipeline).
     pub prompt: String,
     /// Provider of its connection.
-    pub provider: String,
+    pub provider: entity::enums::Provider,
     /// Model at the provider.
     pub provider_model_id: String,
     /// Model parameters.

@@ -132,7 +132,7 @@ impl RunView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunErrorView {
     /// The kind of failure (`Timeout`, `RateLimit`, `MissingField`, `InvalidOutput`, ...).
-    pub error_type: Option<String>,
+    pub error_type: Option<entity::enums::FailureKind>,
     /// What went wrong.
     pub message: Option<String>,
     /// The task.
@@ -149,7 +149,7 @@ pub struct RetryStateView {
     /// Attempts retried since the server started (for this connection and model).
     pub retried: u64,
     /// The kind of the last retried error.
-    pub last_error_type: String,
+    pub last_error_type: entity::enums::FailureKind,
     /// The last retried error.
     pub last_error: String,
     /// When it happened.

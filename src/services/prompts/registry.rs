@@ -180,9 +180,8 @@ pub(super) async fn record_changes(
         )
         .await?;
     }
-    let tags_before: Vec<String> =
-        serde_json::from_value(existing.tags.clone()).unwrap_or_default();
-    if let Some(change) = tags.and_then(|after| tags_change(&tags_before, after)) {
+    let tags_before: &[String] = &existing.tags.0;
+    if let Some(change) = tags.and_then(|after| tags_change(tags_before, after)) {
         comments::record(txn, caller, id, None, CommentKind::Tags, said(change)).await?;
     }
     if let Some(after) = domain.filter(|d| *d != existing.domain.as_deref()) {

@@ -16,7 +16,6 @@ use actix_web::web;
 use entity::enums::Subset;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::HashMap;
 
 mod editor;
@@ -117,8 +116,8 @@ async fn create(state: web::Data<AppState>, form: Form<PromptForm>) -> PageResul
         let input = PromptInput {
             title: Some(form.data.title.trim().to_string()),
             associated_projects: Some(vec![project.id]),
-            input_fields: Some(json!(config.input_fields())),
-            output_classes: Some(json!(config.output_classes())),
+            input_fields: Some(config.input_fields()),
+            output_classes: Some(config.output_classes()),
             ..Default::default()
         };
         service::create(&state.db, &caller, input).await
@@ -262,7 +261,7 @@ async fn detail_page(
                 .await?
                 .0
                 .into_iter()
-                .map(|s| (s.subset, s.count))
+                .map(|s| (s.subset.as_str(), s.count))
                 .collect(),
                 None => HashMap::new(),
             };
@@ -314,12 +313,8 @@ async fn detail_page(
 }
 
 /// The prompt a first version starts from: the fields and classes of the project.
-fn starter_prompt(fields: &[String], classes: &serde_json::Value) -> String {
+fn starter_prompt(fields: &[String], classes: &[String]) -> String {
     let placeholders: Vec<String> = fields.iter().map(|f| format!("{{{f}}}")).collect();
-    let classes: Vec<&str> = classes
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
-        .unwrap_or_default();
     format!(
         "Classify the following text as one of: {}.\n\n{}",
         classes.join(", "),
@@ -367,11 +362,11 @@ async fn create_version(
             Some(source) => {
                 let from = versions::get(&state.db, &caller, *id, source).await?;
                 let steps = crate::views::versions::Step::of_stored(from.steps.as_ref());
-                let changes = editor.changes(title, connection.provider.clone(), steps)?;
+                let changes = editor.changes(title, connection.provider, steps)?;
                 versions::derive(&state.db, &caller, *id, source, changes).await
             }
             None => {
-                let input = editor.input(title, connection.provider.clone())?;
+                let input = editor.input(title, connection.provider)?;
                 versions::create(&state.db, &caller, *id, input).await
             }
         }

@@ -93,7 +93,7 @@ fn progress_of(run: &RunView) -> Progress {
         last_error: run.last_error.as_ref().map(|e| {
             format!(
                 "{} — {}",
-                e.error_type.clone().unwrap_or_default(),
+                e.error_type.as_ref().map_or("", |k| k.as_str()),
                 e.message.clone().unwrap_or_default()
             )
         }),
