@@ -144,7 +144,11 @@ async fn sqlite_template() -> String {
     let unique = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let work = dir.join(format!("sqlite-template-build-{unique}.db"));
     let out = dir.join(format!("sqlite-template-out-{unique}.db"));
-    let db: DatabaseConnection = Database::connect(format!("sqlite://{}?mode=rwc", work.display()))
+    // One connection: SQLite migrations are not wrapped in a transaction, and a pool would
+    // spread one migration's statements (and its PRAGMAs) over several connections.
+    let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", work.display()));
+    options.max_connections(1).min_connections(1);
+    let db: DatabaseConnection = Database::connect(options)
         .await
         .expect("open the SQLite template");
     prompter::db::migrate(&db)
