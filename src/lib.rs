@@ -26,6 +26,10 @@
 //!    [`crypto`], [`util`], [`db`], [`limits`], [`outbound`] (every request made on a user's
 //!    behalf); and the `entity` crate below everything.
 //!
+//! [`llm`], [`label_config`], [`outbound`] and [`fake_llm`] are crates of their own under
+//! `crates/`, re-exported here so that `crate::llm::…` paths read as before: the compiler keeps
+//! them from naming this crate, and Cargo builds them side by side.
+//!
 //! No `unwrap`/`expect` outside tests: a failure on a request path is an [`error::ApiError`],
 //! never a panic (and a panic that still happens is answered by the request middleware in
 //! [`telemetry`] with a 500).
@@ -39,15 +43,15 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod extract;
-pub mod fake_llm;
+pub use fake_llm;
 pub mod image_tokens;
-pub mod label_config;
+pub use label_config;
 pub mod label_studio;
 pub mod limits;
-pub mod llm;
+pub use llm;
 pub mod ml_backend;
 pub mod openapi;
-pub mod outbound;
+pub use outbound;
 pub mod pagination;
 pub mod presenters;
 pub mod pricing;

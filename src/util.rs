@@ -254,12 +254,9 @@ pub fn order_by<E: sea_orm::EntityTrait>(
     (query, ordered)
 }
 
-/// Installs rustls' ring crypto provider for the process (reqwest is built without a bundled
-/// TLS backend; ring is the one the database driver already brings). Called at start-up and by
-/// `llm::http_client`; installing twice is harmless.
-pub fn install_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+/// Installs rustls' ring crypto provider for the process; it lives with the HTTP clients in
+/// the `outbound` crate.
+pub use crate::outbound::install_tls;
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,11 @@
 //! The layering rule of `src/lib.rs`, checked over the source: a module names only modules of
-//! its own layer or of the layers below (`crate::x` paths, test modules included: test code may
-//! also use the test helpers of [`TEST_HELPERS`], nothing else above it), and the front ends
-//! never name one another. Run with `cargo test --test layers`; `LAYERS_GRAPH=1` prints the
-//! module graph.
+//! its own layer or of the layers below (`crate::x` paths and the workspace crates by their own
+//! names, test modules included: test code may also use the test helpers of [`TEST_HELPERS`],
+//! nothing else above it), and the front ends never name one another. The building blocks under
+//! `crates/` (`outbound`, `llm`, `label_config`, `fake_llm`) are crates of their own: the compiler
+//! already keeps them from naming the service, and [`crates_depend_only_on_crates_below_them`]
+//! checks that their manifests name no crate of a layer above (nor the service). Run with
+//! `cargo test --test layers`; `LAYERS_GRAPH=1` prints the module graph.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -130,6 +133,114 @@ fn uses(code: &str) -> BTreeSet<String> {
     out
 }
 
+/// The workspace crates under `crates/`: directory, and the name code uses for it (its key
+/// in `[workspace.dependencies]`, which is its lib name).
+fn workspace_crates() -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates");
+    let mut out = vec![];
+    for entry in std::fs::read_dir(&root).expect("read crates").flatten() {
+        let dir = entry.path();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("a Cargo.toml");
+        let lib = manifest
+            .split("[lib]")
+            .nth(1)
+            .and_then(|lib| lib.lines().find(|l| l.trim_start().starts_with("name")))
+            .and_then(|l| l.split('"').nth(1))
+            .expect("each crate names its lib")
+            .to_string();
+        out.push((dir, lib));
+    }
+    out.sort();
+    out
+}
+
+/// The workspace crates a file names directly (`llm::Provider`, `use outbound::Outbound`),
+/// outside `#[cfg(test)]` code; `crate::llm` (the service's re-export) is found by [`uses`].
+fn crate_uses(text: &str) -> BTreeSet<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+    let mut out = BTreeSet::new();
+    for (_, name) in workspace_crates() {
+        let needle = format!("{name}::");
+        let mut rest = code;
+        while let Some(at) = rest.find(&needle) {
+            let before = rest[..at].chars().last();
+            rest = &rest[at + needle.len()..];
+            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':' || c == '$') {
+                out.insert(name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The keys of a manifest's dependency tables (`[dependencies]`, `[dev-dependencies]`,
+/// `[build-dependencies]`).
+fn manifest_dependencies(manifest: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line.ends_with("dependencies]");
+            continue;
+        }
+        if in_deps && let Some((key, _)) = line.split_once('=') {
+            let key = key.trim().split('.').next().unwrap_or("").trim();
+            if !key.is_empty() && !key.starts_with('#') {
+                out.push(key.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn crates_depend_only_on_crates_below_them() {
+    let crates = workspace_crates();
+    assert!(!crates.is_empty(), "no crate found under crates/");
+    let mut wrong = vec![];
+    for (dir, me) in &crates {
+        let mine = layer_of(me).unwrap_or_else(|| panic!("crate {me} missing from LAYERS"));
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("manifest");
+        if manifest.contains("path = \"../..\"") || manifest.contains("path = \"../../\"") {
+            wrong.push(format!("crate {me} depends on the service"));
+        }
+        let deps = manifest_dependencies(&manifest);
+        if std::env::var("LAYERS_GRAPH").is_ok_and(|v| v == "1") {
+            let named: Vec<&str> = deps
+                .iter()
+                .filter(|d| crates.iter().any(|(_, n)| n == *d) || *d == "entity")
+                .map(String::as_str)
+                .collect();
+            println!("crate {me} -> {}", named.join(" "));
+        }
+        for dep in deps {
+            if dep == "prompter" {
+                wrong.push(format!("crate {me} depends on the service"));
+            }
+            if let Some(theirs) = crates
+                .iter()
+                .find(|(_, name)| *name == dep)
+                .and_then(|(_, name)| layer_of(name))
+                && theirs < mine
+            {
+                wrong.push(format!(
+                    "crate {me} ({}) depends on {dep} ({})",
+                    LAYERS[mine].0, LAYERS[theirs].0
+                ));
+            }
+        }
+        let mut files = vec![];
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read");
+            if text.contains("prompter::") {
+                wrong.push(format!("{} names prompter::", file.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn no_layer_names_a_layer_above_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -145,8 +256,14 @@ fn no_layer_names_a_layer_above_it() {
         let (code, tests) = split_tests(file, &text);
         let named = uses(code)
             .into_iter()
+            .chain(crate_uses(code))
             .map(|u| (u, false))
-            .chain(uses(tests).into_iter().map(|u| (u, true)));
+            .chain(
+                uses(tests)
+                    .into_iter()
+                    .chain(crate_uses(tests))
+                    .map(|u| (u, true)),
+            );
         for (used, in_test) in named {
             if used == me {
                 continue;

@@ -154,6 +154,11 @@ fn schema_names_are_unique() {
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
         &mut files,
     );
+    // The workspace crates (`llm` holds wire types too).
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates")),
+        &mut files,
+    );
     let mut seen: std::collections::HashMap<String, String> = Default::default();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read");

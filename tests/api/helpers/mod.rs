@@ -1,10 +1,12 @@
 //! The test harness: a real server on a loopback port over a fresh database per test, and a
 //! small typed client. `TEST_DATABASE_URL=postgres://...` runs on a fresh PostgreSQL database
-//! (created here, dropped when the test ends); otherwise a SQLite file in a temp dir.
+//! (created here, dropped when the test ends); otherwise a SQLite file in a temp dir. Either is
+//! a copy of one migrated template ([`database`]), not migrated test by test.
 //!
 //! [`fixtures`] makes prompts, versions and runs through the API; [`engine`] sets up runs of
 //! the engine against the fake LLM and waits for them with [`TestApp::engine_idle`].
 pub mod browser;
+pub mod database;
 pub mod engine;
 pub mod fixtures;
 pub mod web;
@@ -41,7 +43,8 @@ pub struct TestApp {
     pg: Option<(String, String)>,
 }
 
-/// A fresh database URL: a new PostgreSQL database, or a SQLite file in `dir`.
+/// A fresh, empty database URL: a new PostgreSQL database, or a SQLite file in `dir` (the
+/// migrations' own tests; a server's tests start from [`database::migrated_database`]).
 pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
@@ -75,7 +78,7 @@ impl TestApp {
     pub async fn spawn_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
         prompter::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg) = fresh_database(dir.path()).await;
+        let (database_url, pg) = database::migrated_database(dir.path()).await;
         let mut config = ServeConfig::new(database_url.clone(), 0);
         config.secret_key = Some("integration-test-secret-key".into());
         config.admin_email = Some("admin@example.com".into());

@@ -5,6 +5,7 @@
 //! answer is the parsed JSON object and the tokens it cost. Providers do no retries of their
 //! own: errors come back typed ([`LlmError`]) with what the provider said about its limits, and
 //! the scheduler decides.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 pub mod anthropic;
 mod credentials;
 pub mod gemini;
@@ -18,9 +19,9 @@ pub mod scheduler;
 
 pub use headers::{parse_reset, rate_limits, retry_after};
 
-use crate::outbound::{Outbound, OutboundError};
 pub use credentials::{Credentials, Provider};
 pub use entity::enums::FailureKind;
+use outbound::{Outbound, OutboundError};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;

@@ -637,7 +637,7 @@ impl Schedulers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{Message, Role, Usage};
+    use crate::{Message, Role, Usage};
     use std::sync::atomic::AtomicUsize;
 
     /// A provider that fails the first `failures` calls with `error`, then answers.
