@@ -102,9 +102,6 @@ pub struct ServeConfig {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PROMPTER_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
-    /// Tasks in a `Sample` run when the request gives no `sample_subset_size`.
-    #[arg(long, env = "PROMPTER_SAMPLE_SUBSET_SIZE", default_value_t = 20)]
-    pub sample_subset_size: u64,
     /// JSON file of model prices (USD per million tokens) that extends or overrides the
     /// built-in table: `{"model-prefix": {"prompt": 0.15, "completion": 0.6}}`.
     #[arg(long, env = "PROMPTER_PRICES_FILE")]
@@ -194,7 +191,6 @@ impl ServeConfig {
             max_body_bytes: crate::limits::DEFAULT_MAX_BODY_BYTES,
             schedule_min_interval: crate::limits::DEFAULT_SCHEDULE_MIN_INTERVAL_SECS,
             http_workers: None,
-            sample_subset_size: 20,
             prices_file: None,
             ml_webhook_auth: true,
             engine: EngineConfig::default(),
@@ -206,6 +202,10 @@ impl ServeConfig {
 /// Settings of the engine, from flags and `PROMPTER_*` variables.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineConfig {
+    /// Tasks in a `Sample` subset (its first N tasks) when a request gives no
+    /// `sample_subset_size`: API, web and scheduled runs alike, and the subsets' counts.
+    #[arg(long, env = "PROMPTER_SAMPLE_SUBSET_SIZE", default_value_t = 20)]
+    pub sample_subset_size: u64,
     /// Run workers in this process (0: none; `prompter worker` runs them elsewhere).
     #[arg(long, env = "PROMPTER_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -270,6 +270,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
+            sample_subset_size: 20,
             workers: 1,
             concurrency: 64,
             lease_secs: 30,

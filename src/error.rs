@@ -13,126 +13,95 @@ pub const LS_API_VERSION: &str = "1.23.2";
 /// Field name → messages, as DRF reports validation errors.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
-/// Every stable `code` of an error body, as the API documents them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// A field is invalid; `validation_errors` names it.
-    ValidationError,
-    /// No credentials were sent.
-    NotAuthenticated,
-    /// The token matches no active user.
-    AuthenticationFailed,
-    /// The caller's role may not do this.
-    PermissionDenied,
-    /// No such object in the caller's organization.
-    NotFound,
-    /// The page number is not valid.
-    InvalidPage,
-    /// The path does not serve this method.
-    MethodNotAllowed,
-    /// The body is larger than the server's limit.
-    PayloadTooLarge,
-    /// The body is not sent as JSON.
-    UnsupportedMediaType,
-    /// The request conflicts with an existing object.
-    UniqueViolation,
-    /// The request names an object that does not exist.
-    InvalidReference,
-    /// A server-side failure; its `id` is in the server log.
-    InternalError,
-    /// The project is already linked to a Label Studio project.
-    AlreadyLinked,
-    /// The import body is not a list of tasks, or a task is invalid.
-    InvalidImport,
-    /// A query parameter does not parse.
-    InvalidQuery,
-    /// A sync or push of the link is running.
-    JobRunning,
-    /// Label Studio answered with an error.
-    LabelStudioError,
-    /// Label Studio cannot be reached.
-    LabelStudioUnreachable,
-    /// The request names no prompt.
-    MissingParentModel,
-    /// The request names no project.
-    MissingProject,
-    /// The project has no ground-truth tasks for a HasGT run.
-    NoGroundTruth,
-    /// The prompt has no version to answer with.
-    NoVersion,
-    /// The body is not valid JSON.
-    ParseError,
-    /// A stored token cannot be decrypted.
-    TokenUnreadable,
-    /// The request asks for something Prompter does not support.
-    Unsupported,
-    /// The version cannot run (no connection, unsupported provider).
-    VersionCannotRun,
+/// Defines [`ErrorCode`] from one table: each row is a code's doc, its variant, its wire
+/// string and its HTTP status (as meilisearch's `make_error_codes!`), generating the enum,
+/// `ALL`, `as_str` and `status`.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $wire:tt, $status:ident;)+) => {
+        /// Every stable `code` of an error body, as the API documents them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        pub enum ErrorCode {
+            $(
+                $(#[$doc])*
+                #[serde(rename = $wire)]
+                $variant,
+            )+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The wire name, e.g. `validation_error`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)+
+                }
+            }
+
+            /// The HTTP status an error with this code is answered with.
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code.
-    pub const ALL: [ErrorCode; 26] = [
-        ErrorCode::ValidationError,
-        ErrorCode::NotAuthenticated,
-        ErrorCode::AuthenticationFailed,
-        ErrorCode::PermissionDenied,
-        ErrorCode::NotFound,
-        ErrorCode::InvalidPage,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::UniqueViolation,
-        ErrorCode::InvalidReference,
-        ErrorCode::InternalError,
-        ErrorCode::AlreadyLinked,
-        ErrorCode::InvalidImport,
-        ErrorCode::InvalidQuery,
-        ErrorCode::JobRunning,
-        ErrorCode::LabelStudioError,
-        ErrorCode::LabelStudioUnreachable,
-        ErrorCode::MissingParentModel,
-        ErrorCode::MissingProject,
-        ErrorCode::NoGroundTruth,
-        ErrorCode::NoVersion,
-        ErrorCode::ParseError,
-        ErrorCode::TokenUnreadable,
-        ErrorCode::Unsupported,
-        ErrorCode::VersionCannotRun,
-    ];
-
-    /// The wire name, e.g. `validation_error`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::ValidationError => "validation_error",
-            ErrorCode::NotAuthenticated => "not_authenticated",
-            ErrorCode::AuthenticationFailed => "authentication_failed",
-            ErrorCode::PermissionDenied => "permission_denied",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::InvalidPage => "invalid_page",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
-            ErrorCode::UniqueViolation => "unique_violation",
-            ErrorCode::InvalidReference => "invalid_reference",
-            ErrorCode::InternalError => "internal_error",
-            ErrorCode::AlreadyLinked => "already_linked",
-            ErrorCode::InvalidImport => "invalid_import",
-            ErrorCode::InvalidQuery => "invalid_query",
-            ErrorCode::JobRunning => "job_running",
-            ErrorCode::LabelStudioError => "label_studio_error",
-            ErrorCode::LabelStudioUnreachable => "label_studio_unreachable",
-            ErrorCode::MissingParentModel => "missing_parent_model",
-            ErrorCode::MissingProject => "missing_project",
-            ErrorCode::NoGroundTruth => "no_ground_truth",
-            ErrorCode::NoVersion => "no_version",
-            ErrorCode::ParseError => "parse_error",
-            ErrorCode::TokenUnreadable => "token_unreadable",
-            ErrorCode::Unsupported => "unsupported",
-            ErrorCode::VersionCannotRun => "version_cannot_run",
-        }
-    }
+error_codes! {
+    /// A field is invalid; `validation_errors` names it.
+    ValidationError = "validation_error", BAD_REQUEST;
+    /// No credentials were sent.
+    NotAuthenticated = "not_authenticated", UNAUTHORIZED;
+    /// The token matches no active user.
+    AuthenticationFailed = "authentication_failed", UNAUTHORIZED;
+    /// The caller's role may not do this.
+    PermissionDenied = "permission_denied", FORBIDDEN;
+    /// No such object in the caller's organization.
+    NotFound = "not_found", NOT_FOUND;
+    /// The page number is not valid.
+    InvalidPage = "invalid_page", NOT_FOUND;
+    /// The path does not serve this method.
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED;
+    /// The body is larger than the server's limit.
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
+    /// The body is not sent as JSON.
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
+    /// The request conflicts with an existing object.
+    UniqueViolation = "unique_violation", BAD_REQUEST;
+    /// The request names an object that does not exist.
+    InvalidReference = "invalid_reference", BAD_REQUEST;
+    /// A server-side failure; its `id` is in the server log.
+    InternalError = "internal_error", INTERNAL_SERVER_ERROR;
+    /// The project is already linked to a Label Studio project.
+    AlreadyLinked = "already_linked", BAD_REQUEST;
+    /// The import body is not a list of tasks, or a task is invalid.
+    InvalidImport = "invalid_import", BAD_REQUEST;
+    /// A query parameter does not parse.
+    InvalidQuery = "invalid_query", BAD_REQUEST;
+    /// A sync or push of the link is running.
+    JobRunning = "job_running", BAD_REQUEST;
+    /// Label Studio answered with an error.
+    LabelStudioError = "label_studio_error", BAD_REQUEST;
+    /// Label Studio cannot be reached.
+    LabelStudioUnreachable = "label_studio_unreachable", BAD_REQUEST;
+    /// The request names no prompt.
+    MissingParentModel = "missing_parent_model", BAD_REQUEST;
+    /// The request names no project.
+    MissingProject = "missing_project", BAD_REQUEST;
+    /// The project has no ground-truth tasks for a HasGT run.
+    NoGroundTruth = "no_ground_truth", BAD_REQUEST;
+    /// The prompt has no version to answer with.
+    NoVersion = "no_version", BAD_REQUEST;
+    /// The body is not valid JSON.
+    ParseError = "parse_error", BAD_REQUEST;
+    /// A stored token cannot be decrypted.
+    TokenUnreadable = "token_unreadable", BAD_REQUEST;
+    /// The request asks for something Prompter does not support.
+    Unsupported = "unsupported", BAD_REQUEST;
+    /// The version cannot run (no connection, unsupported provider).
+    VersionCannotRun = "version_cannot_run", BAD_REQUEST;
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -280,25 +249,10 @@ pub struct ErrorBody {
 }
 
 impl ResponseError for ApiError {
+    /// The status of the error's code: a constraint the validation did not catch (a race) is
+    /// still the client's input, so it answers as its code does (400).
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Validation { .. } | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::NotAuthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound | ApiError::NotFoundAt(_) | ApiError::InvalidPage => {
-                StatusCode::NOT_FOUND
-            }
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            // A constraint the validation did not catch (a race) is still the client's input.
-            ApiError::Database(err) => match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_))
-                | Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            ApiError::Internal(_) | ApiError::Panicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -352,5 +306,79 @@ mod tests {
         for code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).ok(), Some(code.as_str().into()));
         }
+    }
+
+    /// Every code's wire string and status, pinned: a row of the table that changes either
+    /// changes the wire.
+    #[test]
+    fn every_code_has_its_wire_string_and_status() {
+        let pinned: &[(ErrorCode, &str, u16)] = &[
+            (ErrorCode::ValidationError, "validation_error", 400),
+            (ErrorCode::NotAuthenticated, "not_authenticated", 401),
+            (
+                ErrorCode::AuthenticationFailed,
+                "authentication_failed",
+                401,
+            ),
+            (ErrorCode::PermissionDenied, "permission_denied", 403),
+            (ErrorCode::NotFound, "not_found", 404),
+            (ErrorCode::InvalidPage, "invalid_page", 404),
+            (ErrorCode::MethodNotAllowed, "method_not_allowed", 405),
+            (ErrorCode::PayloadTooLarge, "payload_too_large", 413),
+            (
+                ErrorCode::UnsupportedMediaType,
+                "unsupported_media_type",
+                415,
+            ),
+            (ErrorCode::UniqueViolation, "unique_violation", 400),
+            (ErrorCode::InvalidReference, "invalid_reference", 400),
+            (ErrorCode::InternalError, "internal_error", 500),
+            (ErrorCode::AlreadyLinked, "already_linked", 400),
+            (ErrorCode::InvalidImport, "invalid_import", 400),
+            (ErrorCode::InvalidQuery, "invalid_query", 400),
+            (ErrorCode::JobRunning, "job_running", 400),
+            (ErrorCode::LabelStudioError, "label_studio_error", 400),
+            (
+                ErrorCode::LabelStudioUnreachable,
+                "label_studio_unreachable",
+                400,
+            ),
+            (ErrorCode::MissingParentModel, "missing_parent_model", 400),
+            (ErrorCode::MissingProject, "missing_project", 400),
+            (ErrorCode::NoGroundTruth, "no_ground_truth", 400),
+            (ErrorCode::NoVersion, "no_version", 400),
+            (ErrorCode::ParseError, "parse_error", 400),
+            (ErrorCode::TokenUnreadable, "token_unreadable", 400),
+            (ErrorCode::Unsupported, "unsupported", 400),
+            (ErrorCode::VersionCannotRun, "version_cannot_run", 400),
+        ];
+        assert_eq!(pinned.len(), ErrorCode::ALL.len());
+        for &(code, wire, status) in pinned {
+            assert_eq!(code.as_str(), wire);
+            assert_eq!(code.status().as_u16(), status, "{wire}");
+        }
+    }
+
+    /// Each error answers with the status of its code.
+    #[test]
+    fn errors_answer_with_their_codes_status() {
+        let errors = [
+            ApiError::field("title", "bad"),
+            ApiError::bad_request(ErrorCode::JobRunning, "busy"),
+            ApiError::NotAuthenticated,
+            ApiError::InvalidToken,
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::InvalidPage,
+            ApiError::MethodNotAllowed("PUT".into()),
+            ApiError::PayloadTooLarge(1),
+            ApiError::UnsupportedMediaType("text/plain".into()),
+            ApiError::Internal("boom".into()),
+        ];
+        let statuses: Vec<u16> = errors.iter().map(|e| e.status_code().as_u16()).collect();
+        assert_eq!(
+            statuses,
+            [400, 400, 401, 401, 403, 404, 404, 405, 413, 415, 500]
+        );
     }
 }

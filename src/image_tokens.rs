@@ -13,15 +13,17 @@
 //!   Gemini 3 models bill an image at their default (high) media resolution, 1,120 tokens.
 //!
 //! Images are sent at the providers' default detail (`auto`, which is `high` for these sizes).
+use entity::enums::Provider;
 
-/// Tokens of a `width` × `height` image for `model` at `provider` (Label Studio's provider
-/// name: `OpenAI`, `AzureOpenAI`, `Custom`, `Anthropic`, `Gemini`, ...).
-pub fn image_tokens(provider: &str, model: &str, width: u32, height: u32) -> u64 {
+/// Tokens of a `width` × `height` image for `model` at `provider`.
+pub fn image_tokens(provider: Provider, model: &str, width: u32, height: u32) -> u64 {
     let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
     match provider {
-        "Anthropic" => anthropic(w, h),
-        "Gemini" | "VertexAI" => gemini(model, w, h),
-        _ => openai(model, w, h),
+        Provider::Anthropic => anthropic(w, h),
+        Provider::Gemini | Provider::VertexAI => gemini(model, w, h),
+        Provider::OpenAI | Provider::AzureOpenAI | Provider::AzureAIFoundry | Provider::Custom => {
+            openai(model, w, h)
+        }
     }
 }
 
@@ -91,18 +93,22 @@ mod tests {
     #[test]
     fn openai_examples_from_its_docs() {
         // 1024×1024 on gpt-4o: scaled to 768×768, 4 tiles: 85 + 4 × 170.
-        assert_eq!(image_tokens("OpenAI", "gpt-4o", 1024, 1024), 765);
+        assert_eq!(image_tokens(Provider::OpenAI, "gpt-4o", 1024, 1024), 765);
         // 2048×4096: fitted to 1024×2048, then 768×1536: 6 tiles.
-        assert_eq!(image_tokens("OpenAI", "gpt-4o", 2048, 4096), 1105);
+        assert_eq!(image_tokens(Provider::OpenAI, "gpt-4o", 2048, 4096), 1105);
         assert_eq!(
-            image_tokens("AzureOpenAI", "gpt-4o-mini", 1024, 1024),
+            image_tokens(Provider::AzureOpenAI, "gpt-4o-mini", 1024, 1024),
             2833 + 4 * 5667
         );
         // Patches: 1024×1024 is 1024 patches; gpt-5-mini multiplies by 1.62.
-        assert_eq!(image_tokens("OpenAI", "gpt-5-mini", 1024, 1024), 1659);
+        assert_eq!(
+            image_tokens(Provider::OpenAI, "gpt-5-mini", 1024, 1024),
+            1659
+        );
         // 1800×2400 is over 1,536 patches: scaled down to fit.
         assert!(
-            image_tokens("OpenAI", "gpt-4.1-mini", 1800, 2400) <= (1536.0f64 * 1.62).ceil() as u64
+            image_tokens(Provider::OpenAI, "gpt-4.1-mini", 1800, 2400)
+                <= (1536.0f64 * 1.62).ceil() as u64
         );
     }
 
@@ -110,18 +116,21 @@ mod tests {
     fn anthropic_and_gemini_rules() {
         // 1000×1000: 1,333 tokens (1,000,000 / 750).
         assert_eq!(
-            image_tokens("Anthropic", "claude-sonnet-4-5", 1000, 1000),
+            image_tokens(Provider::Anthropic, "claude-sonnet-4-5", 1000, 1000),
             1334
         );
         // Large images are scaled to about 1.15 megapixels first (at most ~1,600 tokens).
-        assert!(image_tokens("Anthropic", "claude-sonnet-4-5", 4000, 3000) <= 1600);
-        assert_eq!(image_tokens("Gemini", "gemini-2.5-flash", 300, 300), 258);
+        assert!(image_tokens(Provider::Anthropic, "claude-sonnet-4-5", 4000, 3000) <= 1600);
         assert_eq!(
-            image_tokens("Gemini", "gemini-2.5-flash", 1024, 1024),
+            image_tokens(Provider::Gemini, "gemini-2.5-flash", 300, 300),
+            258
+        );
+        assert_eq!(
+            image_tokens(Provider::Gemini, "gemini-2.5-flash", 1024, 1024),
             4 * 258
         );
         assert_eq!(
-            image_tokens("Gemini", "gemini-3-pro-preview", 1024, 1024),
+            image_tokens(Provider::Gemini, "gemini-3-pro-preview", 1024, 1024),
             1120
         );
     }

@@ -6,21 +6,29 @@
 //! below it, never one above (`tests/layers.rs` fails the build's tests when one does, and
 //! `LAYERS_GRAPH=1 cargo test --test layers -- --nocapture` prints the graph):
 //!
-//! 1. **Entry points**: `main`, [`cli`], [`startup`], [`fake_llm`]: parse flags, wire the
-//!    server, the workers and the command-line front ends together.
+//! 1. **Entry points**: `main`, [`cli`], [`startup`], [`openapi`] (the document of both HTTP
+//!    front ends), [`fake_llm`]: parse flags, wire the server, the workers and the
+//!    command-line front ends together.
 //! 2. **Front ends**: [`routes`] (the HTTP API, thin handlers), [`web`] (the web app's pages
-//!    over the same services), [`ml_backend`] (Label Studio's ML backend protocol), [`extract`] (request extractors: the caller and its role as a
-//!    type, strict JSON), [`state`], [`telemetry`].
-//! 3. **Background work**: [`engine`] (run queue, workers, pacing, refinement, live
+//!    over the same services), [`ml_backend`] (Label Studio's ML backend protocol), [`extract`]
+//!    (request extractors: the caller and its role as a type, strict JSON), [`telemetry`]. The
+//!    front ends (and [`cli`]) never name one another.
+//! 3. **Presenters**: [`presenters`] (what the front ends show, built once: views with their
+//!    creators, scores and accuracy) and [`state`].
+//! 4. **Background work**: [`engine`] (run queue, workers, pacing, refinement, live
 //!    predictions) and [`label_studio`] (link, sync and push with a real Label Studio).
-//! 4. **Domain services**: [`services`]: plain functions over a database connection that
+//! 5. **Domain services**: [`services`]: plain functions over a database connection that
 //!    read and write rows, scoped to the caller's organization.
-//! 5. **Building blocks**: [`views`] (every wire type), [`llm`] (providers, credentials,
+//! 6. **Building blocks**: [`views`] (every wire type), [`llm`] (providers, credentials,
 //!    dialects), [`label_config`], [`scoring`], [`stats`], [`template`], [`pricing`],
 //!    [`image_tokens`], [`pagination`], [`auth`].
-//! 6. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
+//! 7. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
 //!    [`crypto`], [`util`], [`db`], [`limits`], [`outbound`] (every request made on a user's
 //!    behalf); and the `entity` crate below everything.
+//!
+//! [`llm`], [`label_config`], [`outbound`] and [`fake_llm`] are crates of their own under
+//! `crates/`, re-exported here so that `crate::llm::…` paths read as before: the compiler keeps
+//! them from naming this crate, and Cargo builds them side by side.
 //!
 //! No `unwrap`/`expect` outside tests: a failure on a request path is an [`error::ApiError`],
 //! never a panic (and a panic that still happens is answered by the request middleware in
@@ -35,15 +43,17 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod extract;
-pub mod fake_llm;
+pub use fake_llm;
 pub mod image_tokens;
-pub mod label_config;
+pub use label_config;
 pub mod label_studio;
 pub mod limits;
-pub mod llm;
+pub use llm;
 pub mod ml_backend;
-pub mod outbound;
+pub mod openapi;
+pub use outbound;
 pub mod pagination;
+pub mod presenters;
 pub mod pricing;
 pub mod routes;
 pub mod scoring;

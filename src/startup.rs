@@ -82,7 +82,6 @@ impl Application {
         let engine = Engine::new(db.clone(), secrets.clone(), prices.clone(), engine_config);
         let workers = engine.start();
         let settings = std::sync::Arc::new(Settings {
-            sample_subset_size: config.sample_subset_size,
             ml_webhook_auth: config.ml_webhook_auth,
             prices,
             schedule_min_interval: config.schedule_min_interval,
@@ -224,7 +223,7 @@ fn server(
         App::new()
             .wrap(from_fn(crate::web::settle_sent_forms))
             .wrap(from_fn(crate::extract::reject_nul_in_query))
-            .wrap(from_fn(routes::docs::allow_on_405))
+            .wrap(from_fn(crate::openapi::allow_on_405))
             .wrap(from_fn(crate::telemetry::log_request))
             .wrap(Compress::default())
             .wrap(from_fn(crate::web::security_headers))
@@ -235,6 +234,8 @@ fn server(
             .app_data(query_config())
             .app_data(path_config())
             .configure(routes::configure)
+            .configure(crate::ml_backend::configure)
+            .configure(crate::openapi::configure)
             .configure(crate::web::configure)
             .default_service(web::to(routes::not_found))
     })

@@ -20,8 +20,6 @@ pub struct AppState {
 /// Settings that handlers read, from the configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Tasks in a `Sample` run when the request gives no size.
-    pub sample_subset_size: u64,
     /// Whether `/setup` adds the token header to Label Studio's webhook for the ML backend.
     pub ml_webhook_auth: bool,
     /// Model prices for estimates and run costs.

@@ -2,6 +2,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
+pub mod url;
+
 /// For PATCH bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 /// Use with `#[serde(default, deserialize_with = "crate::util::double_option")]`.
 pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
@@ -252,12 +254,9 @@ pub fn order_by<E: sea_orm::EntityTrait>(
     (query, ordered)
 }
 
-/// Installs rustls' ring crypto provider for the process (reqwest is built without a bundled
-/// TLS backend; ring is the one the database driver already brings). Called at start-up and by
-/// `llm::http_client`; installing twice is harmless.
-pub fn install_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+/// Installs rustls' ring crypto provider for the process; it lives with the HTTP clients in
+/// the `outbound` crate.
+pub use crate::outbound::install_tls;
 
 #[cfg(test)]
 mod tests {

@@ -1,17 +1,25 @@
-//! The vocabularies of the tables: run, slice, refinement and link statuses, run subsets, and
-//! the scopes and budget periods of provider connections, stored as the strings Label Studio
-//! uses and typed everywhere else.
+//! The vocabularies of the tables: run, slice, refinement and link statuses, run subsets, the
+//! scopes and budget periods of provider connections, LLM providers, prompt skills and the
+//! kinds of failures, stored as the strings Label Studio uses and typed everywhere else.
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+mod failure;
+mod lists;
+
+pub use failure::FailureKind;
+pub use lists::StringList;
+
 /// Defines a string-valued enum stored in a column, with serde and OpenAPI names equal to the
-/// stored ones, `as_str` and `ALL`.
+/// stored ones, `as_str`, `ALL` and `parse`. A name that is not one of the values does not
+/// deserialize; the message names the allowed ones (`"x" is not a valid choice: one of a, b.`),
+/// which a JSON body's 400 then shows under the field's name.
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize,
-            Deserialize, utoipa::ToSchema,
+            utoipa::ToSchema,
         )]
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
         pub enum $name {
@@ -37,6 +45,20 @@ macro_rules! vocabulary {
             /// The value of an exact stored or wire name.
             pub fn parse(name: &str) -> Option<$name> {
                 Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+
+            /// The message for a name that is none of the values, naming the allowed ones.
+            pub fn invalid_choice(name: &str) -> String {
+                let allowed: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                format!("\"{name}\" is not a valid choice: one of {}.", allowed.join(", "))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = String::deserialize(deserializer)?;
+                $name::parse(&name)
+                    .ok_or_else(|| serde::de::Error::custom($name::invalid_choice(&name)))
             }
         }
 
@@ -182,5 +204,46 @@ vocabulary!(
         Active = "active",
         /// Does not fire.
         Paused = "paused",
+    }
+);
+
+vocabulary!(
+    /// An LLM provider (Label Studio's `ProviderEnum`), in Label Studio's order (the order of
+    /// `provider-choices`).
+    Provider {
+        /// OpenAI.
+        OpenAI = "OpenAI",
+        /// Azure OpenAI; `endpoint` and `deployment_name` name the deployment.
+        AzureOpenAI = "AzureOpenAI",
+        /// Azure AI Foundry.
+        AzureAIFoundry = "AzureAIFoundry",
+        /// Google Vertex AI; uses the `google_*` fields.
+        VertexAI = "VertexAI",
+        /// Google Gemini.
+        Gemini = "Gemini",
+        /// Anthropic.
+        Anthropic = "Anthropic",
+        /// Any OpenAI-compatible server at `endpoint`.
+        Custom = "Custom",
+    }
+);
+
+impl Provider {
+    /// Whether `endpoint`, when given, must be an http(s) URL: it is the base URL of every
+    /// provider's API (Custom and Azure OpenAI need one; it overrides the others' default),
+    /// except Vertex AI's, which names a region.
+    pub fn needs_url_endpoint(self) -> bool {
+        !matches!(self, Provider::VertexAI)
+    }
+}
+
+vocabulary!(
+    /// A Prompts skill (Label Studio's `SkillNameEnum`: `skill_name` of a prompt,
+    /// `project_type` of compatible-projects).
+    Skill {
+        /// `Choices` over text (or an image).
+        TextClassification = "TextClassification",
+        /// `Labels` spans over text.
+        NamedEntityRecognition = "NamedEntityRecognition",
     }
 );

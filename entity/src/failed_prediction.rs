@@ -13,7 +13,7 @@ pub struct Model {
     pub model_version: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub message: Option<String>,
-    pub error_type: Option<String>,
+    pub error_type: Option<crate::enums::FailureKind>,
     pub inference_time: Option<f64>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,

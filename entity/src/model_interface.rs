@@ -11,14 +11,16 @@ pub struct Model {
     pub title: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub description: Option<String>,
-    pub skill_name: Option<String>,
-    pub input_fields: Json,
-    pub output_classes: Json,
+    pub skill_name: Option<crate::enums::Skill>,
+    /// Task-data fields the prompt reads.
+    pub input_fields: crate::enums::StringList,
+    /// Label values the prompt outputs.
+    pub output_classes: crate::enums::StringList,
     pub created_by_id: Option<i64>,
     /// The version the prompt's ML backend answers with (none: its newest version).
     pub deployed_version_id: Option<i64>,
     /// Registry: tags, a JSON list of strings.
-    pub tags: Json,
+    pub tags: crate::enums::StringList,
     /// Registry: the business domain.
     pub domain: Option<String>,
     /// Registry: draft, deployed, paused or archived.

@@ -9,8 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub organization_id: i64,
-    pub provider: String,
-    pub scope: String,
+    pub provider: crate::enums::Provider,
+    pub scope: crate::enums::ConnectionScope,
     #[sea_orm(column_type = "Text", nullable)]
     pub api_key_enc: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
@@ -27,7 +27,7 @@ pub struct Model {
     pub budget_alert_threshold: Option<f64>,
     pub budget_limit: Option<f64>,
     pub budget_total_spent: f64,
-    pub budget_reset_period: Option<String>,
+    pub budget_reset_period: Option<crate::enums::BudgetResetPeriod>,
     pub budget_last_reset_date: Option<DateTimeUtc>,
     pub budget_alerted_at: Option<DateTimeUtc>,
     pub model_params: Option<Json>,

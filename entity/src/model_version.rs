@@ -12,7 +12,7 @@ pub struct Model {
     pub title: String,
     #[sea_orm(column_type = "Text")]
     pub prompt: String,
-    pub provider: String,
+    pub provider: crate::enums::Provider,
     pub provider_model_id: String,
     pub model_provider_connection_id: Option<i64>,
     pub max_few_shot_examples: Option<i32>,

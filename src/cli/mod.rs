@@ -115,7 +115,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Migrate { database, command } => migrate(database, command).await,
         Command::Admin { database, command } => admin(database, command).await,
         Command::Openapi => {
-            print!("{}", crate::routes::docs::openapi_json());
+            print!("{}", crate::openapi::openapi_json());
             Ok(())
         }
         Command::FakeLlm { port, config } => fake_llm(config, port).await,

@@ -21,11 +21,12 @@ pub enum Subset {
 }
 
 impl Subset {
-    fn as_str(self) -> &'static str {
+    /// The run subset it names.
+    fn subset(self) -> entity::enums::Subset {
         match self {
-            Subset::All => "All",
-            Subset::HasGT => "HasGT",
-            Subset::Sample => "Sample",
+            Subset::All => entity::enums::Subset::All,
+            Subset::HasGT => entity::enums::Subset::HasGT,
+            Subset::Sample => entity::enums::Subset::Sample,
         }
     }
 }
@@ -165,7 +166,7 @@ async fn follow(args: RunArgs, interrupted: Arc<Notify>) -> Result<Ended, String
         "/api/prompts/{}/versions/{}/inference-runs",
         args.prompt, args.version
     );
-    let mut body = json!({"project": args.project, "project_subset": args.subset.as_str()});
+    let mut body = json!({"project": args.project, "project_subset": args.subset.subset()});
     if args.only_missing {
         body["only_missing_predictions"] = json!(true);
     }
@@ -263,12 +264,17 @@ async fn summary(api: &Api, id: i64, run: &Value) -> String {
             .unwrap_or(Value::Null)
     };
     let gt = find("ground_truth_accuracy");
-    let accuracy = match (gt["correct"].as_u64(), gt["ground_truth_tasks"].as_u64()) {
-        (Some(correct), Some(n)) if n > 0 => format!(
-            "accuracy {:.1}% ({correct} of {n} ground-truth tasks)",
-            100.0 * correct as f64 / n as f64
+    let count = |key: &str| gt[key].as_i64().unwrap_or(0);
+    let scored =
+        crate::scoring::Accuracy::new(count("correct"), count("predicted"), count("failed"));
+    let accuracy = match scored.value() {
+        Some(_) => format!(
+            "accuracy {} ({} correct of {} ground-truth tasks)",
+            scored.label(),
+            scored.correct,
+            scored.scored()
         ),
-        _ => "no ground truth to score against".into(),
+        None => "no ground truth to score against".into(),
     };
     let failures = find("failed_predictions")["by_error_type"]
         .as_object()

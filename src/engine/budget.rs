@@ -159,4 +159,17 @@ impl Gates {
             Err(_) => Arc::new(Gate::new(id)),
         }
     }
+
+    /// Makes every gate read the spending and limit from the database at its next call
+    /// instead of trusting its last read for up to [`REFRESH`] (a limit just changed; tests
+    /// use it rather than wait the interval out).
+    pub fn expire_reads(&self) {
+        if let Ok(gates) = self.gates.lock() {
+            for gate in gates.values() {
+                if let Ok(mut s) = gate.state.lock() {
+                    s.read_at = None;
+                }
+            }
+        }
+    }
 }

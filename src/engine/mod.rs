@@ -17,6 +17,7 @@ pub mod prompt;
 pub mod queue;
 pub mod refine;
 pub mod schedules;
+pub mod use_cases;
 mod worker;
 
 use crate::crypto::Secrets;

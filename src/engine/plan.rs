@@ -8,7 +8,7 @@ use super::images::ImageResolver;
 use super::prompt;
 use crate::label_config::LabelConfig;
 use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
-use crate::llm::{Credentials, Provider};
+use crate::llm::{Credentials, FailureKind};
 use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Part, Role};
 use crate::pricing::Price;
 use crate::services::ls_access;
@@ -32,7 +32,7 @@ pub const SYSTEMIC_FAILURES: u32 = 5;
 #[derive(Debug, Default)]
 struct Streak {
     succeeded: bool,
-    kind: &'static str,
+    kind: Option<crate::llm::FailureKind>,
     count: u32,
 }
 
@@ -174,6 +174,23 @@ async fn prompt_model_params(
         .unwrap_or_default())
 }
 
+/// The parameters a call uses, by the one inheritance rule: its own (`own`: the version's, or
+/// a step's when it has its own) over its prompt's (`prompt`: `parameters.model_params`), over
+/// those of the connection it calls through.
+async fn inherit(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    connection_id: i64,
+    prompt: &ModelParams,
+    own: ModelParams,
+) -> ModelParams {
+    let connection = model_providers::find(db, organization_id, connection_id)
+        .await
+        .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
+        .unwrap_or_default();
+    own.over(&prompt.over(&connection))
+}
+
 /// The instructions every call starts with.
 fn system_message(schema: &Value) -> String {
     format!(
@@ -223,23 +240,15 @@ impl Plan {
                 version.title
             )));
         };
-        if let Some(p) = Provider::parse(&version.provider)
-            && !crate::llm::is_supported(p)
-        {
-            return Err(PlanError(crate::llm::unsupported_message(p)));
+        if !crate::llm::is_supported(version.provider) {
+            return Err(PlanError(crate::llm::unsupported_message(version.provider)));
         }
         let model = version.provider_model_id.clone();
         let scheduler =
             scheduler_for(engine, db, version.organization_id, connection_id, &model).await?;
-        // The version's parameters over its prompt's (`parameters.model_params`), over its
-        // connection's.
         let inherited = prompt_model_params(db, version.parent_model_id).await?;
-        let defaults = model_providers::find(db, version.organization_id, connection_id)
-            .await
-            .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
-            .unwrap_or_default();
-        let defaults = inherited.over(&defaults);
-        let params = ModelParams::from_stored(version.model_params.as_ref()).over(&defaults);
+        let own = ModelParams::from_stored(version.model_params.as_ref());
+        let params = inherit(db, version.organization_id, connection_id, &inherited, own).await;
         let schema = config.output_schema();
         if schema["properties"]
             .as_object()
@@ -289,16 +298,12 @@ impl Plan {
                     .unwrap_or_else(|| version.provider_model_id.clone());
                 let scheduler =
                     scheduler_for(engine, db, version.organization_id, connection, &model).await?;
-                let defaults = model_providers::find(db, version.organization_id, connection)
-                    .await
-                    .map(|c| ModelParams::from_stored(c.model_params.as_ref()))
-                    .unwrap_or_default();
-                let defaults = inherited.over(&defaults);
-                let params = step
+                let own = step
                     .model_params
                     .clone()
-                    .unwrap_or_else(|| ModelParams::from_stored(version.model_params.as_ref()))
-                    .over(&defaults);
+                    .unwrap_or_else(|| ModelParams::from_stored(version.model_params.as_ref()));
+                let params =
+                    inherit(db, version.organization_id, connection, &inherited, own).await;
                 let outputs = step.outputs();
                 let schema = step_schema(&outputs);
                 steps.push(StepPlan {
@@ -433,13 +438,13 @@ impl Plan {
             Ok(m) => m,
             Err(e) => {
                 let error_type = match e {
-                    TemplateError::MissingField(_) => "MissingField",
-                    TemplateError::Syntax(_) => "PromptError",
+                    TemplateError::MissingField(_) => FailureKind::MissingField,
+                    TemplateError::Syntax(_) => FailureKind::PromptError,
                 };
                 return TaskOutcome::Failure(FailureResult {
                     task_id,
                     message: e.to_string(),
-                    error_type: error_type.into(),
+                    error_type,
                     ..Default::default()
                 });
             }
@@ -450,7 +455,7 @@ impl Plan {
                 return TaskOutcome::Failure(FailureResult {
                     task_id,
                     message,
-                    error_type: "ImageError".into(),
+                    error_type: FailureKind::ImageError,
                     ..Default::default()
                 });
             }
@@ -528,7 +533,7 @@ impl Plan {
                 TaskOutcome::Failure(FailureResult {
                     task_id,
                     message: e.to_string(),
-                    error_type: e.error_type().into(),
+                    error_type: e.error_type(),
                     inference_time: None,
                     prompt_tokens: (usage.prompt_tokens > 0).then_some(usage.prompt_tokens as i64),
                     completion_tokens: (usage.completion_tokens > 0)
@@ -553,8 +558,8 @@ impl Plan {
                 None
             }
             Err(e) if !streak.succeeded && is_systemic(e) => {
-                if streak.kind != e.error_type() {
-                    streak.kind = e.error_type();
+                if streak.kind.as_ref() != Some(&e.error_type()) {
+                    streak.kind = Some(e.error_type());
                     streak.count = 0;
                 }
                 streak.count += 1;

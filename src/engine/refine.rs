@@ -21,7 +21,6 @@ use super::Engine;
 use super::plan::scheduler_for;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::llm::Provider;
 use crate::llm::scheduler::Cancel;
 use crate::llm::{LlmError, LlmRequest, Usage};
 use crate::pricing::PriceTable;
@@ -96,12 +95,10 @@ pub async fn create(
     let connection = model_providers::find(db, caller.organization_id, connection_id)
         .await
         .map_err(|e| e.not_found_as_field("teacher_model_provider_connection_id", connection_id))?;
-    if let Some(p) = Provider::parse(&connection.provider)
-        && !crate::llm::is_supported(p)
-    {
+    if !crate::llm::is_supported(connection.provider) {
         return Err(ApiError::field(
             "teacher_model_provider_connection_id",
-            crate::llm::unsupported_message(p),
+            crate::llm::unsupported_message(connection.provider),
         ));
     }
     let now = crate::util::now();

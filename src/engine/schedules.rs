@@ -9,12 +9,23 @@ use std::time::Duration;
 pub async fn run(engine: Engine) {
     let every = Duration::from_millis(engine.config().schedule_poll_ms.max(10));
     let stop = engine.shutdown_signal().clone();
+    match schedules::realign(engine.db(), crate::util::now()).await {
+        Ok(0) => {}
+        Ok(moved) => tracing::info!(moved, "schedules' next firings recomputed"),
+        Err(e) => tracing::warn!(error = %e, "schedules could not be realigned"),
+    }
     loop {
         tokio::select! {
             _ = stop.canceled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        match schedules::fire_due(engine.db(), crate::util::now()).await {
+        match schedules::fire_due(
+            engine.db(),
+            crate::util::now(),
+            engine.config().sample_subset_size,
+        )
+        .await
+        {
             Ok(fired) => {
                 if fired.iter().any(|f| matches!(f, Fired::Run { .. })) {
                     engine.wake();

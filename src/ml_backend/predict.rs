@@ -169,7 +169,7 @@ pub async fn predict(
     .map_err(|e| ApiError::bad_request(ErrorCode::VersionCannotRun, e.0))?;
     let failed: Vec<&str> = answers
         .iter()
-        .filter_map(|a| a.error_type.as_deref())
+        .filter_map(|a| a.error_type.as_ref().map(|k| k.as_str()))
         .collect();
     if !failed.is_empty() {
         tracing::info!(prompt = prompt.id, tasks = count, failed = failed.len(), kinds = ?failed, "ML backend predictions with failures");

@@ -35,8 +35,13 @@ pub async fn subsets(
     id: web::Path<i64>,
     _query: web::Query<SubsetsQuery>,
 ) -> ApiResult<Json<Vec<SubsetView>>> {
-    let (counts, config) =
-        service::subsets(&state.db, &caller, *id, state.settings.sample_subset_size).await?;
+    let (counts, config) = service::subsets(
+        &state.db,
+        &caller,
+        *id,
+        state.engine.config().sample_subset_size,
+    )
+    .await?;
     let columns: Vec<Value> = config
         .input_fields()
         .into_iter()
@@ -45,7 +50,7 @@ pub async fn subsets(
     let views: Vec<SubsetView> = counts
         .into_iter()
         .map(|c| SubsetView {
-            subset: c.subset.into(),
+            subset: c.subset,
             count: c.count,
             columns_schema: columns.clone(),
         })
@@ -99,7 +104,10 @@ pub async fn subset_tasks(
             .filter(|s| !s.is_empty())
             .map(|s| {
                 crate::services::runs::Subset::parse(&s).ok_or_else(|| {
-                    ApiError::field("project_subset", format!("\"{s}\" is not a valid choice."))
+                    ApiError::field(
+                        "project_subset",
+                        crate::services::runs::Subset::invalid_choice(&s),
+                    )
                 })
             })
             .transpose()?,
@@ -126,7 +134,7 @@ pub async fn subset_tasks(
         *id,
         &query,
         request,
-        state.settings.sample_subset_size,
+        state.engine.config().sample_subset_size,
     )
     .await?;
     let shown = found.page.offset + found.items.len() as u64;

@@ -5,7 +5,6 @@ use crate::pagination::Page;
 use actix_web::{HttpRequest, web};
 
 pub mod annotations;
-pub mod docs;
 pub mod evaluation;
 pub mod health;
 pub mod label_studio;
@@ -41,8 +40,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     evaluation::configure(cfg);
     live::configure(cfg);
     label_studio::configure(cfg);
-    crate::ml_backend::configure(cfg);
-    docs::configure(cfg);
 }
 
 /// A resource served on `path` and on its opposite trailing-slash variant, so that clients
@@ -79,7 +76,7 @@ pub fn page_links(req: &HttpRequest, page: Page, count: u64) -> (Option<String>,
         }
         let query: Vec<String> = pairs
             .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .map(|(k, v)| format!("{}={}", query_value(k), query_value(v)))
             .collect();
         if query.is_empty() {
             base.clone()
@@ -92,21 +89,14 @@ pub fn page_links(req: &HttpRequest, page: Page, count: u64) -> (Option<String>,
     (next, previous)
 }
 
+fn query_value(s: &str) -> String {
+    crate::util::url::encode(s, crate::util::url::Part::QueryValue)
+}
+
 fn url_pairs(query: &str) -> Vec<(String, String)> {
     web::Query::<Vec<(String, String)>>::from_query(query)
         .map(|q| q.into_inner())
         .unwrap_or_default()
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Parses a comma-separated id list (`ids=1%2C2`); any non-integer answers 400 on `field`.

@@ -7,7 +7,7 @@ use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::llm::Provider;
-use crate::services::accounts;
+use crate::presenters::model_providers::views;
 use crate::services::model_providers as service;
 use crate::state::AppState;
 use crate::views::model_providers::{
@@ -34,22 +34,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     );
-}
-
-/// Builds the views of `connections` with their creators.
-pub async fn views(
-    state: &AppState,
-    connections: Vec<connection::Model>,
-) -> ApiResult<Vec<ModelProviderConnectionView>> {
-    let creators: Vec<i64> = connections.iter().filter_map(|c| c.created_by_id).collect();
-    let users = accounts::users_by_id(&state.db, &creators).await?;
-    Ok(connections
-        .into_iter()
-        .map(|c| {
-            let creator = c.created_by_id.and_then(|id| users.get(&id));
-            ModelProviderConnectionView::new(c, creator)
-        })
-        .collect())
 }
 
 async fn one_view(

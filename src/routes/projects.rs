@@ -4,8 +4,9 @@ use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
+use crate::presenters::projects::views;
 use crate::services::projects::{self as service, ListFilter, config_of};
-use crate::services::{accounts, tasks};
+use crate::services::tasks;
 use crate::state::AppState;
 use crate::views::projects::{
     ImportQuery, ImportView, LabelConfigInput, LabelConfigView, ProjectInput, ProjectListQuery,
@@ -35,23 +36,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource("/api/projects/{id}/validate/").route(web::post().to(validate_project_config)),
     )
     .service(resource("/api/projects/{id}/tasks/").route(web::delete().to(delete_all_tasks)));
-}
-
-/// Builds the views of `projects` with their counters and creators.
-pub async fn views(state: &AppState, projects: Vec<project::Model>) -> ApiResult<Vec<ProjectView>> {
-    let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
-    let creators: Vec<i64> = projects.iter().filter_map(|p| p.created_by_id).collect();
-    let mut stats = service::stats(&state.db, &ids).await?;
-    let users = accounts::users_by_id(&state.db, &creators).await?;
-    Ok(projects
-        .into_iter()
-        .map(|p| {
-            let config = config_of(&p);
-            let s = stats.remove(&p.id).unwrap_or_default();
-            let creator = p.created_by_id.and_then(|id| users.get(&id));
-            ProjectView::new(p, &config, s, creator)
-        })
-        .collect())
 }
 
 async fn one_view(state: &AppState, project: project::Model) -> ApiResult<ProjectView> {

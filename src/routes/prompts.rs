@@ -5,15 +5,13 @@ use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::label_config::Skill;
+use crate::presenters::prompts::{creators, detail_views};
+use crate::services::projects;
 use crate::services::prompts::{self as service, ListFilter};
-use crate::services::{accounts, projects};
 use crate::state::AppState;
 use crate::views::projects::ProjectView;
 use crate::views::prompts::PromptInput;
-use crate::views::prompts::{
-    AssociatedProject, CompatibleQuery, PromptDetailView, PromptFields, PromptListQuery, PromptView,
-};
-use crate::views::users::UserSimple;
+use crate::views::prompts::{CompatibleQuery, PromptDetailView, PromptListQuery, PromptView};
 use crate::views::{PageParams, Paginated};
 use actix_web::{HttpRequest, web};
 use entity::enums::PromptStatus;
@@ -33,56 +31,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     );
-}
-
-/// The users of `ids` as `UserSimple`, by id (creators, authors).
-pub async fn creators(
-    state: &AppState,
-    ids: impl Iterator<Item = Option<i64>>,
-) -> ApiResult<std::collections::HashMap<i64, UserSimple>> {
-    let ids: Vec<i64> = ids.flatten().collect();
-    Ok(accounts::users_by_id(&state.db, &ids)
-        .await?
-        .iter()
-        .map(|(id, u)| (*id, UserSimple::from(u)))
-        .collect())
-}
-
-/// The detail views of `prompts`: projects as `{id, title}`, counts and best score.
-pub async fn detail_views(
-    state: &AppState,
-    mut prompts: Vec<model_interface::Model>,
-) -> ApiResult<Vec<PromptDetailView>> {
-    service::forget_deleted_deployed(&state.db, &mut prompts).await?;
-    let ids: Vec<i64> = prompts.iter().map(|p| p.id).collect();
-    let mut links = service::associations(&state.db, &ids).await?;
-    let project_ids: Vec<i64> = links.values().flatten().copied().collect();
-    let titles = service::project_titles(&state.db, &project_ids).await?;
-    let mut stats = service::stats(&state.db, &ids).await?;
-    let users = creators(state, prompts.iter().map(|p| p.created_by_id)).await?;
-    Ok(prompts
-        .into_iter()
-        .map(|p| {
-            let s = stats.remove(&p.id).unwrap_or_default();
-            let creator = p.created_by_id.and_then(|id| users.get(&id).cloned());
-            let projects = links
-                .remove(&p.id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|id| AssociatedProject {
-                    id,
-                    title: titles.get(&id).cloned(),
-                })
-                .collect();
-            PromptDetailView {
-                prompt: PromptFields::new(p, creator),
-                associated_projects: projects,
-                versions_count: s.versions_count,
-                runs_count: s.runs_count,
-                best_score: s.best_score,
-            }
-        })
-        .collect())
 }
 
 async fn plain_view(state: &AppState, prompt: model_interface::Model) -> ApiResult<PromptView> {
@@ -128,15 +76,7 @@ pub async fn list(
     let filter = ListFilter {
         search: query.search,
         ordering: query.ordering,
-        tags: query
-            .tags
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
+        tags: service::parse_tags(query.tags.as_deref().unwrap_or("")),
         domain: query.domain.filter(|d| !d.trim().is_empty()),
         status,
     };
@@ -219,13 +159,11 @@ pub async fn compatible_projects(
     query: web::Query<CompatibleQuery>,
 ) -> ApiResult<Json<Paginated<ProjectView>>> {
     let request = paging.resolve(100, 1000)?;
-    let raw = query
-        .project_type
-        .clone()
-        .unwrap_or_else(|| Skill::TextClassification.as_str().into());
-    let skill = Skill::parse(&raw).ok_or_else(|| {
-        ApiError::field("project_type", format!("\"{raw}\" is not a valid choice."))
-    })?;
+    let skill = match query.project_type.as_deref() {
+        None => Skill::TextClassification,
+        Some(raw) => Skill::parse(raw)
+            .ok_or_else(|| ApiError::field("project_type", Skill::invalid_choice(raw)))?,
+    };
     let filter = projects::ListFilter {
         title: query.title.clone().filter(|t| !t.is_empty()),
         search: None,
@@ -247,7 +185,7 @@ pub async fn compatible_projects(
         .collect();
     let items = projects::by_ids_in_order(&state.db, &page_ids).await?;
     let (next, previous) = page_links(&req, page, count);
-    let results = super::projects::views(&state, items).await?;
+    let results = crate::presenters::projects::views(&state, items).await?;
     Ok(Json(Paginated {
         count,
         next,

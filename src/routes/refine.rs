@@ -2,11 +2,11 @@
 //! (`versions.refine_prompt` and `versions.get_refined_prompt`).
 use super::resource;
 use super::respond::{Accepted, Created, Either, Json};
-use super::versions::views;
 use crate::auth::{AuthUser, Manager};
 use crate::engine::refine as service;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
+use crate::presenters::versions::views;
 use crate::services::versions;
 use crate::state::AppState;
 use crate::views::refine::{RefineInput, RefineQuery, RefinedPromptView, RefinedQuery};

@@ -8,15 +8,16 @@ use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::presenters::registry::{comment_views, schedule_views};
 use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::registry::{
     CommentInput, CommentView, ExportQuery, ImportBody, ImportQuery, ImportedView, PromptDocument,
-    ScheduleInput, ScheduleView,
+    ScheduleInput, SchedulePreviewQuery, SchedulePreviewView, ScheduleView,
 };
 use actix_web::{HttpRequest, web};
-use entity::{prompt_comment, prompt_schedule};
+use entity::prompt_schedule;
 
 /// Registers the registry routes (import before the prompts' `{id}` routes).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list_comments))
             .route(web::post().to(create_comment)),
     )
+    .service(resource("/api/schedules/preview").route(web::get().to(preview_schedule)))
     .service(
         resource("/api/prompts/{id}/schedules")
             .route(web::get().to(list_schedules))
@@ -44,26 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(delete_schedule)),
     )
     .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
-}
-
-/// The views of comments with their authors.
-pub async fn comment_views(
-    state: &AppState,
-    found: Vec<prompt_comment::Model>,
-) -> ApiResult<Vec<CommentView>> {
-    let users = super::prompts::creators(state, found.iter().map(|c| c.author_id)).await?;
-    Ok(found
-        .into_iter()
-        .map(|c| CommentView {
-            id: c.id,
-            prompt: c.prompt_id,
-            version: c.version_id,
-            kind: c.kind,
-            text: c.text,
-            author: c.author_id.and_then(|id| users.get(&id).cloned()),
-            created_at: c.created_at,
-        })
-        .collect())
 }
 
 /// The prompt's comments, newest first: notes, and the reasons of deployment and status
@@ -109,37 +91,6 @@ pub async fn create_comment(
     Ok(Created(view))
 }
 
-/// The views of schedules with their runs and creators.
-pub async fn schedule_views(
-    state: &AppState,
-    found: Vec<prompt_schedule::Model>,
-) -> ApiResult<Vec<ScheduleView>> {
-    let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
-    let mut runs = schedules::runs_of(&state.db, &ids).await?;
-    let users = super::prompts::creators(state, found.iter().map(|s| s.created_by_id)).await?;
-    Ok(found
-        .into_iter()
-        .map(|s| ScheduleView {
-            runs: runs.remove(&s.id).unwrap_or_default(),
-            id: s.id,
-            prompt: s.prompt_id,
-            version: s.version_id,
-            project: s.project_id,
-            project_subset: s.project_subset,
-            only_missing_predictions: s.only_missing_predictions,
-            cron: s.cron,
-            timezone: s.timezone,
-            status: s.status,
-            next_run_at: s.next_run_at,
-            last_run_at: s.last_run_at,
-            last_run: s.last_run_id,
-            created_by: s.created_by_id.and_then(|id| users.get(&id).cloned()),
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        })
-        .collect())
-}
-
 async fn one_schedule(state: &AppState, s: prompt_schedule::Model) -> ApiResult<ScheduleView> {
     schedule_views(state, vec![s])
         .await?
@@ -160,8 +111,38 @@ pub async fn list_schedules(
     Ok(Json(schedule_views(&state, found).await?))
 }
 
-/// Creates a schedule: a cron expression (five fields, or six with seconds first) in an IANA
-/// time zone. Each slot fires once across every server and worker on the database; it runs
+/// The next three firings of a cron expression in a time zone, as a schedule with it would
+/// fire; refused with 400 on `cron` or `timezone` exactly as creating that schedule would be
+/// (the message names the field of the expression and what it allows).
+#[utoipa::path(get, path = "/api/schedules/preview", tag = "registry",
+    params(SchedulePreviewQuery),
+    responses((status = 200, body = SchedulePreviewView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn preview_schedule(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    query: web::Query<SchedulePreviewQuery>,
+) -> ApiResult<web::Json<SchedulePreviewView>> {
+    let timezone = query.timezone.clone().unwrap_or_default();
+    let (tz, firings) = schedules::preview(
+        &query.cron,
+        &timezone,
+        crate::util::now(),
+        state.settings.schedule_min_interval,
+    )?;
+    Ok(web::Json(SchedulePreviewView {
+        cron: query.cron.trim().to_string(),
+        timezone: tz.name().to_string(),
+        next_local: firings
+            .iter()
+            .map(|t| t.with_timezone(&tz).to_rfc3339())
+            .collect(),
+        next_run_at: firings,
+    }))
+}
+
+/// Creates a schedule: a cron expression as Unix writes it (five fields, minute hour
+/// day-of-month month weekday, 0 and 7 Sunday; or six with seconds first) in an IANA time
+/// zone. Each slot fires once across every server and worker on the database; it runs
 /// the given version, or the deployed one, over the project's subset, by default only tasks
 /// without a prediction of that version.
 #[utoipa::path(post, path = "/api/prompts/{id}/schedules", tag = "registry",

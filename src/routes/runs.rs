@@ -5,18 +5,16 @@ use super::respond::{Created, Json};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::services::accounts;
+use crate::presenters::runs::views;
 use crate::services::results::{self, FailureResult, PredictionResult, RunContext};
 use crate::services::runs::{self as service, ListFilter};
 use crate::state::AppState;
 use crate::views::runs::{
     BatchFailedInput, BatchFailedView, BatchPredictionsInput, BatchPredictionsView, BatchQuery,
-    CancelView, RetryStateView, RunErrorView, RunInput, RunListQuery, RunView,
+    CancelView, RunInput, RunListQuery, RunView,
 };
-use crate::views::users::UserSimple;
 use actix_web::web;
-use entity::model_run;
-use sea_orm::EntityTrait;
+use entity::enums::FailureKind;
 use serde_json::Value;
 
 /// Registers the run routes.
@@ -35,73 +33,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource("/api/model-run/batch-failed-predictions")
             .route(web::post().to(batch_failed_predictions)),
     );
-}
-
-/// The views of `runs` of the prompt `prompt_id`.
-pub async fn views(
-    state: &AppState,
-    prompt_id: i64,
-    runs: Vec<model_run::Model>,
-) -> ApiResult<Vec<RunView>> {
-    let creators: Vec<i64> = runs.iter().filter_map(|r| r.created_by_id).collect();
-    let users = accounts::users_by_id(&state.db, &creators).await?;
-    let failed: Vec<i64> = runs
-        .iter()
-        .filter(|r| r.total_failed > 0)
-        .map(|r| r.id)
-        .collect();
-    let failures = service::latest_failures(&state.db, &failed).await?;
-    let active: Vec<&model_run::Model> = runs.iter().filter(|r| r.status.is_active()).collect();
-    let mut retrying = std::collections::HashMap::new();
-    for run in active {
-        if let Some(state) = retry_state(state, run).await? {
-            retrying.insert(run.id, state);
-        }
-    }
-    Ok(runs
-        .into_iter()
-        .map(|r| {
-            let creator = r
-                .created_by_id
-                .and_then(|id| users.get(&id))
-                .map(UserSimple::from);
-            let id = r.id;
-            let mut view = RunView::new(r, prompt_id, creator);
-            view.last_error = failures.get(&id).map(|f| RunErrorView {
-                error_type: f.error_type.clone(),
-                message: f.message.clone(),
-                task: f.task_id,
-                at: f.created_at,
-            });
-            view.retry_state = retrying.remove(&id);
-            view
-        })
-        .collect())
-}
-
-/// What this server's engine is retrying for an active run: the retry state of the scheduler
-/// of its version's connection and model, if that scheduler retried since the run started.
-async fn retry_state(
-    state: &AppState,
-    run: &model_run::Model,
-) -> ApiResult<Option<RetryStateView>> {
-    let Some(version) = entity::model_version::Entity::find_by_id(run.model_version_id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(connection) = version.model_provider_connection_id else {
-        return Ok(None);
-    };
-    let since = run.triggered_at.unwrap_or(run.created_at);
-    Ok(state
-        .engine
-        .schedulers()
-        .find(connection, &version.provider_model_id)
-        .and_then(|s| s.retry_state())
-        .filter(|s| s.last_error_at >= since)
-        .map(RetryStateView::from))
 }
 
 /// The runs of a version (a bare list, newest first).
@@ -142,17 +73,9 @@ pub async fn create(
     body: ApiJson<RunInput>,
 ) -> ApiResult<Created<RunView>> {
     let (prompt, version) = path.into_inner();
-    let run = service::create(
-        &state.db,
-        &caller,
-        prompt,
-        version,
-        body.0,
-        state.settings.sample_subset_size,
-    )
-    .await?;
-    tracing::info!(run = run.id, tasks = run.total_tasks, subset = %run.project_subset, "created inference run");
-    state.engine.wake();
+    let run =
+        crate::engine::use_cases::start_run(&state.engine, &caller, prompt, version, body.0, "api")
+            .await?;
     let view = views(&state, prompt, vec![run])
         .await?
         .pop()
@@ -218,8 +141,7 @@ fn read_items(items: &[Value]) -> (Vec<PredictionResult>, Vec<FailureResult>, us
                 error_type: item
                     .get("details")
                     .and_then(Value::as_str)
-                    .unwrap_or("ProviderError")
-                    .to_string(),
+                    .map_or(FailureKind::ProviderError, FailureKind::from_name),
                 inference_time: float(item, "inference_time"),
                 prompt_tokens: int(item, "prompt_tokens"),
                 completion_tokens: int(item, "completion_tokens"),
@@ -319,8 +241,7 @@ pub async fn batch_failed_predictions(
                 error_type: item
                     .get("error_type")
                     .and_then(Value::as_str)
-                    .unwrap_or("ProviderError")
-                    .to_string(),
+                    .map_or(FailureKind::ProviderError, FailureKind::from_name),
                 inference_time: float(item, "inference_time"),
                 prompt_tokens: int(item, "prompt_tokens"),
                 completion_tokens: int(item, "completion_tokens"),

@@ -5,12 +5,10 @@ use super::respond::{Created, Json, NoContent, Paged};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::services::accounts;
-use crate::services::prompts::version_scores;
+use crate::presenters::versions::views;
 use crate::services::versions as service;
 use crate::state::AppState;
 use crate::views::PageParams;
-use crate::views::users::UserSimple;
 use crate::views::versions::{
     CostEstimateView, DefaultVersionNameView, VersionInput, VersionListQuery, VersionView,
 };
@@ -37,28 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource("/api/prompts/{id}/versions/{version_id}/cost-estimate")
             .route(web::get().to(cost_estimate)),
     );
-}
-
-/// The views of `versions` with their scores and creators.
-pub async fn views(
-    state: &AppState,
-    versions: Vec<model_version::Model>,
-) -> ApiResult<Vec<VersionView>> {
-    let ids: Vec<i64> = versions.iter().map(|v| v.id).collect();
-    let scores = version_scores(&state.db, &ids).await?;
-    let creators: Vec<i64> = versions.iter().filter_map(|v| v.created_by_id).collect();
-    let users = accounts::users_by_id(&state.db, &creators).await?;
-    Ok(versions
-        .into_iter()
-        .map(|v| {
-            let score = scores.get(&v.id).copied();
-            let creator = v
-                .created_by_id
-                .and_then(|id| users.get(&id))
-                .map(UserSimple::from);
-            VersionView::new(v, score, creator)
-        })
-        .collect())
 }
 
 async fn one(state: &AppState, version: model_version::Model) -> ApiResult<VersionView> {
@@ -180,17 +156,7 @@ pub async fn cost_estimate(
     path: web::Path<(i64, i64)>,
 ) -> ApiResult<Json<CostEstimateView>> {
     let (prompt, version) = path.into_inner();
-    let sizes =
-        crate::engine::images::ImageResolver::for_prompt(&state.engine, &state.db, &caller, prompt)
-            .await?;
-    let estimate = crate::services::costs::estimate(
-        &state.db,
-        &caller,
-        prompt,
-        version,
-        &state.settings.prices,
-        &sizes,
-    )
-    .await?;
+    let estimate =
+        crate::engine::use_cases::estimate(&state.engine, &caller, prompt, version).await?;
     Ok(Json(estimate))
 }

@@ -317,12 +317,14 @@ pub fn score_task(config: &LabelConfig, prediction: &Value, ground_truth: &Value
     }
 }
 
+mod accuracy;
 mod closeness;
 mod labels;
 mod report;
 #[cfg(test)]
 mod tests;
 
+pub use accuracy::Accuracy;
 pub use closeness::{Closeness, ControlCloseness, closeness};
 pub use labels::{NO_ANSWER, labels_key, result_labels};
 pub use report::classification_report;

@@ -37,7 +37,7 @@ pub const MAX_EXAMPLES: usize = 20;
 async fn providers_by_id(
     db: &impl ConnectionTrait,
     organization_id: i64,
-) -> ApiResult<HashMap<i64, String>> {
+) -> ApiResult<HashMap<i64, Provider>> {
     Ok(connection::Entity::find()
         .filter(connection::Column::OrganizationId.eq(organization_id))
         .all(db)
@@ -64,7 +64,7 @@ pub async fn export(
         .map(|v| VersionAsset {
             title: v.title.clone(),
             prompt: v.prompt.clone(),
-            provider: v.provider.clone(),
+            provider: v.provider,
             provider_model_id: v.provider_model_id.clone(),
             model_params: v.model_params.clone(),
             max_few_shot_examples: v.max_few_shot_examples,
@@ -76,7 +76,7 @@ pub async fn export(
                         .map(|s| {
                             let provider = s
                                 .model_provider_connection
-                                .and_then(|id| providers.get(&id).cloned());
+                                .and_then(|id| providers.get(&id).copied());
                             let mut value = serde_json::to_value(Step {
                                 model_provider_connection: None,
                                 ..s
@@ -134,9 +134,9 @@ pub async fn export(
             title: prompt.title,
             description: prompt.description,
             skill_name: prompt.skill_name,
-            input_fields: prompt.input_fields,
-            output_classes: prompt.output_classes,
-            tags: serde_json::from_value(prompt.tags).unwrap_or_default(),
+            input_fields: prompt.input_fields.0,
+            output_classes: prompt.output_classes.0,
+            tags: prompt.tags.0,
             domain: prompt.domain,
             status: prompt.status,
             parameters: prompt.parameters,
@@ -166,7 +166,7 @@ async fn connection_for(
         let found = model_providers::find(db, caller.organization_id, *id)
             .await
             .map_err(|e| e.not_found_as_field("connections", *id))?;
-        if found.provider != provider {
+        if found.provider.as_str() != provider {
             return Err(ApiError::field(
                 "connections",
                 format!(
@@ -181,7 +181,7 @@ async fn connection_for(
         .ok_or_else(|| invalid(format!("unknown provider \"{provider}\" in the document")))?;
     let found = connection::Entity::find()
         .filter(connection::Column::OrganizationId.eq(caller.organization_id))
-        .filter(connection::Column::Provider.eq(kind.as_str()))
+        .filter(connection::Column::Provider.eq(kind))
         .order_by_asc(connection::Column::Id)
         .one(db)
         .await?;
@@ -440,7 +440,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
         PromptInput {
             title: Some(input.title.clone().unwrap_or_else(|| p.title.clone())),
             description: Some(p.description.clone()),
-            skill_name: p.skill_name.clone(),
+            skill_name: p.skill_name,
             associated_projects: Some(input.project.into_iter().collect()),
             input_fields: Some(p.input_fields.clone()),
             output_classes: Some(p.output_classes.clone()),
@@ -456,7 +456,8 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
     .await?;
     let mut created: Vec<model_version::Model> = vec![];
     for v in &document.versions {
-        let connection = connection_for(&txn, caller, &input.connections, &v.provider).await?;
+        let connection =
+            connection_for(&txn, caller, &input.connections, v.provider.as_str()).await?;
         let steps = match &v.steps {
             None => None,
             Some(Value::Array(items)) => {
@@ -500,7 +501,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                 title: Some(v.title.clone()),
                 prompt: Some(v.prompt.clone()),
                 provider_model_id: Some(v.provider_model_id.clone()),
-                provider: Some(v.provider.clone()),
+                provider: Some(v.provider),
                 model_provider_connection: Some(Some(connection)),
                 max_few_shot_examples: Some(v.max_few_shot_examples),
                 parent_model: None,

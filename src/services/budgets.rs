@@ -8,8 +8,11 @@ use entity::model_provider_connection as connection;
 use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect};
 
 /// The start of the period `now` falls in (UTC), or `None` when spending never starts over.
-pub fn period_start(period: Option<&str>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let (year, month) = match period.and_then(BudgetResetPeriod::parse)? {
+pub fn period_start(
+    period: Option<BudgetResetPeriod>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let (year, month) = match period? {
         BudgetResetPeriod::Monthly => (now.year(), now.month()),
         BudgetResetPeriod::Yearly => (now.year(), 1),
     };
@@ -19,7 +22,7 @@ pub fn period_start(period: Option<&str>, now: DateTime<Utc>) -> Option<DateTime
 /// The spending of a connection in the current period (0 when its period has started over
 /// since it was last recorded).
 pub fn spent_now(c: &connection::Model, now: DateTime<Utc>) -> f64 {
-    match period_start(c.budget_reset_period.as_deref(), now) {
+    match period_start(c.budget_reset_period, now) {
         Some(start) if c.budget_last_reset_date.is_none_or(|last| last < start) => 0.0,
         _ => c.budget_total_spent,
     }
@@ -60,7 +63,7 @@ pub async fn record_spend(db: &impl ConnectionTrait, id: i64, cost: f64) -> ApiR
     };
     let now = crate::util::now();
     let mut model: connection::ActiveModel = c.clone().into();
-    let start = period_start(c.budget_reset_period.as_deref(), now);
+    let start = period_start(c.budget_reset_period, now);
     let restarted = start.is_some_and(|s| c.budget_last_reset_date.is_none_or(|l| l < s));
     let before = if restarted {
         model.budget_last_reset_date = sea_orm::Set(start);
@@ -100,11 +103,11 @@ mod tests {
             .single()
             .expect("time");
         assert_eq!(
-            period_start(Some("Monthly"), now),
+            period_start(Some(BudgetResetPeriod::Monthly), now),
             Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single()
         );
         assert_eq!(
-            period_start(Some("Yearly"), now),
+            period_start(Some(BudgetResetPeriod::Yearly), now),
             Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single()
         );
         assert_eq!(period_start(None, now), None);

@@ -118,7 +118,7 @@ pub async fn estimate(
         &config,
         &sample,
         sizes,
-        &version.provider,
+        version.provider,
         &version.provider_model_id,
     )
     .await;
@@ -246,7 +246,7 @@ async fn image_cost(
     config: &LabelConfig,
     sample: &[Value],
     sizes: &dyn ImageSizes,
-    provider: &str,
+    provider: crate::llm::Provider,
     model: &str,
 ) -> SampleImages {
     let keys = config.image_keys();

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Clone)]
 pub struct SubsetCount {
     /// `All`, `HasGT` or `Sample`.
-    pub subset: &'static str,
+    pub subset: Subset,
     /// Tasks in it.
     pub count: u64,
 }
@@ -46,16 +46,20 @@ pub async fn subsets(
         .await?;
     let counts = vec![
         SubsetCount {
-            subset: "All",
+            subset: Subset::All,
             count: all,
         },
         SubsetCount {
-            subset: "HasGT",
+            subset: Subset::HasGT,
             count: gt,
         },
         SubsetCount {
-            subset: "Sample",
-            count: all.min(sample_size),
+            subset: Subset::Sample,
+            count: task::Entity::find()
+                .filter(task::Column::ProjectId.eq(project.id))
+                .filter(crate::services::runs::sample_condition(db, project.id, sample_size).await?)
+                .count(db)
+                .await?,
         },
     ];
     Ok((counts, projects::config_of(&project)))
@@ -245,21 +249,13 @@ pub async fn subset_tasks(
     match subset {
         Subset::HasGT => cond = cond.add(crate::services::runs::has_ground_truth(project.id)),
         Subset::Sample => {
-            let n = run
-                .as_ref()
-                .and_then(|r| r.sample_subset_size)
-                .map_or(sample_size, |n| n.max(0) as u64);
-            let nth: Option<i64> = task::Entity::find()
-                .select_only()
-                .column(task::Column::Id)
-                .filter(task::Column::ProjectId.eq(project.id))
-                .order_by_asc(task::Column::Id)
-                .offset(n.saturating_sub(1))
-                .limit(1)
-                .into_tuple()
-                .one(db)
-                .await?;
-            cond = cond.add(task::Column::Id.lte(if n == 0 { 0 } else { nth.unwrap_or(i64::MAX) }));
+            let n = crate::services::runs::sample_size(
+                run.as_ref()
+                    .and_then(|r| r.sample_subset_size)
+                    .map(|n| n.max(0)),
+                sample_size,
+            )?;
+            cond = cond.add(crate::services::runs::sample_condition(db, project.id, n).await?);
         }
         Subset::Custom => {
             let ids: Vec<i64> = run

@@ -39,14 +39,15 @@ pub struct Indicator {
     pub values: Value,
 }
 
-/// The wire `accuracy` values, from the run's counters.
+/// The wire `accuracy` values, from the run's counters: Label Studio's keys, the value by the
+/// one definition ([`scoring::Accuracy`]: failed tasks count as wrong), and the failures beside.
 fn accuracy_values(run: &model_run::Model) -> Value {
-    let accuracy = (run.total_predictions > 0)
-        .then(|| run.total_correct_predictions as f64 / run.total_predictions as f64);
+    let accuracy = scoring::Accuracy::of_run(run);
     json!({
-        "accuracy": accuracy,
+        "accuracy": accuracy.value(),
         "total_correct_predictions": run.total_correct_predictions,
         "total_predictions": run.total_predictions,
+        "total_failed_predictions": run.total_failed,
     })
 }
 
@@ -215,18 +216,22 @@ pub async fn indicators(
         );
     }
     if wants("failed_predictions") {
-        let by_type: Vec<(Option<String>, i64)> = failed_prediction::Entity::find()
-            .select_only()
-            .column(failed_prediction::Column::ErrorType)
-            .expr(Expr::cust("COUNT(*)"))
-            .filter(failed_prediction::Column::ModelRunId.eq(run.id))
-            .group_by(failed_prediction::Column::ErrorType)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let by_type: Vec<(Option<entity::enums::FailureKind>, i64)> =
+            failed_prediction::Entity::find()
+                .select_only()
+                .column(failed_prediction::Column::ErrorType)
+                .expr(Expr::cust("COUNT(*)"))
+                .filter(failed_prediction::Column::ModelRunId.eq(run.id))
+                .group_by(failed_prediction::Column::ErrorType)
+                .into_tuple()
+                .all(db)
+                .await?;
         let map: serde_json::Map<String, Value> = by_type
             .into_iter()
-            .map(|(t, n)| (t.unwrap_or_else(|| "Unknown".into()), Value::from(n)))
+            .map(|(t, n)| {
+                let kind = t.map_or_else(|| "Unknown".to_string(), |k| k.to_string());
+                (kind, Value::from(n))
+            })
             .collect();
         push(
             "failed_predictions",

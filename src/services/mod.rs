@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod comments;
 pub mod costs;
 pub mod counters;
+pub mod cron;
 pub mod evaluation;
 pub mod form_submissions;
 pub mod indicators;

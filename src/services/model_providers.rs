@@ -14,7 +14,7 @@ use sea_orm::{
     QueryOrder,
 };
 
-use entity::enums::{BudgetResetPeriod, ConnectionScope};
+use entity::enums::ConnectionScope;
 
 fn too_long(field: &str, max: usize) -> ApiError {
     ApiError::field(
@@ -25,22 +25,6 @@ fn too_long(field: &str, max: usize) -> ApiError {
 
 /// Checks each field on its own (choices, lengths, bounds).
 fn validate(input: &ModelProviderConnectionInput) -> ApiResult<()> {
-    if let Some(p) = &input.provider
-        && Provider::parse(p).is_none()
-    {
-        return Err(ApiError::field(
-            "provider",
-            format!("\"{p}\" is not a valid choice."),
-        ));
-    }
-    if let Some(s) = &input.scope
-        && ConnectionScope::parse(s).is_none()
-    {
-        return Err(ApiError::field(
-            "scope",
-            format!("\"{s}\" is not a valid choice."),
-        ));
-    }
     for (field, value, max) in [
         ("deployment_name", &input.deployment_name, 512),
         ("endpoint", &input.endpoint, 512),
@@ -70,14 +54,6 @@ fn validate(input: &ModelProviderConnectionInput) -> ApiResult<()> {
                 "Ensure this value is greater than or equal to 0.",
             ));
         }
-    }
-    if let Some(Some(period)) = &input.budget_reset_period
-        && BudgetResetPeriod::parse(period).is_none()
-    {
-        return Err(ApiError::field(
-            "budget_reset_period",
-            format!("\"{period}\" is not a valid choice."),
-        ));
     }
     if let Some(Some(params)) = &input.model_params {
         crate::services::model_params::check("model_params", params)?;
@@ -136,8 +112,7 @@ fn is_http_url(s: &str) -> bool {
 
 /// Checks the connection as it would be stored (e.g. an endpoint against the provider).
 fn validate_merged(model: &connection::Model) -> ApiResult<()> {
-    let provider = Provider::parse(&model.provider);
-    if provider.is_some_and(Provider::needs_url_endpoint)
+    if model.provider.needs_url_endpoint()
         && let Some(endpoint) = &model.endpoint
         && !is_http_url(endpoint)
     {
@@ -216,8 +191,8 @@ pub async fn create(
     let mut model = connection::Model {
         id: 0,
         organization_id: caller.organization_id,
-        provider: Provider::OpenAI.as_str().into(),
-        scope: ConnectionScope::Organization.as_str().into(),
+        provider: Provider::OpenAI,
+        scope: ConnectionScope::Organization,
         api_key_enc: None,
         auth_token_enc: None,
         google_application_credentials_enc: None,
@@ -285,7 +260,7 @@ pub async fn first_with_key(
 ) -> ApiResult<Option<connection::Model>> {
     Ok(connection::Entity::find()
         .filter(connection::Column::OrganizationId.eq(organization_id))
-        .filter(connection::Column::Provider.eq(provider.as_str()))
+        .filter(connection::Column::Provider.eq(provider))
         .filter(connection::Column::ApiKeyEnc.is_not_null())
         .order_by_asc(connection::Column::Id)
         .one(db)
@@ -391,11 +366,7 @@ pub async fn credentials(
     id: i64,
 ) -> ApiResult<Credentials> {
     let model = find(db, organization_id, id).await?;
-    let provider = Provider::parse(&model.provider).ok_or_else(|| {
-        ApiError::Internal(format!(
-            "model provider connection {id} has an unknown provider"
-        ))
-    })?;
+    let provider = model.provider;
     Ok(Credentials {
         id: model.id,
         provider,

@@ -14,34 +14,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
-use serde_json::Value;
 use std::collections::HashMap;
 
 mod registry;
 mod stats;
+pub use registry::parse_tags;
 use registry::{check_parameters, clean_domain, clean_tags};
 pub use stats::{PromptStats, project_titles, stats, version_scores};
-
-fn string_list(field: &str, value: &Value) -> ApiResult<Vec<String>> {
-    match value {
-        Value::Null => Ok(vec![]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::field(field, "Expected a list of strings."))
-            })
-            .collect(),
-        _ => Err(ApiError::field(field, "Expected a list of strings.")),
-    }
-}
-
-fn check_skill(skill: &str) -> ApiResult<()> {
-    Skill::parse(skill)
-        .map(|_| ())
-        .ok_or_else(|| ApiError::field("skill_name", format!("\"{skill}\" is not a valid choice.")))
-}
 
 /// Checks that each project reads every input field and offers every output class.
 fn check_against(
@@ -175,9 +154,6 @@ fn check_input(input: &PromptInput) -> ApiResult<(Option<Vec<String>>, Option<Op
     if let Some(title) = &input.title {
         check_title(title)?;
     }
-    if let Some(skill) = &input.skill_name {
-        check_skill(skill)?;
-    }
     if let Some(Some(description)) = &input.description {
         crate::limits::check_chars(
             "description",
@@ -293,22 +269,9 @@ pub async fn create_with_hash<C: ConnectionTrait + TransactionTrait>(
     let title = input
         .title
         .ok_or_else(|| ApiError::field("title", "This field is required."))?;
-    let skill = input
-        .skill_name
-        .unwrap_or_else(|| Skill::TextClassification.as_str().to_string());
-    check_skill(&skill)?;
-    let inputs = input
-        .input_fields
-        .as_ref()
-        .map(|v| string_list("input_fields", v))
-        .transpose()?
-        .unwrap_or_default();
-    let outputs = input
-        .output_classes
-        .as_ref()
-        .map(|v| string_list("output_classes", v))
-        .transpose()?
-        .unwrap_or_default();
+    let skill = input.skill_name.unwrap_or(Skill::TextClassification);
+    let inputs = input.input_fields.clone().unwrap_or_default();
+    let outputs = input.output_classes.clone().unwrap_or_default();
     if let Some(Some(version)) = input.deployed_version {
         return Err(ApiError::field(
             "deployed_version",
@@ -329,11 +292,11 @@ pub async fn create_with_hash<C: ConnectionTrait + TransactionTrait>(
         title: Set(title),
         description: Set(input.description.flatten()),
         skill_name: Set(Some(skill)),
-        input_fields: Set(Value::from(inputs)),
-        output_classes: Set(Value::from(outputs)),
+        input_fields: Set(inputs.into()),
+        output_classes: Set(outputs.into()),
         created_by_id: Set(Some(caller.user.id)),
         deployed_version_id: Set(None),
-        tags: Set(Value::from(tags)),
+        tags: Set(tags.into()),
         domain: Set(domain),
         status: Set(input.status.unwrap_or(PromptStatus::Draft)),
         parameters: Set(parameters),
@@ -382,12 +345,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         .await?
         .ok_or(ApiError::NotFound)?;
     let inputs = match &input.input_fields {
-        Some(v) => string_list("input_fields", v)?,
-        None => string_list("input_fields", &existing.input_fields).unwrap_or_default(),
+        Some(v) => v.clone(),
+        None => existing.input_fields.0.clone(),
     };
     let outputs = match &input.output_classes {
-        Some(v) => string_list("output_classes", v)?,
-        None => string_list("output_classes", &existing.output_classes).unwrap_or_default(),
+        Some(v) => v.clone(),
+        None => existing.output_classes.0.clone(),
     };
     let project_ids = match &input.associated_projects {
         Some(ids) => ids.clone(),
@@ -421,16 +384,16 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         model.skill_name = Set(Some(skill));
     }
     if input.input_fields.is_some() {
-        model.input_fields = Set(Value::from(inputs));
+        model.input_fields = Set(inputs.into());
     }
     if input.output_classes.is_some() {
-        model.output_classes = Set(Value::from(outputs));
+        model.output_classes = Set(outputs.into());
     }
     if let Some(deployed) = input.deployed_version {
         model.deployed_version_id = Set(deployed);
     }
     if let Some(tags) = tags {
-        model.tags = Set(Value::from(tags));
+        model.tags = Set(tags.into());
     }
     if let Some(domain) = domain {
         model.domain = Set(domain);

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::scoring;
 use chrono::{DateTime, Utc};
-use entity::enums::RunStatus;
+use entity::enums::{FailureKind, RunStatus};
 use entity::{
     annotation, failed_prediction, model_interface, model_run, model_version, prediction, project,
     task,
@@ -45,14 +45,14 @@ pub struct PredictionResult {
 }
 
 /// One task's failure.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FailureResult {
     /// The task.
     pub task_id: i64,
     /// Why it failed.
     pub message: String,
-    /// A typed kind: `RateLimit`, `Timeout`, `ProviderError`, `InvalidOutput`, `Authentication`, ...
-    pub error_type: String,
+    /// Its kind: `RateLimit`, `Timeout`, `ProviderError`, `InvalidOutput`, `Authentication`, ...
+    pub error_type: FailureKind,
     /// Seconds spent.
     pub inference_time: Option<f64>,
     /// Prompt tokens spent.
@@ -61,6 +61,22 @@ pub struct FailureResult {
     pub completion_tokens: Option<i64>,
     /// Cost spent, USD.
     pub total_cost: Option<f64>,
+}
+
+/// A failure of task 0 with no message, of kind `ProviderError` (what an outside worker's
+/// failure without a kind is), for building one field by field.
+impl Default for FailureResult {
+    fn default() -> Self {
+        FailureResult {
+            task_id: 0,
+            message: String::new(),
+            error_type: FailureKind::ProviderError,
+            inference_time: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            total_cost: None,
+        }
+    }
 }
 
 /// What a batch changed.
@@ -319,7 +335,7 @@ impl<'a> Batch<'a> {
                 Err(err) => self.failures.push(FailureResult {
                     task_id: s.task_id,
                     message: format!("The model's output does not fit the label config: {err}"),
-                    error_type: "InvalidOutput".into(),
+                    error_type: FailureKind::InvalidOutput,
                     inference_time: s.inference_time,
                     prompt_tokens: s.prompt_tokens,
                     completion_tokens: s.completion_tokens,

@@ -63,7 +63,7 @@ pub struct ResultRow {
     /// What the call cost (USD).
     pub cost: Option<f64>,
     /// The failure kind, for a failed task.
-    pub error_type: Option<String>,
+    pub error_type: Option<entity::enums::FailureKind>,
     /// The failure message, for a failed task.
     pub error: Option<String>,
     /// The model's answer as it came, when stored.

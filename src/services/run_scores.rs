@@ -1,6 +1,6 @@
 //! Honest scores of a run, recomputed from its stored results and the current ground truth:
-//! accuracy over every ground-truth task of the run (a failed or unanswered task counts as
-//! wrong) with its Wilson interval, per-class counts, Rating/Number closeness, dropped spans,
+//! accuracy over the ground-truth tasks of the run ([`scoring::Accuracy`]: a failed task counts
+//! as wrong) with its Wilson interval, per-class counts, Rating/Number closeness, dropped spans,
 //! and McNemar's test between two runs on the tasks they share.
 //!
 //! The run's tasks are its resolved subset (its slices), read a few slices at a time, so memory
@@ -175,13 +175,19 @@ pub async fn scan(
 }
 
 impl RunScores {
-    /// The `ground_truth_accuracy` values: accuracy over every ground-truth task of the run
-    /// (failed and unanswered tasks count as wrong) and its 95% Wilson interval.
+    /// The `ground_truth_accuracy` values: accuracy over the ground-truth tasks of the run by
+    /// the one definition ([`scoring::Accuracy`]: failed tasks count as wrong, tasks not run
+    /// yet are left out) and its 95% Wilson interval, with every count beside it.
     pub fn accuracy_values(&self) -> Value {
         let n = self.ground_truth_tasks;
-        let interval = stats::wilson(self.correct, n, stats::Z95);
+        let accuracy = scoring::Accuracy {
+            correct: self.correct,
+            predicted: self.predicted,
+            failed: self.failed,
+        };
+        let interval = accuracy.interval();
         json!({
-            "accuracy": (n > 0).then(|| self.correct as f64 / n as f64),
+            "accuracy": accuracy.value(),
             "correct": self.correct,
             "ground_truth_tasks": n,
             "predicted": self.predicted,
@@ -296,7 +302,7 @@ pub async fn baselines(
         model_run::Entity::find()
             .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
             .filter(model_run::Column::ProjectId.eq(run.project_id))
-            .filter(model_run::Column::ProjectSubset.eq(run.project_subset.as_str()))
+            .filter(model_run::Column::ProjectSubset.eq(run.project_subset))
             .filter(model_run::Column::Status.eq(entity::enums::RunStatus::Completed))
             .filter(model_run::Column::ModelVersionId.is_in(chunk))
             .all(db)

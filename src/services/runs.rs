@@ -34,6 +34,47 @@ pub fn has_ground_truth(project_id: i64) -> Expr {
     ))
 }
 
+/// The size of a `Sample` subset: the size a request asks for (at least 0), else the one
+/// configured (`PROMPTER_SAMPLE_SUBSET_SIZE`). API, web and scheduled runs all size their
+/// Sample subset here.
+pub fn sample_size(asked: Option<i32>, configured: u64) -> ApiResult<u64> {
+    match asked {
+        Some(n) if n < 0 => Err(ApiError::field(
+            "sample_subset_size",
+            "Ensure this value is greater than or equal to 0.",
+        )),
+        Some(n) => Ok(n as u64),
+        None => Ok(configured),
+    }
+}
+
+/// The `Sample` subset of a project, its first `size` tasks by id, as a condition on `tasks`:
+/// the one definition that runs, the subsets' counts and the subset-tasks page resolve.
+pub async fn sample_condition(
+    db: &impl ConnectionTrait,
+    project_id: i64,
+    size: u64,
+) -> ApiResult<Condition> {
+    if size == 0 {
+        return Ok(Condition::all().add(task::Column::Id.lte(0)));
+    }
+    let nth: Option<i64> = task::Entity::find()
+        .select_only()
+        .column(task::Column::Id)
+        .filter(task::Column::ProjectId.eq(project_id))
+        .order_by_asc(task::Column::Id)
+        .offset(size - 1)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    // Fewer tasks than `size`: all of them.
+    Ok(match nth {
+        Some(nth) => Condition::all().add(task::Column::Id.lte(nth)),
+        None => Condition::all(),
+    })
+}
+
 /// The SQL condition on `tasks` of a subset (besides the project).
 fn subset_condition(
     subset: Subset,
@@ -60,15 +101,18 @@ async fn write_slices(
     db: &impl ConnectionTrait,
     run: &model_run::Model,
     subset: Subset,
-    limit: Option<u64>,
+    sample: Option<Condition>,
     custom: Option<&[i64]>,
 ) -> ApiResult<i64> {
-    let cond = subset_condition(
+    let mut cond = subset_condition(
         subset,
         run.project_id,
         run.model_version_id,
         run.only_missing_predictions,
     );
+    if let Some(sample) = sample {
+        cond = cond.add(sample);
+    }
     let now = crate::util::now();
     let (mut last, mut total, mut seq) = (0i64, 0i64, 0i32);
     let mut pending: Vec<i64> = Vec::with_capacity(SLICE_SIZE);
@@ -93,10 +137,7 @@ async fn write_slices(
             *seq += 1;
         };
     loop {
-        let page = match (custom, limit) {
-            (_, Some(l)) if total as u64 >= l => break,
-            _ => KEYSET_PAGE.min(limit.map_or(u64::MAX, |l| l - total as u64)),
-        };
+        let page = KEYSET_PAGE;
         let mut query = task::Entity::find()
             .select_only()
             .column(task::Column::Id)
@@ -214,16 +255,7 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         }
         _ => None,
     };
-    let sample = match input.sample_subset_size {
-        Some(n) if n < 0 => {
-            return Err(ApiError::field(
-                "sample_subset_size",
-                "Ensure this value is greater than or equal to 0.",
-            ));
-        }
-        Some(n) => n as u64,
-        None => default_sample,
-    };
+    let sample = sample_size(input.sample_subset_size, default_sample)?;
     let only_missing = input.only_missing_predictions.unwrap_or(false);
     let txn = crate::db::begin_write(db).await?;
     let version = versions::get(&txn, caller, prompt_id, version_id).await?;
@@ -297,8 +329,11 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
-    let limit = (subset == Subset::Sample).then_some(sample);
-    let total = write_slices(&txn, &run, subset, limit, custom.as_deref()).await?;
+    let bound = match subset {
+        Subset::Sample => Some(sample_condition(&txn, project.id, sample).await?),
+        _ => None,
+    };
+    let total = write_slices(&txn, &run, subset, bound, custom.as_deref()).await?;
     if total == 0 && subset == Subset::HasGT && !only_missing {
         // Nothing to score against: say how to get ground truth rather than "complete" a run
         // of nothing (the transaction, and the replacement of an earlier run, roll back).

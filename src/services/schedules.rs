@@ -11,6 +11,7 @@ use crate::limits::{
     CRON_FIRINGS_CHECKED, CRON_HORIZON_DAYS, MAX_CRON_CHARS, MAX_SCHEDULES_PER_PROMPT,
     MAX_TIMEZONE_CHARS, check_chars,
 };
+use crate::services::cron::{self, Cron};
 use crate::services::{projects, prompts, runs, versions};
 use crate::views::registry::ScheduleInput;
 use crate::views::runs::RunInput;
@@ -24,28 +25,12 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use std::collections::HashMap;
-use std::str::FromStr;
 
-/// Tasks in a `Sample` run a schedule starts.
-pub const SAMPLE_SIZE: u64 = 20;
-
-/// Parses a cron expression: five fields (minute hour day-of-month month day-of-week), or six
-/// with seconds first; `@daily`-style shortcuts too.
-pub fn parse_cron(expression: &str) -> Result<cron::Schedule, String> {
-    let trimmed = expression.trim();
-    let fields = trimmed.split_whitespace().count();
-    let full = match fields {
-        _ if trimmed.starts_with('@') => trimmed.to_string(),
-        5 => format!("0 {trimmed}"),
-        6 => trimmed.to_string(),
-        n => {
-            return Err(format!(
-                "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with \
-                 seconds first, got {n}"
-            ));
-        }
-    };
-    cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+/// Parses a cron expression as Unix writes it (see [`cron`]): five fields (minute hour
+/// day-of-month month weekday, 0 and 7 Sunday), or six with seconds first; `@daily`-style
+/// shortcuts too.
+pub fn parse_cron(expression: &str) -> Result<Cron, String> {
+    cron::parse(expression)
 }
 
 /// Parses an IANA time zone name.
@@ -57,20 +42,17 @@ pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
 
 /// The first slot of `expression` in `timezone` strictly after `after`.
 pub fn next_after(
-    expression: &cron::Schedule,
+    expression: &Cron,
     timezone: chrono_tz::Tz,
     after: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    expression
-        .after(&after.with_timezone(&timezone))
-        .next()
-        .map(|t| t.with_timezone(&Utc))
+    expression.next_after(timezone, after, CRON_HORIZON_DAYS)
 }
 
 /// The slot to fire for a schedule due at `due` (`<= now`): the latest slot not after `now`
 /// (at most one missed slot fires), and the next slot after `now`.
 pub fn catch_up(
-    expression: &cron::Schedule,
+    expression: &Cron,
     timezone: chrono_tz::Tz,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -95,16 +77,13 @@ pub fn catch_up(
 /// [`CRON_HORIZON_DAYS`], or two of its next [`CRON_FIRINGS_CHECKED`] firings are less than
 /// `min_interval_secs` apart.
 pub fn check_firings(
-    expression: &cron::Schedule,
+    expression: &Cron,
     timezone: chrono_tz::Tz,
     now: DateTime<Utc>,
     min_interval_secs: u64,
 ) -> Result<(), String> {
-    let horizon = now + chrono::Duration::days(CRON_HORIZON_DAYS);
     let mut firings = expression
-        .after(&now.with_timezone(&timezone))
-        .map(|t| t.with_timezone(&Utc))
-        .take_while(|t| *t <= horizon)
+        .firings(timezone, now, CRON_HORIZON_DAYS)
         .take(CRON_FIRINGS_CHECKED);
     let Some(mut previous) = firings.next() else {
         return Err(format!(
@@ -129,15 +108,92 @@ fn check(
     input_cron: &str,
     timezone: &str,
     min_interval_secs: u64,
-) -> ApiResult<(cron::Schedule, chrono_tz::Tz)> {
+) -> ApiResult<(Cron, chrono_tz::Tz)> {
+    check_at(input_cron, timezone, crate::util::now(), min_interval_secs)
+}
+
+/// Checks `input_cron` in `timezone` as a schedule's expression from `now`; errors name the
+/// field (`cron` or `timezone`) with a message for people.
+fn check_at(
+    input_cron: &str,
+    timezone: &str,
+    now: DateTime<Utc>,
+    min_interval_secs: u64,
+) -> ApiResult<(Cron, chrono_tz::Tz)> {
     check_chars("cron", input_cron, MAX_CRON_CHARS)?;
     check_chars("timezone", timezone, MAX_TIMEZONE_CHARS)?;
     let expression = parse_cron(input_cron)
         .map_err(|e| ApiError::field("cron", format!("{input_cron:?}: {e}")))?;
     let tz = parse_timezone(timezone).map_err(|e| ApiError::field("timezone", e))?;
-    check_firings(&expression, tz, crate::util::now(), min_interval_secs)
+    check_firings(&expression, tz, now, min_interval_secs)
         .map_err(|e| ApiError::field("cron", format!("{input_cron:?}: {e}")))?;
     Ok((expression, tz))
+}
+
+/// How many firings a preview shows.
+pub const PREVIEW_FIRINGS: usize = 3;
+
+/// The next [`PREVIEW_FIRINGS`] firings of `input_cron` in `timezone` after `now`, with the
+/// zone; refused (400 on `cron` or `timezone`) exactly as saving the schedule would be.
+pub fn preview(
+    input_cron: &str,
+    timezone: &str,
+    now: DateTime<Utc>,
+    min_interval_secs: u64,
+) -> ApiResult<(chrono_tz::Tz, Vec<DateTime<Utc>>)> {
+    let timezone = match timezone.trim() {
+        "" => "UTC",
+        name => name,
+    };
+    let (expression, tz) = check_at(input_cron, timezone, now, min_interval_secs)?;
+    let firings = expression
+        .firings(tz, now, CRON_HORIZON_DAYS)
+        .take(PREVIEW_FIRINGS)
+        .collect();
+    Ok((tz, firings))
+}
+
+/// Moves every active schedule's future `next_run_at` that its expression does not give (one
+/// computed under an earlier reading of cron, where weekday 1 was Sunday) to the expression's
+/// next firing after `now`. Returns how many moved. Run by each schedule ticker as it starts;
+/// the update is conditional, so processes starting together agree.
+pub async fn realign(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiResult<u64> {
+    let active = schedule::Entity::find()
+        .filter(schedule::Column::Status.eq(ScheduleStatus::Active))
+        .filter(schedule::Column::NextRunAt.gt(now))
+        .all(db)
+        .await?;
+    let mut moved = 0;
+    for s in active {
+        let (Ok(expression), Ok(tz)) = (parse_cron(&s.cron), parse_timezone(&s.timezone)) else {
+            continue;
+        };
+        let expected = next_after(&expression, tz, now);
+        if expected != s.next_run_at {
+            moved += move_next(db, &s, expected, now).await?;
+        }
+    }
+    Ok(moved)
+}
+
+/// Sets schedule `s`'s `next_run_at` to `next` if nobody changed it meanwhile.
+async fn move_next(
+    db: &impl ConnectionTrait,
+    s: &schedule::Model,
+    next: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    let moved = schedule::Entity::update_many()
+        .col_expr(schedule::Column::NextRunAt, Expr::value(next))
+        .col_expr(schedule::Column::UpdatedAt, Expr::value(now))
+        .filter(schedule::Column::Id.eq(s.id))
+        .filter(schedule::Column::NextRunAt.eq(s.next_run_at))
+        .exec(db)
+        .await?;
+    if moved.rows_affected == 1 {
+        tracing::info!(schedule = s.id, cron = %s.cron, next = ?next, "schedule's next firing recomputed");
+    }
+    Ok(moved.rows_affected)
 }
 
 async fn check_version(
@@ -411,9 +467,11 @@ async fn acting_caller(
 
 /// Fires the schedules due at `now`: each due slot is claimed by one process and either
 /// creates a run or is skipped. Returns what happened to the slots this process claimed.
+/// A `Sample` run gets the configured Sample size (`sample_size`), as API and web runs do.
 pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    sample_size: u64,
 ) -> ApiResult<Vec<Fired>> {
     let due = schedule::Entity::find()
         .filter(schedule::Column::Status.eq(ScheduleStatus::Active))
@@ -424,7 +482,7 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
         .await?;
     let mut out = vec![];
     for s in due {
-        if let Some(fired) = fire_one(db, &s, now).await? {
+        if let Some(fired) = fire_one(db, &s, now, sample_size).await? {
             out.push(fired);
         }
     }
@@ -435,6 +493,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     s: &schedule::Model,
     now: DateTime<Utc>,
+    sample_size: u64,
 ) -> ApiResult<Option<Fired>> {
     let Some(due) = s.next_run_at else {
         return Ok(None);
@@ -442,6 +501,12 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
     let (Ok(expression), Ok(tz)) = (parse_cron(&s.cron), parse_timezone(&s.timezone)) else {
         return Ok(None);
     };
+    if next_after(&expression, tz, due - chrono::Duration::seconds(1)) != Some(due) {
+        // A slot the expression does not give (stored under an earlier reading of cron) does
+        // not fire: the schedule moves to its next real firing.
+        move_next(db, s, next_after(&expression, tz, now), now).await?;
+        return Ok(None);
+    }
     let (slot, next) = catch_up(&expression, tz, due, now);
     let txn = crate::db::begin_write(db).await?;
     // The claim: only the process whose update still sees the due slot fires it.
@@ -474,7 +539,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
                 filters_json: None,
                 task_ids: None,
             };
-            match runs::create(&txn, &caller, s.prompt_id, version, input, SAMPLE_SIZE).await {
+            match runs::create(&txn, &caller, s.prompt_id, version, input, sample_size).await {
                 Ok(run) => {
                     let mut model: model_run::ActiveModel = run.into();
                     model.schedule_id = Set(Some(s.id));

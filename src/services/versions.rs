@@ -198,7 +198,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .provider_model_id
         .clone()
         .ok_or_else(|| ApiError::field("provider_model_id", "This field is required."))?;
-    let provider = input.provider.clone().unwrap_or_else(|| "OpenAI".into());
+    let provider = input.provider.unwrap_or(Provider::OpenAI);
     if title_taken(&txn, prompt.id, &title, None).await? {
         return Err(ApiError::field(
             "title",
@@ -213,8 +213,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             id
         }
         None => {
-            let kind = Provider::parse(&provider).unwrap_or(Provider::OpenAI);
-            model_providers::first_with_key(&txn, caller.organization_id, kind)
+            model_providers::first_with_key(&txn, caller.organization_id, provider)
                 .await?
                 .ok_or_else(|| {
                     ApiError::field(

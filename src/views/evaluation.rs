@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubsetView {
     /// `All`, `HasGT` or `Sample`.
-    pub subset: String,
+    pub subset: entity::enums::Subset,
     /// Tasks in it.
     pub count: u64,
     /// The task-data columns the label config reads.
@@ -32,7 +32,8 @@ pub struct SubsetTasksParams {
     pub model_run: Option<i64>,
     /// Without `model_run`: the latest run of this version on the project.
     pub model_version: Option<i64>,
-    /// `All`, `HasGT`, `Sample` or `Custom`.
+    /// `All`, `HasGT`, `Sample` or `Custom` (empty: any).
+    #[param(value_type = Option<entity::enums::Subset>)]
     pub project_subset: Option<String>,
     /// Count the matching tasks (default true); false omits `task_count`.
     #[param(value_type = Option<bool>)]

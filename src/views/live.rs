@@ -17,7 +17,7 @@ pub struct LivePrediction {
     pub model_version: String,
     /// The failure's kind (`RateLimit`, `Timeout`, `ProviderError`, `InvalidOutput`,
     /// `Authentication`, `MissingField`, ...), null on success.
-    pub error_type: Option<String>,
+    pub error_type: Option<entity::enums::FailureKind>,
     /// The failure's message, null on success.
     pub error_message: Option<String>,
     /// Prompt tokens used.

@@ -16,11 +16,9 @@ pub struct ModelProviderConnectionView {
     /// Connection id.
     pub id: i64,
     /// The provider.
-    #[schema(value_type = Provider)]
-    pub provider: String,
+    pub provider: Provider,
     /// `Organization`, `User` or `Model`.
-    #[schema(value_type = ConnectionScope)]
-    pub scope: String,
+    pub scope: ConnectionScope,
     /// Deployment name (Azure).
     pub deployment_name: Option<String>,
     /// Endpoint URL (Azure, Custom).
@@ -41,7 +39,7 @@ pub struct ModelProviderConnectionView {
     /// Spent so far (USD). Read-only.
     pub budget_total_spent: f64,
     /// `Monthly`, `Yearly` or null: when spending starts over. Writable in Prompter.
-    pub budget_reset_period: Option<String>,
+    pub budget_reset_period: Option<BudgetResetPeriod>,
     /// When the budget was last reset. Read-only.
     pub budget_last_reset_date: Option<DateTime<Utc>>,
     /// Default model parameters of the versions that use this connection (`{}` when none);
@@ -125,8 +123,7 @@ pub struct ProviderChoicesView {
 #[schema(example = json!({"provider": "OpenAI", "api_key": "sk-...", "budget_limit": 50.0}))]
 pub struct ModelProviderConnectionInput {
     /// The provider; `OpenAI` by default.
-    #[schema(value_type = Option<Provider>)]
-    pub provider: Option<String>,
+    pub provider: Option<Provider>,
     /// API key. Write-only: stored encrypted, never returned (see `has_api_key`). An empty
     /// string or `null` removes it.
     #[serde(default, deserialize_with = "crate::util::double_option")]
@@ -168,8 +165,7 @@ pub struct ModelProviderConnectionInput {
     #[schema(value_type = Option<String>)]
     pub cached_available_models: Option<Option<String>>,
     /// Who the connection is for; `Organization` by default.
-    #[schema(value_type = Option<ConnectionScope>)]
-    pub scope: Option<String>,
+    pub scope: Option<ConnectionScope>,
     /// Hidden from the connection list (internal connections); false by default.
     pub is_internal: Option<bool>,
     /// Spending (USD) at which to alert; at least 0. `null` clears it.
@@ -185,7 +181,7 @@ pub struct ModelProviderConnectionInput {
     /// spending over each period; `null` never does.
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<BudgetResetPeriod>)]
-    pub budget_reset_period: Option<Option<String>>,
+    pub budget_reset_period: Option<Option<BudgetResetPeriod>>,
     /// Prompter extension: default model parameters of the versions that use this connection
     /// (a version's own win key by key). `null` clears them.
     #[serde(default, deserialize_with = "crate::util::double_option")]

@@ -18,13 +18,11 @@ pub struct PromptFields {
     /// Description.
     pub description: Option<String>,
     /// `TextClassification` or `NamedEntityRecognition`.
-    pub skill_name: Option<String>,
+    pub skill_name: Option<entity::enums::Skill>,
     /// Task-data fields the prompt reads.
-    #[schema(value_type = Vec<String>)]
-    pub input_fields: Value,
+    pub input_fields: Vec<String>,
     /// Label values the prompt outputs.
-    #[schema(value_type = Vec<String>)]
-    pub output_classes: Value,
+    pub output_classes: Vec<String>,
     /// Prompter extension: the version the prompt's Label Studio ML backend answers with;
     /// `null`: its newest version.
     pub deployed_version: Option<i64>,
@@ -55,10 +53,10 @@ impl PromptFields {
             title: p.title,
             description: p.description,
             skill_name: p.skill_name,
-            input_fields: p.input_fields,
-            output_classes: p.output_classes,
+            input_fields: p.input_fields.0,
+            output_classes: p.output_classes.0,
             deployed_version: p.deployed_version_id,
-            tags: serde_json::from_value(p.tags).unwrap_or_default(),
+            tags: p.tags.0,
             domain: p.domain,
             status: p.status,
             parameters: p.parameters,
@@ -126,15 +124,13 @@ pub struct PromptInput {
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// `TextClassification` (default) or `NamedEntityRecognition`.
-    pub skill_name: Option<String>,
+    pub skill_name: Option<entity::enums::Skill>,
     /// Project ids the prompt works on; replaces the set on PATCH.
     pub associated_projects: Option<Vec<i64>>,
     /// Task-data fields the prompt reads, e.g. `["text"]`.
-    #[schema(value_type = Option<Vec<String>>)]
-    pub input_fields: Option<Value>,
+    pub input_fields: Option<Vec<String>>,
     /// Label values the prompt outputs, e.g. `["Negative", "Positive"]`.
-    #[schema(value_type = Option<Vec<String>>)]
-    pub output_classes: Option<Value>,
+    pub output_classes: Option<Vec<String>>,
     /// Prompter extension: the version that answers when a Label Studio uses this prompt as
     /// its ML backend (`/ml/prompts/{id}`); a version of this prompt, or `null` for its newest
     /// version.
@@ -181,6 +177,7 @@ pub struct PromptListQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CompatibleQuery {
     /// `TextClassification` (default) or `NamedEntityRecognition`.
+    #[param(value_type = Option<entity::enums::Skill>)]
     pub project_type: Option<String>,
     /// Comma-separated project ids.
     pub ids: Option<String>,

@@ -51,7 +51,8 @@ pub struct ScheduleView {
     pub project_subset: Subset,
     /// Whether each run predicts only tasks without a prediction of the version yet.
     pub only_missing_predictions: bool,
-    /// Five fields (minute hour day-of-month month day-of-week) or six with seconds first.
+    /// Five fields as in Unix cron (minute hour day-of-month month weekday; weekday 0 and 7
+    /// are Sunday, names `sun`–`sat` and `jan`–`dec` too), or six with seconds first.
     pub cron: String,
     /// The IANA time zone the expression is read in.
     pub timezone: String,
@@ -96,6 +97,32 @@ pub struct ScheduleInput {
     pub status: Option<ScheduleStatus>,
 }
 
+/// A cron expression and time zone to preview.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SchedulePreviewQuery {
+    /// The expression, as a schedule takes it: `0 3 * * 1` is Mondays at 03:00.
+    pub cron: String,
+    /// IANA time zone; `UTC` when absent or empty.
+    pub timezone: Option<String>,
+}
+
+/// The next firings of a cron expression in a time zone.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"cron": "0 3 * * 1", "timezone": "Europe/Berlin",
+    "next_run_at": ["2026-12-07T02:00:00Z", "2026-12-14T02:00:00Z", "2026-12-21T02:00:00Z"],
+    "next_local": ["2026-12-07T03:00:00+01:00", "2026-12-14T03:00:00+01:00", "2026-12-21T03:00:00+01:00"]}))]
+pub struct SchedulePreviewView {
+    /// The expression, trimmed.
+    pub cron: String,
+    /// The time zone it is read in.
+    pub timezone: String,
+    /// The next three firings, in UTC.
+    pub next_run_at: Vec<DateTime<Utc>>,
+    /// The same firings as local times of the zone, with their offsets (RFC 3339).
+    pub next_local: Vec<String>,
+}
+
 /// The format name of an exported prompt.
 pub const EXPORT_FORMAT: &str = "prompter.prompt";
 
@@ -131,13 +158,11 @@ pub struct PromptAsset {
     /// Description.
     pub description: Option<String>,
     /// Skill.
-    pub skill_name: Option<String>,
+    pub skill_name: Option<entity::enums::Skill>,
     /// Input fields.
-    #[schema(value_type = Vec<String>)]
-    pub input_fields: Value,
+    pub input_fields: Vec<String>,
     /// Output classes.
-    #[schema(value_type = Vec<String>)]
-    pub output_classes: Value,
+    pub output_classes: Vec<String>,
     /// Tags.
     pub tags: Vec<String>,
     /// Domain.
@@ -159,7 +184,7 @@ pub struct VersionAsset {
     /// The prompt text (the last step's, for a pipeline).
     pub prompt: String,
     /// Provider of its connection.
-    pub provider: String,
+    pub provider: entity::enums::Provider,
     /// Model at the provider.
     pub provider_model_id: String,
     /// Model parameters.

@@ -78,6 +78,16 @@ pub struct RunView {
 }
 
 impl RunView {
+    /// The run's accuracy from its counters, by the one definition ([`crate::scoring::Accuracy`]:
+    /// failed tasks count as wrong).
+    pub fn accuracy(&self) -> crate::scoring::Accuracy {
+        crate::scoring::Accuracy::new(
+            self.total_correct_predictions,
+            self.total_predictions,
+            self.total_failed_predictions,
+        )
+    }
+
     /// The view of `r` of the prompt `parent_model`.
     pub fn new(r: model_run::Model, parent_model: i64, creator: Option<UserSimple>) -> Self {
         let notes: Vec<String> = r
@@ -122,7 +132,7 @@ impl RunView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RunErrorView {
     /// The kind of failure (`Timeout`, `RateLimit`, `MissingField`, `InvalidOutput`, ...).
-    pub error_type: Option<String>,
+    pub error_type: Option<entity::enums::FailureKind>,
     /// What went wrong.
     pub message: Option<String>,
     /// The task.
@@ -139,7 +149,7 @@ pub struct RetryStateView {
     /// Attempts retried since the server started (for this connection and model).
     pub retried: u64,
     /// The kind of the last retried error.
-    pub last_error_type: String,
+    pub last_error_type: entity::enums::FailureKind,
     /// The last retried error.
     pub last_error: String,
     /// When it happened.

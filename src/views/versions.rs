@@ -17,7 +17,7 @@ pub struct VersionView {
     /// Prompt template.
     pub prompt: String,
     /// Provider.
-    pub provider: String,
+    pub provider: entity::enums::Provider,
     /// Model id at the provider.
     pub provider_model_id: String,
     /// Model name for display (the provider's model id).
@@ -90,7 +90,7 @@ pub struct VersionInput {
     /// The model at the provider, e.g. `gpt-4o-mini` (required on create).
     pub provider_model_id: Option<String>,
     /// Provider; default `OpenAI`.
-    pub provider: Option<String>,
+    pub provider: Option<entity::enums::Provider>,
     /// Provider connection of the caller's organization; `null` unlinks it.
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<i64>)]

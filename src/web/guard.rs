@@ -24,7 +24,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     let mut decoded = next.to_string();
     let mut stable = false;
     for _ in 0..DECODE_ROUNDS {
-        let once = percent_decode(&decoded);
+        let once = crate::util::url::decode(&decoded);
         if once == decoded {
             stable = true;
             break;
@@ -46,48 +46,13 @@ pub fn safe_next(next: Option<&str>) -> String {
     if !local {
         return FALLBACK_NEXT.to_string();
     }
-    encode_path(cleaned)
+    crate::util::url::encode(cleaned, crate::util::url::Part::PathAndQuery)
 }
 
 /// Whether `s` starts with a URL scheme (`letters:` before any `/`, `?` or `#`).
 fn has_scheme(s: &str) -> bool {
     let head = s.split(['/', '?', '#']).next().unwrap_or_default();
     head.contains(':')
-}
-
-/// Decodes `%XX` escapes once; invalid escapes and invalid UTF-8 stay as they are (lossy).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Percent-encodes what may not stand in a path and query as is (space, `%`, quotes,
-/// non-ASCII, ...), keeping the characters paths and queries are made of.
-fn encode_path(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => out.push(b as char),
-            b'-' | b'.' | b'_' | b'~' | b'/' | b'?' | b'&' | b'=' | b'#' | b':' | b'@' | b'!'
-            | b'$' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// What the sign-in form's CSRF token is signed for.

@@ -181,25 +181,18 @@ pub fn form_errors(e: PageError) -> Result<Vec<String>, PageError> {
     })
 }
 
-/// Percent-encodes a query value.
+/// Percent-encodes a query value ([`crate::util::url::Part::QueryValue`]).
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    crate::util::url::encode(s, crate::util::url::Part::QueryValue)
 }
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // A field a template names and its page does not pass fails the page (and its test)
+        // instead of rendering blank.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_filter("usd", usd);
         env.add_filter("pct", pct);
         env.add_filter("when", when);
@@ -271,11 +264,21 @@ pub fn when(v: Value) -> String {
         .unwrap_or(text)
 }
 
-/// Renders `name` with `ctx` alone (no frame): the error and sign-in pages.
+/// What the frame (`base.html`) reads when a page has nothing to say: no one signed in, no
+/// notice, no errors. Templates run with strict undefined values, so each is given. (In
+/// `context! { ..a, ..b }` the leftmost map wins.)
+fn frame_defaults() -> Value {
+    context! {
+        me => Value::from(()), csrf => Value::from(()), can_edit => false,
+        section => Value::from(()), notice => Value::from(()), errors => Vec::<String>::new(),
+    }
+}
+
+/// Renders `name` with `ctx` alone (no signed-in frame): the error and sign-in pages.
 pub fn render_bare(name: &str, ctx: Value) -> Result<String, ApiError> {
     environment()
         .get_template(name)
-        .and_then(|t| t.render(ctx))
+        .and_then(|t| t.render(context! { ..ctx, ..frame_defaults() }))
         .map_err(|e| ApiError::Internal(format!("template {name}: {e:#}")))
 }
 

@@ -6,8 +6,8 @@
 pub struct ChartPoint {
     /// The version's name.
     pub label: String,
-    /// Accuracy in [0, 1], if scored.
-    pub accuracy: Option<f64>,
+    /// Accuracy (the bar's height is its figure, its title the figure with the failures).
+    pub accuracy: Option<crate::scoring::Accuracy>,
     /// Cost in USD, if known.
     pub cost: Option<f64>,
 }
@@ -83,14 +83,14 @@ pub fn versions_chart(points: &[ChartPoint]) -> String {
     let mut line = Vec::new();
     for (i, p) in points.iter().enumerate() {
         let cx = LEFT + slot * (i as f64 + 0.5);
-        if let Some(a) = p.accuracy {
-            let y = y_acc(a);
+        if let Some((a, value)) = p.accuracy.and_then(|a| Some((a, a.value()?))) {
+            let y = y_acc(value);
             svg.push_str(&format!(
-                r##"<rect x="{:.1}" y="{y:.1}" width="{bar:.1}" height="{:.1}" fill="#3451b2"><title>{}: {:.1}%</title></rect>"##,
+                r##"<rect x="{:.1}" y="{y:.1}" width="{bar:.1}" height="{:.1}" fill="#3451b2"><title>{}: {}</title></rect>"##,
                 cx - bar / 2.0,
                 TOP + plot_h - y,
                 escape(&p.label),
-                a * 100.0
+                escape(&a.label())
             ));
         }
         if let Some(c) = p.cost {
@@ -160,12 +160,12 @@ mod tests {
         let svg = versions_chart(&[
             ChartPoint {
                 label: "v1 <b>".into(),
-                accuracy: Some(0.5),
+                accuracy: Some(crate::scoring::Accuracy::new(1, 1, 1)),
                 cost: Some(0.01),
             },
             ChartPoint {
                 label: "v2".into(),
-                accuracy: Some(1.0),
+                accuracy: Some(crate::scoring::Accuracy::new(2, 2, 0)),
                 cost: Some(0.02),
             },
             ChartPoint {
@@ -179,6 +179,7 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 2);
         assert!(svg.contains("<polyline"));
         assert!(svg.contains("v1 &lt;b&gt;") && !svg.contains("<b>"));
+        assert!(svg.contains("<title>v1 &lt;b&gt;: 50.0% · 1 failed</title>"));
         // A full bar reaches the top of the plot.
         assert!(svg.contains(&format!(r#"y="{TOP:.1}""#)));
         assert_eq!(trim_number(0.02), "0.02");

@@ -76,8 +76,9 @@ async fn a_run_stops_before_crossing_the_budget_limit_and_keeps_what_it_spent() 
         json!({"budget_limit": null}),
     )
     .await;
-    // (Workers read budgets at most every REFRESH.)
-    tokio::time::sleep(prompter::engine::budget::REFRESH).await;
+    // Workers read budgets at most every REFRESH; the hook makes them read it now rather
+    // than the test wait.
+    app.expire_budget_reads();
     let more = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished(&app, &s, more).await;
     assert_eq!(state["status"], "Completed", "{state}");

@@ -613,6 +613,50 @@ async fn choices_accuracy_on_a_hand_checked_dataset() {
     assert_eq!(status, 404);
 }
 
+/// A failure kind an outside worker reports (Label Studio's `error_type` is free text) is
+/// stored and shown as sent, beside Prompter's own kinds; an item without one is a
+/// `ProviderError`.
+#[tokio::test]
+async fn failure_kinds_of_outside_workers_are_kept_as_sent() {
+    use entity::enums::FailureKind;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let app = TestApp::spawn().await;
+    let (f, _) = choices_dataset(&app).await;
+    let run = run_on(&app, &f, f.version, "All").await;
+    batch_failed(
+        &app,
+        run,
+        json!([
+            {"task_id": f.tasks[0], "message": "slow down", "error_type": "Rate Limit"},
+            {"task_id": f.tasks[1], "message": "late", "error_type": "Timeout"},
+            {"task_id": f.tasks[2], "message": "?"},
+        ]),
+    )
+    .await;
+    assert_eq!(
+        indicator(&app, run, "failed_predictions").await,
+        json!({"total_failed_predictions": 3,
+               "by_error_type": {"Rate Limit": 1, "Timeout": 1, "ProviderError": 1}})
+    );
+    let kinds: Vec<Option<FailureKind>> = entity::failed_prediction::Entity::find()
+        .filter(entity::failed_prediction::Column::ModelRunId.eq(run))
+        .order_by_asc(entity::failed_prediction::Column::TaskId)
+        .all(&app.db)
+        .await
+        .expect("failures")
+        .into_iter()
+        .map(|f| f.error_type)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Some(FailureKind::Other("Rate Limit".into())),
+            Some(FailureKind::Timeout),
+            Some(FailureKind::ProviderError),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn indicators_of_the_choices_dataset() {
     let app = TestApp::spawn().await;
@@ -657,7 +701,8 @@ async fn indicators_of_the_choices_dataset() {
     let accuracy = indicator(&app, run, "accuracy").await;
     assert_eq!(
         accuracy,
-        json!({"accuracy": 0.75, "total_correct_predictions": 3, "total_predictions": 4})
+        json!({"accuracy": 0.75, "total_correct_predictions": 3, "total_predictions": 4,
+            "total_failed_predictions": 0})
     );
     // Positive: tp 2, fp 1 → p 2/3, r 1, f1 0.8. Negative: tp 1, fn 1 → p 1, r 0.5, f1 2/3.
     // Micro: tp 3, fp 1, fn 1 → 0.75. Macro: (0.8 + 2/3) / 2.

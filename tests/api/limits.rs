@@ -192,7 +192,7 @@ async fn insert_versions(app: &TestApp, prompt: i64, connection: i64, n: usize) 
             parent_model_id: Set(prompt),
             title: Set(format!("bulk {i}")),
             prompt: Set("Classify: {text}".into()),
-            provider: Set("OpenAI".into()),
+            provider: Set(entity::enums::Provider::OpenAI),
             provider_model_id: Set("gpt-4o-mini".into()),
             model_provider_connection_id: Set(Some(connection)),
             max_few_shot_examples: Set(None),

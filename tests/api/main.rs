@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod accuracy;
 mod annotations;
 mod auth;
 mod browser;
@@ -35,6 +36,7 @@ mod refine;
 mod registry;
 mod registry_races;
 mod runs;
+mod schedules;
 mod scores;
 mod spec;
 mod tasks;
@@ -42,3 +44,4 @@ mod versions;
 mod vision;
 mod web;
 mod web_hardening;
+mod web_pages;

@@ -1000,7 +1000,7 @@ async fn the_deadline_cancels_calls_still_running() {
     );
     assert_eq!(answers.len(), 5);
     for a in answers {
-        assert_eq!(a.error_type.as_deref(), Some("Canceled"));
+        assert_eq!(a.error_type, Some(entity::enums::FailureKind::Canceled));
         assert_eq!(a.model_version, "Reviews__v1");
         assert!(a.result.is_empty());
     }

@@ -468,6 +468,26 @@ async fn invalid_input_answers_400_naming_the_field() {
         assert_field_error(status, &err, field);
     }
     assert_eq!(app.get(BASE).await.1, json!([]), "nothing was created");
+    // An unknown provider, scope or budget period: the message names the allowed values.
+    let (_, err) = app.post(BASE, json!({"provider": "Mistral"})).await;
+    assert_eq!(
+        err["validation_errors"]["provider"],
+        json!([
+            "\"Mistral\" is not a valid choice: one of OpenAI, AzureOpenAI, AzureAIFoundry, \
+             VertexAI, Gemini, Anthropic, Custom."
+        ]),
+        "{err}"
+    );
+    let (_, err) = app.post(BASE, json!({"scope": "Team"})).await;
+    assert_eq!(
+        err["validation_errors"]["scope"],
+        json!(["\"Team\" is not a valid choice: one of Organization, User, Model."]),
+        "{err}"
+    );
+    let (status, err) = app
+        .post(BASE, json!({"budget_reset_period": "Weekly"}))
+        .await;
+    assert_field_error(status, &err, "budget_reset_period");
 
     // Vertex AI's endpoint names a region; every other provider's must be a URL.
     let vertex = connect(
@@ -585,12 +605,12 @@ async fn delete_unlinks_the_versions_that_used_it() {
         organization_id: Set(organization),
         title: Set("Sentiment".into()),
         description: Set(None),
-        skill_name: Set(Some("TextClassification".into())),
-        input_fields: Set(json!(["text"])),
-        output_classes: Set(json!(["Positive", "Negative"])),
+        skill_name: Set(Some(entity::enums::Skill::TextClassification)),
+        input_fields: Set(vec!["text".to_string()].into()),
+        output_classes: Set(vec!["Positive".to_string(), "Negative".to_string()].into()),
         created_by_id: Set(None),
         deployed_version_id: Set(None),
-        tags: Set(json!([])),
+        tags: Set(Default::default()),
         domain: Set(None),
         status: Set(entity::enums::PromptStatus::Draft),
         parameters: Set(None),
@@ -607,7 +627,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         parent_model_id: Set(prompt.id),
         title: Set("v1".into()),
         prompt: Set("Classify: {text}".into()),
-        provider: Set("OpenAI".into()),
+        provider: Set(entity::enums::Provider::OpenAI),
         provider_model_id: Set("gpt-4o-mini".into()),
         model_provider_connection_id: Set(Some(id)),
         max_few_shot_examples: Set(None),

@@ -4,7 +4,7 @@ use crate::helpers::TestApp;
 /// Fails when `openapi/openapi.json` drifts from the code; `UPDATE_OPENAPI=1` rewrites it.
 #[test]
 fn committed_openapi_matches_the_code() {
-    let generated = prompter::routes::docs::openapi_json();
+    let generated = prompter::openapi::openapi_json();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
     if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
         std::fs::write(path, &generated).expect("write openapi.json");
@@ -53,7 +53,7 @@ fn operations(spec: &serde_json::Value) -> Vec<(String, String, serde_json::Valu
 #[test]
 fn operation_ids_are_unique_resource_actions_and_parameters_match_paths() {
     let spec: serde_json::Value =
-        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("json");
+        serde_json::from_str(&prompter::openapi::openapi_json()).expect("json");
     let mut seen = std::collections::HashSet::new();
     for (method, path, op) in operations(&spec) {
         let id = op["operationId"].as_str().expect("an operationId");
@@ -93,7 +93,7 @@ fn operation_ids_are_unique_resource_actions_and_parameters_match_paths() {
 #[test]
 fn the_document_lists_the_answers_every_operation_can_give() {
     let spec: serde_json::Value =
-        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("json");
+        serde_json::from_str(&prompter::openapi::openapi_json()).expect("json");
     for (method, path, op) in operations(&spec) {
         let responses = op["responses"].as_object().expect("responses");
         let public = op["security"].as_array().is_some_and(|s| {
@@ -152,6 +152,11 @@ fn schema_names_are_unique() {
     let mut files = vec![];
     walk(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+        &mut files,
+    );
+    // The workspace crates (`llm` holds wire types too).
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates")),
         &mut files,
     );
     let mut seen: std::collections::HashMap<String, String> = Default::default();

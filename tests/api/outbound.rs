@@ -233,7 +233,7 @@ async fn failures_of(app: &TestApp, run: i64) -> Vec<(String, String)> {
         .into_iter()
         .map(|f| {
             (
-                f.error_type.unwrap_or_default(),
+                f.error_type.map(|k| k.to_string()).unwrap_or_default(),
                 f.message.unwrap_or_default(),
             )
         })

@@ -149,6 +149,14 @@ async fn create_validates_title_and_skill() {
         )
         .await;
     assert_field_error(status, &body, "skill_name");
+    // The message names the skills there are.
+    assert_eq!(
+        body["validation_errors"]["skill_name"],
+        json!([
+            "\"Summarization\" is not a valid choice: one of TextClassification, NamedEntityRecognition."
+        ]),
+        "{body}"
+    );
     // Nothing but the 500-character prompt was created.
     let (_, list) = app.get(PROMPTS).await;
     assert_eq!(list["count"], 1);
@@ -198,12 +206,17 @@ async fn create_checks_fields_and_classes_against_the_config() {
         .await;
     assert_field_error(status, &body, "output_classes");
     // Not a list.
-    for bad in [json!("text"), json!({"text": 1}), json!(3), json!([1, 2])] {
+    for bad in [json!("text"), json!({"text": 1}), json!(3)] {
         let (status, body) = app
             .post(PROMPTS, json!({"title": "t", "input_fields": bad}))
             .await;
         assert_field_error(status, &body, "input_fields");
     }
+    // A list with an item that is not a string: the error names the item.
+    let (status, body) = app
+        .post(PROMPTS, json!({"title": "t", "input_fields": ["text", 2]}))
+        .await;
+    assert_field_error(status, &body, "input_fields[1]");
     let (status, body) = app
         .post(PROMPTS, json!({"title": "t", "output_classes": "Positive"}))
         .await;

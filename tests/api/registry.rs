@@ -553,30 +553,35 @@ async fn a_schedule_fires_once_per_slot_across_three_workers() {
 
 #[tokio::test]
 async fn paused_and_archived_prompts_do_not_fire() {
+    use prompter::services::schedules::{Fired, fire_due};
     let llm = fake(FakeLlmConfig::default()).await;
+    // No ticker: the test fires the slots itself at the instants they are due, so no wall
+    // time has to pass.
     let app = TestApp::spawn_with(|c| {
         crate::helpers::engine::quick_engine(c);
-        c.engine.schedule_poll_ms = 50;
+        c.engine.schedule_poll_ms = 0;
         c.schedule_min_interval = 0;
     })
     .await;
     let s = setup(&app, &llm, CLS, &["I love it"], "Classify: {text}").await;
     let path = format!("/api/prompts/{}/schedules", s.prompt);
     let (_, schedule) = app
-        .post(&path, json!({"cron": "* * * * * *", "project": s.project}))
+        .post(&path, json!({"cron": "* * * * *", "project": s.project}))
         .await;
     let sid = schedule["id"].as_i64().unwrap();
+    let due = |v: &Value| -> chrono::DateTime<chrono::Utc> {
+        v["next_run_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("a next firing: {v}"))
+    };
     // Deployed-by-default: the newest version answers; it fires.
-    let mut fired = 0;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let (_, one) = app.get(&format!("{path}/{sid}")).await;
-        fired = one["runs"].as_array().map_or(0, Vec::len);
-        if fired > 0 {
-            break;
-        }
-    }
-    assert!(fired > 0, "the schedule never fired");
+    let fired = fire_due(&app.db, due(&schedule), sample_size()).await.unwrap();
+    assert!(
+        matches!(fired[..], [Fired::Run { schedule, .. }] if schedule == sid),
+        "{fired:?}"
+    );
+    app.engine_idle().await;
     for status in ["paused", "archived"] {
         let (code, body) = app
             .patch(
@@ -585,9 +590,14 @@ async fn paused_and_archived_prompts_do_not_fire() {
             )
             .await;
         assert_eq!(code, 200, "{body}");
-        app.engine_idle().await;
         let (_, before) = app.get(&format!("{path}/{sid}")).await;
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let slot = due(&before);
+        let fired = fire_due(&app.db, slot, sample_size()).await.unwrap();
+        assert!(
+            matches!(&fired[..], [Fired::Skipped { schedule, slot: at, reason }]
+                if *schedule == sid && *at == slot && reason.contains(status)),
+            "{fired:?}"
+        );
         let (_, after) = app.get(&format!("{path}/{sid}")).await;
         assert_eq!(
             before["runs"], after["runs"],
@@ -597,6 +607,7 @@ async fn paused_and_archived_prompts_do_not_fire() {
             before["last_run_at"], after["last_run_at"],
             "the slots still pass"
         );
+        assert!(due(&after) > slot, "{after}");
     }
 }
 
@@ -633,4 +644,70 @@ async fn versions_inherit_the_prompts_model_parameters() {
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished(&app, &s, run).await;
     assert_eq!(state["total_predictions"], 2, "{state}");
+}
+
+#[tokio::test]
+async fn scheduled_api_and_counted_sample_subsets_take_the_configured_size() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = TestApp::spawn_with(|c| {
+        crate::helpers::engine::quick_engine(c);
+        c.engine.schedule_poll_ms = 50;
+        c.engine.sample_subset_size = 2;
+        c.schedule_min_interval = 0;
+    })
+    .await;
+    let s = setup(&app, &llm, CLS, &["a", "b", "c", "d"], "Classify: {text}").await;
+    // The subsets' count and an API run without a size: the first 2 of the 4 tasks.
+    let (status, subsets) = app
+        .get(&format!("/api/projects/{}/subsets", s.project))
+        .await;
+    assert_eq!(status, 200, "{subsets}");
+    let sample = subsets
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|v| v["subset"] == "Sample")
+        .expect("Sample");
+    assert_eq!(sample["count"], 2, "{subsets}");
+    let run = start(&app, &s, json!({"project_subset": "Sample"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["total_tasks"], 2, "{state}");
+    // A schedule's Sample run takes the same size (it took a fixed 20 before).
+    let path = format!("/api/prompts/{}/schedules", s.prompt);
+    let (status, schedule) = app
+        .post(
+            &path,
+            json!({"cron": "* * * * * *", "project": s.project, "project_subset": "Sample",
+                "only_missing_predictions": false}),
+        )
+        .await;
+    assert_eq!(status, 201, "{schedule}");
+    let sid = schedule["id"].as_i64().expect("id");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, one) = app.get(&format!("{path}/{sid}")).await;
+        if one["last_run"].is_i64() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the schedule never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Paused, it stops replacing its own run every second; its last run stays.
+    let (status, paused) = app
+        .patch(&format!("{path}/{sid}"), json!({"status": "paused"}))
+        .await;
+    assert_eq!(status, 200, "{paused}");
+    let fired = paused["last_run"].as_i64().expect("last run");
+    let state = finished(&app, &s, fired).await;
+    assert_eq!(state["total_tasks"], 2, "{state}");
+    assert_eq!(state["project_subset"], "Sample", "{state}");
+    assert_eq!(state["sample_subset_size"], 2, "{state}");
+}
+
+/// The Sample size the test servers run with (the engine's default configuration).
+fn sample_size() -> u64 {
+    prompter::config::EngineConfig::default().sample_subset_size
 }

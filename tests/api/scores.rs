@@ -84,10 +84,10 @@ async fn two_versions(app: &TestApp) -> (Fixture, i64, i64, i64) {
 async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
     let app = TestApp::spawn().await;
     let (_, _, run1, _) = two_versions(&app).await;
-    // The wire accuracy is over predictions: 6 of 8.
+    // The wire accuracy counts the failed tasks as wrong too: 6 of 8 answered + 2 failed.
     let wire = indicator(&app, run1, "accuracy", "").await;
-    assert!(close(&wire["accuracy"], 0.75), "{wire}");
-    // The honest one is over the ten ground-truth tasks: 6 of 10, Wilson 95% [0.3127, 0.8318].
+    assert!(close(&wire["accuracy"], 0.6), "{wire}");
+    // The same over the ten ground-truth tasks: 6 of 10, Wilson 95% [0.3127, 0.8318].
     let gt = indicator(&app, run1, "ground_truth_accuracy", "").await;
     assert!(close(&gt["accuracy"], 0.6), "{gt}");
     assert_eq!(gt["correct"], 6);
@@ -128,7 +128,8 @@ async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
     );
     assert_eq!(
         list[0]["values"],
-        json!({"accuracy": 0.75, "total_correct_predictions": 6, "total_predictions": 8})
+        json!({"accuracy": 0.6, "total_correct_predictions": 6, "total_predictions": 8,
+            "total_failed_predictions": 2})
     );
     let f1 = indicator(&app, run1, "f1", "").await;
     assert_eq!(f1["scored_tasks"], 8);
@@ -203,7 +204,7 @@ async fn two_versions_on_the_same_tasks_are_compared_with_mcnemar() {
     assert_eq!(status, 200, "{page}");
     let summary = &page["summary"];
     assert_eq!(summary["model_run"], run1);
-    assert!(close(&summary["accuracy"]["accuracy"], 0.75));
+    assert!(close(&summary["accuracy"]["accuracy"], 0.6));
     assert!(close(&summary["ground_truth_accuracy"]["accuracy"], 0.6));
     assert!(close(
         &summary["ground_truth_accuracy"]["ci_low"],

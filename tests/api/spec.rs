@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 async fn every_405_carries_allow_with_the_documented_methods() {
     let app = TestApp::spawn().await;
     let client = reqwest::Client::new();
-    let spec: Value =
-        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("document");
+    let spec: Value = serde_json::from_str(&prompter::openapi::openapi_json()).expect("document");
     let paths = spec["paths"].as_object().expect("paths");
     assert!(paths.len() > 40, "the document lists the API");
     for (template, item) in paths {
@@ -109,8 +108,7 @@ async fn positional_arrays_are_not_objects() {
 #[tokio::test]
 async fn required_parameters_are_documented_and_enforced() {
     let app = TestApp::spawn().await;
-    let spec: Value =
-        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("document");
+    let spec: Value = serde_json::from_str(&prompter::openapi::openapi_json()).expect("document");
     let query_required = |path: &str, name: &str| {
         spec["paths"][path]["get"]["parameters"]
             .as_array()
@@ -211,8 +209,7 @@ async fn page_size_is_clamped_or_refused_the_same_way_on_every_list() {
             assert!(body["validation_errors"]["page_size"].is_array(), "{body}");
         }
     }
-    let spec: Value =
-        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("document");
+    let spec: Value = serde_json::from_str(&prompter::openapi::openapi_json()).expect("document");
     let size = spec["paths"]["/api/projects/"]["get"]["parameters"]
         .as_array()
         .expect("parameters")
@@ -261,8 +258,7 @@ async fn max_tokens_over_the_maximum_is_refused_as_documented() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let spec: Value =
-        serde_json::from_str(&prompter::routes::docs::openapi_json()).expect("document");
+    let spec: Value = serde_json::from_str(&prompter::openapi::openapi_json()).expect("document");
     let documented = &spec["components"]["schemas"]["ModelParams"]["properties"]["max_tokens"];
     assert_eq!(documented["maximum"], json!(limit), "{documented}");
     assert_eq!(documented["minimum"], json!(1), "{documented}");

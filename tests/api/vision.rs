@@ -115,7 +115,7 @@ async fn failures_of(app: &TestApp, run: i64) -> std::collections::HashMap<i64, 
             (
                 f.task_id,
                 (
-                    f.error_type.unwrap_or_default(),
+                    f.error_type.map(|k| k.to_string()).unwrap_or_default(),
                     f.message.unwrap_or_default(),
                 ),
             )

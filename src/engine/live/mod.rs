@@ -6,6 +6,7 @@ pub mod request;
 use super::Engine;
 use super::plan::{Plan, PlanError, TaskOutcome};
 use crate::label_config::LabelConfig;
+use crate::llm::FailureKind;
 use crate::views::live::LivePrediction;
 use entity::model_version;
 use futures_util::future::join_all;
@@ -117,7 +118,7 @@ pub async fn predict_with(
                             p.score = Some(1.0);
                         }
                         Err(e) => {
-                            p.error_type = Some("InvalidOutput".into());
+                            p.error_type = Some(FailureKind::InvalidOutput);
                             p.error_message = Some(format!(
                                 "The model's output does not fit the label config: {e}"
                             ));
@@ -129,11 +130,11 @@ pub async fn predict_with(
                     p.error_message = Some(f.message);
                 }
                 TaskOutcome::Fatal(message) => {
-                    p.error_type = Some("Authentication".into());
+                    p.error_type = Some(FailureKind::Authentication);
                     p.error_message = Some(message);
                 }
                 TaskOutcome::Canceled => {
-                    p.error_type = Some("Canceled".into());
+                    p.error_type = Some(FailureKind::Canceled);
                     p.error_message = Some("The prediction was canceled.".into());
                 }
             }

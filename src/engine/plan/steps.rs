@@ -6,7 +6,7 @@ use super::{Plan, TaskOutcome};
 use crate::engine::budget::Gate;
 use crate::engine::prompt;
 use crate::llm::scheduler::Scheduler;
-use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Role};
+use crate::llm::{FailureKind, LlmError, LlmRequest, Message, ModelParams, Role};
 use crate::pricing::Price;
 use crate::services::results::FailureResult;
 use crate::template::TemplateError;
@@ -129,11 +129,11 @@ impl Plan {
         task_id: i64,
         data: &Value,
     ) -> Result<(Value, StepUsage), TaskOutcome> {
-        let failed = |message: String, error_type: &str, usage: StepUsage| {
+        let failed = |message: String, error_type: FailureKind, usage: StepUsage| {
             TaskOutcome::Failure(FailureResult {
                 task_id,
                 message: format!("Step \"{}\" failed: {message}", step.name),
-                error_type: error_type.into(),
+                error_type,
                 prompt_tokens: (usage.prompt_tokens > 0).then_some(usage.prompt_tokens as i64),
                 completion_tokens: (usage.completion_tokens > 0)
                     .then_some(usage.completion_tokens as i64),
@@ -153,8 +153,8 @@ impl Plan {
             Ok(parts) => parts,
             Err(e) => {
                 let kind = match e {
-                    TemplateError::MissingField(_) => "MissingField",
-                    TemplateError::Syntax(_) => "PromptError",
+                    TemplateError::MissingField(_) => FailureKind::MissingField,
+                    TemplateError::Syntax(_) => FailureKind::PromptError,
                 };
                 return Err(failed(e.to_string(), kind, nothing));
             }
@@ -167,7 +167,7 @@ impl Plan {
             .images
             .resolve_messages(messages)
             .await
-            .map_err(|m| failed(m, "ImageError", nothing.clone()))?;
+            .map_err(|m| failed(m, FailureKind::ImageError, nothing.clone()))?;
         let request = LlmRequest {
             model: step.model.clone(),
             messages,
@@ -211,7 +211,7 @@ impl Plan {
                         Some(Value::Null) | None => {
                             return Err(failed(
                                 format!("the answer has no \"{field}\""),
-                                "InvalidOutput",
+                                FailureKind::InvalidOutput,
                                 used,
                             ));
                         }

@@ -13,6 +13,17 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::Value;
 use std::collections::HashSet;
 
+/// The tags of a comma-separated list as a person types it (`"nlp, reviews"`) or as a query
+/// gives them (`?tags=nlp,reviews`): split on commas, trimmed, empty ones dropped. The one
+/// place tags are parsed from text; [`clean_tags`] then checks them.
+pub fn parse_tags(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Tags as stored: trimmed, each 1 to [`MAX_TAG_CHARS`] characters, at most [`MAX_TAGS`],
 /// duplicates dropped. Linear, and it stops at the first tag past the limit.
 pub(super) fn clean_tags(tags: &[String]) -> ApiResult<Vec<String>> {
@@ -169,9 +180,8 @@ pub(super) async fn record_changes(
         )
         .await?;
     }
-    let tags_before: Vec<String> =
-        serde_json::from_value(existing.tags.clone()).unwrap_or_default();
-    if let Some(change) = tags.and_then(|after| tags_change(&tags_before, after)) {
+    let tags_before: &[String] = &existing.tags.0;
+    if let Some(change) = tags.and_then(|after| tags_change(tags_before, after)) {
         comments::record(txn, caller, id, None, CommentKind::Tags, said(change)).await?;
     }
     if let Some(after) = domain.filter(|d| *d != existing.domain.as_deref()) {

@@ -1,6 +1,8 @@
 //! What a page of prompts shows beside each: counts of versions and runs, their cost, the best
-//! version score, the titles of their projects; aggregated in the database.
+//! version score, the titles of their projects; aggregated in the database. Scores are
+//! [`Accuracy`] of the counters each scored run holds, the one definition every page shows.
 use crate::error::ApiResult;
+use crate::scoring::Accuracy;
 use entity::{model_run, model_version, project};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -17,15 +19,18 @@ pub struct PromptStats {
     pub runs_count: i64,
     /// Best version score, if any version has one.
     pub best_score: Option<f64>,
+    /// The accuracy that best score is (its counts, failures among them).
+    pub best: Option<Accuracy>,
     /// What every run of every version cost (USD; runs of unpriced models count 0).
     pub total_cost: f64,
 }
 
-/// The score of each of `version_ids`: accuracy of its latest completed HasGT run.
+/// The score of each of `version_ids`: the accuracy of its latest completed HasGT run (none
+/// for a version whose latest such run scored no task).
 pub async fn version_scores(
     db: &impl ConnectionTrait,
     version_ids: &[i64],
-) -> ApiResult<HashMap<i64, f64>> {
+) -> ApiResult<HashMap<i64, Accuracy>> {
     let mut out = HashMap::new();
     if version_ids.is_empty() {
         return Ok(out);
@@ -34,22 +39,21 @@ pub async fn version_scores(
     let runs = crate::db::in_chunks(version_ids, |chunk| {
         model_run::Entity::find()
             .filter(model_run::Column::ModelVersionId.is_in(chunk))
-            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
-            .filter(model_run::Column::Status.eq("Completed"))
+            .filter(model_run::Column::ProjectSubset.eq(entity::enums::Subset::HasGT))
+            .filter(model_run::Column::Status.eq(entity::enums::RunStatus::Completed))
             .order_by_desc(model_run::Column::CreatedAt)
             .order_by_desc(model_run::Column::Id)
             .all(db)
     })
     .await?;
+    let mut seen = std::collections::HashSet::new();
     for run in runs {
-        if out.contains_key(&run.model_version_id) {
+        if !seen.insert(run.model_version_id) {
             continue;
         }
-        if run.total_predictions > 0 {
-            out.insert(
-                run.model_version_id,
-                run.total_correct_predictions as f64 / run.total_predictions as f64,
-            );
+        let accuracy = Accuracy::of_run(&run);
+        if accuracy.value().is_some() {
+            out.insert(run.model_version_id, accuracy);
         }
     }
     Ok(out)
@@ -104,17 +108,18 @@ pub async fn stats(
     }
     // The scored runs only (completed HasGT runs), newest first: each version's newest one
     // is its score (as `version_scores` reads it), the best of them the prompt's.
-    let scored: Vec<(i64, i64, i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
+    let scored: Vec<(i64, i64, i64, i64, i64)> = crate::db::in_chunks(prompt_ids, |chunk| {
         model_run::Entity::find()
             .select_only()
             .column(model_version::Column::ParentModelId)
             .column(model_run::Column::ModelVersionId)
             .column(model_run::Column::TotalCorrectPredictions)
             .column(model_run::Column::TotalPredictions)
+            .column(model_run::Column::TotalFailed)
             .join(JoinType::InnerJoin, run_version())
             .filter(model_version::Column::ParentModelId.is_in(chunk))
-            .filter(model_run::Column::ProjectSubset.eq("HasGT"))
-            .filter(model_run::Column::Status.eq("Completed"))
+            .filter(model_run::Column::ProjectSubset.eq(entity::enums::Subset::HasGT))
+            .filter(model_run::Column::Status.eq(entity::enums::RunStatus::Completed))
             .order_by_desc(model_run::Column::CreatedAt)
             .order_by_desc(model_run::Column::Id)
             .into_tuple()
@@ -122,13 +127,19 @@ pub async fn stats(
     })
     .await?;
     let mut seen = std::collections::HashSet::new();
-    for (prompt, version, correct, total) in scored {
-        if !seen.insert(version) || total <= 0 {
+    for (prompt, version, correct, predicted, failed) in scored {
+        if !seen.insert(version) {
             continue;
         }
-        let score = correct as f64 / total as f64;
+        let accuracy = Accuracy::new(correct, predicted, failed);
+        let Some(score) = accuracy.value() else {
+            continue;
+        };
         let entry = out.entry(prompt).or_default();
-        entry.best_score = Some(entry.best_score.map_or(score, |b: f64| b.max(score)));
+        if entry.best_score.is_none_or(|best| score > best) {
+            entry.best_score = Some(score);
+            entry.best = Some(accuracy);
+        }
     }
     Ok(out)
 }

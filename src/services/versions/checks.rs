@@ -124,15 +124,7 @@ pub(super) fn check_fields(input: &VersionInput) -> ApiResult<()> {
             "Give the provider's model id (1 to 255 characters).",
         ));
     }
-    if let Some(provider) = &input.provider
-        && Provider::parse(provider).is_none()
-    {
-        return Err(ApiError::field(
-            "provider",
-            format!("\"{provider}\" is not a valid choice."),
-        ));
-    }
-    if let Some(provider) = input.provider.as_deref().and_then(Provider::parse)
+    if let Some(provider) = input.provider
         && !crate::llm::is_supported(provider)
     {
         return Err(ApiError::field(
@@ -260,12 +252,13 @@ pub(super) async fn check_steps(
                         format!("{at}: connection {id} is not one of your organization's."),
                     )
                 })?;
-            if let Some(p) = Provider::parse(&connection.provider)
-                && !crate::llm::is_supported(p)
-            {
+            if !crate::llm::is_supported(connection.provider) {
                 return Err(ApiError::field(
                     "steps",
-                    format!("{at}: {}", crate::llm::unsupported_message(p)),
+                    format!(
+                        "{at}: {}",
+                        crate::llm::unsupported_message(connection.provider)
+                    ),
                 ));
             }
         }

@@ -16,7 +16,7 @@ pub struct VersionChanges {
     /// The model at the provider.
     pub provider_model_id: Option<String>,
     /// The provider; by default the changed connection's, else the source's.
-    pub provider: Option<String>,
+    pub provider: Option<entity::enums::Provider>,
     /// The provider connection.
     pub model_provider_connection: Option<Option<i64>>,
     /// Ground-truth examples per call (`None` inside: 0).
@@ -71,7 +71,7 @@ pub async fn derive_from(
         title: title.clone(),
         prompt: prompt.clone(),
         provider_model_id: provider_model_id.clone(),
-        provider: provider.clone(),
+        provider,
         model_provider_connection,
         max_few_shot_examples,
         parent_model: None,

@@ -76,7 +76,7 @@ async fn login_page(
         return Ok(redirect("/setup"));
     }
     let next = safe_next(query.next.as_deref());
-    with_login_cookie(&req, &state, "login.html", context! { next })
+    with_login_cookie(&req, &state, "login.html", context! { next, email => "" })
 }
 
 #[derive(Deserialize)]
@@ -166,7 +166,12 @@ async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult 
     if !accounts::is_empty(&state.db).await? {
         return Ok(redirect("/login"));
     }
-    with_login_cookie(&req, &state, "setup.html", context! {})
+    with_login_cookie(
+        &req,
+        &state,
+        "setup.html",
+        context! { email => "", organization => "" },
+    )
 }
 
 #[derive(Deserialize)]

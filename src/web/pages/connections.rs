@@ -53,7 +53,9 @@ fn number<T: std::str::FromStr>(field: &str, raw: &Option<String>) -> Result<Opt
 impl ConnectionForm {
     fn input(&self) -> Result<ModelProviderConnectionInput, PageError> {
         Ok(ModelProviderConnectionInput {
-            provider: Some(self.provider.clone()),
+            provider: Some(Provider::parse(&self.provider).ok_or_else(|| {
+                crate::error::ApiError::field("provider", Provider::invalid_choice(&self.provider))
+            })?),
             api_key: non_empty(self.api_key.clone()).map(Some),
             endpoint: non_empty(self.endpoint.clone()).map(Some),
             deployment_name: non_empty(self.deployment_name.clone()).map(Some),
@@ -74,7 +76,7 @@ async fn page(
 ) -> PageResult {
     let caller = visitor.manager()?;
     let found = service::list(&state.db, &caller, None).await?;
-    let connections = crate::routes::model_providers::views(state, found).await?;
+    let connections = crate::presenters::model_providers::views(state, found).await?;
     let providers: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
     let (probe_id, probe) = probe.map_or((None, None), |(id, p)| (Some(id), Some(p)));
     render(

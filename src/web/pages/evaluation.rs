@@ -3,6 +3,7 @@
 //! side by side with the tasks where they disagree and McNemar's test.
 use super::summary;
 use crate::error::ApiError;
+use crate::presenters::runs::AccuracyView;
 use crate::services::run_results;
 use crate::services::{indicators, prompts as prompt_service, runs, versions};
 use crate::state::AppState;
@@ -23,13 +24,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/prompts/{id}/compare", web::get().to(compare));
 }
 
-/// A run of the evaluation table.
+/// A run of the evaluation table, with its accuracy by the one definition.
 #[derive(Serialize)]
 struct RunRow {
     #[serde(flatten)]
     run: RunView,
     version_title: String,
-    accuracy: Option<f64>,
+    accuracy: AccuracyView,
     cost_per_task: Option<f64>,
 }
 
@@ -55,10 +56,10 @@ async fn versions_and_runs(
             },
         )
         .await?;
-        for run in crate::routes::runs::views(state, prompt_id, found).await? {
+        for run in crate::presenters::runs::views(state, prompt_id, found).await? {
             let done = run.total_predictions + run.total_failed_predictions;
             rows.push(RunRow {
-                accuracy: super::run_accuracy(&run),
+                accuracy: AccuracyView::from(run.accuracy()),
                 cost_per_task: run
                     .total_cost_usd
                     .filter(|_| done > 0)
@@ -142,7 +143,7 @@ async fn evaluation(
             let latest = rows.iter().find(|r| r.run.model_version == v.id);
             ChartPoint {
                 label: v.title.clone(),
-                accuracy: latest.and_then(|r| r.accuracy),
+                accuracy: latest.map(|r| r.run.accuracy()),
                 cost: latest.and_then(|r| r.run.total_cost_usd),
             }
         })
@@ -196,8 +197,6 @@ async fn compare(
             problem => "Both versions need a run: run each on the same tasks (HasGT) first." },
         );
     };
-    let ga = ground_truth_accuracy(&state, caller, ra.run.id).await?;
-    let gb = ground_truth_accuracy(&state, caller, rb.run.id).await?;
     // B against A: McNemar's test on the ground-truth tasks both runs answered.
     let test = indicators::indicators(
         &state.db,
@@ -222,24 +221,9 @@ async fn compare(
         "compare.html",
         context! {
             prompt => prompt_ctx, a, b, test, disagreements, disagreement_count,
-            sa => context! { title => va.title.clone(), run => &ra.run, gt => ga, prompt => va.prompt.clone() },
-            sb => context! { title => vb.title.clone(), run => &rb.run, gt => gb, prompt => vb.prompt.clone() },
+            sa => context! { title => va.title.clone(), run => &ra.run, acc => &ra.accuracy, prompt => va.prompt.clone() },
+            sb => context! { title => vb.title.clone(), run => &rb.run, acc => &rb.accuracy, prompt => vb.prompt.clone() },
         },
-    )
-}
-
-/// The `ground_truth_accuracy` values of a run.
-async fn ground_truth_accuracy(
-    state: &AppState,
-    caller: &crate::auth::AuthUser,
-    run: i64,
-) -> Result<Value, PageError> {
-    Ok(
-        indicators::indicators(&state.db, caller, run, Some("ground_truth_accuracy"), None)
-            .await?
-            .pop()
-            .map(|i| i.values)
-            .unwrap_or(Value::Null),
     )
 }
 

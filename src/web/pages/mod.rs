@@ -38,19 +38,6 @@ pub fn pages(count: u64) -> u64 {
     crate::pagination::last_page(count, PAGE_SIZE)
 }
 
-/// The accuracy a table shows for a run: on `HasGT` every task has ground truth, so failed
-/// tasks count as wrong (correct of the tasks done); on other subsets Label Studio's measure
-/// (correct of the predictions). `None` before any result.
-pub fn run_accuracy(run: &crate::views::runs::RunView) -> Option<f64> {
-    let done = run.total_predictions + run.total_failed_predictions;
-    let denominator = if run.project_subset == entity::enums::Subset::HasGT {
-        done
-    } else {
-        run.total_predictions
-    };
-    (denominator > 0).then(|| run.total_correct_predictions as f64 / denominator as f64)
-}
-
 /// A one-line summary of a task's data for tables: its text fields joined, at most 160
 /// characters.
 pub fn summary(data: &serde_json::Value) -> String {

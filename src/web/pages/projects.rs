@@ -62,7 +62,7 @@ async fn list_page(
     };
     let (found, count, located) =
         service::list(&state.db, visitor.caller(), &filter, request).await?;
-    let projects = crate::routes::projects::views(state, found).await?;
+    let projects = crate::presenters::projects::views(state, found).await?;
     render(
         visitor,
         "projects",
@@ -159,7 +159,7 @@ async fn detail(
             }
         })
         .collect();
-    let project_view = crate::routes::projects::views(&state, vec![project])
+    let project_view = crate::presenters::projects::views(&state, vec![project])
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;

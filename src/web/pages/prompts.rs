@@ -8,6 +8,7 @@ use crate::services::{evaluation, model_providers, projects, prompts as service,
 use crate::state::AppState;
 use crate::views::prompts::PromptInput;
 use crate::views::runs::{RunInput, RunView};
+use crate::views::versions::VersionView;
 use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
@@ -15,7 +16,6 @@ use actix_web::web;
 use entity::enums::Subset;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::HashMap;
 
 mod editor;
@@ -64,13 +64,7 @@ async fn list_page(
     };
     let (found, count, located) =
         service::list(&state.db, visitor.caller(), &filter, request).await?;
-    let ids: Vec<i64> = found.iter().map(|p| p.id).collect();
-    let costs: HashMap<String, f64> = service::stats(&state.db, &ids)
-        .await?
-        .into_iter()
-        .map(|(id, s)| (id.to_string(), s.total_cost))
-        .collect();
-    let prompts = crate::routes::prompts::detail_views(state, found).await?;
+    let prompts = crate::presenters::prompts::rows(state, found).await?;
     let all_projects = projects::list(
         &state.db,
         visitor.caller(),
@@ -90,7 +84,7 @@ async fn list_page(
         visitor,
         "prompts",
         "prompts.html",
-        context! { prompts, costs, projects, form, errors,
+        context! { prompts, projects, form, errors,
         page => located.number, pages => pages(count), page_base => "/prompts?" },
     )
 }
@@ -122,8 +116,8 @@ async fn create(state: web::Data<AppState>, form: Form<PromptForm>) -> PageResul
         let input = PromptInput {
             title: Some(form.data.title.trim().to_string()),
             associated_projects: Some(vec![project.id]),
-            input_fields: Some(json!(config.input_fields())),
-            output_classes: Some(json!(config.output_classes())),
+            input_fields: Some(config.input_fields()),
+            output_classes: Some(config.output_classes()),
             ..Default::default()
         };
         service::create(&state.db, &caller, input).await
@@ -148,12 +142,12 @@ struct DetailQuery {
     estimate: Option<String>,
 }
 
-/// A run as the prompt page lists it.
+/// A run as the prompt page lists it, with its accuracy and the failures beside it.
 #[derive(Serialize)]
 struct RunRow {
     #[serde(flatten)]
     run: RunView,
-    accuracy: Option<f64>,
+    accuracy: String,
 }
 
 struct DetailOptions {
@@ -172,13 +166,14 @@ async fn detail_page(
 ) -> PageResult {
     let caller = visitor.caller();
     let prompt = service::get(&state.db, caller, prompt_id).await?;
-    let prompt_view = crate::routes::prompts::detail_views(state, vec![prompt])
+    let prompt_view = crate::presenters::prompts::detail_views(state, vec![prompt])
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
     let mut versions_found = versions::list(&state.db, caller, prompt_id, Some("id")).await?;
     versions_found.reverse();
-    let version_views = crate::routes::versions::views(state, versions_found).await?;
+    let scored_versions = crate::presenters::versions::scored(state, versions_found).await?;
+    let version_views: Vec<&VersionView> = scored_versions.iter().map(|v| &v.view).collect();
     let current = if options.new {
         None
     } else {
@@ -240,45 +235,34 @@ async fn detail_page(
                 },
             )
             .await?;
-            let runs: Vec<RunRow> = crate::routes::runs::views(state, prompt_id, found)
+            let runs: Vec<RunRow> = crate::presenters::runs::views(state, prompt_id, found)
                 .await?
                 .into_iter()
                 .map(|run| RunRow {
-                    accuracy: super::run_accuracy(&run),
+                    accuracy: run.accuracy().label(),
                     run,
                 })
                 .collect();
             let estimate = if options.estimate {
-                let sizes = crate::engine::images::ImageResolver::for_prompt(
-                    &state.engine,
-                    &state.db,
-                    caller,
-                    prompt_id,
-                )
-                .await?;
                 Some(
-                    crate::services::costs::estimate(
-                        &state.db,
-                        caller,
-                        prompt_id,
-                        v.id,
-                        &state.settings.prices,
-                        &sizes,
-                    )
-                    .await?,
+                    crate::engine::use_cases::estimate(&state.engine, caller, prompt_id, v.id)
+                        .await?,
                 )
             } else {
                 None
             };
             let subsets: HashMap<&str, u64> = match first_project.as_ref() {
-                Some(p) => {
-                    evaluation::subsets(&state.db, caller, p.id, state.settings.sample_subset_size)
-                        .await?
-                        .0
-                        .into_iter()
-                        .map(|s| (s.subset, s.count))
-                        .collect()
-                }
+                Some(p) => evaluation::subsets(
+                    &state.db,
+                    caller,
+                    p.id,
+                    state.engine.config().sample_subset_size,
+                )
+                .await?
+                .0
+                .into_iter()
+                .map(|s| (s.subset.as_str(), s.count))
+                .collect(),
                 None => HashMap::new(),
             };
             (runs, estimate, subsets)
@@ -286,7 +270,7 @@ async fn detail_page(
         None => (vec![], None, HashMap::new()),
     };
     // The registry: history (newest 20) and schedules.
-    let history = crate::routes::registry::comment_views(
+    let history = crate::presenters::registry::comment_views(
         state,
         crate::services::comments::list(
             &state.db,
@@ -298,11 +282,17 @@ async fn detail_page(
         .0,
     )
     .await?;
-    let schedules = crate::routes::registry::schedule_views(
+    let schedules = crate::presenters::registry::schedule_views(
         state,
         crate::services::schedules::list(&state.db, caller, prompt_id).await?,
     )
     .await?;
+    let schedule_preview = super::registry::preview_lines(
+        super::registry::FORM_CRON,
+        super::registry::FORM_TIMEZONE,
+        state.settings.schedule_min_interval,
+    )
+    .unwrap_or_default();
     let statuses: Vec<&str> = entity::enums::PromptStatus::ALL
         .iter()
         .map(|s| s.as_str())
@@ -312,20 +302,19 @@ async fn detail_page(
         "prompts",
         "prompt.html",
         context! {
-            prompt => prompt_view, versions => &version_views, current,
+            prompt => prompt_view, versions => &scored_versions, current,
             fields, connections, editor, default_title, runs, estimate, subsets,
-            errors => options.errors, history, schedules, statuses,
+            errors => options.errors, history, schedules, statuses, schedule_preview,
+            schedule_form => context! {
+                cron => super::registry::FORM_CRON, timezone => super::registry::FORM_TIMEZONE,
+            },
         },
     )
 }
 
 /// The prompt a first version starts from: the fields and classes of the project.
-fn starter_prompt(fields: &[String], classes: &serde_json::Value) -> String {
+fn starter_prompt(fields: &[String], classes: &[String]) -> String {
     let placeholders: Vec<String> = fields.iter().map(|f| format!("{{{f}}}")).collect();
-    let classes: Vec<&str> = classes
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
-        .unwrap_or_default();
     format!(
         "Classify the following text as one of: {}.\n\n{}",
         classes.join(", "),
@@ -373,11 +362,11 @@ async fn create_version(
             Some(source) => {
                 let from = versions::get(&state.db, &caller, *id, source).await?;
                 let steps = crate::views::versions::Step::of_stored(from.steps.as_ref());
-                let changes = editor.changes(title, connection.provider.clone(), steps)?;
+                let changes = editor.changes(title, connection.provider, steps)?;
                 versions::derive(&state.db, &caller, *id, source, changes).await
             }
             None => {
-                let input = editor.input(title, connection.provider.clone())?;
+                let input = editor.input(title, connection.provider)?;
                 versions::create(&state.db, &caller, *id, input).await
             }
         }
@@ -467,24 +456,13 @@ async fn start_run(
             filters_json: None,
             task_ids: (subset == Subset::Custom).then_some(task_ids).flatten(),
         };
-        crate::services::runs::create(
-            &state.db,
-            &caller,
-            prompt,
-            version,
-            input,
-            state.settings.sample_subset_size,
-        )
-        .await
-        .map_err(PageError::from)
+        crate::engine::use_cases::start_run(&state.engine, &caller, prompt, version, input, "web")
+            .await
+            .map_err(PageError::from)
     }
     .await;
     match created {
-        Ok(run) => {
-            tracing::info!(run = run.id, tasks = run.total_tasks, subset = %run.project_subset, "run started from the web app");
-            state.engine.wake();
-            Ok(redirect(&format!("/runs/{}", run.id)))
-        }
+        Ok(run) => Ok(redirect(&format!("/runs/{}", run.id))),
         Err(e) => {
             let errors = form_errors(e)?;
             let options = DetailOptions {

@@ -36,12 +36,12 @@ async fn page(
 ) -> PageResult {
     let caller = visitor.caller();
     let prompt = prompts::get(&state.db, caller, *id).await?;
-    let prompt_view = crate::routes::prompts::detail_views(&state, vec![prompt])
+    let prompt_view = crate::presenters::prompts::detail_views(&state, vec![prompt])
         .await?
         .pop()
         .ok_or(crate::error::ApiError::NotFound)?;
     let version = versions::get(&state.db, caller, *id, q.version).await?;
-    let version_view = crate::routes::versions::views(&state, vec![version])
+    let version_view = crate::presenters::versions::views(&state, vec![version])
         .await?
         .pop()
         .ok_or(crate::error::ApiError::NotFound)?;

@@ -22,7 +22,65 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/prompts/{id}/schedules/{schedule_id}/delete",
             web::post().to(delete_schedule),
-        );
+        )
+        .route("/app/schedule-preview", web::get().to(schedule_preview));
+}
+
+/// The expression and zone the schedule form starts with.
+pub const FORM_CRON: &str = "0 2 * * *";
+/// The zone the schedule form starts with.
+pub const FORM_TIMEZONE: &str = "UTC";
+
+/// The next firings of `cron` in `timezone` as the schedule form shows them (`Mon 7 Dec 2026,
+/// 03:00 CET`), or the message saying why it cannot be a schedule. The page renders them on
+/// first load and its script asks [`schedule_preview`] again as the fields change.
+pub fn preview_lines(
+    cron: &str,
+    timezone: &str,
+    min_interval_secs: u64,
+) -> Result<Vec<String>, String> {
+    match crate::services::schedules::preview(cron, timezone, crate::util::now(), min_interval_secs)
+    {
+        Ok((tz, firings)) => Ok(firings
+            .iter()
+            .map(|t| {
+                let local = t.with_timezone(&tz);
+                let time = if chrono::Timelike::second(&local) == 0 {
+                    "%H:%M"
+                } else {
+                    "%H:%M:%S"
+                };
+                local
+                    .format(&format!("%a %-d %b %Y, {time} %Z"))
+                    .to_string()
+            })
+            .collect()),
+        Err(e) => Err(crate::web::page::messages(&e).join(" ")),
+    }
+}
+
+#[derive(Deserialize)]
+struct PreviewQuery {
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    timezone: String,
+}
+
+/// The schedule form's preview as the script reads it: `{"ok": true, "firings": [...]}` or
+/// `{"ok": false, "message": ...}`.
+async fn schedule_preview(
+    state: web::Data<AppState>,
+    _visitor: crate::web::session::Visitor,
+    q: web::Query<PreviewQuery>,
+) -> PageResult {
+    let body = match preview_lines(&q.cron, &q.timezone, state.settings.schedule_min_interval) {
+        Ok(firings) => serde_json::json!({ "ok": true, "firings": firings }),
+        Err(message) => serde_json::json!({ "ok": false, "message": message }),
+    };
+    Ok(actix_web::HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(body))
 }
 
 #[derive(Deserialize)]
@@ -147,14 +205,7 @@ async fn update(
         ),
     };
     let input = PromptInput {
-        tags: Some(
-            f.tags
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
-        ),
+        tags: Some(prompts::parse_tags(&f.tags)),
         domain: Some(non_empty(Some(f.domain.clone()))),
         status: Some(status),
         deployed_version: Some(deployed),

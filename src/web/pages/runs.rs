@@ -35,7 +35,7 @@ async fn view(
         .await?
         .ok_or(ApiError::NotFound)?;
     let prompt = version.parent_model_id;
-    let view = crate::routes::runs::views(state, prompt, vec![run])
+    let view = crate::presenters::runs::views(state, prompt, vec![run])
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
@@ -89,12 +89,11 @@ fn progress_of(run: &RunView) -> Progress {
             .filter(|r| *r > 0.0)
             .map(|r| duration_words((run.total_tasks - done).max(0) as f64 / r)),
         cost: crate::web::page::usd(minijinja::Value::from_serialize(run.total_cost_usd)),
-        accuracy: super::run_accuracy(run)
-            .map(|a| crate::web::page::pct(minijinja::Value::from(a))),
+        accuracy: Some(run.accuracy().label()),
         last_error: run.last_error.as_ref().map(|e| {
             format!(
                 "{} — {}",
-                e.error_type.clone().unwrap_or_default(),
+                e.error_type.as_ref().map_or("", |k| k.as_str()),
                 e.message.clone().unwrap_or_default()
             )
         }),
@@ -152,18 +151,8 @@ async fn detail(
             row,
         })
         .collect();
-    // From the run's counters, not a scan: on HasGT every task has ground truth, so the
-    // accuracy over it (failed tasks wrong) and its interval follow from them.
-    let done = (run.total_predictions + run.total_failed_predictions).max(0) as u64;
-    let correct = run.total_correct_predictions.max(0) as u64;
-    let accuracy = if run.project_subset == entity::enums::Subset::HasGT {
-        let interval = crate::stats::wilson(correct, done, crate::stats::Z95);
-        json!({"accuracy": (done > 0).then(|| correct as f64 / done as f64), "correct": correct,
-            "ground_truth_tasks": done, "ci_low": interval.map(|i| i.0), "ci_high": interval.map(|i| i.1)})
-    } else {
-        json!({"accuracy": super::run_accuracy(&run), "correct": correct,
-            "answered": run.total_predictions, "ci_low": null, "ci_high": null})
-    };
+    // From the run's counters, not a scan, by the one definition (failed tasks wrong).
+    let accuracy = crate::presenters::runs::AccuracyView::from(run.accuracy());
     let failures = crate::services::indicators::indicators(
         &state.db,
         caller,

@@ -63,6 +63,28 @@
     render();
   });
 
+  // Schedule form: the next three firings in the schedule's time zone, as you type.
+  document.querySelectorAll("[data-schedule-preview]").forEach((cron) => {
+    const tz = cron.form.querySelector("[name=timezone]");
+    const out = document.getElementById("schedule-preview");
+    const list = document.getElementById("schedule-firings");
+    const update = debounce(async () => {
+      const params = new URLSearchParams({ cron: cron.value, timezone: tz.value });
+      const res = await fetch(cron.dataset.schedulePreview + "?" + params.toString(), { credentials: "same-origin" }).catch(() => null);
+      const body = res && res.ok ? await res.json().catch(() => null) : null;
+      if (!body) return;
+      out.className = "check " + (body.ok ? "good" : "bad");
+      list.textContent = "";
+      if (body.ok) {
+        body.firings.forEach((f) => { const li = document.createElement("li"); li.textContent = f; list.append(li); });
+      } else {
+        const li = document.createElement("li"); li.textContent = body.message; list.append(li);
+      }
+    }, 250);
+    cron.addEventListener("input", update);
+    tz.addEventListener("input", update);
+  });
+
   // Task file upload, read in the browser and sent with progress.
   const importForm = document.getElementById("import-form");
   if (importForm) {

@@ -1,10 +1,12 @@
 //! The test harness: a real server on a loopback port over a fresh database per test, and a
 //! small typed client. `TEST_DATABASE_URL=postgres://...` runs on a fresh PostgreSQL database
-//! (created here, dropped when the test ends); otherwise a SQLite file in a temp dir.
+//! (created here, dropped when the test ends); otherwise a SQLite file in a temp dir. Either is
+//! a copy of one migrated template ([`database`]), not migrated test by test.
 //!
 //! [`fixtures`] makes prompts, versions and runs through the API; [`engine`] sets up runs of
 //! the engine against the fake LLM and waits for them with [`TestApp::engine_idle`].
 pub mod browser;
+pub mod database;
 pub mod engine;
 pub mod fixtures;
 pub mod reply;
@@ -44,7 +46,8 @@ pub struct TestApp {
     pg: Option<(String, String)>,
 }
 
-/// A fresh database URL: a new PostgreSQL database, or a SQLite file in `dir`.
+/// A fresh, empty database URL: a new PostgreSQL database, or a SQLite file in `dir` (the
+/// migrations' own tests; a server's tests start from [`database::migrated_database`]).
 pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
@@ -78,7 +81,7 @@ impl TestApp {
     pub async fn spawn_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
         prompter::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg) = fresh_database(dir.path()).await;
+        let (database_url, pg) = database::migrated_database(dir.path()).await;
         let mut config = ServeConfig::new(database_url.clone(), 0);
         config.secret_key = Some("integration-test-secret-key".into());
         config.admin_email = Some("admin@example.com".into());
@@ -140,6 +143,12 @@ impl TestApp {
             Ok(Err(e)) => panic!("the idle hook could not read the queue: {e}"),
             Err(_) => panic!("the engine was still busy after 120 s (a run or job is stuck)"),
         }
+    }
+
+    /// Makes the server's budget gates read the database at their next call, as they do
+    /// every `engine::budget::REFRESH` on their own (a limit changed through the API).
+    pub fn expire_budget_reads(&self) {
+        self.engine.budgets().expire_reads();
     }
 
     /// Sends a request with `Authorization: Token <token>` (none when `token` is `None`) and

@@ -326,7 +326,7 @@ impl Editor {
     pub fn changes(
         &self,
         title: String,
-        provider: String,
+        provider: entity::enums::Provider,
         source_steps: Option<Vec<Step>>,
     ) -> Result<VersionChanges, ApiError> {
         let steps = match (self.steps.is_empty(), source_steps) {
@@ -361,7 +361,7 @@ impl Editor {
     }
 
     /// The fields of a prompt's first version, bound to a connection of `provider`.
-    pub fn input(&self, title: String, provider: String) -> Result<VersionInput, ApiError> {
+    pub fn input(&self, title: String, provider: entity::enums::Provider) -> Result<VersionInput, ApiError> {
         Ok(VersionInput {
             title: Some(title),
             prompt: Some(self.prompt.clone()),

@@ -14,7 +14,7 @@
 use super::refusals::{self, Refused};
 use super::rules::{self, Settings};
 use super::{ImageSource, LlmError, LlmProvider, LlmRequest, LlmResponse, Part, Role, Usage};
-use crate::llm::{Credentials, Provider};
+use crate::{Credentials, Provider};
 use async_openai::Client;
 use async_openai::config::{AzureConfig, Config, OpenAIConfig};
 use async_openai::error::OpenAIError;
@@ -48,16 +48,13 @@ pub struct OpenAiCompatible {
     config: ClientConfig,
     provider: Provider,
     deployment: Option<String>,
-    http: crate::outbound::Outbound,
+    http: outbound::Outbound,
     refused: Refused,
 }
 
 impl OpenAiCompatible {
     /// The provider of an OpenAI, AzureOpenAI or Custom connection.
-    pub fn new(
-        credentials: &Credentials,
-        http: crate::outbound::Outbound,
-    ) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: outbound::Outbound) -> Result<Self, LlmError> {
         let key = credentials
             .api_key
             .clone()
@@ -368,7 +365,7 @@ fn map_error(error: OpenAIError, status: u16, headers: &HeaderMap) -> LlmError {
                 usage: Usage::default(),
             }
         }
-        OpenAIError::Boxed(e) => match e.downcast::<crate::outbound::OutboundError>() {
+        OpenAIError::Boxed(e) => match e.downcast::<outbound::OutboundError>() {
             Ok(outbound) => LlmError::from(*outbound),
             Err(e) => {
                 tracing::warn!(target: "outbound", "provider request failed: {e}");
@@ -386,7 +383,7 @@ fn map_error(error: OpenAIError, status: u16, headers: &HeaderMap) -> LlmError {
 /// headers of the response.
 #[derive(Clone)]
 struct Capture {
-    http: crate::outbound::Outbound,
+    http: outbound::Outbound,
     response: Arc<Mutex<Option<(u16, HeaderMap)>>>,
 }
 

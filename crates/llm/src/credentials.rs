@@ -1,65 +1,9 @@
 //! What calling a provider takes: which provider it is ([`Provider`], Label Studio's
 //! `ProviderEnum`) and a connection's opened secrets and settings ([`Credentials`]), which the
 //! services read from a provider connection and hand to the provider layer.
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-/// An LLM provider (Label Studio's `ProviderEnum`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-pub enum Provider {
-    /// OpenAI.
-    OpenAI,
-    /// Azure OpenAI; `endpoint` and `deployment_name` name the deployment.
-    AzureOpenAI,
-    /// Azure AI Foundry.
-    AzureAIFoundry,
-    /// Google Vertex AI; uses the `google_*` fields.
-    VertexAI,
-    /// Google Gemini.
-    Gemini,
-    /// Anthropic.
-    Anthropic,
-    /// Any OpenAI-compatible server at `endpoint`.
-    Custom,
-}
-
-impl Provider {
-    /// Every provider, in Label Studio's order (the order of `provider-choices`).
-    pub const ALL: [Provider; 7] = [
-        Provider::OpenAI,
-        Provider::AzureOpenAI,
-        Provider::AzureAIFoundry,
-        Provider::VertexAI,
-        Provider::Gemini,
-        Provider::Anthropic,
-        Provider::Custom,
-    ];
-
-    /// The wire and stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::OpenAI => "OpenAI",
-            Provider::AzureOpenAI => "AzureOpenAI",
-            Provider::AzureAIFoundry => "AzureAIFoundry",
-            Provider::VertexAI => "VertexAI",
-            Provider::Gemini => "Gemini",
-            Provider::Anthropic => "Anthropic",
-            Provider::Custom => "Custom",
-        }
-    }
-
-    /// Parses an exact wire name.
-    pub fn parse(name: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-
-    /// Whether `endpoint`, when given, must be an http(s) URL: it is the base URL of every
-    /// provider's API (Custom and Azure OpenAI need one; it overrides the others' default),
-    /// except Vertex AI's, which names a region.
-    pub fn needs_url_endpoint(self) -> bool {
-        !matches!(self, Provider::VertexAI)
-    }
-}
+/// An LLM provider (Label Studio's `ProviderEnum`), stored in the connection and version rows.
+pub use entity::enums::Provider;
 
 /// What the inference engine needs to call a provider: the opened secrets and the settings.
 /// Its `Debug` output never shows a secret.

@@ -84,6 +84,7 @@
 //! (each dialect's reading, answers and error shapes), `answer` (the schema-driven answer),
 //! `realism` (the realistic mode), `limits` (the rate-limit window and headers) and `faults`
 //! (the injected faults).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 mod answer;
 mod anthropic;
 mod call;

@@ -5,6 +5,7 @@
 //! answer is the parsed JSON object and the tokens it cost. Providers do no retries of their
 //! own: errors come back typed ([`LlmError`]) with what the provider said about its limits, and
 //! the scheduler decides.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 pub mod anthropic;
 mod credentials;
 pub mod gemini;
@@ -18,8 +19,9 @@ pub mod scheduler;
 
 pub use headers::{parse_reset, rate_limits, retry_after};
 
-use crate::outbound::{Outbound, OutboundError};
 pub use credentials::{Credentials, Provider};
+pub use entity::enums::FailureKind;
+use outbound::{Outbound, OutboundError};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;
@@ -329,16 +331,16 @@ pub enum LlmError {
 
 impl LlmError {
     /// The failed prediction's `error_type`.
-    pub fn error_type(&self) -> &'static str {
+    pub fn error_type(&self) -> FailureKind {
         match self {
-            LlmError::RateLimit { .. } => "RateLimit",
-            LlmError::Timeout(_) => "Timeout",
-            LlmError::Server { .. } | LlmError::Connection(_) => "ProviderError",
-            LlmError::Authentication(_) => "Authentication",
-            LlmError::Request { .. } => "BadRequest",
-            LlmError::InvalidOutput { .. } => "InvalidOutput",
-            LlmError::Unsupported(_) => "Unsupported",
-            LlmError::Canceled => "Canceled",
+            LlmError::RateLimit { .. } => FailureKind::RateLimit,
+            LlmError::Timeout(_) => FailureKind::Timeout,
+            LlmError::Server { .. } | LlmError::Connection(_) => FailureKind::ProviderError,
+            LlmError::Authentication(_) => FailureKind::Authentication,
+            LlmError::Request { .. } => FailureKind::BadRequest,
+            LlmError::InvalidOutput { .. } => FailureKind::InvalidOutput,
+            LlmError::Unsupported(_) => FailureKind::Unsupported,
+            LlmError::Canceled => FailureKind::Canceled,
         }
     }
 

@@ -32,7 +32,7 @@
 //! `{"generationConfig": {"topK": 40}}` adds to Gemini's settings; a `null` removes a field
 //! Prompter would send).
 use super::ModelParams;
-use crate::llm::Provider;
+use crate::Provider;
 use serde_json::{Map, Value};
 
 /// Whether a model takes a parameter.

@@ -1,6 +1,6 @@
 //! Tests of the OpenAI dialect: bodies under the rules, image parts, answers and errors.
 use super::*;
-use crate::llm::{Message, ModelParams};
+use crate::{Message, ModelParams};
 
 #[test]
 fn azure_endpoints_give_their_api_version() {

@@ -26,7 +26,7 @@ pub struct ProbeReport {
 /// Tests `credentials` with `model` (else the first listed model).
 pub async fn probe(
     credentials: &Credentials,
-    http: &crate::outbound::Outbound,
+    http: &outbound::Outbound,
     model: Option<&str>,
 ) -> ProbeReport {
     let mut report = ProbeReport::default();
@@ -91,7 +91,7 @@ pub async fn probe(
 /// `/v1/models` for Anthropic). Gemini and Azure deployments are not listed.
 pub async fn list_models(
     credentials: &Credentials,
-    http: &crate::outbound::Outbound,
+    http: &outbound::Outbound,
 ) -> Result<Vec<String>, String> {
     let request = match credentials.provider {
         Provider::OpenAI | Provider::Custom => {

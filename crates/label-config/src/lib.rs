@@ -8,6 +8,7 @@
 //!
 //! Labels of `<Choice>`/`<Label>` children are the strings that annotation results carry: the
 //! child's `alias` when it has one, else its `value` (Label Studio and its SDK do the same).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod compat;
 mod hypertext;

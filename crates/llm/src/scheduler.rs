@@ -117,8 +117,8 @@ pub struct RetryState {
     pub waiting: u64,
     /// Attempts retried since the scheduler started.
     pub retried: u64,
-    /// The kind of the last retried error (`RateLimit`, `Timeout`, `ServerError`, ...).
-    pub last_error_type: String,
+    /// The kind of the last retried error (`RateLimit`, `Timeout`, `ProviderError`, ...).
+    pub last_error_type: super::FailureKind,
     /// The last retried error's message.
     pub last_error: String,
     /// When it happened.
@@ -144,7 +144,7 @@ impl Drop for Waiting<'_> {
 /// The last retried error of a scheduler.
 #[derive(Debug, Clone)]
 struct LastRetry {
-    error_type: String,
+    error_type: super::FailureKind,
     message: String,
     at: chrono::DateTime<chrono::Utc>,
 }
@@ -356,7 +356,7 @@ impl Scheduler {
                     // The first retry of a call is logged; later ones of the same call at debug.
                     if attempt == 1 {
                         tracing::info!(
-                            error_type = e.error_type(),
+                            error_type = %e.error_type(),
                             error = %e,
                             max_attempts = self.config.max_attempts,
                             wait_ms = wait.as_millis() as u64,
@@ -364,7 +364,7 @@ impl Scheduler {
                         );
                     } else {
                         tracing::debug!(
-                            error_type = e.error_type(),
+                            error_type = %e.error_type(),
                             attempt,
                             wait_ms = wait.as_millis() as u64,
                             "retrying an LLM call"
@@ -372,7 +372,7 @@ impl Scheduler {
                     }
                     if let Ok(mut last) = self.last_retry.lock() {
                         *last = Some(LastRetry {
-                            error_type: e.error_type().to_string(),
+                            error_type: e.error_type(),
                             message: e.to_string(),
                             at: chrono::Utc::now(),
                         });
@@ -389,7 +389,7 @@ impl Scheduler {
                     }
                     self.failed.fetch_add(1, Ordering::Relaxed);
                     if e.is_retryable() {
-                        tracing::warn!(error_type = e.error_type(), error = %e, attempts = attempt, "an LLM call failed after its last attempt");
+                        tracing::warn!(error_type = %e.error_type(), error = %e, attempts = attempt, "an LLM call failed after its last attempt");
                     }
                     return Err(e);
                 }
@@ -637,7 +637,7 @@ impl Schedulers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{Message, Role, Usage};
+    use crate::{Message, Role, Usage};
     use std::sync::atomic::AtomicUsize;
 
     /// A provider that fails the first `failures` calls with `error`, then answers.

@@ -8,7 +8,7 @@ use super::rules::{self, ANTHROPIC_DEFAULT_MAX_TOKENS, Settings};
 use super::{
     ImageSource, LlmError, LlmProvider, LlmRequest, LlmResponse, Message, Part, Role, Usage,
 };
-use crate::llm::{Credentials, Provider};
+use crate::{Credentials, Provider};
 use serde_json::{Value, json};
 
 /// Anthropic's API base.
@@ -22,16 +22,13 @@ const TOOL: &str = "record_labels";
 pub struct Anthropic {
     base: String,
     key: String,
-    http: crate::outbound::Outbound,
+    http: outbound::Outbound,
     refused: Refused,
 }
 
 impl Anthropic {
     /// The provider of an Anthropic connection (`endpoint` overrides the API base).
-    pub fn new(
-        credentials: &Credentials,
-        http: crate::outbound::Outbound,
-    ) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: outbound::Outbound) -> Result<Self, LlmError> {
         let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1")?;
         Ok(Anthropic {
             base,
@@ -222,7 +219,7 @@ impl LlmProvider for Anthropic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::ModelParams;
+    use crate::ModelParams;
 
     fn request(model: &str, messages: Vec<Message>, params: ModelParams) -> (LlmRequest, Settings) {
         let request = LlmRequest {
@@ -267,7 +264,7 @@ mod tests {
         let text = json!({"content": [{"type": "text", "text": "oops"}]});
         assert_eq!(
             read_answer(&text).map_err(|e| e.error_type()),
-            Err("InvalidOutput")
+            Err(crate::FailureKind::InvalidOutput)
         );
     }
 

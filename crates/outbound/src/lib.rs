@@ -15,6 +15,7 @@
 //!
 //! Clippy's `disallowed-methods` (in `clippy.toml`) refuses `RequestBuilder::send`,
 //! `Client::execute` and the whole-body readers of `reqwest::Response` outside this module.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 pub mod policy;
 
 pub use policy::{AddressClass, AllowEntry, Denied, Policy};
@@ -148,7 +149,7 @@ async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError>
 impl Outbound {
     /// A client applying `policy`, reading answers up to `max_bytes` (see [`Outbound::read`]).
     pub fn new(policy: Policy, max_bytes: usize) -> Outbound {
-        crate::util::install_tls();
+        install_tls();
         let policy = Arc::new(policy);
         let pins = Arc::new(Pins::default());
         let client = reqwest::Client::builder()
@@ -293,11 +294,18 @@ fn redirect_target(response: &Response, again: Option<Request>) -> Option<Reques
     Some(next)
 }
 
+/// Installs rustls' ring crypto provider for the process (reqwest is built without a bundled
+/// TLS backend; ring is the one the database driver already brings). Called at start-up and by
+/// every client built here; installing twice is harmless.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client of the command line's calls to the Prompter server its operator names
 /// (`prompter run`, `export`, `import`, `ls`): not a request on a user's behalf, so not under
 /// the policy; built here so that every HTTP client of the service is built in this module.
 pub fn operator_client() -> reqwest::Client {
-    crate::util::install_tls();
+    install_tls();
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .build()

@@ -1,10 +1,12 @@
 //! The OpenAPI document (generated from the handlers by utoipa) at `/openapi.json`, and an
-//! offline Swagger UI at `/docs/`.
-use super::{
+//! offline Swagger UI at `/docs/`. It describes both HTTP front ends, the API ([`crate::routes`])
+//! and the ML backend protocol ([`crate::ml_backend`]), so it sits above them, beside `startup`.
+use crate::ml_backend::routes as ml;
+use crate::routes::{
     annotations, evaluation, health, label_studio, live, model_providers, predictions, projects,
     prompts, refine, registry, runs, tasks, users, version, versions,
 };
-use crate::ml_backend::routes as ml;
+use crate::error::ErrorCode;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -40,7 +42,7 @@ use utoipa_swagger_ui::SwaggerUi;
         label_studio::sync, label_studio::push,
         registry::list_comments, registry::create_comment, registry::list_schedules,
         registry::create_schedule, registry::get_schedule, registry::update_schedule,
-        registry::delete_schedule, registry::export, registry::import,
+        registry::delete_schedule, registry::preview_schedule, registry::export, registry::import,
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
@@ -125,27 +127,43 @@ impl Modify for StandardResponses {
                     .security
                     .as_ref()
                     .is_some_and(|s| s.contains(&SecurityRequirement::default()));
-                let mut wanted: Vec<(&str, &str)> = vec![];
+                // Each error an operation can meet, documented under its code's status.
+                let mut wanted: Vec<(ErrorCode, &str)> = vec![];
                 if !public {
-                    wanted.push(("401", "No token, or a token that matches no active user."));
+                    wanted.push((
+                        ErrorCode::NotAuthenticated,
+                        "No token, or a token that matches no active user.",
+                    ));
                 }
                 if has(ParameterIn::Query) {
-                    wanted.push(("400", "A query value is invalid."));
+                    wanted.push((ErrorCode::InvalidQuery, "A query value is invalid."));
                 }
                 if op.request_body.is_some() {
-                    wanted.push(("400", "The body is not valid JSON, or a field is invalid."));
-                    wanted.push(("413", "The body is larger than the server's limit."));
-                    wanted.push(("415", "The body is not sent as `application/json`."));
+                    wanted.push((
+                        ErrorCode::ValidationError,
+                        "The body is not valid JSON, or a field is invalid.",
+                    ));
+                    wanted.push((
+                        ErrorCode::PayloadTooLarge,
+                        "The body is larger than the server's limit.",
+                    ));
+                    wanted.push((
+                        ErrorCode::UnsupportedMediaType,
+                        "The body is not sent as `application/json`.",
+                    ));
                 }
                 if has(ParameterIn::Path) {
-                    wanted.push(("404", "No such object in the caller's organization."));
+                    wanted.push((
+                        ErrorCode::NotFound,
+                        "No such object in the caller's organization.",
+                    ));
                 } else if paged {
-                    wanted.push(("404", "Invalid page."));
+                    wanted.push((ErrorCode::InvalidPage, "Invalid page."));
                 }
                 for (code, why) in wanted {
                     op.responses
                         .responses
-                        .entry(code.to_string())
+                        .entry(code.status().as_str().to_string())
                         .or_insert_with(|| error_response(why, body));
                 }
                 for (code, response) in op.responses.responses.iter_mut() {

@@ -7,7 +7,7 @@ use super::rules::{self, Effort, Settings};
 use super::{
     ImageSource, LlmError, LlmProvider, LlmRequest, LlmResponse, Message, Part, Role, Usage,
 };
-use crate::llm::{Credentials, Provider};
+use crate::{Credentials, Provider};
 use serde_json::{Value, json};
 
 /// The Gemini API base.
@@ -17,16 +17,13 @@ pub const DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com";
 pub struct Gemini {
     base: String,
     key: String,
-    http: crate::outbound::Outbound,
+    http: outbound::Outbound,
     refused: Refused,
 }
 
 impl Gemini {
     /// The provider of a Gemini connection (`endpoint` overrides the API base).
-    pub fn new(
-        credentials: &Credentials,
-        http: crate::outbound::Outbound,
-    ) -> Result<Self, LlmError> {
+    pub fn new(credentials: &Credentials, http: outbound::Outbound) -> Result<Self, LlmError> {
         let (key, base) = super::key_and_base(credentials, DEFAULT_BASE, "/v1beta")?;
         Ok(Gemini {
             base,
@@ -227,7 +224,7 @@ impl LlmProvider for Gemini {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::ModelParams;
+    use crate::ModelParams;
 
     fn body_of(model: &str, messages: Vec<Message>, params: ModelParams) -> Value {
         let request = LlmRequest {

@@ -169,7 +169,7 @@ fn in_words(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake_llm::call::Tokens;
+    use crate::call::Tokens;
     use serde_json::json;
 
     fn reply(text: &str) -> Reply {

@@ -8,33 +8,9 @@
 
 use super::{ControlKind, ControlTag, LabelConfig, TEXT_OBJECT_TAGS};
 
-/// A Prompts skill (`skill_name` of a prompt, `project_type` of compatible-projects).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Skill {
-    /// `TextClassification`: `Choices` over text.
-    TextClassification,
-    /// `NamedEntityRecognition`: `Labels` spans over text.
-    NamedEntityRecognition,
-}
-
-impl Skill {
-    /// The skill with this exact name (`"TextClassification"`, `"NamedEntityRecognition"`).
-    pub fn parse(name: &str) -> Option<Skill> {
-        match name {
-            "TextClassification" => Some(Skill::TextClassification),
-            "NamedEntityRecognition" => Some(Skill::NamedEntityRecognition),
-            _ => None,
-        }
-    }
-
-    /// The skill's wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Skill::TextClassification => "TextClassification",
-            Skill::NamedEntityRecognition => "NamedEntityRecognition",
-        }
-    }
-}
+/// A Prompts skill (`skill_name` of a prompt, `project_type` of compatible-projects), stored in
+/// the prompt row.
+pub use entity::enums::Skill;
 
 impl LabelConfig {
     /// Some `toName` of the control names a `Text`, `HyperText` or `Image` object.
