@@ -55,6 +55,7 @@ pub use outbound;
 pub mod pagination;
 pub mod presenters;
 pub mod pricing;
+pub mod respond;
 pub mod routes;
 pub mod scoring;
 pub mod services;

@@ -113,6 +113,45 @@ pub fn last_page(count: u64, size: u64) -> u64 {
     count.div_ceil(size.max(1)).max(1)
 }
 
+/// The `next` and `previous` URLs of a page, built from the request's own URL.
+pub fn page_links(req: &actix_web::HttpRequest, page: Page, count: u64) -> (Option<String>, Option<String>) {
+    let info = req.connection_info();
+    let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
+    let others: Vec<(String, String)> = url_pairs(req.query_string())
+        .into_iter()
+        .filter(|(k, _)| k != "page")
+        .collect();
+    let link = |p: u64| {
+        let mut pairs = others.clone();
+        if p > 1 {
+            pairs.push(("page".into(), p.to_string()));
+        }
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", query_value(k), query_value(v)))
+            .collect();
+        if query.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}?{}", query.join("&"))
+        }
+    };
+    let next = page.has_next(count).then(|| link(page.number + 1));
+    let previous = (page.number > 1).then(|| link(page.number - 1));
+    (next, previous)
+}
+
+fn query_value(s: &str) -> String {
+    crate::util::url::encode(s, crate::util::url::Part::QueryValue)
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

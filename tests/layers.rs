@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "front ends",
         &["routes", "web", "ml_backend", "extract", "telemetry"],
     ),
-    ("presenters", &["presenters", "state"]),
+    ("presenters", &["presenters", "respond", "state"]),
     ("background work", &["engine", "label_studio"]),
     ("domain services", &["services"]),
     (

@@ -8,7 +8,7 @@ use super::error::{MlError, MlErrorBody, MlResult};
 use super::webhook::{Event, HANDLED_ACTIONS};
 use crate::error::ApiError;
 use crate::extract::{JsonBytes, parse_json_off_thread};
-use crate::routes::respond::{Created, Either, Json};
+use crate::respond::{Created, Either, Json};
 use crate::services::prompts;
 use crate::state::AppState;
 use crate::views::ml_backend::{

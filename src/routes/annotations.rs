@@ -1,6 +1,6 @@
 //! Annotations: `/api/tasks/{id}/annotations/` and `/api/annotations/{id}/`.
 use super::resource;
-use super::respond::{Created, Json, NoContent, Paged};
+use crate::respond::{Created, Json, NoContent, Paged};
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;

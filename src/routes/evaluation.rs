@@ -1,6 +1,6 @@
 //! Evaluation: `/api/projects/{id}/subsets`, `/api/projects/{id}/subset-tasks` and
 //! `/api/inference-runs/{id}/indicators/`.
-use super::respond::Json;
+use crate::respond::Json;
 use super::{page_links, parse_ids, resource};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};

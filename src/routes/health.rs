@@ -1,7 +1,7 @@
 //! Probes for operators and orchestrators: `GET /health` (the process answers) and
 //! `GET /ready` (the database answers and its schema is current), neither needing a token.
 //! (`GET /` is the web app's.)
-use super::respond::Json;
+use crate::respond::Json;
 use crate::state::AppState;
 use crate::views::ops::ProbeView;
 use actix_web::http::StatusCode;

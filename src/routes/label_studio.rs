@@ -2,7 +2,7 @@
 //! its `sync` (import tasks and annotations) and `push` (export a run's predictions). Jobs run
 //! in the background; the link shows their progress. Managers and above.
 use super::resource;
-use super::respond::{Accepted, Created, Json, NoContent};
+use crate::respond::{Accepted, Created, Json, NoContent};
 use crate::auth::Manager;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, JsonBytes, parse_json};

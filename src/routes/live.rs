@@ -1,7 +1,7 @@
 //! Live predictions: `POST /api/prompts/{id}/versions/{version_id}/predict` (a Prompter
 //! extension), a version's answers for a few tasks through the run engine's path, not stored.
 use super::resource;
-use super::respond::Json;
+use crate::respond::Json;
 use crate::auth::Manager;
 use crate::engine::live::request as service;
 use crate::error::{ApiResult, ErrorBody};

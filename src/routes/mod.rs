@@ -1,7 +1,6 @@
 //! HTTP routes, one module per resource, each with its `configure`. Handlers are thin: they
 //! extract, call a service, and map the result to a view.
 use crate::error::ApiError;
-use crate::pagination::Page;
 use actix_web::{HttpRequest, web};
 
 pub mod annotations;
@@ -15,7 +14,6 @@ pub mod projects;
 pub mod prompts;
 pub mod refine;
 pub mod registry;
-pub mod respond;
 pub mod runs;
 pub mod tasks;
 pub mod users;
@@ -61,43 +59,7 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-/// The `next` and `previous` URLs of a page, built from the request's own URL.
-pub fn page_links(req: &HttpRequest, page: Page, count: u64) -> (Option<String>, Option<String>) {
-    let info = req.connection_info();
-    let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
-    let others: Vec<(String, String)> = url_pairs(req.query_string())
-        .into_iter()
-        .filter(|(k, _)| k != "page")
-        .collect();
-    let link = |p: u64| {
-        let mut pairs = others.clone();
-        if p > 1 {
-            pairs.push(("page".into(), p.to_string()));
-        }
-        let query: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", query_value(k), query_value(v)))
-            .collect();
-        if query.is_empty() {
-            base.clone()
-        } else {
-            format!("{base}?{}", query.join("&"))
-        }
-    };
-    let next = page.has_next(count).then(|| link(page.number + 1));
-    let previous = (page.number > 1).then(|| link(page.number - 1));
-    (next, previous)
-}
-
-fn query_value(s: &str) -> String {
-    crate::util::url::encode(s, crate::util::url::Part::QueryValue)
-}
-
-fn url_pairs(query: &str) -> Vec<(String, String)> {
-    web::Query::<Vec<(String, String)>>::from_query(query)
-        .map(|q| q.into_inner())
-        .unwrap_or_default()
-}
+pub use crate::pagination::page_links;
 
 /// Parses a comma-separated id list (`ids=1%2C2`); any non-integer answers 400 on `field`.
 /// An empty value means no filter (`None`), as in Django.

@@ -2,7 +2,7 @@
 //! `provider-choices` (bare lists, not paginated). Secrets are write-only: no response carries
 //! them, only `has_*` flags.
 use super::resource;
-use super::respond::{Created, Json, NoContent};
+use crate::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;

@@ -1,6 +1,6 @@
 //! Predictions: `/api/predictions/` and `/api/predictions/{id}/` (bare lists, not paginated).
 use super::resource;
-use super::respond::{Created, Json, NoContent};
+use crate::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;

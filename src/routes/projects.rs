@@ -1,5 +1,5 @@
 //! Projects: `/api/projects/`, `/api/projects/{id}/`, import and label-config validation.
-use super::respond::{Created, Json, NoContent};
+use crate::respond::{Created, Json, NoContent};
 use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};

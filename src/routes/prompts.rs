@@ -1,5 +1,5 @@
 //! Prompts: `/api/prompts/`, `/api/prompts/{id}/` and `/api/prompts/compatible-projects`.
-use super::respond::{Created, Json, NoContent};
+use crate::respond::{Created, Json, NoContent};
 use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};

@@ -1,7 +1,7 @@
 //! Prompt refinement: `POST` and `GET /api/prompts/{id}/versions/{version_id}/refine`
 //! (`versions.refine_prompt` and `versions.get_refined_prompt`).
 use super::resource;
-use super::respond::{Accepted, Created, Either, Json};
+use crate::respond::{Accepted, Created, Either, Json};
 use crate::auth::{AuthUser, Manager};
 use crate::engine::refine as service;
 use crate::error::{ApiError, ApiResult, ErrorBody};

@@ -3,7 +3,7 @@
 //! (`/api/prompts/import`). Tags, domain, status, parameters and the deployed version are
 //! fields of the prompt itself (`/api/prompts/{id}/`).
 use super::resource;
-use super::respond::{Created, Either, Json, NoContent, Paged};
+use crate::respond::{Created, Either, Json, NoContent, Paged};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};

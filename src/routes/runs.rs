@@ -1,7 +1,7 @@
 //! Inference runs: list, create and cancel under a version, and the result callbacks
 //! `/api/model-run/batch-predictions` and `/api/model-run/batch-failed-predictions`.
 use super::resource;
-use super::respond::{Created, Json};
+use crate::respond::{Created, Json};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;

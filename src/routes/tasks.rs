@@ -1,6 +1,6 @@
 //! Tasks: `/api/tasks/` (Label Studio's data-manager list shape) and `/api/tasks/{id}/`.
 use super::resource;
-use super::respond::{Created, Json, NoContent};
+use crate::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, parse_bool};

@@ -1,5 +1,5 @@
 //! The current user: `GET /api/current-user/whoami` and `GET /api/current-user`.
-use super::respond::Json;
+use crate::respond::Json;
 use crate::auth::AuthUser;
 use crate::views::users::{MembershipView, WhoAmIView};
 use actix_web::web;

@@ -1,5 +1,5 @@
 //! `GET /api/version/`: the Label Studio version Prompter speaks, and Prompter's own.
-use super::respond::Json;
+use crate::respond::Json;
 use crate::error::LS_API_VERSION;
 use crate::views::ops::ServerVersionView;
 use actix_web::web;

@@ -1,7 +1,7 @@
 //! Prompt versions: `/api/prompts/{id}/versions`, `/api/prompts/{id}/versions/{version_id}` and
 //! `/api/prompts/{id}/get-default-version-name`.
 use super::resource;
-use super::respond::{Created, Json, NoContent, Paged};
+use crate::respond::{Created, Json, NoContent, Paged};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;

@@ -59,7 +59,7 @@ pub struct Paged<T> {
 impl<T> Paged<T> {
     /// Page `page` of a list of `count` items, its links built from the request's own URL.
     pub fn new(req: &HttpRequest, page: Page, count: u64, items: Vec<T>) -> Paged<T> {
-        let (next, previous) = super::page_links(req, page, count);
+        let (next, previous) = crate::pagination::page_links(req, page, count);
         let links = next
             .map(|n| format!("<{n}>; rel=\"next\""))
             .into_iter()
