@@ -1,12 +1,12 @@
 //! The OpenAPI document (generated from the handlers by utoipa) at `/openapi.json`, and an
 //! offline Swagger UI at `/docs/`. It describes both HTTP front ends, the API ([`crate::routes`])
 //! and the ML backend protocol ([`crate::ml_backend`]), so it sits above them, beside `startup`.
+use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
     annotations, evaluation, health, label_studio, live, model_providers, predictions, projects,
     prompts, refine, registry, runs, tasks, users, version, versions,
 };
-use crate::error::ErrorCode;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

@@ -114,7 +114,11 @@ pub fn last_page(count: u64, size: u64) -> u64 {
 }
 
 /// The `next` and `previous` URLs of a page, built from the request's own URL.
-pub fn page_links(req: &actix_web::HttpRequest, page: Page, count: u64) -> (Option<String>, Option<String>) {
+pub fn page_links(
+    req: &actix_web::HttpRequest,
+    page: Page,
+    count: u64,
+) -> (Option<String>, Option<String>) {
     let info = req.connection_info();
     let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
     let others: Vec<(String, String)> = url_pairs(req.query_string())
@@ -150,7 +154,6 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
         .map(|q| q.into_inner())
         .unwrap_or_default()
 }
-
 
 #[cfg(test)]
 mod tests {

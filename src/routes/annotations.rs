@@ -1,9 +1,9 @@
 //! Annotations: `/api/tasks/{id}/annotations/` and `/api/annotations/{id}/`.
 use super::resource;
-use crate::respond::{Created, Json, NoContent, Paged};
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
+use crate::respond::{Created, Json, NoContent, Paged};
 use crate::services::accounts;
 use crate::services::annotations as service;
 use crate::state::AppState;

@@ -1,10 +1,10 @@
 //! Evaluation: `/api/projects/{id}/subsets`, `/api/projects/{id}/subset-tasks` and
 //! `/api/inference-runs/{id}/indicators/`.
-use crate::respond::Json;
 use super::{page_links, parse_ids, resource};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::parse_bool;
+use crate::respond::Json;
 use crate::services::evaluation::{self as service, SubsetTasksQuery};
 use crate::services::indicators;
 use crate::state::AppState;

@@ -2,11 +2,11 @@
 //! its `sync` (import tasks and annotations) and `push` (export a run's predictions). Jobs run
 //! in the background; the link shows their progress. Managers and above.
 use super::resource;
-use crate::respond::{Accepted, Created, Json, NoContent};
 use crate::auth::Manager;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, JsonBytes, parse_json};
 use crate::label_studio as service;
+use crate::respond::{Accepted, Created, Json, NoContent};
 use crate::state::AppState;
 use crate::views::label_studio::LabelStudioLinkView;
 use crate::views::label_studio::{LinkInput, PushInput, SyncInput};

@@ -1,11 +1,11 @@
 //! Live predictions: `POST /api/prompts/{id}/versions/{version_id}/predict` (a Prompter
 //! extension), a version's answers for a few tasks through the run engine's path, not stored.
 use super::resource;
-use crate::respond::Json;
 use crate::auth::Manager;
 use crate::engine::live::request as service;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
+use crate::respond::Json;
 use crate::state::AppState;
 use crate::views::live::{LiveInput, LiveView};
 use actix_web::web;

@@ -2,12 +2,12 @@
 //! `provider-choices` (bare lists, not paginated). Secrets are write-only: no response carries
 //! them, only `has_*` flags.
 use super::resource;
-use crate::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::llm::Provider;
 use crate::presenters::model_providers::views;
+use crate::respond::{Created, Json, NoContent};
 use crate::services::model_providers as service;
 use crate::state::AppState;
 use crate::views::model_providers::{

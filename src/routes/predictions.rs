@@ -1,9 +1,9 @@
 //! Predictions: `/api/predictions/` and `/api/predictions/{id}/` (bare lists, not paginated).
 use super::resource;
-use crate::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
+use crate::respond::{Created, Json, NoContent};
 use crate::services::predictions::{self as service, ListFilter};
 use crate::state::AppState;
 use crate::views::predictions::{PredictionInput, PredictionListQuery, PredictionView};

@@ -1,10 +1,10 @@
 //! Projects: `/api/projects/`, `/api/projects/{id}/`, import and label-config validation.
-use crate::respond::{Created, Json, NoContent};
 use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::presenters::projects::views;
+use crate::respond::{Created, Json, NoContent};
 use crate::services::projects::{self as service, ListFilter, config_of};
 use crate::services::tasks;
 use crate::state::AppState;

@@ -1,11 +1,11 @@
 //! Prompts: `/api/prompts/`, `/api/prompts/{id}/` and `/api/prompts/compatible-projects`.
-use crate::respond::{Created, Json, NoContent};
 use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::label_config::Skill;
 use crate::presenters::prompts::{creators, detail_views};
+use crate::respond::{Created, Json, NoContent};
 use crate::services::projects;
 use crate::services::prompts::{self as service, ListFilter};
 use crate::state::AppState;

@@ -1,12 +1,12 @@
 //! Prompt refinement: `POST` and `GET /api/prompts/{id}/versions/{version_id}/refine`
 //! (`versions.refine_prompt` and `versions.get_refined_prompt`).
 use super::resource;
-use crate::respond::{Accepted, Created, Either, Json};
 use crate::auth::{AuthUser, Manager};
 use crate::engine::refine as service;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::presenters::versions::views;
+use crate::respond::{Accepted, Created, Either, Json};
 use crate::services::versions;
 use crate::state::AppState;
 use crate::views::refine::{RefineInput, RefineQuery, RefinedPromptView, RefinedQuery};

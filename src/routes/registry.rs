@@ -3,12 +3,12 @@
 //! (`/api/prompts/import`). Tags, domain, status, parameters and the deployed version are
 //! fields of the prompt itself (`/api/prompts/{id}/`).
 use super::resource;
-use crate::respond::{Created, Either, Json, NoContent, Paged};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::presenters::registry::{comment_views, schedule_views};
+use crate::respond::{Created, Either, Json, NoContent, Paged};
 use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
 use crate::views::PageParams;

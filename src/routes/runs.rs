@@ -1,11 +1,11 @@
 //! Inference runs: list, create and cancel under a version, and the result callbacks
 //! `/api/model-run/batch-predictions` and `/api/model-run/batch-failed-predictions`.
 use super::resource;
-use crate::respond::{Created, Json};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::presenters::runs::views;
+use crate::respond::{Created, Json};
 use crate::services::results::{self, FailureResult, PredictionResult, RunContext};
 use crate::services::runs::{self as service, ListFilter};
 use crate::state::AppState;

@@ -1,9 +1,9 @@
 //! Tasks: `/api/tasks/` (Label Studio's data-manager list shape) and `/api/tasks/{id}/`.
 use super::resource;
-use crate::respond::{Created, Json, NoContent};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, parse_bool};
+use crate::respond::{Created, Json, NoContent};
 use crate::services::{accounts, tasks as service};
 use crate::state::AppState;
 use crate::views::PageParams;

@@ -1,6 +1,6 @@
 //! The current user: `GET /api/current-user/whoami` and `GET /api/current-user`.
-use crate::respond::Json;
 use crate::auth::AuthUser;
+use crate::respond::Json;
 use crate::views::users::{MembershipView, WhoAmIView};
 use actix_web::web;
 use chrono::Utc;

@@ -1,6 +1,6 @@
 //! `GET /api/version/`: the Label Studio version Prompter speaks, and Prompter's own.
-use crate::respond::Json;
 use crate::error::LS_API_VERSION;
+use crate::respond::Json;
 use crate::views::ops::ServerVersionView;
 use actix_web::web;
 use serde_json::json;

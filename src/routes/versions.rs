@@ -1,11 +1,11 @@
 //! Prompt versions: `/api/prompts/{id}/versions`, `/api/prompts/{id}/versions/{version_id}` and
 //! `/api/prompts/{id}/get-default-version-name`.
 use super::resource;
-use crate::respond::{Created, Json, NoContent, Paged};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::presenters::versions::views;
+use crate::respond::{Created, Json, NoContent, Paged};
 use crate::services::versions as service;
 use crate::state::AppState;
 use crate::views::PageParams;

@@ -361,7 +361,11 @@ impl Editor {
     }
 
     /// The fields of a prompt's first version, bound to a connection of `provider`.
-    pub fn input(&self, title: String, provider: entity::enums::Provider) -> Result<VersionInput, ApiError> {
+    pub fn input(
+        &self,
+        title: String,
+        provider: entity::enums::Provider,
+    ) -> Result<VersionInput, ApiError> {
         Ok(VersionInput {
             title: Some(title),
             prompt: Some(self.prompt.clone()),
