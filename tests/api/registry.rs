@@ -576,7 +576,9 @@ async fn paused_and_archived_prompts_do_not_fire() {
             .unwrap_or_else(|| panic!("a next firing: {v}"))
     };
     // Deployed-by-default: the newest version answers; it fires.
-    let fired = fire_due(&app.db, due(&schedule), sample_size()).await.unwrap();
+    let fired = fire_due(&app.db, due(&schedule), sample_size())
+        .await
+        .unwrap();
     assert!(
         matches!(fired[..], [Fired::Run { schedule, .. }] if schedule == sid),
         "{fired:?}"

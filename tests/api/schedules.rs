@@ -162,9 +162,13 @@ async fn a_monday_schedule_fires_on_mondays_in_its_zone() {
     assert_eq!(next.weekday(), Weekday::Sun);
     // Its slot fires a run (the Monday schedule may be due by then too, depending on the day
     // the test runs).
-    let fired = schedules::fire_due(&app.db, next, sample_size()).await.unwrap();
+    let fired = schedules::fire_due(&app.db, next, sample_size())
+        .await
+        .unwrap();
     assert!(
-        fired.iter().any(|f| matches!(f, schedules::Fired::Run { schedule, slot, .. }
+        fired
+            .iter()
+            .any(|f| matches!(f, schedules::Fired::Run { schedule, slot, .. }
             if *schedule == id_of(&made) && *slot == next)),
         "{fired:?}"
     );
@@ -211,7 +215,9 @@ async fn next_firings_stored_under_the_old_reading_are_recomputed() {
     let past_sunday = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
     store_next(&app, sid, past_sunday).await;
     let now = past_sunday + Duration::minutes(1);
-    let fired = schedules::fire_due(&app.db, now, sample_size()).await.unwrap();
+    let fired = schedules::fire_due(&app.db, now, sample_size())
+        .await
+        .unwrap();
     assert!(fired.is_empty(), "{fired:?}");
     let (_, one) = app.get(&format!("{path}/{sid}")).await;
     assert_eq!(
