@@ -491,9 +491,11 @@ def main():
         one = ls.prompts.indicators.get(id=run.id, indicator_key=key)
         assert isinstance(one.title, str) and isinstance(one.values, dict), f"indicators.get({key}): {one!r}"
     acc = ls.prompts.indicators.get(id=run.id, indicator_key="accuracy").values
-    assert close(acc.get("accuracy"), 0.5), f"accuracy indicator {acc!r}"
+    # One definition everywhere: a failed task counts as wrong (1 correct of 2 answered + 1 failed).
+    assert close(acc.get("accuracy"), 1 / 3), f"accuracy indicator {acc!r}"
     assert acc.get("total_correct_predictions") == 1 and acc.get("total_predictions") == 2, f"accuracy indicator {acc!r}"
-    ok(f"prompts.indicators.list keys {keys}; each indicators.get works; accuracy=0.5")
+    assert acc.get("total_failed_predictions") == 1, f"accuracy indicator {acc!r}"
+    ok(f"prompts.indicators.list keys {keys}; each indicators.get works; accuracy=1/3 with 1 failed")
     expect_status(404, "prompts.indicators.get with an unknown key", ls.prompts.indicators.get,
                   id=run.id, indicator_key="no-such-indicator")
 
@@ -501,7 +503,7 @@ def main():
     g = ls.prompts.get(id=pr.id)
     assert g.versions_count == 2 and g.runs_count >= 2, f"prompts.get: versions_count {g.versions_count!r} runs_count {g.runs_count!r}"
     vas = ls.prompts.versions.get(prompt_id=pr.id, version_id=va.id).score
-    assert close(vas, 0.5), f"fed version score {vas!r}"
+    assert close(vas, 1 / 3), f"fed version score {vas!r}"  # 1 correct of 2 answered + 1 failed
     vs = ls.prompts.versions.get(prompt_id=pr.id, version_id=v.id).score
     assert close(vs, engine_score), f"v1 score {vs!r} != engine run accuracy {engine_score!r}"
     assert close(g.best_score, max(vs, vas)), f"prompt best_score {g.best_score!r} != max({vs!r}, {vas!r})"
