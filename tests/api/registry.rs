@@ -576,7 +576,7 @@ async fn paused_and_archived_prompts_do_not_fire() {
             .unwrap_or_else(|| panic!("a next firing: {v}"))
     };
     // Deployed-by-default: the newest version answers; it fires.
-    let fired = fire_due(&app.db, due(&schedule), sample_size())
+    let fired = fire_due(&app.db, due(&schedule), crate::helpers::sample_size())
         .await
         .unwrap();
     assert!(
@@ -594,7 +594,9 @@ async fn paused_and_archived_prompts_do_not_fire() {
         assert_eq!(code, 200, "{body}");
         let (_, before) = app.get(&format!("{path}/{sid}")).await;
         let slot = due(&before);
-        let fired = fire_due(&app.db, slot, sample_size()).await.unwrap();
+        let fired = fire_due(&app.db, slot, crate::helpers::sample_size())
+            .await
+            .unwrap();
         assert!(
             matches!(&fired[..], [Fired::Skipped { schedule, slot: at, reason }]
                 if *schedule == sid && *at == slot && reason.contains(status)),
@@ -707,9 +709,4 @@ async fn scheduled_api_and_counted_sample_subsets_take_the_configured_size() {
     assert_eq!(state["total_tasks"], 2, "{state}");
     assert_eq!(state["project_subset"], "Sample", "{state}");
     assert_eq!(state["sample_subset_size"], 2, "{state}");
-}
-
-/// The Sample size the test servers run with (the engine's default configuration).
-fn sample_size() -> u64 {
-    prompter::config::EngineConfig::default().sample_subset_size
 }

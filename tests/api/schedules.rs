@@ -162,7 +162,7 @@ async fn a_monday_schedule_fires_on_mondays_in_its_zone() {
     assert_eq!(next.weekday(), Weekday::Sun);
     // Its slot fires a run (the Monday schedule may be due by then too, depending on the day
     // the test runs).
-    let fired = schedules::fire_due(&app.db, next, sample_size())
+    let fired = schedules::fire_due(&app.db, next, crate::helpers::sample_size())
         .await
         .unwrap();
     assert!(
@@ -215,7 +215,7 @@ async fn next_firings_stored_under_the_old_reading_are_recomputed() {
     let past_sunday = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
     store_next(&app, sid, past_sunday).await;
     let now = past_sunday + Duration::minutes(1);
-    let fired = schedules::fire_due(&app.db, now, sample_size())
+    let fired = schedules::fire_due(&app.db, now, crate::helpers::sample_size())
         .await
         .unwrap();
     assert!(fired.is_empty(), "{fired:?}");
@@ -304,9 +304,4 @@ async fn the_form_previews_the_next_firings() {
     b.fill("#schedule-cron", "0 3 * * 9").await;
     b.wait_text("#schedule-preview", |t| t.contains("0 and 7 are Sunday"))
         .await;
-}
-
-/// The Sample size the test servers run with (the engine's default configuration).
-fn sample_size() -> u64 {
-    prompter::config::EngineConfig::default().sample_subset_size
 }

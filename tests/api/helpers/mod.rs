@@ -283,3 +283,9 @@ pub const NER: &str = r#"<View><Labels name="label" toName="text"><Label value="
 pub fn choice(value: &str) -> Value {
     serde_json::json!([{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": [value]}}])
 }
+
+/// The Sample size the test servers run with (the engine's default configuration), for tests
+/// that fire schedules themselves.
+pub fn sample_size() -> u64 {
+    prompter::config::EngineConfig::default().sample_subset_size
+}
