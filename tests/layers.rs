@@ -154,10 +154,10 @@ fn workspace_crates() -> Vec<(PathBuf, String)> {
     out
 }
 
-/// The workspace crates a file names directly (`llm::Provider`, `use outbound::Outbound`),
-/// outside `#[cfg(test)]` code; `crate::llm` (the service's re-export) is found by [`uses`].
-fn crate_uses(text: &str) -> BTreeSet<String> {
-    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+/// The workspace crates a piece of code names directly (`llm::Provider`, `use
+/// outbound::Outbound`); `crate::llm` (the service's re-export) is found by [`uses`]. The caller
+/// splits a file into its code and its test modules and checks each.
+fn crate_uses(code: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (_, name) in workspace_crates() {
         let needle = format!("{name}::");
