@@ -115,10 +115,23 @@ fn postgres_target(url: &str) -> String {
     rest.split('?').next().unwrap_or(rest).to_string()
 }
 
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// Applies every pending migration, over a connection of its own (see [`connect_one`]).
+pub async fn migrate(config: &DatabaseConfig) -> Result<(), DbErr> {
     use migration::MigratorTrait;
-    migration::Migrator::up(db, None).await
+    let db = connect_one(config).await?;
+    let applied = migration::Migrator::up(&db, None).await;
+    db.close().await?;
+    applied
+}
+
+/// Opens a pool of exactly one connection for `config`: what migrations run over. A schema
+/// change spread over a pool's connections can interleave with itself on SQLite (a pragma set
+/// on one connection, a drop or create on another: seen as "index … already exists" after a
+/// rollback), so every migration command runs on one connection.
+pub async fn connect_one(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let mut one = config.clone();
+    one.max_connections = 1;
+    connect(&one).await
 }
 
 /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken at

@@ -65,10 +65,10 @@ impl Application {
                 config.host, config.port
             ))
         })?;
-        let db = db::connect(&config.database).await?;
         if !config.no_migrate {
-            db::migrate(&db).await?;
+            db::migrate(&config.database).await?;
         }
+        let db = db::connect(&config.database).await?;
         let secrets = secrets_for(
             &config.database,
             config.secret_key.as_deref(),

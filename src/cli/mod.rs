@@ -198,15 +198,19 @@ async fn fake_llm(config: crate::fake_llm::FakeLlmConfig, port: u16) -> Result<(
 }
 
 async fn migrate(database: DatabaseConfig, command: MigrateCommand) -> Result<(), String> {
-    let conn = db::connect(&database).await.map_err(|e| db::message(&e))?;
-    migration::run_command(&conn, &command)
+    let conn = db::connect_one(&database)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| db::message(&e))?;
+    let done = migration::run_command(&conn, &command)
+        .await
+        .map_err(|e| e.to_string());
+    conn.close().await.ok();
+    done
 }
 
 async fn admin(database: DatabaseConfig, command: AdminCommand) -> Result<(), String> {
+    db::migrate(&database).await.map_err(|e| db::message(&e))?;
     let conn = db::connect(&database).await.map_err(|e| db::message(&e))?;
-    db::migrate(&conn).await.map_err(|e| e.to_string())?;
     match command {
         AdminCommand::CreateUser {
             email,

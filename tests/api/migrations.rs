@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, Database};
 async fn migrations_go_up_down_and_up_again() {
     let dir = tempfile::tempdir().expect("dir");
     let (url, pg) = fresh_database(dir.path()).await;
-    let db = prompter::db::connect(&prompter::config::DatabaseConfig::new(url))
+    let db = prompter::db::connect_one(&prompter::config::DatabaseConfig::new(url))
         .await
         .expect("connect");
     let total = Migrator::migrations().len();

@@ -15,7 +15,8 @@
 //!
 //! Every test still has a database of its own: the template is only ever read.
 use migration::MigratorTrait;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use prompter::config::DatabaseConfig;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, Statement};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::sync::OnceCell;
@@ -114,13 +115,10 @@ async fn postgres_template(base: String) -> String {
             .execute_unprepared(&format!("CREATE DATABASE {building}"))
             .await
             .expect("create the template");
-        let db = Database::connect(format!("{}/{building}", url_head(&base)))
-            .await
-            .expect("connect to the template");
-        prompter::db::migrate(&db)
+        let url = format!("{}/{building}", url_head(&base));
+        prompter::db::migrate(&DatabaseConfig::new(url))
             .await
             .expect("migrate the template");
-        db.close().await.expect("close the template");
         admin
             .execute_unprepared(&format!("ALTER DATABASE {building} RENAME TO {template}"))
             .await
@@ -144,16 +142,13 @@ async fn sqlite_template() -> String {
     let unique = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let work = dir.join(format!("sqlite-template-build-{unique}.db"));
     let out = dir.join(format!("sqlite-template-out-{unique}.db"));
-    // One connection: SQLite migrations are not wrapped in a transaction, and a pool would
-    // spread one migration's statements (and its PRAGMAs) over several connections.
-    let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", work.display()));
-    options.max_connections(1).min_connections(1);
-    let db: DatabaseConnection = Database::connect(options)
-        .await
-        .expect("open the SQLite template");
-    prompter::db::migrate(&db)
+    let config = DatabaseConfig::new(format!("sqlite://{}", work.display()));
+    prompter::db::migrate(&config)
         .await
         .expect("migrate the SQLite template");
+    let db = prompter::db::connect_one(&config)
+        .await
+        .expect("open the SQLite template");
     // One self-contained file (no WAL beside it), moved into place in one step: a process
     // racing this one either sees no template or a whole one.
     db.execute_unprepared(&format!("VACUUM INTO '{}'", out.display()))
