@@ -1,6 +1,14 @@
 //! Authentication and tenancy on every route: no token and a bad token answer 401 with Label
 //! Studio's body; another organization's token never sees or changes this one's objects.
-use crate::helpers::{CLS, TestApp, choice};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, Reply, TestApp, choice};
+use prompter::error::ErrorCode;
+use prompter::views::Paginated;
+use prompter::views::annotations::AnnotationView;
+use prompter::views::ops::ServerVersionView;
+use prompter::views::predictions::PredictionView;
+use prompter::views::projects::ProjectView;
+use prompter::views::users::WhoAmIView;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -14,25 +22,25 @@ struct Fixture {
 async fn fixture(app: &TestApp) -> Fixture {
     let project = app.project(CLS).await;
     let task = app.import(project, json!([{"text": "good"}])).await[0];
-    let (status, a) = app
+    let a: AnnotationView = app
         .post(
             &format!("/api/tasks/{task}/annotations/"),
             json!({"result": choice("Positive")}),
         )
-        .await;
-    assert_eq!(status, 201, "{a}");
-    let (status, p) = app
+        .await
+        .created();
+    let p: PredictionView = app
         .post(
             "/api/predictions/",
             json!({"task": task, "result": choice("Positive")}),
         )
-        .await;
-    assert_eq!(status, 201, "{p}");
+        .await
+        .created();
     Fixture {
         project,
         task,
-        annotation: a["id"].as_i64().expect("id"),
-        prediction: p["id"].as_i64().expect("id"),
+        annotation: a.id,
+        prediction: p.id,
     }
 }
 
@@ -140,24 +148,24 @@ async fn every_route_requires_a_valid_token() {
     let app = TestApp::spawn().await;
     let f = fixture(&app).await;
     for (method, path, body, _) in routes(&f) {
-        let (status, err) = app.send(method.clone(), &path, None, body.as_ref()).await;
-        assert_eq!(status, 401, "{method} {path} without a token");
-        assert_eq!(err["code"], "not_authenticated", "{method} {path}");
-        assert_eq!(err["status_code"], 401);
-        assert!(
-            err["id"].is_string() && err["detail"].is_string(),
-            "Label Studio error body: {err}"
-        );
-        let (status, err) = app
+        // Typed reading checks Label Studio's error body: `id` and `detail` are strings.
+        let err = app
+            .send(method.clone(), &path, None, body.as_ref())
+            .await
+            .bad();
+        assert_eq!(err.status_code, 401, "{method} {path} without a token");
+        assert_eq!(err.code, ErrorCode::NotAuthenticated, "{method} {path}");
+        let err = app
             .send(
                 method.clone(),
                 &path,
                 Some("not-a-real-token"),
                 body.as_ref(),
             )
-            .await;
-        assert_eq!(status, 401, "{method} {path} with a bad token");
-        assert_eq!(err["code"], "authentication_failed");
+            .await
+            .bad();
+        assert_eq!(err.status_code, 401, "{method} {path} with a bad token");
+        assert_eq!(err.code, ErrorCode::AuthenticationFailed);
     }
 }
 
@@ -174,17 +182,20 @@ async fn another_organization_sees_and_changes_nothing() {
             "{method} {path} as another organization: {resp}"
         );
         if path.starts_with("/api/predictions/?") {
-            assert_eq!(resp, json!([]), "no foreign predictions listed");
-        }
-        if path == "/api/projects/" && method == Method::GET {
-            assert_eq!(resp["count"], 0, "no foreign projects listed");
+            let listed: Vec<PredictionView> = read(resp);
+            assert!(listed.is_empty(), "no foreign predictions listed");
+        } else if path == "/api/projects/" && method == Method::GET {
+            let listed: Paginated<ProjectView> = read(resp);
+            assert_eq!(listed.count, 0, "no foreign projects listed");
         }
     }
-    let (status, project) = app.get(&format!("/api/projects/{}/", f.project)).await;
-    assert_eq!(status, 200);
-    assert_eq!(project["title"], "test", "title unchanged");
+    let project: ProjectView = app
+        .get(&format!("/api/projects/{}/", f.project))
+        .await
+        .good();
+    assert_eq!(project.title, "test", "title unchanged");
     assert_eq!(
-        project["task_number"], 1,
+        project.task_number, 1,
         "no task imported or deleted by the other organization"
     );
     for path in [
@@ -206,22 +217,25 @@ async fn bearer_tokens_work_and_whoami_names_the_user() {
         .await
         .expect("request");
     assert_eq!(resp.status().as_u16(), 200);
-    let me: Value = resp.json().await.expect("json");
-    assert_eq!(me["email"], "admin@example.com");
-    assert_eq!(me["organization_membership"]["role"], "Owner");
-    let (status, other) = app
+    let me: WhoAmIView = resp.json().await.expect("json");
+    assert_eq!(me.email, "admin@example.com");
+    assert_eq!(me.organization_membership.role, "Owner");
+    let other: WhoAmIView = app
         .send(
             Method::GET,
             "/api/current-user/whoami",
             Some(&app.other_token),
             None,
         )
-        .await;
-    assert_eq!(status, 200);
-    assert_ne!(other["active_organization"], me["active_organization"]);
-    let (status, version) = app.send(Method::GET, "/api/version/", None, None).await;
-    assert_eq!(status, 200, "the version needs no token");
-    assert_eq!(version["release"], "1.23.2");
+        .await
+        .good();
+    assert_ne!(other.active_organization, me.active_organization);
+    // The version needs no token.
+    let version: ServerVersionView = app
+        .send(Method::GET, "/api/version/", None, None)
+        .await
+        .good();
+    assert_eq!(version.release, "1.23.2");
 }
 
 #[tokio::test]
@@ -261,9 +275,12 @@ async fn annotators_cannot_change_projects_or_predictions() {
             None,
         ),
     ] {
-        let (status, err) = app.send(method.clone(), &path, token, body.as_ref()).await;
-        assert_eq!(status, 403, "{method} {path} as an annotator");
-        assert_eq!(err["code"], "permission_denied");
+        let err = app
+            .send(method.clone(), &path, token, body.as_ref())
+            .await
+            .bad();
+        assert_eq!(err.status_code, 403, "{method} {path} as an annotator");
+        assert_eq!(err.code, ErrorCode::PermissionDenied);
     }
     let (status, _) = app
         .send(
@@ -317,6 +334,7 @@ async fn every_mutating_route_refuses_a_read_only_role() {
     let spec: Value =
         serde_json::from_str(&prompter::openapi::openapi_json()).expect("the document");
     let mut checked = 0;
+    // The OpenAPI document is read as the raw JSON it is.
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for method in ["post", "put", "patch", "delete"] {
             if item.get(method).is_none() || OPEN_TO_ANNOTATORS.contains(&(method, path.as_str())) {

@@ -2,7 +2,12 @@
 //! (issue 9), on both databases: pages near the integer limit, NUL characters, huge label
 //! configs, bodies the schema forbids. Run creation under concurrency is in `engine.rs`.
 use crate::helpers::fixtures::{id_of, new_prompt};
-use crate::helpers::{CLS, TestApp, choice};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
+use prompter::error::{ErrorBody, ErrorCode};
+use prompter::views::predictions::PredictionView;
+use prompter::views::projects::ProjectView;
+use prompter::views::tasks::TaskView;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -32,28 +37,38 @@ async fn pages_near_the_integer_limit_are_invalid_not_a_panic() {
             let path = list.replace("{p}", page);
             let (status, body) = app.get(&path).await;
             match status {
-                404 => assert_eq!(body["code"], "invalid_page", "{path}: {body}"),
-                // A page whose offset still fits the database is an empty page.
+                404 => {
+                    let error: ErrorBody = read(body);
+                    assert_eq!(error.code, ErrorCode::InvalidPage, "{path}: {error:?}");
+                }
+                // A page whose offset still fits the database is an empty page (of whichever
+                // list: its shape is checked where each list is tested).
                 200 => assert!(body.is_object(), "{path}: {body}"),
                 other => panic!("{path}: {other} {body}"),
             }
         }
     }
-    let (status, body) = app
+    let error = app
         .get("/api/prompts/?page=92233720368547759&page_size=1000")
-        .await;
-    assert_eq!((status, &body["code"]), (404, &json!("invalid_page")));
+        .await
+        .bad();
+    assert_eq!(
+        (error.status_code, error.code),
+        (404, ErrorCode::InvalidPage)
+    );
     let (status, _) = app.get("/api/version/").await;
     assert_eq!(status, 200, "the server still answers");
 }
 
 /// Asserts a 400 that names `field` with the NUL message.
-fn assert_nul_refused(status: u16, body: &Value, field: &str) {
-    assert_eq!(status, 400, "{body}");
+#[track_caller]
+fn assert_nul_refused(reply: (u16, Value), field: &str) {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
     assert_eq!(
-        body["validation_errors"][field],
-        json!(["Null characters are not allowed."]),
-        "{body}"
+        field_errors(&error, field),
+        ["Null characters are not allowed."],
+        "{error:?}"
     );
 }
 
@@ -129,10 +144,10 @@ async fn nul_characters_are_refused_naming_the_field() {
         ),
     ];
     for (method, path, body, field) in cases {
-        let (status, answer) = app
+        let reply = app
             .send(method.clone(), &path, Some(&app.token), Some(&body))
             .await;
-        assert_nul_refused(status, &answer, field);
+        assert_nul_refused(reply, field);
     }
     let after = (
         app.rows("projects").await,
@@ -141,21 +156,32 @@ async fn nul_characters_are_refused_naming_the_field() {
         app.rows("predictions").await,
     );
     assert_eq!(before, after, "nothing was written");
-    let (_, stored) = app.get(&format!("/api/projects/{project}/")).await;
-    assert_eq!(stored["description"], "", "the PATCH changed nothing");
+    let stored: ProjectView = app.get(&format!("/api/projects/{project}/")).await.good();
+    assert_eq!(stored.description, "", "the PATCH changed nothing");
 
-    let (status, body) = app.get("/api/projects/?search=a%00b").await;
-    assert_nul_refused(status, &body, "search");
-    let (status, body) = app
-        .get(&format!("/api/tasks/?project={project}&fi%00elds=all"))
-        .await;
-    assert_nul_refused(status, &body, "fi\\u0000elds");
+    assert_nul_refused(app.get("/api/projects/?search=a%00b").await, "search");
+    assert_nul_refused(
+        app.get(&format!("/api/tasks/?project={project}&fi%00elds=all"))
+            .await,
+        "fi\\u0000elds",
+    );
     // An escaped backslash before "u0000" is not a NUL.
-    let (status, body) = app
+    let body: ProjectView = app
         .post("/api/projects/", json!({"title": "a\\u0000b"}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["title"], "a\\u0000b");
+        .await
+        .created();
+    assert_eq!(body.title, "a\\u0000b");
+}
+
+/// Asserts a 400 whose validation errors name `field`.
+#[track_caller]
+fn assert_field_named(reply: (u16, Value), field: &str) {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
 }
 
 /// A Choices config with `n` distinct choices.
@@ -186,10 +212,14 @@ async fn label_configs_past_the_budget_are_refused() {
             (Method::PATCH, format!("/api/projects/{project}/")),
         ] {
             let body = json!({"title": "big", "label_config": xml});
-            let (status, answer) = app.send(method, &path, Some(&app.token), Some(&body)).await;
-            assert_eq!(status, 400, "{path}: {answer}");
-            let message = answer["validation_errors"]["label_config"][0]
-                .as_str()
+            let error = app
+                .send(method, &path, Some(&app.token), Some(&body))
+                .await
+                .bad();
+            assert_eq!(error.status_code, 400, "{path}: {error:?}");
+            let message = field_errors(&error, "label_config")
+                .first()
+                .map(String::as_str)
                 .unwrap_or_default();
             assert!(message.contains(says), "{path}: {message}");
         }
@@ -218,22 +248,25 @@ async fn bodies_the_schema_forbids_are_refused() {
     let task = app.import(project, json!([{"text": "fine"}])).await[0];
     let prediction = |neighbors: Value| json!({"task": task, "result": choice("Positive"), "neighbors": neighbors});
     for bad in [json!(42), json!("a string"), json!(true)] {
-        let (status, body) = app.post("/api/predictions/", prediction(bad)).await;
-        assert_eq!(status, 400, "{body}");
-        assert!(body["validation_errors"]["neighbors"].is_array(), "{body}");
+        assert_field_named(
+            app.post("/api/predictions/", prediction(bad)).await,
+            "neighbors",
+        );
     }
     for good in [json!([3, 4]), json!({"ids": [3]}), Value::Null] {
-        let (status, body) = app
+        let body: PredictionView = app
             .post("/api/predictions/", prediction(good.clone()))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        assert_eq!(body["neighbors"], good);
+            .await
+            .created();
+        assert_eq!(body.neighbors.unwrap_or(Value::Null), good);
     }
-    let (status, shown) = app.get(&format!("/api/tasks/{task}/")).await;
-    assert_eq!(status, 200);
-    for p in shown["predictions"].as_array().expect("predictions") {
+    let shown: TaskView = app.get(&format!("/api/tasks/{task}/")).await.good();
+    for p in shown.predictions.as_ref().expect("predictions") {
         assert!(
-            p["neighbors"].is_null() || p["neighbors"].is_array() || p["neighbors"].is_object()
+            p.neighbors
+                .as_ref()
+                .is_none_or(|n| n.is_array() || n.is_object()),
+            "{p:?}"
         );
     }
 
@@ -259,9 +292,10 @@ async fn bodies_the_schema_forbids_are_refused() {
         ),
     ];
     for (method, path, body, field) in cases {
-        let (status, answer) = app.send(method, &path, Some(&app.token), Some(&body)).await;
-        assert_eq!(status, 400, "{path}: {answer}");
-        assert!(answer["validation_errors"][field].is_array(), "{answer}");
+        assert_field_named(
+            app.send(method, &path, Some(&app.token), Some(&body)).await,
+            field,
+        );
     }
     let (status, body) = app
         .post(
@@ -281,10 +315,11 @@ async fn bodies_the_schema_forbids_are_refused() {
             br#"{"title":"tg"} xyz"#.to_vec(),
         )
         .await;
+    let error: ErrorBody = read(body);
     assert_eq!(
-        (status, &body["code"]),
-        (400, &json!("parse_error")),
-        "{body}"
+        (status, error.code),
+        (400, ErrorCode::ParseError),
+        "{error:?}"
     );
     let resp = reqwest::Client::new()
         .post(format!("{}/api/projects/", app.address))
@@ -294,17 +329,18 @@ async fn bodies_the_schema_forbids_are_refused() {
         .await
         .expect("request");
     assert_eq!(resp.status().as_u16(), 415);
-    let (status, body) = app
+    let error = app
         .raw(
             Method::POST,
             "/api/projects/",
             "text/plain",
             br#"{"title":"text"}"#.to_vec(),
         )
-        .await;
+        .await
+        .bad();
     assert_eq!(
-        (status, &body["code"]),
-        (415, &json!("unsupported_media_type"))
+        (error.status_code, error.code),
+        (415, ErrorCode::UnsupportedMediaType)
     );
     let (status, _) = app
         .raw(

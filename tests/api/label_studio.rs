@@ -7,8 +7,17 @@
 use crate::helpers::fixtures::{
     assert_field_error, batch, connection, id_of, item, new_prompt, new_run, new_version,
 };
-use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, NER, Reply, TestApp, choice};
+use chrono::{DateTime, Utc};
+use entity::enums::LinkStatus;
+use prompter::error::{ErrorBody, ErrorCode};
 use prompter::services::accounts;
+use prompter::views::annotations::AnnotationView;
+use prompter::views::label_studio::{LabelStudioLinkView, LinkedCounts};
+use prompter::views::predictions::PredictionView;
+use prompter::views::projects::ProjectView;
+use prompter::views::tasks::{TaskListView, TaskView};
 use reqwest::Method;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -48,94 +57,131 @@ fn link_path(project: i64) -> String {
 
 /// A Prompter project without a label config (it adopts Label Studio's on link).
 async fn empty_project(app: &TestApp) -> i64 {
-    let (status, body) = app
-        .post("/api/projects/", json!({"title": "from LS"}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id_of(&body)
+    app.post("/api/projects/", json!({"title": "from LS"}))
+        .await
+        .created::<ProjectView>()
+        .id
 }
 
 /// Links `project` to the stand-in's project (asserts 201).
-async fn link(app: &TestApp, project: i64, ls: &Ls) -> Value {
-    let (status, body) = app
-        .post(
-            &link_path(project),
-            json!({"url": ls.app.address, "token": ls.token, "ls_project": ls.project}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
+async fn link(app: &TestApp, project: i64, ls: &Ls) -> LabelStudioLinkView {
+    app.post(
+        &link_path(project),
+        json!({"url": ls.app.address, "token": ls.token, "ls_project": ls.project}),
+    )
+    .await
+    .created()
 }
 
 /// Waits until the engine is idle (a sync or push is a job of the engine), then reads the
-/// link: its job is no longer running; returns the link.
-async fn wait_done(app: &TestApp, project: i64) -> Value {
+/// link as raw JSON (for the checks that the token is nowhere in it): its job is no longer
+/// running; returns the link.
+async fn wait_done_raw(app: &TestApp, project: i64) -> Value {
     app.engine_idle().await;
     let (status, body) = app.get(&link_path(project)).await;
     assert_eq!(status, 200, "{body}");
+    let link: LabelStudioLinkView = read(body.clone());
     assert_ne!(
-        body["status"], "running",
+        link.status,
+        LinkStatus::Running,
         "the Label Studio job did not end: {body}"
     );
     body
 }
 
-/// Starts a job (asserts 202) and waits for it; returns the link.
-async fn run_job(app: &TestApp, project: i64, job: &str, body: Value) -> Value {
-    let (status, started) = app
+/// [`wait_done_raw`], read as the link view.
+async fn wait_done(app: &TestApp, project: i64) -> LabelStudioLinkView {
+    read(wait_done_raw(app, project).await)
+}
+
+/// Starts a job (asserts 202) and waits for it; returns the link as raw JSON.
+async fn run_job_raw(app: &TestApp, project: i64, job: &str, body: Value) -> Value {
+    let started: LabelStudioLinkView = app
         .post(&format!("{}/{job}", link_path(project)), body)
-        .await;
-    assert_eq!(status, 202, "{started}");
-    assert_eq!(started["job"], job);
-    wait_done(app, project).await
+        .await
+        .with_status(202);
+    assert_eq!(started.job.as_deref(), Some(job));
+    wait_done_raw(app, project).await
+}
+
+/// [`run_job_raw`], read as the link view.
+async fn run_job(app: &TestApp, project: i64, job: &str, body: Value) -> LabelStudioLinkView {
+    read(run_job_raw(app, project, job, body).await)
 }
 
 /// Syncs and asserts success; returns the link.
-async fn sync(app: &TestApp, project: i64, body: Value) -> Value {
+async fn sync(app: &TestApp, project: i64, body: Value) -> LabelStudioLinkView {
     let done = run_job(app, project, "sync", body).await;
-    assert_eq!(done["status"], "idle", "{done}");
-    assert!(done["last_error"].is_null(), "{done}");
+    assert_eq!(done.status, LinkStatus::Idle, "{done:?}");
+    assert!(done.last_error.is_none(), "{done:?}");
     done
 }
 
 /// The project as the API shows it.
-async fn project_of(app: &TestApp, project: i64) -> Value {
-    let (status, body) = app.get(&format!("/api/projects/{project}/")).await;
-    assert_eq!(status, 200, "{body}");
-    body
+async fn project_of(app: &TestApp, project: i64) -> ProjectView {
+    app.get(&format!("/api/projects/{project}/")).await.good()
 }
 
 /// Every task of a project with annotations and predictions.
-async fn tasks_of(app: &TestApp, project: i64) -> Vec<Value> {
-    let (status, body) = app
-        .get(&format!(
-            "/api/tasks/?project={project}&fields=all&page_size=1000"
-        ))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["tasks"].as_array().expect("tasks").clone()
+async fn tasks_of(app: &TestApp, project: i64) -> Vec<TaskView> {
+    app.get(&format!(
+        "/api/tasks/?project={project}&fields=all&page_size=1000"
+    ))
+    .await
+    .good::<TaskListView>()
+    .tasks
 }
 
 /// Annotates `task` on `app` (asserts 201); returns the annotation id.
 async fn annotate(app: &TestApp, task: i64, body: Value) -> i64 {
-    let (status, created) = app
-        .post(&format!("/api/tasks/{task}/annotations/"), body)
-        .await;
-    assert_eq!(status, 201, "{created}");
-    id_of(&created)
+    app.post(&format!("/api/tasks/{task}/annotations/"), body)
+        .await
+        .created::<AnnotationView>()
+        .id
+}
+
+/// The `(done, total)` of a link's progress.
+fn progress(link: &LabelStudioLinkView) -> (i64, i64) {
+    (link.progress.done, link.progress.total)
+}
+
+/// The `(tasks, annotations, predictions)` of a link's counts.
+fn linked(counts: &LinkedCounts) -> (i64, i64, i64) {
+    (counts.tasks, counts.annotations, counts.predictions)
+}
+
+/// Reads an error body with `code` (asserts a 400).
+#[track_caller]
+fn bad_with(status: u16, body: &Value, code: ErrorCode) {
+    let error: ErrorBody = read(body.clone());
+    assert_eq!((status, error.code), (400, code), "{body}");
+}
+
+/// The task whose `data.text` is `text`.
+#[track_caller]
+fn text_is<'a>(tasks: &'a [TaskView], text: &str) -> &'a TaskView {
+    tasks
+        .iter()
+        .find(|t| t.data["text"] == text)
+        .unwrap_or_else(|| panic!("no task {text:?}"))
+}
+
+/// The annotations nested in a task of the `fields=all` list.
+fn annotations(task: &TaskView) -> &[AnnotationView] {
+    task.annotations.as_deref().expect("the task's annotations")
 }
 
 /// `(id, updated_at)` pairs.
-type Stamps = Vec<(i64, String)>;
+type Stamps = Vec<(i64, DateTime<Utc>)>;
 
 /// `(task id, updated_at)` of every task and `(annotation id, updated_at)` of every annotation.
-fn stamps(tasks: &[Value]) -> (Stamps, Stamps) {
+fn stamps(tasks: &[TaskView]) -> (Stamps, Stamps) {
     let mut t = vec![];
     let mut a = vec![];
     for task in tasks {
-        t.push((id_of(task), task["updated_at"].to_string()));
-        for ann in task["annotations"].as_array().expect("annotations") {
-            a.push((id_of(ann), ann["updated_at"].to_string()));
+        t.push((task.id, task.updated_at));
+        for ann in task.annotations.as_ref().expect("annotations") {
+            a.push((ann.id, ann.updated_at));
         }
     }
     (t, a)
@@ -182,49 +228,48 @@ async fn link_checks_the_url_the_token_and_the_project_and_adopts_the_config() {
     let (status, b) = app
         .post(&path, body("http://127.0.0.1:1", &ls.token, ls.project))
         .await;
-    assert_eq!(status, 400, "{b}");
-    assert_eq!(b["code"], "label_studio_unreachable", "{b}");
+    bad_with(status, &b, ErrorCode::LabelStudioUnreachable);
     bodies.push(b);
     // A project of another organization on the Label Studio side is not found either.
-    let foreign = {
-        let (status, p) = ls
-            .app
-            .send(
-                Method::POST,
-                "/api/projects/",
-                Some(&ls.app.other_token),
-                Some(&json!({"title": "foreign", "label_config": CLS})),
-            )
-            .await;
-        assert_eq!(status, 201, "{p}");
-        id_of(&p)
-    };
+    let foreign = ls
+        .app
+        .send(
+            Method::POST,
+            "/api/projects/",
+            Some(&ls.app.other_token),
+            Some(&json!({"title": "foreign", "label_config": CLS})),
+        )
+        .await
+        .created::<ProjectView>()
+        .id;
     let (status, b) = app
         .post(&path, body(&ls.app.address, &ls.token, foreign))
         .await;
     assert_field_error(status, &b, "ls_project");
 
     // A good link: 201, the view, the token stored sealed, the label config adopted.
-    let (status, created) = app
+    let (status, raw) = app
         .post(
             &path,
             body(&format!("{}/", ls.app.address), &ls.token, ls.project),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(created["project"], project);
-    assert_eq!(created["url"], ls.app.address, "trailing slash dropped");
-    assert_eq!(created["ls_project"], ls.project);
-    assert_eq!(created["has_token"], true);
-    assert_eq!(created["status"], "idle");
-    assert!(created["job"].is_null());
-    assert_eq!(created["progress"], json!({"done": 0, "total": 0}));
-    assert!(created["last_error"].is_null());
-    assert!(created["last_synced_at"].is_null());
-    assert!(created["created_at"].is_string());
-    assert!(created.get("token").is_none() && created.get("token_enc").is_none());
-    bodies.push(created.clone());
-    assert_eq!(project_of(&app, project).await["label_config"], CLS);
+    assert_eq!(status, 201, "{raw}");
+    // The token's keys are absent from the wire, not null: a key-presence check.
+    assert!(raw.get("token").is_none() && raw.get("token_enc").is_none());
+    bodies.push(raw.clone());
+    // Typed reading checks `created_at` is a timestamp.
+    let created: LabelStudioLinkView = read(raw);
+    assert_eq!(created.project, project);
+    assert_eq!(created.url, ls.app.address, "trailing slash dropped");
+    assert_eq!(created.ls_project, ls.project);
+    assert!(created.has_token);
+    assert_eq!(created.status, LinkStatus::Idle);
+    assert!(created.job.is_none());
+    assert_eq!(progress(&created), (0, 0));
+    assert!(created.last_error.is_none());
+    assert!(created.last_synced_at.is_none());
+    assert_eq!(project_of(&app, project).await.label_config, CLS);
     let stored = entity::label_studio_link::Entity::find()
         .filter(entity::label_studio_link::Column::ProjectId.eq(project))
         .one(&app.db)
@@ -238,13 +283,12 @@ async fn link_checks_the_url_the_token_and_the_project_and_adopts_the_config() {
     let (status, b) = app
         .post(&path, body(&ls.app.address, &ls.token, ls.project))
         .await;
-    assert_eq!(status, 400, "{b}");
-    assert_eq!(b["code"], "already_linked");
+    bad_with(status, &b, ErrorCode::AlreadyLinked);
 
     // GET; PATCH checks what changes with Label Studio too.
     let (status, got) = app.get(&path).await;
     assert_eq!(status, 200, "{got}");
-    assert_eq!(got["id"], created["id"]);
+    assert_eq!(read::<LabelStudioLinkView>(got.clone()).id, created.id);
     bodies.push(got);
     let (status, b) = app
         .patch(&path, json!({"token": "wrong-token-12345"}))
@@ -259,7 +303,10 @@ async fn link_checks_the_url_the_token_and_the_project_and_adopts_the_config() {
         )
         .await;
     assert_eq!(status, 200, "{patched}");
-    assert_eq!(patched["url"], ls.app.address);
+    assert_eq!(
+        read::<LabelStudioLinkView>(patched.clone()).url,
+        ls.app.address
+    );
     bodies.push(patched);
 
     // Organization scoping and roles.
@@ -307,6 +354,7 @@ async fn link_checks_the_url_the_token_and_the_project_and_adopts_the_config() {
         )
         .await;
     assert_field_error(status, &b, "ls_project");
+    // Anywhere in the body: the message names the difference.
     assert!(b.to_string().contains("differs"), "{b}");
     // ... and one with the same config is linked as is.
     let same = app.project(CLS).await;
@@ -319,7 +367,7 @@ async fn link_checks_the_url_the_token_and_the_project_and_adopts_the_config() {
         .await;
     assert_eq!(status, 201, "{b}");
 
-    // No response ever carries the token.
+    // No response ever carries the token (the whole raw body is searched).
     for b in &bodies {
         assert!(!b.to_string().contains(&ls.token), "{b}");
     }
@@ -357,54 +405,45 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
     link(&app, project, &ls).await;
 
     // The sync body is optional.
-    let (status, started) = app
+    let started: LabelStudioLinkView = app
         .raw(
             Method::POST,
             &format!("{}/sync", link_path(project)),
             "application/json",
             vec![],
         )
-        .await;
-    assert_eq!(status, 202, "{started}");
-    assert_eq!(started["status"], "running");
-    assert_eq!(started["job"], "sync");
+        .await
+        .with_status(202);
+    assert_eq!(started.status, LinkStatus::Running);
+    assert_eq!(started.job.as_deref(), Some("sync"));
     let done = wait_done(&app, project).await;
-    assert_eq!(done["status"], "idle", "{done}");
-    assert_eq!(done["progress"], json!({"done": 205, "total": 205}));
-    assert!(done["last_synced_at"].is_string());
-    assert_eq!(
-        done["linked"],
-        json!({"tasks": 205, "annotations": 3, "predictions": 0})
-    );
+    assert_eq!(done.status, LinkStatus::Idle, "{done:?}");
+    assert_eq!(progress(&done), (205, 205));
+    assert!(done.last_synced_at.is_some());
+    assert_eq!(linked(&done.linked), (205, 3, 0));
     let p = project_of(&app, project).await;
-    assert_eq!(p["task_number"], 205);
-    assert_eq!(p["total_annotations_number"], 2);
-    assert_eq!(p["skipped_annotations_number"], 1);
-    assert_eq!(p["num_tasks_with_annotations"], 2);
+    assert_eq!(p.task_number, 205);
+    assert_eq!(p.total_annotations_number, 2);
+    assert_eq!(p.skipped_annotations_number, 1);
+    assert_eq!(p.num_tasks_with_annotations, 2);
     // `all`: every submitted, non-cancelled annotation is ground truth.
-    assert_eq!(p["ground_truth_number"], 2);
+    assert_eq!(p.ground_truth_number, 2);
     let tasks = tasks_of(&app, project).await;
     let mut seen: Vec<String> = tasks
         .iter()
-        .map(|t| t["data"]["text"].as_str().expect("text").to_string())
+        .map(|t| t.data["text"].as_str().expect("text").to_string())
         .collect();
     seen.sort();
     let mut expected = texts.clone();
     expected.sort();
     assert_eq!(seen, expected);
-    let first = tasks
-        .iter()
-        .find(|t| t["data"]["text"] == "review 0")
-        .expect("task 0");
-    assert_eq!(first["total_annotations"], 1);
-    assert_eq!(first["annotations"][0]["result"], choice("Positive"));
-    assert_eq!(first["annotations"][0]["ground_truth"], true);
-    let cancelled = tasks
-        .iter()
-        .find(|t| t["data"]["text"] == "review 2")
-        .expect("task 2");
-    assert_eq!(cancelled["cancelled_annotations"], 1);
-    assert_eq!(cancelled["annotations"][0]["ground_truth"], false);
+    let first = text_is(&tasks, "review 0");
+    assert_eq!(first.total_annotations, 1);
+    assert_eq!(annotations(first)[0].result, choice("Positive"));
+    assert!(annotations(first)[0].ground_truth);
+    let cancelled = text_is(&tasks, "review 2");
+    assert_eq!(cancelled.cancelled_annotations, 1);
+    assert!(!annotations(cancelled)[0].ground_truth);
 
     // A re-sync with nothing new writes nothing.
     let before = stamps(&tasks);
@@ -419,14 +458,12 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
         .await[0];
     annotate(&ls.app, new_task, json!({"result": choice("Negative")})).await;
     annotate(&ls.app, ls.tasks[3], json!({"result": choice("Positive")})).await;
-    let first_ls_annotation = {
-        let (status, list) = ls
-            .app
-            .get(&format!("/api/tasks/{}/annotations/", ls.tasks[0]))
-            .await;
-        assert_eq!(status, 200, "{list}");
-        id_of(&list[0])
-    };
+    let first_ls_annotation = ls
+        .app
+        .get(&format!("/api/tasks/{}/annotations/", ls.tasks[0]))
+        .await
+        .good::<Vec<AnnotationView>>()[0]
+        .id;
     let (status, b) = ls
         .app
         .patch(
@@ -436,13 +473,13 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
         .await;
     assert_eq!(status, 200, "{b}");
     let done = sync(&app, project, json!({"ground_truth": "all"})).await;
-    assert_eq!(done["progress"], json!({"done": 206, "total": 206}));
-    assert_eq!(done["linked"]["tasks"], 206);
-    assert_eq!(done["linked"]["annotations"], 5);
+    assert_eq!(progress(&done), (206, 206));
+    assert_eq!(done.linked.tasks, 206);
+    assert_eq!(done.linked.annotations, 5);
     let p = project_of(&app, project).await;
-    assert_eq!(p["task_number"], 206);
-    assert_eq!(p["total_annotations_number"], 4);
-    assert_eq!(p["ground_truth_number"], 4);
+    assert_eq!(p.task_number, 206);
+    assert_eq!(p.total_annotations_number, 4);
+    assert_eq!(p.ground_truth_number, 4);
     let after = tasks_of(&app, project).await;
     let (after_tasks, after_annotations) = stamps(&after);
     let (before_tasks, before_annotations) = before;
@@ -456,23 +493,17 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
         .filter(|s| !after_annotations.contains(s))
         .collect();
     assert_eq!(changed.len(), 1, "only the edited annotation is rewritten");
-    let first = after
-        .iter()
-        .find(|t| t["data"]["text"] == "review 0")
-        .expect("task 0");
-    assert_eq!(first["annotations"][0]["result"], choice("Negative"));
-    let brand_new = after
-        .iter()
-        .find(|t| t["data"]["text"] == "brand new")
-        .expect("new task");
-    assert_eq!(brand_new["total_annotations"], 1);
-    assert_eq!(brand_new["is_labeled"], true);
+    let first = text_is(&after, "review 0");
+    assert_eq!(annotations(first)[0].result, choice("Negative"));
+    let brand_new = text_is(&after, "brand new");
+    assert_eq!(brand_new.total_annotations, 1);
+    assert!(brand_new.is_labeled);
 
     // `flagged`: only Label Studio's ground-truth flag counts.
     sync(&app, project, json!({"ground_truth": "flagged"})).await;
     let p = project_of(&app, project).await;
-    assert_eq!(p["ground_truth_number"], 1);
-    assert_eq!(p["total_annotations_number"], 4);
+    assert_eq!(p.ground_truth_number, 1);
+    assert_eq!(p.total_annotations_number, 4);
     let (status, b) = app
         .post(
             &format!("{}/sync", link_path(project)),
@@ -494,14 +525,13 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
             .await;
         assert_eq!(status, 400, "{b}");
         if job == "sync" {
-            assert_eq!(b["code"], "job_running", "{b}");
+            bad_with(status, &b, ErrorCode::JobRunning);
         }
     }
     let (status, b) = app
         .patch(&link_path(project), json!({"url": ls.app.address}))
         .await;
-    assert_eq!(status, 400, "{b}");
-    assert_eq!(b["code"], "job_running");
+    bad_with(status, &b, ErrorCode::JobRunning);
     let stale = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
     app.db
         .execute_unprepared(&format!(
@@ -509,15 +539,16 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
         ))
         .await
         .expect("update");
-    let (_, shown) = app.get(&link_path(project)).await;
-    assert_eq!(shown["status"], "failed", "{shown}");
+    let shown: LabelStudioLinkView = app.get(&link_path(project)).await.good();
+    assert_eq!(shown.status, LinkStatus::Failed, "{shown:?}");
     assert!(
-        shown["last_error"]
-            .as_str()
+        shown
+            .last_error
+            .as_deref()
             .is_some_and(|e| e.contains("interrupted"))
     );
     sync(&app, project, json!({})).await;
-    assert_eq!(project_of(&app, project).await["task_number"], 206);
+    assert_eq!(project_of(&app, project).await.task_number, 206);
 }
 
 #[tokio::test]
@@ -538,12 +569,13 @@ async fn a_failed_sync_says_why_and_never_shows_the_token() {
         .await;
     assert_eq!(status, 200, "{b}");
     let failed = run_job(&app, project, "sync", json!({})).await;
-    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed.status, LinkStatus::Failed, "{failed:?}");
     assert!(
-        failed["last_error"]
-            .as_str()
+        failed
+            .last_error
+            .as_deref()
             .is_some_and(|e| e.contains("differs")),
-        "{failed}"
+        "{failed:?}"
     );
 
     // Label Studio goes away: the sync fails, naming the URL, never the token.
@@ -553,13 +585,15 @@ async fn a_failed_sync_says_why_and_never_shows_the_token() {
         ))
         .await
         .expect("update");
-    let failed = run_job(&app, project, "sync", json!({})).await;
-    assert_eq!(failed["status"], "failed", "{failed}");
-    let error = failed["last_error"].as_str().expect("last_error");
+    let raw = run_job_raw(&app, project, "sync", json!({})).await;
+    // The whole raw body is searched for the token.
+    assert!(!raw.to_string().contains(&ls.token));
+    let failed: LabelStudioLinkView = read(raw);
+    assert_eq!(failed.status, LinkStatus::Failed, "{failed:?}");
+    let error = failed.last_error.as_deref().expect("last_error");
     assert!(error.contains("cannot be reached"), "{error}");
-    assert!(!failed.to_string().contains(&ls.token));
     assert_eq!(
-        project_of(&app, project).await["task_number"],
+        project_of(&app, project).await.task_number,
         2,
         "nothing deleted"
     );
@@ -577,20 +611,20 @@ async fn push_creates_predictions_in_label_studio_once() {
         .iter()
         .map(|t| {
             (
-                id_of(t),
-                t["data"]["text"].as_str().unwrap_or_default().to_string(),
+                t.id,
+                t.data["text"].as_str().unwrap_or_default().to_string(),
             )
         })
         .collect();
     // A task made in Prompter: its prediction is skipped.
-    let (status, local) = app
+    let local = app
         .post(
             "/api/tasks/",
             json!({"project": project, "data": {"text": "local"}}),
         )
-        .await;
-    assert_eq!(status, 201, "{local}");
-    let local = id_of(&local);
+        .await
+        .created::<TaskView>()
+        .id;
 
     let prompt = id_of(
         &new_prompt(
@@ -625,41 +659,42 @@ async fn push_creates_predictions_in_label_studio_once() {
     batch(&app, run, Value::Array(results)).await;
 
     let ls_predictions = || async {
-        let (status, list) = ls
-            .app
+        ls.app
             .get(&format!("/api/predictions/?project={}", ls.project))
-            .await;
-        assert_eq!(status, 200, "{list}");
-        list.as_array().expect("a list").clone()
+            .await
+            .good::<Vec<PredictionView>>()
     };
     let done = run_job(&app, project, "push", json!({"run": run})).await;
-    assert_eq!(done["status"], "idle", "{done}");
-    assert_eq!(done["progress"], json!({"done": 4, "total": 4}));
-    assert_eq!(done["linked"]["predictions"], 3);
+    assert_eq!(done.status, LinkStatus::Idle, "{done:?}");
+    assert_eq!(progress(&done), (4, 4));
+    assert_eq!(done.linked.predictions, 3);
     let pushed = ls_predictions().await;
     assert_eq!(pushed.len(), 3, "{pushed:?}");
-    let mut tasks: Vec<i64> = pushed
-        .iter()
-        .map(|p| p["task"].as_i64().expect("task"))
-        .collect();
+    let mut tasks: Vec<i64> = pushed.iter().map(|p| p.task).collect();
     tasks.sort();
     assert_eq!(tasks, ls.tasks);
     for p in &pushed {
-        assert_eq!(p["model_version"], "Sentiment__v1");
-        let text =
-            ls.app.get(&format!("/api/tasks/{}/", p["task"])).await.1["data"]["text"].clone();
+        assert_eq!(p.model_version, "Sentiment__v1");
+        let text = ls
+            .app
+            .get(&format!("/api/tasks/{}/", p.task))
+            .await
+            .good::<TaskView>()
+            .data["text"]
+            .clone();
         let label = if text == "awful" {
             "Negative"
         } else {
             "Positive"
         };
-        assert_eq!(p["result"][0]["value"]["choices"], json!([label]), "{p}");
-        assert_eq!(p["result"][0]["from_name"], "sentiment");
+        // Regions are Label Studio's free-form objects.
+        assert_eq!(p.result[0]["value"]["choices"], json!([label]), "{p:?}");
+        assert_eq!(p.result[0]["from_name"], "sentiment");
     }
 
     // Pushing again creates nothing (`model_run` names the run too).
     let done = run_job(&app, project, "push", json!({"model_run": run})).await;
-    assert_eq!(done["status"], "idle", "{done}");
+    assert_eq!(done.status, LinkStatus::Idle, "{done:?}");
     assert_eq!(ls_predictions().await.len(), 3);
 
     // Nor after our bookkeeping is lost (a crash between Label Studio's create and ours).
@@ -668,8 +703,8 @@ async fn push_creates_predictions_in_label_studio_once() {
         .await
         .expect("update");
     let done = run_job(&app, project, "push", json!({"run": run})).await;
-    assert_eq!(done["status"], "idle", "{done}");
-    assert_eq!(done["linked"]["predictions"], 3, "recorded again");
+    assert_eq!(done.status, LinkStatus::Idle, "{done:?}");
+    assert_eq!(done.linked.predictions, 3, "recorded again");
     assert_eq!(ls_predictions().await.len(), 3);
 
     // Bad runs.
@@ -765,7 +800,7 @@ async fn prompter_ls_links_syncs_and_pushes_through_the_api() {
         stdout.contains("2 tasks, 1 annotations (1 ground truth)"),
         "{stdout}"
     );
-    assert_eq!(project_of(&app, project).await["task_number"], 2);
+    assert_eq!(project_of(&app, project).await.task_number, 2);
 
     // Linking again changes the link (PATCH) rather than failing.
     let out = prompter(
@@ -813,7 +848,7 @@ async fn prompter_ls_links_syncs_and_pushes_through_the_api() {
     let results: Vec<Value> = tasks_of(&app, project)
         .await
         .iter()
-        .map(|t| item(id_of(t), json!({"sentiment": "Positive"})))
+        .map(|t| item(t.id, json!({"sentiment": "Positive"})))
         .collect();
     batch(&app, run, Value::Array(results)).await;
     let out = prompter(

@@ -3,17 +3,26 @@
 //! limit; every collection and string a client writes has a limit, refused with a 400 naming
 //! the field; lists are paginated; crons that fire too often or never are refused.
 use crate::helpers::fixtures::{connection, id_of, new_prompt, new_version};
-use crate::helpers::{CLS, TestApp};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, Reply, TestApp, field_errors};
+use prompter::error::{ErrorBody, ErrorCode};
+use prompter::views::Paginated;
+use prompter::views::prompts::{PromptDetailView, PromptView};
+use prompter::views::registry::{CommentView, ScheduleView};
+use prompter::views::versions::VersionView;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Asserts a 400 whose validation errors name `field`.
-fn assert_names(status: u16, body: &Value, field: &str) {
-    assert_eq!(status, 400, "{field}: {body}");
+/// Asserts a 400 whose validation errors name `field`; returns the error.
+#[track_caller]
+fn assert_names(reply: (u16, Value), field: &str) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{field}: {error:?}");
     assert!(
-        body["validation_errors"][field].is_array(),
-        "{field} not named: {body}"
+        !field_errors(&error, field).is_empty(),
+        "{field} not named: {error:?}"
     );
+    error
 }
 
 /// `f64::MAX`: PostgreSQL's `jsonb` keeps it and gives it back as a 309-digit integer that
@@ -139,14 +148,15 @@ async fn numbers_a_json_column_cannot_give_back_are_refused() {
         ),
     ];
     for (method, path, body, field) in cases {
-        let (status, answer) = app
-            .send(method.clone(), &path, Some(&app.token), Some(&body))
-            .await;
-        assert_names(status, &answer, field);
+        let error = assert_names(
+            app.send(method.clone(), &path, Some(&app.token), Some(&body))
+                .await,
+            field,
+        );
         assert_eq!(
-            answer["validation_errors"][field][0],
-            json!(prompter::util::NUMBER_RANGE_MESSAGE),
-            "{path}: {answer}"
+            field_errors(&error, field)[0],
+            prompter::util::NUMBER_RANGE_MESSAGE,
+            "{path}: {error:?}"
         );
     }
     let mut after = vec![];
@@ -182,8 +192,12 @@ async fn numbers_a_json_column_cannot_give_back_are_refused() {
 async fn insert_versions(app: &TestApp, prompt: i64, connection: i64, n: usize) {
     use entity::model_version;
     use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait};
-    let (_, body) = app.get(&format!("/api/prompts/{prompt}/")).await;
-    let organization = body["organization"].as_i64().expect("organization");
+    let organization = app
+        .get(&format!("/api/prompts/{prompt}/"))
+        .await
+        .good::<PromptDetailView>()
+        .prompt
+        .organization;
     let now = chrono::Utc::now();
     let rows: Vec<model_version::ActiveModel> = (0..n)
         .map(|i| model_version::ActiveModel {
@@ -227,12 +241,11 @@ async fn a_prompt_with_forty_thousand_versions_still_answers() {
     );
     new_version(&app, prompt, conn, "v1").await;
     insert_versions(&app, prompt, conn, 40_000).await;
-    let (status, body) = app.get("/api/prompts/").await;
-    assert_eq!(status, 200, "{body}");
+    let body: Paginated<PromptDetailView> = app.get("/api/prompts/").await.good();
     assert_eq!(
-        body["results"][0]["versions_count"], 40_001,
-        "{}",
-        body["results"][0]
+        body.results[0].versions_count, 40_001,
+        "{:?}",
+        body.results[0]
     );
     let (status, body) = app.get(&format!("/api/prompts/{prompt}/")).await;
     assert_eq!(status, 200, "{body}");
@@ -240,8 +253,9 @@ async fn a_prompt_with_forty_thousand_versions_still_answers() {
     let versions = format!("/api/prompts/{prompt}/versions");
     let (status, total, link, body) = get_page(&app, &versions).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body.as_array().map(Vec::len), Some(1_000));
-    assert_eq!(body[0]["title"], "v1");
+    let listed: Vec<VersionView> = read(body);
+    assert_eq!(listed.len(), 1_000);
+    assert_eq!(listed[0].title, "v1");
     assert_eq!(total.as_deref(), Some("40001"));
     assert!(link.is_some_and(|l| l.contains("rel=\"next\"")));
     let (status, _, _, body) =
@@ -344,33 +358,35 @@ async fn strings_and_collections_past_their_limits_are_refused() {
         ),
     ];
     for (method, path, body, field) in cases {
-        let (status, answer) = app
-            .send(method.clone(), &path, Some(&app.token), Some(&body))
-            .await;
-        assert_names(status, &answer, field);
+        assert_names(
+            app.send(method.clone(), &path, Some(&app.token), Some(&body))
+                .await,
+            field,
+        );
     }
-    let (_, stored) = app.get(&p).await;
-    assert_eq!(stored["tags"], json!(["a"]));
-    assert_eq!(stored["title"], "P");
-    assert_eq!(stored["status"], "draft");
-    assert!(stored["parameters"].is_null(), "{stored}");
+    let stored = app.get(&p).await.good::<PromptDetailView>().prompt;
+    assert_eq!(stored.tags, ["a"]);
+    assert_eq!(stored.title, "P");
+    assert_eq!(stored.status, entity::enums::PromptStatus::Draft);
+    assert!(stored.parameters.is_none(), "{stored:?}");
     assert_eq!(app.rows("prompt_comments").await, 0);
     assert_eq!(app.rows("model_interfaces").await, 1);
-    let (_, v) = app
+    let v: VersionView = app
         .get(&format!("/api/prompts/{prompt}/versions/{version}"))
-        .await;
-    assert_eq!(v["prompt"], "Classify: {text}");
+        .await
+        .good();
+    assert_eq!(v.prompt, "Classify: {text}");
     // At the limits, accepted; duplicates count once.
     let mut fifty: Vec<String> = (0..MAX_TAGS).map(|i| i.to_string()).collect();
     fifty.push("0".into());
-    let (status, body) = app
+    let body: PromptView = app
         .patch(
             &p,
             json!({"tags": fifty, "description": big(MAX_DESCRIPTION_CHARS)}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["tags"].as_array().map(Vec::len), Some(MAX_TAGS));
+        .await
+        .good();
+    assert_eq!(body.prompt.tags.len(), MAX_TAGS);
 }
 
 /// Item 4: one import has at most `MAX_IMPORT_TASKS` tasks and each task's data at most
@@ -384,33 +400,39 @@ async fn imports_and_task_data_past_their_limits_are_refused() {
     let too_many: Vec<Value> = (0..=MAX_IMPORT_TASKS)
         .map(|_| json!({"text": "a"}))
         .collect();
-    let (status, body) = app.post(&import, Value::from(too_many)).await;
-    assert_names(status, &body, "non_field_errors");
+    assert_names(
+        app.post(&import, Value::from(too_many)).await,
+        "non_field_errors",
+    );
     let huge = "x".repeat(MAX_TASK_DATA_BYTES);
-    let (status, body) = app
-        .post(&import, json!([{"text": "a"}, {"text": huge}]))
-        .await;
-    assert_names(status, &body, "[1]");
-    let (status, body) = app
-        .post(
+    assert_names(
+        app.post(&import, json!([{"text": "a"}, {"text": huge}]))
+            .await,
+        "[1]",
+    );
+    assert_names(
+        app.post(
             &import,
             json!([{"data": {"text": "a"}, "meta": {"m": huge}}]),
         )
-        .await;
-    assert_names(status, &body, "[0].meta");
-    let (status, body) = app
-        .post(
+        .await,
+        "[0].meta",
+    );
+    assert_names(
+        app.post(
             "/api/tasks/",
             json!({"project": project, "data": {"text": huge}}),
         )
-        .await;
-    assert_names(status, &body, "data");
+        .await,
+        "data",
+    );
     assert_eq!(app.rows("tasks").await, 0, "no task was written");
     let task = app.import(project, json!([{"text": "a"}])).await[0];
-    let (status, body) = app
-        .patch(&format!("/api/tasks/{task}/"), json!({"meta": {"m": huge}}))
-        .await;
-    assert_names(status, &body, "meta");
+    assert_names(
+        app.patch(&format!("/api/tasks/{task}/"), json!({"meta": {"m": huge}}))
+            .await,
+        "meta",
+    );
 }
 
 /// The status, `X-Total-Count`, `Link` and body of a GET as the admin.
@@ -450,8 +472,9 @@ async fn the_comment_list_is_paginated() {
     }
     let (status, total, link, body) = get_page(&app, &format!("{path}?page_size=10")).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body.as_array().map(Vec::len), Some(10));
-    assert_eq!(body[0]["text"], "note 24", "newest first");
+    let comments: Vec<CommentView> = read(body);
+    assert_eq!(comments.len(), 10);
+    assert_eq!(comments[0].text, "note 24", "newest first");
     assert_eq!(total.as_deref(), Some("25"));
     let link = link.expect("a Link header");
     assert!(
@@ -459,16 +482,17 @@ async fn the_comment_list_is_paginated() {
         "{link}"
     );
     let (_, _, link, body) = get_page(&app, &format!("{path}?page_size=10&page=3")).await;
-    assert_eq!(body.as_array().map(Vec::len), Some(5));
-    assert_eq!(body[4]["text"], "note 0");
+    let comments: Vec<CommentView> = read(body);
+    assert_eq!(comments.len(), 5);
+    assert_eq!(comments[4].text, "note 0");
     assert!(link.is_some_and(|l| l.contains("rel=\"prev\"") && !l.contains("next")));
     let (status, _, _, body) = get_page(&app, &path).await;
     assert_eq!((status, body.as_array().map(Vec::len)), (200, Some(25)));
-    let (status, body) = app.get(&format!("{path}?page=0")).await;
+    let error = app.get(&format!("{path}?page=0")).await.bad();
     assert_eq!(
-        (status, &body["code"]),
-        (404, &json!("invalid_page")),
-        "{body}"
+        (error.status_code, error.code),
+        (404, ErrorCode::InvalidPage),
+        "{error:?}"
     );
     let (status, body) = app.get(&format!("{path}?page=9")).await;
     assert_eq!(
@@ -510,8 +534,7 @@ async fn schedules_past_their_limits_are_refused() {
             "cron",
         ),
     ] {
-        let (status, answer) = app.post(&path, body).await;
-        assert_names(status, &answer, field);
+        assert_names(app.post(&path, body).await, field);
     }
     assert_eq!(app.rows("prompt_schedules").await, 0);
     // Once a minute is the default minimum; leap days fire.
@@ -521,24 +544,23 @@ async fn schedules_past_their_limits_are_refused() {
             .await;
         assert_eq!(status, 201, "{cron}: {body}");
     }
-    let sid = {
-        let (_, list) = app.get(&path).await;
-        list[0]["id"].as_i64().expect("id")
-    };
-    let (status, body) = app
-        .patch(&format!("{path}/{sid}"), json!({"cron": "*/5 * * * * *"}))
-        .await;
-    assert_names(status, &body, "cron");
+    let sid = app.get(&path).await.good::<Vec<ScheduleView>>()[0].id;
+    assert_names(
+        app.patch(&format!("{path}/{sid}"), json!({"cron": "*/5 * * * * *"}))
+            .await,
+        "cron",
+    );
     for _ in 2..MAX_SCHEDULES_PER_PROMPT {
         let (status, body) = app
             .post(&path, json!({"cron": "0 2 * * *", "project": project}))
             .await;
         assert_eq!(status, 201, "{body}");
     }
-    let (status, body) = app
-        .post(&path, json!({"cron": "0 2 * * *", "project": project}))
-        .await;
-    assert_names(status, &body, "schedules");
+    assert_names(
+        app.post(&path, json!({"cron": "0 2 * * *", "project": project}))
+            .await,
+        "schedules",
+    );
     assert_eq!(
         app.rows("prompt_schedules").await,
         MAX_SCHEDULES_PER_PROMPT as i64
@@ -603,15 +625,16 @@ async fn an_import_body_past_its_own_limit_is_413_before_parsing() {
     .await;
     let big = "x".repeat(prompter::limits::MAX_IMPORT_BODY_BYTES + 1);
     let body = format!(r#"{{"document": {{"format": "prompter.prompt", "pad": "{big}"}}}}"#);
-    let (status, answer) = app
+    let error = app
         .raw(
             Method::POST,
             "/api/prompts/import",
             "application/json",
             body.into_bytes(),
         )
-        .await;
-    assert_eq!(status, 413, "{answer}");
-    assert_eq!(answer["code"], "payload_too_large", "{answer}");
+        .await
+        .bad();
+    assert_eq!(error.status_code, 413, "{error:?}");
+    assert_eq!(error.code, ErrorCode::PayloadTooLarge, "{error:?}");
     assert_eq!(app.rows("model_interfaces").await, 0);
 }

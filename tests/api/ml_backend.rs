@@ -5,10 +5,18 @@
 //! deadline), webhooks feeding few-shot examples, and the error envelope.
 use crate::helpers::engine::{custom_connection, fake, version};
 use crate::helpers::fixtures::{id_of, new_prompt};
-use crate::helpers::{NER, TestApp};
+use crate::helpers::reply::read;
+use crate::helpers::{NER, Reply, TestApp, field_errors};
 use base64::Engine as _;
 use entity::{annotation, ml_backend_project, project, task};
+use prompter::error::ErrorCode;
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
+use prompter::ml_backend::error::MlErrorBody;
+use prompter::views::Paginated;
+use prompter::views::ml_backend::{PredictView, SetupView, WebhookView};
+use prompter::views::projects::ProjectView;
+use prompter::views::prompts::{PromptDetailView, PromptView};
+use prompter::views::versions::VersionView;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -131,6 +139,26 @@ fn predict_body(tasks: Vec<Value>, label_config: &str) -> Value {
     })
 }
 
+/// Reads the ML backend's error envelope (the exact key sets of Label Studio's answers stay
+/// raw where a test checks them); asserts its `status` is `status`.
+#[track_caller]
+fn ml_error(status: u16, body: Value) -> MlErrorBody {
+    let error: MlErrorBody = read(body);
+    assert_eq!(error.status, status, "{error:?}");
+    error
+}
+
+/// The `value.choices` of the first region of the first item of a `/predict` answer.
+#[track_caller]
+fn first_choices(body: Value) -> Value {
+    read::<PredictView>(body).results[0].result[0]["value"]["choices"].clone()
+}
+
+/// The prompt `id` as the API shows it.
+async fn prompt_view(app: &TestApp, id: i64) -> PromptDetailView {
+    app.get(&format!("/api/prompts/{id}/")).await.good()
+}
+
 /// A prompt titled "Reviews" with a version `v1` through a Custom connection to `llm`.
 async fn prompt_with_version(app: &TestApp, llm: &FakeLlm, template: &str) -> (i64, i64) {
     let prompt = id_of(&new_prompt(app, json!({"title": "Reviews"})).await);
@@ -141,10 +169,11 @@ async fn prompt_with_version(app: &TestApp, llm: &FakeLlm, template: &str) -> (i
 
 /// The connection of a version.
 async fn connection_of(app: &TestApp, prompt: i64, version: i64) -> i64 {
-    let (_, v) = app
-        .get(&format!("/api/prompts/{prompt}/versions/{version}"))
-        .await;
-    v["model_provider_connection"].as_i64().expect("connection")
+    app.get(&format!("/api/prompts/{prompt}/versions/{version}"))
+        .await
+        .good::<VersionView>()
+        .model_provider_connection
+        .expect("connection")
 }
 
 /// The ML-backend row of (prompt, Label Studio project 1), if any.
@@ -214,8 +243,8 @@ async fn health_takes_basic_or_token_auth_and_challenges_without() {
             call(&app, Method::GET, &format!("{base}/health"), auth, None).await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(challenge.as_deref(), Some("Basic realm=\"prompter\""));
-        assert_eq!(body["status"], 401);
-        assert!(body["detail"].is_string(), "{body}");
+        // Typed reading checks `detail` is a string.
+        ml_error(401, body);
     }
     // Another organization's token, an unknown prompt, a non-numeric id: 404 in the envelope.
     for (path, token) in [
@@ -225,8 +254,7 @@ async fn health_takes_basic_or_token_auth_and_challenges_without() {
     ] {
         let (status, _, body) = call(&app, Method::GET, &path, Auth::Basic(token), None).await;
         assert_eq!(status, 404, "{path}");
-        assert_eq!(body["status"], 404, "{body}");
-        assert_eq!(body["code"], "not_found");
+        assert_eq!(ml_error(404, body).code, ErrorCode::NotFound);
     }
     let (status, _, body) = call(
         &app,
@@ -236,7 +264,8 @@ async fn health_takes_basic_or_token_auth_and_challenges_without() {
         Some(&setup_body(LS_CLS, Value::Null)),
     )
     .await;
-    assert_eq!((status, &body["status"]), (404, &json!(404)), "{body}");
+    assert_eq!(status, 404, "{body}");
+    ml_error(404, body);
     let (status, _, _) = call(
         &app,
         Method::POST,
@@ -248,9 +277,11 @@ async fn health_takes_basic_or_token_auth_and_challenges_without() {
     assert_eq!(status, 404);
     // Unknown paths under the prefix, wrong methods.
     let (status, body) = ml_get(&app, prompt, "/train").await;
-    assert_eq!((status, &body["status"]), (404, &json!(404)), "{body}");
+    assert_eq!(status, 404, "{body}");
+    ml_error(404, body);
     let (status, body) = ml_get(&app, prompt, "/predict").await;
-    assert_eq!((status, &body["status"]), (405, &json!(405)), "{body}");
+    assert_eq!(status, 405, "{body}");
+    ml_error(405, body);
     let (status, body) = ml_get(&app, prompt, "/metrics").await;
     assert_eq!((status, body), (200, json!({})));
     // An annotator may check health, not set up or predict (LLM calls cost money).
@@ -271,7 +302,8 @@ async fn health_takes_basic_or_token_auth_and_challenges_without() {
         Some(&setup_body(LS_CLS, Value::Null)),
     )
     .await;
-    assert_eq!((status, &body["status"]), (403, &json!(403)), "{body}");
+    assert_eq!(status, 403, "{body}");
+    ml_error(403, body);
 }
 
 #[tokio::test]
@@ -282,14 +314,9 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
     let empty = id_of(&new_prompt(&app, json!({"title": "Empty"})).await);
     let (status, body) = ml_post(&app, empty, "/setup", setup_body(LS_CLS, Value::Null)).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["status"], 400);
-    assert_eq!(body["code"], "no_version");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("no versions")),
-        "{body}"
-    );
+    let error = ml_error(400, body);
+    assert_eq!(error.code, ErrorCode::NoVersion);
+    assert!(error.detail.contains("no versions"), "{error:?}");
     let (status, body) = ml_post(
         &app,
         empty,
@@ -297,11 +324,8 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
         predict_body(vec![batch_task(1, json!({"text": "x"}))], LS_CLS),
     )
     .await;
-    assert_eq!(
-        (status, &body["code"]),
-        (400, &json!("no_version")),
-        "{body}"
-    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(ml_error(400, body).code, ErrorCode::NoVersion);
 
     let (prompt, v1) = prompt_with_version(&app, &llm, "Classify: {text}").await;
     let connection = connection_of(&app, prompt, v1).await;
@@ -333,18 +357,18 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
         secrets.open(&sealed).expect("opens"),
         "abcdef1234567890abcdef1234567890abcdef12"
     );
-    let (_, mirror) = app.get(&format!("/api/projects/{}/", row.project_id)).await;
+    let mirror: ProjectView = app
+        .get(&format!("/api/projects/{}/", row.project_id))
+        .await
+        .good();
     assert_eq!(
-        mirror["title"],
+        mirror.title,
         format!("Label Studio project 1 (ML backend of prompt {prompt})")
     );
-    assert_eq!(mirror["label_config"], LS_CLS);
-    let (_, view) = app.get(&format!("/api/prompts/{prompt}/")).await;
-    assert_eq!(
-        view["associated_projects"][0]["id"], row.project_id,
-        "{view}"
-    );
-    assert_eq!(view["deployed_version"], Value::Null);
+    assert_eq!(mirror.label_config, LS_CLS);
+    let view = prompt_view(&app, prompt).await;
+    assert_eq!(view.associated_projects[0].id, row.project_id, "{view:?}");
+    assert_eq!(view.prompt.deployed_version, None);
     // A changed label config updates the mirror, on the same row.
     let changed = LS_CLS.replace(r#"<Choice value="Neutral"/>"#, "");
     let (status, _) = ml_post(&app, prompt, "/setup", setup_body(&changed, Value::Null)).await;
@@ -352,8 +376,11 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
     let again = mirror_row(&app, prompt).await.expect("row");
     assert_eq!(again.id, row.id);
     assert_eq!(again.project_id, row.project_id);
-    let (_, mirror) = app.get(&format!("/api/projects/{}/", row.project_id)).await;
-    assert_eq!(mirror["label_config"], changed);
+    let mirror: ProjectView = app
+        .get(&format!("/api/projects/{}/", row.project_id))
+        .await
+        .good();
+    assert_eq!(mirror.label_config, changed);
     let rows = ml_backend_project::Entity::find()
         .filter(ml_backend_project::Column::PromptId.eq(prompt))
         .all(&app.db)
@@ -362,49 +389,49 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
     assert_eq!(rows.len(), 1);
 
     // Deploying v1 switches the reported version.
-    let (status, body) = app
+    let body: PromptView = app
         .patch(
             &format!("/api/prompts/{prompt}/"),
             json!({"deployed_version": v1}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["deployed_version"], v1);
+        .await
+        .good();
+    assert_eq!(body.prompt.deployed_version, Some(v1));
     let (_, body) = ml_post(&app, prompt, "/setup", setup_body(LS_CLS, Value::Null)).await;
     assert_eq!(body, json!({"model_version": "Reviews__v1"}));
-    let (_, listed) = app.get("/api/prompts/").await;
-    let item = listed["results"]
-        .as_array()
-        .expect("results")
+    let listed: Paginated<PromptDetailView> = app.get("/api/prompts/").await.good();
+    let item = listed
+        .results
         .iter()
-        .find(|p| p["id"] == prompt)
-        .cloned()
+        .find(|p| p.prompt.id == prompt)
         .expect("listed");
-    assert_eq!(item["deployed_version"], v1);
+    assert_eq!(item.prompt.deployed_version, Some(v1));
     // A version of another prompt, or no version at all, is refused on the field.
     let other = id_of(&new_prompt(&app, json!({"title": "Other"})).await);
     let foreign = version(&app, other, connection, "x", "Classify: {text}").await;
     for bad in [foreign, 999_999] {
-        let (status, body) = app
+        let error = app
             .patch(
                 &format!("/api/prompts/{prompt}/"),
                 json!({"deployed_version": bad}),
             )
-            .await;
-        assert_eq!(status, 400, "{body}");
+            .await
+            .bad();
+        assert_eq!(error.status_code, 400, "{error:?}");
         assert!(
-            body["validation_errors"]["deployed_version"].is_array(),
-            "{body}"
+            !field_errors(&error, "deployed_version").is_empty(),
+            "{error:?}"
         );
     }
-    let (status, body) = app
+    let error = app
         .post(
             "/api/prompts/",
             json!({"title": "New", "deployed_version": v1}),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["deployed_version"].is_array());
+        .await
+        .bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(!field_errors(&error, "deployed_version").is_empty());
     // /versions lists every version's label.
     let (status, body) = ml_get(&app, prompt, "/versions").await;
     assert_eq!(status, 200);
@@ -416,23 +443,25 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
     assert_eq!(status, 204);
     let (_, body) = ml_post(&app, prompt, "/setup", setup_body(LS_CLS, Value::Null)).await;
     assert_eq!(body, json!({"model_version": "Reviews__v2"}));
-    let (_, view) = app.get(&format!("/api/prompts/{prompt}/")).await;
-    assert_eq!(view["deployed_version"], Value::Null, "{view}");
+    let view = prompt_view(&app, prompt).await;
+    assert_eq!(view.prompt.deployed_version, None, "{view:?}");
     // null deploys "the newest" explicitly.
-    let (status, body) = app
+    let body: PromptView = app
         .patch(
             &format!("/api/prompts/{prompt}/"),
             json!({"deployed_version": v2}),
         )
-        .await;
-    assert_eq!((status, &body["deployed_version"]), (200, &json!(v2)));
-    let (status, body) = app
+        .await
+        .good();
+    assert_eq!(body.prompt.deployed_version, Some(v2));
+    let body: PromptView = app
         .patch(
             &format!("/api/prompts/{prompt}/"),
             json!({"deployed_version": null}),
         )
-        .await;
-    assert_eq!((status, &body["deployed_version"]), (200, &Value::Null));
+        .await
+        .good();
+    assert_eq!(body.prompt.deployed_version, None);
 
     // Bad input answers 400 in the envelope, naming the field.
     let (status, body) = ml_post(
@@ -443,29 +472,20 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("schema:")),
-        "{body}"
-    );
+    let error = ml_error(400, body);
+    assert!(error.detail.starts_with("schema:"), "{error:?}");
     let image = r#"<View><Image name="img" value="$image"/><RectangleLabels name="box" toName="img"><Label value="Car"/></RectangleLabels></View>"#;
     let (status, body) = ml_post(&app, prompt, "/setup", setup_body(image, Value::Null)).await;
     assert_eq!(status, 400, "{body}");
+    let error = ml_error(400, body);
     assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("no control a prompt can answer")),
-        "{body}"
+        error.detail.contains("no control a prompt can answer"),
+        "{error:?}"
     );
     let (status, body) = ml_post(&app, prompt, "/setup", json!({"schema": LS_CLS})).await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("project:")),
-        "{body}"
-    );
+    let error = ml_error(400, body);
+    assert!(error.detail.starts_with("project:"), "{error:?}");
     let (status, _, body) = call(
         &app,
         Method::POST,
@@ -474,11 +494,8 @@ async fn setup_reports_the_deployed_version_and_mirrors_the_project() {
         None,
     )
     .await;
-    assert_eq!(
-        (status, &body["code"]),
-        (400, &json!("parse_error")),
-        "{body}"
-    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(ml_error(400, body).code, ErrorCode::ParseError);
 }
 
 #[tokio::test]
@@ -488,7 +505,7 @@ async fn predict_answers_one_item_per_task_in_order() {
     let (prompt, _) = prompt_with_version(&app, &llm, "Classify the sentiment. Text: {text}").await;
     let (status, setup) = ml_post(&app, prompt, "/setup", setup_body(LS_CLS, Value::Null)).await;
     assert_eq!(status, 200);
-    let label = setup["model_version"].clone();
+    let label = read::<SetupView>(setup).model_version;
     assert_eq!(label, "Reviews__v1");
     let tasks = vec![
         batch_task(11, json!({"text": "I love this product"})),
@@ -499,21 +516,23 @@ async fn predict_answers_one_item_per_task_in_order() {
     ];
     let (status, body) = ml_post(&app, prompt, "/predict", predict_body(tasks, LS_CLS)).await;
     assert_eq!(status, 200, "{body}");
-    let results = body["results"].as_array().expect("results");
-    assert_eq!(results.len(), 4, "{body}");
-    for (item, want) in results.iter().zip(["Positive", "Negative", "Neutral"]) {
-        assert_eq!(item["model_version"], label);
-        assert_eq!(item["score"], 1.0);
-        let region = &item["result"][0];
-        assert_eq!(region["from_name"], "sentiment", "{item}");
-        assert_eq!(region["to_name"], "text");
-        assert_eq!(region["type"], "choices");
-        assert_eq!(region["value"]["choices"], json!([want]), "{item}");
-    }
+    // The exact shape of an item Label Studio reads is checked raw.
     assert_eq!(
-        results[3],
+        body["results"][3],
         json!({"result": [], "score": 0.0, "model_version": label})
     );
+    let results = read::<PredictView>(body).results;
+    assert_eq!(results.len(), 4, "{results:?}");
+    for (item, want) in results.iter().zip(["Positive", "Negative", "Neutral"]) {
+        assert_eq!(item.model_version, label);
+        assert_eq!(item.score, 1.0);
+        // Regions are Label Studio's free-form objects.
+        let region = &item.result[0];
+        assert_eq!(region["from_name"], "sentiment", "{item:?}");
+        assert_eq!(region["to_name"], "text");
+        assert_eq!(region["type"], "choices");
+        assert_eq!(region["value"]["choices"], json!([want]), "{item:?}");
+    }
     assert_eq!(
         llm.stats().ok,
         3,
@@ -524,12 +543,8 @@ async fn predict_answers_one_item_per_task_in_order() {
     assert_eq!((status, body), (200, json!({"results": []})));
     let (status, body) = ml_post(&app, prompt, "/predict", json!({"label_config": LS_CLS})).await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("tasks:")),
-        "{body}"
-    );
+    let error = ml_error(400, body);
+    assert!(error.detail.starts_with("tasks:"), "{error:?}");
     // Without a label config or a known project, there is nothing to shape answers with.
     let (status, body) = ml_post(
         &app,
@@ -539,12 +554,8 @@ async fn predict_answers_one_item_per_task_in_order() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("label_config:")),
-        "{body}"
-    );
+    let error = ml_error(400, body);
+    assert!(error.detail.starts_with("label_config:"), "{error:?}");
     // A known project's stored config serves when the request omits it.
     let (status, body) = ml_post(
         &app,
@@ -554,10 +565,7 @@ async fn predict_answers_one_item_per_task_in_order() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["results"][0]["result"][0]["value"]["choices"],
-        json!(["Positive"])
-    );
+    assert_eq!(first_choices(body), json!(["Positive"]));
 }
 
 #[tokio::test]
@@ -584,21 +592,19 @@ async fn interactive_context_reaches_the_model_without_setup() {
         "params": {"login": null, "password": null, "context": context}});
     let (status, answer) = ml_post(&app, prompt, "/predict", body).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["results"].as_array().map(Vec::len), Some(1));
+    let results = read::<PredictView>(answer).results;
+    assert_eq!(results.len(), 1);
     assert_eq!(
-        answer["results"][0]["result"][0]["value"]["choices"],
+        results[0].result[0]["value"]["choices"],
         json!(["Negative"]),
-        "{answer}"
+        "{results:?}"
     );
-    assert_eq!(answer["results"][0]["model_version"], "Reviews__v1");
+    assert_eq!(results[0].model_version, "Reviews__v1");
     // The same task without context: the text alone decides.
     let body = json!({"tasks": [task], "project": LS_PROJECT, "label_config": LS_CLS,
         "params": {"context": null}});
     let (_, answer) = ml_post(&app, prompt, "/predict", body).await;
-    assert_eq!(
-        answer["results"][0]["result"][0]["value"]["choices"],
-        json!(["Positive"])
-    );
+    assert_eq!(first_choices(answer), json!(["Positive"]));
     // The interactive call created the mirror (no /setup came first).
     let row = mirror_row(&app, prompt)
         .await
@@ -625,7 +631,8 @@ async fn ner_predictions_are_spans_with_offsets() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let regions = body["results"][0]["result"].as_array().expect("regions");
+    let regions = read::<PredictView>(body).results[0].result.clone();
+    // Regions are Label Studio's free-form objects.
     let mut spans: Vec<(String, String)> = regions
         .iter()
         .map(|r| {
@@ -798,10 +805,7 @@ async fn webhook_annotations_become_few_shot_examples() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["results"][0]["result"][0]["value"]["choices"],
-        json!(["Negative"])
-    );
+    assert_eq!(first_choices(body), json!(["Negative"]));
 
     // An update replaces the result (an out-of-date one is ignored).
     let updated = annotation_event(
@@ -933,7 +937,8 @@ async fn webhook_annotations_become_few_shot_examples() {
         Some(&json!({"action": "START_TRAINING", "project": {"id": 1, "title": "ml-e2e"}})),
     )
     .await;
-    assert_eq!((status, &body["status"]), (201, &json!("ok")), "{body}");
+    let answer: WebhookView = read(body);
+    assert_eq!((status, answer.status.as_str()), (201, "ok"), "{answer:?}");
     // Another organization's token cannot feed this prompt.
     let (status, _, _) = call(
         &app,

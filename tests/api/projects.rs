@@ -1,142 +1,176 @@
 //! Tests of the projects endpoints: CRUD, validation, list filters and pagination, counters,
 //! import, label-config validation, roles, and routing (slashes, 404, 405).
-use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::helpers::{CLS, NER, Reply, TestApp, choice, field_errors};
+use prompter::error::{ErrorBody, ErrorCode};
+use prompter::views::Paginated;
+use prompter::views::annotations::AnnotationView;
+use prompter::views::predictions::PredictionView;
+use prompter::views::projects::{ImportView, LabelConfigView, ProjectView};
+use prompter::views::tasks::{TaskListView, TaskView};
+use prompter::views::users::WhoAmIView;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// A page of the project list.
+type Page = Paginated<ProjectView>;
+
 /// The project `id` as the admin sees it (asserts 200).
-async fn project(app: &TestApp, id: i64) -> Value {
-    let (status, body) = app.get(&format!("/api/projects/{id}/")).await;
-    assert_eq!(status, 200, "{body}");
-    body
+async fn project(app: &TestApp, id: i64) -> ProjectView {
+    app.get(&format!("/api/projects/{id}/")).await.good()
 }
 
 /// The ids of a project list page's `results`.
-fn result_ids(body: &Value) -> Vec<i64> {
-    body["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|p| p["id"].as_i64().expect("id"))
-        .collect()
+fn result_ids(page: &Page) -> Vec<i64> {
+    page.results.iter().map(|p| p.id).collect()
+}
+
+/// The project list at `path` (asserts 200).
+async fn list(app: &TestApp, path: &str) -> Page {
+    app.get(path).await.good()
 }
 
 /// Creates a project with `title` and `description` and returns its id.
 async fn titled(app: &TestApp, title: &str, description: &str) -> i64 {
-    let (status, body) = app
-        .post(
-            "/api/projects/",
-            json!({"title": title, "description": description, "label_config": CLS}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_i64().expect("id")
+    app.post(
+        "/api/projects/",
+        json!({"title": title, "description": description, "label_config": CLS}),
+    )
+    .await
+    .created::<ProjectView>()
+    .id
 }
 
 /// The tasks of a project (fields=all), in id order.
-async fn tasks_of(app: &TestApp, project: i64) -> Vec<Value> {
-    let (status, body) = app
-        .get(&format!(
-            "/api/tasks/?project={project}&fields=all&page_size=5000"
-        ))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["tasks"].as_array().expect("tasks").clone()
+async fn tasks_of(app: &TestApp, project: i64) -> Vec<TaskView> {
+    app.get(&format!(
+        "/api/tasks/?project={project}&fields=all&page_size=5000"
+    ))
+    .await
+    .good::<TaskListView>()
+    .tasks
+}
+
+/// The task `id` (asserts 200).
+async fn task(app: &TestApp, id: i64) -> TaskView {
+    app.get(&format!("/api/tasks/{id}/")).await.good()
+}
+
+/// Reads a 400 whose error names `field`.
+#[track_caller]
+fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
+    error
+}
+
+/// Reads an error of `status` with `code`.
+#[track_caller]
+fn refused(reply: (u16, Value), status: u16, code: ErrorCode) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, status, "{error:?}");
+    assert_eq!(error.code, code, "{error:?}");
+    error
 }
 
 #[tokio::test]
 async fn create_returns_201_with_defaults_parsed_config_and_creator() {
     let app = TestApp::spawn().await;
-    let (_, me) = app.get("/api/current-user/whoami").await;
-    let (status, body) = app
+    let me: WhoAmIView = app.get("/api/current-user/whoami").await.good();
+    let reply = app
         .post(
             "/api/projects/",
             json!({"title": "Sentiment", "label_config": CLS}),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
-    assert!(body["id"].as_i64().is_some_and(|id| id > 0));
-    assert_eq!(body["title"], "Sentiment");
-    assert_eq!(body["description"], "");
-    assert_eq!(body["label_config"], CLS);
-    assert_eq!(body["maximum_annotations"], 1);
-    assert_eq!(body["overlap_cohort_percentage"], 100);
-    assert_eq!(body["show_skip_button"], true);
-    assert_eq!(body["show_instruction"], false);
-    assert_eq!(body["enable_empty_annotation"], true);
-    assert_eq!(body["show_collab_predictions"], true);
-    assert_eq!(body["is_published"], false);
-    assert_eq!(body["is_draft"], false);
-    assert_eq!(body["color"], "#FFFFFF");
-    assert_eq!(body["model_version"], "");
-    assert_eq!(body["sampling"], "Sequential sampling");
-    assert_eq!(body["skip_queue"], "REQUEUE_FOR_OTHERS");
-    assert_eq!(body["control_weights"], json!({}));
-    assert_eq!(body["organization"], me["active_organization"]);
-    assert_eq!(body["workspace"], Value::Null);
-    assert_eq!(body["pinned_at"], Value::Null);
-    assert!(body["created_at"].is_string());
-    assert!(body["updated_at"].is_string());
-    assert_eq!(body["config_has_control_tags"], true);
-    assert_eq!(body["config_suitable_for_bulk_annotation"], true);
-    for counter in [
-        "task_number",
-        "total_annotations_number",
-        "total_predictions_number",
-        "num_tasks_with_annotations",
-        "finished_task_number",
-        "useful_annotation_number",
-        "ground_truth_number",
-        "skipped_annotations_number",
-        "queue_total",
-        "queue_done",
+    // The creator's `avatar` is on the wire (null), not left out: a key-presence check.
+    assert!(reply.1["created_by"].get("avatar").is_some(), "{}", reply.1);
+    // Typed reading checks `created_at` and `updated_at` are timestamps.
+    let body: ProjectView = reply.created();
+    assert!(body.id > 0);
+    assert_eq!(body.title, "Sentiment");
+    assert_eq!(body.description, "");
+    assert_eq!(body.label_config, CLS);
+    assert_eq!(body.maximum_annotations, 1);
+    assert_eq!(body.overlap_cohort_percentage, 100);
+    assert!(body.show_skip_button);
+    assert!(!body.show_instruction);
+    assert!(body.enable_empty_annotation);
+    assert!(body.show_collab_predictions);
+    assert!(!body.is_published);
+    assert!(!body.is_draft);
+    assert_eq!(body.color, "#FFFFFF");
+    assert_eq!(body.model_version, "");
+    assert_eq!(body.sampling, "Sequential sampling");
+    assert_eq!(body.skip_queue, "REQUEUE_FOR_OTHERS");
+    assert_eq!(body.control_weights, json!({}));
+    assert_eq!(body.organization, me.active_organization);
+    assert_eq!(body.workspace, None);
+    assert_eq!(body.pinned_at, None);
+    assert!(body.config_has_control_tags);
+    assert!(body.config_suitable_for_bulk_annotation);
+    for (counter, value) in [
+        ("task_number", body.task_number),
+        ("total_annotations_number", body.total_annotations_number),
+        ("total_predictions_number", body.total_predictions_number),
+        (
+            "num_tasks_with_annotations",
+            body.num_tasks_with_annotations,
+        ),
+        ("finished_task_number", body.finished_task_number),
+        ("useful_annotation_number", body.useful_annotation_number),
+        ("ground_truth_number", body.ground_truth_number),
+        (
+            "skipped_annotations_number",
+            body.skipped_annotations_number,
+        ),
+        ("queue_total", body.queue_total),
+        ("queue_done", body.queue_done),
     ] {
-        assert_eq!(body[counter], 0, "{counter}");
+        assert_eq!(value, 0, "{counter}");
     }
-    let sentiment = &body["parsed_label_config"]["sentiment"];
+    // The parsed config is Label Studio's free-form object.
+    let sentiment = &body.parsed_label_config["sentiment"];
     assert_eq!(sentiment["type"], "Choices");
     assert_eq!(sentiment["to_name"], json!(["text"]));
     assert_eq!(sentiment["labels"], json!(["Positive", "Negative"]));
     assert_eq!(sentiment["inputs"][0]["type"], "Text");
     assert_eq!(sentiment["inputs"][0]["value"], "text");
     assert_eq!(
-        body["parsed_label_config"]
-            .as_object()
-            .expect("object")
-            .len(),
+        body.parsed_label_config.as_object().expect("object").len(),
         1
     );
-    let creator = &body["created_by"];
-    assert!(creator.is_object(), "created_by is an object: {creator}");
-    assert_eq!(creator["id"], me["id"]);
-    assert_eq!(creator["email"], "admin@example.com");
-    assert!(creator.get("avatar").is_some());
-    assert!(creator["username"].is_string());
+    // Typed reading checks the creator's `username` is a string.
+    let creator = body.created_by.expect("created_by is an object");
+    assert_eq!(creator.id, me.id);
+    assert_eq!(creator.email, "admin@example.com");
 }
 
 #[tokio::test]
 async fn create_with_an_empty_body_object_uses_every_default() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.post("/api/projects/", json!({})).await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["title"], "");
-    assert_eq!(body["label_config"], "<View></View>");
-    assert_eq!(body["parsed_label_config"], json!({}));
-    assert_eq!(body["config_has_control_tags"], false);
+    let body: ProjectView = app.post("/api/projects/", json!({})).await.created();
+    assert_eq!(body.title, "");
+    assert_eq!(body.label_config, "<View></View>");
+    assert_eq!(body.parsed_label_config, json!({}));
+    assert!(!body.config_has_control_tags);
     // Unknown keys are ignored; explicit values are kept.
-    let (status, body) = app
+    let body: ProjectView = app
         .post(
             "/api/projects/",
             json!({"title": "t", "unknown_key": 1, "maximum_annotations": 3, "color": "#000000",
                    "sampling": "Uniform sampling", "skip_queue": "IGNORE_SKIPPED", "show_skip_button": false}),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["maximum_annotations"], 3);
-    assert_eq!(body["color"], "#000000");
-    assert_eq!(body["sampling"], "Uniform sampling");
-    assert_eq!(body["skip_queue"], "IGNORE_SKIPPED");
-    assert_eq!(body["show_skip_button"], false);
+        .await
+        .created();
+    assert_eq!(body.maximum_annotations, 3);
+    assert_eq!(body.color, "#000000");
+    assert_eq!(body.sampling, "Uniform sampling");
+    assert_eq!(body.skip_queue, "IGNORE_SKIPPED");
+    assert!(!body.show_skip_button);
 }
 
 #[tokio::test]
@@ -151,181 +185,157 @@ async fn create_with_an_invalid_label_config_is_400_naming_the_line() {
         "<Text name=\"text\" value=\"$text\"/>",
     ];
     for config in configs {
-        let (status, body) = app
-            .post(
+        let error = bad_field(
+            app.post(
                 "/api/projects/",
                 json!({"title": "bad", "label_config": config}),
             )
-            .await;
-        assert_eq!(status, 400, "{config}: {body}");
-        assert_eq!(body["code"], "validation_error");
-        assert_eq!(body["status_code"], 400);
-        let messages = body["validation_errors"]["label_config"]
-            .as_array()
-            .expect("label_config errors");
-        assert_eq!(messages.len(), 1, "{body}");
-        assert!(
-            messages[0].as_str().expect("message").contains("line"),
-            "{config}: {body}"
+            .await,
+            "label_config",
         );
+        assert_eq!(error.code, ErrorCode::ValidationError);
+        let messages = field_errors(&error, "label_config");
+        assert_eq!(messages.len(), 1, "{error:?}");
+        assert!(messages[0].contains("line"), "{config}: {error:?}");
     }
     // The toName error points at line 3, where the <Choices> is.
-    let (_, body) = app
+    let error = app
         .post("/api/projects/", json!({"label_config": configs[1]}))
-        .await;
-    let message = body["validation_errors"]["label_config"][0]
-        .as_str()
-        .expect("message");
+        .await
+        .bad();
+    let message = &field_errors(&error, "label_config")[0];
     assert!(message.contains("line 3"), "{message}");
     assert!(message.contains("nope"), "{message}");
     // Nothing was created.
-    let (_, list) = app.get("/api/projects/").await;
-    assert_eq!(list["count"], 0);
+    assert_eq!(list(&app, "/api/projects/").await.count, 0);
 }
 
 #[tokio::test]
 async fn create_rejects_a_title_over_50_characters() {
     let app = TestApp::spawn().await;
-    let (status, body) = app
-        .post("/api/projects/", json!({"title": "x".repeat(51)}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "validation_error");
-    assert!(
-        body["validation_errors"]["title"][0]
-            .as_str()
-            .expect("message")
-            .contains("50"),
-        "{body}"
+    let error = bad_field(
+        app.post("/api/projects/", json!({"title": "x".repeat(51)}))
+            .await,
+        "title",
     );
+    assert_eq!(error.code, ErrorCode::ValidationError);
+    assert!(field_errors(&error, "title")[0].contains("50"), "{error:?}");
     // 50 characters (multi-byte ones too) are fine.
-    let (status, body) = app
+    let body: ProjectView = app
         .post("/api/projects/", json!({"title": "é".repeat(50)}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["title"], "é".repeat(50));
+        .await
+        .created();
+    assert_eq!(body.title, "é".repeat(50));
 }
 
 #[tokio::test]
 async fn create_rejects_wrong_types_and_invalid_choices_naming_the_field() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.post("/api/projects/", json!({"title": 5})).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "validation_error");
-    assert!(body["validation_errors"]["title"].is_array(), "{body}");
-    let (status, body) = app
-        .post(
+    let error = bad_field(
+        app.post("/api/projects/", json!({"title": 5})).await,
+        "title",
+    );
+    assert_eq!(error.code, ErrorCode::ValidationError);
+    bad_field(
+        app.post(
             "/api/projects/",
             json!({"title": "t", "maximum_annotations": "many"}),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["validation_errors"]["maximum_annotations"].is_array(),
-        "{body}"
+        .await,
+        "maximum_annotations",
     );
-    let (status, body) = app
-        .post(
+    bad_field(
+        app.post(
             "/api/projects/",
             json!({"title": "t", "show_skip_button": "yes"}),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["validation_errors"]["show_skip_button"].is_array(),
-        "{body}"
+        .await,
+        "show_skip_button",
     );
-    let (status, body) = app
-        .post("/api/projects/", json!({"sampling": "Random"}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["sampling"].is_array(), "{body}");
-    let (status, body) = app
-        .post("/api/projects/", json!({"skip_queue": "NEVER"}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["skip_queue"].is_array(), "{body}");
+    bad_field(
+        app.post("/api/projects/", json!({"sampling": "Random"}))
+            .await,
+        "sampling",
+    );
+    bad_field(
+        app.post("/api/projects/", json!({"skip_queue": "NEVER"}))
+            .await,
+        "skip_queue",
+    );
     for value in [0, -1] {
-        let (status, body) = app
-            .post("/api/projects/", json!({"maximum_annotations": value}))
-            .await;
-        assert_eq!(status, 400, "{value}: {body}");
-        assert!(
-            body["validation_errors"]["maximum_annotations"].is_array(),
-            "{body}"
+        bad_field(
+            app.post("/api/projects/", json!({"maximum_annotations": value}))
+                .await,
+            "maximum_annotations",
         );
     }
-    let (status, body) = app
-        .post("/api/projects/", json!({"overlap_cohort_percentage": -5}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["validation_errors"]["overlap_cohort_percentage"].is_array(),
-        "{body}"
+    bad_field(
+        app.post("/api/projects/", json!({"overlap_cohort_percentage": -5}))
+            .await,
+        "overlap_cohort_percentage",
     );
     // A JSON array is not a project.
-    let (status, body) = app.post("/api/projects/", json!([{"title": "t"}])).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "validation_error");
-    let (_, list) = app.get("/api/projects/").await;
-    assert_eq!(list["count"], 0);
+    refused(
+        app.post("/api/projects/", json!([{"title": "t"}])).await,
+        400,
+        ErrorCode::ValidationError,
+    );
+    assert_eq!(list(&app, "/api/projects/").await.count, 0);
 }
 
 #[tokio::test]
 async fn malformed_json_is_400_parse_error() {
     let app = TestApp::spawn().await;
-    let (status, body) = app
-        .raw(
+    let error = refused(
+        app.raw(
             Method::POST,
             "/api/projects/",
             "application/json",
             b"{\"title\": ".to_vec(),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "parse_error");
-    assert!(
-        body["detail"]
-            .as_str()
-            .expect("detail")
-            .starts_with("JSON parse error"),
-        "{body}"
+        .await,
+        400,
+        ErrorCode::ParseError,
     );
-    let (status, body) = app
-        .raw(
+    assert!(error.detail.starts_with("JSON parse error"), "{error:?}");
+    refused(
+        app.raw(
             Method::POST,
             "/api/projects/",
             "application/json",
             b"{not json}".to_vec(),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "parse_error");
-    let (status, body) = app
-        .raw(
+        .await,
+        400,
+        ErrorCode::ParseError,
+    );
+    refused(
+        app.raw(
             Method::POST,
             "/api/projects/",
             "application/json",
             Vec::new(),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "parse_error");
+        .await,
+        400,
+        ErrorCode::ParseError,
+    );
 }
 
 #[tokio::test]
 async fn a_non_json_content_type_is_415() {
     let app = TestApp::spawn().await;
-    let (status, body) = app
-        .raw(
+    refused(
+        app.raw(
             Method::POST,
             "/api/projects/",
             "text/plain",
             br#"{"title": "t"}"#.to_vec(),
         )
-        .await;
-    assert_eq!(status, 415, "{body}");
-    assert_eq!(body["code"], "unsupported_media_type");
+        .await,
+        415,
+        ErrorCode::UnsupportedMediaType,
+    );
     let (status, body) = app
         .raw(
             Method::POST,
@@ -351,25 +361,25 @@ async fn a_non_json_content_type_is_415() {
 async fn a_body_over_the_limit_is_413() {
     let app = TestApp::spawn().await;
     let big = "a".repeat(4 * 1024 * 1024 + 1);
-    let (status, body) = app
-        .post("/api/projects/", json!({"title": "t", "description": big}))
-        .await;
-    assert_eq!(status, 413, "{body}");
-    assert_eq!(body["code"], "payload_too_large");
-    let (_, list) = app.get("/api/projects/").await;
-    assert_eq!(list["count"], 0);
+    refused(
+        app.post("/api/projects/", json!({"title": "t", "description": big}))
+            .await,
+        413,
+        ErrorCode::PayloadTooLarge,
+    );
+    assert_eq!(list(&app, "/api/projects/").await.count, 0);
     // Just under the limit is fine (three tasks of about a megabyte each: a description
     // has a limit of its own, see limits.rs).
     let project = app.project(crate::helpers::CLS).await;
     let text = "b".repeat(1_000_000);
-    let (status, body) = app
+    let body: ImportView = app
         .post(
             &format!("/api/projects/{project}/import"),
             json!([{"text": text}, {"text": text}, {"text": text}]),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["task_count"], 3);
+        .await
+        .created();
+    assert_eq!(body.task_count, 3);
 }
 
 #[tokio::test]
@@ -379,20 +389,18 @@ async fn list_paginates_newest_first_with_links() {
     for i in 0..5 {
         ids.push(titled(&app, &format!("p{i}"), "").await);
     }
-    let (status, body) = app.get("/api/projects/").await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 5);
-    assert_eq!(body["next"], Value::Null);
-    assert_eq!(body["previous"], Value::Null);
+    let body = list(&app, "/api/projects/").await;
+    assert_eq!(body.count, 5);
+    assert_eq!(body.next, None);
+    assert_eq!(body.previous, None);
     let newest_first: Vec<i64> = ids.iter().rev().copied().collect();
     assert_eq!(result_ids(&body), newest_first);
 
-    let (status, page1) = app.get("/api/projects/?page_size=2").await;
-    assert_eq!(status, 200);
-    assert_eq!(page1["count"], 5);
+    let page1 = list(&app, "/api/projects/?page_size=2").await;
+    assert_eq!(page1.count, 5);
     assert_eq!(result_ids(&page1), newest_first[0..2]);
-    assert_eq!(page1["previous"], Value::Null);
-    let next = page1["next"].as_str().expect("next link");
+    assert_eq!(page1.previous, None);
+    let next = page1.next.expect("next link");
     assert!(next.starts_with("http://127.0.0.1:"), "{next}");
     assert!(next.contains("/api/projects/?"), "{next}");
     assert!(
@@ -402,38 +410,33 @@ async fn list_paginates_newest_first_with_links() {
 
     // Following the link works.
     let path = &next[app.address.len()..];
-    let (status, page2) = app.get(path).await;
-    assert_eq!(status, 200);
+    let page2 = list(&app, path).await;
     assert_eq!(result_ids(&page2), newest_first[2..4]);
-    let previous = page2["previous"].as_str().expect("previous link");
+    let previous = page2.previous.expect("previous link");
     assert!(
         previous.contains("page_size=2") && !previous.contains("page="),
         "{previous}"
     );
-    assert!(page2["next"].as_str().expect("next").contains("page=3"));
+    assert!(page2.next.expect("next").contains("page=3"));
 
-    let (_, page3) = app.get("/api/projects/?page=3&page_size=2").await;
+    let page3 = list(&app, "/api/projects/?page=3&page_size=2").await;
     assert_eq!(result_ids(&page3), newest_first[4..5]);
-    assert_eq!(page3["next"], Value::Null);
-    assert!(
-        page3["previous"]
-            .as_str()
-            .expect("previous")
-            .contains("page=2")
-    );
+    assert_eq!(page3.next, None);
+    assert!(page3.previous.expect("previous").contains("page=2"));
 
     // Past the end: 200 with an empty page.
-    let (status, past) = app.get("/api/projects/?page=4&page_size=2").await;
-    assert_eq!(status, 200, "{past}");
-    assert_eq!(past["count"], 5);
-    assert_eq!(past["results"], json!([]));
-    assert_eq!(past["next"], Value::Null);
+    let past = list(&app, "/api/projects/?page=4&page_size=2").await;
+    assert_eq!(past.count, 5);
+    assert!(past.results.is_empty(), "{past:?}");
+    assert_eq!(past.next, None);
 
     for bad in ["0", "abc", "-1"] {
-        let (status, body) = app.get(&format!("/api/projects/?page={bad}")).await;
-        assert_eq!(status, 404, "page={bad}: {body}");
-        assert_eq!(body["code"], "invalid_page");
-        assert_eq!(body["detail"], "Invalid page.");
+        let error = refused(
+            app.get(&format!("/api/projects/?page={bad}")).await,
+            404,
+            ErrorCode::InvalidPage,
+        );
+        assert_eq!(error.detail, "Invalid page.", "page={bad}");
     }
 }
 
@@ -444,38 +447,32 @@ async fn list_filters_by_search_title_and_ids() {
     let beta = titled(&app, "Beta", "mentions ALPHA in the description").await;
     let gamma = titled(&app, "Gamma", "nothing").await;
 
-    let (_, body) = app.get("/api/projects/?search=alpha").await;
-    assert_eq!(body["count"], 2);
+    let body = list(&app, "/api/projects/?search=alpha").await;
+    assert_eq!(body.count, 2);
     assert_eq!(result_ids(&body), vec![beta, alpha]);
 
-    let (_, body) = app.get("/api/projects/?title=ALPHA").await;
-    assert_eq!(body["count"], 1);
+    let body = list(&app, "/api/projects/?title=ALPHA").await;
+    assert_eq!(body.count, 1);
     assert_eq!(result_ids(&body), vec![alpha]);
 
-    let (_, body) = app.get("/api/projects/?title=zzz").await;
-    assert_eq!(body["count"], 0);
-    assert_eq!(body["results"], json!([]));
+    let body = list(&app, "/api/projects/?title=zzz").await;
+    assert_eq!(body.count, 0);
+    assert!(body.results.is_empty(), "{body:?}");
 
-    let (_, body) = app
-        .get(&format!("/api/projects/?ids={alpha},{gamma}"))
-        .await;
+    let body = list(&app, &format!("/api/projects/?ids={alpha},{gamma}")).await;
     assert_eq!(result_ids(&body), vec![gamma, alpha]);
-    let (_, body) = app
-        .get(&format!("/api/projects/?ids={beta}%2C{gamma}"))
-        .await;
+    let body = list(&app, &format!("/api/projects/?ids={beta}%2C{gamma}")).await;
     assert_eq!(result_ids(&body), vec![gamma, beta]);
-    let (status, body) = app.get("/api/projects/?ids=1,abc").await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["ids"].is_array(), "{body}");
+    bad_field(app.get("/api/projects/?ids=1,abc").await, "ids");
 
     // Filters combine, and pagination links keep them.
-    let (_, body) = app
-        .get(&format!(
-            "/api/projects/?search=a&ids={alpha},{beta}&page_size=1"
-        ))
-        .await;
-    assert_eq!(body["count"], 2);
-    let next = body["next"].as_str().expect("next");
+    let body = list(
+        &app,
+        &format!("/api/projects/?search=a&ids={alpha},{beta}&page_size=1"),
+    )
+    .await;
+    assert_eq!(body.count, 2);
+    let next = body.next.expect("next");
     assert!(
         next.contains("search=a") && next.contains("page=2"),
         "{next}"
@@ -489,10 +486,10 @@ async fn title_filter_treats_like_wildcards_literally() {
     titled(&app, "1000 done", "").await;
     let underscore = titled(&app, "a_b", "").await;
     titled(&app, "axb", "").await;
-    let (_, body) = app.get("/api/projects/?title=0%25").await;
-    assert_eq!(result_ids(&body), vec![percent], "{body}");
-    let (_, body) = app.get("/api/projects/?title=a_b").await;
-    assert_eq!(result_ids(&body), vec![underscore], "{body}");
+    let body = list(&app, "/api/projects/?title=0%25").await;
+    assert_eq!(result_ids(&body), vec![percent], "{body:?}");
+    let body = list(&app, "/api/projects/?title=a_b").await;
+    assert_eq!(result_ids(&body), vec![underscore], "{body:?}");
 }
 
 #[tokio::test]
@@ -501,8 +498,7 @@ async fn empty_filter_values_are_ignored() {
     let a = titled(&app, "a", "").await;
     let b = titled(&app, "b", "").await;
     for query in ["title=", "search=", "ordering=", "page=", "page_size="] {
-        let (status, body) = app.get(&format!("/api/projects/?{query}")).await;
-        assert_eq!(status, 200, "{query}: {body}");
+        let body = list(&app, &format!("/api/projects/?{query}")).await;
         assert_eq!(result_ids(&body), vec![b, a], "{query}");
     }
 }
@@ -511,8 +507,7 @@ async fn empty_filter_values_are_ignored() {
 async fn an_empty_ids_filter_is_ignored() {
     let app = TestApp::spawn().await;
     let a = titled(&app, "a", "").await;
-    let (status, body) = app.get("/api/projects/?ids=").await;
-    assert_eq!(status, 200, "{body}");
+    let body = list(&app, "/api/projects/?ids=").await;
     assert_eq!(result_ids(&body), vec![a]);
 }
 
@@ -523,10 +518,9 @@ async fn page_last_is_the_last_page() {
     for i in 0..5 {
         ids.push(titled(&app, &format!("p{i}"), "").await);
     }
-    let (status, body) = app.get("/api/projects/?page=last&page_size=2").await;
-    assert_eq!(status, 200, "{body}");
+    let body = list(&app, "/api/projects/?page=last&page_size=2").await;
     assert_eq!(result_ids(&body), vec![ids[0]]);
-    assert_eq!(body["next"], Value::Null);
+    assert_eq!(body.next, None);
 }
 
 #[tokio::test]
@@ -535,17 +529,16 @@ async fn list_orders_by_the_given_fields() {
     let b = titled(&app, "b", "").await;
     let c = titled(&app, "c", "").await;
     let a = titled(&app, "a", "").await;
-    let (_, body) = app.get("/api/projects/?ordering=title").await;
+    let body = list(&app, "/api/projects/?ordering=title").await;
     assert_eq!(result_ids(&body), vec![a, b, c]);
-    let (_, body) = app.get("/api/projects/?ordering=-title").await;
+    let body = list(&app, "/api/projects/?ordering=-title").await;
     assert_eq!(result_ids(&body), vec![c, b, a]);
-    let (_, body) = app.get("/api/projects/?ordering=id").await;
+    let body = list(&app, "/api/projects/?ordering=id").await;
     assert_eq!(result_ids(&body), vec![b, c, a]);
-    let (_, body) = app.get("/api/projects/?ordering=-id").await;
+    let body = list(&app, "/api/projects/?ordering=-id").await;
     assert_eq!(result_ids(&body), vec![a, c, b]);
     // Unknown keys are ignored: the default order (newest first).
-    let (status, body) = app.get("/api/projects/?ordering=bogus").await;
-    assert_eq!(status, 200);
+    let body = list(&app, "/api/projects/?ordering=bogus").await;
     assert_eq!(result_ids(&body), vec![a, c, b]);
 }
 
@@ -553,31 +546,32 @@ async fn list_orders_by_the_given_fields() {
 async fn list_shows_only_the_callers_organization() {
     let app = TestApp::spawn().await;
     let mine = titled(&app, "mine", "").await;
-    let (status, theirs) = app
+    let theirs: ProjectView = app
         .send(
             Method::POST,
             "/api/projects/",
             Some(&app.other_token),
             Some(&json!({"title": "theirs"})),
         )
-        .await;
-    assert_eq!(status, 201);
-    let (_, body) = app.get("/api/projects/").await;
+        .await
+        .created();
+    let body = list(&app, "/api/projects/").await;
     assert_eq!(result_ids(&body), vec![mine]);
-    let (_, body) = app
+    let body: Page = app
         .send(Method::GET, "/api/projects/", Some(&app.other_token), None)
-        .await;
-    assert_eq!(result_ids(&body), vec![theirs["id"].as_i64().expect("id")]);
+        .await
+        .good();
+    assert_eq!(result_ids(&body), vec![theirs.id]);
     // Annotators of the organization may list.
-    let (status, body) = app
+    let body: Page = app
         .send(
             Method::GET,
             "/api/projects/",
             Some(&app.annotator_token),
             None,
         )
-        .await;
-    assert_eq!(status, 200);
+        .await
+        .good();
     assert_eq!(result_ids(&body), vec![mine]);
     // Without a token: 401.
     let (status, body) = app.send(Method::GET, "/api/projects/", None, None).await;
@@ -589,50 +583,50 @@ async fn get_patch_and_delete_a_project() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
     let got = project(&app, id).await;
-    assert_eq!(got["id"], id);
-    assert_eq!(got["title"], "test");
-    assert_eq!(got["label_config"], CLS);
+    assert_eq!(got.id, id);
+    assert_eq!(got.title, "test");
+    assert_eq!(got.label_config, CLS);
 
-    let (status, body) = app
+    let body: ProjectView = app
         .patch(
             &format!("/api/projects/{id}/"),
             json!({"title": "renamed", "description": "about", "expert_instruction": "<b>do</b>",
                    "show_instruction": true, "model_version": "v2", "color": "#FF0000"}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "renamed");
-    assert_eq!(body["description"], "about");
-    assert_eq!(body["expert_instruction"], "<b>do</b>");
-    assert_eq!(body["show_instruction"], true);
-    assert_eq!(body["model_version"], "v2");
-    assert_eq!(body["color"], "#FF0000");
+        .await
+        .good();
+    assert_eq!(body.title, "renamed");
+    assert_eq!(body.description, "about");
+    assert_eq!(body.expert_instruction, "<b>do</b>");
+    assert!(body.show_instruction);
+    assert_eq!(body.model_version, "v2");
+    assert_eq!(body.color, "#FF0000");
     // Absent and null fields are left as they were.
-    let (status, body) = app
+    let body: ProjectView = app
         .patch(&format!("/api/projects/{id}/"), json!({"title": null}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "renamed");
-    assert_eq!(body["label_config"], CLS);
+        .await
+        .good();
+    assert_eq!(body.title, "renamed");
+    assert_eq!(body.label_config, CLS);
     let got = project(&app, id).await;
-    assert_eq!(got["title"], "renamed");
-    assert_eq!(got["description"], "about");
-    assert!(got["created_by"].is_object());
+    assert_eq!(got.title, "renamed");
+    assert_eq!(got.description, "about");
+    assert!(got.created_by.is_some());
 
     // A new label config is parsed.
-    let (status, body) = app
+    let body: ProjectView = app
         .patch(
             &format!("/api/projects/{id}/"),
             json!({"label_config": NER}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["parsed_label_config"]["label"]["type"], "Labels");
+        .await
+        .good();
+    assert_eq!(body.parsed_label_config["label"]["type"], "Labels");
     assert_eq!(
-        body["parsed_label_config"]["label"]["labels"],
+        body.parsed_label_config["label"]["labels"],
         json!(["PER", "ORG"])
     );
-    assert!(body["parsed_label_config"].get("sentiment").is_none());
+    assert!(body.parsed_label_config.get("sentiment").is_none());
 
     // Invalid patches change nothing.
     for (patch, field) in [
@@ -645,25 +639,24 @@ async fn get_patch_and_delete_a_project() {
         (json!({"title": ["a"]}), "title"),
         (json!({"sampling": "nope"}), "sampling"),
     ] {
-        let (status, body) = app
-            .patch(&format!("/api/projects/{id}/"), patch.clone())
-            .await;
-        assert_eq!(status, 400, "{patch}: {body}");
-        assert!(
-            body["validation_errors"][field].is_array(),
-            "{patch}: {body}"
+        bad_field(
+            app.patch(&format!("/api/projects/{id}/"), patch.clone())
+                .await,
+            field,
         );
     }
     let got = project(&app, id).await;
-    assert_eq!(got["title"], "renamed");
-    assert_eq!(got["label_config"], NER);
-    assert_eq!(got["maximum_annotations"], 1);
+    assert_eq!(got.title, "renamed");
+    assert_eq!(got.label_config, NER);
+    assert_eq!(got.maximum_annotations, 1);
 
     let (status, _) = app.delete(&format!("/api/projects/{id}/")).await;
     assert_eq!(status, 204);
-    let (status, body) = app.get(&format!("/api/projects/{id}/")).await;
-    assert_eq!(status, 404, "{body}");
-    assert_eq!(body["code"], "not_found");
+    refused(
+        app.get(&format!("/api/projects/{id}/")).await,
+        404,
+        ErrorCode::NotFound,
+    );
     let (status, _) = app.delete(&format!("/api/projects/{id}/")).await;
     assert_eq!(status, 404);
     let (status, _) = app
@@ -684,6 +677,7 @@ async fn pin_a_project_and_order_by_pinned_at() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // The timestamp comes back in the form it was sent: a wire-form check.
     assert_eq!(body["pinned_at"], "2026-01-02T03:04:05Z");
     let (status, body) = app
         .patch(
@@ -692,18 +686,18 @@ async fn pin_a_project_and_order_by_pinned_at() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (_, body) = app.get("/api/projects/?ordering=pinned_at").await;
+    let body = list(&app, "/api/projects/?ordering=pinned_at").await;
     assert_eq!(result_ids(&body), vec![b, a]);
-    let (_, body) = app.get("/api/projects/?ordering=-pinned_at").await;
+    let body = list(&app, "/api/projects/?ordering=-pinned_at").await;
     assert_eq!(result_ids(&body), vec![a, b]);
-    let (status, body) = app
-        .patch(
+    bad_field(
+        app.patch(
             &format!("/api/projects/{a}/"),
             json!({"pinned_at": "yesterday"}),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["pinned_at"].is_array(), "{body}");
+        .await,
+        "pinned_at",
+    );
 }
 
 #[tokio::test]
@@ -717,11 +711,11 @@ async fn unpin_a_project_with_null() {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, body) = app
+    let body: ProjectView = app
         .patch(&format!("/api/projects/{a}/"), json!({"pinned_at": null}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["pinned_at"], Value::Null, "{body}");
+        .await
+        .good();
+    assert_eq!(body.pinned_at, None, "{body:?}");
 }
 
 #[tokio::test]
@@ -747,13 +741,13 @@ async fn another_organizations_project_is_404_everywhere() {
         ),
         (Method::DELETE, format!("/api/projects/{id}/tasks/"), None),
     ] {
-        let (status, resp) = app.send(method.clone(), &path, other, body).await;
-        assert_eq!(status, 404, "{method} {path}: {resp}");
-        assert_eq!(resp["code"], "not_found");
+        let error = app.send(method.clone(), &path, other, body).await.bad();
+        assert_eq!(error.status_code, 404, "{method} {path}: {error:?}");
+        assert_eq!(error.code, ErrorCode::NotFound, "{method} {path}");
     }
     let got = project(&app, id).await;
-    assert_eq!(got["label_config"], CLS);
-    assert_eq!(got["task_number"], 0);
+    assert_eq!(got.label_config, CLS);
+    assert_eq!(got.task_number, 0);
 }
 
 #[tokio::test]
@@ -769,28 +763,27 @@ async fn patching_maximum_annotations_updates_task_overlap_and_labeled_state() {
         .await;
     assert_eq!(status, 201);
     let before = tasks_of(&app, id).await;
-    assert_eq!(before[0]["overlap"], 1);
-    assert_eq!(before[0]["is_labeled"], true);
-    assert_eq!(before[1]["is_labeled"], false);
-    assert_eq!(project(&app, id).await["finished_task_number"], 1);
+    assert_eq!(before[0].overlap, 1);
+    assert!(before[0].is_labeled);
+    assert!(!before[1].is_labeled);
+    assert_eq!(project(&app, id).await.finished_task_number, 1);
 
-    let (status, body) = app
+    let body: ProjectView = app
         .patch(
             &format!("/api/projects/{id}/"),
             json!({"maximum_annotations": 2}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["maximum_annotations"], 2);
-    assert_eq!(body["finished_task_number"], 0);
+        .await
+        .good();
+    assert_eq!(body.maximum_annotations, 2);
+    assert_eq!(body.finished_task_number, 0);
     let after = tasks_of(&app, id).await;
-    assert!(after.iter().all(|t| t["overlap"] == 2), "{after:?}");
-    assert!(after.iter().all(|t| t["is_labeled"] == false), "{after:?}");
+    assert!(after.iter().all(|t| t.overlap == 2), "{after:?}");
+    assert!(after.iter().all(|t| !t.is_labeled), "{after:?}");
 
     // New tasks get the new overlap.
     let new = app.import(id, json!([{"text": "c"}])).await;
-    let (_, task) = app.get(&format!("/api/tasks/{}/", new[0])).await;
-    assert_eq!(task["overlap"], 2);
+    assert_eq!(task(&app, new[0]).await.overlap, 2);
 
     // A second annotation completes the first task.
     let (status, _) = app
@@ -800,8 +793,7 @@ async fn patching_maximum_annotations_updates_task_overlap_and_labeled_state() {
         )
         .await;
     assert_eq!(status, 201);
-    let (_, task) = app.get(&format!("/api/tasks/{}/", tasks[0])).await;
-    assert_eq!(task["is_labeled"], true);
+    assert!(task(&app, tasks[0]).await.is_labeled);
 
     let (status, _) = app
         .patch(
@@ -810,30 +802,30 @@ async fn patching_maximum_annotations_updates_task_overlap_and_labeled_state() {
         )
         .await;
     assert_eq!(status, 200);
-    let (_, task) = app.get(&format!("/api/tasks/{}/", tasks[0])).await;
-    assert_eq!(task["overlap"], 3);
-    assert_eq!(task["is_labeled"], false);
+    let first = task(&app, tasks[0]).await;
+    assert_eq!(first.overlap, 3);
+    assert!(!first.is_labeled);
 
-    let (status, body) = app
+    let body: ProjectView = app
         .patch(
             &format!("/api/projects/{id}/"),
             json!({"maximum_annotations": 1}),
         )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(body["finished_task_number"], 1);
-    assert_eq!(body["useful_annotation_number"], 2);
+        .await
+        .good();
+    assert_eq!(body.finished_task_number, 1);
+    assert_eq!(body.useful_annotation_number, 2);
     let after = tasks_of(&app, id).await;
-    assert!(after.iter().all(|t| t["overlap"] == 1));
-    assert_eq!(after[0]["is_labeled"], true);
-    assert_eq!(after[1]["is_labeled"], false);
+    assert!(after.iter().all(|t| t.overlap == 1));
+    assert!(after[0].is_labeled);
+    assert!(!after[1].is_labeled);
 }
 
 #[tokio::test]
 async fn counters_follow_imports_annotations_and_predictions() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
-    let (status, import) = app
+    let import: ImportView = app
         .post(
             &format!("/api/projects/{id}/import?return_task_ids=true"),
             json!([
@@ -848,43 +840,38 @@ async fn counters_follow_imports_annotations_and_predictions() {
                 {"text": "c"}
             ]),
         )
-        .await;
-    assert_eq!(status, 201, "{import}");
-    assert_eq!(import["task_count"], 3);
-    assert_eq!(import["annotation_count"], 3);
-    assert_eq!(import["prediction_count"], 3);
-    let tasks: Vec<i64> = import["task_ids"]
-        .as_array()
-        .expect("ids")
-        .iter()
-        .filter_map(Value::as_i64)
-        .collect();
+        .await
+        .created();
+    assert_eq!(import.task_count, 3);
+    assert_eq!(import.annotation_count, 3);
+    assert_eq!(import.prediction_count, 3);
+    let tasks = import.task_ids.expect("ids");
 
     let p = project(&app, id).await;
-    assert_eq!(p["task_number"], 3);
-    assert_eq!(p["total_annotations_number"], 2);
-    assert_eq!(p["skipped_annotations_number"], 1);
-    assert_eq!(p["ground_truth_number"], 1);
-    assert_eq!(p["total_predictions_number"], 3);
-    assert_eq!(p["num_tasks_with_annotations"], 1);
-    assert_eq!(p["finished_task_number"], 1);
-    assert_eq!(p["useful_annotation_number"], 2);
-    assert_eq!(p["queue_total"], 3);
-    assert_eq!(p["queue_done"], 1);
+    assert_eq!(p.task_number, 3);
+    assert_eq!(p.total_annotations_number, 2);
+    assert_eq!(p.skipped_annotations_number, 1);
+    assert_eq!(p.ground_truth_number, 1);
+    assert_eq!(p.total_predictions_number, 3);
+    assert_eq!(p.num_tasks_with_annotations, 1);
+    assert_eq!(p.finished_task_number, 1);
+    assert_eq!(p.useful_annotation_number, 2);
+    assert_eq!(p.queue_total, 3);
+    assert_eq!(p.queue_done, 1);
 
     // Annotate task 2: one more annotated task, one more annotation.
-    let (status, ann) = app
+    let ann: AnnotationView = app
         .post(
             &format!("/api/tasks/{}/annotations/", tasks[1]),
             json!({"result": choice("Positive"), "ground_truth": true}),
         )
-        .await;
-    assert_eq!(status, 201, "{ann}");
+        .await
+        .created();
     let p = project(&app, id).await;
-    assert_eq!(p["total_annotations_number"], 3);
-    assert_eq!(p["num_tasks_with_annotations"], 2);
-    assert_eq!(p["ground_truth_number"], 2);
-    assert_eq!(p["finished_task_number"], 2);
+    assert_eq!(p.total_annotations_number, 3);
+    assert_eq!(p.num_tasks_with_annotations, 2);
+    assert_eq!(p.ground_truth_number, 2);
+    assert_eq!(p.finished_task_number, 2);
 
     // A skip of task 3 counts as skipped, not as an annotation.
     let (status, skip) = app
@@ -895,86 +882,84 @@ async fn counters_follow_imports_annotations_and_predictions() {
         .await;
     assert_eq!(status, 201, "{skip}");
     let p = project(&app, id).await;
-    assert_eq!(p["skipped_annotations_number"], 2);
-    assert_eq!(p["total_annotations_number"], 3);
-    assert_eq!(p["num_tasks_with_annotations"], 2);
+    assert_eq!(p.skipped_annotations_number, 2);
+    assert_eq!(p.total_annotations_number, 3);
+    assert_eq!(p.num_tasks_with_annotations, 2);
 
     // A prediction, then its deletion.
-    let (status, pred) = app
+    let pred: PredictionView = app
         .post(
             "/api/predictions/",
             json!({"task": tasks[2], "result": "Positive"}),
         )
-        .await;
-    assert_eq!(status, 201, "{pred}");
-    assert_eq!(project(&app, id).await["total_predictions_number"], 4);
-    let (status, _) = app
-        .delete(&format!("/api/predictions/{}/", pred["id"]))
-        .await;
+        .await
+        .created();
+    assert_eq!(project(&app, id).await.total_predictions_number, 4);
+    let (status, _) = app.delete(&format!("/api/predictions/{}/", pred.id)).await;
     assert_eq!(status, 204);
-    assert_eq!(project(&app, id).await["total_predictions_number"], 3);
+    assert_eq!(project(&app, id).await.total_predictions_number, 3);
 
     // Deleting the annotation of task 2 takes it back.
-    let (status, _) = app
-        .delete(&format!("/api/annotations/{}/", ann["id"]))
-        .await;
+    let (status, _) = app.delete(&format!("/api/annotations/{}/", ann.id)).await;
     assert_eq!(status, 204);
     let p = project(&app, id).await;
-    assert_eq!(p["total_annotations_number"], 2);
-    assert_eq!(p["num_tasks_with_annotations"], 1);
-    assert_eq!(p["ground_truth_number"], 1);
-    assert_eq!(p["finished_task_number"], 1);
+    assert_eq!(p.total_annotations_number, 2);
+    assert_eq!(p.num_tasks_with_annotations, 1);
+    assert_eq!(p.ground_truth_number, 1);
+    assert_eq!(p.finished_task_number, 1);
 
     // The list reports the same counters.
-    let (_, list) = app.get("/api/projects/").await;
-    let item = &list["results"][0];
-    assert_eq!(item["id"], id);
-    assert_eq!(item["task_number"], 3);
-    assert_eq!(item["total_annotations_number"], 2);
-    assert_eq!(item["skipped_annotations_number"], 2);
-    assert_eq!(item["total_predictions_number"], 3);
+    let page = list(&app, "/api/projects/").await;
+    let item = &page.results[0];
+    assert_eq!(item.id, id);
+    assert_eq!(item.task_number, 3);
+    assert_eq!(item.total_annotations_number, 2);
+    assert_eq!(item.skipped_annotations_number, 2);
+    assert_eq!(item.total_predictions_number, 3);
 }
 
 #[tokio::test]
 async fn import_bare_data_objects() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
-    let (status, body) = app
+    let reply = app
         .post(
             &format!("/api/projects/{id}/import"),
             json!([{"text": "one", "extra": 1}, {"text": "two"}]),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["task_count"], 2);
-    assert_eq!(body["annotation_count"], 0);
-    assert_eq!(body["prediction_count"], 0);
-    assert_eq!(body["predictions_count"], 0);
-    assert_eq!(body["data_columns"], json!(["text", "extra"]));
-    assert_eq!(body["file_upload_ids"], json!([]));
-    assert_eq!(body["found_formats"], json!([]));
-    assert_eq!(body["could_be_tasks_list"], false);
-    assert!(body["duration"].is_number());
+    // `task_ids` is absent, not null, unless asked for: a key-presence check.
     assert!(
-        body.get("task_ids").is_none(),
-        "task_ids only on request: {body}"
+        reply.1.get("task_ids").is_none(),
+        "task_ids only on request: {}",
+        reply.1
     );
+    // Typed reading checks `duration` is a number.
+    let body: ImportView = reply.created();
+    assert_eq!(body.task_count, 2);
+    assert_eq!(body.annotation_count, 0);
+    assert_eq!(body.prediction_count, 0);
+    assert_eq!(body.predictions_count, 0);
+    assert_eq!(body.data_columns, ["text", "extra"]);
+    assert!(body.file_upload_ids.is_empty(), "{body:?}");
+    assert!(body.found_formats.is_empty(), "{body:?}");
+    assert!(!body.could_be_tasks_list);
     let tasks = tasks_of(&app, id).await;
     assert_eq!(tasks.len(), 2);
-    assert_eq!(tasks[0]["data"], json!({"text": "one", "extra": 1}));
-    assert_eq!(tasks[0]["meta"], json!({}));
-    assert_eq!(tasks[1]["data"], json!({"text": "two"}));
-    assert_eq!(tasks[0]["inner_id"], 1);
-    assert_eq!(tasks[1]["inner_id"], 2);
-    assert_eq!(project(&app, id).await["task_number"], 2);
+    assert_eq!(tasks[0].data, json!({"text": "one", "extra": 1}));
+    assert_eq!(tasks[0].meta, json!({}));
+    assert_eq!(tasks[1].data, json!({"text": "two"}));
+    assert_eq!(tasks[0].inner_id, 1);
+    assert_eq!(tasks[1].inner_id, 2);
+    assert_eq!(project(&app, id).await.task_number, 2);
 }
 
 #[tokio::test]
 async fn import_structured_items_with_annotations_and_predictions() {
     let app = TestApp::spawn().await;
-    let (_, me) = app.get("/api/current-user/whoami").await;
+    let me: WhoAmIView = app.get("/api/current-user/whoami").await.good();
     let id = app.project(CLS).await;
-    let (status, body) = app
+    let body: ImportView = app
         .post(
             &format!("/api/projects/{id}/import?return_task_ids=true"),
             json!([{
@@ -985,36 +970,35 @@ async fn import_structured_items_with_annotations_and_predictions() {
                                 {"result": {"choices": ["Positive"]}, "model_version": 7}]
             }]),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["task_count"], 1);
-    assert_eq!(body["annotation_count"], 1);
-    assert_eq!(body["prediction_count"], 2);
-    assert_eq!(body["predictions_count"], 2);
-    assert_eq!(body["data_columns"], json!(["text"]));
-    let task_id = body["task_ids"][0].as_i64().expect("task id");
+        .await
+        .created();
+    assert_eq!(body.task_count, 1);
+    assert_eq!(body.annotation_count, 1);
+    assert_eq!(body.prediction_count, 2);
+    assert_eq!(body.predictions_count, 2);
+    assert_eq!(body.data_columns, ["text"]);
+    let task_id = body.task_ids.expect("task ids")[0];
 
-    let (status, task) = app.get(&format!("/api/tasks/{task_id}/")).await;
-    assert_eq!(status, 200);
-    assert_eq!(task["data"], json!({"text": "great"}));
-    assert_eq!(task["meta"], json!({"source": "unit"}));
-    assert_eq!(task["total_annotations"], 1);
-    assert_eq!(task["total_predictions"], 2);
-    assert_eq!(task["is_labeled"], true);
-    let annotation = &task["annotations"][0];
-    assert_eq!(annotation["result"], choice("Positive"));
-    assert_eq!(annotation["lead_time"], 2.5);
-    assert_eq!(annotation["completed_by"], me["id"]);
-    assert_eq!(annotation["last_action"], "imported");
-    let predictions = task["predictions"].as_array().expect("predictions");
+    let task = task(&app, task_id).await;
+    assert_eq!(task.data, json!({"text": "great"}));
+    assert_eq!(task.meta, json!({"source": "unit"}));
+    assert_eq!(task.total_annotations, 1);
+    assert_eq!(task.total_predictions, 2);
+    assert!(task.is_labeled);
+    let annotation = &task.annotations.as_ref().expect("annotations")[0];
+    assert_eq!(annotation.result, choice("Positive"));
+    assert_eq!(annotation.lead_time, Some(2.5));
+    assert_eq!(annotation.completed_by, Some(me.id));
+    assert_eq!(annotation.last_action.as_deref(), Some("imported"));
+    let predictions = task.predictions.as_ref().expect("predictions");
     assert_eq!(predictions.len(), 2);
-    assert_eq!(predictions[0]["result"], choice("Negative"));
-    assert_eq!(predictions[0]["score"], 0.25);
-    assert_eq!(predictions[0]["model_version"], "m1");
-    assert_eq!(predictions[1]["model_version"], "7");
-    assert_eq!(predictions[1]["result"][0]["from_name"], "sentiment");
+    assert_eq!(predictions[0].result, choice("Negative"));
+    assert_eq!(predictions[0].score, Some(0.25));
+    assert_eq!(predictions[0].model_version, "m1");
+    assert_eq!(predictions[1].model_version, "7");
+    assert_eq!(predictions[1].result[0]["from_name"], "sentiment");
     assert_eq!(
-        predictions[1]["result"][0]["value"],
+        predictions[1].result[0]["value"],
         json!({"choices": ["Positive"]})
     );
 }
@@ -1026,60 +1010,56 @@ async fn import_two_thousand_tasks_in_one_request() {
     let items: Vec<Value> = (0..2000)
         .map(|i| json!({"text": format!("task {i}")}))
         .collect();
-    let (status, body) = app
+    let body: ImportView = app
         .post(
             &format!("/api/projects/{id}/import?return_task_ids=true"),
             Value::Array(items),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["task_count"], 2000);
-    let ids: Vec<i64> = body["task_ids"]
-        .as_array()
-        .expect("task_ids")
-        .iter()
-        .filter_map(Value::as_i64)
-        .collect();
+        .await
+        .created();
+    assert_eq!(body.task_count, 2000);
+    let ids = body.task_ids.expect("task_ids");
     assert_eq!(ids.len(), 2000);
     let mut unique = ids.clone();
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), 2000);
-    assert_eq!(project(&app, id).await["task_number"], 2000);
+    assert_eq!(project(&app, id).await.task_number, 2000);
 
     // Task ids come back in input order.
-    let (_, first) = app.get(&format!("/api/tasks/{}/", ids[0])).await;
-    assert_eq!(first["data"]["text"], "task 0");
-    assert_eq!(first["inner_id"], 1);
-    let (_, last) = app.get(&format!("/api/tasks/{}/", ids[1999])).await;
-    assert_eq!(last["data"]["text"], "task 1999");
-    assert_eq!(last["inner_id"], 2000);
-    let (_, list) = app
+    let first = task(&app, ids[0]).await;
+    assert_eq!(first.data["text"], "task 0");
+    assert_eq!(first.inner_id, 1);
+    let last = task(&app, ids[1999]).await;
+    assert_eq!(last.data["text"], "task 1999");
+    assert_eq!(last.inner_id, 2000);
+    let list: TaskListView = app
         .get(&format!("/api/tasks/?project={id}&page_size=10"))
-        .await;
-    assert_eq!(list["total"], 2000);
+        .await
+        .good();
+    assert_eq!(list.total, 2000);
 }
 
 #[tokio::test]
 async fn import_return_task_ids_and_the_no_slash_and_slash_paths() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
-    let (status, body) = app
+    let body: ImportView = app
         .post(
             &format!("/api/projects/{id}/import?return_task_ids=true"),
             json!([{"text": "a"}]),
         )
-        .await;
-    assert_eq!(status, 201);
-    let first = body["task_ids"][0].as_i64().expect("id");
-    let (status, body) = app
+        .await
+        .created();
+    let first = body.task_ids.expect("ids")[0];
+    let body: ImportView = app
         .post(
             &format!("/api/projects/{id}/import/?return_task_ids=1"),
             json!([{"text": "b"}]),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let second = body["task_ids"][0].as_i64().expect("id");
+        .await
+        .created();
+    let second = body.task_ids.expect("ids")[0];
     assert!(second > first);
     let (status, body) = app
         .post(
@@ -1088,39 +1068,39 @@ async fn import_return_task_ids_and_the_no_slash_and_slash_paths() {
         )
         .await;
     assert_eq!(status, 201);
+    // Absent, not null: a key-presence check.
     assert!(body.get("task_ids").is_none());
     // A single object is one task.
-    let (status, body) = app
+    let body: ImportView = app
         .post(&format!("/api/projects/{id}/import"), json!({"text": "d"}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["task_count"], 1);
-    assert_eq!(project(&app, id).await["task_number"], 4);
+        .await
+        .created();
+    assert_eq!(body.task_count, 1);
+    assert_eq!(project(&app, id).await.task_number, 4);
 }
 
 #[tokio::test]
 async fn import_with_commit_to_project_false_creates_nothing() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
-    let (status, body) = app
+    let body: ImportView = app
         .post(
             &format!("/api/projects/{id}/import?commit_to_project=false"),
             json!([{"text": "a"}, {"data": {"text": "b"}, "annotations": [{"result": choice("Positive")}]}]),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["task_count"], 2);
-    assert_eq!(body["annotation_count"], 1);
+        .await
+        .created();
+    assert_eq!(body.task_count, 2);
+    assert_eq!(body.annotation_count, 1);
     let p = project(&app, id).await;
-    assert_eq!(p["task_number"], 0);
-    assert_eq!(p["total_annotations_number"], 0);
-    let (_, list) = app.get(&format!("/api/tasks/?project={id}")).await;
-    assert_eq!(list["total"], 0);
-    assert_eq!(list["tasks"], json!([]));
+    assert_eq!(p.task_number, 0);
+    assert_eq!(p.total_annotations_number, 0);
+    let list: TaskListView = app.get(&format!("/api/tasks/?project={id}")).await.good();
+    assert_eq!(list.total, 0);
+    assert!(list.tasks.is_empty(), "{list:?}");
     // A committed import afterwards starts at inner_id 1.
     let ids = app.import(id, json!([{"text": "c"}])).await;
-    let (_, task) = app.get(&format!("/api/tasks/{}/", ids[0])).await;
-    assert_eq!(task["inner_id"], 1);
+    assert_eq!(task(&app, ids[0]).await.inner_id, 1);
 }
 
 #[tokio::test]
@@ -1128,22 +1108,23 @@ async fn an_invalid_task_fails_the_whole_import() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
     app.import(id, json!([{"text": "existing"}])).await;
-    let (status, body) = app
-        .post(
+    let error = refused(
+        app.post(
             &format!("/api/projects/{id}/import"),
             json!([{"text": "ok"}, {"other": "no text"}, {"text": "ok too"}]),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "invalid_import");
-    let detail = body["detail"].as_str().expect("detail");
+        .await,
+        400,
+        ErrorCode::InvalidImport,
+    );
+    let detail = &error.detail;
     assert!(
         detail.contains("Task #2") && detail.contains("text"),
         "{detail}"
     );
-    assert_eq!(project(&app, id).await["task_number"], 1);
-    let (_, list) = app.get(&format!("/api/tasks/?project={id}")).await;
-    assert_eq!(list["total"], 1);
+    assert_eq!(project(&app, id).await.task_number, 1);
+    let list: TaskListView = app.get(&format!("/api/tasks/?project={id}")).await.good();
+    assert_eq!(list.total, 1);
 
     // Other bad items are rejected the same way, and nothing is written.
     for bad in [
@@ -1153,16 +1134,17 @@ async fn an_invalid_task_fails_the_whole_import() {
         json!([{"data": {"text": "a"}, "predictions": [{"result": {"rating": 3}}]}]),
         json!([{"data": {"no": "text"}, "predictions": []}]),
     ] {
-        let (status, body) = app
+        let error = app
             .post(&format!("/api/projects/{id}/import"), bad.clone())
-            .await;
-        assert_eq!(status, 400, "{bad}: {body}");
-        assert_eq!(body["code"], "invalid_import", "{bad}: {body}");
+            .await
+            .bad();
+        assert_eq!(error.status_code, 400, "{bad}: {error:?}");
+        assert_eq!(error.code, ErrorCode::InvalidImport, "{bad}: {error:?}");
     }
     let p = project(&app, id).await;
-    assert_eq!(p["task_number"], 1);
-    assert_eq!(p["total_annotations_number"], 0);
-    assert_eq!(p["total_predictions_number"], 0);
+    assert_eq!(p.task_number, 1);
+    assert_eq!(p.total_annotations_number, 0);
+    assert_eq!(p.total_predictions_number, 0);
 }
 
 #[tokio::test]
@@ -1170,23 +1152,25 @@ async fn import_rejects_an_empty_list_and_non_list_bodies() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
     for body in [json!([]), json!("text"), json!(5), json!(null), json!(true)] {
-        let (status, resp) = app
+        let error = app
             .post(&format!("/api/projects/{id}/import"), body.clone())
-            .await;
-        assert_eq!(status, 400, "{body}: {resp}");
-        assert_eq!(resp["code"], "invalid_import", "{body}: {resp}");
+            .await
+            .bad();
+        assert_eq!(error.status_code, 400, "{body}: {error:?}");
+        assert_eq!(error.code, ErrorCode::InvalidImport, "{body}: {error:?}");
     }
-    let (status, resp) = app
-        .raw(
+    refused(
+        app.raw(
             Method::POST,
             &format!("/api/projects/{id}/import"),
             "application/json",
             b"[{".to_vec(),
         )
-        .await;
-    assert_eq!(status, 400);
-    assert_eq!(resp["code"], "parse_error");
-    assert_eq!(project(&app, id).await["task_number"], 0);
+        .await,
+        400,
+        ErrorCode::ParseError,
+    );
+    assert_eq!(project(&app, id).await.task_number, 0);
     // Unknown project: 404.
     let (status, resp) = app
         .post("/api/projects/999999/import", json!([{"text": "a"}]))
@@ -1199,51 +1183,45 @@ async fn validate_a_label_config_for_a_project() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
     let path = format!("/api/projects/{id}/validate/");
-    let (status, body) = app.post(&path, json!({"label_config": CLS})).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["config_essential_data_has_changed"], false);
-    assert_eq!(body["label_config"], CLS);
+    let body: LabelConfigView = app.post(&path, json!({"label_config": CLS})).await.good();
+    assert!(!body.config_essential_data_has_changed);
+    assert_eq!(body.label_config, CLS);
     // Layout changes are not essential.
     let relaid = format!(
         "<View><Header value=\"Hi\"/>{}</View>",
         &CLS[6..CLS.len() - 7]
     );
-    let (status, body) = app.post(&path, json!({"label_config": relaid})).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["config_essential_data_has_changed"], false);
+    let body: LabelConfigView = app
+        .post(&path, json!({"label_config": relaid}))
+        .await
+        .good();
+    assert!(!body.config_essential_data_has_changed);
     // New labels or controls are.
     let more_labels = CLS.replace(
         "<Choice value=\"Negative\"/>",
         "<Choice value=\"Negative\"/><Choice value=\"Neutral\"/>",
     );
-    let (status, body) = app.post(&path, json!({"label_config": more_labels})).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["config_essential_data_has_changed"], true);
-    let (status, body) = app.post(&path, json!({"label_config": NER})).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["config_essential_data_has_changed"], true);
+    let body: LabelConfigView = app
+        .post(&path, json!({"label_config": more_labels}))
+        .await
+        .good();
+    assert!(body.config_essential_data_has_changed);
+    let body: LabelConfigView = app.post(&path, json!({"label_config": NER})).await.good();
+    assert!(body.config_essential_data_has_changed);
     // The project itself is unchanged.
-    assert_eq!(project(&app, id).await["label_config"], CLS);
+    assert_eq!(project(&app, id).await.label_config, CLS);
 
-    let (status, body) = app
-        .post(&path, json!({"label_config": "<View><Text"}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["validation_errors"]["label_config"][0]
-            .as_str()
-            .expect("message")
-            .contains("line")
+    let error = bad_field(
+        app.post(&path, json!({"label_config": "<View><Text"}))
+            .await,
+        "label_config",
     );
-    let (status, body) = app.post(&path, json!({"label_config": ""})).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["label_config"].is_array());
-    let (status, body) = app.post(&path, json!({})).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["validation_errors"]["label_config"].is_array(),
-        "{body}"
+    assert!(field_errors(&error, "label_config")[0].contains("line"));
+    bad_field(
+        app.post(&path, json!({"label_config": ""})).await,
+        "label_config",
     );
+    bad_field(app.post(&path, json!({})).await, "label_config");
     let (status, _) = app
         .post(
             "/api/projects/999999/validate/",
@@ -1256,12 +1234,12 @@ async fn validate_a_label_config_for_a_project() {
 #[tokio::test]
 async fn validate_a_label_config_on_its_own() {
     let app = TestApp::spawn().await;
-    let (status, body) = app
+    let body: LabelConfigView = app
         .post("/api/projects/validate/", json!({"label_config": NER}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["config_essential_data_has_changed"], false);
-    assert_eq!(body["label_config"], NER);
+        .await
+        .good();
+    assert!(!body.config_essential_data_has_changed);
+    assert_eq!(body.label_config, NER);
     let (status, body) = app
         .post("/api/projects/validate", json!({"label_config": CLS}))
         .await;
@@ -1271,16 +1249,14 @@ async fn validate_a_label_config_on_its_own() {
         "<View><Labels name=\"l\" toName=\"missing\"><Label value=\"A\"/></Labels></View>",
         "<View",
     ] {
-        let (status, body) = app
-            .post("/api/projects/validate/", json!({"label_config": bad}))
-            .await;
-        assert_eq!(status, 400, "{bad}: {body}");
+        let error = bad_field(
+            app.post("/api/projects/validate/", json!({"label_config": bad}))
+                .await,
+            "label_config",
+        );
         assert!(
-            body["validation_errors"]["label_config"][0]
-                .as_str()
-                .expect("message")
-                .contains("line"),
-            "{body}"
+            field_errors(&error, "label_config")[0].contains("line"),
+            "{bad}: {error:?}"
         );
     }
     let (status, _) = app
@@ -1307,9 +1283,9 @@ async fn delete_all_tasks_of_a_project() {
         )
         .await;
     let kept = app.import(keep, json!([{"text": "other"}])).await;
-    let (_, task) = app.get(&format!("/api/tasks/{}/", tasks[0])).await;
-    let annotation = task["annotations"][0]["id"].as_i64().expect("annotation");
-    let prediction = task["predictions"][0]["id"].as_i64().expect("prediction");
+    let first = task(&app, tasks[0]).await;
+    let annotation = first.annotations.as_ref().expect("annotations")[0].id;
+    let prediction = first.predictions.as_ref().expect("predictions")[0].id;
 
     let (status, body) = app
         .send(
@@ -1320,14 +1296,14 @@ async fn delete_all_tasks_of_a_project() {
         )
         .await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(project(&app, id).await["task_number"], 2);
+    assert_eq!(project(&app, id).await.task_number, 2);
 
     let (status, _) = app.delete(&format!("/api/projects/{id}/tasks/")).await;
     assert_eq!(status, 204);
     let p = project(&app, id).await;
-    assert_eq!(p["task_number"], 0);
-    assert_eq!(p["total_annotations_number"], 0);
-    assert_eq!(p["total_predictions_number"], 0);
+    assert_eq!(p.task_number, 0);
+    assert_eq!(p.total_annotations_number, 0);
+    assert_eq!(p.total_predictions_number, 0);
     for t in &tasks {
         assert_eq!(app.get(&format!("/api/tasks/{t}/")).await.0, 404);
     }
@@ -1351,16 +1327,17 @@ async fn annotators_may_not_change_projects() {
     let app = TestApp::spawn().await;
     let id = app.project(CLS).await;
     let annotator = Some(app.annotator_token.as_str());
-    let (status, body) = app
-        .send(
+    refused(
+        app.send(
             Method::POST,
             "/api/projects/",
             annotator,
             Some(&json!({"title": "mine", "label_config": CLS})),
         )
-        .await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(body["code"], "permission_denied");
+        .await,
+        403,
+        ErrorCode::PermissionDenied,
+    );
     let (status, _) = app
         .send(
             Method::PATCH,
@@ -1389,46 +1366,42 @@ async fn annotators_may_not_change_projects() {
         .await;
     assert_eq!(status, 403);
     // Reads are allowed.
-    let (status, body) = app
+    let body: ProjectView = app
         .send(
             Method::GET,
             &format!("/api/projects/{id}/"),
             annotator,
             None,
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "test");
-    assert_eq!(body["task_number"], 0);
-    let (_, list) = app.get("/api/projects/").await;
-    assert_eq!(list["count"], 1);
+        .await
+        .good();
+    assert_eq!(body.title, "test");
+    assert_eq!(body.task_number, 0);
+    assert_eq!(list(&app, "/api/projects/").await.count, 1);
 }
 
 #[tokio::test]
 async fn both_slash_variants_of_a_path_work() {
     let app = TestApp::spawn().await;
-    let (status, body) = app
+    let id = app
         .post(
             "/api/projects",
             json!({"title": "no slash", "label_config": CLS}),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["id"].as_i64().expect("id");
-    let (status, with) = app.get("/api/projects/").await;
-    assert_eq!(status, 200);
-    let (status, without) = app.get("/api/projects").await;
-    assert_eq!(status, 200);
+        .await
+        .created::<ProjectView>()
+        .id;
+    let with = list(&app, "/api/projects/").await;
+    let without = list(&app, "/api/projects").await;
     assert_eq!(result_ids(&with), vec![id]);
     assert_eq!(result_ids(&without), vec![id]);
-    let (status, body) = app.get(&format!("/api/projects/{id}")).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "no slash");
-    let (status, body) = app
+    let body: ProjectView = app.get(&format!("/api/projects/{id}")).await.good();
+    assert_eq!(body.title, "no slash");
+    let body: ProjectView = app
         .patch(&format!("/api/projects/{id}"), json!({"title": "patched"}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "patched");
+        .await
+        .good();
+    assert_eq!(body.title, "patched");
     let (status, body) = app
         .post(
             &format!("/api/projects/{id}/validate"),
@@ -1453,21 +1426,16 @@ async fn wrong_methods_are_405() {
         (Method::GET, format!("/api/projects/{id}/validate/")),
         (Method::GET, format!("/api/projects/{id}/tasks/")),
     ] {
-        let (status, body) = app
+        let error = app
             .send(method.clone(), &path, Some(&app.token), Some(&json!({})))
-            .await;
-        assert_eq!(status, 405, "{method} {path}: {body}");
-        assert_eq!(body["code"], "method_not_allowed");
-        assert!(
-            body["detail"]
-                .as_str()
-                .expect("detail")
-                .contains(method.as_str()),
-            "{body}"
-        );
+            .await
+            .bad();
+        assert_eq!(error.status_code, 405, "{method} {path}: {error:?}");
+        assert_eq!(error.code, ErrorCode::MethodNotAllowed);
+        assert!(error.detail.contains(method.as_str()), "{error:?}");
     }
     // The project is untouched.
-    assert_eq!(project(&app, id).await["title"], "test");
+    assert_eq!(project(&app, id).await.title, "test");
 }
 
 #[tokio::test]
@@ -1481,21 +1449,19 @@ async fn unknown_paths_and_non_integer_ids_are_404() {
         "/api/projects/1.5/",
         "/api/projects/999999/",
     ] {
-        let (status, body) = app.get(path).await;
-        assert_eq!(status, 404, "{path}: {body}");
-        assert_eq!(body["code"], "not_found", "{path}: {body}");
-        assert_eq!(body["status_code"], 404);
+        // Typed reading checks `id` is a string and `exc_info` is null.
+        let error = app.get(path).await.bad();
+        assert_eq!(error.status_code, 404, "{path}: {error:?}");
+        assert_eq!(error.code, ErrorCode::NotFound, "{path}: {error:?}");
         if path.ends_with("/999999/") {
             // A route that exists names what it did not find.
             assert_eq!(
-                body["detail"],
+                error.detail,
                 "Not found: project 999999 (/api/projects/999999/) is not in your organization."
             );
         } else {
-            assert_eq!(body["detail"], "Not found.", "{path}");
+            assert_eq!(error.detail, "Not found.", "{path}");
         }
-        assert!(body["id"].is_string());
-        assert!(body["exc_info"].is_null());
     }
     let (status, body) = app.patch("/api/projects/abc/", json!({"title": "x"})).await;
     assert_eq!(status, 404, "{body}");

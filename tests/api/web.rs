@@ -2,11 +2,36 @@
 //! form and script request, roles (a Reviewer or Annotator sees and may do no edits), another
 //! organization's pages answer 404, the first account of an empty installation, secrets never
 //! on a page. The browser tests drive the same pages in Chromium.
-use crate::helpers::TestApp;
-use crate::helpers::fixtures::{connection, new_prompt, new_version};
+use crate::helpers::fixtures::{connection, id_of, new_prompt, new_version};
 use crate::helpers::web::{PASSWORD, WebClient, make_reviewer, set_password};
+use crate::helpers::{Reply, TestApp};
+use entity::enums::ScheduleStatus;
 use prompter::services::accounts;
+use prompter::views::Paginated;
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::projects::ProjectView;
+use prompter::views::prompts::PromptDetailView;
+use prompter::views::registry::{CommentView, ScheduleView};
+use prompter::views::tasks::TaskListView;
+use serde::Deserialize;
 use serde_json::json;
+
+/// The answer of the page script's config check (`/app/validate-config`), as far as the tests
+/// read it: a shape of the web app's own, with no view type.
+#[derive(Debug, Deserialize)]
+struct ConfigCheck {
+    ok: bool,
+    line: Option<u64>,
+}
+
+/// A run's progress as the page script polls it (`/app/runs/{id}/progress`), as far as the
+/// tests read it.
+#[derive(Debug, Deserialize)]
+struct Progress {
+    status: String,
+    active: bool,
+    total: i64,
+}
 
 const CONFIG: &str = r#"<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="Positive"/><Choice value="Negative"/></Choices></View>"#;
 
@@ -25,10 +50,8 @@ pub(crate) async fn prompt_setup(app: &TestApp, title: &str, texts: &[&str]) -> 
             "output_classes": ["Positive", "Negative"]}),
     )
     .await;
-    let prompt_id = prompt["id"].as_i64().unwrap();
-    let version = new_version(app, prompt_id, c, "v1").await["id"]
-        .as_i64()
-        .unwrap();
+    let prompt_id = id_of(&prompt);
+    let version = id_of(&new_version(app, prompt_id, c, "v1").await);
     (project, prompt_id, version)
 }
 
@@ -154,8 +177,8 @@ async fn every_form_and_script_request_needs_the_csrf_token() {
         )
         .await;
     assert_eq!(forged.status, 403);
-    let (_, list) = app.get("/api/projects/").await;
-    assert_eq!(list["count"], 0);
+    let list: Paginated<ProjectView> = app.get("/api/projects/").await.good();
+    assert_eq!(list.count, 0);
     // A script request without the header is refused too.
     let script = web
         .script(
@@ -189,11 +212,8 @@ async fn every_form_and_script_request_needs_the_csrf_token() {
         )
         .await;
     assert_eq!(checked.status, 200);
-    let body: serde_json::Value = serde_json::from_str(&checked.body).unwrap();
-    assert_eq!(
-        (body["ok"].clone(), body["line"].clone()),
-        (json!(false), json!(2))
-    );
+    let body: ConfigCheck = serde_json::from_str(&checked.body).unwrap();
+    assert_eq!((body.ok, body.line), (false, Some(2)), "{body:?}");
 }
 
 #[tokio::test]
@@ -241,9 +261,11 @@ async fn roles_apply_in_the_pages() {
 async fn another_organizations_pages_are_not_found() {
     let app = TestApp::spawn().await;
     let (project, prompt_id, version) = prompt_setup(&app, "Private", &[]).await;
-    let c: i64 = app.get("/api/model-provider-connections/").await.1[0]["id"]
-        .as_i64()
-        .unwrap();
+    let c = app
+        .get("/api/model-provider-connections/")
+        .await
+        .good::<Vec<ModelProviderConnectionView>>()[0]
+        .id;
     set_password(&app, "other@example.com").await;
     let mut web = WebClient::new(&app);
     web.sign_in("other@example.com").await;
@@ -387,10 +409,11 @@ async fn a_run_is_followed_and_canceled_from_its_page() {
     let page = web.get(&run_path).await;
     assert!(page.body.contains("data-progress") && page.body.contains("cancel-run"));
     let progress = web.get(&format!("/app/runs/{run_id}/progress")).await;
-    let p: serde_json::Value = serde_json::from_str(&progress.body).unwrap();
+    let p: Progress = serde_json::from_str(&progress.body).unwrap();
     assert_eq!(
-        (p["status"].clone(), p["active"].clone(), p["total"].clone()),
-        (json!("Pending"), json!(true), json!(2))
+        (p.status.as_str(), p.active, p.total),
+        ("Pending", true, 2),
+        "{p:?}"
     );
     // A HasGT run over tasks without ground truth stays on the page with the API's reason.
     let refused = web
@@ -403,12 +426,9 @@ async fn a_run_is_followed_and_canceled_from_its_page() {
     assert!(refused.body.contains("ground truth"), "{}", refused.body);
     let canceled = web.post(&format!("/runs/{run_id}/cancel"), &[]).await;
     assert_eq!(canceled.location.as_deref(), Some(run_path.as_str()));
-    let p: serde_json::Value =
+    let p: Progress =
         serde_json::from_str(&web.get(&format!("/app/runs/{run_id}/progress")).await.body).unwrap();
-    assert_eq!(
-        (p["status"].clone(), p["active"].clone()),
-        (json!("Canceled"), json!(false))
-    );
+    assert_eq!((p.status.as_str(), p.active), ("Canceled", false), "{p:?}");
     assert!(!web.get(&run_path).await.body.contains("cancel-run"));
 }
 
@@ -437,7 +457,7 @@ async fn label_studio_links_sync_and_backend_urls() {
     let mut web = WebClient::new(&app);
     web.sign_in("admin@example.com").await;
     let page = web.get("/label-studio").await;
-    let ml_url = format!("{}/ml/prompts/{}", app.address, prompt["id"]);
+    let ml_url = format!("{}/ml/prompts/{}", app.address, id_of(&prompt));
     assert!(
         page.body.replace("&#x2f;", "/").contains(&ml_url),
         "{}",
@@ -463,8 +483,11 @@ async fn label_studio_links_sync_and_backend_urls() {
     app.engine_idle().await;
     let page = web.get("/label-studio").await;
     assert!(page.body.contains("sync: idle (2 / 2)"), "{}", page.body);
-    let (_, tasks) = app.get(&format!("/api/tasks/?project={project}")).await;
-    assert_eq!(tasks["total"], 2, "{tasks}");
+    let tasks: TaskListView = app
+        .get(&format!("/api/tasks/?project={project}"))
+        .await
+        .good();
+    assert_eq!(tasks.total, 2, "{tasks:?}");
 }
 
 #[tokio::test]
@@ -489,9 +512,13 @@ async fn the_registry_on_a_prompts_page() {
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
-    let (_, prompt) = app.get(&format!("/api/prompts/{prompt_id}/")).await;
-    assert_eq!(prompt["tags"], json!(["support", "email"]));
-    assert_eq!(prompt["deployed_version"], version);
+    let prompt = app
+        .get(&format!("/api/prompts/{prompt_id}/"))
+        .await
+        .good::<PromptDetailView>()
+        .prompt;
+    assert_eq!(prompt.tags, ["support", "email"]);
+    assert_eq!(prompt.deployed_version, Some(version));
     let page = web.get(&format!("/prompts/{prompt_id}")).await;
     assert!(
         page.body
@@ -524,9 +551,15 @@ async fn the_registry_on_a_prompts_page() {
         )
         .await;
     assert_eq!(refused.status, 403);
-    let (_, comments) = app.get(&format!("/api/prompts/{prompt_id}/comments")).await;
-    assert_eq!(comments[0]["text"], "Looks good");
-    assert_eq!(comments[0]["author"]["email"], "reviewer@example.com");
+    let comments: Vec<CommentView> = app
+        .get(&format!("/api/prompts/{prompt_id}/comments"))
+        .await
+        .good();
+    assert_eq!(comments[0].text, "Looks good");
+    assert_eq!(
+        comments[0].author.as_ref().map(|a| a.email.as_str()),
+        Some("reviewer@example.com")
+    );
 }
 
 #[tokio::test]
@@ -564,13 +597,14 @@ async fn schedules_are_made_paused_and_deleted_from_a_prompts_page() {
         )
         .await;
     assert_eq!(made.status, 303, "{}", made.body);
-    let (_, list) = app
+    let list: Vec<ScheduleView> = app
         .get(&format!("/api/prompts/{prompt_id}/schedules"))
-        .await;
-    let sid = list[0]["id"].as_i64().unwrap();
+        .await
+        .good();
+    let sid = list[0].id;
     assert_eq!(
-        (list[0]["timezone"].clone(), list[0]["status"].clone()),
-        (json!("Europe/Paris"), json!("active"))
+        (list[0].timezone.as_str(), list[0].status),
+        ("Europe/Paris", ScheduleStatus::Active)
     );
     let page = web.get(&format!("/prompts/{prompt_id}")).await;
     assert!(page.body.contains(&format!("schedule-{sid}")) && page.body.contains("Pause"));
@@ -579,12 +613,13 @@ async fn schedules_are_made_paused_and_deleted_from_a_prompts_page() {
         &[("status", "paused")],
     )
     .await;
-    let (_, one) = app
+    let one: ScheduleView = app
         .get(&format!("/api/prompts/{prompt_id}/schedules/{sid}"))
-        .await;
+        .await
+        .good();
     assert_eq!(
-        (one["status"].clone(), one["next_run_at"].clone()),
-        (json!("paused"), json!(null))
+        (one.status, one.next_run_at),
+        (ScheduleStatus::Paused, None)
     );
     // A Reviewer sees the schedule and nothing to change it with, and may not.
     let mut viewer = reviewer(&app).await;
