@@ -4,7 +4,11 @@
 //! version and indicator answers.
 use crate::helpers::fixtures::{batch, batch_failed, fixture, ground_truth, item, run_on};
 use crate::helpers::web::{WebClient, set_password};
-use crate::helpers::{CLS, TestApp, choice};
+use crate::helpers::{CLS, Reply, TestApp, choice};
+use prompter::views::Paginated;
+use prompter::views::evaluation::IndicatorView;
+use prompter::views::prompts::PromptDetailView;
+use prompter::views::versions::VersionView;
 use serde_json::{Value, json};
 
 /// The text of `html` after the first `start` up to the next `end` (panics when absent).
@@ -17,8 +21,14 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     &rest[..rest.find(end).unwrap_or(rest.len())]
 }
 
+/// Whether a raw number (of an indicator's values) is `expected`.
 fn close(v: &Value, expected: f64) -> bool {
     v.as_f64().is_some_and(|x| (x - expected).abs() < 1e-9)
+}
+
+/// Whether a typed figure is `expected`.
+fn near(v: Option<f64>, expected: f64) -> bool {
+    v.is_some_and(|x| (x - expected).abs() < 1e-9)
 }
 
 #[tokio::test]
@@ -49,28 +59,32 @@ async fn a_run_with_failures_shows_one_accuracy_everywhere() {
     batch_failed(&app, run, Value::Array(failures)).await;
     let label = "30.0% · 9 failed";
 
-    // The API: indicators, the prompt (list and detail) and its version.
-    let (status, accuracy) = app
+    // The API: indicators, the prompt (list and detail) and its version. An indicator's
+    // values are its JSON shape (no view type): raw.
+    let accuracy: IndicatorView = app
         .get(&format!("/api/inference-runs/{run}/indicators/accuracy"))
-        .await;
-    assert_eq!(status, 200, "{accuracy}");
-    assert!(close(&accuracy["values"]["accuracy"], 0.3), "{accuracy}");
-    assert_eq!(accuracy["values"]["total_failed_predictions"], 9);
-    let (_, gt) = app
+        .await
+        .good();
+    let values = &accuracy.values;
+    assert!(close(&values["accuracy"], 0.3), "{accuracy:?}");
+    assert_eq!(values["total_failed_predictions"], 9);
+    let gt: IndicatorView = app
         .get(&format!(
             "/api/inference-runs/{run}/indicators/ground_truth_accuracy"
         ))
-        .await;
-    assert!(close(&gt["values"]["accuracy"], 0.3), "{gt}");
-    assert_eq!(gt["values"]["failed"], 9);
-    let (_, list) = app.get("/api/prompts/").await;
-    assert!(close(&list["results"][0]["best_score"], 0.3), "{list}");
-    let (_, prompt) = app.get(&format!("/api/prompts/{}/", f.prompt)).await;
-    assert!(close(&prompt["best_score"], 0.3), "{prompt}");
-    let (_, version) = app
+        .await
+        .good();
+    assert!(close(&gt.values["accuracy"], 0.3), "{gt:?}");
+    assert_eq!(gt.values["failed"], 9);
+    let list: Paginated<PromptDetailView> = app.get("/api/prompts/").await.good();
+    assert!(near(list.results[0].best_score, 0.3), "{list:?}");
+    let prompt: PromptDetailView = app.get(&format!("/api/prompts/{}/", f.prompt)).await.good();
+    assert!(near(prompt.best_score, 0.3), "{prompt:?}");
+    let version: VersionView = app
         .get(&format!("/api/prompts/{}/versions/{}", f.prompt, f.version))
-        .await;
-    assert!(close(&version["score"], 0.3), "{version}");
+        .await
+        .good();
+    assert!(near(version.score, 0.3), "{version:?}");
 
     // The web app, page by page.
     set_password(&app, "admin@example.com").await;
@@ -81,6 +95,7 @@ async fn a_run_with_failures_shows_one_accuracy_everywhere() {
     let shown = between(&page.body, "id=\"run-accuracy\">", "</dd>");
     assert!(shown.trim_start().starts_with(label), "run page: {shown}");
     let progress = web.get(&format!("/app/runs/{run}/progress")).await;
+    // The page script's own JSON (a private web type, no view): raw.
     let progress: Value = serde_json::from_str(&progress.body).expect("json");
     assert_eq!(progress["accuracy"], label);
 

@@ -6,48 +6,73 @@ use crate::helpers::fixtures::{
     Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item, new_run,
     new_version, predictions_of_run, run_on, run_state, total_predictions,
 };
-use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::helpers::reply::read;
+use crate::helpers::subsets::{
+    SubsetError, indicator_values, subset_tasks, task_ids, task_list, task_page,
+};
+use crate::helpers::{CLS, NER, Reply, TestApp, choice};
+use entity::enums::{FailureKind, RunStatus, Subset};
+use prompter::views::Paginated;
+use prompter::views::evaluation::{IndicatorView, SubsetView};
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::predictions::PredictionView;
+use prompter::views::prompts::PromptDetailView;
+use prompter::views::runs::{BatchFailedView, BatchPredictionsView, RunView};
+use prompter::views::versions::VersionView;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const BATCH: &str = "/api/model-run/batch-predictions";
 const BATCH_FAILED: &str = "/api/model-run/batch-failed-predictions";
 
+/// Whether a raw number (of an indicator's values) is `b`.
 fn close(a: &Value, b: f64) -> bool {
     a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)
 }
 
-/// A subset-tasks page (asserts 200).
-async fn subset_tasks(app: &TestApp, project: i64, query: &str) -> Value {
-    let (status, body) = app
-        .get(&format!("/api/projects/{project}/subset-tasks?{query}"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
+/// Whether a typed figure is `b`.
+fn near(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-9)
 }
 
-/// The task list of a subset-tasks page.
-fn task_list(page: &Value) -> Vec<Value> {
-    page["results"][0]["task_result_list"]
-        .as_array()
-        .expect("task_result_list")
-        .clone()
-}
-
-/// The task ids of a subset-tasks page.
-fn task_ids(page: &Value) -> Vec<i64> {
-    task_list(page).iter().map(id_of).collect()
-}
-
-/// An indicator of a run (asserts 200).
+/// The values of an indicator of a run (asserts 200, its key and a title). The values are
+/// Label Studio's and Prompter's indicator shapes, which have no view type: they stay raw.
 async fn indicator(app: &TestApp, run: i64, key: &str) -> Value {
-    let (status, body) = app
-        .get(&format!("/api/inference-runs/{run}/indicators/{key}"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["key"], key);
-    assert!(body["title"].is_string());
-    body["values"].clone()
+    indicator_values(app, run, key, "").await
+}
+
+/// Run `run` of the fixture's version as the run list shows it.
+async fn run_view(app: &TestApp, f: &Fixture, run: i64) -> RunView {
+    read(run_state(app, f.prompt, f.version, run).await)
+}
+
+/// The predictions of `project` written by run `run`. Their `result` is Label Studio's region
+/// list (a `Value` in the view), read raw.
+async fn run_predictions(app: &TestApp, project: i64, run: i64) -> Vec<PredictionView> {
+    predictions_of_run(app, project, run)
+        .await
+        .into_iter()
+        .map(read)
+        .collect()
+}
+
+/// Version `version` of `prompt` (asserts 200).
+async fn version_view(app: &TestApp, prompt: i64, version: i64) -> VersionView {
+    app.get(&format!("/api/prompts/{prompt}/versions/{version}"))
+        .await
+        .good()
+}
+
+/// Prompt `prompt` as its detail shows it (asserts 200).
+async fn prompt_view(app: &TestApp, prompt: i64) -> PromptDetailView {
+    app.get(&format!("/api/prompts/{prompt}/")).await.good()
+}
+
+/// Connection `id` (asserts 200).
+async fn connection_view(app: &TestApp, id: i64) -> ModelProviderConnectionView {
+    app.get(&format!("/api/model-provider-connections/{id}/"))
+        .await
+        .good()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -64,30 +89,31 @@ async fn batch_predictions_store_choices_regions() {
                           "prompt_tokens": 10, "completion_tokens": 2, "prompt_cost_usd": 0.0,
                           "completion_cost_usd": 0.0, "total_cost_usd": 0.0,
                           "message_counts": {}, "inference_time": 0.1}]);
-    let (status, body) = app
+    let body: BatchPredictionsView = app
         .post(
             &format!("{BATCH}?num_predictions=1"),
             json!({"modelrun_id": run, "results": results, "job_id": "ignored"}),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["results"], results);
-    assert_eq!(body["job_id"], format!("prompter-run-{run}"));
+        .await
+        .created();
+    assert_eq!(json!(body.results), results);
+    assert_eq!(body.job_id, format!("prompter-run-{run}"));
 
-    let preds = predictions_of_run(&app, f.project, run).await;
+    let preds = run_predictions(&app, f.project, run).await;
     assert_eq!(preds.len(), 1);
     let p = &preds[0];
-    assert_eq!(p["task"], f.tasks[0]);
-    assert_eq!(p["project"], f.project);
-    assert_eq!(p["model_version"], "Sentiment__v1");
-    assert_eq!(p["score"], 1.0);
-    assert_eq!(p["model_run"], run);
-    let regions = p["result"].as_array().expect("regions");
+    assert_eq!(p.task, f.tasks[0]);
+    assert_eq!(p.project, f.project);
+    assert_eq!(p.model_version, "Sentiment__v1");
+    assert_eq!(p.score, Some(1.0));
+    assert_eq!(p.model_run, Some(run));
+    // The region is Label Studio's result JSON, checked as such (exact keys).
+    let regions = p.result.as_array().expect("regions");
     assert_eq!(regions.len(), 1);
     let region = regions[0].as_object().expect("region");
     assert!(
         region["id"].as_str().is_some_and(|id| id.len() == 36),
-        "a uuid4: {p}"
+        "a uuid4: {p:?}"
     );
     let mut without_id = region.clone();
     without_id.remove("id");
@@ -105,15 +131,9 @@ async fn batch_predictions_store_choices_regions() {
         json!([{"task_id": f.tasks[1], "sentiment": "Negative", "prompt_tokens": 3}]),
     )
     .await;
-    let preds = predictions_of_run(&app, f.project, run).await;
-    let second = preds
-        .iter()
-        .find(|p| p["task"] == f.tasks[1])
-        .expect("stored");
-    assert_eq!(
-        second["result"][0]["value"],
-        json!({"choices": ["Negative"]})
-    );
+    let preds = run_predictions(&app, f.project, run).await;
+    let second = preds.iter().find(|p| p.task == f.tasks[1]).expect("stored");
+    assert_eq!(second.result[0]["value"], json!({"choices": ["Negative"]}));
 }
 
 #[tokio::test]
@@ -133,9 +153,10 @@ async fn batch_predictions_store_ner_spans_with_offsets_from_text() {
         )]),
     )
     .await;
-    let preds = predictions_of_run(&app, f.project, run).await;
+    let preds = run_predictions(&app, f.project, run).await;
     assert_eq!(preds.len(), 1);
-    let regions = preds[0]["result"].as_array().expect("regions");
+    // Label Studio regions: raw JSON.
+    let regions = preds[0].result.as_array().expect("regions");
     assert_eq!(regions.len(), 2);
     for r in regions {
         assert_eq!(r["from_name"], "label");
@@ -164,14 +185,14 @@ async fn the_same_batch_twice_creates_no_duplicates() {
     ]);
     batch(&app, run, results.clone()).await;
     batch(&app, run, results).await;
-    assert_eq!(predictions_of_run(&app, f.project, run).await.len(), 1);
+    assert_eq!(run_predictions(&app, f.project, run).await.len(), 1);
     assert_eq!(total_predictions(&app, f.tasks[0]).await, 1);
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["total_predictions"], 1);
-    assert_eq!(state["prompt_tokens"], 10);
-    assert_eq!(state["completion_tokens"], 2);
-    assert_eq!(state["total_cost_usd"], 0.25);
-    assert_eq!(state["status"], "InProgress");
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.total_predictions, 1);
+    assert_eq!(state.prompt_tokens, 10);
+    assert_eq!(state.completion_tokens, 2);
+    assert_eq!(state.total_cost_usd, Some(0.25));
+    assert_eq!(state.status, RunStatus::InProgress);
     // Two items for one task in one batch: one prediction.
     batch(
         &app,
@@ -182,12 +203,9 @@ async fn the_same_batch_twice_creates_no_duplicates() {
         ]),
     )
     .await;
-    assert_eq!(predictions_of_run(&app, f.project, run).await.len(), 2);
+    assert_eq!(run_predictions(&app, f.project, run).await.len(), 2);
     assert_eq!(total_predictions(&app, f.tasks[1]).await, 1);
-    assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["total_predictions"],
-        2
-    );
+    assert_eq!(run_view(&app, &f, run).await.total_predictions, 2);
 }
 
 #[tokio::test]
@@ -201,30 +219,20 @@ async fn the_same_failed_batch_twice_is_counted_once() {
     batch_failed(&app, run, failures).await;
     let failed = entity_failures(&app, run).await;
     assert_eq!(failed, 1);
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["total_failed_predictions"], 1);
-    let (_, conn) = app
-        .get(&format!(
-            "/api/model-provider-connections/{}/",
-            f.connection
-        ))
-        .await;
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.total_failed_predictions, 1);
+    let conn = connection_view(&app, f.connection).await;
     assert_eq!(
         (
-            &state["prompt_tokens"],
-            &state["total_cost_usd"],
-            &conn["budget_total_spent"]
+            state.prompt_tokens,
+            state.total_cost_usd,
+            conn.budget_total_spent
         ),
-        (&json!(7), &json!(0.5), &json!(0.5)),
+        (7, Some(0.5), 0.5),
         "run tokens, run cost, connection spend"
     );
-    let (_, conn) = app
-        .get(&format!(
-            "/api/model-provider-connections/{}/",
-            f.connection
-        ))
-        .await;
-    assert_eq!(conn["budget_total_spent"], 0.5);
+    let conn = connection_view(&app, f.connection).await;
+    assert_eq!(conn.budget_total_spent, 0.5);
 }
 
 #[tokio::test]
@@ -233,10 +241,7 @@ async fn results_for_tasks_outside_the_runs_subset_are_skipped() {
     let f = fixture(&app, CLS, &["labeled", "unlabeled"]).await;
     ground_truth(&app, f.tasks[0], choice("Positive")).await;
     let run = run_on(&app, &f, f.version, "HasGT").await;
-    assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["total_tasks"],
-        1
-    );
+    assert_eq!(run_view(&app, &f, run).await.total_tasks, 1);
     // The unlabeled task is not part of this run.
     batch(
         &app,
@@ -244,15 +249,16 @@ async fn results_for_tasks_outside_the_runs_subset_are_skipped() {
         json!([item(f.tasks[1], json!({"sentiment": "Negative"}))]),
     )
     .await;
-    let state = run_state(&app, f.prompt, f.version, run).await;
+    let state = run_view(&app, &f, run).await;
     assert!(
-        predictions_of_run(&app, f.project, run).await.is_empty(),
-        "no prediction for a task outside the subset: {state}"
+        run_predictions(&app, f.project, run).await.is_empty(),
+        "no prediction for a task outside the subset: {state:?}"
     );
-    assert_eq!(state["total_predictions"], 0, "{state}");
+    assert_eq!(state.total_predictions, 0, "{state:?}");
     assert_ne!(
-        state["status"], "Completed",
-        "the run's own task has no result: {state}"
+        state.status,
+        RunStatus::Completed,
+        "the run's own task has no result: {state:?}"
     );
 }
 
@@ -281,12 +287,16 @@ async fn an_output_that_does_not_fit_becomes_an_invalid_output_failure() {
         ]),
     )
     .await;
-    assert!(predictions_of_run(&app, f.project, run).await.is_empty());
+    assert!(run_predictions(&app, f.project, run).await.is_empty());
     assert_eq!(total_predictions(&app, f.tasks[0]).await, 0);
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["total_predictions"], 0);
-    assert_eq!(state["total_failed_predictions"], 2);
-    assert_eq!(state["status"], "Completed", "every task has a result");
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.total_predictions, 0);
+    assert_eq!(state.total_failed_predictions, 2);
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "every task has a result"
+    );
     let page = subset_tasks(
         &app,
         f.project,
@@ -294,9 +304,10 @@ async fn an_output_that_does_not_fit_becomes_an_invalid_output_failure() {
     )
     .await;
     for t in task_list(&page) {
-        assert_eq!(t["prediction"], Value::Null);
-        assert_eq!(t["error"]["error_type"], "InvalidOutput", "{t}");
-        assert!(t["error"]["message"].is_string());
+        assert!(t.prediction.is_none(), "{t:?}");
+        let error = t.error.as_ref().expect("an error");
+        assert_eq!(error.error_type, Some(FailureKind::InvalidOutput), "{t:?}");
+        assert!(error.message.is_some(), "{t:?}");
     }
     let values = indicator(&app, run, "failed_predictions").await;
     assert_eq!(values["total_failed_predictions"], 2);
@@ -321,10 +332,10 @@ async fn an_output_that_does_not_fit_becomes_an_invalid_output_failure() {
         ]),
     )
     .await;
-    let preds = predictions_of_run(&app, ner.project, run).await;
+    let preds = run_predictions(&app, ner.project, run).await;
     assert_eq!(preds.len(), 1);
-    assert_eq!(preds[0]["task"], ner.tasks[1]);
-    assert_eq!(preds[0]["result"], json!([]));
+    assert_eq!(preds[0].task, ner.tasks[1]);
+    assert_eq!(preds[0].result, json!([]));
     assert_eq!(entity_failures(&app, run).await, 1);
 }
 
@@ -333,16 +344,17 @@ async fn a_success_after_a_failure_replaces_it() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a", "b"]).await;
     let run = run_on(&app, &f, f.version, "All").await;
-    let (status, body) = app
+    let body: BatchFailedView = app
         .post(
             &format!("{BATCH_FAILED}?num_failed_predictions=1"),
             json!({"modelrun_id": run, "failed_predictions": [
                 {"task_id": f.tasks[0], "message": "boom", "error_type": "Timeout"}]}),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["job_id"], format!("prompter-run-{run}"));
-    assert_eq!(body["failed_predictions"][0]["message"], "boom");
+        .await
+        .created();
+    assert_eq!(body.job_id, format!("prompter-run-{run}"));
+    // The items are echoed as sent: raw JSON.
+    assert_eq!(body.failed_predictions[0]["message"], "boom");
     let page = subset_tasks(
         &app,
         f.project,
@@ -351,13 +363,10 @@ async fn a_success_after_a_failure_replaces_it() {
     .await;
     let first = &task_list(&page)[0];
     assert_eq!(
-        first["error"],
-        json!({"message": "boom", "error_type": "Timeout"})
+        first.error,
+        Some(SubsetError::new("boom", FailureKind::Timeout))
     );
-    assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["total_failed_predictions"],
-        1
-    );
+    assert_eq!(run_view(&app, &f, run).await.total_failed_predictions, 1);
 
     batch(
         &app,
@@ -365,11 +374,11 @@ async fn a_success_after_a_failure_replaces_it() {
         json!([item(f.tasks[0], json!({"sentiment": "Positive"}))]),
     )
     .await;
-    assert_eq!(predictions_of_run(&app, f.project, run).await.len(), 1);
+    assert_eq!(run_predictions(&app, f.project, run).await.len(), 1);
     assert_eq!(entity_failures(&app, run).await, 0);
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["total_predictions"], 1);
-    assert_eq!(state["total_failed_predictions"], 0);
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.total_predictions, 1);
+    assert_eq!(state.total_failed_predictions, 0);
     let page = subset_tasks(
         &app,
         f.project,
@@ -377,8 +386,8 @@ async fn a_success_after_a_failure_replaces_it() {
     )
     .await;
     let first = &task_list(&page)[0];
-    assert_eq!(first["error"], Value::Null);
-    assert!(first["prediction"].is_object());
+    assert_eq!(first.error, None);
+    assert!(first.prediction.is_some());
     // A later failure for the same task is ignored: the prediction stays.
     batch_failed(
         &app,
@@ -387,7 +396,7 @@ async fn a_success_after_a_failure_replaces_it() {
     )
     .await;
     assert_eq!(entity_failures(&app, run).await, 0);
-    assert_eq!(predictions_of_run(&app, f.project, run).await.len(), 1);
+    assert_eq!(run_predictions(&app, f.project, run).await.len(), 1);
 }
 
 #[tokio::test]
@@ -395,10 +404,7 @@ async fn status_counters_tokens_cost_and_budget_follow_the_results() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a", "b", "c"]).await;
     let run = run_on(&app, &f, f.version, "All").await;
-    assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "Pending"
-    );
+    assert_eq!(run_view(&app, &f, run).await.status, RunStatus::Pending);
     batch(
         &app,
         run,
@@ -407,11 +413,11 @@ async fn status_counters_tokens_cost_and_budget_follow_the_results() {
                 "total_cost_usd": 0.25}]),
     )
     .await;
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["status"], "InProgress");
-    assert_eq!(state["total_predictions"], 1);
-    assert!(state["predictions_updated_at"].is_string(), "{state}");
-    assert_eq!(state["completed_at"], Value::Null);
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.status, RunStatus::InProgress);
+    assert_eq!(state.total_predictions, 1);
+    assert!(state.predictions_updated_at.is_some(), "{state:?}");
+    assert_eq!(state.completed_at, None);
     batch_failed(
         &app,
         run,
@@ -419,9 +425,9 @@ async fn status_counters_tokens_cost_and_budget_follow_the_results() {
                 "prompt_tokens": 50, "total_cost_usd": 0.125}]),
     )
     .await;
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["status"], "InProgress");
-    assert_eq!(state["total_failed_predictions"], 1);
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.status, RunStatus::InProgress);
+    assert_eq!(state.total_failed_predictions, 1);
     batch(
         &app,
         run,
@@ -429,24 +435,18 @@ async fn status_counters_tokens_cost_and_budget_follow_the_results() {
                 "completion_tokens": 7, "total_cost_usd": 0.5}]),
     )
     .await;
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["status"], "Completed");
-    assert!(state["completed_at"].is_string(), "{state}");
-    assert_eq!(state["total_tasks"], 3);
-    assert_eq!(state["total_predictions"], 2);
-    assert_eq!(state["total_failed_predictions"], 1);
-    assert_eq!(state["total_correct_predictions"], 0, "no ground truth");
-    assert_eq!(state["prompt_tokens"], 350);
-    assert_eq!(state["completion_tokens"], 12);
-    assert_eq!(state["total_cost_usd"], 0.875);
-    let (status, conn) = app
-        .get(&format!(
-            "/api/model-provider-connections/{}/",
-            f.connection
-        ))
-        .await;
-    assert_eq!(status, 200, "{conn}");
-    assert_eq!(conn["budget_total_spent"], 0.875);
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.status, RunStatus::Completed);
+    assert!(state.completed_at.is_some(), "{state:?}");
+    assert_eq!(state.total_tasks, 3);
+    assert_eq!(state.total_predictions, 2);
+    assert_eq!(state.total_failed_predictions, 1);
+    assert_eq!(state.total_correct_predictions, 0, "no ground truth");
+    assert_eq!(state.prompt_tokens, 350);
+    assert_eq!(state.completion_tokens, 12);
+    assert_eq!(state.total_cost_usd, Some(0.875));
+    let conn = connection_view(&app, f.connection).await;
+    assert_eq!(conn.budget_total_spent, 0.875);
     let cost = indicator(&app, run, "cost").await;
     assert_eq!(cost["total_cost_usd"], 0.875);
     assert_eq!(cost["prompt_tokens"], 350);
@@ -458,10 +458,8 @@ async fn status_counters_tokens_cost_and_budget_follow_the_results() {
     assert_eq!(predictions["progress"], 1.0);
     assert_eq!(predictions["status"], "Completed");
     // Not an HasGT run: no version score.
-    let (_, v) = app
-        .get(&format!("/api/prompts/{}/versions/{}", f.prompt, f.version))
-        .await;
-    assert_eq!(v["score"], Value::Null);
+    let v = version_view(&app, f.prompt, f.version).await;
+    assert_eq!(v.score, None);
 }
 
 #[tokio::test]
@@ -505,12 +503,9 @@ async fn batch_validation_roles_and_organizations() {
         assert_eq!(status, 403, "{path}");
     }
     // Nothing was stored.
-    assert!(predictions_of_run(&app, f.project, run).await.is_empty());
+    assert!(run_predictions(&app, f.project, run).await.is_empty());
     assert_eq!(entity_failures(&app, run).await, 0);
-    assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "Pending"
-    );
+    assert_eq!(run_view(&app, &f, run).await.status, RunStatus::Pending);
     // A task of another project is skipped.
     let elsewhere = app.project(CLS).await;
     let foreign_task = app.import(elsewhere, json!([{"text": "x"}])).await[0];
@@ -520,11 +515,8 @@ async fn batch_validation_roles_and_organizations() {
         json!([item(foreign_task, json!({"sentiment": "Positive"}))]),
     )
     .await;
-    assert!(predictions_of_run(&app, elsewhere, run).await.is_empty());
-    assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "Pending"
-    );
+    assert!(run_predictions(&app, elsewhere, run).await.is_empty());
+    assert_eq!(run_view(&app, &f, run).await.status, RunStatus::Pending);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,44 +553,32 @@ async fn choices_dataset(app: &TestApp) -> (Fixture, i64) {
 async fn choices_accuracy_on_a_hand_checked_dataset() {
     let app = TestApp::spawn().await;
     let (f, run) = choices_dataset(&app).await;
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["total_tasks"], 4);
-    assert_eq!(state["status"], "Completed");
-    assert_eq!(state["total_predictions"], 4);
-    assert_eq!(state["total_correct_predictions"], 3);
-    let (_, v) = app
-        .get(&format!("/api/prompts/{}/versions/{}", f.prompt, f.version))
-        .await;
-    assert_eq!(v["score"], 0.75);
-    let (_, p) = app.get(&format!("/api/prompts/{}/", f.prompt)).await;
-    assert_eq!(p["best_score"], 0.75);
-    let (_, list) = app.get("/api/prompts/").await;
-    assert_eq!(list["results"][0]["best_score"], 0.75);
-    assert_eq!(list["results"][0]["runs_count"], 1);
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.total_tasks, 4);
+    assert_eq!(state.status, RunStatus::Completed);
+    assert_eq!(state.total_predictions, 4);
+    assert_eq!(state.total_correct_predictions, 3);
+    let v = version_view(&app, f.prompt, f.version).await;
+    assert_eq!(v.score, Some(0.75));
+    let p = prompt_view(&app, f.prompt).await;
+    assert_eq!(p.best_score, Some(0.75));
+    let list: Paginated<PromptDetailView> = app.get("/api/prompts/").await.good();
+    assert_eq!(list.results[0].best_score, Some(0.75));
+    assert_eq!(list.results[0].runs_count, 1);
 
-    // Subsets of the project.
-    let (status, subsets) = app
+    // Subsets of the project (a bare array).
+    let subsets: Vec<SubsetView> = app
         .get(&format!("/api/projects/{}/subsets", f.project))
-        .await;
-    assert_eq!(status, 200, "{subsets}");
-    let counts: Vec<(String, i64)> = subsets
-        .as_array()
-        .expect("bare array")
-        .iter()
-        .map(|s| {
-            (
-                s["subset"].as_str().expect("subset").to_string(),
-                s["count"].as_i64().expect("count"),
-            )
-        })
-        .collect();
+        .await
+        .good();
+    let counts: Vec<(Subset, u64)> = subsets.iter().map(|s| (s.subset, s.count)).collect();
     assert_eq!(
         counts,
-        vec![("All".into(), 5), ("HasGT".into(), 4), ("Sample".into(), 5)]
+        vec![(Subset::All, 5), (Subset::HasGT, 4), (Subset::Sample, 5)]
     );
     assert_eq!(
-        subsets[0]["columns_schema"],
-        json!([{"name": "text", "type": "String"}])
+        subsets[0].columns_schema,
+        vec![json!({"name": "text", "type": "String"})]
     );
     let (status, _) = app.get("/api/projects/999999/subsets").await;
     assert_eq!(status, 404);
@@ -671,16 +651,11 @@ async fn indicators_of_the_choices_dataset() {
         indicator(&app, all_run, "failed_predictions").await,
         json!({"total_failed_predictions": 1, "by_error_type": {"Timeout": 1}})
     );
-    let (status, list) = app
+    let list: Vec<IndicatorView> = app
         .get(&format!("/api/inference-runs/{run}/indicators/"))
-        .await;
-    assert_eq!(status, 200, "{list}");
-    let keys: Vec<&str> = list
-        .as_array()
-        .expect("bare array")
-        .iter()
-        .map(|i| i["key"].as_str().expect("key"))
-        .collect();
+        .await
+        .good();
+    let keys: Vec<&str> = list.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(
         keys[..6],
         [
@@ -692,11 +667,10 @@ async fn indicators_of_the_choices_dataset() {
             "classification_report"
         ]
     );
-    for i in list.as_array().expect("list") {
-        assert!(i["title"].is_string() && i["values"].is_object(), "{i}");
+    for i in &list {
+        assert!(i.values.is_object(), "{i:?}");
         // Each one answers on its own with the same values.
-        let key = i["key"].as_str().expect("key");
-        assert_eq!(indicator(&app, run, key).await, i["values"], "{key}");
+        assert_eq!(indicator(&app, run, &i.key).await, i.values, "{}", i.key);
     }
     let accuracy = indicator(&app, run, "accuracy").await;
     assert_eq!(
@@ -767,14 +741,12 @@ async fn best_score_is_the_best_version() {
         .map(|(t, l)| item(*t, json!({"sentiment": l})))
         .collect();
     batch(&app, run, Value::Array(items)).await;
-    let (_, v) = app
-        .get(&format!("/api/prompts/{}/versions/{v2}", f.prompt))
-        .await;
-    assert_eq!(v["score"], 1.0);
-    let (_, p) = app.get(&format!("/api/prompts/{}/", f.prompt)).await;
-    assert_eq!(p["best_score"], 1.0);
-    assert_eq!(p["versions_count"], 2);
-    assert_eq!(p["runs_count"], 2);
+    let v = version_view(&app, f.prompt, v2).await;
+    assert_eq!(v.score, Some(1.0));
+    let p = prompt_view(&app, f.prompt).await;
+    assert_eq!(p.best_score, Some(1.0));
+    assert_eq!(p.versions_count, 2);
+    assert_eq!(p.runs_count, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -821,14 +793,12 @@ async fn ner_accuracy_uses_span_f1() {
         ]),
     )
     .await;
-    let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["status"], "Completed");
-    assert_eq!(state["total_predictions"], 2);
-    assert_eq!(state["total_correct_predictions"], 1, "0.5 is not correct");
-    let (_, v) = app
-        .get(&format!("/api/prompts/{}/versions/{}", f.prompt, f.version))
-        .await;
-    assert_eq!(v["score"], 0.5);
+    let state = run_view(&app, &f, run).await;
+    assert_eq!(state.status, RunStatus::Completed);
+    assert_eq!(state.total_predictions, 2);
+    assert_eq!(state.total_correct_predictions, 1, "0.5 is not correct");
+    let v = version_view(&app, f.prompt, f.version).await;
+    assert_eq!(v.score, Some(0.5));
 
     let page = subset_tasks(
         &app,
@@ -838,8 +808,8 @@ async fn ner_accuracy_uses_span_f1() {
     .await;
     let items = task_list(&page);
     assert_eq!(items.len(), 2);
-    assert!(close(&items[0]["score"], 0.5), "{page}");
-    assert!(close(&items[1]["score"], 1.0), "{page}");
+    assert!(near(items[0].score, 0.5), "{page:?}");
+    assert!(near(items[1].score, 1.0), "{page:?}");
 
     // PER: tp 2, fn 1 → p 1, r 2/3, f1 0.8. ORG: tp 1, fp 1 → p 0.5, r 1, f1 2/3.
     let report = indicator(&app, run, "classification_report").await;
@@ -867,44 +837,50 @@ async fn subset_tasks_shows_predictions_ground_truth_scores_and_errors() {
     let (f, run) = choices_dataset(&app).await;
     let base = format!("parent_model={}&model_run={run}", f.prompt);
     let page = subset_tasks(&app, f.project, &base).await;
-    assert_eq!(page["count"], 4, "the run's subset (HasGT)");
-    assert_eq!(page["next"], Value::Null);
-    assert_eq!(page["results"].as_array().expect("results").len(), 1);
-    assert_eq!(page["results"][0]["task_count"], 4);
-    let items = task_list(&page);
+    assert_eq!(page.count, 4, "the run's subset (HasGT)");
+    assert_eq!(page.next, None);
+    assert_eq!(page.results.len(), 1);
+    let object = task_page(&page);
+    assert_eq!(object.task_count, Some(4));
+    assert_eq!((object.next_cursor, object.previous_cursor), (None, None));
+    let items = object.task_result_list;
     assert_eq!(task_ids(&page), f.tasks[..4].to_vec());
-    let scores: Vec<f64> = items
-        .iter()
-        .map(|t| t["score"].as_f64().expect("score"))
-        .collect();
+    let scores: Vec<f64> = items.iter().map(|t| t.score.expect("score")).collect();
     assert_eq!(scores, vec![1.0, 1.0, 1.0, 0.0]);
     let first = &items[0];
-    assert_eq!(first["data"], json!({"text": "great"}));
-    assert_eq!(first["prediction"]["model_run"], run);
-    assert_eq!(first["prediction"]["score"], 1.0);
-    assert_eq!(first["prediction"]["model_version"], "Sentiment__v1");
+    assert_eq!(first.data, json!({"text": "great"}));
+    let prediction = first.prediction.as_ref().expect("a prediction");
+    assert!(prediction.id > 0);
+    assert_eq!(prediction.model_run, Some(run));
+    assert_eq!(prediction.score, Some(1.0));
+    assert_eq!(prediction.model_version, "Sentiment__v1");
+    // Regions are Label Studio's result JSON: raw.
     assert_eq!(
-        first["prediction"]["result"][0]["value"],
+        prediction.result[0]["value"],
         json!({"choices": ["Positive"]})
     );
-    assert_eq!(first["ground_truth"]["result"], choice("Positive"));
-    assert!(first["ground_truth"]["id"].is_i64());
-    assert_eq!(first["error"], Value::Null);
+    // The ground truth reads with an integer `id`.
+    let truth = first.ground_truth.as_ref().expect("ground truth");
+    assert_eq!(truth.result, choice("Positive"));
+    assert!(truth.id > 0);
+    assert_eq!(first.error, None);
+    let prediction = items[3].prediction.as_ref().expect("a prediction");
     assert_eq!(
-        items[3]["prediction"]["result"][0]["value"],
+        prediction.result[0]["value"],
         json!({"choices": ["Positive"]})
     );
-    assert_eq!(items[3]["ground_truth"]["result"], choice("Negative"));
+    let truth = items[3].ground_truth.as_ref().expect("ground truth");
+    assert_eq!(truth.result, choice("Negative"));
 
     // All tasks: the unlabeled one has nothing.
     let page = subset_tasks(&app, f.project, &format!("{base}&project_subset=All")).await;
-    assert_eq!(page["count"], 5);
+    assert_eq!(page.count, 5);
     let last = &task_list(&page)[4];
-    assert_eq!(last["id"], f.tasks[4]);
-    assert_eq!(last["prediction"], Value::Null);
-    assert_eq!(last["ground_truth"], Value::Null);
-    assert_eq!(last["score"], Value::Null);
-    assert_eq!(last["error"], Value::Null);
+    assert_eq!(last.id, f.tasks[4]);
+    assert!(last.prediction.is_none(), "{last:?}");
+    assert!(last.ground_truth.is_none(), "{last:?}");
+    assert_eq!(last.score, None);
+    assert_eq!(last.error, None);
     // A failure shows as the error (of an All run: the unlabeled task is not in the HasGT run).
     let all_run = run_on(&app, &f, f.version, "All").await;
     batch_failed(
@@ -923,8 +899,8 @@ async fn subset_tasks_shows_predictions_ground_truth_scores_and_errors() {
     )
     .await;
     assert_eq!(
-        task_list(&page)[4]["error"],
-        json!({"message": "boom", "error_type": "Timeout"})
+        task_list(&page)[4].error,
+        Some(SubsetError::new("boom", FailureKind::Timeout))
     );
 
     // With the version instead of the run: its latest run on the project.
@@ -937,7 +913,8 @@ async fn subset_tasks_shows_predictions_ground_truth_scores_and_errors() {
         ),
     )
     .await;
-    assert_eq!(task_list(&page)[0]["prediction"]["model_run"], run);
+    let prediction = task_list(&page)[0].prediction.as_ref().map(|p| p.model_run);
+    assert_eq!(prediction, Some(Some(run)));
 }
 
 #[tokio::test]
@@ -946,17 +923,17 @@ async fn subset_tasks_paginates_orders_and_may_omit_the_total() {
     let (f, run) = choices_dataset(&app).await;
     let base = format!("parent_model={}&model_run={run}", f.prompt);
     let page = subset_tasks(&app, f.project, &format!("{base}&page_size=3")).await;
-    assert_eq!(page["count"], 4);
+    assert_eq!(page.count, 4);
     assert_eq!(task_ids(&page), f.tasks[..3].to_vec());
     assert!(
-        page["next"].as_str().is_some_and(|n| n.contains("page=2")),
-        "{page}"
+        page.next.as_deref().is_some_and(|n| n.contains("page=2")),
+        "{page:?}"
     );
-    assert_eq!(page["previous"], Value::Null);
+    assert_eq!(page.previous, None);
     let page = subset_tasks(&app, f.project, &format!("{base}&page_size=3&page=2")).await;
     assert_eq!(task_ids(&page), vec![f.tasks[3]]);
-    assert_eq!(page["next"], Value::Null);
-    assert!(page["previous"].is_string());
+    assert_eq!(page.next, None);
+    assert!(page.previous.is_some());
 
     let page = subset_tasks(&app, f.project, &format!("{base}&ordering=-id")).await;
     let mut reversed = f.tasks[..4].to_vec();
@@ -964,11 +941,12 @@ async fn subset_tasks_paginates_orders_and_may_omit_the_total() {
     assert_eq!(task_ids(&page), reversed);
 
     let page = subset_tasks(&app, f.project, &format!("{base}&include_total=false")).await;
-    let object = page["results"][0].as_object().expect("page object");
-    assert!(!object.contains_key("task_count"), "{page}");
+    // The key is absent, not null: checked on the raw page object.
+    let object = page.results[0].as_object().expect("page object");
+    assert!(!object.contains_key("task_count"), "{page:?}");
     assert_eq!(task_ids(&page).len(), 4);
     let page = subset_tasks(&app, f.project, &format!("{base}&include_total=true")).await;
-    assert_eq!(page["results"][0]["task_count"], 4);
+    assert_eq!(task_page(&page).task_count, Some(4));
     let (status, body) = app
         .get(&format!(
             "/api/projects/{}/subset-tasks?{base}&include_total=maybe",
@@ -1012,18 +990,14 @@ async fn subset_tasks_filters_by_class_alignment_and_versions() {
             f.project
         ))
         .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["validation_errors"]["output_from_name"].is_array(),
-        "{body}"
-    );
+    assert_field_error(status, &body, "output_from_name");
     let page = subset_tasks(
         &app,
         f.project,
         &format!("{base}&output_class=Positive&output_from_name=sentiment"),
     )
     .await;
-    assert_eq!(page["count"], 3);
+    assert_eq!(page.count, 3);
 
     // Alignment against ground truth P, P, N, N.
     let alignment = |class: &str, outcome: &str| {
@@ -1095,7 +1069,7 @@ async fn subset_tasks_filters_by_class_alignment_and_versions() {
     )
     .await;
     assert_eq!(task_ids(&page), vec![t[1]]);
-    assert_eq!(task_list(&page)[0]["score"], 0.0);
+    assert_eq!(task_list(&page)[0].score, Some(0.0));
 }
 
 #[tokio::test]
@@ -1150,8 +1124,8 @@ async fn subset_tasks_validation_and_scoping() {
     assert_eq!(status, 404);
     // Without a run or version: the subset's tasks, no predictions.
     let page = subset_tasks(&app, f.project, &format!("parent_model={}", f.prompt)).await;
-    assert_eq!(page["count"], 5);
-    assert!(task_list(&page).iter().all(|t| t["prediction"].is_null()));
+    assert_eq!(page.count, 5);
+    assert!(task_list(&page).iter().all(|t| t.prediction.is_none()));
 }
 
 #[tokio::test]
@@ -1176,12 +1150,9 @@ async fn subset_tasks_pages_across_the_runs_slices_in_both_orders() {
                 "parent_model={}&model_run={run}&page={page}&page_size=30&ordering={ordering}",
                 f.prompt
             );
-            let body = subset_tasks(&app, f.project, &query).await;
-            assert_eq!(
-                body["results"][0]["task_count"], 250,
-                "the run's task count"
-            );
-            seen.extend(task_list(&body).iter().filter_map(|t| t["id"].as_i64()));
+            let body = task_page(&subset_tasks(&app, f.project, &query).await);
+            assert_eq!(body.task_count, Some(250), "the run's task count");
+            seen.extend(body.task_result_list.iter().map(|t| t.id));
         }
         assert_eq!(
             seen, want,
@@ -1205,9 +1176,9 @@ async fn results_for_a_task_deleted_after_the_run_are_skipped_not_fatal() {
         .map(|t| json!({"task_id": t, "output": {"sentiment": "Positive"}}))
         .collect();
     batch(&app, run, Value::Array(items)).await;
-    let state = run_state(&app, f.prompt, f.version, run).await;
+    let state = run_view(&app, &f, run).await;
     assert_eq!(
-        state["total_predictions"], 1,
-        "the kept task's prediction is stored: {state}"
+        state.total_predictions, 1,
+        "the kept task's prediction is stored: {state:?}"
     );
 }

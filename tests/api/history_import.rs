@@ -3,16 +3,15 @@
 //! as it is, as well as wrapped in `{"document": …}`.
 use crate::helpers::fixtures::{connection, id_of, new_prompt};
 use crate::helpers::web::{WebClient, set_password};
-use crate::helpers::{CLS, TestApp};
-use serde_json::{Value, json};
+use crate::helpers::{CLS, Reply, TestApp};
+use prompter::views::registry::{CommentView, ImportedView};
+use serde_json::json;
 
-async fn history(app: &TestApp, prompt: i64) -> Vec<Value> {
-    let (status, body) = app.get(&format!("/api/prompts/{prompt}/comments")).await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array()
-        .or_else(|| body["results"].as_array())
-        .expect("comments")
-        .clone()
+/// The history of `prompt`, newest first (a bare list; asserts 200).
+async fn history(app: &TestApp, prompt: i64) -> Vec<CommentView> {
+    app.get(&format!("/api/prompts/{prompt}/comments"))
+        .await
+        .good()
 }
 
 #[tokio::test]
@@ -46,12 +45,7 @@ async fn tag_and_domain_changes_are_kept_in_the_history_with_their_reason() {
     let list = history(&app, prompt).await;
     let said: Vec<(&str, &str)> = list
         .iter()
-        .map(|c| {
-            (
-                c["kind"].as_str().unwrap_or_default(),
-                c["text"].as_str().unwrap_or_default(),
-            )
-        })
+        .map(|c| (c.kind.as_str(), c.text.as_str()))
         .collect();
     assert_eq!(
         said,
@@ -67,7 +61,10 @@ async fn tag_and_domain_changes_are_kept_in_the_history_with_their_reason() {
             ),
         ]
     );
-    assert_eq!(list[1]["author"]["email"], "admin@example.com");
+    assert_eq!(
+        list[1].author.as_ref().map(|a| a.email.as_str()),
+        Some("admin@example.com")
+    );
 
     // The web app's registry form records them too, and the page's history shows them.
     set_password(&app, "admin@example.com").await;
@@ -117,61 +114,62 @@ async fn an_exported_document_imports_as_it_comes_and_wrapped() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    // The document stays raw: it is sent back exactly as it came and compared whole.
     let (status, exported) = app.get(&format!("/api/prompts/{prompt}/export")).await;
     assert_eq!(status, 200, "{exported}");
 
     // The document as export returns it, placed by the query's project.
-    let (status, bare) = app
+    let bare: ImportedView = app
         .post(
             &format!("/api/prompts/import?project={project}"),
             exported.clone(),
         )
-        .await;
-    assert_eq!(status, 201, "{bare}");
-    assert_eq!(bare["versions"].as_array().map(Vec::len), Some(1), "{bare}");
-    assert_eq!(
-        bare["schedules"].as_array().map(Vec::len),
-        Some(1),
-        "{bare}"
-    );
+        .await
+        .created();
+    assert_eq!(bare.versions.len(), 1, "{bare:?}");
+    assert_eq!(bare.schedules.len(), 1, "{bare:?}");
     // The wrapped form, as before.
-    let (status, wrapped) = app
+    let wrapped: ImportedView = app
         .post(
             "/api/prompts/import?copy=true",
             json!({"document": exported, "project": project, "title": "Portable"}),
         )
-        .await;
-    assert_eq!(status, 201, "{wrapped}");
+        .await
+        .created();
     // Both round-trip: their exports are the source's.
     for imported in [&bare, &wrapped] {
-        let id = imported["prompt"].as_i64().expect("prompt id");
+        let id = imported.prompt;
         assert_ne!(id, prompt);
         let (_, again) = app.get(&format!("/api/prompts/{id}/export")).await;
         assert_eq!(again, exported, "the round trip changed the document");
     }
     // Without copy, the same document, bare or wrapped, answers the earlier import.
-    let (status, found) = app.post("/api/prompts/import", exported.clone()).await;
-    assert_eq!(status, 200, "{found}");
-    assert_eq!(found["prompt"], bare["prompt"]);
-    let (status, found) = app
+    let found: ImportedView = app
+        .post("/api/prompts/import", exported.clone())
+        .await
+        .good();
+    assert_eq!(found.prompt, bare.prompt);
+    let found: ImportedView = app
         .post("/api/prompts/import", json!({"document": exported}))
-        .await;
-    assert_eq!(status, 200, "{found}");
-    assert_eq!(found["prompt"], bare["prompt"]);
+        .await
+        .good();
+    assert_eq!(found.prompt, bare.prompt);
     // A bare body that is no document says what is wrong with it.
-    let (status, refused) = app
+    let refused = app
         .post(
             "/api/prompts/import",
             json!({"format": "other", "format_version": 1}),
         )
-        .await;
-    assert_eq!(status, 400, "{refused}");
+        .await
+        .bad();
+    assert_eq!(refused.status_code, 400, "{refused:?}");
     // The wrapped form's own fields are still checked by name.
-    let (status, refused) = app
+    let refused = app
         .post(
             "/api/prompts/import",
             json!({"document": exported, "project": "first"}),
         )
-        .await;
-    assert_eq!(status, 400, "{refused}");
+        .await
+        .bad();
+    assert_eq!(refused.status_code, 400, "{refused:?}");
 }

@@ -3,13 +3,50 @@
 //! import round trip into another organization; a two-step pipeline run against the fake LLM
 //! (per-step tokens, a failure in step 1); schedules, firing once per slot with three worker
 //! processes on one database, never for paused or archived prompts.
-use crate::helpers::engine::{engine_app, fake, finished, setup, start};
+use crate::helpers::engine::{Setup, engine_app, fake, finished, setup, start};
 use crate::helpers::fixtures::{connection, id_of, new_prompt, new_version};
-use crate::helpers::{CLS, TestApp};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, Reply, TestApp, field_errors};
+use entity::enums::{CommentKind, PromptStatus, Subset};
+use prompter::error::ErrorBody;
 use prompter::fake_llm::FakeLlmConfig;
+use prompter::views::Paginated;
+use prompter::views::evaluation::SubsetView;
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::predictions::PredictionView;
+use prompter::views::projects::ProjectView;
+use prompter::views::prompts::{PromptDetailView, PromptView};
+use prompter::views::registry::{CommentView, ImportedView, PromptDocument, ScheduleView};
+use prompter::views::runs::RunView;
+use prompter::views::versions::{CostEstimateView, VersionView};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// Whether an error body says `text`, in its detail or in a field's message.
+fn says(error: &ErrorBody, text: &str) -> bool {
+    error.detail.contains(text)
+        || error
+            .validation_errors
+            .iter()
+            .flat_map(|fields| fields.values().flatten())
+            .any(|m| m.contains(text))
+}
+
+/// The run `run` once the engine is idle, as the run list shows it.
+async fn finished_run(app: &TestApp, s: &Setup, run: i64) -> RunView {
+    read(finished(app, s, run).await)
+}
+
+/// The ids of a page of the prompt list (asserts 200).
+fn ids(reply: (u16, Value)) -> Vec<i64> {
+    reply
+        .good::<Paginated<PromptDetailView>>()
+        .results
+        .iter()
+        .map(|p| p.prompt.id)
+        .collect()
+}
 
 async fn prompt_with(app: &TestApp, body: Value) -> i64 {
     let project = app.project(CLS).await;
@@ -39,43 +76,36 @@ async fn prompts_carry_tags_domain_status_and_parameters() {
         json!({"title": "Old one", "tags": ["support"], "status": "archived"}),
     )
     .await;
-    let (status, one) = app.get(&format!("/api/prompts/{a}/")).await;
-    assert_eq!(status, 200);
-    assert_eq!(one["tags"], json!(["support", "email"]));
+    let one: PromptDetailView = app.get(&format!("/api/prompts/{a}/")).await.good();
+    assert_eq!(one.prompt.tags, ["support", "email"]);
     assert_eq!(
-        (one["domain"].clone(), one["status"].clone()),
-        (json!("Customer care"), json!("deployed"))
+        (one.prompt.domain.as_deref(), one.prompt.status),
+        (Some("Customer care"), PromptStatus::Deployed)
     );
-    assert_eq!(one["parameters"]["few_shot"], 3);
-    let (_, fresh) = app.get(&format!("/api/prompts/{b}/")).await;
-    assert_eq!(fresh["status"], "draft");
-    let ids = |page: &Value| -> Vec<i64> {
-        page["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_i64().unwrap())
-            .collect()
-    };
+    // The parameters are a free JSON object.
+    let parameters = one.prompt.parameters.expect("parameters");
+    assert_eq!(parameters["few_shot"], 3);
+    let fresh: PromptDetailView = app.get(&format!("/api/prompts/{b}/")).await.good();
+    assert_eq!(fresh.prompt.status, PromptStatus::Draft);
     // Archived prompts are left out unless asked for.
-    let (_, all) = app.get("/api/prompts/").await;
-    assert_eq!(ids(&all).len(), 2);
-    assert!(!ids(&all).contains(&c));
-    let (_, archived) = app.get("/api/prompts/?status=archived").await;
-    assert_eq!(ids(&archived), vec![c]);
-    let (_, tagged) = app.get("/api/prompts/?tags=support").await;
-    assert_eq!(ids(&tagged), vec![a]);
-    let (_, both) = app
+    let all = ids(app.get("/api/prompts/").await);
+    assert_eq!(all.len(), 2);
+    assert!(!all.contains(&c));
+    let archived = ids(app.get("/api/prompts/?status=archived").await);
+    assert_eq!(archived, vec![c]);
+    let tagged = ids(app.get("/api/prompts/?tags=support").await);
+    assert_eq!(tagged, vec![a]);
+    let both = ids(app
         .get("/api/prompts/?tags=support,email&domain=Customer%20care&status=deployed")
-        .await;
-    assert_eq!(ids(&both), vec![a]);
-    let (_, none) = app.get("/api/prompts/?tags=support,finance").await;
-    assert!(ids(&none).is_empty());
-    let (_, search) = app.get("/api/prompts/?search=invoice&domain=Finance").await;
-    assert_eq!(ids(&search), vec![b]);
+        .await);
+    assert_eq!(both, vec![a]);
+    let none = ids(app.get("/api/prompts/?tags=support,finance").await);
+    assert!(none.is_empty());
+    let search = ids(app.get("/api/prompts/?search=invoice&domain=Finance").await);
+    assert_eq!(search, vec![b]);
     // Bad values are 400s naming the field.
-    let (status, body) = app.get("/api/prompts/?status=shipped").await;
-    assert_eq!(status, 400, "{body}");
+    let error = app.get("/api/prompts/?status=shipped").await.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
     for (patch, field) in [
         (json!({"status": "shipped"}), "status"),
         (json!({"tags": ["a,b"]}), "tags"),
@@ -85,11 +115,11 @@ async fn prompts_carry_tags_domain_status_and_parameters() {
             "parameters",
         ),
     ] {
-        let (status, body) = app.patch(&format!("/api/prompts/{a}/"), patch).await;
-        assert_eq!(status, 400, "{body}");
+        let error = app.patch(&format!("/api/prompts/{a}/"), patch).await.bad();
+        assert_eq!(error.status_code, 400, "{error:?}");
         assert!(
-            body["validation_errors"].get(field).is_some() || body["detail"].is_string(),
-            "{body}"
+            !field_errors(&error, field).is_empty() || !error.detail.is_empty(),
+            "{error:?}"
         );
     }
 }
@@ -102,23 +132,26 @@ async fn comments_and_the_reasons_of_changes() {
     let v1 = id_of(&new_version(&app, prompt, c, "v1").await);
     let v2 = id_of(&new_version(&app, prompt, c, "v2").await);
     let path = format!("/api/prompts/{prompt}/comments");
-    let (status, first) = app
+    let first: CommentView = app
         .post(&path, json!({"text": "v2 reads better", "version": v2}))
-        .await;
-    assert_eq!(status, 201, "{first}");
+        .await
+        .created();
     assert_eq!(
-        (first["kind"].clone(), first["version"].clone()),
-        (json!("comment"), json!(v2))
+        (first.kind, first.version),
+        (CommentKind::Comment, Some(v2))
     );
-    assert_eq!(first["author"]["email"], "admin@example.com");
+    assert_eq!(
+        first.author.as_ref().map(|a| a.email.as_str()),
+        Some("admin@example.com")
+    );
     // Deploying and changing the status ask for a reason, kept as comments.
-    let (status, body) = app
+    let _: PromptView = app
         .patch(
             &format!("/api/prompts/{prompt}/"),
             json!({"deployed_version": v1, "reason": "v1 wins on the March sample"}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
+        .await
+        .good();
     let (status, _) = app
         .patch(
             &format!("/api/prompts/{prompt}/"),
@@ -132,21 +165,20 @@ async fn comments_and_the_reasons_of_changes() {
         json!({"status": "deployed", "deployed_version": v1}),
     )
     .await;
-    let (_, list) = app.get(&path).await;
-    let list = list.as_array().unwrap().clone();
+    let list: Vec<CommentView> = app.get(&path).await.good();
     assert_eq!(list.len(), 3, "{list:?}");
-    assert_eq!(list[0]["kind"], "status");
+    assert_eq!(list[0].kind, CommentKind::Status);
     assert_eq!(
-        list[0]["text"],
+        list[0].text,
         "Status deployed (was draft). Reason: live from Monday"
     );
-    assert_eq!(list[1]["kind"], "deployment");
-    assert_eq!(list[1]["version"], v1);
+    assert_eq!(list[1].kind, CommentKind::Deployment);
+    assert_eq!(list[1].version, Some(v1));
     assert_eq!(
-        list[1]["text"],
+        list[1].text,
         "Deployed v1 (was the newest version). Reason: v1 wins on the March sample"
     );
-    assert_eq!(list[2]["id"], first["id"]);
+    assert_eq!(list[2].id, first.id);
     // Append-only, checked, scoped.
     let (status, _) = app.post(&path, json!({"text": "  "})).await;
     assert_eq!(status, 400);
@@ -227,15 +259,18 @@ async fn export_and_import_round_trip_into_another_organization() {
     let app = TestApp::spawn().await;
     let c = connection(&app).await;
     let (prompt, _) = registry_prompt(&app, c).await;
+    // The document stays raw too: it is sent back as it is, scanned as text for ids and keys,
+    // and compared whole with the round trip's export.
     let (status, first) = app.get(&format!("/api/prompts/{prompt}/export")).await;
     assert_eq!(status, 200, "{first}");
+    let document: PromptDocument = read(first.clone());
     assert_eq!(
-        (first["format"].clone(), first["format_version"].clone()),
-        (json!("prompter.prompt"), json!(1))
+        (document.format.as_str(), document.format_version),
+        ("prompter.prompt", 1)
     );
-    assert_eq!(first["versions"].as_array().unwrap().len(), 2);
-    assert_eq!(first["prompt"]["deployed_version"], "plain");
-    assert_eq!(first["schedules"][0]["timezone"], "Europe/Paris");
+    assert_eq!(document.versions.len(), 2);
+    assert_eq!(document.prompt.deployed_version.as_deref(), Some("plain"));
+    assert_eq!(document.schedules[0].timezone, "Europe/Paris");
     let text = first.to_string();
     assert!(!text.contains("\"id\""), "the document carries ids: {text}");
     assert!(!text.contains("sk-"), "the document carries a key");
@@ -249,30 +284,28 @@ async fn export_and_import_round_trip_into_another_organization() {
         )
         .await;
     assert_eq!(status, 201, "{theirs}");
-    let (status, project) = app
+    let project: ProjectView = app
         .send(
             Method::POST,
             "/api/projects/",
             Some(&app.other_token),
             Some(&json!({"title": "theirs", "label_config": CLS})),
         )
-        .await;
-    assert_eq!(status, 201);
+        .await
+        .created();
     // Custom versions need a Custom connection there: without one the import says so.
-    let (status, refused) = app
+    let refused = app
         .send(
             Method::POST,
             "/api/prompts/import",
             Some(&app.other_token),
-            Some(&json!({"document": first, "project": project["id"]})),
+            Some(&json!({"document": first, "project": project.id})),
         )
-        .await;
-    assert_eq!(status, 400, "{refused}");
-    assert!(
-        refused.to_string().contains("no Custom connection"),
-        "{refused}"
-    );
-    let (_, custom) = app
+        .await
+        .bad();
+    assert_eq!(refused.status_code, 400, "{refused:?}");
+    assert!(says(&refused, "no Custom connection"), "{refused:?}");
+    let custom: ModelProviderConnectionView = app
         .send(
             Method::POST,
             "/api/model-provider-connections/",
@@ -281,15 +314,17 @@ async fn export_and_import_round_trip_into_another_organization() {
                 &json!({"provider": "Custom", "endpoint": "http://127.0.0.1:9/v1", "api_key": "k"}),
             ),
         )
-        .await;
-    let (status, imported) = app
+        .await
+        .created();
+    let imported: ImportedView = app
         .send(Method::POST, "/api/prompts/import", Some(&app.other_token),
-            Some(&json!({"document": first, "project": project["id"], "connections": {"Custom": custom["id"]}})))
-        .await;
-    assert_eq!(status, 201, "{imported}");
-    assert_eq!(imported["versions"].as_array().unwrap().len(), 2);
-    assert_eq!(imported["schedules"].as_array().unwrap().len(), 1);
-    let new_prompt_id = imported["prompt"].as_i64().unwrap();
+            Some(&json!({"document": first, "project": project.id, "connections": {"Custom": custom.id}})))
+        .await
+        .created();
+    assert_eq!(imported.versions.len(), 2);
+    assert_eq!(imported.schedules.len(), 1);
+    let new_prompt_id = imported.prompt;
+    // Raw: the whole document is compared.
     let (status, second) = app
         .send(
             Method::GET,
@@ -301,23 +336,22 @@ async fn export_and_import_round_trip_into_another_organization() {
     assert_eq!(status, 200);
     assert_eq!(first, second, "the round trip changed the document");
     // The imported pipeline's steps use the chosen connection.
-    let (_, versions) = app
+    let versions: Vec<VersionView> = app
         .send(
             Method::GET,
             &format!("/api/prompts/{new_prompt_id}/versions"),
             Some(&app.other_token),
             None,
         )
-        .await;
+        .await
+        .good();
     let pipeline = versions
-        .as_array()
-        .unwrap()
         .iter()
-        .find(|v| v["title"] == "pipeline")
-        .unwrap()
-        .clone();
-    assert_eq!(pipeline["model_provider_connection"], custom["id"]);
-    assert_eq!(pipeline["steps"][1]["name"], "classify");
+        .find(|v| v.title == "pipeline")
+        .expect("the pipeline version");
+    assert_eq!(pipeline.model_provider_connection, Some(custom.id));
+    let steps = pipeline.steps.as_ref().expect("steps");
+    assert_eq!(steps[1].name, "classify");
     // Not the same organization's objects: the source is untouched and unseen.
     let (status, _) = app
         .send(
@@ -337,12 +371,13 @@ async fn export_and_import_round_trip_into_another_organization() {
         .await;
     assert_eq!(status, 400, "{body}");
     // Examples travel on request.
-    let (_, with) = app
+    let with: PromptDocument = app
         .get(&format!(
             "/api/prompts/{prompt}/export?include_examples=true"
         ))
-        .await;
-    assert!(with["examples"].is_array());
+        .await
+        .good();
+    assert!(with.examples.is_some(), "{with:?}");
 }
 
 #[tokio::test]
@@ -361,7 +396,7 @@ async fn a_two_step_pipeline_runs_each_step_and_names_the_one_that_failed() {
         "Classify: {text}",
     )
     .await;
-    let (status, body) = app
+    let body: VersionView = app
         .post(
             &format!("/api/prompts/{}/versions", s.prompt),
             json!({"title": "two steps", "provider": "Custom", "provider_model_id": "gpt-4o-mini",
@@ -371,55 +406,50 @@ async fn a_two_step_pipeline_runs_each_step_and_names_the_one_that_failed() {
                     {"name": "classify", "prompt": "Tone {summarize.tone}. Classify: {summarize.summary}"}
                 ]}),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let pipeline = id_of(&body);
+        .await
+        .created();
+    let pipeline = body.id;
     assert_eq!(
-        body["prompt"],
+        body.prompt,
         "Tone {summarize.tone}. Classify: {summarize.summary}"
     );
     // The estimate covers both steps: more than the last step alone.
-    let (_, both) = app
+    let both: CostEstimateView = app
         .get(&format!(
             "/api/prompts/{}/versions/{pipeline}/cost-estimate",
             s.prompt
         ))
-        .await;
-    let (_, one) = app
+        .await
+        .good();
+    let one: CostEstimateView = app
         .get(&format!(
             "/api/prompts/{}/versions/{}/cost-estimate",
             s.prompt, s.version
         ))
-        .await;
+        .await
+        .good();
     assert!(
-        both["prompt_tokens"].as_u64().unwrap() > one["prompt_tokens"].as_u64().unwrap(),
-        "{both} vs {one}"
+        both.prompt_tokens > one.prompt_tokens,
+        "{both:?} vs {one:?}"
     );
     let run_setup = crate::helpers::engine::Setup {
         version: pipeline,
         ..s
     };
     let run = start(&app, &run_setup, json!({"project_subset": "All"})).await;
-    let state = finished(&app, &run_setup, run).await;
+    let state = finished_run(&app, &run_setup, run).await;
     assert_eq!(
-        (
-            state["total_predictions"].clone(),
-            state["total_failed_predictions"].clone()
-        ),
-        (json!(2), json!(1)),
-        "{state}"
+        (state.total_predictions, state.total_failed_predictions),
+        (2, 1),
+        "{state:?}"
     );
-    let (_, preds) = app
+    let preds: Vec<PredictionView> = app
         .get(&format!("/api/predictions/?project={}", run_setup.project))
-        .await;
-    let preds: Vec<Value> = preds
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["model_run"] == run)
-        .cloned()
-        .collect();
+        .await
+        .good();
+    let preds: Vec<&PredictionView> = preds.iter().filter(|p| p.model_run == Some(run)).collect();
     assert_eq!(preds.len(), 2);
+    // The per-step record is the stored prediction's `extra` JSON (not in the API).
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let stored = entity::prediction::Entity::find()
         .filter(entity::prediction::Column::ModelRunId.eq(run))
@@ -449,7 +479,7 @@ async fn a_two_step_pipeline_runs_each_step_and_names_the_one_that_failed() {
         "{message}"
     );
     // A step that reads what no earlier step answers is refused.
-    let (status, body) = app
+    let error = app
         .post(
             &format!("/api/prompts/{}/versions", run_setup.prompt),
             json!({"title": "broken", "provider": "Custom", "provider_model_id": "gpt-4o-mini",
@@ -459,9 +489,10 @@ async fn a_two_step_pipeline_runs_each_step_and_names_the_one_that_failed() {
                 {"name": "b", "prompt": "Use {a.summary}"}
             ]}),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body.to_string().contains("which answers output"), "{body}");
+        .await
+        .bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(says(&error, "which answers output"), "{error:?}");
 }
 
 /// Starts `prompter worker` on the app's database, firing schedules every 50 ms.
@@ -494,33 +525,33 @@ async fn a_schedule_fires_once_per_slot_across_three_workers() {
         ),
         (json!({"cron": "0 2 * * *"}), "project"),
     ] {
-        let (status, answer) = app.post(&path, body).await;
-        assert_eq!(status, 400, "{answer}");
-        assert!(answer["validation_errors"].get(field).is_some(), "{answer}");
+        let error = app.post(&path, body).await.bad();
+        assert_eq!(error.status_code, 400, "{error:?}");
+        assert!(!field_errors(&error, field).is_empty(), "{error:?}");
     }
-    let (status, schedule) = app
+    let schedule: ScheduleView = app
         .post(&path, json!({"cron": "*/2 * * * * *", "timezone": "UTC", "project": s.project, "version": s.version}))
-        .await;
-    assert_eq!(status, 201, "{schedule}");
-    assert!(schedule["next_run_at"].is_string());
-    let sid = schedule["id"].as_i64().unwrap();
+        .await
+        .created();
+    assert!(schedule.next_run_at.is_some());
+    let sid = schedule.id;
     let mut workers: Vec<_> = (0..3).map(|_| scheduler_process(&app)).collect();
     // Wait for at least three slots to fire.
     let mut fired = vec![];
     for _ in 0..300 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let (_, one) = app.get(&format!("{path}/{sid}")).await;
-        fired = one["runs"].as_array().cloned().unwrap_or_default();
+        let one: ScheduleView = app.get(&format!("{path}/{sid}")).await.good();
+        fired = one.runs;
         if fired.len() >= 3 {
             break;
         }
     }
     // Pause it, then stop the workers.
-    let (status, paused) = app
+    let paused: ScheduleView = app
         .patch(&format!("{path}/{sid}"), json!({"status": "paused"}))
-        .await;
-    assert_eq!(status, 200);
-    assert!(paused["next_run_at"].is_null());
+        .await
+        .good();
+    assert!(paused.next_run_at.is_none());
     for w in &mut workers {
         let _ = w.kill();
         let _ = w.wait();
@@ -565,15 +596,14 @@ async fn paused_and_archived_prompts_do_not_fire() {
     .await;
     let s = setup(&app, &llm, CLS, &["I love it"], "Classify: {text}").await;
     let path = format!("/api/prompts/{}/schedules", s.prompt);
-    let (_, schedule) = app
+    let schedule: ScheduleView = app
         .post(&path, json!({"cron": "* * * * *", "project": s.project}))
-        .await;
-    let sid = schedule["id"].as_i64().unwrap();
-    let due = |v: &Value| -> chrono::DateTime<chrono::Utc> {
-        v["next_run_at"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| panic!("a next firing: {v}"))
+        .await
+        .created();
+    let sid = schedule.id;
+    let due = |v: &ScheduleView| -> chrono::DateTime<chrono::Utc> {
+        v.next_run_at
+            .unwrap_or_else(|| panic!("a next firing: {v:?}"))
     };
     // Deployed-by-default: the newest version answers; it fires.
     let fired = fire_due(&app.db, due(&schedule), crate::helpers::sample_size())
@@ -585,14 +615,14 @@ async fn paused_and_archived_prompts_do_not_fire() {
     );
     app.engine_idle().await;
     for status in ["paused", "archived"] {
-        let (code, body) = app
+        let _: PromptView = app
             .patch(
                 &format!("/api/prompts/{}/", s.prompt),
                 json!({"status": status, "reason": "test"}),
             )
-            .await;
-        assert_eq!(code, 200, "{body}");
-        let (_, before) = app.get(&format!("{path}/{sid}")).await;
+            .await
+            .good();
+        let before: ScheduleView = app.get(&format!("{path}/{sid}")).await.good();
         let slot = due(&before);
         let fired = fire_due(&app.db, slot, crate::helpers::sample_size())
             .await
@@ -602,16 +632,16 @@ async fn paused_and_archived_prompts_do_not_fire() {
                 if *schedule == sid && *at == slot && reason.contains(status)),
             "{fired:?}"
         );
-        let (_, after) = app.get(&format!("{path}/{sid}")).await;
+        let after: ScheduleView = app.get(&format!("{path}/{sid}")).await.good();
         assert_eq!(
-            before["runs"], after["runs"],
+            before.runs, after.runs,
             "a {status} prompt's schedule fired"
         );
         assert_ne!(
-            before["last_run_at"], after["last_run_at"],
+            before.last_run_at, after.last_run_at,
             "the slots still pass"
         );
-        assert!(due(&after) > slot, "{after}");
+        assert!(due(&after) > slot, "{after:?}");
     }
 }
 
@@ -621,21 +651,23 @@ async fn versions_inherit_the_prompts_model_parameters() {
     let app = engine_app().await;
     let s = setup(&app, &llm, CLS, &["I love it", "awful"], "Classify: {text}").await;
     // One output token cannot hold an answer: every task is cut at the limit.
-    let (status, body) = app
+    let _: PromptView = app
         .patch(
             &format!("/api/prompts/{}/", s.prompt),
             json!({"parameters": {"model_params": {"max_tokens": 1}}}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
+        .await
+        .good();
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    let state = finished(&app, &s, run).await;
-    assert_eq!(state["total_failed_predictions"], 2, "{state}");
+    let state = finished_run(&app, &s, run).await;
+    assert_eq!(state.total_failed_predictions, 2, "{state:?}");
     assert!(
-        state["last_error"]["message"]
-            .as_str()
+        state
+            .last_error
+            .as_ref()
+            .and_then(|e| e.message.as_deref())
             .is_some_and(|m| m.contains("output token limit")),
-        "{state}"
+        "{state:?}"
     );
     // The version's own parameters win over the prompt's.
     let (status, _) = app
@@ -646,8 +678,8 @@ async fn versions_inherit_the_prompts_model_parameters() {
         .await;
     assert_eq!(status, 200);
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    let state = finished(&app, &s, run).await;
-    assert_eq!(state["total_predictions"], 2, "{state}");
+    let state = finished_run(&app, &s, run).await;
+    assert_eq!(state.total_predictions, 2, "{state:?}");
 }
 
 #[tokio::test]
@@ -662,35 +694,33 @@ async fn scheduled_api_and_counted_sample_subsets_take_the_configured_size() {
     .await;
     let s = setup(&app, &llm, CLS, &["a", "b", "c", "d"], "Classify: {text}").await;
     // The subsets' count and an API run without a size: the first 2 of the 4 tasks.
-    let (status, subsets) = app
+    let subsets: Vec<SubsetView> = app
         .get(&format!("/api/projects/{}/subsets", s.project))
-        .await;
-    assert_eq!(status, 200, "{subsets}");
+        .await
+        .good();
     let sample = subsets
-        .as_array()
-        .expect("list")
         .iter()
-        .find(|v| v["subset"] == "Sample")
+        .find(|v| v.subset == Subset::Sample)
         .expect("Sample");
-    assert_eq!(sample["count"], 2, "{subsets}");
+    assert_eq!(sample.count, 2, "{subsets:?}");
     let run = start(&app, &s, json!({"project_subset": "Sample"})).await;
-    let state = finished(&app, &s, run).await;
-    assert_eq!(state["total_tasks"], 2, "{state}");
+    let state = finished_run(&app, &s, run).await;
+    assert_eq!(state.total_tasks, 2, "{state:?}");
     // A schedule's Sample run takes the same size (it took a fixed 20 before).
     let path = format!("/api/prompts/{}/schedules", s.prompt);
-    let (status, schedule) = app
+    let schedule: ScheduleView = app
         .post(
             &path,
             json!({"cron": "* * * * * *", "project": s.project, "project_subset": "Sample",
                 "only_missing_predictions": false}),
         )
-        .await;
-    assert_eq!(status, 201, "{schedule}");
-    let sid = schedule["id"].as_i64().expect("id");
+        .await
+        .created();
+    let sid = schedule.id;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, one) = app.get(&format!("{path}/{sid}")).await;
-        if one["last_run"].is_i64() {
+        let one: ScheduleView = app.get(&format!("{path}/{sid}")).await.good();
+        if one.last_run.is_some() {
             break;
         }
         assert!(
@@ -700,13 +730,13 @@ async fn scheduled_api_and_counted_sample_subsets_take_the_configured_size() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Paused, it stops replacing its own run every second; its last run stays.
-    let (status, paused) = app
+    let paused: ScheduleView = app
         .patch(&format!("{path}/{sid}"), json!({"status": "paused"}))
-        .await;
-    assert_eq!(status, 200, "{paused}");
-    let fired = paused["last_run"].as_i64().expect("last run");
-    let state = finished(&app, &s, fired).await;
-    assert_eq!(state["total_tasks"], 2, "{state}");
-    assert_eq!(state["project_subset"], "Sample", "{state}");
-    assert_eq!(state["sample_subset_size"], 2, "{state}");
+        .await
+        .good();
+    let fired = paused.last_run.expect("last run");
+    let state = finished_run(&app, &s, fired).await;
+    assert_eq!(state.total_tasks, 2, "{state:?}");
+    assert_eq!(state.project_subset, Subset::Sample, "{state:?}");
+    assert_eq!(state.sample_subset_size, Some(2), "{state:?}");
 }

@@ -1,20 +1,21 @@
 //! The registry under concurrency (issue 18): concurrent changes of a prompt's deployed version
 //! and status record a true history, and imports are bounded and idempotent per document.
 use crate::helpers::fixtures::{connection, id_of, new_prompt, new_version};
-use crate::helpers::{CLS, TestApp};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, Reply, TestApp};
 use futures_util::future::join_all;
+use prompter::views::Paginated;
+use prompter::views::prompts::PromptDetailView;
+use prompter::views::registry::{CommentView, ImportedView};
 use serde_json::{Value, json};
 
 /// The (before, after) of each history entry of `kind`, oldest first, read from texts like
 /// `Deployed v2 (was v1). Reason: …` or `Status paused (was draft). Reason: …`.
 async fn history(app: &TestApp, prompt: i64, kind: &str) -> Vec<(String, String)> {
-    let (status, body) = app.get(&format!("/api/prompts/{prompt}/comments")).await;
-    assert_eq!(status, 200, "{body}");
-    let items = body
-        .as_array()
-        .or_else(|| body["results"].as_array())
-        .expect("comments")
-        .clone();
+    let items: Vec<CommentView> = app
+        .get(&format!("/api/prompts/{prompt}/comments"))
+        .await
+        .good();
     let prefix = if kind == "deployment" {
         "Deployed "
     } else {
@@ -22,17 +23,12 @@ async fn history(app: &TestApp, prompt: i64, kind: &str) -> Vec<(String, String)
     };
     let mut entries: Vec<(i64, String, String)> = items
         .iter()
-        .filter(|c| c["kind"] == kind)
+        .filter(|c| c.kind.as_str() == kind)
         .map(|c| {
-            let text = c["text"].as_str().expect("text");
-            let rest = text.strip_prefix(prefix).expect("entry text");
+            let rest = c.text.strip_prefix(prefix).expect("entry text");
             let (after, rest) = rest.split_once(" (was ").expect("(was");
             let (before, _) = rest.split_once(").").expect(").");
-            (
-                c["id"].as_i64().expect("id"),
-                before.to_string(),
-                after.to_string(),
-            )
+            (c.id, before.to_string(), after.to_string())
         })
         .collect();
     entries.sort_by_key(|e| e.0);
@@ -87,9 +83,8 @@ async fn concurrent_registry_changes_record_a_true_history() {
     for (status, body) in join_all(changes).await {
         assert_eq!(status, 200, "{body}");
     }
-    let (status, last) = app.get(&path).await;
-    assert_eq!(status, 200, "{last}");
-    let deployed = last["deployed_version"].as_i64().expect("deployed_version");
+    let last: PromptDetailView = app.get(&path).await.good();
+    let deployed = last.prompt.deployed_version.expect("deployed_version");
     let title = ["a", "b", "c"][versions
         .iter()
         .position(|v| *v == deployed)
@@ -99,7 +94,7 @@ async fn concurrent_registry_changes_record_a_true_history() {
         "the newest version",
         title,
     );
-    let final_status = last["status"].as_str().expect("status");
+    let final_status = last.prompt.status.as_str();
     assert_chain(
         &history(&app, prompt, "status").await,
         "draft",
@@ -136,11 +131,10 @@ fn document(examples: usize) -> Value {
 
 /// The number of prompts of the admin's organization.
 async fn prompt_count(app: &TestApp) -> usize {
-    let (status, body) = app.get("/api/prompts/?page_size=100").await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array()
-        .or_else(|| body["results"].as_array())
-        .expect("prompts")
+    app.get("/api/prompts/?page_size=100")
+        .await
+        .good::<Paginated<PromptDetailView>>()
+        .results
         .len()
 }
 
@@ -184,7 +178,7 @@ async fn concurrent_identical_imports_make_one_prompt_and_one_set_of_examples() 
         if *status == 201 {
             created += 1;
         }
-        prompts.insert(body["prompt"].as_i64().expect("prompt"));
+        prompts.insert(read::<ImportedView>(body.clone()).prompt);
     }
     assert_eq!(
         created, 1,
@@ -201,14 +195,14 @@ async fn concurrent_identical_imports_make_one_prompt_and_one_set_of_examples() 
     }
     // The same document again answers with the first prompt; a copy is a new prompt whose
     // examples are still not added twice.
-    let (status, again) = app.post("/api/prompts/import", body.clone()).await;
-    assert_eq!(status, 200, "{again}");
-    assert_eq!(again["prompt"], answers[0].1["prompt"]);
-    let (status, copy) = app
+    let first = read::<ImportedView>(answers[0].1.clone()).prompt;
+    let again: ImportedView = app.post("/api/prompts/import", body.clone()).await.good();
+    assert_eq!(again.prompt, first);
+    let copy: ImportedView = app
         .post("/api/prompts/import?copy=true", body.clone())
-        .await;
-    assert_eq!(status, 201, "{copy}");
-    assert_ne!(copy["prompt"], answers[0].1["prompt"]);
+        .await
+        .created();
+    assert_ne!(copy.prompt, first);
     assert_eq!(prompt_count(&app).await, before + 2);
     assert_eq!(ground_truths_of(&app, project, "review 3").await, (1, 1));
     // Concurrent copies with new examples: each a prompt, each new example added once.
@@ -276,7 +270,7 @@ async fn import_documents_over_a_bound_are_refused_naming_the_field() {
     }
     assert_eq!(prompt_count(&app).await, before, "nothing was written");
     // At the bounds, an import goes through.
-    let (status, answer) = app
+    let answer: ImportedView = app
         .post(
             "/api/prompts/import",
             with("versions", {
@@ -289,7 +283,7 @@ async fn import_documents_over_a_bound_are_refused_naming_the_field() {
                 Value::Array(v)
             }),
         )
-        .await;
-    assert_eq!(status, 201, "{answer}");
-    assert_eq!(answer["versions"].as_array().map(Vec::len), Some(500));
+        .await
+        .created();
+    assert_eq!(answer.versions.len(), 500);
 }

@@ -3,15 +3,18 @@
 //! web form's next three firings; a next firing stored under the earlier reading (1 = Sunday)
 //! is recomputed rather than fired.
 use crate::helpers::browser::Browser;
-use crate::helpers::fixtures::{fixture, id_of};
+use crate::helpers::fixtures::fixture;
 use crate::helpers::web::{PASSWORD, WebClient, set_password};
-use crate::helpers::{CLS, TestApp};
+use crate::helpers::{CLS, Reply, TestApp, field_errors};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
+use prompter::error::ErrorCode;
 use prompter::services::schedules;
+use prompter::views::registry::{SchedulePreviewView, ScheduleView};
 use reqwest::Method;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 /// A server whose schedules never fire on their own: the tests fire them at chosen instants.
 async fn app() -> TestApp {
@@ -23,13 +26,14 @@ fn preview_path(cron: &str, timezone: &str) -> String {
     format!("/api/schedules/preview?{query}")
 }
 
-fn instants(values: &Value) -> Vec<DateTime<Utc>> {
-    values
-        .as_array()
-        .unwrap_or_else(|| panic!("a list: {values}"))
-        .iter()
-        .map(|v| v.as_str().and_then(|t| t.parse().ok()).expect("an instant"))
-        .collect()
+/// What the schedule form's script reads from `/app/schedule-preview` (the web front end's
+/// own JSON, built ad hoc: no view type): the firings, or the message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormPreview {
+    ok: bool,
+    firings: Option<Vec<String>>,
+    message: Option<String>,
 }
 
 /// Asserts that each of `firings` is on `weekday` at 03:00 in `zone`.
@@ -58,28 +62,25 @@ async fn the_preview_reads_weekdays_as_unix_does() {
         ("0 3 * * Sun", Weekday::Sun),
         ("0 3 * * 6", Weekday::Sat),
     ] {
-        let (status, body) = app.get(&preview_path(cron, "Europe/Berlin")).await;
-        assert_eq!(status, 200, "{cron}: {body}");
+        let body: SchedulePreviewView = app.get(&preview_path(cron, "Europe/Berlin")).await.good();
         assert_eq!(
-            (body["cron"].as_str(), body["timezone"].as_str()),
-            (Some(cron), Some("Europe/Berlin"))
+            (body.cron.as_str(), body.timezone.as_str()),
+            (cron, "Europe/Berlin")
         );
-        all_at_three(&instants(&body["next_run_at"]), berlin, weekday);
+        all_at_three(&body.next_run_at, berlin, weekday);
         // The local times carry the zone's offset of their day.
-        for local in body["next_local"].as_array().unwrap() {
-            let t = DateTime::parse_from_rfc3339(local.as_str().unwrap()).unwrap();
-            assert_eq!((t.hour(), t.minute()), (3, 0), "{body}");
+        for local in &body.next_local {
+            let t = DateTime::parse_from_rfc3339(local).unwrap();
+            assert_eq!((t.hour(), t.minute()), (3, 0), "{body:?}");
         }
     }
     // Without a zone: UTC.
-    let (_, body) = app
+    let body: SchedulePreviewView = app
         .get("/api/schedules/preview?cron=0%203%20*%20*%20mon-fri")
-        .await;
-    assert_eq!(body["timezone"], "UTC");
-    let weekdays: Vec<Weekday> = instants(&body["next_run_at"])
-        .iter()
-        .map(|t| t.weekday())
-        .collect();
+        .await
+        .good();
+    assert_eq!(body.timezone, "UTC");
+    let weekdays: Vec<Weekday> = body.next_run_at.iter().map(|t| t.weekday()).collect();
     assert!(
         weekdays
             .iter()
@@ -118,22 +119,24 @@ async fn wrong_expressions_are_explained_field_by_field() {
             "not an IANA time zone",
         ),
     ] {
-        let (status, body) = app.get(&preview_path(cron, timezone)).await;
-        assert_eq!(status, 400, "{cron}: {body}");
-        assert_eq!(body["code"], "validation_error", "{body}");
-        assert_eq!(body["status_code"], 400, "{body}");
-        let said = body["validation_errors"][field][0].as_str().unwrap_or("");
-        assert!(said.contains(message), "{cron}: {body}");
+        // `.bad()` checks that the body's `status_code` repeats the status.
+        let error = app.get(&preview_path(cron, timezone)).await.bad();
+        assert_eq!(error.status_code, 400, "{cron}: {error:?}");
+        assert_eq!(error.code, ErrorCode::ValidationError, "{error:?}");
+        let said = field_errors(&error, field)
+            .first()
+            .map_or("", String::as_str);
+        assert!(said.contains(message), "{cron}: {error:?}");
         // Creating a schedule says the same.
         let f_body = json!({"cron": cron, "timezone": timezone, "project": 1});
-        let (_, created) = app.post("/api/prompts/1/schedules", f_body).await;
-        assert_ne!(created["validation_errors"][field][0], Value::Null);
+        let created = app.post("/api/prompts/1/schedules", f_body).await.bad();
+        assert!(!field_errors(&created, field).is_empty(), "{created:?}");
     }
-    let (status, body) = app.get("/api/schedules/preview").await;
+    let error = app.get("/api/schedules/preview").await.bad();
     assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("invalid_query")),
-        "{body}"
+        (error.status_code, error.code),
+        (400, ErrorCode::InvalidQuery),
+        "{error:?}"
     );
 }
 
@@ -142,23 +145,27 @@ async fn a_monday_schedule_fires_on_mondays_in_its_zone() {
     let app = app().await;
     let f = fixture(&app, CLS, &["I love it"]).await;
     let path = format!("/api/prompts/{}/schedules", f.prompt);
-    let (status, made) = app
+    let made: ScheduleView = app
         .post(
             &path,
             json!({"cron": "0 3 * * 1", "timezone": "Europe/Berlin", "project": f.project}),
         )
-        .await;
-    assert_eq!(status, 201, "{made}");
+        .await
+        .created();
     let berlin: Tz = "Europe/Berlin".parse().unwrap();
-    let next: DateTime<Utc> = made["next_run_at"].as_str().unwrap().parse().unwrap();
+    let next = made.next_run_at.expect("a next firing");
     let local = next.with_timezone(&berlin);
-    assert_eq!((local.weekday(), local.hour()), (Weekday::Mon, 3), "{made}");
+    assert_eq!(
+        (local.weekday(), local.hour()),
+        (Weekday::Mon, 3),
+        "{made:?}"
+    );
     // Sunday as 0, refused before, is a schedule now.
-    let (status, made) = app
+    let made: ScheduleView = app
         .post(&path, json!({"cron": "0 3 * * 0", "project": f.project}))
-        .await;
-    assert_eq!(status, 201, "{made}");
-    let next: DateTime<Utc> = made["next_run_at"].as_str().unwrap().parse().unwrap();
+        .await
+        .created();
+    let next = made.next_run_at.expect("a next firing");
     assert_eq!(next.weekday(), Weekday::Sun);
     // Its slot fires a run (the Monday schedule may be due by then too, depending on the day
     // the test runs).
@@ -169,7 +176,7 @@ async fn a_monday_schedule_fires_on_mondays_in_its_zone() {
         fired
             .iter()
             .any(|f| matches!(f, schedules::Fired::Run { schedule, slot, .. }
-            if *schedule == id_of(&made) && *slot == next)),
+            if *schedule == made.id && *slot == next)),
         "{fired:?}"
     );
 }
@@ -191,14 +198,15 @@ async fn next_firings_stored_under_the_old_reading_are_recomputed() {
     let app = app().await;
     let f = fixture(&app, CLS, &["I love it"]).await;
     let path = format!("/api/prompts/{}/schedules", f.prompt);
-    let (_, made) = app
+    let made: ScheduleView = app
         .post(
             &path,
             json!({"cron": "0 3 * * 1", "timezone": "UTC", "project": f.project}),
         )
-        .await;
-    let sid = id_of(&made);
-    let monday: DateTime<Utc> = made["next_run_at"].as_str().unwrap().parse().unwrap();
+        .await
+        .created();
+    let sid = made.id;
+    let monday = made.next_run_at.expect("a next firing");
     assert_eq!(monday.weekday(), Weekday::Mon);
     // The earlier reading put `1` on the Sunday before.
     let sunday = monday - Duration::days(1);
@@ -208,8 +216,8 @@ async fn next_firings_stored_under_the_old_reading_are_recomputed() {
     let start = sunday - Duration::hours(1);
     let moved = schedules::realign(&app.db, start).await.unwrap();
     assert_eq!(moved, 1);
-    let (_, one) = app.get(&format!("{path}/{sid}")).await;
-    assert_eq!(one["next_run_at"], made["next_run_at"]);
+    let one: ScheduleView = app.get(&format!("{path}/{sid}")).await.good();
+    assert_eq!(one.next_run_at, made.next_run_at);
     assert_eq!(schedules::realign(&app.db, start).await.unwrap(), 0);
     // A wrong slot already due does not fire: it moves to the next Monday after now.
     let past_sunday = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
@@ -219,17 +227,13 @@ async fn next_firings_stored_under_the_old_reading_are_recomputed() {
         .await
         .unwrap();
     assert!(fired.is_empty(), "{fired:?}");
-    let (_, one) = app.get(&format!("{path}/{sid}")).await;
+    let one: ScheduleView = app.get(&format!("{path}/{sid}")).await.good();
     assert_eq!(
-        one["next_run_at"]
-            .as_str()
-            .unwrap()
-            .parse::<DateTime<Utc>>()
-            .unwrap(),
-        Utc.with_ymd_and_hms(2026, 11, 30, 3, 0, 0).unwrap(),
-        "{one}"
+        one.next_run_at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 30, 3, 0, 0).unwrap()),
+        "{one:?}"
     );
-    assert_eq!(one["runs"], json!([]));
+    assert_eq!(one.runs, Vec::<i64>::new());
 }
 
 #[tokio::test]
@@ -254,26 +258,25 @@ async fn the_form_previews_the_next_firings() {
     let answer = web
         .get("/app/schedule-preview?cron=0+3+*+*+1&timezone=Europe/Berlin")
         .await;
-    let body: Value = serde_json::from_str(&answer.body).unwrap();
-    assert_eq!(body["ok"], true, "{body}");
-    let firings = body["firings"].as_array().unwrap();
+    let body: FormPreview = serde_json::from_str(&answer.body).unwrap();
+    assert!(body.ok, "{body:?}");
+    let firings = body.firings.as_ref().expect("firings");
     assert_eq!(firings.len(), 3);
     assert!(
-        firings.iter().all(|f| {
-            let f = f.as_str().unwrap();
-            f.starts_with("Mon ") && f.contains("03:00 CE")
-        }),
-        "{body}"
+        firings
+            .iter()
+            .all(|f| f.starts_with("Mon ") && f.contains("03:00 CE")),
+        "{body:?}"
     );
     let answer = web.get("/app/schedule-preview?cron=0+3+*+*+8").await;
-    let body: Value = serde_json::from_str(&answer.body).unwrap();
-    assert_eq!(body["ok"], false, "{body}");
+    let body: FormPreview = serde_json::from_str(&answer.body).unwrap();
+    assert!(!body.ok, "{body:?}");
     assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
+        body.message
+            .as_deref()
+            .expect("a message")
             .contains("0 and 7 are Sunday"),
-        "{body}"
+        "{body:?}"
     );
 
     // In a browser, the list follows what is typed.

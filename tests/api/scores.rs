@@ -6,23 +6,40 @@ use crate::helpers::fixtures::{
     Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item,
     new_version, run_on,
 };
-use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::helpers::reply::read;
+use crate::helpers::subsets::{indicator_values, task_ids, task_list};
+use crate::helpers::{CLS, NER, Reply, TestApp, choice};
+use prompter::views::evaluation::{IndicatorView, SubsetTasksView};
+use prompter::views::predictions::PredictionView;
+use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
+/// Whether a raw number (of an indicator's values) is `b`.
 fn close(a: &Value, b: f64) -> bool {
     a.as_f64().is_some_and(|a| (a - b).abs() < 1e-6)
 }
 
-/// An indicator's values (asserts 200).
+/// Whether a typed figure is `b`.
+fn near(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-6)
+}
+
+/// An indicator's values (asserts 200 and its key). The values are the indicators' JSON
+/// shapes, which have no view type: they stay raw.
 async fn indicator(app: &TestApp, run: i64, key: &str, query: &str) -> Value {
-    let (status, body) = app
-        .get(&format!(
-            "/api/inference-runs/{run}/indicators/{key}{query}"
-        ))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["key"], key);
-    body["values"].clone()
+    indicator_values(app, run, key, query).await
+}
+
+/// The `summary` of a subset-tasks page: the run and, raw, the values of the indicators of
+/// the same keys (the server builds it as JSON; no view type).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Summary {
+    model_run: i64,
+    accuracy: Value,
+    ground_truth_accuracy: Value,
+    version_comparison: Value,
 }
 
 const LABELS: [&str; 10] = [
@@ -101,16 +118,11 @@ async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
     assert_eq!(gt["confidence_level"], 0.95);
     assert_eq!(gt["interval"], "wilson");
     // The existing keys keep their shapes; the new ones are listed after them.
-    let (status, list) = app
+    let list: Vec<IndicatorView> = app
         .get(&format!("/api/inference-runs/{run1}/indicators/"))
-        .await;
-    assert_eq!(status, 200);
-    let keys: Vec<&str> = list
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|i| i["key"].as_str().expect("key"))
-        .collect();
+        .await
+        .good();
+    let keys: Vec<&str> = list.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(
         keys,
         [
@@ -127,7 +139,7 @@ async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
         ]
     );
     assert_eq!(
-        list[0]["values"],
+        list[0].values,
         json!({"accuracy": 0.6, "total_correct_predictions": 6, "total_predictions": 8,
             "total_failed_predictions": 2})
     );
@@ -195,25 +207,23 @@ async fn two_versions_on_the_same_tasks_are_compared_with_mcnemar() {
     let cmp = indicator(&app, elsewhere, "version_comparison", "").await;
     assert_eq!(cmp["comparisons"], json!([]));
     // The subset-tasks summary carries the same numbers.
-    let (status, page) = app
+    let page: SubsetTasksView = app
         .get(&format!(
             "/api/projects/{}/subset-tasks?parent_model={}&model_run={run1}",
             f.project, f.prompt
         ))
-        .await;
-    assert_eq!(status, 200, "{page}");
-    let summary = &page["summary"];
-    assert_eq!(summary["model_run"], run1);
-    assert!(close(&summary["accuracy"]["accuracy"], 0.6));
-    assert!(close(&summary["ground_truth_accuracy"]["accuracy"], 0.6));
-    assert!(close(
-        &summary["ground_truth_accuracy"]["ci_low"],
-        0.312_674
-    ));
+        .await
+        .good();
+    let summary: Summary = read(page.summary.expect("a summary"));
+    assert_eq!(summary.model_run, run1);
+    assert!(close(&summary.accuracy["accuracy"], 0.6));
+    assert!(close(&summary.ground_truth_accuracy["accuracy"], 0.6));
+    assert!(close(&summary.ground_truth_accuracy["ci_low"], 0.312_674));
     assert_eq!(
-        summary["version_comparison"]["comparisons"][0]["only_baseline_correct"],
+        summary.version_comparison["comparisons"][0]["only_baseline_correct"],
         3
     );
+    // `summary` is left out, not null: checked on the raw body.
     let (_, page) = app
         .get(&format!(
             "/api/projects/{}/subset-tasks?parent_model={}&model_run={run1}&include_summary=false",
@@ -228,7 +238,7 @@ async fn two_versions_on_the_same_tasks_are_compared_with_mcnemar() {
         ))
         .await;
     assert_field_error(status, &body, "include_summary");
-    // Without a run there is no summary.
+    // Without a run there is no summary (absent, on the raw body).
     let (_, page) = app
         .get(&format!(
             "/api/projects/{}/subset-tasks?parent_model={}",
@@ -294,20 +304,31 @@ async fn ratings_and_numbers_are_scored_by_closeness() {
     let gt = indicator(&app, run, "ground_truth_accuracy", "").await;
     assert_eq!(gt["correct"], 1);
     // Each predicted task shows its closeness in the drill-down.
-    let (_, page) = app
+    let page: SubsetTasksView = app
         .get(&format!(
             "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
             f.project, f.prompt
         ))
-        .await;
-    let list = page["results"][0]["task_result_list"]
-        .as_array()
-        .expect("tasks");
-    assert_eq!(list[0]["closeness"], json!({"stars": 1.0, "price": 1.0}));
-    assert!(close(&list[1]["closeness"]["stars"], 0.75));
-    assert!(close(&list[1]["closeness"]["price"], 0.8));
-    assert!(close(&list[1]["score"], 0.0));
-    assert!(list[2].get("closeness").is_none(), "{}", list[2]);
+        .await
+        .good();
+    let list = task_list(&page);
+    assert_eq!(
+        list[0].closeness,
+        Some(BTreeMap::from([
+            ("price".into(), 1.0),
+            ("stars".into(), 1.0)
+        ]))
+    );
+    let closeness = list[1].closeness.as_ref().expect("closeness");
+    assert!(near(closeness.get("stars").copied(), 0.75), "{closeness:?}");
+    assert!(near(closeness.get("price").copied(), 0.8), "{closeness:?}");
+    assert!(near(list[1].score, 0.0));
+    // A failed task has no `closeness` key at all (absent, not null): the raw task.
+    let raw = page.results[0]
+        .get("task_result_list")
+        .and_then(|l| l.get(2))
+        .expect("a third task");
+    assert!(raw.get("closeness").is_none(), "{raw}");
 }
 
 #[tokio::test]
@@ -341,14 +362,15 @@ async fn spans_whose_text_is_absent_are_dropped_and_counted() {
         ]),
     )
     .await;
-    let (status, preds) = app
+    let preds: Vec<PredictionView> = app
         .get(&format!("/api/predictions/?project={}", f.project))
-        .await;
-    assert_eq!(status, 200);
-    let preds = preds.as_array().expect("list");
+        .await
+        .good();
     assert_eq!(preds.len(), 2, "{preds:?}");
-    let first = preds.iter().find(|p| p["task"] == f.tasks[0]).expect("p");
-    let spans: Vec<(i64, i64)> = first["result"]
+    let first = preds.iter().find(|p| p.task == f.tasks[0]).expect("p");
+    // Label Studio regions: raw JSON.
+    let spans: Vec<(i64, i64)> = first
+        .result
         .as_array()
         .expect("regions")
         .iter()
@@ -360,24 +382,25 @@ async fn spans_whose_text_is_absent_are_dropped_and_counted() {
         })
         .collect();
     assert_eq!(spans, [(4, 7), (13, 16)]);
-    let second = preds.iter().find(|p| p["task"] == f.tasks[1]).expect("p");
-    assert_eq!(second["result"], json!([]));
+    let second = preds.iter().find(|p| p.task == f.tasks[1]).expect("p");
+    assert_eq!(second.result, json!([]));
     let dropped = indicator(&app, run, "dropped_spans", "").await;
     assert_eq!(
         dropped,
         json!({"dropped_spans": 2, "predictions_with_dropped_spans": 2})
     );
-    let (_, page) = app
+    let page: SubsetTasksView = app
         .get(&format!(
             "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
             f.project, f.prompt
         ))
-        .await;
-    let list = page["results"][0]["task_result_list"]
-        .as_array()
-        .expect("tasks");
-    assert_eq!(list[0]["prediction"]["dropped_spans"], 1);
-    assert_eq!(list[1]["prediction"]["dropped_spans"], 1);
+        .await
+        .good();
+    let dropped: Vec<Option<u64>> = task_list(&page)
+        .iter()
+        .map(|t| t.prediction.as_ref().and_then(|p| p.dropped_spans))
+        .collect();
+    assert_eq!(dropped, [Some(1), Some(1)]);
 }
 
 const PAIRWISE_TAXONOMY: &str = r#"<View>
@@ -423,26 +446,19 @@ async fn pairwise_and_taxonomy_are_scored_and_filtered_as_classes() {
     assert_eq!(report["Online / Paywall"]["support"], 1, "{report}");
     assert!(close(&report["left"]["precision"], 0.5), "{report}");
     assert!(close(&report["right"]["recall"], 0.0), "{report}");
-    let ids = |page: &Value| -> Vec<i64> {
-        page["results"][0]["task_result_list"]
-            .as_array()
-            .expect("tasks")
-            .iter()
-            .map(id_of)
-            .collect()
-    };
+    let ids = |reply: (u16, Value)| task_ids(&reply.good::<SubsetTasksView>());
     let base = format!(
         "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}",
         f.project, f.prompt
     );
-    let (_, page) = app
+    let page = app
         .get(&format!("{base}&output_class=Online%20%2F%20Paywall"))
         .await;
-    assert_eq!(ids(&page), [f.tasks[0]]);
-    let (_, page) = app
+    assert_eq!(ids(page), [f.tasks[0]]);
+    let page = app
         .get(&format!(
             "{base}&alignment_class=right&alignment_from_name=better&alignment_outcome=false_negative"
         ))
         .await;
-    assert_eq!(ids(&page), [f.tasks[1]]);
+    assert_eq!(ids(page), [f.tasks[1]]);
 }

@@ -10,6 +10,7 @@ pub mod database;
 pub mod engine;
 pub mod fixtures;
 pub mod reply;
+pub mod subsets;
 pub mod web;
 
 pub use reply::{Reply, field_errors};
