@@ -4,8 +4,8 @@
 //! version* keeps what was not changed.
 use crate::helpers::browser::Browser;
 use crate::helpers::fixtures::{connection, id_of, new_prompt};
-use crate::helpers::web::{PASSWORD, set_password};
 use crate::helpers::reply::read;
+use crate::helpers::web::{PASSWORD, set_password};
 use crate::helpers::{CLS, Reply, TestApp};
 use prompter::services::versions::{VersionChanges, derive};
 use prompter::views::versions::VersionView;

@@ -3,8 +3,8 @@
 //! projects, faults, cancel, replacement, only-missing resumes, job-level failures, and crash
 //! safety with `prompter worker` processes killed mid-run.
 use crate::helpers::engine::{
-    Setup, TEXTS, assert_exactly_once, engine_app, fake, finished_by_other_processes,
-    quick_engine, results_per_task, setup, start, version,
+    Setup, TEXTS, assert_exactly_once, engine_app, fake, finished_by_other_processes, quick_engine,
+    results_per_task, setup, start, version,
 };
 use crate::helpers::fixtures::{ground_truth, id_of, new_prompt, runs_path};
 use crate::helpers::reply::read;
@@ -118,11 +118,7 @@ async fn a_choices_run_completes_with_predictions_accuracy_and_cost() {
         .get(&format!("/api/prompts/{}/versions/{}", s.prompt, s.version))
         .await
         .good();
-    assert_eq!(
-        v.score.map(|x| (x * 1000.0).round()),
-        Some(750.0),
-        "{v:?}"
-    );
+    assert_eq!(v.score.map(|x| (x * 1000.0).round()), Some(750.0), "{v:?}");
 }
 
 #[tokio::test]
@@ -198,10 +194,7 @@ async fn faults_end_every_task_in_one_prediction_or_one_typed_failure() {
     let results = results_per_task(&app, run).await;
     assert_exactly_once(&results, &s.tasks);
     let failures: Vec<String> = results.values().flat_map(|(_, f)| f.clone()).collect();
-    assert_eq!(
-        state.total_predictions + state.total_failed_predictions,
-        60
-    );
+    assert_eq!(state.total_predictions + state.total_failed_predictions, 60);
     assert_eq!(state.total_failed_predictions as usize, failures.len());
     for kind in &failures {
         assert!(

@@ -557,7 +557,10 @@ async fn invalid_input_answers_400_naming_the_field() {
         "endpoint",
     );
     for (body, field) in &cases {
-        bad_field(app.patch(&format!("{BASE}{id}/"), body.clone()).await, field);
+        bad_field(
+            app.patch(&format!("{BASE}{id}/"), body.clone()).await,
+            field,
+        );
     }
     let (status, ok) = app
         .patch(

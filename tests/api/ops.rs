@@ -39,7 +39,11 @@ async fn health_ready_and_the_root() {
         .await
         .with_status(503);
     assert!(
-        ready.detail.as_deref().unwrap_or_default().contains("migrate up"),
+        ready
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("migrate up"),
         "{ready:?}"
     );
 }

@@ -73,10 +73,7 @@ async fn a_model_without_a_price_costs_null_with_a_note_not_zero() {
     s.version = priced;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state: RunView = read(finished(&app, &s, run).await);
-    assert!(
-        state.total_cost_usd.is_some_and(|c| c > 0.0),
-        "{state:?}"
-    );
+    assert!(state.total_cost_usd.is_some_and(|c| c > 0.0), "{state:?}");
 }
 
 #[tokio::test]
@@ -134,7 +131,11 @@ async fn an_active_run_shows_what_it_is_retrying() {
     assert_eq!(seen.status, RunStatus::InProgress, "{seen:?}");
     assert!(retry.waiting >= 1, "{seen:?}");
     assert!(retry.retried >= 1, "{seen:?}");
-    assert_eq!(retry.last_error_type, FailureKind::ProviderError, "{seen:?}");
+    assert_eq!(
+        retry.last_error_type,
+        FailureKind::ProviderError,
+        "{seen:?}"
+    );
     let _: CancelView = app
         .post(
             &format!("{}/{run}/cancel", runs_path(s.prompt, s.version)),

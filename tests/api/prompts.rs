@@ -397,10 +397,7 @@ async fn list_shows_projects_counts_and_best_score() {
     assert_eq!(sentiment.versions_count, 2);
     assert_eq!(sentiment.runs_count, 3);
     assert_eq!(sentiment.best_score, Some(1.0));
-    let bare = items
-        .iter()
-        .find(|p| p.prompt.id == bare)
-        .expect("listed");
+    let bare = items.iter().find(|p| p.prompt.id == bare).expect("listed");
     assert_eq!(bare.versions_count, 0);
     assert_eq!(bare.runs_count, 0);
     assert_eq!(bare.best_score, None);
@@ -691,10 +688,17 @@ async fn compatible_projects_follow_the_control_type() {
     assert_eq!(sorted(&body), vec![cls, image, html]);
     // The typed read checks each has a title and a label config (strings).
     assert!(!body.results.is_empty());
-    let body = compatible(&app, "/api/prompts/compatible-projects?project_type=TextClassification").await;
+    let body = compatible(
+        &app,
+        "/api/prompts/compatible-projects?project_type=TextClassification",
+    )
+    .await;
     assert_eq!(sorted(&body), vec![cls, image, html]);
-    let body =
-        compatible(&app, "/api/prompts/compatible-projects?project_type=NamedEntityRecognition").await;
+    let body = compatible(
+        &app,
+        "/api/prompts/compatible-projects?project_type=NamedEntityRecognition",
+    )
+    .await;
     assert_eq!(sorted(&body), vec![ner]);
     assert!(!sorted(&body).contains(&mixed) && !sorted(&body).contains(&image));
     // Annotations are not required; filters and pagination apply.

@@ -3,8 +3,8 @@
 //! run, only_missing_predictions, list filters and order, cancel, the work slices, roles and
 //! organizations.
 use crate::helpers::fixtures::{
-    batch, fixture, ground_truth, id_of, item, new_prompt, new_version, predictions_of_run,
-    run_on, runs_path, total_predictions,
+    batch, fixture, ground_truth, id_of, item, new_prompt, new_version, predictions_of_run, run_on,
+    runs_path, total_predictions,
 };
 use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
 use entity::enums::{RunStatus, Subset};
@@ -157,10 +157,7 @@ async fn create_for_each_subset_counts_its_tasks() {
     .await;
     assert_eq!(sample.total_tasks, 3);
     assert_eq!(sample.sample_subset_size, Some(3));
-    assert_eq!(
-        slice_task_ids(&app, sample.id).await,
-        f.tasks[..3].to_vec()
-    );
+    assert_eq!(slice_task_ids(&app, sample.id).await, f.tasks[..3].to_vec());
     // The default sample size (20) covers all five tasks here.
     let sample = new_run(
         &app,
@@ -198,10 +195,7 @@ async fn sample_defaults_to_twenty_tasks() {
     .await;
     assert_eq!(run.total_tasks, 20);
     assert_eq!(run.sample_subset_size, Some(20));
-    assert_eq!(
-        slice_task_ids(&app, run.id).await,
-        f.tasks[..20].to_vec()
-    );
+    assert_eq!(slice_task_ids(&app, run.id).await, f.tasks[..20].to_vec());
     let run = new_run(
         &app,
         f.prompt,

@@ -479,10 +479,7 @@ async fn delete_removes_only_its_runs_predictions() {
     assert_eq!(left.len(), 2);
     assert!(left.contains(&by_hand));
     assert_eq!(total_predictions(&app, f.tasks[0]).await, 2);
-    let p: PromptDetailView = app
-        .get(&format!("/api/prompts/{}/", f.prompt))
-        .await
-        .good();
+    let p: PromptDetailView = app.get(&format!("/api/prompts/{}/", f.prompt)).await.good();
     assert_eq!(p.versions_count, 1);
     assert_eq!(p.runs_count, 1);
     let (status, _) = app.delete(&version_path(f.prompt, f.version)).await;
