@@ -4,9 +4,11 @@
 //! version* keeps what was not changed.
 use crate::helpers::browser::Browser;
 use crate::helpers::fixtures::{connection, id_of, new_prompt};
+use crate::helpers::reply::read;
 use crate::helpers::web::{PASSWORD, set_password};
-use crate::helpers::{CLS, TestApp};
+use crate::helpers::{CLS, Reply, TestApp};
 use prompter::services::versions::{VersionChanges, derive};
+use prompter::views::versions::VersionView;
 use serde_json::{Value, json};
 
 /// A prompt on a fresh project; returns (prompt, connection).
@@ -26,9 +28,8 @@ async fn prompt_and_connection(app: &TestApp) -> (i64, i64) {
 /// A two-step pipeline version carrying every parameter a version has: few-shot count, model
 /// parameters with top P, seed, reasoning effort and extra ones, and a first step with its
 /// own connection, model, parameters and answers. Returns its view.
-async fn pipeline_with_everything(app: &TestApp, prompt: i64, connection: i64) -> Value {
-    let (status, body) = app
-        .post(
+async fn pipeline_with_everything(app: &TestApp, prompt: i64, connection: i64) -> VersionView {
+    app.post(
             &format!("/api/prompts/{prompt}/versions"),
             json!({"title": "full", "provider": "OpenAI", "provider_model_id": "gpt-4o-mini",
                 "model_provider_connection": connection, "max_few_shot_examples": 3,
@@ -40,15 +41,15 @@ async fn pipeline_with_everything(app: &TestApp, prompt: i64, connection: i64) -
                      "model_params": {"temperature": 0.5, "seed": 11, "extra": {"stop": ["END"]}}},
                     {"name": "classify", "prompt": "Classify: {summarize.summary} ({summarize.tone})"}
                 ]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
+    )
+    .await
+    .created()
 }
 
-/// A version's view without what a new version has of its own.
-fn kept(view: &Value) -> Value {
-    let mut view = view.clone();
+/// A version's view without what a new version has of its own, as JSON: every other field is
+/// compared at once, so one that does not carry over fails whichever it is.
+fn kept(view: &VersionView) -> Value {
+    let mut view = json!(view);
     let fields = view.as_object_mut().expect("a version");
     for own in ["id", "title", "created_at", "updated_at", "score"] {
         fields.remove(own);
@@ -56,12 +57,20 @@ fn kept(view: &Value) -> Value {
     view
 }
 
-async fn version(app: &TestApp, prompt: i64, id: i64) -> Value {
-    let (status, body) = app
-        .get(&format!("/api/prompts/{prompt}/versions/{id}"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
+/// A copy of a view, to change as expected (views are not `Clone`).
+fn copy(view: &VersionView) -> VersionView {
+    read(json!(view))
+}
+
+/// The steps of a pipeline version.
+fn steps_of(view: &mut VersionView) -> &mut Vec<prompter::views::versions::Step> {
+    view.steps.as_mut().expect("a pipeline's steps")
+}
+
+async fn version(app: &TestApp, prompt: i64, id: i64) -> VersionView {
+    app.get(&format!("/api/prompts/{prompt}/versions/{id}"))
+        .await
+        .good()
 }
 
 #[tokio::test]
@@ -69,7 +78,7 @@ async fn a_derived_version_keeps_every_field_and_applies_its_changes() {
     let app = TestApp::spawn().await;
     let (prompt, c) = prompt_and_connection(&app).await;
     let source = pipeline_with_everything(&app, prompt, c).await;
-    let source_id = id_of(&source);
+    let source_id = source.id;
     let caller = prompter::auth::authenticate(&app.db, &app.token)
         .await
         .expect("caller");
@@ -88,21 +97,24 @@ async fn a_derived_version_keeps_every_field_and_applies_its_changes() {
     )
     .await
     .expect("derived");
-    let got = version(&app, prompt, derived.id).await;
-    assert_eq!(got["title"], "v2", "the default name");
-    assert_eq!(got["prompt"], text);
-    assert_eq!(got["steps"][1]["prompt"], text);
-    let mut expected = kept(&source);
-    expected["prompt"] = json!(text);
-    expected["steps"][1]["prompt"] = json!(text);
-    assert_eq!(kept(&got), expected);
+    let mut got = version(&app, prompt, derived.id).await;
+    assert_eq!(got.title, "v2", "the default name");
+    assert_eq!(got.prompt, text);
+    assert_eq!(steps_of(&mut got)[1].prompt, text);
+    let mut expected = copy(&source);
+    expected.prompt = text.into();
+    steps_of(&mut expected)[1].prompt = text.into();
+    assert_eq!(kept(&got), kept(&expected));
 
     // Changes apply, and what they do not name stays.
-    let mut steps = source["steps"].clone();
-    steps[0]["prompt"] = json!("Summarize briefly: {text}");
-    steps[0]["output_fields"] = json!(["summary", "tone", "topic"]);
-    let params = json!({"temperature": 0.9, "max_tokens": 300, "top_p": 0.9, "seed": 7,
-        "reasoning_effort": "high", "extra": {"presence_penalty": 0.5}});
+    let mut steps = source.steps.clone().expect("a pipeline's steps");
+    steps[0].prompt = "Summarize briefly: {text}".into();
+    steps[0].output_fields = Some(vec!["summary".into(), "tone".into(), "topic".into()]);
+    let params: prompter::llm::ModelParams = serde_json::from_value(
+        json!({"temperature": 0.9, "max_tokens": 300, "top_p": 0.9, "seed": 7,
+            "reasoning_effort": "high", "extra": {"presence_penalty": 0.5}}),
+    )
+    .expect("params");
     let tuned = derive(
         &app.db,
         &caller,
@@ -111,22 +123,20 @@ async fn a_derived_version_keeps_every_field_and_applies_its_changes() {
         VersionChanges {
             title: Some("tuned".into()),
             max_few_shot_examples: Some(Some(5)),
-            model_params: Some(Some(
-                serde_json::from_value(params.clone()).expect("params"),
-            )),
-            steps: Some(Some(serde_json::from_value(steps.clone()).expect("steps"))),
+            model_params: Some(Some(params.clone())),
+            steps: Some(Some(steps.clone())),
             ..Default::default()
         },
     )
     .await
     .expect("tuned");
     let got = version(&app, prompt, tuned.id).await;
-    let mut expected = kept(&source);
-    expected["max_few_shot_examples"] = json!(5);
-    expected["model_params"] = params;
-    expected["steps"] = steps;
-    assert_eq!(kept(&got), expected);
-    assert_eq!(got["title"], "tuned");
+    let mut expected = copy(&source);
+    expected.max_few_shot_examples = Some(5);
+    expected.model_params = params;
+    expected.steps = Some(steps);
+    assert_eq!(kept(&got), kept(&expected));
+    assert_eq!(got.title, "tuned");
 
     // The derived version is checked as a new one is: a field no project has, a step's
     // answer that does not exist, a taken name; nothing is written.
@@ -160,8 +170,11 @@ async fn a_derived_version_keeps_every_field_and_applies_its_changes() {
             other => panic!("expected a validation error on {field}, got {other:?}"),
         }
     }
-    let (_, all) = app.get(&format!("/api/prompts/{prompt}/versions")).await;
-    assert_eq!(all.as_array().map(Vec::len), Some(3), "{all}");
+    let all: Vec<VersionView> = app
+        .get(&format!("/api/prompts/{prompt}/versions"))
+        .await
+        .good();
+    assert_eq!(all.len(), 3, "{all:?}");
 
     // Another organization's caller does not see the source.
     let other = prompter::auth::authenticate(&app.db, &app.other_token)
@@ -186,7 +199,7 @@ async fn the_editor_shows_every_parameter_and_save_as_new_version_keeps_them() {
     let app = TestApp::spawn().await;
     let (prompt, c) = prompt_and_connection(&app).await;
     let source = pipeline_with_everything(&app, prompt, c).await;
-    let source_id = id_of(&source);
+    let source_id = source.id;
     set_password(&app, "admin@example.com").await;
     let Some(b) = Browser::start().await else {
         return;
@@ -262,19 +275,27 @@ async fn the_editor_shows_every_parameter_and_save_as_new_version_keeps_them() {
         .await;
 
     // Through the API: the edits applied, nothing else was lost.
-    let (_, all) = app.get(&format!("/api/prompts/{prompt}/versions")).await;
+    let all: Vec<VersionView> = app
+        .get(&format!("/api/prompts/{prompt}/versions"))
+        .await
+        .good();
     let edited = all
-        .as_array()
-        .and_then(|a| a.iter().find(|v| v["title"] == "edited"))
-        .cloned()
+        .iter()
+        .find(|v| v.title == "edited")
         .expect("the edited version");
-    let mut expected = kept(&source);
-    expected["model_params"]["temperature"] = json!(0.3);
-    expected["model_params"]["extra"]["frequency_penalty"] = json!(0.25);
-    expected["steps"][0]["prompt"] = json!("Summarize in one line: {text}");
-    assert_eq!(kept(&edited), expected);
-    let (_, unchanged) = app
-        .get(&format!("/api/prompts/{prompt}/versions/{source_id}"))
-        .await;
-    assert_eq!(unchanged, source, "the source version changed");
+    let mut expected = copy(&source);
+    expected.model_params.temperature = Some(0.3);
+    expected
+        .model_params
+        .extra
+        .get_or_insert_default()
+        .insert("frequency_penalty".into(), json!(0.25));
+    steps_of(&mut expected)[0].prompt = "Summarize in one line: {text}".into();
+    assert_eq!(kept(edited), kept(&expected));
+    let unchanged = version(&app, prompt, source_id).await;
+    assert_eq!(
+        json!(unchanged),
+        json!(source),
+        "the source version changed"
+    );
 }

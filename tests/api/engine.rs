@@ -3,17 +3,54 @@
 //! projects, faults, cancel, replacement, only-missing resumes, job-level failures, and crash
 //! safety with `prompter worker` processes killed mid-run.
 use crate::helpers::engine::{
-    TEXTS, assert_exactly_once, engine_app, fake, finished, finished_by_other_processes,
-    quick_engine, results_per_task, setup, start, version,
+    Setup, TEXTS, assert_exactly_once, engine_app, fake, finished_by_other_processes, quick_engine,
+    results_per_task, setup, start, version,
 };
-use crate::helpers::fixtures::{ground_truth, id_of, new_prompt, run_state, runs_path};
-use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::helpers::fixtures::{ground_truth, id_of, new_prompt, runs_path};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, NER, Reply, TestApp, choice, field_errors};
+use entity::enums::{FailureKind, RunStatus};
 use entity::prediction;
 use prompter::fake_llm::FakeLlmConfig;
+use prompter::views::evaluation::SubsetTasksView;
+use prompter::views::live::LiveView;
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::predictions::PredictionView;
+use prompter::views::runs::{CancelView, RunView};
+use prompter::views::versions::VersionView;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// The run `run` of the setup's version as the run list shows it.
+async fn run_state(app: &TestApp, prompt: i64, version: i64, run: i64) -> RunView {
+    read(crate::helpers::fixtures::run_state(app, prompt, version, run).await)
+}
+
+/// Waits for the engine to be idle and reads the run (see [`engine::finished`]).
+///
+/// [`engine::finished`]: crate::helpers::engine::finished
+async fn finished(app: &TestApp, s: &Setup, run: i64) -> RunView {
+    read(crate::helpers::engine::finished(app, s, run).await)
+}
+
+/// The choices of the first region of a Label Studio result (raw: the regions are Label
+/// Studio's result format, checked as it is on the wire).
+fn first_choices(result: &[Value]) -> &Value {
+    &result[0]["value"]["choices"]
+}
+
+/// Reads a 400 whose error names `field`.
+#[track_caller]
+fn bad_field(reply: (u16, Value), field: &str) {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
+}
 
 #[tokio::test]
 async fn a_choices_run_completes_with_predictions_accuracy_and_cost() {
@@ -38,36 +75,26 @@ async fn a_choices_run_completes_with_predictions_accuracy_and_cost() {
     }
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Completed", "{state}");
-    assert_eq!(state["total_tasks"], 6);
-    assert_eq!(state["total_predictions"], 6);
-    assert_eq!(state["total_failed_predictions"], 0);
-    assert!(state["completed_at"].is_string());
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert_eq!(state.total_tasks, 6);
+    assert_eq!(state.total_predictions, 6);
+    assert_eq!(state.total_failed_predictions, 0);
+    assert!(state.completed_at.is_some());
     // Four ground-truth tasks, three answered as annotated.
-    assert_eq!(state["total_correct_predictions"], 3);
+    assert_eq!(state.total_correct_predictions, 3);
     // Cost is the run's tokens at gpt-4o-mini's prices.
-    let (p, c) = (
-        state["prompt_tokens"].as_f64().expect("prompt tokens"),
-        state["completion_tokens"]
-            .as_f64()
-            .expect("completion tokens"),
-    );
+    let (p, c) = (state.prompt_tokens as f64, state.completion_tokens as f64);
     assert!(p > 0.0 && c > 0.0);
     let expected = (p * 0.15 + c * 0.60) / 1e6;
-    let cost = state["total_cost_usd"].as_f64().expect("cost");
+    let cost = state.total_cost_usd.expect("cost");
     assert!((cost - expected).abs() < 1e-9, "{cost} vs {expected}");
     assert_eq!(llm.stats().ok, 6);
     // Each prediction carries the keyword answer, the run and the label.
-    let (status, preds) = app
+    let preds: Vec<PredictionView> = app
         .get(&format!("/api/predictions/?project={}", s.project))
-        .await;
-    assert_eq!(status, 200);
-    let by_task: HashMap<i64, Value> = preds
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|p| (p["task"].as_i64().expect("task"), p.clone()))
-        .collect();
+        .await
+        .good();
+    let by_task: HashMap<i64, PredictionView> = preds.into_iter().map(|p| (p.task, p)).collect();
     for (i, want) in [
         "Positive", "Negative", "Positive", "Negative", "Positive", "Negative",
     ]
@@ -75,25 +102,23 @@ async fn a_choices_run_completes_with_predictions_accuracy_and_cost() {
     .enumerate()
     {
         let p = &by_task[&s.tasks[i]];
-        assert_eq!(p["model_run"], run);
-        assert_eq!(p["model_version"], "Engine__v1");
-        assert_eq!(p["score"], 1.0);
-        assert_eq!(p["result"][0]["value"]["choices"], json!([want]), "{p}");
-        assert_eq!(p["result"][0]["from_name"], "sentiment");
+        assert_eq!(p.model_run, Some(run));
+        assert_eq!(p.model_version, "Engine__v1");
+        assert_eq!(p.score, Some(1.0));
+        let regions = p.result.as_array().expect("regions");
+        assert_eq!(first_choices(regions), &json!([want]), "{p:?}");
+        assert_eq!(regions[0]["from_name"], "sentiment");
     }
     // A HasGT run scores the version: three of four right.
     let scored = start(&app, &s, json!({"project_subset": "HasGT"})).await;
     let state = finished(&app, &s, scored).await;
-    assert_eq!(state["total_tasks"], 4);
-    assert_eq!(state["total_correct_predictions"], 3);
-    let (_, v) = app
+    assert_eq!(state.total_tasks, 4);
+    assert_eq!(state.total_correct_predictions, 3);
+    let v: VersionView = app
         .get(&format!("/api/prompts/{}/versions/{}", s.prompt, s.version))
-        .await;
-    assert_eq!(
-        v["score"].as_f64().map(|x| (x * 1000.0).round()),
-        Some(750.0),
-        "{v}"
-    );
+        .await
+        .good();
+    assert_eq!(v.score.map(|x| (x * 1000.0).round()), Some(750.0), "{v:?}");
 }
 
 #[tokio::test]
@@ -107,12 +132,14 @@ async fn a_ner_run_locates_spans() {
     let s = setup(&app, &llm, NER, &texts, "Find the entities. Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Completed", "{state}");
-    assert_eq!(state["total_predictions"], 2);
-    let (_, preds) = app
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert_eq!(state.total_predictions, 2);
+    let preds: Vec<PredictionView> = app
         .get(&format!("/api/predictions/?task={}", s.tasks[0]))
-        .await;
-    let regions = preds[0]["result"].as_array().expect("regions").clone();
+        .await
+        .good();
+    // The regions are Label Studio's result format, checked raw.
+    let regions = preds[0].result.as_array().expect("regions").clone();
     let spans: Vec<(i64, i64, String)> = regions
         .iter()
         .map(|r| {
@@ -163,21 +190,12 @@ async fn faults_end_every_task_in_one_prediction_or_one_typed_failure() {
     let s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
     let results = results_per_task(&app, run).await;
     assert_exactly_once(&results, &s.tasks);
     let failures: Vec<String> = results.values().flat_map(|(_, f)| f.clone()).collect();
-    assert_eq!(
-        state["total_predictions"].as_u64().expect("predictions") as usize
-            + state["total_failed_predictions"].as_u64().expect("failed") as usize,
-        60
-    );
-    assert_eq!(
-        state["total_failed_predictions"]
-            .as_u64()
-            .map(|n| n as usize),
-        Some(failures.len())
-    );
+    assert_eq!(state.total_predictions + state.total_failed_predictions, 60);
+    assert_eq!(state.total_failed_predictions as usize, failures.len());
     for kind in &failures {
         assert!(
             ["ProviderError", "Timeout", "InvalidOutput"].contains(&kind.as_str()),
@@ -214,22 +232,22 @@ async fn cancel_stops_new_calls() {
     // Wait for the first results, then cancel (a state midway: polled, the hook waits for the
     // end).
     for _ in 0..200 {
-        if run_state(&app, s.prompt, s.version, run).await["total_predictions"]
-            .as_i64()
-            .unwrap_or(0)
+        if run_state(&app, s.prompt, s.version, run)
+            .await
+            .total_predictions
             > 0
         {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (status, body) = app
+    let _: CancelView = app
         .post(
             &format!("{}/{run}/cancel", runs_path(s.prompt, s.version)),
             json!({}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
+        .await
+        .good();
     // The watcher notices within half a second; calls in flight are dropped and the slices
     // given back: the engine goes idle.
     app.engine_idle().await;
@@ -243,9 +261,9 @@ async fn cancel_stops_new_calls() {
         "no call after the cancel settled"
     );
     let state = run_state(&app, s.prompt, s.version, run).await;
-    assert_eq!(state["status"], "Canceled");
-    let done = state["total_predictions"].as_i64().expect("predictions");
-    assert!(done > 0 && done < 40, "{state}");
+    assert_eq!(state.status, RunStatus::Canceled);
+    let done = state.total_predictions;
+    assert!(done > 0 && done < 40, "{state:?}");
 }
 
 #[tokio::test]
@@ -256,11 +274,11 @@ async fn a_new_run_replaces_the_previous_one_and_only_missing_resumes() {
     ground_truth(&app, s.tasks[0], choice("Positive")).await;
     ground_truth(&app, s.tasks[1], choice("Negative")).await;
     let first = start(&app, &s, json!({"project_subset": "HasGT"})).await;
-    assert_eq!(finished(&app, &s, first).await["total_predictions"], 2);
+    assert_eq!(finished(&app, &s, first).await.total_predictions, 2);
     // The same subset again: the first run and its predictions are replaced.
     let second = start(&app, &s, json!({"project_subset": "HasGT"})).await;
     let state = finished(&app, &s, second).await;
-    assert_eq!(state["total_correct_predictions"], 2);
+    assert_eq!(state.total_correct_predictions, 2);
     assert!(results_per_task(&app, first).await.is_empty());
     assert_eq!(llm.stats().ok, 4);
     // All tasks, only those without a prediction of this version: four more calls.
@@ -271,8 +289,8 @@ async fn a_new_run_replaces_the_previous_one_and_only_missing_resumes() {
     )
     .await;
     let state = finished(&app, &s, rest).await;
-    assert_eq!(state["total_tasks"], 4, "{state}");
-    assert_eq!(state["status"], "Completed");
+    assert_eq!(state.total_tasks, 4, "{state:?}");
+    assert_eq!(state.status, RunStatus::Completed);
     assert_eq!(llm.stats().ok, 8);
     assert_exactly_once(&results_per_task(&app, rest).await, &s.tasks[2..]);
     // The HasGT run is kept.
@@ -291,14 +309,14 @@ async fn ten_simultaneous_run_creations_leave_one_run_and_one_prediction_per_tas
     let body = json!({"project": s.project, "project_subset": "All"});
     let created =
         futures_util::future::join_all((0..10).map(|_| app.post(&path, body.clone()))).await;
-    for (status, run) in &created {
-        assert_eq!(*status, 201, "{run}");
+    for reply in created {
+        let _: RunView = reply.created();
     }
-    let runs = crate::helpers::fixtures::runs_of(&app, s.prompt, s.version).await;
+    let runs: Vec<RunView> = app.get(&path).await.good();
     assert_eq!(runs.len(), 1, "one run survives: {runs:?}");
-    let survivor = id_of(&runs[0]);
+    let survivor = runs[0].id;
     let state = finished(&app, &s, survivor).await;
-    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
     assert_exactly_once(&results_per_task(&app, survivor).await, &s.tasks);
     let predicted: Vec<i64> = prediction::Entity::find()
         .select_only()
@@ -322,15 +340,15 @@ async fn refused_credentials_fail_the_run_at_once() {
     let s = setup(&app, &llm, CLS, &TEXTS, "Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Failed", "{state}");
-    let message = state["error_message"].as_str().expect("message");
+    assert_eq!(state.status, RunStatus::Failed, "{state:?}");
+    let message = state.error_message.as_deref().expect("message");
     assert!(message.contains("refused the credentials"), "{message}");
     assert!(
         !message.contains("fake-key"),
         "the key never shows: {message}"
     );
-    assert!(state["completed_at"].is_string());
-    assert_eq!(state["total_failed_predictions"], 0, "no failure per task");
+    assert!(state.completed_at.is_some());
+    assert_eq!(state.total_failed_predictions, 0, "no failure per task");
     assert!(llm.stats().unauthorized <= 16, "{:?}", llm.stats());
 }
 
@@ -352,24 +370,25 @@ async fn a_missing_field_is_a_failure_that_names_it() {
     .await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Completed", "{state}");
-    let (_, tasks) = app
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    let tasks: SubsetTasksView = app
         .get(&format!(
             "/api/projects/{}/subset-tasks?parent_model={}&model_run={run}&project_subset=All",
             s.project, s.prompt
         ))
-        .await;
-    let errors: Vec<String> = tasks["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
+        .await
+        .good();
+    // The task result list is untyped in the view (the SDK's nesting, built as JSON).
+    let errors: Vec<String> = tasks
+        .results
+        .iter()
         .map(|t| t["task_result_list"][0]["error"].to_string())
         .collect();
     assert!(
         errors
             .iter()
             .any(|e| e.contains("MissingField") && e.contains("source")),
-        "{tasks}"
+        "{tasks:?}"
     );
     assert_eq!(llm.stats().requests, 1);
 }
@@ -378,26 +397,27 @@ async fn a_missing_field_is_a_failure_that_names_it() {
 async fn versions_of_unsupported_providers_are_refused() {
     let app = TestApp::spawn().await;
     let prompt = id_of(&new_prompt(&app, json!({"title": "p"})).await);
-    let (status, body) = app
+    let connection: ModelProviderConnectionView = app
         .post(
             "/api/model-provider-connections/",
             json!({"provider": "VertexAI", "google_project_id": "p"}),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = app
+        .await
+        .created();
+    let error = app
         .post(
             &format!("/api/prompts/{prompt}/versions"),
             json!({"title": "v", "prompt": "{text}", "provider_model_id": "gemini-2.5-pro",
-                   "provider": "VertexAI", "model_provider_connection": id_of(&body)}),
+                   "provider": "VertexAI", "model_provider_connection": connection.id}),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
+        .await
+        .bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
     assert!(
-        body["validation_errors"]["provider"][0]
-            .as_str()
+        field_errors(&error, "provider")
+            .first()
             .is_some_and(|m| m.contains("not supported")),
-        "{body}"
+        "{error:?}"
     );
 }
 
@@ -424,9 +444,9 @@ async fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
     let mut first = worker_process(&app, 8);
     // Another process does the work: polled (the idle hook sees only this process's engine).
     for _ in 0..600 {
-        let done = run_state(&app, s.prompt, s.version, run).await["total_predictions"]
-            .as_i64()
-            .unwrap_or(0);
+        let done = run_state(&app, s.prompt, s.version, run)
+            .await
+            .total_predictions;
         if done >= 40 {
             break;
         }
@@ -436,16 +456,16 @@ async fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
     let _ = first.wait();
     let partial = run_state(&app, s.prompt, s.version, run).await;
     assert!(
-        partial["total_predictions"].as_i64().unwrap_or(0) < 250,
-        "killed mid-run: {partial}"
+        partial.total_predictions < 250,
+        "killed mid-run: {partial:?}"
     );
     let mut second = worker_process(&app, 8);
-    let state = finished_by_other_processes(&app, &s, run).await;
+    let state: RunView = read(finished_by_other_processes(&app, &s, run).await);
     let _ = second.kill();
     let _ = second.wait();
-    assert_eq!(state["status"], "Completed", "{state}");
-    assert_eq!(state["total_predictions"], 250);
-    assert_eq!(state["total_failed_predictions"], 0);
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert_eq!(state.total_predictions, 250);
+    assert_eq!(state.total_failed_predictions, 0);
     assert_exactly_once(&results_per_task(&app, run).await, &s.tasks);
 }
 
@@ -463,12 +483,12 @@ async fn two_workers_never_process_a_task_twice() {
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let mut a = worker_process(&app, 8);
     let mut b = worker_process(&app, 8);
-    let state = finished_by_other_processes(&app, &s, run).await;
+    let state: RunView = read(finished_by_other_processes(&app, &s, run).await);
     for w in [&mut a, &mut b] {
         let _ = w.kill();
         let _ = w.wait();
     }
-    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
     assert_exactly_once(&results_per_task(&app, run).await, &s.tasks);
     // One call per task: no task was sent by both workers.
     assert_eq!(llm.stats().requests, 400);
@@ -480,45 +500,37 @@ async fn live_predictions_answer_at_once_and_store_nothing() {
     let app = TestApp::spawn_with(|c| c.engine.workers = 0).await;
     let s = setup(&app, &llm, CLS, &TEXTS[..2], "Text: {text}").await;
     let path = format!("/api/prompts/{}/versions/{}/predict", s.prompt, s.version);
-    let (status, body) = app
+    let body: LiveView = app
         .post(
             &path,
             json!({"project": s.project, "task_ids": [s.tasks[1], s.tasks[0]]}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["model_version"], "Engine__v1");
-    let results = body["results"].as_array().expect("results");
-    assert_eq!(results[0]["task"], s.tasks[1]);
-    assert_eq!(
-        results[0]["result"][0]["value"]["choices"],
-        json!(["Negative"])
-    );
-    assert_eq!(
-        results[1]["result"][0]["value"]["choices"],
-        json!(["Positive"])
-    );
-    assert_eq!(results[1]["score"], 1.0);
-    assert!(results[1]["prompt_tokens"].as_i64().unwrap_or(0) > 0);
-    assert!(results[1]["error_type"].is_null());
-    let (_, preds) = app
+        .await
+        .good();
+    assert_eq!(body.model_version, "Engine__v1");
+    let results = &body.results;
+    assert_eq!(results[0].task, s.tasks[1]);
+    assert_eq!(first_choices(&results[0].result), &json!(["Negative"]));
+    assert_eq!(first_choices(&results[1].result), &json!(["Positive"]));
+    assert_eq!(results[1].score, Some(1.0));
+    assert!(results[1].prompt_tokens.unwrap_or(0) > 0);
+    assert!(results[1].error_type.is_none());
+    let preds: Vec<PredictionView> = app
         .get(&format!("/api/predictions/?project={}", s.project))
-        .await;
-    assert_eq!(preds, json!([]), "nothing stored");
+        .await
+        .good();
+    assert!(preds.is_empty(), "nothing stored: {preds:?}");
     // Inline data, and a task missing the prompt's field.
-    let (status, body) = app
+    let body: LiveView = app
         .post(
             &path,
             json!({"project": s.project, "tasks": [{"data": {"text": "so good"}}, {"data": {"other": 1}}]}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["results"][0]["result"][0]["value"]["choices"],
-        json!(["Positive"])
-    );
-    assert_eq!(body["results"][1]["error_type"], "MissingField");
-    assert_eq!(body["results"][1]["result"], json!([]));
+        .await
+        .good();
+    assert_eq!(first_choices(&body.results[0].result), &json!(["Positive"]));
+    assert_eq!(body.results[1].error_type, Some(FailureKind::MissingField));
+    assert!(body.results[1].result.is_empty());
 }
 
 #[tokio::test]
@@ -547,16 +559,16 @@ async fn live_predictions_check_their_input() {
         ),
         (json!({"project": 999_999, "task_ids": [1]}), "project"),
     ] {
-        let (status, answer) = app.post(&path, body.clone()).await;
-        crate::helpers::fixtures::assert_field_error(status, &answer, field);
+        bad_field(app.post(&path, body.clone()).await, field);
     }
     let too_many: Vec<Value> = (0..101)
         .map(|i| json!({"data": {"text": i.to_string()}}))
         .collect();
-    let (status, answer) = app
-        .post(&path, json!({"project": s.project, "tasks": too_many}))
-        .await;
-    crate::helpers::fixtures::assert_field_error(status, &answer, "tasks");
+    bad_field(
+        app.post(&path, json!({"project": s.project, "tasks": too_many}))
+            .await,
+        "tasks",
+    );
     // Other organizations see no such version; annotators may not spend on calls.
     let body = json!({"project": s.project, "task_ids": [s.tasks[0]]});
     let (status, _) = app
@@ -653,13 +665,14 @@ async fn few_shot_examples_come_from_other_tasks_ground_truth() {
     ground_truth(&app, s.tasks[0], choice("Positive")).await;
     ground_truth(&app, s.tasks[1], choice("Negative")).await;
     ground_truth(&app, s.tasks[2], choice("Positive")).await;
-    let (status, body) = app
+    let patched: VersionView = app
         .patch(
             &format!("/api/prompts/{}/versions/{}", s.prompt, s.version),
             json!({"max_few_shot_examples": 2}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
+        .await
+        .good();
+    assert_eq!(patched.max_few_shot_examples, Some(2));
     let engine = Engine::new(
         app.db.clone(),
         prompter::crypto::Secrets::from_secret("integration-test-secret-key").expect("secret"),
@@ -732,23 +745,18 @@ async fn calls_in_flight_at_cancel_store_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (status, body) = app
+    let body: CancelView = app
         .post(
             &format!("{}/{run}/cancel", runs_path(s.prompt, s.version)),
             json!({}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("0 predictions kept")),
-        "{body}"
-    );
+        .await
+        .good();
+    assert!(body.detail.contains("0 predictions kept"), "{body:?}");
     // The calls in flight answer after the cancel: their results are dropped.
     app.engine_idle().await;
     let state = run_state(&app, s.prompt, s.version, run).await;
-    assert_eq!(state["status"], "Canceled");
-    assert_eq!(state["total_predictions"], 0, "{state}");
+    assert_eq!(state.status, RunStatus::Canceled);
+    assert_eq!(state.total_predictions, 0, "{state:?}");
     assert!(results_per_task(&app, run).await.is_empty());
 }

@@ -1,56 +1,67 @@
 //! Failing early and saying why (issue 12, item 4), and ground truth where users meet it.
-use crate::helpers::{CLS, TestApp, choice};
+use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
+use entity::enums::Subset;
+use prompter::error::ErrorCode;
+use prompter::views::evaluation::SubsetView;
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::prompts::PromptView;
+use prompter::views::runs::RunView;
+use prompter::views::versions::VersionView;
 use serde_json::json;
 
 /// A prompt over a new project of `CLS` with `tasks`; returns (project, prompt).
 async fn prompt_over(app: &TestApp, tasks: serde_json::Value) -> (i64, i64) {
     let project = app.project(CLS).await;
     app.import(project, tasks).await;
-    let (status, prompt) = app
+    let prompt: PromptView = app
         .post(
             "/api/prompts/",
             json!({"title": "P", "associated_projects": [project]}),
         )
-        .await;
-    assert_eq!(status, 201, "{prompt}");
-    (project, prompt["id"].as_i64().expect("id"))
+        .await
+        .created();
+    (project, prompt.prompt.id)
 }
 
 #[tokio::test]
 async fn a_prompt_reading_a_field_no_project_has_is_refused_at_once() {
     let app = TestApp::spawn().await;
     let (_, prompt) = prompt_over(&app, json!([{"text": "a", "lang": "en"}])).await;
-    let (status, connection) = app
+    let connection: ModelProviderConnectionView = app
         .post(
             "/api/model-provider-connections/",
             json!({"provider": "OpenAI", "api_key": "sk-x"}),
         )
-        .await;
-    assert_eq!(status, 201, "{connection}");
+        .await
+        .created();
     let version = |text: &str| {
         json!({"title": text, "prompt": text, "provider_model_id": "gpt-4o-mini",
-               "model_provider_connection": connection["id"]})
+               "model_provider_connection": connection.id})
     };
     let path = format!("/api/prompts/{prompt}/versions");
-    let (status, err) = app.post(&path, version("Classify: {review}")).await;
-    assert_eq!(status, 400, "{err}");
-    let message = err["validation_errors"]["prompt"][0]
-        .as_str()
+    let err = app.post(&path, version("Classify: {review}")).await.bad();
+    assert_eq!(err.status_code, 400, "{err:?}");
+    let message = field_errors(&err, "prompt")
+        .first()
+        .map(String::as_str)
         .unwrap_or_default();
     assert!(
         message.contains("{review}") && message.contains("text"),
         "{message}"
     );
     // Fields the label config reads, and other keys of the tasks' data, are fine.
-    let (status, created) = app.post(&path, version("Classify: {text} ({lang})")).await;
-    assert_eq!(status, 201, "{created}");
-    let (status, err) = app
+    let created: VersionView = app
+        .post(&path, version("Classify: {text} ({lang})"))
+        .await
+        .created();
+    let err = app
         .patch(
-            &format!("{path}/{}", created["id"]),
+            &format!("{path}/{}", created.id),
             json!({"prompt": "Now {missing}"}),
         )
-        .await;
-    assert_eq!(status, 400, "{err}");
+        .await
+        .bad();
+    assert_eq!(err.status_code, 400, "{err:?}");
 }
 
 #[tokio::test]
@@ -60,37 +71,34 @@ async fn a_has_gt_run_without_ground_truth_says_how_to_mark_it() {
     let tasks =
         json!([{"data": {"text": "I love it"}, "annotations": [{"result": choice("Positive")}]}]);
     let (project, prompt) = prompt_over(&app, tasks.clone()).await;
-    let (_, connection) = app
+    let connection: ModelProviderConnectionView = app
         .post(
             "/api/model-provider-connections/",
             json!({"provider": "OpenAI", "api_key": "sk-x"}),
         )
-        .await;
-    let (_, v) = app
+        .await
+        .created();
+    let v: VersionView = app
         .post(
             &format!("/api/prompts/{prompt}/versions"),
             json!({"title": "v1", "prompt": "Classify: {text}", "provider_model_id": "gpt-4o-mini",
-                   "model_provider_connection": connection["id"]}),
+                   "model_provider_connection": connection.id}),
         )
-        .await;
-    let runs = format!("/api/prompts/{prompt}/versions/{}/inference-runs", v["id"]);
-    let (status, err) = app
+        .await
+        .created();
+    let runs = format!("/api/prompts/{prompt}/versions/{}/inference-runs", v.id);
+    let err = app
         .post(
             &runs,
             json!({"project": project, "project_subset": "HasGT"}),
         )
-        .await;
-    assert_eq!(status, 400, "{err}");
-    assert_eq!(err["code"], "no_ground_truth");
-    assert!(
-        err["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("\"ground_truth\": true"),
-        "{err}"
-    );
-    let (_, listed) = app.get(&runs).await;
-    assert_eq!(listed, json!([]), "no run was created");
+        .await
+        .bad();
+    assert_eq!(err.status_code, 400, "{err:?}");
+    assert_eq!(err.code, ErrorCode::NoGroundTruth);
+    assert!(err.detail.contains("\"ground_truth\": true"), "{err:?}");
+    let listed: Vec<RunView> = app.get(&runs).await.good();
+    assert!(listed.is_empty(), "no run was created: {listed:?}");
     // ...unless the import says so.
     let (status, _) = app
         .post(
@@ -99,17 +107,20 @@ async fn a_has_gt_run_without_ground_truth_says_how_to_mark_it() {
         )
         .await;
     assert_eq!(status, 201);
-    let (_, subsets) = app.get(&format!("/api/projects/{project}/subsets")).await;
+    let subsets: Vec<SubsetView> = app
+        .get(&format!("/api/projects/{project}/subsets"))
+        .await
+        .good();
     let has_gt = subsets
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["subset"] == "HasGT"))
-        .map(|s| s["count"].clone());
-    assert_eq!(has_gt, Some(json!(1)), "{subsets}");
-    let (status, run) = app
+        .iter()
+        .find(|s| s.subset == Subset::HasGT)
+        .map(|s| s.count);
+    assert_eq!(has_gt, Some(1), "{subsets:?}");
+    let _run: RunView = app
         .post(
             &runs,
             json!({"project": project, "project_subset": "HasGT"}),
         )
-        .await;
-    assert_eq!(status, 201, "{run}");
+        .await
+        .created();
 }

@@ -1,12 +1,14 @@
 //! Tests of the model provider connection endpoints: defaults, write-only secrets sealed at
 //! rest, the hidden internal connections, provider choices, partial updates, validation,
 //! permissions, organization scoping and the unlinking of versions on delete.
-use crate::helpers::TestApp;
-use crate::helpers::fixtures::id_of;
+use crate::helpers::reply::read;
+use crate::helpers::{Reply, TestApp, field_errors};
+use entity::enums::{BudgetResetPeriod, ConnectionScope};
 use prompter::crypto::Secrets;
-use prompter::error::ApiError;
-use prompter::llm::Provider;
+use prompter::error::{ApiError, ErrorBody, ErrorCode};
+use prompter::llm::{ModelParams, Provider};
 use prompter::services::model_providers as service;
+use prompter::views::model_providers::ModelProviderConnectionView;
 use reqwest::Method;
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
@@ -37,20 +39,35 @@ async fn send_text(
     (status, resp.text().await.expect("body"))
 }
 
-/// Creates a connection as the admin and returns it (asserts 201).
-async fn connect(app: &TestApp, body: Value) -> Value {
+/// A connection as the API shows it.
+type View = ModelProviderConnectionView;
+
+/// Creates a connection as the admin and returns its body raw (asserts 201). Whole bodies are
+/// compared raw, so that a key one answer has and another lacks (a secret) fails the test.
+async fn connect_raw(app: &TestApp, body: Value) -> Value {
     let (status, created) = app.post(BASE, body).await;
     assert_eq!(status, 201, "{created}");
     created
 }
 
-/// The ids of a bare connection list.
-fn ids(body: &Value) -> Vec<i64> {
-    body.as_array()
-        .expect("a bare array")
-        .iter()
-        .map(id_of)
-        .collect()
+/// Creates a connection as the admin and returns it (asserts 201).
+async fn connect(app: &TestApp, body: Value) -> View {
+    read(connect_raw(app, body).await)
+}
+
+/// The typed reading of a raw connection body.
+fn view(body: &Value) -> View {
+    read(body.clone())
+}
+
+/// The connection list at `path`, as the admin (asserts 200).
+async fn list(app: &TestApp, path: &str) -> Vec<View> {
+    app.get(path).await.good()
+}
+
+/// The ids of a connection list.
+fn ids(list: &[View]) -> Vec<i64> {
+    list.iter().map(|c| c.id).collect()
 }
 
 /// The stored row of a connection.
@@ -62,13 +79,16 @@ async fn row(app: &TestApp, id: i64) -> entity::model_provider_connection::Model
         .expect("row")
 }
 
-/// Asserts a 400 whose validation errors name `field`.
-fn assert_field_error(status: u16, body: &Value, field: &str) {
-    assert_eq!(status, 400, "{body}");
+/// Reads a 400 whose error names `field`.
+#[track_caller]
+fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
     assert!(
-        body["validation_errors"][field].is_array(),
-        "400 names `{field}`: {body}"
+        !field_errors(&error, field).is_empty(),
+        "400 names `{field}`: {error:?}"
     );
+    error
 }
 
 #[tokio::test]
@@ -94,47 +114,54 @@ async fn create_applies_defaults_and_never_returns_secrets() {
     .await;
     assert_eq!(status, 201, "{text}");
     assert!(!text.contains(key), "the key is never echoed: {text}");
-    let body: Value = serde_json::from_str(&text).expect("json");
-    assert_eq!(body["provider"], "OpenAI");
-    assert_eq!(body["scope"], "Organization");
-    assert_eq!(body["is_internal"], false);
+    // The secrets are absent from the wire body (not null): checked on the raw JSON.
+    let raw: Value = serde_json::from_str(&text).expect("json");
+    for secret in ["api_key", "auth_token", "google_application_credentials"] {
+        assert!(raw.get(secret).is_none(), "{secret} is write-only: {raw}");
+    }
+    // The typed read also checks `created_at` and `updated_at` are timestamps.
+    let body = view(&raw);
+    assert_eq!(body.provider, Provider::OpenAI);
+    assert_eq!(body.scope, ConnectionScope::Organization);
+    assert!(!body.is_internal);
     assert_eq!(
-        body["model_params"],
-        json!({"temperature": 0.1}),
+        body.model_params,
+        ModelParams {
+            temperature: Some(0.1),
+            ..Default::default()
+        },
         "writable in Prompter"
     );
-    assert_eq!(body["has_api_key"], true);
-    assert_eq!(body["has_auth_token"], false);
-    assert_eq!(body["has_google_application_credentials"], false);
-    assert_eq!(body["created_by"]["email"], "admin@example.com");
-    assert_ne!(body["organization"], 9999, "organization is read-only");
-    assert!(body["organization"].as_i64().is_some());
+    assert!(body.has_api_key);
+    assert!(!body.has_auth_token);
+    assert!(!body.has_google_application_credentials);
     assert_eq!(
-        body["budget_limit"], 10.0,
+        body.created_by.as_ref().map(|u| u.email.as_str()),
+        Some("admin@example.com")
+    );
+    assert_ne!(body.organization, 9999, "organization is read-only");
+    assert_eq!(
+        body.budget_limit,
+        Some(10.0),
         "budget_limit is writable in Prompter"
     );
-    assert_eq!(body["budget_reset_period"], "Monthly");
-    assert_eq!(body["budget_total_spent"], 0.0, "read-only");
-    assert_eq!(body["budget_last_reset_date"], Value::Null, "read-only");
-    assert_eq!(body["budget_alerted_at"], Value::Null, "read-only");
-    for field in [
-        "endpoint",
-        "deployment_name",
-        "google_project_id",
-        "google_location",
-        "cached_available_models",
-        "budget_alert_threshold",
-        "rpm_limit",
-        "tpm_limit",
-    ] {
-        assert_eq!(body[field], Value::Null, "{field}");
-    }
-    for secret in ["api_key", "auth_token", "google_application_credentials"] {
-        assert!(body.get(secret).is_none(), "{secret} is write-only: {body}");
-    }
-    assert!(body["created_at"].is_string() && body["updated_at"].is_string());
+    assert_eq!(body.budget_reset_period, Some(BudgetResetPeriod::Monthly));
+    assert_eq!(body.budget_total_spent, 0.0, "read-only");
+    assert_eq!(body.budget_last_reset_date, None, "read-only");
+    assert_eq!(body.budget_alerted_at, None, "read-only");
+    assert_eq!(body.endpoint, None, "endpoint");
+    assert_eq!(body.deployment_name, None, "deployment_name");
+    assert_eq!(body.google_project_id, None, "google_project_id");
+    assert_eq!(body.google_location, None, "google_location");
+    assert_eq!(
+        body.cached_available_models, None,
+        "cached_available_models"
+    );
+    assert_eq!(body.budget_alert_threshold, None, "budget_alert_threshold");
+    assert_eq!(body.rpm_limit, None, "rpm_limit");
+    assert_eq!(body.tpm_limit, None, "tpm_limit");
 
-    let id = id_of(&body);
+    let id = body.id;
     for path in [format!("{BASE}{id}/"), BASE.to_string()] {
         let (status, text) = send_text(&app, Method::GET, &path, &app.token, None).await;
         assert_eq!(status, 200, "{text}");
@@ -142,10 +169,10 @@ async fn create_applies_defaults_and_never_returns_secrets() {
     }
 
     let empty = connect(&app, json!({})).await;
-    assert_eq!(empty["provider"], "OpenAI");
-    assert_eq!(empty["has_api_key"], false);
+    assert_eq!(empty.provider, Provider::OpenAI);
+    assert!(!empty.has_api_key);
 
-    let full = connect(
+    let full_raw = connect_raw(
         &app,
         json!({"provider": "Custom", "endpoint": "http://127.0.0.1:9/v1", "scope": "User",
                "deployment_name": "dep", "google_project_id": "proj", "google_location": "eu",
@@ -154,20 +181,22 @@ async fn create_applies_defaults_and_never_returns_secrets() {
                "google_application_credentials": "{\"private_key\": \"pk-secret\"}"}),
     )
     .await;
-    assert_eq!(full["provider"], "Custom");
-    assert_eq!(full["scope"], "User");
-    assert_eq!(full["endpoint"], "http://127.0.0.1:9/v1");
-    assert_eq!(full["deployment_name"], "dep");
-    assert_eq!(full["google_project_id"], "proj");
-    assert_eq!(full["google_location"], "eu");
-    assert_eq!(full["cached_available_models"], "a,b");
-    assert_eq!(full["budget_alert_threshold"], 2.5);
-    assert_eq!(full["rpm_limit"], 60);
-    assert_eq!(full["tpm_limit"], 100000);
-    assert_eq!(full["has_api_key"], false);
-    assert_eq!(full["has_auth_token"], true);
-    assert_eq!(full["has_google_application_credentials"], true);
-    let shown = full.to_string();
+    let full = view(&full_raw);
+    assert_eq!(full.provider, Provider::Custom);
+    assert_eq!(full.scope, ConnectionScope::User);
+    assert_eq!(full.endpoint.as_deref(), Some("http://127.0.0.1:9/v1"));
+    assert_eq!(full.deployment_name.as_deref(), Some("dep"));
+    assert_eq!(full.google_project_id.as_deref(), Some("proj"));
+    assert_eq!(full.google_location.as_deref(), Some("eu"));
+    assert_eq!(full.cached_available_models.as_deref(), Some("a,b"));
+    assert_eq!(full.budget_alert_threshold, Some(2.5));
+    assert_eq!(full.rpm_limit, Some(60));
+    assert_eq!(full.tpm_limit, Some(100000));
+    assert!(!full.has_api_key);
+    assert!(full.has_auth_token);
+    assert!(full.has_google_application_credentials);
+    // The secrets appear nowhere in the body: scanned as raw text.
+    let shown = full_raw.to_string();
     assert!(!shown.contains("tok-secret") && !shown.contains("pk-secret"));
 }
 
@@ -176,8 +205,8 @@ async fn secrets_are_sealed_at_rest_and_patch_replaces_them() {
     let app = TestApp::spawn().await;
     let first = "sk-first-plaintext-key";
     let created = connect(&app, json!({"api_key": first, "auth_token": "tok-1"})).await;
-    let id = id_of(&created);
-    let organization = created["organization"].as_i64().expect("organization");
+    let id = created.id;
+    let organization = created.organization;
 
     let stored = row(&app, id).await;
     let sealed_first = stored.api_key_enc.clone().expect("api key stored");
@@ -234,8 +263,8 @@ async fn secrets_are_sealed_at_rest_and_patch_replaces_them() {
     .await;
     assert_eq!(status, 200, "{text}");
     assert!(!text.contains(second));
-    let patched: Value = serde_json::from_str(&text).expect("json");
-    assert_eq!(patched["has_api_key"], true);
+    let patched: View = read(serde_json::from_str(&text).expect("json"));
+    assert!(patched.has_api_key);
     let sealed_second = row(&app, id).await.api_key_enc.expect("api key stored");
     assert_ne!(sealed_second, sealed_first, "the stored value changed");
     assert_eq!(secrets().open(&sealed_second).expect("opens"), second);
@@ -245,23 +274,23 @@ async fn secrets_are_sealed_at_rest_and_patch_replaces_them() {
         "an absent secret is kept"
     );
 
-    let (status, cleared) = app
+    let cleared: View = app
         .patch(&format!("{BASE}{id}/"), json!({"api_key": ""}))
-        .await;
-    assert_eq!(status, 200, "{cleared}");
-    assert_eq!(cleared["has_api_key"], false);
-    assert_eq!(cleared["has_auth_token"], true);
+        .await
+        .good();
+    assert!(!cleared.has_api_key);
+    assert!(cleared.has_auth_token);
     assert_eq!(row(&app, id).await.api_key_enc, None);
 
-    let (status, cleared) = app
+    let cleared: View = app
         .patch(
             &format!("{BASE}{id}/"),
             json!({"auth_token": null, "google_application_credentials": "{}"}),
         )
-        .await;
-    assert_eq!(status, 200, "{cleared}");
-    assert_eq!(cleared["has_auth_token"], false);
-    assert_eq!(cleared["has_google_application_credentials"], true);
+        .await
+        .good();
+    assert!(!cleared.has_auth_token);
+    assert!(cleared.has_google_application_credentials);
     let creds = service::credentials(&app.db, &secrets(), organization, id)
         .await
         .expect("credentials");
@@ -273,59 +302,65 @@ async fn secrets_are_sealed_at_rest_and_patch_replaces_them() {
 #[tokio::test]
 async fn list_hides_internal_connections_and_orders() {
     let app = TestApp::spawn().await;
-    let a = id_of(&connect(&app, json!({"provider": "OpenAI"})).await);
-    let hidden = id_of(&connect(&app, json!({"provider": "Gemini", "is_internal": true})).await);
-    let b = id_of(&connect(&app, json!({"provider": "Anthropic"})).await);
-
-    let (status, list) = app.get(BASE).await;
-    assert_eq!(status, 200, "{list}");
-    assert_eq!(ids(&list), vec![a, b], "internal connections are hidden");
-    let (status, list) = app.get("/api/model-provider-connections").await;
-    assert_eq!(status, 200, "no-slash variant");
-    assert_eq!(ids(&list), vec![a, b]);
+    let a = connect(&app, json!({"provider": "OpenAI"})).await.id;
+    let hidden = connect(&app, json!({"provider": "Gemini", "is_internal": true}))
+        .await
+        .id;
+    let b = connect(&app, json!({"provider": "Anthropic"})).await.id;
 
     assert_eq!(
-        ids(&app.get(&format!("{BASE}?ordering=-id")).await.1),
+        ids(&list(&app, BASE).await),
+        vec![a, b],
+        "internal connections are hidden"
+    );
+    // The no-slash variant.
+    assert_eq!(
+        ids(&list(&app, "/api/model-provider-connections").await),
+        vec![a, b]
+    );
+
+    assert_eq!(
+        ids(&list(&app, &format!("{BASE}?ordering=-id")).await),
         vec![b, a]
     );
     assert_eq!(
-        ids(&app.get(&format!("{BASE}?ordering=provider")).await.1),
+        ids(&list(&app, &format!("{BASE}?ordering=provider")).await),
         vec![b, a],
         "Anthropic before OpenAI"
     );
     assert_eq!(
-        ids(&app.get(&format!("{BASE}?ordering=-created_at")).await.1).len(),
+        list(&app, &format!("{BASE}?ordering=-created_at"))
+            .await
+            .len(),
         2
     );
     assert_eq!(
-        ids(&app.get(&format!("{BASE}?ordering=bogus")).await.1),
+        ids(&list(&app, &format!("{BASE}?ordering=bogus")).await),
         vec![a, b],
         "unknown keys are ignored"
     );
 
-    let (status, got) = app.get(&format!("{BASE}{hidden}/")).await;
-    assert_eq!(
-        status, 200,
-        "an internal connection is still readable by id"
-    );
-    assert_eq!(got["is_internal"], true);
+    // An internal connection is still readable by id.
+    let got: View = app.get(&format!("{BASE}{hidden}/")).await.good();
+    assert!(got.is_internal);
 
     // Another organization sees none of them, and its own are not listed here.
-    let (status, foreign) = app
+    let foreign: Vec<View> = app
         .send(Method::GET, BASE, Some(&app.other_token), None)
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(foreign, json!([]));
-    let (status, theirs) = app
+        .await
+        .good();
+    assert!(foreign.is_empty(), "{foreign:?}");
+    let _: View = app
         .send(Method::POST, BASE, Some(&app.other_token), Some(&json!({})))
-        .await;
-    assert_eq!(status, 201, "{theirs}");
-    assert_eq!(ids(&app.get(BASE).await.1), vec![a, b]);
+        .await
+        .created();
+    assert_eq!(ids(&list(&app, BASE).await), vec![a, b]);
 }
 
 #[tokio::test]
 async fn provider_choices_is_an_object() {
     let app = TestApp::spawn().await;
+    // The whole body is compared raw: it is an object with this one key, in Label Studio's shape.
     let expected = json!({"provider_choices": ["OpenAI", "AzureOpenAI", "AzureAIFoundry", "VertexAI", "Gemini", "Anthropic", "Custom"]});
     for path in [
         "/api/model-provider-connections/provider-choices",
@@ -349,64 +384,69 @@ async fn provider_choices_is_an_object() {
 #[tokio::test]
 async fn get_patch_and_delete() {
     let app = TestApp::spawn().await;
-    let created = connect(
+    let created_raw = connect_raw(
         &app,
         json!({"provider": "AzureOpenAI", "endpoint": "https://x.openai.azure.com/",
                "deployment_name": "gpt4o", "api_key": "sk-azure", "rpm_limit": 10}),
     )
     .await;
-    let id = id_of(&created);
+    let created = view(&created_raw);
+    let id = created.id;
 
     for path in [format!("{BASE}{id}/"), format!("{BASE}{id}")] {
         let (status, got) = app.get(&path).await;
         assert_eq!(status, 200, "{path}: {got}");
-        assert_eq!(got, created, "GET {path} returns what create returned");
+        assert_eq!(got, created_raw, "GET {path} returns what create returned");
     }
 
-    let (status, patched) = app
+    let patched: View = app
         .patch(
             &format!("{BASE}{id}/"),
             json!({"budget_alert_threshold": 5.0, "deployment_name": null, "tpm_limit": 5000,
                    "organization": 4242, "budget_total_spent": 99.0}),
         )
-        .await;
-    assert_eq!(status, 200, "{patched}");
-    assert_eq!(patched["budget_alert_threshold"], 5.0);
-    assert_eq!(patched["deployment_name"], Value::Null, "null clears");
-    assert_eq!(patched["tpm_limit"], 5000);
-    assert_eq!(patched["rpm_limit"], 10, "absent fields are kept");
-    assert_eq!(patched["endpoint"], "https://x.openai.azure.com/");
-    assert_eq!(patched["provider"], "AzureOpenAI");
-    assert_eq!(patched["has_api_key"], true, "the key is kept");
-    assert_eq!(patched["organization"], created["organization"]);
-    assert_eq!(patched["budget_total_spent"], 0.0);
-    assert_eq!(patched["created_at"], created["created_at"]);
+        .await
+        .good();
+    assert_eq!(patched.budget_alert_threshold, Some(5.0));
+    assert_eq!(patched.deployment_name, None, "null clears");
+    assert_eq!(patched.tpm_limit, Some(5000));
+    assert_eq!(patched.rpm_limit, Some(10), "absent fields are kept");
+    assert_eq!(
+        patched.endpoint.as_deref(),
+        Some("https://x.openai.azure.com/")
+    );
+    assert_eq!(patched.provider, Provider::AzureOpenAI);
+    assert!(patched.has_api_key, "the key is kept");
+    assert_eq!(patched.organization, created.organization);
+    assert_eq!(patched.budget_total_spent, 0.0);
+    assert_eq!(patched.created_at, created.created_at);
 
-    let (status, patched) = app
+    let (status, patched_raw) = app
         .patch(
             &format!("{BASE}{id}"),
             json!({"provider": "OpenAI", "scope": "Model", "budget_alert_threshold": null,
                    "rpm_limit": null, "endpoint": "", "is_internal": false}),
         )
         .await;
-    assert_eq!(status, 200, "no-slash variant: {patched}");
-    assert_eq!(patched["provider"], "OpenAI");
-    assert_eq!(patched["scope"], "Model");
-    assert_eq!(patched["budget_alert_threshold"], Value::Null);
-    assert_eq!(patched["rpm_limit"], Value::Null);
-    assert_eq!(patched["endpoint"], Value::Null, "an empty string clears");
-    assert_eq!(app.get(&format!("{BASE}{id}/")).await.1, patched);
+    assert_eq!(status, 200, "no-slash variant: {patched_raw}");
+    let patched = view(&patched_raw);
+    assert_eq!(patched.provider, Provider::OpenAI);
+    assert_eq!(patched.scope, ConnectionScope::Model);
+    assert_eq!(patched.budget_alert_threshold, None);
+    assert_eq!(patched.rpm_limit, None);
+    assert_eq!(patched.endpoint, None, "an empty string clears");
+    assert_eq!(app.get(&format!("{BASE}{id}/")).await.1, patched_raw);
 
     let (status, _) = app.delete(&format!("{BASE}{id}/")).await;
     assert_eq!(status, 204);
     assert_eq!(app.get(&format!("{BASE}{id}/")).await.0, 404);
     assert_eq!(app.delete(&format!("{BASE}{id}/")).await.0, 404);
 
-    let other = id_of(&connect(&app, json!({})).await);
+    let other = connect(&app, json!({})).await.id;
     assert_eq!(app.delete(&format!("{BASE}{other}")).await.0, 204);
     assert_eq!(app.get(&format!("{BASE}{other}")).await.0, 404);
     assert_eq!(app.get(&format!("{BASE}abc/")).await.0, 404);
-    assert_eq!(app.get(BASE).await.1, json!([]));
+    assert!(list(&app, BASE).await.is_empty());
 }
 
 #[tokio::test]
@@ -464,30 +504,33 @@ async fn invalid_input_answers_400_naming_the_field() {
         (json!({"api_key": 12345}), "api_key"),
     ];
     for (body, field) in &cases {
-        let (status, err) = app.post(BASE, body.clone()).await;
-        assert_field_error(status, &err, field);
+        bad_field(app.post(BASE, body.clone()).await, field);
     }
-    assert_eq!(app.get(BASE).await.1, json!([]), "nothing was created");
+    assert!(list(&app, BASE).await.is_empty(), "nothing was created");
     // An unknown provider, scope or budget period: the message names the allowed values.
-    let (_, err) = app.post(BASE, json!({"provider": "Mistral"})).await;
+    let err = bad_field(
+        app.post(BASE, json!({"provider": "Mistral"})).await,
+        "provider",
+    );
     assert_eq!(
-        err["validation_errors"]["provider"],
-        json!([
+        field_errors(&err, "provider"),
+        [
             "\"Mistral\" is not a valid choice: one of OpenAI, AzureOpenAI, AzureAIFoundry, \
              VertexAI, Gemini, Anthropic, Custom."
-        ]),
-        "{err}"
+        ],
+        "{err:?}"
     );
-    let (_, err) = app.post(BASE, json!({"scope": "Team"})).await;
+    let err = bad_field(app.post(BASE, json!({"scope": "Team"})).await, "scope");
     assert_eq!(
-        err["validation_errors"]["scope"],
-        json!(["\"Team\" is not a valid choice: one of Organization, User, Model."]),
-        "{err}"
+        field_errors(&err, "scope"),
+        ["\"Team\" is not a valid choice: one of Organization, User, Model."],
+        "{err:?}"
     );
-    let (status, err) = app
-        .post(BASE, json!({"budget_reset_period": "Weekly"}))
-        .await;
-    assert_field_error(status, &err, "budget_reset_period");
+    bad_field(
+        app.post(BASE, json!({"budget_reset_period": "Weekly"}))
+            .await,
+        "budget_reset_period",
+    );
 
     // Vertex AI's endpoint names a region; every other provider's must be a URL.
     let vertex = connect(
@@ -495,25 +538,29 @@ async fn invalid_input_answers_400_naming_the_field() {
         json!({"provider": "VertexAI", "endpoint": "europe-west4"}),
     )
     .await;
-    let id = id_of(&vertex);
-    assert_eq!(vertex["endpoint"], "europe-west4");
+    let id = vertex.id;
+    assert_eq!(vertex.endpoint.as_deref(), Some("europe-west4"));
     assert_eq!(
         connect(
             &app,
             json!({"budget_alert_threshold": 0.0, "rpm_limit": 1, "tpm_limit": 1})
         )
-        .await["budget_alert_threshold"],
-        0.0
+        .await
+        .budget_alert_threshold,
+        Some(0.0)
     );
 
     // PATCH checks the same rules, on the connection as it would be stored.
-    let (status, err) = app
-        .patch(&format!("{BASE}{id}/"), json!({"provider": "Custom"}))
-        .await;
-    assert_field_error(status, &err, "endpoint");
+    bad_field(
+        app.patch(&format!("{BASE}{id}/"), json!({"provider": "Custom"}))
+            .await,
+        "endpoint",
+    );
     for (body, field) in &cases {
-        let (status, err) = app.patch(&format!("{BASE}{id}/"), body.clone()).await;
-        assert_field_error(status, &err, field);
+        bad_field(
+            app.patch(&format!("{BASE}{id}/"), body.clone()).await,
+            field,
+        );
     }
     let (status, ok) = app
         .patch(
@@ -528,7 +575,7 @@ async fn invalid_input_answers_400_naming_the_field() {
 #[tokio::test]
 async fn annotators_are_forbidden() {
     let app = TestApp::spawn().await;
-    let id = id_of(&connect(&app, json!({"api_key": "sk-x"})).await);
+    let id = connect(&app, json!({"api_key": "sk-x"})).await.id;
     let token = Some(app.annotator_token.as_str());
     for (method, path, body) in [
         (Method::GET, BASE.to_string(), None),
@@ -541,9 +588,15 @@ async fn annotators_are_forbidden() {
         ),
         (Method::DELETE, format!("{BASE}{id}/"), None),
     ] {
-        let (status, err) = app.send(method.clone(), &path, token, body.as_ref()).await;
-        assert_eq!(status, 403, "{method} {path} as an annotator: {err}");
-        assert_eq!(err["code"], "permission_denied");
+        let err = app
+            .send(method.clone(), &path, token, body.as_ref())
+            .await
+            .bad();
+        assert_eq!(
+            err.status_code, 403,
+            "{method} {path} as an annotator: {err:?}"
+        );
+        assert_eq!(err.code, ErrorCode::PermissionDenied);
     }
     let (status, _) = app
         .send(
@@ -561,12 +614,12 @@ async fn annotators_are_forbidden() {
 #[tokio::test]
 async fn another_organization_gets_404() {
     let app = TestApp::spawn().await;
-    let created = connect(
+    let created = connect_raw(
         &app,
         json!({"api_key": "sk-mine", "deployment_name": "mine"}),
     )
     .await;
-    let id = id_of(&created);
+    let id = view(&created).id;
     let token = Some(app.other_token.as_str());
     for (method, path, body) in [
         (Method::GET, format!("{BASE}{id}/"), None),
@@ -584,8 +637,8 @@ async fn another_organization_gets_404() {
             "{method} {path} as another organization: {resp}"
         );
     }
-    let (_, theirs) = app.send(Method::GET, BASE, token, None).await;
-    assert_eq!(theirs, json!([]), "not listed for another organization");
+    let theirs: Vec<View> = app.send(Method::GET, BASE, token, None).await.good();
+    assert!(theirs.is_empty(), "not listed for another organization");
     let (status, mine) = app.get(&format!("{BASE}{id}/")).await;
     assert_eq!(status, 200);
     assert_eq!(mine, created, "unchanged");
@@ -597,8 +650,8 @@ async fn another_organization_gets_404() {
 async fn delete_unlinks_the_versions_that_used_it() {
     let app = TestApp::spawn().await;
     let created = connect(&app, json!({"api_key": "sk-v"})).await;
-    let id = id_of(&created);
-    let organization = created["organization"].as_i64().expect("organization");
+    let id = created.id;
+    let organization = created.organization;
     let now = chrono::Utc::now();
     let prompt = entity::model_interface::ActiveModel {
         id: NotSet,

@@ -1,19 +1,16 @@
 //! Operations basics (issue 12, item 8): `/health` and `/ready` answer without a token; `/`
 //! is the web app's (a signed-out browser goes to sign in).
-use crate::helpers::TestApp;
+use crate::helpers::{Reply, TestApp};
+use prompter::views::ops::ProbeView;
 use reqwest::Method;
 
 #[tokio::test]
 async fn health_ready_and_the_root() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.send(Method::GET, "/health", None, None).await;
-    assert_eq!((status, &body["status"]), (200, &serde_json::json!("ok")));
-    let (status, body) = app.send(Method::GET, "/ready", None, None).await;
-    assert_eq!(
-        (status, &body["status"]),
-        (200, &serde_json::json!("ok")),
-        "{body}"
-    );
+    let health: ProbeView = app.send(Method::GET, "/health", None, None).await.good();
+    assert_eq!(health.status, "ok");
+    let ready: ProbeView = app.send(Method::GET, "/ready", None, None).await.good();
+    assert_eq!(ready.status, "ok", "{ready:?}");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -37,14 +34,17 @@ async fn health_ready_and_the_root() {
         .execute_unprepared("DELETE FROM seaql_migrations WHERE version = (SELECT MAX(version) FROM seaql_migrations)")
         .await
         .expect("forget the last migration");
-    let (status, body) = app.send(Method::GET, "/ready", None, None).await;
-    assert_eq!(status, 503, "{body}");
+    let ready: ProbeView = app
+        .send(Method::GET, "/ready", None, None)
+        .await
+        .with_status(503);
     assert!(
-        body["detail"]
-            .as_str()
+        ready
+            .detail
+            .as_deref()
             .unwrap_or_default()
             .contains("migrate up"),
-        "{body}"
+        "{ready:?}"
     );
 }
 

@@ -3,13 +3,15 @@
 //! links, ML backend `/setup` hosts, Custom connection endpoints and task images (and reaches
 //! what `PROMPTER_OUTBOUND_ALLOW` lists); what an outbound answer says never reaches the user;
 //! answers are read up to a cap.
-use crate::helpers::TestApp;
 use crate::helpers::engine::{
     Setup, custom_connection, fake, finished, quick_engine, start, version,
 };
 use crate::helpers::fixtures::{id_of, new_prompt};
+use crate::helpers::reply::read;
+use crate::helpers::{Reply, TestApp};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use entity::failed_prediction;
+use prompter::error::{ErrorBody, ErrorCode};
 use prompter::fake_llm::FakeLlmConfig;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -97,10 +99,14 @@ async fn a_server_off_loopback_refuses_internal_addresses_and_writes_nothing() {
         "http://169.254.169.254/latest".to_string(),
         "http://[fd00:ec2::254]".to_string(),
     ] {
-        let (status, body) = link(&app, p, &url).await;
-        assert_eq!(status, 400, "{url}: {body}");
-        assert_eq!(body["code"], "label_studio_unreachable", "{url}: {body}");
-        let detail = body["detail"].as_str().expect("detail");
+        let error = link(&app, p, &url).await.bad();
+        assert_eq!(error.status_code, 400, "{url}: {error:?}");
+        assert_eq!(
+            error.code,
+            ErrorCode::LabelStudioUnreachable,
+            "{url}: {error:?}"
+        );
+        let detail = &error.detail;
         assert!(
             detail.contains("outbound policy") || detail.contains("never connects"),
             "{url}: {detail}"
@@ -251,18 +257,16 @@ async fn what_an_outbound_answer_says_never_reaches_the_user() {
     let p = project(&app).await;
     // A server error, a page that is not JSON, and a redirect to the server error.
     for (path, code) in [
-        ("err500", "label_studio_error"),
-        ("text", "label_studio_error"),
-        ("redirect", "label_studio_error"),
-        ("big", "label_studio_unreachable"),
+        ("err500", ErrorCode::LabelStudioError),
+        ("text", ErrorCode::LabelStudioError),
+        ("redirect", ErrorCode::LabelStudioError),
+        ("big", ErrorCode::LabelStudioUnreachable),
     ] {
         let (status, body) = link(&app, p, &format!("{internal}/{path}")).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (400, Some(code)),
-            "{path}: {body}"
-        );
+        // The leak check below scans the whole body text, so the body stays raw here too.
         let text = body.to_string();
+        let error: ErrorBody = read(body);
+        assert_eq!((status, error.code), (400, code), "{path}: {text}");
         assert!(
             !text.contains("hunter2") && !text.contains("root:x"),
             "{path}: {text}"
@@ -286,12 +290,14 @@ async fn what_an_outbound_answer_says_never_reaches_the_user() {
             let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").await;
         }
     });
-    let (_, a) = link(&app, p, &format!("http://127.0.0.1:{closed}")).await;
-    let (_, b) = link(&app, p, &format!("http://127.0.0.1:{open}")).await;
-    let strip = |v: &Value| {
-        v["detail"]
-            .as_str()
-            .unwrap_or_default()
+    let a = link(&app, p, &format!("http://127.0.0.1:{closed}"))
+        .await
+        .bad();
+    let b = link(&app, p, &format!("http://127.0.0.1:{open}"))
+        .await
+        .bad();
+    let strip = |e: &ErrorBody| {
+        e.detail
             .replace(&closed.to_string(), "PORT")
             .replace(&open.to_string(), "PORT")
     };

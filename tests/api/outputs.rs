@@ -3,9 +3,14 @@
 //! HyperTextLabels in Label Studio's XPath format, Pairwise and Taxonomy.
 use crate::helpers::engine::{custom_connection, fake};
 use crate::helpers::fixtures::{id_of, new_prompt, new_run, run_state};
-use crate::helpers::{NER, TestApp};
+use crate::helpers::reply::read;
+use crate::helpers::{NER, Reply, TestApp};
+use entity::enums::RunStatus;
 use prompter::config::ServeConfig;
 use prompter::fake_llm::FakeLlmConfig;
+use prompter::views::predictions::PredictionView;
+use prompter::views::runs::RunView;
+use prompter::views::versions::VersionView;
 use serde_json::{Value, json};
 
 /// A server with one quick in-process worker.
@@ -22,7 +27,8 @@ async fn engine_app() -> TestApp {
 }
 
 /// Runs a prompt over `tasks` (data objects) of a project with `config` against the fake LLM
-/// and returns each task's prediction `result`, in task order.
+/// and returns each task's prediction `result`, in task order. Results stay raw JSON: the
+/// tests check Label Studio's region format, key by key.
 async fn run_over(config: &str, tasks: Value, prompt: &str) -> Vec<Value> {
     let llm = fake(FakeLlmConfig::default()).await;
     let app = engine_app().await;
@@ -36,15 +42,15 @@ async fn run_over(config: &str, tasks: Value, prompt: &str) -> Vec<Value> {
         .await,
     );
     let connection = custom_connection(&app, &llm, "fake-key").await;
-    let (status, version) = app
+    let version: VersionView = app
         .post(
             &format!("/api/prompts/{prompt_id}/versions"),
             json!({"title": "v1", "prompt": prompt, "provider_model_id": "gpt-4o-mini",
                    "provider": "Custom", "model_provider_connection": connection}),
         )
-        .await;
-    assert_eq!(status, 201, "{version}");
-    let version = id_of(&version);
+        .await
+        .created();
+    let version = version.id;
     let run = id_of(
         &new_run(
             &app,
@@ -55,21 +61,21 @@ async fn run_over(config: &str, tasks: Value, prompt: &str) -> Vec<Value> {
         .await,
     );
     app.engine_idle().await;
-    let state = run_state(&app, prompt_id, version, run).await;
-    assert_eq!(state["status"], "Completed", "{state}");
-    assert_eq!(state["total_failed_predictions"], 0, "{state}");
+    let state: RunView = read(run_state(&app, prompt_id, version, run).await);
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert_eq!(state.total_failed_predictions, 0, "{state:?}");
     let mut out = vec![];
     for id in ids {
-        let (status, preds) = app.get(&format!("/api/predictions/?task={id}")).await;
-        assert_eq!(status, 200);
-        let mine: Vec<&Value> = preds
-            .as_array()
-            .expect("list")
-            .iter()
-            .filter(|p| p["model_run"] == run)
+        let preds: Vec<PredictionView> = app
+            .get(&format!("/api/predictions/?task={id}"))
+            .await
+            .good();
+        let mut mine: Vec<PredictionView> = preds
+            .into_iter()
+            .filter(|p| p.model_run == Some(run))
             .collect();
-        assert_eq!(mine.len(), 1, "{preds}");
-        out.push(mine[0]["result"].clone());
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        out.push(mine.remove(0).result);
     }
     out
 }

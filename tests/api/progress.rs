@@ -3,22 +3,30 @@
 //! systemic failures that fail the run early, invalid drill-down filters, and the CLI's
 //! Ctrl-C and `--no-follow`.
 use crate::helpers::engine::{engine_app, fake, finished, quick_engine, setup, start, version};
-use crate::helpers::fixtures::{id_of, runs_path};
-use crate::helpers::{CLS, TestApp};
+use crate::helpers::fixtures::runs_path;
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, Reply, TestApp, field_errors};
+use entity::enums::{FailureKind, RunStatus};
 use prompter::fake_llm::FakeLlmConfig;
-use serde_json::{Value, json};
+use prompter::views::evaluation::{IndicatorView, SubsetTasksView};
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::runs::{CancelView, RunView};
+use prompter::views::versions::VersionView;
+use serde_json::json;
 use std::time::Duration;
 
+/// The runs of a version, as the run list shows them.
+async fn runs_of(app: &TestApp, prompt: i64, version: i64) -> Vec<RunView> {
+    app.get(&runs_path(prompt, version)).await.good()
+}
+
 /// The run `run` as the run list shows it.
-async fn listed(app: &TestApp, prompt: i64, version: i64, run: i64) -> Value {
-    let (status, runs) = app.get(&runs_path(prompt, version)).await;
-    assert_eq!(status, 200, "{runs}");
-    runs.as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r["id"] == run)
-        .cloned()
-        .unwrap_or_else(|| panic!("run {run} not listed: {runs}"))
+async fn listed(app: &TestApp, prompt: i64, version: i64, run: i64) -> RunView {
+    let runs = runs_of(app, prompt, version).await;
+    let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+    runs.into_iter()
+        .find(|r| r.id == run)
+        .unwrap_or_else(|| panic!("run {run} not listed: {ids:?}"))
 }
 
 #[tokio::test]
@@ -26,49 +34,46 @@ async fn a_model_without_a_price_costs_null_with_a_note_not_zero() {
     let llm = fake(FakeLlmConfig::default()).await;
     let app = engine_app().await;
     let s = setup(&app, &llm, CLS, &["I love it", "awful"], "Text: {text}").await;
-    let (status, v) = app
+    let v: VersionView = app
         .post(
             &format!("/api/prompts/{}/versions", s.prompt),
             json!({"title": "local", "prompt": "Text: {text}", "provider": "Custom",
                    "provider_model_id": "my-local-llama", "model_provider_connection": s.connection}),
         )
-        .await;
-    assert_eq!(status, 201, "{v}");
+        .await
+        .created();
     let mut s = s;
-    s.version = id_of(&v);
+    s.version = v.id;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Completed", "{state}");
-    assert!(state["total_cost_usd"].is_null(), "{state}");
-    assert!(state["prompt_tokens"].as_i64().unwrap_or(0) > 0, "{state}");
-    let notes = state["notes"].to_string();
+    let state: RunView = read(finished(&app, &s, run).await);
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert!(state.total_cost_usd.is_none(), "{state:?}");
+    assert!(state.prompt_tokens > 0, "{state:?}");
+    let notes = state.notes.join("\n");
     assert!(
         notes.contains("No price is known for model") && notes.contains("my-local-llama"),
-        "{state}"
+        "{state:?}"
     );
-    let (status, cost) = app
+    let cost: IndicatorView = app
         .get(&format!("/api/inference-runs/{run}/indicators/cost"))
-        .await;
-    assert_eq!(status, 200, "{cost}");
-    assert!(cost["values"]["total_cost_usd"].is_null(), "{cost}");
+        .await
+        .good();
+    // An indicator's values are untyped JSON, one shape per indicator.
+    assert!(cost.values["total_cost_usd"].is_null(), "{cost:?}");
     // A priced model's run has a number.
-    let (_, v1) = app
+    let v1: Vec<VersionView> = app
         .get(&format!("/api/prompts/{}/versions", s.prompt))
-        .await;
+        .await
+        .good();
     let priced = v1
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|v| v["provider_model_id"] == "gpt-4o-mini")
-        .map(id_of)
+        .iter()
+        .find(|v| v.provider_model_id == "gpt-4o-mini")
+        .map(|v| v.id)
         .expect("the gpt-4o-mini version");
     s.version = priced;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    let state = finished(&app, &s, run).await;
-    assert!(
-        state["total_cost_usd"].as_f64().is_some_and(|c| c > 0.0),
-        "{state}"
-    );
+    let state: RunView = read(finished(&app, &s, run).await);
+    assert!(state.total_cost_usd.is_some_and(|c| c > 0.0), "{state:?}");
 }
 
 #[tokio::test]
@@ -82,14 +87,20 @@ async fn a_run_shows_its_last_error() {
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     finished(&app, &s, run).await;
     let state = listed(&app, s.prompt, s.version, run).await;
-    assert_eq!(state["last_error"]["error_type"], "MissingField", "{state}");
-    assert!(
-        state["last_error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("source")),
-        "{state}"
+    let last_error = state.last_error.as_ref().expect("a last error");
+    assert_eq!(
+        last_error.error_type,
+        Some(FailureKind::MissingField),
+        "{state:?}"
     );
-    assert!(state["retry_state"].is_null(), "{state}");
+    assert!(
+        last_error
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("source")),
+        "{state:?}"
+    );
+    assert!(state.retry_state.is_none(), "{state:?}");
 }
 
 #[tokio::test]
@@ -108,26 +119,30 @@ async fn an_active_run_shows_what_it_is_retrying() {
     .await;
     let s = setup(&app, &llm, CLS, &["I love it"], "Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    let mut seen = Value::Null;
+    let mut seen = listed(&app, s.prompt, s.version, run).await;
     for _ in 0..100 {
-        seen = listed(&app, s.prompt, s.version, run).await;
-        if !seen["retry_state"].is_null() {
+        if seen.retry_state.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = listed(&app, s.prompt, s.version, run).await;
     }
-    let retry = &seen["retry_state"];
-    assert_eq!(seen["status"], "InProgress", "{seen}");
-    assert!(retry["waiting"].as_u64().is_some_and(|n| n >= 1), "{seen}");
-    assert!(retry["retried"].as_u64().is_some_and(|n| n >= 1), "{seen}");
-    assert_eq!(retry["last_error_type"], "ProviderError", "{seen}");
-    let (status, _) = app
+    let retry = seen.retry_state.as_ref().expect("a retry state");
+    assert_eq!(seen.status, RunStatus::InProgress, "{seen:?}");
+    assert!(retry.waiting >= 1, "{seen:?}");
+    assert!(retry.retried >= 1, "{seen:?}");
+    assert_eq!(
+        retry.last_error_type,
+        FailureKind::ProviderError,
+        "{seen:?}"
+    );
+    let _: CancelView = app
         .post(
             &format!("{}/{run}/cancel", runs_path(s.prompt, s.version)),
             json!({}),
         )
-        .await;
-    assert_eq!(status, 200);
+        .await
+        .good();
 }
 
 #[tokio::test]
@@ -138,25 +153,24 @@ async fn an_unreachable_endpoint_fails_the_run_early_and_says_why() {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut s = setup(&app, &llm, CLS, &refs, "Text: {text}").await;
     // Port 1 on loopback: connection refused, every time.
-    let (status, c) = app
+    let c: ModelProviderConnectionView = app
         .post(
             "/api/model-provider-connections/",
             json!({"provider": "Custom", "endpoint": "http://127.0.0.1:1/v1", "api_key": "k"}),
         )
-        .await;
-    assert_eq!(status, 201, "{c}");
-    s.version = version(&app, s.prompt, id_of(&c), "dead", "Text: {text}").await;
+        .await
+        .created();
+    s.version = version(&app, s.prompt, c.id, "dead", "Text: {text}").await;
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Failed", "{state}");
-    let reason = state["error_message"].as_str().unwrap_or_default();
+    let state: RunView = read(finished(&app, &s, run).await);
+    assert_eq!(state.status, RunStatus::Failed, "{state:?}");
+    let reason = state.error_message.as_deref().unwrap_or_default();
     assert!(
         reason.contains("127.0.0.1:1") || reason.to_lowercase().contains("connect"),
         "{reason}"
     );
     // Failed after the first few tasks, not after grinding through all 40.
-    let failed = state["total_failed_predictions"].as_i64().unwrap_or(0);
-    assert!(failed < 40, "{state}");
+    assert!(state.total_failed_predictions < 40, "{state:?}");
 }
 
 #[tokio::test]
@@ -185,17 +199,17 @@ async fn invalid_drill_down_filters_are_400s_naming_the_field() {
         ("include_total=perhaps", "include_total"),
         ("project_subset=Most", "project_subset"),
     ] {
-        let (status, body) = app.get(&format!("{base}&{query}")).await;
-        assert_eq!(status, 400, "{query}: {body}");
+        let error = app.get(&format!("{base}&{query}")).await.bad();
+        assert_eq!(error.status_code, 400, "{query}: {error:?}");
         assert!(
-            body["validation_errors"][field].is_array(),
-            "{query}: {body}"
+            !field_errors(&error, field).is_empty(),
+            "{query}: {error:?}"
         );
     }
-    let (status, body) = app
+    let _: SubsetTasksView = app
         .get(&format!("{base}&ordering=-id&alignment_outcome=all"))
-        .await;
-    assert_eq!(status, 200, "{body}");
+        .await
+        .good();
 }
 
 /// Runs `prompter run` for the setup's version in the background; returns the child.
@@ -233,18 +247,22 @@ async fn ctrl_c_cancels_the_run_and_no_follow_exits_at_once() {
     let s = setup(&app, &llm, CLS, &["I love it", "awful"], "Text: {text}").await;
     let child = prompter_run(&app, &s, &[]);
     // Wait until the run exists and is in progress, then send SIGINT.
-    let mut run = Value::Null;
+    let mut run = None;
     for _ in 0..200 {
-        let (_, runs) = app.get(&runs_path(s.prompt, s.version)).await;
-        if let Some(r) = runs.as_array().and_then(|r| r.first())
-            && r["status"] == "InProgress"
+        let runs = runs_of(&app, s.prompt, s.version).await;
+        if let Some(r) = runs.into_iter().next()
+            && r.status == RunStatus::InProgress
         {
-            run = r.clone();
+            run = Some(r);
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(run["status"], "InProgress", "{run}");
+    assert_eq!(
+        run.as_ref().map(|r| r.status),
+        Some(RunStatus::InProgress),
+        "{run:?}"
+    );
     let pid = child.id().to_string();
     let sent = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -258,8 +276,12 @@ async fn ctrl_c_cancels_the_run_and_no_follow_exits_at_once() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout} {stderr}");
-    let (_, runs) = app.get(&runs_path(s.prompt, s.version)).await;
-    assert_eq!(runs[0]["status"], "Canceled", "{runs} {stdout} {stderr}");
+    let runs = runs_of(&app, s.prompt, s.version).await;
+    assert_eq!(
+        runs.first().map(|r| r.status),
+        Some(RunStatus::Canceled),
+        "{runs:?} {stdout} {stderr}"
+    );
 
     // --no-follow: the run id on stdout, exit 0, the run goes on.
     let child = prompter_run(&app, &s, &["--no-follow"]);
@@ -279,8 +301,5 @@ async fn ctrl_c_cancels_the_run_and_no_follow_exits_at_once() {
         .next_back()
         .unwrap_or_else(|| panic!("no run id in {stdout:?}"));
     let state = listed(&app, s.prompt, s.version, id).await;
-    assert!(
-        matches!(state["status"].as_str(), Some("Pending" | "InProgress")),
-        "{state}"
-    );
+    assert!(state.status.is_active(), "{state:?}");
 }

@@ -3,11 +3,18 @@
 //! ordering, counts, best score), get/patch, delete with its cascade and task recount,
 //! compatible-projects, roles and organization scoping.
 use crate::helpers::fixtures::{
-    PROMPTS, assert_field_error, batch, batch_failed, fixture, ground_truth, hand_prediction,
-    id_of, item, new_prompt, new_run, new_version, predictions_of, predictions_of_run, run_on,
-    total_predictions,
+    PROMPTS, batch, batch_failed, fixture, ground_truth, hand_prediction, id_of, item, new_run,
+    new_version, predictions_of, predictions_of_run, run_on, total_predictions,
 };
-use crate::helpers::{CLS, NER, TestApp, choice};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, NER, Reply, TestApp, choice, field_errors};
+use entity::enums::Skill;
+use prompter::error::ErrorBody;
+use prompter::views::Paginated;
+use prompter::views::predictions::PredictionView;
+use prompter::views::projects::ProjectView;
+use prompter::views::prompts::{PromptDetailView, PromptView};
+use prompter::views::users::WhoAmIView;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -19,47 +26,84 @@ fn prompt_path(id: i64) -> String {
     format!("{PROMPTS}{id}/")
 }
 
-/// The ids of a paginated list's `results`.
-fn result_ids(body: &Value) -> Vec<i64> {
-    body["results"]
-        .as_array()
-        .expect("results")
+/// A page of the prompt list.
+type PromptPage = Paginated<PromptDetailView>;
+
+/// The ids of a page of the prompt list.
+fn result_ids(page: &PromptPage) -> Vec<i64> {
+    page.results.iter().map(|p| p.prompt.id).collect()
+}
+
+/// The ids of a page of compatible projects.
+fn project_ids(page: &Paginated<ProjectView>) -> Vec<i64> {
+    page.results.iter().map(|p| p.id).collect()
+}
+
+/// The compatible projects at `path` (asserts 200).
+async fn compatible(app: &TestApp, path: &str) -> Paginated<ProjectView> {
+    app.get(path).await.good()
+}
+
+/// A prompt's projects as `(id, title)`.
+fn projects_of(prompt: &PromptDetailView) -> Vec<(i64, Option<&str>)> {
+    prompt
+        .associated_projects
         .iter()
-        .map(id_of)
+        .map(|p| (p.id, p.title.as_deref()))
         .collect()
+}
+
+/// Creates a prompt as the admin and returns it (asserts 201).
+async fn new_prompt(app: &TestApp, body: Value) -> PromptView {
+    app.post(PROMPTS, body).await.created()
+}
+
+/// The prompt list at `path`, as the admin (asserts 200).
+async fn list(app: &TestApp, path: &str) -> PromptPage {
+    app.get(path).await.good()
+}
+
+/// Reads a 400 whose error names `field`.
+#[track_caller]
+fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
+    error
 }
 
 /// Creates a project titled `title` with `config`.
 async fn titled_project(app: &TestApp, title: &str, config: &str) -> i64 {
-    let (status, body) = app
+    let project: ProjectView = app
         .post(
             "/api/projects/",
             json!({"title": title, "label_config": config}),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id_of(&body)
+        .await
+        .created();
+    project.id
 }
 
 /// A project of the other organization.
 async fn foreign_project(app: &TestApp) -> i64 {
-    let (status, body) = app
+    let project = app
         .send(
             Method::POST,
             "/api/projects/",
             Some(&app.other_token),
             Some(&json!({"title": "theirs", "label_config": CLS})),
         )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id_of(&body)
+        .await
+        .created::<ProjectView>();
+    project.id
 }
 
 /// The prompt `id` as get returns it (asserts 200).
-async fn get_prompt(app: &TestApp, id: i64) -> Value {
-    let (status, body) = app.get(&prompt_path(id)).await;
-    assert_eq!(status, 200, "{body}");
-    body
+async fn get_prompt(app: &TestApp, id: i64) -> PromptDetailView {
+    app.get(&prompt_path(id)).await.good()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,25 +113,29 @@ async fn get_prompt(app: &TestApp, id: i64) -> Value {
 #[tokio::test]
 async fn create_with_a_title_only() {
     let app = TestApp::spawn().await;
-    let (_, me) = app.get("/api/current-user/whoami").await;
+    let me: WhoAmIView = app.get("/api/current-user/whoami").await.good();
+    // The typed read also checks `created_at` and `updated_at` are timestamps.
     let body = new_prompt(&app, json!({"title": "bare", "organization": 9999})).await;
-    assert!(id_of(&body) > 0);
-    assert_eq!(body["title"], "bare");
-    assert_eq!(body["description"], Value::Null);
-    assert_eq!(body["skill_name"], "TextClassification");
-    assert_eq!(body["input_fields"], json!([]));
-    assert_eq!(body["output_classes"], json!([]));
-    assert_eq!(body["associated_projects"], json!([]));
-    assert_eq!(body["organization"], me["active_organization"]);
-    assert_eq!(body["created_by"]["email"], "admin@example.com");
-    assert!(body["created_at"].is_string() && body["updated_at"].is_string());
+    let p = &body.prompt;
+    assert!(p.id > 0);
+    assert_eq!(p.title, "bare");
+    assert_eq!(p.description, None);
+    assert_eq!(p.skill_name, Some(Skill::TextClassification));
+    assert!(p.input_fields.is_empty());
+    assert!(p.output_classes.is_empty());
+    assert!(body.associated_projects.is_empty());
+    assert_eq!(p.organization, me.active_organization);
+    assert_eq!(
+        p.created_by.as_ref().map(|u| u.email.as_str()),
+        Some("admin@example.com")
+    );
 
-    let got = get_prompt(&app, id_of(&body)).await;
-    assert_eq!(got["title"], "bare");
-    assert_eq!(got["versions_count"], 0);
-    assert_eq!(got["runs_count"], 0);
-    assert_eq!(got["best_score"], Value::Null);
-    assert_eq!(got["associated_projects"], json!([]));
+    let got = get_prompt(&app, p.id).await;
+    assert_eq!(got.prompt.title, "bare");
+    assert_eq!(got.versions_count, 0);
+    assert_eq!(got.runs_count, 0);
+    assert_eq!(got.best_score, None);
+    assert!(got.associated_projects.is_empty());
 
     // Explicit nulls are accepted for optional fields.
     let body = new_prompt(
@@ -95,7 +143,7 @@ async fn create_with_a_title_only() {
         json!({"title": "nulls", "description": null, "input_fields": null, "output_classes": null}),
     )
     .await;
-    assert_eq!(body["input_fields"], json!([]));
+    assert!(body.prompt.input_fields.is_empty());
 }
 
 #[tokio::test]
@@ -109,16 +157,13 @@ async fn create_with_projects_fields_and_classes() {
                "output_classes": ["Negative", "Positive"]}),
     )
     .await;
-    assert_eq!(body["associated_projects"], json!([project]));
-    assert_eq!(body["input_fields"], json!(["text"]));
-    assert_eq!(body["output_classes"], json!(["Negative", "Positive"]));
-    assert_eq!(body["description"], "d");
+    assert_eq!(body.associated_projects, [project]);
+    assert_eq!(body.prompt.input_fields, ["text"]);
+    assert_eq!(body.prompt.output_classes, ["Negative", "Positive"]);
+    assert_eq!(body.prompt.description.as_deref(), Some("d"));
 
-    let got = get_prompt(&app, id_of(&body)).await;
-    assert_eq!(
-        got["associated_projects"],
-        json!([{"id": project, "title": "cls"}])
-    );
+    let got = get_prompt(&app, body.prompt.id).await;
+    assert_eq!(projects_of(&got), [(project, Some("cls"))]);
 
     // NER, with a subset of the labels.
     let ner = titled_project(&app, "ner", NER).await;
@@ -128,38 +173,38 @@ async fn create_with_projects_fields_and_classes() {
                "associated_projects": [ner], "input_fields": ["text"], "output_classes": ["PER"]}),
     )
     .await;
-    assert_eq!(body["skill_name"], "NamedEntityRecognition");
-    assert_eq!(body["associated_projects"], json!([ner]));
+    assert_eq!(body.prompt.skill_name, Some(Skill::NamedEntityRecognition));
+    assert_eq!(body.associated_projects, [ner]);
 }
 
 #[tokio::test]
 async fn create_validates_title_and_skill() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.post(PROMPTS, json!({})).await;
-    assert_field_error(status, &body, "title");
-    let (status, body) = app.post(PROMPTS, json!({"title": "   "})).await;
-    assert_field_error(status, &body, "title");
-    let (status, body) = app.post(PROMPTS, json!({"title": "x".repeat(501)})).await;
-    assert_field_error(status, &body, "title");
+    bad_field(app.post(PROMPTS, json!({})).await, "title");
+    bad_field(app.post(PROMPTS, json!({"title": "   "})).await, "title");
+    bad_field(
+        app.post(PROMPTS, json!({"title": "x".repeat(501)})).await,
+        "title",
+    );
     new_prompt(&app, json!({"title": "x".repeat(500)})).await;
-    let (status, body) = app
-        .post(
+    let error = bad_field(
+        app.post(
             PROMPTS,
             json!({"title": "t", "skill_name": "Summarization"}),
         )
-        .await;
-    assert_field_error(status, &body, "skill_name");
+        .await,
+        "skill_name",
+    );
     // The message names the skills there are.
     assert_eq!(
-        body["validation_errors"]["skill_name"],
-        json!([
+        field_errors(&error, "skill_name"),
+        [
             "\"Summarization\" is not a valid choice: one of TextClassification, NamedEntityRecognition."
-        ]),
-        "{body}"
+        ],
+        "{error:?}"
     );
     // Nothing but the 500-character prompt was created.
-    let (_, list) = app.get(PROMPTS).await;
-    assert_eq!(list["count"], 1);
+    assert_eq!(list(&app, PROMPTS).await.count, 1);
 }
 
 #[tokio::test]
@@ -168,13 +213,13 @@ async fn create_rejects_unknown_and_foreign_projects() {
     let mine = app.project(CLS).await;
     let theirs = foreign_project(&app).await;
     for ids in [json!([999_999]), json!([theirs]), json!([mine, theirs])] {
-        let (status, body) = app
-            .post(PROMPTS, json!({"title": "t", "associated_projects": ids}))
-            .await;
-        assert_field_error(status, &body, "associated_projects");
+        bad_field(
+            app.post(PROMPTS, json!({"title": "t", "associated_projects": ids}))
+                .await,
+            "associated_projects",
+        );
     }
-    let (_, list) = app.get(PROMPTS).await;
-    assert_eq!(list["count"], 0);
+    assert_eq!(list(&app, PROMPTS).await.count, 0);
 }
 
 #[tokio::test]
@@ -182,54 +227,59 @@ async fn create_checks_fields_and_classes_against_the_config() {
     let app = TestApp::spawn().await;
     let project = app.project(CLS).await;
     // A field the config does not read.
-    let (status, body) = app
-        .post(
+    bad_field(
+        app.post(
             PROMPTS,
             json!({"title": "t", "associated_projects": [project], "input_fields": ["body"]}),
         )
-        .await;
-    assert_field_error(status, &body, "input_fields");
+        .await,
+        "input_fields",
+    );
     // A class the config does not offer.
-    let (status, body) = app
-        .post(
+    bad_field(
+        app.post(
             PROMPTS,
             json!({"title": "t", "associated_projects": [project], "output_classes": ["Neutral"]}),
         )
-        .await;
-    assert_field_error(status, &body, "output_classes");
+        .await,
+        "output_classes",
+    );
     // NER labels are not in the classification config.
-    let (status, body) = app
-        .post(
+    bad_field(
+        app.post(
             PROMPTS,
             json!({"title": "t", "associated_projects": [project], "output_classes": ["PER"]}),
         )
-        .await;
-    assert_field_error(status, &body, "output_classes");
+        .await,
+        "output_classes",
+    );
     // Not a list.
     for bad in [json!("text"), json!({"text": 1}), json!(3)] {
-        let (status, body) = app
-            .post(PROMPTS, json!({"title": "t", "input_fields": bad}))
-            .await;
-        assert_field_error(status, &body, "input_fields");
+        bad_field(
+            app.post(PROMPTS, json!({"title": "t", "input_fields": bad}))
+                .await,
+            "input_fields",
+        );
     }
     // A list with an item that is not a string: the error names the item.
-    let (status, body) = app
-        .post(PROMPTS, json!({"title": "t", "input_fields": ["text", 2]}))
-        .await;
-    assert_field_error(status, &body, "input_fields[1]");
-    let (status, body) = app
-        .post(PROMPTS, json!({"title": "t", "output_classes": "Positive"}))
-        .await;
-    assert_field_error(status, &body, "output_classes");
-    let (_, list) = app.get(PROMPTS).await;
-    assert_eq!(list["count"], 0);
+    bad_field(
+        app.post(PROMPTS, json!({"title": "t", "input_fields": ["text", 2]}))
+            .await,
+        "input_fields[1]",
+    );
+    bad_field(
+        app.post(PROMPTS, json!({"title": "t", "output_classes": "Positive"}))
+            .await,
+        "output_classes",
+    );
+    assert_eq!(list(&app, PROMPTS).await.count, 0);
     // Without projects the lists are stored as given.
     let body = new_prompt(
         &app,
         json!({"title": "free", "input_fields": ["anything"], "output_classes": ["X"]}),
     )
     .await;
-    assert_eq!(body["input_fields"], json!(["anything"]));
+    assert_eq!(body.prompt.input_fields, ["anything"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,62 +291,62 @@ async fn list_paginates_with_count_and_links() {
     let app = TestApp::spawn().await;
     let mut ids = vec![];
     for title in ["a", "b", "c"] {
-        ids.push(id_of(&new_prompt(&app, json!({"title": title})).await));
+        ids.push(new_prompt(&app, json!({"title": title})).await.prompt.id);
     }
-    let (status, body) = app.get(&format!("{PROMPTS}?page_size=2")).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 3);
-    assert_eq!(body["results"].as_array().expect("results").len(), 2);
+    let body = list(&app, &format!("{PROMPTS}?page_size=2")).await;
+    assert_eq!(body.count, 3);
+    assert_eq!(body.results.len(), 2);
     assert!(
-        body["next"].as_str().is_some_and(|n| n.contains("page=2")),
-        "{body}"
+        body.next.as_deref().is_some_and(|n| n.contains("page=2")),
+        "{body:?}"
     );
-    assert_eq!(body["previous"], Value::Null);
+    assert_eq!(body.previous, None);
     // Default order: newest first.
     assert_eq!(result_ids(&body), vec![ids[2], ids[1]]);
-    let (status, body) = app.get(&format!("{PROMPTS}?page_size=2&page=2")).await;
-    assert_eq!(status, 200, "{body}");
+    let body = list(&app, &format!("{PROMPTS}?page_size=2&page=2")).await;
     assert_eq!(result_ids(&body), vec![ids[0]]);
-    assert_eq!(body["next"], Value::Null);
-    assert!(body["previous"].is_string());
+    assert_eq!(body.next, None);
+    assert!(body.previous.is_some());
     // The no-slash path works too.
-    let (status, body) = app.get("/api/prompts").await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 3);
+    assert_eq!(list(&app, "/api/prompts").await.count, 3);
 }
 
 #[tokio::test]
 async fn list_searches_title_and_description_and_orders() {
     let app = TestApp::spawn().await;
-    let sentiment = id_of(&new_prompt(&app, json!({"title": "Sentiment"})).await);
-    let other = id_of(
-        &new_prompt(
-            &app,
-            json!({"title": "Other", "description": "a SENTIMENT helper"}),
-        )
-        .await,
-    );
-    let entities = id_of(&new_prompt(&app, json!({"title": "Entities"})).await);
-    let (_, body) = app.get(&format!("{PROMPTS}?search=sent")).await;
-    assert_eq!(body["count"], 2);
+    let sentiment = new_prompt(&app, json!({"title": "Sentiment"}))
+        .await
+        .prompt
+        .id;
+    let other = new_prompt(
+        &app,
+        json!({"title": "Other", "description": "a SENTIMENT helper"}),
+    )
+    .await
+    .prompt
+    .id;
+    let entities = new_prompt(&app, json!({"title": "Entities"}))
+        .await
+        .prompt
+        .id;
+    let body = list(&app, &format!("{PROMPTS}?search=sent")).await;
+    assert_eq!(body.count, 2);
     let mut found = result_ids(&body);
     found.sort_unstable();
     assert_eq!(found, vec![sentiment, other]);
-    let (_, body) = app
-        .get(&format!("{PROMPTS}?search=Sent&page=1&page_size=10"))
-        .await;
-    assert_eq!(body["count"], 2);
-    let (_, body) = app.get(&format!("{PROMPTS}?search=nothing")).await;
-    assert_eq!(body["count"], 0);
-    assert_eq!(body["results"], json!([]));
+    let body = list(&app, &format!("{PROMPTS}?search=Sent&page=1&page_size=10")).await;
+    assert_eq!(body.count, 2);
+    let body = list(&app, &format!("{PROMPTS}?search=nothing")).await;
+    assert_eq!(body.count, 0);
+    assert!(body.results.is_empty());
 
-    let (_, body) = app.get(&format!("{PROMPTS}?ordering=title")).await;
+    let body = list(&app, &format!("{PROMPTS}?ordering=title")).await;
     assert_eq!(result_ids(&body), vec![entities, other, sentiment]);
-    let (_, body) = app.get(&format!("{PROMPTS}?ordering=-title")).await;
+    let body = list(&app, &format!("{PROMPTS}?ordering=-title")).await;
     assert_eq!(result_ids(&body), vec![sentiment, other, entities]);
-    let (_, body) = app.get(&format!("{PROMPTS}?ordering=id")).await;
+    let body = list(&app, &format!("{PROMPTS}?ordering=id")).await;
     assert_eq!(result_ids(&body), vec![sentiment, other, entities]);
-    let (_, body) = app.get(&format!("{PROMPTS}?ordering=-id")).await;
+    let body = list(&app, &format!("{PROMPTS}?ordering=-id")).await;
     assert_eq!(result_ids(&body), vec![entities, other, sentiment]);
 }
 
@@ -335,27 +385,26 @@ async fn list_shows_projects_counts_and_best_score() {
         json!({"project": f.project, "project_subset": "All"}),
     )
     .await;
-    let bare = id_of(&new_prompt(&app, json!({"title": "bare"})).await);
+    let bare = new_prompt(&app, json!({"title": "bare"})).await.prompt.id;
 
-    let (status, body) = app.get(PROMPTS).await;
-    assert_eq!(status, 200, "{body}");
-    let items = body["results"].as_array().expect("results");
-    let sentiment = items.iter().find(|p| p["id"] == f.prompt).expect("listed");
-    assert_eq!(
-        sentiment["associated_projects"],
-        json!([{"id": f.project, "title": "test"}])
-    );
-    assert_eq!(sentiment["versions_count"], 2);
-    assert_eq!(sentiment["runs_count"], 3);
-    assert_eq!(sentiment["best_score"], 1.0);
-    let bare = items.iter().find(|p| p["id"] == bare).expect("listed");
-    assert_eq!(bare["versions_count"], 0);
-    assert_eq!(bare["runs_count"], 0);
-    assert_eq!(bare["best_score"], Value::Null);
-    assert_eq!(bare["associated_projects"], json!([]));
+    let body = list(&app, PROMPTS).await;
+    let items = &body.results;
+    let sentiment = items
+        .iter()
+        .find(|p| p.prompt.id == f.prompt)
+        .expect("listed");
+    assert_eq!(projects_of(sentiment), [(f.project, Some("test"))]);
+    assert_eq!(sentiment.versions_count, 2);
+    assert_eq!(sentiment.runs_count, 3);
+    assert_eq!(sentiment.best_score, Some(1.0));
+    let bare = items.iter().find(|p| p.prompt.id == bare).expect("listed");
+    assert_eq!(bare.versions_count, 0);
+    assert_eq!(bare.runs_count, 0);
+    assert_eq!(bare.best_score, None);
+    assert!(bare.associated_projects.is_empty());
     let got = get_prompt(&app, f.prompt).await;
-    assert_eq!(got["best_score"], 1.0);
-    assert_eq!(got["runs_count"], 3);
+    assert_eq!(got.best_score, Some(1.0));
+    assert_eq!(got.runs_count, 3);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,29 +415,29 @@ async fn list_shows_projects_counts_and_best_score() {
 async fn get_returns_the_detail_and_404_for_unknown() {
     let app = TestApp::spawn().await;
     let project = titled_project(&app, "P", CLS).await;
-    let id = id_of(
-        &new_prompt(
-            &app,
-            json!({"title": "T", "associated_projects": [project], "output_classes": ["Positive"]}),
-        )
-        .await,
-    );
+    let id = new_prompt(
+        &app,
+        json!({"title": "T", "associated_projects": [project], "output_classes": ["Positive"]}),
+    )
+    .await
+    .prompt
+    .id;
     let body = get_prompt(&app, id).await;
-    assert_eq!(body["id"], id);
-    assert_eq!(body["title"], "T");
-    assert_eq!(body["skill_name"], "TextClassification");
-    assert_eq!(body["output_classes"], json!(["Positive"]));
+    assert_eq!(body.prompt.id, id);
+    assert_eq!(body.prompt.title, "T");
+    assert_eq!(body.prompt.skill_name, Some(Skill::TextClassification));
+    assert_eq!(body.prompt.output_classes, ["Positive"]);
+    assert_eq!(projects_of(&body), [(project, Some("P"))]);
+    assert_eq!(body.versions_count, 0);
     assert_eq!(
-        body["associated_projects"],
-        json!([{"id": project, "title": "P"}])
+        body.prompt.created_by.as_ref().map(|u| u.email.as_str()),
+        Some("admin@example.com")
     );
-    assert_eq!(body["versions_count"], 0);
-    assert_eq!(body["created_by"]["email"], "admin@example.com");
     let (status, _) = app.get(&prompt_path(999_999)).await;
     assert_eq!(status, 404);
     // The no-slash variant.
-    let (status, _) = app.get(&format!("{PROMPTS}{id}")).await;
-    assert_eq!(status, 200);
+    let got: PromptDetailView = app.get(&format!("{PROMPTS}{id}")).await.good();
+    assert_eq!(got.prompt.id, id);
 }
 
 #[tokio::test]
@@ -401,59 +450,51 @@ async fn patch_updates_fields_and_replaces_projects() {
         json!({"title": "T", "description": "old", "associated_projects": [first]}),
     )
     .await;
-    let id = id_of(&created);
-    let (status, body) = app
+    let id = created.prompt.id;
+    let body: PromptView = app
         .patch(&prompt_path(id), json!({"description": "d"}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["description"], "d");
-    assert_eq!(body["title"], "T");
-    assert_eq!(body["associated_projects"], json!([first]));
+        .await
+        .good();
+    assert_eq!(body.prompt.description.as_deref(), Some("d"));
+    assert_eq!(body.prompt.title, "T");
+    assert_eq!(body.associated_projects, [first]);
 
-    let (status, body) = app
+    let body: PromptView = app
         .patch(
             &prompt_path(id),
             json!({"title": "New", "associated_projects": [second], "input_fields": ["text"],
                    "output_classes": ["Negative"]}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "New");
-    assert_eq!(body["associated_projects"], json!([second]));
-    assert_eq!(body["input_fields"], json!(["text"]));
-    assert_eq!(body["output_classes"], json!(["Negative"]));
+        .await
+        .good();
+    assert_eq!(body.prompt.title, "New");
+    assert_eq!(body.associated_projects, [second]);
+    assert_eq!(body.prompt.input_fields, ["text"]);
+    assert_eq!(body.prompt.output_classes, ["Negative"]);
     let got = get_prompt(&app, id).await;
-    assert_eq!(
-        got["associated_projects"],
-        json!([{"id": second, "title": "second"}])
-    );
+    assert_eq!(projects_of(&got), [(second, Some("second"))]);
     // Both, then none.
-    let (status, body) = app
+    let body: PromptView = app
         .patch(
             &prompt_path(id),
             json!({"associated_projects": [first, second]}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let mut projects: Vec<i64> = body["associated_projects"]
-        .as_array()
-        .expect("ids")
-        .iter()
-        .filter_map(Value::as_i64)
-        .collect();
+        .await
+        .good();
+    let mut projects = body.associated_projects;
     projects.sort_unstable();
     assert_eq!(projects, vec![first, second]);
-    let (status, body) = app
+    let body: PromptView = app
         .patch(&prompt_path(id), json!({"associated_projects": []}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["associated_projects"], json!([]));
+        .await
+        .good();
+    assert!(body.associated_projects.is_empty());
     // description null clears it.
-    let (status, body) = app
+    let body: PromptView = app
         .patch(&prompt_path(id), json!({"description": null}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["description"], Value::Null);
+        .await
+        .good();
+    assert_eq!(body.prompt.description, None);
 }
 
 #[tokio::test]
@@ -462,61 +503,66 @@ async fn patch_reruns_the_checks() {
     let cls = app.project(CLS).await;
     let ner = app.project(NER).await;
     let theirs = foreign_project(&app).await;
-    let id = id_of(
-        &new_prompt(
-            &app,
-            json!({"title": "T", "associated_projects": [cls], "input_fields": ["text"],
-                   "output_classes": ["Positive"]}),
-        )
-        .await,
-    );
+    let id = new_prompt(
+        &app,
+        json!({"title": "T", "associated_projects": [cls], "input_fields": ["text"],
+               "output_classes": ["Positive"]}),
+    )
+    .await
+    .prompt
+    .id;
     // The existing classes against a new project.
-    let (status, body) = app
-        .patch(&prompt_path(id), json!({"associated_projects": [ner]}))
-        .await;
-    assert_field_error(status, &body, "output_classes");
+    bad_field(
+        app.patch(&prompt_path(id), json!({"associated_projects": [ner]}))
+            .await,
+        "output_classes",
+    );
     // New classes against the existing project.
-    let (status, body) = app
-        .patch(&prompt_path(id), json!({"output_classes": ["PER"]}))
-        .await;
-    assert_field_error(status, &body, "output_classes");
-    let (status, body) = app
-        .patch(&prompt_path(id), json!({"input_fields": ["body"]}))
-        .await;
-    assert_field_error(status, &body, "input_fields");
-    let (status, body) = app
-        .patch(&prompt_path(id), json!({"input_fields": "text"}))
-        .await;
-    assert_field_error(status, &body, "input_fields");
+    bad_field(
+        app.patch(&prompt_path(id), json!({"output_classes": ["PER"]}))
+            .await,
+        "output_classes",
+    );
+    bad_field(
+        app.patch(&prompt_path(id), json!({"input_fields": ["body"]}))
+            .await,
+        "input_fields",
+    );
+    bad_field(
+        app.patch(&prompt_path(id), json!({"input_fields": "text"}))
+            .await,
+        "input_fields",
+    );
     for ids in [json!([theirs]), json!([999_999])] {
-        let (status, body) = app
-            .patch(&prompt_path(id), json!({"associated_projects": ids}))
-            .await;
-        assert_field_error(status, &body, "associated_projects");
+        bad_field(
+            app.patch(&prompt_path(id), json!({"associated_projects": ids}))
+                .await,
+            "associated_projects",
+        );
     }
     for bad in [json!({"title": ""}), json!({"title": "y".repeat(501)})] {
-        let (status, body) = app.patch(&prompt_path(id), bad).await;
-        assert_field_error(status, &body, "title");
+        bad_field(app.patch(&prompt_path(id), bad).await, "title");
     }
-    let (status, body) = app
-        .patch(&prompt_path(id), json!({"skill_name": "Other"}))
-        .await;
-    assert_field_error(status, &body, "skill_name");
+    bad_field(
+        app.patch(&prompt_path(id), json!({"skill_name": "Other"}))
+            .await,
+        "skill_name",
+    );
     // Nothing changed.
     let got = get_prompt(&app, id).await;
-    assert_eq!(got["title"], "T");
-    assert_eq!(got["output_classes"], json!(["Positive"]));
-    assert_eq!(got["associated_projects"][0]["id"], cls);
+    assert_eq!(got.prompt.title, "T");
+    assert_eq!(got.prompt.output_classes, ["Positive"]);
+    assert_eq!(got.associated_projects.first().map(|p| p.id), Some(cls));
     // Classes and projects changed together pass.
-    let (status, body) = app
+    let body: PromptView = app
         .patch(
             &prompt_path(id),
             json!({"associated_projects": [ner], "output_classes": ["PER", "ORG"],
                    "skill_name": "NamedEntityRecognition"}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["skill_name"], "NamedEntityRecognition");
+        .await
+        .good();
+    assert_eq!(body.prompt.skill_name, Some(Skill::NamedEntityRecognition));
     let (status, _) = app
         .patch(&prompt_path(999_999), json!({"title": "x"}))
         .await;
@@ -548,7 +594,7 @@ async fn delete_cascades_to_versions_runs_and_their_predictions() {
     let by_hand = hand_prediction(&app, f.tasks[0], choice("Negative")).await;
     assert_eq!(total_predictions(&app, f.tasks[0]).await, 2);
     // A second prompt's run on the same project is untouched.
-    let other = id_of(&new_prompt(&app, json!({"title": "Other"})).await);
+    let other = new_prompt(&app, json!({"title": "Other"})).await.prompt.id;
     let other_version = id_of(&new_version(&app, other, f.connection, "v1").await);
     let other_run = id_of(
         &new_run(
@@ -595,8 +641,8 @@ async fn delete_cascades_to_versions_runs_and_their_predictions() {
     assert!(failures.is_empty());
     let left: Vec<i64> = predictions_of(&app, f.project)
         .await
-        .iter()
-        .map(id_of)
+        .into_iter()
+        .map(|p| read::<PredictionView>(p).id)
         .collect();
     assert_eq!(left.len(), 2, "the hand-made and the other prompt's");
     assert!(left.contains(&by_hand));
@@ -631,58 +677,60 @@ async fn compatible_projects_follow_the_control_type() {
     let html = titled_project(&app, "html", HYPERTEXT_CHOICES).await;
     let _theirs = foreign_project(&app).await;
 
-    let sorted = |body: &Value| {
-        let mut ids = result_ids(body);
+    let sorted = |page: &Paginated<ProjectView>| {
+        let mut ids = project_ids(page);
         ids.sort_unstable();
         ids
     };
-    let (status, body) = app.get("/api/prompts/compatible-projects").await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 3, "{body}");
+    let body = compatible(&app, "/api/prompts/compatible-projects").await;
+    assert_eq!(body.count, 3, "{body:?}");
     // Image classification is a TextClassification skill too, as in LSE Prompts.
     assert_eq!(sorted(&body), vec![cls, image, html]);
-    let listed = &body["results"].as_array().expect("results")[0];
-    assert!(listed["title"].is_string() && listed["label_config"].is_string());
-    let (_, body) = app
-        .get("/api/prompts/compatible-projects?project_type=TextClassification")
-        .await;
+    // The typed read checks each has a title and a label config (strings).
+    assert!(!body.results.is_empty());
+    let body = compatible(
+        &app,
+        "/api/prompts/compatible-projects?project_type=TextClassification",
+    )
+    .await;
     assert_eq!(sorted(&body), vec![cls, image, html]);
-    let (status, body) = app
-        .get("/api/prompts/compatible-projects?project_type=NamedEntityRecognition")
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = compatible(
+        &app,
+        "/api/prompts/compatible-projects?project_type=NamedEntityRecognition",
+    )
+    .await;
     assert_eq!(sorted(&body), vec![ner]);
     assert!(!sorted(&body).contains(&mixed) && !sorted(&body).contains(&image));
     // Annotations are not required; filters and pagination apply.
-    let (_, body) = app
+    let body: Paginated<ProjectView> = app
         .get(&format!("/api/prompts/compatible-projects?ids={cls},{ner}"))
-        .await;
+        .await
+        .good();
     assert_eq!(sorted(&body), vec![cls]);
-    let (_, body) = app.get("/api/prompts/compatible-projects?title=HTM").await;
+    let body = compatible(&app, "/api/prompts/compatible-projects?title=HTM").await;
     assert_eq!(sorted(&body), vec![html]);
-    let (_, body) = app
-        .get("/api/prompts/compatible-projects?page_size=1")
-        .await;
-    assert_eq!(body["count"], 3);
-    assert_eq!(body["results"].as_array().expect("results").len(), 1);
-    assert!(body["next"].is_string());
+    let body = compatible(&app, "/api/prompts/compatible-projects?page_size=1").await;
+    assert_eq!(body.count, 3);
+    assert_eq!(body.results.len(), 1);
+    assert!(body.next.is_some());
     // A bad project type.
-    let (status, body) = app
-        .get("/api/prompts/compatible-projects?project_type=Summarization")
-        .await;
-    assert_field_error(status, &body, "project_type");
+    bad_field(
+        app.get("/api/prompts/compatible-projects?project_type=Summarization")
+            .await,
+        "project_type",
+    );
     // The other organization sees none of these.
-    let (status, body) = app
+    let body: Paginated<ProjectView> = app
         .send(
             Method::GET,
             "/api/prompts/compatible-projects",
             Some(&app.other_token),
             None,
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
+        .await
+        .good();
     assert!(!sorted(&body).contains(&cls));
-    assert_eq!(body["count"], 1, "only their own project");
+    assert_eq!(body.count, 1, "only their own project");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,7 +740,7 @@ async fn compatible_projects_follow_the_control_type() {
 #[tokio::test]
 async fn annotators_may_read_but_not_write() {
     let app = TestApp::spawn().await;
-    let id = id_of(&new_prompt(&app, json!({"title": "T"})).await);
+    let id = new_prompt(&app, json!({"title": "T"})).await.prompt.id;
     let token = Some(app.annotator_token.as_str());
     let (status, body) = app
         .send(
@@ -716,12 +764,13 @@ async fn annotators_may_read_but_not_write() {
         .send(Method::DELETE, &prompt_path(id), token, None)
         .await;
     assert_eq!(status, 403);
-    let (status, body) = app.send(Method::GET, &prompt_path(id), token, None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "T");
-    let (status, body) = app.send(Method::GET, PROMPTS, token, None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 1);
+    let body: PromptDetailView = app
+        .send(Method::GET, &prompt_path(id), token, None)
+        .await
+        .good();
+    assert_eq!(body.prompt.title, "T");
+    let body: PromptPage = app.send(Method::GET, PROMPTS, token, None).await.good();
+    assert_eq!(body.count, 1);
     // Without a token: 401.
     let (status, _) = app.send(Method::GET, PROMPTS, None, None).await;
     assert_eq!(status, 401);
@@ -730,7 +779,7 @@ async fn annotators_may_read_but_not_write() {
 #[tokio::test]
 async fn another_organizations_prompts_are_404() {
     let app = TestApp::spawn().await;
-    let id = id_of(&new_prompt(&app, json!({"title": "T"})).await);
+    let id = new_prompt(&app, json!({"title": "T"})).await.prompt.id;
     let token = Some(app.other_token.as_str());
     let path = prompt_path(id);
     let (status, _) = app.send(Method::GET, &path, token, None).await;
@@ -746,9 +795,8 @@ async fn another_organizations_prompts_are_404() {
     assert_eq!(status, 404);
     let (status, _) = app.send(Method::DELETE, &path, token, None).await;
     assert_eq!(status, 404);
-    let (status, body) = app.send(Method::GET, PROMPTS, token, None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["count"], 0);
+    let body: PromptPage = app.send(Method::GET, PROMPTS, token, None).await.good();
+    assert_eq!(body.count, 0);
     // Still there, unchanged.
-    assert_eq!(get_prompt(&app, id).await["title"], "T");
+    assert_eq!(get_prompt(&app, id).await.prompt.title, "T");
 }

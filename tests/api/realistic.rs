@@ -6,8 +6,13 @@ use crate::helpers::engine::{
     Setup, custom_connection, fake, finished, quick_engine, start, version,
 };
 use crate::helpers::fixtures::{id_of, new_prompt, predictions_of_run};
-use crate::helpers::{CLS, NER, TestApp};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, NER, Reply, TestApp};
+use entity::enums::RunStatus;
 use prompter::fake_llm::FakeLlmConfig;
+use prompter::views::evaluation::SubsetTasksView;
+use prompter::views::predictions::PredictionView;
+use prompter::views::runs::RunView;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -24,11 +29,20 @@ fn texts() -> Vec<String> {
         .collect()
 }
 
+/// What a run ended with for a task.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// A prediction: its regions' values and control names.
+    Predicted(Vec<Value>),
+    /// A failure: its type (as the wire names it) and message.
+    Failed(Value, Value),
+}
+
 /// Runs a version of a prompt over `config`'s project on a plain and on a realistic fake, and
 /// returns the two runs' results per task: the prediction's result, or the failure's type.
 async fn plain_and_realistic(
     config: &str,
-) -> (Vec<i64>, HashMap<i64, Value>, HashMap<i64, Value>, u64) {
+) -> (Vec<i64>, HashMap<i64, Outcome>, HashMap<i64, Outcome>, u64) {
     let plain = fake(FakeLlmConfig::default()).await;
     let realistic = fake(FakeLlmConfig {
         realistic: true,
@@ -60,31 +74,32 @@ async fn plain_and_realistic(
             connection,
         };
         let run = start(&app, &s, json!({"project_subset": "All"})).await;
-        let state = finished(&app, &s, run).await;
-        assert_eq!(state["status"], "Completed", "{title}: {state}");
-        let mut by_task: HashMap<i64, Value> = predictions_of_run(&app, project, run)
+        let state: RunView = read(finished(&app, &s, run).await);
+        assert_eq!(state.status, RunStatus::Completed, "{title}: {state:?}");
+        let mut by_task: HashMap<i64, Outcome> = predictions_of_run(&app, project, run)
             .await
             .into_iter()
             .map(|p| {
-                let regions: Vec<Value> = p["result"]
+                let p: PredictionView = read(p);
+                // Regions are Label Studio's untyped result JSON.
+                let regions: Vec<Value> = p
+                    .result
                     .as_array()
                     .into_iter()
                     .flatten()
                     .map(|r| json!({"value": r["value"], "from_name": r["from_name"]}))
                     .collect();
-                (
-                    p["task"].as_i64().unwrap_or_default(),
-                    Value::Array(regions),
-                )
+                (p.task, Outcome::Predicted(regions))
             })
             .collect();
-        let (status, page) = app
+        let page: SubsetTasksView = app
             .get(&format!(
                 "/api/projects/{project}/subset-tasks?model_run={run}&page_size=100&parent_model={prompt}"
             ))
-            .await;
-        assert_eq!(status, 200, "{page}");
-        for item in page["results"][0]["task_result_list"]
+            .await
+            .good();
+        // The task result list is untyped in the view (the SDK's nesting, built as JSON).
+        for item in page.results[0]["task_result_list"]
             .as_array()
             .into_iter()
             .flatten()
@@ -92,7 +107,10 @@ async fn plain_and_realistic(
             if item["error"].is_object() {
                 by_task.insert(
                     item["id"].as_i64().unwrap_or_default(),
-                    json!({"failed": item["error"]["error_type"], "message": item["error"]["message"]}),
+                    Outcome::Failed(
+                        item["error"]["error_type"].clone(),
+                        item["error"]["message"].clone(),
+                    ),
                 );
             }
         }
@@ -117,23 +135,20 @@ async fn plain_and_realistic(
 /// `InvalidOutput` failure whose message says what the model did wrong.
 fn assert_ends_right(
     tasks: &[i64],
-    plain: &HashMap<i64, Value>,
-    realistic: &HashMap<i64, Value>,
+    plain: &HashMap<i64, Outcome>,
+    realistic: &HashMap<i64, Outcome>,
 ) -> (usize, usize) {
     let (mut same, mut failed) = (0, 0);
     for task in tasks {
         let expected = &plain[task];
         assert!(
-            expected.is_array(),
-            "the perfect model answers task {task}: {expected}"
+            matches!(expected, Outcome::Predicted(_)),
+            "the perfect model answers task {task}: {expected:?}"
         );
         let got = &realistic[task];
-        if got.is_array() {
-            assert_eq!(got, expected, "task {task}: the same prediction");
-            same += 1;
-        } else {
-            assert_eq!(got["failed"], "InvalidOutput", "task {task}: {got}");
-            let message = got["message"].as_str().unwrap_or_default();
+        if let Outcome::Failed(kind, message) = got {
+            assert_eq!(kind, "InvalidOutput", "task {task}: {got:?}");
+            let message = message.as_str().unwrap_or_default();
             assert!(
                 ["refused", "token limit", "JSON", "cut"]
                     .iter()
@@ -141,6 +156,9 @@ fn assert_ends_right(
                 "task {task}: the failure says why: {message}"
             );
             failed += 1;
+        } else {
+            assert_eq!(got, expected, "task {task}: the same prediction");
+            same += 1;
         }
     }
     (same, failed)

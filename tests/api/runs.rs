@@ -3,25 +3,64 @@
 //! run, only_missing_predictions, list filters and order, cancel, the work slices, roles and
 //! organizations.
 use crate::helpers::fixtures::{
-    assert_field_error, batch, fixture, ground_truth, id_of, item, new_prompt, new_run,
-    new_version, predictions_of_run, run_on, run_state, runs_of, runs_path, total_predictions,
+    batch, fixture, ground_truth, id_of, item, new_prompt, new_version, predictions_of_run, run_on,
+    runs_path, total_predictions,
 };
-use crate::helpers::{CLS, TestApp, choice};
+use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
+use entity::enums::{RunStatus, Subset};
+use prompter::error::{ErrorBody, ErrorCode};
+use prompter::views::annotations::AnnotationView;
+use prompter::views::projects::ProjectView;
+use prompter::views::prompts::PromptDetailView;
+use prompter::views::runs::{CancelView, RunView};
+use prompter::views::users::WhoAmIView;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
+/// Creates a run and returns it (asserts 201).
+async fn new_run(app: &TestApp, prompt: i64, version: i64, body: Value) -> RunView {
+    app.post(&runs_path(prompt, version), body).await.created()
+}
+
+/// The runs of a version, as the list returns them (asserts 200).
+async fn runs_of(app: &TestApp, prompt: i64, version: i64) -> Vec<RunView> {
+    app.get(&runs_path(prompt, version)).await.good()
+}
+
+/// The run `id` as the run list shows it.
+async fn run_state(app: &TestApp, prompt: i64, version: i64, id: i64) -> RunView {
+    runs_of(app, prompt, version)
+        .await
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("run {id} is listed"))
+}
+
+/// The ids of runs.
+fn ids_of(runs: &[RunView]) -> Vec<i64> {
+    runs.iter().map(|r| r.id).collect()
+}
+
 /// The ids the run list answers with `query`.
 async fn list_ids(app: &TestApp, prompt: i64, version: i64, query: &str) -> Vec<i64> {
-    let (status, body) = app
+    let runs: Vec<RunView> = app
         .get(&format!("{}?{query}", runs_path(prompt, version)))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array()
-        .expect("bare array")
-        .iter()
-        .map(id_of)
-        .collect()
+        .await
+        .good();
+    ids_of(&runs)
+}
+
+/// Reads a 400 whose error names `field`.
+#[track_caller]
+fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
+    error
 }
 
 fn cancel_path(prompt: i64, version: i64, run: i64) -> String {
@@ -58,14 +97,14 @@ async fn create_for_each_subset_counts_its_tasks() {
     ground_truth(&app, f.tasks[0], choice("Positive")).await;
     ground_truth(&app, f.tasks[3], choice("Negative")).await;
     // A cancelled ground-truth annotation does not count.
-    let (status, _) = app
+    let _: AnnotationView = app
         .post(
             &format!("/api/tasks/{}/annotations/", f.tasks[4]),
             json!({"result": [], "ground_truth": true, "was_cancelled": true}),
         )
-        .await;
-    assert_eq!(status, 201);
-    let (_, me) = app.get("/api/current-user/whoami").await;
+        .await
+        .created();
+    let me: WhoAmIView = app.get("/api/current-user/whoami").await.good();
 
     let all = new_run(
         &app,
@@ -74,22 +113,26 @@ async fn create_for_each_subset_counts_its_tasks() {
         json!({"project": f.project, "project_subset": "All"}),
     )
     .await;
-    assert_eq!(all["total_tasks"], 5);
-    assert_eq!(all["status"], "Pending");
-    assert_eq!(all["project"], f.project);
-    assert_eq!(all["project_subset"], "All");
-    assert_eq!(all["model_version"], f.version);
-    assert_eq!(all["parent_model"], f.prompt);
-    assert_eq!(all["total_predictions"], 0);
-    assert_eq!(all["total_correct_predictions"], 0);
-    assert_eq!(all["only_missing_predictions"], false);
-    assert_eq!(all["task_ids"], Value::Null);
-    assert_eq!(all["sample_subset_size"], Value::Null);
-    assert_eq!(all["organization"], me["active_organization"]);
-    assert_eq!(all["created_by"]["email"], "admin@example.com");
-    assert!(all["created_at"].is_string() && all["triggered_at"].is_string());
-    assert_eq!(all["completed_at"], Value::Null);
-    assert_eq!(all["predictions_updated_at"], Value::Null);
+    assert_eq!(all.total_tasks, 5);
+    assert_eq!(all.status, RunStatus::Pending);
+    assert_eq!(all.project, f.project);
+    assert_eq!(all.project_subset, Subset::All);
+    assert_eq!(all.model_version, f.version);
+    assert_eq!(all.parent_model, f.prompt);
+    assert_eq!(all.total_predictions, 0);
+    assert_eq!(all.total_correct_predictions, 0);
+    assert!(!all.only_missing_predictions);
+    assert_eq!(all.task_ids, None);
+    assert_eq!(all.sample_subset_size, None);
+    assert_eq!(all.organization, me.active_organization);
+    assert_eq!(
+        all.created_by.as_ref().map(|u| u.email.as_str()),
+        Some("admin@example.com")
+    );
+    // The typed read checks `created_at` is a timestamp.
+    assert!(all.triggered_at.is_some(), "{all:?}");
+    assert_eq!(all.completed_at, None);
+    assert_eq!(all.predictions_updated_at, None);
 
     let gt = new_run(
         &app,
@@ -98,12 +141,12 @@ async fn create_for_each_subset_counts_its_tasks() {
         json!({"project": f.project, "project_subset": "HasGT"}),
     )
     .await;
-    assert_eq!(gt["total_tasks"], 2);
-    assert_eq!(gt["status"], "Pending");
+    assert_eq!(gt.total_tasks, 2);
+    assert_eq!(gt.status, RunStatus::Pending);
     // HasGT is the default subset.
     let default = new_run(&app, f.prompt, f.version, json!({"project": f.project})).await;
-    assert_eq!(default["project_subset"], "HasGT");
-    assert_eq!(default["total_tasks"], 2);
+    assert_eq!(default.project_subset, Subset::HasGT);
+    assert_eq!(default.total_tasks, 2);
 
     let sample = new_run(
         &app,
@@ -112,12 +155,9 @@ async fn create_for_each_subset_counts_its_tasks() {
         json!({"project": f.project, "project_subset": "Sample", "sample_subset_size": 3}),
     )
     .await;
-    assert_eq!(sample["total_tasks"], 3);
-    assert_eq!(sample["sample_subset_size"], 3);
-    assert_eq!(
-        slice_task_ids(&app, id_of(&sample)).await,
-        f.tasks[..3].to_vec()
-    );
+    assert_eq!(sample.total_tasks, 3);
+    assert_eq!(sample.sample_subset_size, Some(3));
+    assert_eq!(slice_task_ids(&app, sample.id).await, f.tasks[..3].to_vec());
     // The default sample size (20) covers all five tasks here.
     let sample = new_run(
         &app,
@@ -126,18 +166,18 @@ async fn create_for_each_subset_counts_its_tasks() {
         json!({"project": f.project, "project_subset": "Sample"}),
     )
     .await;
-    assert_eq!(sample["total_tasks"], 5);
-    assert_eq!(sample["sample_subset_size"], 20);
+    assert_eq!(sample.total_tasks, 5);
+    assert_eq!(sample.sample_subset_size, Some(20));
     assert_eq!(
-        slice_task_ids(&app, id_of(&gt)).await,
+        slice_task_ids(&app, gt.id).await,
         Vec::<i64>::new(),
         "replaced by the default HasGT run"
     );
     assert_eq!(
-        slice_task_ids(&app, id_of(&default)).await,
+        slice_task_ids(&app, default.id).await,
         vec![f.tasks[0], f.tasks[3]]
     );
-    assert_eq!(slice_task_ids(&app, id_of(&all)).await, f.tasks);
+    assert_eq!(slice_task_ids(&app, all.id).await, f.tasks);
 }
 
 #[tokio::test]
@@ -153,12 +193,9 @@ async fn sample_defaults_to_twenty_tasks() {
         json!({"project": f.project, "project_subset": "Sample"}),
     )
     .await;
-    assert_eq!(run["total_tasks"], 20);
-    assert_eq!(run["sample_subset_size"], 20);
-    assert_eq!(
-        slice_task_ids(&app, id_of(&run)).await,
-        f.tasks[..20].to_vec()
-    );
+    assert_eq!(run.total_tasks, 20);
+    assert_eq!(run.sample_subset_size, Some(20));
+    assert_eq!(slice_task_ids(&app, run.id).await, f.tasks[..20].to_vec());
     let run = new_run(
         &app,
         f.prompt,
@@ -166,14 +203,15 @@ async fn sample_defaults_to_twenty_tasks() {
         json!({"project": f.project, "project_subset": "Sample", "sample_subset_size": 30}),
     )
     .await;
-    assert_eq!(run["total_tasks"], 25);
-    let (status, body) = app
-        .post(
+    assert_eq!(run.total_tasks, 25);
+    bad_field(
+        app.post(
             &runs_path(f.prompt, f.version),
             json!({"project": f.project, "project_subset": "Sample", "sample_subset_size": -1}),
         )
-        .await;
-    assert_field_error(status, &body, "sample_subset_size");
+        .await,
+        "sample_subset_size",
+    );
 }
 
 #[tokio::test]
@@ -190,12 +228,15 @@ async fn custom_runs_need_task_ids_of_the_project() {
                "task_ids": [f.tasks[2], f.tasks[0], foreign_task, 999_999, f.tasks[0]]}),
     )
     .await;
-    assert_eq!(run["total_tasks"], 2);
-    assert_eq!(run["project_subset"], "Custom");
-    assert_eq!(run["status"], "Pending");
-    assert!(run["task_ids"].is_array(), "{run}");
+    assert_eq!(run.total_tasks, 2);
+    assert_eq!(run.project_subset, Subset::Custom);
+    assert_eq!(run.status, RunStatus::Pending);
+    assert!(
+        run.task_ids.as_ref().is_some_and(Value::is_array),
+        "{run:?}"
+    );
     assert_eq!(
-        slice_task_ids(&app, id_of(&run)).await,
+        slice_task_ids(&app, run.id).await,
         vec![f.tasks[0], f.tasks[2]]
     );
     for body in [
@@ -203,8 +244,10 @@ async fn custom_runs_need_task_ids_of_the_project() {
         json!({"project": f.project, "project_subset": "Custom", "task_ids": []}),
         json!({"project": f.project, "project_subset": "Custom", "task_ids": null}),
     ] {
-        let (status, err) = app.post(&runs_path(f.prompt, f.version), body).await;
-        assert_field_error(status, &err, "task_ids");
+        bad_field(
+            app.post(&runs_path(f.prompt, f.version), body).await,
+            "task_ids",
+        );
     }
     // Only ids of other projects: nothing to do, completed at once.
     let run = new_run(
@@ -214,8 +257,8 @@ async fn custom_runs_need_task_ids_of_the_project() {
         json!({"project": f.project, "project_subset": "Custom", "task_ids": [foreign_task]}),
     )
     .await;
-    assert_eq!(run["total_tasks"], 0);
-    assert_eq!(run["status"], "Completed");
+    assert_eq!(run.total_tasks, 0);
+    assert_eq!(run.status, RunStatus::Completed);
 }
 
 #[tokio::test]
@@ -223,14 +266,15 @@ async fn an_empty_subset_completes_at_once() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a", "b"]).await;
     // No ground truth: a HasGT run would be empty, so it is refused and says why.
-    let (status, body) = app
+    let error = app
         .post(
             &runs_path(f.prompt, f.version),
             json!({"project": f.project, "project_subset": "HasGT"}),
         )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "no_ground_truth", "{body}");
+        .await
+        .bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert_eq!(error.code, ErrorCode::NoGroundTruth, "{error:?}");
     let run = new_run(
         &app,
         f.prompt,
@@ -238,38 +282,41 @@ async fn an_empty_subset_completes_at_once() {
         json!({"project": f.project, "project_subset": "Sample", "sample_subset_size": 0}),
     )
     .await;
-    assert_eq!(run["total_tasks"], 0);
-    assert_eq!(run["status"], "Completed");
+    assert_eq!(run.total_tasks, 0);
+    assert_eq!(run.status, RunStatus::Completed);
 }
 
 #[tokio::test]
 async fn project_must_be_the_callers() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["a"]).await;
-    let (status, theirs) = app
+    let theirs: ProjectView = app
         .send(
             Method::POST,
             "/api/projects/",
             Some(&app.other_token),
             Some(&json!({"title": "theirs", "label_config": CLS})),
         )
-        .await;
-    assert_eq!(status, 201);
+        .await
+        .created();
     for body in [
-        json!({"project": id_of(&theirs), "project_subset": "All"}),
+        json!({"project": theirs.id, "project_subset": "All"}),
         json!({"project": 999_999, "project_subset": "All"}),
         json!({"project_subset": "All"}),
     ] {
-        let (status, err) = app.post(&runs_path(f.prompt, f.version), body).await;
-        assert_field_error(status, &err, "project");
+        bad_field(
+            app.post(&runs_path(f.prompt, f.version), body).await,
+            "project",
+        );
     }
-    let (status, err) = app
-        .post(
+    bad_field(
+        app.post(
             &runs_path(f.prompt, f.version),
             json!({"project": f.project, "project_subset": "Everything"}),
         )
-        .await;
-    assert_field_error(status, &err, "project_subset");
+        .await,
+        "project_subset",
+    );
     assert!(runs_of(&app, f.prompt, f.version).await.is_empty());
     // Unknown prompt or version, or a version of another prompt.
     let other = id_of(&new_prompt(&app, json!({"title": "Other"})).await);
@@ -296,8 +343,8 @@ async fn a_run_associates_its_project_with_the_prompt() {
     let f = fixture(&app, CLS, &["a"]).await;
     let prompt = id_of(&new_prompt(&app, json!({"title": "Loose"})).await);
     let version = id_of(&new_version(&app, prompt, f.connection, "v1").await);
-    let (_, before) = app.get(&format!("/api/prompts/{prompt}/")).await;
-    assert_eq!(before["associated_projects"], json!([]));
+    let before: PromptDetailView = app.get(&format!("/api/prompts/{prompt}/")).await.good();
+    assert!(before.associated_projects.is_empty());
     new_run(
         &app,
         prompt,
@@ -305,11 +352,13 @@ async fn a_run_associates_its_project_with_the_prompt() {
         json!({"project": f.project, "project_subset": "All"}),
     )
     .await;
-    let (_, after) = app.get(&format!("/api/prompts/{prompt}/")).await;
-    assert_eq!(
-        after["associated_projects"],
-        json!([{"id": f.project, "title": "test"}])
-    );
+    let after: PromptDetailView = app.get(&format!("/api/prompts/{prompt}/")).await.good();
+    let projects: Vec<(i64, Option<&str>)> = after
+        .associated_projects
+        .iter()
+        .map(|p| (p.id, p.title.as_deref()))
+        .collect();
+    assert_eq!(projects, [(f.project, Some("test"))]);
     // A second run does not link it twice.
     new_run(
         &app,
@@ -318,12 +367,9 @@ async fn a_run_associates_its_project_with_the_prompt() {
         json!({"project": f.project, "project_subset": "All"}),
     )
     .await;
-    let (_, after) = app.get(&format!("/api/prompts/{prompt}/")).await;
-    assert_eq!(
-        after["associated_projects"].as_array().expect("list").len(),
-        1
-    );
-    assert_eq!(after["runs_count"], 1, "the second run replaced the first");
+    let after: PromptDetailView = app.get(&format!("/api/prompts/{prompt}/")).await.good();
+    assert_eq!(after.associated_projects.len(), 1);
+    assert_eq!(after.runs_count, 1, "the second run replaced the first");
 }
 
 #[tokio::test]
@@ -361,11 +407,7 @@ async fn a_new_run_replaces_the_previous_one_of_the_same_subset() {
     assert_eq!(total_predictions(&app, f.tasks[1]).await, 2);
 
     let second = run_on(&app, &f, f.version, "All").await;
-    let ids: Vec<i64> = runs_of(&app, f.prompt, f.version)
-        .await
-        .iter()
-        .map(id_of)
-        .collect();
+    let ids = ids_of(&runs_of(&app, f.prompt, f.version).await);
     assert!(!ids.contains(&first), "{ids:?}");
     assert!(ids.contains(&second) && ids.contains(&gt));
     assert!(predictions_of_run(&app, f.project, first).await.is_empty());
@@ -415,25 +457,18 @@ async fn only_missing_predictions_keeps_the_old_run() {
         json!({"project": f.project, "project_subset": "All", "only_missing_predictions": true}),
     )
     .await;
-    assert_eq!(missing["total_tasks"], 1);
-    assert_eq!(missing["only_missing_predictions"], true);
-    assert_eq!(missing["status"], "Pending");
-    assert_eq!(
-        slice_task_ids(&app, id_of(&missing)).await,
-        vec![f.tasks[1]]
-    );
-    let ids: Vec<i64> = runs_of(&app, f.prompt, f.version)
-        .await
-        .iter()
-        .map(id_of)
-        .collect();
-    assert_eq!(ids, vec![id_of(&missing), first]);
+    assert_eq!(missing.total_tasks, 1);
+    assert!(missing.only_missing_predictions);
+    assert_eq!(missing.status, RunStatus::Pending);
+    assert_eq!(slice_task_ids(&app, missing.id).await, vec![f.tasks[1]]);
+    let ids = ids_of(&runs_of(&app, f.prompt, f.version).await);
+    assert_eq!(ids, vec![missing.id, first]);
     assert_eq!(predictions_of_run(&app, f.project, first).await.len(), 2);
     assert_eq!(total_predictions(&app, f.tasks[0]).await, 1);
     // Every task has a prediction of this version now: nothing left.
     batch(
         &app,
-        id_of(&missing),
+        missing.id,
         json!([item(f.tasks[1], json!({"sentiment": "Positive"}))]),
     )
     .await;
@@ -444,8 +479,8 @@ async fn only_missing_predictions_keeps_the_old_run() {
         json!({"project": f.project, "project_subset": "All", "only_missing_predictions": true}),
     )
     .await;
-    assert_eq!(none["total_tasks"], 0);
-    assert_eq!(none["status"], "Completed");
+    assert_eq!(none.total_tasks, 0);
+    assert_eq!(none.status, RunStatus::Completed);
 }
 
 #[tokio::test]
@@ -457,20 +492,15 @@ async fn list_filters_and_orders_newest_first() {
     app.import(second_project, json!([{"text": "z"}])).await;
     let a = run_on(&app, &f, f.version, "All").await;
     let b = run_on(&app, &f, f.version, "HasGT").await;
-    let c = id_of(
-        &new_run(
-            &app,
-            f.prompt,
-            f.version,
-            json!({"project": second_project, "project_subset": "All"}),
-        )
-        .await,
-    );
-    let all: Vec<i64> = runs_of(&app, f.prompt, f.version)
-        .await
-        .iter()
-        .map(id_of)
-        .collect();
+    let c = new_run(
+        &app,
+        f.prompt,
+        f.version,
+        json!({"project": second_project, "project_subset": "All"}),
+    )
+    .await
+    .id;
+    let all = ids_of(&runs_of(&app, f.prompt, f.version).await);
     assert_eq!(all, vec![c, b, a]);
     assert_eq!(
         list_ids(&app, f.prompt, f.version, &format!("project={}", f.project)).await,
@@ -547,19 +577,19 @@ async fn cancel_stops_a_pending_run_and_keeps_its_predictions() {
     let f = fixture(&app, CLS, &["a", "b"]).await;
     let run = run_on(&app, &f, f.version, "All").await;
     // Cancel is a POST without a body.
-    let (status, body) = app
+    // The typed read checks `detail` is a string.
+    let _: CancelView = app
         .send(
             Method::POST,
             &cancel_path(f.prompt, f.version, run),
             Some(&app.token),
             None,
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["detail"].is_string());
+        .await
+        .good();
     let state = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(state["status"], "Canceled");
-    assert!(state["completed_at"].is_string(), "{state}");
+    assert_eq!(state.status, RunStatus::Canceled);
+    assert!(state.completed_at.is_some(), "{state:?}");
 
     // An InProgress run with a prediction: canceled, the prediction stays.
     let run = run_on(&app, &f, f.version, "All").await;
@@ -570,16 +600,16 @@ async fn cancel_stops_a_pending_run_and_keeps_its_predictions() {
     )
     .await;
     assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "InProgress"
+        run_state(&app, f.prompt, f.version, run).await.status,
+        RunStatus::InProgress
     );
-    let (status, body) = app
+    let _: CancelView = app
         .post(&cancel_path(f.prompt, f.version, run), json!({}))
-        .await;
-    assert_eq!(status, 200, "{body}");
+        .await
+        .good();
     assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "Canceled"
+        run_state(&app, f.prompt, f.version, run).await.status,
+        RunStatus::Canceled
     );
     assert_eq!(predictions_of_run(&app, f.project, run).await.len(), 1);
     // A later result does not revive it.
@@ -590,8 +620,8 @@ async fn cancel_stops_a_pending_run_and_keeps_its_predictions() {
     )
     .await;
     assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "Canceled"
+        run_state(&app, f.prompt, f.version, run).await.status,
+        RunStatus::Canceled
     );
 }
 
@@ -607,20 +637,20 @@ async fn cancel_of_a_finished_run_explains_and_keeps_its_status() {
     )
     .await;
     let before = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(before["status"], "Completed");
-    let (status, body) = app
+    assert_eq!(before.status, RunStatus::Completed);
+    let body: CancelView = app
         .send(
             Method::POST,
             &cancel_path(f.prompt, f.version, run),
             Some(&app.token),
             None,
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        .await
+        .good();
+    assert!(!body.detail.is_empty());
     let after = run_state(&app, f.prompt, f.version, run).await;
-    assert_eq!(after["status"], "Completed");
-    assert_eq!(after["completed_at"], before["completed_at"]);
+    assert_eq!(after.status, RunStatus::Completed);
+    assert_eq!(after.completed_at, before.completed_at);
     // A run of another version, or an unknown run: 404.
     let v2 = id_of(&new_version(&app, f.prompt, f.connection, "v2").await);
     let (status, _) = app.post(&cancel_path(f.prompt, v2, run), json!({})).await;
@@ -647,9 +677,9 @@ async fn slices_hold_every_task_exactly_once() {
         json!({"project": f.project, "project_subset": "All"}),
     )
     .await;
-    assert_eq!(run["total_tasks"], 250);
+    assert_eq!(run.total_tasks, 250);
     let slices = entity::model_run_slice::Entity::find()
-        .filter(entity::model_run_slice::Column::ModelRunId.eq(id_of(&run)))
+        .filter(entity::model_run_slice::Column::ModelRunId.eq(run.id))
         .order_by_asc(entity::model_run_slice::Column::Seq)
         .all(&app.db)
         .await
@@ -664,7 +694,7 @@ async fn slices_hold_every_task_exactly_once() {
     );
     let counts: Vec<i32> = slices.iter().map(|s| s.task_count).collect();
     assert_eq!(counts, vec![100, 100, 50]);
-    let mut ids = slice_task_ids(&app, id_of(&run)).await;
+    let mut ids = slice_task_ids(&app, run.id).await;
     ids.sort_unstable();
     let mut expected = tasks.clone();
     expected.sort_unstable();
@@ -678,8 +708,8 @@ async fn slices_hold_every_task_exactly_once() {
     )
     .await;
     let expected: Vec<i64> = tasks.iter().step_by(3).copied().collect();
-    assert_eq!(gt["total_tasks"], expected.len());
-    assert_eq!(slice_task_ids(&app, id_of(&gt)).await, expected);
+    assert_eq!(gt.total_tasks as usize, expected.len());
+    assert_eq!(slice_task_ids(&app, gt.id).await, expected);
 }
 
 #[tokio::test]
@@ -706,14 +736,14 @@ async fn annotators_may_list_but_not_create_or_cancel() {
         )
         .await;
     assert_eq!(status, 403);
-    let (status, list) = app
+    let list: Vec<RunView> = app
         .send(Method::GET, &runs_path(f.prompt, f.version), token, None)
-        .await;
-    assert_eq!(status, 200, "{list}");
-    assert_eq!(list.as_array().expect("bare array").len(), 1);
+        .await
+        .good();
+    assert_eq!(list.len(), 1);
     assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "Pending"
+        run_state(&app, f.prompt, f.version, run).await.status,
+        RunStatus::Pending
     );
 }
 
@@ -746,7 +776,7 @@ async fn another_organizations_runs_are_404() {
         .await;
     assert_eq!(status, 404);
     assert_eq!(
-        run_state(&app, f.prompt, f.version, run).await["status"],
-        "Pending"
+        run_state(&app, f.prompt, f.version, run).await.status,
+        RunStatus::Pending
     );
 }

@@ -3,11 +3,18 @@
 //! default version names, cost estimates, delete (only its runs' predictions go), path
 //! scoping, roles and organizations.
 use crate::helpers::fixtures::{
-    Fixture, assert_field_error, batch, connection, fixture, hand_prediction, id_of, item,
-    new_prompt, new_version, predictions_of, predictions_of_run, run_on, runs_path,
-    total_predictions,
+    Fixture, batch, connection, fixture, hand_prediction, id_of, item, new_prompt, new_version,
+    predictions_of, predictions_of_run, run_on, runs_path, total_predictions,
 };
-use crate::helpers::{CLS, TestApp, choice};
+use crate::helpers::reply::read;
+use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
+use entity::enums::Provider;
+use prompter::error::ErrorBody;
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::predictions::PredictionView;
+use prompter::views::prompts::PromptDetailView;
+use prompter::views::users::WhoAmIView;
+use prompter::views::versions::{CostEstimateView, DefaultVersionNameView, VersionView};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -31,69 +38,102 @@ fn body(title: &str, connection: i64) -> Value {
 }
 
 /// The default version name of a prompt (asserts 200).
-async fn default_name(app: &TestApp, prompt: i64) -> Value {
-    let (status, body) = app
+async fn default_name(app: &TestApp, prompt: i64) -> String {
+    let name: DefaultVersionNameView = app
         .get(&format!("/api/prompts/{prompt}/get-default-version-name"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["default_model_version_name"].clone()
+        .await
+        .good();
+    name.default_model_version_name
+}
+
+/// The versions of a prompt (asserts 200).
+async fn versions_of(app: &TestApp, prompt: i64) -> Vec<VersionView> {
+    app.get(&versions_path(prompt)).await.good()
+}
+
+/// The version `id` of `prompt` (asserts 200).
+async fn get_version(app: &TestApp, prompt: i64, id: i64) -> VersionView {
+    app.get(&version_path(prompt, id)).await.good()
+}
+
+/// The cost estimate of a version (asserts 200).
+async fn estimate(app: &TestApp, prompt: i64, version: i64) -> CostEstimateView {
+    app.get(&format!("{}/cost-estimate", version_path(prompt, version)))
+        .await
+        .good()
+}
+
+/// Reads a 400 whose error names `field`.
+#[track_caller]
+fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "{field}: {error:?}"
+    );
+    error
+}
+
+/// Whether a message of the error on `field` contains `text`.
+fn says(error: &ErrorBody, field: &str, text: &str) -> bool {
+    field_errors(error, field).iter().any(|m| m.contains(text))
 }
 
 #[tokio::test]
 async fn create_returns_the_version() {
     let app = TestApp::spawn().await;
-    let (_, me) = app.get("/api/current-user/whoami").await;
+    let me: WhoAmIView = app.get("/api/current-user/whoami").await.good();
     let prompt = bare_prompt(&app).await;
     let conn = connection(&app).await;
-    let (status, v) = app
+    let v: VersionView = app
         .post(
             &versions_path(prompt),
             json!({"title": "v1", "prompt": "Classify: {text}", "provider_model_id": "gpt-4o-mini",
                    "provider": "OpenAI", "model_provider_connection": conn,
                    "max_few_shot_examples": 3, "parent_model": prompt, "organization": 9999}),
         )
-        .await;
-    assert_eq!(status, 201, "{v}");
-    assert!(id_of(&v) > 0);
-    assert_eq!(v["title"], "v1");
-    assert_eq!(v["prompt"], "Classify: {text}");
-    assert_eq!(v["provider"], "OpenAI");
-    assert_eq!(v["provider_model_id"], "gpt-4o-mini");
-    assert_eq!(v["model_display_name"], "gpt-4o-mini");
-    assert_eq!(v["model_provider_connection"], conn);
-    assert_eq!(v["max_few_shot_examples"], 3);
-    assert_eq!(v["parent_model"], prompt);
-    assert_eq!(v["score"], Value::Null);
-    assert_eq!(v["organization"], me["active_organization"]);
-    assert_eq!(v["created_by"]["email"], "admin@example.com");
-    assert!(v["created_at"].is_string() && v["updated_at"].is_string());
+        .await
+        .created();
+    // The typed read also checks `created_at` and `updated_at` are timestamps.
+    assert!(v.id > 0);
+    assert_eq!(v.title, "v1");
+    assert_eq!(v.prompt, "Classify: {text}");
+    assert_eq!(v.provider, Provider::OpenAI);
+    assert_eq!(v.provider_model_id, "gpt-4o-mini");
+    assert_eq!(v.model_display_name, "gpt-4o-mini");
+    assert_eq!(v.model_provider_connection, Some(conn));
+    assert_eq!(v.max_few_shot_examples, Some(3));
+    assert_eq!(v.parent_model, prompt);
+    assert_eq!(v.score, None);
+    assert_eq!(v.organization, me.active_organization);
+    assert_eq!(
+        v.created_by.as_ref().map(|u| u.email.as_str()),
+        Some("admin@example.com")
+    );
 
     // Defaults: provider OpenAI, no few-shot examples.
-    let (status, v2) = app
+    let v2: VersionView = app
         .post(
             &versions_path(prompt),
             json!({"title": "v2", "prompt": "p {text}", "provider_model_id": "gpt-4o"}),
         )
-        .await;
-    assert_eq!(status, 201, "{v2}");
-    assert_eq!(v2["provider"], "OpenAI");
-    assert_eq!(v2["max_few_shot_examples"], 0);
+        .await
+        .created();
+    assert_eq!(v2.provider, Provider::OpenAI);
+    assert_eq!(v2.max_few_shot_examples, Some(0));
 
-    let (status, list) = app.get(&versions_path(prompt)).await;
-    assert_eq!(status, 200, "{list}");
-    let ids: Vec<i64> = list
-        .as_array()
-        .expect("bare array")
+    let ids: Vec<i64> = versions_of(&app, prompt)
+        .await
         .iter()
-        .map(id_of)
+        .map(|v| v.id)
         .collect();
-    assert_eq!(ids, vec![id_of(&v), id_of(&v2)]);
-    let (status, got) = app.get(&version_path(prompt, id_of(&v))).await;
-    assert_eq!(status, 200, "{got}");
-    assert_eq!(got["title"], "v1");
-    assert_eq!(got["model_display_name"], "gpt-4o-mini");
-    let (_, p) = app.get(&format!("/api/prompts/{prompt}/")).await;
-    assert_eq!(p["versions_count"], 2);
+    assert_eq!(ids, vec![v.id, v2.id]);
+    let got = get_version(&app, prompt, v.id).await;
+    assert_eq!(got.title, "v1");
+    assert_eq!(got.model_display_name, "gpt-4o-mini");
+    let p: PromptDetailView = app.get(&format!("/api/prompts/{prompt}/")).await.good();
+    assert_eq!(p.versions_count, 2);
 }
 
 #[tokio::test]
@@ -102,14 +142,15 @@ async fn duplicate_titles_are_400_within_a_prompt_only() {
     let prompt = bare_prompt(&app).await;
     let conn = connection(&app).await;
     new_version(&app, prompt, conn, "v1").await;
-    let (status, err) = app.post(&versions_path(prompt), body("v1", conn)).await;
-    assert_field_error(status, &err, "title");
-    assert!(err.to_string().contains("already exists"), "{err}");
+    let err = bad_field(
+        app.post(&versions_path(prompt), body("v1", conn)).await,
+        "title",
+    );
+    assert!(says(&err, "title", "already exists"), "{err:?}");
     // Another prompt may use the same title.
     let other = id_of(&new_prompt(&app, json!({"title": "Q"})).await);
     new_version(&app, other, conn, "v1").await;
-    let (_, list) = app.get(&versions_path(prompt)).await;
-    assert_eq!(list.as_array().expect("bare array").len(), 1);
+    assert_eq!(versions_of(&app, prompt).await.len(), 1);
 }
 
 #[tokio::test]
@@ -119,30 +160,31 @@ async fn patch_keeps_titles_unique_excluding_itself() {
     let conn = connection(&app).await;
     let v1 = id_of(&new_version(&app, prompt, conn, "v1").await);
     new_version(&app, prompt, conn, "v2").await;
-    let (status, body) = app
+    let body: VersionView = app
         .patch(
             &version_path(prompt, v1),
             json!({"title": "v1", "prompt": "Sentiment of {text}?"}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "v1");
-    assert_eq!(body["prompt"], "Sentiment of {text}?");
-    let (status, body) = app
-        .patch(&version_path(prompt, v1), json!({"title": "v2"}))
-        .await;
-    assert_field_error(status, &body, "title");
-    let (status, body) = app
+        .await
+        .good();
+    assert_eq!(body.title, "v1");
+    assert_eq!(body.prompt, "Sentiment of {text}?");
+    bad_field(
+        app.patch(&version_path(prompt, v1), json!({"title": "v2"}))
+            .await,
+        "title",
+    );
+    let body: VersionView = app
         .patch(
             &version_path(prompt, v1),
             json!({"title": "v1b", "provider_model_id": "gpt-4o", "max_few_shot_examples": 2}),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["title"], "v1b");
-    assert_eq!(body["provider_model_id"], "gpt-4o");
-    assert_eq!(body["model_display_name"], "gpt-4o");
-    assert_eq!(body["max_few_shot_examples"], 2);
+        .await
+        .good();
+    assert_eq!(body.title, "v1b");
+    assert_eq!(body.provider_model_id, "gpt-4o");
+    assert_eq!(body.model_display_name, "gpt-4o");
+    assert_eq!(body.max_few_shot_examples, Some(2));
     // Field checks apply to PATCH too.
     for (bad, field) in [
         (json!({"title": ""}), "title"),
@@ -155,11 +197,9 @@ async fn patch_keeps_titles_unique_excluding_itself() {
             "max_few_shot_examples",
         ),
     ] {
-        let (status, body) = app.patch(&version_path(prompt, v1), bad).await;
-        assert_field_error(status, &body, field);
+        bad_field(app.patch(&version_path(prompt, v1), bad).await, field);
     }
-    let (_, got) = app.get(&version_path(prompt, v1)).await;
-    assert_eq!(got["title"], "v1b");
+    assert_eq!(get_version(&app, prompt, v1).await.title, "v1b");
 }
 
 #[tokio::test]
@@ -171,35 +211,35 @@ async fn required_fields_and_bad_values_are_400() {
     for field in ["title", "prompt", "provider_model_id"] {
         let mut partial = full.clone();
         partial.as_object_mut().expect("object").remove(field);
-        let (status, err) = app.post(&versions_path(prompt), partial).await;
-        assert_field_error(status, &err, field);
+        bad_field(app.post(&versions_path(prompt), partial).await, field);
         let mut blank = full.clone();
         blank[field] = json!("  ");
-        let (status, err) = app.post(&versions_path(prompt), blank).await;
-        assert_field_error(status, &err, field);
+        bad_field(app.post(&versions_path(prompt), blank).await, field);
     }
+    // Request bodies stay JSON: each case changes one field of a valid body.
     let mut long = full.clone();
     long["title"] = json!("t".repeat(501));
-    let (status, err) = app.post(&versions_path(prompt), long).await;
-    assert_field_error(status, &err, "title");
+    bad_field(app.post(&versions_path(prompt), long).await, "title");
     let mut bad = full.clone();
     bad["provider"] = json!("NotAProvider");
-    let (status, err) = app.post(&versions_path(prompt), bad).await;
-    assert_field_error(status, &err, "provider");
+    bad_field(app.post(&versions_path(prompt), bad).await, "provider");
     let mut bad = full.clone();
     bad["max_few_shot_examples"] = json!(-1);
-    let (status, err) = app.post(&versions_path(prompt), bad).await;
-    assert_field_error(status, &err, "max_few_shot_examples");
+    bad_field(
+        app.post(&versions_path(prompt), bad).await,
+        "max_few_shot_examples",
+    );
     let mut bad = full.clone();
     bad["parent_model"] = json!(prompt + 1000);
-    let (status, err) = app.post(&versions_path(prompt), bad).await;
-    assert_field_error(status, &err, "parent_model");
+    bad_field(app.post(&versions_path(prompt), bad).await, "parent_model");
     let mut bad = full.clone();
     bad["model_provider_connection"] = json!(999_999);
-    let (status, err) = app.post(&versions_path(prompt), bad).await;
-    assert_field_error(status, &err, "model_provider_connection");
-    let (_, list) = app.get(&versions_path(prompt)).await;
-    assert_eq!(list, json!([]));
+    bad_field(
+        app.post(&versions_path(prompt), bad).await,
+        "model_provider_connection",
+    );
+    let list = versions_of(&app, prompt).await;
+    assert!(list.is_empty(), "{list:?}");
     // Unknown prompt.
     let (status, _) = app.post(&versions_path(999_999), full).await;
     assert_eq!(status, 404);
@@ -209,38 +249,44 @@ async fn required_fields_and_bad_values_are_400() {
 async fn another_organizations_connection_is_400() {
     let app = TestApp::spawn().await;
     let prompt = bare_prompt(&app).await;
-    let (status, theirs) = app
+    let theirs: ModelProviderConnectionView = app
         .send(
             Method::POST,
             "/api/model-provider-connections/",
             Some(&app.other_token),
             Some(&json!({"provider": "OpenAI", "api_key": "sk-theirs"})),
         )
-        .await;
-    assert_eq!(status, 201, "{theirs}");
-    let (status, err) = app
-        .post(&versions_path(prompt), body("v1", id_of(&theirs)))
-        .await;
-    assert_field_error(status, &err, "model_provider_connection");
+        .await
+        .created();
+    bad_field(
+        app.post(&versions_path(prompt), body("v1", theirs.id))
+            .await,
+        "model_provider_connection",
+    );
     // Their key does not count for ours either (scoped check).
-    let (status, err) = app
-        .post(
+    let err = bad_field(
+        app.post(
             &versions_path(prompt),
             json!({"title": "v1", "prompt": "p {text}", "provider_model_id": "gpt-4o-mini"}),
         )
-        .await;
-    assert_field_error(status, &err, "model_provider_connection");
-    assert!(err.to_string().contains("has not been setup yet"), "{err}");
+        .await,
+        "model_provider_connection",
+    );
+    assert!(
+        says(&err, "model_provider_connection", "has not been setup yet"),
+        "{err:?}"
+    );
     // Nor on PATCH.
     let conn = connection(&app).await;
     let v = id_of(&new_version(&app, prompt, conn, "v1").await);
-    let (status, err) = app
-        .patch(
+    bad_field(
+        app.patch(
             &version_path(prompt, v),
-            json!({"model_provider_connection": id_of(&theirs)}),
+            json!({"model_provider_connection": theirs.id}),
         )
-        .await;
-    assert_field_error(status, &err, "model_provider_connection");
+        .await,
+        "model_provider_connection",
+    );
 }
 
 #[tokio::test]
@@ -248,45 +294,52 @@ async fn without_a_connection_the_organizations_key_is_required_and_linked() {
     let app = TestApp::spawn().await;
     let prompt = bare_prompt(&app).await;
     let minimal = json!({"title": "v1", "prompt": "p {text}", "provider_model_id": "gpt-4o-mini"});
-    let (status, err) = app.post(&versions_path(prompt), minimal.clone()).await;
-    assert_field_error(status, &err, "model_provider_connection");
+    let err = bad_field(
+        app.post(&versions_path(prompt), minimal.clone()).await,
+        "model_provider_connection",
+    );
     assert!(
-        err.to_string()
-            .contains("A valid API key for provider OpenAI has not been setup yet"),
-        "{err}"
+        says(
+            &err,
+            "model_provider_connection",
+            "A valid API key for provider OpenAI has not been setup yet"
+        ),
+        "{err:?}"
     );
     // A connection without a key does not count; nor one for another provider.
-    let (status, _) = app
+    let keyless: ModelProviderConnectionView = app
         .post(
             "/api/model-provider-connections/",
             json!({"provider": "OpenAI"}),
         )
-        .await;
-    assert_eq!(status, 201);
-    let (status, _) = app
+        .await
+        .created();
+    assert!(!keyless.has_api_key);
+    let _: ModelProviderConnectionView = app
         .post(
             "/api/model-provider-connections/",
             json!({"provider": "Anthropic", "api_key": "sk-ant"}),
         )
-        .await;
-    assert_eq!(status, 201);
-    let (status, err) = app.post(&versions_path(prompt), minimal.clone()).await;
-    assert_field_error(status, &err, "model_provider_connection");
+        .await
+        .created();
+    bad_field(
+        app.post(&versions_path(prompt), minimal.clone()).await,
+        "model_provider_connection",
+    );
     // With a keyed OpenAI connection in the organization, it is linked.
     let conn = connection(&app).await;
-    let (status, v) = app.post(&versions_path(prompt), minimal).await;
-    assert_eq!(status, 201, "{v}");
-    assert_eq!(v["model_provider_connection"], conn);
+    let v: VersionView = app.post(&versions_path(prompt), minimal).await.created();
+    assert_eq!(v.model_provider_connection, Some(conn));
     // An explicit null is "omitted" too.
-    let (status, v) = app
+    let v: VersionView = app
         .post(
             &versions_path(prompt),
             json!({"title": "v2", "prompt": "p", "provider_model_id": "gpt-4o",
                    "model_provider_connection": null}),
         )
-        .await;
-    assert_eq!(status, 201, "{v}");
-    assert_eq!(v["model_provider_connection"], conn);
+        .await
+        .created();
+    assert_eq!(v.model_provider_connection, Some(conn));
 }
 
 #[tokio::test]
@@ -332,31 +385,25 @@ async fn cost_estimate_prices_the_first_project() {
         ],
     )
     .await;
-    let (status, e) = app
-        .get(&format!(
-            "{}/cost-estimate",
-            version_path(f.prompt, f.version)
-        ))
-        .await;
-    assert_eq!(status, 200, "{e}");
-    assert_eq!(e["is_error"], false, "{e}");
-    assert_eq!(e["error_type"], Value::Null);
-    let cost = |key: &str| -> f64 {
-        e[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("{key} is a string: {e}"))
+    let e = estimate(&app, f.prompt, f.version).await;
+    assert!(!e.is_error, "{e:?}");
+    assert_eq!(e.error_type, None);
+    let cost = |key: &str, value: &Option<String>| -> f64 {
+        value
+            .as_deref()
+            .unwrap_or_else(|| panic!("{key} is a string: {e:?}"))
             .parse()
             .expect("decimal")
     };
     let (p, c, t) = (
-        cost("prompt_cost_usd"),
-        cost("completion_cost_usd"),
-        cost("total_cost_usd"),
+        cost("prompt_cost_usd", &e.prompt_cost_usd),
+        cost("completion_cost_usd", &e.completion_cost_usd),
+        cost("total_cost_usd", &e.total_cost_usd),
     );
-    assert!(p > 0.0 && c > 0.0, "{e}");
-    assert!((p + c - t).abs() < 1e-7, "{e}");
-    assert_eq!(e["tasks"], 3);
-    assert!(e["prompt_tokens"].as_u64().is_some_and(|n| n > 0));
+    assert!(p > 0.0 && c > 0.0, "{e:?}");
+    assert!((p + c - t).abs() < 1e-7, "{e:?}");
+    assert_eq!(e.tasks, 3);
+    assert!(e.prompt_tokens > 0);
 }
 
 #[tokio::test]
@@ -364,35 +411,26 @@ async fn cost_estimate_errors_are_200_with_is_error() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, CLS, &["some text"]).await;
     // Unknown model.
-    let (status, v) = app
+    let v: VersionView = app
         .post(
             &versions_path(f.prompt),
             json!({"title": "custom", "prompt": "p {text}", "provider_model_id": "my-own-model",
                    "model_provider_connection": f.connection}),
         )
-        .await;
-    assert_eq!(status, 201, "{v}");
-    let (status, e) = app
-        .get(&format!(
-            "{}/cost-estimate",
-            version_path(f.prompt, id_of(&v))
-        ))
-        .await;
-    assert_eq!(status, 200, "{e}");
-    assert_eq!(e["is_error"], true);
-    assert_eq!(e["error_type"], "UnknownModel");
-    assert!(e["error_message"].is_string());
-    assert_eq!(e["total_cost_usd"], Value::Null);
+        .await
+        .created();
+    let e = estimate(&app, f.prompt, v.id).await;
+    assert!(e.is_error);
+    assert_eq!(e.error_type.as_deref(), Some("UnknownModel"));
+    assert!(e.error_message.is_some());
+    assert_eq!(e.total_cost_usd, None);
     // No associated project.
     let prompt = bare_prompt(&app).await;
     let v = id_of(&new_version(&app, prompt, f.connection, "v1").await);
-    let (status, e) = app
-        .get(&format!("{}/cost-estimate", version_path(prompt, v)))
-        .await;
-    assert_eq!(status, 200, "{e}");
-    assert_eq!(e["is_error"], true);
-    assert_eq!(e["error_type"], "NoProject");
-    assert_eq!(e["prompt_cost_usd"], Value::Null);
+    let e = estimate(&app, prompt, v).await;
+    assert!(e.is_error);
+    assert_eq!(e.error_type.as_deref(), Some("NoProject"));
+    assert_eq!(e.prompt_cost_usd, None);
     // Unknown version, or a version of another prompt.
     let (status, _) = app
         .get(&format!(
@@ -435,15 +473,15 @@ async fn delete_removes_only_its_runs_predictions() {
     assert_eq!(predictions_of_run(&app, f.project, run2).await.len(), 1);
     let left: Vec<i64> = predictions_of(&app, f.project)
         .await
-        .iter()
-        .map(id_of)
+        .into_iter()
+        .map(|p| read::<PredictionView>(p).id)
         .collect();
     assert_eq!(left.len(), 2);
     assert!(left.contains(&by_hand));
     assert_eq!(total_predictions(&app, f.tasks[0]).await, 2);
-    let (_, p) = app.get(&format!("/api/prompts/{}/", f.prompt)).await;
-    assert_eq!(p["versions_count"], 1);
-    assert_eq!(p["runs_count"], 1);
+    let p: PromptDetailView = app.get(&format!("/api/prompts/{}/", f.prompt)).await.good();
+    assert_eq!(p.versions_count, 1);
+    assert_eq!(p.runs_count, 1);
     let (status, _) = app.delete(&version_path(f.prompt, f.version)).await;
     assert_eq!(status, 404);
 }
@@ -467,9 +505,7 @@ async fn a_version_of_another_prompt_in_the_path_is_404() {
     let (status, _) = app.get(&version_path(p1, 999_999)).await;
     assert_eq!(status, 404);
     // Untouched.
-    let (status, v) = app.get(&version_path(p1, v1)).await;
-    assert_eq!(status, 200);
-    assert_eq!(v["title"], "v1");
+    assert_eq!(get_version(&app, p1, v1).await.title, "v1");
 }
 
 #[tokio::test]
@@ -501,11 +537,11 @@ async fn annotators_may_read_but_not_write_versions() {
         .send(Method::DELETE, &version_path(prompt, v), token, None)
         .await;
     assert_eq!(status, 403);
-    let (status, list) = app
+    let list: Vec<VersionView> = app
         .send(Method::GET, &versions_path(prompt), token, None)
-        .await;
-    assert_eq!(status, 200, "{list}");
-    assert_eq!(list.as_array().expect("bare array").len(), 1);
+        .await
+        .good();
+    assert_eq!(list.len(), 1);
 }
 
 #[tokio::test]
@@ -534,6 +570,5 @@ async fn another_organizations_versions_are_404() {
         let (status, _) = app.send(method.clone(), &path, token, body.as_ref()).await;
         assert_eq!(status, 404, "{method} {path}");
     }
-    let (_, got) = app.get(&version_path(prompt, v)).await;
-    assert_eq!(got["title"], "v1");
+    assert_eq!(get_version(&app, prompt, v).await.title, "v1");
 }

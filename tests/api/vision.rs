@@ -2,13 +2,20 @@
 //! prompts, images on loopback are fetched and sent inline, an image past the size limit or
 //! that cannot be fetched fails its task with `ImageError`, and cost estimates count images by
 //! the provider's rules for their size.
-use crate::helpers::TestApp;
 use crate::helpers::engine::{
     Setup, custom_connection, fake, finished, quick_engine, results_per_task, start, version,
 };
 use crate::helpers::fixtures::{id_of, new_prompt};
+use crate::helpers::reply::read;
+use crate::helpers::{Reply, TestApp};
 use actix_web::{App, HttpResponse, HttpServer, web};
+use entity::enums::RunStatus;
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
+use prompter::views::Paginated;
+use prompter::views::model_providers::ModelProviderConnectionView;
+use prompter::views::projects::ProjectView;
+use prompter::views::runs::RunView;
+use prompter::views::versions::{CostEstimateView, VersionView};
 use serde_json::json;
 
 /// A 2×3 PNG.
@@ -137,19 +144,19 @@ async fn image_runs_fetch_local_images_and_fail_the_unreadable_ones() {
     })
     .await;
     let (s, _llm) = image_setup(&app, &images).await;
-    let (status, compatible) = app
+    let compatible: Paginated<ProjectView> = app
         .get("/api/prompts/compatible-projects?project_type=TextClassification")
-        .await;
-    assert_eq!(status, 200, "{compatible}");
+        .await
+        .good();
     assert_eq!(
-        compatible["count"], 1,
-        "the image project is compatible: {compatible}"
+        compatible.count, 1,
+        "the image project is compatible: {compatible:?}"
     );
 
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
-    let state = finished(&app, &s, run).await;
-    assert_eq!(state["status"], "Completed", "{state}");
-    assert_eq!(state["total_predictions"], 2, "{state}");
+    let state: RunView = read(finished(&app, &s, run).await);
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert_eq!(state.total_predictions, 2, "{state:?}");
     let results = results_per_task(&app, run).await;
     assert_eq!(
         results[&s.tasks[0]].0, 1,
@@ -173,23 +180,23 @@ async fn cost_estimates_count_images_by_their_size() {
     let images = image_server().await;
     let app = TestApp::spawn_with(quick_engine).await;
     let (s, _llm) = image_setup(&app, &images).await;
-    let (status, estimate) = app
+    let estimate: CostEstimateView = app
         .get(&format!(
             "/api/prompts/{}/versions/{}/cost-estimate",
             s.prompt, s.version
         ))
-        .await;
-    assert_eq!(status, 200, "{estimate}");
-    assert_eq!(estimate["is_error"], false, "{estimate}");
-    assert_eq!(estimate["images"], 5);
+        .await
+        .good();
+    assert!(!estimate.is_error, "{estimate:?}");
+    assert_eq!(estimate.images, 5);
     // The 2×3 images are read (small, big, data:); the 404 and the text count as 1024×1024.
-    assert_eq!(estimate["images_assumed"], 2, "{estimate}");
+    assert_eq!(estimate.images_assumed, 2, "{estimate:?}");
     // gpt-4o-mini: a small image is 2,833 + 5,667 tokens, a 1024×1024 one 2,833 + 4 × 5,667.
     let small = 2833 + 5667;
     let assumed = 2833 + 4 * 5667;
     let expected = ((3 * small + 2 * assumed) as f64 / 5.0 * 5.0).round() as u64;
-    assert_eq!(estimate["image_tokens"], expected, "{estimate}");
-    assert!(estimate["prompt_tokens"].as_u64().unwrap_or(0) > expected);
+    assert_eq!(estimate.image_tokens, expected, "{estimate:?}");
+    assert!(estimate.prompt_tokens > expected);
 }
 
 /// Issue 10: an image project runs through every provider dialect against the strict fake,
@@ -231,34 +238,34 @@ async fn every_provider_dialect_runs_an_image_project() {
         ("Gemini", "gemini-2.5-flash", llm.root_url(), None),
     ];
     for (n, (provider, model, endpoint, deployment)) in dialects.into_iter().enumerate() {
-        let (status, connection) = app
+        let connection: ModelProviderConnectionView = app
             .post(
                 "/api/model-provider-connections/",
                 json!({"provider": provider, "endpoint": endpoint, "api_key": "fake-key",
                        "deployment_name": deployment}),
             )
-            .await;
-        assert_eq!(status, 201, "{connection}");
-        let (status, v) = app
+            .await
+            .created();
+        let v: VersionView = app
             .post(
                 &format!("/api/prompts/{prompt}/versions"),
                 json!({"title": provider, "prompt": "Which animal is in {image}?",
                        "provider": provider, "provider_model_id": model,
-                       "model_provider_connection": id_of(&connection)}),
+                       "model_provider_connection": connection.id}),
             )
-            .await;
-        assert_eq!(status, 201, "{v}");
+            .await
+            .created();
         let s = Setup {
             project,
             tasks: tasks.clone(),
             prompt,
-            version: id_of(&v),
-            connection: id_of(&connection),
+            version: v.id,
+            connection: connection.id,
         };
         let run = start(&app, &s, json!({"project_subset": "All"})).await;
-        let state = finished(&app, &s, run).await;
-        assert_eq!(state["status"], "Completed", "{provider}: {state}");
-        assert_eq!(state["total_predictions"], 3, "{provider}: {state}");
+        let state: RunView = read(finished(&app, &s, run).await);
+        assert_eq!(state.status, RunStatus::Completed, "{provider}: {state:?}");
+        assert_eq!(state.total_predictions, 3, "{provider}: {state:?}");
         let stats = llm.stats();
         assert_eq!(stats.images, 3 * (n as u64 + 1), "{provider}: {stats:?}");
         assert_eq!(stats.bad_requests, 0, "{provider}: {stats:?}");
