@@ -4,7 +4,9 @@ use super::session::Visitor;
 use crate::error::ApiError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use minijinja::{Environment, Value, context};
+use minijinja::{Environment, Value};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// The templates, embedded in the binary.
@@ -33,6 +35,17 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/label_studio.html"),
     ),
 ];
+
+/// The error page: what went wrong, in a title and a sentence or two.
+#[derive(Serialize)]
+struct ErrorPage {
+    title: String,
+    detail: String,
+}
+
+impl Page for ErrorPage {
+    const TEMPLATE: &'static str = "error.html";
+}
 
 /// Why a page could not be shown. It wraps the API's one error type, rendered as a page, plus
 /// the two outcomes only pages have.
@@ -131,11 +144,12 @@ impl ResponseError for PageError {
             PageError::Resent { .. } => ("Already sent", self.to_string()),
             other => ("Not allowed", other.to_string()),
         };
-        let body = render_bare(
-            "error.html",
-            context! { title, detail, status => status.as_u16() },
-        )
-        .unwrap_or_else(|_| format!("{title}: {detail}"));
+        let page = ErrorPage {
+            title: title.to_string(),
+            detail,
+        };
+        let body = render_string(&Frame::anonymous(), &page)
+            .unwrap_or_else(|_| format!("{}: {}", page.title, page.detail));
         HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .body(body)
@@ -264,39 +278,159 @@ pub fn when(v: Value) -> String {
         .unwrap_or(text)
 }
 
-/// What the frame (`base.html`) reads when a page has nothing to say: no one signed in, no
-/// notice, no errors. Templates run with strict undefined values, so each is given. (In
-/// `context! { ..a, ..b }` the leftmost map wins.)
-fn frame_defaults() -> Value {
-    context! {
-        me => Value::from(()), csrf => Value::from(()), can_edit => false,
-        section => Value::from(()), notice => Value::from(()), errors => Vec::<String>::new(),
+/// A page's context: a struct of exactly the values its template reads besides the
+/// [`Frame`], bound to that template. Templates run with strict undefined values, and in debug
+/// builds (the tests') every render also checks that the names the template reads, on any
+/// branch, are the names the page gives: a renamed or unused field fails the page instead of
+/// rendering blank.
+pub trait Page: Serialize {
+    /// The template that renders it.
+    const TEMPLATE: &'static str;
+}
+
+/// Who is signed in, as the frame shows them.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    /// Their email.
+    email: String,
+    /// Their role in the active organization.
+    role: &'static str,
+}
+
+/// What `base.html` reads around every page: who is signed in, the session's CSRF token,
+/// whether the role may change things, the section of the menu, a notice and a form's errors.
+#[derive(Debug, Serialize)]
+pub struct Frame {
+    /// Who is signed in (no one on the sign-in and error pages).
+    me: Option<Me>,
+    /// The session's CSRF token, which every form and script request carries.
+    csrf: Option<String>,
+    /// Whether the role may change things (edit controls are offered only then).
+    can_edit: bool,
+    /// The menu entry marked current.
+    section: Option<&'static str>,
+    /// A notice above the page.
+    notice: Option<String>,
+    /// The errors of a form sent and shown again.
+    errors: Vec<String>,
+}
+
+impl Frame {
+    /// The frame of a page no one is signed in to: the error and sign-in pages.
+    pub fn anonymous() -> Frame {
+        Frame {
+            me: None,
+            csrf: None,
+            can_edit: false,
+            section: None,
+            notice: None,
+            errors: vec![],
+        }
+    }
+
+    /// The frame of `visitor`'s page in `section` of the menu.
+    pub fn of(visitor: &Visitor, section: &'static str) -> Frame {
+        let caller = visitor.caller();
+        Frame {
+            me: Some(Me {
+                email: caller.user.email.clone(),
+                role: caller.role.as_str(),
+            }),
+            csrf: Some(visitor.0.csrf_token.clone()),
+            can_edit: visitor.can_edit(),
+            section: Some(section),
+            ..Frame::anonymous()
+        }
+    }
+
+    /// The same frame showing a form's `errors`.
+    pub fn with_errors(self, errors: Vec<String>) -> Frame {
+        Frame { errors, ..self }
     }
 }
 
-/// Renders `name` with `ctx` alone (no signed-in frame): the error and sign-in pages.
-pub fn render_bare(name: &str, ctx: Value) -> Result<String, ApiError> {
-    environment()
-        .get_template(name)
-        .and_then(|t| t.render(context! { ..ctx, ..frame_defaults() }))
-        .map_err(|e| ApiError::Internal(format!("template {name}: {e:#}")))
+/// What a template is given: the frame and the page, side by side.
+#[derive(Serialize)]
+struct Context<'a, P> {
+    #[serde(flatten)]
+    frame: &'a Frame,
+    #[serde(flatten)]
+    page: &'a P,
 }
 
-/// Renders a page for `visitor`: `ctx` plus the frame (`me`, `csrf`, `can_edit`, `section`).
-pub fn render(visitor: &Visitor, section: &str, name: &str, ctx: Value) -> PageResult {
-    let caller = visitor.caller();
-    let frame = context! {
-        me => context! {
-            email => caller.user.email.clone(),
-            role => caller.role.as_str(),
-            organization => caller.organization_id,
-        },
-        csrf => visitor.0.csrf_token.clone(),
-        can_edit => visitor.can_edit(),
-        section => section,
-    };
-    let body = render_bare(name, context! { ..frame, ..ctx })?;
-    Ok(html(body))
+/// Renders `page` in `frame` to a string.
+pub fn render_string<P: Page>(frame: &Frame, page: &P) -> Result<String, ApiError> {
+    let name = P::TEMPLATE;
+    let fail = |e: &dyn std::fmt::Display| ApiError::Internal(format!("template {name}: {e:#}"));
+    if cfg!(debug_assertions) {
+        check_names(name, &Value::from_serialize(page)).map_err(|e| fail(&e))?;
+    }
+    environment()
+        .get_template(name)
+        .and_then(|t| t.render(Context { frame, page }))
+        .map_err(|e| fail(&e))
+}
+
+/// Renders `page` in `frame` as an HTML response.
+pub fn render<P: Page>(frame: Frame, page: &P) -> PageResult {
+    Ok(html(render_string(&frame, page)?))
+}
+
+/// The names the templates read besides their page's: the frame's and the environment's
+/// globals.
+fn names_not_of_pages() -> HashSet<String> {
+    let frame = Value::from_serialize(Frame::anonymous());
+    let mut names: HashSet<String> = frame
+        .try_iter()
+        .into_iter()
+        .flatten()
+        .map(|k| k.to_string())
+        .collect();
+    names.extend(["assets", "nonce"].map(String::from));
+    names
+}
+
+/// The top-level names each template reads, on every branch (a static reading: what
+/// strict undefined values catch only on the branches a test takes).
+fn names_read() -> &'static HashMap<&'static str, HashSet<String>> {
+    static NAMES: OnceLock<HashMap<&'static str, HashSet<String>>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let env = environment();
+        let others = names_not_of_pages();
+        TEMPLATES
+            .iter()
+            .filter_map(|(name, _)| {
+                let read = env.get_template(name).ok()?.undeclared_variables(false);
+                Some((*name, read.difference(&others).cloned().collect()))
+            })
+            .collect()
+    })
+}
+
+/// Whether `page` gives exactly the names template `name` reads besides the frame's: none
+/// missing (a branch no test takes would fail in production) and none never read (a field
+/// renamed in the template but not in the page).
+fn check_names(name: &str, page: &Value) -> Result<(), String> {
+    let given: HashSet<String> = page
+        .try_iter()
+        .into_iter()
+        .flatten()
+        .map(|k| k.to_string())
+        .collect();
+    let read = names_read()
+        .get(name)
+        .ok_or_else(|| format!("no template {name}"))?;
+    let mut missing: Vec<&String> = read.difference(&given).collect();
+    let mut unused: Vec<&String> = given.difference(read).collect();
+    if missing.is_empty() && unused.is_empty() {
+        return Ok(());
+    }
+    missing.sort();
+    unused.sort();
+    Err(format!(
+        "the template reads {missing:?}, which its page does not give, and the page gives \
+         {unused:?}, which the template never reads"
+    ))
 }
 
 /// An HTML response.
@@ -378,13 +512,43 @@ mod tests {
         assert_eq!(encode("/prompts/1?x=a b"), "/prompts/1%3Fx%3Da%20b");
     }
 
+    /// The frame gives exactly what `base.html` reads besides the globals.
+    #[test]
+    fn the_frame_is_what_the_base_reads() {
+        let base = environment()
+            .get_template("base.html")
+            .unwrap()
+            .undeclared_variables(false);
+        assert_eq!(base, names_not_of_pages());
+    }
+
+    /// A page that misses a name its template reads, or gives one it never reads, fails.
+    #[test]
+    fn a_page_gives_exactly_what_its_template_reads() {
+        let page = |v: serde_json::Value| Value::from_serialize(v);
+        let right = serde_json::json!({"title": "t", "detail": "d"});
+        assert_eq!(check_names("error.html", &page(right)), Ok(()));
+        let renamed = serde_json::json!({"title": "t", "details": "d"});
+        let err = check_names("error.html", &page(renamed)).unwrap_err();
+        assert!(
+            err.contains("[\"detail\"]") && err.contains("[\"details\"]"),
+            "{err}"
+        );
+        let extra = serde_json::json!({"title": "t", "detail": "d", "status": 400});
+        assert!(check_names("error.html", &page(extra)).is_err());
+        // Names read on any branch count, taken or not: `new_token` only when there is one.
+        let profile = serde_json::json!({"organization": "o", "tokens": []});
+        let err = check_names("profile.html", &page(profile)).unwrap_err();
+        assert!(err.contains("new_token"), "{err}");
+    }
+
     #[test]
     fn escapes_what_it_renders() {
-        let out = render_bare(
-            "error.html",
-            context! { title => "<b>x</b>", detail => "<script>", status => 400 },
-        )
-        .unwrap();
+        let page = ErrorPage {
+            title: "<b>x</b>".into(),
+            detail: "<script>".into(),
+        };
+        let out = render_string(&Frame::anonymous(), &page).unwrap();
         assert!(out.contains("&lt;b&gt;x") && !out.contains("<b>"));
         assert!(!out.contains("<script>"));
     }

@@ -4,12 +4,11 @@ use crate::services::{accounts, web_accounts};
 use crate::state::AppState;
 use crate::web::forms::{Form, NoFields};
 use crate::web::guard::{LOGIN_TOKEN_SECS, login_token, login_token_ok, safe_next};
-use crate::web::page::{PageError, PageResult, html, redirect, render, render_bare};
+use crate::web::page::{Frame, Page, PageError, PageResult, html, redirect, render, render_string};
 use crate::web::session::{COOKIE, LOGIN_COOKIE, Visitor, read_cookie, set_cookie};
 use crate::web::throttle::SignInThrottle;
 use actix_web::{HttpRequest, HttpResponse, web};
-use minijinja::context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Registers `/`, `/login`, `/setup`, `/logout`, `/profile`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,16 +37,41 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// A sign-in form with a fresh CSRF token, signed with the server's secret, in a cookie and
-/// in the form (there is no session yet).
-fn with_login_cookie(
+/// The sign-in page: the form's CSRF token, where to go after, the email as typed.
+#[derive(Serialize)]
+struct LoginPage {
+    login_csrf: String,
+    next: String,
+    email: String,
+}
+
+impl Page for LoginPage {
+    const TEMPLATE: &'static str = "login.html";
+}
+
+/// The first account's page: the form's CSRF token, the email and organization as typed.
+#[derive(Serialize)]
+struct SetupPage {
+    login_csrf: String,
+    email: String,
+    organization: String,
+}
+
+impl Page for SetupPage {
+    const TEMPLATE: &'static str = "setup.html";
+}
+
+/// A sign-in form (`page` of its CSRF token) showing `errors`, with a fresh CSRF token,
+/// signed with the server's secret, in a cookie and in the form (there is no session yet).
+fn with_login_cookie<P: Page>(
     req: &HttpRequest,
     state: &AppState,
-    template: &str,
-    ctx: minijinja::Value,
+    errors: Vec<String>,
+    page: impl FnOnce(String) -> P,
 ) -> PageResult {
     let token = login_token(&state.secrets, chrono::Utc::now().timestamp());
-    let body = render_bare(template, context! { login_csrf => token.clone(), ..ctx })?;
+    let frame = Frame::anonymous().with_errors(errors);
+    let body = render_string(&frame, &page(token.clone()))?;
     let mut response = html(body);
     if let Ok(value) = set_cookie(req, LOGIN_COOKIE, &token, LOGIN_TOKEN_SECS).parse() {
         response
@@ -76,7 +100,11 @@ async fn login_page(
         return Ok(redirect("/setup"));
     }
     let next = safe_next(query.next.as_deref());
-    with_login_cookie(&req, &state, "login.html", context! { next, email => "" })
+    with_login_cookie(&req, &state, vec![], |login_csrf| LoginPage {
+        login_csrf,
+        next,
+        email: String::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -110,12 +138,12 @@ async fn login(
              again.",
             in_words(secs)
         );
-        let mut response = with_login_cookie(
-            &req,
-            &state,
-            "login.html",
-            context! { next, email => form.email.clone(), errors => vec![message] },
-        )?;
+        let mut response =
+            with_login_cookie(&req, &state, vec![message], |login_csrf| LoginPage {
+                login_csrf,
+                next,
+                email: form.email.clone(),
+            })?;
         *response.status_mut() = actix_web::http::StatusCode::TOO_MANY_REQUESTS;
         if let Ok(value) = secs.to_string().parse() {
             response
@@ -128,13 +156,12 @@ async fn login(
     else {
         throttle.failed(&form.email, address, std::time::Instant::now());
         tracing::info!("web sign-in refused");
-        let mut response = with_login_cookie(
-            &req,
-            &state,
-            "login.html",
-            context! { next, email => form.email.clone(),
-            errors => vec!["The email or the password is wrong."] },
-        )?;
+        let errors = vec!["The email or the password is wrong.".to_string()];
+        let mut response = with_login_cookie(&req, &state, errors, |login_csrf| LoginPage {
+            login_csrf,
+            next,
+            email: form.email.clone(),
+        })?;
         *response.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
         return Ok(response);
     };
@@ -166,12 +193,11 @@ async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult 
     if !accounts::is_empty(&state.db).await? {
         return Ok(redirect("/login"));
     }
-    with_login_cookie(
-        &req,
-        &state,
-        "setup.html",
-        context! { email => "", organization => "" },
-    )
+    with_login_cookie(&req, &state, vec![], |login_csrf| SetupPage {
+        login_csrf,
+        email: String::new(),
+        organization: String::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -201,12 +227,11 @@ async fn setup(
         Ok(Some(user)) => sign_in(&req, &state, user.id, "/connections").await,
         Ok(None) => Ok(redirect("/login")),
         Err(accounts::AccountError::Db(e)) => Err(e.into()),
-        Err(e) => with_login_cookie(
-            &req,
-            &state,
-            "setup.html",
-            context! { email => form.email.clone(), organization, errors => vec![e.to_string()] },
-        ),
+        Err(e) => with_login_cookie(&req, &state, vec![e.to_string()], |login_csrf| SetupPage {
+            login_csrf,
+            email: form.email.clone(),
+            organization: organization.to_string(),
+        }),
     }
 }
 
@@ -216,6 +241,25 @@ async fn logout(req: HttpRequest, state: web::Data<AppState>, form: Form<NoField
         .insert_header(("location", "/login"))
         .append_header(("set-cookie", set_cookie(&req, COOKIE, "", 0)))
         .finish())
+}
+
+/// The profile: the organization's name, the caller's tokens and a token just made.
+#[derive(Serialize)]
+struct ProfilePage {
+    organization: String,
+    tokens: Vec<TokenRow>,
+    new_token: Option<String>,
+}
+
+impl Page for ProfilePage {
+    const TEMPLATE: &'static str = "profile.html";
+}
+
+/// An API token as the profile lists it (RFC 3339 times).
+#[derive(Serialize)]
+struct TokenRow {
+    created_at: String,
+    last_used_at: Option<String>,
 }
 
 async fn profile_page(
@@ -229,16 +273,19 @@ async fn profile_page(
         .await?
         .map(|o| o.title)
         .unwrap_or_default();
-    let tokens: Vec<_> = tokens
+    let tokens = tokens
         .iter()
-        .map(|t| context! { created_at => t.created_at.to_rfc3339(), last_used_at => t.last_used_at.map(|d| d.to_rfc3339()) })
+        .map(|t| TokenRow {
+            created_at: t.created_at.to_rfc3339(),
+            last_used_at: t.last_used_at.map(|d| d.to_rfc3339()),
+        })
         .collect();
-    render(
-        visitor,
-        "profile",
-        "profile.html",
-        context! { tokens, organization, new_token },
-    )
+    let page = ProfilePage {
+        organization,
+        tokens,
+        new_token,
+    };
+    render(Frame::of(visitor, "profile"), &page)
 }
 
 async fn profile(state: web::Data<AppState>, visitor: Visitor) -> PageResult {

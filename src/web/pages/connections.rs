@@ -6,11 +6,11 @@ use crate::llm::probe::{ProbeReport, probe};
 use crate::services::model_providers as service;
 use crate::state::AppState;
 use crate::views::model_providers::ModelProviderConnectionInput;
+use crate::views::model_providers::ModelProviderConnectionView;
 use crate::web::forms::{Form, NoFields, non_empty};
-use crate::web::page::{PageResult, form_errors, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
-use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 /// Registers `/connections`.
@@ -67,6 +67,21 @@ impl ConnectionForm {
     }
 }
 
+/// The connections page: the organization's connections, a test's outcome beside the one
+/// tested, and the add form with the providers to choose from.
+#[derive(Serialize)]
+struct ConnectionsPage {
+    connections: Vec<ModelProviderConnectionView>,
+    probe_id: Option<i64>,
+    probe: Option<ProbeReport>,
+    providers: Vec<&'static str>,
+    form: ConnectionForm,
+}
+
+impl Page for ConnectionsPage {
+    const TEMPLATE: &'static str = "connections.html";
+}
+
 async fn page(
     state: &AppState,
     visitor: &Visitor,
@@ -77,14 +92,15 @@ async fn page(
     let caller = visitor.manager()?;
     let found = service::list(&state.db, &caller, None).await?;
     let connections = crate::presenters::model_providers::views(state, found).await?;
-    let providers: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
     let (probe_id, probe) = probe.map_or((None, None), |(id, p)| (Some(id), Some(p)));
-    render(
-        visitor,
-        "connections",
-        "connections.html",
-        context! { connections, providers, form, errors, probe, probe_id },
-    )
+    let page = ConnectionsPage {
+        connections,
+        probe_id,
+        probe,
+        providers: Provider::ALL.iter().map(|p| p.as_str()).collect(),
+        form,
+    };
+    render(Frame::of(visitor, "connections").with_errors(errors), &page)
 }
 
 async fn list(state: web::Data<AppState>, visitor: Visitor) -> PageResult {

@@ -1,22 +1,23 @@
 //! Evaluation of a prompt: accuracy with its confidence interval, F1, the per-class report and
 //! the confusion matrix of a run; accuracy and cost across versions as a chart; two versions
 //! side by side with the tasks where they disagree and McNemar's test.
-use super::summary;
+use super::{Link, Titled, summary};
 use crate::error::ApiError;
 use crate::presenters::runs::AccuracyView;
 use crate::services::run_results;
+use crate::services::run_scores::Confusion;
 use crate::services::{indicators, prompts as prompt_service, runs, versions};
 use crate::state::AppState;
 use crate::views::runs::RunView;
-use crate::web::page::{PageResult, render};
+use crate::web::page::{Frame, Page, PageResult, render};
 use crate::web::svg::{ChartPoint, versions_chart};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use entity::enums::RunStatus;
 use entity::model_version;
-use minijinja::context;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Registers `/prompts/{id}/evaluation` and `/prompts/{id}/compare`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -73,18 +74,94 @@ async fn versions_and_runs(
     Ok((all, rows))
 }
 
+/// The evaluation page: every run of the prompt's versions with the one `selected` scored
+/// in full (accuracy, F1, cost, per-class report, confusion matrix), the chart across
+/// versions and the form comparing two. Before any run, only `prompt` and `runs` are read.
+#[derive(Serialize)]
+struct EvaluationPage<'a> {
+    prompt: Link,
+    runs: &'a [RunRow],
+    /// The chart of accuracy and cost across versions (SVG).
+    chart: String,
+    selected: Option<&'a RunRow>,
+    gt: Option<GroundTruth>,
+    f1: Option<F1>,
+    cost: Option<Cost>,
+    report: Vec<ReportRow>,
+    confusion: Option<&'a Confusion>,
+    /// The versions to compare, newest first.
+    versions: Vec<Link>,
+}
+
+impl Page for EvaluationPage<'_> {
+    const TEMPLATE: &'static str = "evaluation.html";
+}
+
+/// What the page reads of a run's `ground_truth_accuracy` values.
+#[derive(Serialize, Deserialize)]
+struct GroundTruth {
+    /// Ground-truth tasks the run did not answer.
+    unanswered: u64,
+}
+
+/// What the page reads of a run's `f1` values.
+#[derive(Serialize, Deserialize)]
+struct F1 {
+    macro_f1: Option<f64>,
+    micro_f1: Option<f64>,
+}
+
+/// What the page reads of a run's `cost` values.
+#[derive(Serialize, Deserialize)]
+struct Cost {
+    /// Unknown when the model has no price.
+    total_cost_usd: Option<f64>,
+    total_tokens: i64,
+}
+
+/// What the page reads of a `version_comparison` entry: McNemar's test of B against A.
+#[derive(Serialize, Deserialize)]
+struct Comparison {
+    paired_tasks: u64,
+    only_this_correct: u64,
+    only_baseline_correct: u64,
+    p_value: f64,
+    significant: bool,
+}
+
+/// `values` (an indicator's, named `what`) read as `T`: a key renamed there fails the page.
+fn read<T: DeserializeOwned>(what: &str, values: &Value) -> Result<T, ApiError> {
+    T::deserialize(values).map_err(|e| ApiError::Internal(format!("{what} values: {e}")))
+}
+
+/// A row of the per-class report.
+#[derive(Debug, Serialize)]
+struct ReportRow {
+    name: String,
+    precision: Option<f64>,
+    recall: Option<f64>,
+    f1: Option<f64>,
+    support: Option<u64>,
+    /// An average row (after the classes).
+    average: bool,
+}
+
 /// Rows of a classification report (`{class: {precision, recall, f1-score, support}}`), the
 /// classes first, then the averages.
-fn report_rows(report: &Value) -> Vec<Value> {
+fn report_rows(report: &Value) -> Vec<ReportRow> {
     let Some(map) = report.as_object() else {
         return vec![];
     };
-    let row = |name: &str, m: &Value, average: bool| {
-        json!({"name": name, "precision": m["precision"], "recall": m["recall"],
-            "f1": m["f1-score"], "support": m["support"], "average": average})
+    let row = |name: &str, m: &Value, average: bool| ReportRow {
+        name: name.to_string(),
+        precision: m["precision"].as_f64(),
+        recall: m["recall"].as_f64(),
+        f1: m["f1-score"].as_f64(),
+        support: m["support"].as_u64(),
+        average,
     };
     let is_average = |k: &str| k.ends_with(" avg");
-    let mut rows: Vec<Value> = map
+    let mut rows: Vec<ReportRow> = map
         .iter()
         .filter(|(k, _)| !is_average(k))
         .map(|(k, m)| row(k, m, false))
@@ -111,19 +188,32 @@ async fn evaluation(
     let caller = visitor.caller();
     let prompt = prompt_service::get(&state.db, caller, *id).await?;
     let (all_versions, rows) = versions_and_runs(&state, &visitor, prompt.id).await?;
-    let prompt_ctx = context! { id => prompt.id, title => prompt.title };
-    let version_list: Vec<_> = all_versions
+    let prompt_link = Link {
+        id: prompt.id,
+        title: prompt.title,
+    };
+    let versions: Vec<Link> = all_versions
         .iter()
         .rev()
-        .map(|v| context! { id => v.id, title => v.title.clone() })
+        .map(|v| Link {
+            id: v.id,
+            title: v.title.clone(),
+        })
         .collect();
     if rows.is_empty() {
-        return render(
-            &visitor,
-            "prompts",
-            "evaluation.html",
-            context! { prompt => prompt_ctx, runs => rows, versions => version_list },
-        );
+        let page = EvaluationPage {
+            prompt: prompt_link,
+            runs: &rows,
+            chart: String::new(),
+            selected: None,
+            gt: None,
+            f1: None,
+            cost: None,
+            report: vec![],
+            confusion: None,
+            versions,
+        };
+        return render(Frame::of(&visitor, "prompts"), &page);
     }
     let selected = match q.run {
         Some(run) => rows
@@ -148,23 +238,69 @@ async fn evaluation(
             }
         })
         .collect();
-    render(
-        &visitor,
-        "prompts",
-        "evaluation.html",
-        context! {
-            prompt => prompt_ctx, runs => &rows, selected, versions => version_list,
-            gt => &scored.ground_truth_accuracy, f1 => &scored.f1, cost => &scored.cost,
-            report => report_rows(&scored.classification_report), confusion => &scored.confusion,
-            chart => versions_chart(&points),
-        },
-    )
+    let page = EvaluationPage {
+        prompt: prompt_link,
+        runs: &rows,
+        chart: versions_chart(&points),
+        selected: Some(selected),
+        gt: Some(read(
+            "ground_truth_accuracy",
+            &scored.ground_truth_accuracy,
+        )?),
+        f1: Some(read("f1", &scored.f1)?),
+        cost: Some(read("cost", &scored.cost)?),
+        report: report_rows(&scored.classification_report),
+        confusion: Some(&scored.confusion),
+        versions,
+    };
+    render(Frame::of(&visitor, "prompts"), &page)
 }
 
 #[derive(Deserialize)]
 struct CompareQuery {
     a: i64,
     b: i64,
+}
+
+/// Two versions side by side: the latest run of each, McNemar's test of B against A and the
+/// tasks where they disagree; or the `problem` when one has no run.
+#[derive(Serialize)]
+struct ComparePage<'a> {
+    prompt: Link,
+    a: Titled,
+    b: Titled,
+    problem: Option<&'static str>,
+    sa: Option<Side<'a>>,
+    sb: Option<Side<'a>>,
+    /// None without a ground-truth task both runs answered.
+    test: Option<Comparison>,
+    disagreement_count: u64,
+    /// The first 200 of them.
+    disagreements: Vec<DisagreementRow>,
+}
+
+impl Page for ComparePage<'_> {
+    const TEMPLATE: &'static str = "compare.html";
+}
+
+/// One side of a comparison: the version's title and prompt, its run and that run's accuracy.
+#[derive(Serialize)]
+struct Side<'a> {
+    title: String,
+    run: &'a RunView,
+    acc: &'a AccuracyView,
+    prompt: String,
+}
+
+/// A task the two runs answered differently.
+#[derive(Serialize)]
+struct DisagreementRow {
+    task_id: i64,
+    /// Its data in one line.
+    text: String,
+    a: Vec<String>,
+    b: Vec<String>,
+    truth: Vec<String>,
 }
 
 async fn compare(
@@ -183,19 +319,31 @@ async fn compare(
             .find(|r| r.run.model_version == version && r.run.status == RunStatus::Completed)
             .or_else(|| rows.iter().find(|r| r.run.model_version == version))
     };
-    let prompt_ctx = context! { id => prompt.id, title => prompt.title };
+    let prompt_link = Link {
+        id: prompt.id,
+        title: prompt.title,
+    };
     let (a, b) = (
-        context! { id => va.id, title => va.title.clone() },
-        context! { id => vb.id, title => vb.title.clone() },
+        Titled {
+            title: va.title.clone(),
+        },
+        Titled {
+            title: vb.title.clone(),
+        },
     );
     let (Some(ra), Some(rb)) = (latest(va.id), latest(vb.id)) else {
-        return render(
-            &visitor,
-            "prompts",
-            "compare.html",
-            context! { prompt => prompt_ctx, a, b,
-            problem => "Both versions need a run: run each on the same tasks (HasGT) first." },
-        );
+        let page = ComparePage {
+            prompt: prompt_link,
+            a,
+            b,
+            problem: Some("Both versions need a run: run each on the same tasks (HasGT) first."),
+            sa: None,
+            sb: None,
+            test: None,
+            disagreement_count: 0,
+            disagreements: vec![],
+        };
+        return render(Frame::of(&visitor, "prompts"), &page);
     };
     // B against A: McNemar's test on the ground-truth tasks both runs answered.
     let test = indicators::indicators(
@@ -208,28 +356,49 @@ async fn compare(
     .await?
     .pop()
     .and_then(|i| i.values["comparisons"].get(0).cloned())
-    .filter(|t| t["paired_tasks"].as_u64().unwrap_or(0) > 0);
+    .map(|t| read::<Comparison>("version_comparison", &t))
+    .transpose()?
+    .filter(|t| t.paired_tasks > 0);
     let (found, disagreement_count) =
         run_results::disagreements(&state.db, caller, ra.run.id, rb.run.id, 200).await?;
-    let disagreements: Vec<Value> = found
+    let disagreements = found
         .into_iter()
-        .map(|d| json!({"task_id": d.task_id, "text": summary(&d.data), "a": d.a, "b": d.b, "truth": d.truth}))
+        .map(|d| DisagreementRow {
+            task_id: d.task_id,
+            text: summary(&d.data),
+            a: d.a,
+            b: d.b,
+            truth: d.truth,
+        })
         .collect();
-    render(
-        &visitor,
-        "prompts",
-        "compare.html",
-        context! {
-            prompt => prompt_ctx, a, b, test, disagreements, disagreement_count,
-            sa => context! { title => va.title.clone(), run => &ra.run, acc => &ra.accuracy, prompt => va.prompt.clone() },
-            sb => context! { title => vb.title.clone(), run => &rb.run, acc => &rb.accuracy, prompt => vb.prompt.clone() },
-        },
-    )
+    let page = ComparePage {
+        prompt: prompt_link,
+        a,
+        b,
+        problem: None,
+        sa: Some(Side {
+            title: va.title.clone(),
+            run: &ra.run,
+            acc: &ra.accuracy,
+            prompt: va.prompt.clone(),
+        }),
+        sb: Some(Side {
+            title: vb.title.clone(),
+            run: &rb.run,
+            acc: &rb.accuracy,
+            prompt: vb.prompt.clone(),
+        }),
+        test,
+        disagreement_count,
+        disagreements,
+    };
+    render(Frame::of(&visitor, "prompts"), &page)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn orders_report_rows_classes_first() {
@@ -239,9 +408,11 @@ mod tests {
             "Negative": {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0},
         });
         let rows = report_rows(&report);
-        let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, vec!["Positive", "Negative", "micro avg"]);
-        assert_eq!(rows[2]["average"], true);
+        assert!(rows[2].average && !rows[0].average);
+        assert_eq!(rows[0].support, Some(2));
+        assert_eq!(rows[0].recall, Some(0.5));
         assert!(report_rows(&Value::Null).is_empty());
     }
 }

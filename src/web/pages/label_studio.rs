@@ -6,13 +6,13 @@ use crate::state::AppState;
 use crate::views::label_studio::{LabelStudioLinkView, LinkInput, PushInput, SyncInput};
 use crate::web::Visitor;
 use crate::web::forms::{Form, NoFields, non_empty};
-use crate::web::page::{PageResult, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, redirect, render};
+use crate::web::pages::Link;
 use actix_web::{HttpRequest, web};
 use entity::enums::RunStatus;
 use entity::model_run;
-use minijinja::context;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Registers `/label-studio` and the link, sync and push forms.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -20,6 +20,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/projects/{id}/label-studio", web::post().to(link))
         .route("/projects/{id}/label-studio/sync", web::post().to(sync))
         .route("/projects/{id}/label-studio/push", web::post().to(push));
+}
+
+/// The Label Studio page: each prompt's ML-backend URL (under `base_url`) and each
+/// project's link.
+#[derive(Serialize)]
+struct LabelStudioPage {
+    prompts: Vec<Link>,
+    base_url: String,
+    projects: Vec<ProjectRow>,
+}
+
+impl Page for LabelStudioPage {
+    const TEMPLATE: &'static str = "label_studio.html";
+}
+
+/// A project with its link to Label Studio, if any, and the runs it may push.
+#[derive(Serialize)]
+struct ProjectRow {
+    project: Link,
+    link: Option<LabelStudioLinkView>,
+    runs: Vec<PushChoice>,
+}
+
+/// A completed run the push form offers.
+#[derive(Serialize)]
+struct PushChoice {
+    id: i64,
+    label: String,
 }
 
 async fn page(req: HttpRequest, state: web::Data<AppState>, visitor: Visitor) -> PageResult {
@@ -66,25 +94,36 @@ async fn page(req: HttpRequest, state: web::Data<AppState>, visitor: Visitor) ->
                 .all(&state.db)
                 .await?
                 .into_iter()
-                .map(|r| context! { id => r.id, label => format!("{} tasks", r.total_tasks) })
+                .map(|r| PushChoice {
+                    id: r.id,
+                    label: format!("{} tasks", r.total_tasks),
+                })
                 .collect()
         } else {
             vec![]
         };
-        rows.push(context! { project => context! { id => p.id, title => p.title }, link, runs });
+        rows.push(ProjectRow {
+            project: Link {
+                id: p.id,
+                title: p.title,
+            },
+            link,
+            runs,
+        });
     }
-    let prompts: Vec<_> = found_prompts
-        .into_iter()
-        .map(|p| context! { id => p.id, title => p.title })
-        .collect();
     let info = req.connection_info();
-    let base_url = format!("{}://{}", info.scheme(), info.host());
-    render(
-        &visitor,
-        "label-studio",
-        "label_studio.html",
-        context! { prompts, projects => rows, base_url },
-    )
+    let page = LabelStudioPage {
+        prompts: found_prompts
+            .into_iter()
+            .map(|p| Link {
+                id: p.id,
+                title: p.title,
+            })
+            .collect(),
+        base_url: format!("{}://{}", info.scheme(), info.host()),
+        projects: rows,
+    };
+    render(Frame::of(&visitor, "label-studio"), &page)
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! The pages, one module per area, and the JSON endpoints their script calls (under `/app/`).
 use actix_web::web;
+use serde::Serialize;
 
 mod account;
 mod connections;
@@ -36,6 +37,45 @@ pub fn page_request(page: Option<&str>) -> crate::pagination::PageRequest {
 /// How many pages `count` rows fill.
 pub fn pages(count: u64) -> u64 {
     crate::pagination::last_page(count, PAGE_SIZE)
+}
+
+/// What the `pager` macro reads: the page shown, how many there are and the URL a page
+/// number is appended to (ending in `?` or `&`).
+#[derive(Debug, Serialize)]
+pub struct Pager {
+    /// The page shown, from 1.
+    page: u64,
+    /// How many pages `count` rows fill.
+    pages: u64,
+    /// The URL the next or previous page's `page=` is appended to.
+    page_base: String,
+}
+
+impl Pager {
+    /// Page `page` of `count` rows, linked as `page_base` followed by `page=`.
+    pub fn new(page: u64, count: u64, page_base: impl Into<String>) -> Pager {
+        Pager {
+            page,
+            pages: pages(count),
+            page_base: page_base.into(),
+        }
+    }
+}
+
+/// Something a page names and links to: its id and title.
+#[derive(Debug, Serialize)]
+pub struct Link {
+    /// Its id.
+    pub id: i64,
+    /// Its title.
+    pub title: String,
+}
+
+/// Something a page names without linking to it.
+#[derive(Debug, Serialize)]
+pub struct Titled {
+    /// Its title.
+    pub title: String,
 }
 
 /// A one-line summary of a task's data for tables: its text fields joined, at most 160

@@ -1,18 +1,17 @@
 //! Projects: the list, creating one with a label config checked as it is typed (errors point
 //! at line and column), importing a JSON, JSONL or CSV file, and browsing tasks with their
 //! ground truth and predictions.
-use super::{page_request, pages, summary};
+use super::{Pager, page_request, summary};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::run_results::labels;
 use crate::services::task_files::{self, TaskFileFormat};
 use crate::services::{projects as service, tasks};
 use crate::state::AppState;
-use crate::views::projects::ProjectInput;
+use crate::views::projects::{ProjectInput, ProjectView};
 use crate::web::Visitor;
 use crate::web::forms::{Form, ScriptBody};
-use crate::web::page::{PageResult, form_errors, messages, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, form_errors, messages, redirect, render};
 use actix_web::{HttpResponse, web};
-use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -48,6 +47,20 @@ struct ProjectForm {
     label_config: String,
 }
 
+/// The projects, a page of them, and the new-project form with the config it starts from.
+#[derive(Serialize)]
+struct ProjectsPage {
+    projects: Vec<ProjectView>,
+    #[serde(flatten)]
+    pager: Pager,
+    form: ProjectForm,
+    default_config: &'static str,
+}
+
+impl Page for ProjectsPage {
+    const TEMPLATE: &'static str = "projects.html";
+}
+
 async fn list_page(
     state: &AppState,
     visitor: &Visitor,
@@ -62,14 +75,13 @@ async fn list_page(
     };
     let (found, count, located) =
         service::list(&state.db, visitor.caller(), &filter, request).await?;
-    let projects = crate::presenters::projects::views(state, found).await?;
-    render(
-        visitor,
-        "projects",
-        "projects.html",
-        context! { projects, form, errors, default_config => DEFAULT_CONFIG,
-        page => located.number, pages => pages(count), page_base => "/projects?" },
-    )
+    let page = ProjectsPage {
+        projects: crate::presenters::projects::views(state, found).await?,
+        pager: Pager::new(located.number, count, "/projects?"),
+        form,
+        default_config: DEFAULT_CONFIG,
+    };
+    render(Frame::of(visitor, "projects").with_errors(errors), &page)
 }
 
 async fn list(
@@ -106,6 +118,21 @@ async fn create(state: web::Data<AppState>, form: Form<ProjectForm>) -> PageResu
     }
 }
 
+/// A project: its counts, fields and classes, and a page of its tasks.
+#[derive(Serialize)]
+struct ProjectPage {
+    project: ProjectView,
+    input_fields: Vec<String>,
+    output_classes: Vec<String>,
+    tasks: Vec<TaskRow>,
+    #[serde(flatten)]
+    pager: Pager,
+}
+
+impl Page for ProjectPage {
+    const TEMPLATE: &'static str = "project.html";
+}
+
 /// A task as the project's table shows it.
 #[derive(Serialize)]
 struct TaskRow {
@@ -115,6 +142,7 @@ struct TaskRow {
     predictions: Vec<PredictionChip>,
 }
 
+/// A prediction of a task: its labels and the version that made it.
 #[derive(Serialize)]
 struct PredictionChip {
     label: String,
@@ -163,17 +191,14 @@ async fn detail(
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
-    render(
-        &visitor,
-        "projects",
-        "project.html",
-        context! {
-            project => project_view, tasks => rows,
-            input_fields => config.input_fields(), output_classes => config.output_classes(),
-            page => located.number, pages => pages(found.total),
-            page_base => format!("/projects/{}?", *id),
-        },
-    )
+    let page = ProjectPage {
+        project: project_view,
+        input_fields: config.input_fields(),
+        output_classes: config.output_classes(),
+        tasks: rows,
+        pager: Pager::new(located.number, found.total, format!("/projects/{}?", *id)),
+    };
+    render(Frame::of(&visitor, "projects"), &page)
 }
 
 #[derive(Deserialize)]

@@ -2,19 +2,21 @@
 //! (input fields and classes filled in from its label config), and a prompt's page: version
 //! tabs, the editor (placeholders checked against the project's fields), saving a new
 //! version, the cost estimate, starting a run and its live progress.
-use super::{page_request, pages};
+use super::{Link, Pager, page_request};
 use crate::error::ApiError;
+use crate::presenters::prompts::PromptRow;
+use crate::presenters::versions::ScoredVersion;
 use crate::services::{evaluation, model_providers, projects, prompts as service, versions};
 use crate::state::AppState;
-use crate::views::prompts::PromptInput;
+use crate::views::prompts::{PromptDetailView, PromptInput};
+use crate::views::registry::{CommentView, ScheduleView};
 use crate::views::runs::{RunInput, RunView};
-use crate::views::versions::VersionView;
+use crate::views::versions::{CostEstimateView, VersionView};
 use crate::web::forms::{Form, NoFields, non_empty};
-use crate::web::page::{PageResult, form_errors, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, form_errors, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use entity::enums::Subset;
-use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -46,8 +48,23 @@ struct PageQuery {
 struct PromptForm {
     #[serde(default)]
     title: String,
-    #[serde(default)]
+    /// Not shown again: the form lists the projects afresh.
+    #[serde(default, skip_serializing)]
     project: Option<i64>,
+}
+
+/// The prompts, a page of them, and the new-prompt form with the projects to start from.
+#[derive(Serialize)]
+struct PromptsPage {
+    prompts: Vec<PromptRow>,
+    #[serde(flatten)]
+    pager: Pager,
+    projects: Vec<Link>,
+    form: PromptForm,
+}
+
+impl Page for PromptsPage {
+    const TEMPLATE: &'static str = "prompts.html";
 }
 
 async fn list_page(
@@ -65,7 +82,7 @@ async fn list_page(
     let (found, count, located) =
         service::list(&state.db, visitor.caller(), &filter, request).await?;
     let prompts = crate::presenters::prompts::rows(state, found).await?;
-    let all_projects = projects::list(
+    let projects = projects::list(
         &state.db,
         visitor.caller(),
         &projects::ListFilter {
@@ -75,18 +92,20 @@ async fn list_page(
         crate::pagination::PageRequest::nth(1, 200),
     )
     .await?
-    .0;
-    let projects: Vec<_> = all_projects
-        .iter()
-        .map(|p| context! { id => p.id, title => p.title.clone() })
-        .collect();
-    render(
-        visitor,
-        "prompts",
-        "prompts.html",
-        context! { prompts, projects, form, errors,
-        page => located.number, pages => pages(count), page_base => "/prompts?" },
-    )
+    .0
+    .into_iter()
+    .map(|p| Link {
+        id: p.id,
+        title: p.title,
+    })
+    .collect();
+    let page = PromptsPage {
+        prompts,
+        pager: Pager::new(located.number, count, "/prompts?"),
+        projects,
+        form,
+    };
+    render(Frame::of(visitor, "prompts").with_errors(errors), &page)
 }
 
 async fn list(
@@ -150,6 +169,51 @@ struct RunRow {
     accuracy: String,
 }
 
+/// A prompt's page: its versions as tabs, the editor, the runs of the version shown with
+/// the run form and a cost estimate, and the registry (status, deployed version, schedules,
+/// history).
+#[derive(Serialize)]
+struct PromptPage<'a> {
+    prompt: PromptDetailView,
+    /// Its input fields (of its first project).
+    fields: Vec<String>,
+    versions: &'a [ScoredVersion],
+    /// The version shown (none on the new-version tab).
+    current: Option<&'a VersionView>,
+    editor: Editor,
+    default_title: String,
+    connections: Vec<ConnectionChoice>,
+    runs: Vec<RunRow>,
+    estimate: Option<CostEstimateView>,
+    /// Tasks per subset of its first project (`HasGT`, `All`).
+    subsets: HashMap<&'static str, u64>,
+    statuses: Vec<&'static str>,
+    schedules: Vec<ScheduleView>,
+    schedule_form: ScheduleFormStart,
+    /// The next firings of the schedule form's starting expression.
+    schedule_preview: Vec<String>,
+    history: Vec<CommentView>,
+}
+
+impl Page for PromptPage<'_> {
+    const TEMPLATE: &'static str = "prompt.html";
+}
+
+/// A connection the editor offers (managers only).
+#[derive(Serialize)]
+struct ConnectionChoice {
+    id: i64,
+    provider: entity::enums::Provider,
+    endpoint: Option<String>,
+}
+
+/// What the schedule form starts with.
+#[derive(Serialize)]
+struct ScheduleFormStart {
+    cron: &'static str,
+    timezone: &'static str,
+}
+
 struct DetailOptions {
     version: Option<i64>,
     new: bool,
@@ -179,12 +243,12 @@ async fn detail_page(
     } else {
         match options.version {
             Some(id) => Some(
-                version_views
+                *version_views
                     .iter()
                     .find(|v| v.id == id)
                     .ok_or(ApiError::NotFound)?,
             ),
-            None => version_views.first(),
+            None => version_views.first().copied(),
         }
     };
     let project_ids: Vec<i64> = prompt_view
@@ -204,22 +268,27 @@ async fn detail_page(
         Ok(m) => model_providers::list(&state.db, &m, None)
             .await?
             .into_iter()
-            .map(|c| context! { id => c.id, provider => c.provider, endpoint => c.endpoint })
+            .map(|c| ConnectionChoice {
+                id: c.id,
+                provider: c.provider,
+                endpoint: c.endpoint,
+            })
             .collect(),
         Err(_) => vec![],
     };
     // The editor starts from the version shown, or for a new one from the newest: a save
     // derives from it, so nothing of it is lost.
-    let editor = options
-        .editor
-        .unwrap_or_else(|| match current.or(version_views.first()) {
-            Some(v) => Editor::of(v),
-            None => Editor::starter(
-                starter_prompt(&fields, &prompt_view.prompt.output_classes),
-                None,
-                "gpt-4o-mini".into(),
-            ),
-        });
+    let editor =
+        options
+            .editor
+            .unwrap_or_else(|| match current.or(version_views.first().copied()) {
+                Some(v) => Editor::of(v),
+                None => Editor::starter(
+                    starter_prompt(&fields, &prompt_view.prompt.output_classes),
+                    None,
+                    "gpt-4o-mini".into(),
+                ),
+            });
     let default_title = versions::default_name(&state.db, caller, prompt_id).await?;
     let (runs, estimate, subsets) = match current {
         Some(v) => {
@@ -297,18 +366,29 @@ async fn detail_page(
         .iter()
         .map(|s| s.as_str())
         .collect();
-    render(
-        visitor,
-        "prompts",
-        "prompt.html",
-        context! {
-            prompt => prompt_view, versions => &scored_versions, current,
-            fields, connections, editor, default_title, runs, estimate, subsets,
-            errors => options.errors, history, schedules, statuses, schedule_preview,
-            schedule_form => context! {
-                cron => super::registry::FORM_CRON, timezone => super::registry::FORM_TIMEZONE,
-            },
+    let page = PromptPage {
+        prompt: prompt_view,
+        fields,
+        versions: &scored_versions,
+        current,
+        editor,
+        default_title,
+        connections,
+        runs,
+        estimate,
+        subsets,
+        statuses,
+        schedules,
+        schedule_form: ScheduleFormStart {
+            cron: super::registry::FORM_CRON,
+            timezone: super::registry::FORM_TIMEZONE,
         },
+        schedule_preview,
+        history,
+    };
+    render(
+        Frame::of(visitor, "prompts").with_errors(options.errors),
+        &page,
     )
 }
 

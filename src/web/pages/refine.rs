@@ -4,14 +4,15 @@
 use crate::engine::refine as service;
 use crate::services::{model_providers, prompts, versions};
 use crate::state::AppState;
+use crate::views::prompts::PromptDetailView;
 use crate::views::refine::{RefineInput, RefinedPromptView};
+use crate::views::versions::VersionView;
 use crate::web::diff;
 use crate::web::forms::{Form, non_empty};
-use crate::web::page::{PageResult, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
-use minijinja::context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Registers `/prompts/{id}/refine` and the refine form.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,6 +27,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct RefineQuery {
     version: i64,
     job: Option<String>,
+}
+
+/// Refining a version: the form (teacher connection and model), and a job's status, cost,
+/// reasoning and proposed prompt as a diff against the version's.
+#[derive(Serialize)]
+struct RefinePage {
+    prompt: PromptDetailView,
+    version: VersionView,
+    connections: Vec<TeacherChoice>,
+    job: Option<RefinedPromptView>,
+    /// Whether the job is still running (the page reloads).
+    running: bool,
+    /// The proposed prompt against the version's, once there is one.
+    diff: Option<Vec<diff::DiffLine>>,
+}
+
+impl Page for RefinePage {
+    const TEMPLATE: &'static str = "refine.html";
+}
+
+/// A connection the teacher may use (managers only).
+#[derive(Serialize)]
+struct TeacherChoice {
+    id: i64,
+    provider: entity::enums::Provider,
 }
 
 async fn page(
@@ -49,7 +75,10 @@ async fn page(
         Ok(m) => model_providers::list(&state.db, &m, None)
             .await?
             .into_iter()
-            .map(|c| context! { id => c.id, provider => c.provider })
+            .map(|c| TeacherChoice {
+                id: c.id,
+                provider: c.provider,
+            })
             .collect(),
         Err(_) => vec![],
     };
@@ -72,15 +101,15 @@ async fn page(
         }
         None => (None, false, None),
     };
-    render(
-        &visitor,
-        "prompts",
-        "refine.html",
-        context! {
-            prompt => prompt_view, version => version_view, connections, job, running,
-            diff => lines,
-        },
-    )
+    let page = RefinePage {
+        prompt: prompt_view,
+        version: version_view,
+        connections,
+        job,
+        running,
+        diff: lines,
+    };
+    render(Frame::of(&visitor, "prompts"), &page)
 }
 
 #[derive(Deserialize)]

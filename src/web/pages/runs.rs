@@ -1,19 +1,18 @@
 //! A run: live progress (counts, rate, ETA, cost so far) and cancel; its results task by task
 //! with filters by outcome and class; one task's full prompt and raw model answer.
-use super::{page_request, pages, summary};
+use super::{Link, Pager, Titled, page_request, summary};
 use crate::error::ApiError;
+use crate::presenters::runs::AccuracyView;
 use crate::services::run_results::{self, Outcome};
 use crate::services::{projects, runs as service};
 use crate::state::AppState;
 use crate::views::runs::RunView;
 use crate::web::forms::{Form, NoFields};
-use crate::web::page::{PageResult, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, redirect, render};
 use crate::web::{PageError, Visitor};
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
-use minijinja::context;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// Registers `/runs/{id}`, its tasks, cancel and the progress endpoint.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -114,6 +113,50 @@ struct ResultsQuery {
     class: Option<String>,
 }
 
+/// A run's page: its progress (live while it is active), its accuracy and failures, and a
+/// page of its results filtered by outcome and class.
+#[derive(Serialize)]
+struct RunPage<'a> {
+    run: &'a RunView,
+    prompt: Link,
+    version: Link,
+    project: Titled,
+    /// Whether it is still running (the page follows its progress).
+    active: bool,
+    /// Tasks done: answered and failed.
+    done: i64,
+    /// Tasks per second, while active.
+    rate: Option<String>,
+    /// Time left in words, while active.
+    eta: Option<String>,
+    accuracy: AccuracyView,
+    /// Failed tasks by kind, in the indicator's order.
+    failures: Vec<FailureCount>,
+    /// The outcome filter (`all`, `correct`, `incorrect`, `failed`).
+    outcome: String,
+    /// The class filter.
+    class: Option<String>,
+    /// The classes to filter by.
+    classes: Vec<String>,
+    /// Results matching the filters.
+    count: u64,
+    rows: Vec<Row>,
+    #[serde(flatten)]
+    pager: Pager,
+}
+
+impl Page for RunPage<'_> {
+    const TEMPLATE: &'static str = "run.html";
+}
+
+/// How many tasks failed with one kind of error.
+#[derive(Serialize)]
+struct FailureCount {
+    kind: String,
+    count: u64,
+}
+
+/// A result with its task's data in one line.
 #[derive(Serialize)]
 struct Row {
     #[serde(flatten)]
@@ -152,7 +195,7 @@ async fn detail(
         })
         .collect();
     // From the run's counters, not a scan, by the one definition (failed tasks wrong).
-    let accuracy = crate::presenters::runs::AccuracyView::from(run.accuracy());
+    let accuracy = AccuracyView::from(run.accuracy());
     let failures = crate::services::indicators::indicators(
         &state.db,
         caller,
@@ -162,8 +205,14 @@ async fn detail(
     )
     .await?
     .pop()
-    .map(|i| i.values["by_error_type"].clone())
-    .unwrap_or(serde_json::Value::Null);
+    .and_then(|i| i.values["by_error_type"].as_object().cloned())
+    .unwrap_or_default()
+    .into_iter()
+    .map(|(kind, n)| FailureCount {
+        kind,
+        count: n.as_u64().unwrap_or(0),
+    })
+    .collect();
     let p = progress_of(&run);
     let outcome_name = q.outcome.clone().unwrap_or_else(|| "all".into());
     let page_base = format!(
@@ -172,20 +221,61 @@ async fn detail(
         crate::web::page::encode(&outcome_name),
         crate::web::page::encode(class.as_deref().unwrap_or(""))
     );
-    render(
-        &visitor,
-        "prompts",
-        "run.html",
-        context! {
-            active => p.active, done => p.done, rate => p.rate, eta => p.eta,
-            run, version => context! { id => version.id, title => version.title },
-            prompt => context! { id => prompt.id, title => prompt.title },
-            project => context! { id => project.id, title => project.title },
-            accuracy, failures, rows, count,
-            classes => config.output_classes(), outcome => outcome_name, class,
-            page => located.number, pages => pages(count), page_base,
+    let page = RunPage {
+        run: &run,
+        prompt: Link {
+            id: prompt.id,
+            title: prompt.title,
         },
-    )
+        version: Link {
+            id: version.id,
+            title: version.title,
+        },
+        project: Titled {
+            title: project.title,
+        },
+        active: p.active,
+        done: p.done,
+        rate: p.rate,
+        eta: p.eta,
+        accuracy,
+        failures,
+        outcome: outcome_name,
+        class,
+        classes: config.output_classes(),
+        count,
+        rows,
+        pager: Pager::new(located.number, count, page_base),
+    };
+    render(Frame::of(&visitor, "prompts"), &page)
+}
+
+/// One task of a run: its result, data, full prompt (or why it does not render) and raw
+/// answer.
+#[derive(Serialize)]
+struct TaskPage {
+    run: TaskRun,
+    row: run_results::ResultRow,
+    prompt_error: Option<String>,
+    messages: Vec<PromptMessage>,
+}
+
+impl Page for TaskPage {
+    const TEMPLATE: &'static str = "task.html";
+}
+
+/// The run a task page links back to, and its prompt.
+#[derive(Serialize)]
+struct TaskRun {
+    id: i64,
+    parent_model: i64,
+}
+
+/// A message of the prompt a task is sent with.
+#[derive(Serialize)]
+struct PromptMessage {
+    role: String,
+    text: String,
 }
 
 async fn task(
@@ -200,29 +290,30 @@ async fn task(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let (messages, prompt_error) = match crate::engine::plan::preview_messages(
-        &version.prompt,
-        &config,
-        &row.data,
-    ) {
-        Ok(messages) => (
-            messages
-                .iter()
-                .map(|m| json!({"role": format!("{:?}", m.role).to_lowercase(), "text": m.text()}))
-                .collect(),
-            None,
-        ),
-        Err(e) => (vec![], Some(e.to_string())),
-    };
-    render(
-        &visitor,
-        "prompts",
-        "task.html",
-        context! {
-            run => context! { id => run.id, parent_model => version.parent_model_id },
-            row, messages, prompt_error,
+    let (messages, prompt_error) =
+        match crate::engine::plan::preview_messages(&version.prompt, &config, &row.data) {
+            Ok(messages) => (
+                messages
+                    .iter()
+                    .map(|m| PromptMessage {
+                        role: format!("{:?}", m.role).to_lowercase(),
+                        text: m.text(),
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (vec![], Some(e.to_string())),
+        };
+    let page = TaskPage {
+        run: TaskRun {
+            id: run.id,
+            parent_model: version.parent_model_id,
         },
-    )
+        row,
+        prompt_error,
+        messages,
+    };
+    render(Frame::of(&visitor, "prompts"), &page)
 }
 
 async fn cancel(
