@@ -1,6 +1,6 @@
 //! Tests of the annotations endpoints: create on a task, list, get, patch, delete, the task
 //! counters they keep, validation and organization scoping.
-use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
+use crate::helpers::{CLS, Reply, TestApp, bad_field, choice, field_errors};
 use prompter::error::ErrorCode;
 use prompter::views::annotations::AnnotationView;
 use prompter::views::predictions::PredictionView;
@@ -8,7 +8,7 @@ use prompter::views::projects::ProjectView;
 use prompter::views::tasks::TaskView;
 use prompter::views::users::WhoAmIView;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The id of the user behind `token`.
 async fn user_id(app: &TestApp, token: &str) -> i64 {
@@ -16,17 +16,6 @@ async fn user_id(app: &TestApp, token: &str) -> i64 {
         .await
         .good::<WhoAmIView>()
         .id
-}
-
-/// Asserts a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "{field}: {error:?}"
-    );
 }
 
 /// The annotations nested in a task's detail.

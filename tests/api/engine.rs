@@ -8,7 +8,7 @@ use crate::helpers::engine::{
 };
 use crate::helpers::fixtures::{ground_truth, id_of, new_prompt, runs_path};
 use crate::helpers::reply::read;
-use crate::helpers::{CLS, NER, Reply, TestApp, choice, field_errors};
+use crate::helpers::{CLS, NER, Reply, TestApp, bad_field, choice, field_errors};
 use entity::enums::{FailureKind, RunStatus};
 use entity::prediction;
 use prompter::fake_llm::FakeLlmConfig;
@@ -39,17 +39,6 @@ async fn finished(app: &TestApp, s: &Setup, run: i64) -> RunView {
 /// Studio's result format, checked as it is on the wire).
 fn first_choices(result: &[Value]) -> &Value {
     &result[0]["value"]["choices"]
-}
-
-/// Reads a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "{field}: {error:?}"
-    );
 }
 
 #[tokio::test]

@@ -2,10 +2,10 @@
 //! rest, the hidden internal connections, provider choices, partial updates, validation,
 //! permissions, organization scoping and the unlinking of versions on delete.
 use crate::helpers::reply::read;
-use crate::helpers::{Reply, TestApp, field_errors};
+use crate::helpers::{Reply, TestApp, bad_field, field_errors};
 use entity::enums::{BudgetResetPeriod, ConnectionScope};
 use prompter::crypto::Secrets;
-use prompter::error::{ApiError, ErrorBody, ErrorCode};
+use prompter::error::{ApiError, ErrorCode};
 use prompter::llm::{ModelParams, Provider};
 use prompter::services::model_providers as service;
 use prompter::views::model_providers::ModelProviderConnectionView;
@@ -77,18 +77,6 @@ async fn row(app: &TestApp, id: i64) -> entity::model_provider_connection::Model
         .await
         .expect("query")
         .expect("row")
-}
-
-/// Reads a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "400 names `{field}`: {error:?}"
-    );
-    error
 }
 
 #[tokio::test]

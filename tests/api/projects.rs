@@ -1,6 +1,6 @@
 //! Tests of the projects endpoints: CRUD, validation, list filters and pagination, counters,
 //! import, label-config validation, roles, and routing (slashes, 404, 405).
-use crate::helpers::{CLS, NER, Reply, TestApp, choice, field_errors};
+use crate::helpers::{CLS, NER, Reply, TestApp, bad_field, choice, field_errors};
 use prompter::error::{ErrorBody, ErrorCode};
 use prompter::views::Paginated;
 use prompter::views::annotations::AnnotationView;
@@ -53,18 +53,6 @@ async fn tasks_of(app: &TestApp, project: i64) -> Vec<TaskView> {
 /// The task `id` (asserts 200).
 async fn task(app: &TestApp, id: i64) -> TaskView {
     app.get(&format!("/api/tasks/{id}/")).await.good()
-}
-
-/// Reads a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "{field}: {error:?}"
-    );
-    error
 }
 
 /// Reads an error of `status` with `code`.

@@ -7,9 +7,8 @@ use crate::helpers::fixtures::{
     new_version, predictions_of, predictions_of_run, run_on, total_predictions,
 };
 use crate::helpers::reply::read;
-use crate::helpers::{CLS, NER, Reply, TestApp, choice, field_errors};
+use crate::helpers::{CLS, NER, Reply, TestApp, bad_field, choice, field_errors};
 use entity::enums::Skill;
-use prompter::error::ErrorBody;
 use prompter::views::Paginated;
 use prompter::views::predictions::PredictionView;
 use prompter::views::projects::ProjectView;
@@ -61,18 +60,6 @@ async fn new_prompt(app: &TestApp, body: Value) -> PromptView {
 /// The prompt list at `path`, as the admin (asserts 200).
 async fn list(app: &TestApp, path: &str) -> PromptPage {
     app.get(path).await.good()
-}
-
-/// Reads a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "{field}: {error:?}"
-    );
-    error
 }
 
 /// Creates a project titled `title` with `config`.

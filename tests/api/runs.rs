@@ -6,9 +6,9 @@ use crate::helpers::fixtures::{
     batch, fixture, ground_truth, id_of, item, new_prompt, new_version, predictions_of_run, run_on,
     runs_path, total_predictions,
 };
-use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
+use crate::helpers::{CLS, Reply, TestApp, bad_field, choice};
 use entity::enums::{RunStatus, Subset};
-use prompter::error::{ErrorBody, ErrorCode};
+use prompter::error::ErrorCode;
 use prompter::views::annotations::AnnotationView;
 use prompter::views::projects::ProjectView;
 use prompter::views::prompts::PromptDetailView;
@@ -49,18 +49,6 @@ async fn list_ids(app: &TestApp, prompt: i64, version: i64, query: &str) -> Vec<
         .await
         .good();
     ids_of(&runs)
-}
-
-/// Reads a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "{field}: {error:?}"
-    );
-    error
 }
 
 fn cancel_path(prompt: i64, version: i64, run: i64) -> String {

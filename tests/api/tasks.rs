@@ -1,6 +1,6 @@
 //! Tests of the tasks endpoints: the data-manager list, create, get, patch, delete and cascades.
-use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
-use prompter::error::{ErrorBody, ErrorCode};
+use crate::helpers::{CLS, Reply, TestApp, bad_field, choice, field_errors};
+use prompter::error::ErrorCode;
 use prompter::views::predictions::PredictionView;
 use prompter::views::projects::ProjectView;
 use prompter::views::tasks::{TaskListView, TaskView};
@@ -10,18 +10,6 @@ use serde_json::{Value, json};
 /// The ids of a task list's `tasks`.
 fn task_ids(list: &TaskListView) -> Vec<i64> {
     list.tasks.iter().map(|t| t.id).collect()
-}
-
-/// Reads a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "{field}: {error:?}"
-    );
-    error
 }
 
 /// A project with three tasks: the first with two annotations (one cancelled) and two

@@ -7,7 +7,7 @@ use crate::helpers::fixtures::{
     predictions_of, predictions_of_run, run_on, runs_path, total_predictions,
 };
 use crate::helpers::reply::read;
-use crate::helpers::{CLS, Reply, TestApp, choice, field_errors};
+use crate::helpers::{CLS, Reply, TestApp, bad_field, choice, field_errors};
 use entity::enums::Provider;
 use prompter::error::ErrorBody;
 use prompter::views::model_providers::ModelProviderConnectionView;
@@ -61,18 +61,6 @@ async fn estimate(app: &TestApp, prompt: i64, version: i64) -> CostEstimateView 
     app.get(&format!("{}/cost-estimate", version_path(prompt, version)))
         .await
         .good()
-}
-
-/// Reads a 400 whose error names `field`.
-#[track_caller]
-fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
-    let error = reply.bad();
-    assert_eq!(error.status_code, 400, "{error:?}");
-    assert!(
-        !field_errors(&error, field).is_empty(),
-        "{field}: {error:?}"
-    );
-    error
 }
 
 /// Whether a message of the error on `field` contains `text`.

@@ -202,12 +202,9 @@ pub async fn fixture(app: &TestApp, config: &str, texts: &[&str]) -> Fixture {
 }
 
 /// Asserts a 400 whose validation errors name `field`.
+#[track_caller]
 pub fn assert_field_error(status: u16, body: &Value, field: &str) {
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["validation_errors"][field].is_array(),
-        "400 names `{field}`: {body}"
-    );
+    super::bad_field((status, body.clone()), field);
 }
 
 /// The `id` of a created object.

@@ -13,7 +13,7 @@ pub mod reply;
 pub mod subsets;
 pub mod web;
 
-pub use reply::{Reply, field_errors};
+pub use reply::{Reply, bad_field, field_errors};
 
 use prompter::auth::Role;
 use prompter::config::ServeConfig;

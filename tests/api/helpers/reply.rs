@@ -67,3 +67,15 @@ pub fn field_errors<'a>(error: &'a ErrorBody, field: &str) -> &'a [String] {
         .and_then(|fields| fields.get(field))
         .map_or(&[], Vec::as_slice)
 }
+
+/// Asserts a 400 whose error names `field`, and returns the error.
+#[track_caller]
+pub fn bad_field(reply: (u16, Value), field: &str) -> ErrorBody {
+    let error = reply.bad();
+    assert_eq!(error.status_code, 400, "{error:?}");
+    assert!(
+        !field_errors(&error, field).is_empty(),
+        "400 names `{field}`: {error:?}"
+    );
+    error
+}
