@@ -19,6 +19,10 @@ pub struct Model {
     pub total_predictions: i64,
     pub total_correct_predictions: i64,
     pub total_failed: i64,
+    /// Of `total_predictions`, those on tasks with ground truth when they were stored.
+    pub total_scored_predictions: i64,
+    /// Of `total_failed`, those on tasks with ground truth when they were stored.
+    pub total_scored_failed: i64,
     pub sample_subset_size: Option<i32>,
     pub filters_json: Option<Json>,
     pub task_ids: Option<Json>,

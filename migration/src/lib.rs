@@ -19,6 +19,7 @@ mod m20261201_000010_create_web_sessions;
 mod m20261201_000011_create_registry;
 mod m20261205_000012_create_form_submissions;
 mod m20261205_000013_add_import_hash_and_refinement_lease;
+mod m20261206_000014_add_scored_counters;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_registry::Migration),
             Box::new(m20261205_000012_create_form_submissions::Migration),
             Box::new(m20261205_000013_add_import_hash_and_refinement_lease::Migration),
+            Box::new(m20261206_000014_add_scored_counters::Migration),
         ]
     }
 }

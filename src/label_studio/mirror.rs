@@ -12,7 +12,7 @@ use super::client::{LsAnnotation, LsTask};
 use super::set_ids;
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
-use crate::services::{counters, tasks};
+use crate::services::{counters, scored, tasks};
 use crate::views::label_studio::GroundTruthMode;
 use chrono::{DateTime, Utc};
 use entity::{annotation, project, task};
@@ -182,8 +182,11 @@ pub async fn upsert(
         touched: vec![],
     };
     let task_of = upsert.tasks(listed).await?;
+    let ids: Vec<i64> = task_of.values().copied().collect();
+    let scores = scored::before(&txn, &ids).await?;
     upsert.annotations(listed, &task_of).await?;
     counters::recount_tasks(&txn, &upsert.touched).await?;
+    scores.apply(&txn).await?;
     let written = upsert.written;
     txn.commit().await?;
     Ok(written)
@@ -413,6 +416,8 @@ pub async fn delete_annotations(
     })
     .await?;
     if !found.is_empty() {
+        let tasks: Vec<i64> = found.iter().map(|(_, t)| *t).collect();
+        let scores = scored::before(&txn, &tasks).await?;
         let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
         for chunk in ids.chunks(crate::db::MAX_BOUND_IDS) {
             annotation::Entity::delete_many()
@@ -420,8 +425,8 @@ pub async fn delete_annotations(
                 .exec(&txn)
                 .await?;
         }
-        let tasks: Vec<i64> = found.iter().map(|(_, t)| *t).collect();
         counters::recount_tasks(&txn, &tasks).await?;
+        scores.apply(&txn).await?;
     }
     txn.commit().await?;
     Ok(found.len())

@@ -1,6 +1,6 @@
 //! A run's accuracy: the one definition every page and endpoint shows. Failed tasks count as
 //! wrong: accuracy is the correct tasks over the tasks that came back, answered or failed
-//! (`correct / (predicted + failed)`); tasks not run yet (a run in progress, or canceled) are
+//! (`correct / (predicted + failed)`), over the tasks with ground truth; tasks not run yet (a run in progress, or canceled) are
 //! left out, and the number of failures is shown beside the figure wherever it appears.
 use serde::{Deserialize, Serialize};
 
@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Accuracy {
     /// Tasks whose prediction matches their ground truth.
     pub correct: u64,
-    /// Tasks with a stored prediction.
+    /// Tasks with ground truth and a stored prediction.
     pub predicted: u64,
-    /// Tasks that failed (no prediction): they count as wrong.
+    /// Tasks with ground truth that failed (no prediction): they count as wrong.
     pub failed: u64,
 }
 
@@ -27,12 +27,13 @@ impl Accuracy {
         }
     }
 
-    /// The accuracy of a run from its counters.
+    /// The accuracy of a run from its counters: its results on tasks with ground truth (a
+    /// task without any says nothing about accuracy).
     pub fn of_run(run: &entity::model_run::Model) -> Self {
         Self::new(
             run.total_correct_predictions,
-            run.total_predictions,
-            run.total_failed,
+            run.total_scored_predictions,
+            run.total_scored_failed,
         )
     }
 

@@ -1,7 +1,7 @@
 //! Annotations of tasks; every change recounts the task's counters.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::services::{counters, projects, tasks};
+use crate::services::{counters, projects, scored, tasks};
 use crate::views::annotations::AnnotationInput;
 
 use entity::{annotation, prediction};
@@ -73,6 +73,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let task = tasks::get(&txn, caller, task_id).await?;
     let result = result_of(input.result.clone())?.unwrap_or_else(|| Value::Array(vec![]));
     check_parents(&txn, task.id, &input).await?;
+    let scores = scored::before(&txn, &[task.id]).await?;
     let now = crate::util::now();
     let created = annotation::ActiveModel {
         id: NotSet,
@@ -94,6 +95,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     .insert(&txn)
     .await?;
     counters::recount_tasks(&txn, &[task.id]).await?;
+    scores.apply(&txn).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -157,6 +159,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     check_owner(caller, &existing)?;
     check_parents(&txn, existing.task_id, &input).await?;
     let result = result_of(input.result)?;
+    let scores = scored::before(&txn, &[existing.task_id]).await?;
     let mut model: annotation::ActiveModel = existing.into();
     if let Some(result) = result {
         model.result = Set(result);
@@ -181,6 +184,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;
     counters::recount_tasks(&txn, &[updated.task_id]).await?;
+    scores.apply(&txn).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -194,10 +198,12 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
     check_owner(caller, &existing)?;
+    let scores = scored::before(&txn, &[existing.task_id]).await?;
     annotation::Entity::delete_by_id(existing.id)
         .exec(&txn)
         .await?;
     counters::recount_tasks(&txn, &[existing.task_id]).await?;
+    scores.apply(&txn).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -48,6 +48,8 @@ fn accuracy_values(run: &model_run::Model) -> Value {
         "total_correct_predictions": run.total_correct_predictions,
         "total_predictions": run.total_predictions,
         "total_failed_predictions": run.total_failed,
+        "scored_predictions": accuracy.predicted,
+        "scored_failed_predictions": accuracy.failed,
     })
 }
 

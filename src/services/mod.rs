@@ -22,6 +22,7 @@ pub mod run_results;
 pub mod run_scores;
 pub mod runs;
 pub mod scan_cache;
+pub mod scored;
 pub mod schedules;
 pub mod task_files;
 pub mod tasks;

@@ -2,7 +2,7 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::{ControlKind, LabelConfig};
-use crate::services::{counters, projects, tasks};
+use crate::services::{counters, projects, scored, tasks};
 use crate::views::predictions::PredictionInput;
 
 use entity::{model_run, prediction, project};
@@ -225,6 +225,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<prediction::Model> {
     let txn = crate::db::begin_write(db).await?;
     let (existing, project) = get_with_project(&txn, caller, id).await?;
+    let scores = scored::before(&txn, &[existing.task_id]).await?;
     if input.task.is_some_and(|t| t != existing.task_id) {
         return Err(ApiError::field(
             "task",
@@ -265,6 +266,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;
+    scores.apply(&txn).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -277,10 +279,12 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, id).await?;
+    let scores = scored::before(&txn, &[existing.task_id]).await?;
     prediction::Entity::delete_by_id(existing.id)
         .exec(&txn)
         .await?;
     counters::recount_tasks(&txn, &[existing.task_id]).await?;
+    scores.apply(&txn).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -178,8 +178,8 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     let txn = crate::db::begin_write(db).await?;
     batch.insert_predictions(&txn, rows).await?;
     batch.insert_failures(&txn).await?;
-    let correct = batch.score(&txn).await?;
-    batch.update_counters(&txn, correct, notes).await?;
+    let scored = batch.score(&txn).await?;
+    batch.update_counters(&txn, scored, notes).await?;
     txn.commit().await?;
     Ok(batch.outcome)
 }
@@ -282,8 +282,10 @@ struct Batch<'a> {
     prediction_spend: HashMap<i64, Spend>,
     /// Tasks whose prediction this batch stored.
     predicted: Vec<i64>,
-    /// Earlier failures those predictions replaced.
-    replaced_failures: i64,
+    /// The tasks of the earlier failures those predictions replaced.
+    replaced_failures: Vec<i64>,
+    /// The tasks of the failures this batch stored.
+    failed: Vec<i64>,
     /// The spend of each stored failure (a re-sent one adds nothing).
     failure_spend: Vec<Spend>,
     outcome: BatchOutcome,
@@ -300,7 +302,8 @@ impl<'a> Batch<'a> {
             regions: HashMap::new(),
             prediction_spend: HashMap::new(),
             predicted: vec![],
-            replaced_failures: 0,
+            replaced_failures: vec![],
+            failed: vec![],
             failure_spend: vec![],
             outcome: BatchOutcome::default(),
         }
@@ -407,12 +410,22 @@ impl<'a> Batch<'a> {
         self.outcome.predictions = self.predicted.len();
         for chunk in self.predicted.chunks(500) {
             // A success replaces an earlier failure of the same task (a retry that worked).
-            self.replaced_failures += failed_prediction::Entity::delete_many()
+            let replaced: Vec<i64> = failed_prediction::Entity::find()
+                .select_only()
+                .column(failed_prediction::Column::TaskId)
                 .filter(failed_prediction::Column::ModelRunId.eq(run_id))
                 .filter(failed_prediction::Column::TaskId.is_in(chunk.to_vec()))
-                .exec(txn)
-                .await?
-                .rows_affected as i64;
+                .into_tuple()
+                .all(txn)
+                .await?;
+            if !replaced.is_empty() {
+                failed_prediction::Entity::delete_many()
+                    .filter(failed_prediction::Column::ModelRunId.eq(run_id))
+                    .filter(failed_prediction::Column::TaskId.is_in(replaced.clone()))
+                    .exec(txn)
+                    .await?;
+                self.replaced_failures.extend(replaced);
+            }
             task::Entity::update_many()
                 .col_expr(
                     task::Column::TotalPredictions,
@@ -490,6 +503,7 @@ impl<'a> Batch<'a> {
             .await?;
             self.outcome.skipped += attempted - inserted.len();
             self.outcome.failures += inserted.len();
+            self.failed.extend(inserted.iter().copied());
             // Spend counts once per stored result: a re-sent failure adds nothing.
             for id in &inserted {
                 if let Some(m) = spend_of.get(id) {
@@ -500,10 +514,13 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
-    /// How many of the predictions stored are correct against their task's ground truth.
-    async fn score(&self, txn: &impl ConnectionTrait) -> ApiResult<i64> {
-        let gt = ground_truth(txn, &self.predicted).await?;
-        Ok(self
+    /// What the batch adds to the run's scored counters: of the results stored (and the
+    /// failures they replaced), those on tasks with ground truth, and the correct predictions.
+    async fn score(&self, txn: &impl ConnectionTrait) -> ApiResult<Scored> {
+        let ids: Vec<i64> = self.predicted.iter().chain(&self.failed).copied().collect();
+        let gt = ground_truth(txn, &ids).await?;
+        let with_gt = |ids: &[i64]| ids.iter().filter(|id| gt.contains_key(id)).count() as i64;
+        let correct = self
             .predicted
             .iter()
             .filter(|id| match (self.regions.get(id), gt.get(id)) {
@@ -512,7 +529,12 @@ impl<'a> Batch<'a> {
                 }
                 _ => false,
             })
-            .count() as i64)
+            .count() as i64;
+        Ok(Scored {
+            predictions: with_gt(&self.predicted),
+            failed: with_gt(&self.failed) - with_gt(&self.replaced_failures),
+            correct,
+        })
     }
 
     /// Adds the batch to the run's counters (and moves its status), records the notes, and adds
@@ -520,7 +542,7 @@ impl<'a> Batch<'a> {
     async fn update_counters(
         &self,
         txn: &impl ConnectionTrait,
-        correct: i64,
+        scored: Scored,
         notes: BTreeSet<String>,
     ) -> ApiResult<()> {
         let run_id = self.ctx.run.id;
@@ -540,8 +562,8 @@ impl<'a> Batch<'a> {
             .fold(Spend::default(), |sum, one| sum + one);
         let delta = RunDelta {
             predictions: self.outcome.predictions as i64,
-            failed: self.outcome.failures as i64 - self.replaced_failures,
-            correct,
+            failed: self.outcome.failures as i64 - self.replaced_failures.len() as i64,
+            scored,
             prompt_tokens,
             completion_tokens,
             cost: cost_sum,
@@ -576,12 +598,20 @@ async fn insert_returning_tasks<C: sea_orm::ColumnTrait + sea_orm::sea_query::In
         .collect())
 }
 
+/// What one batch adds to a run's scored counters (results on tasks with ground truth).
+#[derive(Debug, Clone, Copy, Default)]
+struct Scored {
+    predictions: i64,
+    failed: i64,
+    correct: i64,
+}
+
 /// What one batch adds to a run's counters.
 #[derive(Debug, Clone, Copy, Default)]
 struct RunDelta {
     predictions: i64,
     failed: i64,
-    correct: i64,
+    scored: Scored,
     prompt_tokens: i64,
     completion_tokens: i64,
     cost: f64,
@@ -637,7 +667,9 @@ async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> Ap
     for (column, expr) in [
         add(model_run::Column::TotalPredictions, d.predictions),
         add(model_run::Column::TotalFailed, d.failed),
-        add(model_run::Column::TotalCorrectPredictions, d.correct),
+        add(model_run::Column::TotalCorrectPredictions, d.scored.correct),
+        add(model_run::Column::TotalScoredPredictions, d.scored.predictions),
+        add(model_run::Column::TotalScoredFailed, d.scored.failed),
         add(model_run::Column::PromptTokens, d.prompt_tokens),
         add(model_run::Column::CompletionTokens, d.completion_tokens),
     ] {

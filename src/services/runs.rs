@@ -310,6 +310,8 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         total_predictions: Set(0),
         total_correct_predictions: Set(0),
         total_failed: Set(0),
+        total_scored_predictions: Set(0),
+        total_scored_failed: Set(0),
         sample_subset_size: Set((subset == Subset::Sample).then_some(sample as i32)),
         filters_json: Set(input.filters_json.map(Value::Object)),
         task_ids: Set(custom.as_ref().map(|ids| Value::from(ids.clone()))),

@@ -33,6 +33,12 @@ pub struct RunView {
     pub total_correct_predictions: i64,
     /// Prompter extension: tasks that ended in a failure.
     pub total_failed_predictions: i64,
+    /// Prompter extension: of `total_predictions`, those on tasks with ground truth (the
+    /// predictions accuracy is computed over).
+    pub total_scored_predictions: i64,
+    /// Prompter extension: of `total_failed_predictions`, those on tasks with ground truth
+    /// (they count as wrong in accuracy).
+    pub total_scored_failed_predictions: i64,
     /// Sample size of a `Sample` run.
     pub sample_subset_size: Option<i32>,
     /// Data Manager filters, as sent.
@@ -83,8 +89,8 @@ impl RunView {
     pub fn accuracy(&self) -> crate::scoring::Accuracy {
         crate::scoring::Accuracy::new(
             self.total_correct_predictions,
-            self.total_predictions,
-            self.total_failed_predictions,
+            self.total_scored_predictions,
+            self.total_scored_failed_predictions,
         )
     }
 
@@ -106,6 +112,8 @@ impl RunView {
             total_predictions: r.total_predictions,
             total_correct_predictions: r.total_correct_predictions,
             total_failed_predictions: r.total_failed,
+            total_scored_predictions: r.total_scored_predictions,
+            total_scored_failed_predictions: r.total_scored_failed,
             sample_subset_size: r.sample_subset_size,
             filters_json: r.filters_json,
             task_ids: r.task_ids,

@@ -141,7 +141,8 @@ async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
     assert_eq!(
         list[0].values,
         json!({"accuracy": 0.6, "total_correct_predictions": 6, "total_predictions": 8,
-            "total_failed_predictions": 2})
+            "total_failed_predictions": 2, "scored_predictions": 8,
+            "scored_failed_predictions": 2})
     );
     let f1 = indicator(&app, run1, "f1", "").await;
     assert_eq!(f1["scored_tasks"], 8);
