@@ -16,7 +16,9 @@ fn columns() -> Vec<(&'static str, ColumnDef)> {
     vec![
         (
             "model_runs",
-            big_integer("total_scored_predictions").default(0).to_owned(),
+            big_integer("total_scored_predictions")
+                .default(0)
+                .to_owned(),
         ),
         (
             "model_runs",

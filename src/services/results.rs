@@ -668,7 +668,10 @@ async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> Ap
         add(model_run::Column::TotalPredictions, d.predictions),
         add(model_run::Column::TotalFailed, d.failed),
         add(model_run::Column::TotalCorrectPredictions, d.scored.correct),
-        add(model_run::Column::TotalScoredPredictions, d.scored.predictions),
+        add(
+            model_run::Column::TotalScoredPredictions,
+            d.scored.predictions,
+        ),
         add(model_run::Column::TotalScoredFailed, d.scored.failed),
         add(model_run::Column::PromptTokens, d.prompt_tokens),
         add(model_run::Column::CompletionTokens, d.completion_tokens),

@@ -62,7 +62,10 @@ impl Before {
                     model_run::Column::TotalScoredPredictions,
                     now.predictions - then.predictions,
                 ),
-                add(model_run::Column::TotalScoredFailed, now.failed - then.failed),
+                add(
+                    model_run::Column::TotalScoredFailed,
+                    now.failed - then.failed,
+                ),
                 add(
                     model_run::Column::TotalCorrectPredictions,
                     now.correct - then.correct,
@@ -104,14 +107,17 @@ async fn shares(db: &impl ConnectionTrait, tasks: &[i64]) -> ApiResult<HashMap<i
     })
     .await?;
     let mut configs: HashMap<i64, LabelConfig> = HashMap::new();
+    let mut projects: Vec<i64> = predicted.iter().map(|p| p.2).collect();
+    projects.sort_unstable();
+    projects.dedup();
+    for p in project::Entity::find()
+        .filter(project::Column::Id.is_in(projects))
+        .all(db)
+        .await?
+    {
+        configs.insert(p.id, crate::services::projects::config_of(&p));
+    }
     for (run, task, project_id, result) in predicted {
-        if !configs.contains_key(&project_id) {
-            let config = match project::Entity::find_by_id(project_id).one(db).await? {
-                Some(p) => crate::services::projects::config_of(&p),
-                None => continue,
-            };
-            configs.insert(project_id, config);
-        }
         let (Some(config), Some(gt)) = (configs.get(&project_id), truth.get(&task)) else {
             continue;
         };

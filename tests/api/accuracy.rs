@@ -5,8 +5,8 @@
 use crate::helpers::fixtures::{
     Fixture, batch, batch_failed, fixture, ground_truth, item, run_on, run_state,
 };
-use crate::helpers::web::{WebClient, set_password};
 use crate::helpers::reply::read;
+use crate::helpers::web::{WebClient, set_password};
 use crate::helpers::{CLS, Reply, TestApp, choice};
 use prompter::views::Paginated;
 use prompter::views::evaluation::IndicatorView;
@@ -157,11 +157,14 @@ async fn figures(app: &TestApp, f: &Fixture, run: i64) -> (Option<f64>, Value, V
     );
     assert_eq!(counted.value(), gt.values["accuracy"].as_f64(), "{run}");
     assert_eq!(
-        view.total_scored_failed_predictions as u64,
-        counted.failed,
+        view.total_scored_failed_predictions as u64, counted.failed,
         "{run}"
     );
-    (counted.value(), gt.values["predicted"].clone(), gt.values["failed"].clone())
+    (
+        counted.value(),
+        gt.values["predicted"].clone(),
+        gt.values["failed"].clone(),
+    )
 }
 
 #[tokio::test]
@@ -199,7 +202,10 @@ async fn a_run_over_all_tasks_scores_only_its_ground_truth_tasks() {
     web.sign_in("admin@example.com").await;
     let page = web.get(&format!("/runs/{run}")).await;
     let shown = between(&page.body, "id=\"run-accuracy\">", "</dd>");
-    assert!(shown.trim_start().starts_with("50.0% · 1 failed"), "{shown}");
+    assert!(
+        shown.trim_start().starts_with("50.0% · 1 failed"),
+        "{shown}"
+    );
 
     // A retry that works replaces the failure of task 3: 3 of 4, none failed.
     batch(
@@ -348,7 +354,10 @@ async fn the_migration_fills_the_scored_counters_of_runs_already_there() {
     .await;
     let before: RunView = read(run_state(&app, f.prompt, f.version, run).await);
     assert_eq!(
-        (before.total_scored_predictions, before.total_scored_failed_predictions),
+        (
+            before.total_scored_predictions,
+            before.total_scored_failed_predictions
+        ),
         (1, 1)
     );
     run_command(&app.db, &MigrateCommand::Down { num: 1 })
@@ -359,7 +368,10 @@ async fn the_migration_fills_the_scored_counters_of_runs_already_there() {
         .expect("up");
     let after: RunView = read(run_state(&app, f.prompt, f.version, run).await);
     assert_eq!(
-        (after.total_scored_predictions, after.total_scored_failed_predictions),
+        (
+            after.total_scored_predictions,
+            after.total_scored_failed_predictions
+        ),
         (1, 1)
     );
     assert_eq!(after.accuracy(), before.accuracy());
