@@ -676,7 +676,8 @@ async fn indicators_of_the_choices_dataset() {
     assert_eq!(
         accuracy,
         json!({"accuracy": 0.75, "total_correct_predictions": 3, "total_predictions": 4,
-            "total_failed_predictions": 0})
+            "total_failed_predictions": 0, "scored_predictions": 4,
+            "scored_failed_predictions": 0})
     );
     // Positive: tp 2, fp 1 → p 2/3, r 1, f1 0.8. Negative: tp 1, fn 1 → p 1, r 0.5, f1 2/3.
     // Micro: tp 3, fp 1, fn 1 → 0.75. Macro: (0.8 + 2/3) / 2.
