@@ -12,12 +12,21 @@ pub struct ChartPoint {
     pub cost: Option<f64>,
 }
 
-const WIDTH: f64 = 720.0;
+/// The chart's width in its own units. The stylesheet never draws it narrower than this many
+/// pixels (a narrow screen scrolls the chart inside its frame instead), so a font size below
+/// is never rendered smaller than that many pixels.
+pub const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 260.0;
 const LEFT: f64 = 48.0;
-const RIGHT: f64 = 64.0;
+/// Room for the cost axis on the right; a little margin when no cost is known.
+const RIGHT_COST: f64 = 64.0;
+const RIGHT_BARE: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 40.0;
+/// Font size of the axes and labels, in chart units (pixels at the narrowest).
+const FONT: f64 = 12.0;
+/// About the width of a character at [`FONT`], to fit a version's name under its bar.
+const CHAR_WIDTH: f64 = 7.0;
 
 /// Escapes text for SVG (XML) content and attributes.
 pub fn escape(text: &str) -> String {
@@ -48,37 +57,53 @@ pub fn nice_max(max: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
-/// The chart of `points` (left to right in the given order).
+/// Whether any of `points` has a known cost: without one the chart has no cost axis.
+pub fn has_cost(points: &[ChartPoint]) -> bool {
+    points.iter().any(|p| p.cost.is_some())
+}
+
+/// The chart of `points` (left to right in the given order): accuracy bars on the left axis
+/// and, when some cost is known, cost as a line on the right axis. Names longer than their
+/// slot are shortened with `…` (the bar's tooltip has the whole name).
 pub fn versions_chart(points: &[ChartPoint]) -> String {
-    let plot_w = WIDTH - LEFT - RIGHT;
+    let with_cost = has_cost(points);
+    let right = if with_cost { RIGHT_COST } else { RIGHT_BARE };
+    let plot_w = WIDTH - LEFT - right;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let n = points.len().max(1) as f64;
     let slot = plot_w / n;
     let bar = (slot * 0.55).min(60.0);
+    let name_chars = ((slot / CHAR_WIDTH).floor() as usize).clamp(3, 14);
     let max_cost = nice_max(points.iter().filter_map(|p| p.cost).fold(0.0, f64::max));
     let y_acc = |a: f64| TOP + plot_h * (1.0 - a.clamp(0.0, 1.0));
     let y_cost = |c: f64| TOP + plot_h * (1.0 - (c / max_cost).clamp(0.0, 1.0));
+    let label = if with_cost {
+        "Accuracy and cost by version"
+    } else {
+        "Accuracy by version (cost not known)"
+    };
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="Accuracy and cost by version">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{label}">"#
     );
-    // Grid and left axis (accuracy).
+    // Grid and left axis (accuracy); the right axis (cost) only when a cost is known.
     for i in 0..=4 {
         let v = i as f64 / 4.0;
         let y = y_acc(v);
         svg.push_str(&format!(
-            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e3e6ec"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#5c6475">{}%</text>"##,
-            WIDTH - RIGHT,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e3e6ec"/><text x="{}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="#5c6475">{}%</text>"##,
+            WIDTH - right,
             LEFT - 6.0,
             y + 4.0,
             (v * 100.0) as u32
         ));
-        let c = max_cost * v;
-        svg.push_str(&format!(
-            r##"<text x="{}" y="{:.1}" font-size="11" fill="#9a6700">${}</text>"##,
-            WIDTH - RIGHT + 6.0,
-            y + 4.0,
-            trim_number(c)
-        ));
+        if with_cost {
+            svg.push_str(&format!(
+                r##"<text x="{}" y="{:.1}" font-size="{FONT}" fill="#8f6000">${}</text>"##,
+                WIDTH - right + 6.0,
+                y + 4.0,
+                trim_number(max_cost * v)
+            ));
+        }
     }
     let mut line = Vec::new();
     for (i, p) in points.iter().enumerate() {
@@ -96,21 +121,22 @@ pub fn versions_chart(points: &[ChartPoint]) -> String {
         if let Some(c) = p.cost {
             line.push(format!("{cx:.1},{:.1}", y_cost(c)));
             svg.push_str(&format!(
-                r##"<circle cx="{cx:.1}" cy="{:.1}" r="4" fill="#9a6700"><title>{}: ${}</title></circle>"##,
+                r##"<circle cx="{cx:.1}" cy="{:.1}" r="4" fill="#8f6000"><title>{}: ${}</title></circle>"##,
                 y_cost(c),
                 escape(&p.label),
                 trim_number(c)
             ));
         }
         svg.push_str(&format!(
-            r##"<text x="{cx:.1}" y="{:.1}" font-size="12" text-anchor="middle" fill="#1d2330">{}</text>"##,
+            r##"<text x="{cx:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="#1d2330"><title>{}</title>{}</text>"##,
             HEIGHT - BOTTOM + 18.0,
-            escape(&truncate(&p.label, 14))
+            escape(&p.label),
+            escape(&truncate(&p.label, name_chars))
         ));
     }
     if line.len() > 1 {
         svg.push_str(&format!(
-            r##"<polyline points="{}" fill="none" stroke="#9a6700" stroke-width="2"/>"##,
+            r##"<polyline points="{}" fill="none" stroke="#8f6000" stroke-width="2"/>"##,
             line.join(" ")
         ));
     }
@@ -188,6 +214,45 @@ mod tests {
         assert_eq!(trim_number(0.00015), "0.00015");
         assert_eq!(trim_number(0.0), "0");
         assert_eq!(truncate("abcdefghijklmnopq", 5), "abcd…");
+    }
+
+    #[test]
+    fn omits_the_cost_axis_when_no_cost_is_known() {
+        let svg = versions_chart(&[
+            ChartPoint {
+                label: "v1".into(),
+                accuracy: Some(crate::scoring::Accuracy::new(1, 1, 0)),
+                cost: None,
+            },
+            ChartPoint {
+                label: "v2".into(),
+                accuracy: Some(crate::scoring::Accuracy::new(1, 2, 0)),
+                cost: None,
+            },
+        ]);
+        assert!(!has_cost(&[]));
+        assert!(!svg.contains('$'), "{svg}");
+        assert!(!svg.contains("<circle") && !svg.contains("<polyline"));
+        assert!(svg.contains("aria-label=\"Accuracy by version (cost not known)\""));
+        // The plot takes the room of the missing axis.
+        assert!(svg.contains(&format!(r#"x2="{}""#, WIDTH - RIGHT_BARE)));
+    }
+
+    #[test]
+    fn shortens_names_to_their_slot() {
+        let points: Vec<ChartPoint> = (0..12)
+            .map(|i| ChartPoint {
+                label: format!("a long version name {i}"),
+                accuracy: None,
+                cost: Some(0.01),
+            })
+            .collect();
+        let svg = versions_chart(&points);
+        // 12 slots of about 41 units: five characters each, the whole name in the tooltip.
+        assert!(
+            svg.contains("<title>a long version name 3</title>a lo…</text>"),
+            "{svg}"
+        );
     }
 
     #[test]

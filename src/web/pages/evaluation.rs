@@ -10,7 +10,7 @@ use crate::services::{indicators, prompts as prompt_service, runs, versions};
 use crate::state::AppState;
 use crate::views::runs::RunView;
 use crate::web::page::{Frame, Page, PageResult, render};
-use crate::web::svg::{ChartPoint, versions_chart};
+use crate::web::svg::{ChartPoint, has_cost, versions_chart};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use entity::enums::RunStatus;
@@ -83,6 +83,8 @@ struct EvaluationPage<'a> {
     runs: &'a [RunRow],
     /// The chart of accuracy and cost across versions (SVG).
     chart: String,
+    /// Whether the chart has a cost line: some version's latest run has a known cost.
+    chart_has_cost: bool,
     selected: Option<&'a RunRow>,
     gt: Option<GroundTruth>,
     f1: Option<F1>,
@@ -205,6 +207,7 @@ async fn evaluation(
             prompt: prompt_link,
             runs: &rows,
             chart: String::new(),
+            chart_has_cost: false,
             selected: None,
             gt: None,
             f1: None,
@@ -242,6 +245,7 @@ async fn evaluation(
         prompt: prompt_link,
         runs: &rows,
         chart: versions_chart(&points),
+        chart_has_cost: has_cost(&points),
         selected: Some(selected),
         gt: Some(read(
             "ground_truth_accuracy",

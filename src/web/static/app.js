@@ -1,8 +1,9 @@
 // Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
 // task file upload with progress, live run progress, refreshing running jobs, copy buttons and
-// confirmations, confusion-matrix shading, and forms that are sent once. Every request that
-// changes something sends the session's CSRF token. No inline script or style anywhere: the
-// pages' Content-Security-Policy allows only this file and the stylesheet.
+// confirmations, keyboard access to regions that scroll sideways, confusion-matrix shading, and
+// forms that are sent once. Every request that changes something sends the session's CSRF
+// token. No inline script or style anywhere: the pages' Content-Security-Policy allows only
+// this file and the stylesheet.
 "use strict";
 (function () {
   const csrf = document.body.dataset.csrf || "";
@@ -163,6 +164,21 @@
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => { if (!confirm(form.dataset.confirm)) event.preventDefault(); });
   });
+
+  // A region that scrolls sideways (a wide table or chart on a narrow screen, a long line of
+  // code) can be reached and scrolled with the keyboard: it takes focus while it has something
+  // to scroll, and only then.
+  const scrollers = document.querySelectorAll(".scroll, pre.code");
+  const reachable = () => scrollers.forEach((el) => {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      if (!el.hasAttribute("tabindex")) { el.tabIndex = 0; el.dataset.scrollFocus = "1"; }
+    } else if (el.dataset.scrollFocus) {
+      el.removeAttribute("tabindex");
+      delete el.dataset.scrollFocus;
+    }
+  });
+  reachable();
+  window.addEventListener("resize", debounce(reachable, 100));
 
   // Confusion matrix cells are shaded by their share (set here, not in a style attribute).
   document.querySelectorAll("[data-heat]").forEach((cell) => {
