@@ -9,6 +9,7 @@ mod accuracy;
 mod annotations;
 mod auth;
 mod browser;
+mod browser_pages;
 mod budgets;
 mod derive;
 mod engine;

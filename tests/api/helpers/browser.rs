@@ -146,6 +146,21 @@ impl Browser {
         .await
     }
 
+    /// Runs `script` in the page as an asynchronous script, which ends by calling its last
+    /// argument (`arguments[arguments.length - 1]`) with its value; returns that value. It may
+    /// take up to `timeout` before the test fails.
+    pub async fn run_async(&self, script: &str, timeout: Duration) -> Value {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.call("POST", "/timeouts", Some(json!({ "script": ms })))
+            .await;
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     async fn try_find(&self, css: &str) -> Option<String> {
         let url = format!("{}/element", self.base);
         let response = self
@@ -273,6 +288,25 @@ impl Browser {
         base64::engine::general_purpose::STANDARD
             .decode(data.as_str().unwrap_or_default())
             .expect("screenshot PNG")
+    }
+
+    /// Makes the page a phone's screen of `width`×`height` CSS pixels (Chromium's device
+    /// emulation: a mobile viewport with overlay scrollbars, as on a phone), or the window's
+    /// own size again with `None`.
+    pub async fn emulate(&self, screen: Option<(u32, u32)>) {
+        let (cmd, params) = match screen {
+            Some((width, height)) => (
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": true}),
+            ),
+            None => ("Emulation.clearDeviceMetricsOverride", json!({})),
+        };
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": cmd, "params": params})),
+        )
+        .await;
     }
 
     /// Resizes the window.
