@@ -585,9 +585,10 @@ impl From<OutboundError> for LlmError {
                 message: e.to_string(),
                 usage: Usage::default(),
             },
-            OutboundError::Unreachable | OutboundError::TooManyRedirects => {
-                LlmError::Connection(e.to_string())
-            }
+            OutboundError::Unreachable
+            | OutboundError::Refused
+            | OutboundError::UnknownHost
+            | OutboundError::TooManyRedirects => LlmError::Connection(e.to_string()),
         }
     }
 }
