@@ -388,7 +388,7 @@ mod tests {
         // An error code can be an input's name too.
         let unreachable = ApiError::bad_request(
             ErrorCode::LabelStudioUnreachable,
-            "Could not reach Label Studio at http://localhost:1: connection refused.",
+            "Could not reach Label Studio at http://localhost:1: the host cannot be reached.",
         );
         let found = problems(
             PageError::Api(unreachable),

@@ -149,8 +149,8 @@ async fn a_newcomer_makes_mistakes_and_is_told_what_to_do_in_the_page() {
     let said = b.text(&format!("#ls-url-{project}-error")).await;
     assert_eq!(
         said,
-        "Could not reach Label Studio at http://127.0.0.1:1: connection refused. Check the \
-         address and that it is running."
+        "Could not reach Label Studio at http://127.0.0.1:1: the host cannot be reached. Check \
+         the address and that it is running."
     );
     assert_eq!(
         value(&b, &format!("#ls-url-{project}")).await,

@@ -593,7 +593,7 @@ async fn a_failed_sync_says_why_and_never_shows_the_token() {
     let error = failed.last_error.as_deref().expect("last_error");
     assert!(
         error.contains("Could not reach Label Studio at http://127.0.0.1:1")
-            && error.contains("connection refused"),
+            && error.contains("the host cannot be reached"),
         "{error}"
     );
     assert_eq!(

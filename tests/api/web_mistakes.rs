@@ -205,6 +205,30 @@ async fn every_form_comes_back_in_its_page_with_the_problem_at_its_input() {
     assert!(said.contains("text"), "{said}");
     assert!(bad.body.contains("value=\"my second\""), "{}", bad.body);
     assert!(bad.body.contains("Classify: {review}"));
+    // A prompt's first version (its default name is v1): the name typed stays too.
+    let first = crate::helpers::fixtures::new_prompt(
+        &app,
+        serde_json::json!({"title": "Fresh", "associated_projects": [f.project]}),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("prompt id");
+    web.get(&format!("/prompts/{first}?new=1")).await;
+    let bad = web
+        .post(
+            &format!("/prompts/{first}/versions"),
+            &[
+                ("prompt", "Classify: {review}"),
+                ("connection", c.as_str()),
+                ("model", "gpt-4o-mini"),
+                ("few_shot", "0"),
+                ("title", "baseline"),
+            ],
+        )
+        .await;
+    refused_at(&bad, "version-prompt", "{review}");
+    assert!(bad.body.contains("value=\"baseline\""), "{}", bad.body);
+    assert!(!bad.body.contains("value=\"v1\""), "{}", bad.body);
     // A name taken already: at the name.
     let bad = web
         .post(
@@ -310,7 +334,7 @@ async fn every_form_comes_back_in_its_page_with_the_problem_at_its_input() {
         &url,
         "Could not reach Label Studio at http://127.0.0.1:1",
     );
-    assert!(said.contains("connection refused"), "{said}");
+    assert!(said.contains("the host cannot be reached"), "{said}");
     assert!(
         said.contains("Check the address and that it is running."),
         "{said}"

@@ -585,10 +585,9 @@ impl From<OutboundError> for LlmError {
                 message: e.to_string(),
                 usage: Usage::default(),
             },
-            OutboundError::Unreachable
-            | OutboundError::Refused
-            | OutboundError::UnknownHost
-            | OutboundError::TooManyRedirects => LlmError::Connection(e.to_string()),
+            OutboundError::Unreachable | OutboundError::TooManyRedirects => {
+                LlmError::Connection(e.to_string())
+            }
         }
     }
 }

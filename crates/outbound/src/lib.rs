@@ -45,12 +45,6 @@ pub enum OutboundError {
     /// No connection could be made, or what answered is not an HTTP server.
     #[error("the host cannot be reached")]
     Unreachable,
-    /// The host refused the connection: nothing listens at that address and port.
-    #[error("connection refused")]
-    Refused,
-    /// The host name does not resolve.
-    #[error("no host has that name")]
-    UnknownHost,
     /// No answer in time.
     #[error("the host did not answer in time")]
     Timeout,
@@ -147,7 +141,7 @@ impl Resolve for PolicyResolver {
 async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError> {
     match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(addrs)) => Ok(addrs.collect()),
-        Ok(Err(_)) => Err(OutboundError::UnknownHost),
+        Ok(Err(_)) => Err(OutboundError::Unreachable),
         Err(_) => Err(OutboundError::Timeout),
     }
 }
@@ -372,12 +366,6 @@ fn classify_error(url: &Url, error: &reqwest::Error) -> OutboundError {
         }
         if let Some(own) = s.downcast_ref::<OutboundError>() {
             return own.clone();
-        }
-        if s.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-        {
-            log_failure(Some(url), error);
-            return OutboundError::Refused;
         }
         source = s.source();
     }

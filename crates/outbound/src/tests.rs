@@ -336,14 +336,11 @@ async fn answers_are_read_up_to_the_cap() {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         l.local_addr().expect("addr").port()
     };
-    for (port, expected) in [
-        (not_http, OutboundError::Unreachable),
-        (closed_port, OutboundError::Refused),
-    ] {
+    for port in [not_http, closed_port] {
         let err = outbound
             .send(outbound.client().get(format!("http://127.0.0.1:{port}/")))
             .await
             .expect_err("unreachable");
-        assert_eq!(err, expected, "{port}");
+        assert_eq!(err, OutboundError::Unreachable, "{port}");
     }
 }
