@@ -224,6 +224,7 @@ fn server(
             .wrap(from_fn(crate::web::settle_sent_forms))
             .wrap(from_fn(crate::extract::reject_nul_in_query))
             .wrap(from_fn(crate::openapi::allow_on_405))
+            .wrap(from_fn(crate::web::error_pages))
             .wrap(from_fn(crate::telemetry::log_request))
             .wrap(Compress::default())
             .wrap(from_fn(crate::web::security_headers))

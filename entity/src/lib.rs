@@ -24,6 +24,7 @@ pub mod prompt_comment;
 pub mod prompt_schedule;
 pub mod task;
 pub mod user;
+pub mod web_flash;
 pub mod web_session;
 
 pub mod prelude {

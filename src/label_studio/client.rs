@@ -24,7 +24,9 @@ const MAX_PREDICTION_PAGES: u64 = 100_000;
 pub enum LsError {
     /// No connection, a timeout, not an HTTP server, or an address the outbound policy
     /// refuses.
-    #[error("Label Studio at {url} cannot be used: {reason}")]
+    #[error(
+        "Could not reach Label Studio at {url}: {reason}. Check the address and that it is running."
+    )]
     Unreachable {
         /// The instance's base URL.
         url: String,

@@ -6,7 +6,7 @@ use crate::auth::Role;
 use crate::crypto::{hash_token, random_hex};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{Duration, Utc};
-use entity::{api_token, user, web_session};
+use entity::{api_token, user, web_flash, web_session};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -169,6 +169,68 @@ pub async fn rotate_token<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(token)
+}
+
+/// How long a flash waits for the page that shows it.
+pub const FLASH_SECS: i64 = 300;
+
+/// Leaves `value` (encrypted) for session `session_id`'s next page of `kind`: a form that
+/// redirects (post, redirect, get) hands the page what it made, e.g. a new API token. Expired
+/// flashes of anyone go at the same time.
+pub async fn put_flash(
+    db: &impl ConnectionTrait,
+    secrets: &crate::crypto::Secrets,
+    session_id: i64,
+    kind: &str,
+    value: &str,
+) -> Result<(), AccountError> {
+    let now = Utc::now();
+    web_flash::Entity::delete_many()
+        .filter(web_flash::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?;
+    web_flash::ActiveModel {
+        session_id: Set(session_id),
+        kind: Set(kind.to_string()),
+        sealed_value: Set(secrets.seal(value)),
+        expires_at: Set(now + Duration::seconds(FLASH_SECS)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes session `session_id`'s newest unexpired flash of `kind`, once: every flash of that
+/// kind is deleted, and of two pages asking at once only the one whose delete removed it gets
+/// the value.
+pub async fn take_flash(
+    db: &impl ConnectionTrait,
+    secrets: &crate::crypto::Secrets,
+    session_id: i64,
+    kind: &str,
+) -> Result<Option<String>, AccountError> {
+    let Some(newest) = web_flash::Entity::find()
+        .filter(web_flash::Column::SessionId.eq(session_id))
+        .filter(web_flash::Column::Kind.eq(kind))
+        .filter(web_flash::Column::ExpiresAt.gt(Utc::now()))
+        .order_by_desc(web_flash::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let taken = web_flash::Entity::delete_by_id(newest.id).exec(db).await?;
+    web_flash::Entity::delete_many()
+        .filter(web_flash::Column::SessionId.eq(session_id))
+        .filter(web_flash::Column::Kind.eq(kind))
+        .exec(db)
+        .await?;
+    if taken.rows_affected == 0 {
+        return Ok(None);
+    }
+    // A flash the key cannot open (the server's secret changed) is as good as none.
+    Ok(secrets.open(&newest.sealed_value).ok())
 }
 
 /// Creates the first account of an empty installation (an Owner with a password), in one

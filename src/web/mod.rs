@@ -9,19 +9,26 @@
 //! every form carries a nonce accepted once ([`settle_sent_forms`]); sign-in goes back only to
 //! a local path, its CSRF token is signed with the server's secret, and failed sign-ins are
 //! rate limited per account and per address ([`SignInThrottle`]).
+//!
+//! Mistakes (issue 20): a form refused re-renders in its page with what was typed and each
+//! problem next to its input in people's words (`problems`); every error a browser meets is a
+//! page in the app's frame with a way on ([`error_pages`]), while programs keep JSON.
 use actix_web::web;
 
 mod assets;
 mod diff;
+mod errors;
 mod forms;
 pub mod guard;
 mod headers;
 mod page;
 mod pages;
+mod problems;
 mod session;
 pub mod svg;
 mod throttle;
 
+pub use errors::error_pages;
 pub use forms::settle_sent_forms;
 pub use headers::security_headers;
 pub use page::PageError;

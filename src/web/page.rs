@@ -1,5 +1,6 @@
 //! Rendering pages: the embedded templates, their filters, the frame every page shares (who is
 //! signed in, the CSRF token, what the role may do) and the error pages.
+use super::problems::Problem;
 use super::session::Visitor;
 use crate::error::ApiError;
 use actix_web::http::StatusCode;
@@ -36,15 +37,79 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The error page: what went wrong, in a title and a sentence or two.
-#[derive(Serialize)]
-struct ErrorPage {
-    title: String,
-    detail: String,
+/// The error page: what went wrong, in a title and a sentence or two, and the way on: the
+/// page the visitor came from (when it is of this site), besides the menu and the start page.
+#[derive(Debug, Serialize)]
+pub struct ErrorPage {
+    /// What went wrong, in a few words.
+    pub title: String,
+    /// What it means and what to do.
+    pub detail: String,
+    /// The local path of the page the visitor came from, to go back to.
+    pub back: Option<String>,
 }
 
 impl Page for ErrorPage {
     const TEMPLATE: &'static str = "error.html";
+}
+
+impl ErrorPage {
+    fn new(title: &str, detail: impl Into<String>) -> ErrorPage {
+        ErrorPage {
+            title: title.to_string(),
+            detail: detail.into(),
+            back: None,
+        }
+    }
+
+    /// The page of an API error met by a browser: a missing page, an address whose query does
+    /// not parse, a method the path does not take, a server failure.
+    pub fn of_api(e: &ApiError) -> ErrorPage {
+        let status = actix_web::ResponseError::status_code(e);
+        match e {
+            ApiError::NotFound | ApiError::NotFoundAt(_) | ApiError::InvalidPage => ErrorPage::new(
+                "Not found",
+                "There is nothing at this address, or it belongs to another organization. \
+                 Check the address, or go on from the menu.",
+            ),
+            ApiError::Forbidden => ErrorPage::new(
+                "Not allowed",
+                "Your role in this organization may look at this but not change it.",
+            ),
+            ApiError::NotAuthenticated | ApiError::InvalidToken => ErrorPage::new(
+                "Sign in first",
+                "This address is for signed-in people and programs with an API token.",
+            ),
+            ApiError::MethodNotAllowed(_) => ErrorPage::new(
+                "Not a page",
+                "This address takes a form, not a visit. Go back and send the form from its page.",
+            ),
+            ApiError::PayloadTooLarge(max) => ErrorPage::new(
+                "Too large",
+                format!(
+                    "What was sent is larger than this server takes ({} MB at most).",
+                    max / (1 << 20)
+                ),
+            ),
+            ApiError::BadRequest {
+                code: crate::error::ErrorCode::InvalidQuery,
+                ..
+            } => ErrorPage::new(
+                "This address does not work",
+                "A value in the address is not one this page understands (a number where \
+                 there is text, or one missing). Open the page again from the menu or a link.",
+            ),
+            _ if status.is_server_error() => ErrorPage::new(
+                "Something went wrong",
+                "The server could not do this. Try again in a moment; if it fails again, the \
+                 server log has the details.",
+            ),
+            other => ErrorPage::new(
+                "That did not work",
+                super::problems::messages(other).join(" "),
+            ),
+        }
+    }
 }
 
 /// Why a page could not be shown. It wraps the API's one error type, rendered as a page, plus
@@ -127,72 +192,28 @@ impl ResponseError for PageError {
         if status.is_server_error() {
             tracing::error!(error = ?self, "page failed");
         }
-        let (title, detail) = match self {
-            PageError::Api(ApiError::NotFound | ApiError::NotFoundAt(_)) => (
-                "Not found",
-                "There is nothing here, or it belongs to another organization.".to_string(),
-            ),
-            PageError::Api(ApiError::Forbidden) => (
-                "Not allowed",
-                "Your role in this organization may look at this but not change it.".to_string(),
-            ),
-            PageError::Api(e) if status.is_server_error() => (
-                "Something went wrong",
-                format!("{e}. The server log has the details."),
-            ),
-            PageError::Api(e) => ("That did not work", messages(e).join(" ")),
-            PageError::Resent { .. } => ("Already sent", self.to_string()),
-            other => ("Not allowed", other.to_string()),
-        };
-        let page = ErrorPage {
-            title: title.to_string(),
-            detail,
-        };
+        // The error-pages middleware renders it again in the visitor's frame; this is the page
+        // without one.
+        let page = self.page();
         let body = render_string(&Frame::anonymous(), &page)
             .unwrap_or_else(|_| format!("{}: {}", page.title, page.detail));
         HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
+            .insert_header(("cache-control", "no-store"))
             .body(body)
     }
 }
 
-/// The messages of an API error, field by field, for a form to show.
-pub fn messages(e: &ApiError) -> Vec<String> {
-    match e {
-        ApiError::Validation { errors } => errors
-            .iter()
-            .flat_map(|(field, msgs)| {
-                msgs.iter().map(move |m| {
-                    if field == "non_field_errors" {
-                        m.clone()
-                    } else {
-                        format!("{field}: {m}")
-                    }
-                })
-            })
-            .collect(),
-        other => vec![other.to_string()],
+impl PageError {
+    /// The error page that says what went wrong.
+    pub fn page(&self) -> ErrorPage {
+        match self {
+            PageError::Api(e) => ErrorPage::of_api(e),
+            PageError::Resent { .. } => ErrorPage::new("Already sent", self.to_string()),
+            PageError::FormExpired => ErrorPage::new("Reload the page", self.to_string()),
+            other => ErrorPage::new("Not allowed", other.to_string()),
+        }
     }
-}
-
-/// Whether a form should show an error and stay, rather than fail the page.
-pub fn is_form_error(e: &PageError) -> bool {
-    matches!(
-        e,
-        PageError::Api(ApiError::Validation { .. } | ApiError::BadRequest { .. })
-    )
-}
-
-/// The messages of a form error, for the form to show and stay; any other error fails the
-/// page.
-pub fn form_errors(e: PageError) -> Result<Vec<String>, PageError> {
-    if !is_form_error(&e) {
-        return Err(e);
-    }
-    Ok(match &e {
-        PageError::Api(api) => messages(api),
-        other => vec![other.to_string()],
-    })
 }
 
 /// Percent-encodes a query value ([`crate::util::url::Part::QueryValue`]).
@@ -311,8 +332,9 @@ pub struct Frame {
     section: Option<&'static str>,
     /// A notice above the page.
     notice: Option<String>,
-    /// The errors of a form sent and shown again.
-    errors: Vec<String>,
+    /// The problems of a form sent and shown again: in a summary above the page, and each
+    /// next to its input (the `field_error` macro).
+    errors: Vec<Problem>,
 }
 
 impl Frame {
@@ -343,9 +365,25 @@ impl Frame {
         }
     }
 
-    /// The same frame showing a form's `errors`.
+    /// The frame of `visitor`'s page outside the menu's sections (an error page).
+    pub fn signed_in(visitor: &Visitor) -> Frame {
+        Frame {
+            section: None,
+            ..Frame::of(visitor, "")
+        }
+    }
+
+    /// The same frame showing `errors` of the whole form.
     pub fn with_errors(self, errors: Vec<String>) -> Frame {
-        Frame { errors, ..self }
+        self.with_problems(errors.into_iter().map(Problem::general).collect())
+    }
+
+    /// The same frame showing a form's `problems`.
+    pub fn with_problems(self, problems: Vec<Problem>) -> Frame {
+        Frame {
+            errors: problems,
+            ..self
+        }
     }
 }
 
@@ -371,9 +409,15 @@ pub fn render_string<P: Page>(frame: &Frame, page: &P) -> Result<String, ApiErro
         .map_err(|e| fail(&e))
 }
 
-/// Renders `page` in `frame` as an HTML response.
+/// Renders `page` in `frame` as an HTML response: 200, or 422 when the frame shows a form's
+/// problems (so the form's nonce is released and the corrected form, or a reload, is taken).
 pub fn render<P: Page>(frame: Frame, page: &P) -> PageResult {
-    Ok(html(render_string(&frame, page)?))
+    let refused = !frame.errors.is_empty();
+    let mut response = html(render_string(&frame, page)?);
+    if refused {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
 }
 
 /// The names the templates read besides their page's: the frame's and the environment's
@@ -526,15 +570,15 @@ mod tests {
     #[test]
     fn a_page_gives_exactly_what_its_template_reads() {
         let page = |v: serde_json::Value| Value::from_serialize(v);
-        let right = serde_json::json!({"title": "t", "detail": "d"});
+        let right = serde_json::json!({"title": "t", "detail": "d", "back": null});
         assert_eq!(check_names("error.html", &page(right)), Ok(()));
-        let renamed = serde_json::json!({"title": "t", "details": "d"});
+        let renamed = serde_json::json!({"title": "t", "details": "d", "back": null});
         let err = check_names("error.html", &page(renamed)).unwrap_err();
         assert!(
             err.contains("[\"detail\"]") && err.contains("[\"details\"]"),
             "{err}"
         );
-        let extra = serde_json::json!({"title": "t", "detail": "d", "status": 400});
+        let extra = serde_json::json!({"title": "t", "detail": "d", "back": null, "status": 400});
         assert!(check_names("error.html", &page(extra)).is_err());
         // Names read on any branch count, taken or not: `new_token` only when there is one.
         let profile = serde_json::json!({"organization": "o", "tokens": []});
@@ -547,6 +591,7 @@ mod tests {
         let page = ErrorPage {
             title: "<b>x</b>".into(),
             detail: "<script>".into(),
+            back: None,
         };
         let out = render_string(&Frame::anonymous(), &page).unwrap();
         assert!(out.contains("&lt;b&gt;x") && !out.contains("<b>"));

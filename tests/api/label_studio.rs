@@ -591,7 +591,11 @@ async fn a_failed_sync_says_why_and_never_shows_the_token() {
     let failed: LabelStudioLinkView = read(raw);
     assert_eq!(failed.status, LinkStatus::Failed, "{failed:?}");
     let error = failed.last_error.as_deref().expect("last_error");
-    assert!(error.contains("cannot be reached"), "{error}");
+    assert!(
+        error.contains("Could not reach Label Studio at http://127.0.0.1:1")
+            && error.contains("the host cannot be reached"),
+        "{error}"
+    );
     assert_eq!(
         project_of(&app, project).await.task_number,
         2,

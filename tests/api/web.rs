@@ -310,7 +310,7 @@ async fn the_first_account_of_an_empty_installation() {
             ],
         )
         .await;
-    assert_eq!(short.status, 200);
+    assert_eq!(short.status, 422);
     assert!(short.body.contains("8 to 256 characters"));
     let created = web
         .post(
@@ -362,12 +362,14 @@ async fn keys_are_write_only_and_tokens_rotate() {
             &[("provider", "OpenAI"), ("rpm_limit", "many")],
         )
         .await;
-    assert_eq!(bad.status, 200);
-    assert!(bad.body.contains("rpm_limit"));
-    // Rotating the token shows the new one once and revokes the old.
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("Requests per minute: Enter a number"));
+    // Rotating the token shows the new one once (after a redirect) and revokes the old.
     web.get("/profile").await;
-    let rotated = web.post("/profile/token", &[]).await;
-    assert_eq!(rotated.status, 200);
+    let posted = web.post("/profile/token", &[]).await;
+    assert_eq!(posted.status, 303);
+    assert_eq!(posted.location.as_deref(), Some("/profile"));
+    let rotated = web.get("/profile").await;
     let start = rotated
         .body
         .find("id=\"new-token\" class=\"token\">")
@@ -422,8 +424,15 @@ async fn a_run_is_followed_and_canceled_from_its_page() {
             &[("project", &project.to_string()), ("subset", "HasGT")],
         )
         .await;
-    assert_eq!(refused.status, 200);
+    assert_eq!(refused.status, 422);
     assert!(refused.body.contains("ground truth"), "{}", refused.body);
+    // At the tasks chosen, which stay chosen.
+    assert!(
+        refused.body.contains("id=\"run-subset-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("<option value=\"HasGT\" selected>"));
     let canceled = web.post(&format!("/runs/{run_id}/cancel"), &[]).await;
     assert_eq!(canceled.location.as_deref(), Some(run_path.as_str()));
     let p: Progress =
@@ -582,8 +591,13 @@ async fn schedules_are_made_paused_and_deleted_from_a_prompts_page() {
             ],
         )
         .await;
-    assert_eq!(bad.status, 400, "{}", bad.body);
-    assert!(bad.body.contains("cron"));
+    // Refused in the page: the form comes back with the problem at the cron.
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.body.contains("id=\"schedule-cron-error\""),
+        "{}",
+        bad.body
+    );
     let made = web
         .post(
             &format!("/prompts/{prompt_id}/schedules"),

@@ -442,19 +442,38 @@ async fn a_page_answer_is_not_redone_and_a_refused_form_forgets_its_nonce() {
     set_password(&app, "admin@example.com").await;
     let mut web = WebClient::new(&app);
     web.sign_in("admin@example.com").await;
-    // Rotating the API token answers with a page showing the new token; sent again, it is not
-    // rotated a second time.
+    // Testing a connection answers with a page (the test's outcome); sent again, it is not
+    // done a second time.
+    // A connection to a port where nothing listens: its test fails at once, on a page.
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            serde_json::json!({"provider": "Custom", "endpoint": "http://127.0.0.1:9/v1", "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let c = body["id"].as_i64().expect("connection id");
+    web.get("/connections").await;
+    let test = prompter::web::guard::new_nonce(chrono::Utc::now().timestamp());
+    let path = format!("/connections/{c}/test");
+    let first = web.post(&path, &[("nonce", &test)]).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = web.post(&path, &[("nonce", &test)]).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("already sent"), "{}", again.body);
+    // Rotating the API token leads to the profile; sent again, it leads there again and is
+    // not rotated a second time.
     web.get("/profile").await;
     let rotate = prompter::web::guard::new_nonce(chrono::Utc::now().timestamp());
     let first = web.post("/profile/token", &[("nonce", &rotate)]).await;
-    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.status, 303, "{}", first.body);
     let tokens = entity::api_token::Entity::find()
         .all(&app.db)
         .await
         .unwrap();
     let again = web.post("/profile/token", &[("nonce", &rotate)]).await;
-    assert_eq!(again.status, 409, "{}", again.body);
-    assert!(again.body.contains("already sent"), "{}", again.body);
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert_eq!(again.location.as_deref(), Some("/profile"));
     assert_eq!(
         entity::api_token::Entity::find()
             .all(&app.db)

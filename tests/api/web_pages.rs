@@ -52,6 +52,7 @@ async fn every_page_renders_empty_and_populated() {
     // A project without tasks and a prompt without runs.
     let bare = fixture(&app, CLS, &[]).await;
     let (p, v) = (bare.prompt, bare.version);
+    let bare_v2 = id_of(&new_version(&app, p, bare.connection, "v2").await);
     all_render(
         &mut web,
         &[
@@ -61,7 +62,7 @@ async fn every_page_renders_empty_and_populated() {
             format!("/prompts/{p}?new=1"),
             format!("/prompts/{p}?version={v}&estimate=1"),
             format!("/prompts/{p}/evaluation"),
-            format!("/prompts/{p}/compare?a={v}&b={v}"),
+            format!("/prompts/{p}/compare?a={v}&b={bare_v2}"),
             format!("/prompts/{p}/refine?version={v}"),
         ],
     )
@@ -159,9 +160,10 @@ async fn every_page_renders_empty_and_populated() {
     assert!(missing.body.contains("</html>"));
 }
 
-/// Asserts `answer` is a 200 page of the app showing its form's errors.
-fn shows_errors(answer: &Answer, what: &str) {
-    assert_eq!(answer.status, 200, "{what}: {}", answer.body);
+/// Asserts `answer` is a page of the app showing its form's errors (422: the form was not
+/// taken, and may be corrected and sent again).
+pub(crate) fn shows_errors(answer: &Answer, what: &str) {
+    assert_eq!(answer.status, 422, "{what}: {}", answer.body);
     assert!(answer.body.contains("</html>"), "{what}: {}", answer.body);
     assert!(
         answer.body.contains("class=\"error\" role=\"alert\""),
@@ -251,7 +253,12 @@ async fn forms_sent_with_errors_and_a_reviewers_pages_render() {
         )
         .await;
     shows_errors(&bad, "a connection with a bad limit");
-    assert!(bad.body.contains("tpm_limit"));
+    assert!(
+        bad.body
+            .contains("Tokens per minute: Enter a number, or leave it empty."),
+        "{}",
+        bad.body
+    );
 
     // The editor sent back as typed: from a version, and as a prompt's new one.
     web.get(&format!("/prompts/{p}?version={v}")).await;
@@ -563,8 +570,9 @@ async fn pages_of_engine_runs_refinements_connections_and_links_render() {
     // A token made on the profile, shown once.
     web.get("/profile").await;
     let rotated = web.post("/profile/token", &[]).await;
-    assert_eq!(rotated.status, 200, "{}", rotated.body);
-    assert!(rotated.body.contains("id=\"new-token\""));
+    assert_eq!(rotated.status, 303, "{}", rotated.body);
+    let shown = web.get("/profile").await;
+    assert!(shown.body.contains("id=\"new-token\""));
 
     let v2 = pipe;
     all_render(

@@ -70,9 +70,13 @@ fn with_login_cookie<P: Page>(
     page: impl FnOnce(String) -> P,
 ) -> PageResult {
     let token = login_token(&state.secrets, chrono::Utc::now().timestamp());
+    let refused = !errors.is_empty();
     let frame = Frame::anonymous().with_errors(errors);
     let body = render_string(&frame, &page(token.clone()))?;
     let mut response = html(body);
+    if refused {
+        *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
     if let Ok(value) = set_cookie(req, LOGIN_COOKIE, &token, LOGIN_TOKEN_SECS).parse() {
         response
             .headers_mut()
@@ -288,8 +292,15 @@ async fn profile_page(
     render(Frame::of(visitor, "profile"), &page)
 }
 
+/// What a flash of a new API token is called.
+const NEW_TOKEN: &str = "new_token";
+
+/// The profile, with the token *Make a new token* just made, once: the form redirects here
+/// (post, redirect, get), so reloading the page shows the tokens and makes none.
 async fn profile(state: web::Data<AppState>, visitor: Visitor) -> PageResult {
-    profile_page(&state, &visitor, None).await
+    let new_token =
+        web_accounts::take_flash(&state.db, &state.secrets, visitor.0.id, NEW_TOKEN).await?;
+    profile_page(&state, &visitor, new_token).await
 }
 
 async fn rotate_token(state: web::Data<AppState>, form: Form<NoFields>) -> PageResult {
@@ -299,7 +310,15 @@ async fn rotate_token(state: web::Data<AppState>, form: Form<NoFields>) -> PageR
         user = form.visitor.caller().user.id,
         "API token rotated from the web app"
     );
-    profile_page(&state, &form.visitor, Some(token)).await
+    web_accounts::put_flash(
+        &state.db,
+        &state.secrets,
+        form.visitor.0.id,
+        NEW_TOKEN,
+        &token,
+    )
+    .await?;
+    Ok(redirect("/profile"))
 }
 
 use sea_orm::EntityTrait;

@@ -8,7 +8,8 @@ use crate::state::AppState;
 use crate::views::model_providers::ModelProviderConnectionInput;
 use crate::views::model_providers::ModelProviderConnectionView;
 use crate::web::forms::{Form, NoFields, non_empty};
-use crate::web::page::{Frame, Page, PageResult, form_errors, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, redirect, render};
+use crate::web::problems::{Input, Problem, problems};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use serde::{Deserialize, Serialize};
@@ -43,10 +44,9 @@ struct ConnectionForm {
 fn number<T: std::str::FromStr>(field: &str, raw: &Option<String>) -> Result<Option<T>, PageError> {
     match non_empty(raw.clone()) {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| crate::error::ApiError::field(field, "Enter a number.").into()),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            crate::error::ApiError::field(field, "Enter a number, or leave it empty.").into()
+        }),
     }
 }
 
@@ -82,11 +82,28 @@ impl Page for ConnectionsPage {
     const TEMPLATE: &'static str = "connections.html";
 }
 
+/// The inputs of the add form, by the names errors give them.
+fn inputs() -> Vec<Input> {
+    vec![
+        Input::choice(&["provider"], "provider", "Provider"),
+        Input::text(&["api_key", "auth_token"], "api_key", "API key"),
+        Input::text(&["endpoint"], "endpoint", "Endpoint"),
+        Input::text(&["deployment_name"], "deployment_name", "Deployment"),
+        Input::text(&["rpm_limit"], "rpm_limit", "Requests per minute"),
+        Input::text(&["tpm_limit"], "tpm_limit", "Tokens per minute"),
+        Input::text(
+            &["budget_limit", "budget_alert_threshold"],
+            "budget_limit",
+            "Budget",
+        ),
+    ]
+}
+
 async fn page(
     state: &AppState,
     visitor: &Visitor,
     form: ConnectionForm,
-    errors: Vec<String>,
+    errors: Vec<Problem>,
     probe: Option<(i64, ProbeReport)>,
 ) -> PageResult {
     let caller = visitor.manager()?;
@@ -100,7 +117,10 @@ async fn page(
         providers: Provider::ALL.iter().map(|p| p.as_str()).collect(),
         form,
     };
-    render(Frame::of(visitor, "connections").with_errors(errors), &page)
+    render(
+        Frame::of(visitor, "connections").with_problems(errors),
+        &page,
+    )
 }
 
 async fn list(state: web::Data<AppState>, visitor: Visitor) -> PageResult {
@@ -121,7 +141,17 @@ async fn create(state: web::Data<AppState>, form: Form<ConnectionForm>) -> PageR
             Ok(redirect("/connections"))
         }
         Err(e) => {
-            let errors = form_errors(e)?;
+            let mut errors = problems(e, &inputs())?;
+            // The key typed is not sent back to the page (keys are write-only).
+            if non_empty(form.data.api_key.clone()).is_some()
+                && !errors.iter().any(|p| p.input.as_deref() == Some("api_key"))
+            {
+                errors.push(Problem::at(
+                    "api_key",
+                    "API key",
+                    "Enter the key again: a key is never shown on a page, not even the one just typed.",
+                ));
+            }
             page(&state, &form.visitor, form.data, errors, None).await
         }
     }

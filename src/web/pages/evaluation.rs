@@ -10,6 +10,7 @@ use crate::services::{indicators, prompts as prompt_service, runs, versions};
 use crate::state::AppState;
 use crate::views::runs::RunView;
 use crate::web::page::{Frame, Page, PageResult, render};
+use crate::web::problems::Problem;
 use crate::web::svg::{ChartPoint, has_cost, versions_chart};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
@@ -93,6 +94,15 @@ struct EvaluationPage<'a> {
     confusion: Option<&'a Confusion>,
     /// The versions to compare, newest first.
     versions: Vec<Link>,
+    /// The versions the compare form has chosen.
+    compare_form: CompareChoice,
+}
+
+/// The two versions the compare form shows chosen: the two newest, or as sent.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct CompareChoice {
+    a: Option<i64>,
+    b: Option<i64>,
 }
 
 impl Page for EvaluationPage<'_> {
@@ -187,9 +197,23 @@ async fn evaluation(
     id: web::Path<i64>,
     q: web::Query<EvaluationQuery>,
 ) -> PageResult {
+    evaluation_page(&state, &visitor, *id, q.run, None, vec![]).await
+}
+
+/// The evaluation page of the prompt `prompt_id` with run `run` scored in full (the newest
+/// completed when none), its compare form showing `compare` (the two newest versions when
+/// none) and `errors`.
+async fn evaluation_page(
+    state: &AppState,
+    visitor: &Visitor,
+    prompt_id: i64,
+    run: Option<i64>,
+    compare: Option<CompareChoice>,
+    errors: Vec<Problem>,
+) -> PageResult {
     let caller = visitor.caller();
-    let prompt = prompt_service::get(&state.db, caller, *id).await?;
-    let (all_versions, rows) = versions_and_runs(&state, &visitor, prompt.id).await?;
+    let prompt = prompt_service::get(&state.db, caller, prompt_id).await?;
+    let (all_versions, rows) = versions_and_runs(state, visitor, prompt.id).await?;
     let prompt_link = Link {
         id: prompt.id,
         title: prompt.title,
@@ -202,6 +226,11 @@ async fn evaluation(
             title: v.title.clone(),
         })
         .collect();
+    let compare_form = compare.unwrap_or(CompareChoice {
+        a: versions.get(1).map(|v| v.id),
+        b: versions.first().map(|v| v.id),
+    });
+    let frame = Frame::of(visitor, "prompts").with_problems(errors);
     if rows.is_empty() {
         let page = EvaluationPage {
             prompt: prompt_link,
@@ -215,10 +244,11 @@ async fn evaluation(
             report: vec![],
             confusion: None,
             versions,
+            compare_form,
         };
-        return render(Frame::of(&visitor, "prompts"), &page);
+        return render(frame, &page);
     }
-    let selected = match q.run {
+    let selected = match run {
         Some(run) => rows
             .iter()
             .find(|r| r.run.id == run)
@@ -256,14 +286,19 @@ async fn evaluation(
         report: report_rows(&scored.classification_report),
         confusion: Some(&scored.confusion),
         versions,
+        compare_form,
     };
-    render(Frame::of(&visitor, "prompts"), &page)
+    render(frame, &page)
 }
 
+/// The compare form as sent: each version's id as text, so that a value that is not one
+/// comes back to the form instead of failing the address.
 #[derive(Deserialize)]
 struct CompareQuery {
-    a: i64,
-    b: i64,
+    #[serde(default)]
+    a: Option<String>,
+    #[serde(default)]
+    b: Option<String>,
 }
 
 /// Two versions side by side: the latest run of each, McNemar's test of B against A and the
@@ -307,6 +342,64 @@ struct DisagreementRow {
     truth: Vec<String>,
 }
 
+/// The two versions of the compare form, or its problems: each must be a version of the
+/// prompt, and they must differ.
+async fn compare_choice(
+    state: &AppState,
+    visitor: &Visitor,
+    prompt_id: i64,
+    q: &CompareQuery,
+) -> Result<(model_version::Model, model_version::Model), (CompareChoice, Vec<Problem>)> {
+    let caller = visitor.caller();
+    let a = q.a.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
+    let b = q.b.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
+    let choice = CompareChoice { a, b };
+    let mut found = vec![];
+    let mut errors = vec![];
+    for (side, id, input) in [("A", a, "compare-a"), ("B", b, "compare-b")] {
+        let label = format!("Version {side}");
+        let version = match id {
+            Some(id) => versions::get(&state.db, caller, prompt_id, id).await.ok(),
+            None => None,
+        };
+        match version {
+            Some(v) => found.push(v),
+            None => errors.push(Problem::at(
+                input,
+                &label,
+                format!("Choose version {side} from the list of this prompt's versions."),
+            )),
+        }
+    }
+    match (found.pop(), found.pop()) {
+        (Some(vb), Some(va)) if errors.is_empty() => {
+            if va.id == vb.id {
+                let count = versions::list(&state.db, caller, prompt_id, None)
+                    .await
+                    .map(|all| all.len())
+                    .unwrap_or(0);
+                let message = if count < 2 {
+                    format!(
+                        "Choose two different versions: this prompt has one, {}. Save a second \
+                         version from the prompt's page (edit it, then Save as new version), \
+                         run it, and compare the two.",
+                        va.title
+                    )
+                } else {
+                    format!(
+                        "Choose two different versions: A and B are both {}. Pick another for \
+                         B to see where they disagree.",
+                        va.title
+                    )
+                };
+                return Err((choice, vec![Problem::at("compare-b", "Version B", message)]));
+            }
+            Ok((va, vb))
+        }
+        _ => Err((choice, errors)),
+    }
+}
+
 async fn compare(
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -315,8 +408,12 @@ async fn compare(
 ) -> PageResult {
     let caller = visitor.caller();
     let prompt = prompt_service::get(&state.db, caller, *id).await?;
-    let va = versions::get(&state.db, caller, prompt.id, q.a).await?;
-    let vb = versions::get(&state.db, caller, prompt.id, q.b).await?;
+    let (va, vb) = match compare_choice(&state, &visitor, prompt.id, &q).await {
+        Ok(pair) => pair,
+        Err((choice, errors)) => {
+            return evaluation_page(&state, &visitor, prompt.id, None, Some(choice), errors).await;
+        }
+    };
     let (_, rows) = versions_and_runs(&state, &visitor, prompt.id).await?;
     let latest = |version: i64| {
         rows.iter()

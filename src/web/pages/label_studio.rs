@@ -8,6 +8,7 @@ use crate::web::Visitor;
 use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{Frame, Page, PageResult, redirect, render};
 use crate::web::pages::Link;
+use crate::web::problems::{Input, Problem, problems};
 use actix_web::{HttpRequest, web};
 use entity::enums::RunStatus;
 use entity::model_run;
@@ -29,6 +30,8 @@ struct LabelStudioPage {
     prompts: Vec<Link>,
     base_url: String,
     projects: Vec<ProjectRow>,
+    /// A link form that came back with problems, as it was sent (its token is not shown).
+    link_form: Option<LinkForm>,
 }
 
 impl Page for LabelStudioPage {
@@ -51,6 +54,17 @@ struct PushChoice {
 }
 
 async fn page(req: HttpRequest, state: web::Data<AppState>, visitor: Visitor) -> PageResult {
+    ls_page(&req, &state, &visitor, None, vec![]).await
+}
+
+/// The Label Studio page, with a link form as `sent` and the `errors` of a form.
+async fn ls_page(
+    req: &HttpRequest,
+    state: &AppState,
+    visitor: &Visitor,
+    sent: Option<LinkForm>,
+    errors: Vec<Problem>,
+) -> PageResult {
     let caller = visitor.caller();
     let first = crate::pagination::PageRequest::nth(1, 200);
     let (found_prompts, _, _) = prompts::list(
@@ -122,40 +136,112 @@ async fn page(req: HttpRequest, state: web::Data<AppState>, visitor: Visitor) ->
             .collect(),
         base_url: format!("{}://{}", info.scheme(), info.host()),
         projects: rows,
+        link_form: sent,
     };
-    render(Frame::of(&visitor, "label-studio"), &page)
-}
-
-#[derive(Deserialize)]
-struct LinkForm {
-    url: String,
-    token: String,
-    ls_project: i64,
-}
-
-async fn link(state: web::Data<AppState>, id: web::Path<i64>, form: Form<LinkForm>) -> PageResult {
-    let caller = form.visitor.manager()?;
-    let input = LinkInput {
-        url: non_empty(Some(form.data.url.clone())),
-        token: non_empty(Some(form.data.token.clone())),
-        ls_project: Some(form.data.ls_project),
-    };
-    service::create(
-        &state.db,
-        &state.secrets,
-        state.engine.http(),
-        &caller,
-        *id,
-        input,
+    render(
+        Frame::of(visitor, "label-studio").with_problems(errors),
+        &page,
     )
-    .await?;
-    Ok(redirect("/label-studio"))
 }
 
-async fn sync(state: web::Data<AppState>, id: web::Path<i64>, form: Form<NoFields>) -> PageResult {
+/// A link form's fields, as sent and as shown again (never the token).
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct LinkForm {
+    /// The project it was sent for (from the path).
+    #[serde(default)]
+    project: i64,
+    #[serde(default)]
+    url: String,
+    #[serde(default, skip_serializing)]
+    token: String,
+    /// As typed.
+    #[serde(default)]
+    ls_project: String,
+}
+
+async fn link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<LinkForm>,
+) -> PageResult {
     let caller = form.visitor.manager()?;
-    service::start_sync(&state.engine, &caller, *id, SyncInput::default()).await?;
-    Ok(redirect("/label-studio"))
+    let linked = async {
+        let ls_project = match form.data.ls_project.trim() {
+            "" => None,
+            n => Some(n.parse::<i64>().map_err(|_| {
+                crate::error::ApiError::field(
+                    "ls_project",
+                    "Enter the number of the project in Label Studio (in its address: /projects/<number>).",
+                )
+            })?),
+        };
+        let input = LinkInput {
+            url: non_empty(Some(form.data.url.clone())),
+            token: non_empty(Some(form.data.token.clone())),
+            ls_project,
+        };
+        service::create(
+            &state.db,
+            &state.secrets,
+            state.engine.http(),
+            &caller,
+            *id,
+            input,
+        )
+        .await
+    }
+    .await;
+    match linked {
+        Ok(_) => Ok(redirect("/label-studio")),
+        Err(e) => {
+            let p = *id;
+            let inputs = [
+                Input::text(
+                    &["url", "label_studio_unreachable", "label_studio_error"],
+                    format!("ls-url-{p}"),
+                    "Label Studio URL",
+                ),
+                Input::text(&["token"], format!("ls-token-{p}"), "Token"),
+                Input::text(&["ls_project"], format!("ls-project-{p}"), "Project id"),
+            ];
+            let mut errors = problems(e.into(), &inputs)?;
+            // The token typed is not sent back to the page.
+            let token_input = format!("ls-token-{p}");
+            if !form.data.token.trim().is_empty()
+                && !errors
+                    .iter()
+                    .any(|e| e.input.as_deref() == Some(&token_input))
+            {
+                errors.push(Problem::at(
+                    token_input,
+                    "Token",
+                    "Enter the token again: a token is never shown on a page, not even the one just typed.",
+                ));
+            }
+            let sent = LinkForm {
+                project: p,
+                ..form.data
+            };
+            ls_page(&req, &state, &form.visitor, Some(sent), errors).await
+        }
+    }
+}
+
+async fn sync(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<NoFields>,
+) -> PageResult {
+    let caller = form.visitor.manager()?;
+    match service::start_sync(&state.engine, &caller, *id, SyncInput::default()).await {
+        Ok(_) => Ok(redirect("/label-studio")),
+        Err(e) => {
+            let errors = problems(e.into(), &[])?;
+            ls_page(&req, &state, &form.visitor, None, errors).await
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -163,12 +249,22 @@ struct PushForm {
     run: i64,
 }
 
-async fn push(state: web::Data<AppState>, id: web::Path<i64>, form: Form<PushForm>) -> PageResult {
+async fn push(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<PushForm>,
+) -> PageResult {
     let caller = form.visitor.manager()?;
     let input = PushInput {
         run: Some(form.data.run),
         model_run: None,
     };
-    service::start_push(&state.engine, &caller, *id, input).await?;
-    Ok(redirect("/label-studio"))
+    match service::start_push(&state.engine, &caller, *id, input).await {
+        Ok(_) => Ok(redirect("/label-studio")),
+        Err(e) => {
+            let errors = problems(e.into(), &[])?;
+            ls_page(&req, &state, &form.visitor, None, errors).await
+        }
+    }
 }

@@ -10,7 +10,8 @@ use crate::state::AppState;
 use crate::views::projects::{ProjectInput, ProjectView};
 use crate::web::Visitor;
 use crate::web::forms::{Form, ScriptBody};
-use crate::web::page::{Frame, Page, PageResult, form_errors, messages, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, redirect, render};
+use crate::web::problems::{Input, Problem, messages, problems};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -66,7 +67,7 @@ async fn list_page(
     visitor: &Visitor,
     page: Option<&str>,
     form: ProjectForm,
-    errors: Vec<String>,
+    errors: Vec<Problem>,
 ) -> PageResult {
     let request = page_request(page);
     let filter = service::ListFilter {
@@ -81,7 +82,7 @@ async fn list_page(
         form,
         default_config: DEFAULT_CONFIG,
     };
-    render(Frame::of(visitor, "projects").with_errors(errors), &page)
+    render(Frame::of(visitor, "projects").with_problems(errors), &page)
 }
 
 async fn list(
@@ -112,7 +113,11 @@ async fn create(state: web::Data<AppState>, form: Form<ProjectForm>) -> PageResu
             Ok(redirect(&format!("/projects/{}", p.id)))
         }
         Err(e) => {
-            let errors = form_errors(e.into())?;
+            let inputs = [
+                Input::text(&["title"], "title", "Title"),
+                Input::text(&["label_config"], "label_config", "Label config"),
+            ];
+            let errors = problems(e.into(), &inputs)?;
             list_page(&state, &form.visitor, None, form.data, errors).await
         }
     }

@@ -13,7 +13,8 @@ use crate::views::registry::{CommentView, ScheduleView};
 use crate::views::runs::{RunInput, RunView};
 use crate::views::versions::{CostEstimateView, VersionView};
 use crate::web::forms::{Form, NoFields, non_empty};
-use crate::web::page::{Frame, Page, PageResult, form_errors, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, redirect, render};
+use crate::web::problems::{Input, Problem, problems};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use entity::enums::Subset;
@@ -21,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 mod editor;
+mod sent;
 use editor::{Editor, Fields};
+
+pub(super) use sent::{RegistryValues, RunValues, ScheduleValues, Sent};
 
 /// Registers `/prompts`, `/prompts/{id}`, version creation and deletion, and runs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -48,8 +52,8 @@ struct PageQuery {
 struct PromptForm {
     #[serde(default)]
     title: String,
-    /// Not shown again: the form lists the projects afresh.
-    #[serde(default, skip_serializing)]
+    /// The project chosen (chosen again when the form comes back with a problem).
+    #[serde(default)]
     project: Option<i64>,
 }
 
@@ -72,7 +76,7 @@ async fn list_page(
     visitor: &Visitor,
     page: Option<&str>,
     form: PromptForm,
-    errors: Vec<String>,
+    errors: Vec<Problem>,
 ) -> PageResult {
     let request = page_request(page);
     let filter = service::ListFilter {
@@ -105,7 +109,7 @@ async fn list_page(
         projects,
         form,
     };
-    render(Frame::of(visitor, "prompts").with_errors(errors), &page)
+    render(Frame::of(visitor, "prompts").with_problems(errors), &page)
 }
 
 async fn list(
@@ -148,7 +152,15 @@ async fn create(state: web::Data<AppState>, form: Form<PromptForm>) -> PageResul
             Ok(redirect(&format!("/prompts/{}?new=1", p.id)))
         }
         Err(e) => {
-            let errors = form_errors(e.into())?;
+            let inputs = [
+                Input::text(&["title"], "prompt-title", "Title"),
+                Input::choice(
+                    &["project", "associated_projects"],
+                    "prompt-project",
+                    "Project",
+                ),
+            ];
+            let errors = problems(e.into(), &inputs)?;
             list_page(&state, &form.visitor, None, form.data, errors).await
         }
     }
@@ -189,9 +201,16 @@ struct PromptPage<'a> {
     subsets: HashMap<&'static str, u64>,
     statuses: Vec<&'static str>,
     schedules: Vec<ScheduleView>,
-    schedule_form: ScheduleFormStart,
-    /// The next firings of the schedule form's starting expression.
+    /// The run form, as it starts or as it was sent.
+    run_form: RunValues,
+    /// The registry form, as it starts (the prompt's) or as it was sent.
+    registry_form: RegistryValues,
+    /// The schedule form, as it starts or as it was sent.
+    schedule_form: ScheduleValues,
+    /// The next firings of the schedule form's expression, or why it cannot be a schedule.
     schedule_preview: Vec<String>,
+    /// The comment as typed, when the form came back.
+    comment: String,
     history: Vec<CommentView>,
 }
 
@@ -207,22 +226,24 @@ struct ConnectionChoice {
     endpoint: Option<String>,
 }
 
-/// What the schedule form starts with.
-#[derive(Serialize)]
-struct ScheduleFormStart {
-    cron: &'static str,
-    timezone: &'static str,
+/// How the prompt page is shown: which version, whether with the estimate, and when a form
+/// comes back, what was sent in it and its problems.
+#[derive(Default)]
+pub(super) struct DetailOptions {
+    /// The version shown (the newest when none).
+    pub version: Option<i64>,
+    /// The new-version tab.
+    pub new: bool,
+    /// With the cost estimate of the version shown.
+    pub estimate: bool,
+    /// What the form that came back was sent with.
+    pub sent: Sent,
+    /// Its problems.
+    pub errors: Vec<Problem>,
 }
 
-struct DetailOptions {
-    version: Option<i64>,
-    new: bool,
-    estimate: bool,
-    editor: Option<Editor>,
-    errors: Vec<String>,
-}
-
-async fn detail_page(
+/// The prompt page (see [`DetailOptions`]).
+pub(super) async fn detail_page(
     state: &AppState,
     visitor: &Visitor,
     prompt_id: i64,
@@ -278,17 +299,21 @@ async fn detail_page(
     };
     // The editor starts from the version shown, or for a new one from the newest: a save
     // derives from it, so nothing of it is lost.
-    let editor =
-        options
-            .editor
-            .unwrap_or_else(|| match current.or(version_views.first().copied()) {
-                Some(v) => Editor::of(v),
-                None => Editor::starter(
-                    starter_prompt(&fields, &prompt_view.prompt.output_classes),
-                    None,
-                    "gpt-4o-mini".into(),
-                ),
-            });
+    let Sent {
+        editor,
+        run,
+        registry,
+        schedule,
+        comment,
+    } = options.sent;
+    let editor = editor.unwrap_or_else(|| match current.or(version_views.first().copied()) {
+        Some(v) => Editor::of(v),
+        None => Editor::starter(
+            starter_prompt(&fields, &prompt_view.prompt.output_classes),
+            None,
+            "gpt-4o-mini".into(),
+        ),
+    });
     let default_title = versions::default_name(&state.db, caller, prompt_id).await?;
     let (runs, estimate, subsets) = match current {
         Some(v) => {
@@ -356,12 +381,14 @@ async fn detail_page(
         crate::services::schedules::list(&state.db, caller, prompt_id).await?,
     )
     .await?;
+    let schedule_form = schedule.unwrap_or_default();
     let schedule_preview = super::registry::preview_lines(
-        super::registry::FORM_CRON,
-        super::registry::FORM_TIMEZONE,
+        &schedule_form.cron,
+        &schedule_form.timezone,
         state.settings.schedule_min_interval,
     )
-    .unwrap_or_default();
+    .unwrap_or_else(|message| vec![message]);
+    let registry_form = registry.unwrap_or_else(|| RegistryValues::of(&prompt_view));
     let statuses: Vec<&str> = entity::enums::PromptStatus::ALL
         .iter()
         .map(|s| s.as_str())
@@ -379,15 +406,15 @@ async fn detail_page(
         subsets,
         statuses,
         schedules,
-        schedule_form: ScheduleFormStart {
-            cron: super::registry::FORM_CRON,
-            timezone: super::registry::FORM_TIMEZONE,
-        },
+        run_form: run.unwrap_or_default(),
+        registry_form,
+        schedule_form,
         schedule_preview,
+        comment: comment.unwrap_or_default(),
         history,
     };
     render(
-        Frame::of(visitor, "prompts").with_errors(options.errors),
+        Frame::of(visitor, "prompts").with_problems(options.errors),
         &page,
     )
 }
@@ -412,8 +439,7 @@ async fn detail(
         version: q.version,
         new: q.new.is_some(),
         estimate: q.estimate.is_some(),
-        editor: None,
-        errors: vec![],
+        ..Default::default()
     };
     detail_page(&state, &visitor, *id, options).await
 }
@@ -464,13 +490,16 @@ async fn create_version(
             Ok(redirect(&format!("/prompts/{}?version={}", *id, v.id)))
         }
         Err(e) => {
-            let errors = form_errors(e)?;
+            let errors = problems(e, &editor::inputs())?;
             let options = DetailOptions {
                 version: editor.source,
                 new: editor.source.is_none(),
-                estimate: false,
-                editor: Some(editor),
+                sent: Sent {
+                    editor: Some(editor),
+                    ..Default::default()
+                },
                 errors,
+                ..Default::default()
             };
             detail_page(&state, &form.visitor, *id, options).await
         }
@@ -484,39 +513,37 @@ async fn delete_version(
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let (prompt, version) = path.into_inner();
-    versions::delete(&state.db, &caller, prompt, version).await?;
-    Ok(redirect(&format!("/prompts/{prompt}")))
-}
-
-#[derive(Deserialize)]
-struct RunForm {
-    project: Option<i64>,
-    #[serde(default)]
-    subset: String,
-    #[serde(default)]
-    sample_size: Option<String>,
-    #[serde(default)]
-    task_ids: Option<String>,
+    match versions::delete(&state.db, &caller, prompt, version).await {
+        Ok(()) => Ok(redirect(&format!("/prompts/{prompt}"))),
+        Err(e) => {
+            let options = DetailOptions {
+                version: Some(version),
+                errors: problems(e.into(), &[])?,
+                ..Default::default()
+            };
+            detail_page(&state, &form.visitor, prompt, options).await
+        }
+    }
 }
 
 async fn start_run(
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
-    form: Form<RunForm>,
+    form: Form<RunValues>,
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let (prompt, version) = path.into_inner();
     let created = async {
         let subset = Subset::parse(&form.data.subset)
             .ok_or_else(|| ApiError::field("subset", "Choose which tasks to run on."))?;
-        let sample = match non_empty(form.data.sample_size.clone()) {
+        let sample = match non_empty(Some(form.data.sample_size.clone())) {
             Some(n) => Some(
                 n.parse::<i32>()
                     .map_err(|_| ApiError::field("sample_size", "Enter a whole number."))?,
             ),
             None => None,
         };
-        let task_ids = match non_empty(form.data.task_ids.clone()) {
+        let task_ids = match non_empty(Some(form.data.task_ids.clone())) {
             Some(raw) => Some(
                 raw.split([',', ' ', '\n'])
                     .filter(|s| !s.trim().is_empty())
@@ -544,13 +571,29 @@ async fn start_run(
     match created {
         Ok(run) => Ok(redirect(&format!("/runs/{}", run.id))),
         Err(e) => {
-            let errors = form_errors(e)?;
+            let inputs = [
+                Input::choice(&["project", "missing_project"], "run-project", "Project"),
+                Input::choice(
+                    &["subset", "project_subset", "no_ground_truth"],
+                    "run-subset",
+                    "Tasks",
+                ),
+                Input::text(
+                    &["sample_size", "sample_subset_size"],
+                    "run-sample",
+                    "Sample size",
+                ),
+                Input::text(&["task_ids"], "run-tasks", "Task ids"),
+            ];
+            let errors = problems(e, &inputs)?;
             let options = DetailOptions {
                 version: Some(version),
-                new: false,
-                estimate: false,
-                editor: None,
+                sent: Sent {
+                    run: Some(form.data),
+                    ..Default::default()
+                },
                 errors,
+                ..Default::default()
             };
             detail_page(&state, &form.visitor, prompt, options).await
         }

@@ -10,6 +10,7 @@ use crate::views::versions::VersionView;
 use crate::web::diff;
 use crate::web::forms::{Form, non_empty};
 use crate::web::page::{Frame, Page, PageResult, redirect, render};
+use crate::web::problems::{Input, Problem, problems};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,8 @@ struct RefinePage {
     running: bool,
     /// The proposed prompt against the version's, once there is one.
     diff: Option<Vec<diff::DiffLine>>,
+    /// The refine form: the version's connection and model, or as sent.
+    form: StartForm,
 }
 
 impl Page for RefinePage {
@@ -60,14 +63,29 @@ async fn page(
     id: web::Path<i64>,
     q: web::Query<RefineQuery>,
 ) -> PageResult {
+    let q = q.into_inner();
+    refine_page(&state, &visitor, *id, q.version, q.job, None, vec![]).await
+}
+
+/// The refine page of version `version_id` of prompt `prompt_id`, with job `job` when given,
+/// and the form as `sent` with its `errors`.
+async fn refine_page(
+    state: &AppState,
+    visitor: &Visitor,
+    prompt_id: i64,
+    version_id: i64,
+    job: Option<String>,
+    sent: Option<StartForm>,
+    errors: Vec<Problem>,
+) -> PageResult {
     let caller = visitor.caller();
-    let prompt = prompts::get(&state.db, caller, *id).await?;
-    let prompt_view = crate::presenters::prompts::detail_views(&state, vec![prompt])
+    let prompt = prompts::get(&state.db, caller, prompt_id).await?;
+    let prompt_view = crate::presenters::prompts::detail_views(state, vec![prompt])
         .await?
         .pop()
         .ok_or(crate::error::ApiError::NotFound)?;
-    let version = versions::get(&state.db, caller, *id, q.version).await?;
-    let version_view = crate::presenters::versions::views(&state, vec![version])
+    let version = versions::get(&state.db, caller, prompt_id, version_id).await?;
+    let version_view = crate::presenters::versions::views(state, vec![version])
         .await?
         .pop()
         .ok_or(crate::error::ApiError::NotFound)?;
@@ -82,13 +100,13 @@ async fn page(
             .collect(),
         Err(_) => vec![],
     };
-    let (job, running, lines) = match q.job.as_deref() {
+    let (job, running, lines) = match job.as_deref() {
         Some(job_id) => {
             let found = service::get(
                 &state.db,
                 caller,
-                *id,
-                q.version,
+                prompt_id,
+                version_id,
                 job_id,
                 service::lease(&state.engine),
             )
@@ -101,6 +119,11 @@ async fn page(
         }
         None => (None, false, None),
     };
+    let form = sent.unwrap_or_else(|| StartForm {
+        project: None,
+        connection: version_view.model_provider_connection,
+        model: Some(version_view.provider_model_id.clone()),
+    });
     let page = RefinePage {
         prompt: prompt_view,
         version: version_view,
@@ -108,11 +131,13 @@ async fn page(
         job,
         running,
         diff: lines,
+        form,
     };
-    render(Frame::of(&visitor, "prompts"), &page)
+    render(Frame::of(visitor, "prompts").with_problems(errors), &page)
 }
 
-#[derive(Deserialize)]
+/// The refine form's fields, as sent and as shown.
+#[derive(Debug, Deserialize, Serialize)]
 struct StartForm {
     project: Option<i64>,
     connection: Option<i64>,
@@ -133,9 +158,39 @@ async fn start(
         teacher_model_provider_connection_id: form.data.connection,
     };
     let lease = service::lease(&state.engine);
-    let job = service::create(&state.db, &caller, prompt, version, input, lease)
-        .await
-        .map_err(PageError::from)?;
+    let job = match service::create(&state.db, &caller, prompt, version, input, lease).await {
+        Ok(job) => job,
+        Err(e) => {
+            let inputs = [
+                Input::choice(
+                    &["project_id", "project"],
+                    "refine-project",
+                    "Learn from project",
+                ),
+                Input::choice(
+                    &["teacher_model_provider_connection_id", "connection"],
+                    "teacher-connection",
+                    "Teacher connection",
+                ),
+                Input::text(
+                    &["teacher_model_name", "model"],
+                    "teacher-model",
+                    "Teacher model",
+                ),
+            ];
+            let errors = problems(PageError::from(e), &inputs)?;
+            return refine_page(
+                &state,
+                &form.visitor,
+                prompt,
+                version,
+                None,
+                Some(form.data),
+                errors,
+            )
+            .await;
+        }
+    };
     let job_id = job.refinement.job_id.clone();
     {
         let state = state.clone();

@@ -4,8 +4,13 @@ use crate::error::ApiError;
 use crate::services::{comments, prompts};
 use crate::state::AppState;
 use crate::views::prompts::PromptInput;
+use crate::web::Visitor;
 use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, redirect};
+use crate::web::pages::prompts::{
+    DetailOptions, RegistryValues, ScheduleValues, Sent, detail_page,
+};
+use crate::web::problems::{Input, Problem, problems};
 use actix_web::web;
 use entity::enums::PromptStatus;
 use serde::Deserialize;
@@ -55,7 +60,7 @@ pub fn preview_lines(
                     .to_string()
             })
             .collect()),
-        Err(e) => Err(crate::web::page::messages(&e).join(" ")),
+        Err(e) => Err(crate::web::problems::messages(&e).join(" ")),
     }
 }
 
@@ -83,53 +88,79 @@ async fn schedule_preview(
         .json(body))
 }
 
-#[derive(Deserialize)]
-struct ScheduleForm {
-    #[serde(default)]
-    cron: String,
-    #[serde(default)]
-    timezone: String,
-    project: Option<i64>,
-    #[serde(default)]
-    subset: String,
-    #[serde(default)]
-    version: String,
+/// The prompt page again with a form's `problems` and what it was sent with.
+async fn again(
+    state: &AppState,
+    visitor: &Visitor,
+    prompt_id: i64,
+    sent: Sent,
+    problems: Vec<Problem>,
+) -> PageResult {
+    let options = DetailOptions {
+        sent,
+        errors: problems,
+        ..Default::default()
+    };
+    detail_page(state, visitor, prompt_id, options).await
 }
 
 async fn add_schedule(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: Form<ScheduleForm>,
+    form: Form<ScheduleValues>,
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let f = &form.data;
-    let subset = entity::enums::Subset::parse(f.subset.trim())
-        .ok_or_else(|| ApiError::field("project_subset", "Choose which tasks to run on."))?;
-    let version = match f.version.trim() {
-        "" => None,
-        v => Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::field("version", "Choose a version."))?,
-        ),
-    };
-    let input = crate::views::registry::ScheduleInput {
-        cron: Some(f.cron.clone()),
-        timezone: non_empty(Some(f.timezone.clone())),
-        version: Some(version),
-        project: f.project,
-        project_subset: Some(subset),
-        only_missing_predictions: Some(true),
-        status: None,
-    };
-    crate::services::schedules::create_with(
-        &state.db,
-        &caller,
-        *id,
-        input,
-        state.settings.schedule_min_interval,
-    )
-    .await?;
-    Ok(redirect(&format!("/prompts/{}#schedules", *id)))
+    let added = async {
+        let subset = entity::enums::Subset::parse(f.subset.trim())
+            .ok_or_else(|| ApiError::field("project_subset", "Choose which tasks to run on."))?;
+        let version = match f.version.trim() {
+            "" => None,
+            v => Some(
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::field("version", "Choose a version."))?,
+            ),
+        };
+        let input = crate::views::registry::ScheduleInput {
+            cron: Some(f.cron.clone()),
+            timezone: non_empty(Some(f.timezone.clone())),
+            version: Some(version),
+            project: f.project,
+            project_subset: Some(subset),
+            only_missing_predictions: Some(true),
+            status: None,
+        };
+        crate::services::schedules::create_with(
+            &state.db,
+            &caller,
+            *id,
+            input,
+            state.settings.schedule_min_interval,
+        )
+        .await
+    }
+    .await;
+    match added {
+        Ok(_) => Ok(redirect(&format!("/prompts/{}#schedules", *id))),
+        Err(e) => {
+            let inputs = [
+                Input::text(&["cron"], "schedule-cron", "Cron"),
+                Input::text(&["timezone"], "schedule-tz", "Time zone"),
+                Input::choice(&["project"], "schedule-project", "Project"),
+                Input::choice(&["project_subset", "subset"], "schedule-subset", "Tasks"),
+                Input::choice(&["version"], "schedule-version", "Version"),
+            ];
+            let problems = problems(e.into(), &inputs)?;
+            let sent = Sent {
+                schedule: Some(ScheduleValues {
+                    open: true,
+                    ..form.data
+                }),
+                ..Default::default()
+            };
+            again(&state, &form.visitor, *id, sent, problems).await
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -145,22 +176,31 @@ async fn set_schedule_status(
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let (prompt, schedule) = path.into_inner();
-    let status = entity::enums::ScheduleStatus::parse(form.data.status.trim())
-        .ok_or_else(|| ApiError::field("status", "active or paused"))?;
-    let input = crate::views::registry::ScheduleInput {
-        status: Some(status),
-        ..Default::default()
-    };
-    crate::services::schedules::update(
-        &state.db,
-        &caller,
-        prompt,
-        schedule,
-        input,
-        state.settings.schedule_min_interval,
-    )
-    .await?;
-    Ok(redirect(&format!("/prompts/{prompt}#schedules")))
+    let changed = async {
+        let status = entity::enums::ScheduleStatus::parse(form.data.status.trim())
+            .ok_or_else(|| ApiError::field("status", "Choose active or paused."))?;
+        let input = crate::views::registry::ScheduleInput {
+            status: Some(status),
+            ..Default::default()
+        };
+        crate::services::schedules::update(
+            &state.db,
+            &caller,
+            prompt,
+            schedule,
+            input,
+            state.settings.schedule_min_interval,
+        )
+        .await
+    }
+    .await;
+    match changed {
+        Ok(_) => Ok(redirect(&format!("/prompts/{prompt}#schedules"))),
+        Err(e) => {
+            let problems = problems(e.into(), &[])?;
+            again(&state, &form.visitor, prompt, Sent::default(), problems).await
+        }
+    }
 }
 
 async fn delete_schedule(
@@ -170,50 +210,68 @@ async fn delete_schedule(
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let (prompt, schedule) = path.into_inner();
-    crate::services::schedules::delete(&state.db, &caller, prompt, schedule).await?;
-    Ok(redirect(&format!("/prompts/{prompt}#schedules")))
-}
-
-#[derive(Deserialize)]
-struct RegistryForm {
-    #[serde(default)]
-    tags: String,
-    #[serde(default)]
-    domain: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    deployed_version: String,
-    #[serde(default)]
-    reason: String,
+    match crate::services::schedules::delete(&state.db, &caller, prompt, schedule).await {
+        Ok(_) => Ok(redirect(&format!("/prompts/{prompt}#schedules"))),
+        Err(e) => {
+            let problems = problems(e.into(), &[])?;
+            again(&state, &form.visitor, prompt, Sent::default(), problems).await
+        }
+    }
 }
 
 async fn update(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: Form<RegistryForm>,
+    form: Form<RegistryValues>,
 ) -> PageResult {
     let caller = form.visitor.manager()?;
     let f = &form.data;
-    let status = PromptStatus::parse(f.status.trim())
-        .ok_or_else(|| ApiError::field("status", "Choose a status."))?;
-    let deployed = match f.deployed_version.trim() {
-        "" => None,
-        v => Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::field("deployed_version", "Choose a version."))?,
-        ),
-    };
-    let input = PromptInput {
-        tags: Some(prompts::parse_tags(&f.tags)),
-        domain: Some(non_empty(Some(f.domain.clone()))),
-        status: Some(status),
-        deployed_version: Some(deployed),
-        reason: non_empty(Some(f.reason.clone())),
-        ..Default::default()
-    };
-    prompts::update(&state.db, &caller, *id, input).await?;
-    Ok(redirect(&format!("/prompts/{}#registry", *id)))
+    let updated = async {
+        let status = PromptStatus::parse(f.status.trim())
+            .ok_or_else(|| ApiError::field("status", "Choose a status."))?;
+        let deployed = match f.deployed_version.trim() {
+            "" => None,
+            v => Some(
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::field("deployed_version", "Choose a version."))?,
+            ),
+        };
+        let input = PromptInput {
+            tags: Some(prompts::parse_tags(&f.tags)),
+            domain: Some(non_empty(Some(f.domain.clone()))),
+            status: Some(status),
+            deployed_version: Some(deployed),
+            reason: non_empty(Some(f.reason.clone())),
+            ..Default::default()
+        };
+        prompts::update(&state.db, &caller, *id, input).await
+    }
+    .await;
+    match updated {
+        Ok(_) => Ok(redirect(&format!("/prompts/{}#registry", *id))),
+        Err(e) => {
+            let inputs = [
+                Input::text(&["tags"], "registry-tags-input", "Tags"),
+                Input::text(&["domain"], "registry-domain", "Domain"),
+                Input::choice(&["status"], "registry-status-select", "Status"),
+                Input::choice(
+                    &["deployed_version"],
+                    "registry-deployed-select",
+                    "Deployed version",
+                ),
+                Input::text(&["reason"], "registry-reason", "Reason"),
+            ];
+            let problems = problems(e.into(), &inputs)?;
+            let sent = Sent {
+                registry: Some(RegistryValues {
+                    open: true,
+                    ..form.data
+                }),
+                ..Default::default()
+            };
+            again(&state, &form.visitor, *id, sent, problems).await
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -228,13 +286,24 @@ async fn comment(
     id: web::Path<i64>,
     form: Form<CommentForm>,
 ) -> PageResult {
-    comments::create(
+    let made = comments::create(
         &state.db,
         form.visitor.caller(),
         *id,
         Some(form.data.text.clone()),
         None,
     )
-    .await?;
-    Ok(redirect(&format!("/prompts/{}#history", *id)))
+    .await;
+    match made {
+        Ok(_) => Ok(redirect(&format!("/prompts/{}#history", *id))),
+        Err(e) => {
+            let inputs = [Input::text(&["text"], "comment-text", "Comment")];
+            let problems = problems(e.into(), &inputs)?;
+            let sent = Sent {
+                comment: Some(form.data.text),
+                ..Default::default()
+            };
+            again(&state, &form.visitor, *id, sent, problems).await
+        }
+    }
 }

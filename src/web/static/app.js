@@ -36,10 +36,25 @@
     check();
   });
 
-  // Prompt editor: {field} placeholders highlighted, unknown ones flagged.
+  // Prompt editor: {field} placeholders highlighted, unknown ones flagged and said in words.
+  const braces = (names) => names.map((n) => "{" + n + "}").join(", ");
   document.querySelectorAll("textarea[data-fields]").forEach((area) => {
     const known = new Set(area.dataset.fields.split(",").filter(Boolean));
     const out = document.getElementById(area.getAttribute("aria-describedby"));
+    const words = document.createElement("p");
+    words.className = "check bad placeholder-words";
+    words.id = out.id + "-words";
+    words.setAttribute("aria-live", "polite");
+    out.after(words);
+    area.setAttribute("aria-describedby", (area.getAttribute("aria-describedby") + " " + words.id).trim());
+    const say = (unknown) => {
+      if (!unknown.length) { words.textContent = ""; words.hidden = true; return; }
+      const names = Array.from(new Set(unknown));
+      const inputs = known.size ? "its inputs are " + braces(Array.from(known)) : "it has no input yet";
+      words.textContent = braces(names) + (names.length > 1 ? " are not inputs" : " is not an input") +
+        " of this project; " + inputs + ". Use one of those, or write {{ and }} for a brace in the text.";
+      words.hidden = false;
+    };
     const render = () => {
       out.textContent = "";
       const text = area.value;
@@ -59,6 +74,7 @@
       }
       out.append(text.slice(last));
       out.dataset.unknown = unknown.join(",");
+      say(unknown);
     };
     area.addEventListener("input", render);
     render();
@@ -210,4 +226,20 @@
       form.querySelectorAll("button[aria-busy]").forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
     });
   });
+
+  // A form sent back with problems: each input with one is marked invalid and described by
+  // its message (rendered next to it as "<id>-error").
+  document.querySelectorAll("p.field-error[id$='-error']").forEach((message) => {
+    const input = document.getElementById(message.id.slice(0, -"-error".length));
+    if (!input) return;
+    input.setAttribute("aria-invalid", "true");
+    const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    if (!described.includes(message.id)) input.setAttribute("aria-describedby", [message.id].concat(described).join(" "));
+  });
+  // The form that came back may be far down its page: its first problem is brought into view.
+  const firstInvalid = document.querySelector("[aria-invalid='true']");
+  if (firstInvalid) {
+    firstInvalid.focus({ preventScroll: true });
+    firstInvalid.scrollIntoView({ block: "center" });
+  }
 })();

@@ -118,6 +118,11 @@ impl Browser {
         self.call("POST", "/url", Some(json!({ "url": url }))).await;
     }
 
+    /// Reloads the page, as the browser's reload button does.
+    pub async fn refresh(&self) {
+        self.call("POST", "/refresh", None).await;
+    }
+
     /// The current URL.
     pub async fn url(&self) -> String {
         self.call("GET", "/url", None)

@@ -27,6 +27,10 @@ pub async fn make_reviewer(app: &TestApp) {
     set_password(app, "reviewer@example.com").await;
 }
 
+/// The `Accept` header Chromium sends for a page.
+pub const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
 /// A signed-in (or not) visitor.
 pub struct WebClient {
     /// The server.
@@ -115,6 +119,19 @@ impl WebClient {
             .client
             .get(format!("{}{path}", self.address))
             .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        self.answer(response).await
+    }
+
+    /// GETs `path` as a browser does, asking for HTML first (`Accept: text/html,...`).
+    pub async fn browse(&mut self, path: &str) -> Answer {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .header("cookie", self.cookie_header())
+            .header("accept", BROWSER_ACCEPT)
             .send()
             .await
             .expect("GET");

@@ -7,6 +7,7 @@ use crate::llm::{ModelParams, REASONING_EFFORTS};
 use crate::services::versions::VersionChanges;
 use crate::views::versions::{Step, VersionInput, VersionView};
 use crate::web::forms::non_empty;
+use crate::web::problems::Input;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -223,7 +224,7 @@ impl StepForm {
 
 /// What the version editor shows: the version it starts from and every field of it.
 #[derive(Debug, Default, Clone, Serialize)]
-pub(super) struct Editor {
+pub(in crate::web::pages) struct Editor {
     /// The version a save derives from (none for a prompt's first version).
     pub source: Option<i64>,
     /// The prompt (a pipeline's last step's).
@@ -280,7 +281,7 @@ impl Editor {
     }
 
     /// The editor as a sent form filled it in.
-    pub fn read(fields: &Fields) -> Editor {
+    pub(super) fn read(fields: &Fields) -> Editor {
         let count = fields
             .get("step_count")
             .and_then(|n| n.trim().parse::<usize>().ok())
@@ -378,6 +379,41 @@ impl Editor {
             steps: None,
         })
     }
+}
+
+/// The editor's inputs, by the names errors give them: the API's field names, and the
+/// labels the editor's own checks use (see [`ParamsForm::params`]).
+pub(super) fn inputs() -> Vec<Input> {
+    vec![
+        Input::text(&["title"], "version-title", "Name"),
+        Input::text(&["prompt"], "version-prompt", "Prompt"),
+        Input::text(&["provider_model_id", "model"], "version-model", "Model"),
+        Input::choice(
+            &["model_provider_connection", "connection", "provider"],
+            "version-connection",
+            "Connection",
+        ),
+        Input::text(
+            &["max_few_shot_examples", "Few-shot examples"],
+            "version-few-shot",
+            "Few-shot examples",
+        ),
+        Input::text(&["Temperature"], "version-temperature", "Temperature"),
+        Input::text(
+            &["Max output tokens"],
+            "version-max-tokens",
+            "Max output tokens",
+        ),
+        Input::text(&["Top P"], "version-top-p", "Top P"),
+        Input::text(&["Seed"], "version-seed", "Seed"),
+        Input::choice(
+            &["Reasoning effort"],
+            "version-reasoning-effort",
+            "Reasoning effort",
+        ),
+        Input::text(&["Extra parameters"], "version-extra", "Other parameters"),
+        Input::text(&["steps", "last_step"], "steps", "Steps"),
+    ]
 }
 
 #[cfg(test)]
