@@ -1,5 +1,6 @@
 //! Provider connections: the list with spend against budget, adding one (the key is
-//! write-only), testing one (model list, a one-token call and its latency), deleting one.
+//! write-only), testing one (model list, a one-token call and its latency; the models found
+//! are kept for the version editor to offer), deleting one.
 //! Managers only, as in the API.
 use crate::llm::Provider;
 use crate::llm::probe::{ProbeReport, probe};
@@ -156,6 +157,15 @@ async fn test(state: web::Data<AppState>, id: web::Path<i64>, form: Form<TestFor
         latency_ms = report.latency_ms,
         "connection tested"
     );
+    // What the test found is what the version editor offers for this connection.
+    service::remember_models(
+        &state.db,
+        &caller,
+        *id,
+        &report.models,
+        report.ok.then_some(report.model.as_str()),
+    )
+    .await?;
     page(
         &state,
         &form.visitor,
