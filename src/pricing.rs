@@ -8,7 +8,7 @@
 //! the model has one (OpenAI's cached input, Anthropic's cache reads, Gemini's cached content),
 //! and reasoning tokens as output (they are part of the completion tokens). Anthropic's cache
 //! writes are charged as plain prompt tokens (Anthropic bills them 25% higher).
-use crate::llm::Usage;
+use crate::llm::{Provider, Usage};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -90,6 +90,36 @@ const BUILT_IN: &[(&str, f64, f64, Option<f64>)] = &[
     ("gemini-1.5-pro", 1.25, 5.0, None),
     ("gemini-1.5-flash", 0.075, 0.30, None),
 ];
+
+/// The models of `provider` in the built-in price table, in the table's order: what a version
+/// editor offers beside the models a connection's test found. Custom servers name their own
+/// models, so none are known for them.
+pub fn known_models(provider: Provider) -> Vec<&'static str> {
+    let of_provider = |model: &str| match provider {
+        Provider::OpenAI | Provider::AzureOpenAI | Provider::AzureAIFoundry => {
+            model.starts_with("gpt-") || model.starts_with('o')
+        }
+        Provider::Anthropic => model.starts_with("claude-"),
+        Provider::Gemini | Provider::VertexAI => model.starts_with("gemini-"),
+        Provider::Custom => false,
+    };
+    BUILT_IN
+        .iter()
+        .map(|(model, ..)| *model)
+        .filter(|m| of_provider(m))
+        .collect()
+}
+
+/// The model a new version of `provider` starts with when its connection's test found none:
+/// a small, cheap current model (none for Custom servers, whose models have no common name).
+pub fn default_model(provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::OpenAI | Provider::AzureOpenAI | Provider::AzureAIFoundry => Some("gpt-4o-mini"),
+        Provider::Anthropic => Some("claude-haiku-4-5"),
+        Provider::Gemini | Provider::VertexAI => Some("gemini-2.5-flash"),
+        Provider::Custom => None,
+    }
+}
 
 /// A price table: the built-in prices plus configured ones.
 #[derive(Debug, Clone)]
@@ -179,9 +209,17 @@ const UNPRICED: &str = "No price is known for model";
 /// The run note that says `model` has no known price, so the run's cost is not counted.
 pub fn unpriced_note(model: &str) -> String {
     format!(
-        "{UNPRICED} \"{model}\": the cost is not counted (null). Give its price with \
-         --prices-file (PROMPTER_PRICES_FILE)."
+        "{UNPRICED} \"{model}\", so the cost of this run is not counted. Give its price in the \
+         server's prices file (--prices-file, PROMPTER_PRICES_FILE)."
     )
+}
+
+/// The model a run's notes say has no known price, if one does.
+pub fn unpriced_model(notes: &[String]) -> Option<String> {
+    notes.iter().find_map(|n| {
+        let rest = n.strip_prefix(UNPRICED)?.trim_start().strip_prefix('"')?;
+        rest.split_once('"').map(|(model, _)| model.to_string())
+    })
 }
 
 /// Whether a run's notes say its model has no known price (its cost is then unknown).
@@ -203,6 +241,42 @@ pub fn usd(amount: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unpriced_note_names_its_model() {
+        let note = unpriced_note("my-llama");
+        assert!(has_unpriced_note(std::slice::from_ref(&note)));
+        assert!(!note.contains("null"), "{note}");
+        assert_eq!(
+            unpriced_model(&["other".into(), note]).as_deref(),
+            Some("my-llama")
+        );
+        // Notes written before the wording changed read the same.
+        let old =
+            "No price is known for model \"x-1\": the cost is not counted (null).".to_string();
+        assert_eq!(unpriced_model(&[old]).as_deref(), Some("x-1"));
+        assert_eq!(unpriced_model(&["nothing".into()]), None);
+    }
+
+    #[test]
+    fn known_models_are_the_providers_own_and_hold_its_default() {
+        let openai = known_models(Provider::OpenAI);
+        assert!(openai.contains(&"gpt-4o-mini") && openai.contains(&"o3-mini"));
+        assert!(!openai.iter().any(|m| m.starts_with("claude")));
+        assert!(
+            known_models(Provider::Anthropic)
+                .iter()
+                .all(|m| m.starts_with("claude-"))
+        );
+        assert!(known_models(Provider::Custom).is_empty());
+        for p in Provider::ALL {
+            if let Some(d) = default_model(*p) {
+                assert!(known_models(*p).contains(&d), "{p:?}: {d}");
+                assert!(PriceTable::default().price(d).is_some(), "{d}");
+            }
+        }
+        assert_eq!(default_model(Provider::Custom), None);
+    }
 
     #[test]
     fn prices_match_the_longest_prefix_and_overrides_win() {

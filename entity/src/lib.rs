@@ -22,6 +22,7 @@ pub mod prediction;
 pub mod project;
 pub mod prompt_comment;
 pub mod prompt_schedule;
+pub mod run_replacement;
 pub mod task;
 pub mod user;
 pub mod web_flash;

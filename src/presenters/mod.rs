@@ -8,3 +8,4 @@ pub mod prompts;
 pub mod registry;
 pub mod runs;
 pub mod versions;
+pub mod words;

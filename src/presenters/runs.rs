@@ -110,3 +110,271 @@ impl From<crate::scoring::Accuracy> for AccuracyView {
         }
     }
 }
+
+/// Every counter a run's page shows, in words, built in one place ([`counters`]): the page
+/// renders it, its live progress (the page script's JSON) sends it and the script puts each
+/// text field into the element of the same `data-field`, so no two figures on the page
+/// disagree while the run goes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunCounters {
+    /// `Pending`, `InProgress`, `Completed`, `Failed` or `Canceled`.
+    pub status: String,
+    /// Whether the run is still going (the page follows it).
+    pub active: bool,
+    /// Tasks done: answered and failed.
+    pub done: i64,
+    /// Tasks in the run.
+    pub total: i64,
+    /// Tasks that failed.
+    pub failed: i64,
+    /// `20 / 30 tasks (6 failed)`.
+    pub progress: String,
+    /// The pace and the time left while the run goes (`1.5 tasks/s · about 3 min left`),
+    /// else empty.
+    pub pace: String,
+    /// `Cost so far` while the run goes, `Cost` after.
+    pub cost_label: String,
+    /// `$0.0123`, or `not known (no price for <model>)`.
+    pub cost: String,
+    /// `6,891 tokens (6,000 prompt, 891 completion)`.
+    pub tokens: String,
+    /// The accuracy with the failures beside it (`30.0% · 9 failed`), `—` before a task with
+    /// ground truth is done.
+    pub accuracy: String,
+    /// The accuracy and what it is made of, or why there is none yet.
+    pub accuracy_detail: String,
+    /// The failed tasks and their kinds: `6 · Timeout 4 · RateLimit 2`.
+    pub failed_detail: String,
+    /// `Last error: Timeout — …`, or empty.
+    pub last_error: String,
+}
+
+/// The counters of `run` at `now`, with its failed tasks counted by kind (`failures`, empty
+/// when not read) and `unpriced`, its version's model when the price table has no price for
+/// it (so its cost reads as not known from the start, not `$0` until a note says so).
+pub fn counters(
+    run: &RunView,
+    failures: &[(String, u64)],
+    unpriced: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> RunCounters {
+    use super::words::{duration, percent, thousands, usd};
+    let done = run.total_predictions + run.total_failed_predictions;
+    let active = run.status.is_active();
+    let elapsed = run
+        .triggered_at
+        .map(|t| (now - t).num_milliseconds() as f64 / 1000.0)
+        .filter(|s| *s > 0.5);
+    let rate = match (active, elapsed) {
+        (true, Some(secs)) if done > 0 => Some(done as f64 / secs),
+        _ => None,
+    };
+    let failed = run.total_failed_predictions;
+    let mut progress = format!("{} / {} tasks", thousands(done), thousands(run.total_tasks));
+    if failed > 0 {
+        progress.push_str(&format!(" ({} failed)", thousands(failed)));
+    }
+    let unpriced = crate::pricing::unpriced_model(&run.notes).or(unpriced.map(str::to_string));
+    let cost = match (run.total_cost_usd, unpriced) {
+        (_, Some(model)) => format!("not known (no price for {model})"),
+        (Some(c), None) => usd(c),
+        (None, None) => "not known".to_string(),
+    };
+    let accuracy = run.accuracy();
+    let label = accuracy.label();
+    let accuracy_detail = match accuracy.value() {
+        Some(_) => {
+            let interval = accuracy
+                .interval()
+                .map(|(lo, hi)| format!(", 95% CI {}–{}", percent(lo), percent(hi)))
+                .unwrap_or_default();
+            format!(
+                "{label} ({} correct of {} tasks with ground truth done, failed ones wrong{interval})",
+                thousands(accuracy.correct as i64),
+                thousands(accuracy.scored() as i64),
+            )
+        }
+        None if done == 0 => format!("{label} (no result yet)"),
+        None => format!("{label} (no task done has ground truth to score against)"),
+    };
+    let mut failed_detail = thousands(failed);
+    for (kind, n) in failures {
+        failed_detail.push_str(&format!(" · {kind} {}", thousands(*n as i64)));
+    }
+    RunCounters {
+        status: run.status.as_str().to_string(),
+        active,
+        done,
+        total: run.total_tasks,
+        failed,
+        progress,
+        pace: rate
+            .map(|r| {
+                let left = (run.total_tasks - done).max(0) as f64 / r;
+                if left < 1.0 {
+                    format!("{r:.1} tasks/s · almost done")
+                } else {
+                    format!("{r:.1} tasks/s · about {} left", duration(left))
+                }
+            })
+            .unwrap_or_default(),
+        cost_label: if active { "Cost so far" } else { "Cost" }.to_string(),
+        cost,
+        tokens: format!(
+            "{} tokens ({} prompt, {} completion)",
+            thousands(run.prompt_tokens + run.completion_tokens),
+            thousands(run.prompt_tokens),
+            thousands(run.completion_tokens)
+        ),
+        accuracy: label,
+        accuracy_detail,
+        failed_detail,
+        last_error: run
+            .last_error
+            .as_ref()
+            .map(|e| {
+                let kind = e.error_type.as_ref().map_or("", |k| k.as_str());
+                let message = e.message.as_deref().unwrap_or_default();
+                format!("Last error: {kind} — {message}")
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The model of `version` when `prices` has no price for it.
+pub fn unpriced_model(
+    prices: &crate::pricing::PriceTable,
+    version: &entity::model_version::Model,
+) -> Option<String> {
+    prices
+        .price(&version.provider_model_id)
+        .is_none()
+        .then(|| version.provider_model_id.clone())
+}
+
+/// The counters of `run` with its failed tasks counted by kind, read now: what the run's page
+/// shows and its live progress sends (`unpriced` as in [`counters`]).
+pub async fn live_counters(
+    db: &impl sea_orm::ConnectionTrait,
+    caller: &crate::auth::AuthUser,
+    run: &RunView,
+    unpriced: Option<&str>,
+) -> ApiResult<RunCounters> {
+    let failures: Vec<(String, u64)> = if run.total_failed_predictions > 0 {
+        crate::services::indicators::indicators(
+            db,
+            caller,
+            run.id,
+            Some("failed_predictions"),
+            None,
+        )
+        .await?
+        .pop()
+        .and_then(|i| i.values["by_error_type"].as_object().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(kind, n)| (kind, n.as_u64().unwrap_or(0)))
+        .collect()
+    } else {
+        vec![]
+    };
+    Ok(counters(run, &failures, unpriced, chrono::Utc::now()))
+}
+
+/// A run's notes as a page shows them: a note that its model has no known price is worded as
+/// today (notes stored before said "(null)").
+pub fn notes_in_words(run: &RunView) -> Vec<String> {
+    run.notes
+        .iter()
+        .map(
+            |n| match crate::pricing::unpriced_model(std::slice::from_ref(n)) {
+                Some(model) => crate::pricing::unpriced_note(&model),
+                None => n.clone(),
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(status: &str, answered: i64, failed: i64, cost: Option<f64>, notes: &[&str]) -> RunView {
+        serde_json::from_value(json!({
+            "id": 7, "project": 1, "model_version": 2, "parent_model": 3,
+            "project_subset": "HasGT", "status": status, "total_tasks": 30,
+            "total_predictions": answered, "total_correct_predictions": answered / 2,
+            "total_failed_predictions": failed, "total_scored_predictions": answered,
+            "total_scored_failed_predictions": failed, "only_missing_predictions": false,
+            "prompt_tokens": 6000, "completion_tokens": 891, "total_cost_usd": cost,
+            "notes": notes, "organization": 1, "created_at": "2026-12-01T10:00:00Z",
+            "triggered_at": "2026-12-01T10:00:00Z",
+        }))
+        .expect("a run view")
+    }
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        s.parse().expect("a time")
+    }
+
+    /// The counters of a run that goes agree with one another: the progress, the failures,
+    /// the accuracy and the tokens all come from the same counts.
+    #[test]
+    fn a_running_runs_counters_agree() {
+        let r = run("InProgress", 14, 6, Some(0.0123), &[]);
+        let c = counters(
+            &r,
+            &[("Timeout".into(), 6)],
+            None,
+            at("2026-12-01T10:00:10Z"),
+        );
+        assert_eq!(c.progress, "20 / 30 tasks (6 failed)");
+        assert_eq!(c.failed_detail, "6 · Timeout 6");
+        assert_eq!((c.done, c.total, c.failed, c.active), (20, 30, 6, true));
+        assert_eq!(c.pace, "2.0 tasks/s · about 5 s left");
+        assert_eq!(c.accuracy, "35.0% · 6 failed");
+        assert!(
+            c.accuracy_detail
+                .starts_with("35.0% · 6 failed (7 correct of 20 tasks with ground truth done"),
+            "{}",
+            c.accuracy_detail
+        );
+        assert_eq!(
+            (c.cost_label.as_str(), c.cost.as_str()),
+            ("Cost so far", "$0.0123")
+        );
+        assert_eq!(c.tokens, "6,891 tokens (6,000 prompt, 891 completion)");
+    }
+
+    /// A finished run of a model with no price says so in words, never "—" or "null".
+    #[test]
+    fn a_finished_unpriced_run_says_its_cost_is_not_known() {
+        let note = crate::pricing::unpriced_note("fake-model");
+        let r = run("Completed", 30, 0, None, &[note.as_str()]);
+        let c = counters(&r, &[], None, at("2026-12-01T11:00:00Z"));
+        assert_eq!(c.cost_label, "Cost");
+        assert_eq!(c.cost, "not known (no price for fake-model)");
+        assert_eq!(c.pace, "");
+        let old = "No price is known for model \"fake-model\": the cost is not counted (null). \
+                   Give its price with --prices-file (PROMPTER_PRICES_FILE).";
+        let r = run("Completed", 30, 0, None, &[old]);
+        assert!(!notes_in_words(&r).concat().contains("null"));
+        let json = serde_json::to_string(&counters(&r, &[], None, at("2026-12-01T11:00:00Z")))
+            .expect("json");
+        assert!(!json.contains("null"), "{json}");
+    }
+
+    #[test]
+    fn a_run_without_results_says_why_it_has_no_accuracy() {
+        let r = run("Pending", 0, 0, Some(0.0), &[]);
+        let c = counters(&r, &[], None, at("2026-12-01T10:00:10Z"));
+        assert_eq!(c.accuracy_detail, "— (no result yet)");
+        assert_eq!(c.progress, "0 / 30 tasks");
+        assert_eq!(c.failed_detail, "0");
+        assert_eq!(c.cost, "$0");
+        // A model with no price: not known from the start, before any note says so.
+        let c = counters(&r, &[], Some("fake-model"), at("2026-12-01T10:00:10Z"));
+        assert_eq!(c.cost, "not known (no price for fake-model)");
+    }
+}

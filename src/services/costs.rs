@@ -1,5 +1,6 @@
 //! Cost estimates of a version: the rendered prompt's tokens over the first associated
-//! project's tasks, priced by the model's entry in the price table.
+//! project's tasks, priced by the model's entry in the price table. A model with no known
+//! price still gets its token counts (the estimate then says `UnknownModel` and has no cost).
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::label_config::{ControlKind, LabelConfig};
@@ -26,7 +27,7 @@ pub trait ImageSizes: Send + Sync {
     async fn size(&self, raw: &str) -> Option<(u32, u32)>;
 }
 
-/// The estimate that could not be made, and why (`kind`: `NoProject`, `UnknownModel`).
+/// The estimate that could not be made, and why (`kind`: `NoProject`).
 fn failed(kind: &str, message: String) -> CostEstimateView {
     CostEstimateView {
         is_error: true,
@@ -80,15 +81,12 @@ pub async fn estimate(
     sizes: &dyn ImageSizes,
 ) -> ApiResult<CostEstimateView> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
-    let Some(price) = prices.price(&version.provider_model_id) else {
-        return Ok(failed(
-            "UnknownModel",
-            format!(
-                "No price is known for model \"{}\"; add it to the price file (PROMPTER_PRICES_FILE).",
-                version.provider_model_id
-            ),
-        ));
-    };
+    let price = prices.price(&version.provider_model_id);
+    // Models with no known price: the tokens are still counted, the cost is not.
+    let mut unpriced: Vec<String> = Vec::new();
+    if price.is_none() {
+        unpriced.push(format!("model \"{}\"", version.provider_model_id));
+    }
     let linked = prompts::associations(db, &[prompt_id])
         .await?
         .remove(&prompt_id)
@@ -140,15 +138,10 @@ pub async fn estimate(
             .provider_model_id
             .clone()
             .unwrap_or_else(|| version.provider_model_id.clone());
-        let Some(step_price) = prices.price(&step_model) else {
-            return Ok(failed(
-                "UnknownModel",
-                format!(
-                    "No price is known for model \"{step_model}\" of step \"{}\"; add it to the price file (PROMPTER_PRICES_FILE).",
-                    step.name
-                ),
-            ));
-        };
+        let step_price = prices.price(&step_model);
+        if step_price.is_none() {
+            unpriced.push(format!("model \"{step_model}\" of step \"{}\"", step.name));
+        }
         step_prices.push((step.clone(), step_model, step_price));
     }
     let sample: Vec<Value> = sample
@@ -178,7 +171,7 @@ pub async fn estimate(
             .map(|data| count_tokens(&model, &render(&template, data)) + fixed)
             .sum();
         // Per step: (prompt tokens over the sample, completion tokens per task, price).
-        let step_costs: Vec<(u64, u64, crate::pricing::Price)> = step_prices
+        let step_costs: Vec<(u64, u64, Option<crate::pricing::Price>)> = step_prices
             .iter()
             .map(|(step, step_model, price)| {
                 let schema_tokens = count_tokens(step_model, &step.outputs().join(","));
@@ -208,22 +201,36 @@ pub async fn estimate(
     let image_tokens = scale(images.tokens);
     let mut prompt_tokens = scale(prompt_sum) + image_tokens;
     let mut completion_tokens = completion_each * total;
-    let (mut p, mut c) = price.cost(prompt_tokens, completion_tokens);
+    // The cost, while every model has a price.
+    let mut cost = price.map(|price| price.cost(prompt_tokens, completion_tokens));
     for (step_prompt, step_completion, step_price) in step_costs {
         let (sp, sc) = (scale(step_prompt), step_completion * total);
-        let (cp, cc) = step_price.cost(sp, sc);
         prompt_tokens += sp;
         completion_tokens += sc;
-        p += cp;
-        c += cc;
+        cost = match (cost, step_price) {
+            (Some((p, c)), Some(step_price)) => {
+                let (cp, cc) = step_price.cost(sp, sc);
+                Some((p + cp, c + cc))
+            }
+            _ => None,
+        };
     }
+    let unpriced_message = (!unpriced.is_empty()).then(|| {
+        format!(
+            "No price is known for {}; add it to the price file (PROMPTER_PRICES_FILE). The \
+             token counts are estimated all the same.",
+            unpriced.join(", nor for ")
+        )
+    });
     Ok(CostEstimateView {
-        prompt_cost_usd: Some(usd(p)),
-        completion_cost_usd: Some(usd(c)),
-        total_cost_usd: Some(usd(p + c)),
-        is_error: false,
-        error_type: None,
-        error_message: None,
+        prompt_cost_usd: cost.map(|(p, _)| usd(p)),
+        completion_cost_usd: cost.map(|(_, c)| usd(c)),
+        total_cost_usd: cost.map(|(p, c)| usd(p + c)),
+        is_error: unpriced_message.is_some(),
+        error_type: unpriced_message
+            .as_ref()
+            .map(|_| "UnknownModel".to_string()),
+        error_message: unpriced_message,
         prompt_tokens,
         completion_tokens,
         tasks: total,

@@ -338,6 +338,89 @@ pub async fn list(
     Ok(query.order_by_asc(connection::Column::Id).all(db).await?)
 }
 
+/// The longest `cached_available_models` value (characters).
+const MODELS_TEXT_MAX: usize = 4096;
+
+/// The models stored in a connection's `cached_available_models` (ids separated by commas or
+/// lines, as a test stores them or an API client wrote them), in order, without blanks or
+/// repeats.
+pub fn stored_models(c: &connection::Model) -> Vec<String> {
+    let mut models: Vec<String> = Vec::new();
+    for id in c
+        .cached_available_models
+        .as_deref()
+        .unwrap_or_default()
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        if !models.iter().any(|m| m == id) {
+            models.push(id.to_string());
+        }
+    }
+    models
+}
+
+/// `models` joined by commas, as many whole ids as fit in `cached_available_models`.
+fn models_text(models: &[String]) -> String {
+    let mut text = String::new();
+    let mut length = 0;
+    for m in models {
+        let extra = m.chars().count() + usize::from(length > 0);
+        if length + extra > MODELS_TEXT_MAX {
+            break;
+        }
+        if length > 0 {
+            text.push(',');
+        }
+        text.push_str(m);
+        length += extra;
+    }
+    text
+}
+
+/// Keeps what a test of connection `id` found as its available models
+/// (`cached_available_models`), for the version editor to offer: the provider's model list
+/// when it gave one, else the model that answered (`answered`) added to those stored. Writes
+/// only when that changes what is stored.
+pub async fn remember_models(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+    listed: &[String],
+    answered: Option<&str>,
+) -> ApiResult<()> {
+    let found = get(db, caller, id).await?;
+    let models: Vec<String> = if listed.is_empty() {
+        let mut stored = stored_models(&found);
+        match answered.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(m) if !stored.iter().any(|s| s == m) => stored.insert(0, m.to_string()),
+            _ => return Ok(()),
+        }
+        stored
+    } else {
+        listed.to_vec()
+    };
+    let text = Some(models_text(&models)).filter(|t| !t.is_empty());
+    if text == found.cached_available_models {
+        return Ok(());
+    }
+    connection::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(found.id),
+        cached_available_models: sea_orm::ActiveValue::Set(text),
+        updated_at: sea_orm::ActiveValue::Set(crate::util::now()),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    tracing::info!(
+        connection = found.id,
+        models = models.len(),
+        "stored the models a connection test found"
+    );
+    Ok(())
+}
+
 fn open(
     secrets: &Secrets,
     id: i64,
@@ -390,6 +473,49 @@ pub async fn credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_models_read_back_what_a_test_stores() {
+        let ids: Vec<String> = (0..300)
+            .map(|i| format!("model-{i:03}-{}", "x".repeat(20)))
+            .collect();
+        let text = models_text(&ids);
+        assert!(text.chars().count() <= MODELS_TEXT_MAX);
+        let mut c = connection::Model {
+            id: 1,
+            organization_id: 1,
+            provider: Provider::Custom,
+            scope: ConnectionScope::Organization,
+            api_key_enc: None,
+            auth_token_enc: None,
+            google_application_credentials_enc: None,
+            deployment_name: None,
+            endpoint: None,
+            google_project_id: None,
+            google_location: None,
+            cached_available_models: Some(text),
+            is_internal: false,
+            budget_alert_threshold: None,
+            budget_limit: None,
+            budget_total_spent: 0.0,
+            budget_reset_period: None,
+            budget_last_reset_date: None,
+            budget_alerted_at: None,
+            model_params: None,
+            rpm_limit: None,
+            tpm_limit: None,
+            created_by_id: None,
+            created_at: crate::util::now(),
+            updated_at: crate::util::now(),
+        };
+        let back = stored_models(&c);
+        assert!(!back.is_empty() && back.len() < ids.len());
+        assert_eq!(back[..], ids[..back.len()]);
+        c.cached_available_models = Some(" a, b\nb ,, c ".into());
+        assert_eq!(stored_models(&c), ["a", "b", "c"]);
+        c.cached_available_models = None;
+        assert!(stored_models(&c).is_empty());
+    }
 
     #[test]
     fn endpoints_must_be_http_urls() {

@@ -174,7 +174,8 @@ pub struct CostEstimateView {
     pub completion_cost_usd: Option<String>,
     /// Total, USD.
     pub total_cost_usd: Option<String>,
-    /// True when no estimate could be made (unknown model, no project).
+    /// True when no cost could be estimated: a model with no known price (the token counts
+    /// are still estimated) or no associated project (nothing is).
     pub is_error: bool,
     /// `UnknownModel` or `NoProject`.
     pub error_type: Option<String>,

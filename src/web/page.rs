@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("prompts.html", include_str!("templates/prompts.html")),
     ("prompt.html", include_str!("templates/prompt.html")),
     ("run.html", include_str!("templates/run.html")),
+    ("run_gone.html", include_str!("templates/run_gone.html")),
     ("task.html", include_str!("templates/task.html")),
     ("evaluation.html", include_str!("templates/evaluation.html")),
     ("compare.html", include_str!("templates/compare.html")),
@@ -246,17 +247,11 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-/// A cost in US dollars: `$0.0123`, `$12.34`; `—` when unknown.
+/// A cost in US dollars: `$0.0123`, `$12.34`; `—` when unknown
+/// ([`crate::presenters::words::usd`]).
 pub fn usd(v: Value) -> String {
     match f64::try_from(v) {
-        Ok(x) if x.abs() >= 1.0 => format!("${x:.2}"),
-        Ok(0.0) => "$0".to_string(),
-        Ok(x) if x.abs() >= 0.01 => format!("${x:.4}"),
-        // Fractions of a cent keep two significant digits: $0.000031.
-        Ok(x) => {
-            let decimals = (1 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
-            format!("${x:.decimals$}")
-        }
+        Ok(x) => crate::presenters::words::usd(x),
         Err(_) => "—".to_string(),
     }
 }
@@ -264,7 +259,7 @@ pub fn usd(v: Value) -> String {
 /// A fraction as a percentage with one decimal: `83.3%`; `—` when unknown.
 pub fn pct(v: Value) -> String {
     match f64::try_from(v) {
-        Ok(x) => format!("{:.1}%", x * 100.0),
+        Ok(x) => crate::presenters::words::percent(x),
         Err(_) => "—".to_string(),
     }
 }
@@ -272,17 +267,7 @@ pub fn pct(v: Value) -> String {
 /// A number with thousands separators: `100,000`.
 pub fn num(v: Value) -> String {
     match i64::try_from(v.clone()) {
-        Ok(n) => {
-            let digits = n.unsigned_abs().to_string();
-            let mut out = String::new();
-            for (i, c) in digits.chars().enumerate() {
-                if i > 0 && (digits.len() - i) % 3 == 0 {
-                    out.push(',');
-                }
-                out.push(c);
-            }
-            if n < 0 { format!("-{out}") } else { out }
-        }
+        Ok(n) => crate::presenters::words::thousands(n),
         Err(_) => v.to_string(),
     }
 }

@@ -1,5 +1,6 @@
 //! Provider connections: the list with spend against budget, adding one (the key is
-//! write-only), testing one (model list, a one-token call and its latency), deleting one.
+//! write-only), testing one (model list, a one-token call and its latency; the models found
+//! are kept for the version editor to offer), deleting one.
 //! Managers only, as in the API.
 use crate::llm::Provider;
 use crate::llm::probe::{ProbeReport, probe};
@@ -22,27 +23,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/connections/{id}/delete", web::post().to(delete));
 }
 
-/// The fields of the add form, as typed.
+/// The fields of the add form, as typed: every field is text, empty when absent, so the form
+/// shows an empty field (never the word "None") and keeps what was typed after an error.
 #[derive(Debug, Default, Deserialize, Serialize)]
 struct ConnectionForm {
     #[serde(default)]
     provider: String,
     #[serde(default, skip_serializing)]
-    api_key: Option<String>,
+    api_key: String,
     #[serde(default)]
-    endpoint: Option<String>,
+    endpoint: String,
     #[serde(default)]
-    deployment_name: Option<String>,
+    deployment_name: String,
     #[serde(default)]
-    rpm_limit: Option<String>,
+    rpm_limit: String,
     #[serde(default)]
-    tpm_limit: Option<String>,
+    tpm_limit: String,
     #[serde(default)]
-    budget_limit: Option<String>,
+    budget_limit: String,
 }
 
-fn number<T: std::str::FromStr>(field: &str, raw: &Option<String>) -> Result<Option<T>, PageError> {
-    match non_empty(raw.clone()) {
+/// A typed field, `None` when blank.
+fn typed(raw: &str) -> Option<String> {
+    non_empty(Some(raw.to_string()))
+}
+
+fn number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<Option<T>, PageError> {
+    match typed(raw) {
         None => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| {
             crate::error::ApiError::field(field, "Enter a number, or leave it empty.").into()
@@ -56,9 +63,9 @@ impl ConnectionForm {
             provider: Some(Provider::parse(&self.provider).ok_or_else(|| {
                 crate::error::ApiError::field("provider", Provider::invalid_choice(&self.provider))
             })?),
-            api_key: non_empty(self.api_key.clone()).map(Some),
-            endpoint: non_empty(self.endpoint.clone()).map(Some),
-            deployment_name: non_empty(self.deployment_name.clone()).map(Some),
+            api_key: typed(&self.api_key).map(Some),
+            endpoint: typed(&self.endpoint).map(Some),
+            deployment_name: typed(&self.deployment_name).map(Some),
             rpm_limit: number::<i32>("rpm_limit", &self.rpm_limit)?.map(Some),
             tpm_limit: number::<i64>("tpm_limit", &self.tpm_limit)?.map(Some),
             budget_limit: number::<f64>("budget_limit", &self.budget_limit)?.map(Some),
@@ -180,6 +187,15 @@ async fn test(state: web::Data<AppState>, id: web::Path<i64>, form: Form<TestFor
         latency_ms = report.latency_ms,
         "connection tested"
     );
+    // What the test found is what the version editor offers for this connection.
+    service::remember_models(
+        &state.db,
+        &caller,
+        *id,
+        &report.models,
+        report.ok.then_some(report.model.as_str()),
+    )
+    .await?;
     page(
         &state,
         &form.visitor,

@@ -4,7 +4,9 @@
 //! version, the cost estimate, starting a run and its live progress.
 use super::{Link, Pager, page_request};
 use crate::error::ApiError;
+use crate::presenters::model_providers::ModelChoices;
 use crate::presenters::prompts::PromptRow;
+use crate::presenters::runs::RunCounters;
 use crate::presenters::versions::ScoredVersion;
 use crate::services::{evaluation, model_providers, projects, prompts as service, versions};
 use crate::state::AppState;
@@ -173,12 +175,25 @@ struct DetailQuery {
     estimate: Option<String>,
 }
 
-/// A run as the prompt page lists it, with its accuracy and the failures beside it.
+/// A run as the prompt page lists it, with its counters (as its own page words them), its
+/// project and its tasks in words (what a new run on the same tasks replaces).
 #[derive(Serialize)]
 struct RunRow {
     #[serde(flatten)]
     run: RunView,
-    accuracy: String,
+    counters: RunCounters,
+    project_title: String,
+    tasks: &'static str,
+}
+
+/// A run's choice of tasks in words.
+fn subset_words(subset: Subset) -> &'static str {
+    match subset {
+        Subset::HasGT => "the tasks with ground truth",
+        Subset::All => "all tasks",
+        Subset::Sample => "a sample",
+        Subset::Custom => "selected tasks",
+    }
 }
 
 /// A prompt's page: its versions as tabs, the editor, the runs of the version shown with
@@ -218,12 +233,13 @@ impl Page for PromptPage<'_> {
     const TEMPLATE: &'static str = "prompt.html";
 }
 
-/// A connection the editor offers (managers only).
+/// A connection the editor offers (managers only), with the models to choose from for it.
 #[derive(Serialize)]
 struct ConnectionChoice {
     id: i64,
     provider: entity::enums::Provider,
     endpoint: Option<String>,
+    choices: ModelChoices,
 }
 
 /// How the prompt page is shown: which version, whether with the estimate, and when a form
@@ -290,6 +306,7 @@ pub(super) async fn detail_page(
             .await?
             .into_iter()
             .map(|c| ConnectionChoice {
+                choices: crate::presenters::model_providers::model_choices(&c),
                 id: c.id,
                 provider: c.provider,
                 endpoint: c.endpoint,
@@ -308,10 +325,15 @@ pub(super) async fn detail_page(
     } = options.sent;
     let editor = editor.unwrap_or_else(|| match current.or(version_views.first().copied()) {
         Some(v) => Editor::of(v),
+        // The first connection, and the first model its test found (else its provider's
+        // usual one).
         None => Editor::starter(
             starter_prompt(&fields, &prompt_view.prompt.output_classes),
-            None,
-            "gpt-4o-mini".into(),
+            connections.first().map(|c| c.id),
+            connections
+                .first()
+                .map(|c| c.choices.default.clone())
+                .unwrap_or_default(),
         ),
     });
     let default_title = versions::default_name(&state.db, caller, prompt_id).await?;
@@ -329,11 +351,25 @@ pub(super) async fn detail_page(
                 },
             )
             .await?;
+            let now = chrono::Utc::now();
+            let unpriced = state
+                .engine
+                .prices()
+                .price(&v.provider_model_id)
+                .is_none()
+                .then_some(v.provider_model_id.as_str());
             let runs: Vec<RunRow> = crate::presenters::runs::views(state, prompt_id, found)
                 .await?
                 .into_iter()
                 .map(|run| RunRow {
-                    accuracy: run.accuracy().label(),
+                    counters: crate::presenters::runs::counters(&run, &[], unpriced, now),
+                    project_title: prompt_view
+                        .associated_projects
+                        .iter()
+                        .find(|p| p.id == run.project)
+                        .and_then(|p| p.title.clone())
+                        .unwrap_or_else(|| format!("project {}", run.project)),
+                    tasks: subset_words(run.project_subset),
                     run,
                 })
                 .collect();
@@ -455,7 +491,10 @@ async fn create_version(
     let editor = Editor::read(&Fields(form.data));
     let created = async {
         let connection_id = editor.connection.ok_or_else(|| {
-            ApiError::field("connection", "Add a connection first, then choose it.")
+            ApiError::field(
+                "connection",
+                "Add a connection first (on the Connections page), then choose it.",
+            )
         })?;
         let connection = model_providers::get(&state.db, &caller, connection_id)
             .await
@@ -526,6 +565,11 @@ async fn delete_version(
     }
 }
 
+/// Why a version with no connection cannot run, and what to do.
+const NO_CONNECTION: &str = "This version has no connection to a provider any more (its \
+    connection was deleted), so it cannot run. Add a connection on the Connections page, choose \
+    it above and save a new version.";
+
 async fn start_run(
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
@@ -534,6 +578,15 @@ async fn start_run(
     let caller = form.visitor.manager()?;
     let (prompt, version) = path.into_inner();
     let created = async {
+        // A version whose connection was deleted would fail at once: the page offers no Run
+        // for it, and a form sent from an older page is refused with the same reason.
+        if versions::get(&state.db, &caller, prompt, version)
+            .await?
+            .model_provider_connection_id
+            .is_none()
+        {
+            return Err(ApiError::field("connection", NO_CONNECTION).into());
+        }
         let subset = Subset::parse(&form.data.subset)
             .ok_or_else(|| ApiError::field("subset", "Choose which tasks to run on."))?;
         let sample = match non_empty(Some(form.data.sample_size.clone())) {

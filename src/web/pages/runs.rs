@@ -1,17 +1,18 @@
-//! A run: live progress (counts, rate, ETA, cost so far) and cancel; its results task by task
-//! with filters by outcome and class; one task's full prompt and raw model answer.
+//! A run: live progress (every counter from one presenter, [`RunCounters`], which the page
+//! renders and its script refreshes together) and cancel; its results task by task with
+//! filters by outcome and class; one task's full prompt and raw model answer; and for a run
+//! that a newer run replaced, a page that says so and links the new one.
 use super::{Link, Pager, Titled, page_request, summary};
 use crate::error::ApiError;
-use crate::presenters::runs::AccuracyView;
+use crate::presenters::runs::RunCounters;
 use crate::services::run_results::{self, Outcome};
 use crate::services::{projects, runs as service};
 use crate::state::AppState;
 use crate::views::runs::RunView;
 use crate::web::forms::{Form, NoFields};
-use crate::web::page::{Frame, Page, PageResult, redirect, render};
+use crate::web::page::{Frame, Page, PageResult, redirect, render, render_string};
 use crate::web::{PageError, Visitor};
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 /// Registers `/runs/{id}`, its tasks, cancel and the progress endpoint.
@@ -41,69 +42,19 @@ async fn view(
     Ok((view, version))
 }
 
-/// Progress in words: tasks done, rate, time left.
-#[derive(Debug, Serialize)]
-struct Progress {
-    status: String,
-    active: bool,
-    done: i64,
-    total: i64,
-    failed: i64,
-    rate: Option<String>,
-    eta: Option<String>,
-    cost: String,
-    accuracy: Option<String>,
-    last_error: Option<String>,
-}
-
-/// A duration in words: `45 s`, `3 min`, `2 h 5 min`.
-pub fn duration_words(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s.div_ceil(60)),
-        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
-}
-
-fn progress_of(run: &RunView) -> Progress {
-    let done = run.total_predictions + run.total_failed_predictions;
-    let active = run.status.is_active();
-    let elapsed = run
-        .triggered_at
-        .map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0)
-        .filter(|s| *s > 0.5);
-    let rate = match (active, elapsed) {
-        (true, Some(secs)) if done > 0 => Some(done as f64 / secs),
-        _ => None,
-    };
-    Progress {
-        status: run.status.as_str().to_string(),
-        active,
-        done,
-        total: run.total_tasks,
-        failed: run.total_failed_predictions,
-        rate: rate.map(|r| format!("{r:.1}")),
-        eta: rate
-            .filter(|r| *r > 0.0)
-            .map(|r| duration_words((run.total_tasks - done).max(0) as f64 / r)),
-        cost: crate::web::page::usd(minijinja::Value::from_serialize(run.total_cost_usd)),
-        accuracy: Some(run.accuracy().label()),
-        last_error: run.last_error.as_ref().map(|e| {
-            format!(
-                "{} — {}",
-                e.error_type.as_ref().map_or("", |k| k.as_str()),
-                e.message.clone().unwrap_or_default()
-            )
-        }),
-    }
-}
-
 async fn progress(state: web::Data<AppState>, visitor: Visitor, id: web::Path<i64>) -> PageResult {
-    let (run, _) = view(&state, &visitor, *id).await?;
+    let (run, version) = view(&state, &visitor, *id).await?;
+    let unpriced = crate::presenters::runs::unpriced_model(state.engine.prices(), &version);
+    let counters = crate::presenters::runs::live_counters(
+        &state.db,
+        visitor.caller(),
+        &run,
+        unpriced.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(progress_of(&run)))
+        .json(counters))
 }
 
 #[derive(Deserialize)]
@@ -113,25 +64,19 @@ struct ResultsQuery {
     class: Option<String>,
 }
 
-/// A run's page: its progress (live while it is active), its accuracy and failures, and a
-/// page of its results filtered by outcome and class.
+/// A run's page: its counters (live while it is active: the page script replaces each with
+/// what the progress endpoint sends, built by the same presenter), its notes and a page of its
+/// results filtered by outcome and class.
 #[derive(Serialize)]
 struct RunPage<'a> {
     run: &'a RunView,
     prompt: Link,
     version: Link,
     project: Titled,
-    /// Whether it is still running (the page follows its progress).
-    active: bool,
-    /// Tasks done: answered and failed.
-    done: i64,
-    /// Tasks per second, while active.
-    rate: Option<String>,
-    /// Time left in words, while active.
-    eta: Option<String>,
-    accuracy: AccuracyView,
-    /// Failed tasks by kind, in the indicator's order.
-    failures: Vec<FailureCount>,
+    /// Every counter the page shows, in words.
+    counters: RunCounters,
+    /// The run's notes, in people's words.
+    notes: Vec<String>,
     /// The outcome filter (`all`, `correct`, `incorrect`, `failed`).
     outcome: String,
     /// The class filter.
@@ -149,13 +94,6 @@ impl Page for RunPage<'_> {
     const TEMPLATE: &'static str = "run.html";
 }
 
-/// How many tasks failed with one kind of error.
-#[derive(Serialize)]
-struct FailureCount {
-    kind: String,
-    count: u64,
-}
-
 /// A result with its task's data in one line.
 #[derive(Serialize)]
 struct Row {
@@ -171,7 +109,11 @@ async fn detail(
     q: web::Query<ResultsQuery>,
 ) -> PageResult {
     let caller = visitor.caller();
-    let (run, version) = view(&state, &visitor, *id).await?;
+    let (run, version) = match view(&state, &visitor, *id).await {
+        Ok(found) => found,
+        Err(PageError::Api(ApiError::NotFound)) => return gone(&state, &visitor, *id).await,
+        Err(e) => return Err(e),
+    };
     let prompt = crate::services::prompts::get(&state.db, caller, run.parent_model).await?;
     let project = projects::get(&state.db, caller, run.project).await?;
     let config = projects::config_of(&project);
@@ -195,25 +137,10 @@ async fn detail(
         })
         .collect();
     // From the run's counters, not a scan, by the one definition (failed tasks wrong).
-    let accuracy = AccuracyView::from(run.accuracy());
-    let failures = crate::services::indicators::indicators(
-        &state.db,
-        caller,
-        run.id,
-        Some("failed_predictions"),
-        None,
-    )
-    .await?
-    .pop()
-    .and_then(|i| i.values["by_error_type"].as_object().cloned())
-    .unwrap_or_default()
-    .into_iter()
-    .map(|(kind, n)| FailureCount {
-        kind,
-        count: n.as_u64().unwrap_or(0),
-    })
-    .collect();
-    let p = progress_of(&run);
+    let unpriced = crate::presenters::runs::unpriced_model(state.engine.prices(), &version);
+    let counters =
+        crate::presenters::runs::live_counters(&state.db, caller, &run, unpriced.as_deref())
+            .await?;
     let outcome_name = q.outcome.clone().unwrap_or_else(|| "all".into());
     let page_base = format!(
         "/runs/{}?outcome={}&class={}&",
@@ -234,12 +161,8 @@ async fn detail(
         project: Titled {
             title: project.title,
         },
-        active: p.active,
-        done: p.done,
-        rate: p.rate,
-        eta: p.eta,
-        accuracy,
-        failures,
+        counters,
+        notes: crate::presenters::runs::notes_in_words(&run),
         outcome: outcome_name,
         class,
         classes: config.output_classes(),
@@ -248,6 +171,51 @@ async fn detail(
         pager: Pager::new(located.number, count, page_base),
     };
     render(Frame::of(&visitor, "prompts"), &page)
+}
+
+/// The page of a run that is not there: a newer run of its version on the same tasks replaced
+/// it (the page says so and links that run), or it no longer exists (the page links its
+/// prompt when that is known). Answered 404, in the app's frame.
+#[derive(Serialize)]
+struct RunGonePage {
+    /// The run asked for.
+    id: i64,
+    /// The run that replaced it, while it exists.
+    replaced_by: Option<i64>,
+    /// Whether a newer run replaced it (the replacing run may be gone since).
+    replaced: bool,
+    /// The prompt page to go back to (`/prompts` when not known).
+    prompt_path: String,
+}
+
+impl Page for RunGonePage {
+    const TEMPLATE: &'static str = "run_gone.html";
+}
+
+async fn gone(state: &AppState, visitor: &Visitor, id: i64) -> PageResult {
+    let replacement = service::replacement(&state.db, visitor.caller(), id).await?;
+    let page = match replacement {
+        Some(r) => RunGonePage {
+            id,
+            replaced_by: r.run.as_ref().map(|run| run.id),
+            replaced: true,
+            prompt_path: match r.version_id {
+                Some(v) => format!("/prompts/{}?version={v}", r.prompt_id),
+                None => format!("/prompts/{}", r.prompt_id),
+            },
+        },
+        None => RunGonePage {
+            id,
+            replaced_by: None,
+            replaced: false,
+            prompt_path: "/prompts".to_string(),
+        },
+    };
+    let body = render_string(&Frame::of(visitor, "prompts"), &page)?;
+    Ok(HttpResponse::NotFound()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .body(body))
 }
 
 /// One task of a run: its result, data, full prompt (or why it does not render) and raw
@@ -285,6 +253,9 @@ async fn task(
 ) -> PageResult {
     let (run_id, task_id) = path.into_inner();
     let caller = visitor.caller();
+    if let Err(ApiError::NotFound) = service::get(&state.db, caller, run_id).await {
+        return gone(&state, &visitor, run_id).await;
+    }
     let (run, config, row) = run_results::one(&state.db, caller, run_id, task_id).await?;
     let version = entity::model_version::Entity::find_by_id(run.model_version_id)
         .one(&state.db)
@@ -340,16 +311,3 @@ async fn cancel(
 }
 
 use sea_orm::EntityTrait;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_durations() {
-        assert_eq!(duration_words(12.4), "12 s");
-        assert_eq!(duration_words(61.0), "2 min");
-        assert_eq!(duration_words(7500.0), "2 h 5 min");
-        assert_eq!(duration_words(-3.0), "0 s");
-    }
-}

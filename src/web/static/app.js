@@ -1,5 +1,7 @@
 // Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
-// task file upload with progress, live run progress, refreshing running jobs, copy buttons and
+// Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
+// the model suggestions of the connection chosen, which earlier run a new run replaces, task
+// file upload with progress, live run progress, refreshing running jobs, copy buttons and
 // confirmations, keyboard access to regions that scroll sideways, confusion-matrix shading, and
 // forms that are sent once. Every request that changes something sends the session's CSRF
 // token. No inline script or style anywhere: the pages' Content-Security-Policy allows only
@@ -102,6 +104,37 @@
     tz.addEventListener("input", update);
   });
 
+  // Version editor: the model field suggests the models of the connection chosen (those its
+  // test found, then its provider's known ones); a model not typed by hand follows the
+  // connection's first one.
+  const connectionSelect = document.getElementById("version-connection");
+  const modelInput = document.getElementById("version-model");
+  if (connectionSelect && modelInput) {
+    connectionSelect.addEventListener("change", () => {
+      const before = document.getElementById(modelInput.getAttribute("list") || "");
+      const after = document.getElementById("models-" + connectionSelect.value);
+      if (!after) return;
+      if (!modelInput.value.trim() || (before && modelInput.value === before.dataset.default)) {
+        modelInput.value = after.dataset.default || "";
+      }
+      modelInput.setAttribute("list", after.id);
+    });
+  }
+
+  // Run form: say which earlier run of the version the chosen project and tasks replace.
+  const runForm = document.getElementById("run-form");
+  const replaces = document.querySelectorAll("#run-replaces li[data-replaces]");
+  if (runForm && replaces.length) {
+    const show = () => {
+      const key = runForm.querySelector("[name=project]").value + ":" + runForm.querySelector("[name=subset]").value;
+      let found = false;
+      replaces.forEach((li) => { li.hidden = li.dataset.replaces !== key; found = found || !li.hidden; });
+      replaces.forEach((li) => { if (li.dataset.replaces === "none") li.hidden = found; });
+    };
+    runForm.addEventListener("change", show);
+    show();
+  }
+
   // Task file upload, read in the browser and sent with progress.
   const importForm = document.getElementById("import-form");
   if (importForm) {
@@ -139,26 +172,29 @@
     });
   }
 
-  // Live run progress: counts, rate, ETA, cost, without reloading.
+  // Live run progress, without reloading: the server words every counter (the same presenter
+  // renders the page), and each one it sends replaces the text of the elements of the same
+  // data-field, all in one go, so no counter on the page lags behind another.
   function setField(root, name, value) {
     root.querySelectorAll('[data-field="' + name + '"]').forEach((el) => {
-      if (el.tagName === "PROGRESS") { el.max = value.max; el.value = value.value; } else { el.textContent = value; }
+      if (el.tagName === "PROGRESS") { el.max = value.max; el.value = value.value; return; }
+      el.textContent = value;
+      if (el.classList.contains("status")) el.className = "status status-" + String(value).toLowerCase();
     });
   }
   document.querySelectorAll("[data-progress]").forEach((root) => {
     const url = root.dataset.progress;
     const tick = async () => {
       const res = await fetch(url, { credentials: "same-origin" }).catch(() => null);
+      // A run that is gone (replaced by a newer run): its page says where to go next.
+      if (res && res.status === 404) {
+        if ("reloadWhenDone" in root.dataset) location.reload(); else root.removeAttribute("data-progress");
+        return;
+      }
       if (!res || !res.ok) { setTimeout(tick, 3000); return; }
       const p = await res.json();
-      setField(root, "status", p.status);
-      setField(root, "progress", p.done + " / " + p.total + (p.failed ? " (" + p.failed + " failed)" : "") + (root.tagName === "TR" ? "" : " tasks"));
+      Object.keys(p).forEach((name) => { if (typeof p[name] === "string") setField(root, name, p[name]); });
       setField(root, "bar", { max: p.total || 1, value: p.done });
-      setField(root, "rate", p.rate ? p.rate + " tasks/s" : "");
-      setField(root, "eta", p.eta ? "about " + p.eta + " left" : "");
-      setField(root, "cost", p.cost);
-      setField(root, "accuracy", p.accuracy || "");
-      setField(root, "last_error", p.last_error ? "Last error: " + p.last_error : "");
       if (p.active) { setTimeout(tick, 1000); } else if ("reloadWhenDone" in root.dataset) { location.reload(); }
       else { root.removeAttribute("data-progress"); }
     };
