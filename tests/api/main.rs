@@ -10,6 +10,7 @@ mod annotations;
 mod auth;
 mod browser;
 mod budgets;
+mod config_checks;
 mod derive;
 mod engine;
 mod evaluation;

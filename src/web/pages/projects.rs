@@ -1,6 +1,6 @@
 //! Projects: the list, creating one with a label config checked as it is typed (errors point
-//! at line and column), importing a JSON, JSONL or CSV file, and browsing tasks with their
-//! ground truth and predictions.
+//! at line and column, likely mistakes are warnings), importing a JSON, JSONL or CSV file, and
+//! browsing tasks with their ground truth and predictions.
 use super::{Pager, page_request, summary};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::run_results::labels;
@@ -124,6 +124,8 @@ struct ProjectPage {
     project: ProjectView,
     input_fields: Vec<String>,
     output_classes: Vec<String>,
+    /// Likely mistakes in the label config, as "Line 3, column 5: …".
+    config_warnings: Vec<String>,
     tasks: Vec<TaskRow>,
     #[serde(flatten)]
     pager: Pager,
@@ -195,6 +197,16 @@ async fn detail(
         project: project_view,
         input_fields: config.input_fields(),
         output_classes: config.output_classes(),
+        config_warnings: config
+            .warnings
+            .iter()
+            .map(|w| match (w.line, w.column) {
+                (Some(line), Some(column)) => {
+                    format!("Line {line}, column {column}: {}", w.message)
+                }
+                _ => w.message.clone(),
+            })
+            .collect(),
         tasks: rows,
         pager: Pager::new(located.number, found.total, format!("/projects/{}?", *id)),
     };
@@ -286,6 +298,9 @@ async fn validate_config(body: ScriptBody) -> PageResult {
     Ok(match service::check_config(input.label_config).await {
         Ok(config) => HttpResponse::Ok().json(json!({
             "ok": true, "fields": config.input_fields(), "classes": config.output_classes(),
+            "warnings": config.warnings.iter().map(|w| json!({
+                "message": w.message, "line": w.line, "column": w.column,
+            })).collect::<Vec<_>>(),
         })),
         Err(e) => HttpResponse::Ok().json(json!({
             "ok": false, "message": e.message, "line": e.line, "column": e.column,

@@ -18,17 +18,27 @@
     return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
   }
 
-  // Label config: validated on the server as you type; errors point at line and column.
+  // Label config: validated on the server as you type; errors point at line and column, and
+  // likely mistakes (an attribute Label Studio does not know) are listed under a valid config.
   document.querySelectorAll("[data-validate-config]").forEach((area) => {
     const out = document.getElementById(area.getAttribute("aria-describedby"));
+    const where = (p) => (p.line ? "Line " + p.line + ", column " + p.column + ": " : "");
     const check = debounce(async () => {
       const res = await send("POST", "/app/validate-config", JSON.stringify({ label_config: area.value }), "application/json");
       const body = await res.json().catch(() => ({ ok: false, message: "The check failed." }));
-      out.className = "check " + (body.ok ? "good" : "bad");
+      const warnings = body.warnings || [];
+      out.className = "check " + (body.ok ? (warnings.length ? "warn" : "good") : "bad");
+      out.textContent = "";
       if (body.ok) {
-        out.textContent = "Valid: fields " + body.fields.join(", ") + (body.classes.length ? "; classes " + body.classes.join(", ") : "");
+        out.append("Valid: fields " + body.fields.join(", ") + (body.classes.length ? "; classes " + body.classes.join(", ") : ""));
+        if (warnings.length) {
+          const ul = document.createElement("ul");
+          ul.className = "config-warnings";
+          warnings.forEach((w) => { const li = document.createElement("li"); li.textContent = "Check: " + where(w) + w.message; ul.append(li); });
+          out.append(ul);
+        }
       } else {
-        out.textContent = (body.line ? "Line " + body.line + ", column " + body.column + ": " : "") + body.message;
+        out.textContent = where(body) + body.message;
       }
     }, 300);
     area.addEventListener("input", check);
