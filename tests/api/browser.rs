@@ -10,7 +10,7 @@ use crate::helpers::web::{PASSWORD, make_reviewer, set_password};
 use prompter::fake_llm::FakeLlmConfig;
 
 /// Saves a screenshot as `<dir>/<name>.png` when `PROMPTER_SCREENSHOTS` names a folder.
-async fn snap(browser: &Browser, name: &str) {
+pub(crate) async fn snap(browser: &Browser, name: &str) {
     if let Ok(dir) = std::env::var("PROMPTER_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).expect("screenshot folder");
         std::fs::write(format!("{dir}/{name}.png"), browser.screenshot().await).expect("write");
@@ -94,6 +94,11 @@ async fn a_new_user_goes_from_sign_in_to_a_compared_and_refined_prompt() {
     b.fill("#task-file", &csv.display().to_string()).await;
     b.fill("#label-column", "label").await;
     b.click("#import-button").await;
+    // The file is checked first and its summary shown; it is imported on confirmation.
+    let facts = b.wait_text("#import-facts", |t| !t.is_empty()).await;
+    assert!(facts.contains("7 tasks to import"), "{facts}");
+    assert!(facts.contains("6 tasks"), "{facts}");
+    b.click("#import-confirm").await;
     b.wait_text("#import-result", |t| t.starts_with("Imported 7 tasks"))
         .await;
     b.wait_text("#gt-count", |t| t == "6").await;

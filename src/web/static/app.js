@@ -1,5 +1,5 @@
 // Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
-// task file upload with progress, live run progress, refreshing running jobs, copy buttons and
+// task file import (checked, summarized, then confirmed) with progress, live run progress, refreshing running jobs, copy buttons and
 // confirmations, confusion-matrix shading, and forms that are sent once. Every request that
 // changes something sends the session's CSRF token. No inline script or style anywhere: the
 // pages' Content-Security-Policy allows only this file and the stylesheet.
@@ -95,41 +95,88 @@
     tz.addEventListener("input", update);
   });
 
-  // Task file upload, read in the browser and sent with progress.
+  // Task file import, in two steps: the file is sent to be checked and what importing it
+  // would do is shown (with questions to answer, or an error next to the field it is about);
+  // the same file is sent again to import it only when the person confirms.
   const importForm = document.getElementById("import-form");
   if (importForm) {
-    importForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const file = importForm.querySelector("input[type=file]").files[0];
-      const result = document.getElementById("import-result");
-      const bar = document.getElementById("import-progress");
-      if (!file) { result.textContent = "Choose a file first."; return; }
-      const params = new URLSearchParams({ filename: file.name });
-      const column = importForm.querySelector("[name=label_column]").value.trim();
+    const fileInput = importForm.querySelector("input[type=file]");
+    const columnInput = importForm.querySelector("[name=label_column]");
+    const result = document.getElementById("import-result");
+    const bar = document.getElementById("import-progress");
+    const summary = document.getElementById("import-summary");
+    const confirmButton = document.getElementById("import-confirm");
+    const useColumn = document.getElementById("import-use-column");
+    const fieldErrors = { file: document.getElementById("task-file-error"), label_column: document.getElementById("label-column-error") };
+    const fieldInputs = { file: fileInput, label_column: columnInput };
+    const list = (id, items) => {
+      const ul = document.getElementById(id);
+      ul.textContent = "";
+      (items || []).forEach((text) => { const li = document.createElement("li"); li.textContent = text; ul.append(li); });
+      ul.hidden = !ul.children.length;
+    };
+    const clearErrors = () => {
+      Object.keys(fieldErrors).forEach((k) => {
+        fieldErrors[k].hidden = true; fieldErrors[k].textContent = "";
+        fieldInputs[k].removeAttribute("aria-invalid");
+      });
+    };
+    const reset = () => { summary.hidden = true; clearErrors(); result.textContent = ""; };
+    fileInput.addEventListener("change", reset);
+    columnInput.addEventListener("input", reset);
+    importForm.querySelector("[name=ground_truth]").addEventListener("change", reset);
+    const upload = (commit) => {
+      const file = fileInput.files[0];
+      if (!file) { clearErrors(); fieldErrors.file.textContent = "Choose a file first."; fieldErrors.file.hidden = false; return; }
+      const params = new URLSearchParams({ filename: file.name, commit: commit ? "1" : "0" });
+      const column = columnInput.value.trim();
       if (column) params.set("label_column", column);
       if (importForm.querySelector("[name=ground_truth]").checked) params.set("ground_truth", "true");
       const xhr = new XMLHttpRequest();
       xhr.open("POST", importForm.dataset.importUrl + "?" + params.toString());
       xhr.setRequestHeader("X-CSRF-Token", csrf);
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      clearErrors();
       bar.hidden = false; bar.value = 0;
-      result.textContent = "Uploading " + file.name + "…";
+      confirmButton.disabled = true;
+      result.textContent = (commit ? "Importing " : "Checking ") + file.name + "…";
       xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
-      xhr.upload.onload = () => { result.textContent = "Importing…"; };
       xhr.onload = () => {
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-        if (xhr.status === 200) {
-          bar.value = 100;
+        bar.hidden = true;
+        confirmButton.disabled = false;
+        if (xhr.status === 200 && body.imported) {
+          summary.hidden = true;
           result.textContent = "Imported " + body.task_count + " tasks" + (body.annotation_count ? " and " + body.annotation_count + " ground-truth annotations" : "") + ". Reloading…";
           setTimeout(() => location.reload(), 600);
+        } else if (xhr.status === 200) {
+          result.textContent = "Checked " + file.name + ": nothing is imported until you confirm.";
+          list("import-facts", body.facts);
+          list("import-notes", body.notes);
+          list("import-questions", body.questions);
+          confirmButton.textContent = body.confirm;
+          useColumn.hidden = !body.use_column;
+          if (body.use_column) { useColumn.textContent = "Use column " + body.use_column + " as ground truth"; useColumn.dataset.column = body.use_column; }
+          summary.hidden = false;
+          summary.scrollIntoView({ block: "nearest" });
         } else {
-          result.textContent = body.message || ("Import failed (" + xhr.status + ").");
+          summary.hidden = true;
+          result.textContent = "Nothing was imported.";
+          const field = fieldErrors[body.field] ? body.field : "file";
+          fieldErrors[field].textContent = body.message || ("The check failed (" + xhr.status + ").");
+          fieldErrors[field].hidden = false;
+          fieldInputs[field].setAttribute("aria-invalid", "true");
+          if (body.facts && body.facts.length) { list("import-facts", body.facts); }
+          fieldInputs[field].focus();
         }
       };
-      xhr.onerror = () => { result.textContent = "The upload failed."; };
+      xhr.onerror = () => { bar.hidden = true; confirmButton.disabled = false; result.textContent = "The upload failed: nothing was imported."; };
       xhr.send(file);
-    });
+    };
+    importForm.addEventListener("submit", (event) => { event.preventDefault(); upload(false); });
+    confirmButton.addEventListener("click", () => upload(true));
+    useColumn.addEventListener("click", () => { columnInput.value = useColumn.dataset.column; upload(false); });
   }
 
   // Live run progress: counts, rate, ETA, cost, without reloading.
