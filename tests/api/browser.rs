@@ -271,19 +271,26 @@ async fn a_reviewer_sees_no_edit_controls_and_forged_forms_are_refused() {
     assert!(!b.has("#new-prompt").await);
     assert!(!b.has("a[href='/connections']").await);
     b.open(&url(&format!("/prompts/{prompt}"))).await;
-    b.find("#version-prompt").await;
+    b.find("#version-view").await;
     for control in [
         "#save-version",
         "#start-run",
         "#new-version-tab",
         "#registry-form",
+        "#version-form",
+        "#version-prompt",
+        "nav.tabs a[href*='/refine']",
     ] {
         assert!(!b.has(control).await, "{control} offered to a Reviewer");
     }
-    let readonly = b
-        .run("return document.getElementById('version-prompt').readOnly;")
+    // The prompt, the model and the name read as text, not as fields to type in.
+    assert!(!b.text("#view-prompt").await.is_empty());
+    assert_eq!(b.text("#view-title").await, "v1");
+    let fields = b
+        .run("return document.querySelectorAll('#version-view input, #version-view textarea, #version-view select').length;")
         .await;
-    assert_eq!(readonly, json!(true));
+    assert_eq!(fields, json!(0));
+    snap(&b, "20-9-reviewer-version").await;
     b.open(&url(&format!("/projects/{project}"))).await;
     b.find("#tasks").await;
     assert!(!b.has("#import-form").await);
