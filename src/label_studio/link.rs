@@ -155,7 +155,6 @@ pub(super) async fn reconcile_config(
     ls: &LsProject,
 ) -> Result<(), String> {
     let theirs_xml = ls.label_config.as_deref().unwrap_or_default();
-    let theirs = label_config::parse(theirs_xml);
     let has_tasks = task::Entity::find()
         .filter(task::Column::ProjectId.eq(project.id))
         .count(db)
@@ -163,7 +162,7 @@ pub(super) async fn reconcile_config(
         .map_err(|e| e.to_string())?
         > 0;
     if !has_tasks {
-        theirs.map_err(|e| {
+        label_config::parse(theirs_xml).map_err(|e| {
             format!(
                 "The label config of Label Studio project {} cannot be used here: {e}",
                 ls.id
@@ -181,7 +180,8 @@ pub(super) async fn reconcile_config(
         return Ok(());
     }
     let ours = config_of(project).parsed_label_config();
-    match theirs {
+    // Read as this project's own config is: a tag Prompter does not know only warns here.
+    match label_config::parse_tolerant(theirs_xml) {
         Ok(theirs) if theirs.parsed_label_config() == ours => Ok(()),
         _ => Err(format!(
             "The label config of Label Studio project {} differs from this project's, which \

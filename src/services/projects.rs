@@ -55,12 +55,15 @@ pub async fn check_config(xml: String) -> Result<LabelConfig, label_config::Labe
         .unwrap_or_else(|e| Err(label_config::LabelConfigError::new(e.to_string())))
 }
 
-/// The project's parsed label config; a stored config always parsed when it was written.
+/// The project's parsed label config; a stored config always parsed when it was written. It
+/// is read tolerantly: a config stored before unknown tags were refused still reads as it did
+/// (its unknown tags are [`LabelConfig::warnings`]).
 pub fn config_of(project: &project::Model) -> LabelConfig {
-    label_config::parse(&project.label_config).unwrap_or_else(|_| LabelConfig {
+    label_config::parse_tolerant(&project.label_config).unwrap_or_else(|_| LabelConfig {
         objects: vec![],
         controls: vec![],
         index_flags: vec![],
+        warnings: vec![],
     })
 }
 

@@ -10,7 +10,7 @@ use crate::helpers::web::{PASSWORD, make_reviewer, set_password};
 use prompter::fake_llm::FakeLlmConfig;
 
 /// Saves a screenshot as `<dir>/<name>.png` when `PROMPTER_SCREENSHOTS` names a folder.
-async fn snap(browser: &Browser, name: &str) {
+pub(crate) async fn snap(browser: &Browser, name: &str) {
     if let Ok(dir) = std::env::var("PROMPTER_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).expect("screenshot folder");
         std::fs::write(format!("{dir}/{name}.png"), browser.screenshot().await).expect("write");
@@ -94,6 +94,11 @@ async fn a_new_user_goes_from_sign_in_to_a_compared_and_refined_prompt() {
     b.fill("#task-file", &csv.display().to_string()).await;
     b.fill("#label-column", "label").await;
     b.click("#import-button").await;
+    // The file is checked first and its summary shown; it is imported on confirmation.
+    let facts = b.wait_text("#import-facts", |t| !t.is_empty()).await;
+    assert!(facts.contains("7 tasks to import"), "{facts}");
+    assert!(facts.contains("6 tasks"), "{facts}");
+    b.click("#import-confirm").await;
     b.wait_text("#import-result", |t| t.starts_with("Imported 7 tasks"))
         .await;
     b.wait_text("#gt-count", |t| t == "6").await;
@@ -266,19 +271,26 @@ async fn a_reviewer_sees_no_edit_controls_and_forged_forms_are_refused() {
     assert!(!b.has("#new-prompt").await);
     assert!(!b.has("a[href='/connections']").await);
     b.open(&url(&format!("/prompts/{prompt}"))).await;
-    b.find("#version-prompt").await;
+    b.find("#version-view").await;
     for control in [
         "#save-version",
         "#start-run",
         "#new-version-tab",
         "#registry-form",
+        "#version-form",
+        "#version-prompt",
+        "nav.tabs a[href*='/refine']",
     ] {
         assert!(!b.has(control).await, "{control} offered to a Reviewer");
     }
-    let readonly = b
-        .run("return document.getElementById('version-prompt').readOnly;")
+    // The prompt, the model and the name read as text, not as fields to type in.
+    assert!(!b.text("#view-prompt").await.is_empty());
+    assert_eq!(b.text("#view-title").await, "v1");
+    let fields = b
+        .run("return document.querySelectorAll('#version-view input, #version-view textarea, #version-view select').length;")
         .await;
-    assert_eq!(readonly, json!(true));
+    assert_eq!(fields, json!(0));
+    snap(&b, "20-9-reviewer-version").await;
     b.open(&url(&format!("/projects/{project}"))).await;
     b.find("#tasks").await;
     assert!(!b.has("#import-form").await);

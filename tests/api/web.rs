@@ -230,7 +230,16 @@ async fn roles_apply_in_the_pages() {
             "{control} offered to a Reviewer"
         );
     }
-    assert!(page.body.contains("readonly"));
+    // The version reads as text: no field to type in, no Refine tab.
+    assert!(page.body.contains("id=\"version-view\""));
+    assert!(page.body.contains("id=\"view-prompt\""));
+    assert!(!page.body.contains("id=\"version-prompt\""));
+    assert!(!page.body.contains("/refine?version="));
+    let refine = web
+        .get(&format!("/prompts/{prompt_id}/refine?version={version}"))
+        .await;
+    assert!(refine.body.contains("refine-read-only"));
+    assert!(!refine.body.contains("start-refine"));
     let prompts = web.get("/prompts").await;
     assert!(!prompts.body.contains("new-prompt"));
     assert!(!prompts.body.contains("href=\"/connections\""));

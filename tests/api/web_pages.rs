@@ -328,7 +328,10 @@ async fn forms_sent_with_errors_and_a_reviewers_pages_render() {
     }
     let page = reviewer.get(&format!("/prompts/{p}")).await;
     assert!(!page.body.contains("id=\"save-version\""), "{}", page.body);
-    assert!(page.body.contains("readonly"), "{}", page.body);
+    // The version reads as text: no field to type in.
+    assert!(page.body.contains("id=\"version-view\""), "{}", page.body);
+    assert!(!page.body.contains("readonly"), "{}", page.body);
+    assert!(!page.body.contains("<textarea id=\"version-prompt\""));
 }
 
 /// A two-step pipeline version of `prompt` with every parameter, through `connection`.
@@ -449,6 +452,21 @@ async fn pages_of_engine_runs_refinements_connections_and_links_render() {
     let pipe = pipeline(&app, p, s.connection).await;
     let page = web.get(&format!("/prompts/{p}?version={pipe}")).await;
     assert!(page.body.contains("id=\"step-0\""), "{}", page.body);
+    // A Reviewer reads the same pipeline as text: its steps, parameters and prompts.
+    make_reviewer(&app).await;
+    let mut reviewer = WebClient::new(&app);
+    reviewer.sign_in("reviewer@example.com").await;
+    let read = reviewer.get(&format!("/prompts/{p}?version={pipe}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    for text in [
+        "Step 1: summarize",
+        "Summarize: {text}",
+        "Prompt of the last step (classify)",
+        "presence_penalty",
+    ] {
+        assert!(read.body.contains(text), "{text}: {}", read.body);
+    }
+    assert!(!read.body.contains("id=\"step-0\""), "{}", read.body);
     let (c, ps) = (s.connection.to_string(), pipe.to_string());
     let bad = web
         .post(

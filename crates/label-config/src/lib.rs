@@ -12,6 +12,7 @@
 
 mod compat;
 mod hypertext;
+mod known;
 mod output;
 mod parse;
 mod parsed;
@@ -27,6 +28,8 @@ mod tests_budget;
 mod tests_controls;
 #[cfg(test)]
 mod tests_hypertext;
+#[cfg(test)]
+mod tests_known;
 #[cfg(test)]
 mod tests_output;
 #[cfg(test)]
@@ -112,6 +115,8 @@ pub const MAX_ATTRIBUTES: usize = 64;
 pub const MAX_LABELS: usize = 10_000;
 /// The most object and control tags together.
 pub const MAX_CONTROLS_AND_OBJECTS: usize = 1_000;
+/// The most warnings a parse reports (the first ones in the document).
+pub const MAX_WARNINGS: usize = 20;
 
 /// Parses and validates a label config.
 ///
@@ -122,8 +127,43 @@ pub const MAX_CONTROLS_AND_OBJECTS: usize = 1_000;
 ///
 /// Errors name the line and column (1-based) of the offending element, or of the XML syntax
 /// error. `<View></View>` (no objects, no controls) is valid.
+///
+/// A tag Label Studio does not know is an error naming the nearest known one
+/// (`unknown tag <Choise>: did you mean Choice?`), as Label Studio refuses such a config. What
+/// does not stop the config from working but is likely a mistake (an attribute Label Studio
+/// does not know, one Prompter reads only in its exact case, a `<Choice>` outside any control)
+/// is a warning in [`LabelConfig::warnings`].
 pub fn parse(xml: &str) -> Result<LabelConfig, LabelConfigError> {
-    parse::parse_config(xml)
+    parse::parse_config(xml, parse::UnknownTags::Refuse)
+}
+
+/// [`parse`] for a config already stored, which may predate the check of tags: an unknown tag
+/// is a warning, and a tag with `name` and `value` is read as an object tag, as before.
+pub fn parse_tolerant(xml: &str) -> Result<LabelConfig, LabelConfigError> {
+    parse::parse_config(xml, parse::UnknownTags::Warn)
+}
+
+/// Something in a valid label config that is likely a mistake, and where (1-based).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelConfigWarning {
+    /// What looks wrong, in words.
+    pub message: String,
+    /// 1-based line of the element or attribute.
+    pub line: Option<u32>,
+    /// 1-based column (in characters) on that line.
+    pub column: Option<u32>,
+}
+
+impl fmt::Display for LabelConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(f, "line {line}, column {column}: {}", self.message)
+            }
+            (Some(line), None) => write!(f, "line {line}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
 }
 
 /// Why a label config was rejected, and where.
@@ -180,6 +220,9 @@ pub struct LabelConfig {
     pub controls: Vec<ControlTag>,
     /// `indexFlag` values of `<Repeater>` tags (e.g. `{{idx}}`), in document order.
     pub index_flags: Vec<String>,
+    /// Likely mistakes that do not make the config invalid, in document order (at most
+    /// [`MAX_WARNINGS`]).
+    pub warnings: Vec<LabelConfigWarning>,
 }
 
 /// An object tag: shows task data, e.g. `<Text name="text" value="$text"/>`.

@@ -4,10 +4,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use roxmltree::{Document, Node, NodeId};
 
+use super::known;
 use super::{
-    CONTROL_TAGS, ControlTag, LABEL_TAGS, LAYOUT_TAGS, LabelConfig, LabelConfigError, LabelTag,
-    MAX_ATTRIBUTES, MAX_CONFIG_BYTES, MAX_CONTROLS_AND_OBJECTS, MAX_DEPTH, MAX_ELEMENTS,
-    MAX_LABELS, OBJECT_TAGS, ObjectTag, UNBOUND_CONTROL_TAGS,
+    CONTROL_TAGS, ControlTag, LABEL_TAGS, LAYOUT_TAGS, LabelConfig, LabelConfigError,
+    LabelConfigWarning, LabelTag, MAX_ATTRIBUTES, MAX_CONFIG_BYTES, MAX_CONTROLS_AND_OBJECTS,
+    MAX_DEPTH, MAX_ELEMENTS, MAX_LABELS, MAX_WARNINGS, OBJECT_TAGS, ObjectTag,
+    UNBOUND_CONTROL_TAGS,
 };
 
 /// A non-empty attribute value (Label Studio treats `name=""` like a missing `name`).
@@ -70,6 +72,92 @@ impl Errors<'_, '_> {
             LabelConfigError::at(message, pos.row, pos.col)
         })
     }
+}
+
+/// Warnings with their byte offsets, at most [`MAX_WARNINGS`], given lines and columns in one
+/// pass over the text at the end.
+#[derive(Default)]
+struct Warnings {
+    found: Vec<(usize, String)>,
+}
+
+impl Warnings {
+    /// Whether another warning would still be kept (so its words are worth making).
+    fn room(&self) -> bool {
+        self.found.len() < MAX_WARNINGS
+    }
+
+    fn push(&mut self, offset: usize, message: String) {
+        if self.room() {
+            self.found.push((offset, message));
+        }
+    }
+
+    fn resolve(mut self, xml: &str, steps: &mut Steps) -> Vec<LabelConfigWarning> {
+        self.found.sort_by_key(|(offset, _)| *offset);
+        let mut out = Vec::with_capacity(self.found.len());
+        let (mut line, mut column, mut at) = (1u32, 1u32, 0usize);
+        for (offset, message) in self.found {
+            let offset = offset.min(xml.len());
+            if let Some(between) = xml.get(at..offset) {
+                steps.tick(between.len());
+                for c in between.chars() {
+                    if c == '\n' {
+                        line = line.saturating_add(1);
+                        column = 1;
+                    } else {
+                        column = column.saturating_add(1);
+                    }
+                }
+                at = offset;
+            }
+            out.push(LabelConfigWarning {
+                message,
+                line: Some(line),
+                column: Some(column),
+            });
+        }
+        out
+    }
+}
+
+/// Whether a tag is one Label Studio knows, and else the words of the complaint: the nearest
+/// known tag, when one is near.
+fn unknown_tag(written: &str) -> Option<String> {
+    if known::spec(written).is_some() {
+        return None;
+    }
+    let tag = short(written);
+    Some(match known::nearest(written, known::tag_names()) {
+        Some(near) if near.eq_ignore_ascii_case(written) => {
+            format!("unknown tag <{tag}>: did you mean {near}? (tag names are case-sensitive)")
+        }
+        Some(near) => format!("unknown tag <{tag}>: did you mean {near}?"),
+        None => format!("unknown tag <{tag}>: Label Studio has no such tag"),
+    })
+}
+
+/// `text` cut to its first 60 characters (with `…`), for a message.
+fn short(text: &str) -> String {
+    const SHOWN: usize = 60;
+    match text.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// When `node` lacks `key` but has it in another case (`toname` for `toName`), the words that
+/// say so, to end a message with; else nothing.
+fn case_hint(node: Node<'_, '_>, key: &str) -> String {
+    node.attributes()
+        .find(|a| a.name() != key && a.name().eq_ignore_ascii_case(key))
+        .map(|a| {
+            format!(
+                " (it has \"{}\": attribute names are case-sensitive, write \"{key}\")",
+                a.name()
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// `<Choices name="x">` / `<Choices>` for messages.
@@ -240,13 +328,28 @@ fn scan_tag(bytes: &[u8], from: usize) -> (usize, Vec<&[u8]>, bool) {
     (bytes.len(), names, false)
 }
 
-/// Parses and validates; see [`super::parse`].
-pub(super) fn parse_config(xml: &str) -> Result<LabelConfig, LabelConfigError> {
-    parse_counted(xml, &mut Steps::default())
+/// What an unknown tag is: an error (a config a client writes), or a warning (a config stored
+/// before tags were checked, read as it was then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UnknownTags {
+    Refuse,
+    Warn,
+}
+
+/// Parses and validates; see [`super::parse`] and [`super::parse_tolerant`].
+pub(super) fn parse_config(
+    xml: &str,
+    unknown: UnknownTags,
+) -> Result<LabelConfig, LabelConfigError> {
+    parse_counted(xml, unknown, &mut Steps::default())
 }
 
 /// [`parse_config`], counting its steps in `steps`.
-pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig, LabelConfigError> {
+pub(super) fn parse_counted(
+    xml: &str,
+    unknown: UnknownTags,
+    steps: &mut Steps,
+) -> Result<LabelConfig, LabelConfigError> {
     if xml.trim().is_empty() {
         return Err(LabelConfigError::new("label config is empty"));
     }
@@ -278,6 +381,12 @@ pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig,
         doc: &doc,
         found: None,
     };
+    let mut warnings = Warnings::default();
+    // Only the first unknown tag in the document can be the error reported: words (and a
+    // suggestion) are made for that one alone.
+    let mut unknown_found = false;
+    // Elements inside a `<HyperText>`: its inline HTML, which is data, not config.
+    let mut in_html: HashSet<NodeId> = HashSet::new();
     let mut objects: Vec<ObjectTag> = Vec::new();
     let mut controls: Vec<ControlTag> = Vec::new();
     let mut control_nodes: Vec<Node<'_, '_>> = Vec::new();
@@ -302,9 +411,32 @@ pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig,
             owner.insert(node.id(), ci);
         }
         let tag = node.tag_name().name();
+        let html = node
+            .parent()
+            .is_some_and(|p| in_html.contains(&p.id()) || p.tag_name().name() == "HyperText");
+        if html {
+            in_html.insert(node.id());
+        } else {
+            check_tag(
+                node,
+                unknown,
+                &mut unknown_found,
+                &mut errors,
+                &mut warnings,
+            );
+        }
         match role(node) {
             Role::Ignore => {}
             Role::Label => {
+                if inherited.is_none() && !html && warnings.room() {
+                    let value = short(attr(node, "value").unwrap_or_default());
+                    warnings.push(
+                        node.range().start,
+                        format!(
+                            "<{tag} value=\"{value}\"> is not inside a Choices, Labels, Taxonomy or Relations tag, so it is not one of the classes"
+                        ),
+                    );
+                }
                 if let Some(ci) = inherited {
                     label_count += 1;
                     if label_count > MAX_LABELS {
@@ -340,14 +472,18 @@ pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig,
                 if name.is_empty() {
                     errors.push(
                         node,
-                        format!("object tag <{tag}> has no \"name\" attribute"),
+                        format!(
+                            "object tag <{tag}> has no \"name\" attribute{}",
+                            case_hint(node, "name")
+                        ),
                     );
                 } else if value.is_empty() {
                     errors.push(
                         node,
                         format!(
-                            "object tag {} has no \"value\" attribute",
-                            describe(tag, name)
+                            "object tag {} has no \"value\" attribute{}",
+                            describe(tag, name),
+                            case_hint(node, "value")
                         ),
                     );
                 }
@@ -377,14 +513,18 @@ pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig,
                 if name.is_empty() && !unbound {
                     errors.push(
                         node,
-                        format!("control tag <{tag}> has no \"name\" attribute"),
+                        format!(
+                            "control tag <{tag}> has no \"name\" attribute{}",
+                            case_hint(node, "name")
+                        ),
                     );
                 } else if to_name.is_none() && !unbound {
                     errors.push(
                         node,
                         format!(
-                            "control tag {} has no \"toName\" attribute",
-                            describe(tag, name)
+                            "control tag {} has no \"toName\" attribute{}",
+                            describe(tag, name),
+                            case_hint(node, "toName")
                         ),
                     );
                 }
@@ -451,7 +591,51 @@ pub(super) fn parse_counted(xml: &str, steps: &mut Steps) -> Result<LabelConfig,
             objects,
             controls,
             index_flags,
+            warnings: warnings.resolve(xml, steps),
         }),
+    }
+}
+
+/// Checks an element's tag and attributes against the tags Label Studio knows: an unknown tag
+/// is an error (or, for a stored config, a warning), an unknown attribute a warning.
+fn check_tag(
+    node: Node<'_, '_>,
+    unknown: UnknownTags,
+    unknown_found: &mut bool,
+    errors: &mut Errors<'_, '_>,
+    warnings: &mut Warnings,
+) {
+    let tag = node.tag_name().name();
+    if known::spec(tag).is_none() {
+        match unknown {
+            UnknownTags::Refuse if !*unknown_found => {
+                *unknown_found = true;
+                if let Some(message) = unknown_tag(tag) {
+                    errors.push(node, message);
+                }
+            }
+            UnknownTags::Refuse => {}
+            UnknownTags::Warn => {
+                if warnings.room()
+                    && let Some(message) = unknown_tag(tag)
+                {
+                    warnings.push(node.range().start, message);
+                }
+            }
+        }
+        return;
+    }
+    for attribute in node.attributes() {
+        if !warnings.room() {
+            return;
+        }
+        if let Some(problem) = known::attribute_problem(tag, attribute.name()) {
+            let name = attr(node, "name").unwrap_or_default();
+            warnings.push(
+                attribute.range().start,
+                format!("{}: {problem}", describe(tag, name)),
+            );
+        }
     }
 }
 
@@ -476,8 +660,9 @@ fn add_label(
         errors.push(
             node,
             format!(
-                "<{tag}> in {} has no \"value\" attribute",
-                describe(&control.tag, &control.name)
+                "<{tag}> in {} has no \"value\" attribute{}",
+                describe(&control.tag, &control.name),
+                case_hint(node, "value")
             ),
         );
         return;

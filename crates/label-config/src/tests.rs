@@ -519,10 +519,21 @@ fn unknown_object_like_tag_and_comments() {
   <CustomViewer name="viewer" value="$payload"/>
   <Choices name="c" toName="viewer"><Choice value="A"/></Choices>
 </View>"#;
-    let config = parse(xml).unwrap();
+    // A client's config with a tag Label Studio does not know is refused...
+    let (message, line, column) = err_at(xml);
+    assert!(
+        message.starts_with("unknown tag <CustomViewer>"),
+        "{message}"
+    );
+    assert_eq!((line, column), (Some(4), Some(3)));
+    // ...while a stored one is read as before, with a warning: a tag with name and value is an
+    // object.
+    let config = parse_tolerant(xml).unwrap();
     let tags: Vec<&str> = config.objects.iter().map(|o| o.tag.as_str()).collect();
     assert_eq!(tags, vec!["Markdown", "CustomViewer"]);
     assert_eq!(config.input_fields(), vec!["md", "payload"]);
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(config.warnings[0].message.contains("<CustomViewer>"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::parse::{Steps, parse_counted};
+use super::parse::{Steps, UnknownTags, parse_counted};
 use super::*;
 
 /// Steps allowed per byte of input (plus a constant): the prescan and the XML parser read each
@@ -11,19 +11,27 @@ use super::*;
 const STEPS_PER_BYTE: u64 = 6;
 
 fn steps_of(xml: &str) -> (Result<LabelConfig, LabelConfigError>, u64) {
+    steps_in(xml, UnknownTags::Refuse)
+}
+
+fn steps_in(xml: &str, unknown: UnknownTags) -> (Result<LabelConfig, LabelConfigError>, u64) {
     let mut steps = Steps::default();
-    let result = parse_counted(xml, &mut steps);
+    let result = parse_counted(xml, unknown, &mut steps);
     (result, steps.0)
 }
 
+/// Linear both as a client's config (unknown tags refused) and as a stored one (unknown tags
+/// warned about, the rest read).
 fn assert_linear(xml: &str) {
-    let (_, steps) = steps_of(xml);
-    let bound = STEPS_PER_BYTE * xml.len() as u64 + 64;
-    assert!(
-        steps <= bound,
-        "{steps} steps for {} bytes (bound {bound})",
-        xml.len()
-    );
+    for unknown in [UnknownTags::Refuse, UnknownTags::Warn] {
+        let (_, steps) = steps_in(xml, unknown);
+        let bound = STEPS_PER_BYTE * xml.len() as u64 + 64;
+        assert!(
+            steps <= bound,
+            "{steps} steps for {} bytes (bound {bound}, {unknown:?})",
+            xml.len()
+        );
+    }
 }
 
 /// Tag names Label Studio knows, plus unknown ones.

@@ -5,6 +5,7 @@ use serde::Serialize;
 mod account;
 mod connections;
 mod evaluation;
+mod import;
 mod label_studio;
 mod projects;
 mod prompts;
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     connections::configure(cfg);
     projects::configure(cfg);
+    import::configure(cfg);
     prompts::configure(cfg);
     runs::configure(cfg);
     evaluation::configure(cfg);

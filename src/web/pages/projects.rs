@@ -1,10 +1,9 @@
 //! Projects: the list, creating one with a label config checked as it is typed (errors point
-//! at line and column), importing a JSON, JSONL or CSV file, and browsing tasks with their
-//! ground truth and predictions.
+//! at line and column, likely mistakes are warnings), and browsing tasks with their ground
+//! truth and predictions. Importing a file is in [`super::import`].
 use super::{Pager, page_request, summary};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::run_results::labels;
-use crate::services::task_files::{self, TaskFileFormat};
 use crate::services::{projects as service, tasks};
 use crate::state::AppState;
 use crate::views::projects::{ProjectInput, ProjectView};
@@ -26,12 +25,12 @@ const DEFAULT_CONFIG: &str = r#"<View>
   </Choices>
 </View>"#;
 
-/// Registers `/projects`, `/projects/{id}`, the import and the config check.
+/// Registers `/projects`, `/projects/{id}` and the config check (the import is in
+/// [`super::import`]).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/projects", web::get().to(list))
         .route("/projects", web::post().to(create))
         .route("/projects/{id}", web::get().to(detail))
-        .route("/projects/{id}/import", web::post().to(import))
         .route("/app/validate-config", web::post().to(validate_config));
 }
 
@@ -129,6 +128,8 @@ struct ProjectPage {
     project: ProjectView,
     input_fields: Vec<String>,
     output_classes: Vec<String>,
+    /// Likely mistakes in the label config, as "Line 3, column 5: …".
+    config_warnings: Vec<String>,
     tasks: Vec<TaskRow>,
     #[serde(flatten)]
     pager: Pager,
@@ -200,84 +201,20 @@ async fn detail(
         project: project_view,
         input_fields: config.input_fields(),
         output_classes: config.output_classes(),
+        config_warnings: config
+            .warnings
+            .iter()
+            .map(|w| match (w.line, w.column) {
+                (Some(line), Some(column)) => {
+                    format!("Line {line}, column {column}: {}", w.message)
+                }
+                _ => w.message.clone(),
+            })
+            .collect(),
         tasks: rows,
         pager: Pager::new(located.number, found.total, format!("/projects/{}?", *id)),
     };
     render(Frame::of(&visitor, "projects"), &page)
-}
-
-#[derive(Deserialize)]
-struct ImportQuery {
-    filename: Option<String>,
-    label_column: Option<String>,
-    ground_truth: Option<String>,
-}
-
-/// A JSON answer to the page script.
-fn answer(status: actix_web::http::StatusCode, body: serde_json::Value) -> HttpResponse {
-    HttpResponse::build(status).json(body)
-}
-
-async fn import(
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    q: web::Query<ImportQuery>,
-    body: ScriptBody,
-) -> PageResult {
-    let caller = body.visitor.manager()?;
-    let project = service::get(&state.db, &caller, *id).await?;
-    let name = q.filename.clone().unwrap_or_default();
-    let Some(format) = TaskFileFormat::of_name(&name) else {
-        return Ok(answer(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            json!({"message": format!("\"{name}\" is not a .json, .jsonl or .csv file.")}),
-        ));
-    };
-    let config = service::config_of(&project);
-    let column = q.label_column.clone();
-    let bytes = body.bytes;
-    let items = tokio::task::spawn_blocking(move || {
-        task_files::read(format, &bytes, &config, column.as_deref())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("task file reader: {e}")))?;
-    let items = match items {
-        Ok(items) => items,
-        Err(message) => {
-            return Ok(answer(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                json!({ "message": message }),
-            ));
-        }
-    };
-    let ground_truth = q
-        .label_column
-        .as_deref()
-        .is_some_and(|c| !c.trim().is_empty())
-        || q.ground_truth.as_deref() == Some("true");
-    match service::import(
-        &state.db,
-        &caller,
-        project.id,
-        serde_json::Value::Array(items),
-        true,
-        ground_truth,
-    )
-    .await
-    {
-        Ok(outcome) => {
-            tracing::info!(project = project.id, tasks = outcome.task_ids.len(), file = %name, "imported a task file from the web app");
-            Ok(answer(
-                actix_web::http::StatusCode::OK,
-                json!({"task_count": outcome.task_ids.len(), "annotation_count": outcome.annotation_count}),
-            ))
-        }
-        Err(e @ (ApiError::Validation { .. } | ApiError::BadRequest { .. })) => Ok(answer(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            json!({ "message": messages(&e).join(" ") }),
-        )),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[derive(Deserialize)]
@@ -291,6 +228,9 @@ async fn validate_config(body: ScriptBody) -> PageResult {
     Ok(match service::check_config(input.label_config).await {
         Ok(config) => HttpResponse::Ok().json(json!({
             "ok": true, "fields": config.input_fields(), "classes": config.output_classes(),
+            "warnings": config.warnings.iter().map(|w| json!({
+                "message": w.message, "line": w.line, "column": w.column,
+            })).collect::<Vec<_>>(),
         })),
         Err(e) => HttpResponse::Ok().json(json!({
             "ok": false, "message": e.message, "line": e.line, "column": e.column,

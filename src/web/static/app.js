@@ -1,11 +1,10 @@
 // Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
-// Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
 // the model suggestions of the connection chosen, which earlier run a new run replaces, task
-// file upload with progress, live run progress, refreshing running jobs, copy buttons and
-// confirmations, keyboard access to regions that scroll sideways, confusion-matrix shading, and
-// forms that are sent once. Every request that changes something sends the session's CSRF
-// token. No inline script or style anywhere: the pages' Content-Security-Policy allows only
-// this file and the stylesheet.
+// file import (checked, summarized, then confirmed) with progress, live run progress,
+// refreshing running jobs, copy buttons and confirmations, keyboard access to regions that
+// scroll sideways, confusion-matrix shading, and forms that are sent once. Every request that
+// changes something sends the session's CSRF token. No inline script or style anywhere: the
+// pages' Content-Security-Policy allows only this file and the stylesheet.
 "use strict";
 (function () {
   const csrf = document.body.dataset.csrf || "";
@@ -21,17 +20,27 @@
     return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
   }
 
-  // Label config: validated on the server as you type; errors point at line and column.
+  // Label config: validated on the server as you type; errors point at line and column, and
+  // likely mistakes (an attribute Label Studio does not know) are listed under a valid config.
   document.querySelectorAll("[data-validate-config]").forEach((area) => {
     const out = document.getElementById(area.getAttribute("aria-describedby"));
+    const where = (p) => (p.line ? "Line " + p.line + ", column " + p.column + ": " : "");
     const check = debounce(async () => {
       const res = await send("POST", "/app/validate-config", JSON.stringify({ label_config: area.value }), "application/json");
       const body = await res.json().catch(() => ({ ok: false, message: "The check failed." }));
-      out.className = "check " + (body.ok ? "good" : "bad");
+      const warnings = body.warnings || [];
+      out.className = "check " + (body.ok ? (warnings.length ? "warn" : "good") : "bad");
+      out.textContent = "";
       if (body.ok) {
-        out.textContent = "Valid: fields " + body.fields.join(", ") + (body.classes.length ? "; classes " + body.classes.join(", ") : "");
+        out.append("Valid: fields " + body.fields.join(", ") + (body.classes.length ? "; classes " + body.classes.join(", ") : ""));
+        if (warnings.length) {
+          const ul = document.createElement("ul");
+          ul.className = "config-warnings";
+          warnings.forEach((w) => { const li = document.createElement("li"); li.textContent = "Check: " + where(w) + w.message; ul.append(li); });
+          out.append(ul);
+        }
       } else {
-        out.textContent = (body.line ? "Line " + body.line + ", column " + body.column + ": " : "") + body.message;
+        out.textContent = where(body) + body.message;
       }
     }, 300);
     area.addEventListener("input", check);
@@ -135,41 +144,88 @@
     show();
   }
 
-  // Task file upload, read in the browser and sent with progress.
+  // Task file import, in two steps: the file is sent to be checked and what importing it
+  // would do is shown (with questions to answer, or an error next to the field it is about);
+  // the same file is sent again to import it only when the person confirms.
   const importForm = document.getElementById("import-form");
   if (importForm) {
-    importForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const file = importForm.querySelector("input[type=file]").files[0];
-      const result = document.getElementById("import-result");
-      const bar = document.getElementById("import-progress");
-      if (!file) { result.textContent = "Choose a file first."; return; }
-      const params = new URLSearchParams({ filename: file.name });
-      const column = importForm.querySelector("[name=label_column]").value.trim();
+    const fileInput = importForm.querySelector("input[type=file]");
+    const columnInput = importForm.querySelector("[name=label_column]");
+    const result = document.getElementById("import-result");
+    const bar = document.getElementById("import-progress");
+    const summary = document.getElementById("import-summary");
+    const confirmButton = document.getElementById("import-confirm");
+    const useColumn = document.getElementById("import-use-column");
+    const fieldErrors = { file: document.getElementById("task-file-error"), label_column: document.getElementById("label-column-error") };
+    const fieldInputs = { file: fileInput, label_column: columnInput };
+    const list = (id, items) => {
+      const ul = document.getElementById(id);
+      ul.textContent = "";
+      (items || []).forEach((text) => { const li = document.createElement("li"); li.textContent = text; ul.append(li); });
+      ul.hidden = !ul.children.length;
+    };
+    const clearErrors = () => {
+      Object.keys(fieldErrors).forEach((k) => {
+        fieldErrors[k].hidden = true; fieldErrors[k].textContent = "";
+        fieldInputs[k].removeAttribute("aria-invalid");
+      });
+    };
+    const reset = () => { summary.hidden = true; clearErrors(); result.textContent = ""; };
+    fileInput.addEventListener("change", reset);
+    columnInput.addEventListener("input", reset);
+    importForm.querySelector("[name=ground_truth]").addEventListener("change", reset);
+    const upload = (commit) => {
+      const file = fileInput.files[0];
+      if (!file) { clearErrors(); fieldErrors.file.textContent = "Choose a file first."; fieldErrors.file.hidden = false; return; }
+      const params = new URLSearchParams({ filename: file.name, commit: commit ? "1" : "0" });
+      const column = columnInput.value.trim();
       if (column) params.set("label_column", column);
       if (importForm.querySelector("[name=ground_truth]").checked) params.set("ground_truth", "true");
       const xhr = new XMLHttpRequest();
       xhr.open("POST", importForm.dataset.importUrl + "?" + params.toString());
       xhr.setRequestHeader("X-CSRF-Token", csrf);
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      clearErrors();
       bar.hidden = false; bar.value = 0;
-      result.textContent = "Uploading " + file.name + "…";
+      confirmButton.disabled = true;
+      result.textContent = (commit ? "Importing " : "Checking ") + file.name + "…";
       xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
-      xhr.upload.onload = () => { result.textContent = "Importing…"; };
       xhr.onload = () => {
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-        if (xhr.status === 200) {
-          bar.value = 100;
+        bar.hidden = true;
+        confirmButton.disabled = false;
+        if (xhr.status === 200 && body.imported) {
+          summary.hidden = true;
           result.textContent = "Imported " + body.task_count + " tasks" + (body.annotation_count ? " and " + body.annotation_count + " ground-truth annotations" : "") + ". Reloading…";
           setTimeout(() => location.reload(), 600);
+        } else if (xhr.status === 200) {
+          result.textContent = "Checked " + file.name + ": nothing is imported until you confirm.";
+          list("import-facts", body.facts);
+          list("import-notes", body.notes);
+          list("import-questions", body.questions);
+          confirmButton.textContent = body.confirm;
+          useColumn.hidden = !body.use_column;
+          if (body.use_column) { useColumn.textContent = "Use column " + body.use_column + " as ground truth"; useColumn.dataset.column = body.use_column; }
+          summary.hidden = false;
+          summary.scrollIntoView({ block: "nearest" });
         } else {
-          result.textContent = body.message || ("Import failed (" + xhr.status + ").");
+          summary.hidden = true;
+          result.textContent = "Nothing was imported.";
+          const field = fieldErrors[body.field] ? body.field : "file";
+          fieldErrors[field].textContent = body.message || ("The check failed (" + xhr.status + ").");
+          fieldErrors[field].hidden = false;
+          fieldInputs[field].setAttribute("aria-invalid", "true");
+          if (body.facts && body.facts.length) { list("import-facts", body.facts); }
+          fieldInputs[field].focus();
         }
       };
-      xhr.onerror = () => { result.textContent = "The upload failed."; };
+      xhr.onerror = () => { bar.hidden = true; confirmButton.disabled = false; result.textContent = "The upload failed: nothing was imported."; };
       xhr.send(file);
-    });
+    };
+    importForm.addEventListener("submit", (event) => { event.preventDefault(); upload(false); });
+    confirmButton.addEventListener("click", () => upload(true));
+    useColumn.addEventListener("click", () => { columnInput.value = useColumn.dataset.column; upload(false); });
   }
 
   // Live run progress, without reloading: the server words every counter (the same presenter
