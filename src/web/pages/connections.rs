@@ -150,7 +150,7 @@ async fn create(state: web::Data<AppState>, form: Form<ConnectionForm>) -> PageR
         Err(e) => {
             let mut errors = problems(e, &inputs())?;
             // The key typed is not sent back to the page (keys are write-only).
-            if non_empty(form.data.api_key.clone()).is_some()
+            if non_empty(Some(form.data.api_key.clone())).is_some()
                 && !errors.iter().any(|p| p.input.as_deref() == Some("api_key"))
             {
                 errors.push(Problem::at(

@@ -10,7 +10,7 @@ use crate::views::projects::{ProjectInput, ProjectView};
 use crate::web::Visitor;
 use crate::web::forms::{Form, ScriptBody};
 use crate::web::page::{Frame, Page, PageResult, redirect, render};
-use crate::web::problems::{Input, Problem, messages, problems};
+use crate::web::problems::{Input, Problem, problems};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
