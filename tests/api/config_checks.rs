@@ -197,7 +197,7 @@ async fn the_web_app_names_the_typo_as_you_type_and_keeps_the_form() {
     let sent = web
         .post("/projects", &[("title", "Typo"), ("label_config", TYPO)])
         .await;
-    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.status, 422, "{}", sent.body);
     assert!(
         sent.body
             .contains("unknown tag &lt;Choise&gt;: did you mean Choice?"),

@@ -144,7 +144,7 @@ async fn the_connection_form_starts_blank_and_blank_fields_are_not_set() {
             ],
         )
         .await;
-    assert_eq!(refused.status, 200, "{}", refused.body);
+    assert_eq!(refused.status, 422, "{}", refused.body);
     assert_eq!(value_of(&refused.body, "endpoint"), "http://127.0.0.1:9/v1");
     assert_eq!(value_of(&refused.body, "rpm_limit"), "many");
     assert_eq!(value_of(&refused.body, "deployment_name"), "");
@@ -526,7 +526,7 @@ async fn a_version_whose_connection_was_deleted_offers_no_run() {
             &[("project", &f.project.to_string()), ("subset", "All")],
         )
         .await;
-    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.status, 422, "{}", sent.body);
     assert!(
         unescape(&sent.body).contains("its connection was deleted"),
         "{}",
@@ -570,7 +570,7 @@ async fn a_new_organizations_editor_links_to_where_connections_are_added() {
             &[("prompt", "Classify: {text}"), ("model", "gpt-4o-mini")],
         )
         .await;
-    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.status, 422, "{}", sent.body);
     assert!(
         unescape(&sent.body).contains("Add a connection first (on the Connections page)"),
         "{}",
