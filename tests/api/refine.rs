@@ -630,7 +630,13 @@ async fn the_sweep_fails_a_job_whose_lease_lapsed_and_leaves_a_live_one() {
 #[tokio::test]
 async fn a_job_holds_a_lease_until_it_ends() {
     let app = app().await;
-    let llm = fake(FakeLlmConfig::default()).await;
+    // The teacher answers after 2 s, so the job is still running when the row is first read
+    // (with an instant teacher it could finish first, and the test failed under load).
+    let llm = fake(FakeLlmConfig {
+        latency_ms: 2000,
+        ..FakeLlmConfig::default()
+    })
+    .await;
     let s = setup(&app, &llm).await;
     let r: RefinedPromptView = app
         .post(&refine_path(&s, ""), body(&s, s.connection))
