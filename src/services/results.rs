@@ -6,16 +6,16 @@
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::scoring;
+use crate::services::scored::ground_truth;
 use chrono::{DateTime, Utc};
 use entity::enums::{FailureKind, RunStatus};
 use entity::{
-    annotation, failed_prediction, model_interface, model_run, model_version, prediction, project,
-    task,
+    failed_prediction, model_interface, model_run, model_version, prediction, project, task,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
     TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
@@ -134,28 +134,6 @@ impl RunContext {
     pub fn label(&self) -> String {
         crate::services::versions::prediction_label(&self.prompt.title, &self.version.title)
     }
-}
-
-/// The ground-truth result of each task that has one: its newest non-cancelled annotation
-/// with `ground_truth = true`.
-pub async fn ground_truth(
-    db: &impl ConnectionTrait,
-    task_ids: &[i64],
-) -> ApiResult<HashMap<i64, annotation::Model>> {
-    let mut out: HashMap<i64, annotation::Model> = HashMap::new();
-    for chunk in task_ids.chunks(500) {
-        for a in annotation::Entity::find()
-            .filter(annotation::Column::TaskId.is_in(chunk.to_vec()))
-            .filter(annotation::Column::GroundTruth.eq(true))
-            .filter(annotation::Column::WasCancelled.eq(false))
-            .order_by_asc(annotation::Column::Id)
-            .all(db)
-            .await?
-        {
-            out.insert(a.task_id, a);
-        }
-    }
-    Ok(out)
 }
 
 /// Writes a batch of results for a run in one transaction and updates every counter.

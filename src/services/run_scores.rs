@@ -10,7 +10,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::scoring::{self, ClassCounts, Closeness};
-use crate::services::results::ground_truth;
+use crate::services::scored::ground_truth;
 use crate::stats;
 use entity::{failed_prediction, model_run, model_run_slice, model_version, prediction};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};

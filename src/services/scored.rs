@@ -11,12 +11,33 @@
 use crate::error::ApiResult;
 use crate::label_config::LabelConfig;
 use crate::scoring;
-use crate::services::results::ground_truth;
-use entity::{failed_prediction, model_run, prediction, project};
+use entity::{annotation, failed_prediction, model_run, prediction, project};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use std::collections::HashMap;
+
+/// The ground-truth result of each task that has one: its newest non-cancelled annotation
+/// with `ground_truth = true`.
+pub async fn ground_truth(
+    db: &impl ConnectionTrait,
+    task_ids: &[i64],
+) -> ApiResult<HashMap<i64, annotation::Model>> {
+    let mut out: HashMap<i64, annotation::Model> = HashMap::new();
+    for chunk in task_ids.chunks(500) {
+        for a in annotation::Entity::find()
+            .filter(annotation::Column::TaskId.is_in(chunk.to_vec()))
+            .filter(annotation::Column::GroundTruth.eq(true))
+            .filter(annotation::Column::WasCancelled.eq(false))
+            .order_by_asc(annotation::Column::Id)
+            .all(db)
+            .await?
+        {
+            out.insert(a.task_id, a);
+        }
+    }
+    Ok(out)
+}
 
 /// What the results on some tasks make up of one run's scored counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
