@@ -9,7 +9,6 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config;
 use crate::services::projects::{self, config_of};
 use crate::views::label_studio::{LinkInput, LinkedCounts};
-use crate::views::projects::ProjectInput;
 use entity::enums::LinkStatus;
 use entity::{annotation, label_studio_link as link, prediction, project, task};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -162,20 +161,15 @@ pub(super) async fn reconcile_config(
         .map_err(|e| e.to_string())?
         > 0;
     if !has_tasks {
-        label_config::parse(theirs_xml).map_err(|e| {
-            format!(
-                "The label config of Label Studio project {} cannot be used here: {e}",
-                ls.id
-            )
-        })?;
         if project.label_config.trim() != theirs_xml.trim() {
-            let input = ProjectInput {
-                label_config: Some(theirs_xml.to_string()),
-                ..Default::default()
-            };
-            projects::update(db, caller, project.id, input)
+            projects::adopt_label_config(db, caller, project.id, theirs_xml)
                 .await
-                .map_err(|e| format!("The label config could not be adopted: {e}"))?;
+                .map_err(|e| {
+                    format!(
+                        "The label config of Label Studio project {} cannot be used here: {e}",
+                        ls.id
+                    )
+                })?;
         }
         return Ok(());
     }

@@ -264,6 +264,27 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     Ok(updated)
 }
 
+/// Takes Label Studio's label config as project `id`'s own, when a link adopts it. Label
+/// Studio accepted the config, so it is read tolerantly: a tag Prompter does not know yet is a
+/// warning (as for a stored config), not a refusal; a config that does not parse is refused.
+pub async fn adopt_label_config(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: i64,
+    xml: &str,
+) -> ApiResult<project::Model> {
+    let owned = xml.to_string();
+    tokio::task::spawn_blocking(move || label_config::parse_tolerant(&owned))
+        .await
+        .map_err(|e| ApiError::Internal(format!("label config parse task: {e}")))?
+        .map_err(|err| ApiError::field("label_config", err.to_string()))?;
+    let existing = get(db, caller, id).await?;
+    let mut model: project::ActiveModel = existing.into();
+    model.label_config = Set(xml.to_string());
+    model.updated_at = Set(crate::util::now());
+    Ok(model.update(db).await?)
+}
+
 /// Deletes a project with its tasks, annotations, predictions and runs (foreign-key cascades).
 pub async fn delete(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<()> {
     let project = get(db, caller, id).await?;

@@ -260,6 +260,16 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     let only_missing = input.only_missing_predictions.unwrap_or(false);
     let txn = crate::db::begin_write(db).await?;
     let version = versions::get(&txn, caller, prompt_id, version_id).await?;
+    if version.model_provider_connection_id.is_none() {
+        return Err(ApiError::bad_request(
+            ErrorCode::VersionCannotRun,
+            format!(
+                "Version \"{}\" has no model provider connection: set its \
+                 model_provider_connection before running it.",
+                version.title
+            ),
+        ));
+    }
     // Run creations of one version take turns from here to the commit, so "replace the
     // previous run" is atomic: PostgreSQL locks the version's row; SQLite's write transaction
     // (BEGIN IMMEDIATE) already admits one writer at a time.

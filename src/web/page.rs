@@ -229,6 +229,15 @@ fn environment() -> &'static Environment<'static> {
         // A field a template names and its page does not pass fails the page (and its test)
         // instead of rendering blank.
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        // An absent optional value prints nothing, never the word "none" (a form prefilled with
+        // it, or a sentence that reads "model none"); a template says what absence means.
+        env.set_formatter(|out, state, value| {
+            if value.is_none() {
+                Ok(())
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
         env.add_filter("usd", usd);
         env.add_filter("pct", pct);
         env.add_filter("when", when);
@@ -487,6 +496,16 @@ mod tests {
         for (name, _) in TEMPLATES {
             assert!(env.get_template(name).is_ok(), "{name} does not parse");
         }
+    }
+
+    /// An absent value prints nothing; present values are still escaped.
+    #[test]
+    fn none_prints_nothing_and_values_are_escaped() {
+        let ctx = minijinja::context! { gone => Option::<String>::None, here => "<b>" };
+        let out = environment()
+            .render_named_str("check.html", "[{{ gone }}][{{ here }}]", ctx)
+            .unwrap_or_else(|e| e.to_string());
+        assert_eq!(out, "[][&lt;b&gt;]");
     }
 
     /// The pages' Content-Security-Policy allows no inline script, handler or style: no

@@ -1034,3 +1034,54 @@ async fn the_mirror_upsert_keeps_each_sources_rules() {
     assert_eq!(task12.meta, task_of(12).await.expect("task 12").meta);
     assert!(task_of(13).await.is_none());
 }
+
+/// A link adopts a label config Label Studio accepted even when it holds a tag Prompter does
+/// not know yet (a newer Label Studio's): the tag is a warning, as in a stored config, not a
+/// refusal; a config that does not parse at all is still refused.
+#[tokio::test]
+async fn a_link_adopts_a_config_with_a_tag_prompter_does_not_know_yet() {
+    let app = TestApp::spawn().await;
+    let ls = ls_instance(&["one"]).await;
+    let newer = CLS.replace(
+        "</View>",
+        "  <FutureTag name=\"later\" toName=\"text\"/>\n</View>",
+    );
+    assert_ne!(newer, CLS);
+    entity::project::Entity::update_many()
+        .col_expr(
+            entity::project::Column::LabelConfig,
+            sea_orm::sea_query::Expr::value(newer.clone()),
+        )
+        .filter(entity::project::Column::Id.eq(ls.project))
+        .exec(&ls.app.db)
+        .await
+        .expect("config set in the stand-in");
+    let project = empty_project(&app).await;
+    let made = link(&app, project, &ls).await;
+    assert!(made.last_error.is_none());
+    assert_eq!(project_of(&app, project).await.label_config, newer);
+    // The adopted config reads as before: its known controls work.
+    let parsed = project_of(&app, project).await.parsed_label_config;
+    assert!(parsed.get("sentiment").is_some(), "{parsed}");
+
+    // A config that does not parse is refused, and nothing is adopted.
+    let other = ls_instance(&["two"]).await;
+    entity::project::Entity::update_many()
+        .col_expr(
+            entity::project::Column::LabelConfig,
+            sea_orm::sea_query::Expr::value("<View><Text name=\"text\""),
+        )
+        .filter(entity::project::Column::Id.eq(other.project))
+        .exec(&other.app.db)
+        .await
+        .expect("config set in the stand-in");
+    let second = empty_project(&app).await;
+    let (status, body) = app
+        .post(
+            &link_path(second),
+            json!({"url": other.app.address, "token": other.token, "ls_project": other.project}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(project_of(&app, second).await.label_config, "<View></View>");
+}

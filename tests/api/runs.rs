@@ -15,7 +15,7 @@ use prompter::views::prompts::PromptDetailView;
 use prompter::views::runs::{CancelView, RunView};
 use prompter::views::users::WhoAmIView;
 use reqwest::Method;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 /// Creates a run and returns it (asserts 201).
@@ -767,4 +767,42 @@ async fn another_organizations_runs_are_404() {
         run_state(&app, f.prompt, f.version, run).await.status,
         RunStatus::Pending
     );
+}
+
+/// A version with no model provider connection cannot start a run: 400 with a stable code and
+/// the way out, and no run row is written.
+#[tokio::test]
+async fn a_version_without_a_connection_is_refused_a_run() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app, CLS, &["a"]).await;
+    // Versions are made with a connection; one loses it when it is unset (or deleted).
+    let bare = id_of(&new_version(&app, f.prompt, f.connection, "bare").await);
+    let (status, body) = app
+        .patch(
+            &format!("/api/prompts/{}/versions/{bare}", f.prompt),
+            json!({"model_provider_connection": null}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["model_provider_connection"].is_null(), "{body}");
+    let (status, body) = app
+        .post(
+            &runs_path(f.prompt, bare),
+            json!({"project": f.project, "project_subset": "All"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "version_cannot_run", "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("model_provider_connection")),
+        "{body}"
+    );
+    let runs = entity::model_run::Entity::find()
+        .filter(entity::model_run::Column::ModelVersionId.eq(bare))
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(runs, 0);
 }
