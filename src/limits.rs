@@ -153,3 +153,12 @@ mod tests {
         assert!(check_json_bytes("p", &value, 100).is_err());
     }
 }
+
+/// Characters of an email address (a member added by email).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Characters of a user's first or last name (Django's limit).
+pub const MAX_PERSON_NAME_CHARS: usize = 150;
+
+/// Members of one organization, active or not.
+pub const MAX_MEMBERS_PER_ORGANIZATION: u64 = 10_000;
