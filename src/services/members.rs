@@ -305,12 +305,13 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let old_role = role_of(&found);
     let role = new_role.unwrap_or(old_role);
     let active = input.active.unwrap_or(found.is_active);
+    let asked = input.role.is_some() || input.active.is_some();
+    let touches_owner = role == Role::Owner || old_role == Role::Owner;
+    if asked && touches_owner && caller.role != Role::Owner {
+        return Err(ApiError::Forbidden);
+    }
     if role == old_role && active == found.is_active {
         return Ok((found, person));
-    }
-    let touches_owner = role == Role::Owner || old_role == Role::Owner;
-    if touches_owner && caller.role != Role::Owner {
-        return Err(ApiError::Forbidden);
     }
     let stays_owner = role == Role::Owner && active;
     if old_role == Role::Owner
