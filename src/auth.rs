@@ -1,7 +1,10 @@
 //! Authentication (`Authorization: Token <t>` or `Bearer <t>`, tokens stored hashed) and the
-//! caller's organization and role, which scope every query. A caller who may change things is
-//! a [`Manager`], a type only a role check makes: handlers and services that change data take
-//! one, so none can be reached without the check. (The HTTP extractors are in `extract`.)
+//! caller's organization and role, which scope every query. Label Studio Enterprise's
+//! permission matrix is held by types that only a role check makes: a caller who may change
+//! prompts, versions, runs and projects is a [`Manager`], one who may set provider keys and
+//! manage members an [`Admin`]. Handlers and services that change data take one, so none can
+//! be reached without the check. (The HTTP extractors are in `extract`.) A deactivated
+//! membership authenticates nowhere in its organization.
 use crate::crypto::hash_token;
 use crate::error::{ApiError, ApiResult};
 use chrono::{Duration, Utc};
@@ -76,6 +79,36 @@ impl AuthUser {
             Err(ApiError::Forbidden)
         }
     }
+
+    /// The caller as an [`Admin`] when it is an Owner or Administrator (who may also set
+    /// provider keys and manage the organization's members); 403 otherwise.
+    pub fn admin(self) -> ApiResult<Admin> {
+        if self.role <= Role::Administrator {
+            Ok(Admin(self))
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
+/// An authenticated Owner or Administrator. Made only by [`AuthUser::admin`]; it reads as the
+/// [`AuthUser`] it wraps, and may do all a [`Manager`] may ([`Admin::as_manager`]).
+#[derive(Debug, Clone)]
+pub struct Admin(AuthUser);
+
+impl Admin {
+    /// The same caller as a [`Manager`] (an Owner or Administrator is one).
+    pub fn as_manager(&self) -> Manager {
+        Manager(self.0.clone())
+    }
+}
+
+impl std::ops::Deref for Admin {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
 }
 
 /// An authenticated caller whose role allows changes (Owner, Administrator or Manager). Made
@@ -109,7 +142,7 @@ struct TokenRow {
 
 /// The row of `table` (API tokens or web sessions: both have `user_id` and `token_hash`) whose
 /// hash is `hash`, with its active user's `user_id`, `role` and `organization_id` in the user's
-/// active organization.
+/// active organization, where the membership must be active.
 fn credential_query(table: &'static str, hash: &str) -> sea_orm::sea_query::SelectStatement {
     Query::select()
         .expr_as(Expr::col(("organization_members", "role")), "role")
@@ -134,6 +167,7 @@ fn credential_query(table: &'static str, hash: &str) -> sea_orm::sea_query::Sele
         )
         .and_where(Expr::col((table, "token_hash")).eq(hash))
         .and_where(Expr::col(("users", "is_active")).eq(true))
+        .and_where(Expr::col(("organization_members", "is_active")).eq(true))
         .to_owned()
 }
 
@@ -229,7 +263,8 @@ impl AuthCache {
     pub const TTL: std::time::Duration = std::time::Duration::from_secs(10);
     const MAX: usize = 10_000;
 
-    /// Forgets every cached authentication (after tokens were revoked).
+    /// Forgets every cached authentication (after tokens were revoked, or a member's role or
+    /// active flag changed), so the change holds from the next request on.
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.clear();

@@ -102,6 +102,8 @@ error_codes! {
     Unsupported = "unsupported", BAD_REQUEST;
     /// The version cannot run (no connection, unsupported provider).
     VersionCannotRun = "version_cannot_run", BAD_REQUEST;
+    /// The change would leave the organization without an active Owner.
+    LastOwner = "last_owner", BAD_REQUEST;
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -351,6 +353,7 @@ mod tests {
             (ErrorCode::TokenUnreadable, "token_unreadable", 400),
             (ErrorCode::Unsupported, "unsupported", 400),
             (ErrorCode::VersionCannotRun, "version_cannot_run", 400),
+            (ErrorCode::LastOwner, "last_owner", 400),
         ];
         assert_eq!(pinned.len(), ErrorCode::ALL.len());
         for &(code, wire, status) in pinned {

@@ -1,7 +1,7 @@
 //! Request extractors whose failures are Label Studio error bodies: the caller ([`AuthUser`],
-//! or a [`Manager`] for routes that change data), JSON bodies that name the offending field,
+//! a [`Manager`] for routes that change data, an [`Admin`] for keys and members), JSON bodies that name the offending field,
 //! and query/path errors mapped to 400/404.
-use crate::auth::{AuthUser, Manager, authenticate_cached, token_of};
+use crate::auth::{Admin, AuthUser, Manager, authenticate_cached, token_of};
 use crate::error::{ApiError, ErrorCode, FieldErrors};
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -54,6 +54,18 @@ impl FromRequest for Manager {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = AuthUser::from_request(req, payload);
         Box::pin(async move { caller.await?.manager() })
+    }
+}
+
+/// The caller of a route that sets provider keys or manages members: authenticated (401
+/// otherwise), then an Owner or Administrator (403 otherwise).
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = AuthUser::from_request(req, payload);
+        Box::pin(async move { caller.await?.admin() })
     }
 }
 

@@ -129,6 +129,15 @@ pub const MAX_IMPORT_EXAMPLES: usize = 1_000;
 /// Schedules an import document carries (`schedules`).
 pub const MAX_IMPORT_SCHEDULES: usize = 100;
 
+/// Characters of an email address (a member added by email).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Characters of a user's first or last name (Django's limit).
+pub const MAX_PERSON_NAME_CHARS: usize = 150;
+
+/// Members of one organization, active or not.
+pub const MAX_MEMBERS_PER_ORGANIZATION: u64 = 10_000;
+
 /// Bytes of an import document, as compact JSON (`document`).
 pub const MAX_IMPORT_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 

@@ -4,8 +4,8 @@
 use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
-    annotations, evaluation, health, label_studio, live, model_providers, predictions, projects,
-    prompts, refine, registry, runs, tasks, users, version, versions,
+    annotations, evaluation, health, label_studio, live, members, model_providers, predictions,
+    projects, prompts, refine, registry, runs, tasks, users, version, versions,
 };
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,6 +25,7 @@ use utoipa_swagger_ui::SwaggerUi;
     paths(
         version::version, health::health, health::ready,
         users::whoami, users::current_user,
+        members::get_organization, members::list, members::add, members::update, members::deactivate,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         projects::import, projects::validate_project_config, projects::validate_config,
         projects::delete_all_tasks,
@@ -52,6 +53,7 @@ use utoipa_swagger_ui::SwaggerUi;
     tags(
         (name = "ops", description = "Server version, liveness and readiness"),
         (name = "users", description = "The current user"),
+        (name = "organizations", description = "The organization and its members (Owner or Administrator)"),
         (name = "projects", description = "Labeling projects"),
         (name = "tasks", description = "Tasks of a project"),
         (name = "annotations", description = "Annotations of tasks"),

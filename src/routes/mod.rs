@@ -8,6 +8,7 @@ pub mod evaluation;
 pub mod health;
 pub mod label_studio;
 pub mod live;
+pub mod members;
 pub mod model_providers;
 pub mod predictions;
 pub mod projects;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     version::configure(cfg);
     health::configure(cfg);
     users::configure(cfg);
+    members::configure(cfg);
     projects::configure(cfg);
     tasks::configure(cfg);
     annotations::configure(cfg);

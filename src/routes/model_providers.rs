@@ -1,8 +1,9 @@
 //! Model provider connections: `/api/model-provider-connections/`, its `{id}/` and
 //! `provider-choices` (bare lists, not paginated). Secrets are write-only: no response carries
-//! them, only `has_*` flags.
+//! them, only `has_*` flags. Every member reads connections; only an Owner or Administrator
+//! creates, changes or deletes one (an [`Admin`]), as in Label Studio Enterprise.
 use super::resource;
-use crate::auth::{AuthUser, Manager};
+use crate::auth::{Admin, AuthUser};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::llm::Provider;
@@ -46,13 +47,13 @@ async fn one_view(
         .ok_or(ApiError::NotFound)
 }
 
-/// The caller organization's provider connections, by id; internal ones are hidden.
-/// Owner, Administrator or Manager only.
+/// The caller organization's provider connections, by id; internal ones are hidden. Any
+/// member may read them (keys are never shown).
 #[utoipa::path(get, path = "/api/model-provider-connections/", tag = "model_providers", params(ConnectionListQuery),
-    responses((status = 200, body = Vec<ModelProviderConnectionView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ModelProviderConnectionView>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: Manager,
+    caller: AuthUser,
     query: web::Query<ConnectionListQuery>,
 ) -> ApiResult<Json<Vec<ModelProviderConnectionView>>> {
     let items = service::list(&state.db, &caller, query.ordering.as_deref()).await?;
@@ -61,13 +62,13 @@ pub async fn list(
 
 /// Creates a provider connection; `api_key`, `auth_token` and `google_application_credentials`
 /// are stored encrypted and never returned. Credentials are not checked against the provider.
-/// Owner, Administrator or Manager only.
+/// Owner or Administrator only.
 #[utoipa::path(post, path = "/api/model-provider-connections/", tag = "model_providers",
     request_body = ModelProviderConnectionInput,
     responses((status = 201, body = ModelProviderConnectionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Manager,
+    caller: Admin,
     body: ApiJson<ModelProviderConnectionInput>,
 ) -> ApiResult<Created<ModelProviderConnectionView>> {
     let created = service::create(&state.db, &state.secrets, &caller, body.0).await?;
@@ -83,13 +84,13 @@ pub async fn provider_choices(_caller: AuthUser) -> ApiResult<Json<ProviderChoic
     }))
 }
 
-/// One provider connection. Owner, Administrator or Manager only.
+/// One provider connection. Any member may read it (keys are never shown).
 #[utoipa::path(get, path = "/api/model-provider-connections/{id}/", tag = "model_providers",
     params(("id" = i64, Path, description = "Connection id")),
-    responses((status = 200, body = ModelProviderConnectionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ModelProviderConnectionView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Manager,
+    caller: AuthUser,
     id: web::Path<i64>,
 ) -> ApiResult<Json<ModelProviderConnectionView>> {
     let found = service::get(&state.db, &caller, *id).await?;
@@ -97,14 +98,14 @@ pub async fn get(
 }
 
 /// Partial update: absent fields are kept, `null` clears a nullable one; a new secret replaces
-/// the stored one, `""` or `null` removes it. Owner, Administrator or Manager only.
+/// the stored one, `""` or `null` removes it. Owner or Administrator only.
 #[utoipa::path(patch, path = "/api/model-provider-connections/{id}/", tag = "model_providers",
     params(("id" = i64, Path, description = "Connection id")),
     request_body = ModelProviderConnectionInput,
     responses((status = 200, body = ModelProviderConnectionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: Manager,
+    caller: Admin,
     id: web::Path<i64>,
     body: ApiJson<ModelProviderConnectionInput>,
 ) -> ApiResult<Json<ModelProviderConnectionView>> {
@@ -113,13 +114,13 @@ pub async fn update(
 }
 
 /// Deletes a provider connection; prompt versions that used it keep existing with
-/// `model_provider_connection` set to null. Owner, Administrator or Manager only.
+/// `model_provider_connection` set to null. Owner or Administrator only.
 #[utoipa::path(delete, path = "/api/model-provider-connections/{id}/", tag = "model_providers",
     params(("id" = i64, Path, description = "Connection id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: Manager,
+    caller: Admin,
     id: web::Path<i64>,
 ) -> ApiResult<NoContent> {
     service::delete(&state.db, &caller, *id).await?;

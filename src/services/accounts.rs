@@ -98,6 +98,7 @@ pub async fn create_user<C: ConnectionTrait + TransactionTrait>(
         organization_id: Set(org.id),
         user_id: Set(user.id),
         role: Set(role.as_str().to_string()),
+        is_active: Set(true),
         created_at: Set(now),
         ..Default::default()
     }

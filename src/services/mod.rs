@@ -12,6 +12,7 @@ pub mod evaluation;
 pub mod form_submissions;
 pub mod indicators;
 pub mod ls_access;
+pub mod members;
 pub mod model_params;
 pub mod model_providers;
 pub mod predictions;

@@ -2,7 +2,7 @@
 //! (`api_key`, `auth_token`, `google_application_credentials`) are write-only: they are sealed
 //! with the service key before they reach the database, never returned by the API and never
 //! logged; only the inference engine opens them, through [`credentials`].
-use crate::auth::AuthUser;
+use crate::auth::{Admin, AuthUser};
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult};
 use crate::llm::{Credentials, Provider};
@@ -179,11 +179,12 @@ fn apply(model: &mut connection::Model, secrets: &Secrets, input: ModelProviderC
     }
 }
 
-/// Creates a connection in the caller's organization, sealing its secrets.
+/// Creates a connection in the caller's organization, sealing its secrets (an Owner or
+/// Administrator: keys are theirs to set).
 pub async fn create(
     db: &impl ConnectionTrait,
     secrets: &Secrets,
-    caller: &AuthUser,
+    caller: &Admin,
     input: ModelProviderConnectionInput,
 ) -> ApiResult<connection::Model> {
     validate(&input)?;
@@ -271,7 +272,7 @@ pub async fn first_with_key(
 pub async fn update<C: ConnectionTrait + sea_orm::TransactionTrait>(
     db: &C,
     secrets: &Secrets,
-    caller: &AuthUser,
+    caller: &Admin,
     id: i64,
     input: ModelProviderConnectionInput,
 ) -> ApiResult<connection::Model> {
@@ -295,7 +296,7 @@ pub async fn update<C: ConnectionTrait + sea_orm::TransactionTrait>(
 
 /// Deletes a connection; prompt versions that used it keep existing with no connection
 /// (the foreign key sets `model_provider_connection_id` to null).
-pub async fn delete(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<()> {
+pub async fn delete(db: &impl ConnectionTrait, caller: &Admin, id: i64) -> ApiResult<()> {
     let found = get(db, caller, id).await?;
     connection::Entity::delete_by_id(found.id).exec(db).await?;
     tracing::info!(
@@ -385,7 +386,7 @@ fn models_text(models: &[String]) -> String {
 /// only when that changes what is stored.
 pub async fn remember_models(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    caller: &Admin,
     id: i64,
     listed: &[String],
     answered: Option<&str>,

@@ -439,7 +439,8 @@ pub enum Fired {
 }
 
 /// The caller a schedule acts as: its creator, with the role they have now (a Manager or
-/// above: a schedule of someone who lost that role does not fire).
+/// above, with an active membership: a schedule of someone who lost that role, or was
+/// deactivated, does not fire).
 async fn acting_caller(
     db: &impl ConnectionTrait,
     s: &schedule::Model,
@@ -455,6 +456,7 @@ async fn acting_caller(
         .filter(organization_member::Column::OrganizationId.eq(s.organization_id))
         .one(db)
         .await?
+        .filter(|m| m.is_active)
         .and_then(|m| Role::parse(&m.role));
     Ok(role
         .filter(|r| *r <= Role::Manager && found.is_active)

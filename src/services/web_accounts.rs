@@ -6,7 +6,7 @@ use crate::auth::Role;
 use crate::crypto::{hash_token, random_hex};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{Duration, Utc};
-use entity::{api_token, user, web_flash, web_session};
+use entity::{api_token, organization_member, user, web_flash, web_session};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -84,8 +84,9 @@ pub async fn set_password(
     Ok(active.update(db).await?)
 }
 
-/// The user whose email and password match, if any (inactive users and users without a
-/// password never match).
+/// The user whose email and password match, if any (inactive users, users without a
+/// password and users whose membership in their active organization was deactivated never
+/// match).
 pub async fn check_sign_in(
     db: &impl ConnectionTrait,
     email: &str,
@@ -101,7 +102,19 @@ pub async fn check_sign_in(
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
     let matches = verify_password(password, &hash).await;
-    Ok(found.filter(|u| matches && u.is_active && u.password_hash.is_some()))
+    let Some(found) = found.filter(|u| matches && u.is_active && u.password_hash.is_some()) else {
+        return Ok(None);
+    };
+    let Some(organization_id) = found.active_organization_id else {
+        return Ok(None);
+    };
+    let member = organization_member::Entity::find()
+        .filter(organization_member::Column::UserId.eq(found.id))
+        .filter(organization_member::Column::OrganizationId.eq(organization_id))
+        .filter(organization_member::Column::IsActive.eq(true))
+        .one(db)
+        .await?;
+    Ok(member.map(|_| found))
 }
 
 /// Opens a session for `user_id`; returns the cookie value (shown to the browser only).

@@ -28,6 +28,7 @@ pub mod annotations;
 pub mod evaluation;
 pub mod label_studio;
 pub mod live;
+pub mod members;
 pub mod ml_backend;
 pub mod model_providers;
 pub mod ops;

@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "label_studio.html",
         include_str!("templates/label_studio.html"),
     ),
+    ("members.html", include_str!("templates/members.html")),
 ];
 
 /// The error page: what went wrong, in a title and a sentence or two, and the way on: the
@@ -313,7 +314,7 @@ pub struct Me {
 }
 
 /// What `base.html` reads around every page: who is signed in, the session's CSRF token,
-/// whether the role may change things, the section of the menu, a notice and a form's errors.
+/// what the role may change, the section of the menu, a notice and a form's errors.
 #[derive(Debug, Serialize)]
 pub struct Frame {
     /// Who is signed in (no one on the sign-in and error pages).
@@ -322,6 +323,8 @@ pub struct Frame {
     csrf: Option<String>,
     /// Whether the role may change things (edit controls are offered only then).
     can_edit: bool,
+    /// Whether the role may set provider keys and manage members (Owner, Administrator).
+    can_admin: bool,
     /// The menu entry marked current.
     section: Option<&'static str>,
     /// A notice above the page.
@@ -338,6 +341,7 @@ impl Frame {
             me: None,
             csrf: None,
             can_edit: false,
+            can_admin: false,
             section: None,
             notice: None,
             errors: vec![],
@@ -354,6 +358,7 @@ impl Frame {
             }),
             csrf: Some(visitor.0.csrf_token.clone()),
             can_edit: visitor.can_edit(),
+            can_admin: visitor.can_admin(),
             section: Some(section),
             ..Frame::anonymous()
         }
@@ -560,14 +565,25 @@ mod tests {
         assert_eq!(encode("/prompts/1?x=a b"), "/prompts/1%3Fx%3Da%20b");
     }
 
-    /// The frame gives exactly what `base.html` reads besides the globals.
+    /// The frame gives everything `base.html` reads besides the globals, and each of its names
+    /// is read by some template (`can_edit` by the pages, no longer by the menu).
     #[test]
     fn the_frame_is_what_the_base_reads() {
-        let base = environment()
-            .get_template("base.html")
-            .unwrap()
-            .undeclared_variables(false);
-        assert_eq!(base, names_not_of_pages());
+        let read = |name: &str| {
+            environment()
+                .get_template(name)
+                .unwrap()
+                .undeclared_variables(false)
+        };
+        let frame = names_not_of_pages();
+        let base = read("base.html");
+        assert!(base.is_subset(&frame), "{base:?} / {frame:?}");
+        for name in &frame {
+            assert!(
+                TEMPLATES.iter().any(|(t, _)| read(t).contains(name)),
+                "no template reads {name}"
+            );
+        }
     }
 
     /// A page that misses a name its template reads, or gives one it never reads, fails.

@@ -1,7 +1,7 @@
 //! Who is signed in: the session cookie, the [`Visitor`] extractor (a redirect to `/login`
 //! when nobody is), and the CSRF checks of forms and script requests.
 use super::page::PageError;
-use crate::auth::{AuthUser, Manager, Session, authenticate_session};
+use crate::auth::{Admin, AuthUser, Manager, Session, authenticate_session};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -31,9 +31,20 @@ impl Visitor {
         Ok(self.0.user.clone().manager()?)
     }
 
-    /// Whether the role may change projects, prompts, versions, runs and connections.
+    /// The caller as an [`Admin`]; a 403 page for roles that may not set provider keys or
+    /// manage members.
+    pub fn admin(&self) -> Result<Admin, PageError> {
+        Ok(self.0.user.clone().admin()?)
+    }
+
+    /// Whether the role may change projects, prompts, versions and runs.
     pub fn can_edit(&self) -> bool {
         self.0.user.clone().manager().is_ok()
+    }
+
+    /// Whether the role may set provider keys and manage members (Owner, Administrator).
+    pub fn can_admin(&self) -> bool {
+        self.0.user.clone().admin().is_ok()
     }
 
     /// Checks a CSRF token sent back by a form or a script.

@@ -269,7 +269,7 @@ async fn a_reviewer_sees_no_edit_controls_and_forged_forms_are_refused() {
     // A Reviewer reads the prompt and is offered nothing to change.
     sign_in("reviewer@example.com").await;
     assert!(!b.has("#new-prompt").await);
-    assert!(!b.has("a[href='/connections']").await);
+    assert!(!b.has("a[href='/members']").await);
     b.open(&url(&format!("/prompts/{prompt}"))).await;
     b.find("#version-view").await;
     for control in [

@@ -560,32 +560,64 @@ async fn invalid_input_answers_400_naming_the_field() {
     assert_eq!(app.get(&format!("{BASE}{id}/")).await.1, ok);
 }
 
+/// Keys are an Owner's or Administrator's: a Manager, a Reviewer and an Annotator read
+/// connections (without keys) but create, change and delete none.
 #[tokio::test]
-async fn annotators_are_forbidden() {
+async fn only_owners_and_administrators_set_keys() {
     let app = TestApp::spawn().await;
     let id = connect(&app, json!({"api_key": "sk-x"})).await.id;
-    let token = Some(app.annotator_token.as_str());
-    for (method, path, body) in [
-        (Method::GET, BASE.to_string(), None),
-        (Method::POST, BASE.to_string(), Some(json!({}))),
-        (Method::GET, format!("{BASE}{id}/"), None),
-        (
-            Method::PATCH,
-            format!("{BASE}{id}/"),
-            Some(json!({"api_key": "sk-stolen"})),
-        ),
-        (Method::DELETE, format!("{BASE}{id}/"), None),
-    ] {
-        let err = app
-            .send(method.clone(), &path, token, body.as_ref())
-            .await
-            .bad();
-        assert_eq!(
-            err.status_code, 403,
-            "{method} {path} as an annotator: {err:?}"
-        );
-        assert_eq!(err.code, ErrorCode::PermissionDenied);
+    let (_, manager) = prompter::services::accounts::create_user(
+        &app.db,
+        "manager@example.com",
+        "Main",
+        prompter::auth::Role::Manager,
+        None,
+    )
+    .await
+    .expect("manager");
+    let (_, administrator) = prompter::services::accounts::create_user(
+        &app.db,
+        "administrator@example.com",
+        "Main",
+        prompter::auth::Role::Administrator,
+        None,
+    )
+    .await
+    .expect("administrator");
+    for token in [app.annotator_token.as_str(), manager.as_str()] {
+        let token = Some(token);
+        for path in [BASE.to_string(), format!("{BASE}{id}/")] {
+            let (status, body) = app.send(Method::GET, &path, token, None).await;
+            assert_eq!(status, 200, "GET {path}: {body}");
+            assert!(!body.to_string().contains("sk-x"));
+        }
+        for (method, path, body) in [
+            (Method::POST, BASE.to_string(), Some(json!({}))),
+            (
+                Method::PATCH,
+                format!("{BASE}{id}/"),
+                Some(json!({"api_key": "sk-stolen"})),
+            ),
+            (Method::DELETE, format!("{BASE}{id}/"), None),
+        ] {
+            let err = app
+                .send(method.clone(), &path, token, body.as_ref())
+                .await
+                .bad();
+            assert_eq!(err.status_code, 403, "{method} {path}: {err:?}");
+            assert_eq!(err.code, ErrorCode::PermissionDenied);
+        }
     }
+    let token = Some(app.annotator_token.as_str());
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            &format!("{BASE}{id}/"),
+            Some(&administrator),
+            Some(&json!({"rpm_limit": 60})),
+        )
+        .await;
+    assert_eq!(status, 200, "an Administrator sets them: {body}");
     let (status, _) = app
         .send(
             Method::GET,

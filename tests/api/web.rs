@@ -242,11 +242,17 @@ async fn roles_apply_in_the_pages() {
     assert!(!refine.body.contains("start-refine"));
     let prompts = web.get("/prompts").await;
     assert!(!prompts.body.contains("new-prompt"));
-    assert!(!prompts.body.contains("href=\"/connections\""));
+    assert!(!prompts.body.contains("href=\"/members\""));
     let project_page = web.get(&format!("/projects/{project}")).await;
     assert!(!project_page.body.contains("import-form"));
+    // Connections are every member's to read; adding, testing and deleting are not offered.
+    let connections = web.get("/connections").await;
+    assert_eq!(connections.status, 200);
+    for control in ["add-connection", "test-connection", "/delete"] {
+        assert!(!connections.body.contains(control), "{control} offered");
+    }
     // And what is not offered is refused.
-    assert_eq!(web.get("/connections").await.status, 403);
+    assert_eq!(web.get("/members").await.status, 403);
     let create = web
         .post("/projects", &[("title", "x"), ("label_config", CONFIG)])
         .await;

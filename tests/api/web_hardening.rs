@@ -185,6 +185,7 @@ async fn every_response_carries_the_security_headers_and_the_api_docs_still_load
         format!("/prompts/{prompt}"),
         "/projects".to_string(),
         "/connections".to_string(),
+        "/members".to_string(),
         "/profile".to_string(),
         "/label-studio".to_string(),
         "/nowhere".to_string(),

@@ -1,7 +1,7 @@
 //! Provider connections: the list with spend against budget, adding one (the key is
 //! write-only), testing one (model list, a one-token call and its latency; the models found
 //! are kept for the version editor to offer), deleting one.
-//! Managers only, as in the API.
+//! Every member reads the list; Owners and Administrators add, test and delete, as in the API.
 use crate::llm::Provider;
 use crate::llm::probe::{ProbeReport, probe};
 use crate::services::model_providers as service;
@@ -113,8 +113,7 @@ async fn page(
     errors: Vec<Problem>,
     probe: Option<(i64, ProbeReport)>,
 ) -> PageResult {
-    let caller = visitor.manager()?;
-    let found = service::list(&state.db, &caller, None).await?;
+    let found = service::list(&state.db, visitor.caller(), None).await?;
     let connections = crate::presenters::model_providers::views(state, found).await?;
     let (probe_id, probe) = probe.map_or((None, None), |(id, p)| (Some(id), Some(p)));
     let page = ConnectionsPage {
@@ -135,7 +134,7 @@ async fn list(state: web::Data<AppState>, visitor: Visitor) -> PageResult {
 }
 
 async fn create(state: web::Data<AppState>, form: Form<ConnectionForm>) -> PageResult {
-    let caller = form.visitor.manager()?;
+    let caller = form.visitor.admin()?;
     let created = match form.data.input() {
         Ok(input) => service::create(&state.db, &state.secrets, &caller, input)
             .await
@@ -171,7 +170,7 @@ struct TestForm {
 }
 
 async fn test(state: web::Data<AppState>, id: web::Path<i64>, form: Form<TestForm>) -> PageResult {
-    let caller = form.visitor.manager()?;
+    let caller = form.visitor.admin()?;
     service::get(&state.db, &caller, *id).await?;
     let credentials =
         service::credentials(&state.db, &state.secrets, caller.organization_id, *id).await?;
@@ -211,7 +210,7 @@ async fn delete(
     id: web::Path<i64>,
     form: Form<NoFields>,
 ) -> PageResult {
-    let caller = form.visitor.manager()?;
+    let caller = form.visitor.admin()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(redirect("/connections"))
 }

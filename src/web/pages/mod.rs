@@ -7,6 +7,7 @@ mod connections;
 mod evaluation;
 mod import;
 mod label_studio;
+mod members;
 mod projects;
 mod prompts;
 mod refine;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     refine::configure(cfg);
     registry::configure(cfg);
     label_studio::configure(cfg);
+    members::configure(cfg);
 }
 
 /// Rows per page of the app's tables.
