@@ -3,6 +3,7 @@
 //! such as an accuracy's failures), so the API (`routes`) and the web app (`web`) show the same
 //! figures from the same code and never reach into one another.
 pub mod model_providers;
+pub mod jobs;
 pub mod projects;
 pub mod prompts;
 pub mod registry;

@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "label_studio.html",
         include_str!("templates/label_studio.html"),
     ),
+    ("jobs.html", include_str!("templates/jobs.html")),
 ];
 
 /// The error page: what went wrong, in a title and a sentence or two, and the way on: the

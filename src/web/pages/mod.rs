@@ -6,6 +6,7 @@ mod account;
 mod connections;
 mod evaluation;
 mod import;
+mod jobs;
 mod label_studio;
 mod projects;
 mod prompts;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     refine::configure(cfg);
     registry::configure(cfg);
     label_studio::configure(cfg);
+    jobs::configure(cfg);
 }
 
 /// Rows per page of the app's tables.
