@@ -23,7 +23,7 @@ use super::plan::scheduler_for;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::handlers::RefineJob;
-use crate::jobs::{BackgroundJob, JobContext, JobError};
+use crate::jobs::{BackgroundJob, JobContext};
 use crate::llm::scheduler::Cancel;
 use crate::llm::{LlmError, LlmRequest, Usage};
 use crate::pricing::PriceTable;
@@ -35,7 +35,7 @@ use crate::views::refine::RefineInput;
 use entity::enums::RefinementStatus;
 use entity::{model_interface, model_refinement, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect, TransactionSession, TransactionTrait,

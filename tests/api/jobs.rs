@@ -376,3 +376,47 @@ async fn a_queued_job_is_canceled_at_once_and_a_failing_one_is_retried_with_back
     let shown: LabelStudioLinkView = app.get(&link).await.good();
     assert_eq!(shown.status, LinkStatus::Idle, "{shown:?}");
 }
+
+#[tokio::test]
+async fn the_jobs_page_lists_jobs_in_words_and_managers_cancel_them() {
+    use crate::helpers::web::{WebClient, make_reviewer, set_password};
+    let app = TestApp::spawn_with(|c| {
+        c.engine.workers = 0;
+        c.engine.job_workers = 0;
+    })
+    .await;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let s = refinable(&app, &llm).await;
+    // No job worker: the refinement waits in the queue.
+    refine(&app, &s).await;
+    let row = newest(&app, JobKind::Refine).await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    let page = web.get("/jobs").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for words in ["Jobs", "Prompt refinement", "Queued", "Refinement of prompt", "Cancel"] {
+        assert!(page.body.contains(words), "{words}: {}", page.body);
+    }
+    assert!(!page.body.contains("refinement_id"), "no JSON on the page");
+    let filtered = web.get("/jobs?kind=ls_sync").await;
+    assert!(filtered.body.contains("No job yet."), "{}", filtered.body);
+    let canceled = web.post(&format!("/jobs/{}/cancel", row.id), &[]).await;
+    assert_eq!(canceled.status, 303, "{}", canceled.body);
+    let page = web.get("/jobs").await;
+    assert!(page.body.contains("Canceled by a user."), "{}", page.body);
+
+    // A reviewer reads the page, without a Cancel button, and cannot cancel.
+    refine(&app, &s).await;
+    let queued = newest(&app, JobKind::Refine).await;
+    make_reviewer(&app).await;
+    let mut reviewer = WebClient::new(&app);
+    reviewer.sign_in("reviewer@example.com").await;
+    let page = reviewer.get("/jobs").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(&format!("/jobs/{}/cancel", queued.id)));
+    let refused = reviewer
+        .post(&format!("/jobs/{}/cancel", queued.id), &[])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+}
