@@ -50,7 +50,10 @@ pub async fn run(args: JobsArgs) -> i32 {
 
 /// One line of a job.
 fn line(job: &Value) -> String {
-    let progress = match (job["progress"]["done"].as_i64(), job["progress"]["total"].as_i64()) {
+    let progress = match (
+        job["progress"]["done"].as_i64(),
+        job["progress"]["total"].as_i64(),
+    ) {
         (Some(d), Some(t)) if t > 0 => format!("{d}/{t}"),
         _ => "-".into(),
     };

@@ -149,9 +149,7 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
 
 async fn worker(config: crate::config::WorkerConfig) -> Result<(), String> {
     if config.engine.workers == 0 && config.engine.job_workers == 0 {
-        return Err(
-            "--workers or --job-workers must be at least 1 for `prompter worker`".into(),
-        );
+        return Err("--workers or --job-workers must be at least 1 for `prompter worker`".into());
     }
     let conn = db::connect(&config.database)
         .await

@@ -91,10 +91,13 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     )
     .about(job_rows::subject::REFINEMENT, created.id)
     .by(caller.user.id);
-    job_rows::enqueue(&txn, NewJob {
-        max_attempts: RefineJob::MAX_ATTEMPTS,
-        ..job
-    })
+    job_rows::enqueue(
+        &txn,
+        NewJob {
+            max_attempts: RefineJob::MAX_ATTEMPTS,
+            ..job
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(created)
@@ -168,7 +171,7 @@ pub async fn get(
     job_id: &str,
 ) -> ApiResult<model_refinement::Model> {
     versions::get(db, caller, prompt_id, version_id).await?;
-    let found = model_refinement::Entity::find()
+    model_refinement::Entity::find()
         .filter(model_refinement::Column::JobId.eq(job_id))
         .filter(model_refinement::Column::PreviousVersionId.eq(version_id))
         .filter(model_refinement::Column::PromptId.eq(prompt_id))
@@ -182,7 +185,6 @@ pub async fn get(
 pub fn is_running(s: &RefinementStatus) -> bool {
     matches!(s, RefinementStatus::Pending | RefinementStatus::InProgress)
 }
-
 
 /// Attempts at saving a job's end before it is failed as unsaved.
 const SAVE_ATTEMPTS: usize = 3;

@@ -28,10 +28,10 @@ use crate::engine::Engine;
 use crate::error::{ApiError, ApiResult};
 use crate::llm::scheduler::Cancel;
 use crate::services::jobs::{self as job_rows, Canceled};
-use sea_orm::EntityTrait;
 use entity::enums::JobKind;
 use entity::job;
 use queue::{Beat, Settle};
+use sea_orm::EntityTrait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -277,10 +277,9 @@ async fn finish(cx: &JobContext, outcome: Result<String, JobError>) {
                 run_at: crate::util::now() + to_chrono(wait),
             }
         }
-        Err(JobError::Transient(error)) => Settle::Failed(format!(
-            "{error} (after {} attempts)",
-            cx.job.attempts
-        )),
+        Err(JobError::Transient(error)) => {
+            Settle::Failed(format!("{error} (after {} attempts)", cx.job.attempts))
+        }
     };
     let final_error = match &settle {
         Settle::Failed(reason) => Some(reason.clone()),

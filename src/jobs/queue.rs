@@ -84,7 +84,11 @@ pub async fn has_claimable(
     let backend = db.get_database_backend();
     let template = format!("SELECT id FROM jobs WHERE {} LIMIT 1", claimable());
     let row = db
-        .query_one_raw(statement(backend, &template, vec![before.into(), now.into()]))
+        .query_one_raw(statement(
+            backend,
+            &template,
+            vec![before.into(), now.into()],
+        ))
         .await?;
     Ok(row.is_some())
 }
@@ -234,7 +238,7 @@ pub async fn settle(
 pub fn backoff(base: Duration, attempts: i32) -> Duration {
     let cap = Duration::from_secs(600);
     let exp = attempts.clamp(1, 30) as u32 - 1;
-    let ceiling = base.saturating_mul(1u32 << exp.min(20)).min(cap);
+    let ceiling = base.saturating_mul(1u32 << Ord::min(exp, 20)).min(cap);
     ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 

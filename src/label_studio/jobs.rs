@@ -13,10 +13,7 @@ use crate::services::jobs::{self as job_rows, Enqueued, NewJob};
 use entity::enums::{JobKind, LinkStatus};
 use entity::label_studio_link as link;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionSession,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 /// The dedupe key of a link's jobs: one open job per link.
 pub fn dedupe_key(link_id: i64) -> String {

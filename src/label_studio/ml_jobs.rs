@@ -213,7 +213,9 @@ async fn acting(
     )
     .await
     .map_err(api_failure)?
-    .ok_or_else(|| JobError::Permanent("The event's sender is no longer an active member.".into()))?;
+    .ok_or_else(|| {
+        JobError::Permanent("The event's sender is no longer an active member.".into())
+    })?;
     let prompt = crate::services::prompts::get(db, &caller, prompt_id)
         .await
         .map_err(api_failure)?;
@@ -282,7 +284,15 @@ pub async fn apply_event(
                 label_config: Some(xml),
                 ..Default::default()
             };
-            upsert_mirror(db, engine.secrets(), caller, prompt, &event.ls_project, info).await?
+            upsert_mirror(
+                db,
+                engine.secrets(),
+                caller,
+                prompt,
+                &event.ls_project,
+                info,
+            )
+            .await?
         }
     };
     let project = project::Entity::find_by_id(row.project_id)
@@ -336,10 +346,26 @@ async fn start_training(
     };
     let linked = match super::get(db, caller, row.project_id).await {
         Ok(_) => {
-            super::update(db, engine.secrets(), engine.http(), caller, row.project_id, input).await
+            super::update(
+                db,
+                engine.secrets(),
+                engine.http(),
+                caller,
+                row.project_id,
+                input,
+            )
+            .await
         }
         Err(ApiError::NotFound) => {
-            super::create(db, engine.secrets(), engine.http(), caller, row.project_id, input).await
+            super::create(
+                db,
+                engine.secrets(),
+                engine.http(),
+                caller,
+                row.project_id,
+                input,
+            )
+            .await
         }
         Err(e) => Err(e),
     };

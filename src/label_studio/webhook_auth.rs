@@ -78,10 +78,15 @@ impl BackgroundJob for WebhookAuthJob {
 
     async fn run(&self, cx: &JobContext) -> Result<String, JobError> {
         let secrets = cx.engine.secrets();
-        let unreadable =
-            |_| JobError::Permanent("a sealed token cannot be decrypted (was PROMPTER_SECRET_KEY changed?)".into());
+        let unreadable = |_| {
+            JobError::Permanent(
+                "a sealed token cannot be decrypted (was PROMPTER_SECRET_KEY changed?)".into(),
+            )
+        };
         let ls_token = secrets.open(&self.ls_token_sealed).map_err(unreadable)?;
-        let token = secrets.open(&self.backend_token_sealed).map_err(unreadable)?;
+        let token = secrets
+            .open(&self.backend_token_sealed)
+            .map_err(unreadable)?;
         let client = LsClient::new(cx.engine.http(), &self.base_url, &ls_token);
         let header = format!("Token {token}");
         let found = try_once(&client, self.ls_project, &self.path, &header)
@@ -94,7 +99,9 @@ impl BackgroundJob for WebhookAuthJob {
                 tracing::info!(%host, project, webhook = id, "added the token header to Label Studio's webhook for the ML backend");
                 Ok(format!("added the token header to webhook {id}"))
             }
-            Some(WebhookAuth::AlreadySet(id)) => Ok(format!("webhook {id} already sends the token header")),
+            Some(WebhookAuth::AlreadySet(id)) => {
+                Ok(format!("webhook {id} already sends the token header"))
+            }
             _ => Err(JobError::Transient(format!(
                 "no webhook of Label Studio project {project} posts to {} yet",
                 self.path

@@ -5,9 +5,9 @@
 use super::MODEL_CLASS;
 use super::auth::{MlCaller, MlManager};
 use super::error::{MlError, MlErrorBody, MlResult};
-use crate::label_studio::ml_jobs::{self, Event, HANDLED_ACTIONS};
 use crate::error::ApiError;
 use crate::extract::{JsonBytes, parse_json_off_thread};
+use crate::label_studio::ml_jobs::{self, Event, HANDLED_ACTIONS};
 use crate::respond::{Created, Either, Json};
 use crate::services::prompts;
 use crate::state::AppState;

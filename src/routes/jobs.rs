@@ -84,7 +84,10 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> ApiResult<Json<JobView>> {
     let row = service::get(&state.db, &caller, *id).await?;
-    let view = views(&state.db, vec![row]).await?.pop().ok_or(ApiError::NotFound)?;
+    let view = views(&state.db, vec![row])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(view))
 }
 
@@ -101,6 +104,9 @@ pub async fn cancel(
     id: web::Path<i64>,
 ) -> ApiResult<Json<JobView>> {
     let row = crate::jobs::cancel(&state.engine, &caller, *id).await?;
-    let view = views(&state.db, vec![row]).await?.pop().ok_or(ApiError::NotFound)?;
+    let view = views(&state.db, vec![row])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(view))
 }

@@ -184,7 +184,8 @@ pub async fn list(
     filter: &ListFilter,
     request: PageRequest,
 ) -> ApiResult<(Vec<job::Model>, u64, Page)> {
-    let mut query = job::Entity::find().filter(job::Column::OrganizationId.eq(caller.organization_id));
+    let mut query =
+        job::Entity::find().filter(job::Column::OrganizationId.eq(caller.organization_id));
     if let Some(kind) = filter.kind {
         query = query.filter(job::Column::Kind.eq(kind));
     }

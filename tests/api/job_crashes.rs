@@ -28,15 +28,15 @@ async fn bare_app() -> TestApp {
 }
 
 fn worker(app: &TestApp) -> std::process::Child {
-    worker_command(app, 4).spawn().expect("start prompter worker")
+    worker_command(app, 4)
+        .spawn()
+        .expect("start prompter worker")
 }
 
 /// Waits until job `id` is running under some worker's lease; returns that worker.
 async fn claimed_by(app: &TestApp, id: i64, not: Option<&str>) -> (job::Model, String) {
     let row = wait_job(app, id, |j| {
-        j.lease_owner.is_some()
-            && j.lease_owner.as_deref() != not
-            && j.status == JobStatus::Running
+        j.lease_owner.is_some() && j.lease_owner.as_deref() != not && j.status == JobStatus::Running
             || (not.is_some() && !j.status.is_open())
     })
     .await;
@@ -79,8 +79,8 @@ async fn a_worker_killed_mid_refinement_is_taken_over_and_makes_one_version() {
         .await,
     );
     let connection = custom_connection(&app, &llm, "fake-key").await;
-    let version = crate::helpers::engine::version(&app, prompt, connection, "v1", "R: {text}")
-        .await;
+    let version =
+        crate::helpers::engine::version(&app, prompt, connection, "v1", "R: {text}").await;
     let r: RefinedPromptView = app
         .post(
             &format!("/api/prompts/{prompt}/versions/{version}/refine"),
@@ -173,7 +173,9 @@ async fn a_worker_killed_mid_sync_is_taken_over_and_duplicates_nothing() {
         .await
         .expect("token");
     let ls_project = ls.project(CLS).await;
-    let data: Vec<Value> = (0..800).map(|i| json!({"text": format!("item {i}")})).collect();
+    let data: Vec<Value> = (0..800)
+        .map(|i| json!({"text": format!("item {i}")}))
+        .collect();
     let ls_tasks = ls.import(ls_project, Value::Array(data)).await;
     for task in &ls_tasks[..10] {
         ground_truth(&ls, *task, choice("Positive")).await;
@@ -203,7 +205,10 @@ async fn a_worker_killed_mid_sync_is_taken_over_and_duplicates_nothing() {
     let mut first = worker(&app);
     // Killed once it has written its first page.
     let (_, dead) = claimed_by(&app, row.id, None).await;
-    let mid = wait_job(&app, row.id, |j| j.progress_done >= 100 || !j.status.is_open()).await;
+    let mid = wait_job(&app, row.id, |j| {
+        j.progress_done >= 100 || !j.status.is_open()
+    })
+    .await;
     let mut second = worker(&app);
     first.kill().expect("SIGKILL the first worker");
     let _ = first.wait();

@@ -17,7 +17,7 @@ use prompter::views::label_studio::LabelStudioLinkView;
 use prompter::views::refine::RefinedPromptView;
 use reqwest::Method;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -266,7 +266,7 @@ async fn a_lapsed_refinement_is_taken_over_and_reuses_the_kept_answer() {
         .await
         .expect("update");
     // Another worker (this process's) takes it over.
-    let engine = app.engine.clone();
+    let engine = app.engine().clone();
     let worker = tokio::spawn(prompter::jobs::run(engine, "the-taker".into()));
     let done = wait_job(&app, row.id, |j| !j.status.is_open()).await;
     worker.abort();
@@ -344,7 +344,7 @@ async fn a_queued_job_is_canceled_at_once_and_a_failing_one_is_retried_with_back
         .await
         .with_status(202);
     let row = newest(&app, JobKind::LsSync).await;
-    let worker = tokio::spawn(prompter::jobs::run(app.engine.clone(), "retrier".into()));
+    let worker = tokio::spawn(prompter::jobs::run(app.engine().clone(), "retrier".into()));
     let waiting = wait_job(&app, row.id, |j| {
         j.status == JobStatus::Queued && j.attempts == 1
     })
@@ -366,7 +366,10 @@ async fn a_queued_job_is_canceled_at_once_and_a_failing_one_is_retried_with_back
     );
     assert_eq!(view.next_attempt_at, Some(waiting.run_at));
     let backoff = (waiting.run_at - waiting.updated_at).num_milliseconds();
-    eprintln!("job {}: first retry after {backoff} ms (base 1500 ms, jitter 0.5-1)", row.id);
+    eprintln!(
+        "job {}: first retry after {backoff} ms (base 1500 ms, jitter 0.5-1)",
+        row.id
+    );
     assert!((700..=1600).contains(&backoff), "{backoff}");
     let done = wait_job(&app, row.id, |j| !j.status.is_open()).await;
     worker.abort();
@@ -395,7 +398,13 @@ async fn the_jobs_page_lists_jobs_in_words_and_managers_cancel_them() {
     web.sign_in("admin@example.com").await;
     let page = web.get("/jobs").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    for words in ["Jobs", "Prompt refinement", "Queued", "Refinement of prompt", "Cancel"] {
+    for words in [
+        "Jobs",
+        "Prompt refinement",
+        "Queued",
+        "Refinement of prompt",
+        "Cancel",
+    ] {
         assert!(page.body.contains(words), "{words}: {}", page.body);
     }
     assert!(!page.body.contains("refinement_id"), "no JSON on the page");

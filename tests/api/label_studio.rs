@@ -526,7 +526,10 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
                 entity::job::Column::Status,
                 Expr::value(entity::enums::JobStatus::Running),
             )
-            .col_expr(entity::job::Column::LeaseOwner, Expr::value("another-process"))
+            .col_expr(
+                entity::job::Column::LeaseOwner,
+                Expr::value("another-process"),
+            )
             .col_expr(entity::job::Column::LeaseExpiresAt, Expr::value(lease))
             .filter(entity::job::Column::DedupeKey.eq(format!("link:{link_id}")))
             .exec(&app.db)

@@ -31,7 +31,10 @@ pub async fn run_job(cx: &JobContext, id: i64) -> Result<String, JobError> {
         return Ok(format!("refinement {id} was deleted"));
     };
     if !is_running(&row.status) {
-        return Ok(format!("refinement {} is already {}", row.job_id, row.status));
+        return Ok(format!(
+            "refinement {} is already {}",
+            row.job_id, row.status
+        ));
     }
     let caller = job_rows::caller_of(db, row.organization_id, row.created_by_id)
         .await
@@ -43,7 +46,9 @@ pub async fn run_job(cx: &JobContext, id: i64) -> Result<String, JobError> {
         })?;
     let version = match versions::get(db, &caller, row.prompt_id, row.previous_version_id).await {
         Ok(v) => v,
-        Err(ApiError::NotFound) => return Ok(format!("the version of refinement {id} was deleted")),
+        Err(ApiError::NotFound) => {
+            return Ok(format!("the version of refinement {id} was deleted"));
+        }
         Err(e) => return Err(transient(e)),
     };
     let project = match projects::get(db, &caller, row.project_id).await {
@@ -77,7 +82,10 @@ pub async fn run_job(cx: &JobContext, id: i64) -> Result<String, JobError> {
     };
     let outcome = if !job.refinement.prompt.is_empty() {
         // An earlier attempt was paid for and checked: its answer is on the row.
-        tracing::info!(refinement = id, "refinement resumed with the teacher's kept answer");
+        tracing::info!(
+            refinement = id,
+            "refinement resumed with the teacher's kept answer"
+        );
         Outcome {
             cost: job.refinement.total_cost,
             reasoning: job.refinement.reasoning.clone(),
@@ -156,7 +164,10 @@ async fn keep_answer(
             model_refinement::Column::Reasoning,
             Expr::value(outcome.reasoning.clone()),
         )
-        .col_expr(model_refinement::Column::TotalCost, Expr::value(outcome.cost))
+        .col_expr(
+            model_refinement::Column::TotalCost,
+            Expr::value(outcome.cost),
+        )
         .col_expr(
             model_refinement::Column::UpdatedAt,
             Expr::value(crate::util::now()),
@@ -218,4 +229,3 @@ pub async fn wait_end(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
-

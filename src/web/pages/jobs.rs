@@ -82,10 +82,16 @@ async fn subject_of(state: &AppState, job: &JobView) -> (Option<String>, Option<
     let id = subject.id;
     match subject.kind.as_str() {
         service::subject::RUN => (Some(format!("/runs/{id}")), Some(format!("Run #{id}"))),
-        service::subject::PROMPT => (Some(format!("/prompts/{id}")), Some(format!("Prompt #{id}"))),
+        service::subject::PROMPT => (
+            Some(format!("/prompts/{id}")),
+            Some(format!("Prompt #{id}")),
+        ),
         service::subject::LINK => (Some("/label-studio".into()), Some(format!("Link #{id}"))),
         service::subject::REFINEMENT => {
-            match model_refinement::Entity::find_by_id(id).one(&state.db).await {
+            match model_refinement::Entity::find_by_id(id)
+                .one(&state.db)
+                .await
+            {
                 Ok(Some(r)) => (
                     Some(format!(
                         "/prompts/{}/refine?version={}&job={}",
@@ -100,14 +106,22 @@ async fn subject_of(state: &AppState, job: &JobView) -> (Option<String>, Option<
     }
 }
 
-async fn list(state: web::Data<AppState>, visitor: Visitor, q: web::Query<JobsQuery>) -> PageResult {
+async fn list(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    q: web::Query<JobsQuery>,
+) -> PageResult {
     let q = q.into_inner();
     let kind = q.kind.as_deref().and_then(JobKind::parse);
     let status = q.status.as_deref().and_then(JobStatus::parse);
     let filter = ListFilter { kind, status };
-    let (rows, count, located) =
-        service::list(&state.db, visitor.caller(), &filter, page_request(q.page.as_deref()))
-            .await?;
+    let (rows, count, located) = service::list(
+        &state.db,
+        visitor.caller(),
+        &filter,
+        page_request(q.page.as_deref()),
+    )
+    .await?;
     let views = crate::presenters::jobs::views(&state.db, rows).await?;
     let mut jobs = vec![];
     for job in views {

@@ -148,6 +148,11 @@ impl TestApp {
         }
     }
 
+    /// The server's engine (tests start job workers of their own on it).
+    pub fn engine(&self) -> &prompter::engine::Engine {
+        &self.engine
+    }
+
     /// Makes the server's budget gates read the database at their next call, as they do
     /// every `engine::budget::REFRESH` on their own (a limit changed through the API).
     pub fn expire_budget_reads(&self) {
