@@ -367,7 +367,7 @@ fn answer_schema() -> Value {
 #[derive(Debug)]
 enum Finished {
     /// The row as saved (or as found, when it had already ended).
-    Saved(model_refinement::Model),
+    Saved(Box<model_refinement::Model>),
     /// The row or its prompt is gone.
     Gone,
     /// The worker no longer holds the job: nothing was saved.
@@ -405,7 +405,7 @@ async fn finish(
         return Ok(Finished::Gone);
     };
     if !is_running(&row.status) {
-        return Ok(Finished::Saved(row));
+        return Ok(Finished::Saved(Box::new(row)));
     }
     let now = crate::util::now();
     let mut update: model_refinement::ActiveModel = row.into();
@@ -459,7 +459,7 @@ async fn finish(
     }
     let saved = update.update(&txn).await?;
     txn.commit().await?;
-    Ok(Finished::Saved(saved))
+    Ok(Finished::Saved(Box::new(saved)))
 }
 
 #[cfg(test)]

@@ -119,21 +119,20 @@ impl Enqueued {
 /// held by a finished job is released (its row keeps its history without the key).
 pub async fn enqueue(db: &impl ConnectionTrait, new: NewJob) -> ApiResult<Enqueued> {
     let now = crate::util::now();
-    if let Some(key) = &new.dedupe_key {
-        if let Some(found) = job::Entity::find()
+    if let Some(key) = &new.dedupe_key
+        && let Some(found) = job::Entity::find()
             .filter(job::Column::DedupeKey.eq(key.as_str()))
             .one(db)
             .await?
-        {
-            if found.status.is_open() {
-                return Ok(Enqueued::Existing(found));
-            }
-            job::Entity::update_many()
-                .col_expr(job::Column::DedupeKey, Expr::value(Option::<String>::None))
-                .filter(job::Column::Id.eq(found.id))
-                .exec(db)
-                .await?;
+    {
+        if found.status.is_open() {
+            return Ok(Enqueued::Existing(found));
         }
+        job::Entity::update_many()
+            .col_expr(job::Column::DedupeKey, Expr::value(Option::<String>::None))
+            .filter(job::Column::Id.eq(found.id))
+            .exec(db)
+            .await?;
     }
     let finished = !new.status.is_open();
     let running = new.status == JobStatus::Running;
