@@ -1,7 +1,7 @@
 //! Rows of the durable job queue (`jobs`): enqueuing a job in the caller's own transaction
 //! (with an optional dedupe key: one open job per key), and listing, reading and canceling the
-//! jobs of the caller's organization. Claiming and running jobs is the background layer's
-//! business (`crate::jobs`); this module only writes and reads rows, so any service can
+//! jobs of the caller's organization. Claiming and running jobs is the business of the
+//! background layer's `jobs` module; this module only writes and reads rows, so any service can
 //! enqueue work in the transaction of the change that calls for it.
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, ApiResult};
