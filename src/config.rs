@@ -212,9 +212,8 @@ pub struct EngineConfig {
     /// LLM calls in flight per worker, and per provider connection and model.
     #[arg(long, env = "PROMPTER_CONCURRENCY", default_value_t = 64)]
     pub concurrency: usize,
-    /// Seconds a slice lease (and a refinement job's) lasts without a heartbeat (a dead
-    /// worker's slices are taken over after this; a dead server's refinements are failed
-    /// within twice this).
+    /// Seconds a slice lease (and a job's) lasts without a heartbeat: a dead worker's slices
+    /// and jobs are taken over by another worker after this.
     #[arg(long, env = "PROMPTER_LEASE_SECS", default_value_t = 30)]
     pub lease_secs: u64,
     /// Milliseconds an idle worker waits before looking for work again.
@@ -235,6 +234,14 @@ pub struct EngineConfig {
     /// Largest image Prompter fetches to send inline (bytes); a larger one fails its task.
     #[arg(long, env = "PROMPTER_IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub image_max_bytes: usize,
+    /// Job workers in this process: loops that claim jobs (refinements, Label Studio syncs
+    /// and pushes, ML-backend events) one at a time (0: this process runs no job).
+    #[arg(long, env = "PROMPTER_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
+    /// First backoff of a job that failed for a transient reason, in milliseconds (doubles
+    /// per attempt, with jitter, up to 10 minutes).
+    #[arg(long, env = "PROMPTER_JOB_BACKOFF_MS", default_value_t = 2000)]
+    pub job_backoff_ms: u64,
     /// Milliseconds between looks for due schedules (0: this process fires none).
     #[arg(long, env = "PROMPTER_SCHEDULE_POLL_MS", default_value_t = 1000)]
     pub schedule_poll_ms: u64,
@@ -280,6 +287,8 @@ impl Default for EngineConfig {
             llm_max_attempts: 8,
             llm_backoff_ms: 500,
             image_max_bytes: 10 * 1024 * 1024,
+            job_workers: 2,
+            job_backoff_ms: 2000,
             schedule_poll_ms: 1000,
             outbound_allow: Vec::new(),
             outbound_max_bytes: 32 * 1024 * 1024,

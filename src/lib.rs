@@ -16,7 +16,8 @@
 //! 3. **Presenters**: [`presenters`] (what the front ends show, built once: views with their
 //!    creators, scores and accuracy) and [`state`].
 //! 4. **Background work**: [`engine`] (run queue, workers, pacing, refinement, live
-//!    predictions) and [`label_studio`] (link, sync and push with a real Label Studio).
+//!    predictions), [`jobs`] (the durable job queue every other piece of background work goes
+//!    through) and [`label_studio`] (link, sync and push with a real Label Studio).
 //! 5. **Domain services**: [`services`]: plain functions over a database connection that
 //!    read and write rows, scoped to the caller's organization.
 //! 6. **Building blocks**: [`views`] (every wire type), [`llm`] (providers, credentials,
@@ -45,6 +46,7 @@ pub mod error;
 pub mod extract;
 pub use fake_llm;
 pub mod image_tokens;
+pub mod jobs;
 pub use label_config;
 pub mod label_studio;
 pub mod limits;

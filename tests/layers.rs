@@ -20,7 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["routes", "web", "ml_backend", "extract", "telemetry"],
     ),
     ("presenters", &["presenters", "respond", "state"]),
-    ("background work", &["engine", "label_studio"]),
+    ("background work", &["engine", "jobs", "label_studio"]),
     ("domain services", &["services"]),
     (
         "building blocks",

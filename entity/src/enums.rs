@@ -247,3 +247,50 @@ vocabulary!(
         NamedEntityRecognition = "NamedEntityRecognition",
     }
 );
+
+vocabulary!(
+    /// A job's state in the job queue.
+    JobStatus {
+        /// Waiting for a worker (or for its next attempt, at `run_at`).
+        Queued = "queued",
+        /// Claimed by a worker under a lease.
+        Running = "running",
+        /// Done.
+        Succeeded = "succeeded",
+        /// Given up (see `last_error`).
+        Failed = "failed",
+        /// Stopped by a user.
+        Canceled = "canceled",
+    }
+);
+
+impl JobStatus {
+    /// Queued or running: the job has not ended.
+    pub fn is_open(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+vocabulary!(
+    /// What a job does.
+    JobKind {
+        /// An inference run (executed by the run engine's slices; its row mirrors the run).
+        InferenceRun = "inference_run",
+        /// A prompt refinement by a teacher model.
+        Refine = "refine",
+        /// Importing a linked Label Studio project's tasks and annotations.
+        LsSync = "ls_sync",
+        /// Writing a run's predictions to the linked Label Studio project.
+        LsPush = "ls_push",
+        /// Label Studio's "Start Training": link the ML backend's mirror project and sync it.
+        MlTrain = "ml_train",
+        /// A Label Studio annotation event sent to the ML backend.
+        MlEvent = "ml_event",
+        /// Adding the token header to the webhook Label Studio made for the ML backend.
+        LsWebhookAuth = "ls_webhook_auth",
+        /// A schedule's firing (the run it started is its subject).
+        ScheduleFire = "schedule_fire",
+        /// Delivering an outbound webhook.
+        WebhookDelivery = "webhook_delivery",
+    }
+);

@@ -7,6 +7,7 @@ pub mod api_token;
 pub mod enums;
 pub mod failed_prediction;
 pub mod form_submission;
+pub mod job;
 pub mod label_studio_link;
 pub mod ml_backend_project;
 pub mod model_interface;

@@ -1,5 +1,7 @@
-//! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`, `worker`, `run`, `ls`.
+//! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`, `worker`, `run`, `ls`,
+//! `jobs`.
 pub mod assets;
+pub mod jobs;
 pub mod ls;
 pub mod run;
 
@@ -45,7 +47,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
-    /// Run inference workers alone, against the database the servers share (scale-out).
+    /// Run inference and job workers alone, against the database the servers share
+    /// (scale-out).
     Worker(crate::config::WorkerConfig),
     /// Start an inference run on a Prompter server and follow it with a progress bar.
     Run(crate::cli::run::RunArgs),
@@ -59,6 +62,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cli::ls::LsCommand,
     },
+    /// List the jobs of a Prompter server, or follow one with a progress bar (`--watch ID`).
+    Jobs(crate::cli::jobs::JobsArgs),
     /// Run the fake OpenAI-compatible LLM server (tests and benchmarks).
     FakeLlm {
         /// The loopback port to listen on (0 picks a free one).
@@ -124,6 +129,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Export(args) => return crate::cli::assets::export(args).await,
         Command::Import(args) => return crate::cli::assets::import(args).await,
         Command::Ls { command } => return crate::cli::ls::run(command).await,
+        Command::Jobs(args) => return crate::cli::jobs::run(args).await,
     };
     match result {
         Ok(()) => 0,
@@ -142,8 +148,8 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
 }
 
 async fn worker(config: crate::config::WorkerConfig) -> Result<(), String> {
-    if config.engine.workers == 0 {
-        return Err("--workers must be at least 1 for `prompter worker`".into());
+    if config.engine.workers == 0 && config.engine.job_workers == 0 {
+        return Err("--workers or --job-workers must be at least 1 for `prompter worker`".into());
     }
     let conn = db::connect(&config.database)
         .await

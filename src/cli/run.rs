@@ -100,10 +100,10 @@ enum Ended {
 }
 
 /// A client of one server with one token.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    auth: String,
+pub(super) struct Api {
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) auth: String,
 }
 
 impl Api {
@@ -139,7 +139,7 @@ impl Api {
         }
     }
 
-    async fn get(&self, path: &str) -> Result<Value, String> {
+    pub(super) async fn get(&self, path: &str) -> Result<Value, String> {
         self.send(
             self.http.get(format!("{}{path}", self.base)),
             "the server answered",

@@ -1,10 +1,10 @@
 //! The idle hook: how tests (and, later, a graceful shutdown) wait until the engine of this
 //! process has nothing left to do.
 //!
-//! Work in progress is counted by [`Busy`] guards: a worker holds one from just before it
-//! tries a claim until the claimed slice is settled (completed or given back), and every
-//! background job the engine spawns ([`Engine::spawn`](super::Engine::spawn)) holds one until
-//! it ends. The engine is idle when no guard is held and the queue has no claimable slice;
+//! Work in progress is counted by [`Busy`] guards: a run worker holds one from just before it
+//! tries a claim until the claimed slice is settled (completed or given back), and a job
+//! worker ([`crate::jobs`]) from just before its claim until the claimed job is settled. The
+//! engine is idle when no guard is held and the queues have nothing claimable;
 //! [`Engine::wait_idle`](super::Engine::wait_idle) checks both, and the epoch (bumped each time
 //! a guard that did work drops) tells it that nothing started and ended during its look at the
 //! queue.

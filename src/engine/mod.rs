@@ -29,6 +29,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+/// How far ahead the idle hook looks for jobs waiting out a backoff, in seconds.
+pub const JOB_HORIZON_SECS: i64 = 60;
+
 /// The engine's settings (they live with the rest of the configuration).
 pub use crate::config::EngineConfig;
 
@@ -97,8 +100,9 @@ impl Engine {
         }
     }
 
-    /// Starts `config.workers` workers, the sweeper of interrupted refinements and the
-    /// schedule ticker (unless `schedule_poll_ms` is 0); each runs until [`Engine::shutdown`].
+    /// Starts `config.workers` run workers, `config.job_workers` job workers (the job queue of
+    /// [`crate::jobs`]) and the schedule ticker (unless `schedule_poll_ms` is 0); each runs
+    /// until [`Engine::shutdown`].
     pub fn start(&self) -> Vec<JoinHandle<()>> {
         let base = worker_base_id();
         let mut handles: Vec<JoinHandle<()>> = (0..self.inner.config.workers)
@@ -108,9 +112,12 @@ impl Engine {
                 tokio::spawn(async move { worker::run(engine, id).await })
             })
             .collect();
-        {
+        for n in 0..self.inner.config.job_workers {
             let engine = self.clone();
-            handles.push(tokio::spawn(async move { refine::sweeper(engine).await }));
+            let id = format!("{base}-j{n}");
+            handles.push(tokio::spawn(
+                async move { crate::jobs::run(engine, id).await },
+            ));
         }
         if self.inner.config.schedule_poll_ms > 0 {
             let engine = self.clone();
@@ -135,27 +142,13 @@ impl Engine {
         self.inner.activity.enter(true)
     }
 
-    /// Spawns a background job of the engine (a refinement, an event to apply), counted as
-    /// work in progress until it ends. The guard is taken here, before the caller answers, so
-    /// a client that waits for idle after the answer also waits for the job.
-    pub fn spawn<F>(&self, job: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let busy = self.busy();
-        tokio::spawn(async move {
-            let out = job.await;
-            drop(busy);
-            out
-        })
-    }
-
-    /// Waits until the engine of this process has nothing left to do: no slice held or being
-    /// claimed by its workers, no background job of [`Engine::spawn`] running, and (when this
-    /// process runs workers) no claimable slice in the queue. Slices leased by workers of other
-    /// processes are not waited for, nor work that no worker here can take. Polls the queue
-    /// every `tick` at most; returns the database error of a look at the queue.
+    /// Waits until the engine of this process has nothing left to do: no slice or job held or
+    /// being claimed by its workers, (when this process
+    /// runs workers) no claimable slice in the queue, and (when it runs job workers) no job
+    /// claimable now or within [`JOB_HORIZON_SECS`] (a job waiting out a short backoff is still
+    /// work). Slices and jobs leased by workers of other processes are not waited for, nor work
+    /// that no worker here can take. Polls the queues every `tick` at most; returns the
+    /// database error of a look at them.
     ///
     /// A run that keeps its worker busy (calls that never answer) keeps this waiting: callers
     /// bound it with a timeout.
@@ -167,8 +160,16 @@ impl Engine {
             changed.as_mut().enable();
             let (busy, epoch) = activity.snapshot();
             if busy == 0 {
-                let queued = self.inner.config.workers > 0
-                    && queue::has_claimable(&self.inner.db, crate::util::now()).await?;
+                let now = crate::util::now();
+                let queued = (self.inner.config.workers > 0
+                    && queue::has_claimable(&self.inner.db, now).await?)
+                    || (self.inner.config.job_workers > 0
+                        && crate::jobs::queue::has_claimable(
+                            &self.inner.db,
+                            now,
+                            now + chrono::Duration::seconds(JOB_HORIZON_SECS),
+                        )
+                        .await?);
                 if queued {
                     // Workers may be asleep between polls: the work is there now.
                     self.wake();
@@ -184,7 +185,7 @@ impl Engine {
     }
 
     /// A guard of a claim attempt (see [`idle`]).
-    fn attempt(&self) -> idle::Busy {
+    pub(crate) fn attempt(&self) -> idle::Busy {
         self.inner.activity.enter(false)
     }
 
@@ -238,11 +239,11 @@ impl Engine {
         }
     }
 
-    fn shutdown_signal(&self) -> &Arc<Cancel> {
+    pub(crate) fn shutdown_signal(&self) -> &Arc<Cancel> {
         &self.inner.shutdown
     }
 
-    fn wake_signal(&self) -> &Notify {
+    pub(crate) fn wake_signal(&self) -> &Notify {
         &self.inner.wake
     }
 }

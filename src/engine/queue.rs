@@ -48,7 +48,8 @@ fn sql(backend: DatabaseBackend, template: &str) -> String {
     }
 }
 
-fn statement(backend: DatabaseBackend, template: &str, values: Vec<DbValue>) -> Statement {
+/// A raw statement of `template` with `?` placeholders (numbered for PostgreSQL).
+pub fn statement(backend: DatabaseBackend, template: &str, values: Vec<DbValue>) -> Statement {
     Statement::from_sql_and_values(backend, sql(backend, template), values)
 }
 
@@ -94,7 +95,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     let run_id: i64 = row.try_get_by_index(1)?;
     let task_ids: Value = row.try_get_by_index(2)?;
     let attempts: i32 = row.try_get_by_index(3)?;
-    model_run::Entity::update_many()
+    let started = model_run::Entity::update_many()
         .col_expr(
             model_run::Column::Status,
             Expr::value(RunStatus::InProgress),
@@ -103,6 +104,9 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         .filter(model_run::Column::Status.eq(RunStatus::Pending))
         .exec(&txn)
         .await?;
+    if started.rows_affected > 0 {
+        crate::services::jobs::mirror_run(&txn, run_id, RunStatus::InProgress, None, now).await?;
+    }
     txn.commit().await?;
     let task_ids = task_ids
         .as_array()
@@ -204,6 +208,10 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
             .filter(model_run::Column::Status.is_in([RunStatus::Pending, RunStatus::InProgress]))
             .exec(&txn)
             .await?;
+        if completed.rows_affected > 0 {
+            crate::services::jobs::mirror_run(&txn, run_id, RunStatus::Completed, None, now)
+                .await?;
+        }
         txn.commit().await?;
         if completed.rows_affected > 0 {
             log_completed(db, run_id).await;
@@ -263,6 +271,10 @@ pub async fn fail_run(
         .filter(model_run::Column::Status.is_in([RunStatus::Pending, RunStatus::InProgress]))
         .exec(db)
         .await?;
+    if done.rows_affected > 0 {
+        crate::services::jobs::mirror_run(db, run_id, RunStatus::Failed, Some(message), now)
+            .await?;
+    }
     Ok(done.rows_affected > 0)
 }
 

@@ -3,16 +3,17 @@
 //! ground truth and the version's current predictions; the rewrite is saved as a new version of
 //! the same prompt.
 //!
-//! A refinement is a job row (`model_refinements`) that moves `Pending` → `InProgress` →
-//! `Completed` or `Failed`; clients poll it by its `job_id`. The teacher call goes through the
-//! engine's scheduler of the teacher connection and model, like every other LLM call.
-//!
-//! A job holds a lease (`lease_expires_at`, the engine's `lease_secs`, as run slices do) that
-//! its process extends while the job works; a job still unfinished past its lease was
-//! interrupted (its process died) and is failed by [`sweep`], which every engine runs at start
-//! and then once per lease, and by [`get`] when a client reads it. Jobs of one version save
-//! their versions one at a time under the prompt's row lock, so concurrent jobs never collide
-//! on a title.
+//! A refinement is a row (`model_refinements`) that moves `Pending` → `InProgress` →
+//! `Completed` or `Failed`; clients poll it by its `job_id`. The work is a `refine` job of the
+//! job queue ([`crate::jobs`]), enqueued with the row in one transaction: any worker of any
+//! process runs it under a lease, and when its worker dies another one takes it over. The
+//! teacher's answer is kept on the row before the new version is saved, so a job taken over
+//! after the teacher answered does not pay for a second call. The new version, the row's
+//! `Completed` and the check that the worker still holds the job commit together: however
+//! often workers die, a refinement makes at most one version. The teacher call goes through
+//! the engine's scheduler of the teacher connection and model, like every other LLM call. Jobs
+//! of one version save their versions one at a time under the prompt's row lock, so
+//! concurrent jobs never collide on a title.
 //!
 //! A refined prompt is accepted only if it renders and reads no task-data field beyond those
 //! the current prompt reads and the project's data keys; otherwise the job fails with an
@@ -21,9 +22,12 @@ use super::Engine;
 use super::plan::scheduler_for;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::jobs::handlers::RefineJob;
+use crate::jobs::{BackgroundJob, JobContext};
 use crate::llm::scheduler::Cancel;
 use crate::llm::{LlmError, LlmRequest, Usage};
 use crate::pricing::PriceTable;
+use crate::services::jobs::{self as job_rows, NewJob};
 use crate::services::model_providers;
 use crate::services::{projects, versions};
 use crate::template;
@@ -31,14 +35,13 @@ use crate::views::refine::RefineInput;
 use entity::enums::RefinementStatus;
 use entity::{model_interface, model_refinement, model_version, project};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 /// Ground-truth tasks shown to the teacher, at most.
 pub const MAX_EXAMPLES: usize = 20;
@@ -47,14 +50,13 @@ pub const MAX_EXAMPLES: usize = 20;
 const MAX_TITLE_CHARS: usize = 500;
 
 mod context;
-mod lease;
+mod resume;
 use context::Context;
-use lease::{extend, fail_lapsed, to_chrono};
-pub use lease::{lease, sweep, sweeper};
+pub use resume::{give_up, run_job, wait_end};
 
-/// A refinement job ready to run: its row and what it was checked against.
+/// A refinement ready to run: its row and what it was checked against.
 #[derive(Debug, Clone)]
-pub struct Job {
+struct Job {
     /// The refinement row (`Pending`).
     pub refinement: model_refinement::Model,
     version: model_version::Model,
@@ -66,17 +68,48 @@ fn required<T>(value: Option<T>, field: &str) -> ApiResult<T> {
     value.ok_or_else(|| ApiError::field(field, "This field is required."))
 }
 
-/// Checks a refinement request of version `version_id` of prompt `prompt_id` and records the
-/// job as `Pending`. Unknown or foreign prompt and version answer 404; a missing field, or an
-/// unknown or foreign project or connection, answers 400 naming the field.
-pub async fn create(
+/// Checks a refinement request of version `version_id` of prompt `prompt_id`, records it as
+/// `Pending` and enqueues its `refine` job, in one transaction. Unknown or foreign prompt and
+/// version answer 404; a missing field, or an unknown or foreign project or connection,
+/// answers 400 naming the field.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    prompt_id: i64,
+    version_id: i64,
+    input: RefineInput,
+) -> ApiResult<model_refinement::Model> {
+    let txn = crate::db::begin_write(db).await?;
+    let created = create_in(&txn, caller, prompt_id, version_id, input).await?;
+    let job = NewJob::new(
+        RefineJob::KIND,
+        Some(caller.organization_id),
+        serde_json::to_value(RefineJob {
+            refinement_id: created.id,
+        })
+        .unwrap_or_default(),
+    )
+    .about(job_rows::subject::REFINEMENT, created.id)
+    .by(caller.user.id);
+    job_rows::enqueue(
+        &txn,
+        NewJob {
+            max_attempts: RefineJob::MAX_ATTEMPTS,
+            ..job
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+async fn create_in(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     prompt_id: i64,
     version_id: i64,
     input: RefineInput,
-    lease: Duration,
-) -> ApiResult<Job> {
+) -> ApiResult<model_refinement::Model> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
     let project_id = required(input.project_id, "project_id")?;
     let model = required(input.teacher_model_name, "teacher_model_name")?;
@@ -119,56 +152,38 @@ pub async fn create(
         total_cost: Set(0.0),
         error_message: Set(None),
         created_by_id: Set(Some(caller.user.id)),
-        lease_expires_at: Set(Some(now + to_chrono(lease))),
+        lease_expires_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(db)
     .await?;
-    Ok(Job {
-        refinement,
-        version,
-        project,
-        caller: caller.clone(),
-    })
+    Ok(refinement)
 }
 
 /// The refinement `job_id` of version `version_id` of prompt `prompt_id`, or 404 (also for a
-/// job of another version or organization). A job still `Pending` or `InProgress` whose lease
-/// has lapsed was interrupted (its process stopped): it is marked `Failed` here.
+/// job of another version or organization).
 pub async fn get(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     prompt_id: i64,
     version_id: i64,
     job_id: &str,
-    lease: Duration,
 ) -> ApiResult<model_refinement::Model> {
     versions::get(db, caller, prompt_id, version_id).await?;
-    let found = model_refinement::Entity::find()
+    model_refinement::Entity::find()
         .filter(model_refinement::Column::JobId.eq(job_id))
         .filter(model_refinement::Column::PreviousVersionId.eq(version_id))
         .filter(model_refinement::Column::PromptId.eq(prompt_id))
         .filter(model_refinement::Column::OrganizationId.eq(caller.organization_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    if is_running(&found.status) && fail_lapsed(db, Some(found.id), lease).await? > 0 {
-        return reload(db, found.id).await;
-    }
-    Ok(found)
+        .ok_or(ApiError::NotFound)
 }
 
 /// Whether a refinement status means the job has not finished.
 pub fn is_running(s: &RefinementStatus) -> bool {
     matches!(s, RefinementStatus::Pending | RefinementStatus::InProgress)
-}
-
-async fn reload(db: &impl ConnectionTrait, id: i64) -> ApiResult<model_refinement::Model> {
-    model_refinement::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound)
 }
 
 /// Attempts at saving a job's end before it is failed as unsaved.
@@ -183,99 +198,6 @@ struct Outcome {
     prompt: String,
     /// Why the job failed, if it did.
     error: Option<String>,
-}
-
-/// Runs a refinement job to its end: the teacher call, the checks of its answer, and the new
-/// version. Never fails: what goes wrong is recorded on the row as `Failed` with a message.
-/// Returns the final row (or `None` when the row is gone: its version or prompt was deleted).
-pub async fn run(
-    engine: &Engine,
-    db: &DatabaseConnection,
-    prices: &PriceTable,
-    job: Job,
-) -> Option<model_refinement::Model> {
-    let id = job.refinement.id;
-    let lease = lease(engine);
-    let now = crate::util::now();
-    let started = model_refinement::Entity::update_many()
-        .col_expr(
-            model_refinement::Column::Status,
-            Expr::value(RefinementStatus::InProgress),
-        )
-        .col_expr(
-            model_refinement::Column::LeaseExpiresAt,
-            Expr::value(now + to_chrono(lease)),
-        )
-        .col_expr(model_refinement::Column::UpdatedAt, Expr::value(now))
-        .filter(model_refinement::Column::Id.eq(id))
-        .filter(model_refinement::Column::Status.eq(RefinementStatus::Pending))
-        .exec(db)
-        .await;
-    // The heartbeat: the lease is extended every third of its length while the job works.
-    let heartbeat = {
-        let db = db.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                if let Err(e) = extend(&db, id, lease).await {
-                    tracing::warn!(refinement = id, error = %e, "extending a refinement's lease failed");
-                }
-            }
-        })
-    };
-    let outcome = match started {
-        Ok(r) if r.rows_affected == 1 => teach(engine, db, prices, &job).await,
-        Ok(_) => {
-            // No longer Pending: swept as interrupted, or its row is gone.
-            heartbeat.abort();
-            return reload(db, id).await.ok();
-        }
-        Err(e) => Outcome {
-            error: Some(format!("database: {e}")),
-            ..Default::default()
-        },
-    };
-    // A save that lost a race (a version of the same title made by hand meanwhile) or met a
-    // deadlock is tried again: the teacher's answer is paid for.
-    let mut saved = finish(db, &job, outcome.clone()).await;
-    for _ in 1..SAVE_ATTEMPTS {
-        match &saved {
-            Err(ApiError::Database(e))
-                if crate::db::is_transient(e)
-                    || matches!(
-                        e.sql_err(),
-                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                    ) =>
-            {
-                saved = finish(db, &job, outcome.clone()).await;
-            }
-            _ => break,
-        }
-    }
-    let finished = match saved {
-        Ok(row) => row,
-        Err(e) => {
-            tracing::error!(refinement = id, error = %e, "could not record a refinement's end");
-            // The teacher's answer and its cost stay visible on the failed job.
-            let failed = Outcome {
-                error: Some("The refined prompt could not be saved.".into()),
-                title: None,
-                ..outcome
-            };
-            finish(db, &job, failed).await.ok().flatten()
-        }
-    };
-    heartbeat.abort();
-    if let Some(row) = &finished {
-        tracing::info!(
-            refinement = id,
-            job_id = %row.job_id,
-            status = %row.status,
-            new_version = ?row.new_version_id,
-            "refinement finished"
-        );
-    }
-    finished
 }
 
 /// The cost of `usage` with `model`'s price (0 when the model has none).
@@ -441,13 +363,26 @@ fn answer_schema() -> Value {
     })
 }
 
-/// Records the end of a job: on success, the new version and `Completed`, in one transaction;
-/// otherwise `Failed` with the message. `None` when the row is gone.
+/// What saving a refinement's end did.
+#[derive(Debug)]
+enum Finished {
+    /// The row as saved (or as found, when it had already ended).
+    Saved(Box<model_refinement::Model>),
+    /// The row or its prompt is gone.
+    Gone,
+    /// The worker no longer holds the job: nothing was saved.
+    Lost,
+}
+
+/// Records the end of a refinement: on success, the new version and `Completed`, in one
+/// transaction that also checks that the worker still holds the job; otherwise `Failed` with
+/// the message.
 async fn finish(
     db: &DatabaseConnection,
     job: &Job,
     outcome: Outcome,
-) -> ApiResult<Option<model_refinement::Model>> {
+    cx: &JobContext,
+) -> ApiResult<Finished> {
     let txn = crate::db::begin_write(db).await?;
     // The prompt's row lock serializes the jobs (and version creations) of one prompt on
     // PostgreSQL, so the title chosen below is still free at the insert; SQLite's
@@ -458,21 +393,19 @@ async fn finish(
         .await?
         .is_none()
     {
-        return Ok(None);
+        return Ok(Finished::Gone);
+    }
+    if !cx.holds(&txn).await.unwrap_or(false) {
+        return Ok(Finished::Lost);
     }
     let Some(row) = model_refinement::Entity::find_by_id(job.refinement.id)
         .one(&txn)
         .await?
     else {
-        return Ok(None);
+        return Ok(Finished::Gone);
     };
     if !is_running(&row.status) {
-        // Swept as interrupted while it worked (its lease lapsed): failed it stays.
-        tracing::warn!(
-            refinement = row.id,
-            "a refinement ended after it was reported failed"
-        );
-        return Ok(Some(row));
+        return Ok(Finished::Saved(Box::new(row)));
     }
     let now = crate::util::now();
     let mut update: model_refinement::ActiveModel = row.into();
@@ -526,7 +459,7 @@ async fn finish(
     }
     let saved = update.update(&txn).await?;
     txn.commit().await?;
-    Ok(Some(saved))
+    Ok(Finished::Saved(Box::new(saved)))
 }
 
 #[cfg(test)]

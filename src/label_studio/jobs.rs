@@ -1,23 +1,23 @@
-//! The background job of a link: claimed atomically (one job at a time), its progress recorded
-//! as its sign of life, its end recorded as `idle` or `failed` with the reason. A job silent for
-//! [`STALE_AFTER`] reads as interrupted.
+//! The background jobs of a link (a sync, a push): each is a job of the job queue
+//! ([`crate::jobs`]) with the dedupe key `link:{id}`, so a link runs one job at a time; the
+//! link's `status`, `job`, progress and `last_error` are kept by the job as the link's view
+//! of it: `running` from the enqueue until the job ends (retries and takeovers included),
+//! then `idle`, or `failed` with the reason.
 use super::client::LsError;
-use super::{STALE_AFTER, job};
+use super::job;
+use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use chrono::Utc;
-use entity::enums::LinkStatus;
+use crate::jobs::JobError;
+use crate::services::jobs::{self as job_rows, Enqueued, NewJob};
+use entity::enums::{JobKind, LinkStatus};
 use entity::label_studio_link as link;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-/// Whether `l` claims to run a job that has shown no sign of life for [`STALE_AFTER`].
-pub fn is_stale(l: &link::Model) -> bool {
-    l.status == LinkStatus::Running && Utc::now() - l.updated_at > stale_delta()
-}
-
-fn stale_delta() -> chrono::Duration {
-    chrono::Duration::from_std(STALE_AFTER).unwrap_or(chrono::Duration::minutes(5))
+/// The dedupe key of a link's jobs: one open job per link.
+pub fn dedupe_key(link_id: i64) -> String {
+    format!("link:{link_id}")
 }
 
 /// The refusal of a second job while one runs.
@@ -39,36 +39,50 @@ pub(super) fn open_token(secrets: &Secrets, l: &link::Model) -> ApiResult<String
     })
 }
 
-/// Marks the link as running `job` unless another job runs: one conditional UPDATE, so two
-/// concurrent requests cannot both start.
-pub(super) async fn claim(
+/// Enqueues job `name` (`kind`, with `payload`) of link `l` for `caller` and marks the link
+/// running, in one transaction; refused while another job of the link is open.
+pub(super) async fn start(
     db: &DatabaseConnection,
-    link_id: i64,
-    job: &str,
+    caller: &AuthUser,
+    l: &link::Model,
+    name: &str,
+    kind: JobKind,
+    payload: serde_json::Value,
 ) -> ApiResult<link::Model> {
-    let now = crate::util::now();
-    let claimed = link::Entity::update_many()
-        .col_expr(link::Column::Status, Expr::value(LinkStatus::Running))
-        .col_expr(link::Column::Job, Expr::value(job))
-        .col_expr(link::Column::ProgressDone, Expr::value(0i64))
-        .col_expr(link::Column::ProgressTotal, Expr::value(0i64))
-        .col_expr(link::Column::LastError, Expr::value(Option::<String>::None))
-        .col_expr(link::Column::UpdatedAt, Expr::value(now))
-        .filter(link::Column::Id.eq(link_id))
-        .filter(
-            Condition::any()
-                .add(link::Column::Status.ne(LinkStatus::Running))
-                .add(link::Column::UpdatedAt.lt(now - stale_delta())),
-        )
-        .exec(db)
-        .await?;
-    if claimed.rows_affected == 0 {
+    let txn = crate::db::begin_write(db).await?;
+    let new = NewJob::new(kind, Some(caller.organization_id), payload)
+        .dedupe(dedupe_key(l.id))
+        .about(job_rows::subject::LINK, l.id)
+        .by(caller.user.id);
+    if let Enqueued::Existing(_) = job_rows::enqueue(&txn, new).await? {
         return Err(job_running());
     }
-    link::Entity::find_by_id(link_id)
+    mark_running(&txn, l.id, name).await?;
+    txn.commit().await?;
+    link::Entity::find_by_id(l.id)
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)
+}
+
+/// Marks the link as running job `name` from the start (an attempt, or a takeover, starts
+/// over).
+pub(super) async fn mark_running(
+    db: &impl ConnectionTrait,
+    link_id: i64,
+    name: &str,
+) -> Result<(), sea_orm::DbErr> {
+    link::Entity::update_many()
+        .col_expr(link::Column::Status, Expr::value(LinkStatus::Running))
+        .col_expr(link::Column::Job, Expr::value(name))
+        .col_expr(link::Column::ProgressDone, Expr::value(0i64))
+        .col_expr(link::Column::ProgressTotal, Expr::value(0i64))
+        .col_expr(link::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(link::Column::UpdatedAt, Expr::value(crate::util::now()))
+        .filter(link::Column::Id.eq(link_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Records a running job's progress (and its sign of life). `Err` when the link is gone or no
@@ -78,7 +92,7 @@ pub(super) async fn progress(
     link_id: i64,
     done: i64,
     total: i64,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let updated = link::Entity::update_many()
         .col_expr(link::Column::ProgressDone, Expr::value(done))
         .col_expr(link::Column::ProgressTotal, Expr::value(total))
@@ -86,47 +100,62 @@ pub(super) async fn progress(
         .filter(link::Column::Id.eq(link_id))
         .filter(link::Column::Status.eq(LinkStatus::Running))
         .exec(db)
-        .await
-        .map_err(|e| format!("database error: {e}"))?;
+        .await?;
     if updated.rows_affected == 0 {
-        return Err("the link was deleted or its job was stopped".into());
+        return Err(JobError::Permanent(
+            "the link was deleted or its job was stopped".into(),
+        ));
     }
     Ok(())
 }
 
-/// Ends a job: `idle` (and, for a sync, `last_synced_at`) on success, `failed` with the reason
-/// otherwise.
-pub(super) async fn finish(
+/// Ends a job that succeeded: the link is `idle` (and, for a sync, `last_synced_at` is set).
+pub(super) async fn succeed(
     db: &DatabaseConnection,
     l: &link::Model,
-    job: &str,
-    outcome: Result<String, String>,
-) {
+    name: &str,
+    summary: &str,
+) -> Result<(), sea_orm::DbErr> {
     let now = crate::util::now();
+    tracing::info!(link = l.id, project = l.project_id, job = name, "{summary}");
     let mut update = link::Entity::update_many()
         .col_expr(link::Column::UpdatedAt, Expr::value(now))
-        .filter(link::Column::Id.eq(l.id))
-        .filter(link::Column::Status.eq(LinkStatus::Running));
-    match &outcome {
-        Ok(summary) => {
-            tracing::info!(link = l.id, project = l.project_id, job, "{summary}");
-            update = update
-                .col_expr(link::Column::Status, Expr::value(LinkStatus::Idle))
-                .col_expr(link::Column::LastError, Expr::value(Option::<String>::None));
-            if job == self::job::SYNC {
-                update = update.col_expr(link::Column::LastSyncedAt, Expr::value(now));
-            }
-        }
-        Err(reason) => {
-            tracing::warn!(link = l.id, project = l.project_id, job, error = %reason, "Label Studio job failed");
-            let reason: String = reason.chars().take(4000).collect();
-            update = update
-                .col_expr(link::Column::Status, Expr::value(LinkStatus::Failed))
-                .col_expr(link::Column::LastError, Expr::value(reason));
-        }
+        .col_expr(link::Column::Status, Expr::value(LinkStatus::Idle))
+        .col_expr(link::Column::LastError, Expr::value(Option::<String>::None))
+        .filter(link::Column::Id.eq(l.id));
+    if name == job::SYNC {
+        update = update.col_expr(link::Column::LastSyncedAt, Expr::value(now));
     }
-    if let Err(err) = update.exec(db).await {
-        tracing::error!(link = l.id, error = %err, "could not record the end of a Label Studio job");
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Ends a job given up (or canceled): the link is `failed` with the reason.
+pub async fn give_up(
+    db: &impl ConnectionTrait,
+    link_id: i64,
+    reason: &str,
+) -> Result<(), sea_orm::DbErr> {
+    let reason: String = reason.chars().take(4000).collect();
+    link::Entity::update_many()
+        .col_expr(link::Column::UpdatedAt, Expr::value(crate::util::now()))
+        .col_expr(link::Column::Status, Expr::value(LinkStatus::Failed))
+        .col_expr(link::Column::LastError, Expr::value(reason))
+        .filter(link::Column::Id.eq(link_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A Label Studio failure as a job error: an instance that cannot be reached, or that answers
+/// 429 or 5xx, is worth another attempt later; a refused token or a missing project is not.
+pub(super) fn ls_failure(err: LsError, ls_project: i64) -> JobError {
+    match &err {
+        LsError::Unreachable { .. } => JobError::Transient(err.to_string()),
+        LsError::Status { status } if *status == 429 || *status >= 500 => {
+            JobError::Transient(err.to_string())
+        }
+        _ => JobError::Permanent(describe(err, ls_project)),
     }
 }
 

@@ -2,7 +2,7 @@
 //! checks of its URL, token and Label Studio project, and the agreement of the two label
 //! configs.
 use super::client::{LsClient, LsError, LsProject};
-use super::jobs::{is_stale, job_running, open_token};
+use super::jobs::{job_running, open_token};
 use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -264,7 +264,7 @@ pub async fn update(
     input: LinkInput,
 ) -> ApiResult<link::Model> {
     let (project, existing) = get_with_project(db, caller, project_id).await?;
-    if existing.status == LinkStatus::Running && !is_stale(&existing) {
+    if existing.status == LinkStatus::Running {
         return Err(job_running());
     }
     if input.url.is_none() && input.token.is_none() && input.ls_project.is_none() {

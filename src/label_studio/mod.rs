@@ -17,35 +17,34 @@
 //!   already has one with the same `model_version`, so pushing twice (or again after a crash
 //!   between a create and its bookkeeping) creates no duplicates; it records `ls_prediction_id`.
 //!
-//! A job is claimed atomically (a link runs one job at a time); a job that shows no progress for
-//! [`STALE_AFTER`] (its server stopped) reads as failed and may be started again. Deleting the
-//! link stops its running job at its next step. The token never appears in a response, an
-//! error or a log line.
+//! A sync or a push is a job of the job queue ([`crate::jobs`]): a link runs one at a time,
+//! any worker runs it, a worker that dies has its job taken over within a lease, and a Label
+//! Studio that cannot be reached is tried again with backoff. Deleting the link stops its
+//! running job at its next step. The token never appears in a response, an error, a job's
+//! payload or a log line.
 //!
 //! One room per concern: [`client`] (the HTTP client of a Label Studio instance), [`link`] (the
-//! link's CRUD and checks), [`jobs`] (claiming, progress and end of a link's background job),
+//! link's CRUD and checks), [`jobs`] (enqueuing, progress and end of a link's background job),
 //! [`sync`], [`push`], and [`mirror`] (the one upsert of Label Studio tasks and annotations into
-//! a Prompter project, shared by the sync and the ML backend's webhook events), and
-//! [`webhook_auth`] (the token header Prompter adds to the webhook Label Studio creates for a
+//! a Prompter project, shared by the sync and the ML backend's webhook events), [`ml_mirror`]
+//! (the mirror project of each Label Studio project an ML backend serves), [`ml_jobs`] (the
+//! ML backend's webhook events, applied as jobs), and [`webhook_auth`] (the token header Prompter adds to the webhook Label Studio creates for a
 //! prompt connected as its ML backend).
 pub mod client;
 pub mod jobs;
 pub mod link;
 pub mod mirror;
+pub mod ml_jobs;
+pub mod ml_mirror;
 pub mod push;
 pub mod sync;
 pub mod webhook_auth;
 
-pub use jobs::is_stale;
 pub use link::{create, delete, get, linked_counts, links_of, update};
 pub use push::start_push;
 pub use sync::start_sync;
 
 use sea_orm::ConnectionTrait;
-use std::time::Duration;
-
-/// A running job with no sign of life for this long is taken as interrupted.
-pub const STALE_AFTER: Duration = Duration::from_secs(300);
 
 /// Job names.
 pub mod job {

@@ -1,12 +1,15 @@
 //! The push of a link: writes a run's predictions to the Label Studio tasks they belong to,
 //! idempotently.
 use super::client::{LsClient, LsError};
-use super::jobs::{claim, describe, finish, open_token, progress};
+use super::jobs::{ls_failure, mark_running, open_token, progress, start, succeed};
 use super::link::get;
+use super::sync::job_inputs;
 use super::{job, set_ids};
 use crate::auth::AuthUser;
 use crate::engine::Engine;
 use crate::error::{ApiError, ApiResult};
+use crate::jobs::handlers::LsPushJob;
+use crate::jobs::{BackgroundJob, JobContext, JobError};
 use crate::services::runs;
 use crate::views::label_studio::PushInput;
 use entity::{label_studio_link as link, prediction, task};
@@ -22,8 +25,8 @@ const PUSH_CONCURRENCY: usize = 8;
 /// Predictions of a run read (and their progress recorded) per step of a push.
 const PUSH_PAGE: u64 = 200;
 
-/// Starts pushing a run's predictions in the background (a job of `engine`, so its idle hook
-/// waits for it) and returns the link, now running.
+/// Enqueues a push of a run's predictions (an `ls_push` job, which any worker runs) and
+/// returns the link, now running. Refused while another job of the link is open.
 pub async fn start_push(
     engine: &Engine,
     caller: &AuthUser,
@@ -45,15 +48,33 @@ pub async fn start_push(
             format!("Run {run_id} is not a run on project {project_id}."),
         ));
     }
-    let token = open_token(engine.secrets(), &existing)?;
-    let claimed = claim(db, existing.id, job::PUSH).await?;
-    let (db, l) = (db.clone(), claimed.clone());
-    let http = engine.http().clone();
-    engine.spawn(async move {
-        let outcome = push(&db, &http, &l, &token, run_id).await;
-        finish(&db, &l, job::PUSH, outcome).await;
-    });
-    Ok(claimed)
+    open_token(engine.secrets(), &existing)?;
+    let payload = LsPushJob {
+        link_id: existing.id,
+        run_id,
+    };
+    let started = start(
+        db,
+        caller,
+        &existing,
+        job::PUSH,
+        LsPushJob::KIND,
+        serde_json::to_value(payload).unwrap_or_default(),
+    )
+    .await?;
+    engine.wake();
+    Ok(started)
+}
+
+/// Runs one attempt of the push of run `run_id` to link `link_id` (an attempt, or a takeover,
+/// starts over: what Label Studio already has is skipped).
+pub async fn run_job(cx: &JobContext, link_id: i64, run_id: i64) -> Result<String, JobError> {
+    let (l, _caller, token) = job_inputs(cx, link_id).await?;
+    let db = cx.db();
+    mark_running(db, l.id, job::PUSH).await?;
+    let summary = push(cx, &l, &token, run_id).await?;
+    succeed(db, &l, job::PUSH, &summary).await?;
+    Ok(summary)
 }
 
 /// What a push did.
@@ -67,14 +88,14 @@ struct PushStats {
 }
 
 async fn push(
-    db: &DatabaseConnection,
-    http: &crate::outbound::Outbound,
+    cx: &JobContext,
     l: &link::Model,
     token: &str,
     run_id: i64,
-) -> Result<String, String> {
-    let db_err = |e: sea_orm::DbErr| format!("database error: {e}");
-    let client = LsClient::new(http, &l.url, token);
+) -> Result<String, JobError> {
+    let db: &DatabaseConnection = cx.db();
+    let db_err = |e: sea_orm::DbErr| JobError::from(e);
+    let client = LsClient::new(cx.engine.http(), &l.url, token);
     let of_run = || prediction::Entity::find().filter(prediction::Column::ModelRunId.eq(run_id));
     let total = of_run().count(db).await.map_err(db_err)? as i64;
     progress(db, l.id, 0, total).await?;
@@ -83,7 +104,7 @@ async fn push(
     let mut in_ls: HashMap<(i64, String), i64> = client
         .predictions(l.ls_project_id)
         .await
-        .map_err(|e| describe(e, l.ls_project_id))?
+        .map_err(|e| ls_failure(e, l.ls_project_id))?
         .into_iter()
         .map(|p| ((p.task, p.model_version.unwrap_or_default()), p.id))
         .collect();
@@ -159,7 +180,7 @@ async fn push(
                     in_ls.insert((ls_task_id, model_version), ls_id);
                 }
                 Err(err @ (LsError::Unauthorized(_) | LsError::Unreachable { .. })) => {
-                    fatal.get_or_insert(err.to_string());
+                    fatal.get_or_insert(err);
                 }
                 Err(err) => {
                     stats.refused += 1;
@@ -174,13 +195,18 @@ async fn push(
             .await
             .map_err(db_err)?;
         if let Some(fatal) = fatal {
-            return Err(format!(
+            let message = format!(
                 "{fatal} (pushed {} predictions before the failure; pushing again continues)",
                 stats.created
-            ));
+            );
+            return Err(match ls_failure(fatal, l.ls_project_id) {
+                JobError::Transient(_) => JobError::Transient(message),
+                _ => JobError::Permanent(message),
+            });
         }
         done += page.len() as i64;
         progress(db, l.id, done, total.max(done)).await?;
+        cx.progress(done, total.max(done)).await?;
     }
     let summary = format!(
         "push of run {run_id}: {} predictions created in Label Studio, {} already there, \
@@ -188,10 +214,10 @@ async fn push(
         stats.created, stats.existing, stats.skipped
     );
     match stats.first_refusal {
-        Some(first) => Err(format!(
+        Some(first) => Err(JobError::Permanent(format!(
             "Label Studio refused {} predictions (the first: {first}); {summary}",
             stats.refused
-        )),
+        ))),
         None => Ok(summary),
     }
 }

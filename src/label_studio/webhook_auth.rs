@@ -3,21 +3,19 @@
 //! events would be refused. On `/setup` (which carries Label Studio's host and a token),
 //! Prompter finds that webhook and adds `Authorization: Token <the backend's token>` to its
 //! headers, keeping any other header. Idempotent (a webhook already sending the header is left
-//! alone), logged, retried for a while because Label Studio may create the webhook just after
-//! `/setup`, and off with `PROMPTER_ML_WEBHOOK_AUTH=false`. The token is never logged.
+//! alone), logged, and off with `PROMPTER_ML_WEBHOOK_AUTH=false`. It is an `ls_webhook_auth`
+//! job: a look that does not find the webhook yet (Label Studio may create it just after
+//! `/setup`) is tried again with the job queue's backoff. Both tokens are sealed in the job's
+//! payload (`PROMPTER_SECRET_KEY`) and never logged.
 use super::client::{LsClient, LsError, LsWebhook};
+use crate::auth::AuthUser;
+use crate::engine::Engine;
+use crate::error::ApiResult;
+use crate::jobs::{BackgroundJob, JobContext, JobError};
+use crate::services::jobs::{self as job_rows, NewJob};
+use entity::enums::JobKind;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::time::Duration;
-
-/// Waits between the looks for the webhook (Label Studio creates it around `/setup`).
-const RETRY_DELAYS: [Duration; 6] = [
-    Duration::from_millis(0),
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(5),
-    Duration::from_secs(10),
-];
 
 /// What authorizing the webhook did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +24,7 @@ pub enum WebhookAuth {
     Added(i64),
     /// This webhook already sends the header.
     AlreadySet(i64),
-    /// No webhook of the project posts to the backend (after every retry).
+    /// No webhook of the project posts to the backend.
     NotFound,
 }
 
@@ -57,48 +55,99 @@ async fn try_once(
     Ok(Some(WebhookAuth::Added(hook.id)))
 }
 
-/// Adds `Authorization: Token <token>` to the webhook of Label Studio project `project` that
-/// posts to `path` (e.g. `/ml/prompts/7/webhook`), looking again for a while if it is not
-/// there yet. A refused token or an unreachable host ends the attempt with the error.
-pub async fn authorize_webhook(
-    client: &LsClient,
-    project: i64,
-    path: &str,
-    token: &str,
-) -> Result<WebhookAuth, LsError> {
-    let header = format!("Token {token}");
-    for delay in RETRY_DELAYS {
-        tokio::time::sleep(delay).await;
-        if let Some(done) = try_once(client, project, path, &header).await? {
-            return Ok(done);
-        }
-    }
-    Ok(WebhookAuth::NotFound)
+/// The job that adds the backend's token header to the webhook of a Label Studio project.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookAuthJob {
+    /// The prompt whose backend the webhook posts to.
+    pub prompt_id: i64,
+    /// The Label Studio base URL.
+    pub base_url: String,
+    /// The Label Studio project.
+    pub ls_project: i64,
+    /// The backend's webhook path, e.g. `/ml/prompts/7/webhook`.
+    pub path: String,
+    /// Label Studio's access token, sealed.
+    pub ls_token_sealed: String,
+    /// The Prompter token Label Studio authenticates with, sealed.
+    pub backend_token_sealed: String,
 }
 
-/// [`authorize_webhook`] in the background, with its outcome logged.
-pub fn spawn_authorize_webhook(client: LsClient, project: i64, path: String, token: String) {
-    tokio::spawn(async move {
+impl BackgroundJob for WebhookAuthJob {
+    const KIND: JobKind = JobKind::LsWebhookAuth;
+    const MAX_ATTEMPTS: i32 = 6;
+
+    async fn run(&self, cx: &JobContext) -> Result<String, JobError> {
+        let secrets = cx.engine.secrets();
+        let unreadable = |_| {
+            JobError::Permanent(
+                "a sealed token cannot be decrypted (was PROMPTER_SECRET_KEY changed?)".into(),
+            )
+        };
+        let ls_token = secrets.open(&self.ls_token_sealed).map_err(unreadable)?;
+        let token = secrets
+            .open(&self.backend_token_sealed)
+            .map_err(unreadable)?;
+        let client = LsClient::new(cx.engine.http(), &self.base_url, &ls_token);
+        let header = format!("Token {token}");
+        let found = try_once(&client, self.ls_project, &self.path, &header)
+            .await
+            .map_err(|e| super::jobs::ls_failure(e, self.ls_project))?;
         let host = client.base().to_string();
-        match authorize_webhook(&client, project, &path, &token).await {
-            Ok(WebhookAuth::Added(id)) => tracing::info!(
-                %host, project, webhook = id,
-                "added the token header to Label Studio's webhook for the ML backend"
-            ),
-            Ok(WebhookAuth::AlreadySet(id)) => tracing::debug!(
-                %host, project, webhook = id,
-                "Label Studio's webhook for the ML backend already sends the token header"
-            ),
-            Ok(WebhookAuth::NotFound) => tracing::warn!(
-                %host, project, %path,
-                "no Label Studio webhook posts to the ML backend; annotation events will not arrive"
-            ),
-            Err(e) => tracing::warn!(
-                %host, project, error = %e,
-                "could not add the token header to Label Studio's webhook for the ML backend"
-            ),
+        let project = self.ls_project;
+        match found {
+            Some(WebhookAuth::Added(id)) => {
+                tracing::info!(%host, project, webhook = id, "added the token header to Label Studio's webhook for the ML backend");
+                Ok(format!("added the token header to webhook {id}"))
+            }
+            Some(WebhookAuth::AlreadySet(id)) => {
+                Ok(format!("webhook {id} already sends the token header"))
+            }
+            _ => Err(JobError::Transient(format!(
+                "no webhook of Label Studio project {project} posts to {} yet",
+                self.path
+            ))),
         }
-    });
+    }
+}
+
+/// Enqueues the job that adds `Authorization: Token <token>` to the webhook of Label Studio
+/// project `project` that posts to prompt `prompt_id`'s backend (`/ml/prompts/{id}/webhook`);
+/// both tokens are sealed in its payload.
+pub async fn enqueue_authorize_webhook(
+    engine: &Engine,
+    caller: &AuthUser,
+    prompt_id: i64,
+    base_url: &str,
+    project: i64,
+    ls_token: &str,
+    token: &str,
+) -> ApiResult<()> {
+    let payload = WebhookAuthJob {
+        prompt_id,
+        base_url: base_url.to_string(),
+        ls_project: project,
+        path: format!("/ml/prompts/{prompt_id}/webhook"),
+        ls_token_sealed: engine.secrets().seal(ls_token),
+        backend_token_sealed: engine.secrets().seal(token),
+    };
+    let new = NewJob::new(
+        WebhookAuthJob::KIND,
+        Some(caller.organization_id),
+        serde_json::to_value(payload).unwrap_or_default(),
+    )
+    .dedupe(format!("ls_webhook_auth:{prompt_id}:{project}"))
+    .about(job_rows::subject::PROMPT, prompt_id)
+    .by(caller.user.id);
+    job_rows::enqueue(
+        engine.db(),
+        NewJob {
+            max_attempts: WebhookAuthJob::MAX_ATTEMPTS,
+            ..new
+        },
+    )
+    .await?;
+    engine.wake();
+    Ok(())
 }
 
 #[cfg(test)]

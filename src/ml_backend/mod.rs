@@ -5,17 +5,18 @@
 //! answers through the run engine's plan and scheduler within Label Studio's time budget; and
 //! annotation webhooks keep the mirror's ground truth, the prompt's few-shot examples, current.
 //!
-//! One module per concern: [`projects`] (the mirror project of each Label Studio project and the
-//! version that answers), [`setup`], [`predict`] and [`webhook`] (what each protocol call does,
-//! without HTTP types), [`routes`] (the HTTP front), `auth` and [`error`]. The wire shapes are in
-//! [`crate::views::ml_backend`].
+//! One module per concern: `projects` (the mirror project of each Label Studio project and the
+//! version that answers, in [`crate::label_studio::ml_mirror`] so that jobs can use it),
+//! [`setup`] and [`predict`] (what each protocol call does, without HTTP types), [`routes`]
+//! (the HTTP front; webhook events become jobs of [`crate::label_studio::ml_jobs`]), `auth`
+//! and [`error`]. The wire shapes are in [`crate::views::ml_backend`].
 mod auth;
 pub mod error;
 pub mod predict;
-pub mod projects;
 pub mod routes;
 pub mod setup;
-pub mod webhook;
+
+use crate::label_studio::ml_mirror as projects;
 
 pub use auth::MlCaller;
 pub use routes::configure;

@@ -5,9 +5,9 @@
 use super::MODEL_CLASS;
 use super::auth::{MlCaller, MlManager};
 use super::error::{MlError, MlErrorBody, MlResult};
-use super::webhook::{Event, HANDLED_ACTIONS};
 use crate::error::ApiError;
 use crate::extract::{JsonBytes, parse_json_off_thread};
+use crate::label_studio::ml_jobs::{self, Event, HANDLED_ACTIONS};
 use crate::respond::{Created, Either, Json};
 use crate::services::prompts;
 use crate::state::AppState;
@@ -137,9 +137,10 @@ pub async fn predict(
 
 /// Label Studio events: `ANNOTATION_CREATED`, `ANNOTATION_UPDATED` and `ANNOTATIONS_CREATED`
 /// upsert the task and the annotation (ground truth unless cancelled) into the project's
-/// mirror; `ANNOTATIONS_DELETED` removes them; `START_TRAINING` is acknowledged (examples come
-/// from those annotations). Handled events answer 201 at once and are applied in the
-/// background; others answer 200 `{"status": "Unknown event"}`.
+/// mirror; `ANNOTATIONS_DELETED` removes them; `START_TRAINING` links the mirror to its Label
+/// Studio project and syncs it. Handled events answer 201 at once and are applied by a job
+/// (`ml_event` or `ml_train`, see `GET /api/jobs/`); others answer 200
+/// `{"status": "Unknown event"}`.
 ///
 /// Label Studio sends event webhooks without the backend's Basic auth: add the header
 /// `Authorization: Token <Prompter token>` to the project's webhook in Label Studio.
@@ -179,19 +180,7 @@ pub async fn webhook(
         ))
     })?;
     let result = json!({"action": action, "project": event.ls_project});
-    let state = state.get_ref().clone();
-    // A job of the engine: its idle hook waits for the event to be applied.
-    state.engine.clone().spawn(async move {
-        let (action, ls_project) = (event.action.clone(), event.ls_project.clone());
-        match super::webhook::apply_event(&state, &caller, &prompt, event).await {
-            Ok(n) => {
-                tracing::debug!(prompt = prompt.id, %action, %ls_project, annotations = n, "ML backend event applied")
-            }
-            Err(e) => {
-                tracing::warn!(prompt = prompt.id, %action, %ls_project, error = %e, "ML backend event failed")
-            }
-        }
-    });
+    ml_jobs::enqueue_event(&state.engine, &caller, prompt.id, &event, input).await?;
     Ok(Either::Right(Created(WebhookView {
         status: "ok".into(),
         result: Some(result),

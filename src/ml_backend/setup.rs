@@ -3,8 +3,8 @@
 use super::projects::{ProjectInfo, answering, parse_config, project_key, upsert_mirror};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::label_studio::client::{LsClient, normalize_base_url};
-use crate::label_studio::webhook_auth::spawn_authorize_webhook;
+use crate::label_studio::client::normalize_base_url;
+use crate::label_studio::webhook_auth::enqueue_authorize_webhook;
 use crate::services::{prompts, versions};
 use crate::state::AppState;
 use crate::views::ml_backend::{SetupInput, SetupView};
@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 /// `/setup`: registers or refreshes a Label Studio project and reports the deployed version's
 /// `model_version`. No LLM call. With Label Studio's host and token in the body and
 /// `backend_token` (the token Label Studio authenticated with), the webhook Label Studio
-/// created for the backend gets that token's header in the background (unless turned off).
+/// created for the backend gets that token's header by a job (unless turned off).
 pub async fn setup(
     state: &AppState,
     caller: &AuthUser,
@@ -57,9 +57,16 @@ pub async fn setup(
         )
         && let Ok(base) = normalize_base_url(host)
     {
-        let path = format!("/ml/prompts/{prompt_id}/webhook");
-        let client = LsClient::new(state.engine.http(), &base, ls_token);
-        spawn_authorize_webhook(client, project, path, token);
+        enqueue_authorize_webhook(
+            &state.engine,
+            caller,
+            prompt_id,
+            &base,
+            project,
+            ls_token,
+            &token,
+        )
+        .await?;
     }
     Ok(SetupView {
         model_version: label,

@@ -29,8 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn view(state: &AppState, l: link::Model) -> ApiResult<LabelStudioLinkView> {
     let linked = service::linked_counts(&state.db, l.project_id).await?;
-    let stale = service::is_stale(&l);
-    Ok(LabelStudioLinkView::new(l, linked, stale))
+    Ok(LabelStudioLinkView::new(l, linked))
 }
 
 /// Links the project to a project on a Label Studio instance.

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, web};
 pub mod annotations;
 pub mod evaluation;
 pub mod health;
+pub mod jobs;
 pub mod label_studio;
 pub mod live;
 pub mod members;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     evaluation::configure(cfg);
     live::configure(cfg);
     label_studio::configure(cfg);
+    jobs::configure(cfg);
 }
 
 /// A resource served on `path` and on its opposite trailing-slash variant, so that clients

@@ -13,6 +13,9 @@ use crate::views::refine::{RefineInput, RefineQuery, RefinedPromptView, RefinedQ
 use actix_web::web;
 use entity::model_refinement;
 
+/// How long `async=false` waits for the end before answering with the job as it is.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Registers the refinement routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -69,25 +72,14 @@ pub async fn refine_prompt(
         }
     };
     let (prompt, version) = path.into_inner();
-    let lease = service::lease(&state.engine);
-    let job = service::create(&state.db, &caller, prompt, version, body.0, lease).await?;
-    let pending = job.refinement.clone();
-    // The job runs in a task of its own in both modes, so that a client that hangs up on a
-    // synchronous call does not leave it half done.
-    let worker = {
-        let state = state.clone();
-        state.engine.clone().spawn(async move {
-            service::run(&state.engine, &state.db, &state.settings.prices, job).await
-        })
-    };
+    // The work is a job of the queue in both modes, so that a client that hangs up on a
+    // synchronous call does not leave it half done, and any worker can run it.
+    let pending = service::create(&state.db, &caller, prompt, version, body.0).await?;
+    state.engine.wake();
     let refinement = if run_async {
         pending
     } else {
-        match worker.await {
-            Ok(Some(finished)) => finished,
-            Ok(None) => return Err(ApiError::NotFound),
-            Err(e) => return Err(ApiError::Internal(format!("refinement task: {e}"))),
-        }
+        service::wait_end(&state.engine, pending.id, SYNC_WAIT).await?
     };
     Ok(Created(view(&state, &caller, refinement).await?))
 }
@@ -95,7 +87,8 @@ pub async fn refine_prompt(
 /// A refinement job: 200 once it is `Completed` or `Failed`, 202 while it runs.
 ///
 /// 202 answers while the job is `Pending` or `InProgress`. An unknown job, or a job of another
-/// version, answers 404. A job left unfinished by a stopped server reads as `Failed`.
+/// version, answers 404. A job whose worker stopped is taken over by another worker (see
+/// `GET /api/jobs/`).
 #[utoipa::path(get, path = "/api/prompts/{id}/versions/{version_id}/refine", tag = "versions",
     params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id"), RefinedQuery),
     responses((status = 200, body = RefinedPromptView), (status = 202, body = RefinedPromptView),
@@ -113,15 +106,7 @@ pub async fn get_refined_prompt(
         .map(str::trim)
         .filter(|j| !j.is_empty())
         .ok_or_else(|| ApiError::field("refinement_job_id", "This field is required."))?;
-    let found = service::get(
-        &state.db,
-        &caller,
-        prompt,
-        version,
-        job_id,
-        service::lease(&state.engine),
-    )
-    .await?;
+    let found = service::get(&state.db, &caller, prompt, version, job_id).await?;
     let running = service::is_running(&found.status);
     let body = view(&state, &caller, found).await?;
     Ok(if running {

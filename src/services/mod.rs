@@ -11,6 +11,7 @@ pub mod cron;
 pub mod evaluation;
 pub mod form_submissions;
 pub mod indicators;
+pub mod jobs;
 pub mod ls_access;
 pub mod members;
 pub mod model_params;

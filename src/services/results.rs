@@ -689,6 +689,7 @@ async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> Ap
             .filter(model_run::Column::Id.eq(run_id))
             .exec(db)
             .await?;
+        crate::services::jobs::mirror_run(db, run_id, next, None, now).await?;
     }
     Ok(())
 }

@@ -373,6 +373,7 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         model.completed_at = Set(Some(now));
     }
     let run = model.update(&txn).await?;
+    crate::services::jobs::record_run(&txn, caller, &run, &replaced).await?;
     txn.commit().await?;
     Ok(run)
 }
@@ -639,6 +640,7 @@ pub async fn cancel<C: ConnectionTrait + TransactionTrait>(
             .filter(model_run::Column::Id.eq(run.id))
             .exec(&txn)
             .await?;
+        crate::services::jobs::mirror_run(&txn, run.id, RunStatus::Canceled, None, now).await?;
         format!(
             "Inference run {} canceled; {} predictions kept.",
             run.id, run.total_predictions

@@ -467,6 +467,43 @@ async fn acting_caller(
         }))
 }
 
+/// Writes the `schedule_fire` job of a firing, born succeeded (the firing itself is the
+/// conditional update above, exactly once), so that firings show in the job list: its subject
+/// is the run it started (the schedule when the slot was skipped).
+async fn record_firing(
+    txn: &impl ConnectionTrait,
+    s: &schedule::Model,
+    slot: DateTime<Utc>,
+    outcome: &Fired,
+) -> ApiResult<()> {
+    use crate::services::jobs::{self as job_rows, NewJob};
+    use entity::enums::{JobKind, JobStatus};
+    let (subject, summary, run) = match outcome {
+        Fired::Run { run, .. } => (
+            (job_rows::subject::RUN, *run),
+            format!("schedule {} fired for {slot}: run {run}", s.id),
+            Some(*run),
+        ),
+        Fired::Skipped { reason, .. } => (
+            (job_rows::subject::SCHEDULE, s.id),
+            format!("schedule {} skipped the slot {slot}: {reason}", s.id),
+            None,
+        ),
+    };
+    let mut new = NewJob::new(
+        JobKind::ScheduleFire,
+        Some(s.organization_id),
+        serde_json::json!({"schedule_id": s.id, "prompt_id": s.prompt_id, "slot": slot, "run_id": run}),
+    )
+    .dedupe(format!("schedule:{}:{}", s.id, slot.timestamp()))
+    .about(subject.0, subject.1);
+    new.status = JobStatus::Succeeded;
+    new.result = Some(summary);
+    new.created_by = s.created_by_id;
+    job_rows::enqueue(txn, new).await?;
+    Ok(())
+}
+
 /// Fires the schedules due at `now`: each due slot is claimed by one process and either
 /// creates a run or is skipped. Returns what happened to the slots this process claimed.
 /// A `Sample` run gets the configured Sample size (`sample_size`), as API and web runs do.
@@ -563,6 +600,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
             }
         }
     };
+    record_firing(&txn, s, slot, &outcome).await?;
     txn.commit().await?;
     match &outcome {
         Fired::Run { run, .. } => {

@@ -29,8 +29,8 @@ pub struct LabelStudioLinkView {
     pub ls_project: i64,
     /// Always true: a link always has a token; its value is never returned.
     pub has_token: bool,
-    /// `idle`, `running` or `failed`. A job that made no progress for five minutes (its server
-    /// stopped) reads as `failed`.
+    /// `idle`, `running` (a sync or push is queued or running, retries and takeovers by
+    /// another worker included) or `failed`.
     pub status: LinkStatus,
     /// The running or last job: `sync`, `push`, or null before the first job.
     pub job: Option<String>,
@@ -44,21 +44,14 @@ pub struct LabelStudioLinkView {
     pub linked: LinkedCounts,
     /// Created at.
     pub created_at: DateTime<Utc>,
-    /// Updated at (also the last sign of life of a running job).
+    /// Updated at.
     pub updated_at: DateTime<Utc>,
 }
 
 impl LabelStudioLinkView {
-    /// The view of `l`; `stale` tells that its running job has stopped making progress.
-    pub fn new(l: link::Model, linked: LinkedCounts, stale: bool) -> Self {
-        let (status, last_error) = if stale {
-            (
-                LinkStatus::Failed,
-                Some("The job was interrupted (no progress for five minutes).".to_string()),
-            )
-        } else {
-            (l.status, l.last_error)
-        };
+    /// The view of `l`.
+    pub fn new(l: link::Model, linked: LinkedCounts) -> Self {
+        let (status, last_error) = (l.status, l.last_error);
         LabelStudioLinkView {
             id: l.id,
             project: l.project_id,
@@ -105,7 +98,7 @@ impl std::fmt::Debug for LinkInput {
 }
 
 /// Which imported annotations count as ground truth.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GroundTruthMode {
     /// Every non-cancelled annotation (Label Studio users rarely set the flag).

@@ -81,7 +81,7 @@ pub struct PredictView {
 }
 
 /// `POST /webhook`: a Label Studio event, `{"action": ..., "project": {...}, ...}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WebhookInput {
     /// `ANNOTATION_CREATED`, `ANNOTATION_UPDATED`, `ANNOTATIONS_CREATED`,
     /// `ANNOTATIONS_DELETED`, `START_TRAINING`, or any other Label Studio action (ignored).

@@ -26,6 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 
 pub mod annotations;
 pub mod evaluation;
+pub mod jobs;
 pub mod label_studio;
 pub mod live;
 pub mod members;

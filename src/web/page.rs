@@ -37,6 +37,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/label_studio.html"),
     ),
     ("members.html", include_str!("templates/members.html")),
+    ("jobs.html", include_str!("templates/jobs.html")),
 ];
 
 /// The error page: what went wrong, in a title and a sentence or two, and the way on: the

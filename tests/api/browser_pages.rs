@@ -660,6 +660,7 @@ return row ? [heads[[...row.cells].indexOf(cell)], [...row.cells].length, heads.
     b.wait_text("#links", |t| t.contains("sync:")).await;
     app.engine_idle().await;
     pages.visit(&app, "label-studio", "/label-studio").await;
+    pages.visit(&app, "jobs", "/jobs").await;
 
     // A token made on the profile.
     b.open(&url("/profile")).await;

@@ -22,6 +22,8 @@ mod fake_llm;
 mod first_contact;
 mod hardening;
 mod history_import;
+mod job_crashes;
+mod jobs;
 mod label_studio;
 mod limits;
 mod members;

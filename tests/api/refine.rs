@@ -12,7 +12,6 @@ use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
 use prompter::views::refine::RefinedPromptView;
 use prompter::views::versions::VersionView;
 use reqwest::Method;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -485,50 +484,6 @@ async fn deleting_versions_keeps_or_drops_their_jobs() {
 }
 
 #[tokio::test]
-async fn a_job_left_unfinished_by_a_stopped_server_reads_as_failed() {
-    let app = app().await;
-    let llm = fake(FakeLlmConfig::default()).await;
-    let s = setup(&app, &llm).await;
-    let r: RefinedPromptView = app
-        .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
-        .await
-        .created();
-    let job = job_of(&r);
-    // As if the process had died mid-call an hour ago.
-    model_refinement::Entity::update_many()
-        .col_expr(model_refinement::Column::Status, Expr::value("InProgress"))
-        .col_expr(
-            model_refinement::Column::UpdatedAt,
-            Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
-        )
-        .filter(model_refinement::Column::JobId.eq(job.as_str()))
-        .exec(&app.db)
-        .await
-        .expect("update");
-    let got: RefinedPromptView = poll(&app, &s, &job).await.good();
-    assert_eq!(got.refinement_status, RefinementStatus::Failed);
-    assert!(
-        got.error_message
-            .as_deref()
-            .is_some_and(|m| m.contains("interrupted")),
-        "{got:?}"
-    );
-    // A recent unfinished job is left alone.
-    model_refinement::Entity::update_many()
-        .col_expr(model_refinement::Column::Status, Expr::value("InProgress"))
-        .col_expr(
-            model_refinement::Column::UpdatedAt,
-            Expr::value(chrono::Utc::now()),
-        )
-        .filter(model_refinement::Column::JobId.eq(job.as_str()))
-        .exec(&app.db)
-        .await
-        .expect("update");
-    let (status, got) = poll(&app, &s, &job).await;
-    assert_eq!(status, 202, "{got}");
-}
-
-#[tokio::test]
 async fn concurrent_refinements_of_one_version_all_complete_with_distinct_versions() {
     let app = app().await;
     let llm = fake(FakeLlmConfig::default()).await;
@@ -553,85 +508,10 @@ async fn concurrent_refinements_of_one_version_all_complete_with_distinct_versio
     assert_eq!(versions_of(&app, s.prompt).await.len(), 5);
 }
 
-/// Sets job `job`'s status and lease, as a process that stopped mid-call would leave it.
-async fn leave_running(app: &TestApp, job: &str, lease: chrono::DateTime<chrono::Utc>) {
-    model_refinement::Entity::update_many()
-        .col_expr(model_refinement::Column::Status, Expr::value("InProgress"))
-        .col_expr(model_refinement::Column::LeaseExpiresAt, Expr::value(lease))
-        .col_expr(
-            model_refinement::Column::UpdatedAt,
-            Expr::value(chrono::Utc::now()),
-        )
-        .filter(model_refinement::Column::JobId.eq(job))
-        .exec(&app.db)
-        .await
-        .expect("update");
-}
-
 #[tokio::test]
-async fn the_sweep_fails_a_job_whose_lease_lapsed_and_leaves_a_live_one() {
+async fn a_refinement_is_a_job_that_holds_a_lease_until_it_ends() {
     let app = app().await;
-    let llm = fake(FakeLlmConfig::default()).await;
-    let s = setup(&app, &llm).await;
-    let mut jobs = vec![];
-    for _ in 0..2 {
-        let r: RefinedPromptView = app
-            .post(&refine_path(&s, "?async=false"), body(&s, s.connection))
-            .await
-            .created();
-        jobs.push(job_of(&r));
-    }
-    let now = chrono::Utc::now();
-    // The first one's process died a second after its last heartbeat; the second one's
-    // process still extends its lease.
-    leave_running(&app, &jobs[0], now - chrono::Duration::seconds(1)).await;
-    leave_running(&app, &jobs[1], now + chrono::Duration::minutes(5)).await;
-    let lease = std::time::Duration::from_secs(30);
-    let failed = prompter::engine::refine::sweep(&app.db, lease)
-        .await
-        .expect("sweep");
-    assert_eq!(failed, 1);
-    // Read from the database, not through GET (which applies the same rule itself).
-    let row = |job: String| {
-        let db = app.db.clone();
-        async move {
-            model_refinement::Entity::find()
-                .filter(model_refinement::Column::JobId.eq(job.as_str()))
-                .one(&db)
-                .await
-                .expect("read")
-                .expect("row")
-        }
-    };
-    let dead = row(jobs[0].clone()).await;
-    assert_eq!(dead.status.to_string(), "Failed");
-    assert!(
-        dead.error_message
-            .as_deref()
-            .is_some_and(|m| m.contains("interrupted")),
-        "{dead:?}"
-    );
-    assert!(dead.lease_expires_at.is_none());
-    let live = row(jobs[1].clone()).await;
-    assert_eq!(live.status.to_string(), "InProgress");
-    let (status, got) = poll(&app, &s, &jobs[1]).await;
-    assert_eq!(status, 202, "{got}");
-    let got: RefinedPromptView = poll(&app, &s, &jobs[0]).await.good();
-    assert_eq!(got.refinement_status, RefinementStatus::Failed);
-    // A second sweep finds nothing more to fail.
-    assert_eq!(
-        prompter::engine::refine::sweep(&app.db, lease)
-            .await
-            .expect("sweep"),
-        0
-    );
-}
-
-#[tokio::test]
-async fn a_job_holds_a_lease_until_it_ends() {
-    let app = app().await;
-    // The teacher answers after 2 s, so the job is still running when the row is first read
-    // (with an instant teacher it could finish first, and the test failed under load).
+    // The teacher answers after 2 s, so the job is still running when its row is first read.
     let llm = fake(FakeLlmConfig {
         latency_ms: 2000,
         ..FakeLlmConfig::default()
@@ -642,25 +522,30 @@ async fn a_job_holds_a_lease_until_it_ends() {
         .post(&refine_path(&s, ""), body(&s, s.connection))
         .await
         .created();
-    let pending = model_refinement::Entity::find()
-        .filter(model_refinement::Column::JobId.eq(job_of(&r).as_str()))
-        .one(&app.db)
-        .await
-        .expect("read")
-        .expect("row");
-    // A job holds a lease from the moment it is recorded.
-    assert!(pending.lease_expires_at.is_some(), "{pending:?}");
-    let done = finished(&app, &s, &job_of(&r)).await;
-    assert_eq!(
-        done.refinement_status,
-        RefinementStatus::Completed,
-        "{done:?}"
-    );
     let row = model_refinement::Entity::find()
         .filter(model_refinement::Column::JobId.eq(job_of(&r).as_str()))
         .one(&app.db)
         .await
         .expect("read")
         .expect("row");
-    assert!(row.lease_expires_at.is_none(), "{row:?}");
+    // Its job: queued with the refinement, then running under a worker's lease.
+    let job_row = crate::jobs::newest(&app, entity::enums::JobKind::Refine).await;
+    assert_eq!(job_row.subject_id, Some(row.id));
+    let running = crate::jobs::wait_job(&app, job_row.id, |j| {
+        j.status != entity::enums::JobStatus::Queued
+    })
+    .await;
+    assert!(
+        running.status != entity::enums::JobStatus::Running || running.lease_expires_at.is_some(),
+        "{running:?}"
+    );
+    let done = finished(&app, &s, &job_of(&r)).await;
+    assert_eq!(
+        done.refinement_status,
+        RefinementStatus::Completed,
+        "{done:?}"
+    );
+    let ended = crate::jobs::wait_job(&app, job_row.id, |j| !j.status.is_open()).await;
+    assert_eq!(ended.status, entity::enums::JobStatus::Succeeded);
+    assert!(ended.lease_expires_at.is_none() && ended.lease_owner.is_none());
 }

@@ -188,6 +188,7 @@ async fn every_response_carries_the_security_headers_and_the_api_docs_still_load
         "/members".to_string(),
         "/profile".to_string(),
         "/label-studio".to_string(),
+        "/jobs".to_string(),
         "/nowhere".to_string(),
         "/api/version/".to_string(),
         "/prompts/999999".to_string(),

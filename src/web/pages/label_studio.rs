@@ -94,8 +94,7 @@ async fn ls_page(
         let link = match links.remove(&p.id) {
             Some(l) => {
                 let counts = service::linked_counts(&state.db, p.id).await?;
-                let stale = service::is_stale(&l);
-                Some(LabelStudioLinkView::new(l, counts, stale))
+                Some(LabelStudioLinkView::new(l, counts))
             }
             None => None,
         };

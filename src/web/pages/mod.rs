@@ -6,6 +6,7 @@ mod account;
 mod connections;
 mod evaluation;
 mod import;
+mod jobs;
 mod label_studio;
 mod members;
 mod projects;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     registry::configure(cfg);
     label_studio::configure(cfg);
     members::configure(cfg);
+    jobs::configure(cfg);
 }
 
 /// Rows per page of the app's tables.

@@ -102,15 +102,7 @@ async fn refine_page(
     };
     let (job, running, lines) = match job.as_deref() {
         Some(job_id) => {
-            let found = service::get(
-                &state.db,
-                caller,
-                prompt_id,
-                version_id,
-                job_id,
-                service::lease(&state.engine),
-            )
-            .await?;
+            let found = service::get(&state.db, caller, prompt_id, version_id, job_id).await?;
             let running = service::is_running(&found.status);
             let view = RefinedPromptView::new(found, None);
             let lines =
@@ -157,8 +149,7 @@ async fn start(
         teacher_model_name: non_empty(form.data.model.clone()),
         teacher_model_provider_connection_id: form.data.connection,
     };
-    let lease = service::lease(&state.engine);
-    let job = match service::create(&state.db, &caller, prompt, version, input, lease).await {
+    let job = match service::create(&state.db, &caller, prompt, version, input).await {
         Ok(job) => job,
         Err(e) => {
             let inputs = [
@@ -191,13 +182,8 @@ async fn start(
             .await;
         }
     };
-    let job_id = job.refinement.job_id.clone();
-    {
-        let state = state.clone();
-        state.engine.clone().spawn(async move {
-            service::run(&state.engine, &state.db, &state.settings.prices, job).await
-        });
-    }
+    let job_id = job.job_id.clone();
+    state.engine.wake();
     tracing::info!(prompt, version, job = %job_id, "refinement started from the web app");
     Ok(redirect(&format!(
         "/prompts/{prompt}/refine?version={version}&job={job_id}"

@@ -197,6 +197,8 @@ pub fn worker_command(app: &TestApp, concurrency: usize) -> std::process::Comman
         .env("PROMPTER_CONCURRENCY", concurrency.to_string())
         .env("PROMPTER_LEASE_SECS", "2")
         .env("PROMPTER_POLL_MS", "50")
+        .env("PROMPTER_JOB_WORKERS", "1")
+        .env("PROMPTER_JOB_BACKOFF_MS", "20")
         // A worker is bound to no address: loopback (the fake LLM) is allowed by the list.
         .env("PROMPTER_OUTBOUND_ALLOW", "loopback")
         .env("RUST_LOG", "warn")

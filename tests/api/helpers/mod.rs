@@ -90,6 +90,8 @@ impl TestApp {
         config.admin_org = "Main".into();
         config.http_workers = Some(1);
         config.max_body_bytes = 4 * 1024 * 1024;
+        // A job that failed for a passing reason is tried again within a few tens of ms.
+        config.engine.job_backoff_ms = 20;
         configure(&mut config);
         let app = Application::build(config).await.expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -135,8 +137,8 @@ impl TestApp {
     }
 
     /// Waits until the server's engine has nothing left to do: no slice claimable or in work
-    /// by its workers, no background job (refinement, Label Studio sync or push, ML backend
-    /// event) running. Bounded: work still going after two minutes fails the test.
+    /// by its workers, no job (refinement, Label Studio sync or push, ML backend event)
+    /// claimable or running in its job workers. Bounded: work still going after two minutes fails the test.
     pub async fn engine_idle(&self) {
         let idle = self.engine.wait_idle(std::time::Duration::from_millis(20));
         match tokio::time::timeout(std::time::Duration::from_secs(120), idle).await {
@@ -144,6 +146,11 @@ impl TestApp {
             Ok(Err(e)) => panic!("the idle hook could not read the queue: {e}"),
             Err(_) => panic!("the engine was still busy after 120 s (a run or job is stuck)"),
         }
+    }
+
+    /// The server's engine (tests start job workers of their own on it).
+    pub fn engine(&self) -> &prompter::engine::Engine {
+        &self.engine
     }
 
     /// Makes the server's budget gates read the database at their next call, as they do

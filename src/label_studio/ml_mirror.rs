@@ -235,7 +235,7 @@ async fn write_mirror(
 }
 
 /// Parses a label config sent by Label Studio; `field` names it in the 400.
-pub(super) fn parse_config(field: &str, xml: &str) -> ApiResult<LabelConfig> {
+pub fn parse_config(field: &str, xml: &str) -> ApiResult<LabelConfig> {
     let config = projects::parse_config(field, xml)?;
     let answerable = config.output_schema()["properties"]
         .as_object()

@@ -1,18 +1,22 @@
-//! `/webhook`: the Label Studio events that keep a mirror project current. Annotation events
-//! go through [`label_studio::mirror`](crate::label_studio::mirror) (ground truth unless
-//! cancelled, Label Studio's timestamps, an out-of-date update skipped); `START_TRAINING` links
-//! the mirror to its Label Studio project and syncs it.
-use super::projects::{ProjectInfo, find_mirror, parse_config, project_key, upsert_mirror};
+//! The ML backend's `/webhook` events, applied as jobs: annotation events (`ml_event` jobs) go
+//! through [`mirror`] (ground truth unless cancelled, Label Studio's timestamps, an
+//! out-of-date update skipped); `START_TRAINING` (an `ml_train` job) links the mirror to its
+//! Label Studio project and syncs it in the same job. The handler only reads the event and
+//! enqueues it: a worker of any process applies it, and one that dies has it taken over.
+use super::client::{LsAnnotation, LsTask, parse_time};
+use super::mirror::{self, Source};
+use super::ml_mirror::{ProjectInfo, find_mirror, parse_config, project_key, upsert_mirror};
 use crate::auth::AuthUser;
+use crate::engine::Engine;
 use crate::error::{ApiError, ApiResult};
-use crate::label_studio as connector;
-use crate::label_studio::client::{LsAnnotation, LsTask, parse_time};
-use crate::label_studio::mirror::{self, Source};
-use crate::state::AppState;
-use crate::views::label_studio::{LinkInput, SyncInput};
+use crate::jobs::{BackgroundJob, JobContext, JobError};
+use crate::services::jobs::{self as job_rows, NewJob};
+use crate::views::label_studio::{GroundTruthMode, LinkInput};
 use crate::views::ml_backend::WebhookInput;
+use entity::enums::JobKind;
 use entity::{model_interface, project};
 use sea_orm::EntityTrait;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The webhook actions that change what a prompt knows of a Label Studio project.
@@ -140,19 +144,134 @@ impl Event {
     }
 }
 
+/// An annotation event of the ML backend's webhook, to apply to the prompt's mirror.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MlEventJob {
+    /// The prompt whose backend received the event.
+    pub prompt_id: i64,
+    /// The action.
+    pub action: String,
+    /// The event as Label Studio sent it (annotation data; never a token).
+    pub body: WebhookInput,
+}
+
+impl BackgroundJob for MlEventJob {
+    const KIND: JobKind = JobKind::MlEvent;
+
+    async fn run(&self, cx: &JobContext) -> Result<String, JobError> {
+        let (caller, prompt) = acting(cx, self.prompt_id).await?;
+        let event = Event::read(&self.action, &self.body).ok_or_else(|| {
+            JobError::Permanent("The event names no Label Studio project.".into())
+        })?;
+        let ls_project = event.ls_project.clone();
+        let n = apply_event(&cx.engine, &caller, &prompt, event)
+            .await
+            .map_err(api_failure)?;
+        Ok(format!(
+            "{} for Label Studio project {ls_project}: {n} annotations written",
+            self.action
+        ))
+    }
+}
+
+/// Label Studio's "Start Training" of a prompt's backend for a Label Studio project.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MlTrainJob {
+    /// The prompt.
+    pub prompt_id: i64,
+    /// The Label Studio project key.
+    pub ls_project: String,
+}
+
+impl BackgroundJob for MlTrainJob {
+    const KIND: JobKind = JobKind::MlTrain;
+
+    async fn run(&self, cx: &JobContext) -> Result<String, JobError> {
+        let (caller, prompt) = acting(cx, self.prompt_id).await?;
+        start_training(cx, &caller, &prompt, &self.ls_project).await
+    }
+}
+
+/// An error of the services as a job error: a database error is worth another attempt.
+fn api_failure(e: ApiError) -> JobError {
+    match e {
+        ApiError::Database(e) => JobError::from(e),
+        other => JobError::Permanent(other.to_string()),
+    }
+}
+
+/// The caller a job acts for (who sent the event) and the prompt.
+async fn acting(
+    cx: &JobContext,
+    prompt_id: i64,
+) -> Result<(AuthUser, model_interface::Model), JobError> {
+    let db = cx.db();
+    let caller = job_rows::caller_of(
+        db,
+        cx.job.organization_id.unwrap_or_default(),
+        cx.job.created_by_id,
+    )
+    .await
+    .map_err(api_failure)?
+    .ok_or_else(|| {
+        JobError::Permanent("The event's sender is no longer an active member.".into())
+    })?;
+    let prompt = crate::services::prompts::get(db, &caller, prompt_id)
+        .await
+        .map_err(api_failure)?;
+    Ok((caller, prompt))
+}
+
+/// Enqueues a handled webhook event of `prompt_id`'s backend sent by `caller`: `START_TRAINING`
+/// as an `ml_train` job (one open per prompt and Label Studio project), others as `ml_event`.
+pub async fn enqueue_event(
+    engine: &Engine,
+    caller: &AuthUser,
+    prompt_id: i64,
+    event: &Event,
+    body: WebhookInput,
+) -> ApiResult<()> {
+    let new = if event.action == "START_TRAINING" {
+        let payload = MlTrainJob {
+            prompt_id,
+            ls_project: event.ls_project.clone(),
+        };
+        NewJob::new(
+            MlTrainJob::KIND,
+            Some(caller.organization_id),
+            serde_json::to_value(payload).unwrap_or_default(),
+        )
+        .dedupe(format!("ml_train:{prompt_id}:{}", event.ls_project))
+    } else {
+        let payload = MlEventJob {
+            prompt_id,
+            action: event.action.clone(),
+            body,
+        };
+        NewJob::new(
+            MlEventJob::KIND,
+            Some(caller.organization_id),
+            serde_json::to_value(payload).unwrap_or_default(),
+        )
+    };
+    let new = new
+        .about(job_rows::subject::PROMPT, prompt_id)
+        .by(caller.user.id);
+    job_rows::enqueue(engine.db(), new).await?;
+    engine.wake();
+    Ok(())
+}
+
 /// Applies an event to the mirror of (prompt, Label Studio project), creating the mirror from
 /// the payload's label config when Label Studio never called `/setup`. Returns how many
 /// annotations were written or deleted.
 pub async fn apply_event(
-    state: &AppState,
+    engine: &Engine,
     caller: &AuthUser,
     prompt: &model_interface::Model,
     event: Event,
 ) -> ApiResult<usize> {
-    let db = &state.db;
-    if event.action == "START_TRAINING" {
-        return start_training(state, caller, prompt, &event.ls_project).await;
-    }
+    let db = engine.db();
     let row = match find_mirror(db, prompt.id, &event.ls_project).await? {
         Some(row) => row,
         None => {
@@ -165,7 +284,15 @@ pub async fn apply_event(
                 label_config: Some(xml),
                 ..Default::default()
             };
-            upsert_mirror(db, &state.secrets, caller, prompt, &event.ls_project, info).await?
+            upsert_mirror(
+                db,
+                engine.secrets(),
+                caller,
+                prompt,
+                &event.ls_project,
+                info,
+            )
+            .await?
         }
     };
     let project = project::Entity::find_by_id(row.project_id)
@@ -181,50 +308,48 @@ pub async fn apply_event(
 
 /// `START_TRAINING` ("Start Training" in Label Studio, the one event that carries the backend's
 /// basic auth): the mirror project is linked to its Label Studio project with the host and
-/// token Label Studio sent in `/setup`, and synced like any linked project, so every annotation
-/// made so far becomes ground truth even when the annotation webhooks never reached Prompter.
-/// Without a `/setup` seen first (no host or token known) there is nothing to pull from.
+/// token Label Studio sent in `/setup`, and synced like any linked project (in this job, while
+/// the link shows the sync running), so every annotation made so far becomes ground truth even
+/// when the annotation webhooks never reached Prompter. Without a `/setup` seen first (no host
+/// or token known) there is nothing to pull from.
 async fn start_training(
-    state: &AppState,
+    cx: &JobContext,
     caller: &AuthUser,
     prompt: &model_interface::Model,
     ls_project: &str,
-) -> ApiResult<usize> {
-    let db = &state.db;
-    let Some(row) = find_mirror(db, prompt.id, ls_project).await? else {
-        tracing::info!(
-            prompt = prompt.id,
-            ls_project,
-            "START_TRAINING before any /setup: nothing to pull"
-        );
-        return Ok(0);
+) -> Result<String, JobError> {
+    let engine = &cx.engine;
+    let db = engine.db();
+    let Some(row) = find_mirror(db, prompt.id, ls_project)
+        .await
+        .map_err(api_failure)?
+    else {
+        return Ok("START_TRAINING before any /setup: nothing to pull".into());
     };
     let (Some(hostname), Some(sealed), Ok(ls_id)) = (
         row.hostname.clone(),
         row.access_token_enc.as_deref(),
         ls_project.parse::<i64>(),
     ) else {
-        tracing::info!(
-            prompt = prompt.id,
-            ls_project,
+        return Ok(
             "START_TRAINING without a Label Studio host and token from /setup: nothing to pull"
+                .into(),
         );
-        return Ok(0);
     };
-    let token = state.secrets.open(sealed).map_err(|_| {
-        ApiError::Internal("the stored Label Studio token could not be decrypted".into())
+    let token = engine.secrets().open(sealed).map_err(|_| {
+        JobError::Permanent("the stored Label Studio token could not be decrypted".into())
     })?;
     let input = LinkInput {
         url: Some(hostname),
         token: Some(token),
         ls_project: Some(ls_id),
     };
-    let linked = match connector::get(db, caller, row.project_id).await {
+    let linked = match super::get(db, caller, row.project_id).await {
         Ok(_) => {
-            connector::update(
+            super::update(
                 db,
-                &state.secrets,
-                state.engine.http(),
+                engine.secrets(),
+                engine.http(),
                 caller,
                 row.project_id,
                 input,
@@ -232,10 +357,10 @@ async fn start_training(
             .await
         }
         Err(ApiError::NotFound) => {
-            connector::create(
+            super::create(
                 db,
-                &state.secrets,
-                state.engine.http(),
+                engine.secrets(),
+                engine.http(),
                 caller,
                 row.project_id,
                 input,
@@ -244,27 +369,25 @@ async fn start_training(
         }
         Err(e) => Err(e),
     };
-    let started = match linked {
-        Ok(_) => {
-            connector::start_sync(&state.engine, caller, row.project_id, SyncInput::default()).await
-        }
-        Err(e) => Err(e),
-    };
-    match started {
-        Ok(_) => {
-            tracing::info!(
-                prompt = prompt.id,
-                ls_project,
-                project = row.project_id,
-                "START_TRAINING: syncing the mirror project from Label Studio"
-            );
-            Ok(1)
-        }
+    let l = match linked {
+        Ok(l) => l,
+        Err(ApiError::Database(e)) => return Err(e.into()),
         Err(e) => {
             // A sync already running, or Label Studio unreachable from here: the annotation
             // webhooks still keep the mirror current.
             tracing::warn!(prompt = prompt.id, ls_project, error = %e, "START_TRAINING: no sync");
-            Ok(0)
+            return Err(JobError::Permanent(format!("START_TRAINING: no sync: {e}")));
         }
+    };
+    tracing::info!(
+        prompt = prompt.id,
+        ls_project,
+        project = row.project_id,
+        "START_TRAINING: syncing the mirror project from Label Studio"
+    );
+    let summary = super::sync::run_job(cx, l.id, GroundTruthMode::default()).await;
+    if let Err(JobError::Permanent(reason)) = &summary {
+        super::jobs::give_up(db, l.id, reason).await?;
     }
+    summary
 }
