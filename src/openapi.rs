@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
-    annotations, evaluation, health, label_studio, live, model_providers, predictions, projects,
+    annotations, evaluation, health, label_studio, live, metrics, model_providers, predictions, projects,
     prompts, refine, registry, runs, tasks, users, version, versions,
 };
 use actix_web::{HttpResponse, web};
@@ -23,7 +23,7 @@ use utoipa_swagger_ui::SwaggerUi;
             `Authorization: Token <token>` (or `Bearer <token>`).",
     ),
     paths(
-        version::version, health::health, health::ready,
+        version::version, health::health, health::ready, metrics::metrics,
         users::whoami, users::current_user,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         projects::import, projects::validate_project_config, projects::validate_config,
@@ -50,7 +50,7 @@ use utoipa_swagger_ui::SwaggerUi;
     modifiers(&TokenAuth, &StandardResponses, &OperationIds, &CreateBodies, &QueryValues),
     security(("Token" = [])),
     tags(
-        (name = "ops", description = "Server version, liveness and readiness"),
+        (name = "ops", description = "Server version, liveness, readiness and metrics"),
         (name = "users", description = "The current user"),
         (name = "projects", description = "Labeling projects"),
         (name = "tasks", description = "Tasks of a project"),

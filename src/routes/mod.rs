@@ -8,6 +8,7 @@ pub mod evaluation;
 pub mod health;
 pub mod label_studio;
 pub mod live;
+pub mod metrics;
 pub mod model_providers;
 pub mod predictions;
 pub mod projects;
@@ -24,6 +25,7 @@ pub mod versions;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     version::configure(cfg);
     health::configure(cfg);
+    metrics::configure(cfg);
     users::configure(cfg);
     projects::configure(cfg);
     tasks::configure(cfg);
