@@ -407,7 +407,10 @@ mod tests {
         let long = "m".repeat(500);
         assert_eq!(text_label(&long).chars().count(), MAX_LABEL_CHARS);
         assert_eq!(text_label("gpt-4o-mini"), "gpt-4o-mini");
-        assert_eq!(text_label(&"é".repeat(200)).chars().count(), MAX_LABEL_CHARS);
+        assert_eq!(
+            text_label(&"é".repeat(200)).chars().count(),
+            MAX_LABEL_CHARS
+        );
     }
 
     #[test]

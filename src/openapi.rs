@@ -4,8 +4,8 @@
 use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
-    annotations, evaluation, health, label_studio, live, metrics, model_providers, predictions, projects,
-    prompts, refine, registry, runs, tasks, users, version, versions,
+    annotations, evaluation, health, label_studio, live, metrics, model_providers, predictions,
+    projects, prompts, refine, registry, runs, tasks, users, version, versions,
 };
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

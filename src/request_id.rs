@@ -55,7 +55,9 @@ mod tests {
     fn only_short_safe_ids_are_kept() {
         assert!(is_valid("abc-123_X.y:z"));
         assert!(is_valid(&"a".repeat(crate::limits::MAX_REQUEST_ID_CHARS)));
-        assert!(!is_valid(&"a".repeat(crate::limits::MAX_REQUEST_ID_CHARS + 1)));
+        assert!(!is_valid(
+            &"a".repeat(crate::limits::MAX_REQUEST_ID_CHARS + 1)
+        ));
         for bad in ["", "a b", "a\nb", "a\"b", "ü", "a/b", "<script>", "a=b"] {
             assert!(!is_valid(bad), "{bad:?}");
         }

@@ -51,8 +51,8 @@ pub async fn log_request(
         .and_then(|v| v.to_str().ok());
     let id = crate::request_id::accept_or_new(incoming);
     req.extensions_mut().insert(RequestId(id.clone()));
-    // Kept to answer an error that no inner service turned into a response (a panic).
-    let request = req.request().clone();
+    let echoed = actix_web::http::header::HeaderValue::from_str(&id).ok();
+    let header = actix_web::http::header::HeaderName::from_static(crate::request_id::HEADER);
     let span = tracing::info_span!("request", request_id = %id);
     let chain = async {
         let served = std::panic::AssertUnwindSafe(next.call(req))
@@ -70,20 +70,34 @@ pub async fn log_request(
                 }
                 .into())
             });
-        // Rendered here, in the request's scope and span, as actix renders any handler error.
         match served {
-            Ok(res) => name_what_is_missing(res, &path),
-            Err(err) => actix_web::dev::ServiceResponse::new(request, err.error_response()),
+            Ok(res) => Ok(name_what_is_missing(res, &path)),
+            // An error no inner service answered (a panic) is rendered here, in the request's
+            // scope, as actix renders any handler error, with the id's header.
+            Err(err) => {
+                let mut response = err.error_response();
+                if let Some(value) = echoed.clone() {
+                    response.headers_mut().insert(header.clone(), value);
+                }
+                Err(
+                    actix_web::error::InternalError::from_response(err.to_string(), response)
+                        .into(),
+                )
+            }
         }
     };
-    let mut served = crate::request_id::scope(id.clone(), chain.instrument(span.clone())).await;
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
-        served.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static(crate::request_id::HEADER),
-            value,
-        );
+    let mut served: Result<actix_web::dev::ServiceResponse, actix_web::Error> =
+        crate::request_id::scope(id.clone(), chain.instrument(span.clone())).await;
+    let status = match &mut served {
+        Ok(res) => {
+            if let Some(value) = echoed {
+                res.headers_mut().insert(header, value);
+            }
+            res.status()
+        }
+        Err(err) => err.as_response_error().status_code(),
     }
-    let status = served.status().as_u16();
+    .as_u16();
     let elapsed = started.elapsed();
     let ms = elapsed.as_millis() as u64;
     span.in_scope(|| {
@@ -94,7 +108,7 @@ pub async fn log_request(
         }
     });
     crate::metrics::observe_http(&method, route.as_deref(), status, elapsed.as_secs_f64());
-    Ok(served)
+    served
 }
 
 /// A 404 of the API (`ApiError::NotFound`) says which objects its path named, e.g. "Not found:
@@ -202,15 +216,18 @@ mod tests {
                 ),
         )
         .await;
-        // The middleware answers the panic with a 500 rendered as any handler error.
-        let response = test::call_service(
+        // The middleware answers the panic with an error rendered in the request's scope.
+        let err = test::try_call_service(
             &app,
             test::TestRequest::get()
                 .uri("/boom")
                 .insert_header(("X-Request-Id", "client-id-1"))
                 .to_request(),
         )
-        .await;
+        .await
+        .err()
+        .expect("the panic is turned into an error");
+        let response = err.error_response();
         assert_eq!(response.status().as_u16(), 500);
         assert_eq!(
             response

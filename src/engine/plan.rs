@@ -3,9 +3,9 @@
 //! project's label config, the few-shot examples, the price. [`Plan::infer`] then turns one
 //! task into a result or a typed failure.
 use super::Engine;
-use super::observe;
 use super::budget::Gate;
 use super::images::ImageResolver;
+use super::observe;
 use super::prompt;
 use crate::label_config::LabelConfig;
 use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};

@@ -578,7 +578,8 @@ mod tests {
     #[test]
     fn a_page_gives_exactly_what_its_template_reads() {
         let page = |v: serde_json::Value| Value::from_serialize(v);
-        let right = serde_json::json!({"title": "t", "detail": "d", "back": null, "reference": null});
+        let right =
+            serde_json::json!({"title": "t", "detail": "d", "back": null, "reference": null});
         assert_eq!(check_names("error.html", &page(right)), Ok(()));
         let renamed =
             serde_json::json!({"title": "t", "details": "d", "back": null, "reference": null});

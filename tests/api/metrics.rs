@@ -7,12 +7,12 @@
 //!
 //! The counters are the process's, and tests run side by side in one process: counts are
 //! compared as "at least this many more", or exactly on a model name only this test uses.
+use crate::helpers::CLS;
 use crate::helpers::TestApp;
 use crate::helpers::engine::{TEXTS, fake, finished, quick_engine, setup, start};
 use crate::helpers::fixtures::id_of;
-use crate::helpers::CLS;
 use prompter::fake_llm::FakeLlmConfig;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// One sample line: its name, labels and value.
@@ -152,13 +152,13 @@ fn parse_strict(text: &str) -> Result<Vec<Sample>, String> {
 }
 
 /// Each histogram series' buckets grow with `le` and end at `+Inf`, equal to its `_count`.
-fn check_histograms(
-    samples: &[Sample],
-    typed: &BTreeMap<String, String>,
-) -> Result<(), String> {
+fn check_histograms(samples: &[Sample], typed: &BTreeMap<String, String>) -> Result<(), String> {
     for (family, _) in typed.iter().filter(|(_, k)| *k == "histogram") {
         let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-        for s in samples.iter().filter(|s| s.name == format!("{family}_bucket")) {
+        for s in samples
+            .iter()
+            .filter(|s| s.name == format!("{family}_bucket"))
+        {
             let mut key = s.labels.clone();
             let le = parse_value(&key.remove("le").unwrap_or_default())?;
             series
@@ -167,16 +167,19 @@ fn check_histograms(
                 .push((le, s.value));
         }
         for (key, buckets) in series {
-            let ordered = buckets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1);
+            let ordered = buckets
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1);
             let last = buckets.last().ok_or(format!("{family}{key}: no bucket"))?;
             let count = samples
                 .iter()
-                .find(|s| {
-                    s.name == format!("{family}_count") && format!("{:?}", s.labels) == key
-                })
+                .find(|s| s.name == format!("{family}_count") && format!("{:?}", s.labels) == key)
                 .ok_or(format!("{family}{key}: no _count"))?;
             if !ordered || last.0 != f64::INFINITY || last.1 != count.value {
-                return Err(format!("{family}{key}: buckets {buckets:?}, count {}", count.value));
+                return Err(format!(
+                    "{family}{key}: buckets {buckets:?}, count {}",
+                    count.value
+                ));
             }
         }
     }
@@ -188,7 +191,10 @@ fn total(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|s| s.name == name)
-        .filter(|s| with.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+        .filter(|s| {
+            with.iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
         .map(|s| s.value)
         .sum()
 }
@@ -254,7 +260,14 @@ async fn metrics_count_requests_llm_calls_and_the_queue() {
     let (status, _) = app.get("/no/such/path/4242").await;
     assert_eq!(status, 404);
 
-    let s = setup(&app, &llm, CLS, &TEXTS, "Classify the sentiment. Text: {text}").await;
+    let s = setup(
+        &app,
+        &llm,
+        CLS,
+        &TEXTS,
+        "Classify the sentiment. Text: {text}",
+    )
+    .await;
     let model = format!("gpt-4o-mini-metrics-{}", uuid::Uuid::new_v4().simple());
     let (status, body) = app
         .post(
@@ -281,48 +294,101 @@ async fn metrics_count_requests_llm_calls_and_the_queue() {
     );
     assert!(total(&after, http, &[("route", "unmatched"), ("status", "404")]) >= 1.0);
     assert!(
-        total(&after, "prompter_http_request_duration_seconds_count", &[("route", "/api/projects/{id}/")]) >= 2.0
+        total(
+            &after,
+            "prompter_http_request_duration_seconds_count",
+            &[("route", "/api/projects/{id}/")]
+        ) >= 2.0
     );
-    for sample in after.iter().filter(|s| s.name.starts_with("prompter_http_")) {
+    for sample in after
+        .iter()
+        .filter(|s| s.name.starts_with("prompter_http_"))
+    {
         let route = &sample.labels["route"];
         assert!(
             route == "unmatched" || route.split('/').all(|seg| seg.parse::<i64>().is_err()),
             "a raw id in a route label: {route}"
         );
-        assert!(!route.contains("4242") && !route.contains("987654"), "{route}");
+        assert!(
+            !route.contains("4242") && !route.contains("987654"),
+            "{route}"
+        );
     }
 
     let ours = [("provider", "Custom"), ("model", model.as_str())];
-    let ok = [("provider", "Custom"), ("model", model.as_str()), ("outcome", "ok")];
-    assert_eq!(total(&after, "prompter_llm_calls_total", &ok), TEXTS.len() as f64);
+    let ok = [
+        ("provider", "Custom"),
+        ("model", model.as_str()),
+        ("outcome", "ok"),
+    ];
+    assert_eq!(
+        total(&after, "prompter_llm_calls_total", &ok),
+        TEXTS.len() as f64
+    );
     assert_eq!(
         total(&after, "prompter_llm_call_duration_seconds_count", &ok),
         TEXTS.len() as f64
     );
-    let prompt_tokens = [("provider", "Custom"), ("model", model.as_str()), ("kind", "prompt")];
+    let prompt_tokens = [
+        ("provider", "Custom"),
+        ("model", model.as_str()),
+        ("kind", "prompt"),
+    ];
     assert_eq!(
         total(&after, "prompter_llm_tokens_total", &prompt_tokens),
         state["prompt_tokens"].as_f64().expect("prompt tokens")
     );
-    let completion = [("provider", "Custom"), ("model", model.as_str()), ("kind", "completion")];
+    let completion = [
+        ("provider", "Custom"),
+        ("model", model.as_str()),
+        ("kind", "completion"),
+    ];
     assert_eq!(
         total(&after, "prompter_llm_tokens_total", &completion),
-        state["completion_tokens"].as_f64().expect("completion tokens")
+        state["completion_tokens"]
+            .as_f64()
+            .expect("completion tokens")
     );
     let cost = total(&after, "prompter_llm_cost_usd_total", &ours);
     let run_cost = state["total_cost_usd"].as_f64().expect("cost");
-    assert!(cost > 0.0 && (cost - run_cost).abs() < 1e-9, "{cost} vs {run_cost}");
     assert!(
-        total(&after, "prompter_job_duration_seconds_count", &[("kind", "inference_run")])
-            >= total(&before, "prompter_job_duration_seconds_count", &[("kind", "inference_run")]) + 1.0
+        cost > 0.0 && (cost - run_cost).abs() < 1e-9,
+        "{cost} vs {run_cost}"
+    );
+    assert!(
+        total(
+            &after,
+            "prompter_job_duration_seconds_count",
+            &[("kind", "inference_run")]
+        ) >= total(
+            &before,
+            "prompter_job_duration_seconds_count",
+            &[("kind", "inference_run")]
+        ) + 1.0
     );
 
     let connection = s.connection.to_string();
-    let scheduler = [("connection", connection.as_str()), ("provider", "Custom"), ("model", model.as_str())];
-    assert!(total(&after, "prompter_llm_scheduler_attempts_total", &scheduler) >= TEXTS.len() as f64);
-    assert_eq!(total(&after, "prompter_llm_scheduler_rate_limited_total", &scheduler), 0.0);
+    let scheduler = [
+        ("connection", connection.as_str()),
+        ("provider", "Custom"),
+        ("model", model.as_str()),
+    ];
+    assert!(
+        total(&after, "prompter_llm_scheduler_attempts_total", &scheduler) >= TEXTS.len() as f64
+    );
+    assert_eq!(
+        total(
+            &after,
+            "prompter_llm_scheduler_rate_limited_total",
+            &scheduler
+        ),
+        0.0
+    );
     assert!(total(&after, "prompter_llm_scheduler_concurrency", &scheduler) >= 1.0);
-    assert_eq!(total(&after, "prompter_llm_scheduler_max_concurrency", &scheduler), 16.0);
+    assert_eq!(
+        total(&after, "prompter_llm_scheduler_max_concurrency", &scheduler),
+        16.0
+    );
     // The run is done: its queue is empty, and both states are shown.
     for state in ["pending", "leased"] {
         let depth = after
@@ -337,7 +403,12 @@ async fn metrics_count_requests_llm_calls_and_the_queue() {
     }
     // No secret and no email in the text.
     let (_, _, text) = scrape_raw(&app, None).await;
-    for secret in ["fake-key", "admin@example.com", crate::helpers::ADMIN_TOKEN, "Classify the"] {
+    for secret in [
+        "fake-key",
+        "admin@example.com",
+        crate::helpers::ADMIN_TOKEN,
+        "Classify the",
+    ] {
         assert!(!text.contains(secret), "{secret} in the metrics");
     }
 }
@@ -349,7 +420,10 @@ async fn a_run_waiting_for_a_worker_shows_in_the_queue_depth() {
     let app = TestApp::spawn().await;
     let s = setup(&app, &llm, CLS, &TEXTS, "Classify: {text}").await;
     let pending = [("queue", "run_slices"), ("state", "pending")];
-    assert_eq!(total(&scrape(&app).await, "prompter_queue_depth", &pending), 0.0);
+    assert_eq!(
+        total(&scrape(&app).await, "prompter_queue_depth", &pending),
+        0.0
+    );
     start(&app, &s, json!({"project_subset": "All"})).await;
     let samples = scrape(&app).await;
     assert!(total(&samples, "prompter_queue_depth", &pending) >= 1.0);

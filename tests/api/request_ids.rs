@@ -48,9 +48,14 @@ fn is_made_up(id: &str) -> bool {
 async fn request_ids_are_echoed_replaced_and_in_error_bodies() {
     let app = TestApp::spawn().await;
     let get = reqwest::Method::GET;
-    let (status, echoed, body) =
-        send(&app.address, get.clone(), "/api/projects/999999/", Some("client-abc_1.x:y"), None)
-            .await;
+    let (status, echoed, body) = send(
+        &app.address,
+        get.clone(),
+        "/api/projects/999999/",
+        Some("client-abc_1.x:y"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(echoed, "client-abc_1.x:y");
     let body: Value = serde_json::from_str(&body).expect("json");
@@ -58,8 +63,14 @@ async fn request_ids_are_echoed_replaced_and_in_error_bodies() {
 
     let long = "a".repeat(65);
     for bad in [long.as_str(), "has space", "quote\"d", "semi;colon", ""] {
-        let (status, echoed, body) =
-            send(&app.address, get.clone(), "/api/projects/999999/", Some(bad), None).await;
+        let (status, echoed, body) = send(
+            &app.address,
+            get.clone(),
+            "/api/projects/999999/",
+            Some(bad),
+            None,
+        )
+        .await;
         assert_eq!(status, 404);
         assert!(is_made_up(&echoed), "{bad:?} -> {echoed:?}");
         let body: Value = serde_json::from_str(&body).expect("json");
@@ -95,8 +106,14 @@ async fn request_ids_are_echoed_replaced_and_in_error_bodies() {
     let (_, second, _) = send(&app.address, get.clone(), "/api/projects/", None, None).await;
     assert_eq!(status, 200);
     assert!(is_made_up(&first) && is_made_up(&second) && first != second);
-    let (_, kept, _) =
-        send(&app.address, get.clone(), "/api/projects/", Some("ok-7"), None).await;
+    let (_, kept, _) = send(
+        &app.address,
+        get.clone(),
+        "/api/projects/",
+        Some("ok-7"),
+        None,
+    )
+    .await;
     assert_eq!(kept, "ok-7");
 
     // A browser meeting an error sees the id as the page's reference.
@@ -109,7 +126,9 @@ async fn request_ids_are_echoed_replaced_and_in_error_bodies() {
         .expect("request");
     assert_eq!(resp.status().as_u16(), 404);
     assert_eq!(
-        resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
         Some("page-ref-42")
     );
     let page = resp.text().await.expect("page");
@@ -163,7 +182,10 @@ async fn every_log_line_of_a_request_carries_its_id() {
     let stderr = child.0.stderr.take().expect("stderr");
     let (tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             // Lines that are not JSON (none are expected) are passed on as text, and skipped.
             let parsed = serde_json::from_str::<Value>(&line).unwrap_or(Value::String(line));
             if tx.send(parsed).is_err() {
@@ -172,10 +194,7 @@ async fn every_log_line_of_a_request_carries_its_id() {
         }
     });
     let listening = next_line(&lines, |l| l["message"] == "listening");
-    let address = format!(
-        "http://{}",
-        listening["address"].as_str().expect("address")
-    );
+    let address = format!("http://{}", listening["address"].as_str().expect("address"));
 
     let (status, _, body) = send(
         &address,
