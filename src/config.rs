@@ -111,6 +111,14 @@ pub struct ServeConfig {
     /// step (`false` leaves Label Studio's webhooks alone).
     #[arg(long, env = "PROMPTER_ML_WEBHOOK_AUTH", default_value_t = true, action = clap::ArgAction::Set)]
     pub ml_webhook_auth: bool,
+    /// Serve `GET /metrics` in Prometheus's text format (`off` answers it 404).
+    #[arg(long, env = "PROMPTER_METRICS", default_value_t = true, action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics: bool,
+    /// Token that `GET /metrics` then requires as `Authorization: Bearer <token>` (unset: the
+    /// metrics answer without one).
+    #[arg(long, env = "PROMPTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     #[command(flatten)]
     pub engine: EngineConfig,
     #[command(flatten)]
@@ -193,6 +201,8 @@ impl ServeConfig {
             http_workers: None,
             prices_file: None,
             ml_webhook_auth: true,
+            metrics: true,
+            metrics_token: None,
             engine: EngineConfig::default(),
             sign_in: SignInConfig::default(),
         }

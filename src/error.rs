@@ -232,7 +232,8 @@ impl ApiError {
 /// Label Studio's error body, with Prompter's stable `code`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// A fresh id for this error, to find it in the server log.
+    /// The id of the request (the `X-Request-Id` it sent, if valid, else one made up and
+    /// echoed in the answer's `X-Request-Id`), which every log line of the request carries.
     pub id: String,
     /// The HTTP status, repeated.
     pub status_code: u16,
@@ -259,9 +260,10 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        // The id of the request being served (its `X-Request-Id`); a fresh one outside a request.
         let id = match self {
             ApiError::Panicked { request_id } => request_id.clone(),
-            _ => uuid::Uuid::new_v4().to_string(),
+            _ => crate::request_id::current().unwrap_or_else(crate::request_id::new_id),
         };
         let detail = match self {
             ApiError::Database(_) if status.is_client_error() => {

@@ -25,7 +25,9 @@
 //!    [`image_tokens`], [`pagination`], [`auth`].
 //! 7. **Foundation**: [`error`] (the one error type and its stable codes), [`config`],
 //!    [`crypto`], [`util`], [`db`], [`limits`], [`outbound`] (every request made on a user's
-//!    behalf); and the `entity` crate below everything.
+//!    behalf), [`metrics`] (the process's Prometheus registry, fed from every layer) and
+//!    [`request_id`] (the id of the request being served); and the `entity` crate below
+//!    everything.
 //!
 //! [`llm`], [`label_config`], [`outbound`] and [`fake_llm`] are crates of their own under
 //! `crates/`, re-exported here so that `crate::llm::…` paths read as before: the compiler keeps
@@ -51,12 +53,14 @@ pub use label_config;
 pub mod label_studio;
 pub mod limits;
 pub use llm;
+pub mod metrics;
 pub mod ml_backend;
 pub mod openapi;
 pub use outbound;
 pub mod pagination;
 pub mod presenters;
 pub mod pricing;
+pub mod request_id;
 pub mod respond;
 pub mod routes;
 pub mod scoring;

@@ -73,6 +73,10 @@ pub const DEFAULT_PAGE_SIZE: u64 = 1_000;
 /// Items per page of those lists, at most (a larger `page_size` is clamped).
 pub const MAX_PAGE_SIZE: u64 = 1_000;
 
+/// Characters of a request id a client sends in `X-Request-Id` (a longer one, or one with other
+/// characters than letters, digits, `-`, `_`, `.` and `:`, is replaced by a new id).
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
 /// `text` has at most `max` characters, else a 400 on `field` in Django's words.
 pub fn check_chars(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     // Bytes bound characters from above: most texts pass without counting.

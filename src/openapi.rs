@@ -4,8 +4,8 @@
 use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
-    annotations, evaluation, health, jobs, label_studio, live, members, model_providers, predictions,
-    projects, prompts, refine, registry, runs, tasks, users, version, versions,
+    annotations, evaluation, health, jobs, label_studio, live, members, metrics, model_providers,
+    predictions, projects, prompts, refine, registry, runs, tasks, users, version, versions,
 };
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -23,7 +23,7 @@ use utoipa_swagger_ui::SwaggerUi;
             `Authorization: Token <token>` (or `Bearer <token>`).",
     ),
     paths(
-        version::version, health::health, health::ready,
+        version::version, health::health, health::ready, metrics::metrics,
         users::whoami, users::current_user,
         members::get_organization, members::list, members::add, members::update, members::deactivate,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
@@ -52,7 +52,7 @@ use utoipa_swagger_ui::SwaggerUi;
     modifiers(&TokenAuth, &StandardResponses, &OperationIds, &CreateBodies, &QueryValues),
     security(("Token" = [])),
     tags(
-        (name = "ops", description = "Server version, liveness and readiness"),
+        (name = "ops", description = "Server version, liveness, readiness and metrics"),
         (name = "users", description = "The current user"),
         (name = "organizations", description = "The organization and its members (Owner or Administrator)"),
         (name = "projects", description = "Labeling projects"),

@@ -85,6 +85,8 @@ impl Application {
             ml_webhook_auth: config.ml_webhook_auth,
             prices,
             schedule_min_interval: config.schedule_min_interval,
+            metrics: config.metrics,
+            metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
         });
         let state = AppState {
             db: db.clone(),

@@ -26,4 +26,8 @@ pub struct Settings {
     pub prices: crate::pricing::PriceTable,
     /// Seconds between two firings of a schedule, at least (`PROMPTER_SCHEDULE_MIN_INTERVAL`).
     pub schedule_min_interval: u64,
+    /// Whether `GET /metrics` is served (`PROMPTER_METRICS`).
+    pub metrics: bool,
+    /// The bearer token `GET /metrics` requires, if any (`PROMPTER_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }

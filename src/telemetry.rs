@@ -18,16 +18,20 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// The id of a request, in its log lines (the `request` span) and in the body of a 500 caused
-/// by a panic.
+/// The id of a request, in its log lines (the `request` span), its answer's `X-Request-Id` and
+/// its error bodies (see [`crate::request_id`]).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Logs one structured line per request: method, path (never the query or headers, which may
-/// carry credentials), status, duration and the request's id, which every log line written
-/// while serving it carries too. A handler that panics despite the rules answers a 500 with
-/// Label Studio's error body (its `id` is the request id) instead of dropping the connection,
-/// and the panic is logged with that id.
+/// Serves one request as the request `id` ([`crate::request_id`]): reads a valid
+/// `X-Request-Id` or makes one, echoes it in the answer, and runs the rest of the chain in the
+/// `request` span (every line logged while serving carries `request_id`) and in the request
+/// id's scope (every error body's `id` is it). Logs one structured line per request, in the
+/// span: method, path (never the query or headers, which may carry credentials), status and
+/// duration; and counts it in [`crate::metrics`] by its route's pattern, never its raw path.
+/// A handler that panics despite the rules answers a 500 with Label Studio's error body (its
+/// `id` is the request id) instead of dropping the connection, and the panic is logged with
+/// that id.
 pub async fn log_request(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
@@ -38,37 +42,72 @@ pub async fn log_request(
     let started = std::time::Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    // The route's pattern (`/api/prompts/{id}/`), found before routing: `None` when no route
+    // matches (the metrics' `unmatched`).
+    let route = req.match_pattern();
+    let incoming = req
+        .headers()
+        .get(crate::request_id::HEADER)
+        .and_then(|v| v.to_str().ok());
+    let id = crate::request_id::accept_or_new(incoming);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", id = %id);
-    let served = std::panic::AssertUnwindSafe(next.call(req).instrument(span))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            tracing::error!(request_id = %id, %method, %path, panic = %message, "handler panicked");
-            // Rendered by actix through `ApiError`'s `ResponseError`, as any handler error.
-            Err(crate::error::ApiError::Panicked {
-                request_id: id.clone(),
+    let echoed = actix_web::http::header::HeaderValue::from_str(&id).ok();
+    let header = actix_web::http::header::HeaderName::from_static(crate::request_id::HEADER);
+    let span = tracing::info_span!("request", request_id = %id);
+    let chain = async {
+        let served = std::panic::AssertUnwindSafe(next.call(req))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(%method, %path, panic = %message, "handler panicked");
+                Err(crate::error::ApiError::Panicked {
+                    request_id: id.clone(),
+                }
+                .into())
+            });
+        match served {
+            Ok(res) => Ok(name_what_is_missing(res, &path)),
+            // An error no inner service answered (a panic) is rendered here, in the request's
+            // scope, as actix renders any handler error, with the id's header.
+            Err(err) => {
+                let mut response = err.error_response();
+                if let Some(value) = echoed.clone() {
+                    response.headers_mut().insert(header.clone(), value);
+                }
+                Err(
+                    actix_web::error::InternalError::from_response(err.to_string(), response)
+                        .into(),
+                )
             }
-            .into())
-        });
-    let served = served.map(|res| name_what_is_missing(res, &path));
-    let status = match &served {
-        Ok(response) => response.status(),
+        }
+    };
+    let mut served: Result<actix_web::dev::ServiceResponse, actix_web::Error> =
+        crate::request_id::scope(id.clone(), chain.instrument(span.clone())).await;
+    let status = match &mut served {
+        Ok(res) => {
+            if let Some(value) = echoed {
+                res.headers_mut().insert(header, value);
+            }
+            res.status()
+        }
         Err(err) => err.as_response_error().status_code(),
     }
     .as_u16();
-    let ms = started.elapsed().as_millis() as u64;
-    if status >= 500 {
-        tracing::error!(request_id = %id, %method, %path, status, ms, "request");
-    } else {
-        tracing::info!(request_id = %id, %method, %path, status, ms, "request");
-    }
+    let elapsed = started.elapsed();
+    let ms = elapsed.as_millis() as u64;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(%method, %path, status, ms, "request");
+        } else {
+            tracing::info!(%method, %path, status, ms, "request");
+        }
+    });
+    crate::metrics::observe_http(&method, route.as_deref(), status, elapsed.as_secs_f64());
     served
 }
 
@@ -158,7 +197,7 @@ mod tests {
     use actix_web::{App, HttpResponse, test, web};
 
     /// A handler that panics answers a 500 with Label Studio's error body whose `id` is the
-    /// request's id, and the worker keeps serving.
+    /// request's id (here the client's `X-Request-Id`), and the worker keeps serving.
     #[actix_web::test]
     async fn a_panicking_handler_answers_500_with_the_error_body() {
         let app = test::init_service(
@@ -177,14 +216,26 @@ mod tests {
                 ),
         )
         .await;
-        // The middleware answers the panic with an error, which actix renders as it renders
-        // every handler error.
-        let err = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request())
-            .await
-            .err()
-            .expect("the panic is turned into an error");
+        // The middleware answers the panic with an error rendered in the request's scope.
+        let err = test::try_call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/boom")
+                .insert_header(("X-Request-Id", "client-id-1"))
+                .to_request(),
+        )
+        .await
+        .err()
+        .expect("the panic is turned into an error");
         let response = err.error_response();
         assert_eq!(response.status().as_u16(), 500);
+        assert_eq!(
+            response
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some("client-id-1")
+        );
         let bytes = actix_web::body::to_bytes(response.into_body())
             .await
             .expect("body");
@@ -192,7 +243,7 @@ mod tests {
         assert_eq!(body["code"], "internal_error");
         assert_eq!(body["status_code"], 500);
         assert_eq!(body["detail"], "Internal server error.");
-        assert_eq!(body["id"].as_str().map(str::len), Some(32), "{body}");
+        assert_eq!(body["id"], "client-id-1", "{body}");
         let response =
             test::call_service(&app, test::TestRequest::get().uri("/ok").to_request()).await;
         assert_eq!(response.status().as_u16(), 200);

@@ -40,7 +40,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundation",
         &[
-            "error", "config", "crypto", "util", "db", "limits", "outbound",
+            "error",
+            "config",
+            "crypto",
+            "util",
+            "db",
+            "limits",
+            "outbound",
+            "metrics",
+            "request_id",
         ],
     ),
 ];

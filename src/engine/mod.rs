@@ -12,6 +12,7 @@ pub mod budget;
 pub mod idle;
 pub mod images;
 pub mod live;
+pub mod observe;
 pub mod plan;
 pub mod prompt;
 pub mod queue;

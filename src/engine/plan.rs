@@ -5,6 +5,7 @@
 use super::Engine;
 use super::budget::Gate;
 use super::images::ImageResolver;
+use super::observe;
 use super::prompt;
 use crate::label_config::LabelConfig;
 use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
@@ -142,7 +143,7 @@ pub async fn scheduler_for(
             "Model provider connection {connection_id} cannot be used: {e}"
         ))
     })?;
-    Ok(engine.schedulers().get(
+    let scheduler = engine.schedulers().get(
         connection_id,
         model,
         fingerprint(&credentials, engine),
@@ -154,7 +155,9 @@ pub async fn scheduler_for(
             };
             (provider, config)
         },
-    ))
+    );
+    scheduler.set_provider_name(credentials.provider.as_str());
+    Ok(scheduler)
 }
 
 /// The model parameters a prompt's versions inherit: `parameters.model_params` of the registry
@@ -482,7 +485,7 @@ impl Plan {
             Ok(ticket) => ticket,
             Err(message) => return TaskOutcome::Fatal(message),
         };
-        let called = self.scheduler.call(&request, &self.cancel).await;
+        let called = observe::call(&self.scheduler, &request, &self.cancel, self.price).await;
         let spent = match &called {
             Ok(outcome) => self.cost(outcome.response.usage),
             Err(e) => self.cost(e.usage()),

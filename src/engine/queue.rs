@@ -221,9 +221,14 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
     txn.commit().await
 }
 
-/// The log line of a run that completed, with its counts.
+/// The log line of a run that completed, with its counts; its time from creation to completion
+/// goes to the metrics (job kind `inference_run`).
 pub async fn log_completed(db: &impl ConnectionTrait, run_id: i64) {
     if let Ok(Some(run)) = model_run::Entity::find_by_id(run_id).one(db).await {
+        if let Some(done) = run.completed_at {
+            let ms = (done - run.created_at).num_milliseconds();
+            crate::metrics::observe_job("inference_run", ms as f64 / 1000.0);
+        }
         tracing::info!(
             run = run.id,
             project = run.project_id,

@@ -246,7 +246,8 @@ async fn teach(
         schema: answer_schema(),
         params: Default::default(),
     };
-    let answer = match scheduler.call(&request, &Cancel::new()).await {
+    let price = prices.price(&r.teacher_model_name);
+    let answer = match super::observe::call(&scheduler, &request, &Cancel::new(), price).await {
         Ok(outcome) => outcome,
         Err(e) => {
             let message = match &e {

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod label_studio;
 pub mod live;
 pub mod members;
+pub mod metrics;
 pub mod model_providers;
 pub mod predictions;
 pub mod projects;
@@ -26,6 +27,7 @@ pub mod versions;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     version::configure(cfg);
     health::configure(cfg);
+    metrics::configure(cfg);
     users::configure(cfg);
     members::configure(cfg);
     projects::configure(cfg);

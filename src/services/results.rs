@@ -684,6 +684,8 @@ async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> Ap
             model_run::Entity::update_many().col_expr(model_run::Column::Status, Expr::value(next));
         if next == RunStatus::Completed {
             update = update.col_expr(model_run::Column::CompletedAt, Expr::value(now));
+            let ms = (now - run.created_at).num_milliseconds();
+            crate::metrics::observe_job("inference_run", ms as f64 / 1000.0);
         }
         update
             .filter(model_run::Column::Id.eq(run_id))

@@ -99,6 +99,7 @@ pub async fn error_pages(
         return Ok(res.map_into_boxed_body());
     };
     page.back = back;
+    page.reference = crate::request_id::current();
     let visitor = match (cookie, state) {
         (Some(cookie), Some(state)) => crate::auth::authenticate_session(&state.db, &cookie)
             .await

@@ -50,6 +50,9 @@ pub struct ErrorPage {
     pub detail: String,
     /// The local path of the page the visitor came from, to go back to.
     pub back: Option<String>,
+    /// The request's id, which the server log's lines of this request carry, for a person to
+    /// quote to whoever runs the server.
+    pub reference: Option<String>,
 }
 
 impl Page for ErrorPage {
@@ -62,6 +65,7 @@ impl ErrorPage {
             title: title.to_string(),
             detail: detail.into(),
             back: None,
+            reference: None,
         }
     }
 
@@ -591,15 +595,18 @@ mod tests {
     #[test]
     fn a_page_gives_exactly_what_its_template_reads() {
         let page = |v: serde_json::Value| Value::from_serialize(v);
-        let right = serde_json::json!({"title": "t", "detail": "d", "back": null});
+        let right =
+            serde_json::json!({"title": "t", "detail": "d", "back": null, "reference": null});
         assert_eq!(check_names("error.html", &page(right)), Ok(()));
-        let renamed = serde_json::json!({"title": "t", "details": "d", "back": null});
+        let renamed =
+            serde_json::json!({"title": "t", "details": "d", "back": null, "reference": null});
         let err = check_names("error.html", &page(renamed)).unwrap_err();
         assert!(
             err.contains("[\"detail\"]") && err.contains("[\"details\"]"),
             "{err}"
         );
-        let extra = serde_json::json!({"title": "t", "detail": "d", "back": null, "status": 400});
+        let extra = serde_json::json!({"title": "t", "detail": "d", "back": null, "reference": null,
+            "status": 400});
         assert!(check_names("error.html", &page(extra)).is_err());
         // Names read on any branch count, taken or not: `new_token` only when there is one.
         let profile = serde_json::json!({"organization": "o", "tokens": []});
@@ -613,9 +620,11 @@ mod tests {
             title: "<b>x</b>".into(),
             detail: "<script>".into(),
             back: None,
+            reference: Some("<ref>".into()),
         };
         let out = render_string(&Frame::anonymous(), &page).unwrap();
         assert!(out.contains("&lt;b&gt;x") && !out.contains("<b>"));
         assert!(!out.contains("<script>"));
+        assert!(out.contains("&lt;ref&gt;") && !out.contains("<ref>"));
     }
 }

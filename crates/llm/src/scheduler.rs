@@ -223,6 +223,8 @@ pub struct Scheduler {
     retried: AtomicU64,
     waiting: AtomicU64,
     last_retry: Mutex<Option<LastRetry>>,
+    /// The provider's name (`OpenAI`, `Custom`…) for metrics; set by whoever made it.
+    provider_name: Mutex<&'static str>,
 }
 
 /// A successful call, with how it went.
@@ -265,7 +267,25 @@ impl Scheduler {
             retried: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
             last_retry: Mutex::new(None),
+            provider_name: Mutex::new("unknown"),
         }
+    }
+
+    /// Names the provider this scheduler calls, for metrics (`unknown` until named).
+    pub fn set_provider_name(&self, name: &'static str) {
+        if let Ok(mut n) = self.provider_name.lock() {
+            *n = name;
+        }
+    }
+
+    /// The provider's name given by [`Scheduler::set_provider_name`].
+    pub fn provider_name(&self) -> &'static str {
+        self.provider_name.lock().map(|n| *n).unwrap_or("unknown")
+    }
+
+    /// The most calls in flight it may allow.
+    pub fn max_concurrency(&self) -> usize {
+        self.config.max_concurrency
     }
 
     /// What this scheduler is retrying now; `None` when it has never retried.
@@ -614,6 +634,16 @@ impl Schedulers {
         let map = self.map.lock().ok()?;
         map.get(&(connection, model.to_string()))
             .map(|(_, s)| s.clone())
+    }
+
+    /// Every scheduler of this process with its connection and model, for metrics.
+    pub fn all(&self) -> Vec<(i64, String, Arc<Scheduler>)> {
+        let Ok(map) = self.map.lock() else {
+            return vec![];
+        };
+        map.iter()
+            .map(|((connection, model), (_, s))| (*connection, model.clone(), s.clone()))
+            .collect()
     }
 
     /// Every scheduler's counters, added up.

@@ -185,7 +185,8 @@ impl Plan {
             admitted = step.budget.admit(&self.db, estimate) => admitted,
         };
         let ticket = admitted.map_err(TaskOutcome::Fatal)?;
-        let called = step.scheduler.call(&request, &self.cancel).await;
+        let called =
+            crate::engine::observe::call(&step.scheduler, &request, &self.cancel, step.price).await;
         let usage = match &called {
             Ok(outcome) => outcome.response.usage,
             Err(e) => e.usage(),
