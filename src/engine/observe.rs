@@ -7,7 +7,7 @@ use crate::llm::scheduler::{CallOutcome, Cancel, Scheduler};
 use crate::llm::{LlmError, LlmRequest};
 use crate::metrics::{SchedulerSample, Scrape};
 use crate::pricing::Price;
-use entity::enums::{RunStatus, SliceStatus};
+use entity::enums::{JobKind, JobStatus, RunStatus, SliceStatus};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 /// Calls the provider through `scheduler` (pacing and retries included) and counts the call
@@ -92,6 +92,29 @@ pub async fn scrape(engine: &Engine) -> Result<Scrape, DbErr> {
     }
     for (state, n) in depth {
         scrape.queue_depth("run_slices", state.as_str(), n);
+    }
+    let jobs = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT status AS state, COUNT(*) AS n FROM jobs \
+                 WHERE status IN ('{queued}', '{running}') AND kind <> '{run}' GROUP BY status",
+                queued = JobStatus::Queued,
+                running = JobStatus::Running,
+                run = JobKind::InferenceRun,
+            ),
+        ))
+        .await?;
+    let mut job_depth = [(JobStatus::Queued, 0i64), (JobStatus::Running, 0i64)];
+    for row in jobs {
+        let state: String = row.try_get("", "state")?;
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(slot) = job_depth.iter_mut().find(|(s, _)| s.as_str() == state) {
+            slot.1 = n;
+        }
+    }
+    for (state, n) in job_depth {
+        scrape.queue_depth("jobs", state.as_str(), n);
     }
     for (connection, model, scheduler) in engine.schedulers().all() {
         let stats = scheduler.stats();

@@ -286,7 +286,13 @@ async fn finish(cx: &JobContext, outcome: Result<String, JobError>) {
         Settle::Canceled => Some("Canceled by a user.".to_string()),
         _ => None,
     };
-    match queue::settle(db, id, worker, settle.clone()).await {
+    let settled = queue::settle(db, id, worker, settle.clone()).await;
+    if matches!(settled, Ok(true)) && !matches!(settle, Settle::Retry { .. }) {
+        // From enqueued to ended for good: what a user waits for a job of this kind.
+        let waited = (crate::util::now() - cx.job.created_at).num_milliseconds();
+        crate::metrics::observe_job(cx.job.kind.as_str(), waited.max(0) as f64 / 1000.0);
+    }
+    match settled {
         Ok(true) => match settle {
             Settle::Succeeded(summary) => {
                 tracing::info!(job = id, kind = %cx.job.kind, %summary, "job succeeded")

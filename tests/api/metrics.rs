@@ -401,6 +401,17 @@ async fn metrics_count_requests_llm_calls_and_the_queue() {
             .unwrap_or_else(|| panic!("no run_slices {state} depth"));
         assert_eq!(depth.value, 0.0);
     }
+    // The job queue (refinements, syncs, deliveries...) is shown beside it, empty too.
+    for state in ["queued", "running"] {
+        let jobs = [("queue", "jobs"), ("state", state)];
+        assert_eq!(total(&after, "prompter_queue_depth", &jobs), 0.0, "{state}");
+        assert!(
+            after.iter().any(|s| s.name == "prompter_queue_depth"
+                && s.labels.get("queue").map(String::as_str) == Some("jobs")
+                && s.labels.get("state").map(String::as_str) == Some(state)),
+            "no jobs {state} depth"
+        );
+    }
     // No secret and no email in the text.
     let (_, _, text) = scrape_raw(&app, None).await;
     for secret in [
