@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
-    annotations, evaluation, health, label_studio, live, model_providers, predictions, projects,
+    annotations, audit, evaluation, health, label_studio, live, model_providers, predictions, projects,
     prompts, refine, registry, runs, tasks, users, version, versions,
 };
 use actix_web::{HttpResponse, web};
@@ -43,6 +43,7 @@ use utoipa_swagger_ui::SwaggerUi;
         registry::list_comments, registry::create_comment, registry::list_schedules,
         registry::create_schedule, registry::get_schedule, registry::update_schedule,
         registry::delete_schedule, registry::preview_schedule, registry::export, registry::import,
+        audit::list,
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
@@ -63,6 +64,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "model_providers", description = "LLM provider connections; keys are write-only and encrypted at rest"),
         (name = "registry", description = "The model registry: a prompt's comments, schedules, and export and import as a portable document (tags, domain, status, parameters and the deployed version are fields of the prompt)"),
         (name = "label_studio", description = "A project's link to a Label Studio instance: sync tasks and annotations in, push a run's predictions out"),
+        (name = "audit", description = "The audit log: who changed what and when, in the caller's organization (secrets only as set/changed/removed)"),
         (name = "ml_backend", description = "Each prompt as a Label Studio ML backend at `/ml/prompts/{id}`: HTTP Basic auth whose password is a Prompter token (or `Authorization: Token`); errors are `{\"status\", \"detail\", \"code\"}`"),
     )
 )]

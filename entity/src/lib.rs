@@ -3,6 +3,7 @@
 //! connections, failed predictions). Entities never go on the wire; `src/` maps them to views.
 
 pub mod annotation;
+pub mod audit_log;
 pub mod api_token;
 pub mod enums;
 pub mod failed_prediction;

@@ -22,6 +22,7 @@ mod m20261205_000013_add_import_hash_and_refinement_lease;
 mod m20261206_000014_add_scored_counters;
 mod m20261207_000015_create_web_flashes;
 mod m20261207_000016_create_run_replacements;
+mod m20261208_000019_create_audit_log;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_add_scored_counters::Migration),
             Box::new(m20261207_000015_create_web_flashes::Migration),
             Box::new(m20261207_000016_create_run_replacements::Migration),
+            Box::new(m20261208_000019_create_audit_log::Migration),
         ]
     }
 }

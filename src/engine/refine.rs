@@ -69,8 +69,8 @@ fn required<T>(value: Option<T>, field: &str) -> ApiResult<T> {
 /// Checks a refinement request of version `version_id` of prompt `prompt_id` and records the
 /// job as `Pending`. Unknown or foreign prompt and version answer 404; a missing field, or an
 /// unknown or foreign project or connection, answers 400 naming the field.
-pub async fn create(
-    db: &impl ConnectionTrait,
+pub async fn create<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     prompt_id: i64,
     version_id: i64,
@@ -122,9 +122,22 @@ pub async fn create(
         lease_expires_at: Set(Some(now + to_chrono(lease))),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
+    };
+    let txn = crate::db::begin_write(db).await?;
+    let refinement = refinement.insert(&txn).await?;
+    crate::services::audit::record(
+        &txn,
+        caller,
+        entity::enums::AuditAction::RefineStart,
+        crate::services::audit::Object::new(
+            entity::enums::AuditObject::Refinement,
+            refinement.id,
+            format!("Refinement of {}", version.title),
+        ),
+        crate::services::audit::Changes::created(&refinement),
+    )
     .await?;
+    sea_orm::TransactionSession::commit(txn).await?;
     Ok(Job {
         refinement,
         version,

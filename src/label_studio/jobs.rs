@@ -40,9 +40,32 @@ pub(super) fn open_token(secrets: &Secrets, l: &link::Model) -> ApiResult<String
 }
 
 /// Marks the link as running `job` unless another job runs: one conditional UPDATE, so two
-/// concurrent requests cannot both start.
+/// concurrent requests cannot both start. The start is recorded in the audit log (as
+/// `sync.start` or `push.start` by `caller`, with `changes`) in the same transaction.
 pub(super) async fn claim(
     db: &DatabaseConnection,
+    caller: &crate::auth::AuthUser,
+    link_id: i64,
+    job: &str,
+    changes: crate::services::audit::Changes,
+) -> ApiResult<link::Model> {
+    use crate::services::audit;
+    use entity::enums::{AuditAction, AuditObject};
+    let txn = crate::db::begin_write(db).await?;
+    let claimed = claim_in(&txn, link_id, job).await?;
+    let action = match job {
+        job::PUSH => AuditAction::PushStart,
+        _ => AuditAction::SyncStart,
+    };
+    let title = format!("Label Studio link of project {}", claimed.project_id);
+    let object = audit::Object::new(AuditObject::LabelStudioLink, claimed.id, title);
+    audit::record(&txn, caller, action, object, changes).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
+    Ok(claimed)
+}
+
+async fn claim_in(
+    db: &impl sea_orm::ConnectionTrait,
     link_id: i64,
     job: &str,
 ) -> ApiResult<link::Model> {

@@ -46,7 +46,8 @@ pub async fn start_push(
         ));
     }
     let token = open_token(engine.secrets(), &existing)?;
-    let claimed = claim(db, existing.id, job::PUSH).await?;
+    let changes = crate::services::audit::Changes::new().value("run", run_id);
+    let claimed = claim(db, caller, existing.id, job::PUSH, changes).await?;
     let (db, l) = (db.clone(), claimed.clone());
     let http = engine.http().clone();
     engine.spawn(async move {

@@ -22,7 +22,8 @@ pub async fn start_sync(
     let db = engine.db();
     let existing = get(db, caller, project_id).await?;
     let token = open_token(engine.secrets(), &existing)?;
-    let claimed = claim(db, existing.id, job::SYNC).await?;
+    let changes = crate::services::audit::Changes::new();
+    let claimed = claim(db, caller, existing.id, job::SYNC, changes).await?;
     let mode = input.ground_truth.unwrap_or_default();
     let (db, caller, l) = (db.clone(), caller.clone(), claimed.clone());
     let http = engine.http().clone();

@@ -9,6 +9,7 @@
 //! concurrently) answers with the first import's prompt unless a copy is asked for; examples
 //! already in the project are never added again ([`examples`]).
 use crate::auth::AuthUser;
+use entity::enums::AuditAction;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::llm::{ModelParams, Provider};
 use crate::services::{annotations, model_providers, prompts, schedules, versions};
@@ -590,6 +591,11 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
             )),
         }
     }
+    let changes = crate::services::audit::Changes::new()
+        .value("versions", created.len())
+        .value("schedules", schedule_ids.len());
+    let (action, object) = (AuditAction::Import, prompts::audit_object(&prompt));
+    crate::services::audit::record(&txn, caller, action, object, changes).await?;
     use sea_orm::TransactionSession;
     txn.commit().await?;
     Ok(ImportedView {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod annotations;
+pub mod audit;
 pub mod assets;
 pub mod budgets;
 pub mod comments;

@@ -3,6 +3,7 @@ use actix_web::web;
 use serde::Serialize;
 
 mod account;
+mod audit;
 mod connections;
 mod evaluation;
 mod import;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     refine::configure(cfg);
     registry::configure(cfg);
     label_studio::configure(cfg);
+    audit::configure(cfg);
 }
 
 /// Rows per page of the app's tables.
