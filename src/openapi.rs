@@ -4,8 +4,8 @@
 use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
-    annotations, audit, evaluation, health, label_studio, live, model_providers, predictions, projects,
-    prompts, refine, registry, runs, tasks, users, version, versions,
+    annotations, audit, evaluation, health, label_studio, live, model_providers, predictions,
+    projects, prompts, refine, registry, runs, tasks, users, version, versions,
 };
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

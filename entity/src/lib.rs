@@ -3,8 +3,8 @@
 //! connections, failed predictions). Entities never go on the wire; `src/` maps them to views.
 
 pub mod annotation;
-pub mod audit_log;
 pub mod api_token;
+pub mod audit_log;
 pub mod enums;
 pub mod failed_prediction;
 pub mod form_submission;

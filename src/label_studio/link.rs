@@ -1,13 +1,13 @@
 //! A project's link to a Label Studio project: get, create, update and delete it, with the
 //! checks of its URL, token and Label Studio project, and the agreement of the two label
 //! configs.
-use crate::services::audit;
 use super::client::{LsClient, LsError, LsProject};
 use super::jobs::{is_stale, job_running, open_token};
 use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config;
+use crate::services::audit;
 use crate::services::projects::{self, config_of};
 use crate::views::label_studio::{LinkInput, LinkedCounts};
 use entity::enums::LinkStatus;

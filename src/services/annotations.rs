@@ -104,7 +104,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
 /// An annotation as the audit log names it.
 fn object(annotation: &annotation::Model) -> Object {
-    let title = format!("Annotation {} of task {}", annotation.id, annotation.task_id);
+    let title = format!(
+        "Annotation {} of task {}",
+        annotation.id, annotation.task_id
+    );
     Object::new(entity::enums::AuditObject::Annotation, annotation.id, title)
 }
 

@@ -9,7 +9,6 @@
 //! concurrently) answers with the first import's prompt unless a copy is asked for; examples
 //! already in the project are never added again ([`examples`]).
 use crate::auth::AuthUser;
-use entity::enums::AuditAction;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::llm::{ModelParams, Provider};
 use crate::services::{annotations, model_providers, prompts, schedules, versions};
@@ -19,6 +18,7 @@ use crate::views::registry::{
     ScheduleAsset, ScheduleInput, VersionAsset,
 };
 use crate::views::versions::{Step, VersionInput};
+use entity::enums::AuditAction;
 use entity::{
     model_interface, model_provider_connection as connection, model_version, prompt_schedule,
 };

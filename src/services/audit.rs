@@ -294,7 +294,9 @@ impl Changes {
             if is_secret_name(name) {
                 changes = changes.secret(name, SecretState::Set);
             } else {
-                changes.0.push(json!({"field": name, "new": shorten(value)}));
+                changes
+                    .0
+                    .push(json!({"field": name, "new": shorten(value)}));
             }
         }
         changes
@@ -407,17 +409,33 @@ impl Filter {
                 .transpose()
         };
         let time = |field: &str, v: &Option<String>| -> ApiResult<Option<DateTime<Utc>>> {
-            given(v).map(|s| parse_time(s).ok_or_else(|| {
-                ApiError::field(field, format!("\"{s}\" is not a time: give 2026-12-08 or 2026-12-08T10:00:00Z."))
-            })).transpose()
+            given(v)
+                .map(|s| {
+                    parse_time(s).ok_or_else(|| {
+                        ApiError::field(
+                            field,
+                            format!(
+                                "\"{s}\" is not a time: give 2026-12-08 or 2026-12-08T10:00:00Z."
+                            ),
+                        )
+                    })
+                })
+                .transpose()
         };
         let filter = Filter {
             actor: id("actor", &query.actor)?,
             action: given(&query.action)
-                .map(|s| AuditAction::parse(s).ok_or_else(|| ApiError::field("action", AuditAction::invalid_choice(s))))
+                .map(|s| {
+                    AuditAction::parse(s)
+                        .ok_or_else(|| ApiError::field("action", AuditAction::invalid_choice(s)))
+                })
                 .transpose()?,
             object_type: given(&query.object_type)
-                .map(|s| AuditObject::parse(s).ok_or_else(|| ApiError::field("object_type", AuditObject::invalid_choice(s))))
+                .map(|s| {
+                    AuditObject::parse(s).ok_or_else(|| {
+                        ApiError::field("object_type", AuditObject::invalid_choice(s))
+                    })
+                })
                 .transpose()?,
             object_id: id("object_id", &query.object_id)?,
             since: time("since", &query.since)?,
@@ -489,7 +507,9 @@ pub async fn prune(db: &impl ConnectionTrait, now: DateTime<Utc>, days: u64) -> 
     if days == 0 {
         return Ok(0);
     }
-    let days = i64::try_from(days).unwrap_or(i64::MAX / 86_400).min(1_000_000);
+    let days = i64::try_from(days)
+        .unwrap_or(i64::MAX / 86_400)
+        .min(1_000_000);
     let cutoff = now - chrono::Duration::days(days);
     let done = audit_log::Entity::delete_many()
         .filter(audit_log::Column::CreatedAt.lt(cutoff))
@@ -505,7 +525,14 @@ pub async fn created<M: ModelTrait>(
     object: Object,
     model: &M,
 ) -> ApiResult<()> {
-    record(db, actor, AuditAction::Create, object, Changes::created(model)).await
+    record(
+        db,
+        actor,
+        AuditAction::Create,
+        object,
+        Changes::created(model),
+    )
+    .await
 }
 
 /// Records an update of `object` from `before` to `after`; nothing when no field changed.
@@ -524,7 +551,11 @@ pub async fn updated<M: ModelTrait>(
 }
 
 /// Records the deletion of `object`.
-pub async fn deleted(db: &impl ConnectionTrait, actor: &impl Acting, object: Object) -> ApiResult<()> {
+pub async fn deleted(
+    db: &impl ConnectionTrait,
+    actor: &impl Acting,
+    object: Object,
+) -> ApiResult<()> {
     record(db, actor, AuditAction::Delete, object, Changes::new()).await
 }
 

@@ -2,8 +2,8 @@
 
 pub mod accounts;
 pub mod annotations;
-pub mod audit;
 pub mod assets;
+pub mod audit;
 pub mod budgets;
 pub mod comments;
 pub mod costs;

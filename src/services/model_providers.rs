@@ -2,11 +2,11 @@
 //! (`api_key`, `auth_token`, `google_application_credentials`) are write-only: they are sealed
 //! with the service key before they reach the database, never returned by the API and never
 //! logged; only the inference engine opens them, through [`credentials`].
-use crate::services::audit;
 use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult};
 use crate::llm::{Credentials, Provider};
+use crate::services::audit;
 use crate::views::model_providers::ModelProviderConnectionInput;
 use entity::model_provider_connection as connection;
 use sea_orm::ActiveValue::NotSet;
@@ -337,7 +337,9 @@ pub async fn delete<C: ConnectionTrait + sea_orm::TransactionTrait>(
 ) -> ApiResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let found = get(&txn, caller, id).await?;
-    connection::Entity::delete_by_id(found.id).exec(&txn).await?;
+    connection::Entity::delete_by_id(found.id)
+        .exec(&txn)
+        .await?;
     audit::deleted(&txn, caller, object(&found)).await?;
     sea_orm::TransactionSession::commit(txn).await?;
     tracing::info!(

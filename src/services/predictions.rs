@@ -1,8 +1,8 @@
 //! Predictions: Label Studio's result normalisation, CRUD, and counters.
-use crate::services::audit::{self, Object};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::{ControlKind, LabelConfig};
+use crate::services::audit::{self, Object};
 use crate::services::{counters, projects, scored, tasks};
 use crate::views::predictions::PredictionInput;
 
@@ -166,7 +166,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
 /// A prediction as the audit log names it.
 fn object(prediction: &prediction::Model) -> Object {
-    let title = format!("Prediction {} of task {}", prediction.id, prediction.task_id);
+    let title = format!(
+        "Prediction {} of task {}",
+        prediction.id, prediction.task_id
+    );
     Object::new(entity::enums::AuditObject::Prediction, prediction.id, title)
 }
 

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 
 mod registry;
 mod stats;
-pub use registry::{object as audit_object, parse_tags};
 use registry::{check_parameters, clean_domain, clean_tags};
+pub use registry::{object as audit_object, parse_tags};
 pub use stats::{PromptStats, project_titles, stats, version_scores};
 
 /// Checks that each project reads every input field and offers every output class.

@@ -2,12 +2,12 @@
 //! in slices the engine's workers lease; replacement of the previous run of the same project,
 //! version and subset (remembered, so a link to the old run leads to the new one); listing;
 //! cancel.
-use crate::services::audit::{self, Acting, Actor};
-use entity::enums::{AuditAction, AuditObject};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::services::audit::{self, Acting, Actor};
 use crate::services::{counters, projects, prompts, versions};
 use crate::views::runs::RunInput;
+use entity::enums::{AuditAction, AuditObject};
 use entity::{model_run, model_run_slice, run_replacement, task};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -211,7 +211,16 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     default_sample: u64,
 ) -> ApiResult<model_run::Model> {
     let actor = caller.actor();
-    create_by(db, caller, &actor, prompt_id, version_id, input, default_sample).await
+    create_by(
+        db,
+        caller,
+        &actor,
+        prompt_id,
+        version_id,
+        input,
+        default_sample,
+    )
+    .await
 }
 
 /// [`create`] with the audit log naming `actor` as who started it (a schedule firing).

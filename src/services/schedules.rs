@@ -5,13 +5,13 @@
 //! firing, and creates the run in the same transaction. After downtime at most one missed slot
 //! fires; a slot whose previous run is still going, or whose prompt is paused or archived, is
 //! skipped (and logged).
-use crate::services::audit;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::limits::{
     CRON_FIRINGS_CHECKED, CRON_HORIZON_DAYS, MAX_CRON_CHARS, MAX_SCHEDULES_PER_PROMPT,
     MAX_TIMEZONE_CHARS, check_chars,
 };
+use crate::services::audit;
 use crate::services::cron::{self, Cron};
 use crate::services::{projects, prompts, runs, versions};
 use crate::views::registry::ScheduleInput;
@@ -399,7 +399,9 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let existing = get(&txn, caller, prompt_id, id).await?;
-    schedule::Entity::delete_by_id(existing.id).exec(&txn).await?;
+    schedule::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await?;
     audit::deleted(&txn, caller, object(&existing)).await?;
     txn.commit().await?;
     Ok(())
@@ -558,7 +560,15 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
                 task_ids: None,
             };
             let actor = audit::Actor::schedule(s.organization_id, s.id);
-            let made = runs::create_by(&txn, &caller, &actor, s.prompt_id, version, input, sample_size);
+            let made = runs::create_by(
+                &txn,
+                &caller,
+                &actor,
+                s.prompt_id,
+                version,
+                input,
+                sample_size,
+            );
             match made.await {
                 Ok(run) => {
                     let mut model: model_run::ActiveModel = run.into();

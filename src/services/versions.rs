@@ -7,9 +7,9 @@ use crate::limits::{
 };
 use crate::llm::ModelParams;
 use crate::llm::Provider;
+use crate::services::audit::{self, Object};
 use crate::services::model_params;
 use crate::services::model_providers;
-use crate::services::audit::{self, Object};
 use crate::services::{counters, prompts};
 use crate::views::versions::{Step, VersionInput};
 use entity::{model_interface, model_version};
@@ -251,7 +251,11 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
 /// A version as the audit log names it.
 pub fn object(version: &model_version::Model) -> Object {
-    Object::new(entity::enums::AuditObject::Version, version.id, &version.title)
+    Object::new(
+        entity::enums::AuditObject::Version,
+        version.id,
+        &version.title,
+    )
 }
 
 /// Applies a partial update; the title stays unique within the prompt.

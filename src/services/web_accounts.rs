@@ -5,9 +5,9 @@ use super::accounts::{AccountError, create_user, new_token};
 use crate::auth::Role;
 use crate::crypto::{hash_token, random_hex};
 use crate::services::audit::{self, Actor, Changes};
-use entity::enums::{AuditAction, AuditObject};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{Duration, Utc};
+use entity::enums::{AuditAction, AuditObject};
 use entity::{api_token, user, web_flash, web_session};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -113,8 +113,14 @@ pub async fn check_sign_in<C: ConnectionTrait + TransactionTrait>(
     {
         let txn = crate::db::begin_write(db).await?;
         let action = AuditAction::SignInFailed;
-        audit::record(&txn, &Actor::person(user, org), action, user_object(user), Changes::new())
-            .await?;
+        audit::record(
+            &txn,
+            &Actor::person(user, org),
+            action,
+            user_object(user),
+            Changes::new(),
+        )
+        .await?;
         txn.commit().await?;
     }
     Ok(signed_in)

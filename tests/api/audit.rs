@@ -81,7 +81,10 @@ async fn each_change_leaves_one_entry_with_its_actor_and_fields() {
     assert_eq!(created["object_title"], "test");
     assert_eq!(change(&created, "title")["new"], "test");
     let (status, _) = app
-        .patch(&format!("/api/projects/{project}/"), json!({"title": "Reviews"}))
+        .patch(
+            &format!("/api/projects/{project}/"),
+            json!({"title": "Reviews"}),
+        )
         .await;
     assert_eq!(status, 200);
     let updated = one(&app, "update", "project", project).await;
@@ -100,7 +103,10 @@ async fn each_change_leaves_one_entry_with_its_actor_and_fields() {
     assert!(entries(&app, "object_type=task").await.is_empty());
     // Tasks: update one.
     let (status, _) = app
-        .patch(&format!("/api/tasks/{}/", tasks[0]), json!({"data": {"text": "A"}}))
+        .patch(
+            &format!("/api/tasks/{}/", tasks[0]),
+            json!({"data": {"text": "A"}}),
+        )
         .await;
     assert_eq!(status, 200);
     let task = one(&app, "update", "task", tasks[0]).await;
@@ -166,7 +172,13 @@ async fn each_change_leaves_one_entry_with_its_actor_and_fields() {
     assert_eq!(change(&deploy, "deployed_version")["new"], version);
     let tags = one(&app, "update", "prompt", prompt).await;
     assert_eq!(change(&tags, "tags")["new"], json!(["nlp"]));
-    assert!(tags["changes"].as_array().unwrap().iter().all(|c| c["field"] != "deployed_version_id"));
+    assert!(
+        tags["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["field"] != "deployed_version_id")
+    );
     let (status, run) = app
         .post(
             &runs_path(prompt, version),
@@ -179,12 +191,18 @@ async fn each_change_leaves_one_entry_with_its_actor_and_fields() {
     assert_eq!(change(&started, "total_tasks")["new"], 3);
     assert_eq!(change(&started, "project_subset")["new"], "All");
     let (status, body) = app
-        .post(&format!("{}/{run}/cancel", runs_path(prompt, version)), json!({}))
+        .post(
+            &format!("{}/{run}/cancel", runs_path(prompt, version)),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     one(&app, "run.cancel", "run", run).await;
     let (status, comment) = app
-        .post(&format!("/api/prompts/{prompt}/comments"), json!({"text": "ship it"}))
+        .post(
+            &format!("/api/prompts/{prompt}/comments"),
+            json!({"text": "ship it"}),
+        )
         .await;
     assert_eq!(status, 201);
     one(&app, "create", "comment", comment["id"].as_i64().unwrap()).await;
@@ -212,7 +230,15 @@ async fn each_change_leaves_one_entry_with_its_actor_and_fields() {
     assert_eq!(change(&cleared, "tasks")["old"], 3);
     let (status, _) = app.delete(&format!("/api/projects/{project}/")).await;
     assert_eq!(status, 204);
-    assert_eq!(entries(&app, &format!("action=delete&object_type=project&object_id={project}")).await.len(), 2);
+    assert_eq!(
+        entries(
+            &app,
+            &format!("action=delete&object_type=project&object_id={project}")
+        )
+        .await
+        .len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -230,7 +256,10 @@ async fn a_refused_change_writes_nothing() {
         .await;
     assert_eq!(status, 403);
     let (status, _) = app
-        .post("/api/projects/", json!({"title": "x", "label_config": "<View>"}))
+        .post(
+            "/api/projects/",
+            json!({"title": "x", "label_config": "<View>"}),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(app.rows("audit_log").await, before);
@@ -238,7 +267,10 @@ async fn a_refused_change_writes_nothing() {
     app.import(project, json!([{"text": "a"}])).await;
     let after_setup = app.rows("audit_log").await;
     let (status, _) = app
-        .post(&format!("/api/projects/{project}/import"), json!([{"nope": 1}, 5]))
+        .post(
+            &format!("/api/projects/{project}/import"),
+            json!([{"nope": 1}, 5]),
+        )
         .await;
     assert_eq!(status, 400);
     let conn = connection(&app).await;
@@ -249,7 +281,9 @@ async fn a_refused_change_writes_nothing() {
     .await["id"]
         .as_i64()
         .unwrap();
-    let version = new_version(&app, prompt, conn, "v1").await["id"].as_i64().unwrap();
+    let version = new_version(&app, prompt, conn, "v1").await["id"]
+        .as_i64()
+        .unwrap();
     let counted = app.rows("audit_log").await;
     assert_eq!(counted, after_setup + 3, "connection, prompt, version");
     let (status, body) = app
@@ -260,7 +294,10 @@ async fn a_refused_change_writes_nothing() {
         .await;
     assert_eq!(status, 400, "{body}");
     let (status, _) = app
-        .patch(&format!("/api/prompts/{prompt}/"), json!({"deployed_version": 999999}))
+        .patch(
+            &format!("/api/prompts/{prompt}/"),
+            json!({"deployed_version": 999999}),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(app.rows("audit_log").await, counted);
@@ -328,9 +365,13 @@ async fn no_secret_ever_appears_in_the_log() {
     assert_eq!(count("sign_in"), 1);
     // The unit's own guard: a name that looks like a secret never keeps its value.
     use prompter::services::audit::Changes;
-    let guarded = Changes::new().field("api_key", "sk-a", "sk-b").value("password", "hunter22");
+    let guarded = Changes::new()
+        .field("api_key", "sk-a", "sk-b")
+        .value("password", "hunter22");
     assert!(guarded.has("api_key") && guarded.has("password"));
-    assert!(!format!("{guarded:?}").contains("sk-a") && !format!("{guarded:?}").contains("hunter22"));
+    assert!(
+        !format!("{guarded:?}").contains("sk-a") && !format!("{guarded:?}").contains("hunter22")
+    );
 }
 
 #[tokio::test]
@@ -342,7 +383,11 @@ async fn sign_ins_and_failed_sign_ins_are_recorded() {
     let wrong = web
         .post(
             "/login",
-            &[("email", "admin@example.com"), ("password", "not the password"), ("next", "/prompts")],
+            &[
+                ("email", "admin@example.com"),
+                ("password", "not the password"),
+                ("next", "/prompts"),
+            ],
         )
         .await;
     assert_eq!(wrong.status, 401);
@@ -350,7 +395,11 @@ async fn sign_ins_and_failed_sign_ins_are_recorded() {
     let unknown = web
         .post(
             "/login",
-            &[("email", "nobody@example.com"), ("password", "whatever123"), ("next", "/prompts")],
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "whatever123"),
+                ("next", "/prompts"),
+            ],
         )
         .await;
     assert_eq!(unknown.status, 401);
@@ -361,7 +410,12 @@ async fn sign_ins_and_failed_sign_ins_are_recorded() {
     assert_eq!(failed[0]["object_type"], "user");
     let ok = entries(&app, "action=sign_in").await;
     assert_eq!(ok.len(), 1);
-    assert!(!every_row_text(&app).await.iter().any(|r| r.contains("nobody@example.com")));
+    assert!(
+        !every_row_text(&app)
+            .await
+            .iter()
+            .any(|r| r.contains("nobody@example.com"))
+    );
 }
 
 #[tokio::test]
@@ -386,9 +440,15 @@ async fn long_texts_are_shortened_with_their_length_and_digest() {
         .await;
     assert_eq!(status, 201, "{version}");
     let entry = one(&app, "create", "version", version["id"].as_i64().unwrap()).await;
-    let shown = change(&entry, "prompt")["new"].as_str().unwrap().to_string();
+    let shown = change(&entry, "prompt")["new"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(shown.starts_with("Classify: {text} be careful"), "{shown}");
-    assert!(shown.contains(&format!("({} characters, sha256 ", long.chars().count())), "{shown}");
+    assert!(
+        shown.contains(&format!("({} characters, sha256 ", long.chars().count())),
+        "{shown}"
+    );
     assert!(shown.chars().count() < 200, "{shown}");
 }
 
@@ -405,24 +465,56 @@ async fn the_log_filters_pages_newest_first_and_stays_in_its_organization() {
     let all = entries(&app, "object_type=project").await;
     assert_eq!(all.len(), 3);
     assert_eq!(all[0]["action"], "update");
-    assert!(all.windows(2).all(|w| w[0]["id"].as_i64() > w[1]["id"].as_i64()));
-    let (status, page) = app.get(&format!("{LOG}?object_type=project&page_size=2")).await;
+    assert!(
+        all.windows(2)
+            .all(|w| w[0]["id"].as_i64() > w[1]["id"].as_i64())
+    );
+    let (status, page) = app
+        .get(&format!("{LOG}?object_type=project&page_size=2"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(page["count"], 3);
     assert_eq!(page["results"].as_array().unwrap().len(), 2);
     assert!(page["next"].as_str().is_some());
     // By object, action, actor and time.
-    assert_eq!(entries(&app, &format!("object_type=project&object_id={b}")).await.len(), 1);
+    assert_eq!(
+        entries(&app, &format!("object_type=project&object_id={b}"))
+            .await
+            .len(),
+        1
+    );
     assert_eq!(entries(&app, "action=update").await.len(), 1);
     let admin_id = all[0]["actor_id"].as_i64().unwrap();
     assert_eq!(
-        entries(&app, &format!("object_type=project&actor={admin_id}")).await.len(),
+        entries(&app, &format!("object_type=project&actor={admin_id}"))
+            .await
+            .len(),
         3
     );
-    assert!(entries(&app, &format!("object_type=project&actor={}", admin_id + 1000)).await.is_empty());
-    assert!(entries(&app, "object_type=project&since=2999-01-01").await.is_empty());
-    assert_eq!(entries(&app, "object_type=project&until=2999-01-01T00:00:00Z").await.len(), 3);
-    assert!(entries(&app, "object_type=project&until=2000-01-01").await.is_empty());
+    assert!(
+        entries(
+            &app,
+            &format!("object_type=project&actor={}", admin_id + 1000)
+        )
+        .await
+        .is_empty()
+    );
+    assert!(
+        entries(&app, "object_type=project&since=2999-01-01")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        entries(&app, "object_type=project&until=2999-01-01T00:00:00Z")
+            .await
+            .len(),
+        3
+    );
+    assert!(
+        entries(&app, "object_type=project&until=2000-01-01")
+            .await
+            .is_empty()
+    );
     // Bad filters name their field.
     for (query, field) in [
         ("action=explode", "action"),
@@ -433,11 +525,19 @@ async fn the_log_filters_pages_newest_first_and_stays_in_its_organization() {
     ] {
         let (status, body) = app.get(&format!("{LOG}?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");
-        assert!(body["validation_errors"].get(field).is_some(), "{query}: {body}");
+        assert!(
+            body["validation_errors"].get(field).is_some(),
+            "{query}: {body}"
+        );
     }
     // Another organization sees none of it; roles below Manager are refused.
     let (status, theirs) = app
-        .send(Method::GET, &format!("{LOG}?object_type=project&object_id={a}"), Some(&app.other_token), None)
+        .send(
+            Method::GET,
+            &format!("{LOG}?object_type=project&object_id={a}"),
+            Some(&app.other_token),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(theirs["count"], 0);
@@ -474,8 +574,17 @@ async fn pruning_removes_entries_past_the_retention_only() {
     assert_eq!(prune(&app.db, now, 0).await.unwrap(), 0, "0 keeps forever");
     assert_eq!(prune(&app.db, now, 60).await.unwrap(), 0);
     assert_eq!(prune(&app.db, now, 30).await.unwrap(), 1);
-    assert!(entries(&app, &format!("object_type=project&object_id={a}")).await.is_empty());
-    assert_eq!(entries(&app, &format!("object_type=project&object_id={b}")).await.len(), 1);
+    assert!(
+        entries(&app, &format!("object_type=project&object_id={a}"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        entries(&app, &format!("object_type=project&object_id={b}"))
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -495,12 +604,25 @@ async fn the_audit_page_shows_entries_in_words_to_managers_only() {
     let page = web.get("/audit-log").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Audit log"));
-    assert!(page.body.contains(&format!("href=\"/projects/{project}\"")), "{}", page.body);
-    assert!(page.body.contains("api key set (the value is never recorded)"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("href=\"/projects/{project}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("api key set (the value is never recorded)"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains("sk-page-secret"));
     let filtered = web.get("/audit-log?action=key.set").await;
     assert_eq!(filtered.status, 200);
-    assert!(!filtered.body.contains(&format!("href=\"/projects/{project}\"")));
+    assert!(
+        !filtered
+            .body
+            .contains(&format!("href=\"/projects/{project}\""))
+    );
     let bad = web.get("/audit-log?since=someday").await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.body.contains("someday"), "{}", bad.body);

@@ -65,7 +65,10 @@ impl FilterForm {
             if !value.trim().is_empty() {
                 url.push_str(name);
                 url.push('=');
-                url.push_str(&crate::util::url::encode(value.trim(), crate::util::url::Part::QueryValue));
+                url.push_str(&crate::util::url::encode(
+                    value.trim(),
+                    crate::util::url::Part::QueryValue,
+                ));
                 url.push('&');
             }
         }
@@ -309,5 +312,8 @@ async fn page(
             .collect(),
         form,
     };
-    render(Frame::of(&visitor, "audit-log").with_problems(errors), &page)
+    render(
+        Frame::of(&visitor, "audit-log").with_problems(errors),
+        &page,
+    )
 }
