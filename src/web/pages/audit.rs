@@ -91,7 +91,8 @@ struct Row {
     who: String,
     what: String,
     object: String,
-    link: Option<String>,
+    object_id: i64,
+    page: &'static str,
     changes: Vec<String>,
 }
 
@@ -180,19 +181,19 @@ fn object_words(o: AuditObject) -> &'static str {
     }
 }
 
-/// The page of an object, where it has one (and still exists as far as the entry knows).
-fn link(e: &AuditEntryView) -> Option<String> {
-    let id = e.object_id?;
-    if e.action == AuditAction::Delete {
-        return None;
+/// Which page an object has, where it has one (and still exists as far as the entry knows):
+/// the template builds the link from it and the object's id.
+fn page_of(e: &AuditEntryView) -> &'static str {
+    if e.action == AuditAction::Delete || e.object_id.is_none() {
+        return "";
     }
     match e.object_type {
-        AuditObject::Project => Some(format!("/projects/{id}")),
-        AuditObject::Prompt => Some(format!("/prompts/{id}")),
-        AuditObject::Run => Some(format!("/runs/{id}")),
-        AuditObject::Connection => Some("/connections".into()),
-        AuditObject::LabelStudioLink => Some("/label-studio".into()),
-        _ => None,
+        AuditObject::Project => "project",
+        AuditObject::Prompt => "prompt",
+        AuditObject::Run => "run",
+        AuditObject::Connection => "connections",
+        AuditObject::LabelStudioLink => "label-studio",
+        _ => "",
     }
 }
 
@@ -246,7 +247,8 @@ fn row(e: AuditEntryView) -> Row {
         created_at: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         who,
         what: action_words(e.action).to_string(),
-        link: link(&e),
+        page: page_of(&e),
+        object_id: e.object_id.unwrap_or_default(),
         object,
         changes: e.changes.iter().map(change_words).collect(),
     }
