@@ -255,6 +255,10 @@ pub struct EngineConfig {
     /// Milliseconds between looks for due schedules (0: this process fires none).
     #[arg(long, env = "PROMPTER_SCHEDULE_POLL_MS", default_value_t = 1000)]
     pub schedule_poll_ms: u64,
+    /// Days an audit log entry is kept (pruned hourly by serve and worker, or by `prompter
+    /// audit prune`); 0 keeps entries forever.
+    #[arg(long, env = "PROMPTER_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u64,
     /// Loopback and private addresses that requests made on a user's behalf (LLM endpoints,
     /// images, Label Studio hosts) may reach, comma-separated: host names, `host:port`,
     /// addresses, `address:port`, CIDR blocks, or the words `loopback` and `private`.
@@ -300,6 +304,7 @@ impl Default for EngineConfig {
             job_workers: 2,
             job_backoff_ms: 2000,
             schedule_poll_ms: 1000,
+            audit_retention_days: 365,
             outbound_allow: Vec::new(),
             outbound_max_bytes: 32 * 1024 * 1024,
             // Programmatic configs are local ones (tests, `ServeConfig::new` on 127.0.0.1).

@@ -70,6 +70,10 @@ macro_rules! vocabulary {
     };
 }
 
+// After the macro, which it uses.
+mod audit;
+pub use audit::{AuditAction, AuditActor, AuditObject};
+
 vocabulary!(
     /// A run's state (Label Studio's `ModelRunStatusEnum`).
     RunStatus {

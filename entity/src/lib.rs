@@ -4,6 +4,7 @@
 
 pub mod annotation;
 pub mod api_token;
+pub mod audit_log;
 pub mod enums;
 pub mod failed_prediction;
 pub mod form_submission;

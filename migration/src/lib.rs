@@ -24,6 +24,7 @@ mod m20261207_000015_create_web_flashes;
 mod m20261207_000016_create_run_replacements;
 mod m20261208_000017_create_jobs;
 mod m20261208_000018_add_member_active;
+mod m20261208_000019_create_audit_log;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_create_run_replacements::Migration),
             Box::new(m20261208_000017_create_jobs::Migration),
             Box::new(m20261208_000018_add_member_active::Migration),
+            Box::new(m20261208_000019_create_audit_log::Migration),
         ]
     }
 }

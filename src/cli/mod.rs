@@ -1,6 +1,7 @@
-//! The `prompter` command line: `serve`, `migrate`, `admin`, `openapi`, `worker`, `run`, `ls`,
-//! `jobs`.
+//! The `prompter` command line: `serve`, `migrate`, `admin`, `audit`, `openapi`, `worker`, `run`,
+//! `ls`, `jobs`.
 pub mod assets;
+pub mod audit;
 pub mod jobs;
 pub mod ls;
 pub mod run;
@@ -44,6 +45,13 @@ pub enum Command {
         database: DatabaseConfig,
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Manage the audit log (prune old entries).
+    Audit {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(subcommand)]
+        command: crate::cli::audit::AuditCommand,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -119,6 +127,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Serve(config) => serve(config).await,
         Command::Migrate { database, command } => migrate(database, command).await,
         Command::Admin { database, command } => admin(database, command).await,
+        Command::Audit { database, command } => crate::cli::audit::run(database, command).await,
         Command::Openapi => {
             print!("{}", crate::openapi::openapi_json());
             Ok(())

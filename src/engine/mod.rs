@@ -8,6 +8,7 @@
 //! writes results in batches through [`results::write_batch`](crate::services::results::write_batch),
 //! whose unique (run, task) keys make every write idempotent: a task ends with exactly one
 //! prediction or one failure however often workers die or retry.
+mod audit_prune;
 pub mod budget;
 pub mod idle;
 pub mod images;
@@ -102,8 +103,8 @@ impl Engine {
     }
 
     /// Starts `config.workers` run workers, `config.job_workers` job workers (the job queue of
-    /// [`crate::jobs`]) and the schedule ticker (unless `schedule_poll_ms` is 0); each runs
-    /// until [`Engine::shutdown`].
+    /// [`crate::jobs`]), the schedule ticker (unless `schedule_poll_ms` is 0) and the audit
+    /// log's pruning; each runs until [`Engine::shutdown`].
     pub fn start(&self) -> Vec<JoinHandle<()>> {
         let base = worker_base_id();
         let mut handles: Vec<JoinHandle<()>> = (0..self.inner.config.workers)
@@ -124,6 +125,7 @@ impl Engine {
             let engine = self.clone();
             handles.push(tokio::spawn(async move { schedules::run(engine).await }));
         }
+        handles.push(tokio::spawn(audit_prune::run(self.clone())));
         handles
     }
 

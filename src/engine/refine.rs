@@ -155,8 +155,19 @@ async fn create_in(
         lease_expires_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
+    };
+    let refinement = refinement.insert(db).await?;
+    crate::services::audit::record(
+        db,
+        caller,
+        entity::enums::AuditAction::RefineStart,
+        crate::services::audit::Object::new(
+            entity::enums::AuditObject::Refinement,
+            refinement.id,
+            format!("Refinement of {}", version.title),
+        ),
+        crate::services::audit::Changes::created(&refinement),
+    )
     .await?;
     Ok(refinement)
 }

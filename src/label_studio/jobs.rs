@@ -48,7 +48,10 @@ pub(super) async fn start(
     name: &str,
     kind: JobKind,
     payload: serde_json::Value,
+    changes: crate::services::audit::Changes,
 ) -> ApiResult<link::Model> {
+    use crate::services::audit;
+    use entity::enums::{AuditAction, AuditObject};
     let txn = crate::db::begin_write(db).await?;
     let new = NewJob::new(kind, Some(caller.organization_id), payload)
         .dedupe(dedupe_key(l.id))
@@ -58,6 +61,14 @@ pub(super) async fn start(
         return Err(job_running());
     }
     mark_running(&txn, l.id, name).await?;
+    // The start is recorded in the audit log (`sync.start` or `push.start` by `caller`).
+    let action = match name {
+        job::PUSH => AuditAction::PushStart,
+        _ => AuditAction::SyncStart,
+    };
+    let title = format!("Label Studio link of project {}", l.project_id);
+    let object = audit::Object::new(AuditObject::LabelStudioLink, l.id, title);
+    audit::record(&txn, caller, action, object, changes).await?;
     txn.commit().await?;
     link::Entity::find_by_id(l.id)
         .one(db)

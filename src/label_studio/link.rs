@@ -7,6 +7,7 @@ use crate::auth::AuthUser;
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config;
+use crate::services::audit;
 use crate::services::projects::{self, config_of};
 use crate::views::label_studio::{LinkInput, LinkedCounts};
 use entity::enums::LinkStatus;
@@ -230,16 +231,26 @@ pub async fn create(
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
-    .await
-    .map_err(|e| match ApiError::from(e) {
-        err @ ApiError::Database(_) if err.code() == ErrorCode::UniqueViolation => {
-            already_linked(project.id)
-        }
-        err => err,
-    })?;
+    };
+    let txn = crate::db::begin_write(db).await?;
+    let created = created
+        .insert(&txn)
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            err @ ApiError::Database(_) if err.code() == ErrorCode::UniqueViolation => {
+                already_linked(project.id)
+            }
+            err => err,
+        })?;
+    audit::created(&txn, caller, object(&created), &created).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
     Ok(created)
+}
+
+/// A link as the audit log names it.
+fn object(l: &link::Model) -> audit::Object {
+    let title = format!("Label Studio link of project {}", l.project_id);
+    audit::Object::new(entity::enums::AuditObject::LabelStudioLink, l.id, title)
 }
 
 fn already_linked(project_id: i64) -> ApiError {
@@ -304,6 +315,7 @@ pub async fn update(
     reconcile_config(db, caller, &project, &ls)
         .await
         .map_err(|m| ApiError::field("ls_project", m))?;
+    let before = existing.clone();
     let mut model: link::ActiveModel = existing.into();
     model.url = Set(url);
     if let Some(token) = new_token {
@@ -311,17 +323,24 @@ pub async fn update(
     }
     model.ls_project_id = Set(ls_project);
     model.updated_at = Set(crate::util::now());
-    Ok(model.update(db).await?)
+    let txn = crate::db::begin_write(db).await?;
+    let updated = model.update(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &before, &updated).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
+    Ok(updated)
 }
 
 /// Removes a link (its running job stops at its next step). Synced rows keep their Label
 /// Studio ids, so linking the same Label Studio project again continues where it was.
-pub async fn delete(
-    db: &impl ConnectionTrait,
+pub async fn delete<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     project_id: i64,
 ) -> ApiResult<()> {
-    let found = get(db, caller, project_id).await?;
-    link::Entity::delete_by_id(found.id).exec(db).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let found = get(&txn, caller, project_id).await?;
+    link::Entity::delete_by_id(found.id).exec(&txn).await?;
+    audit::deleted(&txn, caller, object(&found)).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
     Ok(())
 }

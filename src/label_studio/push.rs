@@ -60,6 +60,7 @@ pub async fn start_push(
         job::PUSH,
         LsPushJob::KIND,
         serde_json::to_value(payload).unwrap_or_default(),
+        crate::services::audit::Changes::new().value("run", run_id),
     )
     .await?;
     engine.wake();

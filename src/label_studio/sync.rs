@@ -35,6 +35,7 @@ pub async fn start_sync(
         job::SYNC,
         LsSyncJob::KIND,
         serde_json::to_value(payload).unwrap_or_default(),
+        crate::services::audit::Changes::new(),
     )
     .await?;
     engine.wake();

@@ -4,6 +4,7 @@ use crate::error::ApiError;
 use actix_web::{HttpRequest, web};
 
 pub mod annotations;
+pub mod audit;
 pub mod evaluation;
 pub mod health;
 pub mod jobs;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     live::configure(cfg);
     label_studio::configure(cfg);
     jobs::configure(cfg);
+    audit::configure(cfg);
 }
 
 /// A resource served on `path` and on its opposite trailing-slash variant, so that clients

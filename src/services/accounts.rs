@@ -2,6 +2,8 @@
 use crate::auth::Role;
 use crate::crypto::{hash_token, random_hex};
 
+use crate::services::audit;
+use entity::enums::{AuditAction, AuditObject};
 use entity::{api_token, organization, organization_member, user};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -24,6 +26,15 @@ pub enum AccountError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+impl From<crate::error::ApiError> for AccountError {
+    fn from(err: crate::error::ApiError) -> Self {
+        match err {
+            crate::error::ApiError::Database(e) => AccountError::Db(e),
+            other => AccountError::Invalid(other.to_string()),
+        }
+    }
 }
 
 /// A new random API token: 40 hex characters, like Label Studio's.
@@ -106,24 +117,56 @@ pub async fn create_user<C: ConnectionTrait + TransactionTrait>(
     .await?;
     let token = token.map(str::to_owned).unwrap_or_else(new_token);
     insert_token(&txn, user.id, &token).await?;
+    let changes = audit::Changes::new()
+        .value("email", &user.email)
+        .value("role", role.as_str());
+    let object = audit::Object::new(AuditObject::Member, user.id, &user.email);
+    let actor = audit::Actor::system(org.id);
+    audit::record(&txn, &actor, AuditAction::Create, object, changes).await?;
     txn.commit().await?;
     Ok((user, token))
 }
 
 /// Issues a new random token for the user with `email`.
-pub async fn create_token(db: &impl ConnectionTrait, email: &str) -> Result<String, AccountError> {
+pub async fn create_token<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<String, AccountError> {
     let email = email.trim().to_lowercase();
+    let txn = crate::db::begin_write(db).await?;
     let user = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
-        .one(db)
+        .one(&txn)
         .await?
         .ok_or(AccountError::NoSuchUser(email))?;
     let token = new_token();
-    insert_token(db, user.id, &token).await?;
+    let made = insert_token(&txn, user.id, &token).await?;
+    if let Some(org) = user.active_organization_id {
+        let actor = audit::Actor::system(org);
+        audit_token(&txn, &actor, &user, &made, AuditAction::TokenCreate).await?;
+    }
+    txn.commit().await?;
     Ok(token)
 }
 
-async fn insert_token(db: &impl ConnectionTrait, user_id: i64, token: &str) -> Result<(), DbErr> {
+/// Records that `actor` created or revoked `token` of `user` (the token's id only).
+pub async fn audit_token(
+    db: &impl ConnectionTrait,
+    actor: &audit::Actor,
+    user: &user::Model,
+    token: &api_token::Model,
+    action: AuditAction,
+) -> crate::error::ApiResult<()> {
+    let title = format!("API token {} of {}", token.id, user.email);
+    let object = audit::Object::new(AuditObject::Token, token.id, title);
+    audit::record(db, actor, action, object, audit::Changes::new()).await
+}
+
+async fn insert_token(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    token: &str,
+) -> Result<api_token::Model, DbErr> {
     api_token::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(hash_token(token)),
@@ -133,7 +176,6 @@ async fn insert_token(db: &impl ConnectionTrait, user_id: i64, token: &str) -> R
     }
     .insert(db)
     .await
-    .map(|_| ())
 }
 
 /// True when no user exists yet.

@@ -1,6 +1,7 @@
 //! Annotations of tasks; every change recounts the task's counters.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::services::audit::{self, Object};
 use crate::services::{counters, projects, scored, tasks};
 use crate::views::annotations::AnnotationInput;
 
@@ -96,8 +97,18 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     .await?;
     counters::recount_tasks(&txn, &[task.id]).await?;
     scores.apply(&txn).await?;
+    audit::created(&txn, caller, object(&created), &created).await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// An annotation as the audit log names it.
+fn object(annotation: &annotation::Model) -> Object {
+    let title = format!(
+        "Annotation {} of task {}",
+        annotation.id, annotation.task_id
+    );
+    Object::new(entity::enums::AuditObject::Annotation, annotation.id, title)
 }
 
 /// The non-cancelled annotations of a task, by id (as Label Studio lists them).
@@ -160,6 +171,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     check_parents(&txn, existing.task_id, &input).await?;
     let result = result_of(input.result)?;
     let scores = scored::before(&txn, &[existing.task_id]).await?;
+    let before = existing.clone();
     let mut model: annotation::ActiveModel = existing.into();
     if let Some(result) = result {
         model.result = Set(result);
@@ -185,6 +197,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let updated = model.update(&txn).await?;
     counters::recount_tasks(&txn, &[updated.task_id]).await?;
     scores.apply(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &before, &updated).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -204,6 +217,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
         .await?;
     counters::recount_tasks(&txn, &[existing.task_id]).await?;
     scores.apply(&txn).await?;
+    audit::deleted(&txn, caller, object(&existing)).await?;
     txn.commit().await?;
     Ok(())
 }

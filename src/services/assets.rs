@@ -18,6 +18,7 @@ use crate::views::registry::{
     ScheduleAsset, ScheduleInput, VersionAsset,
 };
 use crate::views::versions::{Step, VersionInput};
+use entity::enums::AuditAction;
 use entity::{
     model_interface, model_provider_connection as connection, model_version, prompt_schedule,
 };
@@ -590,6 +591,11 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
             )),
         }
     }
+    let changes = crate::services::audit::Changes::new()
+        .value("versions", created.len())
+        .value("schedules", schedule_ids.len());
+    let (action, object) = (AuditAction::Import, prompts::audit_object(&prompt));
+    crate::services::audit::record(&txn, caller, action, object, changes).await?;
     use sea_orm::TransactionSession;
     txn.commit().await?;
     Ok(ImportedView {

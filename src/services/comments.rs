@@ -3,12 +3,13 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
-use entity::enums::CommentKind;
+use crate::services::audit;
+use entity::enums::{AuditObject, CommentKind};
 use entity::{model_version, prompt_comment};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, TransactionSession,
 };
 
 /// Appends a comment of `kind` to prompt `prompt_id` (already checked to be the caller's).
@@ -35,8 +36,8 @@ pub async fn record(
 }
 
 /// A comment someone writes on prompt `prompt_id`, optionally about one of its versions.
-pub async fn create(
-    db: &impl ConnectionTrait,
+pub async fn create<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     prompt_id: i64,
     text: Option<String>,
@@ -60,15 +61,21 @@ pub async fn create(
                 )
             })?;
     }
-    record(
-        db,
+    let txn = crate::db::begin_write(db).await?;
+    let made = record(
+        &txn,
         caller,
         prompt.id,
         version_id,
         CommentKind::Comment,
         text,
     )
-    .await
+    .await?;
+    let title = format!("Comment {} on {}", made.id, prompt.title);
+    let object = audit::Object::new(AuditObject::Comment, made.id, title);
+    audit::created(&txn, caller, object, &made).await?;
+    txn.commit().await?;
+    Ok(made)
 }
 
 /// One page of the comments of prompt `prompt_id`, newest first, with their count and the

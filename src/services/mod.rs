@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod annotations;
 pub mod assets;
+pub mod audit;
 pub mod budgets;
 pub mod comments;
 pub mod costs;

@@ -6,6 +6,7 @@ use crate::auth::{Admin, AuthUser};
 use crate::crypto::Secrets;
 use crate::error::{ApiError, ApiResult};
 use crate::llm::{Credentials, Provider};
+use crate::services::audit;
 use crate::views::model_providers::ModelProviderConnectionInput;
 use entity::model_provider_connection as connection;
 use sea_orm::ActiveValue::NotSet;
@@ -181,8 +182,8 @@ fn apply(model: &mut connection::Model, secrets: &Secrets, input: ModelProviderC
 
 /// Creates a connection in the caller's organization, sealing its secrets (an Owner or
 /// Administrator: keys are theirs to set).
-pub async fn create(
-    db: &impl ConnectionTrait,
+pub async fn create<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
     secrets: &Secrets,
     caller: &Admin,
     input: ModelProviderConnectionInput,
@@ -220,7 +221,10 @@ pub async fn create(
     validate_merged(&model)?;
     let mut active = model.into_active_model().reset_all();
     active.id = NotSet;
-    let created = active.insert(db).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let created = active.insert(&txn).await?;
+    audit::created(&txn, caller, object(&created), &created).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
     tracing::info!(
         connection = created.id,
         organization = created.organization_id,
@@ -228,6 +232,35 @@ pub async fn create(
         "created a model provider connection"
     );
     Ok(created)
+}
+
+/// A connection as the audit log names it.
+fn object(c: &connection::Model) -> audit::Object {
+    let title = format!("{} connection {}", c.provider, c.id);
+    audit::Object::new(entity::enums::AuditObject::Connection, c.id, title)
+}
+
+/// Records an update of a connection: a new, replaced or removed API key makes the entry's
+/// action `key.set`, `key.rotated` or `key.removed` (the key only as that state).
+async fn audit_update(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    before: &connection::Model,
+    after: &connection::Model,
+) -> ApiResult<()> {
+    use entity::enums::AuditAction;
+    let changes = audit::Changes::diff(before, after);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let (old, new) = (&before.api_key_enc, &after.api_key_enc);
+    let action = match audit::SecretState::between(old.is_some(), new.is_some(), old != new) {
+        Some(audit::SecretState::Set) => AuditAction::KeySet,
+        Some(audit::SecretState::Changed) => AuditAction::KeyRotated,
+        Some(audit::SecretState::Removed) => AuditAction::KeyRemoved,
+        None => AuditAction::Update,
+    };
+    audit::record(db, caller, action, object(after), changes).await
 }
 
 /// The connection `id` of the caller's organization (internal ones included), or 404.
@@ -281,10 +314,12 @@ pub async fn update<C: ConnectionTrait + sea_orm::TransactionTrait>(
     // `RETURNING` decoded in the same statement) is rolled back, not left behind a 500.
     let txn = crate::db::begin_write(db).await?;
     let mut model = get(&txn, caller, id).await?;
+    let before = model.clone();
     apply(&mut model, secrets, input);
     validate_merged(&model)?;
     model.updated_at = crate::util::now();
     let updated = model.into_active_model().reset_all().update(&txn).await?;
+    audit_update(&txn, caller, &before, &updated).await?;
     sea_orm::TransactionSession::commit(txn).await?;
     tracing::info!(
         connection = updated.id,
@@ -296,9 +331,18 @@ pub async fn update<C: ConnectionTrait + sea_orm::TransactionTrait>(
 
 /// Deletes a connection; prompt versions that used it keep existing with no connection
 /// (the foreign key sets `model_provider_connection_id` to null).
-pub async fn delete(db: &impl ConnectionTrait, caller: &Admin, id: i64) -> ApiResult<()> {
-    let found = get(db, caller, id).await?;
-    connection::Entity::delete_by_id(found.id).exec(db).await?;
+pub async fn delete<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
+    caller: &Admin,
+    id: i64,
+) -> ApiResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let found = get(&txn, caller, id).await?;
+    connection::Entity::delete_by_id(found.id)
+        .exec(&txn)
+        .await?;
+    audit::deleted(&txn, caller, object(&found)).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
     tracing::info!(
         connection = found.id,
         organization = found.organization_id,

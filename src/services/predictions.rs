@@ -2,6 +2,7 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::{ControlKind, LabelConfig};
+use crate::services::audit::{self, Object};
 use crate::services::{counters, projects, scored, tasks};
 use crate::views::predictions::PredictionInput;
 
@@ -158,8 +159,18 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     row.mislabeling = Set(input.mislabeling.unwrap_or(0.0));
     let created = row.insert(&txn).await?;
     counters::recount_tasks(&txn, &[task.id]).await?;
+    audit::created(&txn, caller, object(&created), &created).await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// A prediction as the audit log names it.
+fn object(prediction: &prediction::Model) -> Object {
+    let title = format!(
+        "Prediction {} of task {}",
+        prediction.id, prediction.task_id
+    );
+    Object::new(entity::enums::AuditObject::Prediction, prediction.id, title)
 }
 
 /// Filters of the prediction list; all optional, combined with AND.
@@ -241,6 +252,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(run) = input.model_run {
         check_run(&txn, caller, run, existing.project_id).await?;
     }
+    let before = existing.clone();
     let mut model: prediction::ActiveModel = existing.into();
     if let Some(raw) = input.result {
         model.result = Set(normalize_result(raw, &projects::config_of(&project))
@@ -267,6 +279,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;
     scores.apply(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &before, &updated).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -285,6 +298,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
         .await?;
     counters::recount_tasks(&txn, &[existing.task_id]).await?;
     scores.apply(&txn).await?;
+    audit::deleted(&txn, caller, object(&existing)).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -3,8 +3,10 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::label_config::{self, LabelConfig};
 use crate::pagination::{Page, PageRequest};
+use crate::services::audit::{self, Object};
 use crate::services::{counters, tasks};
 use crate::views::projects::{ProjectInput, ProjectStats};
+use entity::enums::AuditObject;
 use entity::project;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -167,8 +169,8 @@ fn apply(model: &mut project::ActiveModel, input: ProjectInput) {
 }
 
 /// Creates a project in the caller's organization.
-pub async fn create(
-    db: &impl ConnectionTrait,
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     input: ProjectInput,
 ) -> ApiResult<project::Model> {
@@ -206,7 +208,16 @@ pub async fn create(
         updated_at: Set(now),
     };
     apply(&mut model, input);
-    Ok(model.insert(db).await?)
+    let txn = crate::db::begin_write(db).await?;
+    let created = model.insert(&txn).await?;
+    audit::created(&txn, caller, object(&created), &created).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// A project as the audit log names it.
+pub fn object(project: &project::Model) -> Object {
+    Object::new(AuditObject::Project, project.id, &project.title)
 }
 
 /// The project `id` of the caller's organization, or 404.
@@ -248,10 +259,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let overlap_changed = input
         .maximum_annotations
         .is_some_and(|m| m != existing.maximum_annotations);
+    let before = existing.clone();
     let mut model: project::ActiveModel = existing.into();
     apply(&mut model, input);
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &before, &updated).await?;
     if overlap_changed {
         txn.execute_unprepared(&format!(
             "UPDATE tasks SET overlap = {} WHERE project_id = {id}",
@@ -267,8 +280,8 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 /// Takes Label Studio's label config as project `id`'s own, when a link adopts it. Label
 /// Studio accepted the config, so it is read tolerantly: a tag Prompter does not know yet is a
 /// warning (as for a stored config), not a refusal; a config that does not parse is refused.
-pub async fn adopt_label_config(
-    db: &impl ConnectionTrait,
+pub async fn adopt_label_config<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     id: i64,
     xml: &str,
@@ -278,17 +291,29 @@ pub async fn adopt_label_config(
         .await
         .map_err(|e| ApiError::Internal(format!("label config parse task: {e}")))?
         .map_err(|err| ApiError::field("label_config", err.to_string()))?;
-    let existing = get(db, caller, id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let existing = get(&txn, caller, id).await?;
+    let before = existing.clone();
     let mut model: project::ActiveModel = existing.into();
     model.label_config = Set(xml.to_string());
     model.updated_at = Set(crate::util::now());
-    Ok(model.update(db).await?)
+    let updated = model.update(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &before, &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Deletes a project with its tasks, annotations, predictions and runs (foreign-key cascades).
-pub async fn delete(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<()> {
-    let project = get(db, caller, id).await?;
-    project::Entity::delete_by_id(project.id).exec(db).await?;
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let project = get(&txn, caller, id).await?;
+    project::Entity::delete_by_id(project.id).exec(&txn).await?;
+    audit::deleted(&txn, caller, object(&project)).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -440,6 +465,21 @@ pub struct ImportOutcome {
     pub data_columns: Vec<String>,
 }
 
+/// Records an import into `project` as one audit entry with its counts (not one per task).
+async fn audit_import(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    project: &project::Model,
+    outcome: &ImportOutcome,
+) -> ApiResult<()> {
+    let changes = audit::Changes::new()
+        .value("tasks", outcome.task_ids.len())
+        .value("annotations", outcome.annotation_count)
+        .value("predictions", outcome.prediction_count);
+    let action = entity::enums::AuditAction::Import;
+    audit::record(db, caller, action, object(project), changes).await
+}
+
 /// Imports tasks (Label Studio's import format: bare data objects, or `{"data", "annotations",
 /// "predictions", "meta"}`) into a project, all in one transaction: all or nothing. With
 /// `commit` false the import is checked and counted, then rolled back.
@@ -507,6 +547,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         );
     }
     let outcome = tasks::insert_many(&txn, caller, &project, new_tasks).await?;
+    audit_import(&txn, caller, &project, &outcome).await?;
     if commit {
         txn.commit().await?;
     } else {

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 
 mod registry;
 mod stats;
-pub use registry::parse_tags;
 use registry::{check_parameters, clean_domain, clean_tags};
+pub use registry::{object as audit_object, parse_tags};
 pub use stats::{PromptStats, project_titles, stats, version_scores};
 
 /// Checks that each project reads every input field and offers every output class.
@@ -307,6 +307,7 @@ pub async fn create_with_hash<C: ConnectionTrait + TransactionTrait>(
     .insert(&txn)
     .await?;
     set_projects(&txn, created.id, &project_ids).await?;
+    registry::audit_created(&txn, caller, &created, &project_ids).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -373,6 +374,13 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         domain.as_ref().map(Option::as_deref),
     )
     .await?;
+    let (before, projects_before) = match &input.associated_projects {
+        Some(_) => {
+            let ids = associations(&txn, &[id]).await?.remove(&id);
+            (existing.clone(), ids.unwrap_or_default())
+        }
+        None => (existing.clone(), project_ids.clone()),
+    };
     let mut model: model_interface::ActiveModel = existing.into();
     if let Some(title) = input.title {
         model.title = Set(title);
@@ -409,6 +417,8 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if input.associated_projects.is_some() {
         set_projects(&txn, id, &project_ids).await?;
     }
+    let projects = (projects_before.as_slice(), project_ids.as_slice());
+    registry::audit_updated(&txn, caller, &before, &updated, projects).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -451,6 +461,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     model_interface::Entity::delete_by_id(prompt.id)
         .exec(&txn)
         .await?;
+    crate::services::audit::deleted(&txn, caller, registry::object(&prompt)).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! cancel.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::services::audit::{self, Acting, Actor};
 use crate::services::{counters, projects, prompts, versions};
 use crate::views::runs::RunInput;
+use entity::enums::{AuditAction, AuditObject};
 use entity::{model_run, model_run_slice, run_replacement, task};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -208,11 +210,34 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     input: RunInput,
     default_sample: u64,
 ) -> ApiResult<model_run::Model> {
+    let actor = caller.actor();
+    create_by(
+        db,
+        caller,
+        &actor,
+        prompt_id,
+        version_id,
+        input,
+        default_sample,
+    )
+    .await
+}
+
+/// [`create`] with the audit log naming `actor` as who started it (a schedule firing).
+pub async fn create_by<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    actor: &Actor,
+    prompt_id: i64,
+    version_id: i64,
+    input: RunInput,
+    default_sample: u64,
+) -> ApiResult<model_run::Model> {
     let mut attempt = 1;
     loop {
         let result = create_once(
             db,
-            caller,
+            (caller, actor),
             prompt_id,
             version_id,
             input.clone(),
@@ -231,7 +256,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
 async fn create_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    caller: &AuthUser,
+    (caller, actor): (&AuthUser, &Actor),
     prompt_id: i64,
     version_id: i64,
     input: RunInput,
@@ -374,6 +399,16 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     }
     let run = model.update(&txn).await?;
     crate::services::jobs::record_run(&txn, caller, &run, &replaced).await?;
+    let changes = audit::Changes::new()
+        .value("version", version.id)
+        .value("project", project.id)
+        .value("project_subset", subset)
+        .value("total_tasks", total)
+        .value("only_missing_predictions", only_missing)
+        .field("replaced_runs", vec![], replaced);
+    let title = format!("Run {} of {}", run.id, version.title);
+    let object = audit::Object::new(AuditObject::Run, run.id, title);
+    audit::record(&txn, actor, AuditAction::RunStart, object, changes).await?;
     txn.commit().await?;
     Ok(run)
 }
@@ -641,6 +676,10 @@ pub async fn cancel<C: ConnectionTrait + TransactionTrait>(
             .exec(&txn)
             .await?;
         crate::services::jobs::mirror_run(&txn, run.id, RunStatus::Canceled, None, now).await?;
+        let changes = audit::Changes::new().field("status", run.status, RunStatus::Canceled);
+        let title = format!("Run {} of {}", run.id, version.title);
+        let object = audit::Object::new(AuditObject::Run, run.id, title);
+        audit::record(&txn, caller, AuditAction::RunCancel, object, changes).await?;
         format!(
             "Inference run {} canceled; {} predictions kept.",
             run.id, run.total_predictions

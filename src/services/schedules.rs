@@ -11,6 +11,7 @@ use crate::limits::{
     CRON_FIRINGS_CHECKED, CRON_HORIZON_DAYS, MAX_CRON_CHARS, MAX_SCHEDULES_PER_PROMPT,
     MAX_TIMEZONE_CHARS, check_chars,
 };
+use crate::services::audit;
 use crate::services::cron::{self, Cron};
 use crate::services::{projects, prompts, runs, versions};
 use crate::views::registry::ScheduleInput;
@@ -212,8 +213,8 @@ async fn check_version(
 
 /// Creates a schedule of prompt `prompt_id` whose firings are at least `min_interval_secs`
 /// apart; a prompt has at most [`MAX_SCHEDULES_PER_PROMPT`].
-pub async fn create_with(
-    db: &impl ConnectionTrait,
+pub async fn create_with<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     prompt_id: i64,
     input: ScheduleInput,
@@ -251,7 +252,8 @@ pub async fn create_with(
     }
     let status = input.status.unwrap_or(ScheduleStatus::Active);
     let now = crate::util::now();
-    Ok(schedule::ActiveModel {
+    let txn = crate::db::begin_write(db).await?;
+    let created = schedule::ActiveModel {
         id: NotSet,
         organization_id: Set(caller.organization_id),
         prompt_id: Set(prompt.id),
@@ -272,8 +274,17 @@ pub async fn create_with(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
-    .await?)
+    .insert(&txn)
+    .await?;
+    audit::created(&txn, caller, object(&created), &created).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// A schedule as the audit log names it.
+fn object(s: &schedule::Model) -> audit::Object {
+    let title = format!("Schedule {} ({} {})", s.id, s.cron, s.timezone);
+    audit::Object::new(entity::enums::AuditObject::Schedule, s.id, title)
 }
 
 /// The schedules of prompt `prompt_id`, by id.
@@ -307,8 +318,8 @@ pub async fn get(
 
 /// Changes a schedule; a new expression, time zone or status sets the next firing anew. A new
 /// expression or time zone must fire at most once every `min_interval_secs`.
-pub async fn update(
-    db: &impl ConnectionTrait,
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     prompt_id: i64,
     id: i64,
@@ -372,18 +383,27 @@ pub async fn update(
         });
     }
     model.updated_at = Set(crate::util::now());
-    Ok(model.update(db).await?)
+    let txn = crate::db::begin_write(db).await?;
+    let updated = model.update(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &existing, &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Deletes a schedule (its runs stay).
-pub async fn delete(
-    db: &impl ConnectionTrait,
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     prompt_id: i64,
     id: i64,
 ) -> ApiResult<()> {
-    let existing = get(db, caller, prompt_id, id).await?;
-    schedule::Entity::delete_by_id(existing.id).exec(db).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let existing = get(&txn, caller, prompt_id, id).await?;
+    schedule::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await?;
+    audit::deleted(&txn, caller, object(&existing)).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -578,7 +598,17 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
                 filters_json: None,
                 task_ids: None,
             };
-            match runs::create(&txn, &caller, s.prompt_id, version, input, sample_size).await {
+            let actor = audit::Actor::schedule(s.organization_id, s.id);
+            let made = runs::create_by(
+                &txn,
+                &caller,
+                &actor,
+                s.prompt_id,
+                version,
+                input,
+                sample_size,
+            );
+            match made.await {
                 Ok(run) => {
                     let mut model: model_run::ActiveModel = run.into();
                     model.schedule_id = Set(Some(s.id));

@@ -4,6 +4,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
 use crate::pagination::PageRequest;
+use crate::services::audit::{self, Object};
 use crate::services::predictions::normalize_result;
 use crate::services::projects::{self, ImportOutcome, config_of};
 use crate::util::JsonObject;
@@ -372,8 +373,18 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
+    audit::created(&txn, caller, object(&task), &task).await?;
     txn.commit().await?;
     Ok(task)
+}
+
+/// A task as the audit log names it.
+pub fn object(task: &task::Model) -> Object {
+    Object::new(
+        entity::enums::AuditObject::Task,
+        task.id,
+        format!("Task {}", task.id),
+    )
 }
 
 /// The task `id` if its project is in the caller's organization, or 404.
@@ -494,8 +505,8 @@ pub async fn list(
 }
 
 /// Updates a task's `data` (checked against the config), `meta` or `overlap`.
-pub async fn update(
-    db: &impl ConnectionTrait,
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     id: i64,
     data: Option<Value>,
@@ -503,7 +514,9 @@ pub async fn update(
 ) -> ApiResult<task::Model> {
     let meta = meta.map(Value::Object);
     check_task_json("", data.as_ref(), meta.as_ref())?;
-    let (existing, project) = get_with_project(db, caller, id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let (existing, project) = get_with_project(&txn, caller, id).await?;
+    let before = existing.clone();
     if let Some(data) = &data {
         check_data(data, &config_of(&project)).map_err(|m| ApiError::field("data", m))?;
     }
@@ -515,30 +528,45 @@ pub async fn update(
         model.meta = Set(meta);
     }
     model.updated_at = Set(crate::util::now());
-    Ok(model.update(db).await?)
+    let updated = model.update(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &before, &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Deletes a task with its annotations and predictions.
-pub async fn delete(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> ApiResult<()> {
-    let task = get(db, caller, id).await?;
-    task::Entity::delete_by_id(task.id).exec(db).await?;
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+) -> ApiResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let task = get(&txn, caller, id).await?;
+    task::Entity::delete_by_id(task.id).exec(&txn).await?;
+    audit::deleted(&txn, caller, object(&task)).await?;
+    txn.commit().await?;
     Ok(())
 }
 
-/// Deletes every task of a project; returns how many.
-pub async fn delete_all(
-    db: &impl ConnectionTrait,
+/// Deletes every task of a project; returns how many. One audit entry for all of them.
+pub async fn delete_all<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     caller: &AuthUser,
     project_id: i64,
 ) -> ApiResult<u64> {
-    projects::get(db, caller, project_id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let project = projects::get(&txn, caller, project_id).await?;
     let count = task::Entity::find()
         .filter(task::Column::ProjectId.eq(project_id))
-        .count(db)
+        .count(&txn)
         .await?;
     task::Entity::delete_many()
         .filter(task::Column::ProjectId.eq(project_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    let changes = audit::Changes::new().field("tasks", count, 0);
+    let action = entity::enums::AuditAction::Delete;
+    audit::record(&txn, caller, action, projects::object(&project), changes).await?;
+    txn.commit().await?;
     Ok(count)
 }

@@ -7,6 +7,7 @@ use crate::limits::{
 };
 use crate::llm::ModelParams;
 use crate::llm::Provider;
+use crate::services::audit::{self, Object};
 use crate::services::model_params;
 use crate::services::model_providers;
 use crate::services::{counters, prompts};
@@ -243,8 +244,18 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
+    audit::created(&txn, caller, object(&created), &created).await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// A version as the audit log names it.
+pub fn object(version: &model_version::Model) -> Object {
+    Object::new(
+        entity::enums::AuditObject::Version,
+        version.id,
+        &version.title,
+    )
 }
 
 /// Applies a partial update; the title stays unique within the prompt.
@@ -314,6 +325,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(Some(id)) = input.model_provider_connection {
         check_connection(&txn, caller, id).await?;
     }
+    let before = existing.clone();
     let mut model: model_version::ActiveModel = existing.into();
     if let Some(v) = input.title {
         model.title = Set(v);
@@ -341,6 +353,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     model.updated_at = Set(crate::util::now());
     let updated = model.update(&txn).await?;
+    audit::updated(&txn, caller, object(&updated), &before, &updated).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -362,6 +375,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     model_version::Entity::delete_by_id(version.id)
         .exec(&txn)
         .await?;
+    audit::deleted(&txn, caller, object(&version)).await?;
     txn.commit().await?;
     Ok(())
 }

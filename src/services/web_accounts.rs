@@ -4,8 +4,10 @@
 use super::accounts::{AccountError, create_user, new_token};
 use crate::auth::Role;
 use crate::crypto::{hash_token, random_hex};
+use crate::services::audit::{self, Actor, Changes};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{Duration, Utc};
+use entity::enums::{AuditAction, AuditObject};
 use entity::{api_token, organization_member, user, web_flash, web_session};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -86,9 +88,10 @@ pub async fn set_password(
 
 /// The user whose email and password match, if any (inactive users, users without a
 /// password and users whose membership in their active organization was deactivated never
-/// match).
-pub async fn check_sign_in(
-    db: &impl ConnectionTrait,
+/// match). A failure for a known email is recorded in the audit log of that user's active
+/// organization (an unknown email belongs to no organization: not recorded).
+pub async fn check_sign_in<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     email: &str,
     password: &str,
 ) -> Result<Option<user::Model>, AccountError> {
@@ -102,23 +105,68 @@ pub async fn check_sign_in(
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
     let matches = verify_password(password, &hash).await;
-    let Some(found) = found.filter(|u| matches && u.is_active && u.password_hash.is_some()) else {
-        return Ok(None);
-    };
-    let Some(organization_id) = found.active_organization_id else {
-        return Ok(None);
-    };
-    let member = organization_member::Entity::find()
-        .filter(organization_member::Column::UserId.eq(found.id))
-        .filter(organization_member::Column::OrganizationId.eq(organization_id))
-        .filter(organization_member::Column::IsActive.eq(true))
-        .one(db)
+    let mut signed_in = found
+        .clone()
+        .filter(|u| matches && u.is_active && u.password_hash.is_some());
+    if let Some(user) = &signed_in {
+        let member = match user.active_organization_id {
+            Some(organization_id) => organization_member::Entity::find()
+                .filter(organization_member::Column::UserId.eq(user.id))
+                .filter(organization_member::Column::OrganizationId.eq(organization_id))
+                .filter(organization_member::Column::IsActive.eq(true))
+                .one(db)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        if !member {
+            signed_in = None;
+        }
+    }
+    if signed_in.is_none()
+        && let Some(user) = &found
+        && let Some(org) = user.active_organization_id
+    {
+        let txn = crate::db::begin_write(db).await?;
+        let action = AuditAction::SignInFailed;
+        audit::record(
+            &txn,
+            &Actor::person(user, org),
+            action,
+            user_object(user),
+            Changes::new(),
+        )
         .await?;
-    Ok(member.map(|_| found))
+        txn.commit().await?;
+    }
+    Ok(signed_in)
 }
 
-/// Opens a session for `user_id`; returns the cookie value (shown to the browser only).
-pub async fn open_session(db: &impl ConnectionTrait, user_id: i64) -> Result<String, AccountError> {
+/// A user as the audit log names them.
+fn user_object(user: &user::Model) -> audit::Object {
+    audit::Object::new(AuditObject::User, user.id, &user.email)
+}
+
+/// Opens a session for `user_id` (recorded as a sign-in in the audit log); returns the cookie
+/// value (shown to the browser only).
+pub async fn open_session<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    user_id: i64,
+) -> Result<String, AccountError> {
+    let txn = crate::db::begin_write(db).await?;
+    let cookie = open_session_in(&txn, user_id).await?;
+    if let Some(user) = user::Entity::find_by_id(user_id).one(&txn).await?
+        && let Some(org) = user.active_organization_id
+    {
+        let actor = Actor::person(&user, org);
+        let action = AuditAction::SignIn;
+        audit::record(&txn, &actor, action, user_object(&user), Changes::new()).await?;
+    }
+    txn.commit().await?;
+    Ok(cookie)
+}
+
+async fn open_session_in(db: &impl ConnectionTrait, user_id: i64) -> Result<String, AccountError> {
     let cookie = random_hex(32);
     let now = Utc::now();
     web_session::ActiveModel {
@@ -160,18 +208,26 @@ pub async fn tokens_of(
         .await?)
 }
 
-/// Replaces every API token of `user_id` with a new one, returned once.
+/// Replaces every API token of the caller with a new one, returned once; the audit log
+/// records each revoked token and the new one (by id).
 pub async fn rotate_token<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    user_id: i64,
+    caller: &crate::auth::AuthUser,
 ) -> Result<String, AccountError> {
+    let user_id = caller.user.id;
+    let actor = audit::Acting::actor(caller);
     let txn = crate::db::begin_write(db).await?;
+    let old = tokens_of(&txn, user_id).await?;
     api_token::Entity::delete_many()
         .filter(api_token::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
+    for revoked in &old {
+        let action = AuditAction::TokenRevoke;
+        super::accounts::audit_token(&txn, &actor, &caller.user, revoked, action).await?;
+    }
     let token = new_token();
-    api_token::ActiveModel {
+    let made = api_token::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(hash_token(&token)),
         created_at: Set(crate::util::now()),
@@ -180,6 +236,8 @@ pub async fn rotate_token<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
+    let action = AuditAction::TokenCreate;
+    super::accounts::audit_token(&txn, &actor, &caller.user, &made, action).await?;
     txn.commit().await?;
     Ok(token)
 }

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub mod annotations;
+pub mod audit;
 pub mod evaluation;
 pub mod jobs;
 pub mod label_studio;

@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("setup.html", include_str!("templates/setup.html")),
     ("profile.html", include_str!("templates/profile.html")),
+    ("audit.html", include_str!("templates/audit.html")),
     (
         "connections.html",
         include_str!("templates/connections.html"),

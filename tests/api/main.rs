@@ -7,6 +7,7 @@ mod helpers;
 
 mod accuracy;
 mod annotations;
+mod audit;
 mod auth;
 mod browser;
 mod browser_import;

@@ -43,7 +43,8 @@ const OPEN_TO_MEMBERS: [(&str, &str); 6] = [
 
 /// The matrix.
 fn need(method: &str, path: &str) -> Need {
-    if matches!(path, "/health" | "/ready" | "/api/version/") {
+    // `/metrics` is open unless PROMPTER_METRICS_TOKEN is set (tested in `metrics`).
+    if matches!(path, "/health" | "/ready" | "/api/version/" | "/metrics") {
         return Need::Public;
     }
     if path.starts_with("/api/organizations/{id}/memberships") {

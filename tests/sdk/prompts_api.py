@@ -29,6 +29,8 @@ import secrets
 import sys
 import time
 import traceback
+import urllib.parse
+import urllib.request
 
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
@@ -170,7 +172,58 @@ def adala_item(task_id, output, prompt_tokens=10, completion_tokens=2):
             "message_counts": {}, "inference_time": 0.1}
 
 
+def audit_entries(since):
+    """The audit log entries of this script's user since `since` (RFC 3339), every page."""
+    me = api_get("/api/current-user/whoami")
+    query = urllib.parse.urlencode({"actor": me["id"], "since": since, "page_size": 1000})
+    path, out = f"/api/audit-log/?{query}", []
+    while path:
+        page = api_get(path)
+        out.extend(page["results"])
+        path = page["next"]
+    return out
+
+
+def api_get(path):
+    """GET a path (or an absolute URL) of the server as this script's user; the JSON body."""
+    url = path if path.startswith("http") else URL.rstrip("/") + path
+    req = urllib.request.Request(url, headers={"Authorization": f"Token {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read().decode())
+
+
+def check_audit_log(since, ids):
+    """The audit log records every change this script made, and no key it sent."""
+    entries = audit_entries(since)
+    seen = {(e["action"], e["object_type"], e["object_id"]) for e in entries}
+    expected = [
+        ("create", "project", ids["p"]), ("create", "project", ids["pn"]),
+        ("create", "task", ids["t1"]), ("create", "annotation", None),
+        ("create", "connection", ids["conn"]), ("update", "connection", ids["conn"]),
+        ("create", "prompt", ids["pr"]), ("update", "prompt", ids["pr"]),
+        ("create", "version", ids["v"]), ("update", "version", ids["v"]),
+        ("run.start", "run", ids["run_all"]), ("run.cancel", "run", ids["rs"]),
+        ("refine.start", "refinement", None),
+        ("delete", "version", ids["v"]), ("delete", "prompt", ids["pr"]),
+        ("delete", "connection", ids["conn"]), ("delete", "connection", ids["fake"]),
+        ("delete", "project", ids["p"]),
+    ]
+    for action, kind, oid in expected:
+        found = any(a == action and k == kind and (oid is None or o == oid) for a, k, o in seen)
+        assert found, f"audit log: no {action} of {kind} {oid} among {len(entries)} entries"
+    made = next(e for e in entries if e["action"] == "create" and e["object_id"] == ids["conn"]
+                and e["object_type"] == "connection")
+    assert {"field": "api_key", "secret": "set"} in made["changes"], f"audit log: key of {made!r}"
+    text = json.dumps(entries)
+    for secret in (FAKE_KEY, "fake-key", TOKEN):
+        assert secret not in text, "audit log: a key or token appears in an entry"
+    assert all(e["actor_type"] == "user" for e in entries), "audit log: an entry of this script not by its user"
+    ok(f"audit log: {len(entries)} entries for this script's changes (each kind found), no key or token in them")
+
+
 def main():
+    # The audit log is read from here on (the server runs on this machine: one clock).
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     # --- setup: a Choices project --------------------------------------------------------------
     p = ls.projects.create(title=f"prompts-cls {TAG}", label_config=CLS_CONFIG)
     t1 = ls.tasks.create(project=p.id, data={"text": "I love it"})       # GT Positive; predicted right
@@ -754,6 +807,10 @@ def main():
 
     ls.projects.delete(p.id)
     ls.projects.delete(pn.id)
+
+    # --- the audit log: every change above, no secret ---------------------------------------------
+    check_audit_log(started, {"p": p.id, "pn": pn.id, "t1": t1.id, "conn": conn.id, "fake": fake.id,
+                              "pr": pr.id, "v": v.id, "run_all": run_all.id, "rs": rs.id})
 
 
 if __name__ == "__main__":

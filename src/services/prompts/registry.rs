@@ -5,9 +5,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::limits::{
     MAX_COMMENT_CHARS, MAX_PARAMETERS_BYTES, MAX_TAG_CHARS, MAX_TAGS, check_chars, check_json_bytes,
 };
+use crate::services::audit::{self, Changes, Object};
 use crate::services::comments;
 use crate::views::prompts::PromptInput;
-use entity::enums::CommentKind;
+use entity::enums::{AuditAction, AuditObject, CommentKind};
 use entity::{model_interface, model_version};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::Value;
@@ -187,6 +188,54 @@ pub(super) async fn record_changes(
     if let Some(after) = domain.filter(|d| *d != existing.domain.as_deref()) {
         let change = domain_change(existing.domain.as_deref(), after);
         comments::record(txn, caller, id, None, CommentKind::Domain, said(change)).await?;
+    }
+    Ok(())
+}
+
+/// A prompt as the audit log names it.
+pub fn object(prompt: &model_interface::Model) -> Object {
+    Object::new(AuditObject::Prompt, prompt.id, &prompt.title)
+}
+
+/// Records the creation of `prompt`, associated with `projects`.
+pub(super) async fn audit_created(
+    txn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    prompt: &model_interface::Model,
+    projects: &[i64],
+) -> ApiResult<()> {
+    let mut changes = Changes::created(prompt);
+    if !projects.is_empty() {
+        changes = changes.value("associated_projects", projects);
+    }
+    audit::record(txn, caller, AuditAction::Create, object(prompt), changes).await
+}
+
+/// Records an update of a prompt from `before` to `after`, whose associated projects went
+/// from `projects.0` to `projects.1`: a change of the deployed version is an entry of its
+/// own (action `deploy`), the other fields one `update` entry.
+pub(super) async fn audit_updated(
+    txn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    before: &model_interface::Model,
+    after: &model_interface::Model,
+    projects: (&[i64], &[i64]),
+) -> ApiResult<()> {
+    let (mut old, mut new) = (projects.0.to_vec(), projects.1.to_vec());
+    old.sort_unstable();
+    new.sort_unstable();
+    let changes = Changes::diff(before, after).field("associated_projects", old, new);
+    if before.deployed_version_id != after.deployed_version_id {
+        let deploy = Changes::new().field(
+            "deployed_version",
+            before.deployed_version_id,
+            after.deployed_version_id,
+        );
+        audit::record(txn, caller, AuditAction::Deploy, object(after), deploy).await?;
+    }
+    let changes = changes.without("deployed_version_id");
+    if !changes.is_empty() {
+        audit::record(txn, caller, AuditAction::Update, object(after), changes).await?;
     }
     Ok(())
 }

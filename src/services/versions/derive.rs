@@ -182,5 +182,9 @@ pub async fn derive_from(
     row.created_by_id = Set(Some(caller.user.id));
     row.created_at = Set(now);
     row.updated_at = Set(now);
-    Ok(row.insert(db).await?)
+    let created = row.insert(db).await?;
+    let changes = audit::Changes::created(&created).value("derived_from", source.id);
+    let action = entity::enums::AuditAction::Create;
+    audit::record(db, caller, action, object(&created), changes).await?;
+    Ok(created)
 }

@@ -304,7 +304,7 @@ async fn profile(state: web::Data<AppState>, visitor: Visitor) -> PageResult {
 }
 
 async fn rotate_token(state: web::Data<AppState>, form: Form<NoFields>) -> PageResult {
-    let token = web_accounts::rotate_token(&state.db, form.visitor.caller().user.id).await?;
+    let token = web_accounts::rotate_token(&state.db, form.visitor.caller()).await?;
     state.auth_cache.clear();
     tracing::info!(
         user = form.visitor.caller().user.id,

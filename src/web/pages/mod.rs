@@ -3,6 +3,7 @@ use actix_web::web;
 use serde::Serialize;
 
 mod account;
+mod audit;
 mod connections;
 mod evaluation;
 mod import;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     label_studio::configure(cfg);
     members::configure(cfg);
     jobs::configure(cfg);
+    audit::configure(cfg);
 }
 
 /// Rows per page of the app's tables.
