@@ -1,7 +1,7 @@
 //! The audit log (`/api/audit-log/`): every change made in the caller's organization, newest
 //! first, filtered by actor, action, object and time.
 use super::{page_links, resource};
-use crate::auth::Manager;
+use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
 use crate::respond::Json;
 use crate::services::audit;
@@ -24,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    caller: Manager, // H2: Admin
+    caller: Admin,
     paging: web::Query<PageParams>,
     query: web::Query<AuditLogQuery>,
 ) -> ApiResult<Json<Paginated<AuditEntryView>>> {

@@ -119,6 +119,12 @@ impl Acting for crate::auth::Manager {
     }
 }
 
+impl Acting for crate::auth::Admin {
+    fn actor(&self) -> Actor {
+        (**self).actor()
+    }
+}
+
 /// The object a change is about: its kind, id and a title to show.
 #[derive(Debug, Clone)]
 pub struct Object {

@@ -10,6 +10,8 @@ use crate::limits::{
     MAX_EMAIL_CHARS, MAX_MEMBERS_PER_ORGANIZATION, MAX_PERSON_NAME_CHARS, check_chars,
 };
 use crate::pagination::{Page, PageRequest};
+use crate::services::audit;
+use entity::enums::{AuditAction, AuditObject};
 use crate::views::members::{MemberInput, MemberUpdate};
 use entity::{organization, organization_member as member, user};
 use sea_orm::ActiveValue::Set;
@@ -256,6 +258,12 @@ pub async fn add<C: ConnectionTrait + TransactionTrait>(
         active.updated_at = Set(now);
         active.update(&txn).await?
     };
+    let changes = audit::Changes::new()
+        .value("email", person.email.as_str())
+        .value("role", role.as_str())
+        .value("new_user", created);
+    let object = audit::Object::new(AuditObject::Member, person.id, &person.email);
+    audit::record(&txn, caller, AuditAction::Create, object, changes).await?;
     txn.commit().await?;
     cache.clear();
     tracing::info!(
@@ -321,10 +329,21 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     {
         return Err(last_owner());
     }
+    let was_active = found.is_active;
     let mut change: member::ActiveModel = found.into();
     change.role = Set(role.as_str().to_string());
     change.is_active = Set(active);
     let updated = change.update(&txn).await?;
+    let action = if role == old_role {
+        AuditAction::Update
+    } else {
+        AuditAction::MemberRoleChanged
+    };
+    let changes = audit::Changes::new()
+        .field("role", old_role.as_str(), role.as_str())
+        .field("active", was_active, active);
+    let object = audit::Object::new(AuditObject::Member, person.id, &person.email);
+    audit::record(&txn, caller, action, object, changes).await?;
     txn.commit().await?;
     cache.clear();
     tracing::info!(

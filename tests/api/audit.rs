@@ -588,7 +588,7 @@ async fn pruning_removes_entries_past_the_retention_only() {
 }
 
 #[tokio::test]
-async fn the_audit_page_shows_entries_in_words_to_managers_only() {
+async fn the_audit_page_shows_entries_in_words_to_owners_and_administrators_only() {
     let app = TestApp::spawn().await;
     let project = app.project(CLS).await;
     let (status, _) = app

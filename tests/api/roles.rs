@@ -47,7 +47,7 @@ fn need(method: &str, path: &str) -> Need {
     if matches!(path, "/health" | "/ready" | "/api/version/" | "/metrics") {
         return Need::Public;
     }
-    if path.starts_with("/api/organizations/{id}/memberships") {
+    if path.starts_with("/api/organizations/{id}/memberships") || path == "/api/audit-log/" {
         return Need::Admin;
     }
     if method == "get" || OPEN_TO_MEMBERS.contains(&(method, path)) {

@@ -271,7 +271,7 @@ async fn page(
     visitor: Visitor,
     q: web::Query<FilterForm>,
 ) -> PageResult {
-    let caller = visitor.manager()?; // H2: Admin
+    let caller = visitor.admin()?;
     let form = q.into_inner();
     let request = page_request(form.page.as_deref());
     let (rows, count, number, errors) = match audit::Filter::parse(&form.query()) {
