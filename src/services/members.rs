@@ -11,8 +11,8 @@ use crate::limits::{
 };
 use crate::pagination::{Page, PageRequest};
 use crate::services::audit;
-use entity::enums::{AuditAction, AuditObject};
 use crate::views::members::{MemberInput, MemberUpdate};
+use entity::enums::{AuditAction, AuditObject};
 use entity::{organization, organization_member as member, user};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
