@@ -51,7 +51,14 @@ use utoipa_swagger_ui::SwaggerUi;
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
     servers((url = "/", description = "The server that serves this document")),
-    modifiers(&TokenAuth, &StandardResponses, &OperationIds, &CreateBodies, &QueryValues),
+    modifiers(
+        &TokenAuth,
+        &StandardResponses,
+        &OperationIds,
+        &CreateBodies,
+        &QueryValues,
+        &DropUnused
+    ),
     security(("Token" = [])),
     tags(
         (name = "ops", description = "Server version, liveness, readiness and metrics"),
@@ -228,6 +235,35 @@ const CREATE_REQUIRES: &[(&str, &str, &str, &[&str])] = &[
         &["cron", "project"],
     ),
 ];
+
+/// Drops the component schemas nothing refers to (a view only ever inlined, as the items of a
+/// page are), so the document has no unused component (redocly's `no-unused-components`).
+struct DropUnused;
+
+impl Modify for DropUnused {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        loop {
+            let Ok(text) = serde_json::to_string(&*openapi) else {
+                return;
+            };
+            let Some(components) = openapi.components.as_mut() else {
+                return;
+            };
+            let unused: Vec<String> = components
+                .schemas
+                .keys()
+                .filter(|name| !text.contains(&format!("\"#/components/schemas/{name}\"")))
+                .cloned()
+                .collect();
+            if unused.is_empty() {
+                return;
+            }
+            for name in unused {
+                components.schemas.remove(&name);
+            }
+        }
+    }
+}
 
 /// Documents the create bodies of [`CREATE_REQUIRES`]: a copy of the shared schema whose
 /// required fields are required and not nullable, so the document says what the server
