@@ -17,7 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The caller organization's audit log, newest first, paginated (100 per page by default,
 /// 1,000 at most): who changed what, when, and the fields that changed (secrets only as
-/// `set`/`changed`/`removed`). Owners and Administrators (and, for now, Managers) only.
+/// `set`/`changed`/`removed`). Owners and Administrators only.
 #[utoipa::path(get, path = "/api/audit-log/", tag = "audit", params(PageParams, AuditLogQuery),
     responses((status = 200, body = Paginated<AuditEntryView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]

@@ -84,16 +84,22 @@ impl From<audit_log::Model> for AuditEntryView {
 #[into_params(parameter_in = Query)]
 pub struct AuditLogQuery {
     /// Entries by this user (id).
+    #[param(value_type = Option<i64>)]
     pub actor: Option<String>,
     /// Entries of this action (`create`, `update`, `delete`, `run.start`, `deploy`...).
+    #[param(value_type = Option<entity::enums::AuditAction>)]
     pub action: Option<String>,
     /// Entries about this kind of object (`project`, `task`, `prompt`, `version`, `run`,
     /// `connection`...).
+    #[param(value_type = Option<entity::enums::AuditObject>)]
     pub object_type: Option<String>,
     /// Entries about the object with this id.
+    #[param(value_type = Option<i64>)]
     pub object_id: Option<String>,
     /// Entries at or after this time (RFC 3339, or a date `YYYY-MM-DD` meaning its start, UTC).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub since: Option<String>,
     /// Entries before this time (RFC 3339, or a date `YYYY-MM-DD` meaning its start, UTC).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub until: Option<String>,
 }

@@ -11,8 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 pub struct JobListQuery {
     /// Jobs of this kind (`refine`, `ls_sync`, `ls_push`, `ml_train`, `ml_event`,
     /// `ls_webhook_auth`, `schedule_fire`, `webhook_delivery`, `inference_run`).
+    #[param(value_type = Option<JobKind>)]
     pub kind: Option<String>,
     /// Jobs in this status (`queued`, `running`, `succeeded`, `failed`, `canceled`).
+    #[param(value_type = Option<JobStatus>)]
     pub status: Option<String>,
 }
 

@@ -65,6 +65,7 @@ impl MemberView {
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct MemberInput {
     /// The person's email address (at most 254 characters).
+    #[schema(max_length = 254, pattern = r"^\s*[^@\s]+@\S+\s*$")]
     pub email: String,
     /// Their role; `Annotator` when absent. Only an Owner may add an Owner.
     #[serde(default)]

@@ -79,7 +79,7 @@ fn page_size_schema() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
-/// `page`: a positive integer or `"last"`.
+/// `page`: a positive integer, `"last"`, or empty (the first page: DRF reads `page or 1`).
 fn page_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
     OneOfBuilder::new()
@@ -91,7 +91,7 @@ fn page_schema() -> utoipa::openapi::schema::Schema {
         .item(
             ObjectBuilder::new()
                 .schema_type(SchemaType::Type(Type::String))
-                .enum_values(Some(["last"])),
+                .enum_values(Some(["last", ""])),
         )
         .build()
         .into()
