@@ -252,6 +252,10 @@ pub struct EngineConfig {
     /// per attempt, with jitter, up to 10 minutes).
     #[arg(long, env = "PROMPTER_JOB_BACKOFF_MS", default_value_t = 2000)]
     pub job_backoff_ms: u64,
+    /// First backoff of a webhook delivery that failed, in milliseconds: doubles per attempt up
+    /// to 240 times this (2 hours at the default), for 20 attempts: about a day.
+    #[arg(long, env = "PROMPTER_WEBHOOK_BACKOFF_MS", default_value_t = 30_000)]
+    pub webhook_backoff_ms: u64,
     /// Milliseconds between looks for due schedules (0: this process fires none).
     #[arg(long, env = "PROMPTER_SCHEDULE_POLL_MS", default_value_t = 1000)]
     pub schedule_poll_ms: u64,
@@ -303,6 +307,7 @@ impl Default for EngineConfig {
             image_max_bytes: 10 * 1024 * 1024,
             job_workers: 2,
             job_backoff_ms: 2000,
+            webhook_backoff_ms: 30_000,
             schedule_poll_ms: 1000,
             audit_retention_days: 365,
             outbound_allow: Vec::new(),

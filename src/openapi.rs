@@ -6,7 +6,7 @@ use crate::ml_backend::routes as ml;
 use crate::routes::{
     annotations, audit, evaluation, health, jobs, label_studio, live, members, metrics,
     model_providers, predictions, projects, prompts, refine, registry, runs, tasks, users, version,
-    versions,
+    versions, webhooks,
 };
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -47,6 +47,8 @@ use utoipa_swagger_ui::SwaggerUi;
         registry::delete_schedule, registry::preview_schedule, registry::export, registry::import,
         jobs::list, jobs::get, jobs::cancel,
         audit::list,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::test, webhooks::deliveries,
         ml::health, ml::setup, ml::predict, ml::webhook, ml::versions, ml::metrics,
     ),
     components(schemas(crate::error::ErrorBody, crate::ml_backend::error::MlErrorBody)),
@@ -75,8 +77,9 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "model_providers", description = "LLM provider connections; keys are write-only and encrypted at rest"),
         (name = "registry", description = "The model registry: a prompt's comments, schedules, and export and import as a portable document (tags, domain, status, parameters and the deployed version are fields of the prompt)"),
         (name = "label_studio", description = "A project's link to a Label Studio instance: sync tasks and annotations in, push a run's predictions out"),
-        (name = "jobs", description = "The job queue: every piece of background work (inference runs, refinements, Label Studio syncs and pushes, ML-backend events, schedule firings), claimed under a lease by any worker, retried with backoff, taken over when its worker dies"),
+        (name = "jobs", description = "The job queue: every piece of background work (inference runs, refinements, Label Studio syncs and pushes, ML-backend events, schedule firings, webhook deliveries), claimed under a lease by any worker, retried with backoff, taken over when its worker dies"),
         (name = "audit", description = "The audit log: who changed what and when, in the caller's organization (secrets only as set/changed/removed)"),
+        (name = "webhooks", description = "Outbound webhooks (Owner or Administrator): endpoints that receive signed events (runs ending, budgets, refinements, syncs, schedule firings, deployments), retried for a day, with their delivery log"),
         (name = "ml_backend", description = "Each prompt as a Label Studio ML backend at `/ml/prompts/{id}`: HTTP Basic auth whose password is a Prompter token (or `Authorization: Token`); errors are `{\"status\", \"detail\", \"code\"}`"),
     )
 )]

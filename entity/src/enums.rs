@@ -268,6 +268,46 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// An event an outbound webhook endpoint can subscribe to.
+    WebhookEvent {
+        /// A run finished with every task answered or failed.
+        RunCompleted = "run.completed",
+        /// A run stopped on an error that ended it (a provider refusing every call, a budget).
+        RunFailed = "run.failed",
+        /// A run was canceled (by a person, or replaced by a newer run).
+        RunCanceled = "run.canceled",
+        /// A connection's spending crossed its alert threshold (once per budget period).
+        BudgetAlert = "budget.alert",
+        /// A call was refused because it would cross a connection's budget limit (once per
+        /// budget period).
+        BudgetExceeded = "budget.exceeded",
+        /// A refinement ended (with a new version, or with why not).
+        RefineCompleted = "refine.completed",
+        /// A Label Studio sync finished.
+        SyncCompleted = "sync.completed",
+        /// A schedule fired (started a run, or skipped its slot).
+        ScheduleFired = "schedule.fired",
+        /// A prompt's deployed version changed.
+        PromptDeployed = "prompt.deployed",
+        /// A test event sent from the endpoint's page or `POST /api/webhooks/{id}/test`.
+        Test = "webhook.test",
+    }
+);
+
+vocabulary!(
+    /// Where a webhook delivery stands.
+    DeliveryStatus {
+        /// Not delivered yet: waiting for its first or next attempt.
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Delivered = "delivered",
+        /// Given up: every attempt failed for a day, the address was refused, or the endpoint
+        /// was deleted or disabled.
+        Failed = "failed",
+    }
+);
+
 impl JobStatus {
     /// Queued or running: the job has not ended.
     pub fn is_open(self) -> bool {

@@ -29,6 +29,8 @@ pub mod task;
 pub mod user;
 pub mod web_flash;
 pub mod web_session;
+pub mod webhook;
+pub mod webhook_delivery;
 
 pub mod prelude {
     //! Entity re-exports under readable names.

@@ -25,6 +25,7 @@ mod m20261207_000016_create_run_replacements;
 mod m20261208_000017_create_jobs;
 mod m20261208_000018_add_member_active;
 mod m20261208_000019_create_audit_log;
+mod m20261209_000020_create_webhooks;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000017_create_jobs::Migration),
             Box::new(m20261208_000018_add_member_active::Migration),
             Box::new(m20261208_000019_create_audit_log::Migration),
+            Box::new(m20261209_000020_create_webhooks::Migration),
         ]
     }
 }

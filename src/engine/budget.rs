@@ -76,6 +76,7 @@ impl Gate {
             tokio::pin!(settled);
             settled.as_mut().enable();
             self.refresh(db).await;
+            let mut refused = None;
             {
                 let mut s = self
                     .state
@@ -85,12 +86,7 @@ impl Gate {
                 match s.limit {
                     Some(limit) if s.spent + s.in_flight + expected > limit => {
                         if s.in_flight_calls == 0 {
-                            return Err(format!(
-                                "Stopped before crossing the budget limit of ${limit:.4} of \
-                                 model provider connection {}: ${:.4} spent this period, and \
-                                 the next call may cost ${expected:.4}.",
-                                self.connection_id, s.spent
-                            ));
+                            refused = Some((limit, s.spent, expected));
                         }
                     }
                     _ => {
@@ -99,6 +95,22 @@ impl Gate {
                         return Ok(Ticket { estimate: expected });
                     }
                 }
+            }
+            if let Some((limit, spent, expected)) = refused {
+                // Told once per period and endpoint; a failure to tell does not change the
+                // refusal.
+                if let Err(e) =
+                    crate::services::webhooks::budget_exceeded(db, self.connection_id, spent, limit)
+                        .await
+                {
+                    tracing::warn!(connection = self.connection_id, error = %e, "could not emit budget.exceeded");
+                }
+                return Err(format!(
+                    "Stopped before crossing the budget limit of ${limit:.4} of model provider \
+                     connection {}: ${spent:.4} spent this period, and the next call may cost \
+                     ${expected:.4}.",
+                    self.connection_id
+                ));
             }
             settled.await;
         }

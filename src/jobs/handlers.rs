@@ -93,11 +93,12 @@ pub async fn dispatch(cx: &JobContext) -> Result<String, JobError> {
         JobKind::LsWebhookAuth => {
             typed::<crate::label_studio::webhook_auth::WebhookAuthJob>(cx).await
         }
-        // Kinds without a handler in this build (webhook deliveries plug in here), and rows
-        // that are records rather than work (runs, firings), are never worth another attempt.
-        JobKind::WebhookDelivery | JobKind::InferenceRun | JobKind::ScheduleFire => Err(
-            JobError::Permanent(format!("no worker handles jobs of kind {}", cx.job.kind)),
-        ),
+        JobKind::WebhookDelivery => typed::<super::webhooks::DeliveryJob>(cx).await,
+        // Rows that are records rather than work (runs, firings) are never worth an attempt.
+        JobKind::InferenceRun | JobKind::ScheduleFire => Err(JobError::Permanent(format!(
+            "no worker handles jobs of kind {}",
+            cx.job.kind
+        ))),
     }
 }
 
@@ -107,6 +108,23 @@ pub async fn ended(cx: &JobContext, error: &str) -> Result<(), JobError> {
         JobKind::Refine => typed_end::<RefineJob>(cx, error).await,
         JobKind::LsSync => typed_end::<LsSyncJob>(cx, error).await,
         JobKind::LsPush => typed_end::<LsPushJob>(cx, error).await,
+        JobKind::WebhookDelivery => typed_end::<super::webhooks::DeliveryJob>(cx, error).await,
         _ => Ok(()),
+    }
+}
+
+/// How long the claimed job waits before its next attempt after a transient failure: a
+/// webhook delivery by its own schedule (about a day in all), any other job by the queue's
+/// backoff (`PROMPTER_JOB_BACKOFF_MS`, doubling up to 10 minutes).
+pub fn retry_delay(cx: &JobContext) -> std::time::Duration {
+    let config = cx.engine.config();
+    match cx.job.kind {
+        JobKind::WebhookDelivery => {
+            super::webhooks::retry_delay(config.webhook_backoff_ms, cx.job.attempts)
+        }
+        _ => super::queue::backoff(
+            std::time::Duration::from_millis(config.job_backoff_ms),
+            cx.job.attempts,
+        ),
     }
 }

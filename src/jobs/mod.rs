@@ -22,6 +22,7 @@
 //! [`handlers::dispatch`].
 pub mod handlers;
 pub mod queue;
+pub mod webhooks;
 
 use crate::auth::Manager;
 use crate::engine::Engine;
@@ -268,10 +269,7 @@ async fn finish(cx: &JobContext, outcome: Result<String, JobError>) {
         Err(JobError::Canceled) => Settle::Canceled,
         Err(JobError::Permanent(reason)) => Settle::Failed(reason.clone()),
         Err(JobError::Transient(error)) if cx.job.attempts < cx.job.max_attempts => {
-            let wait = queue::backoff(
-                Duration::from_millis(cx.engine.config().job_backoff_ms),
-                cx.job.attempts,
-            );
+            let wait = handlers::retry_delay(cx);
             Settle::Retry {
                 error: error.clone(),
                 run_at: crate::util::now() + to_chrono(wait),

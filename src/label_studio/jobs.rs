@@ -137,7 +137,23 @@ pub(super) async fn succeed(
     if name == job::SYNC {
         update = update.col_expr(link::Column::LastSyncedAt, Expr::value(now));
     }
-    update.exec(db).await?;
+    let txn = crate::db::begin_write(db).await?;
+    update.exec(&txn).await?;
+    if name == job::SYNC {
+        let data = serde_json::json!({
+            "link": {"id": l.id, "project": l.project_id, "ls_project": l.ls_project_id},
+            "summary": summary,
+        });
+        crate::services::webhooks::emit(
+            &txn,
+            l.organization_id,
+            entity::enums::WebhookEvent::SyncCompleted,
+            data,
+            None,
+        )
+        .await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 

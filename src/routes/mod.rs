@@ -23,6 +23,7 @@ pub mod tasks;
 pub mod users;
 pub mod version;
 pub mod versions;
+pub mod webhooks;
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     label_studio::configure(cfg);
     jobs::configure(cfg);
     audit::configure(cfg);
+    webhooks::configure(cfg);
 }
 
 /// A resource served on `path` and on its opposite trailing-slash variant, so that clients

@@ -88,7 +88,26 @@ pub async fn record_spend(db: &impl ConnectionTrait, id: i64, cost: f64) -> ApiR
             "budget alert: the connection's spending crossed its alert threshold"
         );
     }
+    let alert = matches!(model.budget_alerted_at, sea_orm::ActiveValue::Set(Some(_)));
     sea_orm::ActiveModelTrait::update(model, db).await?;
+    if alert && let Some(threshold) = c.budget_alert_threshold {
+        let data = serde_json::json!({
+            "connection": {"id": c.id, "provider": c.provider},
+            "spent_usd": spent,
+            "threshold_usd": threshold,
+            "limit_usd": c.budget_limit,
+            "period_start": start,
+        });
+        // Once per period already: `budget_alerted_at` is set only by the crossing.
+        crate::services::webhooks::emit(
+            db,
+            c.organization_id,
+            entity::enums::WebhookEvent::BudgetAlert,
+            data,
+            None,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -305,7 +305,11 @@ pub async fn mirror_run(
     if let Some(m) = message {
         update = update.col_expr(job::Column::LastError, Expr::value(m));
     }
-    update.exec(db).await?;
+    let changed = update.exec(db).await?;
+    // The run's end, told once: only the transition that closed its job emits.
+    if !to.is_open() && changed.rows_affected > 0 {
+        crate::services::webhooks::run_ended(db, run_id, status, message).await?;
+    }
     Ok(())
 }
 
@@ -346,6 +350,9 @@ pub async fn record_run(
         .by(caller.user.id)
     };
     enqueue(txn, new).await?;
+    if finished {
+        crate::services::webhooks::run_ended(txn, run.id, run.status, None).await?;
+    }
     Ok(())
 }
 

@@ -31,3 +31,4 @@ pub mod task_files;
 pub mod tasks;
 pub mod versions;
 pub mod web_accounts;
+pub mod webhooks;

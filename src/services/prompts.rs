@@ -419,6 +419,24 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     let projects = (projects_before.as_slice(), project_ids.as_slice());
     registry::audit_updated(&txn, caller, &before, &updated, projects).await?;
+    if let Some(version) = updated.deployed_version_id
+        && before.deployed_version_id != Some(version)
+    {
+        let data = serde_json::json!({
+            "prompt": {"id": updated.id, "title": updated.title},
+            "version": version,
+            "previous_version": before.deployed_version_id,
+            "by": caller.user.email,
+        });
+        crate::services::webhooks::emit(
+            &txn,
+            updated.organization_id,
+            entity::enums::WebhookEvent::PromptDeployed,
+            data,
+            None,
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(updated)
 }

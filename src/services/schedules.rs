@@ -521,6 +521,24 @@ async fn record_firing(
     new.result = Some(summary);
     new.created_by = s.created_by_id;
     job_rows::enqueue(txn, new).await?;
+    let skipped = match outcome {
+        Fired::Skipped { reason, .. } => Some(reason.as_str()),
+        Fired::Run { .. } => None,
+    };
+    let data = serde_json::json!({
+        "schedule": {"id": s.id, "prompt": s.prompt_id, "project": s.project_id},
+        "slot": slot,
+        "run": run,
+        "skipped": skipped,
+    });
+    crate::services::webhooks::emit(
+        txn,
+        s.organization_id,
+        entity::enums::WebhookEvent::ScheduleFired,
+        data,
+        None,
+    )
+    .await?;
     Ok(())
 }
 

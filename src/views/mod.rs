@@ -43,6 +43,7 @@ pub mod runs;
 pub mod tasks;
 pub mod users;
 pub mod versions;
+pub mod webhooks;
 
 /// A page of a DRF-paginated list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

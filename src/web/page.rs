@@ -19,6 +19,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("setup.html", include_str!("templates/setup.html")),
     ("profile.html", include_str!("templates/profile.html")),
     ("audit.html", include_str!("templates/audit.html")),
+    ("webhooks.html", include_str!("templates/webhooks.html")),
+    ("webhook.html", include_str!("templates/webhook.html")),
     (
         "connections.html",
         include_str!("templates/connections.html"),

@@ -662,6 +662,31 @@ return row ? [heads[[...row.cells].indexOf(cell)], [...row.cells].length, heads.
     pages.visit(&app, "label-studio", "/label-studio").await;
     pages.visit(&app, "jobs", "/jobs").await;
 
+    // Webhooks: the list with one endpoint, and its page with a delivery in its log.
+    let receiver = crate::helpers::receiver::Receiver::start(|_, _| {
+        crate::helpers::receiver::Answer::Status(200)
+    })
+    .await;
+    let (status, hook) = app
+        .post(
+            "/api/webhooks/",
+            json!({"url": receiver.url, "secret": "browser-test-secret-0123", "description": "CI"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let hook = id_of(&hook);
+    app.send(
+        reqwest::Method::POST,
+        &format!("/api/webhooks/{hook}/test"),
+        Some(&app.token),
+        None,
+    )
+    .await;
+    pages.visit(&app, "webhooks", "/webhooks").await;
+    pages
+        .visit(&app, "webhook", &format!("/webhooks/{hook}"))
+        .await;
+
     // A token made on the profile.
     b.open(&url("/profile")).await;
     b.click("#rotate-token").await;

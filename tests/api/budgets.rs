@@ -2,6 +2,7 @@
 //! cross `budget_limit`, keeping what it had; crossing `budget_alert_threshold` is recorded once
 //! per period; model parameters of versions and connections are stored and shown.
 use crate::helpers::engine::{Setup, engine_app, fake, finished, setup, start};
+use crate::helpers::receiver::{Answer, Receiver};
 use crate::helpers::reply::read;
 use crate::helpers::{CLS, Reply, TestApp, field_errors};
 use entity::enums::RunStatus;
@@ -48,6 +49,18 @@ async fn a_run_stops_before_crossing_the_budget_limit_and_keeps_what_it_spent() 
         .good();
     assert_eq!(body.budget_limit, Some(0.0002));
     assert_eq!(body.budget_alerted_at, None);
+    let receiver = Receiver::start(|_, _| Answer::Status(200)).await;
+    let hook = crate::webhooks::endpoint(
+        &app,
+        &receiver.url,
+        json!([
+            "budget.alert",
+            "budget.exceeded",
+            "run.failed",
+            "run.completed"
+        ]),
+    )
+    .await;
 
     let run = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished_run(&app, &s, run).await;
@@ -88,6 +101,36 @@ async fn a_run_stops_before_crossing_the_budget_limit_and_keeps_what_it_spent() 
     let more = start(&app, &s, json!({"project_subset": "All"})).await;
     let state = finished_run(&app, &s, more).await;
     assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+
+    // Webhooks: the alert once, the refusal once in the period though two runs met it, each
+    // run's end once.
+    let deliveries = crate::webhooks::settled_deliveries(&app, hook, 5).await;
+    let mut events: Vec<&str> = deliveries
+        .iter()
+        .filter_map(|d| d["event"].as_str())
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "budget.alert",
+            "budget.exceeded",
+            "run.completed",
+            "run.failed",
+            "run.failed"
+        ],
+        "{deliveries:?}"
+    );
+    let exceeded = deliveries
+        .iter()
+        .find(|d| d["event"] == "budget.exceeded")
+        .expect("budget.exceeded");
+    assert_eq!(
+        exceeded["payload"]["data"]["connection"]["id"],
+        s.connection
+    );
+    assert_eq!(exceeded["payload"]["data"]["limit_usd"], 0.0002);
+    assert_eq!(receiver.seen().len(), 5);
 }
 
 #[tokio::test]

@@ -255,3 +255,83 @@ async fn a_worker_killed_mid_sync_is_taken_over_and_duplicates_nothing() {
     assert_eq!((tasks, distinct, annotations), (800, 800, 10));
     assert_eq!(duplicates, 0);
 }
+
+#[tokio::test]
+async fn a_worker_killed_mid_delivery_is_taken_over_and_delivered_once() {
+    use crate::helpers::receiver::{Answer, Receiver, signed_with};
+    // The receiver never answers the first attempt (the worker dies waiting), then accepts.
+    let receiver = Receiver::start(|before, _| {
+        if before == 0 {
+            Answer::Hang
+        } else {
+            Answer::Status(200)
+        }
+    })
+    .await;
+    let app = bare_app().await;
+    let secret = "crash-test-secret-0123456789";
+    let (status, created) = app
+        .post(
+            "/api/webhooks/",
+            json!({"url": receiver.url, "secret": secret, "events": ["webhook.test"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let hook = id_of(&created);
+    let (status, queued) = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/webhooks/{hook}/test"),
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    let row = newest(&app, JobKind::WebhookDelivery).await;
+    let mut first = worker(&app);
+    let (_, dead) = claimed_by(&app, row.id, None).await;
+    for _ in 0..400 {
+        if !receiver.seen().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        receiver.seen().len(),
+        1,
+        "the first attempt reached the receiver"
+    );
+    let mut second = worker(&app);
+    first.kill().expect("SIGKILL the first worker");
+    let _ = first.wait();
+    let killed = Instant::now();
+    let (_, taker) = claimed_by(&app, row.id, Some(&dead)).await;
+    let takeover = killed.elapsed();
+    let done = wait_job(&app, row.id, |j| !j.status.is_open()).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+    assert_ne!(taker, dead);
+    let seen = receiver.seen();
+    let accepted = seen.iter().filter(|s| s.answered == Some(200)).count();
+    assert!(seen.iter().all(|s| signed_with(s, secret)), "{seen:?}");
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].header("prompter-delivery") == w[1].header("prompter-delivery")),
+        "one delivery id for every attempt"
+    );
+    let delivered = count(
+        &app,
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'",
+    )
+    .await;
+    eprintln!(
+        "webhook crash test: takeover {:.2} s after the kill (lease 2 s), requests {}, \
+         accepted {accepted}, duplicates {}",
+        takeover.as_secs_f64(),
+        seen.len(),
+        accepted.saturating_sub(1)
+    );
+    assert_eq!(accepted, 1);
+    assert_eq!(delivered, 1);
+}

@@ -405,6 +405,11 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
     let app = TestApp::spawn().await;
     let project = empty_project(&app).await;
     link(&app, project, &ls).await;
+    let receiver = crate::helpers::receiver::Receiver::start(|_, _| {
+        crate::helpers::receiver::Answer::Status(200)
+    })
+    .await;
+    let hook = crate::webhooks::endpoint(&app, &receiver.url, json!(["sync.completed"])).await;
 
     // The sync body is optional.
     let started: LabelStudioLinkView = app
@@ -423,6 +428,10 @@ async fn sync_imports_tasks_and_annotations_and_resyncs_only_what_changed() {
     assert_eq!(progress(&done), (205, 205));
     assert!(done.last_synced_at.is_some());
     assert_eq!(linked(&done.linked), (205, 3, 0));
+    let told = crate::webhooks::settled_deliveries(&app, hook, 1).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["event"], "sync.completed");
+    assert_eq!(told[0]["payload"]["data"]["link"]["project"], project);
     let p = project_of(&app, project).await;
     assert_eq!(p.task_number, 205);
     assert_eq!(p.total_annotations_number, 2);

@@ -61,3 +61,5 @@ mod web_members;
 mod web_mistakes;
 mod web_pages;
 mod web_runs;
+mod web_webhooks;
+mod webhooks;

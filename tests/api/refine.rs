@@ -197,6 +197,13 @@ async fn async_refine_answers_pending_then_completes() {
     let app = app().await;
     let llm = fake(FakeLlmConfig::default()).await;
     let s = setup(&app, &llm).await;
+    let receiver = crate::helpers::receiver::Receiver::start(|_, _| {
+        crate::helpers::receiver::Answer::Status(200)
+    })
+    .await;
+    let hook =
+        crate::webhooks::endpoint(&app, &receiver.url, serde_json::json!(["refine.completed"]))
+            .await;
     // No `async` parameter: asynchronous by default.
     let r: RefinedPromptView = app
         .post(&refine_path(&s, ""), body(&s, s.connection))
@@ -230,6 +237,20 @@ async fn async_refine_answers_pending_then_completes() {
         "{done:?}"
     );
     assert_eq!(versions_of(&app, s.prompt).await.len(), 3);
+    // Each refinement's end is told once, with the version it made.
+    let told = crate::webhooks::settled_deliveries(&app, hook, 2).await;
+    assert_eq!(told.len(), 2, "{told:?}");
+    for d in &told {
+        assert_eq!(d["event"], "refine.completed");
+        assert_eq!(
+            d["payload"]["data"]["refinement"]["status"], "Completed",
+            "{d}"
+        );
+        assert!(
+            d["payload"]["data"]["refinement"]["new_version"].is_i64(),
+            "{d}"
+        );
+    }
 }
 
 #[tokio::test]

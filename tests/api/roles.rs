@@ -9,6 +9,7 @@
 //! | annotating, commenting on a prompt, checking a label config | every member |
 //! | provider connections: create, change, delete (keys) | Owner, Administrator |
 //! | members: list, add, change, deactivate | Owner, Administrator |
+//! | webhooks: every operation, reading included (endpoints and their delivery log) | Owner, Administrator |
 //! | every other change (projects, tasks, predictions, prompts, versions, runs, refine, schedules, registry, Label Studio links, ML backend predict/setup/webhook) | Owner, Administrator, Manager |
 use crate::helpers::fixtures::{fixture, id_of, new_run};
 use crate::helpers::{CLS, TestApp, choice};
@@ -47,7 +48,10 @@ fn need(method: &str, path: &str) -> Need {
     if matches!(path, "/health" | "/ready" | "/api/version/" | "/metrics") {
         return Need::Public;
     }
-    if path.starts_with("/api/organizations/{id}/memberships") || path == "/api/audit-log/" {
+    if path.starts_with("/api/organizations/{id}/memberships")
+        || path == "/api/audit-log/"
+        || path.starts_with("/api/webhooks/")
+    {
         return Need::Admin;
     }
     if method == "get" || OPEN_TO_MEMBERS.contains(&(method, path)) {

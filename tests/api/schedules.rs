@@ -167,11 +167,25 @@ async fn a_monday_schedule_fires_on_mondays_in_its_zone() {
         .created();
     let next = made.next_run_at.expect("a next firing");
     assert_eq!(next.weekday(), Weekday::Sun);
+    let receiver = crate::helpers::receiver::Receiver::start(|_, _| {
+        crate::helpers::receiver::Answer::Status(200)
+    })
+    .await;
+    let hook = crate::webhooks::endpoint(&app, &receiver.url, json!(["schedule.fired"])).await;
     // Its slot fires a run (the Monday schedule may be due by then too, depending on the day
     // the test runs).
     let fired = schedules::fire_due(&app.db, next, crate::helpers::sample_size())
         .await
         .unwrap();
+    // One schedule.fired per firing, naming the run.
+    let told = crate::webhooks::settled_deliveries(&app, hook, fired.len()).await;
+    assert_eq!(told.len(), fired.len(), "{told:?}");
+    assert!(
+        told.iter()
+            .any(|d| d["payload"]["data"]["schedule"]["id"] == made.id
+                && d["payload"]["data"]["run"].is_i64()),
+        "{told:?}"
+    );
     assert!(
         fired
             .iter()

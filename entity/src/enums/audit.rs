@@ -89,5 +89,7 @@ vocabulary!(
         User = "user",
         /// A membership of an organization.
         Member = "member",
+        /// An outbound webhook endpoint.
+        Webhook = "webhook",
     }
 );

@@ -189,7 +189,7 @@ pub async fn give_up(
     id: i64,
     error: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    model_refinement::Entity::update_many()
+    let ended = model_refinement::Entity::update_many()
         .col_expr(
             model_refinement::Column::Status,
             Expr::value(RefinementStatus::Failed),
@@ -206,6 +206,29 @@ pub async fn give_up(
         )
         .exec(db)
         .await?;
+    // Ended here, not by the job's last step: told once, by the update that ended it.
+    if ended.rows_affected > 0
+        && let Some(r) = model_refinement::Entity::find_by_id(id).one(db).await?
+    {
+        let data = serde_json::json!({
+            "refinement": {
+                "id": r.id,
+                "status": r.status,
+                "prompt": r.prompt_id,
+                "version": r.previous_version_id,
+                "new_version": r.new_version_id,
+                "error": r.error_message,
+            }
+        });
+        crate::services::webhooks::emit(
+            db,
+            r.organization_id,
+            entity::enums::WebhookEvent::RefineCompleted,
+            data,
+            None,
+        )
+        .await?;
+    }
     Ok(())
 }
 

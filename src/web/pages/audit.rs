@@ -178,6 +178,7 @@ fn object_words(o: AuditObject) -> &'static str {
         AuditObject::Token => "API token",
         AuditObject::User => "account",
         AuditObject::Member => "member",
+        AuditObject::Webhook => "webhook endpoint",
     }
 }
 
@@ -193,6 +194,7 @@ fn page_of(e: &AuditEntryView) -> &'static str {
         AuditObject::Run => "run",
         AuditObject::Connection => "connections",
         AuditObject::LabelStudioLink => "label-studio",
+        AuditObject::Webhook => "webhook",
         _ => "",
     }
 }

@@ -15,6 +15,7 @@ mod prompts;
 mod refine;
 mod registry;
 mod runs;
+mod webhooks;
 
 /// Registers every page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     members::configure(cfg);
     jobs::configure(cfg);
     audit::configure(cfg);
+    webhooks::configure(cfg);
 }
 
 /// Rows per page of the app's tables.

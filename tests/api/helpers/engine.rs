@@ -199,6 +199,7 @@ pub fn worker_command(app: &TestApp, concurrency: usize) -> std::process::Comman
         .env("PROMPTER_POLL_MS", "50")
         .env("PROMPTER_JOB_WORKERS", "1")
         .env("PROMPTER_JOB_BACKOFF_MS", "20")
+        .env("PROMPTER_WEBHOOK_BACKOFF_MS", "20")
         // A worker is bound to no address: loopback (the fake LLM) is allowed by the list.
         .env("PROMPTER_OUTBOUND_ALLOW", "loopback")
         .env("RUST_LOG", "warn")

@@ -9,6 +9,7 @@ pub mod browser;
 pub mod database;
 pub mod engine;
 pub mod fixtures;
+pub mod receiver;
 pub mod reply;
 pub mod subsets;
 pub mod web;
@@ -92,6 +93,7 @@ impl TestApp {
         config.max_body_bytes = 4 * 1024 * 1024;
         // A job that failed for a passing reason is tried again within a few tens of ms.
         config.engine.job_backoff_ms = 20;
+        config.engine.webhook_backoff_ms = 20;
         configure(&mut config);
         let app = Application::build(config).await.expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
