@@ -107,6 +107,15 @@ fn check_events(events: &[WebhookEvent]) -> ApiResult<Value> {
     if events.is_empty() {
         return Err(ApiError::field("events", "Choose at least one event."));
     }
+    if events.len() > WebhookEvent::ALL.len() {
+        return Err(ApiError::field(
+            "events",
+            format!(
+                "List each event once: there are {} events.",
+                WebhookEvent::ALL.len()
+            ),
+        ));
+    }
     let mut names: Vec<&str> = Vec::new();
     for e in events {
         if !names.contains(&e.as_str()) {

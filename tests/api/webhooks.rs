@@ -64,6 +64,19 @@ async fn endpoints_are_checked_owned_by_admins_and_their_secret_never_shows() {
             "events",
         ),
         (
+            json!({"url": "https://example.com/x", "secret": SECRET,
+                   "events": vec!["run.failed"; 11]}),
+            "events",
+        ),
+        (
+            json!({"url": "https://example.com/a b", "secret": SECRET}),
+            "url",
+        ),
+        (
+            json!({"url": "HTTPS://example.com/x", "secret": SECRET}),
+            "url",
+        ),
+        (
             json!({"url": format!("https://example.com/{}", "x".repeat(2100)), "secret": SECRET}),
             "url",
         ),
