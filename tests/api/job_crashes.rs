@@ -44,6 +44,28 @@ async fn claimed_by(app: &TestApp, id: i64, not: Option<&str>) -> (job::Model, S
     (row, owner)
 }
 
+/// Starts a second worker, SIGKILLs `first` (which holds job `id` as `dead`), and waits until
+/// the second takes the job over and ends it: the time from the kill to the takeover, and the
+/// job as it ended.
+async fn kill_and_take_over(
+    app: &TestApp,
+    id: i64,
+    mut first: std::process::Child,
+    dead: &str,
+) -> (Duration, job::Model) {
+    let mut second = worker(app);
+    first.kill().expect("SIGKILL the first worker");
+    let _ = first.wait();
+    let killed = Instant::now();
+    let (_, taker) = claimed_by(app, id, Some(dead)).await;
+    let takeover = killed.elapsed();
+    let done = wait_job(app, id, |j| !j.status.is_open()).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_ne!(taker, dead, "another worker took the job over");
+    (takeover, done)
+}
+
 /// One number read with `sql`.
 async fn count(app: &TestApp, sql: &str) -> i64 {
     let backend = app.db.get_database_backend();
@@ -90,20 +112,11 @@ async fn a_worker_killed_mid_refinement_is_taken_over_and_makes_one_version() {
         .await
         .created();
     let row = newest(&app, JobKind::Refine).await;
-    let mut first = worker(&app);
+    let first = worker(&app);
     let (_, dead) = claimed_by(&app, row.id, None).await;
-    let mut second = worker(&app);
-    first.kill().expect("SIGKILL the first worker");
-    let _ = first.wait();
-    let killed = Instant::now();
-    let (_, taker) = claimed_by(&app, row.id, Some(&dead)).await;
-    let takeover = killed.elapsed();
-    let done = wait_job(&app, row.id, |j| !j.status.is_open()).await;
-    let _ = second.kill();
-    let _ = second.wait();
+    let (takeover, done) = kill_and_take_over(&app, row.id, first, &dead).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
     assert_eq!(done.attempts, 2, "one takeover: {done:?}");
-    assert_ne!(taker, dead);
     let refined: RefinedPromptView = app
         .get(&format!(
             "/api/prompts/{prompt}/versions/{version}/refine?refinement_job_id={}",
@@ -202,29 +215,20 @@ async fn a_worker_killed_mid_sync_is_taken_over_and_duplicates_nothing() {
         .await
         .with_status(202);
     let row = newest(&app, JobKind::LsSync).await;
-    let mut first = worker(&app);
+    let first = worker(&app);
     // Killed once it has written its first page.
     let (_, dead) = claimed_by(&app, row.id, None).await;
     let mid = wait_job(&app, row.id, |j| {
         j.progress_done >= 100 || !j.status.is_open()
     })
     .await;
-    let mut second = worker(&app);
-    first.kill().expect("SIGKILL the first worker");
-    let _ = first.wait();
-    let killed = Instant::now();
     assert!(
         mid.status == JobStatus::Running && mid.progress_done < 800,
         "killed mid-sync: {mid:?}"
     );
-    let (_, taker) = claimed_by(&app, row.id, Some(&dead)).await;
-    let takeover = killed.elapsed();
-    let done = wait_job(&app, row.id, |j| !j.status.is_open()).await;
-    let _ = second.kill();
-    let _ = second.wait();
+    let (takeover, done) = kill_and_take_over(&app, row.id, first, &dead).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
     assert_eq!(done.attempts, 2, "one takeover: {done:?}");
-    assert_ne!(taker, dead);
     let shown: LabelStudioLinkView = app.get(&link).await.good();
     assert_eq!(shown.status, LinkStatus::Idle, "{shown:?}");
     let tasks = count(
@@ -288,7 +292,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over_and_delivered_once() {
         .await;
     assert_eq!(status, 202, "{queued}");
     let row = newest(&app, JobKind::WebhookDelivery).await;
-    let mut first = worker(&app);
+    let first = worker(&app);
     let (_, dead) = claimed_by(&app, row.id, None).await;
     for _ in 0..400 {
         if !receiver.seen().is_empty() {
@@ -301,17 +305,8 @@ async fn a_worker_killed_mid_delivery_is_taken_over_and_delivered_once() {
         1,
         "the first attempt reached the receiver"
     );
-    let mut second = worker(&app);
-    first.kill().expect("SIGKILL the first worker");
-    let _ = first.wait();
-    let killed = Instant::now();
-    let (_, taker) = claimed_by(&app, row.id, Some(&dead)).await;
-    let takeover = killed.elapsed();
-    let done = wait_job(&app, row.id, |j| !j.status.is_open()).await;
-    let _ = second.kill();
-    let _ = second.wait();
+    let (takeover, done) = kill_and_take_over(&app, row.id, first, &dead).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
-    assert_ne!(taker, dead);
     let seen = receiver.seen();
     let accepted = seen.iter().filter(|s| s.answered == Some(200)).count();
     assert!(seen.iter().all(|s| signed_with(s, secret)), "{seen:?}");
