@@ -525,20 +525,7 @@ async fn record_firing(
         Fired::Skipped { reason, .. } => Some(reason.as_str()),
         Fired::Run { .. } => None,
     };
-    let data = serde_json::json!({
-        "schedule": {"id": s.id, "prompt": s.prompt_id, "project": s.project_id},
-        "slot": slot,
-        "run": run,
-        "skipped": skipped,
-    });
-    crate::services::webhooks::emit(
-        txn,
-        s.organization_id,
-        entity::enums::WebhookEvent::ScheduleFired,
-        data,
-        None,
-    )
-    .await?;
+    crate::services::webhooks::schedule_fired(txn, s, slot, run, skipped).await?;
     Ok(())
 }
 

@@ -607,3 +607,29 @@ pub async fn budget_exceeded(
     .await?;
     Ok(())
 }
+
+/// Emits `schedule.fired` for schedule `s`'s `slot`: the run it started, or why it was
+/// skipped, in `db` (the firing's transaction).
+pub async fn schedule_fired(
+    db: &impl ConnectionTrait,
+    s: &entity::prompt_schedule::Model,
+    slot: DateTime<Utc>,
+    run: Option<i64>,
+    skipped: Option<&str>,
+) -> Result<(), DbErr> {
+    let data = serde_json::json!({
+        "schedule": {"id": s.id, "prompt": s.prompt_id, "project": s.project_id},
+        "slot": slot,
+        "run": run,
+        "skipped": skipped,
+    });
+    emit(
+        db,
+        s.organization_id,
+        WebhookEvent::ScheduleFired,
+        data,
+        None,
+    )
+    .await?;
+    Ok(())
+}
