@@ -470,24 +470,7 @@ async fn finish(
         }
     }
     let saved = update.update(&txn).await?;
-    let data = serde_json::json!({
-        "refinement": {
-            "id": saved.id,
-            "status": saved.status,
-            "prompt": job.version.parent_model_id,
-            "version": job.version.id,
-            "new_version": saved.new_version_id,
-            "error": saved.error_message,
-        }
-    });
-    crate::services::webhooks::emit(
-        &txn,
-        job.version.organization_id,
-        entity::enums::WebhookEvent::RefineCompleted,
-        data,
-        None,
-    )
-    .await?;
+    crate::services::webhooks::refinement_ended(&txn, &saved).await?;
     txn.commit().await?;
     Ok(Finished::Saved(Box::new(saved)))
 }

@@ -633,3 +633,30 @@ pub async fn schedule_fired(
     .await?;
     Ok(())
 }
+
+/// Emits `refine.completed` for refinement `r`, which has just ended (with a new version or
+/// with why not), in `db` (the transaction that ended it).
+pub async fn refinement_ended(
+    db: &impl ConnectionTrait,
+    r: &entity::model_refinement::Model,
+) -> Result<(), DbErr> {
+    let data = serde_json::json!({
+        "refinement": {
+            "id": r.id,
+            "status": r.status,
+            "prompt": r.prompt_id,
+            "version": r.previous_version_id,
+            "new_version": r.new_version_id,
+            "error": r.error_message,
+        }
+    });
+    emit(
+        db,
+        r.organization_id,
+        WebhookEvent::RefineCompleted,
+        data,
+        None,
+    )
+    .await?;
+    Ok(())
+}

@@ -151,7 +151,7 @@ async fn keep_answer(
     id: i64,
     outcome: &Outcome,
 ) -> Result<(), sea_orm::DbErr> {
-    model_refinement::Entity::update_many()
+    unfinished(id)
         .col_expr(
             model_refinement::Column::Prompt,
             Expr::value(outcome.prompt.clone()),
@@ -168,6 +168,14 @@ async fn keep_answer(
             model_refinement::Column::TotalCost,
             Expr::value(outcome.cost),
         )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// An update of refinement `id` that applies only while it has not ended, stamped now.
+fn unfinished(id: i64) -> sea_orm::UpdateMany<model_refinement::Entity> {
+    model_refinement::Entity::update_many()
         .col_expr(
             model_refinement::Column::UpdatedAt,
             Expr::value(crate::util::now()),
@@ -177,9 +185,6 @@ async fn keep_answer(
             model_refinement::Column::Status
                 .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
         )
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Marks refinement `id` `Failed` with `error` if it has not ended (its job was given up or
@@ -189,45 +194,19 @@ pub async fn give_up(
     id: i64,
     error: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    let ended = model_refinement::Entity::update_many()
+    let ended = unfinished(id)
         .col_expr(
             model_refinement::Column::Status,
             Expr::value(RefinementStatus::Failed),
         )
         .col_expr(model_refinement::Column::ErrorMessage, Expr::value(error))
-        .col_expr(
-            model_refinement::Column::UpdatedAt,
-            Expr::value(crate::util::now()),
-        )
-        .filter(model_refinement::Column::Id.eq(id))
-        .filter(
-            model_refinement::Column::Status
-                .is_in([RefinementStatus::Pending, RefinementStatus::InProgress]),
-        )
         .exec(db)
         .await?;
     // Ended here, not by the job's last step: told once, by the update that ended it.
     if ended.rows_affected > 0
         && let Some(r) = model_refinement::Entity::find_by_id(id).one(db).await?
     {
-        let data = serde_json::json!({
-            "refinement": {
-                "id": r.id,
-                "status": r.status,
-                "prompt": r.prompt_id,
-                "version": r.previous_version_id,
-                "new_version": r.new_version_id,
-                "error": r.error_message,
-            }
-        });
-        crate::services::webhooks::emit(
-            db,
-            r.organization_id,
-            entity::enums::WebhookEvent::RefineCompleted,
-            data,
-            None,
-        )
-        .await?;
+        crate::services::webhooks::refinement_ended(db, &r).await?;
     }
     Ok(())
 }
