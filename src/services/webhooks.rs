@@ -368,6 +368,41 @@ async fn deliver_to(
     }))
 }
 
+/// The active endpoints of organization `organization_id` that want `event`.
+async fn subscribers(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    event: WebhookEvent,
+) -> Result<Vec<webhook::Model>, DbErr> {
+    let mut endpoints = webhook::Entity::find()
+        .filter(webhook::Column::OrganizationId.eq(organization_id))
+        .filter(webhook::Column::IsActive.eq(true))
+        .all(db)
+        .await?;
+    endpoints.retain(|w| events_of(w).contains(&event));
+    Ok(endpoints)
+}
+
+/// Writes a delivery of `event` with `data` to each of `endpoints`; returns how many.
+async fn emit_to(
+    db: &impl ConnectionTrait,
+    endpoints: &[webhook::Model],
+    event: WebhookEvent,
+    data: &Value,
+    once: Option<&str>,
+) -> Result<usize, DbErr> {
+    let mut written = 0;
+    for w in endpoints {
+        if deliver_to(db, w, event, data, once, None).await?.is_some() {
+            written += 1;
+        }
+    }
+    if let (true, Some(w)) = (written > 0, endpoints.first()) {
+        tracing::info!(organization = w.organization_id, %event, deliveries = written, "webhook event emitted");
+    }
+    Ok(written)
+}
+
 /// Emits `event` with `data` to every active endpoint of organization `organization_id` that
 /// wants it, in `db` (the transaction of the change that is the event). With `once`, each
 /// endpoint gets the event at most once for that key. Returns the deliveries written.
@@ -378,24 +413,8 @@ pub async fn emit(
     data: Value,
     once: Option<String>,
 ) -> Result<usize, DbErr> {
-    let endpoints = webhook::Entity::find()
-        .filter(webhook::Column::OrganizationId.eq(organization_id))
-        .filter(webhook::Column::IsActive.eq(true))
-        .all(db)
-        .await?;
-    let mut written = 0;
-    for w in endpoints.iter().filter(|w| events_of(w).contains(&event)) {
-        if deliver_to(db, w, event, &data, once.as_deref(), None)
-            .await?
-            .is_some()
-        {
-            written += 1;
-        }
-    }
-    if written > 0 {
-        tracing::info!(organization = organization_id, %event, deliveries = written, "webhook event emitted");
-    }
-    Ok(written)
+    let endpoints = subscribers(db, organization_id, event).await?;
+    emit_to(db, &endpoints, event, &data, once.as_deref()).await
 }
 
 /// Sends a `webhook.test` event to endpoint `id` (whatever events it wants, active or not:
@@ -534,7 +553,9 @@ pub async fn run_ended(
     let Some(run) = model_run::Entity::find_by_id(run_id).one(db).await? else {
         return Ok(());
     };
-    if !has_endpoints(db, run.organization_id).await? {
+    // Most organizations have no endpoint: the event's data is then not gathered.
+    let endpoints = subscribers(db, run.organization_id, event).await?;
+    if endpoints.is_empty() {
         return Ok(());
     }
     let prompt = model_version::Entity::find_by_id(run.model_version_id)
@@ -556,19 +577,8 @@ pub async fn run_ended(
             "error": message,
         }
     });
-    emit(db, run.organization_id, event, data, None).await?;
+    emit_to(db, &endpoints, event, &data, None).await?;
     Ok(())
-}
-
-/// Whether organization `organization_id` has an active endpoint (most have none: an event's
-/// data is then not gathered).
-async fn has_endpoints(db: &impl ConnectionTrait, organization_id: i64) -> Result<bool, DbErr> {
-    Ok(webhook::Entity::find()
-        .filter(webhook::Column::OrganizationId.eq(organization_id))
-        .filter(webhook::Column::IsActive.eq(true))
-        .count(db)
-        .await?
-        > 0)
 }
 
 /// Emits `budget.exceeded` for connection `connection_id` (a call was refused: it would have
