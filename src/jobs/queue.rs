@@ -236,10 +236,15 @@ pub async fn settle(
 /// The wait before attempt `attempts + 1` of a job whose attempt `attempts` failed:
 /// `base · 2^(attempts-1)`, at most 10 minutes, with full jitter in its upper half.
 pub fn backoff(base: Duration, attempts: i32) -> Duration {
-    let cap = Duration::from_secs(600);
+    capped_backoff(base, attempts, Duration::from_secs(600), 0.5)
+}
+
+/// `base · 2^(attempts-1)`, at most `cap`, times a random factor between `floor` and 1 (so
+/// that retries that failed together do not come back together).
+pub fn capped_backoff(base: Duration, attempts: i32, cap: Duration, floor: f64) -> Duration {
     let exp = attempts.clamp(1, 30) as u32 - 1;
     let ceiling = base.saturating_mul(1u32 << Ord::min(exp, 20)).min(cap);
-    ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    ceiling.mul_f64(rand::thread_rng().gen_range(floor.clamp(0.0, 1.0)..=1.0))
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use super::{BackgroundJob, JobContext, JobError};
 use crate::outbound::OutboundError;
 use crate::services::webhooks as service;
 use entity::enums::{DeliveryStatus, JobKind};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -46,11 +45,7 @@ impl BackgroundJob for DeliveryJob {
 /// outage is not hit by every delivery at once).
 pub fn retry_delay(base_ms: u64, attempts: i32) -> Duration {
     let base = Duration::from_millis(base_ms.max(1));
-    let exp = attempts.clamp(1, 30) as u32 - 1;
-    let ceiling = base
-        .saturating_mul(1u32 << Ord::min(exp, 20))
-        .min(base.saturating_mul(CAP_FACTOR));
-    ceiling.mul_f64(rand::thread_rng().gen_range(0.9..=1.0))
+    super::queue::capped_backoff(base, attempts, base.saturating_mul(CAP_FACTOR), 0.9)
 }
 
 /// One attempt of delivery `id`.
