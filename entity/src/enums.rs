@@ -98,6 +98,16 @@ impl RunStatus {
 }
 
 vocabulary!(
+    /// How a prediction's score was found.
+    ScoreMethod {
+        /// The probability the model gave its labels, from the answer's token log-probabilities.
+        Logprobs = "logprobs",
+        /// The share of several answers (samples or models) that agreed with the prediction.
+        Agreement = "agreement",
+    }
+);
+
+vocabulary!(
     /// The tasks a run covers (Label Studio's `ProjectSubsetEnum`, plus `Custom`).
     Subset {
         /// Every task of the project.

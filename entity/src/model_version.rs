@@ -19,6 +19,9 @@ pub struct Model {
     pub model_params: Option<Json>,
     /// Registry: the steps of a pipeline version (a JSON list); `None` for a single prompt.
     pub steps: Option<Json>,
+    /// Answers asked per task (1 to 9): with more than one, the prediction is the answer most
+    /// of them agree on, scored by the share that agreed.
+    pub samples: i32,
     pub created_by_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

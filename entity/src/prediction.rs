@@ -12,6 +12,9 @@ pub struct Model {
     pub project_id: i64,
     pub result: Json,
     pub score: Option<f64>,
+    /// How `score` was found; `None` when nothing was known and the score is Label Studio's
+    /// constant 1.0 (or a client's own).
+    pub score_method: Option<crate::enums::ScoreMethod>,
     pub model_version: String,
     pub model_run_id: Option<i64>,
     pub cluster: Option<i32>,

@@ -26,6 +26,7 @@ mod m20261208_000017_create_jobs;
 mod m20261208_000018_add_member_active;
 mod m20261208_000019_create_audit_log;
 mod m20261209_000020_create_webhooks;
+mod m20261210_000021_add_prediction_scores;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000018_add_member_active::Migration),
             Box::new(m20261208_000019_create_audit_log::Migration),
             Box::new(m20261209_000020_create_webhooks::Migration),
+            Box::new(m20261210_000021_add_prediction_scores::Migration),
         ]
     }
 }

@@ -14,7 +14,7 @@ use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Part, Role};
 use crate::pricing::Price;
 use crate::services::ls_access;
 use crate::services::model_providers;
-use crate::services::results::{FailureResult, PredictionResult};
+use crate::services::results::{Confidence, FailureResult, PredictionResult};
 use crate::template::{self, TemplateError};
 use crate::views::versions::Step;
 use steps::{StepPlan, StepUsage, step_schema, step_system_message, with_steps};
@@ -515,6 +515,7 @@ impl Plan {
                     completion_cost,
                     total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
                     inference_time: Some(outcome.seconds),
+                    confidence: Confidence::Logprobs(outcome.response.logprobs),
                     // The model's answer as it came, for the web app's task view.
                     extra: Some(if notes.is_empty() {
                         json!({"attempts": outcome.attempts, "output": raw})

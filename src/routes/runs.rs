@@ -174,6 +174,7 @@ fn read_items(items: &[Value]) -> (Vec<PredictionResult>, Vec<FailureResult>, us
             extra: item
                 .get("message_counts")
                 .map(|m| serde_json::json!({"message_counts": m})),
+            ..Default::default()
         });
     }
     (ok, failed, dropped)

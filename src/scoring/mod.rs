@@ -319,6 +319,7 @@ pub fn score_task(config: &LabelConfig, prediction: &Value, ground_truth: &Value
 
 mod accuracy;
 mod closeness;
+pub mod confidence;
 mod labels;
 mod report;
 #[cfg(test)]

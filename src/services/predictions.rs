@@ -79,6 +79,7 @@ pub fn new_row(
         project_id: Set(project_id),
         result: Set(result),
         score: Set(score),
+        score_method: Set(None),
         model_version: Set(model_version),
         model_run_id: Set(model_run_id),
         cluster: Set(None),

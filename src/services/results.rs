@@ -8,7 +8,7 @@ use crate::label_config::LabelConfig;
 use crate::scoring;
 use crate::services::scored::ground_truth;
 use chrono::{DateTime, Utc};
-use entity::enums::{FailureKind, RunStatus};
+use entity::enums::{FailureKind, RunStatus, ScoreMethod};
 use entity::{
     failed_prediction, model_interface, model_run, model_version, prediction, project, task,
 };
@@ -45,6 +45,46 @@ pub struct PredictionResult {
     pub inference_time: Option<f64>,
     /// Extra metadata (message counts).
     pub extra: Option<Value>,
+    /// How sure the model was, when it said (see [`Confidence`]).
+    pub confidence: Confidence,
+}
+
+/// What a result knows of how sure the model was of it.
+#[derive(Debug, Clone, Default)]
+pub enum Confidence {
+    /// Nothing: the prediction gets Label Studio's constant score 1.0.
+    #[default]
+    Unknown,
+    /// The answer's token log-probabilities: its regions and itself are scored from them
+    /// (`scoring::confidence`).
+    Logprobs(Vec<crate::llm::TokenLogprob>),
+    /// The share of several answers that agreed with this one.
+    Agreement(f64),
+}
+
+/// The score of a prediction and how it was found, its regions scored in place: from the
+/// answer's log-probabilities, the agreement of several answers, or Label Studio's constant 1.0
+/// when nothing is known.
+pub fn score_regions(
+    converted: &mut crate::label_config::Converted,
+    confidence: &Confidence,
+) -> (f64, Option<ScoreMethod>) {
+    use crate::scoring::confidence as scores;
+    match confidence {
+        Confidence::Logprobs(tokens) => match scores::from_logprobs(converted, tokens) {
+            Some(found) => {
+                scores::stamp(&mut converted.regions, &found.regions);
+                (found.task, Some(ScoreMethod::Logprobs))
+            }
+            None => (1.0, None),
+        },
+        Confidence::Agreement(share) => {
+            let each = vec![Some(*share); converted.regions.len()];
+            scores::stamp(&mut converted.regions, &each);
+            (*share, Some(ScoreMethod::Agreement))
+        }
+        Confidence::Unknown => (1.0, None),
+    }
 }
 
 /// One task's failure.
@@ -308,13 +348,14 @@ impl<'a> Batch<'a> {
                 continue;
             }
             match self.ctx.config.convert(&s.output, task_data) {
-                Ok(converted) => {
+                Ok(mut converted) => {
                     let extra = with_dropped_spans(s.extra.take(), &converted.dropped);
+                    let score = score_regions(&mut converted, &s.confidence);
                     let regions = Value::Array(converted.regions);
                     self.regions.insert(s.task_id, regions.clone());
                     let spent = spend(s.prompt_tokens, s.completion_tokens, s.total_cost);
                     self.prediction_spend.insert(s.task_id, spent);
-                    rows.push(self.prediction_row(&s, regions, extra));
+                    rows.push(self.prediction_row(&s, regions, extra, score));
                 }
                 Err(err) => self.failures.push(FailureResult {
                     task_id: s.task_id,
@@ -335,6 +376,7 @@ impl<'a> Batch<'a> {
         s: &PredictionResult,
         regions: Value,
         extra: Option<Value>,
+        (score, method): (f64, Option<ScoreMethod>),
     ) -> prediction::ActiveModel {
         let run = &self.ctx.run;
         prediction::ActiveModel {
@@ -342,7 +384,8 @@ impl<'a> Batch<'a> {
             task_id: Set(s.task_id),
             project_id: Set(run.project_id),
             result: Set(regions),
-            score: Set(Some(1.0)),
+            score: Set(Some(score)),
+            score_method: Set(method),
             model_version: Set(self.label.clone()),
             model_run_id: Set(Some(run.id)),
             cluster: Set(None),

@@ -238,6 +238,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         max_few_shot_examples: Set(Some(input.max_few_shot_examples.flatten().unwrap_or(0))),
         model_params: Set(input.model_params.flatten().map(|p| p.to_stored())),
         steps: Set(pipeline.steps),
+        samples: Set(1),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),

@@ -18,8 +18,13 @@ pub struct PredictionView {
     pub model_version: String,
     /// Human-readable age.
     pub created_ago: String,
-    /// Confidence.
+    /// How sure the model was, 0 to 1 (see `score_method`); Label Studio's constant 1.0 when
+    /// nothing is known.
     pub score: Option<f64>,
+    /// Prompter extension: how `score` was found: `logprobs` (the probability the model gave its
+    /// labels), `agreement` (the share of several answers that agreed), or null (nothing known,
+    /// or a client's own score).
+    pub score_method: Option<entity::enums::ScoreMethod>,
     /// Cluster id.
     pub cluster: Option<i32>,
     /// Neighbours: a list or an object.
@@ -49,6 +54,7 @@ impl From<prediction::Model> for PredictionView {
             model_version: p.model_version,
             created_ago: created_ago(p.created_at),
             score: p.score,
+            score_method: p.score_method,
             cluster: p.cluster,
             neighbors: p.neighbors,
             mislabeling: p.mislabeling,

@@ -93,7 +93,10 @@ async fn a_choices_run_completes_with_predictions_accuracy_and_cost() {
         let p = &by_task[&s.tasks[i]];
         assert_eq!(p.model_run, Some(run));
         assert_eq!(p.model_version, "Engine__v1");
-        assert_eq!(p.score, Some(1.0));
+        // The fake gives each answer a probability between 0.55 and 0.99 (tests/api/confidence.rs
+        // checks the figures).
+        assert!(p.score.is_some_and(|s| (0.55..=0.99).contains(&s)), "{p:?}");
+        assert_eq!(p.score_method, Some(entity::enums::ScoreMethod::Logprobs));
         let regions = p.result.as_array().expect("regions");
         assert_eq!(first_choices(regions), &json!([want]), "{p:?}");
         assert_eq!(regions[0]["from_name"], "sentiment");
@@ -501,7 +504,12 @@ async fn live_predictions_answer_at_once_and_store_nothing() {
     assert_eq!(results[0].task, s.tasks[1]);
     assert_eq!(first_choices(&results[0].result), &json!(["Negative"]));
     assert_eq!(first_choices(&results[1].result), &json!(["Positive"]));
-    assert_eq!(results[1].score, Some(1.0));
+    // Scored from the answer's log-probabilities, as a run's predictions are.
+    assert!(
+        results[1].score.is_some_and(|s| (0.55..=0.99).contains(&s)),
+        "{:?}",
+        results[1]
+    );
     assert!(results[1].prompt_tokens.unwrap_or(0) > 0);
     assert!(results[1].error_type.is_none());
     let preds: Vec<PredictionView> = app

@@ -212,6 +212,7 @@ async fn insert_versions(app: &TestApp, prompt: i64, connection: i64, n: usize) 
             max_few_shot_examples: Set(None),
             model_params: Set(None),
             steps: Set(None),
+            samples: Set(1),
             created_by_id: Set(None),
             created_at: Set(now),
             updated_at: Set(now),

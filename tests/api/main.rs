@@ -15,6 +15,7 @@ mod browser_mistakes;
 mod browser_pages;
 mod browser_runs;
 mod budgets;
+mod confidence;
 mod config_checks;
 mod derive;
 mod engine;

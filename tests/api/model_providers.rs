@@ -706,6 +706,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         max_few_shot_examples: Set(None),
         model_params: Set(None),
         steps: Set(None),
+        samples: Set(1),
         created_by_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

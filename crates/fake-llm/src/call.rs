@@ -61,6 +61,12 @@ pub(super) struct Call {
     pub(super) prefix: Option<Prefix>,
     /// A hash of the request: the realistic mode's choice for it.
     pub(super) key: u64,
+    /// The request's sampling seed.
+    pub(super) seed: Option<i64>,
+    /// The alternatives per token, when the request asks for token log-probabilities.
+    pub(super) logprobs: Option<u64>,
+    /// The probability the model gives each value it chooses (see `logprobs`).
+    pub(super) confidence: f64,
 }
 
 impl Call {
@@ -78,6 +84,9 @@ impl Call {
             reasoning: 0,
             prefix: None,
             key: 0,
+            seed: None,
+            logprobs: None,
+            confidence: 1.0,
         }
     }
 

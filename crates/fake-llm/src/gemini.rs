@@ -241,6 +241,9 @@ pub(super) fn read(request: &Value, model: &str) -> Result<Call, BadRequest> {
     call.max_output = config
         .and_then(|c| field(c, "max_output_tokens"))
         .and_then(Value::as_u64);
+    call.seed = config
+        .and_then(|c| field(c, "seed"))
+        .and_then(Value::as_i64);
     let thinking_model = ["gemini-2.5", "gemini-3"]
         .iter()
         .any(|p| model.to_lowercase().starts_with(p));

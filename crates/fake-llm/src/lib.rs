@@ -40,6 +40,11 @@
 //! * integers and numbers get their `minimum` or 1, booleans `true`, other strings a fixed
 //!   sentence, nested objects are walked the same way.
 //!
+//! OpenAI and Azure answers carry token log-probabilities when the request asks for them
+//! (`logprobs: true`, `top_logprobs` up to 20; OpenAI's reasoning models refuse both), and a
+//! task's text can set the probability of the answer's values and which answer each sample
+//! gives: see the `logprobs` module.
+//!
 //! A request whose user text holds a word of the content filter ([`FakeLlmConfig`]) is
 //! refused with 400 `content_filter`, as Azure OpenAI refuses flagged prompts.
 //!
@@ -91,6 +96,7 @@ mod call;
 mod faults;
 mod gemini;
 mod limits;
+mod logprobs;
 mod openai;
 mod realism;
 mod server;

@@ -15,6 +15,7 @@
 use super::call::{
     BadRequest, Call, Finish, Prefix, Reply, content_text, conversation, fnv, is_base64, prefix_of,
 };
+use super::logprobs;
 use super::server::Failure;
 use serde_json::{Map, Value, json};
 
@@ -140,7 +141,7 @@ fn check_parameters(body: &Map<String, Value>, model: &str) -> Result<(), BadReq
             "unsupported_parameter",
         ));
     }
-    Ok(())
+    check_logprobs(body, model)
 }
 
 /// Checks an `image_url` part's URL.
@@ -332,7 +333,59 @@ pub(super) fn read(request: &Value, default_model: &str) -> Result<Call, BadRequ
         step: 128,
     });
     call.key = fnv(0, request.to_string().as_bytes());
+    call.seed = body.get("seed").and_then(Value::as_i64);
+    if body.get("logprobs").and_then(Value::as_bool) == Some(true) {
+        call.logprobs = Some(
+            body.get("top_logprobs")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        );
+    }
     Ok(call)
+}
+
+/// Checks `logprobs` and `top_logprobs` as OpenAI does: reasoning models take neither, and
+/// `top_logprobs` is 0 to 20 and needs `logprobs`.
+fn check_logprobs(body: &Map<String, Value>, model: &str) -> Result<(), BadRequest> {
+    if is_reasoning(model) {
+        for name in ["logprobs", "top_logprobs"] {
+            if body.contains_key(name) {
+                return Err(BadRequest::param(
+                    format!("Unsupported parameter: '{name}' is not supported with this model."),
+                    name,
+                    "unsupported_parameter",
+                ));
+            }
+        }
+    }
+    let Some(top) = body.get("top_logprobs").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    match top.as_u64() {
+        Some(n) if n > logprobs::MAX_TOP_LOGPROBS => Err(BadRequest::param(
+            format!(
+                "Invalid 'top_logprobs': integer above maximum value. Expected a value <= {}, \
+                 but got {n} instead.",
+                logprobs::MAX_TOP_LOGPROBS
+            ),
+            "top_logprobs",
+            "integer_above_max_value",
+        )),
+        Some(_) if body.get("logprobs").and_then(Value::as_bool) != Some(true) => {
+            Err(BadRequest::param(
+                "Invalid value for 'top_logprobs': 'logprobs' must be set to true when \
+                 'top_logprobs' is used.",
+                "top_logprobs",
+                "invalid_value",
+            ))
+        }
+        Some(_) => Ok(()),
+        None => Err(BadRequest::param(
+            format!("Invalid type for 'top_logprobs': expected an integer, but got {top} instead."),
+            "top_logprobs",
+            "invalid_type",
+        )),
+    }
 }
 
 /// A chat completion.
@@ -355,7 +408,12 @@ pub(super) fn answer(call: &Call, reply: &Reply, now: u64, n: u64) -> Value {
         "choices": [{
             "index": 0,
             "message": {"role": "assistant", "content": content, "refusal": refusal},
-            "logprobs": null,
+            "logprobs": match (call.logprobs, reply.finish) {
+                (Some(top), Finish::Stop) => {
+                    logprobs::openai(&reply.text, call.schema.as_ref(), call.confidence, top)
+                }
+                _ => Value::Null,
+            },
             "finish_reason": finish_reason,
         }],
         "usage": {

@@ -5,7 +5,8 @@ use super::call::{BadRequest, Call, Finish, Reply, Tokens, tokens};
 use super::faults::Fault;
 use super::limits::Quota;
 use super::{
-    Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, openai, realism,
+    Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, logprobs, openai,
+    realism,
 };
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
@@ -380,10 +381,12 @@ async fn serve(
         Api::Anthropic => anthropic::read(&request),
         Api::Gemini => gemini::read(&request, target.as_deref().unwrap_or(FAKE_MODEL)),
     };
-    let call = match call {
+    let mut call = match call {
         Ok(call) => call,
         Err(bad) => return inner.refuse(api, &bad),
     };
+    let directives = logprobs::Directives::take(&mut call.user_text);
+    call.confidence = directives.probability(&call.user_text);
     let lowered = call.user_text.to_lowercase();
     if inner
         .config
@@ -401,7 +404,11 @@ async fn serve(
         return inner.refuse(api, &bad);
     }
     let schema = call.schema.as_ref();
-    let valid = answer::answer(schema, &call.user_text, false);
+    let valid = answer::answer(
+        schema,
+        directives.answer_text(&call.user_text, call.seed),
+        false,
+    );
     let prompt_tokens = call.prompt_tokens();
     let expected_output = tokens(valid.chars().count()) + call.reasoning;
 

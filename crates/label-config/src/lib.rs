@@ -37,7 +37,7 @@ mod tests_spans;
 
 pub use compat::Skill;
 pub use hypertext::{HtmlText, TextNode};
-pub use regions::{Converted, DroppedSpan, RegionError};
+pub use regions::{Converted, DroppedSpan, Origin, RegionError};
 pub use spans::{Occurrence, SpanLocator};
 
 use std::collections::BTreeMap;

@@ -85,6 +85,38 @@ pub struct Converted {
     pub regions: Vec<Value>,
     /// Spans that were left out.
     pub dropped: Vec<DroppedSpan>,
+    /// Where each region's labels are in the output, region by region (`None` for free text,
+    /// which has no labels to be sure of): what its score is read from.
+    pub origins: Vec<Option<Origin>>,
+}
+
+/// Where a region's labels are in the model's output.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    /// The control.
+    pub control: String,
+    /// The JSON pointer of the output part holding the region's labels (`/sentiment`,
+    /// `/entities/2/labels`): every value under it is one of them.
+    pub pointer: String,
+    /// The values a label could take (empty: any, as a `Number`'s).
+    pub allowed: Vec<String>,
+}
+
+/// A JSON pointer segment (RFC 6901).
+fn segment(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// The values a control's labels could take.
+fn allowed(shape: Shape, control: &ControlTag) -> Vec<String> {
+    match shape {
+        Shape::Choices | Shape::Span | Shape::Taxonomy => control.labels.clone(),
+        Shape::Pairwise => vec!["left".into(), "right".into()],
+        Shape::Rating => (0..=max_rating(control).clamp(0, 100))
+            .map(|r| r.to_string())
+            .collect(),
+        Shape::Number | Shape::TextArea => Vec::new(),
+    }
 }
 
 /// One item of a control's payload, after the SDK's normalisation.
@@ -494,12 +526,21 @@ impl LabelConfig {
                 continue;
             };
             let kind = control.result_type();
+            let origin = |pointer: String| {
+                (shape != Shape::TextArea).then(|| Origin {
+                    control: name.clone(),
+                    pointer,
+                    allowed: allowed(shape, control),
+                })
+            };
+            let at = format!("/{}", segment(name));
             match shape {
                 Shape::Taxonomy => {
                     let paths = taxonomy_paths(control, payload)?;
                     if !paths.is_empty() {
                         let value = json!({"taxonomy": paths});
                         out.regions.push(region(name, first_to, &kind, value));
+                        out.origins.push(origin(at));
                     }
                 }
                 Shape::Span => self.spans(control, payload, data, &mut out)?,
@@ -510,9 +551,16 @@ impl LabelConfig {
                     } else {
                         first_to
                     };
-                    for item in &items(name, payload)? {
+                    let listed =
+                        matches!(payload, Value::Array(l) if l.iter().any(Value::is_object));
+                    for (i, item) in items(name, payload)?.iter().enumerate() {
                         let value = plain_value(shape, control, item)?;
                         out.regions.push(region(name, to_name, &kind, value));
+                        out.origins.push(origin(if listed {
+                            format!("{at}/{i}")
+                        } else {
+                            at.clone()
+                        }));
                     }
                 }
             }
@@ -555,7 +603,8 @@ impl LabelConfig {
         };
         let kind = control.result_type();
         let to_name = control.first_to_name().unwrap_or_default();
-        for item in &items(name, payload)? {
+        let listed = payload.is_array();
+        for (i, item) in items(name, payload)?.iter().enumerate() {
             let Item::Object(map) = item else {
                 return Err(RegionError::new(format!(
                     "output for \"{name}\": spans must be objects with \"text\" and \"labels\""
@@ -568,6 +617,20 @@ impl LabelConfig {
                     value.insert(kind.clone(), json!(labels));
                     out.regions
                         .push(region(name, to_name, &kind, Value::Object(value)));
+                    let key = ["labels", "label", kind.as_str()]
+                        .into_iter()
+                        .find(|k| map.get(*k).is_some_and(|v| !v.is_null()))
+                        .unwrap_or("labels");
+                    let item = if listed {
+                        format!("/{}/{i}", segment(name))
+                    } else {
+                        format!("/{}", segment(name))
+                    };
+                    out.origins.push(Some(Origin {
+                        control: name.clone(),
+                        pointer: format!("{item}/{}", segment(key)),
+                        allowed: control.labels.clone(),
+                    }));
                 }
                 Err(reason) => out.dropped.push(DroppedSpan {
                     control: name.clone(),

@@ -212,6 +212,7 @@ impl LlmProvider for Anthropic {
             usage,
             limits: super::rate_limits(&headers),
             notes,
+            logprobs: Vec::new(),
         })
     }
 }

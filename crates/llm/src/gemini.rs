@@ -217,6 +217,7 @@ impl LlmProvider for Gemini {
             usage,
             limits: super::rate_limits(&headers),
             notes,
+            logprobs: Vec::new(),
         })
     }
 }

@@ -7,6 +7,7 @@
 //! the scheduler decides.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 pub mod anthropic;
+pub mod confidence;
 mod credentials;
 pub mod gemini;
 mod headers;
@@ -270,6 +271,21 @@ pub struct LlmResponse {
     /// What was changed to get this answer, in words (e.g. a parameter the provider refused
     /// and the call was made again without), for the result's record.
     pub notes: Vec<String>,
+    /// The answer's tokens with their log-probabilities, when the provider gave them (see
+    /// [`confidence`]); empty otherwise.
+    pub logprobs: Vec<TokenLogprob>,
+}
+
+/// One output token and the log-probability the model gave it, with the most likely
+/// alternatives at its position (OpenAI's `logprobs.content` items).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    /// The token's bytes (OpenAI's `bytes` when given: a token may end inside a character).
+    pub bytes: Vec<u8>,
+    /// Its natural log-probability.
+    pub logprob: f64,
+    /// The most likely tokens at its position (its own included), with theirs.
+    pub top: Vec<(Vec<u8>, f64)>,
 }
 
 /// Why a call failed. [`LlmError::error_type`] is the `error_type` of the failed prediction.

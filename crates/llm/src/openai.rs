@@ -36,6 +36,10 @@ use std::task::{Context, Poll};
 /// The Azure OpenAI API version used when the endpoint URL does not name one.
 pub const AZURE_API_VERSION: &str = "2024-10-21";
 
+/// Alternatives asked for at each token (OpenAI allows up to 20): enough to see the other labels
+/// a model weighed.
+pub const TOP_LOGPROBS: u32 = 5;
+
 /// The client settings of one connection.
 #[derive(Clone)]
 enum ClientConfig {
@@ -230,6 +234,10 @@ pub fn body(request: &LlmRequest, settings: &Settings) -> Result<Value, LlmError
     if let Some(effort) = &settings.reasoning_effort {
         body["reasoning_effort"] = json!(effort);
     }
+    if settings.logprobs {
+        body["logprobs"] = json!(true);
+        body["top_logprobs"] = json!(TOP_LOGPROBS);
+    }
     rules::merge_extra(&mut body, &settings.extra);
     Ok(body)
 }
@@ -261,6 +269,50 @@ pub fn read_usage(usage: Option<&Value>) -> Usage {
         reasoning_tokens: number("/completion_tokens_details/reasoning_tokens"),
         cached_tokens: number("/prompt_tokens_details/cached_tokens"),
     }
+}
+
+/// The token log-probabilities of a chat completion's content (`choices[0].logprobs.content`),
+/// empty when it has none. A token's `bytes` are used when given, else its text.
+pub fn read_logprobs(answer: &Value) -> Vec<super::TokenLogprob> {
+    let bytes = |item: &Value| -> Option<Vec<u8>> {
+        match item.get("bytes").and_then(Value::as_array) {
+            Some(list) => list
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect(),
+            None => item
+                .get("token")
+                .and_then(Value::as_str)
+                .map(|t| t.as_bytes().to_vec()),
+        }
+    };
+    let Some(content) = answer
+        .pointer("/choices/0/logprobs/content")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let read: Option<Vec<super::TokenLogprob>> = content
+        .iter()
+        .map(|item| {
+            let top = item
+                .get("top_logprobs")
+                .and_then(Value::as_array)
+                .map(|alts| {
+                    alts.iter()
+                        .filter_map(|a| Some((bytes(a)?, a.get("logprob")?.as_f64()?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(super::TokenLogprob {
+                bytes: bytes(item)?,
+                logprob: item.get("logprob")?.as_f64()?,
+                top,
+            })
+        })
+        .collect();
+    // One unreadable token makes the offsets of all the others unreliable.
+    read.unwrap_or_default()
 }
 
 /// The output and usage of a chat completion. A refusal, an answer cut at the token limit
@@ -321,6 +373,7 @@ impl LlmProvider for OpenAiCompatible {
             usage,
             limits: super::rate_limits(&headers),
             notes,
+            logprobs: read_logprobs(&answer),
         })
     }
 }

@@ -23,6 +23,9 @@ use std::sync::Mutex;
 /// The most parameters one call drops before it gives up.
 const MAX_DROPS: usize = 3;
 
+/// Parameters removed with another: (removed, companion).
+const COMPANIONS: &[(&str, &str)] = &[("logprobs", "top_logprobs")];
+
 /// Top-level fields that are the call itself: never dropped.
 const ESSENTIAL: &[&str] = &[
     "model",
@@ -209,6 +212,11 @@ pub fn remove_parameter(body: &mut Value, name: &str) -> Option<String> {
         current = current.get_mut(key)?.as_object_mut()?;
     }
     current.remove(last)?;
+    // A parameter that means nothing without the removed one goes with it (OpenAI refuses
+    // `top_logprobs` without `logprobs`).
+    if let Some((_, companion)) = COMPANIONS.iter().find(|(p, _)| norm(last) == norm(p)) {
+        current.remove(*companion);
+    }
     Some(path.join("."))
 }
 
@@ -354,6 +362,16 @@ mod tests {
             body,
             json!({"model": "m", "generationConfig": {"responseJsonSchema": {"properties": {"seed": {}}}}, "output_config": {}})
         );
+    }
+
+    #[test]
+    fn top_logprobs_goes_with_logprobs() {
+        let mut body = json!({"model": "m", "logprobs": true, "top_logprobs": 5});
+        assert_eq!(
+            remove_parameter(&mut body, "logprobs").as_deref(),
+            Some("logprobs")
+        );
+        assert_eq!(body, json!({"model": "m"}));
     }
 
     fn refusal(param: &str) -> LlmError {

@@ -28,6 +28,10 @@
 //! reasoning models more often than not, and those refuse it. Either way a refusal costs one
 //! retry, once per model.
 //!
+//! Token log-probabilities (`logprobs: true, top_logprobs: 5`, the source of a prediction's
+//! score) are asked of OpenAI chat models, unknown OpenAI models and OpenAI-compatible servers,
+//! never of reasoning models, which refuse them; Anthropic has none, and Gemini is not asked.
+//!
 //! `extra` is merged into the request body as it is (objects key by key, so
 //! `{"generationConfig": {"topK": 40}}` adds to Gemini's settings; a `null` removes a field
 //! Prompter would send).
@@ -82,6 +86,10 @@ pub struct ModelRules {
     pub temperature_or_top_p: bool,
     /// Whether the model spends reasoning ("thinking") tokens, billed as output.
     pub reasons: bool,
+    /// Whether calls ask for token log-probabilities (OpenAI's `logprobs` and `top_logprobs`),
+    /// the source of a prediction's score. Reasoning models refuse them; a server that refuses
+    /// them anyway costs one retry, once per model (see `llm::refusals`).
+    pub logprobs: bool,
 }
 
 /// The output token limit Anthropic calls get when the version sets none.
@@ -101,6 +109,7 @@ impl ModelRules {
             default_max_tokens: None,
             temperature_or_top_p: false,
             reasons: false,
+            logprobs: false,
         }
     }
 }
@@ -148,6 +157,7 @@ fn openai_rules(reasoning: bool) -> ModelRules {
             default_max_tokens: None,
             temperature_or_top_p: false,
             reasons: true,
+            logprobs: false,
         }
     } else {
         ModelRules {
@@ -161,6 +171,7 @@ fn openai_rules(reasoning: bool) -> ModelRules {
             default_max_tokens: None,
             temperature_or_top_p: false,
             reasons: false,
+            logprobs: true,
         }
     }
 }
@@ -309,12 +320,16 @@ pub fn rules(provider: Provider, model: &str, deployment: Option<&str>) -> Model
                 (None, Provider::Custom) => ModelRules {
                     temperature: Support::Takes,
                     default_temperature: Some(0.0),
+                    logprobs: true,
                     ..ModelRules::as_given(
                         "a model of an OpenAI-compatible server",
                         Effort::ReasoningEffort,
                     )
                 },
-                (None, _) => ModelRules::as_given("an OpenAI model", Effort::ReasoningEffort),
+                (None, _) => ModelRules {
+                    logprobs: true,
+                    ..ModelRules::as_given("an OpenAI model", Effort::ReasoningEffort)
+                },
             }
         }
     }
@@ -335,6 +350,8 @@ pub struct Settings {
     pub reasoning_effort: Option<String>,
     /// Fields merged into the body as they are.
     pub extra: Map<String, Value>,
+    /// Whether to ask for token log-probabilities.
+    pub logprobs: bool,
     /// What the rules changed, in words (for the response's notes).
     pub notes: Vec<String>,
 }
@@ -394,6 +411,7 @@ pub fn settings(rules: &ModelRules, model: &str, params: &ModelParams) -> Settin
         max_tokens: params.max_tokens.or(rules.default_max_tokens),
         reasoning_effort,
         extra: params.extra.clone().unwrap_or_default(),
+        logprobs: rules.logprobs,
         notes,
     }
 }

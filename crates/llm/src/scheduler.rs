@@ -693,6 +693,7 @@ mod tests {
                 },
                 limits: RateLimits::default(),
                 notes: vec![],
+                logprobs: vec![],
             })
         }
     }

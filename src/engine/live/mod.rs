@@ -7,6 +7,7 @@ use super::Engine;
 use super::plan::{Plan, PlanError, TaskOutcome};
 use crate::label_config::LabelConfig;
 use crate::llm::FailureKind;
+use crate::services::results::score_regions;
 use crate::views::live::LivePrediction;
 use entity::model_version;
 use futures_util::future::join_all;
@@ -112,10 +113,11 @@ pub async fn predict_with(
                     p.completion_tokens = s.completion_tokens;
                     p.total_cost_usd = s.total_cost;
                     p.inference_time = s.inference_time;
-                    match plan.config.to_regions(&s.output, &t.data) {
-                        Ok(regions) => {
-                            p.result = regions;
-                            p.score = Some(1.0);
+                    match plan.config.convert(&s.output, &t.data) {
+                        Ok(mut converted) => {
+                            let (score, _) = score_regions(&mut converted, &s.confidence);
+                            p.result = converted.regions;
+                            p.score = Some(score);
                         }
                         Err(e) => {
                             p.error_type = Some(FailureKind::InvalidOutput);

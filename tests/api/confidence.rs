@@ -1,0 +1,152 @@
+//! Scores that mean something (issue 22): a prediction's score is the probability the model gave
+//! its labels, read from the answer's token log-probabilities (the fake gives each answer the
+//! probability its task's text sets with `[[confidence=p]]`); a model that gives none leaves
+//! Label Studio's constant 1.0 with no method.
+use crate::helpers::TestApp;
+use crate::helpers::engine::{Setup, engine_app, fake, finished, setup, start, version};
+use crate::helpers::fixtures::predictions_of_run;
+use entity::enums::ScoreMethod;
+use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
+use prompter::views::predictions::PredictionView;
+use serde_json::{Value, json};
+
+const CLS: &str = r#"<View><Text name="text" value="$text"/>
+<Choices name="sentiment" toName="text"><Choice value="Positive"/><Choice value="Negative"/><Choice value="Neutral"/></Choices>
+</View>"#;
+
+const NER: &str = r#"<View><Text name="text" value="$text"/>
+<Labels name="label" toName="text"><Label value="PER"/><Label value="ORG"/></Labels>
+</View>"#;
+
+/// The predictions of a run, typed, by task id.
+async fn predictions(app: &TestApp, s: &Setup, run: i64) -> Vec<PredictionView> {
+    let mut found: Vec<PredictionView> = predictions_of_run(app, s.project, run)
+        .await
+        .into_iter()
+        .map(|p| serde_json::from_value(p).expect("a prediction"))
+        .collect();
+    found.sort_by_key(|p| p.task);
+    found
+}
+
+/// Runs the whole project of `s` and returns its predictions.
+async fn run_all(app: &TestApp, s: &Setup) -> Vec<PredictionView> {
+    let run = start(app, s, json!({"project_subset": "All"})).await;
+    let state = finished(app, s, run).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    predictions(app, s, run).await
+}
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+async fn choices_setup(app: &TestApp, llm: &FakeLlm, texts: &[&str]) -> Setup {
+    setup(app, llm, CLS, texts, "Classify the sentiment. Text: {text}").await
+}
+
+#[tokio::test]
+async fn a_choice_scores_the_probability_the_model_gave_it() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let texts = [
+        "What a great day [[confidence=0.91]]",
+        "An awful film [[confidence=0.62]]",
+        "Neutral news [[confidence=0.75]]",
+        "Nothing to say [[confidence=0.999]]",
+    ];
+    let s = choices_setup(&app, &llm, &texts).await;
+    let found = run_all(&app, &s).await;
+    assert_eq!(found.len(), 4);
+    let expected = [
+        ("Positive", 0.91),
+        ("Negative", 0.62),
+        ("Neutral", 0.75),
+        ("Positive", 0.999),
+    ];
+    for (p, (label, probability)) in found.iter().zip(expected) {
+        assert_eq!(
+            p.result[0]["value"]["choices"],
+            json!([label]),
+            "{:?}",
+            p.result
+        );
+        assert!(
+            close(p.score, probability),
+            "{:?} != {probability}",
+            p.score
+        );
+        assert_eq!(p.score_method, Some(ScoreMethod::Logprobs));
+        // The region carries its own score, as Label Studio shows it beside the region.
+        assert!(
+            close(p.result[0]["score"].as_f64(), probability),
+            "{:?}",
+            p.result
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_span_scores_its_label_and_the_prediction_their_mean() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = setup(
+        &app,
+        &llm,
+        NER,
+        &["Ann met Bob at Acme Corp [[confidence=0.8]]"],
+        "Find the names. Text: {text}",
+    )
+    .await;
+    let found = run_all(&app, &s).await;
+    let regions = found[0].result.as_array().cloned().unwrap_or_default();
+    assert!(regions.len() >= 3, "{regions:?}");
+    for region in &regions {
+        assert!(close(region["score"].as_f64(), 0.8), "{region}");
+    }
+    assert!(close(found[0].score, 0.8), "{:?}", found[0].score);
+    assert_eq!(found[0].score_method, Some(ScoreMethod::Logprobs));
+}
+
+#[tokio::test]
+async fn a_reasoning_model_is_not_asked_and_keeps_label_studios_constant_score() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let mut s = choices_setup(&app, &llm, &["great [[confidence=0.7]]"]).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{}/versions", s.prompt),
+            json!({"title": "o3", "prompt": "Classify. Text: {text}", "provider": "Custom",
+                   "provider_model_id": "o3-mini", "model_provider_connection": s.connection}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    s.version = body["id"].as_i64().expect("an id");
+    let found = run_all(&app, &s).await;
+    assert_eq!(found[0].score, Some(1.0));
+    assert_eq!(found[0].score_method, None);
+    assert!(found[0].result[0].get("score").is_none());
+    // The fake refuses logprobs on reasoning models as OpenAI does: nothing was refused here,
+    // so the version's first call went through.
+    let stats = llm.stats();
+    assert_eq!(stats.bad_requests, 0, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_version_of_another_model_scores_the_same_tasks_by_its_own_answers() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let mut s = choices_setup(&app, &llm, &["great film [[confidence=0.66]]"]).await;
+    s.version = version(
+        &app,
+        s.prompt,
+        s.connection,
+        "v2",
+        "Sentiment? Text: {text}",
+    )
+    .await;
+    let found = run_all(&app, &s).await;
+    assert!(close(found[0].score, 0.66));
+    let value: Value = serde_json::to_value(found[0].score_method).expect("json");
+    assert_eq!(value, "logprobs");
+}
