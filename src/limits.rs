@@ -8,6 +8,9 @@ use crate::error::ApiError;
 /// Tags of one prompt, after duplicates are dropped.
 pub const MAX_TAGS: usize = 50;
 
+/// The most answers a version may ask per task (its `samples`).
+pub const MAX_SAMPLES: i32 = 9;
+
 /// Characters of one tag.
 pub const MAX_TAG_CHARS: usize = 64;
 

@@ -19,6 +19,7 @@ use crate::template::{self, TemplateError};
 use crate::views::versions::Step;
 use steps::{StepPlan, StepUsage, step_schema, step_system_message, with_steps};
 
+mod samples;
 mod steps;
 use entity::model_version;
 use sea_orm::ConnectionTrait;
@@ -463,12 +464,26 @@ impl Plan {
                 });
             }
         };
-        let request = LlmRequest {
+        let samples = self.version.samples.clamp(1, samples::MAX_SAMPLES) as usize;
+        if samples > 1 {
+            return self.vote(task_id, messages, samples).await;
+        }
+        self.answer(task_id, self.request(messages, self.params.clone()))
+            .await
+    }
+
+    /// The final call's request with `params`.
+    fn request(&self, messages: Vec<Message>, params: ModelParams) -> LlmRequest {
+        LlmRequest {
             model: self.version.provider_model_id.clone(),
             messages,
             schema: self.schema.clone(),
-            params: self.params.clone(),
-        };
+            params,
+        }
+    }
+
+    /// One call of the final step, through the budget gate, as the task's outcome.
+    async fn answer(&self, task_id: i64, request: LlmRequest) -> TaskOutcome {
         // The call may cost its prompt and the answer: up to `max_tokens`, else about what a
         // labels object takes (the budget gate learns the real cost after a few calls).
         let estimate = self.price.map_or(0.0, |price| {

@@ -69,6 +69,7 @@ pub async fn export(
             provider_model_id: v.provider_model_id.clone(),
             model_params: v.model_params.clone(),
             max_few_shot_examples: v.max_few_shot_examples,
+            samples: v.samples,
             steps: Step::of_stored(v.steps.as_ref()).map(|steps| {
                 // A step's connection travels as its provider's name.
                 Value::Array(
@@ -507,6 +508,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                 max_few_shot_examples: Some(v.max_few_shot_examples),
                 parent_model: None,
                 model_params: Some(params),
+                samples: Some(v.samples),
                 steps: Some(steps),
             },
         )

@@ -198,9 +198,12 @@ pub async fn estimate(
             (n as f64 * total as f64 / sampled as f64).round() as u64
         }
     };
-    let image_tokens = scale(images.tokens);
-    let mut prompt_tokens = scale(prompt_sum) + image_tokens;
-    let mut completion_tokens = completion_each * total;
+    // A version that asks several answers per task pays for each: its final call is made
+    // `samples` times (a pipeline's earlier steps once).
+    let samples = version.samples.max(1) as u64;
+    let image_tokens = scale(images.tokens) * samples;
+    let mut prompt_tokens = scale(prompt_sum) * samples + image_tokens;
+    let mut completion_tokens = completion_each * total * samples;
     // The cost, while every model has a price.
     let mut cost = price.map(|price| price.cost(prompt_tokens, completion_tokens));
     for (step_prompt, step_completion, step_price) in step_costs {
@@ -237,6 +240,7 @@ pub async fn estimate(
         images: scale(images.count),
         image_tokens,
         images_assumed: images.assumed,
+        samples,
     })
 }
 

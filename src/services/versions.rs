@@ -238,7 +238,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         max_few_shot_examples: Set(Some(input.max_few_shot_examples.flatten().unwrap_or(0))),
         model_params: Set(input.model_params.flatten().map(|p| p.to_stored())),
         steps: Set(pipeline.steps),
-        samples: Set(1),
+        samples: Set(input.samples.unwrap_or(1)),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -348,6 +348,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     if let Some(v) = input.model_params {
         model.model_params = Set(v.map(|p| p.to_stored()));
+    }
+    if let Some(v) = input.samples {
+        model.samples = Set(v);
     }
     if let Some(steps) = new_steps {
         model.steps = Set(steps);

@@ -192,6 +192,9 @@ pub struct VersionAsset {
     pub model_params: Option<Value>,
     /// Few-shot examples per call.
     pub max_few_shot_examples: Option<i32>,
+    /// Answers asked per task (1 when absent, as in documents exported before it existed).
+    #[serde(default = "one")]
+    pub samples: i32,
     /// Pipeline steps, each naming its connection by provider.
     #[schema(value_type = Option<Vec<Object>>)]
     pub steps: Option<Value>,
@@ -306,4 +309,9 @@ pub struct ImportedView {
     pub schedules: Vec<i64>,
     /// What could not be carried over, in words.
     pub notes: Vec<String>,
+}
+
+/// The default of [`VersionAsset::samples`].
+fn one() -> i32 {
+    1
 }

@@ -29,6 +29,10 @@ pub struct VersionView {
     /// Prompter extension: the version's model parameters (`{}` when it sets none; the
     /// connection's apply under them).
     pub model_params: ModelParams,
+    /// Prompter extension: answers asked per task (1 to 9). Above 1 the prediction is the
+    /// answer most of them agree on, scored by the share that agreed (`score_method:
+    /// agreement`); every call is paid for.
+    pub samples: i32,
     /// Prompt id.
     pub parent_model: i64,
     /// Accuracy of the latest completed HasGT run (0..1), or null.
@@ -59,6 +63,7 @@ impl VersionView {
             model_provider_connection: v.model_provider_connection_id,
             max_few_shot_examples: v.max_few_shot_examples,
             model_params: ModelParams::from_stored(v.model_params.as_ref()),
+            samples: v.samples,
             parent_model: v.parent_model_id,
             score,
             organization: v.organization_id,
@@ -107,6 +112,11 @@ pub struct VersionInput {
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<ModelParams>)]
     pub model_params: Option<Option<ModelParams>>,
+    /// Prompter extension: answers asked per task, 1 (the default) to 9. Above 1 the
+    /// prediction is the answer most of them agree on, scored by the share that agreed; samples
+    /// are drawn at the version's temperature when above zero, else at 1.
+    #[schema(minimum = 1, maximum = 9)]
+    pub samples: Option<i32>,
     /// Registry: the steps of a pipeline, run in order for each task; a step's output fields
     /// are placeholders of the later steps (`{summarize.summary}`), and the last step answers
     /// the label config (its prompt, connection, model and parameters become the version's).
@@ -194,4 +204,7 @@ pub struct CostEstimateView {
     /// Prompter extension: sampled images whose size could not be read (counted as
     /// 1024×1024).
     pub images_assumed: u64,
+    /// Prompter extension: answers asked per task (the version's `samples`); the tokens and
+    /// costs count every one.
+    pub samples: u64,
 }

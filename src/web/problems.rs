@@ -184,6 +184,7 @@ pub fn field_label(name: &str) -> String {
         "provider_model_id" | "teacher_model_name" => "Model",
         "model_provider_connection" | "teacher_model_provider_connection_id" => "Connection",
         "max_few_shot_examples" => "Few-shot examples",
+        "samples" => "Answers per task",
         "model_params" => "Parameters",
         "project_subset" => "Tasks",
         "sample_subset_size" => "Sample size",

@@ -150,3 +150,98 @@ async fn a_version_of_another_model_scores_the_same_tasks_by_its_own_answers() {
     let value: Value = serde_json::to_value(found[0].score_method).expect("json");
     assert_eq!(value, "logprobs");
 }
+
+/// A version of `s`'s prompt asking `samples` answers per task.
+async fn sampled_version(app: &TestApp, s: &Setup, title: &str, samples: i64) -> i64 {
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{}/versions", s.prompt),
+            json!({"title": title, "prompt": "Classify the sentiment. Text: {text}",
+                   "provider": "Custom", "provider_model_id": "gpt-4o-mini",
+                   "model_provider_connection": s.connection, "samples": samples}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["samples"], samples);
+    body["id"].as_i64().expect("an id")
+}
+
+#[tokio::test]
+async fn three_samples_with_one_dissent_score_two_thirds_and_cost_three_calls() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let mut s = choices_setup(
+        &app,
+        &llm,
+        &[
+            "first [[votes=Positive|Positive|Negative]]",
+            "second [[votes=Neutral|Neutral|Neutral]]",
+        ],
+    )
+    .await;
+    let first = start(&app, &s, json!({"project_subset": "All"})).await;
+    let single_state = finished(&app, &s, first).await;
+    let single = predictions(&app, &s, first).await;
+    let (_, single_estimate) = app
+        .get(&format!(
+            "/api/prompts/{}/versions/{}/cost-estimate",
+            s.prompt, s.version
+        ))
+        .await;
+    // One call per task: the vote of seed 0.
+    assert_eq!(single[0].result[0]["value"]["choices"], json!(["Positive"]));
+    s.version = sampled_version(&app, &s, "three", 3).await;
+    let requests = llm.stats().requests;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(llm.stats().requests - requests, 6, "three calls per task");
+    let found = predictions(&app, &s, run).await;
+    assert_eq!(found[0].result[0]["value"]["choices"], json!(["Positive"]));
+    assert!(close(found[0].score, 2.0 / 3.0), "{:?}", found[0].score);
+    assert_eq!(found[0].score_method, Some(ScoreMethod::Agreement));
+    assert!(close(found[0].result[0]["score"].as_f64(), 2.0 / 3.0));
+    assert_eq!(found[1].result[0]["value"]["choices"], json!(["Neutral"]));
+    assert!(close(found[1].score, 1.0));
+    // Every call is paid for: the run's tokens are three times a single answer's.
+    let tokens = |state: &Value| state["prompt_tokens"].as_i64().unwrap_or_default();
+    assert!(tokens(&single_state) > 0, "{single_state}");
+    assert_eq!(tokens(&state), 3 * tokens(&single_state));
+    // The estimate says so.
+    let (status, estimate) = app
+        .get(&format!(
+            "/api/prompts/{}/versions/{}/cost-estimate",
+            s.prompt, s.version
+        ))
+        .await;
+    assert_eq!(status, 200, "{estimate}");
+    assert_eq!(estimate["samples"], 3);
+    assert_eq!(single_estimate["samples"], 1);
+    let estimated = |e: &Value| e["prompt_tokens"].as_u64().unwrap_or_default();
+    assert_eq!(estimated(&estimate), 3 * estimated(&single_estimate));
+}
+
+#[tokio::test]
+async fn samples_out_of_range_are_refused() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = choices_setup(&app, &llm, &["one"]).await;
+    for bad in [0, 10, -1] {
+        let (status, body) = app
+            .patch(
+                &format!("/api/prompts/{}/versions/{}", s.prompt, s.version),
+                json!({"samples": bad}),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["validation_errors"]["samples"].is_array(), "{body}");
+    }
+    let (status, body) = app
+        .patch(
+            &format!("/api/prompts/{}/versions/{}", s.prompt, s.version),
+            json!({"samples": 5}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["samples"], 5);
+}

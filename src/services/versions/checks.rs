@@ -143,6 +143,17 @@ pub(super) fn check_fields(input: &VersionInput) -> ApiResult<()> {
             "Ensure this value is greater than or equal to 0.",
         ));
     }
+    if let Some(n) = input.samples
+        && !(1..=crate::limits::MAX_SAMPLES).contains(&n)
+    {
+        return Err(ApiError::field(
+            "samples",
+            format!(
+                "Ask for 1 to {} answers per task.",
+                crate::limits::MAX_SAMPLES
+            ),
+        ));
+    }
     Ok(())
 }
 

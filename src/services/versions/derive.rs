@@ -23,6 +23,8 @@ pub struct VersionChanges {
     pub max_few_shot_examples: Option<Option<i32>>,
     /// The model parameters.
     pub model_params: Option<Option<ModelParams>>,
+    /// Answers asked per task.
+    pub samples: Option<i32>,
     /// The steps of a pipeline (`Some(None)` turns it into a single prompt). The last step's
     /// prompt, connection, model and parameters become the version's unless the changes name
     /// those too.
@@ -65,6 +67,7 @@ pub async fn derive_from(
         model_provider_connection,
         max_few_shot_examples,
         model_params,
+        samples,
         steps,
     } = changes;
     check_fields(&VersionInput {
@@ -76,6 +79,7 @@ pub async fn derive_from(
         max_few_shot_examples,
         parent_model: None,
         model_params: model_params.clone(),
+        samples,
         steps: None,
     })?;
     let prompt_id = source.parent_model_id;
@@ -177,6 +181,9 @@ pub async fn derive_from(
     }
     if let Some(p) = params_change {
         row.model_params = Set(p.map(|p| p.to_stored()));
+    }
+    if let Some(n) = samples {
+        row.samples = Set(n);
     }
     row.steps = Set(stored_steps);
     row.created_by_id = Set(Some(caller.user.id));

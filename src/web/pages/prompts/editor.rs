@@ -235,6 +235,8 @@ pub(in crate::web::pages) struct Editor {
     pub model: String,
     /// Few-shot examples per call.
     pub few_shot: String,
+    /// Answers asked per task.
+    pub samples: String,
     params: ParamsForm,
     /// A pipeline's steps before the last (none for a single prompt).
     steps: Vec<StepForm>,
@@ -254,6 +256,7 @@ impl Editor {
             connection,
             model,
             few_shot: "0".into(),
+            samples: "1".into(),
             efforts: &REASONING_EFFORTS,
             ..Default::default()
         }
@@ -272,6 +275,7 @@ impl Editor {
             connection: v.model_provider_connection,
             model: v.provider_model_id.clone(),
             few_shot: v.max_few_shot_examples.unwrap_or(0).to_string(),
+            samples: v.samples.to_string(),
             params: ParamsForm::of(&v.model_params),
             steps: earlier.iter().map(StepForm::of).collect(),
             last_step: last,
@@ -306,6 +310,7 @@ impl Editor {
             connection: fields.id("connection"),
             model: fields.text("model"),
             few_shot: fields.text("few_shot"),
+            samples: fields.text("samples"),
             params: ParamsForm::read(fields, ""),
             steps,
             last_step: fields.text("last_step"),
@@ -320,6 +325,16 @@ impl Editor {
             "Few-shot examples",
             "Enter a whole number, 0 for none.",
         )
+    }
+
+    /// Answers per task: blank is 1.
+    fn samples(&self) -> Result<i32, ApiError> {
+        Ok(number(
+            &self.samples,
+            "Answers per task",
+            "Enter a whole number from 1 to 9.",
+        )?
+        .unwrap_or(1))
     }
 
     /// The changes the editor makes to its source version (whose steps are `source_steps`),
@@ -357,6 +372,7 @@ impl Editor {
             model_provider_connection: Some(self.connection),
             max_few_shot_examples: Some(self.few_shot()?),
             model_params: Some(self.params.params("")?),
+            samples: Some(self.samples()?),
             steps,
         })
     }
@@ -376,6 +392,7 @@ impl Editor {
             max_few_shot_examples: Some(self.few_shot()?),
             parent_model: None,
             model_params: Some(self.params.params("")?),
+            samples: Some(self.samples()?),
             steps: None,
         })
     }
@@ -397,6 +414,11 @@ pub(super) fn inputs() -> Vec<Input> {
             &["max_few_shot_examples", "Few-shot examples"],
             "version-few-shot",
             "Few-shot examples",
+        ),
+        Input::text(
+            &["samples", "Answers per task"],
+            "version-samples",
+            "Answers per task",
         ),
         Input::text(&["Temperature"], "version-temperature", "Temperature"),
         Input::text(
