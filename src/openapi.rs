@@ -38,6 +38,7 @@ use utoipa_swagger_ui::SwaggerUi;
         versions::cost_estimate, live::predict, refine::refine_prompt, refine::get_refined_prompt,
         runs::list, runs::create, runs::cancel, runs::batch_predictions, runs::batch_failed_predictions,
         evaluation::subsets, evaluation::subset_tasks, evaluation::indicators, evaluation::indicator,
+        evaluation::acceptance, evaluation::accept,
         model_providers::list, model_providers::create, model_providers::provider_choices,
         model_providers::get, model_providers::update, model_providers::delete,
         label_studio::create, label_studio::get, label_studio::update, label_studio::delete,

@@ -1,5 +1,9 @@
 //! Small statistics for honest scores: the Wilson score interval of a proportion and McNemar's
-//! test for two classifiers scored on the same tasks. Plain functions, no I/O.
+//! test for two classifiers scored on the same tasks, and (in submodules) the calibration of
+//! prediction scores and prediction-powered estimates. Plain functions, no I/O.
+
+pub mod calibration;
+pub mod ppi;
 
 /// The two-sided 95% normal quantile, z = Φ⁻¹(0.975).
 pub const Z95: f64 = 1.959_963_984_540_054;

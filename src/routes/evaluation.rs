@@ -1,15 +1,17 @@
 //! Evaluation: `/api/projects/{id}/subsets`, `/api/projects/{id}/subset-tasks` and
 //! `/api/inference-runs/{id}/indicators/`.
 use super::{page_links, parse_ids, resource};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::parse_bool;
+use crate::presenters;
 use crate::respond::Json;
 use crate::services::evaluation::{self as service, SubsetTasksQuery};
-use crate::services::indicators;
+use crate::services::{acceptance, indicators};
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::evaluation::{
+    AcceptanceInput, AcceptanceView, AcceptedView, DEFAULT_CONFIDENCE, DEFAULT_TARGET,
     IndicatorView, IndicatorsQuery, SubsetTasksParams, SubsetTasksView, SubsetView, SubsetsQuery,
 };
 use actix_web::{HttpRequest, web};
@@ -22,7 +24,56 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/inference-runs/{id}/indicators/").route(web::get().to(indicators)))
         .service(
             resource("/api/inference-runs/{id}/indicators/{key}").route(web::get().to(indicator)),
-        );
+        )
+        .service(resource("/api/inference-runs/{id}/acceptance").route(web::get().to(acceptance)))
+        .service(resource("/api/inference-runs/{id}/accept").route(web::post().to(accept)));
+}
+
+/// The target and confidence of an acceptance input, defaults filled in.
+fn target_of(input: &AcceptanceInput) -> (f64, f64) {
+    (
+        input.target.unwrap_or(DEFAULT_TARGET),
+        input.confidence.unwrap_or(DEFAULT_CONFIDENCE),
+    )
+}
+
+/// Prompter extension: the lowest score threshold whose predictions have at least `target`
+/// accuracy with `confidence` on the run's ground truth (fixed-sequence exact binomial tests),
+/// what it accepts of the whole run, and the rest to review, least sure first.
+#[utoipa::path(get, path = "/api/inference-runs/{id}/acceptance", tag = "evaluation",
+    params(("id" = i64, Path, description = "Run id"), AcceptanceInput),
+    responses((status = 200, body = AcceptanceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn acceptance(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<AcceptanceInput>,
+) -> ApiResult<Json<AcceptanceView>> {
+    let (target, confidence) = target_of(&query);
+    let plan = acceptance::preview(&state.db, &caller, *id, target, confidence).await?;
+    Ok(Json(presenters::acceptance::view(
+        &plan, target, confidence,
+    )))
+}
+
+/// Prompter extension: turns the run's predictions at or above the acceptance threshold into
+/// annotations (completed by the caller, `parent_prediction` set, never ground truth), except
+/// where the task already has an annotation; accepting again adds nothing. 400 when no
+/// threshold meets the target. Owner, Administrator or Manager.
+#[utoipa::path(post, path = "/api/inference-runs/{id}/accept", tag = "evaluation",
+    params(("id" = i64, Path, description = "Run id")), request_body = AcceptanceInput,
+    responses((status = 200, body = AcceptedView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn accept(
+    state: web::Data<AppState>,
+    caller: Manager,
+    id: web::Path<i64>,
+    input: Json<AcceptanceInput>,
+) -> ApiResult<Json<AcceptedView>> {
+    let (target, confidence) = target_of(&input);
+    let done = acceptance::accept(&state.db, &caller, *id, target, confidence).await?;
+    Ok(Json(presenters::acceptance::accepted(
+        &done, target, confidence,
+    )))
 }
 
 /// The subsets a run can cover, with their sizes (a bare list).

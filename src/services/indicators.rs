@@ -1,7 +1,8 @@
 //! The indicators of a run (the Prompt dashboard's `GET /api/inference-runs/{id}/indicators/`):
 //! Label Studio's wire keys (`accuracy`, `f1`, `predictions`, `failed_predictions`, `cost`,
 //! `classification_report`) and Prompter's honest scores beside them
-//! (`ground_truth_accuracy`, `version_comparison`, `closeness`, `dropped_spans`), and the same
+//! (`ground_truth_accuracy`, `version_comparison`, `closeness`, `dropped_spans`, and from the
+//! predictions' scores `calibration` and `project_accuracy`: see `services::trust`), and the same
 //! numbers as the summary of a subset-tasks page.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
@@ -9,13 +10,14 @@ use crate::scoring;
 use crate::services::projects;
 use crate::services::run_scores::{self, RunScores};
 use crate::services::scan_cache;
+use crate::services::trust;
 use entity::{failed_prediction, model_run, project};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
 /// Keys of the indicators, in list order.
-pub const INDICATORS: [&str; 10] = [
+pub const INDICATORS: [&str; 12] = [
     "accuracy",
     "f1",
     "predictions",
@@ -26,6 +28,8 @@ pub const INDICATORS: [&str; 10] = [
     "version_comparison",
     "closeness",
     "dropped_spans",
+    "calibration",
+    "project_accuracy",
 ];
 
 /// One indicator: a title and its values.
@@ -140,7 +144,7 @@ pub async fn evaluation(
 }
 
 /// The run's project label config.
-async fn config_of_run(
+pub async fn config_of_run(
     db: &impl ConnectionTrait,
     run: &model_run::Model,
 ) -> ApiResult<crate::label_config::LabelConfig> {
@@ -274,6 +278,27 @@ pub async fn indicators(
     }
     if wants("dropped_spans") {
         push("dropped_spans", "Dropped spans", scores.dropped_values());
+    }
+    if wants("calibration") || wants("project_accuracy") {
+        let config = match config {
+            Some(config) => config,
+            None => config_of_run(db, &run).await?,
+        };
+        let tasks = trust::tasks(db, &config, run.id).await?;
+        if wants("calibration") {
+            push(
+                "calibration",
+                "Calibration of the scores",
+                trust::calibration_values(&tasks),
+            );
+        }
+        if wants("project_accuracy") {
+            push(
+                "project_accuracy",
+                "Accuracy over all tasks",
+                trust::project_accuracy_values(&tasks, run.id, trust::LABEL_NEXT),
+            );
+        }
     }
     Ok(out)
 }

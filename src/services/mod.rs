@@ -1,5 +1,6 @@
 //! Domain logic as plain async functions over a database connection; no HTTP types here.
 
+pub mod acceptance;
 pub mod accounts;
 pub mod annotations;
 pub mod assets;
@@ -29,6 +30,7 @@ pub mod schedules;
 pub mod scored;
 pub mod task_files;
 pub mod tasks;
+pub mod trust;
 pub mod versions;
 pub mod web_accounts;
 pub mod webhooks;

@@ -101,3 +101,66 @@ pub struct IndicatorsQuery {
     /// project and subset (at most five).
     pub compare_to: Option<i64>,
 }
+
+/// The default accuracy target of an acceptance.
+pub const DEFAULT_TARGET: f64 = 0.95;
+
+/// The default confidence of an acceptance.
+pub const DEFAULT_CONFIDENCE: f64 = 0.9;
+
+/// What to accept: an accuracy target and the confidence it must hold with.
+#[derive(Debug, Default, Deserialize, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptanceInput {
+    /// The accuracy the accepted predictions must have, strictly between 0 and 1 (default
+    /// 0.95).
+    #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
+    #[param(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
+    pub target: Option<f64>,
+    /// The confidence that accuracy holds with, 0.5 to below 1 (default 0.9).
+    #[schema(minimum = 0.5, exclusive_maximum = 1.0)]
+    #[param(minimum = 0.5, exclusive_maximum = 1.0)]
+    pub confidence: Option<f64>,
+}
+
+/// The lowest score threshold whose predictions meet an accuracy target with a guarantee on the
+/// run's ground truth, and what it accepts of the whole run.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptanceView {
+    /// The accuracy to meet.
+    pub target: f64,
+    /// The confidence it holds with.
+    pub confidence: f64,
+    /// Accept predictions scoring at least this; null when no threshold meets the target.
+    pub threshold: Option<f64>,
+    /// The accuracy of the accepted labeled predictions that holds with that confidence (an
+    /// exact binomial lower bound).
+    pub guaranteed_accuracy: Option<f64>,
+    /// Labeled predictions at or above the threshold.
+    pub labeled_accepted: u64,
+    /// Of them, wrong.
+    pub labeled_wrong: u64,
+    /// Their share of the labeled predictions.
+    pub labeled_coverage: f64,
+    /// The run's predictions at or above the threshold.
+    pub accepted: u64,
+    /// The run's answered tasks.
+    pub tasks: u64,
+    /// `accepted` over `tasks`: the share of the run the threshold takes off review.
+    pub coverage: f64,
+    /// The other tasks, least sure first (up to 100 ids): what to review.
+    pub review: Vec<i64>,
+    /// Why there is no threshold, when there is none.
+    pub message: Option<String>,
+}
+
+/// What accepting did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedView {
+    /// The acceptance carried out.
+    pub acceptance: AcceptanceView,
+    /// Annotations written, one per accepted prediction whose task had none.
+    pub created: u64,
+    /// Accepted predictions whose task already had an annotation (left alone).
+    pub already_annotated: u64,
+}

@@ -53,6 +53,7 @@ mod schedules;
 mod scores;
 mod spec;
 mod tasks;
+mod trust;
 mod versions;
 mod vision;
 mod web;

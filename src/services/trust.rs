@@ -1,0 +1,228 @@
+//! How far a run's predictions can be trusted, from their scores (see `scoring::confidence`):
+//! their calibration against the ground truth (`calibration` indicator), the run's accuracy over
+//! all its tasks from the few with ground truth (`project_accuracy`, prediction-powered
+//! inference) with the tasks to label next, and the lowest score threshold whose predictions meet
+//! an accuracy target with a guarantee.
+//!
+//! Which tasks are right is the one rule of `run_scores::scan` (a failed task is wrong); a task
+//! that failed has score 0, since it has no answer. Only predictions whose score has a method
+//! (`score_method`) are scored: Label Studio's constant 1.0 says nothing.
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::label_config::LabelConfig;
+use crate::services::indicators;
+use crate::services::run_scores;
+use crate::stats::calibration::{self, Pair};
+use crate::stats::ppi;
+use entity::enums::ScoreMethod;
+use entity::{failed_prediction, model_run, prediction};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::{Value, json};
+
+/// Tasks suggested for labeling by default.
+pub const LABEL_NEXT: usize = 40;
+
+/// Score bins of the reliability table.
+pub const BINS: usize = 10;
+
+/// The thresholds the calibration table shows.
+pub const THRESHOLDS: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99];
+
+/// Beyond this many standard errors between the labeled tasks' mean score and the others', the
+/// labeled tasks do not look like a random sample.
+pub const NOT_RANDOM_Z: f64 = 3.0;
+
+/// One task of a run, as far as trust goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskTrust {
+    /// The task.
+    pub task_id: i64,
+    /// Its prediction's score (0 for a failed task).
+    pub score: f64,
+    /// How the score was found (`None`: a failure, or a score that means nothing).
+    pub method: Option<ScoreMethod>,
+    /// Whether it failed.
+    pub failed: bool,
+    /// Right or wrong by the ground truth, when the task has one.
+    pub correct: Option<bool>,
+}
+
+/// Run `run_id` of the caller's organization, with its project's label config.
+pub async fn run_with_config(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    run_id: i64,
+) -> ApiResult<(model_run::Model, LabelConfig)> {
+    let run = model_run::Entity::find_by_id(run_id)
+        .filter(model_run::Column::OrganizationId.eq(caller.organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let config = indicators::config_of_run(db, &run).await?;
+    Ok((run, config))
+}
+
+/// The run's answered tasks (a prediction or a failure), each with its score and, where the
+/// ground truth says, whether it is right.
+pub async fn tasks(
+    db: &impl ConnectionTrait,
+    config: &LabelConfig,
+    run_id: i64,
+) -> ApiResult<Vec<TaskTrust>> {
+    let outcomes = run_scores::scan(db, config, run_id, true).await?.outcomes;
+    let predicted: Vec<(i64, Option<f64>, Option<ScoreMethod>)> = prediction::Entity::find()
+        .select_only()
+        .columns([
+            prediction::Column::TaskId,
+            prediction::Column::Score,
+            prediction::Column::ScoreMethod,
+        ])
+        .filter(prediction::Column::ModelRunId.eq(run_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let failed: Vec<i64> = failed_prediction::Entity::find()
+        .select_only()
+        .column(failed_prediction::Column::TaskId)
+        .filter(failed_prediction::Column::ModelRunId.eq(run_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: Vec<TaskTrust> = predicted
+        .into_iter()
+        .map(|(task_id, score, method)| TaskTrust {
+            task_id,
+            score: score.unwrap_or(1.0).clamp(0.0, 1.0),
+            method,
+            failed: false,
+            correct: outcomes.get(&task_id).copied(),
+        })
+        .collect();
+    out.extend(failed.into_iter().map(|task_id| TaskTrust {
+        task_id,
+        score: 0.0,
+        method: None,
+        failed: true,
+        correct: outcomes.get(&task_id).map(|_| false),
+    }));
+    out.sort_by_key(|t| t.task_id);
+    Ok(out)
+}
+
+/// The method of the run's scores: the one they share, `mixed`, or `None` when none has one.
+fn method_of(tasks: &[TaskTrust]) -> Option<&'static str> {
+    let mut methods = tasks.iter().filter_map(|t| t.method);
+    let first = methods.next()?;
+    Some(if methods.all(|m| m == first) {
+        first.as_str()
+    } else {
+        "mixed"
+    })
+}
+
+/// The (score, right) pairs of the scored predictions with ground truth.
+pub fn pairs(tasks: &[TaskTrust]) -> Vec<Pair> {
+    tasks
+        .iter()
+        .filter(|t| t.method.is_some())
+        .filter_map(|t| {
+            Some(Pair {
+                score: t.score,
+                correct: t.correct?,
+            })
+        })
+        .collect()
+}
+
+/// The `calibration` indicator's values.
+pub fn calibration_values(tasks: &[TaskTrust]) -> Value {
+    let pairs = pairs(tasks);
+    let table = calibration::reliability(&pairs, BINS);
+    let agreement: Vec<&TaskTrust> = tasks
+        .iter()
+        .filter(|t| t.method == Some(ScoreMethod::Agreement))
+        .collect();
+    let flips = agreement.iter().filter(|t| t.score < 1.0).count();
+    json!({
+        "score_method": method_of(tasks),
+        "scored_predictions": tasks.iter().filter(|t| t.method.is_some()).count(),
+        "labeled_predictions": pairs.len(),
+        "expected_calibration_error": calibration::ece(&table),
+        "bins": table,
+        "thresholds": calibration::threshold_table(&pairs, &THRESHOLDS),
+        "flip_rate": (!agreement.is_empty()).then(|| flips as f64 / agreement.len() as f64),
+        "isotonic_map": calibration::isotonic(&pairs),
+    })
+}
+
+/// The `project_accuracy` indicator's values: the estimate over all the run's answered tasks,
+/// whether the labeled ones look like a random sample, and `label_next` tasks to label (chosen
+/// at random among the unlabeled, the same ones each time for a run).
+pub fn project_accuracy_values(tasks: &[TaskTrust], run_id: i64, label_next: usize) -> Value {
+    let scored = method_of(tasks).is_some();
+    let labeled: Vec<(f64, f64)> = tasks
+        .iter()
+        .filter_map(|t| Some((t.score, f64::from(u8::from(t.correct?)))))
+        .collect();
+    let unlabeled: Vec<&TaskTrust> = tasks.iter().filter(|t| t.correct.is_none()).collect();
+    let unlabeled_scores: Vec<f64> = unlabeled.iter().map(|t| t.score).collect();
+    let ids: Vec<i64> = unlabeled
+        .iter()
+        .filter(|t| !t.failed)
+        .map(|t| t.task_id)
+        .collect();
+    let next = ppi::random_sample(&ids, label_next, run_id as u64);
+    let estimate = if scored {
+        ppi::estimate(&labeled, &unlabeled_scores)
+    } else {
+        None
+    };
+    let labeled_scores: Vec<f64> = labeled.iter().map(|p| p.0).collect();
+    let z = if scored {
+        ppi::sample_check(&labeled_scores, &unlabeled_scores)
+    } else {
+        None
+    };
+    let looks_random = z.is_none_or(|z| z.abs() <= NOT_RANDOM_Z);
+    let message = if !scored {
+        Some(
+            "The run's predictions have no scores (the model gave no log-probabilities and the \
+             version asks one answer per task), so only the labeled tasks' accuracy is known."
+                .to_string(),
+        )
+    } else if estimate.is_none() {
+        Some(format!(
+            "Label at least {} of the run's tasks ({} have ground truth) to estimate its accuracy \
+             over all of them: the tasks in label_next are chosen at random for it.",
+            ppi::MIN_LABELED,
+            labeled.len()
+        ))
+    } else if !looks_random {
+        Some(
+            "The tasks with ground truth score differently from the others: they do not look \
+             like a random sample, so the interval may not hold. Label the tasks in label_next \
+             (chosen at random) to make it hold."
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    json!({
+        "accuracy": estimate.map(|e| e.accuracy),
+        "ci_low": estimate.map(|e| e.low),
+        "ci_high": estimate.map(|e| e.high),
+        "confidence_level": 0.95,
+        "method": "ppi++",
+        "tasks": tasks.len(),
+        "labeled": labeled.len(),
+        "unlabeled": unlabeled.len(),
+        "failed": tasks.iter().filter(|t| t.failed).count(),
+        "labeled_accuracy": estimate.map(|e| e.labeled_accuracy),
+        "mean_score": estimate.map(|e| e.mean_score),
+        "lambda": estimate.map(|e| e.lambda),
+        "sample_z": z,
+        "looks_random": looks_random,
+        "label_next": next,
+        "message": message,
+    })
+}
