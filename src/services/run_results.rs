@@ -43,6 +43,62 @@ impl Outcome {
     }
 }
 
+/// Which results to show by their prediction's score (a score with a method: Label Studio's
+/// constant 1.0 is no score), in hundredths so the filter can key a cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScoreFilter {
+    /// Any score, or none.
+    Any,
+    /// Scored below this many hundredths (failed tasks count as 0).
+    Below(u8),
+    /// Scored at least this many hundredths.
+    AtLeast(u8),
+}
+
+impl ScoreFilter {
+    /// Parses `below-80`, `from-90` (hundredths, 1 to 99); anything else is any score.
+    pub fn parse(raw: Option<&str>) -> ScoreFilter {
+        let hundredths = |n: &str| n.parse::<u8>().ok().filter(|n| (1..100).contains(n));
+        match raw.and_then(|r| r.split_once('-')) {
+            Some(("below", n)) => hundredths(n).map_or(ScoreFilter::Any, ScoreFilter::Below),
+            Some(("from", n)) => hundredths(n).map_or(ScoreFilter::Any, ScoreFilter::AtLeast),
+            _ => ScoreFilter::Any,
+        }
+    }
+
+    /// Whether a task with `score` (`None`: not scored; failed tasks are 0) is kept.
+    fn keeps(self, score: Option<f64>) -> bool {
+        match self {
+            ScoreFilter::Any => true,
+            ScoreFilter::Below(n) => score.is_some_and(|s| s < f64::from(n) / 100.0),
+            ScoreFilter::AtLeast(n) => score.is_some_and(|s| s >= f64::from(n) / 100.0),
+        }
+    }
+}
+
+/// The filters and order of a page of results.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResultsFilter {
+    /// By outcome.
+    pub outcome: Outcome,
+    /// By a class predicted or true.
+    pub class: Option<String>,
+    /// By score.
+    pub score: ScoreFilter,
+    /// Least sure first (by score, unscored last) instead of task order.
+    pub least_sure_first: bool,
+}
+
+impl ResultsFilter {
+    /// Whether every task is shown in task order (a page reads only its own tasks).
+    fn is_none(&self) -> bool {
+        self.outcome == Outcome::All
+            && self.class.is_none()
+            && self.score == ScoreFilter::Any
+            && !self.least_sure_first
+    }
+}
+
 /// One task of a run, as the results table shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResultRow {
@@ -58,6 +114,10 @@ pub struct ResultRow {
     pub has_truth: bool,
     /// Correct or not, when both a prediction and ground truth exist.
     pub correct: Option<bool>,
+    /// The prediction's score, when it has a method (see `scoring::confidence`).
+    pub score: Option<f64>,
+    /// How it was found.
+    pub score_method: Option<entity::enums::ScoreMethod>,
     /// Tokens the call used.
     pub tokens: Option<i64>,
     /// What the call cost (USD).
@@ -138,6 +198,11 @@ async fn rows(
                 truth: truth.map(labels).unwrap_or_default(),
                 has_truth: truth.is_some(),
                 correct,
+                score: p
+                    .as_ref()
+                    .filter(|p| p.score_method.is_some())
+                    .and_then(|p| p.score),
+                score_method: p.as_ref().and_then(|p| p.score_method),
                 tokens: p.as_ref().and_then(|p| p.total_tokens).or_else(|| {
                     f.as_ref()
                         .map(|f| f.prompt_tokens.unwrap_or(0) + f.completion_tokens.unwrap_or(0))
@@ -171,34 +236,29 @@ async fn all_task_ids(db: &impl ConnectionTrait, run: &model_run::Model) -> ApiR
     Ok(ids)
 }
 
-/// A page of a run's results with `outcome` and, when given, `class` (predicted or true).
-/// Unfiltered pages read only their own tasks; filters scan the run.
+/// A page of a run's results kept by `filter`, in its order. Unfiltered pages in task order
+/// read only their own tasks; filters and the score order scan the run.
 pub async fn page(
     db: &impl ConnectionTrait,
     caller: &AuthUser,
     run_id: i64,
-    outcome: Outcome,
-    class: Option<&str>,
+    filter: &ResultsFilter,
     request: PageRequest,
 ) -> ApiResult<(Vec<ResultRow>, u64, Page)> {
     let (run, config) = run_and_config(db, caller, run_id).await?;
     let total = run.total_tasks.max(0) as u64;
-    if outcome == Outcome::All && class.is_none() {
+    if filter.is_none() {
         let page = request.locate(total);
         let ids = page_of_tasks(db, run.id, total, page.offset, page.size, false).await?;
         return Ok((rows(db, &config, run.id, &ids).await?, total, page));
     }
     let key = (
         super::scan_cache::watermark(db, &run).await?,
-        outcome,
-        class.map(str::to_string),
+        filter.clone(),
     );
     let matching = match FILTERED.get(&key) {
         Some(found) => found,
-        None => FILTERED.put(
-            key,
-            matching_tasks(db, &config, &run, outcome, class).await?,
-        ),
+        None => FILTERED.put(key, matching_tasks(db, &config, &run, filter).await?),
     };
     let count = matching.len() as u64;
     let page = request.locate(count);
@@ -212,31 +272,41 @@ pub async fn page(
 }
 
 /// Task ids a results filter matched, by the watermark of what the scan read.
-type FilterKey = (super::scan_cache::Watermark, Outcome, Option<String>);
+type FilterKey = (super::scan_cache::Watermark, ResultsFilter);
 static FILTERED: std::sync::LazyLock<super::scan_cache::Cache<FilterKey, Vec<i64>>> =
     std::sync::LazyLock::new(super::scan_cache::Cache::new);
 
-/// The task ids of a run that `outcome` and `class` keep, in order: one scan of the run.
+/// The task ids of a run that `filter` keeps, in its order: one scan of the run.
 async fn matching_tasks(
     db: &impl ConnectionTrait,
     config: &LabelConfig,
     run: &model_run::Model,
-    outcome: Outcome,
-    class: Option<&str>,
+    filter: &ResultsFilter,
 ) -> ApiResult<Vec<i64>> {
-    let mut matching: Vec<i64> = vec![];
+    let (outcome, class) = (filter.outcome, filter.class.as_deref());
+    let mut matching: Vec<(i64, Option<f64>)> = vec![];
     let ids = all_task_ids(db, run).await?;
     for chunk in ids.chunks(CHUNK as usize) {
         // Only what the filters read: results, failures and ground truth, not the task data.
+        let mut scores: HashMap<i64, Option<f64>> = HashMap::new();
         let preds: HashMap<i64, Value> = prediction::Entity::find()
             .select_only()
-            .columns([prediction::Column::TaskId, prediction::Column::Result])
+            .columns([
+                prediction::Column::TaskId,
+                prediction::Column::Result,
+                prediction::Column::Score,
+                prediction::Column::ScoreMethod,
+            ])
             .filter(prediction::Column::ModelRunId.eq(run.id))
             .filter(prediction::Column::TaskId.is_in(chunk.to_vec()))
-            .into_tuple::<(i64, Value)>()
+            .into_tuple::<(i64, Value, Option<f64>, Option<entity::enums::ScoreMethod>)>()
             .all(db)
             .await?
             .into_iter()
+            .map(|(task, result, score, method)| {
+                scores.insert(task, score.filter(|_| method.is_some()));
+                (task, result)
+            })
             .collect();
         let failed: std::collections::HashSet<i64> = failed_prediction::Entity::find()
             .select_only()
@@ -272,12 +342,26 @@ async fn matching_tasks(
                 p.is_some_and(|p| labels(p).iter().any(|l| l == c))
                     || truth.is_some_and(|t| labels(t).iter().any(|l| l == c))
             });
-            if keep_outcome && keep_class {
-                matching.push(*id);
+            // A failed task has no answer: score 0.
+            let score = match scores.get(id) {
+                Some(score) => *score,
+                None => failed.contains(id).then_some(0.0),
+            };
+            if keep_outcome && keep_class && filter.score.keeps(score) {
+                matching.push((*id, score));
             }
         }
     }
-    Ok(matching)
+    if filter.least_sure_first {
+        // Unscored tasks last; equal scores in task order (the sort is stable).
+        matching.sort_by(|a, b| match (a.1, b.1) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+    }
+    Ok(matching.into_iter().map(|(id, _)| id).collect())
 }
 
 /// One task of a run.

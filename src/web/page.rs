@@ -30,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("prompts.html", include_str!("templates/prompts.html")),
     ("prompt.html", include_str!("templates/prompt.html")),
     ("run.html", include_str!("templates/run.html")),
+    ("trust.html", include_str!("templates/trust.html")),
     ("run_gone.html", include_str!("templates/run_gone.html")),
     ("task.html", include_str!("templates/task.html")),
     ("evaluation.html", include_str!("templates/evaluation.html")),

@@ -144,6 +144,64 @@ pub fn versions_chart(points: &[ChartPoint]) -> String {
     svg
 }
 
+/// The reliability chart of a run's scores: per score bin, a bar as high as the accuracy
+/// observed in it and a dot at its mean score, over the diagonal a calibrated model's bars
+/// would follow. Empty bins draw nothing.
+pub fn reliability_chart(bins: &[crate::stats::calibration::Bin]) -> String {
+    let plot_w = WIDTH - LEFT - RIGHT_BARE;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |s: f64| LEFT + plot_w * s.clamp(0.0, 1.0);
+    let y = |a: f64| TOP + plot_h * (1.0 - a.clamp(0.0, 1.0));
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="Observed accuracy by score, against the diagonal of perfect calibration">"#
+    );
+    for i in 0..=4 {
+        let v = i as f64 / 4.0;
+        svg.push_str(&format!(
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#e3e6ec"/><text x="{}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="#5c6475">{}%</text><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="#5c6475">{}%</text>"##,
+            x(1.0),
+            y(v),
+            y(v),
+            LEFT - 6.0,
+            y(v) + 4.0,
+            (v * 100.0) as u32,
+            x(v),
+            HEIGHT - BOTTOM + 18.0,
+            (v * 100.0) as u32
+        ));
+    }
+    for b in bins {
+        let (Some(accuracy), Some(mean)) = (b.accuracy, b.mean_score) else {
+            continue;
+        };
+        let width = (x(b.to) - x(b.from)) * 0.8;
+        svg.push_str(&format!(
+            r##"<rect x="{:.1}" y="{:.1}" width="{width:.1}" height="{:.1}" fill="#3451b2"><title>Scores {}–{}%: {} predictions, {}% right (mean score {}%)</title></rect><circle cx="{:.1}" cy="{:.1}" r="3.5" fill="#8f6000"/>"##,
+            x(b.from) + width * 0.125,
+            y(accuracy),
+            TOP + plot_h - y(accuracy),
+            (b.from * 100.0).round(),
+            (b.to * 100.0).round(),
+            b.predictions,
+            (accuracy * 1000.0).round() / 10.0,
+            (mean * 1000.0).round() / 10.0,
+            x(mean),
+            y(mean)
+        ));
+    }
+    svg.push_str(&format!(
+        r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#8f6000" stroke-dasharray="4 4"/><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="#1d2330">Score</text>"##,
+        x(0.0),
+        y(0.0),
+        x(1.0),
+        y(1.0),
+        x(0.5),
+        HEIGHT - 6.0
+    ));
+    svg.push_str("</svg>");
+    svg
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()

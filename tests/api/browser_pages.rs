@@ -343,6 +343,16 @@ impl Inspector<'_> {
     async fn visit(&mut self, app: &TestApp, name: &str, path: &str) {
         self.b.open(&format!("{}{path}", app.address)).await;
         self.b.find("main").await;
+        // A page that failed fits a phone too: that is no pass.
+        let title = self.b.run("return document.title;").await;
+        if title
+            .as_str()
+            .is_some_and(|t| t.starts_with("Something went wrong"))
+        {
+            self.found
+                .problems
+                .push(format!("{name}: {path} answered the error page"));
+        }
         self.inspect(name).await;
     }
 }
@@ -567,6 +577,11 @@ async fn every_page_fits_a_phone_and_has_no_serious_accessibility_violation() {
         ),
         ("run", format!("/runs/{run1}")),
         ("run-failed", format!("/runs/{run1}?outcome=failed")),
+        (
+            "run-unsure",
+            format!("/runs/{run1}?order=unsure&score=below-90"),
+        ),
+        ("trust", format!("/runs/{run1}/trust")),
         ("task", format!("/runs/{run1}/tasks/{}", tasks[0])),
         ("task-failed", format!("/runs/{run1}/tasks/{}", tasks[5])),
         ("evaluation", format!("/prompts/{prompt}/evaluation")),

@@ -14,6 +14,7 @@ mod browser_import;
 mod browser_mistakes;
 mod browser_pages;
 mod browser_runs;
+mod browser_trust;
 mod budgets;
 mod confidence;
 mod config_checks;

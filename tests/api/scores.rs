@@ -135,7 +135,9 @@ async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
             "ground_truth_accuracy",
             "version_comparison",
             "closeness",
-            "dropped_spans"
+            "dropped_spans",
+            "calibration",
+            "project_accuracy"
         ]
     );
     assert_eq!(

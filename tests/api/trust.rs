@@ -20,7 +20,7 @@ fn choice(label: &str) -> Value {
 
 /// A task of the seeded project: the text's keyword makes the fake answer `answer` with
 /// probability `p`; `truth` is its ground truth, if it has one.
-struct Seeded {
+pub(crate) struct Seeded {
     p: f64,
     answer: &'static str,
     truth: Option<&'static str>,
@@ -64,7 +64,7 @@ fn text(t: &Seeded) -> String {
 }
 
 /// The seeded project, its ground truth, and a completed run over all of it.
-async fn seeded_run(app: &TestApp) -> (Setup, i64, Vec<Seeded>) {
+pub(crate) async fn seeded_run(app: &TestApp) -> (Setup, i64, Vec<Seeded>) {
     let llm = fake(FakeLlmConfig::default()).await;
     let tasks = seeded();
     let texts: Vec<String> = tasks.iter().map(text).collect();

@@ -579,8 +579,16 @@ def connector_push():
         assert choices_of(got[0].get("result")) == [expected[text]], f"LS task {task} ({text!r}): {got[0].get('result')}"
     linked = s.get("linked") or {}
     assert linked.get("predictions") == len(preds), f"link counts {linked} after pushing {len(preds)} predictions"
-    ok(f"{len(preds)} predictions in LS with model_version {S['run_label']!r}; link progress {s.get('progress')} "
-       f"linked {linked}")
+    # The scores travel: Label Studio holds the probability the model gave each prediction (the fake
+    # gives each answer one between 0.55 and 0.99), so its Data Manager sorts by them.
+    ours = [p for p in items(pr.get(f"/api/predictions/?project={S['pp']}")) if p.get("model_run") == S["run"]]
+    assert all(p.get("score_method") == "logprobs" for p in ours), f"Prompter's scores: {ours}"
+    mine = sorted(round(p["score"], 9) for p in ours)
+    theirs = sorted(round(p.get("score") or 0.0, 9) for p in preds)
+    assert mine == theirs, f"scores in LS {theirs} are not Prompter's {mine}"
+    assert all(0.5 < x < 1.0 for x in theirs), f"scores in LS: {theirs}"
+    ok(f"{len(preds)} predictions in LS with model_version {S['run_label']!r} and Prompter's scores "
+       f"({min(theirs):.3f} to {max(theirs):.3f}); link progress {s.get('progress')} linked {linked}")
 
 
 def connector_push_again():

@@ -15,6 +15,7 @@ mod prompts;
 mod refine;
 mod registry;
 mod runs;
+mod trust;
 mod webhooks;
 
 /// Registers every page.
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     import::configure(cfg);
     prompts::configure(cfg);
     runs::configure(cfg);
+    trust::configure(cfg);
     evaluation::configure(cfg);
     refine::configure(cfg);
     registry::configure(cfg);

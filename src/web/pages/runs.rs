@@ -5,7 +5,7 @@
 use super::{Link, Pager, Titled, page_request, summary};
 use crate::error::ApiError;
 use crate::presenters::runs::RunCounters;
-use crate::services::run_results::{self, Outcome};
+use crate::services::run_results::{self, Outcome, ResultsFilter, ScoreFilter};
 use crate::services::{projects, runs as service};
 use crate::state::AppState;
 use crate::views::runs::RunView;
@@ -62,7 +62,21 @@ struct ResultsQuery {
     page: Option<String>,
     outcome: Option<String>,
     class: Option<String>,
+    /// `below-80`, `from-90`... (see [`ScoreFilter::parse`]).
+    score: Option<String>,
+    /// `unsure` for least sure first.
+    order: Option<String>,
 }
+
+/// The score filters the results offer: (value, words).
+const SCORE_FILTERS: [(&str, &str); 6] = [
+    ("", "Any score"),
+    ("below-50", "Below 50%"),
+    ("below-80", "Below 80%"),
+    ("below-90", "Below 90%"),
+    ("from-90", "90% or more"),
+    ("from-99", "99% or more"),
+];
 
 /// A run's page: its counters (live while it is active: the page script replaces each with
 /// what the progress endpoint sends, built by the same presenter), its notes and a page of its
@@ -83,6 +97,14 @@ struct RunPage<'a> {
     class: Option<String>,
     /// The classes to filter by.
     classes: Vec<String>,
+    /// The score filter chosen (a value of [`SCORE_FILTERS`]).
+    score: String,
+    /// The score filters, (value, words).
+    score_filters: &'static [(&'static str, &'static str)],
+    /// Least sure first.
+    unsure_first: bool,
+    /// Whether any result has a score (the column shows then).
+    scored: bool,
     /// Results matching the filters.
     count: u64,
     rows: Vec<Row>,
@@ -119,16 +141,21 @@ async fn detail(
     let config = projects::config_of(&project);
     let outcome = Outcome::parse(q.outcome.as_deref());
     let class = q.class.clone().filter(|c| !c.is_empty());
-    let request = page_request(q.page.as_deref());
-    let (found, count, located) = run_results::page(
-        &state.db,
-        caller,
-        run.id,
+    let score = SCORE_FILTERS
+        .iter()
+        .find(|(value, _)| Some(*value) == q.score.as_deref())
+        .map_or("", |(value, _)| *value);
+    let unsure_first = q.order.as_deref() == Some("unsure");
+    let filter = ResultsFilter {
         outcome,
-        class.as_deref(),
-        request,
-    )
-    .await?;
+        class: class.clone(),
+        score: ScoreFilter::parse(Some(score)),
+        least_sure_first: unsure_first,
+    };
+    let request = page_request(q.page.as_deref());
+    let (found, count, located) =
+        run_results::page(&state.db, caller, run.id, &filter, request).await?;
+    let scored = found.iter().any(|r| r.score.is_some());
     let rows: Vec<Row> = found
         .into_iter()
         .map(|row| Row {
@@ -143,10 +170,11 @@ async fn detail(
             .await?;
     let outcome_name = q.outcome.clone().unwrap_or_else(|| "all".into());
     let page_base = format!(
-        "/runs/{}?outcome={}&class={}&",
+        "/runs/{}?outcome={}&class={}&score={score}&order={}&",
         run.id,
         crate::web::page::encode(&outcome_name),
-        crate::web::page::encode(class.as_deref().unwrap_or(""))
+        crate::web::page::encode(class.as_deref().unwrap_or("")),
+        if unsure_first { "unsure" } else { "task" },
     );
     let page = RunPage {
         run: &run,
@@ -166,6 +194,10 @@ async fn detail(
         outcome: outcome_name,
         class,
         classes: config.output_classes(),
+        score: score.to_string(),
+        score_filters: &SCORE_FILTERS,
+        unsure_first,
+        scored,
         count,
         rows,
         pager: Pager::new(located.number, count, page_base),

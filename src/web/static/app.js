@@ -1,7 +1,7 @@
 // Prompter's page script: label-config checks as you type, prompt placeholder highlighting,
 // the model suggestions of the connection chosen, which earlier run a new run replaces, task
 // file import (checked, summarized, then confirmed) with progress, live run progress,
-// refreshing running jobs, copy buttons and confirmations, keyboard access to regions that
+// refreshing running jobs, copy buttons and confirmations, sliders that show their value, keyboard access to regions that
 // scroll sideways, confusion-matrix shading, and forms that are sent once. Every request that
 // changes something sends the session's CSRF token. No inline script or style anywhere: the
 // pages' Content-Security-Policy allows only this file and the stylesheet.
@@ -19,6 +19,15 @@
     let timer;
     return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
   }
+
+  // Sliders show their value as they move (the threshold slider's accuracy to guarantee).
+  document.querySelectorAll("input[type=range][data-output]").forEach((range) => {
+    const out = document.getElementById(range.dataset.output);
+    if (!out) return;
+    const show = () => { out.textContent = range.value + (range.dataset.suffix || ""); };
+    range.addEventListener("input", show);
+    show();
+  });
 
   // Label config: validated on the server as you type; errors point at line and column, and
   // likely mistakes (an attribute Label Studio does not know) are listed under a valid config.
