@@ -16,6 +16,7 @@
 use super::call::{
     BadRequest, Call, Finish, Prefix, Reply, content_text, conversation, fnv, is_base64, prefix_of,
 };
+use super::logprobs;
 use super::server::Failure;
 use serde_json::{Map, Value, json};
 
@@ -244,6 +245,32 @@ pub(super) fn read(request: &Value, model: &str) -> Result<Call, BadRequest> {
     call.seed = config
         .and_then(|c| field(c, "seed"))
         .and_then(Value::as_i64);
+    if config
+        .and_then(|c| field(c, "response_logprobs"))
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        // Thinking models give no log-probabilities.
+        if call.reasoning > 0 || model.to_lowercase().starts_with("gemini-3") {
+            return Err(BadRequest::param(
+                "Logprobs is not supported for the current model.",
+                "generation_config.response_logprobs",
+                "invalid_argument",
+            ));
+        }
+        let top = config
+            .and_then(|c| field(c, "logprobs"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if top > logprobs::MAX_TOP_LOGPROBS {
+            return Err(BadRequest::param(
+                format!("logprobs must be in the range [0, 20], got {top}."),
+                "generation_config.logprobs",
+                "invalid_argument",
+            ));
+        }
+        call.logprobs = Some(top);
+    }
     let thinking_model = ["gemini-2.5", "gemini-3"]
         .iter()
         .any(|p| model.to_lowercase().starts_with(p));
@@ -271,6 +298,11 @@ pub(super) fn answer(call: &Call, reply: &Reply, n: u64) -> Value {
     let mut candidate = json!({"finishReason": finish, "index": 0});
     if reply.finish != Finish::Refusal && !reply.text.is_empty() {
         candidate["content"] = json!({"role": "model", "parts": [{"text": reply.text}]});
+    }
+    if let (Some(top), Finish::Stop) = (call.logprobs, reply.finish) {
+        candidate["logprobsResult"] =
+            logprobs::gemini(&reply.text, call.schema.as_ref(), call.confidence, top);
+        candidate["avgLogprobs"] = json!(call.confidence.ln());
     }
     if reply.finish == Finish::Refusal {
         candidate["safetyRatings"] = json!([

@@ -218,6 +218,26 @@ fn tokens(text: &str, schema: Option<&Value>, p: f64) -> Vec<Token> {
     out
 }
 
+/// Gemini's `logprobsResult` of a candidate whose text is `text`, with `top` candidates per step.
+pub(super) fn gemini(text: &str, schema: Option<&Value>, p: f64, top: u64) -> Value {
+    let entry = |t: &str, p: f64| json!({"token": t, "logProbability": p.ln()});
+    let all = tokens(text, schema, p);
+    let chosen: Vec<Value> = all.iter().map(|t| entry(&t.text, t.p)).collect();
+    let steps: Vec<Value> = all
+        .into_iter()
+        .map(|t| {
+            let mut alternatives = if t.alternatives.is_empty() {
+                vec![(t.text.clone(), t.p)]
+            } else {
+                t.alternatives
+            };
+            alternatives.truncate(top as usize);
+            json!({"candidates": alternatives.iter().map(|(a, p)| entry(a, *p)).collect::<Vec<_>>()})
+        })
+        .collect();
+    json!({"topCandidates": steps, "chosenCandidates": chosen})
+}
+
 /// OpenAI's `logprobs` of a choice whose content is `text`, with `top` alternatives per token.
 pub(super) fn openai(text: &str, schema: Option<&Value>, p: f64, top: u64) -> Value {
     let entry = |t: &str, p: f64| json!({"token": t, "logprob": p.ln(), "bytes": t.as_bytes()});

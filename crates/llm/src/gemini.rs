@@ -98,6 +98,10 @@ pub fn body(request: &LlmRequest, effort: Effort, settings: &Settings) -> Value 
     if let Some(level) = &settings.reasoning_effort {
         config["thinkingConfig"] = thinking_config(&request.model, effort, level);
     }
+    if settings.logprobs {
+        config["responseLogprobs"] = json!(true);
+        config["logprobs"] = json!(super::openai::TOP_LOGPROBS);
+    }
     let mut body = json!({"contents": contents, "generationConfig": config});
     if let Some(system) = system {
         body["systemInstruction"] = json!({"parts": [{"text": system}]});
@@ -122,6 +126,45 @@ pub fn read_usage(usage: Option<&Value>) -> Usage {
         reasoning_tokens: thoughts,
         cached_tokens: number("cachedContentTokenCount"),
     }
+}
+
+/// The token log-probabilities of the first candidate (`logprobsResult`: the chosen token and
+/// the top candidates at each step), empty when it has none.
+pub fn read_logprobs(answer: &Value) -> Vec<super::TokenLogprob> {
+    let result = answer.pointer("/candidates/0/logprobsResult");
+    let list = |key: &str| {
+        result
+            .and_then(|r| r.get(key))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let entry = |c: &Value| -> Option<(Vec<u8>, f64)> {
+        Some((
+            c.get("token")?.as_str()?.as_bytes().to_vec(),
+            c.get("logProbability")?.as_f64()?,
+        ))
+    };
+    let (chosen, top) = (list("chosenCandidates"), list("topCandidates"));
+    let read: Option<Vec<super::TokenLogprob>> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (bytes, logprob) = entry(c)?;
+            let alternatives = top
+                .get(i)
+                .and_then(|t| t.get("candidates"))
+                .and_then(Value::as_array)
+                .map(|alts| alts.iter().filter_map(entry).collect())
+                .unwrap_or_default();
+            Some(super::TokenLogprob {
+                bytes,
+                logprob,
+                top: alternatives,
+            })
+        })
+        .collect();
+    read.unwrap_or_default()
 }
 
 /// Finish reasons of an answer the provider's filters withheld.
@@ -217,7 +260,7 @@ impl LlmProvider for Gemini {
             usage,
             limits: super::rate_limits(&headers),
             notes,
-            logprobs: Vec::new(),
+            logprobs: read_logprobs(&answer),
         })
     }
 }

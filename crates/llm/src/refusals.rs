@@ -24,7 +24,10 @@ use std::sync::Mutex;
 const MAX_DROPS: usize = 3;
 
 /// Parameters removed with another: (removed, companion).
-const COMPANIONS: &[(&str, &str)] = &[("logprobs", "top_logprobs")];
+const COMPANIONS: &[(&str, &str)] = &[
+    ("logprobs", "top_logprobs"),
+    ("responseLogprobs", "logprobs"),
+];
 
 /// Top-level fields that are the call itself: never dropped.
 const ESSENTIAL: &[&str] = &[
@@ -155,7 +158,26 @@ pub fn refused_parameter(body: &str) -> Option<String> {
         .or_else(|| parsed.as_ref().and_then(|v| v.get("message")))
         .and_then(Value::as_str)
         .unwrap_or(body);
-    from_message(message)
+    from_message(message).or_else(|| {
+        // Google, when the message names nothing: a `BadRequest` detail naming the field
+        // (`generation_config.response_logprobs`). Read last: for an unknown field the detail
+        // names only where it is (`generation_config`), and the message names the field.
+        let error = error?;
+        let violation = error
+            .get("details")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.get("fieldViolations").and_then(Value::as_array))
+            .flatten()
+            .find_map(|v| v.get("field").and_then(Value::as_str))
+            .filter(|f| {
+                !f.is_empty()
+                    && f.chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.'))
+            });
+        violation.map(str::to_string)
+    })
 }
 
 /// The key of `map` that is `name` whatever its case or separators.
@@ -362,6 +384,25 @@ mod tests {
             body,
             json!({"model": "m", "generationConfig": {"responseJsonSchema": {"properties": {"seed": {}}}}, "output_config": {}})
         );
+    }
+
+    #[test]
+    fn a_google_field_violation_names_the_field_when_the_message_does_not() {
+        let body = json!({"error": {"code": 400, "status": "INVALID_ARGUMENT",
+            "message": "Logprobs is not supported for the current model.",
+            "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": "generation_config.response_logprobs"}]}]}});
+        assert_eq!(
+            refused_parameter(&body.to_string()).as_deref(),
+            Some("generation_config.response_logprobs")
+        );
+        let mut request =
+            json!({"generationConfig": {"responseLogprobs": true, "logprobs": 5, "seed": 1}});
+        assert_eq!(
+            remove_parameter(&mut request, "generation_config.response_logprobs").as_deref(),
+            Some("generationConfig.responseLogprobs")
+        );
+        assert_eq!(request, json!({"generationConfig": {"seed": 1}}));
     }
 
     #[test]

@@ -30,7 +30,8 @@
 //!
 //! Token log-probabilities (`logprobs: true, top_logprobs: 5`, the source of a prediction's
 //! score) are asked of OpenAI chat models, unknown OpenAI models and OpenAI-compatible servers,
-//! never of reasoning models, which refuse them; Anthropic has none, and Gemini is not asked.
+//! and (`responseLogprobs: true, logprobs: 5`) of Gemini 1.5 and 2.0 models; never of reasoning
+//! models or Gemini's thinking models, which refuse them; Anthropic has none.
 //!
 //! `extra` is merged into the request body as it is (objects key by key, so
 //! `{"generationConfig": {"topK": 40}}` adds to Gemini's settings; a `null` removes a field
@@ -280,6 +281,7 @@ fn gemini_rules(name: &str) -> ModelRules {
         ModelRules {
             reasoning_effort: Support::Refuses,
             default_temperature: Some(0.0),
+            logprobs: true,
             ..takes
         }
     } else if name.starts_with("gemini-2.5") {

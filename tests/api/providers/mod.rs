@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 mod answers;
+mod logprobs;
 mod params;
 
 /// Every provider kind Prompter runs.
