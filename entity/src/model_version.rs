@@ -22,6 +22,9 @@ pub struct Model {
     /// Answers asked per task (1 to 9): with more than one, the prediction is the answer most
     /// of them agree on, scored by the share that agreed.
     pub samples: i32,
+    /// A calibration map fitted on one of the version's runs, applied to its later scores
+    /// (`views::versions::Calibration` as JSON); `None` when the scores are used as they come.
+    pub calibration: Option<Json>,
     pub created_by_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -27,6 +27,7 @@ mod m20261208_000018_add_member_active;
 mod m20261208_000019_create_audit_log;
 mod m20261209_000020_create_webhooks;
 mod m20261210_000021_add_prediction_scores;
+mod m20261210_000022_add_version_calibration;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000019_create_audit_log::Migration),
             Box::new(m20261209_000020_create_webhooks::Migration),
             Box::new(m20261210_000021_add_prediction_scores::Migration),
+            Box::new(m20261210_000022_add_version_calibration::Migration),
         ]
     }
 }

@@ -10,7 +10,8 @@ use crate::services::versions as service;
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::versions::{
-    CostEstimateView, DefaultVersionNameView, VersionInput, VersionListQuery, VersionView,
+    CalibrationInput, CostEstimateView, DefaultVersionNameView, VersionInput, VersionListQuery,
+    VersionView,
 };
 use actix_web::{HttpRequest, web};
 use entity::model_version;
@@ -34,7 +35,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/api/prompts/{id}/versions/{version_id}/cost-estimate")
             .route(web::get().to(cost_estimate)),
+    )
+    .service(
+        resource("/api/prompts/{id}/versions/{version_id}/calibration")
+            .route(web::post().to(calibrate))
+            .route(web::delete().to(uncalibrate)),
     );
+}
+
+/// Prompter extension: fits a calibration map (`isotonic` or `temperature`) on a run of this
+/// version with scored predictions on at least 20 tasks with ground truth, and stores it on the
+/// version: the scores its runs write from then on go through it (the raw score is kept in the
+/// prediction's `extra.raw_score`). A new version derived from it starts without one.
+#[utoipa::path(post, path = "/api/prompts/{id}/versions/{version_id}/calibration", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id")),
+    request_body = CalibrationInput,
+    responses((status = 200, body = VersionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn calibrate(
+    state: web::Data<AppState>,
+    caller: Manager,
+    path: web::Path<(i64, i64)>,
+    body: ApiJson<CalibrationInput>,
+) -> ApiResult<Json<VersionView>> {
+    let (prompt, version) = path.into_inner();
+    let updated = service::calibrate(&state.db, &caller, prompt, version, body.0).await?;
+    Ok(Json(one(&state, updated).await?))
+}
+
+/// Prompter extension: removes the version's calibration map; its later scores are used as
+/// they come.
+#[utoipa::path(delete, path = "/api/prompts/{id}/versions/{version_id}/calibration", tag = "versions",
+    params(("id" = i64, Path, description = "Prompt id"), ("version_id" = i64, Path, description = "Version id")),
+    responses((status = 200, body = VersionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn uncalibrate(
+    state: web::Data<AppState>,
+    caller: Manager,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<Json<VersionView>> {
+    let (prompt, version) = path.into_inner();
+    let updated = service::uncalibrate(&state.db, &caller, prompt, version).await?;
+    Ok(Json(one(&state, updated).await?))
 }
 
 async fn one(state: &AppState, version: model_version::Model) -> ApiResult<VersionView> {

@@ -62,28 +62,57 @@ pub enum Confidence {
     Agreement(f64),
 }
 
+/// A prediction's score, how it was found, and the raw score when a calibration map changed it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PredictionScore {
+    /// The score (calibrated when the version has a map).
+    pub score: f64,
+    /// How it was found; `None`: nothing known, Label Studio's constant 1.0.
+    pub method: Option<ScoreMethod>,
+    /// The score before the version's calibration map, when there is one.
+    pub raw: Option<f64>,
+}
+
 /// The score of a prediction and how it was found, its regions scored in place: from the
 /// answer's log-probabilities, the agreement of several answers, or Label Studio's constant 1.0
-/// when nothing is known.
+/// when nothing is known; through the version's calibration `map` when it has one.
 pub fn score_regions(
     converted: &mut crate::label_config::Converted,
     confidence: &Confidence,
-) -> (f64, Option<ScoreMethod>) {
+    map: Option<&crate::stats::calibration::CalibrationMap>,
+) -> PredictionScore {
     use crate::scoring::confidence as scores;
-    match confidence {
+    let (task, regions, method) = match confidence {
         Confidence::Logprobs(tokens) => match scores::from_logprobs(converted, tokens) {
-            Some(found) => {
-                scores::stamp(&mut converted.regions, &found.regions);
-                (found.task, Some(ScoreMethod::Logprobs))
+            Some(found) => (found.task, found.regions, ScoreMethod::Logprobs),
+            None => {
+                return PredictionScore {
+                    score: 1.0,
+                    method: None,
+                    raw: None,
+                };
             }
-            None => (1.0, None),
         },
-        Confidence::Agreement(share) => {
-            let each = vec![Some(*share); converted.regions.len()];
-            scores::stamp(&mut converted.regions, &each);
-            (*share, Some(ScoreMethod::Agreement))
+        Confidence::Agreement(share) => (
+            *share,
+            vec![Some(*share); converted.regions.len()],
+            ScoreMethod::Agreement,
+        ),
+        Confidence::Unknown => {
+            return PredictionScore {
+                score: 1.0,
+                method: None,
+                raw: None,
+            };
         }
-        Confidence::Unknown => (1.0, None),
+    };
+    let through = |s: f64| map.map_or(s, |m| m.apply(s));
+    let regions: Vec<Option<f64>> = regions.into_iter().map(|r| r.map(through)).collect();
+    scores::stamp(&mut converted.regions, &regions);
+    PredictionScore {
+        score: through(task),
+        method: Some(method),
+        raw: map.map(|_| task),
     }
 }
 
@@ -287,6 +316,8 @@ async fn load_tasks(
 /// The state of one batch, filled in step by step.
 struct Batch<'a> {
     ctx: &'a RunContext,
+    /// The version's calibration map, applied to every score.
+    map: Option<crate::stats::calibration::CalibrationMap>,
     /// The `model_version` of the run's predictions.
     label: String,
     now: DateTime<Utc>,
@@ -313,6 +344,8 @@ impl<'a> Batch<'a> {
     fn new(ctx: &'a RunContext, tasks: HashMap<i64, Value>, failures: Vec<FailureResult>) -> Self {
         Batch {
             ctx,
+            map: crate::views::versions::Calibration::of_stored(ctx.version.calibration.as_ref())
+                .map(|c| c.map),
             label: ctx.label(),
             now: crate::util::now(),
             tasks,
@@ -350,7 +383,7 @@ impl<'a> Batch<'a> {
             match self.ctx.config.convert(&s.output, task_data) {
                 Ok(mut converted) => {
                     let extra = with_dropped_spans(s.extra.take(), &converted.dropped);
-                    let score = score_regions(&mut converted, &s.confidence);
+                    let score = score_regions(&mut converted, &s.confidence, self.map.as_ref());
                     let regions = Value::Array(converted.regions);
                     self.regions.insert(s.task_id, regions.clone());
                     let spent = spend(s.prompt_tokens, s.completion_tokens, s.total_cost);
@@ -376,16 +409,27 @@ impl<'a> Batch<'a> {
         s: &PredictionResult,
         regions: Value,
         extra: Option<Value>,
-        (score, method): (f64, Option<ScoreMethod>),
+        scored: PredictionScore,
     ) -> prediction::ActiveModel {
         let run = &self.ctx.run;
+        // The score before the version's calibration map, kept beside the one shown.
+        let extra = match (scored.raw, extra) {
+            (Some(raw), Some(mut extra)) => {
+                if let Value::Object(map) = &mut extra {
+                    map.insert("raw_score".into(), serde_json::json!(raw));
+                }
+                Some(extra)
+            }
+            (Some(raw), None) => Some(serde_json::json!({"raw_score": raw})),
+            (None, extra) => extra,
+        };
         prediction::ActiveModel {
             id: NotSet,
             task_id: Set(s.task_id),
             project_id: Set(run.project_id),
             result: Set(regions),
-            score: Set(Some(score)),
-            score_method: Set(method),
+            score: Set(Some(scored.score)),
+            score_method: Set(scored.method),
             model_version: Set(self.label.clone()),
             model_run_id: Set(Some(run.id)),
             cluster: Set(None),

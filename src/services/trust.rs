@@ -39,6 +39,8 @@ pub struct TaskTrust {
     pub task_id: i64,
     /// Its prediction's score (0 for a failed task).
     pub score: f64,
+    /// The score before the version's calibration map, when one changed it (else `score`).
+    pub raw: f64,
     /// How the score was found (`None`: a failure, or a score that means nothing).
     pub method: Option<ScoreMethod>,
     /// Whether it failed.
@@ -46,6 +48,9 @@ pub struct TaskTrust {
     /// Right or wrong by the ground truth, when the task has one.
     pub correct: Option<bool>,
 }
+
+/// What a run's prediction says of trust: task, score, its method, and `extra` (the raw score).
+type PredictionRow = (i64, Option<f64>, Option<ScoreMethod>, Option<Value>);
 
 /// Run `run_id` of the caller's organization, with its project's label config.
 pub async fn run_with_config(
@@ -70,12 +75,13 @@ pub async fn tasks(
     run_id: i64,
 ) -> ApiResult<Vec<TaskTrust>> {
     let outcomes = run_scores::scan(db, config, run_id, true).await?.outcomes;
-    let predicted: Vec<(i64, Option<f64>, Option<ScoreMethod>)> = prediction::Entity::find()
+    let predicted: Vec<PredictionRow> = prediction::Entity::find()
         .select_only()
         .columns([
             prediction::Column::TaskId,
             prediction::Column::Score,
             prediction::Column::ScoreMethod,
+            prediction::Column::Extra,
         ])
         .filter(prediction::Column::ModelRunId.eq(run_id))
         .into_tuple()
@@ -90,17 +96,26 @@ pub async fn tasks(
         .await?;
     let mut out: Vec<TaskTrust> = predicted
         .into_iter()
-        .map(|(task_id, score, method)| TaskTrust {
-            task_id,
-            score: score.unwrap_or(1.0).clamp(0.0, 1.0),
-            method,
-            failed: false,
-            correct: outcomes.get(&task_id).copied(),
+        .map(|(task_id, score, method, extra)| {
+            let score = score.unwrap_or(1.0).clamp(0.0, 1.0);
+            TaskTrust {
+                task_id,
+                score,
+                raw: extra
+                    .as_ref()
+                    .and_then(|e| e.get("raw_score"))
+                    .and_then(Value::as_f64)
+                    .map_or(score, |r| r.clamp(0.0, 1.0)),
+                method,
+                failed: false,
+                correct: outcomes.get(&task_id).copied(),
+            }
         })
         .collect();
     out.extend(failed.into_iter().map(|task_id| TaskTrust {
         task_id,
         score: 0.0,
+        raw: 0.0,
         method: None,
         failed: true,
         correct: outcomes.get(&task_id).map(|_| false),
@@ -122,12 +137,21 @@ fn method_of(tasks: &[TaskTrust]) -> Option<&'static str> {
 
 /// The (score, right) pairs of the scored predictions with ground truth.
 pub fn pairs(tasks: &[TaskTrust]) -> Vec<Pair> {
+    labeled(tasks, |t| t.score)
+}
+
+/// The same pairs with the scores before any calibration map: what a map is fitted on.
+pub fn raw_pairs(tasks: &[TaskTrust]) -> Vec<Pair> {
+    labeled(tasks, |t| t.raw)
+}
+
+fn labeled(tasks: &[TaskTrust], score: impl Fn(&TaskTrust) -> f64) -> Vec<Pair> {
     tasks
         .iter()
         .filter(|t| t.method.is_some())
         .filter_map(|t| {
             Some(Pair {
-                score: t.score,
+                score: score(t),
                 correct: t.correct?,
             })
         })

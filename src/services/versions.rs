@@ -19,8 +19,10 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 
+mod calibrate;
 mod checks;
 mod derive;
+pub use calibrate::{MIN_CALIBRATION_LABELS, calibrate, uncalibrate};
 use checks::{Pipeline, check_connection, check_fields, check_placeholders, check_steps};
 pub use derive::{VersionChanges, derive, derive_from};
 
@@ -239,6 +241,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         model_params: Set(input.model_params.flatten().map(|p| p.to_stored())),
         steps: Set(pipeline.steps),
         samples: Set(input.samples.unwrap_or(1)),
+        calibration: Set(None),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),

@@ -269,6 +269,82 @@ pub fn apply_isotonic(map: &[(f64, f64)], score: f64) -> f64 {
     last.1
 }
 
+/// A map from raw scores to calibrated ones.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum CalibrationMap {
+    /// Isotonic regression: knots of (score, observed accuracy), linear between them.
+    Isotonic {
+        /// The knots, scores ascending.
+        knots: Vec<(f64, f64)>,
+    },
+    /// Temperature scaling: σ(logit(score) / temperature).
+    Temperature {
+        /// Above 1 softens overconfident scores; below 1 sharpens.
+        temperature: f64,
+    },
+}
+
+impl CalibrationMap {
+    /// A raw score through the map.
+    pub fn apply(&self, score: f64) -> f64 {
+        match self {
+            CalibrationMap::Isotonic { knots } => apply_isotonic(knots, score),
+            CalibrationMap::Temperature { temperature } => scaled(score, *temperature),
+        }
+    }
+
+    /// The map of `method` (`isotonic` or `temperature`) fitted on `pairs`.
+    pub fn fit(method: &str, pairs: &[Pair]) -> Option<CalibrationMap> {
+        match method {
+            "isotonic" => Some(CalibrationMap::Isotonic {
+                knots: isotonic(pairs),
+            }),
+            "temperature" => Some(CalibrationMap::Temperature {
+                temperature: fit_temperature(pairs),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Scores are kept this far from 0 and 1 before their log-odds are taken.
+const EDGE: f64 = 1e-6;
+
+/// σ(logit(score) / temperature).
+fn scaled(score: f64, temperature: f64) -> f64 {
+    let p = score.clamp(EDGE, 1.0 - EDGE);
+    let logit = (p / (1.0 - p)).ln() / temperature.max(EDGE);
+    1.0 / (1.0 + (-logit).exp())
+}
+
+/// The temperature that makes the scores most likely to have given these outcomes (least
+/// negative log-likelihood), by golden-section search over log T in [1/20, 20].
+pub fn fit_temperature(pairs: &[Pair]) -> f64 {
+    let loss = |log_t: f64| -> f64 {
+        let t = log_t.exp();
+        pairs
+            .iter()
+            .map(|p| {
+                let q = scaled(p.score, t).clamp(EDGE, 1.0 - EDGE);
+                -(if p.correct { q.ln() } else { (1.0 - q).ln() })
+            })
+            .sum()
+    };
+    let golden = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut a, mut b) = ((1.0f64 / 20.0).ln(), 20f64.ln());
+    for _ in 0..80 {
+        let c = b - golden * (b - a);
+        let d = a + golden * (b - a);
+        if loss(c) < loss(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    ((a + b) / 2.0).exp()
+}
+
 #[cfg(test)]
 #[path = "calibration_tests.rs"]
 mod tests;

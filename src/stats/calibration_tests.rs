@@ -114,3 +114,18 @@ fn isotonic_pools_violators_and_interpolates() {
     assert_eq!(apply_isotonic(&map, 0.9), 1.0);
     assert_eq!(apply_isotonic(&[], 0.3), 0.3);
 }
+
+#[test]
+fn temperature_scaling_softens_overconfident_scores() {
+    // Scores of 0.99 that are right 70% of the time: the fitted temperature maps 0.99 near 0.7.
+    let pairs: Vec<Pair> = (0..100).map(|i| pair(0.99, i % 10 < 7)).collect();
+    let map = CalibrationMap::fit("temperature", &pairs).unwrap_or_else(|| panic!("a map"));
+    let calibrated = map.apply(0.99);
+    assert!((calibrated - 0.7).abs() < 0.01, "{map:?} {calibrated}");
+    let isotonic = CalibrationMap::fit("isotonic", &pairs).unwrap_or_else(|| panic!("a map"));
+    assert!((isotonic.apply(0.99) - 0.7).abs() < 1e-12);
+    assert_eq!(CalibrationMap::fit("platt", &pairs), None);
+    // The stored form names its method.
+    let stored = serde_json::to_value(&map).unwrap_or_default();
+    assert_eq!(stored["method"], "temperature");
+}

@@ -47,12 +47,16 @@ pub struct VersionView {
     pub updated_at: DateTime<Utc>,
     /// Registry: the steps of a pipeline version; `null` for a single prompt.
     pub steps: Option<Vec<Step>>,
+    /// Prompter extension: the calibration map applied to the scores of its predictions, or
+    /// null (see `POST .../calibration`).
+    pub calibration: Option<Calibration>,
 }
 
 impl VersionView {
     /// The view of `v` with its score and creator.
     pub fn new(v: model_version::Model, score: Option<f64>, creator: Option<UserSimple>) -> Self {
         let steps = Step::of_stored(v.steps.as_ref());
+        let calibration = Calibration::of_stored(v.calibration.as_ref());
         VersionView {
             id: v.id,
             title: v.title,
@@ -71,6 +75,7 @@ impl VersionView {
             created_at: v.created_at,
             updated_at: v.updated_at,
             steps,
+            calibration,
         }
     }
 }
@@ -207,4 +212,63 @@ pub struct CostEstimateView {
     /// Prompter extension: answers asked per task (the version's `samples`); the tokens and
     /// costs count every one.
     pub samples: u64,
+}
+
+/// How a version's scores are calibrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CalibrationMethod {
+    /// Isotonic regression: scores to the accuracy observed at them, never decreasing.
+    #[default]
+    Isotonic,
+    /// Temperature scaling: one number that softens (or sharpens) every score's log-odds.
+    Temperature,
+}
+
+impl CalibrationMethod {
+    /// Its name, as `stats::calibration::CalibrationMap::fit` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalibrationMethod::Isotonic => "isotonic",
+            CalibrationMethod::Temperature => "temperature",
+        }
+    }
+}
+
+/// What to fit a version's calibration map on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"run": 12, "method": "isotonic"}))]
+pub struct CalibrationInput {
+    /// A run of this version with scored predictions on at least 20 tasks with ground truth.
+    pub run: i64,
+    /// `isotonic` (default) or `temperature`.
+    #[serde(default)]
+    pub method: CalibrationMethod,
+}
+
+/// A version's calibration map, as stored and shown: applied to the scores of the predictions
+/// its runs write from then on (the raw score is kept in the prediction's `extra.raw_score`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Calibration {
+    /// The map: `{"method": "isotonic", "knots": [[score, accuracy], ...]}` or
+    /// `{"method": "temperature", "temperature": t}`.
+    pub map: crate::stats::calibration::CalibrationMap,
+    /// The run it was fitted on.
+    pub run: i64,
+    /// Labeled predictions it was fitted on.
+    pub labeled: u64,
+    /// The expected calibration error of that run's scores before the map.
+    pub ece_before: Option<f64>,
+    /// The same after the map, on the same labels (so optimistic: judge it on the next run).
+    pub ece_after: Option<f64>,
+    /// When it was fitted.
+    pub fitted_at: DateTime<Utc>,
+}
+
+impl Calibration {
+    /// The calibration stored on a version, if any (a stale form reads as none).
+    pub fn of_stored(stored: Option<&serde_json::Value>) -> Option<Calibration> {
+        stored.and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
 }

@@ -6,7 +6,7 @@
 use crate::helpers::browser::Browser;
 use crate::helpers::engine::engine_app;
 use crate::helpers::web::{PASSWORD, set_password};
-use crate::trust::seeded_run;
+use crate::trust::{overconfident_run, seeded_run};
 
 #[tokio::test]
 async fn the_trust_page_estimates_finds_a_threshold_and_accepts() {
@@ -33,6 +33,8 @@ async fn the_trust_page_estimates_finds_a_threshold_and_accepts() {
     let all = b.text("#project-accuracy").await;
     assert!(all.contains("95% interval"), "{all}");
     assert!(b.has("#reliability-chart svg rect").await);
+    // Twelve labels are too few to fit a calibration map: no button.
+    assert!(!b.has("#calibrate-form").await);
     // Eighteen tasks without ground truth, all offered for labeling.
     let next = b
         .run("return document.querySelectorAll('#label-next li').length;")
@@ -74,4 +76,36 @@ async fn the_trust_page_estimates_finds_a_threshold_and_accepts() {
         .await;
     // 0.99 (labeled) is the only score of 99% or more.
     assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn a_run_with_enough_labels_calibrates_its_version_from_the_trust_page() {
+    let app = engine_app().await;
+    set_password(&app, "admin@example.com").await;
+    let (s, run, _llm) = overconfident_run(&app).await;
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let url = |path: &str| format!("{}{path}", app.address);
+    b.open(&url("/login")).await;
+    b.fill("#email", "admin@example.com").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#sign-in").await;
+    b.wait_url(|u| u.ends_with("/prompts")).await;
+    b.open(&url(&format!("/runs/{run}/trust"))).await;
+    assert!(!b.has("#version-map").await);
+    b.select("#calibration-method", "isotonic").await;
+    b.click("#calibrate").await;
+    let note = b.wait_text("#version-map", |t| !t.is_empty()).await;
+    assert!(
+        note.contains(&format!(
+            "isotonic map fitted on run #{run} (24 labeled predictions"
+        )),
+        "{note}"
+    );
+    assert_eq!(b.text("#calibrate").await, "Fit the map again");
+    let (_, version) = app
+        .get(&format!("/api/prompts/{}/versions/{}", s.prompt, s.version))
+        .await;
+    assert_eq!(version["calibration"]["map"]["method"], "isotonic");
 }

@@ -707,6 +707,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         model_params: Set(None),
         steps: Set(None),
         samples: Set(1),
+        calibration: Set(None),
         created_by_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

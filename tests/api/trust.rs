@@ -260,3 +260,131 @@ async fn sure_predictions_are_accepted_once_and_never_over_a_persons_annotation(
         assert_eq!(status, 400, "{body}");
     }
 }
+
+/// 24 tasks the model is 99% sure of, four of them wrong (right 20 times in 24), all labeled, and
+/// a completed run over them; the fake LLM is returned to run again.
+pub(crate) async fn overconfident_run(app: &TestApp) -> (Setup, i64, prompter::fake_llm::FakeLlm) {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let texts: Vec<String> = (0..24)
+        .map(|i| format!("A great thing number {i} [[confidence=0.99]]"))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let s = setup(app, &llm, CLS, &refs, "Sentiment? Text: {text}").await;
+    for (i, id) in s.tasks.iter().enumerate() {
+        ground_truth(
+            app,
+            *id,
+            choice(if i < 20 { "Positive" } else { "Negative" }),
+        )
+        .await;
+    }
+    let run = start(app, &s, json!({"project_subset": "All"})).await;
+    finished(app, &s, run).await;
+    (s, run, llm)
+}
+
+#[tokio::test]
+async fn a_calibration_map_fitted_on_a_run_applies_to_the_versions_later_scores() {
+    let app = engine_app().await;
+    let (s, first, _llm) = overconfident_run(&app).await;
+    let path = format!(
+        "/api/prompts/{}/versions/{}/calibration",
+        s.prompt, s.version
+    );
+    let (status, version) = app
+        .post(&path, json!({"run": first, "method": "isotonic"}))
+        .await;
+    assert_eq!(status, 200, "{version}");
+    let calibration = &version["calibration"];
+    assert_eq!(calibration["map"]["method"], "isotonic");
+    assert_eq!(calibration["run"], first);
+    assert_eq!(calibration["labeled"], 24);
+    // Before: every score 0.99 against 20/24 right; after, the map sends 0.99 to 20/24.
+    assert!(
+        close(&calibration["ece_before"], 0.99 - 20.0 / 24.0),
+        "{calibration}"
+    );
+    assert!(close(&calibration["ece_after"], 0.0), "{calibration}");
+
+    let second = start(&app, &s, json!({"project_subset": "All"})).await;
+    finished(&app, &s, second).await;
+    let (_, list) = app
+        .get(&format!("/api/predictions/?project={}", s.project))
+        .await;
+    let ours: Vec<Value> = list
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p["model_run"] == second)
+        .collect();
+    assert_eq!(ours.len(), 24);
+    for p in &ours {
+        assert!(close(&p["score"], 20.0 / 24.0), "{p}");
+        assert!(close(&p["result"][0]["score"], 20.0 / 24.0), "{p}");
+        assert_eq!(p["score_method"], "logprobs");
+    }
+    // The raw score is kept beside it.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let stored = entity::prediction::Entity::find()
+        .filter(entity::prediction::Column::ModelRunId.eq(second))
+        .all(&app.db)
+        .await
+        .expect("predictions");
+    assert!(stored.iter().all(|p| {
+        p.extra
+            .as_ref()
+            .and_then(|e| e["raw_score"].as_f64())
+            .is_some_and(|r| (r - 0.99).abs() < 1e-9)
+    }));
+
+    // The second run replaced the first (same version, same tasks). A map is fitted on the raw
+    // scores (0.99, kept beside the calibrated ones): temperature scaling softens them.
+    let (status, version) = app
+        .post(&path, json!({"run": second, "method": "temperature"}))
+        .await;
+    assert_eq!(status, 200, "{version}");
+    let t = version["calibration"]["map"]["temperature"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!(t > 2.0, "{version}");
+    assert!(close(
+        &version["calibration"]["ece_before"],
+        0.99 - 20.0 / 24.0
+    ));
+    // Refusals: another version's run, too few labels, an unknown method.
+    let other =
+        crate::helpers::engine::version(&app, s.prompt, s.connection, "v2", "Again: {text}").await;
+    let other_path = format!("/api/prompts/{}/versions/{other}/calibration", s.prompt);
+    let (status, body) = app.post(&other_path, json!({"run": second})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["validation_errors"]["run"].is_array(), "{body}");
+    let (status, body) = app
+        .post(&path, json!({"run": second, "method": "platt"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // Removed: the version shows none.
+    let (status, version) = app.delete(&path).await;
+    assert_eq!(status, 200, "{version}");
+    assert!(version["calibration"].is_null());
+}
+
+#[tokio::test]
+async fn too_few_labels_fit_no_map() {
+    let app = engine_app().await;
+    let (s, run, _) = seeded_run(&app).await;
+    let (status, body) = app
+        .post(
+            &format!(
+                "/api/prompts/{}/versions/{}/calibration",
+                s.prompt, s.version
+            ),
+            json!({"run": run}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["validation_errors"]["run"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("12 scored predictions"), "{message}");
+}

@@ -91,6 +91,8 @@ pub async fn predict_with(
             }
         }
     };
+    let map = crate::views::versions::Calibration::of_stored(plan.version.calibration.as_ref())
+        .map(|c| c.map);
     Ok(tasks
         .iter()
         .zip(outcomes)
@@ -115,9 +117,9 @@ pub async fn predict_with(
                     p.inference_time = s.inference_time;
                     match plan.config.convert(&s.output, &t.data) {
                         Ok(mut converted) => {
-                            let (score, _) = score_regions(&mut converted, &s.confidence);
+                            let scored = score_regions(&mut converted, &s.confidence, map.as_ref());
                             p.result = converted.regions;
-                            p.score = Some(score);
+                            p.score = Some(scored.score);
                         }
                         Err(e) => {
                             p.error_type = Some(FailureKind::InvalidOutput);

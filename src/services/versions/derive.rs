@@ -185,6 +185,9 @@ pub async fn derive_from(
     if let Some(n) = samples {
         row.samples = Set(n);
     }
+    // A calibration map belongs to the prompt and model it was fitted on: a new version starts
+    // without one (its runs show whether it needs its own).
+    row.calibration = Set(None);
     row.steps = Set(stored_steps);
     row.created_by_id = Set(Some(caller.user.id));
     row.created_at = Set(now);

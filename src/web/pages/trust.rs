@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 /// Registers `/runs/{id}/trust` and its accept button.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/runs/{id}/trust", web::get().to(page))
-        .route("/runs/{id}/accept", web::post().to(accept));
+        .route("/runs/{id}/accept", web::post().to(accept))
+        .route("/runs/{id}/calibrate", web::post().to(calibrate));
 }
 
 /// The accuracy targets the slider offers, in percent.
@@ -34,6 +35,16 @@ struct TrustQuery {
     confidence: Option<String>,
     accepted: Option<u64>,
     skipped: Option<u64>,
+}
+
+/// The version's calibration map, in words.
+#[derive(Serialize)]
+struct MapInWords {
+    method: String,
+    run: i64,
+    labeled: u64,
+    before: Option<String>,
+    after: Option<String>,
 }
 
 /// The target and confidence (percent) of a query or a form: the defaults when absent or out
@@ -106,6 +117,10 @@ struct TrustPage {
     accepted: Option<u64>,
     skipped: Option<u64>,
     can_accept: bool,
+    /// The version's calibration map, if it has one.
+    map: Option<MapInWords>,
+    /// Labeled, scored predictions: a map can be fitted from [`MIN_CALIBRATION_LABELS`].
+    can_fit: bool,
 }
 
 impl Page for TrustPage {
@@ -166,6 +181,22 @@ async fn page(
         label_next: serde_json::from_value(project["label_next"].clone()).unwrap_or_default(),
     };
     let bins: Vec<Bin> = crate::stats::calibration::reliability(&trust::pairs(&tasks), trust::BINS);
+    let points = |e: Option<f64>| e.map(|e| format!("{:.1} points", e * 100.0));
+    let map =
+        crate::views::versions::Calibration::of_stored(version.calibration.as_ref()).map(|c| {
+            MapInWords {
+                method: match c.map {
+                    crate::stats::calibration::CalibrationMap::Isotonic { .. } => "isotonic".into(),
+                    crate::stats::calibration::CalibrationMap::Temperature { temperature } => {
+                        format!("temperature {temperature:.2}")
+                    }
+                },
+                run: c.run,
+                labeled: c.labeled,
+                before: points(c.ece_before),
+                after: points(c.ece_after),
+            }
+        });
     let page = TrustPage {
         run: run.id,
         prompt: Link {
@@ -198,6 +229,8 @@ async fn page(
         accepted: q.accepted,
         skipped: q.skipped,
         can_accept: visitor.manager().is_ok(),
+        map,
+        can_fit: trust::pairs(&tasks).len() >= crate::services::versions::MIN_CALIBRATION_LABELS,
     };
     render(Frame::of(&visitor, "prompts"), &page)
 }
@@ -234,4 +267,45 @@ async fn accept(
         "/runs/{}/trust?target={target}&confidence={confidence}&accepted={}&skipped={}",
         *id, done.created, done.already_annotated
     )))
+}
+
+/// The calibrate button's fields.
+#[derive(Debug, Deserialize)]
+struct CalibrateForm {
+    method: Option<String>,
+}
+
+async fn calibrate(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<CalibrateForm>,
+) -> Result<actix_web::HttpResponse, PageError> {
+    let caller = form.visitor.manager()?;
+    let (run, _) = trust::run_with_config(&state.db, &caller, *id).await?;
+    let version = entity::model_version::Entity::find_by_id(run.model_version_id)
+        .one(&state.db)
+        .await?
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let method = match form.data.method.as_deref() {
+        Some("temperature") => crate::views::versions::CalibrationMethod::Temperature,
+        _ => crate::views::versions::CalibrationMethod::Isotonic,
+    };
+    let input = crate::views::versions::CalibrationInput {
+        run: run.id,
+        method,
+    };
+    crate::services::versions::calibrate(
+        &state.db,
+        &caller,
+        version.parent_model_id,
+        version.id,
+        input,
+    )
+    .await?;
+    tracing::info!(
+        run = run.id,
+        version = version.id,
+        "version calibrated from the web app"
+    );
+    Ok(redirect(&format!("/runs/{}/trust#calibration", run.id)))
 }
