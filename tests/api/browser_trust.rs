@@ -5,7 +5,7 @@
 //! show the scores, least sure first.
 use crate::helpers::browser::Browser;
 use crate::helpers::engine::engine_app;
-use crate::helpers::web::{PASSWORD, set_password};
+use crate::helpers::web::set_password;
 use crate::trust::{overconfident_run, seeded_run};
 
 #[tokio::test]
@@ -17,11 +17,7 @@ async fn the_trust_page_estimates_finds_a_threshold_and_accepts() {
         return;
     };
     let url = |path: &str| format!("{}{path}", app.address);
-    b.open(&url("/login")).await;
-    b.fill("#email", "admin@example.com").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#sign-in").await;
-    b.wait_url(|u| u.ends_with("/prompts")).await;
+    b.sign_in(&app.address, "admin@example.com").await;
 
     b.open(&url(&format!("/runs/{run}"))).await;
     b.click("#trust-link").await;
@@ -87,11 +83,7 @@ async fn a_run_with_enough_labels_calibrates_its_version_from_the_trust_page() {
         return;
     };
     let url = |path: &str| format!("{}{path}", app.address);
-    b.open(&url("/login")).await;
-    b.fill("#email", "admin@example.com").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#sign-in").await;
-    b.wait_url(|u| u.ends_with("/prompts")).await;
+    b.sign_in(&app.address, "admin@example.com").await;
     b.open(&url(&format!("/runs/{run}/trust"))).await;
     assert!(!b.has("#version-map").await);
     b.select("#calibration-method", "isotonic").await;

@@ -435,7 +435,14 @@ def main():
     assert sorted(epreds) == sorted([t1.id, t2.id, t3.id]), f"engine run predictions for tasks {sorted(epreds)}"
     assert value_of(epreds[t1.id]) == {"choices": ["Positive"]}, f"engine run t1 (\"I love it\"): {epreds[t1.id].result!r}"
     assert value_of(epreds[t2.id]) == {"choices": ["Negative"]}, f"engine run t2 (\"awful\"): {epreds[t2.id].result!r}"
-    assert strip_ids(epreds[t1.id].result) == choice("Positive"), f"engine run t1 regions {epreds[t1.id].result!r}"
+    # The engine's regions carry the model's probability for them (issue 22), as does the
+    # prediction, through the SDK's own types; the rest is Label Studio's region as it was.
+    t1_regions = epreds[t1.id].result
+    assert all(close(r.get("score"), epreds[t1.id].score) for r in t1_regions), \
+        f"engine run t1 region scores {t1_regions!r} vs prediction score {epreds[t1.id].score!r}"
+    assert 0.5 < epreds[t1.id].score < 1.0, f"engine run t1 score {epreds[t1.id].score!r}"
+    assert [{k: v for k, v in r.items() if k != "score"} for r in strip_ids(t1_regions)] == choice("Positive"), \
+        f"engine run t1 regions {t1_regions!r}"
     assert all(x.model_version == f"{title}__v1" for x in epreds.values()), "engine run predictions' model_version"
     assert done.total_correct_predictions >= 2, f"engine run total_correct_predictions {done.total_correct_predictions!r}"
     engine_score = done.total_correct_predictions / 3

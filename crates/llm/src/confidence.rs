@@ -266,14 +266,7 @@ mod tests {
     use super::*;
 
     fn token(text: &str, p: f64, top: &[(&str, f64)]) -> TokenLogprob {
-        TokenLogprob {
-            bytes: text.as_bytes().to_vec(),
-            logprob: p.ln(),
-            top: top
-                .iter()
-                .map(|(t, p)| (t.as_bytes().to_vec(), p.ln()))
-                .collect(),
-        }
+        TokenLogprob::of_text(text, p, top)
     }
 
     fn close(a: f64, b: f64) -> bool {

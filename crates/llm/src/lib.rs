@@ -288,6 +288,20 @@ pub struct TokenLogprob {
     pub top: Vec<(Vec<u8>, f64)>,
 }
 
+impl TokenLogprob {
+    /// The token `text` with probability `p` and `top` alternatives (text, probability).
+    pub fn of_text(text: &str, p: f64, top: &[(&str, f64)]) -> TokenLogprob {
+        TokenLogprob {
+            bytes: text.as_bytes().to_vec(),
+            logprob: p.ln(),
+            top: top
+                .iter()
+                .map(|(t, p)| (t.as_bytes().to_vec(), p.ln()))
+                .collect(),
+        }
+    }
+}
+
 /// Why a call failed. [`LlmError::error_type`] is the `error_type` of the failed prediction.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LlmError {

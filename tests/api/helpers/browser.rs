@@ -118,6 +118,16 @@ impl Browser {
         self.call("POST", "/url", Some(json!({ "url": url }))).await;
     }
 
+    /// Signs `email` in on the server at `address` with the tests' password (see
+    /// `web::set_password`) and waits for the prompt list.
+    pub async fn sign_in(&self, address: &str, email: &str) {
+        self.open(&format!("{address}/login")).await;
+        self.fill("#email", email).await;
+        self.fill("#password", super::web::PASSWORD).await;
+        self.click("#sign-in").await;
+        self.wait_url(|u| u.ends_with("/prompts")).await;
+    }
+
     /// Reloads the page, as the browser's reload button does.
     pub async fn refresh(&self) {
         self.call("POST", "/refresh", None).await;
