@@ -275,7 +275,8 @@ pub fn apply_isotonic(map: &[(f64, f64)], score: f64) -> f64 {
 pub enum CalibrationMap {
     /// Isotonic regression: knots of (score, observed accuracy), linear between them.
     Isotonic {
-        /// The knots, scores ascending.
+        /// The knots, `[score, accuracy]`, scores ascending.
+        #[schema(value_type = Vec<Vec<f64>>)]
         knots: Vec<(f64, f64)>,
     },
     /// Temperature scaling: σ(logit(score) / temperature).
