@@ -3,7 +3,7 @@
 use super::{page_links, parse_ids, resource};
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::parse_bool;
+use crate::extract::{ApiJson, parse_bool};
 use crate::presenters;
 use crate::respond::Json;
 use crate::services::evaluation::{self as service, SubsetTasksQuery};
@@ -67,9 +67,9 @@ pub async fn accept(
     state: web::Data<AppState>,
     caller: Manager,
     id: web::Path<i64>,
-    input: Json<AcceptanceInput>,
+    input: ApiJson<AcceptanceInput>,
 ) -> ApiResult<Json<AcceptedView>> {
-    let (target, confidence) = target_of(&input);
+    let (target, confidence) = target_of(&input.0);
     let done = acceptance::accept(&state.db, &caller, *id, target, confidence).await?;
     Ok(Json(presenters::acceptance::accepted(
         &done, target, confidence,

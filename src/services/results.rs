@@ -8,7 +8,7 @@ use crate::label_config::LabelConfig;
 use crate::scoring;
 use crate::services::scored::ground_truth;
 use chrono::{DateTime, Utc};
-use entity::enums::{FailureKind, RunStatus, ScoreMethod};
+use entity::enums::{FailureKind, RunStatus};
 use entity::{
     failed_prediction, model_interface, model_run, model_version, prediction, project, task,
 };
@@ -21,135 +21,12 @@ use sea_orm::{
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+mod scores;
+mod sent;
 mod spans;
+pub use scores::{Confidence, PredictionScore, score_regions};
+pub use sent::{FailureResult, PredictionResult};
 pub use spans::with_dropped_spans;
-
-/// One task's successful result.
-#[derive(Debug, Clone, Default)]
-pub struct PredictionResult {
-    /// The task.
-    pub task_id: i64,
-    /// Control name → payload, as an LLM answers (converted to regions here).
-    pub output: Value,
-    /// Prompt tokens.
-    pub prompt_tokens: Option<i64>,
-    /// Completion tokens.
-    pub completion_tokens: Option<i64>,
-    /// Prompt cost, USD.
-    pub prompt_cost: Option<f64>,
-    /// Completion cost, USD.
-    pub completion_cost: Option<f64>,
-    /// Total cost, USD.
-    pub total_cost: Option<f64>,
-    /// Seconds the call took.
-    pub inference_time: Option<f64>,
-    /// Extra metadata (message counts).
-    pub extra: Option<Value>,
-    /// How sure the model was, when it said (see [`Confidence`]).
-    pub confidence: Confidence,
-}
-
-/// What a result knows of how sure the model was of it.
-#[derive(Debug, Clone, Default)]
-pub enum Confidence {
-    /// Nothing: the prediction gets Label Studio's constant score 1.0.
-    #[default]
-    Unknown,
-    /// The answer's token log-probabilities: its regions and itself are scored from them
-    /// (`scoring::confidence`).
-    Logprobs(Vec<crate::llm::TokenLogprob>),
-    /// The share of several answers that agreed with this one.
-    Agreement(f64),
-}
-
-/// A prediction's score, how it was found, and the raw score when a calibration map changed it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PredictionScore {
-    /// The score (calibrated when the version has a map).
-    pub score: f64,
-    /// How it was found; `None`: nothing known, Label Studio's constant 1.0.
-    pub method: Option<ScoreMethod>,
-    /// The score before the version's calibration map, when there is one.
-    pub raw: Option<f64>,
-}
-
-/// The score of a prediction and how it was found, its regions scored in place: from the
-/// answer's log-probabilities, the agreement of several answers, or Label Studio's constant 1.0
-/// when nothing is known; through the version's calibration `map` when it has one.
-pub fn score_regions(
-    converted: &mut crate::label_config::Converted,
-    confidence: &Confidence,
-    map: Option<&crate::stats::calibration::CalibrationMap>,
-) -> PredictionScore {
-    use crate::scoring::confidence as scores;
-    let (task, regions, method) = match confidence {
-        Confidence::Logprobs(tokens) => match scores::from_logprobs(converted, tokens) {
-            Some(found) => (found.task, found.regions, ScoreMethod::Logprobs),
-            None => {
-                return PredictionScore {
-                    score: 1.0,
-                    method: None,
-                    raw: None,
-                };
-            }
-        },
-        Confidence::Agreement(share) => (
-            *share,
-            vec![Some(*share); converted.regions.len()],
-            ScoreMethod::Agreement,
-        ),
-        Confidence::Unknown => {
-            return PredictionScore {
-                score: 1.0,
-                method: None,
-                raw: None,
-            };
-        }
-    };
-    let through = |s: f64| map.map_or(s, |m| m.apply(s));
-    let regions: Vec<Option<f64>> = regions.into_iter().map(|r| r.map(through)).collect();
-    scores::stamp(&mut converted.regions, &regions);
-    PredictionScore {
-        score: through(task),
-        method: Some(method),
-        raw: map.map(|_| task),
-    }
-}
-
-/// One task's failure.
-#[derive(Debug, Clone)]
-pub struct FailureResult {
-    /// The task.
-    pub task_id: i64,
-    /// Why it failed.
-    pub message: String,
-    /// Its kind: `RateLimit`, `Timeout`, `ProviderError`, `InvalidOutput`, `Authentication`, ...
-    pub error_type: FailureKind,
-    /// Seconds spent.
-    pub inference_time: Option<f64>,
-    /// Prompt tokens spent.
-    pub prompt_tokens: Option<i64>,
-    /// Completion tokens spent.
-    pub completion_tokens: Option<i64>,
-    /// Cost spent, USD.
-    pub total_cost: Option<f64>,
-}
-
-/// A failure of task 0 with no message, of kind `ProviderError` (what an outside worker's
-/// failure without a kind is), for building one field by field.
-impl Default for FailureResult {
-    fn default() -> Self {
-        FailureResult {
-            task_id: 0,
-            message: String::new(),
-            error_type: FailureKind::ProviderError,
-            inference_time: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            total_cost: None,
-        }
-    }
-}
 
 /// What a batch changed.
 #[derive(Debug, Default, Clone, Copy)]
