@@ -181,16 +181,20 @@ pub async fn indicators(
         "version_comparison",
         "closeness",
         "dropped_spans",
+        "calibration",
+        "project_accuracy",
     ]
     .iter()
     .any(|k| wants(k));
+    // Each ground-truth task's correctness: for the comparison and for the scores' trust.
+    let outcomes = wants("version_comparison") || wants("calibration") || wants("project_accuracy");
     let config = if needs_scan {
         Some(config_of_run(db, &run).await?)
     } else {
         None
     };
     let scores = match &config {
-        Some(config) => run_scores::scan(db, config, run.id, wants("version_comparison")).await?,
+        Some(config) => run_scores::scan(db, config, run.id, outcomes).await?,
         None => RunScores::default(),
     };
     let mut out = vec![];
@@ -280,23 +284,17 @@ pub async fn indicators(
         push("dropped_spans", "Dropped spans", scores.dropped_values());
     }
     if wants("calibration") || wants("project_accuracy") {
-        let config = match config {
-            Some(config) => config,
-            None => config_of_run(db, &run).await?,
-        };
-        let tasks = trust::tasks(db, &config, run.id).await?;
+        let tasks = trust::tasks_with(db, run.id, &scores.outcomes).await?;
         if wants("calibration") {
-            push(
-                "calibration",
-                "Calibration of the scores",
-                trust::calibration_values(&tasks),
-            );
+            let report = trust::calibration_report(&tasks);
+            push("calibration", "Calibration of the scores", report.values());
         }
         if wants("project_accuracy") {
+            let found = trust::project_accuracy(&tasks, run.id, trust::LABEL_NEXT);
             push(
                 "project_accuracy",
                 "Accuracy over all tasks",
-                trust::project_accuracy_values(&tasks, run.id, trust::LABEL_NEXT),
+                found.values(),
             );
         }
     }

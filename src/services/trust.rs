@@ -18,6 +18,7 @@ use entity::enums::ScoreMethod;
 use entity::{failed_prediction, model_run, prediction};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// Tasks suggested for labeling by default.
 pub const LABEL_NEXT: usize = 40;
@@ -75,6 +76,16 @@ pub async fn tasks(
     run_id: i64,
 ) -> ApiResult<Vec<TaskTrust>> {
     let outcomes = run_scores::scan(db, config, run_id, true).await?.outcomes;
+    tasks_with(db, run_id, &outcomes).await
+}
+
+/// [`tasks`] with the ground-truth tasks' correctness already known (the `outcomes` of a
+/// `run_scores::scan` made for other figures too, so the run is scanned once).
+pub async fn tasks_with(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    outcomes: &HashMap<i64, bool>,
+) -> ApiResult<Vec<TaskTrust>> {
     let predicted: Vec<PredictionRow> = prediction::Entity::find()
         .select_only()
         .columns([
@@ -158,31 +169,93 @@ fn labeled(tasks: &[TaskTrust], score: impl Fn(&TaskTrust) -> f64) -> Vec<Pair> 
         .collect()
 }
 
-/// The `calibration` indicator's values.
-pub fn calibration_values(tasks: &[TaskTrust]) -> Value {
+/// How well a run's scores predict its accuracy (the `calibration` indicator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationReport {
+    /// The scores' method (`logprobs`, `agreement`, `mixed`), `None` when nothing is scored.
+    pub method: Option<&'static str>,
+    /// Predictions with a score.
+    pub scored: usize,
+    /// Of them, on tasks with ground truth.
+    pub labeled: usize,
+    /// The reliability table.
+    pub bins: Vec<calibration::Bin>,
+    /// Its expected calibration error.
+    pub ece: Option<f64>,
+    /// The accuracy above each of [`THRESHOLDS`].
+    pub thresholds: Vec<calibration::ThresholdRow>,
+    /// The share of agreement-scored tasks whose samples disagreed.
+    pub flip_rate: Option<f64>,
+    /// The isotonic map the labels give.
+    pub isotonic: Vec<(f64, f64)>,
+}
+
+/// The calibration of `tasks`' scores.
+pub fn calibration_report(tasks: &[TaskTrust]) -> CalibrationReport {
     let pairs = pairs(tasks);
-    let table = calibration::reliability(&pairs, BINS);
+    let bins = calibration::reliability(&pairs, BINS);
     let agreement: Vec<&TaskTrust> = tasks
         .iter()
         .filter(|t| t.method == Some(ScoreMethod::Agreement))
         .collect();
     let flips = agreement.iter().filter(|t| t.score < 1.0).count();
-    json!({
-        "score_method": method_of(tasks),
-        "scored_predictions": tasks.iter().filter(|t| t.method.is_some()).count(),
-        "labeled_predictions": pairs.len(),
-        "expected_calibration_error": calibration::ece(&table),
-        "bins": table,
-        "thresholds": calibration::threshold_table(&pairs, &THRESHOLDS),
-        "flip_rate": (!agreement.is_empty()).then(|| flips as f64 / agreement.len() as f64),
-        "isotonic_map": calibration::isotonic(&pairs),
-    })
+    CalibrationReport {
+        method: method_of(tasks),
+        scored: tasks.iter().filter(|t| t.method.is_some()).count(),
+        labeled: pairs.len(),
+        ece: calibration::ece(&bins),
+        bins,
+        thresholds: calibration::threshold_table(&pairs, &THRESHOLDS),
+        flip_rate: (!agreement.is_empty()).then(|| flips as f64 / agreement.len() as f64),
+        isotonic: calibration::isotonic(&pairs),
+    }
 }
 
-/// The `project_accuracy` indicator's values: the estimate over all the run's answered tasks,
-/// whether the labeled ones look like a random sample, and `label_next` tasks to label (chosen
-/// at random among the unlabeled, the same ones each time for a run).
-pub fn project_accuracy_values(tasks: &[TaskTrust], run_id: i64, label_next: usize) -> Value {
+impl CalibrationReport {
+    /// The indicator's values.
+    pub fn values(&self) -> Value {
+        json!({
+            "score_method": self.method,
+            "scored_predictions": self.scored,
+            "labeled_predictions": self.labeled,
+            "expected_calibration_error": self.ece,
+            "bins": self.bins,
+            "thresholds": self.thresholds,
+            "flip_rate": self.flip_rate,
+            "isotonic_map": self.isotonic,
+        })
+    }
+}
+
+/// The run's accuracy over all its answered tasks (the `project_accuracy` indicator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectAccuracy {
+    /// The estimate, when the scores and labels allow one.
+    pub estimate: Option<ppi::Estimate>,
+    /// Answered tasks.
+    pub tasks: usize,
+    /// Of them, with ground truth.
+    pub labeled: usize,
+    /// Of those, right.
+    pub labeled_right: usize,
+    /// Without ground truth.
+    pub unlabeled: usize,
+    /// Failed (counted wrong, score 0).
+    pub failed: usize,
+    /// Welch's z of the labeled tasks' mean score against the others'.
+    pub sample_z: Option<f64>,
+    /// Whether the labeled tasks look like a random sample.
+    pub looks_random: bool,
+    /// Tasks to label next.
+    pub label_next: Vec<i64>,
+    /// What to do, when something stands in the way.
+    pub message: Option<String>,
+}
+
+/// The accuracy estimate of `tasks` over all of them, whether the labeled ones look like a
+/// random sample, and `label_next` tasks to label (chosen at random among the unlabeled, the
+/// same ones each time for a run).
+pub fn project_accuracy(tasks: &[TaskTrust], run_id: i64, label_next: usize) -> ProjectAccuracy {
     let scored = method_of(tasks).is_some();
     let labeled: Vec<(f64, f64)> = tasks
         .iter()
@@ -195,19 +268,16 @@ pub fn project_accuracy_values(tasks: &[TaskTrust], run_id: i64, label_next: usi
         .filter(|t| !t.failed)
         .map(|t| t.task_id)
         .collect();
-    let next = ppi::random_sample(&ids, label_next, run_id as u64);
-    let estimate = if scored {
-        ppi::estimate(&labeled, &unlabeled_scores)
+    let (estimate, sample_z) = if scored {
+        let labeled_scores: Vec<f64> = labeled.iter().map(|p| p.0).collect();
+        (
+            ppi::estimate(&labeled, &unlabeled_scores),
+            ppi::sample_check(&labeled_scores, &unlabeled_scores),
+        )
     } else {
-        None
+        (None, None)
     };
-    let labeled_scores: Vec<f64> = labeled.iter().map(|p| p.0).collect();
-    let z = if scored {
-        ppi::sample_check(&labeled_scores, &unlabeled_scores)
-    } else {
-        None
-    };
-    let looks_random = z.is_none_or(|z| z.abs() <= NOT_RANDOM_Z);
+    let looks_random = sample_z.is_none_or(|z| z.abs() <= NOT_RANDOM_Z);
     let message = if !scored {
         Some(
             "The run's predictions have no scores (the model gave no log-probabilities and the \
@@ -231,22 +301,46 @@ pub fn project_accuracy_values(tasks: &[TaskTrust], run_id: i64, label_next: usi
     } else {
         None
     };
-    json!({
-        "accuracy": estimate.map(|e| e.accuracy),
-        "ci_low": estimate.map(|e| e.low),
-        "ci_high": estimate.map(|e| e.high),
-        "confidence_level": 0.95,
-        "method": "ppi++",
-        "tasks": tasks.len(),
-        "labeled": labeled.len(),
-        "unlabeled": unlabeled.len(),
-        "failed": tasks.iter().filter(|t| t.failed).count(),
-        "labeled_accuracy": estimate.map(|e| e.labeled_accuracy),
-        "mean_score": estimate.map(|e| e.mean_score),
-        "lambda": estimate.map(|e| e.lambda),
-        "sample_z": z,
-        "looks_random": looks_random,
-        "label_next": next,
-        "message": message,
-    })
+    ProjectAccuracy {
+        estimate,
+        tasks: tasks.len(),
+        labeled: labeled.len(),
+        labeled_right: labeled.iter().filter(|p| p.1 > 0.5).count(),
+        unlabeled: unlabeled.len(),
+        failed: tasks.iter().filter(|t| t.failed).count(),
+        sample_z,
+        looks_random,
+        label_next: ppi::random_sample(&ids, label_next, run_id as u64),
+        message,
+    }
+}
+
+impl ProjectAccuracy {
+    /// The accuracy on the labeled tasks alone, when there are some.
+    pub fn labeled_accuracy(&self) -> Option<f64> {
+        (self.labeled > 0).then(|| self.labeled_right as f64 / self.labeled as f64)
+    }
+
+    /// The indicator's values.
+    pub fn values(&self) -> Value {
+        let e = self.estimate;
+        json!({
+            "accuracy": e.map(|e| e.accuracy),
+            "ci_low": e.map(|e| e.low),
+            "ci_high": e.map(|e| e.high),
+            "confidence_level": 0.95,
+            "method": "ppi++",
+            "tasks": self.tasks,
+            "labeled": self.labeled,
+            "unlabeled": self.unlabeled,
+            "failed": self.failed,
+            "labeled_accuracy": self.labeled_accuracy(),
+            "mean_score": e.map(|e| e.mean_score),
+            "lambda": e.map(|e| e.lambda),
+            "sample_z": self.sample_z,
+            "looks_random": self.looks_random,
+            "label_next": self.label_next,
+            "message": self.message,
+        })
+    }
 }

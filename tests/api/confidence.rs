@@ -3,7 +3,7 @@
 //! probability its task's text sets with `[[confidence=p]]`); a model that gives none leaves
 //! Label Studio's constant 1.0 with no method.
 use crate::helpers::TestApp;
-use crate::helpers::engine::{Setup, engine_app, fake, finished, setup, start, version};
+use crate::helpers::engine::{Setup, engine_app, fake, finished, setup, start};
 use crate::helpers::fixtures::predictions_of_run;
 use entity::enums::ScoreMethod;
 use prompter::fake_llm::{FakeLlm, FakeLlmConfig};
@@ -130,25 +130,6 @@ async fn a_reasoning_model_is_not_asked_and_keeps_label_studios_constant_score()
     // so the version's first call went through.
     let stats = llm.stats();
     assert_eq!(stats.bad_requests, 0, "{stats:?}");
-}
-
-#[tokio::test]
-async fn a_version_of_another_model_scores_the_same_tasks_by_its_own_answers() {
-    let llm = fake(FakeLlmConfig::default()).await;
-    let app = engine_app().await;
-    let mut s = choices_setup(&app, &llm, &["great film [[confidence=0.66]]"]).await;
-    s.version = version(
-        &app,
-        s.prompt,
-        s.connection,
-        "v2",
-        "Sentiment? Text: {text}",
-    )
-    .await;
-    let found = run_all(&app, &s).await;
-    assert!(close(found[0].score, 0.66));
-    let value: Value = serde_json::to_value(found[0].score_method).expect("json");
-    assert_eq!(value, "logprobs");
 }
 
 /// A version of `s`'s prompt asking `samples` answers per task.

@@ -127,11 +127,6 @@ impl Page for TrustPage {
     const TEMPLATE: &'static str = "trust.html";
 }
 
-/// A number of the JSON values of an indicator.
-fn number(values: &serde_json::Value, key: &str) -> Option<f64> {
-    values.get(key).and_then(serde_json::Value::as_f64)
-}
-
 async fn page(
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -146,41 +141,33 @@ async fn page(
         .ok_or(crate::error::ApiError::NotFound)?;
     let prompt = crate::services::prompts::get(&state.db, caller, version.parent_model_id).await?;
     let tasks = trust::tasks(&state.db, &config, run.id).await?;
-    let calibration = trust::calibration_values(&tasks);
-    let project = trust::project_accuracy_values(&tasks, run.id, trust::LABEL_NEXT);
+    let report = trust::calibration_report(&tasks);
+    let project = trust::project_accuracy(&tasks, run.id, trust::LABEL_NEXT);
     let (target, confidence) = settings(q.target.as_deref(), q.confidence.as_deref());
-    let plan = acceptance::plan(
-        &tasks,
-        f64::from(target) / 100.0,
-        f64::from(confidence) / 100.0,
-    );
-    let view = crate::presenters::acceptance::view(
-        &plan,
-        f64::from(target) / 100.0,
-        f64::from(confidence) / 100.0,
-    );
-    let labeled = project["labeled"].as_u64().unwrap_or(0);
-    let labeled_right = tasks.iter().filter(|t| t.correct == Some(true)).count();
+    let (target_share, confidence_share) =
+        (f64::from(target) / 100.0, f64::from(confidence) / 100.0);
+    let plan = acceptance::plan(&tasks, target_share, confidence_share);
+    let view = crate::presenters::acceptance::view(&plan, target_share, confidence_share);
     let estimate = Estimate {
-        labeled: (labeled > 0).then(|| {
+        labeled: project.labeled_accuracy().map(|a| {
             format!(
-                "{} of {labeled} tasks with ground truth",
-                percent(labeled_right as f64 / labeled as f64)
+                "{} of {} tasks with ground truth",
+                percent(a),
+                project.labeled
             )
         }),
-        all: number(&project, "accuracy").map(|a| {
+        all: project.estimate.map(|e| {
             format!(
                 "{} (95% interval {}–{})",
-                percent(a),
-                percent(number(&project, "ci_low").unwrap_or(a)),
-                percent(number(&project, "ci_high").unwrap_or(a))
+                percent(e.accuracy),
+                percent(e.low),
+                percent(e.high)
             )
         }),
-        tasks: tasks.len() as u64,
-        message: project["message"].as_str().map(str::to_string),
-        label_next: serde_json::from_value(project["label_next"].clone()).unwrap_or_default(),
+        tasks: project.tasks as u64,
+        message: project.message,
+        label_next: project.label_next,
     };
-    let bins: Vec<Bin> = crate::stats::calibration::reliability(&trust::pairs(&tasks), trust::BINS);
     let points = |e: Option<f64>| e.map(|e| format!("{:.1} points", e * 100.0));
     let map =
         crate::views::versions::Calibration::of_stored(version.calibration.as_ref()).map(|c| {
@@ -203,15 +190,15 @@ async fn page(
             id: prompt.id,
             title: prompt.title,
         },
-        scored: calibration["score_method"].is_string(),
-        method: calibration["score_method"].as_str().map(str::to_string),
+        scored: report.method.is_some(),
+        method: report.method.map(str::to_string),
         estimate,
-        chart: crate::web::svg::reliability_chart(&bins),
-        bins,
-        ece: number(&calibration, "expected_calibration_error")
-            .map(|e| format!("{:.1} points", e * 100.0)),
-        flip_rate: number(&calibration, "flip_rate").map(percent),
-        labeled_predictions: calibration["labeled_predictions"].as_u64().unwrap_or(0),
+        chart: crate::web::svg::reliability_chart(&report.bins),
+        ece: report.ece.map(|e| format!("{:.1} points", e * 100.0)),
+        flip_rate: report.flip_rate.map(percent),
+        labeled_predictions: report.labeled as u64,
+        can_fit: report.labeled >= crate::services::versions::MIN_CALIBRATION_LABELS,
+        bins: report.bins,
         target,
         confidence,
         targets: TARGETS,
@@ -230,7 +217,6 @@ async fn page(
         skipped: q.skipped,
         can_accept: visitor.manager().is_ok(),
         map,
-        can_fit: trust::pairs(&tasks).len() >= crate::services::versions::MIN_CALIBRATION_LABELS,
     };
     render(Frame::of(&visitor, "prompts"), &page)
 }
