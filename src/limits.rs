@@ -8,8 +8,12 @@ use crate::error::ApiError;
 /// Tags of one prompt, after duplicates are dropped.
 pub const MAX_TAGS: usize = 50;
 
-/// The most answers a version may ask per task (its `samples`).
+/// The most answers a version may ask per task: its `samples` times the models that answer
+/// (its own and its jury's).
 pub const MAX_SAMPLES: i32 = 9;
+
+/// The most other models a version's jury lists.
+pub const MAX_JURORS: usize = 8;
 
 /// Characters of one tag.
 pub const MAX_TAG_CHARS: usize = 64;

@@ -25,6 +25,9 @@ pub struct Model {
     /// A calibration map fitted on one of the version's runs, applied to its later scores
     /// (`views::versions::Calibration` as JSON); `None` when the scores are used as they come.
     pub calibration: Option<Json>,
+    /// Other models that answer each task beside the version's own (`views::versions::Juror`
+    /// as a JSON list); `None` when only the version's model answers.
+    pub jury: Option<Json>,
     pub created_by_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -28,6 +28,7 @@ mod m20261208_000019_create_audit_log;
 mod m20261209_000020_create_webhooks;
 mod m20261210_000021_add_prediction_scores;
 mod m20261210_000022_add_version_calibration;
+mod m20261211_000023_add_version_jury;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000020_create_webhooks::Migration),
             Box::new(m20261210_000021_add_prediction_scores::Migration),
             Box::new(m20261210_000022_add_version_calibration::Migration),
+            Box::new(m20261211_000023_add_version_jury::Migration),
         ]
     }
 }

@@ -3,51 +3,29 @@
 //! project's label config, the few-shot examples, the price. [`Plan::infer`] then turns one
 //! task into a result or a typed failure.
 use super::Engine;
-use super::budget::Gate;
 use super::images::ImageResolver;
-use super::observe;
 use super::prompt;
 use crate::label_config::LabelConfig;
 use crate::llm::scheduler::{Cancel, Scheduler, SchedulerConfig};
 use crate::llm::{Credentials, FailureKind};
-use crate::llm::{LlmError, LlmRequest, Message, ModelParams, Part, Role};
-use crate::pricing::Price;
+use crate::llm::{Message, ModelParams, Part, Role};
 use crate::services::ls_access;
 use crate::services::model_providers;
-use crate::services::results::{Confidence, FailureResult, PredictionResult};
+use crate::services::results::{FailureResult, PredictionResult};
 use crate::template::{self, TemplateError};
-use crate::views::versions::Step;
+use crate::views::versions::{Juror, Step};
 use steps::{StepPlan, StepUsage, step_schema, step_system_message, with_steps};
 
+mod call;
 mod samples;
 mod steps;
+pub use call::SYSTEMIC_FAILURES;
+use call::{Streak, Voice};
 use entity::model_version;
 use sea_orm::ConnectionTrait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-
-/// Calls failing the same systemic way, with none succeeding yet, after which a run stops.
-pub const SYSTEMIC_FAILURES: u32 = 5;
-
-/// Failures in a row of one kind before any success (see [`Plan::note_outcome`]).
-#[derive(Debug, Default)]
-struct Streak {
-    succeeded: bool,
-    kind: Option<crate::llm::FailureKind>,
-    count: u32,
-}
-
-/// Whether an error (after the scheduler's retries) says that no call of the version can
-/// succeed: the provider cannot be reached, or refuses the request itself (an unknown model, a
-/// wrong path), rather than failing on this task's content.
-fn is_systemic(e: &LlmError) -> bool {
-    match e {
-        LlmError::Connection(_) | LlmError::Unsupported(_) => true,
-        LlmError::Request { status, .. } => matches!(status, 404 | 405),
-        _ => false,
-    }
-}
 
 /// Why a version cannot run at all (the whole run fails with this message).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -76,14 +54,14 @@ pub struct Plan {
     pub config: LabelConfig,
     /// Cancels every call of this plan.
     pub cancel: Arc<Cancel>,
-    scheduler: Arc<Scheduler>,
+    /// The version's own model.
+    own: Voice,
+    /// The other models that answer each task (its jury; none for most versions).
+    jury: Vec<Voice>,
     schema: Value,
     system: String,
     examples: Vec<Example>,
     max_examples: usize,
-    price: Option<Price>,
-    params: ModelParams,
-    budget: Arc<Gate>,
     db: sea_orm::DatabaseConnection,
     streak: std::sync::Mutex<Streak>,
     image_keys: Vec<String>,
@@ -325,19 +303,39 @@ impl Plan {
                 });
             }
         }
+        let mut jury = vec![];
+        for juror in Juror::of_stored(version.jury.as_ref()) {
+            let connection = juror.model_provider_connection.unwrap_or(connection_id);
+            let model = juror.provider_model_id;
+            let own = ModelParams::from_stored(version.model_params.as_ref());
+            jury.push(Voice {
+                scheduler: scheduler_for(engine, db, version.organization_id, connection, &model)
+                    .await?,
+                params: inherit(db, version.organization_id, connection, &inherited, own).await,
+                price: engine.prices().price(&model),
+                budget: engine.budgets().get(connection),
+                model,
+                connection,
+            });
+        }
         Ok(Plan {
             steps,
-            price: engine.prices().price(&model),
+            own: Voice {
+                price: engine.prices().price(&model),
+                model,
+                connection: connection_id,
+                scheduler,
+                params,
+                budget: engine.budgets().get(connection_id),
+            },
+            jury,
             system: system_message(&schema),
             schema,
-            scheduler,
             examples,
             max_examples,
             cancel: Cancel::new(),
             config,
             version,
-            params,
-            budget: engine.budgets().get(connection_id),
             db: engine.db().clone(),
             streak: Default::default(),
             image_keys,
@@ -347,7 +345,7 @@ impl Plan {
 
     /// The scheduler the calls go through.
     pub fn scheduler(&self) -> &Arc<Scheduler> {
-        &self.scheduler
+        &self.own.scheduler
     }
 
     /// The messages for a task: instructions, examples from other tasks, the rendered prompt.
@@ -465,139 +463,12 @@ impl Plan {
             }
         };
         let samples = self.version.samples.clamp(1, samples::MAX_SAMPLES) as usize;
-        if samples > 1 {
+        if samples > 1 || !self.jury.is_empty() {
             return self.vote(task_id, messages, samples).await;
         }
-        self.answer(task_id, self.request(messages, self.params.clone()))
-            .await
-    }
-
-    /// The final call's request with `params`.
-    fn request(&self, messages: Vec<Message>, params: ModelParams) -> LlmRequest {
-        LlmRequest {
-            model: self.version.provider_model_id.clone(),
-            messages,
-            schema: self.schema.clone(),
-            params,
-        }
-    }
-
-    /// One call of the final step, through the budget gate, as the task's outcome.
-    async fn answer(&self, task_id: i64, request: LlmRequest) -> TaskOutcome {
-        // The call may cost its prompt and the answer: up to `max_tokens`, else about what a
-        // labels object takes (the budget gate learns the real cost after a few calls).
-        let estimate = self.price.map_or(0.0, |price| {
-            let expected = u64::from(request.params.max_tokens.unwrap_or(64));
-            let (p, c) = price.cost(request.estimated_tokens(), expected);
-            p + c
-        });
-        let admitted = tokio::select! {
-            biased;
-            _ = self.cancel.canceled() => return TaskOutcome::Canceled,
-            admitted = self.budget.admit(&self.db, estimate) => admitted,
-        };
-        let ticket = match admitted {
-            Ok(ticket) => ticket,
-            Err(message) => return TaskOutcome::Fatal(message),
-        };
-        let called = observe::call(&self.scheduler, &request, &self.cancel, self.price).await;
-        let spent = match &called {
-            Ok(outcome) => self.cost(outcome.response.usage),
-            Err(e) => self.cost(e.usage()),
-        };
-        self.budget
-            .settle(ticket, spent.0.unwrap_or(0.0) + spent.1.unwrap_or(0.0));
-        if let Some(fatal) = self.note_outcome(&called) {
-            return TaskOutcome::Fatal(fatal);
-        }
-        match called {
-            Ok(outcome) => {
-                let usage = outcome.response.usage;
-                let raw = outcome.response.output.clone();
-                let (prompt_cost, completion_cost) = self.cost(usage);
-                let mut notes = outcome.response.notes;
-                if self.price.is_none() {
-                    notes.push(crate::pricing::unpriced_note(
-                        &self.version.provider_model_id,
-                    ));
-                }
-                TaskOutcome::Success(PredictionResult {
-                    task_id,
-                    output: outcome.response.output,
-                    prompt_tokens: Some(usage.prompt_tokens as i64),
-                    completion_tokens: Some(usage.completion_tokens as i64),
-                    prompt_cost,
-                    completion_cost,
-                    total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
-                    inference_time: Some(outcome.seconds),
-                    confidence: Confidence::Logprobs(outcome.response.logprobs),
-                    // The model's answer as it came, for the web app's task view.
-                    extra: Some(if notes.is_empty() {
-                        json!({"attempts": outcome.attempts, "output": raw})
-                    } else {
-                        json!({"attempts": outcome.attempts, "notes": notes, "output": raw})
-                    }),
-                })
-            }
-            Err(LlmError::Canceled) => TaskOutcome::Canceled,
-            Err(e @ LlmError::Authentication(_)) => TaskOutcome::Fatal(format!(
-                "The provider refused the credentials of connection {}: {e}",
-                self.version
-                    .model_provider_connection_id
-                    .unwrap_or_default()
-            )),
-            Err(e) => {
-                let usage = e.usage();
-                let (p, c) = self.cost(usage);
-                TaskOutcome::Failure(FailureResult {
-                    task_id,
-                    message: e.to_string(),
-                    error_type: e.error_type(),
-                    inference_time: None,
-                    prompt_tokens: (usage.prompt_tokens > 0).then_some(usage.prompt_tokens as i64),
-                    completion_tokens: (usage.completion_tokens > 0)
-                        .then_some(usage.completion_tokens as i64),
-                    total_cost: p.zip(c).map(|(p, c)| p + c).filter(|c| *c > 0.0),
-                })
-            }
-        }
-    }
-
-    /// Counts calls that failed the same way before any call succeeded; returns why the run
-    /// fails when [`SYSTEMIC_FAILURES`] of them in a row say that no call can succeed (the
-    /// endpoint cannot be reached, the model does not exist, the request is refused).
-    fn note_outcome(
-        &self,
-        called: &Result<crate::llm::scheduler::CallOutcome, LlmError>,
-    ) -> Option<String> {
-        let mut streak = self.streak.lock().ok()?;
-        match called {
-            Ok(_) => {
-                streak.succeeded = true;
-                None
-            }
-            Err(e) if !streak.succeeded && is_systemic(e) => {
-                if streak.kind.as_ref() != Some(&e.error_type()) {
-                    streak.kind = Some(e.error_type());
-                    streak.count = 0;
-                }
-                streak.count += 1;
-                (streak.count >= SYSTEMIC_FAILURES).then(|| {
-                    format!(
-                        "The first {} calls of this version all failed the same way, so the \
-                         run stops: {e}. Check the connection's endpoint and key and the model \
-                         name, then run again.",
-                        streak.count
-                    )
-                })
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// The (prompt, completion) cost of a call, when the model has a price.
-    fn cost(&self, usage: crate::llm::Usage) -> (Option<f64>, Option<f64>) {
-        steps::cost_at(self.price, usage)
+        let own = &self.own;
+        let request = own.request(&self.schema, messages, own.params.clone());
+        self.answer(own, task_id, request).await
     }
 }
 

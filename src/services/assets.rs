@@ -14,10 +14,10 @@ use crate::llm::{ModelParams, Provider};
 use crate::services::{annotations, model_providers, prompts, schedules, versions};
 use crate::views::prompts::PromptInput;
 use crate::views::registry::{
-    EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportInput, ImportedView, PromptAsset, PromptDocument,
-    ScheduleAsset, ScheduleInput, VersionAsset,
+    EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportInput, ImportedView, JurorAsset, PromptAsset,
+    PromptDocument, ScheduleAsset, ScheduleInput, VersionAsset,
 };
-use crate::views::versions::{Step, VersionInput};
+use crate::views::versions::{Juror, Step, VersionInput};
 use entity::enums::AuditAction;
 use entity::{
     model_interface, model_provider_connection as connection, model_version, prompt_schedule,
@@ -70,6 +70,15 @@ pub async fn export(
             model_params: v.model_params.clone(),
             max_few_shot_examples: v.max_few_shot_examples,
             samples: v.samples,
+            jury: Juror::of_stored(v.jury.as_ref())
+                .into_iter()
+                .map(|j| JurorAsset {
+                    provider: j
+                        .model_provider_connection
+                        .and_then(|id| providers.get(&id).copied()),
+                    provider_model_id: j.provider_model_id,
+                })
+                .collect(),
             steps: Step::of_stored(v.steps.as_ref()).map(|steps| {
                 // A step's connection travels as its provider's name.
                 Value::Array(
@@ -306,6 +315,19 @@ pub fn check_bounds(document: &Value) -> ApiResult<()> {
             ));
         }
     }
+    let most = crate::limits::MAX_JURORS;
+    let juries = document
+        .get("versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.get("jury").and_then(Value::as_array));
+    if juries.into_iter().any(|j| j.len() > most) {
+        return Err(ApiError::field(
+            "jury",
+            format!("A version of an import document has at most {most} other models."),
+        ));
+    }
     Ok(())
 }
 
@@ -488,6 +510,19 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                 )));
             }
         };
+        let mut jury = vec![];
+        for juror in &v.jury {
+            let model_provider_connection = match juror.provider {
+                Some(p) => {
+                    Some(connection_for(&txn, caller, &input.connections, p.as_str()).await?)
+                }
+                None => None,
+            };
+            jury.push(Juror {
+                provider_model_id: juror.provider_model_id.clone(),
+                model_provider_connection,
+            });
+        }
         let params: Option<ModelParams> = match &v.model_params {
             Some(p) => Some(
                 serde_json::from_value(p.clone())
@@ -509,6 +544,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                 parent_model: None,
                 model_params: Some(params),
                 samples: Some(v.samples),
+                jury: Some(Some(jury)),
                 steps: Some(steps),
             },
         )

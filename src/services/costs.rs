@@ -81,11 +81,19 @@ pub async fn estimate(
     sizes: &dyn ImageSizes,
 ) -> ApiResult<CostEstimateView> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
-    let price = prices.price(&version.provider_model_id);
-    // Models with no known price: the tokens are still counted, the cost is not.
+    // The final call is made by the version's model and by each of its jury's, each at its
+    // own price. Models with no known price: the tokens are still counted, the cost is not.
+    let jury = crate::views::versions::Juror::of_stored(version.jury.as_ref());
     let mut unpriced: Vec<String> = Vec::new();
-    if price.is_none() {
-        unpriced.push(format!("model \"{}\"", version.provider_model_id));
+    let mut final_prices = vec![];
+    for model in
+        std::iter::once(&version.provider_model_id).chain(jury.iter().map(|j| &j.provider_model_id))
+    {
+        let price = prices.price(model);
+        if price.is_none() {
+            unpriced.push(format!("model \"{model}\""));
+        }
+        final_prices.push(price);
     }
     let linked = prompts::associations(db, &[prompt_id])
         .await?
@@ -199,13 +207,24 @@ pub async fn estimate(
         }
     };
     // A version that asks several answers per task pays for each: its final call is made
-    // `samples` times (a pipeline's earlier steps once).
-    let samples = version.samples.max(1) as u64;
-    let image_tokens = scale(images.tokens) * samples;
-    let mut prompt_tokens = scale(prompt_sum) * samples + image_tokens;
-    let mut completion_tokens = completion_each * total * samples;
+    // `samples` times by each of its models (a pipeline's earlier steps once).
+    let per_model = version.samples.max(1) as u64;
+    let image_each = scale(images.tokens) * per_model;
+    let prompt_each = scale(prompt_sum) * per_model + image_each;
+    let completion_model = completion_each * total * per_model;
+    let models = final_prices.len() as u64;
+    let samples = per_model * models;
+    let image_tokens = image_each * models;
+    let mut prompt_tokens = prompt_each * models;
+    let mut completion_tokens = completion_model * models;
     // The cost, while every model has a price.
-    let mut cost = price.map(|price| price.cost(prompt_tokens, completion_tokens));
+    let mut cost = Some((0.0, 0.0));
+    for price in final_prices {
+        cost = cost.zip(price).map(|((p, c), price)| {
+            let (mp, mc) = price.cost(prompt_each, completion_model);
+            (p + mp, c + mc)
+        });
+    }
     for (step_prompt, step_completion, step_price) in step_costs {
         let (sp, sc) = (scale(step_prompt), step_completion * total);
         prompt_tokens += sp;

@@ -11,7 +11,7 @@ use crate::services::audit::{self, Object};
 use crate::services::model_params;
 use crate::services::model_providers;
 use crate::services::{counters, prompts};
-use crate::views::versions::{Step, VersionInput};
+use crate::views::versions::{Juror, Step, VersionInput};
 use entity::{model_interface, model_version};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
@@ -23,7 +23,10 @@ mod calibrate;
 mod checks;
 mod derive;
 pub use calibrate::{MIN_CALIBRATION_LABELS, calibrate, uncalibrate};
-use checks::{Pipeline, check_connection, check_fields, check_placeholders, check_steps};
+use checks::{
+    Pipeline, check_answers, check_connection, check_fields, check_jury, check_placeholders,
+    check_steps,
+};
 pub use derive::{VersionChanges, derive, derive_from};
 
 /// The `model_version` string of the predictions a version's runs write: the version's
@@ -202,6 +205,9 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         .clone()
         .ok_or_else(|| ApiError::field("provider_model_id", "This field is required."))?;
     let provider = input.provider.unwrap_or(Provider::OpenAI);
+    let jury = input.jury.clone().flatten().unwrap_or_default();
+    check_jury(&txn, caller, &jury).await?;
+    check_answers(input.samples.unwrap_or(1), 1 + jury.len())?;
     if title_taken(&txn, prompt.id, &title, None).await? {
         return Err(ApiError::field(
             "title",
@@ -242,6 +248,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         steps: Set(pipeline.steps),
         samples: Set(input.samples.unwrap_or(1)),
         calibration: Set(None),
+        jury: Set(Juror::to_stored(&jury)),
         created_by_id: Set(Some(caller.user.id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -329,6 +336,14 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(Some(id)) = input.model_provider_connection {
         check_connection(&txn, caller, id).await?;
     }
+    let jury = match &input.jury {
+        Some(jury) => jury.clone().unwrap_or_default(),
+        None => Juror::of_stored(existing.jury.as_ref()),
+    };
+    if let Some(Some(list)) = &input.jury {
+        check_jury(&txn, caller, list).await?;
+    }
+    check_answers(input.samples.unwrap_or(existing.samples), 1 + jury.len())?;
     let before = existing.clone();
     let mut model: model_version::ActiveModel = existing.into();
     if let Some(v) = input.title {
@@ -354,6 +369,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     if let Some(v) = input.samples {
         model.samples = Set(v);
+    }
+    if input.jury.is_some() {
+        model.jury = Set(Juror::to_stored(&jury));
     }
     if let Some(steps) = new_steps {
         model.steps = Set(steps);

@@ -195,9 +195,25 @@ pub struct VersionAsset {
     /// Answers asked per task (1 when absent, as in documents exported before it existed).
     #[serde(default = "one")]
     pub samples: i32,
+    /// Other models that answer each task (none when absent), each naming its connection by
+    /// provider.
+    #[serde(default)]
+    pub jury: Vec<JurorAsset>,
     /// Pipeline steps, each naming its connection by provider.
     #[schema(value_type = Option<Vec<Object>>)]
     pub steps: Option<Value>,
+}
+
+/// A juror's portable fields: its connection travels as its provider's name (the version's
+/// when absent), as a pipeline step's does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JurorAsset {
+    /// Model at the provider.
+    pub provider_model_id: String,
+    /// Provider of its connection; absent: the version's connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<entity::enums::Provider>,
 }
 
 /// A schedule's portable fields.

@@ -33,6 +33,10 @@ pub struct VersionView {
     /// answer most of them agree on, scored by the share that agreed (`score_method:
     /// agreement`); every call is paid for.
     pub samples: i32,
+    /// Prompter extension: other models that answer each task beside this one (`[]` when
+    /// none); the prediction is the majority answer of all, scored by the share that agreed
+    /// (`score_method: agreement`).
+    pub jury: Vec<Juror>,
     /// Prompt id.
     pub parent_model: i64,
     /// Accuracy of the latest completed HasGT run (0..1), or null.
@@ -68,6 +72,7 @@ impl VersionView {
             max_few_shot_examples: v.max_few_shot_examples,
             model_params: ModelParams::from_stored(v.model_params.as_ref()),
             samples: v.samples,
+            jury: Juror::of_stored(v.jury.as_ref()),
             parent_model: v.parent_model_id,
             score,
             organization: v.organization_id,
@@ -122,6 +127,13 @@ pub struct VersionInput {
     /// are drawn at the version's temperature when above zero, else at 1.
     #[schema(minimum = 1, maximum = 9)]
     pub samples: Option<i32>,
+    /// Prompter extension: other models that answer each task beside the version's own (at
+    /// most 8; each is asked `samples` times, and `samples` times the models is at most 9).
+    /// The prediction is the answer most of them agree on, scored by the share that agreed;
+    /// every call is paid for. `null` or `[]` clears it.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<Vec<Juror>>)]
+    pub jury: Option<Option<Vec<Juror>>>,
     /// Registry: the steps of a pipeline, run in order for each task; a step's output fields
     /// are placeholders of the later steps (`{summarize.summary}`), and the last step answers
     /// the label config (its prompt, connection, model and parameters become the version's).
@@ -173,6 +185,34 @@ impl Step {
     }
 }
 
+/// Another model that answers each task of a version beside its own (agreement across
+/// models). It is called with the version's prompt, few-shot examples and parameters (those of
+/// its connection under them) and paid at its own price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"provider_model_id": "gpt-4.1-mini", "model_provider_connection": 1}))]
+pub struct Juror {
+    /// The model at the provider (1 to 255 characters).
+    pub provider_model_id: String,
+    /// Its provider connection (default: the version's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_provider_connection: Option<i64>,
+}
+
+impl Juror {
+    /// The jury stored on a version (none when unset or unreadable).
+    pub fn of_stored(stored: Option<&serde_json::Value>) -> Vec<Juror> {
+        stored
+            .and_then(|v| serde_json::from_value::<Vec<Juror>>(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// What a version stores of `jury`: `None` for none.
+    pub fn to_stored(jury: &[Juror]) -> Option<serde_json::Value> {
+        (!jury.is_empty()).then(|| serde_json::to_value(jury).unwrap_or_default())
+    }
+}
+
 /// Ordering of the version list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct VersionListQuery {
@@ -209,8 +249,8 @@ pub struct CostEstimateView {
     /// Prompter extension: sampled images whose size could not be read (counted as
     /// 1024×1024).
     pub images_assumed: u64,
-    /// Prompter extension: answers asked per task (the version's `samples`); the tokens and
-    /// costs count every one.
+    /// Prompter extension: answers asked per task (the version's `samples` times the models
+    /// that answer: its own and its jury's); the tokens and costs count every one.
     pub samples: u64,
 }
 

@@ -185,6 +185,7 @@ pub fn field_label(name: &str) -> String {
         "model_provider_connection" | "teacher_model_provider_connection_id" => "Connection",
         "max_few_shot_examples" => "Few-shot examples",
         "samples" => "Answers per task",
+        "jury" => "Other models that answer",
         "model_params" => "Parameters",
         "project_subset" => "Tasks",
         "sample_subset_size" => "Sample size",

@@ -226,3 +226,109 @@ async fn samples_out_of_range_are_refused() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["samples"], 5);
 }
+
+#[tokio::test]
+async fn a_jury_of_models_votes_and_its_dissent_scores_two_thirds() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let mut s = choices_setup(
+        &app,
+        &llm,
+        &[
+            "Positive [[model:juror-b=Negative]]",
+            "Neutral [[model:other=Negative]]",
+        ],
+    )
+    .await;
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{}/versions", s.prompt),
+            json!({"title": "jury", "prompt": "Classify the sentiment. Text: {text}",
+                   "provider": "Custom", "provider_model_id": "gpt-4o-mini",
+                   "model_provider_connection": s.connection,
+                   "jury": [{"provider_model_id": "juror-a"},
+                            {"provider_model_id": "juror-b", "model_provider_connection": s.connection}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["jury"][0], json!({"provider_model_id": "juror-a"}));
+    assert_eq!(body["jury"][1]["model_provider_connection"], s.connection);
+    s.version = body["id"].as_i64().expect("an id");
+    let requests = llm.stats().requests;
+    let run = start(&app, &s, json!({"project_subset": "All"})).await;
+    let state = finished(&app, &s, run).await;
+    assert_eq!(state["status"], "Completed", "{state}");
+    assert_eq!(llm.stats().requests - requests, 6, "three models per task");
+    let found = predictions(&app, &s, run).await;
+    assert_eq!(found[0].result[0]["value"]["choices"], json!(["Positive"]));
+    assert!(close(found[0].score, 2.0 / 3.0), "{:?}", found[0].score);
+    assert_eq!(found[0].score_method, Some(ScoreMethod::Agreement));
+    assert_eq!(found[1].result[0]["value"]["choices"], json!(["Neutral"]));
+    assert!(close(found[1].score, 1.0));
+    // The tally names the models behind each answer.
+    let row = entity::prediction::Entity::find()
+        .filter(entity::prediction::Column::Id.eq(found[0].id))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the prediction");
+    let tally = &row.extra.unwrap_or_default()["samples"];
+    assert_eq!(tally["asked"], 3, "{tally}");
+    assert_eq!(
+        tally["answers"][0]["models"],
+        json!(["gpt-4o-mini", "juror-a"])
+    );
+    assert_eq!(tally["answers"][1]["models"], json!(["juror-b"]));
+    // The estimate counts an answer from each model.
+    let (_, estimate) = app
+        .get(&format!(
+            "/api/prompts/{}/versions/{}/cost-estimate",
+            s.prompt, s.version
+        ))
+        .await;
+    assert_eq!(estimate["samples"], 3, "{estimate}");
+}
+
+#[tokio::test]
+async fn a_jury_is_checked_and_answers_stay_within_nine() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = choices_setup(&app, &llm, &["one"]).await;
+    let path = format!("/api/prompts/{}/versions/{}", s.prompt, s.version);
+    let juror = |m: &str| json!({"provider_model_id": m});
+    for (bad, field) in [
+        (json!({"jury": [juror(" ")]}), "jury"),
+        (
+            json!({"jury": [{"provider_model_id": "x", "model_provider_connection": 999_999}]}),
+            "jury",
+        ),
+        (json!({"jury": vec![juror("m"); 9]}), "jury"),
+        (
+            json!({"jury": [juror("a"), juror("b")], "samples": 4}),
+            "samples",
+        ),
+        (json!({"jury": [{"model": "x"}]}), ""),
+    ] {
+        let (status, body) = app.patch(&path, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        if !field.is_empty() {
+            assert!(body["validation_errors"][field].is_array(), "{bad}: {body}");
+        }
+    }
+    let (status, body) = app
+        .patch(
+            &path,
+            json!({"jury": [juror("a"), juror("b")], "samples": 3}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["jury"].as_array().map(Vec::len), Some(2));
+    // Samples alone cannot go past nine answers with the jury kept.
+    let (status, body) = app.patch(&path, json!({"samples": 4})).await;
+    assert_eq!(status, 400, "{body}");
+    // null clears it.
+    let (status, body) = app.patch(&path, json!({"jury": null})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["jury"], json!([]));
+}

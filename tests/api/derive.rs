@@ -27,7 +27,8 @@ async fn prompt_and_connection(app: &TestApp) -> (i64, i64) {
 
 /// A two-step pipeline version carrying every parameter a version has: few-shot count, model
 /// parameters with top P, seed, reasoning effort and extra ones, and a first step with its
-/// own connection, model, parameters and answers. Returns its view.
+/// own connection, model, parameters and answers, and a jury of one other model. Returns its
+/// view.
 async fn pipeline_with_everything(app: &TestApp, prompt: i64, connection: i64) -> VersionView {
     app.post(
             &format!("/api/prompts/{prompt}/versions"),
@@ -35,6 +36,7 @@ async fn pipeline_with_everything(app: &TestApp, prompt: i64, connection: i64) -
                 "model_provider_connection": connection, "max_few_shot_examples": 3,
                 "model_params": {"temperature": 0.2, "max_tokens": 300, "top_p": 0.9, "seed": 7,
                     "reasoning_effort": "low", "extra": {"presence_penalty": 0.5, "user": "team-a"}},
+                "jury": [{"provider_model_id": "gpt-4.1-mini", "model_provider_connection": connection}],
                 "steps": [
                     {"name": "summarize", "prompt": "Summarize: {text}", "output_fields": ["summary", "tone"],
                      "model_provider_connection": connection, "provider_model_id": "gpt-4o",
@@ -243,6 +245,8 @@ async fn the_editor_shows_every_parameter_and_save_as_new_version_keeps_them() {
         ("#step-0-extra-name-1", "stop"),
         ("#step-0-extra-value-1", "[\"END\"]"),
         ("#version-last-step", "classify"),
+        ("#juror-1-model", "gpt-4.1-mini"),
+        ("#juror-1-connection", connection.as_str()),
         (
             "#version-prompt",
             "Classify: {summarize.summary} ({summarize.tone})",
@@ -269,6 +273,7 @@ async fn the_editor_shows_every_parameter_and_save_as_new_version_keeps_them() {
         .await;
     b.fill("#version-extra-name-new", "frequency_penalty").await;
     b.fill("#version-extra-value-new", "0.25").await;
+    b.fill("#juror-new-model", "gpt-4o").await;
     b.fill("#version-title", "edited").await;
     b.click("#save-version").await;
     b.wait_text("#editor-title", |t| t == "Version edited")
@@ -291,6 +296,10 @@ async fn the_editor_shows_every_parameter_and_save_as_new_version_keeps_them() {
         .get_or_insert_default()
         .insert("frequency_penalty".into(), json!(0.25));
     steps_of(&mut expected)[0].prompt = "Summarize in one line: {text}".into();
+    expected.jury.push(prompter::views::versions::Juror {
+        provider_model_id: "gpt-4o".into(),
+        model_provider_connection: None,
+    });
     assert_eq!(kept(edited), kept(&expected));
     let unchanged = version(&app, prompt, source_id).await;
     assert_eq!(

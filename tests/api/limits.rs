@@ -214,6 +214,7 @@ async fn insert_versions(app: &TestApp, prompt: i64, connection: i64, n: usize) 
             steps: Set(None),
             samples: Set(1),
             calibration: Set(None),
+            jury: Set(None),
             created_by_id: Set(None),
             created_at: Set(now),
             updated_at: Set(now),

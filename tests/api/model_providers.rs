@@ -708,6 +708,7 @@ async fn delete_unlinks_the_versions_that_used_it() {
         steps: Set(None),
         samples: Set(1),
         calibration: Set(None),
+        jury: Set(None),
         created_by_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

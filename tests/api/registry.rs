@@ -230,6 +230,8 @@ async fn registry_prompt(app: &TestApp, connection: i64) -> (i64, i64) {
             &format!("/api/prompts/{prompt}/versions"),
             json!({"title": "pipeline", "provider": "Custom", "provider_model_id": "gpt-4o-mini",
             "model_provider_connection": connection, "model_params": {"temperature": 0},
+            "jury": [{"provider_model_id": "juror-a"},
+                     {"provider_model_id": "juror-b", "model_provider_connection": connection}],
             "steps": [
                 {"name": "summarize", "prompt": "Summarize: {text}", "output_fields": ["summary"]},
                 {"name": "classify", "prompt": "Classify this summary: {summarize.summary}"}
@@ -352,6 +354,14 @@ async fn export_and_import_round_trip_into_another_organization() {
     assert_eq!(pipeline.model_provider_connection, Some(custom.id));
     let steps = pipeline.steps.as_ref().expect("steps");
     assert_eq!(steps[1].name, "classify");
+    // Its jury too: a juror's connection travels as its provider (the source's connection is
+    // an OpenAI one: the other organization's OpenAI connection takes its place).
+    assert_eq!(pipeline.jury[0].model_provider_connection, None);
+    assert_eq!(pipeline.jury[1].provider_model_id, "juror-b");
+    assert_eq!(
+        pipeline.jury[1].model_provider_connection,
+        theirs["id"].as_i64()
+    );
     // Not the same organization's objects: the source is untouched and unseen.
     let (status, _) = app
         .send(

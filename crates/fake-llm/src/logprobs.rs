@@ -9,6 +9,8 @@
 //! * `[[votes=Positive|Positive|Negative]]`: the answer of the call whose `seed` is `k` is taken
 //!   from the text `votes[k mod n]` (a call without a seed is `k = 0`): a test of agreement
 //!   across samples says which sample dissents.
+//! * `[[model:gpt-4.1-nano=Negative]]`: a call to that model answers the text `Negative`
+//!   (before `votes`): different models answer differently, as a jury's do.
 //!
 //! **Tokens**: the content is cut into tokens of at most four characters; a token never spans
 //! the edge of a string or number. A chosen value's first token has the value's probability and
@@ -36,6 +38,8 @@ pub(super) struct Directives {
     pub(super) confidence: Option<f64>,
     /// `[[votes=a|b|c]]`.
     pub(super) votes: Vec<String>,
+    /// `[[model:name=text]]`, in the order given.
+    pub(super) by_model: Vec<(String, String)>,
 }
 
 impl Directives {
@@ -58,6 +62,10 @@ impl Directives {
                 Some(("votes", votes)) => {
                     found.votes = votes.split('|').map(|v| v.trim().to_string()).collect();
                 }
+                Some((key, said)) if key.starts_with("model:") => {
+                    let model = key.trim_start_matches("model:").trim().to_string();
+                    found.by_model.push((model, said.trim().to_string()));
+                }
                 _ => break,
             }
             text.replace_range(open..close + 2, "");
@@ -65,8 +73,17 @@ impl Directives {
         found
     }
 
-    /// The text a call answers: the vote of its seed, or `text`.
-    pub(super) fn answer_text<'a>(&'a self, text: &'a str, seed: Option<i64>) -> &'a str {
+    /// The text a call to `model` answers: what the text says that model answers, else the
+    /// vote of its seed, else `text`.
+    pub(super) fn answer_text<'a>(
+        &'a self,
+        text: &'a str,
+        seed: Option<i64>,
+        model: &str,
+    ) -> &'a str {
+        if let Some((_, said)) = self.by_model.iter().find(|(m, _)| m == model) {
+            return said;
+        }
         if self.votes.is_empty() {
             return text;
         }
@@ -268,11 +285,15 @@ mod tests {
         let d = Directives::take(&mut text);
         assert_eq!(text, "Text: great  day ");
         assert_eq!(d.confidence, Some(0.8));
-        assert_eq!(d.answer_text(&text, Some(3)), "B");
-        assert_eq!(d.answer_text(&text, None), "A");
+        assert_eq!(d.answer_text(&text, Some(3), "m"), "B");
+        assert_eq!(d.answer_text(&text, None, "m"), "A");
         assert_eq!(d.probability(&text), 0.8);
         let p = Directives::default().probability("x");
         assert!((0.55..=0.99).contains(&p));
+        let mut text = "Text: fine [[model:small=Negative]] [[votes=A|B]]".to_string();
+        let d = Directives::take(&mut text);
+        assert_eq!(d.answer_text(&text, Some(0), "small"), "Negative");
+        assert_eq!(d.answer_text(&text, Some(1), "big"), "B");
     }
 
     #[test]

@@ -406,7 +406,7 @@ async fn serve(
     let schema = call.schema.as_ref();
     let valid = answer::answer(
         schema,
-        directives.answer_text(&call.user_text, call.seed),
+        directives.answer_text(&call.user_text, call.seed, &call.model),
         false,
     );
     let prompt_tokens = call.prompt_tokens();

@@ -157,6 +157,71 @@ pub(super) fn check_fields(input: &VersionInput) -> ApiResult<()> {
     Ok(())
 }
 
+/// Checks a version's jury: at most [`crate::limits::MAX_JURORS`] models, each named, on a
+/// connection of the organization to a supported provider.
+pub(super) async fn check_jury(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    jury: &[Juror],
+) -> ApiResult<()> {
+    let most = crate::limits::MAX_JURORS;
+    if jury.len() > most {
+        return Err(ApiError::field(
+            "jury",
+            format!("A jury has at most {most} other models."),
+        ));
+    }
+    for (i, juror) in jury.iter().enumerate() {
+        let model = &juror.provider_model_id;
+        let at = format!("Other model {} ({})", i + 1, model.trim());
+        if model.trim().is_empty() || model.chars().count() > 255 {
+            return Err(ApiError::field(
+                "jury",
+                format!(
+                    "Other model {}: give the provider's model id (1 to 255 characters).",
+                    i + 1
+                ),
+            ));
+        }
+        if let Some(id) = juror.model_provider_connection {
+            let connection = model_providers::find(db, caller.organization_id, id)
+                .await
+                .map_err(|_| {
+                    ApiError::field(
+                        "jury",
+                        format!("{at}: connection {id} is not one of your organization's."),
+                    )
+                })?;
+            if !crate::llm::is_supported(connection.provider) {
+                return Err(ApiError::field(
+                    "jury",
+                    format!(
+                        "{at}: {}",
+                        crate::llm::unsupported_message(connection.provider)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `samples` answers from each of `models` models stay within
+/// [`crate::limits::MAX_SAMPLES`] answers per task.
+pub(super) fn check_answers(samples: i32, models: usize) -> ApiResult<()> {
+    let most = crate::limits::MAX_SAMPLES;
+    if i64::from(samples.max(1)) * models as i64 > i64::from(most) {
+        return Err(ApiError::field(
+            "samples",
+            format!(
+                "{samples} answers from each of {models} models is more than {most} answers per \
+                 task: ask fewer answers or list fewer models."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What a version stores of its steps: the steps (none for a single prompt), and the fields
 /// of the version the last step sets.
 #[derive(Debug, Default)]

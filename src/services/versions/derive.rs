@@ -25,6 +25,8 @@ pub struct VersionChanges {
     pub model_params: Option<Option<ModelParams>>,
     /// Answers asked per task.
     pub samples: Option<i32>,
+    /// Other models that answer each task (`Some(vec![])` clears the jury).
+    pub jury: Option<Vec<Juror>>,
     /// The steps of a pipeline (`Some(None)` turns it into a single prompt). The last step's
     /// prompt, connection, model and parameters become the version's unless the changes name
     /// those too.
@@ -68,6 +70,7 @@ pub async fn derive_from(
         max_few_shot_examples,
         model_params,
         samples,
+        jury,
         steps,
     } = changes;
     check_fields(&VersionInput {
@@ -80,8 +83,17 @@ pub async fn derive_from(
         parent_model: None,
         model_params: model_params.clone(),
         samples,
+        jury: None,
         steps: None,
     })?;
+    let jury = match jury {
+        Some(list) => {
+            check_jury(db, caller, &list).await?;
+            list
+        }
+        None => Juror::of_stored(source.jury.as_ref()),
+    };
+    check_answers(samples.unwrap_or(source.samples), 1 + jury.len())?;
     let prompt_id = source.parent_model_id;
     let from_steps = match &steps {
         Some(Some(list)) => check_steps(db, caller, prompt_id, list).await?,
@@ -185,6 +197,7 @@ pub async fn derive_from(
     if let Some(n) = samples {
         row.samples = Set(n);
     }
+    row.jury = Set(Juror::to_stored(&jury));
     // A calibration map belongs to the prompt and model it was fitted on: a new version starts
     // without one (its runs show whether it needs its own).
     row.calibration = Set(None);

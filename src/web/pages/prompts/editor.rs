@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use crate::llm::{ModelParams, REASONING_EFFORTS};
 use crate::services::versions::VersionChanges;
-use crate::views::versions::{Step, VersionInput, VersionView};
+use crate::views::versions::{Juror, Step, VersionInput, VersionView};
 use crate::web::forms::non_empty;
 use crate::web::problems::Input;
 use serde::Serialize;
@@ -222,6 +222,39 @@ impl StepForm {
     }
 }
 
+/// Another model of the version's jury, as the editor shows it; a blank connection is the
+/// version's, a blank model drops the row.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub(super) struct JurorForm {
+    connection: Option<i64>,
+    model: String,
+}
+
+impl JurorForm {
+    /// The rows of the sent form (`juror_connection` and `juror_model`, repeated in order).
+    fn read(fields: &Fields) -> Vec<JurorForm> {
+        let connections = fields.all("juror_connection");
+        fields
+            .all("juror_model")
+            .into_iter()
+            .enumerate()
+            .map(|(i, model)| JurorForm {
+                connection: connections.get(i).and_then(|c| c.trim().parse().ok()),
+                model: model.trim().to_string(),
+            })
+            .filter(|j| !j.model.is_empty())
+            .take(crate::limits::MAX_JURORS + 1)
+            .collect()
+    }
+
+    fn juror(&self) -> Juror {
+        Juror {
+            provider_model_id: self.model.clone(),
+            model_provider_connection: self.connection,
+        }
+    }
+}
+
 /// What the version editor shows: the version it starts from and every field of it.
 #[derive(Debug, Default, Clone, Serialize)]
 pub(in crate::web::pages) struct Editor {
@@ -237,6 +270,8 @@ pub(in crate::web::pages) struct Editor {
     pub few_shot: String,
     /// Answers asked per task.
     pub samples: String,
+    /// Other models that answer each task.
+    jury: Vec<JurorForm>,
     params: ParamsForm,
     /// A pipeline's steps before the last (none for a single prompt).
     steps: Vec<StepForm>,
@@ -276,6 +311,14 @@ impl Editor {
             model: v.provider_model_id.clone(),
             few_shot: v.max_few_shot_examples.unwrap_or(0).to_string(),
             samples: v.samples.to_string(),
+            jury: v
+                .jury
+                .iter()
+                .map(|j| JurorForm {
+                    connection: j.model_provider_connection,
+                    model: j.provider_model_id.clone(),
+                })
+                .collect(),
             params: ParamsForm::of(&v.model_params),
             steps: earlier.iter().map(StepForm::of).collect(),
             last_step: last,
@@ -311,6 +354,7 @@ impl Editor {
             model: fields.text("model"),
             few_shot: fields.text("few_shot"),
             samples: fields.text("samples"),
+            jury: JurorForm::read(fields),
             params: ParamsForm::read(fields, ""),
             steps,
             last_step: fields.text("last_step"),
@@ -373,6 +417,7 @@ impl Editor {
             max_few_shot_examples: Some(self.few_shot()?),
             model_params: Some(self.params.params("")?),
             samples: Some(self.samples()?),
+            jury: Some(self.jury.iter().map(JurorForm::juror).collect()),
             steps,
         })
     }
@@ -393,6 +438,7 @@ impl Editor {
             parent_model: None,
             model_params: Some(self.params.params("")?),
             samples: Some(self.samples()?),
+            jury: Some(Some(self.jury.iter().map(JurorForm::juror).collect())),
             steps: None,
         })
     }
@@ -420,6 +466,7 @@ pub(super) fn inputs() -> Vec<Input> {
             "version-samples",
             "Answers per task",
         ),
+        Input::text(&["jury"], "version-jury", "Other models that answer"),
         Input::text(&["Temperature"], "version-temperature", "Temperature"),
         Input::text(
             &["Max output tokens"],
