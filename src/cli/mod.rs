@@ -119,6 +119,23 @@ pub enum AdminCommand {
     },
 }
 
+/// The binary's entry point: parses the command line, runs it on a multi-threaded tokio
+/// runtime and returns the process exit code. Kept here, not in `main.rs`, so that the whole
+/// async call tree under [`run`] is compiled once, in this crate, rather than again in the binary.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(error) => {
+            eprintln!("prompter: cannot start the async runtime: {error}");
+            1
+        }
+    }
+}
+
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     telemetry::init(cli.log_format);
@@ -129,8 +146,13 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Admin { database, command } => admin(database, command).await,
         Command::Audit { database, command } => crate::cli::audit::run(database, command).await,
         Command::Openapi => {
-            print!("{}", crate::openapi::openapi_json());
-            Ok(())
+            // A reader that stops early (`| head`) closes the pipe: not an error worth a panic.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match out.write_all(crate::openapi::openapi_json().as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+                _ => Ok(()),
+            }
         }
         Command::FakeLlm { port, config } => fake_llm(config, port).await,
         Command::Worker(config) => worker(config).await,
