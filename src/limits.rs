@@ -15,6 +15,9 @@ pub const MAX_SAMPLES: i32 = 9;
 /// The most other models a version's jury lists.
 pub const MAX_JURORS: usize = 8;
 
+/// Deployment labels of one prompt.
+pub const MAX_LABELS_PER_PROMPT: usize = 20;
+
 /// Characters of one tag.
 pub const MAX_TAG_CHARS: usize = 64;
 

@@ -208,6 +208,9 @@ vocabulary!(
         Tags = "tags",
         /// The domain changed; the text holds the reason.
         Domain = "domain",
+        /// A deployment label other than `production` was set, moved or removed; the text
+        /// holds the reason.
+        Label = "label",
     }
 );
 

@@ -27,6 +27,7 @@ pub mod prompt_schedule;
 pub mod run_replacement;
 pub mod task;
 pub mod user;
+pub mod version_label;
 pub mod web_flash;
 pub mod web_session;
 pub mod webhook;

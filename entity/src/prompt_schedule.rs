@@ -13,6 +13,8 @@ pub struct Model {
     pub prompt_id: i64,
     /// The version to run; `None`: the prompt's deployed version when the slot fires.
     pub version_id: Option<i64>,
+    /// A deployment label to follow instead: each firing runs the version it points at then.
+    pub label: Option<String>,
     pub project_id: i64,
     pub project_subset: crate::enums::Subset,
     pub only_missing_predictions: bool,

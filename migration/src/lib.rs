@@ -29,6 +29,7 @@ mod m20261209_000020_create_webhooks;
 mod m20261210_000021_add_prediction_scores;
 mod m20261210_000022_add_version_calibration;
 mod m20261211_000023_add_version_jury;
+mod m20261212_000024_create_version_labels;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000021_add_prediction_scores::Migration),
             Box::new(m20261210_000022_add_version_calibration::Migration),
             Box::new(m20261211_000023_add_version_jury::Migration),
+            Box::new(m20261212_000024_create_version_labels::Migration),
         ]
     }
 }

@@ -2,8 +2,9 @@
 use crate::error::ApiResult;
 use crate::services::schedules;
 use crate::state::AppState;
-use crate::views::registry::{CommentView, ScheduleView};
-use entity::{prompt_comment, prompt_schedule};
+use crate::views::registry::{CommentView, LabelView, ScheduleView};
+use entity::{model_version, prompt_comment, prompt_schedule, version_label};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// The views of comments with their authors.
 pub async fn comment_views(
@@ -40,6 +41,7 @@ pub async fn schedule_views(
             id: s.id,
             prompt: s.prompt_id,
             version: s.version_id,
+            label: s.label.clone(),
             project: s.project_id,
             project_subset: s.project_subset,
             only_missing_predictions: s.only_missing_predictions,
@@ -52,6 +54,36 @@ pub async fn schedule_views(
             created_by: s.created_by_id.and_then(|id| users.get(&id).cloned()),
             created_at: s.created_at,
             updated_at: s.updated_at,
+        })
+        .collect())
+}
+
+/// The views of a prompt's labels with their versions' titles and who moved them.
+pub async fn label_views(
+    state: &AppState,
+    found: Vec<version_label::Model>,
+) -> ApiResult<Vec<LabelView>> {
+    let ids: Vec<i64> = found.iter().map(|l| l.version_id).collect();
+    let titles: std::collections::HashMap<i64, String> = model_version::Entity::find()
+        .filter(model_version::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.title))
+        .collect();
+    let users = super::prompts::creators(state, found.iter().map(|l| l.updated_by_id)).await?;
+    Ok(found
+        .into_iter()
+        .map(|l| LabelView {
+            version_title: titles
+                .get(&l.version_id)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", l.version_id)),
+            name: l.name,
+            version: l.version_id,
+            protected: l.protected,
+            updated_by: l.updated_by_id.and_then(|id| users.get(&id).cloned()),
+            updated_at: l.updated_at,
         })
         .collect())
 }

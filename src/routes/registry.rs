@@ -7,14 +7,16 @@ use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, parse_bool};
 use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::presenters::registry::{comment_views, schedule_views};
+use crate::presenters::registry::{comment_views, label_views, schedule_views};
 use crate::respond::{Created, Either, Json, NoContent, Paged};
+use crate::services::labels::{self, LabelChange};
 use crate::services::{assets, comments, schedules};
 use crate::state::AppState;
 use crate::views::PageParams;
 use crate::views::registry::{
-    CommentInput, CommentView, ExportQuery, ImportBody, ImportQuery, ImportedView, PromptDocument,
-    ScheduleInput, SchedulePreviewQuery, SchedulePreviewView, ScheduleView,
+    CommentInput, CommentView, ExportQuery, ImportBody, ImportQuery, ImportedView,
+    LabelDeleteQuery, LabelInput, LabelView, PromptDocument, ScheduleInput, SchedulePreviewQuery,
+    SchedulePreviewView, ScheduleView,
 };
 use actix_web::{HttpRequest, web};
 use entity::prompt_schedule;
@@ -45,7 +47,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update_schedule))
             .route(web::delete().to(delete_schedule)),
     )
-    .service(resource("/api/prompts/{id}/export").route(web::get().to(export)));
+    .service(resource("/api/prompts/{id}/export").route(web::get().to(export)))
+    .service(resource("/api/prompts/{id}/labels").route(web::get().to(list_labels)))
+    .service(
+        resource("/api/prompts/{id}/labels/{name}")
+            .route(web::put().to(set_label))
+            .route(web::delete().to(delete_label)),
+    )
+    .service(
+        resource("/api/prompts/{id}/labels/{name}/version").route(web::get().to(labeled_version)),
+    );
 }
 
 /// The prompt's comments, newest first: notes, and the reasons of deployment and status
@@ -294,4 +305,98 @@ pub async fn import(
             }
         },
     )
+}
+
+/// The prompt's deployment labels, by name. `production` is its deployed version.
+#[utoipa::path(get, path = "/api/prompts/{id}/labels", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id")),
+    responses((status = 200, body = Vec<LabelView>), (status = 404, body = ErrorBody)))]
+pub async fn list_labels(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<Json<Vec<LabelView>>> {
+    let found = labels::list(&state.db, &caller, *id).await?;
+    Ok(Json(label_views(&state, found).await?))
+}
+
+/// Sets label `name` on a version of the prompt, or moves it there (Manager or above; a
+/// protected label, or protecting one, takes an Owner or Administrator). The move is kept in
+/// the prompt's history with who and why; moving `production` deploys the version (as
+/// `deployed_version` does). A prompt has at most 20 labels; a name is 1 to 64 lowercase
+/// letters, digits, `-`, `_` and `.`.
+#[utoipa::path(put, path = "/api/prompts/{id}/labels/{name}", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id"), ("name" = String, Path, description = "Label name")),
+    request_body = LabelInput,
+    responses((status = 200, body = LabelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_label(
+    state: web::Data<AppState>,
+    caller: Manager,
+    path: web::Path<(i64, String)>,
+    body: ApiJson<LabelInput>,
+) -> ApiResult<Json<LabelView>> {
+    let (id, name) = path.into_inner();
+    let input = body.0;
+    let version = input
+        .version
+        .ok_or_else(|| crate::error::ApiError::field("version", "This field is required."))?;
+    let change = LabelChange {
+        version: Some(version),
+        protected: input.protected,
+        reason: input.reason,
+    };
+    let label = labels::set(&state.db, &caller, id, &name, change)
+        .await?
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let view = label_views(&state, vec![label])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    Ok(Json(view))
+}
+
+/// Removes label `name` from the prompt (Manager or above; a protected label takes an Owner or
+/// Administrator), kept in the history with `reason`. Removing `production` leaves the prompt
+/// without a deployed version: its newest version answers.
+#[utoipa::path(delete, path = "/api/prompts/{id}/labels/{name}", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id"), ("name" = String, Path, description = "Label name"), LabelDeleteQuery),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_label(
+    state: web::Data<AppState>,
+    caller: Manager,
+    path: web::Path<(i64, String)>,
+    query: web::Query<LabelDeleteQuery>,
+) -> ApiResult<NoContent> {
+    let (id, name) = path.into_inner();
+    let name = labels::check_name(&name)?;
+    let prompt = crate::services::prompts::get(&state.db, &caller, id).await?;
+    labels::find(&state.db, prompt.id, &name)
+        .await?
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let change = LabelChange {
+        version: None,
+        protected: None,
+        reason: query.into_inner().reason,
+    };
+    labels::set(&state.db, &caller, id, &name, change).await?;
+    Ok(NoContent)
+}
+
+/// The version label `name` points at, as `GET /api/prompts/{id}/versions/{version_id}`
+/// shows it: what a deployment script or a CI gate reads to find the version that serves.
+#[utoipa::path(get, path = "/api/prompts/{id}/labels/{name}/version", tag = "registry",
+    params(("id" = i64, Path, description = "Prompt id"), ("name" = String, Path, description = "Label name")),
+    responses((status = 200, body = crate::views::versions::VersionView), (status = 404, body = ErrorBody)))]
+pub async fn labeled_version(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, String)>,
+) -> ApiResult<Json<crate::views::versions::VersionView>> {
+    let (id, name) = path.into_inner();
+    let version = labels::version_of(&state.db, &caller, id, &name).await?;
+    let view = crate::presenters::versions::views(&state, vec![version])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    Ok(Json(view))
 }

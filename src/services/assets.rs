@@ -11,11 +11,11 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::llm::{ModelParams, Provider};
-use crate::services::{annotations, model_providers, prompts, schedules, versions};
+use crate::services::{annotations, labels, model_providers, prompts, schedules, versions};
 use crate::views::prompts::PromptInput;
 use crate::views::registry::{
-    EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportInput, ImportedView, JurorAsset, PromptAsset,
-    PromptDocument, ScheduleAsset, ScheduleInput, VersionAsset,
+    EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ImportInput, ImportedView, JurorAsset, LabelAsset,
+    PromptAsset, PromptDocument, ScheduleAsset, ScheduleInput, VersionAsset,
 };
 use crate::views::versions::{Juror, Step, VersionInput};
 use entity::enums::AuditAction;
@@ -113,9 +113,23 @@ pub async fn export(
             cron: s.cron,
             timezone: s.timezone,
             version: s.version_id.and_then(|v| titles.get(&v).cloned()),
+            label: s.label,
             project_subset: s.project_subset,
             only_missing_predictions: s.only_missing_predictions,
             status: s.status,
+        })
+        .collect();
+    // `production` travels as the prompt's deployed version.
+    let labels = labels::of_prompt(db, prompt.id)
+        .await?
+        .into_iter()
+        .filter(|l| l.name != labels::PRODUCTION)
+        .filter_map(|l| {
+            titles.get(&l.version_id).map(|title| LabelAsset {
+                name: l.name,
+                version: title.clone(),
+                protected: l.protected,
+            })
         })
         .collect();
     let examples = if include_examples {
@@ -156,6 +170,7 @@ pub async fn export(
                 .and_then(|v| titles.get(&v).cloned()),
         },
         versions,
+        labels,
         schedules,
         examples,
     })
@@ -571,6 +586,15 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
             )),
         }
     }
+    labels::import(
+        &txn,
+        caller,
+        &prompt,
+        &document.labels,
+        &created,
+        &mut notes,
+    )
+    .await?;
     let mut schedule_ids = vec![];
     match input.project {
         Some(project) => {
@@ -593,6 +617,7 @@ async fn import_new<C: ConnectionTrait + TransactionTrait>(
                         cron: Some(s.cron.clone()),
                         timezone: Some(s.timezone.clone()),
                         version: Some(version),
+                        label: Some(s.label.clone()),
                         project: Some(project),
                         project_subset: Some(s.project_subset),
                         only_missing_predictions: Some(s.only_missing_predictions),

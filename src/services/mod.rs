@@ -14,6 +14,7 @@ pub mod evaluation;
 pub mod form_submissions;
 pub mod indicators;
 pub mod jobs;
+pub mod labels;
 pub mod ls_access;
 pub mod members;
 pub mod model_params;

@@ -4,7 +4,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::{LabelConfig, Skill};
 use crate::pagination::{Page, PageRequest};
-use crate::services::{counters, projects};
+use crate::services::{counters, labels, projects};
 use crate::views::prompts::PromptInput;
 use entity::enums::PromptStatus;
 use entity::{model_interface, model_interface_project, model_run, model_version, project};
@@ -325,12 +325,25 @@ pub async fn get(
         .ok_or(ApiError::NotFound)
 }
 
-/// Applies a partial update; the field checks re-run against the new or current projects.
+/// Applies a partial update; the field checks re-run against the new or current projects. A
+/// change of `deployed_version` moves the `production` label (so a protected one takes an
+/// Owner or Administrator).
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     caller: &AuthUser,
     id: i64,
     input: PromptInput,
+) -> ApiResult<model_interface::Model> {
+    update_with(db, caller, id, input, None).await
+}
+
+/// [`update`], also (un)protecting the `production` label when `protect_production` says so.
+pub async fn update_with<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &AuthUser,
+    id: i64,
+    input: PromptInput,
+    protect_production: Option<bool>,
 ) -> ApiResult<model_interface::Model> {
     let (tags, domain) = check_input(&input)?;
     // The row is read under its lock, in the transaction that writes it and its history:
@@ -364,6 +377,20 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     check_against(&linked, &inputs, &outputs)?;
     if let Some(Some(version)) = input.deployed_version {
         check_deployed(&txn, id, version).await?;
+    }
+    if input.deployed_version.is_some() || protect_production.is_some() {
+        // The deployed version is the `production` label: the label moves with it.
+        let manager = caller.clone().manager()?;
+        let version = match input.deployed_version {
+            Some(d) => d,
+            None => existing.deployed_version_id,
+        };
+        let change = labels::LabelChange {
+            version,
+            protected: protect_production,
+            reason: input.reason.clone(),
+        };
+        labels::move_in(&txn, &manager, &existing, labels::PRODUCTION, &change).await?;
     }
     registry::record_changes(
         &txn,

@@ -13,7 +13,7 @@ use crate::limits::{
 };
 use crate::services::audit;
 use crate::services::cron::{self, Cron};
-use crate::services::{projects, prompts, runs, versions};
+use crate::services::{labels, projects, prompts, runs, versions};
 use crate::views::registry::ScheduleInput;
 use crate::views::runs::RunInput;
 use chrono::{DateTime, Utc};
@@ -211,6 +211,34 @@ async fn check_version(
     Ok(())
 }
 
+/// Checks what a schedule runs: a version, or a label of prompt `prompt_id` that is set (each
+/// firing then runs the version the label points at), not both. Returns the label's name.
+async fn check_label(
+    db: &impl ConnectionTrait,
+    prompt_id: i64,
+    version: Option<i64>,
+    label: Option<&str>,
+) -> ApiResult<Option<String>> {
+    let Some(label) = label else {
+        return Ok(None);
+    };
+    let name = labels::check_name(label)
+        .map_err(|_| ApiError::field("label", format!("{label:?} is not a label's name.")))?;
+    if version.is_some() {
+        return Err(ApiError::field(
+            "label",
+            "A schedule runs a version or follows a label, not both.",
+        ));
+    }
+    if labels::find(db, prompt_id, &name).await?.is_none() {
+        return Err(ApiError::field(
+            "label",
+            format!("The prompt has no label {name}; set it on a version first."),
+        ));
+    }
+    Ok(Some(name))
+}
+
 /// Creates a schedule of prompt `prompt_id` whose firings are at least `min_interval_secs`
 /// apart; a prompt has at most [`MAX_SCHEDULES_PER_PROMPT`].
 pub async fn create_with<C: ConnectionTrait + TransactionTrait>(
@@ -243,6 +271,8 @@ pub async fn create_with<C: ConnectionTrait + TransactionTrait>(
     let project = projects::get_for_field(db, caller, project_id, "project").await?;
     let version = input.version.flatten();
     check_version(db, caller, prompt.id, version).await?;
+    let label = input.label.clone().flatten();
+    let label = check_label(db, prompt.id, version, label.as_deref()).await?;
     let subset = input.project_subset.unwrap_or(Subset::All);
     if subset == Subset::Custom {
         return Err(ApiError::field(
@@ -258,6 +288,7 @@ pub async fn create_with<C: ConnectionTrait + TransactionTrait>(
         organization_id: Set(caller.organization_id),
         prompt_id: Set(prompt.id),
         version_id: Set(version),
+        label: Set(label),
         project_id: Set(project.id),
         project_subset: Set(subset),
         only_missing_predictions: Set(input.only_missing_predictions.unwrap_or(true)),
@@ -350,6 +381,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(version) = input.version {
         check_version(db, caller, prompt_id, version).await?;
     }
+    let version_after = input.version.unwrap_or(existing.version_id);
+    let label_after = input.label.clone().unwrap_or(existing.label.clone());
+    let label_after = check_label(db, prompt_id, version_after, label_after.as_deref()).await?;
     if input.project_subset == Some(Subset::Custom) {
         return Err(ApiError::field(
             "project_subset",
@@ -364,6 +398,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(version) = input.version {
         model.version_id = Set(version);
     }
+    model.label = Set(label_after);
     if let Some(subset) = input.project_subset {
         model.project_subset = Set(subset);
     }
@@ -676,9 +711,13 @@ async fn plan(
             "its creator is no longer a Manager (or above) of the organization".into(),
         ));
     };
-    let version = match s.version_id {
-        Some(v) => Some(v),
-        None => prompts::answering_version(db, &prompt).await?.map(|v| v.id),
+    let version = match (&s.label, s.version_id) {
+        (Some(label), _) => match labels::find(db, prompt.id, label).await? {
+            Some(l) => Some(l.version_id),
+            None => return Ok(Err(format!("its label {label} is not set on any version"))),
+        },
+        (None, Some(v)) => Some(v),
+        (None, None) => prompts::answering_version(db, &prompt).await?.map(|v| v.id),
     };
     Ok(match version {
         Some(v) => Ok((caller, v)),

@@ -45,6 +45,9 @@ pub struct ScheduleView {
     pub prompt: i64,
     /// The version it runs; `null`: the prompt's deployed version when it fires.
     pub version: Option<i64>,
+    /// The deployment label it follows instead of a version: each firing runs the version the
+    /// label points at then.
+    pub label: Option<String>,
     /// The project it runs on.
     pub project: i64,
     /// The tasks of each run.
@@ -86,6 +89,11 @@ pub struct ScheduleInput {
     #[serde(default, deserialize_with = "crate::util::double_option")]
     #[schema(value_type = Option<i64>)]
     pub version: Option<Option<i64>>,
+    /// A deployment label to follow instead of a version (`staging`, `production`…): each
+    /// firing runs the version the label points at then; the label must be set. `null`: none.
+    #[serde(default, deserialize_with = "crate::util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub label: Option<Option<String>>,
     /// The project (required on create); one of the prompt's projects or any of the
     /// organization's (it is then associated).
     pub project: Option<i64>,
@@ -142,6 +150,9 @@ pub struct PromptDocument {
     pub prompt: PromptAsset,
     /// Its versions, oldest first.
     pub versions: Vec<VersionAsset>,
+    /// Its deployment labels other than `production` (which is `prompt.deployed_version`).
+    #[serde(default)]
+    pub labels: Vec<LabelAsset>,
     /// Its schedules (their project is chosen at import).
     pub schedules: Vec<ScheduleAsset>,
     /// Few-shot examples (task data with their ground-truth result), when asked for.
@@ -225,12 +236,27 @@ pub struct ScheduleAsset {
     pub timezone: String,
     /// The title of the version it runs; `null`: the deployed one.
     pub version: Option<String>,
+    /// The label it follows instead of a version, if any.
+    #[serde(default)]
+    pub label: Option<String>,
     /// Subset.
     pub project_subset: Subset,
     /// Only missing predictions.
     pub only_missing_predictions: bool,
     /// Status.
     pub status: ScheduleStatus,
+}
+
+/// A deployment label of an exported prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabelAsset {
+    /// The label's name.
+    pub name: String,
+    /// The title of the version it points at.
+    pub version: String,
+    /// Protected (kept at import only when the importer is an Owner or Administrator).
+    #[serde(default)]
+    pub protected: bool,
 }
 
 /// Options of an export.
@@ -330,4 +356,43 @@ pub struct ImportedView {
 /// The default of [`VersionAsset::samples`].
 fn one() -> i32 {
     1
+}
+
+/// A deployment label: a name that points at one version of the prompt. `production` is the
+/// prompt's deployed version (its `deployed_version`), the one its ML backend and its
+/// schedules without a version answer with.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LabelView {
+    /// The label's name.
+    pub name: String,
+    /// The version it points at.
+    pub version: i64,
+    /// That version's title.
+    pub version_title: String,
+    /// Only Owners and Administrators move or remove a protected label.
+    pub protected: bool,
+    /// Who last moved it.
+    pub updated_by: Option<UserSimple>,
+    /// When it was last moved.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a label is to point.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"version": 3, "reason": "v3 wins on held-out data (p = 0.01)."}))]
+pub struct LabelInput {
+    /// A version of this prompt.
+    pub version: Option<i64>,
+    /// Protect the label (only Owners and Administrators move or remove a protected label, and
+    /// only they change this); omitted: as it is (a new label is not protected).
+    pub protected: Option<bool>,
+    /// Why, kept in the prompt's history (at most 10,000 characters).
+    pub reason: Option<String>,
+}
+
+/// Why a label is removed.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LabelDeleteQuery {
+    /// Why, kept in the prompt's history.
+    pub reason: Option<String>,
 }

@@ -28,6 +28,7 @@ mod history_import;
 mod job_crashes;
 mod jobs;
 mod label_studio;
+mod labels;
 mod limits;
 mod members;
 mod metrics;

@@ -261,6 +261,25 @@ async fn export_and_import_round_trip_into_another_organization() {
     let app = TestApp::spawn().await;
     let c = connection(&app).await;
     let (prompt, _) = registry_prompt(&app, c).await;
+    // A protected label on the version that is not deployed travels too (production is the
+    // deployed version).
+    let versions: Vec<VersionView> = app
+        .get(&format!("/api/prompts/{prompt}/versions"))
+        .await
+        .good();
+    let other = versions
+        .iter()
+        .find(|v| v.title != "plain")
+        .expect("a second version");
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &format!("/api/prompts/{prompt}/labels/staging"),
+            Some(&app.token),
+            Some(&json!({"version": other.id, "protected": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     // The document stays raw too: it is sent back as it is, scanned as text for ids and keys,
     // and compared whole with the round trip's export.
     let (status, first) = app.get(&format!("/api/prompts/{prompt}/export")).await;
@@ -273,6 +292,15 @@ async fn export_and_import_round_trip_into_another_organization() {
     assert_eq!(document.versions.len(), 2);
     assert_eq!(document.prompt.deployed_version.as_deref(), Some("plain"));
     assert_eq!(document.schedules[0].timezone, "Europe/Paris");
+    assert_eq!(document.labels.len(), 1, "{:?}", document.labels);
+    assert_eq!(
+        (
+            document.labels[0].name.as_str(),
+            document.labels[0].protected
+        ),
+        ("staging", true)
+    );
+    assert_eq!(document.labels[0].version, other.title);
     let text = first.to_string();
     assert!(!text.contains("\"id\""), "the document carries ids: {text}");
     assert!(!text.contains("sk-"), "the document carries a key");

@@ -167,6 +167,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
         .replace("{schedule_id}", &ids.schedule.to_string())
         .replace("{user_id}", &ids.member.to_string())
         .replace("{key}", "accuracy")
+        .replace("{name}", "staging")
 }
 
 #[tokio::test]

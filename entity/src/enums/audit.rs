@@ -33,6 +33,8 @@ vocabulary!(
         RefineStart = "refine.start",
         /// A prompt's deployed version was changed.
         Deploy = "deploy",
+        /// A deployment label other than `production` was set, moved or removed.
+        LabelMove = "label.move",
         /// A provider connection's key was set for the first time.
         KeySet = "key.set",
         /// A provider connection's key was replaced.

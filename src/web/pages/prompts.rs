@@ -27,7 +27,7 @@ mod editor;
 mod sent;
 use editor::{Editor, Fields};
 
-pub(super) use sent::{RegistryValues, RunValues, ScheduleValues, Sent};
+pub(super) use sent::{LabelValues, RegistryValues, RunValues, ScheduleValues, Sent};
 
 /// Registers `/prompts`, `/prompts/{id}`, version creation and deletion, and runs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -216,6 +216,10 @@ struct PromptPage<'a> {
     subsets: HashMap<&'static str, u64>,
     statuses: Vec<&'static str>,
     schedules: Vec<ScheduleView>,
+    /// Its deployment labels, by name.
+    labels: Vec<crate::views::registry::LabelView>,
+    /// The label form, as it starts or as it was sent.
+    label_form: LabelValues,
     /// The run form, as it starts or as it was sent.
     run_form: RunValues,
     /// The registry form, as it starts (the prompt's) or as it was sent.
@@ -321,6 +325,7 @@ pub(super) async fn detail_page(
         run,
         registry,
         schedule,
+        label,
         comment,
     } = options.sent;
     let editor = editor.unwrap_or_else(|| match current.or(version_views.first().copied()) {
@@ -417,6 +422,11 @@ pub(super) async fn detail_page(
         crate::services::schedules::list(&state.db, caller, prompt_id).await?,
     )
     .await?;
+    let labels = crate::presenters::registry::label_views(
+        state,
+        crate::services::labels::list(&state.db, caller, prompt_id).await?,
+    )
+    .await?;
     let schedule_form = schedule.unwrap_or_default();
     let schedule_preview = super::registry::preview_lines(
         &schedule_form.cron,
@@ -442,6 +452,8 @@ pub(super) async fn detail_page(
         subsets,
         statuses,
         schedules,
+        labels,
+        label_form: label.unwrap_or_default(),
         run_form: run.unwrap_or_default(),
         registry_form,
         schedule_form,

@@ -1,6 +1,7 @@
 //! The registry on a prompt's page: its tags, domain, status and deployed version (changed
 //! with a reason, which the history keeps), its comments, and its schedules.
 use crate::error::ApiError;
+use crate::services::labels::{self, LabelChange};
 use crate::services::{comments, prompts};
 use crate::state::AppState;
 use crate::views::prompts::PromptInput;
@@ -8,7 +9,7 @@ use crate::web::Visitor;
 use crate::web::forms::{Form, NoFields, non_empty};
 use crate::web::page::{PageResult, redirect};
 use crate::web::pages::prompts::{
-    DetailOptions, RegistryValues, ScheduleValues, Sent, detail_page,
+    DetailOptions, LabelValues, RegistryValues, ScheduleValues, Sent, detail_page,
 };
 use crate::web::problems::{Input, Problem, problems};
 use actix_web::web;
@@ -27,6 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/prompts/{id}/schedules/{schedule_id}/delete",
             web::post().to(delete_schedule),
+        )
+        .route("/prompts/{id}/labels", web::post().to(set_label))
+        .route(
+            "/prompts/{id}/labels/{name}/delete",
+            web::post().to(remove_label),
         )
         .route("/app/schedule-preview", web::get().to(schedule_preview));
 }
@@ -114,17 +120,26 @@ async fn add_schedule(
     let added = async {
         let subset = entity::enums::Subset::parse(f.subset.trim())
             .ok_or_else(|| ApiError::field("project_subset", "Choose which tasks to run on."))?;
-        let version = match f.version.trim() {
-            "" => None,
-            v => Some(
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::field("version", "Choose a version."))?,
-            ),
+        // The version menu offers the deployed version (""), each version by id, and each
+        // label other than production as `label:NAME`.
+        let (version, label) = match f.version.trim() {
+            "" => (None, None),
+            v => match v.strip_prefix("label:") {
+                Some(name) => (None, Some(name.to_string())),
+                None => (
+                    Some(
+                        v.parse::<i64>()
+                            .map_err(|_| ApiError::field("version", "Choose a version."))?,
+                    ),
+                    None,
+                ),
+            },
         };
         let input = crate::views::registry::ScheduleInput {
             cron: Some(f.cron.clone()),
             timezone: non_empty(Some(f.timezone.clone())),
             version: Some(version),
+            label: Some(label),
             project: f.project,
             project_subset: Some(subset),
             only_missing_predictions: Some(true),
@@ -148,7 +163,7 @@ async fn add_schedule(
                 Input::text(&["timezone"], "schedule-tz", "Time zone"),
                 Input::choice(&["project"], "schedule-project", "Project"),
                 Input::choice(&["project_subset", "subset"], "schedule-subset", "Tasks"),
-                Input::choice(&["version"], "schedule-version", "Version"),
+                Input::choice(&["version", "label"], "schedule-version", "Version"),
             ];
             let problems = problems(e.into(), &inputs)?;
             let sent = Sent {
@@ -304,6 +319,68 @@ async fn comment(
                 ..Default::default()
             };
             again(&state, &form.visitor, *id, sent, problems).await
+        }
+    }
+}
+
+/// Sets or moves a label from the label form (Managers; a protected label, or protecting one,
+/// takes an Owner or Administrator).
+async fn set_label(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: Form<LabelValues>,
+) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let f = &form.data;
+    let done = async {
+        let version = f
+            .version
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::field("version", "Choose a version."))?;
+        let change = LabelChange {
+            version: Some(version),
+            protected: f.protection_shown.then_some(f.protected),
+            reason: non_empty(Some(f.reason.clone())),
+        };
+        labels::set(&state.db, &caller, *id, &f.name, change).await
+    }
+    .await;
+    match done {
+        Ok(_) => Ok(redirect(&format!("/prompts/{}#labels-title", *id))),
+        Err(e) => {
+            let inputs = [
+                Input::text(&["name"], "label-name", "Label"),
+                Input::choice(&["version"], "label-version", "Version"),
+                Input::text(&["reason"], "label-reason", "Reason"),
+            ];
+            let problems = problems(e.into(), &inputs)?;
+            let sent = Sent {
+                label: Some(LabelValues {
+                    open: true,
+                    ..form.data
+                }),
+                ..Default::default()
+            };
+            again(&state, &form.visitor, *id, sent, problems).await
+        }
+    }
+}
+
+/// Removes a label (Managers; a protected one takes an Owner or Administrator).
+async fn remove_label(
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+    form: Form<NoFields>,
+) -> PageResult {
+    let caller = form.visitor.manager()?;
+    let (prompt, name) = path.into_inner();
+    let change = LabelChange::default();
+    match labels::set(&state.db, &caller, prompt, &name, change).await {
+        Ok(_) => Ok(redirect(&format!("/prompts/{prompt}#labels-title"))),
+        Err(e) => {
+            let problems = problems(e.into(), &[])?;
+            again(&state, &form.visitor, prompt, Sent::default(), problems).await
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Sent {
     pub registry: Option<RegistryValues>,
     /// The schedule form.
     pub schedule: Option<ScheduleValues>,
+    /// The label form.
+    pub label: Option<LabelValues>,
     /// The comment form's text.
     pub comment: Option<String>,
 }
@@ -88,6 +90,30 @@ impl RegistryValues {
             reason: String::new(),
         }
     }
+}
+
+/// The label form's fields, as sent and as shown; `open` when it came back.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct LabelValues {
+    /// Shown unfolded.
+    #[serde(default)]
+    pub open: bool,
+    /// The label's name.
+    #[serde(default)]
+    pub name: String,
+    /// The version's id, as chosen.
+    #[serde(default)]
+    pub version: String,
+    /// Protected (the box is offered to Owners and Administrators only).
+    #[serde(default)]
+    pub protected: bool,
+    /// Whether the protection box was on the form (so its absence means "not protected"
+    /// rather than "as it is").
+    #[serde(default)]
+    pub protection_shown: bool,
+    /// Why, for the history.
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// The schedule form's fields, as sent and as shown; `open` when it came back.
