@@ -128,7 +128,7 @@ pub async fn set<C: ConnectionTrait + TransactionTrait>(
     if name == PRODUCTION {
         let prompt = prompts::get(db, caller, prompt_id).await?;
         if let Some(id) = change.version {
-            version_of_prompt(db, prompt.id, id).await?;
+            version_of_prompt(db, caller, prompt.id, id).await?;
         }
         let input = crate::views::prompts::PromptInput {
             deployed_version: Some(change.version),
@@ -170,7 +170,7 @@ pub(crate) async fn move_in(
         _ => None,
     };
     let version = match change.version {
-        Some(id) => Some(version_of_prompt(txn, prompt.id, id).await?),
+        Some(id) => Some(version_of_prompt(txn, caller, prompt.id, id).await?),
         None => None,
     };
     let now = crate::util::now();
@@ -239,22 +239,17 @@ pub(crate) async fn move_in(
     Ok(after)
 }
 
-/// Version `id`, which must be one of prompt `prompt_id`'s (a 400 on `version` otherwise).
+/// Version `id` of the caller's prompt `prompt_id` (a 400 on `version` when it is not one of
+/// the prompt's versions).
 async fn version_of_prompt(
     db: &impl ConnectionTrait,
+    caller: &AuthUser,
     prompt_id: i64,
     id: i64,
 ) -> ApiResult<model_version::Model> {
-    model_version::Entity::find_by_id(id)
-        .filter(model_version::Column::ParentModelId.eq(prompt_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                "version",
-                format!("Invalid pk \"{id}\" - not a version of prompt {prompt_id}."),
-            )
-        })
+    crate::services::versions::get(db, caller, prompt_id, id)
+        .await
+        .map_err(|e| e.not_found_as_field("version", id))
 }
 
 /// The history entry and the audit record of a move of label `name` (not `production`).
