@@ -368,11 +368,6 @@ pub async fn delete_label(
     query: web::Query<LabelDeleteQuery>,
 ) -> ApiResult<NoContent> {
     let (id, name) = path.into_inner();
-    let name = labels::check_name(&name)?;
-    let prompt = crate::services::prompts::get(&state.db, &caller, id).await?;
-    labels::find(&state.db, prompt.id, &name)
-        .await?
-        .ok_or(crate::error::ApiError::NotFound)?;
     let change = LabelChange {
         version: None,
         protected: None,

@@ -116,7 +116,8 @@ pub async fn version_of(
 /// Sets, moves or removes label `name` of the caller's prompt `prompt_id`, with the history
 /// entry and the audit record, in one transaction. `production` goes through the prompt's
 /// deployment (the same history entry, audit action and webhook as changing
-/// `deployed_version`). Returns the label as it now is (`None` once removed).
+/// `deployed_version`). Returns the label as it now is (`None` once removed); removing a label
+/// that is not set is a 404.
 pub async fn set<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     caller: &Manager,
@@ -125,6 +126,13 @@ pub async fn set<C: ConnectionTrait + TransactionTrait>(
     change: LabelChange,
 ) -> ApiResult<Option<version_label::Model>> {
     let name = check_name(name)?;
+    if change.version.is_none() {
+        // Removing a label that is not set: 404, as for any object that is not there.
+        let prompt = prompts::get(db, caller, prompt_id).await?;
+        find(db, prompt.id, &name)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    }
     if name == PRODUCTION {
         let prompt = prompts::get(db, caller, prompt_id).await?;
         if let Some(id) = change.version {
