@@ -1,6 +1,8 @@
 //! The schema-driven answer of the fake LLM: a deterministic JSON object for the request's JSON
 //! schema, taken from the text of the last user message (see the rules in the parent module's
 //! documentation).
+use crate::hidden::{Cues, statement};
+use crate::logprobs::Directives;
 use serde_json::{Map, Value, json};
 
 /// Words that make a capitalised word an organisation.
@@ -44,7 +46,26 @@ const REFINE_REASONING: &str = "The fake teacher kept the placeholders and added
 
 /// The JSON content answered for a schema (`{"answer": "ok"}` without one); `invalid` puts a
 /// label outside the enum (or, with no enum in the schema, an unexpected shape).
+///
+/// `user_text` is the raw last user message: its hidden rules (`[[rule:KEY]]`,
+/// `[[example:LABEL]]`, a teacher's `<example>` blocks) are read, then its `[[...]]` directives
+/// are taken out before it is answered (the sampling ones, `confidence`, `votes` and `model:`,
+/// have no effect here).
 pub fn answer(schema: Option<&Value>, user_text: &str, invalid: bool) -> String {
+    let cues = Cues::read(user_text);
+    let mut text = user_text.to_string();
+    Directives::take(&mut text);
+    answer_with(schema, &text, &cues, invalid)
+}
+
+/// [`answer`] of a user text whose directives are taken out already, with the hidden rules'
+/// `cues` read from it before.
+pub(super) fn answer_with(
+    schema: Option<&Value>,
+    user_text: &str,
+    cues: &Cues,
+    invalid: bool,
+) -> String {
     let text = focus_text(user_text);
     let value = match schema {
         None => {
@@ -56,7 +77,11 @@ pub fn answer(schema: Option<&Value>, user_text: &str, invalid: bool) -> String 
         }
         Some(schema) => {
             let mut pending_invalid = invalid;
-            let source = Source { text, user_text };
+            let source = Source {
+                text,
+                user_text,
+                cues,
+            };
             let v = walk(schema, &source, &mut pending_invalid);
             if pending_invalid {
                 json!({"unexpected": true})
@@ -106,6 +131,8 @@ struct Source<'a> {
     text: &'a str,
     /// The whole user message.
     user_text: &'a str,
+    /// The hidden rules read from the raw user message.
+    cues: &'a Cues,
 }
 
 /// The refine rule: the answer of a string property of a prompt-refinement schema, by its name.
@@ -122,7 +149,19 @@ fn refine(name: &str, schema: &Value, source: &Source) -> Option<Value> {
         let current = between(source.user_text, "<current_prompt>", "</current_prompt>")
             .map(str::trim)
             .unwrap_or(source.text);
-        Some(json!(format!("{REFINE_INSTRUCTION}\n{current}")))
+        // A statement for each rule the failed examples teach, unless the prompt has it.
+        let mut learned = String::new();
+        for (key, label) in &source.cues.lessons {
+            let line = statement(key, label);
+            if !current
+                .lines()
+                .any(|l| l.trim().eq_ignore_ascii_case(&line))
+            {
+                learned.push_str(&line);
+                learned.push('\n');
+            }
+        }
+        Some(json!(format!("{learned}{REFINE_INSTRUCTION}\n{current}")))
     } else {
         None
     }
@@ -154,6 +193,9 @@ fn walk(schema: &Value, source: &Source, invalid: &mut bool) -> Value {
         if std::mem::take(invalid) {
             return json!(INVALID_LABEL);
         }
+        if let Some(v) = source.cues.choice(&values) {
+            return json!(v);
+        }
         return json!(choose(&values, text));
     }
     match schema_type(schema) {
@@ -174,6 +216,9 @@ fn walk(schema: &Value, source: &Source, invalid: &mut bool) -> Value {
             if let Some(values) = enum_values(items) {
                 if std::mem::take(invalid) {
                     return json!([INVALID_LABEL]);
+                }
+                if let Some(v) = source.cues.choice(&values) {
+                    return json!([v]);
                 }
                 let lower = text.to_lowercase();
                 let mut found: Vec<&str> = values
@@ -416,6 +461,175 @@ mod tests {
         let v: Value =
             serde_json::from_str(&answer(Some(&enum_schema), "long", false)).expect("json");
         assert_eq!(v["prompt_kind"], "long");
+    }
+
+    /// The answer of a labeling call for `user`: a sentiment and an array of tags.
+    fn labeled(user: &str) -> Value {
+        let labels = ["Positive", "Negative", "Complaint", "Neutral"];
+        let schema = json!({"type": "object", "properties": {
+            "sentiment": {"type": "string", "enum": labels},
+            "tags": {"type": "array", "items": {"type": "string", "enum": labels}},
+        }});
+        serde_json::from_str(&answer(Some(&schema), user, false)).expect("json")
+    }
+
+    /// The sentiment a labeling call answers for `user`.
+    fn sentiment(user: &str) -> Value {
+        labeled(user)["sentiment"].clone()
+    }
+
+    #[test]
+    fn a_hidden_rule_is_followed_only_when_the_prompt_states_it() {
+        let focus = "Text: I love it, refund me [[rule:refund]]";
+        // Without the statement: the usual rules (`love` is positive).
+        assert_eq!(
+            sentiment(&format!("Classify the sentiment.\n{focus}")),
+            "Positive"
+        );
+        // With it, even inside a longer line and in another case.
+        assert_eq!(
+            sentiment(&format!(
+                "Classify the sentiment.\nTexts about refund are Complaint.\n{focus}"
+            )),
+            "Complaint"
+        );
+        assert_eq!(
+            sentiment(&format!(
+                "Note: REFUND requests are a complaint, always.\n{focus}"
+            )),
+            "Complaint"
+        );
+        // The key and the value must share a line.
+        assert_eq!(
+            sentiment(&format!("About refund:\nthey are Complaint.\n{focus}")),
+            "Positive"
+        );
+        // A marker in the instruction part triggers nothing.
+        assert_eq!(
+            sentiment(
+                "Texts about refund are Complaint.\nExample: refund [[rule:refund]]\nText: I love it"
+            ),
+            "Positive"
+        );
+        // Every enum the rule's value is in answers it; an array of one, `[value]`.
+        let v = labeled(&format!("Texts about refund are Complaint.\n{focus}"));
+        assert_eq!(v, json!({"sentiment": "Complaint", "tags": ["Complaint"]}));
+        // The model answers the focus text: a rule without a marker there does nothing.
+        assert_eq!(
+            sentiment("Texts about refund are Complaint.\nText: I love it, refund me"),
+            "Positive"
+        );
+    }
+
+    #[test]
+    fn a_few_shot_example_is_followed_only_when_the_prompt_shows_it() {
+        let focus = "Text: I love it [[example:neutral]]";
+        assert_eq!(sentiment(&format!("Classify.\n{focus}")), "Positive");
+        let shown = "Classify.\nInput: so so\n  Answer: {\"sentiment\":\"Neutral\"}";
+        assert_eq!(
+            labeled(&format!("{shown}\n{focus}")),
+            json!({"sentiment": "Neutral", "tags": ["Neutral"]})
+        );
+        // The line must start with `Answer:`.
+        assert_eq!(
+            sentiment(&format!("Classify. Answer: Neutral\n{focus}")),
+            "Positive"
+        );
+        // The label in the marker never leaks into the usual rules.
+        assert_eq!(
+            sentiment("Classify.\nText: so so [[example:Neutral]]"),
+            "Positive"
+        );
+        // A rule wins over an example.
+        assert_eq!(
+            sentiment(&format!(
+                "Texts about refund are Complaint.\n{shown}\nText: ok [[example:Neutral]] [[rule:refund]]"
+            )),
+            "Complaint"
+        );
+    }
+
+    #[test]
+    fn the_teacher_states_the_rules_of_failed_examples() {
+        let schema = json!({"type": "object", "properties": {
+            "reasoning": {"type": "string"},
+            "new_prompt_content": {"type": "string"},
+        }});
+        let block = |n: u32, text: &str, truth: &str, predicted: &str| {
+            format!(
+                "<example n=\"{n}\">\nInput:\nClassify.\nText: {text}\nGround truth: {truth}\nCurrent prediction: {predicted}\n</example>\n"
+            )
+        };
+        let teach = |current: &str, blocks: &[String]| {
+            let user = format!(
+                "Improve the prompt.\n<current_prompt>\n{current}\n</current_prompt>\n{}",
+                blocks.concat()
+            );
+            let v: Value =
+                serde_json::from_str(&answer(Some(&schema), &user, false)).expect("json");
+            assert_eq!(
+                v["reasoning"],
+                "The fake teacher kept the placeholders and added an instruction."
+            );
+            v["new_prompt_content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let complaint = r#"{"sentiment":"Complaint"}"#;
+        let blocks = [
+            // Passes: no line.
+            block(
+                1,
+                "ok [[rule:late]]",
+                complaint,
+                r#"{ "sentiment": "Complaint" }"#,
+            ),
+            block(
+                2,
+                "refund me [[rule:refund]]",
+                complaint,
+                r#"{"sentiment":"Positive"}"#,
+            ),
+            // The same key again: once, with the first example's label.
+            block(
+                3,
+                "refund [[rule:refund]]",
+                r#"{"sentiment":"Negative"}"#,
+                "none",
+            ),
+            block(
+                4,
+                "where [[rule:lost-parcel]]",
+                r#"{"tags":["Negative"]}"#,
+                "none",
+            ),
+            // No rule: no line.
+            block(5, "I hate it", complaint, "none"),
+        ];
+        assert_eq!(
+            teach("Classify {text}.", &blocks),
+            "Texts about refund are Complaint.\nTexts about lost-parcel are Negative.\n\
+             Read the text carefully and answer precisely.\nClassify {text}."
+        );
+        // A statement the prompt has already is not added again.
+        assert_eq!(
+            teach(
+                "Texts about refund are Complaint.\nClassify {text}.",
+                &blocks[1..2]
+            ),
+            "Read the text carefully and answer precisely.\n\
+             Texts about refund are Complaint.\nClassify {text}."
+        );
+        // Nothing failed: the answer of old.
+        assert_eq!(
+            teach("Classify {text}.", &blocks[..1]),
+            "Read the text carefully and answer precisely.\nClassify {text}."
+        );
+        // The learned statement makes the labeling call right.
+        let learned = teach("Classify {text}.", &blocks[1..2]);
+        let rendered = learned.replace("{text}", "\nText: I love it, refund me [[rule:refund]]");
+        assert_eq!(sentiment(&rendered), "Complaint");
     }
 
     #[test]

@@ -36,7 +36,25 @@
 //!   `title` answers `refined`; a name containing `prompt` (e.g. `new_prompt_content`) answers
 //!   "Read the text carefully and answer precisely.\n" followed by the text between
 //!   `<current_prompt>` and `</current_prompt>` in the whole user message (trimmed), or the
-//!   matched text when the user message has no such tags;
+//!   matched text when the user message has no such tags. The teacher **learns rules from
+//!   failures**: the user message shows labeled examples as blocks
+//!   `<example n="1">` / `Input:` / the rendered prompt / `Ground truth: {json}` /
+//!   `Current prediction: {json}` (or `none`) / `</example>`; for each distinct KEY (in order
+//!   of first appearance) of a `[[rule:KEY]]` in the focus text of a failing example's input
+//!   (its prediction differs from its ground truth as JSON values; `none` always differs), the
+//!   answer starts with the line `Texts about KEY are LABEL.`, LABEL being the first string
+//!   (depth-first) of the ground truth of the first such example for that KEY, unless the
+//!   current prompt has that line already (case-insensitive). With no such failure the answer
+//!   is as above, and `reasoning` never changes. The blocks are read before the directives are
+//!   taken out of the user message;
+//! * **hidden rules**, for labeling calls: a `[[rule:KEY]]` in the focus text is answered
+//!   right only when the prompt states it (a line of the instruction part, the user text before
+//!   the focus text, holding KEY and one of the enum's values as whole words, such as
+//!   `Texts about refund are Complaint.`), and a `[[example:LABEL]]` in the focus text only
+//!   when the instruction part has a line starting with `Answer:` that holds LABEL as a whole
+//!   word; otherwise the usual rules answer the text, these markers taken out. The rule wins
+//!   over the example; markers in the instruction part trigger nothing (see the `logprobs`
+//!   module's directives and the `hidden` module);
 //! * integers and numbers get their `minimum` or 1, booleans `true`, other strings a fixed
 //!   sentence, nested objects are walked the same way.
 //!
@@ -87,7 +105,7 @@
 //! The code is split by concern: `server` (routing, the shared state and the one code path),
 //! `call` (what a request asks and what it is answered), `openai`, `anthropic` and `gemini`
 //! (each dialect's reading, answers and error shapes), `answer` (the schema-driven answer),
-//! `realism` (the realistic mode), `limits` (the rate-limit window and headers) and `faults`
+//! `hidden` (the hidden rules and what the teacher learns), `realism` (the realistic mode), `limits` (the rate-limit window and headers) and `faults`
 //! (the injected faults).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 mod answer;
@@ -95,6 +113,7 @@ mod anthropic;
 mod call;
 mod faults;
 mod gemini;
+mod hidden;
 mod limits;
 mod logprobs;
 mod openai;

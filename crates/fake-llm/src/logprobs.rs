@@ -11,6 +11,25 @@
 //!   across samples says which sample dissents.
 //! * `[[model:gpt-4.1-nano=Negative]]`: a call to that model answers the text `Negative`
 //!   (before `votes`): different models answer differently, as a jury's do.
+//! * `[[rule:KEY]]` (KEY: one word of letters, digits, `-` or `_`), in the focus text (after
+//!   the last `Text:`) of a labeling call: a **hidden rule**. The model answers right only if
+//!   the prompt states it: when a line of the instruction part (the user text before the focus
+//!   text, directives taken out) holds KEY and one of an enum's values as whole words
+//!   (case-insensitive; the first such line, the value it names first), every single-choice
+//!   enum holding that value answers it, and an array of such an enum `[value]`. A statement
+//!   is any such line, e.g. `Texts about refund are Complaint.` (the fake teacher writes these).
+//!   Otherwise the usual rules answer the text without its directives. A marker in the
+//!   instruction part (in a few-shot example of the prompt, say) triggers nothing.
+//! * `[[example:LABEL]]`, in the focus text of a labeling call: a case a **few-shot example**
+//!   fixes. An enum holding LABEL (compared case-insensitively; answered in the enum's own
+//!   spelling; `[LABEL]` for an array of it) answers LABEL only when a line of the instruction
+//!   part starts (after optional whitespace) with `Answer:` and holds LABEL as a whole word;
+//!   otherwise the usual rules answer, the marker (and so the word LABEL in it) taken out. When
+//!   both apply, the rule wins.
+//!
+//! The last two are read from the raw user text before the directives are taken out of it
+//! (see the `hidden` module, which also reads the teacher's `<example>` blocks), and apply
+//! only when the call answers the user text itself (not a `model:` or `votes` text).
 //!
 //! **Tokens**: the content is cut into tokens of at most four characters; a token never spans
 //! the edge of a string or number. A chosen value's first token has the value's probability and
@@ -20,6 +39,7 @@
 //! the rest of the probability. Keys, punctuation and free text have probability 0.9999 per
 //! token. `bytes` is each token's UTF-8 bytes, as OpenAI gives it.
 use crate::call::fnv;
+use crate::hidden::Marker;
 use serde_json::{Value, json};
 
 /// The most alternatives OpenAI returns per token.
@@ -43,7 +63,8 @@ pub(super) struct Directives {
 }
 
 impl Directives {
-    /// Takes the directives out of `text`.
+    /// Takes the directives out of `text` (the hidden rules' markers too: `hidden::Cues`
+    /// reads those, from the text before this).
     pub(super) fn take(text: &mut String) -> Directives {
         let mut found = Directives::default();
         while let Some(open) = text.find("[[") {
@@ -52,6 +73,8 @@ impl Directives {
             };
             let inner = text[open + 2..close].trim().to_string();
             match inner.split_once('=') {
+                // The hidden rules' markers, read before (see `hidden`): only taken out here.
+                _ if Marker::parse(&inner).is_some() => {}
                 Some(("confidence", p)) => {
                     found.confidence = p
                         .trim()
@@ -71,6 +94,12 @@ impl Directives {
             text.replace_range(open..close + 2, "");
         }
         found
+    }
+
+    /// Whether the text a call to `model` answers is not the user text but one these
+    /// directives give (`model:` or `votes`).
+    pub(super) fn overrides(&self, model: &str) -> bool {
+        !self.votes.is_empty() || self.by_model.iter().any(|(m, _)| m == model)
     }
 
     /// The text a call to `model` answers: what the text says that model answers, else the

@@ -5,8 +5,8 @@ use super::call::{BadRequest, Call, Finish, Reply, Tokens, tokens};
 use super::faults::Fault;
 use super::limits::Quota;
 use super::{
-    Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, logprobs, openai,
-    realism,
+    Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, hidden, logprobs,
+    openai, realism,
 };
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
@@ -385,7 +385,15 @@ async fn serve(
         Ok(call) => call,
         Err(bad) => return inner.refuse(api, &bad),
     };
+    // The hidden rules are read from the raw text, before its directives are taken out.
+    let cues = hidden::Cues::read(&call.user_text);
     let directives = logprobs::Directives::take(&mut call.user_text);
+    // A text a directive gives (`model:`, `votes`) is answered by the usual rules alone.
+    let cues = if directives.overrides(&call.model) {
+        hidden::Cues::default()
+    } else {
+        cues
+    };
     call.confidence = directives.probability(&call.user_text);
     let lowered = call.user_text.to_lowercase();
     if inner
@@ -404,9 +412,10 @@ async fn serve(
         return inner.refuse(api, &bad);
     }
     let schema = call.schema.as_ref();
-    let valid = answer::answer(
+    let valid = answer::answer_with(
         schema,
         directives.answer_text(&call.user_text, call.seed, &call.model),
+        &cues,
         false,
     );
     let prompt_tokens = call.prompt_tokens();
@@ -467,7 +476,7 @@ async fn serve(
         }
         Fault::Invalid => {
             add(&c.invalid, 1);
-            clean(answer::answer(schema, &call.user_text, true))
+            clean(answer::answer_with(schema, &call.user_text, &cues, true))
         }
         Fault::None => clean(valid),
     };
@@ -519,4 +528,83 @@ async fn serve(
         Api::Anthropic => anthropic::answer(&call, &reply, n),
         Api::Gemini => gemini::answer(&call, &reply, n),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// The content the server answers an OpenAI request of `model` with `user` as its last
+    /// user message and `schema`.
+    async fn content(fake: &FakeLlm, model: &str, user: &str, schema: &Value) -> Value {
+        let body = json!({
+            "model": model,
+            "messages": [{"role": "user", "content": user}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+        })
+        .to_string();
+        let port = fake.port;
+        let raw = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            let head = format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).expect("write");
+            stream.write_all(body.as_bytes()).expect("write");
+            let mut raw = String::new();
+            stream.read_to_string(&mut raw).expect("read");
+            raw
+        })
+        .await
+        .expect("request");
+        let (_, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+        let answer: Value = serde_json::from_str(body).expect("a JSON body");
+        let text = answer["choices"][0]["message"]["content"]
+            .as_str()
+            .expect("content");
+        serde_json::from_str(text).expect("JSON content")
+    }
+
+    #[tokio::test]
+    async fn hidden_rules_are_read_before_the_directives_are_taken_out() {
+        let fake = FakeLlm::start(FakeLlmConfig::default(), 0)
+            .await
+            .expect("start");
+        let labels = json!({"type": "object", "properties": {
+            "sentiment": {"type": "string", "enum": ["Positive", "Negative", "Complaint"]},
+        }});
+        let focus = "Text: I love it, refund me [[rule:refund]] [[confidence=0.9]]";
+        let stated = format!("Texts about refund are Complaint.\n{focus}");
+        let v = content(&fake, FAKE_MODEL, &format!("Classify.\n{focus}"), &labels).await;
+        assert_eq!(v["sentiment"], "Positive");
+        let v = content(&fake, FAKE_MODEL, &stated, &labels).await;
+        assert_eq!(v["sentiment"], "Complaint");
+        // A text a directive gives is answered by the usual rules alone.
+        let v = content(
+            &fake,
+            "small",
+            &format!("{stated} [[model:small=bad]]"),
+            &labels,
+        )
+        .await;
+        assert_eq!(v["sentiment"], "Negative");
+        // The teacher reads its examples' markers.
+        let teacher = json!({"type": "object", "properties": {
+            "new_prompt_content": {"type": "string"},
+        }});
+        let user = "Improve.\n<current_prompt>\nClassify {text}.\n</current_prompt>\n\
+                    <example n=\"1\">\nInput:\nClassify.\nText: refund [[rule:refund]]\n\
+                    Ground truth: {\"sentiment\":\"Complaint\"}\n\
+                    Current prediction: {\"sentiment\":\"Positive\"}\n</example>";
+        let v = content(&fake, FAKE_MODEL, user, &teacher).await;
+        assert_eq!(
+            v["new_prompt_content"],
+            "Texts about refund are Complaint.\n\
+             Read the text carefully and answer precisely.\nClassify {text}."
+        );
+        fake.stop().await;
+    }
 }
