@@ -5,8 +5,8 @@ use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
     annotations, audit, evaluation, health, jobs, label_studio, live, members, metrics,
-    model_providers, predictions, projects, prompts, refine, registry, runs, tasks, users, version,
-    versions, webhooks,
+    model_providers, optimizations, predictions, projects, prompts, refine, registry, runs, tasks,
+    users, version, versions, webhooks,
 };
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -37,6 +37,9 @@ use utoipa_swagger_ui::SwaggerUi;
         versions::default_name, versions::list, versions::create, versions::get, versions::update, versions::delete,
         versions::cost_estimate, versions::calibrate, versions::uncalibrate,
         live::predict, refine::refine_prompt, refine::get_refined_prompt,
+        optimizations::create_optimization, optimizations::estimate_optimization,
+        optimizations::list_optimizations, optimizations::get_optimization,
+        optimizations::cancel_optimization,
         runs::list, runs::create, runs::cancel, runs::batch_predictions, runs::batch_failed_predictions,
         evaluation::subsets, evaluation::subset_tasks, evaluation::indicators, evaluation::indicator,
         evaluation::acceptance, evaluation::accept,

@@ -38,6 +38,11 @@ pub fn render(template: &str, data: &Value) -> Result<String, TemplateError> {
     })
 }
 
+/// `text` as a template that renders to itself: every brace doubled.
+pub fn escape(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
+}
+
 /// A piece of a rendered template: text, or the value of a field shown as an image.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {

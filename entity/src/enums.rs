@@ -349,5 +349,62 @@ vocabulary!(
         ScheduleFire = "schedule_fire",
         /// Delivering an outbound webhook.
         WebhookDelivery = "webhook_delivery",
+        /// A prompt optimization: candidates searched on train, proven on held-out tasks.
+        Optimize = "optimize",
+    }
+);
+
+vocabulary!(
+    /// The state of a prompt optimization.
+    OptimizationStatus {
+        /// Waiting for a worker.
+        Queued = "queued",
+        /// A worker is searching.
+        Running = "running",
+        /// Ended: a better version was promoted, nothing better was found, or a budget
+        /// stopped the search (its `result` says which).
+        Completed = "completed",
+        /// Ended by an error.
+        Failed = "failed",
+        /// Stopped by a user.
+        Canceled = "canceled",
+    }
+);
+
+impl OptimizationStatus {
+    /// Queued or running: the optimization has not ended.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            OptimizationStatus::Queued | OptimizationStatus::Running
+        )
+    }
+}
+
+vocabulary!(
+    /// Where a candidate prompt of an optimization comes from.
+    CandidateOrigin {
+        /// The version's own prompt, the baseline every candidate is tested against.
+        Parent = "parent",
+        /// A teacher's rewrite that addresses one cluster of failures on the train tasks.
+        Rewrite = "rewrite",
+        /// A teacher's reflective mutation of the best candidate so far, from its failures.
+        Mutation = "mutation",
+        /// A candidate's prompt with worked examples from the train tasks written into it.
+        FewShot = "few_shot",
+    }
+);
+
+vocabulary!(
+    /// Where a candidate stands in an optimization.
+    CandidateStatus {
+        /// Still in the search.
+        Active = "active",
+        /// Dropped by successive halving on the train tasks.
+        Eliminated = "eliminated",
+        /// Scored on the held-out tasks.
+        Finalist = "finalist",
+        /// Significantly better than the parent on the held-out tasks: promoted.
+        Winner = "winner",
     }
 );

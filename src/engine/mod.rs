@@ -14,6 +14,7 @@ pub mod idle;
 pub mod images;
 pub mod live;
 pub mod observe;
+pub mod optimize;
 pub mod plan;
 pub mod prompt;
 pub mod queue;

@@ -49,7 +49,7 @@ pub const MAX_EXAMPLES: usize = 20;
 /// Largest title a version may have.
 const MAX_TITLE_CHARS: usize = 500;
 
-mod context;
+pub(crate) mod context;
 mod resume;
 use context::Context;
 pub use resume::{give_up, run_job, wait_end};
@@ -212,7 +212,7 @@ struct Outcome {
 }
 
 /// The cost of `usage` with `model`'s price (0 when the model has none).
-fn cost_of(prices: &PriceTable, model: &str, usage: Usage) -> f64 {
+pub(crate) fn cost_of(prices: &PriceTable, model: &str, usage: Usage) -> f64 {
     prices
         .price(model)
         .map(|p| {
@@ -321,7 +321,7 @@ fn root(field: &str) -> &str {
 
 /// Checks a refined prompt: it renders, and reads only fields the current prompt reads or data
 /// keys of the project.
-fn check_prompt(
+pub(crate) fn check_prompt(
     new: &str,
     current: &str,
     data_keys: &BTreeSet<String>,
@@ -353,7 +353,7 @@ fn check_prompt(
 }
 
 /// The JSON schema of the teacher's answer.
-fn answer_schema() -> Value {
+pub(crate) fn answer_schema() -> Value {
     json!({
         "type": "object",
         "properties": {

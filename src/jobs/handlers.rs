@@ -3,6 +3,7 @@
 use super::{BackgroundJob, JobContext, JobError, payload};
 use crate::engine::refine;
 use crate::label_studio;
+use crate::services::optimizations::OptimizeJob;
 use crate::views::label_studio::GroundTruthMode;
 use entity::enums::JobKind;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,21 @@ impl BackgroundJob for RefineJob {
 
     async fn ended(&self, cx: &JobContext, error: &str) -> Result<(), JobError> {
         refine::give_up(cx.db(), self.refinement_id, error).await?;
+        Ok(())
+    }
+}
+
+impl BackgroundJob for crate::services::optimizations::OptimizeJob {
+    const KIND: JobKind = JobKind::Optimize;
+    // A search of many steps: each takeover resumes it where its last step was stored.
+    const MAX_ATTEMPTS: i32 = 10;
+
+    async fn run(&self, cx: &JobContext) -> Result<String, JobError> {
+        crate::engine::optimize::run_job(cx, self.optimization_id).await
+    }
+
+    async fn ended(&self, cx: &JobContext, error: &str) -> Result<(), JobError> {
+        crate::engine::optimize::give_up(cx.db(), self.optimization_id, error).await?;
         Ok(())
     }
 }
@@ -86,6 +102,7 @@ async fn typed_end<T: BackgroundJob>(cx: &JobContext, error: &str) -> Result<(),
 pub async fn dispatch(cx: &JobContext) -> Result<String, JobError> {
     match cx.job.kind {
         JobKind::Refine => typed::<RefineJob>(cx).await,
+        JobKind::Optimize => typed::<OptimizeJob>(cx).await,
         JobKind::LsSync => typed::<LsSyncJob>(cx).await,
         JobKind::LsPush => typed::<LsPushJob>(cx).await,
         JobKind::MlTrain => typed::<crate::label_studio::ml_jobs::MlTrainJob>(cx).await,
@@ -106,6 +123,7 @@ pub async fn dispatch(cx: &JobContext) -> Result<String, JobError> {
 pub async fn ended(cx: &JobContext, error: &str) -> Result<(), JobError> {
     match cx.job.kind {
         JobKind::Refine => typed_end::<RefineJob>(cx, error).await,
+        JobKind::Optimize => typed_end::<OptimizeJob>(cx, error).await,
         JobKind::LsSync => typed_end::<LsSyncJob>(cx, error).await,
         JobKind::LsPush => typed_end::<LsPushJob>(cx, error).await,
         JobKind::WebhookDelivery => typed_end::<super::webhooks::DeliveryJob>(cx, error).await,

@@ -5,6 +5,7 @@
 pub mod acceptance;
 pub mod jobs;
 pub mod model_providers;
+pub mod optimizations;
 pub mod projects;
 pub mod prompts;
 pub mod registry;

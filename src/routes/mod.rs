@@ -13,6 +13,7 @@ pub mod live;
 pub mod members;
 pub mod metrics;
 pub mod model_providers;
+pub mod optimizations;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     prompts::configure(cfg);
     versions::configure(cfg);
     refine::configure(cfg);
+    optimizations::configure(cfg);
     runs::configure(cfg);
     evaluation::configure(cfg);
     live::configure(cfg);

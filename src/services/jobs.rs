@@ -24,6 +24,8 @@ pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
 pub mod subject {
     /// A prompt refinement (`model_refinements.id`).
     pub const REFINEMENT: &str = "refinement";
+    /// A prompt optimization (`prompt_optimizations.id`).
+    pub const OPTIMIZATION: &str = "optimization";
     /// A Label Studio link (`label_studio_links.id`).
     pub const LINK: &str = "link";
     /// An inference run (`model_runs.id`).

@@ -19,6 +19,7 @@ pub mod ls_access;
 pub mod members;
 pub mod model_params;
 pub mod model_providers;
+pub mod optimizations;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;

@@ -81,6 +81,7 @@ pub fn kind_label(kind: JobKind) -> &'static str {
     match kind {
         JobKind::InferenceRun => "Inference run",
         JobKind::Refine => "Prompt refinement",
+        JobKind::Optimize => "Prompt optimization",
         JobKind::LsSync => "Label Studio sync",
         JobKind::LsPush => "Push to Label Studio",
         JobKind::MlTrain => "Label Studio training request",

@@ -34,6 +34,7 @@ pub mod members;
 pub mod ml_backend;
 pub mod model_providers;
 pub mod ops;
+pub mod optimizations;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;

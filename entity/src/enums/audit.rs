@@ -31,6 +31,8 @@ vocabulary!(
         RunCancel = "run.cancel",
         /// A refinement of a version was started.
         RefineStart = "refine.start",
+        /// An optimization of a version was started.
+        OptimizeStart = "optimize.start",
         /// A prompt's deployed version was changed.
         Deploy = "deploy",
         /// A deployment label other than `production` was set, moved or removed.
@@ -77,6 +79,8 @@ vocabulary!(
         Run = "run",
         /// A refinement of a version.
         Refinement = "refinement",
+        /// An optimization of a version.
+        Optimization = "optimization",
         /// A prompt's schedule.
         Schedule = "schedule",
         /// A comment of a prompt's history.

@@ -14,24 +14,24 @@ const MAX_INPUT_CHARS: usize = 4000;
 
 /// One ground-truth task shown to the teacher.
 #[derive(Debug)]
-pub(super) struct Example {
-    pub(super) input: String,
-    pub(super) ground_truth: Value,
-    pub(super) prediction: Option<Value>,
+pub(crate) struct Example {
+    pub(crate) input: String,
+    pub(crate) ground_truth: Value,
+    pub(crate) prediction: Option<Value>,
 }
 
 /// What the teacher is shown besides the prompt and the config.
 #[derive(Debug)]
-pub(super) struct Context {
-    pub(super) examples: Vec<Example>,
+pub(crate) struct Context {
+    pub(crate) examples: Vec<Example>,
     /// Data keys of the project: those its label config reads and those of its tasks.
-    pub(super) data_keys: BTreeSet<String>,
+    pub(crate) data_keys: BTreeSet<String>,
 }
 
 impl Context {
     /// Up to [`MAX_EXAMPLES`] tasks with ground truth (the newest ground-truth annotation of
     /// each, newest first), with the version's prediction from its newest run on the project.
-    pub(super) async fn load(
+    pub(crate) async fn load(
         db: &impl ConnectionTrait,
         version: &model_version::Model,
         project: &project::Model,
@@ -102,7 +102,7 @@ impl Context {
 
     /// The teacher's conversation: the job in the system message; the label config, the
     /// current prompt (inside `<current_prompt>` tags) and the examples in the user message.
-    pub(super) fn messages(&self, current: &str, label_config: &str) -> Vec<Message> {
+    pub(crate) fn messages(&self, current: &str, label_config: &str) -> Vec<Message> {
         let placeholders: Vec<String> = template::fields(current)
             .unwrap_or_default()
             .into_iter()
@@ -170,7 +170,7 @@ impl Context {
 }
 
 /// `s` cut to `max` characters, marked when cut.
-pub(super) fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_string(),
