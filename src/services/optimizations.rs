@@ -84,7 +84,7 @@ pub fn settings(input: &SettingsInput) -> ApiResult<OptimizationSettings> {
         return Err(ApiError::field("max_cost", "Give at most 1,000,000 USD."));
     }
     Ok(OptimizationSettings {
-        seed: int(input.seed, 1, 0, i64::from(u32::MAX), "seed")?,
+        seed: int(input.seed, 1, 0, i64::from(i32::MAX), "seed")?,
         held_out_fraction,
         max_tasks: int(input.max_tasks, 400, MIN_TASKS as i64, 2_000, "max_tasks")?,
         rounds: int(input.rounds, 2, 1, 5, "rounds")?,

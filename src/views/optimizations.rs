@@ -29,34 +29,46 @@ pub struct OptimizationInput {
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct SettingsInput {
     /// Seed of the split and of every draw (default 1).
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub seed: Option<i64>,
     /// Share of the ground-truth tasks held out (default 0.4; 0.1 to 0.8).
+    #[schema(minimum = 0.1, maximum = 0.8)]
     pub held_out_fraction: Option<f64>,
     /// Ground-truth tasks used at most, drawn by the seed when there are more (default 400;
     /// 10 to 2,000).
+    #[schema(minimum = 10, maximum = 2000)]
     pub max_tasks: Option<i64>,
     /// Search rounds (default 2; 1 to 5). Round 1 rewrites from clustered failures; each later
     /// round mutates the best candidate so far from its failures.
+    #[schema(minimum = 1, maximum = 5)]
     pub rounds: Option<i64>,
     /// Teacher rewrites in the first round, one per failure cluster (default 3; 1 to 8).
+    #[schema(minimum = 1, maximum = 8)]
     pub candidates: Option<i64>,
     /// Train tasks of the first successive-halving rung (default 16; 4 to 200; each rung
     /// doubles it and keeps the better half).
+    #[schema(minimum = 4, maximum = 200)]
     pub minibatch: Option<i64>,
     /// Candidates scored on the held-out tasks at most (default 2; 1 to 4). The level of each
     /// test is `alpha` divided by the finalists tested (Bonferroni).
+    #[schema(minimum = 1, maximum = 4)]
     pub finalists: Option<i64>,
     /// Worked examples from the train tasks in a few-shot candidate (default 4; 0 to 10; 0:
     /// no few-shot candidates).
+    #[schema(minimum = 0, maximum = 10)]
     pub few_shot: Option<i64>,
     /// Significance level of McNemar's test against the parent (default 0.05; above 0, at
     /// most 0.5).
+    #[schema(exclusive_minimum = 0.0, maximum = 0.5)]
     pub alpha: Option<f64>,
     /// Budget: USD at most for every call (labeling and teacher); none: no limit.
+    #[schema(exclusive_minimum = 0.0, maximum = 1000000.0)]
     pub max_cost: Option<f64>,
     /// Budget: model calls at most; none: no limit.
+    #[schema(minimum = 1)]
     pub max_calls: Option<i64>,
     /// Budget: seconds of work at most; none: no limit.
+    #[schema(minimum = 1)]
     pub max_seconds: Option<i64>,
 }
 

@@ -36,6 +36,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("evaluation.html", include_str!("templates/evaluation.html")),
     ("compare.html", include_str!("templates/compare.html")),
     ("refine.html", include_str!("templates/refine.html")),
+    ("optimize.html", include_str!("templates/optimize.html")),
+    (
+        "optimization.html",
+        include_str!("templates/optimization.html"),
+    ),
     (
         "label_studio.html",
         include_str!("templates/label_studio.html"),

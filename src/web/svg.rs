@@ -202,6 +202,76 @@ pub fn reliability_chart(bins: &[crate::stats::calibration::Bin]) -> String {
     svg
 }
 
+/// One candidate on the accuracy/cost chart of an optimization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrontPoint {
+    /// Its name (`#3 rewrite`).
+    pub label: String,
+    /// Train accuracy, in [0, 1].
+    pub accuracy: f64,
+    /// Cost per labeling call, USD.
+    pub cost: f64,
+    /// On the front.
+    pub on_front: bool,
+}
+
+/// Candidates as points of train accuracy (up) against cost per call (right); the front's
+/// points are filled and joined by a line.
+pub fn front_chart(points: &[FrontPoint]) -> String {
+    let plot_w = WIDTH - LEFT - RIGHT_BARE;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let max_cost = nice_max(points.iter().map(|p| p.cost).fold(0.0, f64::max));
+    let x = |c: f64| LEFT + plot_w * (c / max_cost).clamp(0.0, 1.0);
+    let y = |a: f64| TOP + plot_h * (1.0 - a.clamp(0.0, 1.0));
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="Candidates by train accuracy and cost per call; the front is joined by a line">"#
+    );
+    for i in 0..=4 {
+        let v = i as f64 / 4.0;
+        svg.push_str(&format!(
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#e3e6ec"/><text x="{}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="#5c6475">{}%</text><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="#5c6475">${}</text>"##,
+            LEFT + plot_w,
+            y(v),
+            y(v),
+            LEFT - 6.0,
+            y(v) + 4.0,
+            (v * 100.0) as u32,
+            x(v * max_cost),
+            HEIGHT - BOTTOM + 18.0,
+            trim_number(v * max_cost)
+        ));
+    }
+    let mut front: Vec<&FrontPoint> = points.iter().filter(|p| p.on_front).collect();
+    front.sort_by(|a, b| a.cost.total_cmp(&b.cost));
+    if front.len() > 1 {
+        let path: Vec<String> = front
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", x(p.cost), y(p.accuracy)))
+            .collect();
+        svg.push_str(&format!(
+            r##"<polyline points="{}" fill="none" stroke="#3451b2" stroke-width="1.5"/>"##,
+            path.join(" ")
+        ));
+    }
+    for p in points {
+        let fill = if p.on_front { "#3451b2" } else { "#ffffff" };
+        svg.push_str(&format!(
+            r##"<circle cx="{:.1}" cy="{:.1}" r="5" fill="{fill}" stroke="#3451b2"><title>{}: {}% right on train, ${} a call</title></circle>"##,
+            x(p.cost),
+            y(p.accuracy),
+            escape(&p.label),
+            (p.accuracy * 1000.0).round() / 10.0,
+            trim_number(p.cost)
+        ));
+    }
+    svg.push_str(&format!(
+        r##"<text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="#1d2330">Cost per call</text></svg>"##,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 6.0
+    ));
+    svg
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()

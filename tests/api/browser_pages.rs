@@ -522,6 +522,11 @@ async fn every_page_fits_a_phone_and_has_no_serious_accessibility_violation() {
     ls.import(ls_project, json!([{"text": "A message from Label Studio"}]))
         .await;
 
+    // An optimization that found a better version (issue 23).
+    let opt = crate::optimize::seeded(&app, &llm, crate::optimize::WEAK).await;
+    let optimization = crate::optimize::start(&app, &opt, json!({"max_cost": 1.0})).await;
+    crate::optimize::ended(&app, &opt, optimization.id).await;
+
     let mut pages = Inspector {
         b: &b,
         axe,
@@ -594,6 +599,14 @@ async fn every_page_fits_a_phone_and_has_no_serious_accessibility_violation() {
             format!("/prompts/{prompt}/compare?a={v1}&b={v2}"),
         ),
         ("refine", refined),
+        (
+            "optimize",
+            format!("/prompts/{}/optimize?version={}", opt.prompt, opt.version),
+        ),
+        (
+            "optimization",
+            format!("/prompts/{}/optimizations/{}", opt.prompt, optimization.id),
+        ),
         ("not-found", "/prompts/999999".into()),
     ];
     for (name, path) in &paths {

@@ -37,6 +37,7 @@ mod ml_backend;
 mod model_providers;
 mod openapi;
 mod ops;
+mod optimize;
 mod outbound;
 mod outputs;
 mod predictions;

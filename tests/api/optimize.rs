@@ -19,7 +19,7 @@ use std::time::Duration;
 const CONFIG: &str = r#"<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="Positive"/><Choice value="Negative"/><Choice value="Complaint"/><Choice value="Neutral"/></Choices></View>"#;
 
 /// The weak prompt: it states neither rule.
-const WEAK: &str = "Classify the sentiment of the review. Text: {text}";
+pub(crate) const WEAK: &str = "Classify the sentiment of the review. Text: {text}";
 
 /// 30 positive, 20 negative (the fake gets both right), 20 complaints that read positive
 /// (right only with the rule stated) and 10 neutral (right only with a Neutral example).
@@ -50,7 +50,11 @@ fn texts() -> Vec<(String, &'static str)> {
 }
 
 /// The project with ground truth on every task, and version v1 with `prompt`.
-async fn seeded(app: &TestApp, llm: &prompter::fake_llm::FakeLlm, prompt: &str) -> Setup {
+pub(crate) async fn seeded(
+    app: &TestApp,
+    llm: &prompter::fake_llm::FakeLlm,
+    prompt: &str,
+) -> Setup {
     let all = texts();
     let refs: Vec<&str> = all.iter().map(|(t, _)| t.as_str()).collect();
     let s = setup(app, llm, CONFIG, &refs, prompt).await;
@@ -76,14 +80,14 @@ fn request(s: &Setup, extra: Value) -> Value {
     body
 }
 
-async fn start(app: &TestApp, s: &Setup, extra: Value) -> OptimizationView {
+pub(crate) async fn start(app: &TestApp, s: &Setup, extra: Value) -> OptimizationView {
     let (status, body) = app.post(&path(s), request(s, extra)).await;
     assert_eq!(status, 201, "{body}");
     serde_json::from_value(body).expect("optimization view")
 }
 
 /// Polls the optimization until it ends.
-async fn ended(app: &TestApp, s: &Setup, id: i64) -> OptimizationView {
+pub(crate) async fn ended(app: &TestApp, s: &Setup, id: i64) -> OptimizationView {
     for _ in 0..1200 {
         let view: OptimizationView = app
             .get(&format!("/api/prompts/{}/optimizations/{id}", s.prompt))
@@ -368,4 +372,123 @@ async fn a_killed_workers_optimization_resumes_and_ends_the_same() {
         v.calls
     );
     assert!(i64::from(v.calls) <= v.estimate.calls);
+}
+
+#[tokio::test]
+async fn a_person_optimizes_a_prompt_in_the_browser() {
+    let app = crate::helpers::engine::engine_app().await;
+    crate::helpers::web::set_password(&app, "admin@example.com").await;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let s = seeded(&app, &llm, WEAK).await;
+    let Some(b) = crate::helpers::browser::Browser::start().await else {
+        return;
+    };
+    let url = |path: &str| format!("{}{path}", app.address);
+    b.sign_in(&app.address, "admin@example.com").await;
+    b.open(&url(&format!(
+        "/prompts/{}?version={}",
+        s.prompt, s.version
+    )))
+    .await;
+    b.click("#optimize-link").await;
+    b.wait_url(|u| u.contains("/optimize?version=")).await;
+    let estimate = b.text("#optimize-estimate").await;
+    assert!(
+        estimate.contains("48 tasks to search on, 32 held out"),
+        "{estimate}"
+    );
+    assert_eq!(b.text("#no-optimizations").await, "None yet.");
+    // A mistake stays on the form, named at its input.
+    b.fill("#max-cost", "lots").await;
+    b.click("#start-optimize").await;
+    let problem = b.wait_text("#max-cost-error", |t| !t.is_empty()).await;
+    assert!(problem.contains("number"), "{problem}");
+    b.fill("#max-cost", "2").await;
+    b.click("#start-optimize").await;
+    b.wait_url(|u| u.contains("/optimizations/")).await;
+    let conclusion = b
+        .wait_text("#conclusion", |t| t.contains("better version"))
+        .await;
+    assert_eq!(conclusion, "A better version was found");
+    let message = b.text("#optimization-message").await;
+    assert!(
+        message.contains("100.0% of the 32 held-out tasks"),
+        "{message}"
+    );
+    assert!(b.text("#optimization-spend").await.contains("of $2"));
+    assert!(b.has("#front-chart svg circle").await);
+    assert!(b.has("#held-out-tests tbody tr").await);
+    let rows = b
+        .run("return document.querySelectorAll('#candidates tbody tr[id]').length;")
+        .await;
+    assert!(rows.as_u64().unwrap_or(0) >= 5, "{rows}");
+    let page = b.source().await;
+    assert!(
+        !page.contains("few_shot") && !page.contains("\"outcome\""),
+        "no raw vocabulary or JSON"
+    );
+    b.click("#open-new-version").await;
+    b.wait_url(|u| u.contains("version=")).await;
+    // The prompt's optimizations are listed on the start page.
+    b.open(&url(&format!(
+        "/prompts/{}/optimize?version={}",
+        s.prompt, s.version
+    )))
+    .await;
+    let listed = b.text("#optimizations").await;
+    assert!(listed.contains("A better version was found"), "{listed}");
+}
+
+#[actix_web::test]
+async fn an_optimization_is_canceled_and_keeps_what_it_found() {
+    let app = TestApp::spawn().await;
+    let llm = fake(FakeLlmConfig {
+        latency_ms: 100,
+        ..Default::default()
+    })
+    .await;
+    let s = seeded(&app, &llm, WEAK).await;
+    let started = start(&app, &s, json!({})).await;
+    for _ in 0..300 {
+        let v: OptimizationView = app
+            .get(&format!(
+                "/api/prompts/{}/optimizations/{}",
+                s.prompt, started.id
+            ))
+            .await
+            .good();
+        if v.calls > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A Reviewer may read it but not stop it.
+    let cancel = format!(
+        "/api/prompts/{}/optimizations/{}/cancel",
+        s.prompt, started.id
+    );
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &cancel,
+            Some(&app.annotator_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = app.post(&cancel, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let v = ended(&app, &s, started.id).await;
+    assert_eq!(
+        v.status,
+        OptimizationStatus::Canceled,
+        "{:?}",
+        v.error_message
+    );
+    assert!(v.calls > 0 && v.candidates[0].train.scored > 0);
+    assert_eq!(v.new_version_id, None);
+    // Ended: canceling again changes nothing.
+    let (status, again) = app.post(&cancel, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["status"], "canceled");
 }

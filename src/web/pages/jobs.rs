@@ -102,6 +102,18 @@ async fn subject_of(state: &AppState, job: &JobView) -> (Option<String>, Option<
                 _ => (None, Some(format!("Refinement #{id}"))),
             }
         }
+        service::subject::OPTIMIZATION => {
+            match entity::prompt_optimization::Entity::find_by_id(id)
+                .one(&state.db)
+                .await
+            {
+                Ok(Some(o)) => (
+                    Some(format!("/prompts/{}/optimizations/{id}", o.prompt_id)),
+                    Some(format!("Optimization of prompt #{}", o.prompt_id)),
+                ),
+                _ => (None, Some(format!("Optimization #{id}"))),
+            }
+        }
         other => (None, Some(format!("{other} #{id}"))),
     }
 }

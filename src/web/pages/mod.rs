@@ -10,6 +10,7 @@ mod import;
 mod jobs;
 mod label_studio;
 mod members;
+mod optimize;
 mod projects;
 mod prompts;
 mod refine;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     trust::configure(cfg);
     evaluation::configure(cfg);
     refine::configure(cfg);
+    optimize::configure(cfg);
     registry::configure(cfg);
     label_studio::configure(cfg);
     members::configure(cfg);
