@@ -45,6 +45,27 @@ pub const MAX_COMMENT_CHARS: usize = 10_000;
 /// Characters of a version's prompt text (and of each step's prompt).
 pub const MAX_PROMPT_TEXT_CHARS: usize = 200_000;
 
+/// An optimization's ground-truth tasks at most (`max_tasks`).
+pub const MAX_OPTIMIZATION_TASKS: i64 = 2_000;
+
+/// An optimization's search rounds at most (`rounds`).
+pub const MAX_OPTIMIZATION_ROUNDS: i64 = 5;
+
+/// Teacher rewrites in an optimization's first round at most (`candidates`).
+pub const MAX_OPTIMIZATION_CANDIDATES: i64 = 8;
+
+/// Train tasks of an optimization's first rung at most (`minibatch`).
+pub const MAX_OPTIMIZATION_MINIBATCH: i64 = 200;
+
+/// Candidates tested on held-out tasks at most (`finalists`).
+pub const MAX_OPTIMIZATION_FINALISTS: i64 = 4;
+
+/// Worked examples in a few-shot candidate at most (`few_shot`).
+pub const MAX_FEW_SHOT_EXAMPLES: i64 = 10;
+
+/// Optimizations a prompt's list shows (the newest).
+pub const MAX_OPTIMIZATIONS_LISTED: u64 = 100;
+
 /// Schedules of one prompt.
 pub const MAX_SCHEDULES_PER_PROMPT: u64 = 100;
 

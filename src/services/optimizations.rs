@@ -6,6 +6,7 @@
 use crate::auth::{AuthUser, Manager};
 use crate::error::{ApiError, ApiResult};
 use crate::label_config::LabelConfig;
+use crate::limits;
 use crate::pricing::{PriceTable, count_tokens};
 use crate::services::jobs::{self as job_rows, NewJob};
 use crate::services::{model_providers, projects, versions};
@@ -28,8 +29,6 @@ use std::collections::{BTreeMap, HashMap};
 pub const MIN_TASKS: usize = 10;
 /// Held-out tasks an optimization needs at least.
 pub const MIN_HELD_OUT: usize = 5;
-/// Optimizations listed per prompt, at most (newest first).
-pub const MAX_LISTED: u64 = 100;
 /// Characters of one example's input in a few-shot candidate.
 pub const FEW_SHOT_INPUT_CHARS: usize = 600;
 
@@ -86,12 +85,48 @@ pub fn settings(input: &SettingsInput) -> ApiResult<OptimizationSettings> {
     Ok(OptimizationSettings {
         seed: int(input.seed, 1, 0, i64::from(i32::MAX), "seed")?,
         held_out_fraction,
-        max_tasks: int(input.max_tasks, 400, MIN_TASKS as i64, 2_000, "max_tasks")?,
-        rounds: int(input.rounds, 2, 1, 5, "rounds")?,
-        candidates: int(input.candidates, 3, 1, 8, "candidates")?,
-        minibatch: int(input.minibatch, 16, 4, 200, "minibatch")?,
-        finalists: int(input.finalists, 2, 1, 4, "finalists")?,
-        few_shot: int(input.few_shot, 4, 0, 10, "few_shot")?,
+        max_tasks: int(
+            input.max_tasks,
+            400,
+            MIN_TASKS as i64,
+            limits::MAX_OPTIMIZATION_TASKS,
+            "max_tasks",
+        )?,
+        rounds: int(
+            input.rounds,
+            2,
+            1,
+            limits::MAX_OPTIMIZATION_ROUNDS,
+            "rounds",
+        )?,
+        candidates: int(
+            input.candidates,
+            3,
+            1,
+            limits::MAX_OPTIMIZATION_CANDIDATES,
+            "candidates",
+        )?,
+        minibatch: int(
+            input.minibatch,
+            16,
+            4,
+            limits::MAX_OPTIMIZATION_MINIBATCH,
+            "minibatch",
+        )?,
+        finalists: int(
+            input.finalists,
+            2,
+            1,
+            limits::MAX_OPTIMIZATION_FINALISTS,
+            "finalists",
+        )?,
+        few_shot: int(
+            input.few_shot,
+            4,
+            0,
+            limits::MAX_FEW_SHOT_EXAMPLES,
+            "few_shot",
+        )?,
         alpha,
         max_cost: budget(input.max_cost, "max_cost")?,
         max_calls: budget(input.max_calls, "max_calls")?.map(|c| c.min(10_000_000)),
@@ -493,7 +528,7 @@ pub async fn list(
         .filter(prompt_optimization::Column::PromptId.eq(prompt_id))
         .filter(prompt_optimization::Column::OrganizationId.eq(caller.organization_id))
         .order_by_desc(prompt_optimization::Column::Id)
-        .limit(MAX_LISTED)
+        .limit(limits::MAX_OPTIMIZATIONS_LISTED)
         .all(db)
         .await?)
 }

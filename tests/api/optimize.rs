@@ -225,6 +225,22 @@ async fn a_weak_prompt_is_optimized_into_a_significantly_better_version() {
         .good();
     assert_eq!(list.len(), 1);
     assert!(list[0].candidates.is_empty());
+    // The cheapest setting beside it: one rewrite by the same teacher, untested.
+    let (status, refined) = app
+        .post(
+            &format!(
+                "/api/prompts/{}/versions/{}/refine?async=false",
+                s.prompt, s.version
+            ),
+            json!({"project_id": s.project, "teacher_model_name": "gpt-4o",
+                   "teacher_model_provider_connection_id": s.connection}),
+        )
+        .await;
+    assert_eq!(status, 201, "{refined}");
+    eprintln!(
+        "single rewrite: cost ${}, status {}; the search: ${:.4} over {} calls",
+        refined["total_cost"], refined["refinement_status"], v.cost, v.calls
+    );
 }
 
 #[actix_web::test]
