@@ -1,7 +1,8 @@
 //! The `prompter` command line: `serve`, `migrate`, `admin`, `audit`, `openapi`, `worker`, `run`,
-//! `ls`, `jobs`.
+//! `eval`, `ls`, `jobs`.
 pub mod assets;
 pub mod audit;
+pub mod eval;
 pub mod jobs;
 pub mod ls;
 pub mod run;
@@ -60,6 +61,11 @@ pub enum Command {
     Worker(crate::config::WorkerConfig),
     /// Start an inference run on a Prompter server and follow it with a progress bar.
     Run(crate::cli::run::RunArgs),
+    /// A regression gate for CI: compare a candidate version with a baseline (by default the
+    /// `production` label) on a project's ground truth through a Prompter server; exit 1 when
+    /// the candidate is significantly worse (or, with `--require-better`, not better), 2 when
+    /// the gate cannot decide.
+    Eval(crate::cli::eval::EvalArgs),
     /// Export a prompt (versions, steps, parameters, schedules) as one JSON document, through
     /// a Prompter server.
     Export(crate::cli::assets::ExportArgs),
@@ -157,6 +163,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::FakeLlm { port, config } => fake_llm(config, port).await,
         Command::Worker(config) => worker(config).await,
         Command::Run(args) => return crate::cli::run::run(args).await,
+        Command::Eval(args) => return crate::cli::eval::run(args).await,
         Command::Export(args) => return crate::cli::assets::export(args).await,
         Command::Import(args) => return crate::cli::assets::import(args).await,
         Command::Ls { command } => return crate::cli::ls::run(command).await,

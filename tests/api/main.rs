@@ -20,6 +20,7 @@ mod confidence;
 mod config_checks;
 mod derive;
 mod engine;
+mod eval_gate;
 mod evaluation;
 mod fake_llm;
 mod first_contact;

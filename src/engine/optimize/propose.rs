@@ -103,7 +103,7 @@ impl Search<'_> {
                 tasks,
             })
             .collect();
-        clusters.sort_by(|a, b| b.tasks.len().cmp(&a.tasks.len()));
+        clusters.sort_by_key(|c| std::cmp::Reverse(c.tasks.len()));
         clusters
     }
 
@@ -274,7 +274,7 @@ impl Search<'_> {
             }
         }
         let mut classes: Vec<Vec<i64>> = by_class.into_values().collect();
-        classes.sort_by(|a, b| b.len().cmp(&a.len()));
+        classes.sort_by_key(|c| std::cmp::Reverse(c.len()));
         for tasks in &mut classes {
             // Failures first, stably.
             tasks.sort_by_key(|t| !wrong.contains(t));
