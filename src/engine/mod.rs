@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod queue;
 pub mod refine;
 pub mod schedules;
+pub mod teacher;
 pub mod use_cases;
 mod worker;
 

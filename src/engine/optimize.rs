@@ -334,6 +334,7 @@ impl Search<'_> {
         prompt: String,
         note: Option<String>,
     ) -> Result<usize, JobError> {
+        let txn = self.fence().await?;
         let now = crate::util::now();
         let seq = self.cands.last().map_or(0, |c| c.seq + 1);
         let row = optimization_candidate::ActiveModel {
@@ -353,8 +354,9 @@ impl Search<'_> {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(self.cx.db())
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         self.cands.push(row);
         Ok(self.cands.len() - 1)
     }
@@ -364,11 +366,13 @@ impl Search<'_> {
         if self.cands[i].status == status {
             return Ok(());
         }
+        let txn = self.fence().await?;
         optimization_candidate::Entity::update_many()
             .col_expr(optimization_candidate::Column::Status, Expr::value(status))
             .filter(optimization_candidate::Column::Id.eq(self.cands[i].id))
-            .exec(self.cx.db())
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         self.cands[i].status = status;
         Ok(())
     }
@@ -391,9 +395,22 @@ impl Search<'_> {
         update.elapsed_seconds = Set(self.elapsed());
         update.updated_at = Set(crate::util::now());
         change(&mut update);
-        self.row = update.update(self.cx.db()).await?;
+        let txn = self.fence().await?;
+        self.row = update.update(&txn).await?;
+        txn.commit().await?;
         self.mark = Instant::now();
         Ok(())
+    }
+
+    /// A write transaction that goes on only while this worker holds the job: every write of
+    /// an attempt is fenced, so a worker whose lease lapsed changes nothing.
+    async fn fence(&self) -> Result<sea_orm::DatabaseTransaction, JobError> {
+        let txn = crate::db::begin_write(self.cx.db()).await?;
+        if self.cx.holds(&txn).await? {
+            Ok(txn)
+        } else {
+            Err(JobError::Lost)
+        }
     }
 
     /// Seconds of work over every attempt, this one's so far included.

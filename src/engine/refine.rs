@@ -19,14 +19,10 @@
 //! the current prompt reads and the project's data keys; otherwise the job fails with an
 //! `error_message`, and the rejected text stays in `prompt` for the user to see.
 use super::Engine;
-use super::plan::scheduler_for;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::handlers::RefineJob;
 use crate::jobs::{BackgroundJob, JobContext};
-use crate::llm::scheduler::Cancel;
-use crate::llm::{LlmError, LlmRequest, Usage};
-use crate::pricing::PriceTable;
 use crate::services::jobs::{self as job_rows, NewJob};
 use crate::services::model_providers;
 use crate::services::{projects, versions};
@@ -211,71 +207,35 @@ struct Outcome {
     error: Option<String>,
 }
 
-/// The cost of `usage` with `model`'s price (0 when the model has none).
-pub(crate) fn cost_of(prices: &PriceTable, model: &str, usage: Usage) -> f64 {
-    prices
-        .price(model)
-        .map(|p| {
-            let (prompt, completion) = p.usage_cost(&usage);
-            prompt + completion
-        })
-        .unwrap_or(0.0)
-}
-
 /// Calls the teacher and checks its answer.
-async fn teach(
-    engine: &Engine,
-    db: &DatabaseConnection,
-    prices: &PriceTable,
-    job: &Job,
-) -> Outcome {
+async fn teach(engine: &Engine, db: &DatabaseConnection, job: &Job) -> Outcome {
     let r = &job.refinement;
     let fail = |message: String| Outcome {
         error: Some(message),
         ..Default::default()
-    };
-    let scheduler = match scheduler_for(
-        engine,
-        db,
-        r.organization_id,
-        r.teacher_connection_id,
-        &r.teacher_model_name,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return fail(e.0),
     };
     let config = projects::config_of(&job.project);
     let context = match Context::load(db, &job.version, &job.project, &config).await {
         Ok(c) => c,
         Err(e) => return fail(format!("database: {e}")),
     };
-    let request = LlmRequest {
-        model: r.teacher_model_name.clone(),
-        messages: context.messages(&job.version.prompt, &job.project.label_config),
-        schema: answer_schema(),
-        params: Default::default(),
+    let teacher = super::teacher::Teacher {
+        organization_id: r.organization_id,
+        connection_id: r.teacher_connection_id,
+        model: &r.teacher_model_name,
     };
-    let price = prices.price(&r.teacher_model_name);
-    let answer = match super::observe::call(&scheduler, &request, &Cancel::new(), price).await {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            let message = match &e {
-                LlmError::Authentication(_) => format!(
-                    "The teacher provider refused the credentials of connection {}: {e}",
-                    r.teacher_connection_id
-                ),
-                _ => format!("The call to the teacher model failed: {e}"),
-            };
+    let messages = context.messages(&job.version.prompt, &job.project.label_config);
+    let answer = match super::teacher::ask(engine, teacher, messages, answer_schema()).await {
+        Ok(a) => a,
+        Err(f) => {
             return Outcome {
-                cost: cost_of(prices, &r.teacher_model_name, e.usage()),
-                ..fail(message)
+                cost: f.cost,
+                ..fail(f.message)
             };
         }
     };
-    let cost = cost_of(prices, &r.teacher_model_name, answer.response.usage);
-    let output = &answer.response.output;
+    let cost = answer.cost;
+    let output = &answer.output;
     let text = |key: &str| {
         output
             .get(key)

@@ -380,10 +380,22 @@ async fn a_killed_workers_optimization_resumes_and_ends_the_same() {
         v.result.as_ref().map(|r| r.outcome),
         Some(Outcome::Promoted)
     );
-    // Calls stored are what the fake answered, but for the step cut by the kill.
+    // The stored search is the uninterrupted one's: the same calls and the same winner. What
+    // the fake answered beyond it was paid but not stored: the step cut by the kill (and, on a
+    // loaded machine, steps a worker made after its lease lapsed, whose writes were fenced off).
     let answered = llm.stats().requests as i32;
+    eprintln!(
+        "resumed: {} calls stored, {answered} answered, {} attempts",
+        v.calls, done.attempts
+    );
+    // A teacher call cut by the kill after it was counted is asked again: at most one more.
     assert!(
-        answered >= v.calls && answered <= v.calls + 8 * 2,
+        (307..=308).contains(&v.calls),
+        "the same search as without the kill: {}",
+        v.calls
+    );
+    assert!(
+        answered >= v.calls && answered <= v.calls + v.calls / 10,
         "{answered} vs {}",
         v.calls
     );

@@ -4,12 +4,11 @@
 //! examples from the train tasks written before it. Proposals are stored as they come, so a
 //! resumed round asks for none twice.
 use super::{Search, Stop};
-use crate::engine::plan::scheduler_for;
 use crate::engine::refine::context::{Context, Example};
-use crate::engine::refine::{answer_schema, check_prompt, cost_of};
+use crate::engine::refine::{answer_schema, check_prompt};
+use crate::engine::teacher::{self, Teacher};
 use crate::jobs::JobError;
-use crate::llm::scheduler::Cancel;
-use crate::llm::{LlmRequest, Message, Role};
+use crate::llm::{Message, Role};
 use crate::services::optimizations::{self as service, TEACHER_EXAMPLES};
 use entity::enums::{CandidateOrigin, CandidateStatus};
 use serde_json::Value;
@@ -136,7 +135,7 @@ impl Search<'_> {
         failures: &[(i64, Value)],
         note: String,
     ) -> Result<(), Stop> {
-        self.cx.check()?;
+        self.cx.check_cancel().await?;
         let teacher_cost = self.estimate.single_rewrite_cost.unwrap_or(0.0);
         self.allows(1, teacher_cost)?;
         let current = self.cands[from].prompt.clone();
@@ -196,40 +195,21 @@ impl Search<'_> {
         keys
     }
 
-    /// One teacher call: (the new prompt or why there is none, its reasoning, its cost).
+    /// One teacher call: (the new prompt or why there is none, its reasoning, its cost); a
+    /// teacher that can never answer (refused credentials, a spent budget) stops the job.
     async fn teach(
         &self,
         messages: Vec<Message>,
     ) -> Result<(Result<String, String>, Option<String>, f64), JobError> {
         let row = &self.row;
-        let engine = &self.cx.engine;
-        let scheduler = match scheduler_for(
-            engine,
-            self.cx.db(),
-            row.organization_id,
-            row.teacher_connection_id,
-            &row.teacher_model_name,
-        )
-        .await
-        {
-            Ok(s) => s,
-            Err(e) => return Err(JobError::Permanent(e.0)),
+        let teacher = Teacher {
+            organization_id: row.organization_id,
+            connection_id: row.teacher_connection_id,
+            model: &row.teacher_model_name,
         };
-        let request = LlmRequest {
-            model: row.teacher_model_name.clone(),
-            messages,
-            schema: answer_schema(),
-            params: Default::default(),
-        };
-        let price = engine.prices().price(&row.teacher_model_name);
-        match crate::engine::observe::call(&scheduler, &request, &Cancel::new(), price).await {
+        match teacher::ask(&self.cx.engine, teacher, messages, answer_schema()).await {
             Ok(answer) => {
-                let cost = cost_of(
-                    engine.prices(),
-                    &row.teacher_model_name,
-                    answer.response.usage,
-                );
-                let out = &answer.response.output;
+                let out = &answer.output;
                 let text = |key: &str| {
                     out.get(key)
                         .and_then(Value::as_str)
@@ -239,20 +219,10 @@ impl Search<'_> {
                 };
                 let prompt = text("new_prompt_content")
                     .ok_or_else(|| "The teacher's answer has no new_prompt_content.".to_string());
-                Ok((prompt, text("reasoning"), cost))
+                Ok((prompt, text("reasoning"), answer.cost))
             }
-            Err(crate::llm::LlmError::Authentication(e)) => Err(JobError::Permanent(format!(
-                "The teacher provider refused the credentials of connection {}: {e}",
-                row.teacher_connection_id
-            ))),
-            Err(e) => {
-                let cost = cost_of(engine.prices(), &row.teacher_model_name, e.usage());
-                Ok((
-                    Err(format!("The call to the teacher model failed: {e}")),
-                    None,
-                    cost,
-                ))
-            }
+            Err(f) if f.fatal => Err(JobError::Permanent(f.message)),
+            Err(f) => Ok((Err(f.message), None, f.cost)),
         }
     }
 

@@ -9,8 +9,8 @@ use crate::scoring;
 use entity::optimization_candidate;
 use entity::prompt_optimization;
 use futures_util::future::join_all;
+use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, TransactionTrait};
 use serde_json::Value;
 
 /// Tasks answered at once in a step (the scheduler paces them).
@@ -91,7 +91,7 @@ impl Search<'_> {
         }
         self.ensure_plan(i).await?;
         for step in todo.chunks(STEP) {
-            self.cx.check()?;
+            self.cx.check_cancel().await?;
             let calls = step.len() as i64 * self.calls_per_task();
             let reserve = if search { self.held_out_reserve() } else { 0 };
             self.allows(
@@ -189,10 +189,7 @@ impl Search<'_> {
             }
         }
         let now = crate::util::now();
-        let txn = self.cx.db().begin().await?;
-        if !self.cx.holds(&txn).await? {
-            return Err(Stop::Job(JobError::Lost));
-        }
+        let txn = self.fence().await?;
         let mut cand: optimization_candidate::ActiveModel = c.clone().into();
         if held_out {
             cand.held_out = Set(stored);
@@ -209,6 +206,12 @@ impl Search<'_> {
         row.elapsed_seconds = Set(self.elapsed());
         row.updated_at = Set(now);
         let row = row.update(&txn).await?;
+        // Paid like a run's calls: against the version's connection's budget.
+        if let Some(connection) = self.version.model_provider_connection_id {
+            crate::services::budgets::record_spend(&txn, connection, cost)
+                .await
+                .map_err(|e| Stop::Job(super::transient(e)))?;
+        }
         txn.commit().await?;
         self.cands[i] = cand;
         self.row = row;

@@ -94,7 +94,7 @@ pub async fn run_job(cx: &JobContext, id: i64) -> Result<String, JobError> {
             error: None,
         }
     } else {
-        let outcome = teach(&cx.engine, db, cx.engine.prices(), &job).await;
+        let outcome = teach(&cx.engine, db, &job).await;
         cx.check()?;
         if outcome.error.is_none() {
             keep_answer(db, id, &outcome).await?;
