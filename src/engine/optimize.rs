@@ -9,7 +9,7 @@
 //!    of the parent's train failures (tasks with the same truth answered the same wrong way);
 //!    each later round asks it for a reflective mutation of the best candidate so far, from
 //!    that candidate's failures. Each round also writes worked examples from the train tasks
-//!    into its best proposal's prompt (a few-shot candidate). The round's candidates and the
+//!    into the incumbent's prompt (a few-shot candidate). The round's candidates and the
 //!    incumbent are then scored by successive halving: the same first `minibatch` train tasks,
 //!    the better half kept, the rung doubled, until one is left; it is scored on every train
 //!    task and becomes the incumbent when it is more accurate.
