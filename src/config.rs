@@ -263,6 +263,14 @@ pub struct EngineConfig {
     /// audit prune`); 0 keeps entries forever.
     #[arg(long, env = "PROMPTER_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u64,
+    /// Seconds an answer of the response cache is used for (an identical call within an
+    /// organization is answered from it at cost 0); 0 turns the cache off.
+    #[arg(long, env = "PROMPTER_CACHE_TTL_SECS", default_value_t = 7 * 86_400)]
+    pub cache_ttl_secs: u64,
+    /// Answers the response cache keeps per organization at most (the oldest are dropped
+    /// first, hourly and when it is cleared).
+    #[arg(long, env = "PROMPTER_CACHE_MAX_ENTRIES", default_value_t = 100_000)]
+    pub cache_max_entries: u64,
     /// Loopback and private addresses that requests made on a user's behalf (LLM endpoints,
     /// images, Label Studio hosts) may reach, comma-separated: host names, `host:port`,
     /// addresses, `address:port`, CIDR blocks, or the words `loopback` and `private`.
@@ -310,6 +318,8 @@ impl Default for EngineConfig {
             webhook_backoff_ms: 30_000,
             schedule_poll_ms: 1000,
             audit_retention_days: 365,
+            cache_ttl_secs: 7 * 86_400,
+            cache_max_entries: 100_000,
             outbound_allow: Vec::new(),
             outbound_max_bytes: 32 * 1024 * 1024,
             // Programmatic configs are local ones (tests, `ServeConfig::new` on 127.0.0.1).

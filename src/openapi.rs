@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 use crate::ml_backend::routes as ml;
 use crate::routes::{
-    annotations, audit, evaluation, health, jobs, label_studio, live, members, metrics,
+    annotations, audit, evaluation, health, jobs, label_studio, live, llm_cache, members, metrics,
     model_providers, optimizations, predictions, projects, prompts, refine, registry, runs, tasks,
     users, version, versions, webhooks,
 };
@@ -45,6 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
         evaluation::acceptance, evaluation::accept,
         model_providers::list, model_providers::create, model_providers::provider_choices,
         model_providers::get, model_providers::update, model_providers::delete,
+        llm_cache::get_llm_cache, llm_cache::clear_llm_cache,
         label_studio::create, label_studio::get, label_studio::update, label_studio::delete,
         label_studio::sync, label_studio::push,
         registry::list_comments, registry::create_comment, registry::list_schedules,

@@ -10,6 +10,7 @@ pub mod failed_prediction;
 pub mod form_submission;
 pub mod job;
 pub mod label_studio_link;
+pub mod llm_cache;
 pub mod ml_backend_project;
 pub mod model_interface;
 pub mod model_interface_project;

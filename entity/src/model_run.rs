@@ -38,6 +38,11 @@ pub struct Model {
     pub schedule_id: Option<i64>,
     /// Registry: the slot of that schedule the run was created for.
     pub scheduled_for: Option<DateTimeUtc>,
+    /// Whether identical calls may be answered from the response cache (a run created with
+    /// `cache: false` asks the provider every time).
+    pub use_cache: bool,
+    /// Of `total_predictions`, those answered from the response cache (cost 0).
+    pub total_cached_predictions: i64,
     pub created_at: DateTimeUtc,
     pub triggered_at: Option<DateTimeUtc>,
     pub predictions_updated_at: Option<DateTimeUtc>,

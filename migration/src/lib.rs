@@ -31,6 +31,7 @@ mod m20261210_000022_add_version_calibration;
 mod m20261211_000023_add_version_jury;
 mod m20261212_000024_create_version_labels;
 mod m20261214_000025_create_optimizations;
+mod m20261215_000026_create_llm_cache;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000023_add_version_jury::Migration),
             Box::new(m20261212_000024_create_version_labels::Migration),
             Box::new(m20261214_000025_create_optimizations::Migration),
+            Box::new(m20261215_000026_create_llm_cache::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ use crate::template::{self, TemplateError};
 use crate::views::versions::{Juror, Step};
 use steps::{StepPlan, StepUsage, step_schema, step_system_message, with_steps};
 
+mod cache;
 mod call;
 mod samples;
 mod steps;
@@ -68,6 +69,10 @@ pub struct Plan {
     images: ImageResolver,
     /// The steps before the last of a pipeline version (none for a single prompt).
     steps: Vec<StepPlan>,
+    /// The response cache, when this plan's single calls may use it.
+    cache: Option<cache::CacheUse>,
+    /// The server's `PROMPTER_CACHE_TTL_SECS`.
+    engine_cache_ttl: u64,
 }
 
 /// How one task ended.
@@ -340,7 +345,16 @@ impl Plan {
             streak: Default::default(),
             image_keys,
             images,
-        })
+            cache: None,
+            engine_cache_ttl: engine.config().cache_ttl_secs,
+        }
+        .with_cache())
+    }
+
+    /// The plan with the cache on (when the server has one).
+    fn with_cache(mut self) -> Plan {
+        self.use_cache(true);
+        self
     }
 
     /// The scheduler the calls go through.
@@ -468,7 +482,7 @@ impl Plan {
         }
         let own = &self.own;
         let request = own.request(&self.schema, messages, own.params.clone());
-        self.answer(own, task_id, request).await
+        self.answer_cached(own, task_id, request).await
     }
 }
 

@@ -176,7 +176,10 @@ async fn run_work(shared: &Shared, run_id: i64) -> Result<Option<Arc<RunWork>>, 
     )
     .await
     {
-        Ok(plan) => plan,
+        Ok(mut plan) => {
+            plan.use_cache(ctx.run.use_cache);
+            plan
+        }
         Err(e) => {
             tracing::warn!(run = run_id, error = %e, "the run cannot start");
             queue::fail_run(db, run_id, &e.0, crate::util::now()).await?;

@@ -10,6 +10,7 @@ pub mod health;
 pub mod jobs;
 pub mod label_studio;
 pub mod live;
+pub mod llm_cache;
 pub mod members;
 pub mod metrics;
 pub mod model_providers;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     runs::configure(cfg);
     evaluation::configure(cfg);
     live::configure(cfg);
+    llm_cache::configure(cfg);
     label_studio::configure(cfg);
     jobs::configure(cfg);
     audit::configure(cfg);

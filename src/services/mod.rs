@@ -15,6 +15,7 @@ pub mod form_submissions;
 pub mod indicators;
 pub mod jobs;
 pub mod labels;
+pub mod llm_cache;
 pub mod ls_access;
 pub mod members;
 pub mod model_params;

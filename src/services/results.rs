@@ -206,6 +206,8 @@ struct Batch<'a> {
     regions: HashMap<i64, Value>,
     /// The spend of each prediction built.
     prediction_spend: HashMap<i64, Spend>,
+    /// Tasks whose prediction built was answered from the response cache.
+    cached: HashSet<i64>,
     /// Tasks whose prediction this batch stored.
     predicted: Vec<i64>,
     /// The tasks of the earlier failures those predictions replaced.
@@ -229,6 +231,7 @@ impl<'a> Batch<'a> {
             failures,
             regions: HashMap::new(),
             prediction_spend: HashMap::new(),
+            cached: HashSet::new(),
             predicted: vec![],
             replaced_failures: vec![],
             failed: vec![],
@@ -256,6 +259,9 @@ impl<'a> Batch<'a> {
             if !seen.insert(s.task_id) {
                 self.outcome.skipped += 1;
                 continue;
+            }
+            if crate::services::llm_cache::is_cached(s.extra.as_ref()) {
+                self.cached.insert(s.task_id);
             }
             match self.ctx.config.convert(&s.output, task_data) {
                 Ok(mut converted) => {
@@ -509,6 +515,11 @@ impl<'a> Batch<'a> {
             prompt_tokens,
             completion_tokens,
             cost: cost_sum,
+            cached: self
+                .predicted
+                .iter()
+                .filter(|id| self.cached.contains(id))
+                .count() as i64,
         };
         refresh_run(txn, run_id, &delta).await?;
         if !notes.is_empty() {
@@ -551,6 +562,8 @@ struct Scored {
 /// What one batch adds to a run's counters.
 #[derive(Debug, Clone, Copy, Default)]
 struct RunDelta {
+    /// Of `predictions`, those answered from the response cache.
+    cached: i64,
     predictions: i64,
     failed: i64,
     scored: Scored,
@@ -617,6 +630,7 @@ async fn refresh_run(db: &impl ConnectionTrait, run_id: i64, d: &RunDelta) -> Ap
         add(model_run::Column::TotalScoredFailed, d.scored.failed),
         add(model_run::Column::PromptTokens, d.prompt_tokens),
         add(model_run::Column::CompletionTokens, d.completion_tokens),
+        add(model_run::Column::TotalCachedPredictions, d.cached),
     ] {
         update = update.col_expr(column, expr);
     }

@@ -362,6 +362,8 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         notes: Set(None),
         schedule_id: Set(None),
         scheduled_for: Set(None),
+        use_cache: Set(input.cache.unwrap_or(true)),
+        total_cached_predictions: Set(0),
         created_at: Set(now),
         triggered_at: Set(Some(now)),
         predictions_updated_at: Set(None),

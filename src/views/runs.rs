@@ -58,6 +58,12 @@ pub struct RunView {
     /// Prompter extension: cost in USD; `null` when the model has no known price (a note
     /// says so), never a misleading 0.
     pub total_cost_usd: Option<f64>,
+    /// Prompter extension: `false` when the run asks the provider for every task (created with
+    /// `cache: false`).
+    pub cache: bool,
+    /// Prompter extension: of `total_predictions`, those answered from the organization's
+    /// response cache (cost 0).
+    pub total_cached_predictions: i64,
     /// Prompter extension: the run's latest failed task (kind, message, when), while it runs
     /// and after.
     pub last_error: Option<RunErrorView>,
@@ -122,6 +128,8 @@ impl RunView {
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
             total_cost_usd: (!crate::pricing::has_unpriced_note(&notes)).then_some(r.total_cost),
+            cache: r.use_cache,
+            total_cached_predictions: r.total_cached_predictions,
             last_error: None,
             retry_state: None,
             error_message: r.error_message,
@@ -203,6 +211,10 @@ pub struct RunInput {
     pub filters_json: Option<crate::util::JsonObject>,
     /// Prompter extension: the task ids of a `Custom` run.
     pub task_ids: Option<Vec<i64>>,
+    /// Prompter extension: `false` asks the provider for every task even when an identical
+    /// call was answered before (default `true`: such calls are answered from the
+    /// organization's response cache at cost 0).
+    pub cache: Option<bool>,
 }
 
 /// Filters of the run list.

@@ -267,8 +267,9 @@ async fn a_new_run_replaces_the_previous_one_and_only_missing_resumes() {
     ground_truth(&app, s.tasks[1], choice("Negative")).await;
     let first = start(&app, &s, json!({"project_subset": "HasGT"})).await;
     assert_eq!(finished(&app, &s, first).await.total_predictions, 2);
-    // The same subset again: the first run and its predictions are replaced.
-    let second = start(&app, &s, json!({"project_subset": "HasGT"})).await;
+    // The same subset again: the first run and its predictions are replaced (asking the
+    // provider again: the response cache would answer these identical calls).
+    let second = start(&app, &s, json!({"project_subset": "HasGT", "cache": false})).await;
     let state = finished(&app, &s, second).await;
     assert_eq!(state.total_correct_predictions, 2);
     assert!(results_per_task(&app, first).await.is_empty());

@@ -16,6 +16,7 @@ mod browser_pages;
 mod browser_runs;
 mod browser_trust;
 mod budgets;
+mod cache;
 mod confidence;
 mod config_checks;
 mod derive;

@@ -57,6 +57,10 @@ fn need(method: &str, path: &str) -> Need {
     if method == "get" || OPEN_TO_MEMBERS.contains(&(method, path)) {
         return Need::Member;
     }
+    // Clearing the response cache is an organization-wide setting's.
+    if path == "/api/llm-cache" {
+        return Need::Admin;
+    }
     if path.starts_with("/api/model-provider-connections/") {
         return Need::Admin;
     }

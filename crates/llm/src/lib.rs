@@ -278,7 +278,7 @@ pub struct LlmResponse {
 
 /// One output token and the log-probability the model gave it, with the most likely
 /// alternatives at its position (OpenAI's `logprobs.content` items).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenLogprob {
     /// The token's bytes (OpenAI's `bytes` when given: a token may end inside a character).
     pub bytes: Vec<u8>,

@@ -170,6 +170,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
                 sample_subset_size: None,
                 filters_json: None,
                 task_ids: None,
+                cache: None,
             };
             let actor = audit::Actor::schedule(s.organization_id, s.id);
             let made = runs::create_by(

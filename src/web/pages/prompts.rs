@@ -627,6 +627,7 @@ async fn start_run(
             sample_subset_size: sample,
             filters_json: None,
             task_ids: (subset == Subset::Custom).then_some(task_ids).flatten(),
+            cache: None,
         };
         crate::engine::use_cases::start_run(&state.engine, &caller, prompt, version, input, "web")
             .await
