@@ -111,6 +111,71 @@ impl From<crate::scoring::Accuracy> for AccuracyView {
     }
 }
 
+/// A run's cost per correct label as a page shows it ([`cost_per_correct`]): the figure and
+/// its 95% interval by the one definition ([`crate::scoring::CostPerCorrectLabel`], the
+/// `cost_per_correct_label` indicator's), and the same in words.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CostPerCorrectView {
+    /// US dollars per correct label; `None` when not known (see the label for why).
+    pub value: Option<f64>,
+    /// Lower bound of the 95% interval.
+    pub low: Option<f64>,
+    /// Upper bound of the 95% interval (`None`: unbounded or not known).
+    pub high: Option<f64>,
+    /// `$0.0125 per correct label (95%: $0.0115–$0.0141)`, `not known (no price for m)`,
+    /// `no ground truth yet`...
+    pub label: String,
+}
+
+/// The cost per correct label of `run`, by the one definition (its cost from the same counters
+/// the API's indicator reads, not known when `unpriced` names its model as in [`counters`]).
+pub fn cost_per_correct(run: &RunView, unpriced: Option<&str>) -> CostPerCorrectView {
+    let unpriced = crate::pricing::unpriced_model(&run.notes).or(unpriced.map(str::to_string));
+    let done = run.total_predictions + run.total_failed_predictions;
+    let found = crate::scoring::CostPerCorrectLabel::new(
+        run.total_cost_usd.filter(|_| unpriced.is_none()),
+        done,
+        run.accuracy(),
+    );
+    CostPerCorrectView {
+        value: found.value,
+        low: found.interval.map(|i| i.0),
+        high: found.interval.and_then(|i| i.1),
+        label: cost_per_correct_words(&found, unpriced.as_deref()),
+    }
+}
+
+/// A cost per correct label in words: the figure and its interval, or why there is none.
+fn cost_per_correct_words(
+    c: &crate::scoring::CostPerCorrectLabel,
+    unpriced: Option<&str>,
+) -> String {
+    use super::words::usd;
+    if c.answered_tasks == 0 {
+        return "— (no result yet)".to_string();
+    }
+    if c.accuracy.value().is_none() {
+        return "no ground truth yet".to_string();
+    }
+    if !c.cost_known {
+        return match unpriced {
+            Some(model) => format!("not known (no price for {model})"),
+            None => "not known".to_string(),
+        };
+    }
+    let interval = match c.interval {
+        Some((low, Some(high))) if high > 0.0 => format!(" (95%: {}–{})", usd(low), usd(high)),
+        Some((low, None)) if c.value.is_some() => format!(" (95%: {} or more)", usd(low)),
+        Some((low, None)) => format!(" (95%: at least {})", usd(low)),
+        _ => String::new(),
+    };
+    match c.value {
+        Some(0.0) => "$0 per correct label (the run cost nothing)".to_string(),
+        Some(v) => format!("{} per correct label{interval}", usd(v)),
+        None => format!("no correct label yet{interval}"),
+    }
+}
+
 /// Every counter a run's page shows, in words, built in one place ([`counters`]): the page
 /// renders it, its live progress (the page script's JSON) sends it and the script puts each
 /// text field into the element of the same `data-field`, so no two figures on the page
@@ -143,6 +208,9 @@ pub struct RunCounters {
     pub accuracy: String,
     /// The accuracy and what it is made of, or why there is none yet.
     pub accuracy_detail: String,
+    /// What a right answer costs (see [`cost_per_correct`]): `$0.0125 per correct label (95%:
+    /// $0.0115–$0.0141)`, `not known (no price for m)`, `no ground truth yet`...
+    pub cost_per_correct: String,
     /// The failed tasks and their kinds: `6 · Timeout 4 · RateLimit 2`.
     pub failed_detail: String,
     /// `Last error: Timeout — …`, or empty.
@@ -174,6 +242,7 @@ pub fn counters(
     if failed > 0 {
         progress.push_str(&format!(" ({} failed)", thousands(failed)));
     }
+    let cost_per_correct = cost_per_correct(run, unpriced).label;
     let unpriced = crate::pricing::unpriced_model(&run.notes).or(unpriced.map(str::to_string));
     let cost = match (run.total_cost_usd, unpriced) {
         (_, Some(model)) => format!("not known (no price for {model})"),
@@ -228,6 +297,7 @@ pub fn counters(
         ),
         accuracy: label,
         accuracy_detail,
+        cost_per_correct,
         failed_detail,
         last_error: run
             .last_error
@@ -308,6 +378,7 @@ mod tests {
             "total_failed_predictions": failed, "total_scored_predictions": answered,
             "total_scored_failed_predictions": failed, "only_missing_predictions": false,
             "prompt_tokens": 6000, "completion_tokens": 891, "total_cost_usd": cost,
+            "cache": true, "total_cached_predictions": 0,
             "notes": notes, "organization": 1, "created_at": "2026-12-01T10:00:00Z",
             "triggered_at": "2026-12-01T10:00:00Z",
         }))
@@ -365,6 +436,59 @@ mod tests {
         assert!(!json.contains("null"), "{json}");
     }
 
+    /// What a right answer costs, in words, from the same counters as the API's indicator.
+    #[test]
+    fn the_cost_per_correct_label_in_words() {
+        // 15 right of 30 for $0.30: $0.01 a task ÷ 0.5; Wilson(15, 30) ≈ [0.3315, 0.6685].
+        let r = run("Completed", 30, 0, Some(0.3), &[]);
+        let c = counters(&r, &[], None, at("2026-12-01T11:00:00Z"));
+        assert_eq!(
+            c.cost_per_correct,
+            "$0.0200 per correct label (95%: $0.0150–$0.0302)"
+        );
+        let view = cost_per_correct(&r, None);
+        assert!(
+            view.value.is_some_and(|v| (v - 0.02).abs() < 1e-12),
+            "{view:?}"
+        );
+        assert!(view.low.is_some_and(|v| (v - 0.01 / 0.668_46).abs() < 1e-5));
+        // Failed tasks are wrong and paid for: 14 right of 28 answered and 2 failed.
+        let r = run("Completed", 28, 2, Some(0.3), &[]);
+        assert!(
+            cost_per_correct(&r, None)
+                .value
+                .is_some_and(|v| (v - 0.3 / 14.0).abs() < 1e-12)
+        );
+        // Free, unpriced, nothing right.
+        let free = run("Completed", 30, 0, Some(0.0), &[]);
+        assert_eq!(
+            cost_per_correct(&free, None).label,
+            "$0 per correct label (the run cost nothing)"
+        );
+        assert_eq!(
+            cost_per_correct(&r, Some("fake-model")).label,
+            "not known (no price for fake-model)"
+        );
+        let mut no_truth = run("Completed", 30, 0, Some(0.3), &[]);
+        (
+            no_truth.total_scored_predictions,
+            no_truth.total_correct_predictions,
+        ) = (0, 0);
+        assert_eq!(
+            cost_per_correct(&no_truth, None).label,
+            "no ground truth yet"
+        );
+        let wrong = run("Completed", 1, 0, Some(0.3), &[]);
+        assert_eq!(cost_per_correct(&wrong, None).value, None);
+        assert!(
+            cost_per_correct(&wrong, None)
+                .label
+                .starts_with("no correct label yet (95%: at least $"),
+            "{:?}",
+            cost_per_correct(&wrong, None)
+        );
+    }
+
     #[test]
     fn a_run_without_results_says_why_it_has_no_accuracy() {
         let r = run("Pending", 0, 0, Some(0.0), &[]);
@@ -373,6 +497,7 @@ mod tests {
         assert_eq!(c.progress, "0 / 30 tasks");
         assert_eq!(c.failed_detail, "0");
         assert_eq!(c.cost, "$0");
+        assert_eq!(c.cost_per_correct, "— (no result yet)");
         // A model with no price: not known from the start, before any note says so.
         let c = counters(&r, &[], Some("fake-model"), at("2026-12-01T10:00:10Z"));
         assert_eq!(c.cost, "not known (no price for fake-model)");

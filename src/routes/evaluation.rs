@@ -222,7 +222,10 @@ pub async fn subset_tasks(
 /// `failed_predictions`, `cost`, `classification_report`, and Prompter's
 /// `ground_truth_accuracy` (accuracy over every ground-truth task of the run, failed ones
 /// wrong, with its 95% Wilson interval), `version_comparison` (McNemar's test against other
-/// versions' runs on the same tasks), `closeness` (Rating and Number) and `dropped_spans`.
+/// versions' runs on the same tasks), `closeness` (Rating and Number), `dropped_spans`,
+/// `calibration`, `project_accuracy` and `cost_per_correct_label` (the run's cost per task that
+/// came back divided by its accuracy, with the interval accuracy's Wilson interval implies;
+/// null when the model has no price or no ground-truth task is right).
 #[utoipa::path(get, path = "/api/inference-runs/{id}/indicators/", tag = "evaluation",
     params(("id" = i64, Path, description = "Run id"), IndicatorsQuery),
     responses((status = 200, body = Vec<IndicatorView>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]

@@ -320,6 +320,7 @@ pub fn score_task(config: &LabelConfig, prediction: &Value, ground_truth: &Value
 mod accuracy;
 mod closeness;
 pub mod confidence;
+mod cost;
 mod labels;
 mod report;
 #[cfg(test)]
@@ -327,5 +328,6 @@ mod tests;
 
 pub use accuracy::Accuracy;
 pub use closeness::{Closeness, ControlCloseness, closeness};
+pub use cost::CostPerCorrectLabel;
 pub use labels::{NO_ANSWER, labels_key, result_labels};
 pub use report::classification_report;

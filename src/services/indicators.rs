@@ -1,9 +1,10 @@
 //! The indicators of a run (the Prompt dashboard's `GET /api/inference-runs/{id}/indicators/`):
 //! Label Studio's wire keys (`accuracy`, `f1`, `predictions`, `failed_predictions`, `cost`,
 //! `classification_report`) and Prompter's honest scores beside them
-//! (`ground_truth_accuracy`, `version_comparison`, `closeness`, `dropped_spans`, and from the
-//! predictions' scores `calibration` and `project_accuracy`: see `services::trust`), and the same
-//! numbers as the summary of a subset-tasks page.
+//! (`ground_truth_accuracy`, `version_comparison`, `closeness`, `dropped_spans`, from the
+//! predictions' scores `calibration` and `project_accuracy`: see `services::trust`, and
+//! `cost_per_correct_label`: see [`scoring::CostPerCorrectLabel`]), and the same numbers as the
+//! summary of a subset-tasks page.
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::scoring;
@@ -17,7 +18,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use serde_json::{Value, json};
 
 /// Keys of the indicators, in list order.
-pub const INDICATORS: [&str; 12] = [
+pub const INDICATORS: [&str; 13] = [
     "accuracy",
     "f1",
     "predictions",
@@ -30,6 +31,7 @@ pub const INDICATORS: [&str; 12] = [
     "dropped_spans",
     "calibration",
     "project_accuracy",
+    "cost_per_correct_label",
 ];
 
 /// One indicator: a title and its values.
@@ -75,20 +77,33 @@ fn f1_values(scores: &RunScores) -> Value {
     })
 }
 
-/// The `cost` values of a run (`total_cost_usd` null when its model has no price).
-fn cost_values(run: &model_run::Model) -> Value {
-    use std::ops::Not;
+/// The run's cost in USD, `None` when its model has no price (a note on the run says so).
+fn known_cost(run: &model_run::Model) -> Option<f64> {
     let notes: Vec<String> = run
         .notes
         .clone()
         .and_then(|n| serde_json::from_value(n).ok())
         .unwrap_or_default();
-    let unpriced = crate::pricing::has_unpriced_note(&notes);
+    (!crate::pricing::has_unpriced_note(&notes)).then_some(run.total_cost)
+}
+
+/// The run's cost per correct label, by the one definition
+/// ([`scoring::CostPerCorrectLabel`]), from its counters.
+fn cost_per_correct_label(run: &model_run::Model) -> scoring::CostPerCorrectLabel {
+    scoring::CostPerCorrectLabel::of_run(run, known_cost(run))
+}
+
+/// The `cost` values of a run (`total_cost_usd` null when its model has no price), with its
+/// `cost_per_correct_label` (null when that cost, or its accuracy, is not known or 0).
+fn cost_values(run: &model_run::Model) -> Value {
     json!({
-        "total_cost_usd": unpriced.not().then_some(run.total_cost),
+        "total_cost_usd": known_cost(run),
         "prompt_tokens": run.prompt_tokens,
         "completion_tokens": run.completion_tokens,
         "total_tokens": run.prompt_tokens + run.completion_tokens,
+        "cost_per_correct_label": cost_per_correct_label(run).value,
+        // Predictions answered from the response cache: they cost nothing.
+        "cached_predictions": run.total_cached_predictions,
     })
 }
 
@@ -297,6 +312,13 @@ pub async fn indicators(
                 found.values(),
             );
         }
+    }
+    if wants("cost_per_correct_label") {
+        push(
+            "cost_per_correct_label",
+            "Cost per correct label",
+            cost_per_correct_label(&run).values(),
+        );
     }
     Ok(out)
 }

@@ -1,16 +1,22 @@
 //! Tests of the honest scores over HTTP: accuracy over every ground-truth task with its Wilson
 //! interval, McNemar's comparison of two versions on the same tasks (default baselines and
-//! `compare_to`), Rating/Number closeness, dropped spans, and the subset-tasks summary. Results
-//! arrive through `batch-predictions`, so every number is hand-checked.
+//! `compare_to`), Rating/Number closeness, dropped spans, the subset-tasks summary, and the cost
+//! per correct label. Results arrive through `batch-predictions`, so every number is
+//! hand-checked (the cost per correct label also through the engine, for a priced model and an
+//! unpriced one).
+use crate::helpers::engine::{TEXTS, engine_app, fake, finished, setup, start};
 use crate::helpers::fixtures::{
-    Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item,
-    new_version, run_on,
+    Fixture, assert_field_error, batch, batch_failed, fixture, ground_truth, id_of, item, new_run,
+    new_version, run_on, run_state,
 };
 use crate::helpers::reply::read;
 use crate::helpers::subsets::{indicator_values, task_ids, task_list};
 use crate::helpers::{CLS, NER, Reply, TestApp, choice};
+use entity::enums::RunStatus;
+use prompter::fake_llm::FakeLlmConfig;
 use prompter::views::evaluation::{IndicatorView, SubsetTasksView};
 use prompter::views::predictions::PredictionView;
+use prompter::views::runs::RunView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -137,7 +143,8 @@ async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
             "closeness",
             "dropped_spans",
             "calibration",
-            "project_accuracy"
+            "project_accuracy",
+            "cost_per_correct_label"
         ]
     );
     assert_eq!(
@@ -149,6 +156,102 @@ async fn accuracy_over_all_ground_truth_tasks_counts_failures_as_wrong() {
     let f1 = indicator(&app, run1, "f1", "").await;
     assert_eq!(f1["scored_tasks"], 8);
     assert_eq!(f1["correct_tasks"], 6);
+    // The results cost nothing: a right answer costs nothing either, whatever the accuracy.
+    let free = indicator(&app, run1, "cost_per_correct_label", "").await;
+    assert_eq!(
+        free,
+        json!({"cost_per_correct_label": 0.0, "interval": [0.0, 0.0], "correct_predictions": 6,
+            "answered_tasks": 10, "cost_per_task": 0.0, "accuracy": 0.6})
+    );
+}
+
+/// Whether a raw figure is `b` to a relative 1e-9 (costs are small numbers).
+fn same(a: &Value, b: f64) -> bool {
+    a.as_f64().is_some_and(|a| (a - b).abs() <= 1e-9 * b.abs())
+}
+
+/// What a right answer costs, on a `HasGT` run the engine made through the fake LLM with a
+/// priced model (gpt-4o-mini): the run's cost over its correct predictions, with the interval
+/// accuracy's Wilson interval implies, the same in the `cost` indicator; and no figure for a
+/// model without a price, though its accuracy is the same.
+#[tokio::test]
+async fn cost_per_correct_label_is_the_cost_over_the_correct_predictions() {
+    let llm = fake(FakeLlmConfig::default()).await;
+    let app = engine_app().await;
+    let s = setup(
+        &app,
+        &llm,
+        CLS,
+        &TEXTS,
+        "Classify the sentiment. Text: {text}",
+    )
+    .await;
+    // Four ground-truth tasks, three answered as annotated by the fake's keyword rule.
+    for (i, label) in [
+        (0, "Positive"),
+        (1, "Negative"),
+        (2, "Positive"),
+        (3, "Positive"),
+    ] {
+        ground_truth(&app, s.tasks[i], choice(label)).await;
+    }
+    let run = start(&app, &s, json!({"project_subset": "HasGT"})).await;
+    let state: RunView = read(finished(&app, &s, run).await);
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert_eq!(
+        (state.total_predictions, state.total_correct_predictions),
+        (4, 3)
+    );
+    let cost = state.total_cost_usd.expect("gpt-4o-mini has a price");
+    assert!(cost > 0.0);
+    let c = indicator(&app, run, "cost_per_correct_label", "").await;
+    assert!(
+        same(&c["cost_per_correct_label"], cost / 3.0),
+        "{c} vs {cost}"
+    );
+    assert_eq!(c["correct_predictions"], 3);
+    assert_eq!(c["answered_tasks"], 4);
+    assert!(same(&c["cost_per_task"], cost / 4.0), "{c}");
+    assert!(close(&c["accuracy"], 0.75), "{c}");
+    let (low, high) = prompter::stats::wilson(3, 4, prompter::stats::Z95).expect("an interval");
+    assert!(same(&c["interval"][0], cost / 4.0 / high), "{c}");
+    assert!(same(&c["interval"][1], cost / 4.0 / low), "{c}");
+    // The `cost` indicator carries the same figure beside its existing keys.
+    let costs = indicator(&app, run, "cost", "").await;
+    assert_eq!(costs["cost_per_correct_label"], c["cost_per_correct_label"]);
+    assert!(same(&costs["total_cost_usd"], cost));
+    // A model without a price: its cost is not known, so neither is what a right answer costs.
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{}/versions", s.prompt),
+            json!({"title": "unpriced", "prompt": "Classify the sentiment. Text: {text}",
+                "provider_model_id": "house-model", "provider": "Custom",
+                "model_provider_connection": s.connection}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let unpriced = id_of(&body);
+    let body = new_run(
+        &app,
+        s.prompt,
+        unpriced,
+        json!({"project": s.project, "project_subset": "HasGT"}),
+    )
+    .await;
+    let unpriced_run = id_of(&body);
+    app.engine_idle().await;
+    let state: RunView = read(run_state(&app, s.prompt, unpriced, unpriced_run).await);
+    assert_eq!(state.status, RunStatus::Completed, "{state:?}");
+    assert_eq!(state.total_cost_usd, None);
+    let c = indicator(&app, unpriced_run, "cost_per_correct_label", "").await;
+    assert_eq!(
+        c,
+        json!({"cost_per_correct_label": null, "interval": null, "correct_predictions": 3,
+            "answered_tasks": 4, "cost_per_task": null, "accuracy": 0.75})
+    );
+    let costs = indicator(&app, unpriced_run, "cost", "").await;
+    assert_eq!(costs["total_cost_usd"], Value::Null);
+    assert_eq!(costs["cost_per_correct_label"], Value::Null);
 }
 
 #[tokio::test]

@@ -98,10 +98,15 @@ async fn every_page_renders_empty_and_populated() {
     .await;
     let v2 = id_of(&new_version(&app, f.prompt, f.connection, "v2").await);
     let run2 = run_on(&app, &f, v2, "HasGT").await;
+    // v2's answers cost a cent each: $0.06 for six right answers.
     let items: Vec<Value> = f
         .tasks
         .iter()
-        .map(|t| item(*t, json!({"sentiment": "Positive"})))
+        .map(|t| {
+            let mut answer = item(*t, json!({"sentiment": "Positive"}));
+            answer["total_cost_usd"] = json!(0.01);
+            answer
+        })
         .collect();
     batch(&app, run2, Value::Array(items)).await;
     // One run still pending.
@@ -154,6 +159,44 @@ async fn every_page_renders_empty_and_populated() {
         ],
     )
     .await;
+    // What a right answer costs, as a headline beside accuracy and cost, by the one
+    // definition: v1's answers cost nothing; v2's six right answers cost $0.06, a cent each,
+    // and Wilson(6, 6) ≈ [0.6097, 1] puts it between $0.0100 and $0.0164.
+    let cents = "$0.0100 per correct label (95%: $0.0100–$0.0164)";
+    let run_page = web.get(&format!("/runs/{run1}")).await;
+    assert!(
+        run_page
+            .body
+            .contains("id=\"run-cost-per-correct\">$0 per correct label (the run cost nothing)<"),
+        "{}",
+        run_page.body
+    );
+    let run_page = web.get(&format!("/runs/{run2}")).await;
+    assert!(run_page.body.contains(cents), "{}", run_page.body);
+    let compare = web
+        .get(&format!("/prompts/{p}/compare?a={}&b={v2}", f.version))
+        .await;
+    for text in ["$0 per correct label", cents] {
+        assert!(compare.body.contains(text), "{text}: {}", compare.body);
+    }
+    let evaluation = web
+        .get(&format!("/prompts/{p}/evaluation?run={run2}"))
+        .await;
+    assert!(
+        evaluation.body.contains("Cost per correct label"),
+        "{}",
+        evaluation.body
+    );
+    assert!(evaluation.body.contains(cents), "{}", evaluation.body);
+    // The pending run has no result to price yet.
+    let pending_page = web.get(&format!("/runs/{pending}")).await;
+    assert!(
+        pending_page
+            .body
+            .contains("id=\"run-cost-per-correct\">— (no result yet)<"),
+        "{}",
+        pending_page.body
+    );
     // The error page itself.
     let missing = web.get("/prompts/999999").await;
     assert_eq!(missing.status, 404, "{}", missing.body);

@@ -3,7 +3,7 @@
 //! side by side with the tasks where they disagree and McNemar's test.
 use super::{Link, Titled, summary};
 use crate::error::ApiError;
-use crate::presenters::runs::AccuracyView;
+use crate::presenters::runs::{AccuracyView, CostPerCorrectView};
 use crate::services::run_results;
 use crate::services::run_scores::Confusion;
 use crate::services::{indicators, prompts as prompt_service, runs, versions};
@@ -26,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/prompts/{id}/compare", web::get().to(compare));
 }
 
-/// A run of the evaluation table, with its accuracy by the one definition.
+/// A run of the evaluation table, with its accuracy and its cost per correct label by the one
+/// definition of each.
 #[derive(Serialize)]
 struct RunRow {
     #[serde(flatten)]
@@ -34,6 +35,7 @@ struct RunRow {
     version_title: String,
     accuracy: AccuracyView,
     cost_per_task: Option<f64>,
+    cost_per_correct: CostPerCorrectView,
 }
 
 /// The prompt's versions (oldest first) and every run of them (newest first).
@@ -62,6 +64,7 @@ async fn versions_and_runs(
             let done = run.total_predictions + run.total_failed_predictions;
             rows.push(RunRow {
                 accuracy: AccuracyView::from(run.accuracy()),
+                cost_per_correct: crate::presenters::runs::cost_per_correct(&run, None),
                 cost_per_task: run
                     .total_cost_usd
                     .filter(|_| done > 0)
@@ -322,12 +325,14 @@ impl Page for ComparePage<'_> {
     const TEMPLATE: &'static str = "compare.html";
 }
 
-/// One side of a comparison: the version's title and prompt, its run and that run's accuracy.
+/// One side of a comparison: the version's title and prompt, its run and that run's accuracy
+/// and cost per correct label.
 #[derive(Serialize)]
 struct Side<'a> {
     title: String,
     run: &'a RunView,
     acc: &'a AccuracyView,
+    cpc: &'a CostPerCorrectView,
     prompt: String,
 }
 
@@ -481,12 +486,14 @@ async fn compare(
             title: va.title.clone(),
             run: &ra.run,
             acc: &ra.accuracy,
+            cpc: &ra.cost_per_correct,
             prompt: va.prompt.clone(),
         }),
         sb: Some(Side {
             title: vb.title.clone(),
             run: &rb.run,
             acc: &rb.accuracy,
+            cpc: &rb.cost_per_correct,
             prompt: vb.prompt.clone(),
         }),
         test,
