@@ -255,7 +255,8 @@ pub async fn stats(
     let entries = of_org().count(db).await?;
     let hits: Option<i64> = of_org()
         .select_only()
-        .column_as(llm_cache::Column::Hits.sum(), "hits")
+        // PostgreSQL's SUM of a bigint is a numeric: cast back on both databases.
+        .column_as(Expr::cust("CAST(SUM(hits) AS BIGINT)"), "hits")
         .into_tuple::<Option<i64>>()
         .one(db)
         .await?

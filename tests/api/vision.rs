@@ -262,7 +262,9 @@ async fn every_provider_dialect_runs_an_image_project() {
             version: v.id,
             connection: connection.id,
         };
-        let run = start(&app, &s, json!({"project_subset": "All"})).await;
+        // Every task's image is sent (two tasks may show the same picture: not from the
+        // response cache here, which would answer the second from the first).
+        let run = start(&app, &s, json!({"project_subset": "All", "cache": false})).await;
         let state: RunView = read(finished(&app, &s, run).await);
         assert_eq!(state.status, RunStatus::Completed, "{provider}: {state:?}");
         assert_eq!(state.total_predictions, 3, "{provider}: {state:?}");
