@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo bench --bench engine -- b1 [--db postgres] [--tasks 20000] [--latency-ms 100] [--concurrency 128]
-//! cargo bench --bench engine -- b2 [--db postgres] [--tasks 5000] [--rpm 3000] [--tpm 450000]
+//! cargo bench --bench engine -- b2 [--db postgres] [--tasks 5000] [--rpm 3000] [--tpm 450000] [--workers 3 [--unshared]]
 //!                                  [--limits connection|headers] [--latency-ms 100] [--concurrency 128]
 //! cargo bench --bench engine -- b5 [--db postgres] [--tasks 100000] [--latency-ms 100] [--concurrency 128]
 //!                                  [--in-process]
@@ -67,6 +67,11 @@ struct Args {
     tpm: u64,
     limits_from_headers: bool,
     in_process: bool,
+    /// B2: `prompter worker` processes that run the run (0: the server's own worker).
+    workers: usize,
+    /// B2 with workers: each paces to the connection's whole limits (the "before" of shared
+    /// pacing).
+    unshared: bool,
 }
 
 fn args() -> Args {
@@ -94,12 +99,14 @@ fn args() -> Args {
         tpm: num("--tpm").unwrap_or(450_000).max(1),
         limits_from_headers: value("--limits").is_some_and(|l| l == "headers"),
         in_process: raw.iter().any(|a| a == "--in-process"),
+        workers: num("--workers").unwrap_or(0) as usize,
+        unshared: raw.iter().any(|a| a == "--unshared"),
     }
 }
 
 /// Flags that take no value.
 fn is_switch(flag: &str) -> bool {
-    flag == "--in-process"
+    flag == "--in-process" || flag == "--unshared"
 }
 
 fn machine() -> String {
@@ -191,12 +198,12 @@ impl Client {
 
 /// Engine settings of the benchmarks: one in-process worker with `concurrency` calls in flight;
 /// everything else at its default.
-fn serve_config(url: &str, concurrency: usize) -> ServeConfig {
+fn serve_config_with(url: &str, concurrency: usize, workers: usize) -> ServeConfig {
     let mut config = ServeConfig::new(url, 0);
     config.secret_key = Some(SECRET.into());
     config.admin_email = Some(EMAIL.into());
     config.admin_token = Some(TOKEN.into());
-    config.engine.workers = 1;
+    config.engine.workers = workers;
     config.engine.concurrency = concurrency;
     config
 }
@@ -209,7 +216,11 @@ struct InProcess {
 }
 
 async fn start_in_process(db: &FreshDb, concurrency: usize) -> InProcess {
-    let app = Application::build(serve_config(&db.url, concurrency))
+    start_in_process_with(db, concurrency, 1).await
+}
+
+async fn start_in_process_with(db: &FreshDb, concurrency: usize, workers: usize) -> InProcess {
+    let app = Application::build(serve_config_with(&db.url, concurrency, workers))
         .await
         .expect("start server");
     let client = Client::new(app.port());
@@ -811,11 +822,36 @@ async fn b1(postgres: bool, tasks: i64, latency_ms: u64, concurrency: usize) -> 
 /// B2: a rate-limited run.
 async fn b2(a: &Args, tasks: i64, latency_ms: u64) -> bool {
     let fresh = FreshDb::new(a.postgres).await;
-    let server = start_in_process(&fresh, a.concurrency).await;
+    // With `--workers N` the server runs no run worker: N `prompter worker` processes on the
+    // same database do the work, sharing the connection's limits.
+    let own_worker = usize::from(a.workers == 0);
+    let server = start_in_process_with(&fresh, a.concurrency, own_worker).await;
     let fake = start_fake(latency_ms, Some(a.rpm), Some(a.tpm)).await;
     let limits = (!a.limits_from_headers).then_some((a.rpm, a.tpm));
     let s = setup(&server.client, &server.db, &fake, tasks, limits).await;
+    let mut workers: Vec<std::process::Child> = (0..a.workers)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_prompter"))
+                .arg("worker")
+                .env("PROMPTER_DATABASE_URL", &fresh.url)
+                .env("PROMPTER_SECRET_KEY", SECRET)
+                .env("PROMPTER_WORKERS", "1")
+                .env("PROMPTER_JOB_WORKERS", "0")
+                .env("PROMPTER_CONCURRENCY", a.concurrency.to_string())
+                .env("PROMPTER_OUTBOUND_ALLOW", "loopback")
+                .env("PROMPTER_SHARED_PACING", (!a.unshared).to_string())
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start prompter worker")
+        })
+        .collect();
     let run = run_all(&server.client, &s, &fake).await;
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
     let stats = fake.stats();
     let sched = server.engine.schedulers().stats();
     let minutes = run.wall.as_secs_f64() / 60.0;
@@ -892,9 +928,18 @@ async fn b2(a: &Args, tasks: i64, latency_ms: u64) -> bool {
         "",
     );
     t.print(&format!(
-        "B2 rate-limited run: {} ({}); server, fake LLM and poller in this process",
+        "B2 rate-limited run: {} ({}); {}",
         db_name(a.postgres),
-        machine()
+        machine(),
+        if a.workers == 0 {
+            "server, fake LLM and poller in this process".to_string()
+        } else {
+            format!(
+                "{} `prompter worker` processes on one database, limits {}; server, fake LLM and poller in this process (scheduler counters are the server's: 0)",
+                a.workers,
+                if a.unshared { "NOT shared (each paces to all of them)" } else { "shared" }
+            )
+        }
     ));
     let good = ok(&run, tasks);
     fresh.remove().await;

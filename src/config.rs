@@ -271,6 +271,11 @@ pub struct EngineConfig {
     /// first, hourly and when it is cleared).
     #[arg(long, env = "PROMPTER_CACHE_MAX_ENTRIES", default_value_t = 100_000)]
     pub cache_max_entries: u64,
+    /// Share a connection's rate limits with the other processes on the database (each paces
+    /// to 1/n of them, n the processes calling it). Turn it off only to measure what it does:
+    /// alone, each process paces to all of the limits.
+    #[arg(long, env = "PROMPTER_SHARED_PACING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub shared_pacing: bool,
     /// Loopback and private addresses that requests made on a user's behalf (LLM endpoints,
     /// images, Label Studio hosts) may reach, comma-separated: host names, `host:port`,
     /// addresses, `address:port`, CIDR blocks, or the words `loopback` and `private`.
@@ -320,6 +325,7 @@ impl Default for EngineConfig {
             audit_retention_days: 365,
             cache_ttl_secs: 7 * 86_400,
             cache_max_entries: 100_000,
+            shared_pacing: true,
             outbound_allow: Vec::new(),
             outbound_max_bytes: 32 * 1024 * 1024,
             // Programmatic configs are local ones (tests, `ServeConfig::new` on 127.0.0.1).

@@ -22,6 +22,7 @@ pub mod model_version;
 pub mod optimization_candidate;
 pub mod organization;
 pub mod organization_member;
+pub mod pacing_lease;
 pub mod prediction;
 pub mod project;
 pub mod prompt_comment;

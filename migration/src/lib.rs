@@ -32,6 +32,7 @@ mod m20261211_000023_add_version_jury;
 mod m20261212_000024_create_version_labels;
 mod m20261214_000025_create_optimizations;
 mod m20261215_000026_create_llm_cache;
+mod m20261216_000027_create_pacing_leases;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000024_create_version_labels::Migration),
             Box::new(m20261214_000025_create_optimizations::Migration),
             Box::new(m20261215_000026_create_llm_cache::Migration),
+            Box::new(m20261216_000027_create_pacing_leases::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod images;
 pub mod live;
 pub mod observe;
 pub mod optimize;
+pub mod pacing;
 pub mod plan;
 pub mod prompt;
 pub mod queue;
@@ -128,6 +129,9 @@ impl Engine {
             handles.push(tokio::spawn(async move { schedules::run(engine).await }));
         }
         handles.push(tokio::spawn(audit_prune::run(self.clone())));
+        if self.inner.config.shared_pacing {
+            handles.push(tokio::spawn(pacing::run(self.clone(), base)));
+        }
         handles
     }
 

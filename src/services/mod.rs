@@ -21,6 +21,7 @@ pub mod members;
 pub mod model_params;
 pub mod model_providers;
 pub mod optimizations;
+pub mod pacing;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;

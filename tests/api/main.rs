@@ -42,6 +42,7 @@ mod ops;
 mod optimize;
 mod outbound;
 mod outputs;
+mod pacing;
 mod predictions;
 mod progress;
 mod projects;

@@ -160,7 +160,12 @@ struct Bucket {
 
 impl Bucket {
     fn per_minute(limit: u64, now: Instant) -> Bucket {
-        let per_second = (limit as f64 * SAFETY / 60.0).max(1e-3);
+        Bucket::per_minute_f(limit as f64, now)
+    }
+
+    /// A bucket of `limit` per minute (a share of a limit need not be whole).
+    fn per_minute_f(limit: f64, now: Instant) -> Bucket {
+        let per_second = (limit * SAFETY / 60.0).max(1e-3);
         let capacity = per_second.max(1.0);
         Bucket {
             per_second,
@@ -186,9 +191,9 @@ impl Bucket {
         }
     }
 
-    fn set_limit(&mut self, limit: u64, now: Instant) {
+    fn set_limit(&mut self, limit: f64, now: Instant) {
         self.refill(now);
-        let fresh = Bucket::per_minute(limit, now);
+        let fresh = Bucket::per_minute_f(limit, now);
         self.per_second = fresh.per_second;
         self.capacity = fresh.capacity;
         self.level = self.level.min(self.capacity);
@@ -204,6 +209,12 @@ struct Pace {
     configured_rpm: bool,
     configured_tpm: bool,
     paused_until: Option<Instant>,
+    /// The limits of the connection (configured or learned), whole: this process paces to
+    /// `share` of them.
+    base_rpm: Option<u64>,
+    base_tpm: Option<u64>,
+    /// This process's share of the limits (1 alone; 1/n among n processes).
+    share: f64,
     /// The concurrency now allowed, and the permits still to withdraw to reach it.
     limit: usize,
     debt: usize,
@@ -252,6 +263,9 @@ impl Scheduler {
                 configured_rpm: config.rpm.is_some(),
                 configured_tpm: config.tpm.is_some(),
                 paused_until: None,
+                base_rpm: config.rpm,
+                base_tpm: config.tpm,
+                share: 1.0,
                 limit: max,
                 debt: 0,
                 successes_since_change: 0,
@@ -506,20 +520,16 @@ impl Scheduler {
         if !pace.configured_rpm
             && let Some(limit) = limits.limit_requests.filter(|l| *l > 0)
         {
-            match pace.requests.as_mut() {
-                Some(b) => b.set_limit(limit, now),
-                None => pace.requests = Some(Bucket::per_minute(limit, now)),
-            }
+            pace.base_rpm = Some(limit);
             pace.configured_rpm = true;
+            share::apply(pace, now);
         }
         if !pace.configured_tpm
             && let Some(limit) = limits.limit_tokens.filter(|l| *l > 0)
         {
-            match pace.tokens.as_mut() {
-                Some(b) => b.set_limit(limit, now),
-                None => pace.tokens = Some(Bucket::per_minute(limit, now)),
-            }
+            pace.base_tpm = Some(limit);
             pace.configured_tpm = true;
+            share::apply(pace, now);
         }
         // The allowance is spent: wait for its reset rather than collect 429s.
         let spent = |remaining: Option<u64>, reset: Option<Duration>| {
@@ -663,6 +673,8 @@ impl Schedulers {
             })
     }
 }
+
+mod share;
 
 #[cfg(test)]
 mod tests {
