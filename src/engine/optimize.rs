@@ -439,7 +439,7 @@ pub async fn give_up(
     id: i64,
     error: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    let status = if error == "Canceled by a user." {
+    let status = if error == job_rows::CANCELED_BY_USER {
         OptimizationStatus::Canceled
     } else {
         OptimizationStatus::Failed

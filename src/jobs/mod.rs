@@ -297,7 +297,7 @@ async fn finish(cx: &JobContext, outcome: Result<String, JobError>) {
     };
     let final_error = match &settle {
         Settle::Failed(reason) => Some(reason.clone()),
-        Settle::Canceled => Some("Canceled by a user.".to_string()),
+        Settle::Canceled => Some(job_rows::CANCELED_BY_USER.to_string()),
         _ => None,
     };
     let settled = queue::settle(db, id, worker, settle.clone()).await;
@@ -356,7 +356,7 @@ pub async fn cancel(engine: &Engine, caller: &Manager, id: i64) -> ApiResult<job
                 stop: Cancel::new(),
                 canceled: Arc::new(AtomicBool::new(true)),
             };
-            if let Err(e) = handlers::ended(&cx, "Canceled by a user.").await {
+            if let Err(e) = handlers::ended(&cx, job_rows::CANCELED_BY_USER).await {
                 tracing::warn!(job = id, error = ?e, "a canceled job's subject could not be updated");
             }
         }

@@ -216,7 +216,10 @@ pub async fn settle(
             .col_expr(job::Column::FinishedAt, Expr::value(now)),
         Settle::Canceled => update
             .col_expr(job::Column::Status, Expr::value(JobStatus::Canceled))
-            .col_expr(job::Column::LastError, Expr::value("Canceled by a user."))
+            .col_expr(
+                job::Column::LastError,
+                Expr::value(crate::services::jobs::CANCELED_BY_USER),
+            )
             .col_expr(job::Column::FinishedAt, Expr::value(now)),
         Settle::Retry { error, run_at } => update
             .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))

@@ -201,7 +201,8 @@ pub struct RunCounters {
     pub cost_label: String,
     /// `$0.0123`, or `not known (no price for <model>)`.
     pub cost: String,
-    /// `6,891 tokens (6,000 prompt, 891 completion)`.
+    /// `6,891 tokens (6,000 prompt, 891 completion)`, and how many predictions the response
+    /// cache answered when it answered some.
     pub tokens: String,
     /// The accuracy with the failures beside it (`30.0% · 9 failed`), `—` before a task with
     /// ground truth is done.
@@ -289,12 +290,21 @@ pub fn counters(
             .unwrap_or_default(),
         cost_label: if active { "Cost so far" } else { "Cost" }.to_string(),
         cost,
-        tokens: format!(
-            "{} tokens ({} prompt, {} completion)",
-            thousands(run.prompt_tokens + run.completion_tokens),
-            thousands(run.prompt_tokens),
-            thousands(run.completion_tokens)
-        ),
+        tokens: match run.total_cached_predictions {
+            0 => format!(
+                "{} tokens ({} prompt, {} completion)",
+                thousands(run.prompt_tokens + run.completion_tokens),
+                thousands(run.prompt_tokens),
+                thousands(run.completion_tokens)
+            ),
+            cached => format!(
+                "{} tokens ({} prompt, {} completion) · {} answered from the response cache, free",
+                thousands(run.prompt_tokens + run.completion_tokens),
+                thousands(run.prompt_tokens),
+                thousands(run.completion_tokens),
+                thousands(cached)
+            ),
+        },
         accuracy: label,
         accuracy_detail,
         cost_per_correct,
@@ -416,6 +426,15 @@ mod tests {
             ("Cost so far", "$0.0123")
         );
         assert_eq!(c.tokens, "6,891 tokens (6,000 prompt, 891 completion)");
+        // Answers from the response cache are said beside the tokens.
+        let mut cached = run("InProgress", 14, 6, Some(0.0123), &[]);
+        cached.total_cached_predictions = 1200;
+        let c = counters(&cached, &[], None, at("2026-12-01T10:00:10Z"));
+        assert_eq!(
+            c.tokens,
+            "6,891 tokens (6,000 prompt, 891 completion) · 1,200 answered from the response \
+             cache, free"
+        );
     }
 
     /// A finished run of a model with no price says so in words, never "—" or "null".

@@ -17,6 +17,9 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+/// What a job canceled by a user says (its `last_error`, and what its subject records).
+pub const CANCELED_BY_USER: &str = "Canceled by a user.";
+
 /// Attempts of a job before it is given up, unless its kind says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
 
@@ -257,7 +260,7 @@ pub async fn cancel(db: &impl ConnectionTrait, caller: &AuthUser, id: i64) -> Ap
         .col_expr(job::Column::Status, Expr::value(JobStatus::Canceled))
         .col_expr(job::Column::FinishedAt, Expr::value(now))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .col_expr(job::Column::LastError, Expr::value("Canceled by a user."))
+        .col_expr(job::Column::LastError, Expr::value(CANCELED_BY_USER))
         .filter(job::Column::Id.eq(id))
         .filter(job::Column::Status.eq(JobStatus::Queued))
         .exec(db)

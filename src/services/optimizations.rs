@@ -63,16 +63,18 @@ fn budget<T: PartialOrd + Default + Copy>(value: Option<T>, field: &str) -> ApiR
     }
 }
 
-/// The settings of `input`, each checked against its bounds (a 400 names the field).
+/// The settings of `input`, each checked against its bounds (a 400 names the field); what it
+/// leaves out takes the default.
 pub fn settings(input: &SettingsInput) -> ApiResult<OptimizationSettings> {
-    let held_out_fraction = input.held_out_fraction.unwrap_or(0.4);
+    let d = defaults();
+    let held_out_fraction = input.held_out_fraction.unwrap_or(d.held_out_fraction);
     if !(0.1..=0.8).contains(&held_out_fraction) {
         return Err(ApiError::field(
             "held_out_fraction",
             "Give a share from 0.1 to 0.8.",
         ));
     }
-    let alpha = input.alpha.unwrap_or(0.05);
+    let alpha = input.alpha.unwrap_or(d.alpha);
     if !(alpha > 0.0 && alpha <= 0.5) {
         return Err(ApiError::field(
             "alpha",
@@ -83,46 +85,46 @@ pub fn settings(input: &SettingsInput) -> ApiResult<OptimizationSettings> {
         return Err(ApiError::field("max_cost", "Give at most 1,000,000 USD."));
     }
     Ok(OptimizationSettings {
-        seed: int(input.seed, 1, 0, i64::from(i32::MAX), "seed")?,
+        seed: int(input.seed, d.seed, 0, i64::from(i32::MAX), "seed")?,
         held_out_fraction,
         max_tasks: int(
             input.max_tasks,
-            400,
+            d.max_tasks,
             MIN_TASKS as i64,
             limits::MAX_OPTIMIZATION_TASKS,
             "max_tasks",
         )?,
         rounds: int(
             input.rounds,
-            2,
+            d.rounds,
             1,
             limits::MAX_OPTIMIZATION_ROUNDS,
             "rounds",
         )?,
         candidates: int(
             input.candidates,
-            3,
+            d.candidates,
             1,
             limits::MAX_OPTIMIZATION_CANDIDATES,
             "candidates",
         )?,
         minibatch: int(
             input.minibatch,
-            16,
+            d.minibatch,
             4,
             limits::MAX_OPTIMIZATION_MINIBATCH,
             "minibatch",
         )?,
         finalists: int(
             input.finalists,
-            2,
+            d.finalists,
             1,
             limits::MAX_OPTIMIZATION_FINALISTS,
             "finalists",
         )?,
         few_shot: int(
             input.few_shot,
-            4,
+            d.few_shot,
             0,
             limits::MAX_FEW_SHOT_EXAMPLES,
             "few_shot",
@@ -136,12 +138,11 @@ pub fn settings(input: &SettingsInput) -> ApiResult<OptimizationSettings> {
 
 /// The stored settings of an optimization (the defaults when unreadable).
 pub fn settings_of(row: &prompt_optimization::Model) -> OptimizationSettings {
-    serde_json::from_value(row.settings.clone())
-        .unwrap_or_else(|_| settings(&SettingsInput::default()).unwrap_or_else(|_| unreachable()))
+    serde_json::from_value(row.settings.clone()).unwrap_or_else(|_| defaults())
 }
 
-/// The default settings are within their bounds; never reached.
-fn unreachable() -> OptimizationSettings {
+/// The settings of a request that asks for nothing in particular.
+fn defaults() -> OptimizationSettings {
     OptimizationSettings {
         seed: 1,
         held_out_fraction: 0.4,
