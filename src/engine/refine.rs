@@ -108,28 +108,15 @@ async fn create_in(
 ) -> ApiResult<model_refinement::Model> {
     let version = versions::get(db, caller, prompt_id, version_id).await?;
     let project_id = required(input.project_id, "project_id")?;
-    let model = required(input.teacher_model_name, "teacher_model_name")?;
-    let connection_id = required(
-        input.teacher_model_provider_connection_id,
-        "teacher_model_provider_connection_id",
-    )?;
-    let model = model.trim().to_string();
-    if model.is_empty() || model.chars().count() > 255 {
-        return Err(ApiError::field(
-            "teacher_model_name",
-            "Give the provider's model id (1 to 255 characters).",
-        ));
-    }
+    // The project first: a request missing both names the project.
     let project = projects::get_for_field(db, caller, project_id, "project_id").await?;
-    let connection = model_providers::find(db, caller.organization_id, connection_id)
-        .await
-        .map_err(|e| e.not_found_as_field("teacher_model_provider_connection_id", connection_id))?;
-    if !crate::llm::is_supported(connection.provider) {
-        return Err(ApiError::field(
-            "teacher_model_provider_connection_id",
-            crate::llm::unsupported_message(connection.provider),
-        ));
-    }
+    let (model, connection) = model_providers::teacher(
+        db,
+        caller,
+        input.teacher_model_name.as_deref(),
+        input.teacher_model_provider_connection_id,
+    )
+    .await?;
     let now = crate::util::now();
     let refinement = model_refinement::ActiveModel {
         id: NotSet,
@@ -138,7 +125,7 @@ async fn create_in(
         previous_version_id: Set(version.id),
         project_id: Set(project.id),
         teacher_model_name: Set(model),
-        teacher_connection_id: Set(connection.id),
+        teacher_connection_id: Set(connection),
         job_id: Set(uuid::Uuid::new_v4().simple().to_string()),
         status: Set(RefinementStatus::Pending),
         new_version_id: Set(None),

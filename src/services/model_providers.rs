@@ -272,6 +272,41 @@ pub async fn get(
     find(db, caller.organization_id, id).await
 }
 
+/// The teacher a request names (a refinement's, an optimization's): `teacher_model_name`, 1 to
+/// 255 characters once trimmed, through `teacher_model_provider_connection_id`, a connection of
+/// the caller's organization to a provider Prompter supports; a 400 names the field otherwise.
+/// Returns the model and the connection's id.
+pub async fn teacher(
+    db: &impl ConnectionTrait,
+    caller: &AuthUser,
+    model: Option<&str>,
+    connection_id: Option<i64>,
+) -> ApiResult<(String, i64)> {
+    const MODEL: &str = "teacher_model_name";
+    const CONNECTION: &str = "teacher_model_provider_connection_id";
+    let model = model
+        .map(str::trim)
+        .ok_or_else(|| ApiError::field(MODEL, "This field is required."))?;
+    let connection_id =
+        connection_id.ok_or_else(|| ApiError::field(CONNECTION, "This field is required."))?;
+    if model.is_empty() || model.chars().count() > 255 {
+        return Err(ApiError::field(
+            MODEL,
+            "Give the provider's model id (1 to 255 characters).",
+        ));
+    }
+    let connection = find(db, caller.organization_id, connection_id)
+        .await
+        .map_err(|e| e.not_found_as_field(CONNECTION, connection_id))?;
+    if !crate::llm::is_supported(connection.provider) {
+        return Err(ApiError::field(
+            CONNECTION,
+            crate::llm::unsupported_message(connection.provider),
+        ));
+    }
+    Ok((model.to_string(), connection.id))
+}
+
 /// The connection `id` of organization `organization_id`, or 404.
 pub async fn find(
     db: &impl ConnectionTrait,

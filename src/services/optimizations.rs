@@ -370,40 +370,21 @@ async fn checked(
     let project_id = input
         .project_id
         .ok_or_else(|| ApiError::field("project_id", "This field is required."))?;
-    let model = input
-        .teacher_model_name
-        .as_deref()
-        .map(str::trim)
-        .ok_or_else(|| ApiError::field("teacher_model_name", "This field is required."))?;
-    if model.is_empty() || model.chars().count() > 255 {
-        return Err(ApiError::field(
-            "teacher_model_name",
-            "Give the provider's model id (1 to 255 characters).",
-        ));
-    }
-    let connection_id = input.teacher_model_provider_connection_id.ok_or_else(|| {
-        ApiError::field(
-            "teacher_model_provider_connection_id",
-            "This field is required.",
-        )
-    })?;
     let project = projects::get_for_field(db, caller, project_id, "project_id").await?;
-    let connection = model_providers::find(db, caller.organization_id, connection_id)
-        .await
-        .map_err(|e| e.not_found_as_field("teacher_model_provider_connection_id", connection_id))?;
-    if !crate::llm::is_supported(connection.provider) {
-        return Err(ApiError::field(
-            "teacher_model_provider_connection_id",
-            crate::llm::unsupported_message(connection.provider),
-        ));
-    }
+    let (model, connection) = model_providers::teacher(
+        db,
+        caller,
+        input.teacher_model_name.as_deref(),
+        input.teacher_model_provider_connection_id,
+    )
+    .await?;
     if version.model_provider_connection_id.is_none() {
         return Err(ApiError::field(
             "version",
             "The version has no model provider connection: give it one before optimizing it.",
         ));
     }
-    Ok((version, project, model.to_string(), connection.id))
+    Ok((version, project, model, connection))
 }
 
 /// The estimate of a request, without starting anything.

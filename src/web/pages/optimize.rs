@@ -4,7 +4,7 @@
 //! its conclusion, with the way to the version it made.
 use crate::presenters::optimizations::view;
 use crate::services::optimizations as service;
-use crate::services::{model_providers, prompts, versions};
+use crate::services::{prompts, versions};
 use crate::state::AppState;
 use crate::views::optimizations::{
     CandidateView, OptimizationEstimate, OptimizationInput, OptimizationView, Outcome,
@@ -61,7 +61,7 @@ struct Listed {
 struct StartPage {
     prompt: PromptDetailView,
     version: VersionView,
-    connections: Vec<Teacher>,
+    connections: Vec<super::refine::TeacherChoice>,
     form: StartForm,
     estimate: Option<OptimizationEstimate>,
     optimizations: Vec<Listed>,
@@ -69,13 +69,6 @@ struct StartPage {
 
 impl Page for StartPage {
     const TEMPLATE: &'static str = "optimize.html";
-}
-
-/// A connection the teacher may use.
-#[derive(Serialize)]
-struct Teacher {
-    id: i64,
-    provider: entity::enums::Provider,
 }
 
 /// The form's fields, as sent and as shown (numbers as typed).
@@ -166,27 +159,8 @@ async fn show_start(
     errors: Vec<Problem>,
 ) -> PageResult {
     let caller = visitor.caller();
-    let prompt = prompts::get(&state.db, caller, prompt_id).await?;
-    let prompt = crate::presenters::prompts::detail_views(state, vec![prompt])
-        .await?
-        .pop()
-        .ok_or(crate::error::ApiError::NotFound)?;
-    let version = versions::get(&state.db, caller, prompt_id, version_id).await?;
-    let version = crate::presenters::versions::views(state, vec![version])
-        .await?
-        .pop()
-        .ok_or(crate::error::ApiError::NotFound)?;
-    let connections: Vec<Teacher> = match visitor.manager() {
-        Ok(m) => model_providers::list(&state.db, &m, None)
-            .await?
-            .into_iter()
-            .map(|c| Teacher {
-                id: c.id,
-                provider: c.provider,
-            })
-            .collect(),
-        Err(_) => vec![],
-    };
+    let (prompt, version, connections) =
+        super::refine::version_and_teachers(state, visitor, prompt_id, version_id).await?;
     let form = sent.unwrap_or_else(|| StartForm {
         project: prompt.associated_projects.first().map(|p| p.id),
         connection: version.model_provider_connection,

@@ -52,9 +52,43 @@ impl Page for RefinePage {
 
 /// A connection the teacher may use (managers only).
 #[derive(Serialize)]
-struct TeacherChoice {
+pub(super) struct TeacherChoice {
     id: i64,
     provider: entity::enums::Provider,
+}
+
+/// What a page that asks a teacher about a version shows first (refine, optimize): the prompt,
+/// the version, and the connections the teacher may use (none for a visitor who may not start
+/// one).
+pub(super) async fn version_and_teachers(
+    state: &AppState,
+    visitor: &Visitor,
+    prompt_id: i64,
+    version_id: i64,
+) -> Result<(PromptDetailView, VersionView, Vec<TeacherChoice>), PageError> {
+    let caller = visitor.caller();
+    let prompt = prompts::get(&state.db, caller, prompt_id).await?;
+    let prompt_view = crate::presenters::prompts::detail_views(state, vec![prompt])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let version = versions::get(&state.db, caller, prompt_id, version_id).await?;
+    let version_view = crate::presenters::versions::views(state, vec![version])
+        .await?
+        .pop()
+        .ok_or(crate::error::ApiError::NotFound)?;
+    let connections: Vec<_> = match visitor.manager() {
+        Ok(m) => model_providers::list(&state.db, &m, None)
+            .await?
+            .into_iter()
+            .map(|c| TeacherChoice {
+                id: c.id,
+                provider: c.provider,
+            })
+            .collect(),
+        Err(_) => vec![],
+    };
+    Ok((prompt_view, version_view, connections))
 }
 
 async fn page(
@@ -79,27 +113,8 @@ async fn refine_page(
     errors: Vec<Problem>,
 ) -> PageResult {
     let caller = visitor.caller();
-    let prompt = prompts::get(&state.db, caller, prompt_id).await?;
-    let prompt_view = crate::presenters::prompts::detail_views(state, vec![prompt])
-        .await?
-        .pop()
-        .ok_or(crate::error::ApiError::NotFound)?;
-    let version = versions::get(&state.db, caller, prompt_id, version_id).await?;
-    let version_view = crate::presenters::versions::views(state, vec![version])
-        .await?
-        .pop()
-        .ok_or(crate::error::ApiError::NotFound)?;
-    let connections: Vec<_> = match visitor.manager() {
-        Ok(m) => model_providers::list(&state.db, &m, None)
-            .await?
-            .into_iter()
-            .map(|c| TeacherChoice {
-                id: c.id,
-                provider: c.provider,
-            })
-            .collect(),
-        Err(_) => vec![],
-    };
+    let (prompt_view, version_view, connections) =
+        version_and_teachers(state, visitor, prompt_id, version_id).await?;
     let (job, running, lines) = match job.as_deref() {
         Some(job_id) => {
             let found = service::get(&state.db, caller, prompt_id, version_id, job_id).await?;
