@@ -156,3 +156,64 @@ async fn samples_drawn_for_agreement_are_never_cached() {
     let stats: Value = app.get("/api/llm-cache").await.good();
     assert_eq!(stats["entries"], 0);
 }
+
+#[tokio::test]
+async fn people_see_the_cache_ask_afresh_from_the_run_form_and_clear_it() {
+    use crate::helpers::web::{WebClient, set_password};
+    let app = engine_app().await;
+    let llm = fake(FakeLlmConfig::default()).await;
+    let s = seeded(&app, &llm).await;
+    run(&app, &s, json!({})).await;
+    set_password(&app, "admin@example.com").await;
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@example.com").await;
+    // The connections page says what the cache holds.
+    let page = web.get("/connections").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("6 answers kept (at most 100,000), 0 calls answered from them"),
+        "{}",
+        page.body
+    );
+    // A run from the form with the box checked asks the model for every task.
+    let form = web
+        .post(
+            &format!("/prompts/{}/versions/{}/runs", s.prompt, s.version),
+            &[
+                ("project", &s.project.to_string()),
+                ("subset", "HasGT"),
+                ("fresh", "1"),
+            ],
+        )
+        .await;
+    assert!(form.status == 303 || form.status == 302, "{}", form.status);
+    app.engine_idle().await;
+    assert_eq!(llm.stats().requests, 12, "asked afresh");
+    // Without it, the next run is answered from the cache; its page says so.
+    let form = web
+        .post(
+            &format!("/prompts/{}/versions/{}/runs", s.prompt, s.version),
+            &[("project", &s.project.to_string()), ("subset", "HasGT")],
+        )
+        .await;
+    let run_page = form.location.expect("the run's page");
+    app.engine_idle().await;
+    assert_eq!(llm.stats().requests, 12, "from the cache");
+    let page = web.get(&run_page).await;
+    assert!(
+        page.body
+            .contains("6 answered from the response cache, free"),
+        "{}",
+        page.body
+    );
+    // An Administrator clears it from the page.
+    let cleared = web.post("/connections/cache/clear", &[]).await;
+    assert_eq!(cleared.status, 200);
+    assert!(
+        cleared.body.contains("Cleared 6 answers"),
+        "{}",
+        cleared.body
+    );
+    assert!(cleared.body.contains("0 answers kept"), "{}", cleared.body);
+}

@@ -20,7 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/connections", web::get().to(list))
         .route("/connections", web::post().to(create))
         .route("/connections/{id}/test", web::post().to(test))
-        .route("/connections/{id}/delete", web::post().to(delete));
+        .route("/connections/{id}/delete", web::post().to(delete))
+        .route("/connections/cache/clear", web::post().to(clear_cache));
 }
 
 /// The fields of the add form, as typed: every field is text, empty when absent, so the form
@@ -83,6 +84,10 @@ struct ConnectionsPage {
     probe: Option<ProbeReport>,
     providers: Vec<&'static str>,
     form: ConnectionForm,
+    /// The organization's response cache.
+    cache: crate::services::llm_cache::CacheStats,
+    /// Answers the visitor just cleared from it.
+    cleared: Option<u64>,
 }
 
 impl Page for ConnectionsPage {
@@ -113,15 +118,37 @@ async fn page(
     errors: Vec<Problem>,
     probe: Option<(i64, ProbeReport)>,
 ) -> PageResult {
+    with_cleared(state, visitor, form, errors, probe, None).await
+}
+
+/// The page, saying how many cached answers were just cleared.
+async fn with_cleared(
+    state: &AppState,
+    visitor: &Visitor,
+    form: ConnectionForm,
+    errors: Vec<Problem>,
+    probe: Option<(i64, ProbeReport)>,
+    cleared: Option<u64>,
+) -> PageResult {
     let found = service::list(&state.db, visitor.caller(), None).await?;
     let connections = crate::presenters::model_providers::views(state, found).await?;
     let (probe_id, probe) = probe.map_or((None, None), |(id, p)| (Some(id), Some(p)));
+    let config = state.engine.config();
+    let cache = crate::services::llm_cache::stats(
+        &state.db,
+        visitor.caller(),
+        config.cache_ttl_secs,
+        config.cache_max_entries,
+    )
+    .await?;
     let page = ConnectionsPage {
         connections,
         probe_id,
         probe,
         providers: Provider::ALL.iter().map(|p| p.as_str()).collect(),
         form,
+        cache,
+        cleared,
     };
     render(
         Frame::of(visitor, "connections").with_problems(errors),
@@ -213,4 +240,23 @@ async fn delete(
     let caller = form.visitor.admin()?;
     service::delete(&state.db, &caller, *id).await?;
     Ok(redirect("/connections"))
+}
+
+/// Clears the organization's response cache (Owners and Administrators).
+async fn clear_cache(state: web::Data<AppState>, form: Form<NoFields>) -> PageResult {
+    let caller = form.visitor.admin()?;
+    let cleared = crate::services::llm_cache::clear(&state.db, &caller).await?;
+    tracing::info!(
+        deleted = cleared.deleted,
+        "response cache cleared from the web app"
+    );
+    with_cleared(
+        &state,
+        &form.visitor,
+        ConnectionForm::default(),
+        vec![],
+        None,
+        Some(cleared.deleted),
+    )
+    .await
 }

@@ -627,7 +627,7 @@ async fn start_run(
             sample_subset_size: sample,
             filters_json: None,
             task_ids: (subset == Subset::Custom).then_some(task_ids).flatten(),
-            cache: None,
+            cache: form.data.fresh.is_some().then_some(false),
         };
         crate::engine::use_cases::start_run(&state.engine, &caller, prompt, version, input, "web")
             .await

@@ -37,6 +37,9 @@ pub struct RunValues {
     /// The selected tasks' ids, as typed.
     #[serde(default)]
     pub task_ids: String,
+    /// Checked: ask the provider for every task, none from the response cache.
+    #[serde(default)]
+    pub fresh: Option<String>,
 }
 
 impl Default for RunValues {
@@ -46,6 +49,7 @@ impl Default for RunValues {
             subset: "HasGT".into(),
             sample_size: String::new(),
             task_ids: String::new(),
+            fresh: None,
         }
     }
 }
