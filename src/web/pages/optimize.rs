@@ -242,24 +242,14 @@ async fn start(
     let row = match created {
         Ok(row) => row,
         Err(e) => {
-            let inputs = [
-                Input::choice(&["project_id", "project"], "optimize-project", "Project"),
-                Input::choice(
-                    &["teacher_model_provider_connection_id", "connection"],
-                    "teacher-connection",
-                    "Teacher connection",
-                ),
-                Input::text(
-                    &["teacher_model_name", "model"],
-                    "teacher-model",
-                    "Teacher model",
-                ),
+            let mut inputs = super::refine::teacher_inputs("optimize-project", "Project");
+            inputs.extend([
                 Input::text(&["max_cost"], "max-cost", "Spend at most (USD)"),
                 Input::text(&["max_calls"], "max-calls", "Calls at most"),
                 Input::text(&["max_seconds"], "max-minutes", "Minutes at most"),
                 Input::text(&["rounds"], "rounds", "Rounds"),
                 Input::choice(&["alpha"], "alpha", "Significance"),
-            ];
+            ]);
             let errors = problems(e, &inputs)?;
             return show_start(
                 &state,

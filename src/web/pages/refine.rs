@@ -57,6 +57,25 @@ pub(super) struct TeacherChoice {
     provider: entity::enums::Provider,
 }
 
+/// The inputs of a form that names a project and a teacher (refine, optimize), by the names
+/// errors give them: the project's select (`project_id`, with its id and label on the page),
+/// the teacher's connection and model.
+pub(super) fn teacher_inputs(project_id: &'static str, project_label: &'static str) -> Vec<Input> {
+    vec![
+        Input::choice(&["project_id", "project"], project_id, project_label),
+        Input::choice(
+            &["teacher_model_provider_connection_id", "connection"],
+            "teacher-connection",
+            "Teacher connection",
+        ),
+        Input::text(
+            &["teacher_model_name", "model"],
+            "teacher-model",
+            "Teacher model",
+        ),
+    ]
+}
+
 /// What a page that asks a teacher about a version shows first (refine, optimize): the prompt,
 /// the version, and the connections the teacher may use (none for a visitor who may not start
 /// one).
@@ -167,23 +186,7 @@ async fn start(
     let job = match service::create(&state.db, &caller, prompt, version, input).await {
         Ok(job) => job,
         Err(e) => {
-            let inputs = [
-                Input::choice(
-                    &["project_id", "project"],
-                    "refine-project",
-                    "Learn from project",
-                ),
-                Input::choice(
-                    &["teacher_model_provider_connection_id", "connection"],
-                    "teacher-connection",
-                    "Teacher connection",
-                ),
-                Input::text(
-                    &["teacher_model_name", "model"],
-                    "teacher-model",
-                    "Teacher model",
-                ),
-            ];
+            let inputs = teacher_inputs("refine-project", "Learn from project");
             let errors = problems(PageError::from(e), &inputs)?;
             return refine_page(
                 &state,
