@@ -47,11 +47,13 @@ const REFINE_REASONING: &str = "The fake teacher kept the placeholders and added
 /// The JSON content answered for a schema (`{"answer": "ok"}` without one); `invalid` puts a
 /// label outside the enum (or, with no enum in the schema, an unexpected shape).
 ///
-/// `user_text` is the raw last user message: its hidden rules (`[[rule:KEY]]`,
-/// `[[example:LABEL]]`, a teacher's `<example>` blocks) are read, then its `[[...]]` directives
-/// are taken out before it is answered (the sampling ones, `confidence`, `votes` and `model:`,
-/// have no effect here).
+/// `user_text` is the raw last user message: the batch marker ([`crate::BATCH_FAIL`]) is taken
+/// out, its hidden rules (`[[rule:KEY]]`, `[[example:LABEL]]`, a teacher's `<example>` blocks)
+/// are read, then its `[[...]]` directives are taken out before it is answered (the sampling
+/// ones, `confidence`, `votes` and `model:`, have no effect here).
 pub fn answer(schema: Option<&Value>, user_text: &str, invalid: bool) -> String {
+    // The batch marker is no part of the text.
+    let user_text = &user_text.replace(crate::BATCH_FAIL, "");
     let cues = Cues::read(user_text);
     let mut text = user_text.to_string();
     Directives::take(&mut text);

@@ -80,7 +80,7 @@ fn norm(name: &str) -> String {
 }
 
 /// The value of `map`'s field `name`, in camelCase or snake_case.
-fn field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(super) fn field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     map.iter()
         .find(|(k, _)| norm(k) == norm(name))
         .map(|(_, v)| v)

@@ -102,22 +102,59 @@
 //! come back the way real models give them: span offsets a few characters off, JSON in fences or
 //! prose, no JSON at all, a refusal, an answer cut at the token limit (see [`Quirk`]).
 //!
-//! The code is split by concern: `server` (routing, the shared state and the one code path),
-//! `call` (what a request asks and what it is answered), `openai`, `anthropic` and `gemini`
-//! (each dialect's reading, answers and error shapes), `answer` (the schema-driven answer),
-//! `hidden` (the hidden rules and what the teacher learns), `realism` (the realistic mode), `limits` (the rate-limit window and headers) and `faults`
-//! (the injected faults).
+//! **Batch APIs** (state in memory, ids sequential; each endpoint checks the key, and Azure's
+//! `api-version` or Anthropic's `anthropic-version`, as the live ones do):
+//!
+//! * OpenAI: `POST /v1/files` (multipart, `purpose=batch`, a JSONL file), `GET
+//!   /v1/files/{id}` and `/v1/files/{id}/content`, `DELETE /v1/files/{id}` (also without
+//!   `/v1`); `POST /v1/batches` (`endpoint: /v1/chat/completions`, `completion_window: 24h`),
+//!   `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`. Azure: the same under `/openai/`
+//!   with `?api-version=`. The input file is checked at creation (one model, unique
+//!   `custom_id`s, the batch's `url`, at most 50,000 lines, Azure 100,000): a file that breaks a
+//!   rule makes the batch `failed` with `errors`. An ended batch has an output file (items
+//!   answered 200) and an error file (500s, 400s, canceled items).
+//! * Anthropic: `POST /v1/messages/batches`, `GET /v1/messages/batches/{id}`, `POST
+//!   .../{id}/cancel`, `GET .../{id}/results` (JSONL: `succeeded`, `errored`, `canceled`).
+//! * Gemini: `POST /v1beta/models/{model}:batchGenerateContent` (inline requests, at most
+//!   20 MB), `GET /v1beta/batches/{id}` (an Operation; when done, the responses in input order,
+//!   without the requests' `metadata`), `POST /v1beta/batches/{id}:cancel`.
+//!
+//! A batch is in progress for `--batch-completion-ms` ([`FakeLlmConfig::batch_completion_ms`])
+//! after its creation, its counts growing linearly, and ends at the first look after that (at
+//! the first look when 0); a cancel ends it at the next look, the items not done by the cancel
+//! canceled. Its items are answered when it ends, once, by the live path (the realistic mode
+//! and the prompt cache apply; the limits, the latency and the live faults do not), and listed
+//! in a shuffled order (OpenAI, Anthropic). An item fails with a server error when its user
+//! text holds [`BATCH_FAIL`] (taken out of every text, live ones too) or by the draw of
+//! `--batch-failure-rate`, and with the live 400 when the live endpoint refuses it. Items
+//! count in [`FakeLlmStats::batch_items`] and, answered, in `ok` and the token counters, never
+//! in `requests`; the batch endpoints' own answers count in no other counter.
+//!
+//! The code is split by concern: `server` (routing, the shared state, keys and error answers),
+//! `respond` (the one code path: `serve`, and the `prepare` and `render` it shares with the
+//! batches), `call` (what a request asks and what it is answered), `openai`, `anthropic` and
+//! `gemini` (each dialect's reading, answers and error shapes), `answer` (the schema-driven
+//! answer), `hidden` (the hidden rules and what the teacher learns), `realism` (the realistic
+//! mode), `limits` (the rate-limit window and headers), `faults` (the injected faults),
+//! `batch` (the batches' state and life), `batch_openai`, `batch_anthropic` and `batch_gemini`
+//! (each dialect's batch endpoints) and `multipart` (the uploads' form reader).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 mod answer;
 mod anthropic;
+mod batch;
+mod batch_anthropic;
+mod batch_gemini;
+mod batch_openai;
 mod call;
 mod faults;
 mod gemini;
 mod hidden;
 mod limits;
 mod logprobs;
+mod multipart;
 mod openai;
 mod realism;
+mod respond;
 mod server;
 
 pub use answer::{answer, focus_text};
@@ -126,6 +163,11 @@ pub use server::{FAKE_MODEL, FakeLlm};
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The marker that makes a batch item fail with a server error when its user text holds it.
+/// It is taken out of the text before any answer, so the same request sent live is answered
+/// normally, by the text without it.
+pub const BATCH_FAIL: &str = "[[batch:fail]]";
 
 /// Parses a probability in 0..=1.
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -200,6 +242,13 @@ pub struct FakeLlmConfig {
         value_delimiter = ','
     )]
     pub content_filter: Vec<String>,
+    /// How long a batch is in progress after its creation, in milliseconds: its items are done
+    /// linearly over that time, and it ends at the first look after it (0: at the first look).
+    #[arg(long, env = "FAKE_LLM_BATCH_COMPLETION_MS", default_value_t = 0)]
+    pub batch_completion_ms: u64,
+    /// Probability (0..1) that a batch item fails with a server error.
+    #[arg(long, env = "FAKE_LLM_BATCH_FAILURE_RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    pub batch_failure_rate: f64,
 }
 
 impl Default for FakeLlmConfig {
@@ -220,6 +269,8 @@ impl Default for FakeLlmConfig {
             realistic_quirks: Vec::new(),
             require_key: None,
             content_filter: Vec::new(),
+            batch_completion_ms: 0,
+            batch_failure_rate: 0.0,
         }
     }
 }
@@ -227,9 +278,11 @@ impl Default for FakeLlmConfig {
 /// Counters of what the fake server answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct FakeLlmStats {
-    /// Requests received on the completion endpoints (every dialect).
+    /// HTTP requests received on the completion endpoints (every dialect; batch items are not
+    /// counted here).
     pub requests: u64,
-    /// Requests answered 200 (including timed-out, malformed and invalid ones).
+    /// Requests answered 200 (including timed-out, malformed and invalid ones), batch items
+    /// answered included.
     pub ok: u64,
     /// Requests answered 429.
     pub rate_limited: u64,
@@ -261,6 +314,12 @@ pub struct FakeLlmStats {
     pub cut: u64,
     /// Images in the answered requests (each accepted in its dialect's shape).
     pub images: u64,
+    /// Batches created (every dialect).
+    pub batches: u64,
+    /// Batch items answered or failed inside batches (not the canceled ones).
+    pub batch_items: u64,
+    /// Batches a cancel was asked for while they were running.
+    pub batches_canceled: u64,
 }
 
 /// The atomics behind [`FakeLlmStats`].
@@ -283,6 +342,9 @@ struct Counters {
     refusals: AtomicU64,
     cut: AtomicU64,
     images: AtomicU64,
+    batches: AtomicU64,
+    batch_items: AtomicU64,
+    batches_canceled: AtomicU64,
 }
 
 /// Adds `n` to a counter.
@@ -311,6 +373,9 @@ impl Counters {
             refusals: get(&self.refusals),
             cut: get(&self.cut),
             images: get(&self.images),
+            batches: get(&self.batches),
+            batch_items: get(&self.batch_items),
+            batches_canceled: get(&self.batches_canceled),
         }
     }
 }

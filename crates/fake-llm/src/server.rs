@@ -1,23 +1,20 @@
-//! The fake LLM's server: routing, the shared state of its workers, and the one code path every
-//! dialect goes through (counting, the key check, reading the request, the limits, the faults
-//! and the latency, then the answer in the dialect's shape).
-use super::call::{BadRequest, Call, Finish, Reply, Tokens, tokens};
-use super::faults::Fault;
+//! The fake LLM's server: routing, the shared state of its workers, the key of each dialect and
+//! the error answers (the one code path every dialect goes through is in `respond`; the batch
+//! APIs are in `batch`).
+use super::batch::{self, Store};
+use super::call::{BadRequest, Call, tokens};
 use super::limits::Quota;
-use super::{
-    Counters, FakeLlmConfig, FakeLlmStats, add, answer, anthropic, gemini, hidden, logprobs,
-    openai, realism,
-};
+use super::respond::{bad_body, serve};
+use super::{Counters, FakeLlmConfig, FakeLlmStats, add, anthropic, batch_gemini, gemini, openai};
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The model id `GET /v1/models` lists.
 pub const FAKE_MODEL: &str = "fake-model";
@@ -32,26 +29,24 @@ pub(super) struct Inner {
     pub(super) counters: Counters,
     /// Hashes of the prompt prefixes in the provider's cache.
     pub(super) cache: Mutex<HashSet<u64>>,
+    /// The batch APIs' files and batches.
+    pub(super) batches: Mutex<Store>,
 }
 
 impl Inner {
-    /// A 400 for `bad` in the shape of `api`.
-    fn refuse(&self, api: Api, bad: &BadRequest) -> HttpResponse {
+    /// A 400 for `bad` in the shape of `api` (counted).
+    pub(super) fn refuse(&self, api: Api, bad: &BadRequest) -> HttpResponse {
         add(&self.counters.bad_requests, 1);
         let mut builder = HttpResponse::BadRequest();
         if self.limited() {
             self.headers(api, &mut builder, self.quota());
         }
-        builder.json(match api {
-            Api::OpenAi | Api::Azure => openai::bad_request_body(bad),
-            Api::Anthropic => anthropic::error_body(Failure::BadRequest, &bad.message),
-            Api::Gemini => gemini::bad_request_body(bad),
-        })
+        builder.json(bad_body(api, bad))
     }
 
     /// The prompt tokens of `call` read from or written to the provider's cache: `(read,
     /// written)`.
-    fn cached(&self, call: &Call, prompt_tokens: u64) -> (u64, u64) {
+    pub(super) fn cached(&self, call: &Call, prompt_tokens: u64) -> (u64, u64) {
         let Some(prefix) = call.prefix else {
             return (0, 0);
         };
@@ -161,6 +156,7 @@ impl FakeLlm {
             window: Mutex::new(VecDeque::new()),
             counters: Counters::default(),
             cache: Mutex::new(HashSet::new()),
+            batches: Mutex::new(Store::default()),
         });
         let data = inner.clone();
         let server = HttpServer::new(move || {
@@ -178,6 +174,7 @@ impl FakeLlm {
                 .route("/v1beta/models/{tail}", web::post().to(generate_content))
                 .route("/v1/models", web::get().to(models))
                 .route("/models", web::get().to(models))
+                .configure(batch::routes)
         })
         .workers(2)
         .disable_signals()
@@ -252,7 +249,7 @@ async fn models(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
 }
 
 /// The API key a request sends in the header (or query) of its dialect.
-fn given_key(api: Api, req: &HttpRequest) -> Option<String> {
+pub(super) fn given_key(api: Api, req: &HttpRequest) -> Option<String> {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -270,7 +267,7 @@ fn given_key(api: Api, req: &HttpRequest) -> Option<String> {
 }
 
 /// A query parameter of a request.
-fn query(req: &HttpRequest, name: &str) -> Option<String> {
+pub(super) fn query(req: &HttpRequest, name: &str) -> Option<String> {
     web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
         .ok()
         .and_then(|q| q.get(name).cloned())
@@ -300,7 +297,7 @@ async fn messages(req: HttpRequest, body: web::Bytes, inner: web::Data<Inner>) -
     serve(Api::Anthropic, None, req, body, inner).await
 }
 
-/// `POST /v1beta/models/{model}:generateContent`.
+/// `POST /v1beta/models/{model}:generateContent` (and `:batchGenerateContent`, a batch).
 async fn generate_content(
     req: HttpRequest,
     path: web::Path<String>,
@@ -308,6 +305,12 @@ async fn generate_content(
     inner: web::Data<Inner>,
 ) -> HttpResponse {
     let tail = path.into_inner();
+    if let Some(model) = tail.strip_suffix(":batchGenerateContent")
+        && !model.is_empty()
+    {
+        let model = model.to_string();
+        return batch_gemini::create(req, model, body, inner).await;
+    }
     match tail.strip_suffix(":generateContent") {
         Some(model) if !model.is_empty() => {
             let model = model.to_string();
@@ -317,7 +320,8 @@ async fn generate_content(
             Api::Gemini,
             Failure::NotFound,
             &format!(
-                "The fake server only answers models/{{model}}:generateContent, not models/{tail}."
+                "The fake server only answers models/{{model}}:generateContent and \
+                 models/{{model}}:batchGenerateContent, not models/{tail}."
             ),
             None,
             None,
@@ -325,214 +329,10 @@ async fn generate_content(
     }
 }
 
-/// The code path of every dialect: counting, the key check, reading the request, the limits,
-/// the faults and the latency, then the answer in the dialect's shape. `target` is the Azure
-/// deployment or the Gemini model of the path.
-async fn serve(
-    api: Api,
-    target: Option<String>,
-    req: HttpRequest,
-    body: web::Bytes,
-    inner: web::Data<Inner>,
-) -> HttpResponse {
-    let c = &inner.counters;
-    add(&c.requests, 1);
-    if let Some(key) = &inner.config.require_key {
-        let given = given_key(api, &req);
-        if given.as_deref() != Some(key.as_str()) {
-            add(&c.unauthorized, 1);
-            let (failure, message) = match (api, &given) {
-                (Api::OpenAi, None) => (Failure::MissingKey, "You didn't provide an API key."),
-                (Api::OpenAi, Some(_)) => (Failure::WrongKey, "Incorrect API key provided."),
-                (Api::Azure, _) => (
-                    Failure::WrongKey,
-                    "Access denied due to invalid subscription key or wrong API endpoint.",
-                ),
-                (Api::Anthropic, None) => (Failure::MissingKey, "x-api-key header is required"),
-                (Api::Anthropic, Some(_)) => (Failure::WrongKey, "invalid x-api-key"),
-                (Api::Gemini, None) => (
-                    Failure::MissingKey,
-                    "Method doesn't allow unregistered callers. Please use an API key.",
-                ),
-                (Api::Gemini, Some(_)) => (
-                    Failure::WrongKey,
-                    "API key not valid. Please pass a valid API key.",
-                ),
-            };
-            return inner.fail(api, failure, message, None, None);
-        }
-    }
-    if api == Api::Azure && query(&req, "api-version").is_none() {
-        return inner.refuse(api, &"Missing required query parameter: api-version".into());
-    }
-    if api == Api::Anthropic && !req.headers().contains_key("anthropic-version") {
-        return inner.refuse(api, &"anthropic-version: header is required".into());
-    }
-    let request: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            let message = format!("We could not parse the JSON body of your request: {e}");
-            return inner.refuse(api, &BadRequest::new(message));
-        }
-    };
-    let call = match api {
-        Api::OpenAi => openai::read(&request, FAKE_MODEL),
-        Api::Azure => openai::read(&request, target.as_deref().unwrap_or(FAKE_MODEL)),
-        Api::Anthropic => anthropic::read(&request),
-        Api::Gemini => gemini::read(&request, target.as_deref().unwrap_or(FAKE_MODEL)),
-    };
-    let mut call = match call {
-        Ok(call) => call,
-        Err(bad) => return inner.refuse(api, &bad),
-    };
-    // The hidden rules are read from the raw text, before its directives are taken out.
-    let cues = hidden::Cues::read(&call.user_text);
-    let directives = logprobs::Directives::take(&mut call.user_text);
-    // A text a directive gives (`model:`, `votes`) is answered by the usual rules alone.
-    let cues = if directives.overrides(&call.model) {
-        hidden::Cues::default()
-    } else {
-        cues
-    };
-    call.confidence = directives.probability(&call.user_text);
-    let lowered = call.user_text.to_lowercase();
-    if inner
-        .config
-        .content_filter
-        .iter()
-        .any(|w| !w.is_empty() && lowered.contains(&w.to_lowercase()))
-    {
-        let bad = BadRequest {
-            message: "The response was filtered due to the prompt triggering the content \
-                      management policy. Please modify your prompt and retry."
-                .to_string(),
-            param: Some("prompt".to_string()),
-            code: Some("content_filter"),
-        };
-        return inner.refuse(api, &bad);
-    }
-    let schema = call.schema.as_ref();
-    let valid = answer::answer_with(
-        schema,
-        directives.answer_text(&call.user_text, call.seed, &call.model),
-        &cues,
-        false,
-    );
-    let prompt_tokens = call.prompt_tokens();
-    let expected_output = tokens(valid.chars().count()) + call.reasoning;
-
-    let quota = if inner.limited() {
-        match inner.admit(prompt_tokens + expected_output) {
-            Ok(q) => Some(q),
-            Err((wait, q)) => {
-                add(&c.rate_limited, 1);
-                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-                let message = format!(
-                    "Rate limit reached for {}: please try again in {secs}s.",
-                    call.model
-                );
-                return inner.fail(api, Failure::RateLimited, &message, Some(q), Some(wait));
-            }
-        }
-    } else {
-        None
-    };
-
-    let (fault, jitter) = inner.draw();
-    let delay = Duration::from_millis(inner.config.latency_ms) + jitter;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let clean = |text: String| Reply {
-        text,
-        json: true,
-        finish: Finish::Stop,
-        tokens: Tokens::default(),
-    };
-    let mut reply = match fault {
-        Fault::ServerError => {
-            add(&c.server_errors, 1);
-            return inner.fail(
-                api,
-                Failure::ServerError,
-                "The server had an error while processing your request. Sorry about that!",
-                quota,
-                None,
-            );
-        }
-        Fault::Timeout => {
-            add(&c.timeouts, 1);
-            tokio::time::sleep(Duration::from_millis(inner.config.timeout_ms)).await;
-            clean(valid)
-        }
-        Fault::Malformed => {
-            add(&c.malformed, 1);
-            // A truncated object after a sentence: not JSON, even to a tolerant parser.
-            let cut = valid.strip_suffix('}').unwrap_or(&valid);
-            Reply {
-                json: false,
-                ..clean(format!("Sure! Here is the answer you asked for: {cut}"))
-            }
-        }
-        Fault::Invalid => {
-            add(&c.invalid, 1);
-            clean(answer::answer_with(schema, &call.user_text, &cues, true))
-        }
-        Fault::None => clean(valid),
-    };
-    reply.tokens.output = tokens(reply.text.chars().count());
-    if matches!(fault, Fault::None | Fault::Timeout)
-        && let Some(quirk) = realism::choose(&inner.config, call.key)
-    {
-        add(&c.quirked, 1);
-        realism::apply(quirk, &mut reply, call.key);
-        if quirk == realism::Quirk::Cut
-            && let Some(max) = call.max_output
-        {
-            // The limit it was cut at is the request's.
-            reply.tokens.output = max.saturating_sub(call.reasoning);
-        }
-    }
-    let (cached, cache_written) = inner.cached(&call, prompt_tokens);
-    reply.tokens = Tokens {
-        prompt: prompt_tokens,
-        reasoning: call.reasoning,
-        cached,
-        cache_written,
-        ..reply.tokens
-    };
-    reply.limit(call.max_output);
-    let t = reply.tokens;
-    add(&c.ok, 1);
-    add(&c.prompt_tokens, t.prompt);
-    add(&c.completion_tokens, t.output + t.reasoning);
-    add(&c.reasoning_tokens, t.reasoning);
-    add(&c.cached_tokens, t.cached);
-    add(&c.images, call.images);
-    if reply.finish == Finish::Refusal {
-        add(&c.refusals, 1);
-    }
-    if reply.finish == Finish::Length {
-        add(&c.cut, 1);
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let n = c.requests.load(Ordering::Relaxed);
-    let mut builder = HttpResponse::Ok();
-    if let Some(q) = quota {
-        inner.headers(api, &mut builder, q);
-    }
-    builder.json(match api {
-        Api::OpenAi | Api::Azure => openai::answer(&call, &reply, now, n),
-        Api::Anthropic => anthropic::answer(&call, &reply, n),
-        Api::Gemini => gemini::answer(&call, &reply, n),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use std::io::{Read, Write};
 
     /// The content the server answers an OpenAI request of `model` with `user` as its last
