@@ -7,6 +7,7 @@
 //!                                  [--limits connection|headers] [--latency-ms 100] [--concurrency 128]
 //! cargo bench --bench engine -- b5 [--db postgres] [--tasks 100000] [--latency-ms 100] [--concurrency 128]
 //!                                  [--in-process]
+//! cargo bench --bench engine -- batch [--db postgres] [--tasks 20000] [--batch-ms 2000] [--latency-ms 20]
 //! cargo bench --bench engine -- smoke [--db postgres]
 //! ```
 //!
@@ -39,6 +40,7 @@
 //!   only when a run does not complete or has failed tasks, never on a timing.
 // Tests and benchmarks are clients of Prompter itself, not requests made on a user's behalf.
 #![allow(clippy::disallowed_methods)]
+mod batch;
 mod common;
 
 use prompter::config::{DatabaseConfig, ServeConfig};
@@ -72,6 +74,8 @@ struct Args {
     /// B2 with workers: each paces to the connection's whole limits (the "before" of shared
     /// pacing).
     unshared: bool,
+    /// Batch: how long the fake takes to finish a provider batch, in milliseconds.
+    batch_ms: u64,
 }
 
 fn args() -> Args {
@@ -101,6 +105,7 @@ fn args() -> Args {
         in_process: raw.iter().any(|a| a == "--in-process"),
         workers: num("--workers").unwrap_or(0) as usize,
         unshared: raw.iter().any(|a| a == "--unshared"),
+        batch_ms: num("--batch-ms").unwrap_or(2000),
     }
 }
 
@@ -1148,6 +1153,15 @@ async fn main() {
             )
             .await
         }
+        "batch" => {
+            batch::bench(
+                a.postgres,
+                a.tasks.unwrap_or(20_000),
+                a.batch_ms,
+                a.latency_ms.unwrap_or(20),
+            )
+            .await
+        }
         "smoke" => {
             let tasks = a.tasks.unwrap_or(200);
             let one = b1(a.postgres, tasks, 10, 16).await;
@@ -1159,11 +1173,12 @@ async fn main() {
             };
             let two = b2(&smoke, tasks, 10).await;
             let five = b5(smoke.postgres, tasks, 10, 16, false).await;
-            one && two && five
+            let batch = batch::bench(smoke.postgres, tasks, 200, 10).await;
+            one && two && five && batch
         }
         other => {
             eprintln!(
-                "usage: cargo bench --bench engine -- b1|b2|b5|smoke [--db postgres] [--tasks N] ... (got {other:?})"
+                "usage: cargo bench --bench engine -- b1|b2|b5|batch|smoke [--db postgres] [--tasks N] ... (got {other:?})"
             );
             std::process::exit(2);
         }

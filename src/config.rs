@@ -276,6 +276,14 @@ pub struct EngineConfig {
     /// alone, each process paces to all of the limits.
     #[arg(long, env = "PROMPTER_SHARED_PACING", default_value_t = true, action = clap::ArgAction::Set)]
     pub shared_pacing: bool,
+    /// Milliseconds between looks at a batch run's provider batches (they take minutes to a
+    /// day; each look is one request per open batch).
+    #[arg(long, env = "PROMPTER_BATCH_POLL_MS", default_value_t = 30_000)]
+    pub batch_poll_ms: u64,
+    /// Requests in one provider batch at most (also bounded by the provider's own limits:
+    /// 50,000 at OpenAI, 100,000 at Azure OpenAI and Anthropic, 20 MB inline at Gemini).
+    #[arg(long, env = "PROMPTER_BATCH_MAX_REQUESTS", default_value_t = 5_000)]
+    pub batch_max_requests: usize,
     /// Loopback and private addresses that requests made on a user's behalf (LLM endpoints,
     /// images, Label Studio hosts) may reach, comma-separated: host names, `host:port`,
     /// addresses, `address:port`, CIDR blocks, or the words `loopback` and `private`.
@@ -326,6 +334,8 @@ impl Default for EngineConfig {
             cache_ttl_secs: 7 * 86_400,
             cache_max_entries: 100_000,
             shared_pacing: true,
+            batch_poll_ms: 30_000,
+            batch_max_requests: 5_000,
             outbound_allow: Vec::new(),
             outbound_max_bytes: 32 * 1024 * 1024,
             // Programmatic configs are local ones (tests, `ServeConfig::new` on 127.0.0.1).

@@ -102,6 +102,9 @@ error_codes! {
     Unsupported = "unsupported", BAD_REQUEST;
     /// The version cannot run (no connection, unsupported provider).
     VersionCannotRun = "version_cannot_run", BAD_REQUEST;
+    /// The version cannot run through its provider's batch API (a pipeline, samples, a jury,
+    /// or a provider without one): run it online.
+    BatchNotSupported = "batch_not_supported", BAD_REQUEST;
     /// The change would leave the organization without an active Owner.
     LastOwner = "last_owner", BAD_REQUEST;
 }
@@ -355,6 +358,7 @@ mod tests {
             (ErrorCode::TokenUnreadable, "token_unreadable", 400),
             (ErrorCode::Unsupported, "unsupported", 400),
             (ErrorCode::VersionCannotRun, "version_cannot_run", 400),
+            (ErrorCode::BatchNotSupported, "batch_not_supported", 400),
             (ErrorCode::LastOwner, "last_owner", 400),
         ];
         assert_eq!(pinned.len(), ErrorCode::ALL.len());

@@ -27,7 +27,20 @@ pub struct Price {
     pub cached: Option<f64>,
 }
 
+/// What a provider's batch API charges, as a share of the online price: half, at OpenAI,
+/// Azure OpenAI (Global Batch), Anthropic and Google alike.
+pub const BATCH_DISCOUNT: f64 = 0.5;
+
 impl Price {
+    /// The price of the same model's calls through the provider's batch API.
+    pub fn batch(&self) -> Price {
+        Price {
+            prompt: self.prompt * BATCH_DISCOUNT,
+            completion: self.completion * BATCH_DISCOUNT,
+            cached: self.cached.map(|c| c * BATCH_DISCOUNT),
+        }
+    }
+
     /// The cost of a call, in USD: (prompt, completion).
     pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> (f64, f64) {
         (

@@ -351,6 +351,36 @@ vocabulary!(
         WebhookDelivery = "webhook_delivery",
         /// A prompt optimization: candidates searched on train, proven on held-out tasks.
         Optimize = "optimize",
+        /// A run executed through its provider's batch API: submits its batches, polls them
+        /// and writes their results.
+        BatchRun = "batch_run",
+    }
+);
+
+vocabulary!(
+    /// How a run's calls are made.
+    RunExecution {
+        /// One call per task as workers take them, paced to the connection's limits.
+        Online = "online",
+        /// Through the provider's batch API: submitted in batches, answered within a day at
+        /// the provider's batch price (half the online price at OpenAI, Anthropic and Google).
+        Batch = "batch",
+    }
+);
+
+vocabulary!(
+    /// Where one provider batch of a run stands.
+    ProviderBatchStatus {
+        /// Written; being submitted to the provider.
+        Submitting = "submitting",
+        /// At the provider, not finished.
+        Running = "running",
+        /// Finished; its results are written.
+        Collected = "collected",
+        /// Canceled with its run; the results it had are written.
+        Canceled = "canceled",
+        /// Refused as a whole by the provider; its tasks were asked online.
+        Failed = "failed",
     }
 );
 

@@ -28,6 +28,7 @@ pub mod project;
 pub mod prompt_comment;
 pub mod prompt_optimization;
 pub mod prompt_schedule;
+pub mod provider_batch;
 pub mod run_replacement;
 pub mod task;
 pub mod user;

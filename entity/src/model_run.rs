@@ -43,6 +43,9 @@ pub struct Model {
     pub use_cache: bool,
     /// Of `total_predictions`, those answered from the response cache (cost 0).
     pub total_cached_predictions: i64,
+    /// How the run's calls are made: one by one (`online`) or through the provider's batch
+    /// API (`batch`).
+    pub execution: crate::enums::RunExecution,
     pub created_at: DateTimeUtc,
     pub triggered_at: Option<DateTimeUtc>,
     pub predictions_updated_at: Option<DateTimeUtc>,

@@ -33,6 +33,7 @@ mod m20261212_000024_create_version_labels;
 mod m20261214_000025_create_optimizations;
 mod m20261215_000026_create_llm_cache;
 mod m20261216_000027_create_pacing_leases;
+mod m20261217_000028_create_provider_batches;
 
 pub use cli::{MigrateCommand, run_command};
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000025_create_optimizations::Migration),
             Box::new(m20261215_000026_create_llm_cache::Migration),
             Box::new(m20261216_000027_create_pacing_leases::Migration),
+            Box::new(m20261217_000028_create_provider_batches::Migration),
         ]
     }
 }

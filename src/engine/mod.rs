@@ -9,6 +9,7 @@
 //! whose unique (run, task) keys make every write idempotent: a task ends with exactly one
 //! prediction or one failure however often workers die or retry.
 mod audit_prune;
+pub mod batch;
 pub mod budget;
 pub mod idle;
 pub mod images;

@@ -16,6 +16,7 @@ use crate::template::{self, TemplateError};
 use crate::views::versions::{Juror, Step};
 use steps::{StepPlan, StepUsage, step_schema, step_system_message, with_steps};
 
+mod batch;
 mod cache;
 mod call;
 mod samples;

@@ -7,7 +7,7 @@
 //! are extended by a heartbeat while the worker works and lapse when it dies; no transaction is
 //! held while the LLM is called.
 use chrono::{DateTime, Utc};
-use entity::enums::{RunStatus, SliceStatus};
+use entity::enums::{RunExecution, RunStatus, SliceStatus};
 use entity::model_run;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -71,7 +71,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         "UPDATE model_run_slices SET status = '{leased}', lease_owner = ?, lease_expires_at = ?, \
          attempts = attempts + 1, updated_at = ? \
          WHERE id = (SELECT s.id FROM model_run_slices s JOIN model_runs r ON r.id = s.model_run_id \
-         WHERE r.status IN ('{run_pending}', '{run_running}') \
+         WHERE r.status IN ('{run_pending}', '{run_running}') AND r.execution = '{online}' \
          AND (s.status = '{pending}' OR (s.status = '{leased}' AND s.lease_expires_at < ?)) \
          ORDER BY s.model_run_id, s.seq LIMIT 1{lock}) \
          RETURNING id, model_run_id, task_ids, attempts",
@@ -79,6 +79,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         run_running = RunStatus::InProgress,
         pending = SliceStatus::Pending,
         leased = SliceStatus::Leased,
+        online = RunExecution::Online,
     );
     let stmt = statement(
         backend,
@@ -128,13 +129,14 @@ pub async fn has_claimable(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Res
     let backend = db.get_database_backend();
     let template = format!(
         "SELECT s.id FROM model_run_slices s JOIN model_runs r ON r.id = s.model_run_id \
-         WHERE r.status IN ('{run_pending}', '{run_running}') \
+         WHERE r.status IN ('{run_pending}', '{run_running}') AND r.execution = '{online}' \
          AND (s.status = '{pending}' OR (s.status = '{leased}' AND s.lease_expires_at < ?)) \
          LIMIT 1",
         run_pending = RunStatus::Pending,
         run_running = RunStatus::InProgress,
         pending = SliceStatus::Pending,
         leased = SliceStatus::Leased,
+        online = RunExecution::Online,
     );
     let row = db
         .query_one_raw(statement(backend, &template, vec![now.into()]))
@@ -188,6 +190,20 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
         vec![now.into(), slice_id.into(), worker.into()],
     ))
     .await?;
+    txn.commit().await?;
+    complete_if_settled(db, run_id, now).await
+}
+
+/// Completes run `run_id` when none of its slices is open and it is still active: every task
+/// has been dealt with, even those whose result could not be stored (a task deleted
+/// meanwhile).
+async fn complete_if_settled<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let txn = crate::db::begin_write(db).await?;
     let open = txn
         .query_one_raw(statement(
             backend,
@@ -219,6 +235,27 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
         return Ok(());
     }
     txn.commit().await
+}
+
+/// Marks every slice of run `run_id` done and completes the run if it is still active (a
+/// batch run whose batches have all ended: its slices were never claimed).
+pub async fn complete_run<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    db.execute_raw(statement(
+        backend,
+        &format!(
+            "UPDATE model_run_slices SET status = '{done}', lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = ? WHERE model_run_id = ?",
+            done = SliceStatus::Done
+        ),
+        vec![now.into(), run_id.into()],
+    ))
+    .await?;
+    complete_if_settled(db, run_id, now).await
 }
 
 /// The log line of a run that completed, with its counts; its time from creation to completion

@@ -4,6 +4,7 @@ use super::{BackgroundJob, JobContext, JobError, payload};
 use crate::engine::refine;
 use crate::label_studio;
 use crate::services::optimizations::OptimizeJob;
+use crate::services::provider_batches::BatchRunJob;
 use crate::views::label_studio::GroundTruthMode;
 use entity::enums::JobKind;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,22 @@ impl BackgroundJob for crate::services::optimizations::OptimizeJob {
 
     async fn ended(&self, cx: &JobContext, error: &str) -> Result<(), JobError> {
         crate::engine::optimize::give_up(cx.db(), self.optimization_id, error).await?;
+        Ok(())
+    }
+}
+
+impl BackgroundJob for BatchRunJob {
+    const KIND: JobKind = JobKind::BatchRun;
+    // Each attempt is one look at the run's batches; waiting between looks counts none, so
+    // these are attempts that failed (a provider or database error) or were interrupted.
+    const MAX_ATTEMPTS: i32 = 20;
+
+    async fn run(&self, cx: &JobContext) -> Result<String, JobError> {
+        crate::engine::batch::run_job(cx, self.run_id).await
+    }
+
+    async fn ended(&self, cx: &JobContext, error: &str) -> Result<(), JobError> {
+        crate::engine::batch::give_up(cx.db(), self.run_id, error).await?;
         Ok(())
     }
 }
@@ -103,6 +120,7 @@ pub async fn dispatch(cx: &JobContext) -> Result<String, JobError> {
     match cx.job.kind {
         JobKind::Refine => typed::<RefineJob>(cx).await,
         JobKind::Optimize => typed::<OptimizeJob>(cx).await,
+        JobKind::BatchRun => typed::<BatchRunJob>(cx).await,
         JobKind::LsSync => typed::<LsSyncJob>(cx).await,
         JobKind::LsPush => typed::<LsPushJob>(cx).await,
         JobKind::MlTrain => typed::<crate::label_studio::ml_jobs::MlTrainJob>(cx).await,
@@ -124,6 +142,7 @@ pub async fn ended(cx: &JobContext, error: &str) -> Result<(), JobError> {
     match cx.job.kind {
         JobKind::Refine => typed_end::<RefineJob>(cx, error).await,
         JobKind::Optimize => typed_end::<OptimizeJob>(cx, error).await,
+        JobKind::BatchRun => typed_end::<BatchRunJob>(cx, error).await,
         JobKind::LsSync => typed_end::<LsSyncJob>(cx, error).await,
         JobKind::LsPush => typed_end::<LsPushJob>(cx, error).await,
         JobKind::WebhookDelivery => typed_end::<super::webhooks::DeliveryJob>(cx, error).await,

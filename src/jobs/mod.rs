@@ -50,6 +50,9 @@ pub enum JobError {
     Canceled,
     /// The job is no longer this worker's (its lease lapsed and another worker took it).
     Lost,
+    /// Not an error: the job waits for something outside (a provider's batch) and is to be
+    /// claimed again after this long, the attempt not counted.
+    Later(Duration),
 }
 
 impl From<sea_orm::DbErr> for JobError {
@@ -283,6 +286,9 @@ async fn finish(cx: &JobContext, outcome: Result<String, JobError>) {
             return;
         }
         Err(JobError::Canceled) => Settle::Canceled,
+        Err(JobError::Later(wait)) => Settle::Wait {
+            run_at: crate::util::now() + to_chrono(*wait),
+        },
         Err(JobError::Permanent(reason)) => Settle::Failed(reason.clone()),
         Err(JobError::Transient(error)) if cx.job.attempts < cx.job.max_attempts => {
             let wait = handlers::retry_delay(cx);
@@ -301,7 +307,8 @@ async fn finish(cx: &JobContext, outcome: Result<String, JobError>) {
         _ => None,
     };
     let settled = queue::settle(db, id, worker, settle.clone()).await;
-    if matches!(settled, Ok(true)) && !matches!(settle, Settle::Retry { .. }) {
+    if matches!(settled, Ok(true)) && !matches!(settle, Settle::Retry { .. } | Settle::Wait { .. })
+    {
         // From enqueued to ended for good: what a user waits for a job of this kind.
         let waited = (crate::util::now() - cx.job.created_at).num_milliseconds();
         crate::metrics::observe_job(cx.job.kind.as_str(), waited.max(0) as f64 / 1000.0);
@@ -313,6 +320,9 @@ async fn finish(cx: &JobContext, outcome: Result<String, JobError>) {
             }
             Settle::Retry { error, run_at } => {
                 tracing::warn!(job = id, kind = %cx.job.kind, attempt = cx.job.attempts, %error, %run_at, "job failed; retried later")
+            }
+            Settle::Wait { run_at } => {
+                tracing::debug!(job = id, kind = %cx.job.kind, %run_at, "job waits; looked at again later")
             }
             other => tracing::warn!(job = id, kind = %cx.job.kind, outcome = ?other, "job ended"),
         },

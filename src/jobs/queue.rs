@@ -188,6 +188,12 @@ pub enum Settle {
     },
     /// Handed back unfinished (the worker stops): claimable at once, the attempt not counted.
     Release,
+    /// Not finished, by design: claimed again at `run_at` (a provider batch polled), the
+    /// attempt not counted.
+    Wait {
+        /// When to look again.
+        run_at: DateTime<Utc>,
+    },
 }
 
 /// Settles job `id` if `worker` still holds it; `false` when it no longer does.
@@ -225,6 +231,13 @@ pub async fn settle(
             .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
             .col_expr(job::Column::LastError, Expr::value(cut(&error)))
             .col_expr(job::Column::RunAt, Expr::value(run_at)),
+        Settle::Wait { run_at } => update
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
+            .col_expr(job::Column::RunAt, Expr::value(run_at))
+            .col_expr(
+                job::Column::Attempts,
+                Expr::col(job::Column::Attempts).sub(1),
+            ),
         Settle::Release => update
             .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
             .col_expr(job::Column::RunAt, Expr::value(now))

@@ -4,7 +4,7 @@ use crate::error::ApiResult;
 use crate::services::accounts;
 use crate::services::runs as service;
 use crate::state::AppState;
-use crate::views::runs::{RetryStateView, RunErrorView, RunView};
+use crate::views::runs::{BatchProgressView, RetryStateView, RunErrorView, RunView};
 use crate::views::users::UserSimple;
 use entity::model_run;
 use sea_orm::EntityTrait;
@@ -23,6 +23,12 @@ pub async fn views(
         .map(|r| r.id)
         .collect();
     let failures = service::latest_failures(&state.db, &failed).await?;
+    let batch_runs: Vec<i64> = runs
+        .iter()
+        .filter(|r| r.execution == entity::enums::RunExecution::Batch)
+        .map(|r| r.id)
+        .collect();
+    let mut batches = crate::services::provider_batches::of_runs(&state.db, &batch_runs).await?;
     let active: Vec<&model_run::Model> = runs.iter().filter(|r| r.status.is_active()).collect();
     let mut retrying = std::collections::HashMap::new();
     for run in active {
@@ -46,6 +52,10 @@ pub async fn views(
                 at: f.created_at,
             });
             view.retry_state = retrying.remove(&id);
+            if view.execution == entity::enums::RunExecution::Batch {
+                let of_run = batches.remove(&id).unwrap_or_default();
+                view.batches = Some(BatchProgressView::new(&of_run));
+            }
             view
         })
         .collect())
@@ -388,7 +398,7 @@ mod tests {
             "total_failed_predictions": failed, "total_scored_predictions": answered,
             "total_scored_failed_predictions": failed, "only_missing_predictions": false,
             "prompt_tokens": 6000, "completion_tokens": 891, "total_cost_usd": cost,
-            "cache": true, "total_cached_predictions": 0,
+            "cache": true, "total_cached_predictions": 0, "execution": "online",
             "notes": notes, "organization": 1, "created_at": "2026-12-01T10:00:00Z",
             "triggered_at": "2026-12-01T10:00:00Z",
         }))

@@ -25,6 +25,7 @@ pub mod pacing;
 pub mod predictions;
 pub mod projects;
 pub mod prompts;
+pub mod provider_batches;
 pub mod results;
 pub mod run_results;
 pub mod run_scores;

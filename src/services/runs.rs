@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::audit::{self, Acting, Actor};
 use crate::services::{counters, projects, prompts, versions};
 use crate::views::runs::RunInput;
-use entity::enums::{AuditAction, AuditObject};
+use entity::enums::{AuditAction, AuditObject, JobKind, RunExecution};
 use entity::{model_run, model_run_slice, run_replacement, task};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -295,6 +295,12 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
             ),
         ));
     }
+    let execution = input.execution.unwrap_or(RunExecution::Online);
+    if execution == RunExecution::Batch
+        && let Some(refusal) = crate::services::provider_batches::refusal(&version)
+    {
+        return Err(ApiError::bad_request(ErrorCode::BatchNotSupported, refusal));
+    }
     // Run creations of one version take turns from here to the commit, so "replace the
     // previous run" is atomic: PostgreSQL locks the version's row; SQLite's write transaction
     // (BEGIN IMMEDIATE) already admits one writer at a time.
@@ -364,6 +370,7 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
         scheduled_for: Set(None),
         use_cache: Set(input.cache.unwrap_or(true)),
         total_cached_predictions: Set(0),
+        execution: Set(execution),
         created_at: Set(now),
         triggered_at: Set(Some(now)),
         predictions_updated_at: Set(None),
@@ -401,12 +408,25 @@ async fn create_once<C: ConnectionTrait + TransactionTrait>(
     }
     let run = model.update(&txn).await?;
     crate::services::jobs::record_run(&txn, caller, &run, &replaced).await?;
+    if run.execution == RunExecution::Batch && run.status.is_active() {
+        // The run's batches are submitted, polled and collected by this job, not by the run
+        // workers (they take online runs only).
+        let job = crate::services::jobs::NewJob::new(
+            JobKind::BatchRun,
+            Some(run.organization_id),
+            serde_json::json!({"run_id": run.id}),
+        )
+        .about(crate::services::jobs::subject::RUN, run.id)
+        .by(caller.user.id);
+        crate::services::jobs::enqueue(&txn, job).await?;
+    }
     let changes = audit::Changes::new()
         .value("version", version.id)
         .value("project", project.id)
         .value("project_subset", subset)
         .value("total_tasks", total)
         .value("only_missing_predictions", only_missing)
+        .value("execution", run.execution)
         .field("replaced_runs", vec![], replaced);
     let title = format!("Run {} of {}", run.id, version.title);
     let object = audit::Object::new(AuditObject::Run, run.id, title);
@@ -678,6 +698,8 @@ pub async fn cancel<C: ConnectionTrait + TransactionTrait>(
             .exec(&txn)
             .await?;
         crate::services::jobs::mirror_run(&txn, run.id, RunStatus::Canceled, None, now).await?;
+        // A batch run's job cancels its batches at the provider now, not at its next look.
+        crate::services::provider_batches::hurry(&txn, run.id).await?;
         let changes = audit::Changes::new().field("status", run.status, RunStatus::Canceled);
         let title = format!("Run {} of {}", run.id, version.title);
         let object = audit::Object::new(AuditObject::Run, run.id, title);

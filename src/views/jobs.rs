@@ -82,6 +82,7 @@ pub fn kind_label(kind: JobKind) -> &'static str {
         JobKind::InferenceRun => "Inference run",
         JobKind::Refine => "Prompt refinement",
         JobKind::Optimize => "Prompt optimization",
+        JobKind::BatchRun => "Batch run at the provider",
         JobKind::LsSync => "Label Studio sync",
         JobKind::LsPush => "Push to Label Studio",
         JobKind::MlTrain => "Label Studio training request",

@@ -64,6 +64,10 @@ pub struct RunView {
     /// Prompter extension: of `total_predictions`, those answered from the organization's
     /// response cache (cost 0).
     pub total_cached_predictions: i64,
+    /// Prompter extension: `online` (one call per task) or `batch` (the provider's batch API).
+    pub execution: entity::enums::RunExecution,
+    /// Prompter extension: a batch run's progress at its provider (`null` for online runs).
+    pub batches: Option<BatchProgressView>,
     /// Prompter extension: the run's latest failed task (kind, message, when), while it runs
     /// and after.
     pub last_error: Option<RunErrorView>,
@@ -130,6 +134,8 @@ impl RunView {
             total_cost_usd: (!crate::pricing::has_unpriced_note(&notes)).then_some(r.total_cost),
             cache: r.use_cache,
             total_cached_predictions: r.total_cached_predictions,
+            execution: r.execution,
+            batches: None,
             last_error: None,
             retry_state: None,
             error_message: r.error_message,
@@ -140,6 +146,76 @@ impl RunView {
             triggered_at: r.triggered_at,
             predictions_updated_at: r.predictions_updated_at,
             completed_at: r.completed_at,
+        }
+    }
+}
+
+/// A batch run's progress at its provider, summed over its batches.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchProgressView {
+    /// Requests the provider accepted.
+    pub submitted: i64,
+    /// Answered inside batches.
+    pub completed: i64,
+    /// Failed inside batches, or never executed (a canceled or expired batch).
+    pub failed: i64,
+    /// Of those, asked again online (once each).
+    pub retried_online: i64,
+    /// The run's batches, in order.
+    pub batches: Vec<ProviderBatchView>,
+}
+
+/// One batch of a run at its provider.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProviderBatchView {
+    /// Its place among the run's batches, from 1.
+    pub seq: i32,
+    /// The provider's id (`batch_...` at OpenAI and Azure, `msgbatch_...` at Anthropic,
+    /// `batches/...` at Gemini), once submitted.
+    pub provider_batch_id: Option<String>,
+    /// `submitting`, `running`, `collected`, `canceled` or `failed`.
+    pub status: entity::enums::ProviderBatchStatus,
+    /// Requests in it.
+    pub requests: i64,
+    /// Answered inside it (as the provider last reported, while it runs).
+    pub completed: i64,
+    /// Failed inside it, or never executed.
+    pub failed: i64,
+    /// Of its tasks, those asked again online.
+    pub retried_online: i64,
+    /// Why it failed as a whole.
+    pub error: Option<String>,
+    /// When the provider accepted it.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// When its results were written.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl BatchProgressView {
+    /// The view of a run's `batches`, summed by the one rule
+    /// ([`crate::services::provider_batches::progress`]).
+    pub fn new(batches: &[entity::provider_batch::Model]) -> BatchProgressView {
+        let p = crate::services::provider_batches::progress(batches);
+        BatchProgressView {
+            submitted: p.submitted,
+            completed: p.completed,
+            failed: p.failed,
+            retried_online: p.retried,
+            batches: batches
+                .iter()
+                .map(|b| ProviderBatchView {
+                    seq: b.seq,
+                    provider_batch_id: b.provider_batch_id.clone(),
+                    status: b.status,
+                    requests: b.request_count,
+                    completed: b.completed_count,
+                    failed: b.failed_count,
+                    retried_online: b.retried_count,
+                    error: b.error.clone(),
+                    submitted_at: b.submitted_at,
+                    ended_at: b.ended_at,
+                })
+                .collect(),
         }
     }
 }
@@ -215,6 +291,11 @@ pub struct RunInput {
     /// call was answered before (default `true`: such calls are answered from the
     /// organization's response cache at cost 0).
     pub cache: Option<bool>,
+    /// Prompter extension: `online` (default: one call per task, paced to the connection's
+    /// limits) or `batch` (through the provider's batch API: answered within a day, at the
+    /// provider's batch price, half the online one). Batch takes single-call versions of
+    /// OpenAI, Azure OpenAI, Anthropic and Gemini connections.
+    pub execution: Option<entity::enums::RunExecution>,
 }
 
 /// Filters of the run list.

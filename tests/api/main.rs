@@ -9,6 +9,7 @@ mod accuracy;
 mod annotations;
 mod audit;
 mod auth;
+mod batch;
 mod browser;
 mod browser_import;
 mod browser_mistakes;

@@ -7,6 +7,7 @@
 //! the scheduler decides.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 pub mod anthropic;
+pub mod batch;
 pub mod confidence;
 mod credentials;
 pub mod gemini;

@@ -135,7 +135,7 @@ impl OpenAiCompatible {
 }
 
 /// Splits `?api-version=...` off an Azure endpoint.
-fn split_api_version(endpoint: &str) -> (String, String) {
+pub(crate) fn split_api_version(endpoint: &str) -> (String, String) {
     match endpoint.split_once('?') {
         Some((base, query)) => {
             let version = query

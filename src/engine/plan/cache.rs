@@ -36,20 +36,31 @@ impl Plan {
         let Some(cache) = self.cache.filter(|_| self.steps.is_empty()) else {
             return self.answer(voice, task_id, request).await;
         };
+        if let Some(hit) = self.cache_hit(voice, cache, task_id, &request).await {
+            return hit;
+        }
+        let outcome = self.answer(voice, task_id, request.clone()).await;
+        if let TaskOutcome::Success(p) = &outcome {
+            self.keep(voice, &request, p).await;
+        }
+        outcome
+    }
+
+    /// The cached answer of `voice`'s `request` as a prediction that cost nothing, if any.
+    pub(super) async fn cache_hit(
+        &self,
+        voice: &Voice,
+        cache: CacheUse,
+        task_id: i64,
+        request: &LlmRequest,
+    ) -> Option<TaskOutcome> {
         let organization = self.version.organization_id;
-        let key = llm_cache::key(voice.connection, &request);
-        match llm_cache::lookup(
-            &self.db,
-            organization,
-            &key,
-            cache.ttl_secs,
-            crate::util::now(),
-        )
-        .await
-        {
+        let key = llm_cache::key(voice.connection, request);
+        let now = crate::util::now();
+        match llm_cache::lookup(&self.db, organization, &key, cache.ttl_secs, now).await {
             Ok(Some(hit)) => {
                 let free = voice.price.map(|_| 0.0);
-                return TaskOutcome::Success(PredictionResult {
+                Some(TaskOutcome::Success(PredictionResult {
                     task_id,
                     output: hit.output.clone(),
                     prompt_tokens: Some(0),
@@ -63,38 +74,38 @@ impl Plan {
                         Some(l) => Confidence::Logprobs(l),
                         None => Confidence::Unknown,
                     },
-                });
+                }))
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "the response cache could not be read"),
-        }
-        let outcome = self.answer(voice, task_id, request).await;
-        if let TaskOutcome::Success(p) = &outcome {
-            let logprobs = match &p.confidence {
-                Confidence::Logprobs(l) => Some(l.as_slice()),
-                _ => None,
-            };
-            let tokens = (
-                p.prompt_tokens.unwrap_or(0),
-                p.completion_tokens.unwrap_or(0),
-            );
-            if let Err(e) = llm_cache::store(
-                &self.db,
-                organization,
-                &key,
-                llm_cache::Entry {
-                    model: &voice.model,
-                    output: &p.output,
-                    logprobs,
-                    tokens,
-                },
-                crate::util::now(),
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "an answer could not be kept in the response cache");
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the response cache could not be read");
+                None
             }
         }
-        outcome
+    }
+
+    /// Keeps `voice`'s answer `p` to `request` in the response cache.
+    pub(super) async fn keep(&self, voice: &Voice, request: &LlmRequest, p: &PredictionResult) {
+        let key = llm_cache::key(voice.connection, request);
+        let logprobs = match &p.confidence {
+            Confidence::Logprobs(l) => Some(l.as_slice()),
+            _ => None,
+        };
+        let tokens = (
+            p.prompt_tokens.unwrap_or(0),
+            p.completion_tokens.unwrap_or(0),
+        );
+        let entry = llm_cache::Entry {
+            model: &voice.model,
+            output: &p.output,
+            logprobs,
+            tokens,
+        };
+        let organization = self.version.organization_id;
+        if let Err(e) =
+            llm_cache::store(&self.db, organization, &key, entry, crate::util::now()).await
+        {
+            tracing::warn!(error = %e, "an answer could not be kept in the response cache");
+        }
     }
 }

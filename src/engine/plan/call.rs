@@ -103,53 +103,7 @@ impl Plan {
         if let Some(fatal) = self.note_outcome(&called) {
             return TaskOutcome::Fatal(fatal);
         }
-        match called {
-            Ok(outcome) => {
-                let usage = outcome.response.usage;
-                let raw = outcome.response.output.clone();
-                let (prompt_cost, completion_cost) = voice.cost(usage);
-                let mut notes = outcome.response.notes;
-                if voice.price.is_none() {
-                    notes.push(crate::pricing::unpriced_note(&voice.model));
-                }
-                TaskOutcome::Success(PredictionResult {
-                    task_id,
-                    output: outcome.response.output,
-                    prompt_tokens: Some(usage.prompt_tokens as i64),
-                    completion_tokens: Some(usage.completion_tokens as i64),
-                    prompt_cost,
-                    completion_cost,
-                    total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
-                    inference_time: Some(outcome.seconds),
-                    confidence: Confidence::Logprobs(outcome.response.logprobs),
-                    // The model's answer as it came, for the web app's task view.
-                    extra: Some(if notes.is_empty() {
-                        json!({"attempts": outcome.attempts, "output": raw})
-                    } else {
-                        json!({"attempts": outcome.attempts, "notes": notes, "output": raw})
-                    }),
-                })
-            }
-            Err(LlmError::Canceled) => TaskOutcome::Canceled,
-            Err(e @ LlmError::Authentication(_)) => TaskOutcome::Fatal(format!(
-                "The provider refused the credentials of connection {}: {e}",
-                voice.connection
-            )),
-            Err(e) => {
-                let usage = e.usage();
-                let (p, c) = voice.cost(usage);
-                TaskOutcome::Failure(FailureResult {
-                    task_id,
-                    message: e.to_string(),
-                    error_type: e.error_type(),
-                    inference_time: None,
-                    prompt_tokens: (usage.prompt_tokens > 0).then_some(usage.prompt_tokens as i64),
-                    completion_tokens: (usage.completion_tokens > 0)
-                        .then_some(usage.completion_tokens as i64),
-                    total_cost: p.zip(c).map(|(p, c)| p + c).filter(|c| *c > 0.0),
-                })
-            }
-        }
+        outcome_of(voice, voice.price, task_id, called)
     }
 
     /// Counts calls that failed the same way before any call succeeded; returns why the run
@@ -178,6 +132,64 @@ impl Plan {
                 })
             }
             Err(_) => None,
+        }
+    }
+}
+
+/// The outcome of `voice`'s call for a task, its cost at `price` (the online price, or the
+/// batch price for an answer from a provider batch).
+pub(super) fn outcome_of(
+    voice: &Voice,
+    price: Option<Price>,
+    task_id: i64,
+    called: Result<CallOutcome, LlmError>,
+) -> TaskOutcome {
+    let cost = |usage| super::steps::cost_at(price, usage);
+    match called {
+        Ok(outcome) => {
+            let usage = outcome.response.usage;
+            let raw = outcome.response.output.clone();
+            let (prompt_cost, completion_cost) = cost(usage);
+            let mut notes = outcome.response.notes;
+            if price.is_none() {
+                notes.push(crate::pricing::unpriced_note(&voice.model));
+            }
+            TaskOutcome::Success(PredictionResult {
+                task_id,
+                output: outcome.response.output,
+                prompt_tokens: Some(usage.prompt_tokens as i64),
+                completion_tokens: Some(usage.completion_tokens as i64),
+                prompt_cost,
+                completion_cost,
+                total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
+                inference_time: Some(outcome.seconds),
+                confidence: Confidence::Logprobs(outcome.response.logprobs),
+                // The model's answer as it came, for the web app's task view.
+                extra: Some(if notes.is_empty() {
+                    json!({"attempts": outcome.attempts, "output": raw})
+                } else {
+                    json!({"attempts": outcome.attempts, "notes": notes, "output": raw})
+                }),
+            })
+        }
+        Err(LlmError::Canceled) => TaskOutcome::Canceled,
+        Err(e @ LlmError::Authentication(_)) => TaskOutcome::Fatal(format!(
+            "The provider refused the credentials of connection {}: {e}",
+            voice.connection
+        )),
+        Err(e) => {
+            let usage = e.usage();
+            let (p, c) = cost(usage);
+            TaskOutcome::Failure(FailureResult {
+                task_id,
+                message: e.to_string(),
+                error_type: e.error_type(),
+                inference_time: None,
+                prompt_tokens: (usage.prompt_tokens > 0).then_some(usage.prompt_tokens as i64),
+                completion_tokens: (usage.completion_tokens > 0)
+                    .then_some(usage.completion_tokens as i64),
+                total_cost: p.zip(c).map(|(p, c)| p + c).filter(|c| *c > 0.0),
+            })
         }
     }
 }

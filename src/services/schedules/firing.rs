@@ -171,6 +171,7 @@ async fn fire_one<C: ConnectionTrait + TransactionTrait>(
                 filters_json: None,
                 task_ids: None,
                 cache: None,
+                execution: None,
             };
             let actor = audit::Actor::schedule(s.organization_id, s.id);
             let made = runs::create_by(

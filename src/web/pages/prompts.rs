@@ -19,7 +19,7 @@ use crate::web::page::{Frame, Page, PageResult, redirect, render};
 use crate::web::problems::{Input, Problem, problems};
 use crate::web::{PageError, Visitor};
 use actix_web::web;
-use entity::enums::Subset;
+use entity::enums::{RunExecution, Subset};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -628,6 +628,15 @@ async fn start_run(
             filters_json: None,
             task_ids: (subset == Subset::Custom).then_some(task_ids).flatten(),
             cache: form.data.fresh.is_some().then_some(false),
+            execution: match form.data.execution.as_str() {
+                "" | "online" => None,
+                other => Some(RunExecution::parse(other).ok_or_else(|| {
+                    ApiError::field(
+                        "execution",
+                        "Choose how to run: now, or as a provider batch.",
+                    )
+                })?),
+            },
         };
         crate::engine::use_cases::start_run(&state.engine, &caller, prompt, version, input, "web")
             .await
@@ -650,6 +659,11 @@ async fn start_run(
                     "Sample size",
                 ),
                 Input::text(&["task_ids"], "run-tasks", "Task ids"),
+                Input::choice(
+                    &["execution", "batch_not_supported"],
+                    "run-execution",
+                    "How",
+                ),
             ];
             let errors = problems(e, &inputs)?;
             let options = DetailOptions {

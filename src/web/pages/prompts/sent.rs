@@ -40,6 +40,9 @@ pub struct RunValues {
     /// Checked: ask the provider for every task, none from the response cache.
     #[serde(default)]
     pub fresh: Option<String>,
+    /// How to run: `online` or `batch`.
+    #[serde(default)]
+    pub execution: String,
 }
 
 impl Default for RunValues {
@@ -50,6 +53,7 @@ impl Default for RunValues {
             sample_size: String::new(),
             task_ids: String::new(),
             fresh: None,
+            execution: "online".into(),
         }
     }
 }
