@@ -122,6 +122,45 @@ async fn run(app: &TestApp, prompt: i64, version: i64, project: i64) -> i64 {
     id_of(&body)
 }
 
+/// A prompt over `project` run as a provider batch (an OpenAI connection to `llm`): its run
+/// page shows the batches at the provider. Returns the run.
+async fn batch_run(app: &TestApp, llm: &prompter::fake_llm::FakeLlm, project: i64) -> i64 {
+    let (status, body) = app
+        .post(
+            "/api/model-provider-connections/",
+            json!({"provider": "OpenAI", "endpoint": llm.base_url(), "api_key": "sk-batch-key"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let connection = id_of(&body);
+    let prompt = id_of(
+        &new_prompt(
+            app,
+            json!({"title": "Route messages overnight", "associated_projects": [project]}),
+        )
+        .await,
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{prompt}/versions"),
+            json!({"title": "v1", "prompt": "Which team should handle this? Text: {text}",
+                "provider_model_id": "gpt-4o-mini", "provider": "OpenAI",
+                "model_provider_connection": connection}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let version = id_of(&body);
+    let (status, body) = app
+        .post(
+            &format!("/api/prompts/{prompt}/versions/{version}/inference-runs"),
+            json!({"project": project, "project_subset": "All", "execution": "batch"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.engine_idle().await;
+    id_of(&body)
+}
+
 /// The page's sideways overflow at its width, if any: how wide it is and the widest element
 /// sticking out of the window (outside any region that scrolls by itself), by its path.
 const OVERFLOW: &str = r##"
@@ -438,6 +477,7 @@ async fn every_page_fits_a_phone_and_has_no_serious_accessibility_violation() {
     .await;
     let run1 = run(&app, prompt, v1, main).await;
     run(&app, prompt, v2, main).await;
+    let batch_run = batch_run(&app, &llm, main).await;
     let (status, body) = app
         .post(
             &format!("/api/prompts/{prompt}/versions"),
@@ -581,6 +621,7 @@ async fn every_page_fits_a_phone_and_has_no_serious_accessibility_violation() {
             format!("/prompts/{house}?version={unpriced}&estimate=1"),
         ),
         ("run", format!("/runs/{run1}")),
+        ("run-batch", format!("/runs/{batch_run}")),
         ("run-failed", format!("/runs/{run1}?outcome=failed")),
         (
             "run-unsure",

@@ -20,6 +20,7 @@ pub fn quick_engine(c: &mut ServeConfig) {
     c.engine.llm_timeout_secs = 1.0;
     c.engine.llm_backoff_ms = 20;
     c.engine.llm_max_attempts = 3;
+    c.engine.batch_poll_ms = 100;
 }
 
 /// A server with one in-process worker.
