@@ -158,7 +158,9 @@ async fn write_results(
         .collect();
     failed += unexecuted.len() as i64;
     again.extend(unexecuted);
-    let retried = if status == ProviderBatchStatus::Canceled || again.is_empty() {
+    // A batch canceled at the provider while its run goes on (not by Prompter: a canceled
+    // run's batches are not collected) has its unexecuted items asked online like any other.
+    let retried = if again.is_empty() {
         0
     } else {
         ask_online(cx, work, &again).await?
