@@ -4,7 +4,9 @@ use crate::error::ApiResult;
 use crate::services::accounts;
 use crate::services::runs as service;
 use crate::state::AppState;
-use crate::views::runs::{BatchProgressView, RetryStateView, RunErrorView, RunView};
+use crate::views::runs::{
+    BatchProgressView, ProviderBatchView, RetryStateView, RunErrorView, RunView,
+};
 use crate::views::users::UserSimple;
 use entity::model_run;
 use sea_orm::EntityTrait;
@@ -54,11 +56,38 @@ pub async fn views(
             view.retry_state = retrying.remove(&id);
             if view.execution == entity::enums::RunExecution::Batch {
                 let of_run = batches.remove(&id).unwrap_or_default();
-                view.batches = Some(BatchProgressView::new(&of_run));
+                view.batches = Some(batch_progress(&of_run));
             }
             view
         })
         .collect())
+}
+
+/// A batch run's progress at its provider from its `batches`, summed by the one rule
+/// ([`crate::services::provider_batches::progress`]).
+pub fn batch_progress(batches: &[entity::provider_batch::Model]) -> BatchProgressView {
+    let p = crate::services::provider_batches::progress(batches);
+    BatchProgressView {
+        submitted: p.submitted,
+        completed: p.completed,
+        failed: p.failed,
+        retried_online: p.retried,
+        batches: batches
+            .iter()
+            .map(|b| ProviderBatchView {
+                seq: b.seq,
+                provider_batch_id: b.provider_batch_id.clone(),
+                status: b.status,
+                requests: b.request_count,
+                completed: b.completed_count,
+                failed: b.failed_count,
+                retried_online: b.retried_count,
+                error: b.error.clone(),
+                submitted_at: b.submitted_at,
+                ended_at: b.ended_at,
+            })
+            .collect(),
+    }
 }
 
 /// What this server's engine is retrying for an active run: the retry state of the scheduler

@@ -191,35 +191,6 @@ pub struct ProviderBatchView {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-impl BatchProgressView {
-    /// The view of a run's `batches`, summed by the one rule
-    /// ([`crate::services::provider_batches::progress`]).
-    pub fn new(batches: &[entity::provider_batch::Model]) -> BatchProgressView {
-        let p = crate::services::provider_batches::progress(batches);
-        BatchProgressView {
-            submitted: p.submitted,
-            completed: p.completed,
-            failed: p.failed,
-            retried_online: p.retried,
-            batches: batches
-                .iter()
-                .map(|b| ProviderBatchView {
-                    seq: b.seq,
-                    provider_batch_id: b.provider_batch_id.clone(),
-                    status: b.status,
-                    requests: b.request_count,
-                    completed: b.completed_count,
-                    failed: b.failed_count,
-                    retried_online: b.retried_count,
-                    error: b.error.clone(),
-                    submitted_at: b.submitted_at,
-                    ended_at: b.ended_at,
-                })
-                .collect(),
-        }
-    }
-}
-
 /// A failed task of a run, as its progress shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RunErrorView {
