@@ -6,7 +6,7 @@
 //! cargo bench --bench engine -- b2 [--db postgres] [--tasks 5000] [--rpm 3000] [--tpm 450000] [--workers 3 [--unshared]]
 //!                                  [--limits connection|headers] [--latency-ms 100] [--concurrency 128]
 //! cargo bench --bench engine -- b5 [--db postgres] [--tasks 100000] [--latency-ms 100] [--concurrency 128]
-//!                                  [--in-process]
+//!                                  [--in-process] [--server-bin PATH]
 //! cargo bench --bench engine -- batch [--db postgres] [--tasks 20000] [--batch-ms 2000] [--latency-ms 20]
 //! cargo bench --bench engine -- smoke [--db postgres]
 //! ```
@@ -76,6 +76,10 @@ struct Args {
     unshared: bool,
     /// Batch: how long the fake takes to finish a provider batch, in milliseconds.
     batch_ms: u64,
+    /// B5: the `prompter` binary to run as the server (default: this profile's own), so the
+    /// README's binary (`target/release/prompter`) and `dist`'s, or two builds, are measured
+    /// by the same load generator.
+    server_bin: Option<String>,
 }
 
 fn args() -> Args {
@@ -106,6 +110,7 @@ fn args() -> Args {
         workers: num("--workers").unwrap_or(0) as usize,
         unshared: raw.iter().any(|a| a == "--unshared"),
         batch_ms: num("--batch-ms").unwrap_or(2000),
+        server_bin: value("--server-bin"),
     }
 }
 
@@ -978,8 +983,7 @@ impl Drop for Child {
     }
 }
 
-async fn spawn_server(fresh: &FreshDb, concurrency: usize) -> Child {
-    let exe = env!("CARGO_BIN_EXE_prompter");
+async fn spawn_server(fresh: &FreshDb, concurrency: usize, exe: &str) -> Child {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -1035,6 +1039,7 @@ async fn b5(
     latency_ms: u64,
     concurrency: usize,
     in_process: bool,
+    server_bin: Option<&str>,
 ) -> bool {
     let fresh = FreshDb::new(postgres).await;
     let fake = start_fake(latency_ms, None, None).await;
@@ -1048,7 +1053,8 @@ async fn b5(
             "this process: server + fake LLM + poller".to_string(),
         )
     } else {
-        let child = spawn_server(&fresh, concurrency).await;
+        let exe = server_bin.unwrap_or(env!("CARGO_BIN_EXE_prompter"));
+        let child = spawn_server(&fresh, concurrency, exe).await;
         let db = prompter::db::connect(&DatabaseConfig::new(fresh.url.clone()))
             .await
             .expect("connect to the server's database");
@@ -1150,6 +1156,7 @@ async fn main() {
                 a.latency_ms.unwrap_or(100),
                 a.concurrency,
                 a.in_process,
+                a.server_bin.as_deref(),
             )
             .await
         }
@@ -1172,7 +1179,7 @@ async fn main() {
                 ..a
             };
             let two = b2(&smoke, tasks, 10).await;
-            let five = b5(smoke.postgres, tasks, 10, 16, false).await;
+            let five = b5(smoke.postgres, tasks, 10, 16, false, None).await;
             let batch = batch::bench(smoke.postgres, tasks, 200, 10).await;
             one && two && five && batch
         }

@@ -55,6 +55,7 @@ impl Work {
         .await
         .map_err(|e| e.0)?;
         plan.use_cache(ctx.run.use_cache);
+        plan.keep_with_results();
         if let Some(refusal) = plan.batch_refusal() {
             return Err(refusal);
         }

@@ -74,6 +74,9 @@ pub struct Plan {
     cache: Option<cache::CacheUse>,
     /// The server's `PROMPTER_CACHE_TTL_SECS`.
     engine_cache_ttl: u64,
+    /// Answers are kept in the cache by the writer of their results (see
+    /// [`Plan::keep_with_results`]).
+    defer_keep: bool,
 }
 
 /// How one task ended.
@@ -348,6 +351,7 @@ impl Plan {
             images,
             cache: None,
             engine_cache_ttl: engine.config().cache_ttl_secs,
+            defer_keep: false,
         }
         .with_cache())
     }

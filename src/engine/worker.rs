@@ -178,6 +178,7 @@ async fn run_work(shared: &Shared, run_id: i64) -> Result<Option<Arc<RunWork>>, 
     {
         Ok(mut plan) => {
             plan.use_cache(ctx.run.use_cache);
+            plan.keep_with_results();
             plan
         }
         Err(e) => {

@@ -131,6 +131,15 @@ pub async fn lookup(
     }))
 }
 
+/// Where a result's answer is kept in the cache: its key and the model that answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keep {
+    /// The call's key ([`key`]).
+    pub key: String,
+    /// The model that answered.
+    pub model: String,
+}
+
 /// An answer to keep.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
@@ -152,13 +161,27 @@ pub async fn store(
     entry: Entry<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
+    llm_cache::Entity::insert(row(organization_id, key, entry, now))
+        .on_conflict(refresh())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The row of an answer to keep.
+fn row(
+    organization_id: i64,
+    key: &str,
+    entry: Entry<'_>,
+    now: DateTime<Utc>,
+) -> llm_cache::ActiveModel {
     let Entry {
         model,
         output,
         logprobs,
         tokens,
     } = entry;
-    let row = llm_cache::ActiveModel {
+    llm_cache::ActiveModel {
         id: NotSet,
         organization_id: Set(organization_id),
         key: Set(key.to_string()),
@@ -172,22 +195,45 @@ pub async fn store(
         hits: Set(0),
         created_at: Set(now),
         last_hit_at: Set(None),
-    };
-    llm_cache::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([llm_cache::Column::OrganizationId, llm_cache::Column::Key])
-                .update_columns([
-                    llm_cache::Column::Output,
-                    llm_cache::Column::Logprobs,
-                    llm_cache::Column::Model,
-                    llm_cache::Column::PromptTokens,
-                    llm_cache::Column::CompletionTokens,
-                    llm_cache::Column::CreatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec(db)
-        .await?;
+    }
+}
+
+/// A key answered again replaces what it held (and its time).
+fn refresh() -> OnConflict {
+    OnConflict::columns([llm_cache::Column::OrganizationId, llm_cache::Column::Key])
+        .update_columns([
+            llm_cache::Column::Output,
+            llm_cache::Column::Logprobs,
+            llm_cache::Column::Model,
+            llm_cache::Column::PromptTokens,
+            llm_cache::Column::CompletionTokens,
+            llm_cache::Column::CreatedAt,
+        ])
+        .to_owned()
+}
+
+/// Rows of one statement of [`store_many`].
+const STORE_CHUNK: usize = 25;
+
+/// Keeps answers of organization `organization_id` under their keys, a few rows a statement
+/// (a run's results, in their transaction): each `(key, entry)` as [`store`] would.
+pub async fn store_many(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    entries: &[(&str, Entry<'_>)],
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    // A few rows a statement: an answer's log-probabilities make a large row, and one
+    // statement of a whole results batch held that much more memory while it was built.
+    for chunk in entries.chunks(STORE_CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|(key, entry)| row(organization_id, key, *entry, now));
+        llm_cache::Entity::insert_many(rows)
+            .on_conflict(refresh())
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 

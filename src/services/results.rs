@@ -91,6 +91,7 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     failures: Vec<FailureResult>,
 ) -> ApiResult<BatchOutcome> {
     let notes = notes_of(&successes);
+    let keeps = keeps_of(&successes);
     let ids: Vec<i64> = successes
         .iter()
         .map(|s| s.task_id)
@@ -102,6 +103,12 @@ pub async fn write_batch<C: ConnectionTrait + TransactionTrait>(
     let txn = crate::db::begin_write(db).await?;
     batch.insert_predictions(&txn, rows).await?;
     batch.insert_failures(&txn).await?;
+    let entries: Vec<(&str, crate::services::llm_cache::Entry<'_>)> = keeps
+        .iter()
+        .map(|(key, entry)| (key.as_str(), entry.entry()))
+        .collect();
+    let now = crate::util::now();
+    crate::services::llm_cache::store_many(&txn, ctx.run.organization_id, &entries, now).await?;
     let scored = batch.score(&txn).await?;
     batch.update_counters(&txn, scored, notes).await?;
     txn.commit().await?;
@@ -133,6 +140,53 @@ fn spend(prompt_tokens: Option<i64>, completion_tokens: Option<i64>, cost: Optio
         completion_tokens: completion_tokens.unwrap_or(0),
         cost: cost.unwrap_or(0.0),
     }
+}
+
+/// An answer to keep in the response cache, owned (the results are consumed by the batch).
+struct Kept {
+    model: String,
+    output: Value,
+    logprobs: Option<Vec<crate::llm::TokenLogprob>>,
+    tokens: (i64, i64),
+}
+
+impl Kept {
+    fn entry(&self) -> crate::services::llm_cache::Entry<'_> {
+        crate::services::llm_cache::Entry {
+            model: &self.model,
+            output: &self.output,
+            logprobs: self.logprobs.as_deref(),
+            tokens: self.tokens,
+        }
+    }
+}
+
+/// The answers `successes` ask to keep in the response cache, one per key (two tasks that sent
+/// the same call got the same answer).
+fn keeps_of(successes: &[PredictionResult]) -> Vec<(String, Kept)> {
+    let mut seen = HashSet::new();
+    successes
+        .iter()
+        .filter_map(|s| {
+            let keep = s.keep.as_ref()?;
+            seen.insert(keep.key.clone()).then(|| {
+                let logprobs = match &s.confidence {
+                    Confidence::Logprobs(l) => Some(l.clone()),
+                    _ => None,
+                };
+                let kept = Kept {
+                    model: keep.model.clone(),
+                    output: s.output.clone(),
+                    logprobs,
+                    tokens: (
+                        s.prompt_tokens.unwrap_or(0),
+                        s.completion_tokens.unwrap_or(0),
+                    ),
+                };
+                (keep.key.clone(), kept)
+            })
+        })
+        .collect()
 }
 
 /// What calls changed to get their answers (e.g. a parameter the provider refused).

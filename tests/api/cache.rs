@@ -148,10 +148,14 @@ async fn samples_drawn_for_agreement_are_never_cached() {
         version: body["id"].as_i64().unwrap_or_default(),
         ..s
     };
+    // Counted as calls the fake received: a call retried after a timeout (the test engine
+    // gives calls 1 s, which a loaded machine can exceed) counts twice, so at least.
     run(&app, &sampled, json!({})).await;
-    assert_eq!(llm.stats().requests, 18);
+    let first = llm.stats().requests;
+    assert!(first >= 18, "{first}");
     let again = run(&app, &sampled, json!({})).await;
-    assert_eq!(llm.stats().requests, 36, "independent draws every time");
+    let second = llm.stats().requests - first;
+    assert!(second >= 18, "independent draws every time: {second}");
     assert_eq!(again["total_cached_predictions"], 0);
     let stats: Value = app.get("/api/llm-cache").await.good();
     assert_eq!(stats["entries"], 0);

@@ -39,11 +39,26 @@ impl Plan {
         if let Some(hit) = self.cache_hit(voice, cache, task_id, &request).await {
             return hit;
         }
-        let outcome = self.answer(voice, task_id, request.clone()).await;
-        if let TaskOutcome::Success(p) = &outcome {
-            self.keep(voice, &request, p).await;
+        let mut outcome = self.answer(voice, task_id, request.clone()).await;
+        if let TaskOutcome::Success(p) = &mut outcome {
+            if self.defer_keep {
+                // Kept with the result, in its transaction, many at once.
+                p.keep = Some(llm_cache::Keep {
+                    key: llm_cache::key(voice.connection, &request),
+                    model: voice.model.clone(),
+                });
+            } else {
+                self.keep(voice, &request, p).await;
+            }
         }
         outcome
+    }
+
+    /// Makes this plan's answers kept in the response cache by the writer of their results
+    /// ([`crate::services::results::write_batch`], which a run's results go through) instead
+    /// of one statement per call.
+    pub fn keep_with_results(&mut self) {
+        self.defer_keep = true;
     }
 
     /// The cached answer of `voice`'s `request` as a prediction that cost nothing, if any.
@@ -74,6 +89,7 @@ impl Plan {
                         Some(l) => Confidence::Logprobs(l),
                         None => Confidence::Unknown,
                     },
+                    keep: None,
                 }))
             }
             Ok(None) => None,

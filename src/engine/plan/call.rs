@@ -164,6 +164,7 @@ pub(super) fn outcome_of(
                 total_cost: prompt_cost.zip(completion_cost).map(|(p, c)| p + c),
                 inference_time: Some(outcome.seconds),
                 confidence: Confidence::Logprobs(outcome.response.logprobs),
+                keep: None,
                 // The model's answer as it came, for the web app's task view.
                 extra: Some(if notes.is_empty() {
                     json!({"attempts": outcome.attempts, "output": raw})

@@ -27,6 +27,9 @@ pub struct PredictionResult {
     pub extra: Option<Value>,
     /// How sure the model was, when it said (see [`Confidence`]).
     pub confidence: Confidence,
+    /// The response cache's key to keep this answer under, written with the result (in its
+    /// transaction, many at once) rather than by a statement of its own per call.
+    pub keep: Option<crate::services::llm_cache::Keep>,
 }
 
 /// One task's failure.
