@@ -174,9 +174,13 @@ fn keeps_of(successes: &[PredictionResult]) -> Vec<(String, Kept)> {
                     Confidence::Logprobs(l) => Some(l.clone()),
                     _ => None,
                 };
+                // Storable as the prediction is (no NUL for PostgreSQL): a row the database
+                // refuses would fail the results' transaction with it.
+                let mut output = s.output.clone();
+                crate::util::make_storable(&mut output);
                 let kept = Kept {
                     model: keep.model.clone(),
-                    output: s.output.clone(),
+                    output,
                     logprobs,
                     tokens: (
                         s.prompt_tokens.unwrap_or(0),
