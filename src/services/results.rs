@@ -21,8 +21,10 @@ use sea_orm::{
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+mod kept;
 mod scores;
 mod sent;
+use kept::keeps_of;
 mod spans;
 pub use scores::{Confidence, PredictionScore, score_regions};
 pub use sent::{FailureResult, PredictionResult};
@@ -140,57 +142,6 @@ fn spend(prompt_tokens: Option<i64>, completion_tokens: Option<i64>, cost: Optio
         completion_tokens: completion_tokens.unwrap_or(0),
         cost: cost.unwrap_or(0.0),
     }
-}
-
-/// An answer to keep in the response cache, owned (the results are consumed by the batch).
-struct Kept {
-    model: String,
-    output: Value,
-    logprobs: Option<Vec<crate::llm::TokenLogprob>>,
-    tokens: (i64, i64),
-}
-
-impl Kept {
-    fn entry(&self) -> crate::services::llm_cache::Entry<'_> {
-        crate::services::llm_cache::Entry {
-            model: &self.model,
-            output: &self.output,
-            logprobs: self.logprobs.as_deref(),
-            tokens: self.tokens,
-        }
-    }
-}
-
-/// The answers `successes` ask to keep in the response cache, one per key (two tasks that sent
-/// the same call got the same answer).
-fn keeps_of(successes: &[PredictionResult]) -> Vec<(String, Kept)> {
-    let mut seen = HashSet::new();
-    successes
-        .iter()
-        .filter_map(|s| {
-            let keep = s.keep.as_ref()?;
-            seen.insert(keep.key.clone()).then(|| {
-                let logprobs = match &s.confidence {
-                    Confidence::Logprobs(l) => Some(l.clone()),
-                    _ => None,
-                };
-                // Storable as the prediction is (no NUL for PostgreSQL): a row the database
-                // refuses would fail the results' transaction with it.
-                let mut output = s.output.clone();
-                crate::util::make_storable(&mut output);
-                let kept = Kept {
-                    model: keep.model.clone(),
-                    output,
-                    logprobs,
-                    tokens: (
-                        s.prompt_tokens.unwrap_or(0),
-                        s.completion_tokens.unwrap_or(0),
-                    ),
-                };
-                (keep.key.clone(), kept)
-            })
-        })
-        .collect()
 }
 
 /// What calls changed to get their answers (e.g. a parameter the provider refused).
