@@ -157,9 +157,14 @@ pub async fn run_job(cx: &JobContext, run_id: i64) -> Result<String, JobError> {
         Err(Stop::Fatal(message)) => return fail(cx, run_id, message).await,
     }
     let batches = provider_batches::of_run(db, run_id).await?;
-    let done = done_tasks(db, run_id).await?;
+    // Progress from the run's counters, which the result writes keep (not a read of every
+    // result at each look).
+    let done = model_run::Entity::find_by_id(run_id)
+        .one(db)
+        .await?
+        .map_or(0, |r| r.total_predictions + r.total_failed);
     let total = work.ctx.run.total_tasks;
-    cx.progress(done.len() as i64, total).await?;
+    cx.progress(done, total).await?;
     let p = provider_batches::progress(&batches);
     if p.open > 0 {
         let wait = Duration::from_millis(cx.engine.config().batch_poll_ms.max(10));
@@ -171,7 +176,7 @@ pub async fn run_job(cx: &JobContext, run_id: i64) -> Result<String, JobError> {
     Ok(format!(
         "{} of {total} tasks answered through {} provider batches ({} answered inside them, {} \
          failed, {} asked online)",
-        done.len(),
+        done,
         batches.len(),
         p.completed,
         p.failed,
@@ -203,7 +208,7 @@ async fn cancel_open(cx: &JobContext, run_id: i64) -> Result<usize, JobError> {
     if open.is_empty() {
         return Ok(0);
     }
-    let provider = provider_for_cancel(cx, run_id).await;
+    let provider = provider_for_cancel(cx, open[0]).await;
     for b in &open {
         if let (Some(id), Some(provider)) = (&b.provider_batch_id, &provider)
             && let Err(e) = provider.cancel(id).await
@@ -222,12 +227,14 @@ async fn cancel_open(cx: &JobContext, run_id: i64) -> Result<usize, JobError> {
     Ok(open.len())
 }
 
-/// The batch API of the run's connection, to cancel its batches (none when it is gone).
-async fn provider_for_cancel(cx: &JobContext, run_id: i64) -> Option<Arc<dyn BatchProvider>> {
-    let db = cx.db();
-    let batch = provider_batches::of_run(db, run_id).await.ok()?.pop()?;
+/// The batch API of the connection `batch` went through, to cancel the run's batches (none
+/// when it is gone).
+async fn provider_for_cancel(
+    cx: &JobContext,
+    batch: &provider_batch::Model,
+) -> Option<Arc<dyn BatchProvider>> {
     let credentials = crate::services::model_providers::credentials(
-        db,
+        cx.db(),
         cx.engine.secrets(),
         batch.organization_id,
         batch.connection_id,

@@ -47,11 +47,19 @@ pub(super) async fn submit(cx: &JobContext, work: &Work) -> Result<(), Stop> {
         send(cx, work, b, &chunk.entries).await?;
     }
     let batched = provider_batches::batched_tasks(&batches);
-    let done = done_tasks(db, run_id).await?;
-    let todo: Vec<i64> = run_tasks(db, run_id)
+    let unbatched: Vec<i64> = run_tasks(db, run_id)
         .await?
         .into_iter()
-        .filter(|t| !done.contains(t) && !batched.contains(t))
+        .filter(|t| !batched.contains(t))
+        .collect();
+    if unbatched.is_empty() {
+        // Every look after the first: nothing to read about results.
+        return Ok(());
+    }
+    let done = done_tasks(db, run_id).await?;
+    let todo: Vec<i64> = unbatched
+        .into_iter()
+        .filter(|t| !done.contains(t))
         .collect();
     if todo.is_empty() {
         return Ok(());
@@ -130,7 +138,7 @@ async fn render(
             immediate.push(hit);
             continue;
         }
-        let estimate = work.plan.batch_estimate(&[&request]);
+        let estimate = work.plan.batch_estimate(&request);
         let item = BatchItem {
             custom_id: custom_id(*task_id),
             request,

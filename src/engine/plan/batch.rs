@@ -83,20 +83,10 @@ impl Plan {
         self.answer_cached(&self.own, task_id, request).await
     }
 
-    /// What a batch of `requests` may cost at the batch price, by the budget gate's estimate
-    /// of each call; 0 when the model has no price.
-    pub fn batch_estimate(&self, requests: &[&LlmRequest]) -> f64 {
-        let Some(price) = self.own.price.map(|p| p.batch()) else {
-            return 0.0;
-        };
-        requests
-            .iter()
-            .map(|r| {
-                let expected = u64::from(r.params.max_tokens.unwrap_or(64));
-                let (p, c) = price.cost(r.estimated_tokens(), expected);
-                p + c
-            })
-            .sum()
+    /// What `request` may cost at the batch price, by the budget gate's estimate of a call
+    /// ([`super::call::estimate`]); 0 when the model has no price.
+    pub fn batch_estimate(&self, request: &LlmRequest) -> f64 {
+        super::call::estimate(self.own.price.map(|p| p.batch()), request)
     }
 
     /// Asks the budget gate of the version's connection to admit a batch that may cost

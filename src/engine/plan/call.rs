@@ -76,13 +76,7 @@ impl Plan {
         task_id: i64,
         request: LlmRequest,
     ) -> TaskOutcome {
-        // The call may cost its prompt and the answer: up to `max_tokens`, else about what a
-        // labels object takes (the budget gate learns the real cost after a few calls).
-        let estimate = voice.price.map_or(0.0, |price| {
-            let expected = u64::from(request.params.max_tokens.unwrap_or(64));
-            let (p, c) = price.cost(request.estimated_tokens(), expected);
-            p + c
-        });
+        let estimate = estimate(voice.price, &request);
         let admitted = tokio::select! {
             biased;
             _ = self.cancel.canceled() => return TaskOutcome::Canceled,
@@ -134,6 +128,17 @@ impl Plan {
             Err(_) => None,
         }
     }
+}
+
+/// What a call may cost at `price` (0 without one), for the budget gate: its prompt and the
+/// answer, up to `max_tokens`, else about what a labels object takes (the gate learns the real
+/// cost after a few calls).
+pub(super) fn estimate(price: Option<Price>, request: &LlmRequest) -> f64 {
+    price.map_or(0.0, |price| {
+        let expected = u64::from(request.params.max_tokens.unwrap_or(64));
+        let (p, c) = price.cost(request.estimated_tokens(), expected);
+        p + c
+    })
 }
 
 /// The outcome of `voice`'s call for a task, its cost at `price` (the online price, or the
