@@ -75,3 +75,33 @@ async fn migrations_go_up_down_and_up_again() {
             .expect("drop");
     }
 }
+
+/// SQLite is built with its query planner stability guarantee (`.cargo/config.toml`): without
+/// it every statement whose plan read a bound value (each `LIMIT ?`) was parsed and planned
+/// again at each execution. On PostgreSQL there is nothing to check.
+#[tokio::test]
+async fn sqlite_is_built_with_stable_plans() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (url, pg) = fresh_database(dir.path()).await;
+    if pg.is_some() {
+        return;
+    }
+    let db = prompter::db::connect_one(&prompter::config::DatabaseConfig::new(url))
+        .await
+        .expect("connect");
+    let options: Vec<String> = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA compile_options",
+        ))
+        .await
+        .expect("compile options")
+        .iter()
+        .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+        .collect();
+    assert!(
+        options.iter().any(|o| o == "ENABLE_QPSG"),
+        "SQLite was built without SQLITE_ENABLE_QPSG: {options:?}"
+    );
+    db.close().await.ok();
+}
