@@ -77,6 +77,8 @@ pub struct Plan {
     /// Answers are kept in the cache by the writer of their results (see
     /// [`Plan::keep_with_results`]).
     defer_keep: bool,
+    /// The cache entries of a slice's calls, read ahead (see [`Plan::read_cache_ahead`]).
+    read_ahead: std::sync::Mutex<std::collections::HashMap<i64, cache::ReadAhead>>,
 }
 
 /// How one task ended.
@@ -352,6 +354,7 @@ impl Plan {
             cache: None,
             engine_cache_ttl: engine.config().cache_ttl_secs,
             defer_keep: false,
+            read_ahead: Default::default(),
         }
         .with_cache())
     }

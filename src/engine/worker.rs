@@ -306,6 +306,8 @@ async fn prepare(
         .await?;
         return Ok(None);
     }
+    // The slice's cache entries in one read, not one per call.
+    work.plan.read_cache_ahead(&tasks).await;
     Ok(Some(Prepared {
         claim,
         work,

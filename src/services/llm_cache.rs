@@ -103,32 +103,57 @@ pub async fn lookup(
     ttl_secs: u64,
     now: DateTime<Utc>,
 ) -> Result<Option<Hit>, sea_orm::DbErr> {
-    if ttl_secs == 0 {
-        return Ok(None);
+    let keys = [key.to_string()];
+    Ok(lookup_many(db, organization_id, &keys, ttl_secs, now)
+        .await?
+        .remove(key))
+}
+
+/// The answers stored for `keys` in the organization, when younger than `ttl_secs`, by key;
+/// counts their hits. One read and one update per 500 keys: what a worker asks for a whole
+/// slice of tasks before their calls, instead of one [`lookup`] per call.
+pub async fn lookup_many(
+    db: &impl ConnectionTrait,
+    organization_id: i64,
+    keys: &[String],
+    ttl_secs: u64,
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, Hit>, sea_orm::DbErr> {
+    let mut found = std::collections::HashMap::new();
+    if ttl_secs == 0 || keys.is_empty() {
+        return Ok(found);
     }
     let since = now - chrono::Duration::seconds(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
-    let Some(row) = llm_cache::Entity::find()
-        .filter(llm_cache::Column::OrganizationId.eq(organization_id))
-        .filter(llm_cache::Column::Key.eq(key))
-        .filter(llm_cache::Column::CreatedAt.gt(since))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    llm_cache::Entity::update_many()
-        .col_expr(
-            llm_cache::Column::Hits,
-            Expr::col(llm_cache::Column::Hits).add(1),
-        )
-        .col_expr(llm_cache::Column::LastHitAt, Expr::value(now))
-        .filter(llm_cache::Column::Id.eq(row.id))
-        .exec(db)
-        .await?;
-    Ok(Some(Hit {
-        output: row.output,
-        logprobs: row.logprobs.and_then(|l| serde_json::from_value(l).ok()),
-    }))
+    let rows = crate::db::in_chunks(keys, |chunk| {
+        llm_cache::Entity::find()
+            .filter(llm_cache::Column::OrganizationId.eq(organization_id))
+            .filter(llm_cache::Column::Key.is_in(chunk))
+            .filter(llm_cache::Column::CreatedAt.gt(since))
+            .all(db)
+    })
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    for chunk in ids.chunks(500) {
+        llm_cache::Entity::update_many()
+            .col_expr(
+                llm_cache::Column::Hits,
+                Expr::col(llm_cache::Column::Hits).add(1),
+            )
+            .col_expr(llm_cache::Column::LastHitAt, Expr::value(now))
+            .filter(llm_cache::Column::Id.is_in(chunk.to_vec()))
+            .exec(db)
+            .await?;
+    }
+    for row in rows {
+        found.insert(
+            row.key,
+            Hit {
+                output: row.output,
+                logprobs: row.logprobs.and_then(|l| serde_json::from_value(l).ok()),
+            },
+        );
+    }
+    Ok(found)
 }
 
 /// Where a result's answer is kept in the cache: its key and the model that answered.
