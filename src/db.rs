@@ -48,6 +48,11 @@ async fn open(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(30))
+        // A connection idle this long is pinged before it is handed out; a busy one is not:
+        // pinging at every acquire cost a round trip per statement (a message to SQLite's
+        // worker thread and back; a network round trip on PostgreSQL), since every statement
+        // outside a transaction acquires a connection.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
