@@ -25,6 +25,18 @@ async fn serves_the_spec_and_offline_docs() {
     assert_eq!(status, 200);
     assert!(spec["paths"]["/api/projects/"].is_object());
     assert!(spec["components"]["securitySchemes"]["Token"].is_object());
+    // The served document is the committed one.
+    let committed: serde_json::Value =
+        serde_json::from_str(&prompter::openapi::openapi_json()).expect("document");
+    assert_eq!(spec, committed);
+    // Swagger UI reads it from there.
+    let initializer = reqwest::get(format!("{}/docs/swagger-initializer.js", app.address))
+        .await
+        .expect("initializer")
+        .text()
+        .await
+        .expect("js");
+    assert!(initializer.contains("\"/openapi.json\""), "{initializer}");
     let html = reqwest::get(format!("{}/docs/", app.address))
         .await
         .expect("docs")
