@@ -8,6 +8,10 @@
 //! cargo bench --bench api -- b7 [--db postgres] [--tasks 100000] [--samples 20]
 //! ```
 //!
+//! Which build is measured is cargo's `--profile`: `cargo bench --profile release ...` is the
+//! code the README's `cargo run --release` builds, `cargo bench --profile dist ...` the one
+//! that ships.
+//!
 //! Each starts the real server in-process on a loopback port over a fresh database (a SQLite
 //! file in a temp dir, or a new PostgreSQL database from `BENCH_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, dropped at the end), seeds it with set-based

@@ -11,6 +11,10 @@
 //! cargo bench --bench engine -- smoke [--db postgres]
 //! ```
 //!
+//! Which build is measured is cargo's `--profile`: `cargo bench --profile release ...` is the
+//! binary the README's `cargo run --release` builds, `cargo bench --profile dist ...` the one
+//! that ships (B5's child server is the `prompter` binary of the same profile).
+//!
 //! Each starts the real server over a fresh database (a SQLite file in a temp dir, or a new
 //! PostgreSQL database from `BENCH_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`,
 //! dropped at the end) and the project's fake OpenAI-compatible LLM in this process, seeds a
@@ -22,7 +26,9 @@
 //! * B2 (rate limits): the fake answers 429 + Retry-After past its RPM/TPM; the connection
 //!   carries `rpm_limit`/`tpm_limit` (or, with `--limits headers`, none: the engine learns them
 //!   from the fake's `x-ratelimit-*` headers).
-//! * B5 (memory): the server runs as a child process (the `prompter` binary of the same cargo
+//! * B5 (memory, and B1c): the B1 workload with the server in a child process: its RSS, and
+//!   its CPU per task (B1c: the server's user + system time over the run / N).
+//!   Details: the server runs as a child process (the `prompter` binary of the same cargo
 //!   profile, `CARGO_BIN_EXE_prompter`), whose `/proc/<pid>/status` is read: VmRSS when idle,
 //!   VmRSS sampled every 100 ms during the run, and VmHWM. `--in-process` measures this process
 //!   instead (server, fake LLM and load generator together).
@@ -1117,6 +1123,11 @@ async fn b5(
         "measured process CPU s during run (cores busy)",
         format!("{cpu:.1} ({:.2})", cpu / wall),
         "",
+    );
+    t.row(
+        "B1c: measured process CPU per task (µs)",
+        format!("{:.0}", cpu * 1e6 / tasks.max(1) as f64),
+        "<= 60 (server alone)",
     );
     fake_rows(&mut t, &stats);
     flow_rows(&mut t, &db, &run, concurrency).await;
