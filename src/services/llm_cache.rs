@@ -249,8 +249,17 @@ pub async fn store_many(
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
     // A few rows a statement: an answer's log-probabilities make a large row, and one
-    // statement of a whole results batch held that much more memory while it was built.
-    for chunk in entries.chunks(STORE_CHUNK) {
+    // statement of a whole results batch held that much more memory while it was built; and
+    // no more bytes than a statement should carry (see `db::STATEMENT_BYTES`), judged by the
+    // first row (a run's answers are alike).
+    let row_bytes = entries.first().map_or(1, |(key, e)| {
+        key.len()
+            + e.model.len()
+            + crate::db::json_len(e.output)
+            + e.logprobs.map_or(0, crate::db::json_len)
+            + 64
+    });
+    for chunk in entries.chunks(crate::db::rows_within(db, row_bytes, STORE_CHUNK)) {
         let rows = chunk
             .iter()
             .map(|(key, entry)| row(organization_id, key, *entry, now));

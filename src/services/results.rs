@@ -352,7 +352,18 @@ impl<'a> Batch<'a> {
         rows: Vec<prediction::ActiveModel>,
     ) -> ApiResult<()> {
         let run_id = self.ctx.run.id;
-        for chunk in crate::util::chunked(rows, 500) {
+        let row_bytes = rows.first().map_or(1, |r| {
+            let json = |v: &sea_orm::ActiveValue<Value>| match v {
+                Set(v) => crate::db::json_len(v),
+                _ => 0,
+            };
+            let extra = match &r.extra {
+                Set(Some(v)) => crate::db::json_len(v),
+                _ => 0,
+            };
+            json(&r.result) + extra + 256
+        });
+        for chunk in crate::util::chunked(rows, crate::db::rows_within(txn, row_bytes, 500)) {
             let attempted = chunk.len();
             let inserted = insert_returning_tasks(
                 txn,
@@ -446,7 +457,11 @@ impl<'a> Batch<'a> {
                 created_at: Set(self.now),
             });
         }
-        for chunk in crate::util::chunked(rows, 500) {
+        let row_bytes = rows.first().map_or(1, |r| match &r.message {
+            Set(Some(m)) => m.len() + 256,
+            _ => 256,
+        });
+        for chunk in crate::util::chunked(rows, crate::db::rows_within(txn, row_bytes, 500)) {
             let attempted = chunk.len();
             let inserted = insert_returning_tasks(
                 txn,
