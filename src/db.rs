@@ -186,26 +186,6 @@ pub fn rows_within(db: &impl sea_orm::ConnectionTrait, row_bytes: usize, max_row
     }
 }
 
-/// The length of `value` as JSON text (0 if it cannot be written): a row's size, for
-/// [`rows_within`].
-pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, value) {
-        Ok(()) => count.0,
-        Err(_) => 0,
-    }
-}
-
 /// The most ids one statement binds: SQLite refuses a statement with more than 32,766 bound
 /// variables ("too many SQL variables") and PostgreSQL more than 65,535, so every list of ids
 /// that can grow with the data (a prompt's versions, a run's tasks) is bound in chunks of this.

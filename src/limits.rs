@@ -127,19 +127,7 @@ pub fn check_json_bytes<T: serde::Serialize + ?Sized>(
     value: &T,
     max: usize,
 ) -> Result<(), ApiError> {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    let _ = serde_json::to_writer(&mut counter, value);
-    if counter.0 > max {
+    if crate::util::json_len(value) > max {
         return Err(ApiError::field(
             field,
             format!("Ensure this value has no more than {max} bytes as JSON."),

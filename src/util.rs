@@ -258,6 +258,26 @@ pub fn order_by<E: sea_orm::EntityTrait>(
 /// the `outbound` crate.
 pub use crate::outbound::install_tls;
 
+/// The length of `value` as JSON text, counted without building the text (0 if it cannot be
+/// written): a row's size for `db::rows_within`, a limit's measure.
+pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,8 +255,8 @@ pub async fn store_many(
     let row_bytes = entries.first().map_or(1, |(key, e)| {
         key.len()
             + e.model.len()
-            + crate::db::json_len(e.output)
-            + e.logprobs.map_or(0, crate::db::json_len)
+            + crate::util::json_len(e.output)
+            + e.logprobs.map_or(0, crate::util::json_len)
             + 64
     });
     for chunk in entries.chunks(crate::db::rows_within(db, row_bytes, STORE_CHUNK)) {

@@ -354,11 +354,11 @@ impl<'a> Batch<'a> {
         let run_id = self.ctx.run.id;
         let row_bytes = rows.first().map_or(1, |r| {
             let json = |v: &sea_orm::ActiveValue<Value>| match v {
-                Set(v) => crate::db::json_len(v),
+                Set(v) => crate::util::json_len(v),
                 _ => 0,
             };
             let extra = match &r.extra {
-                Set(Some(v)) => crate::db::json_len(v),
+                Set(Some(v)) => crate::util::json_len(v),
                 _ => 0,
             };
             json(&r.result) + extra + 256
