@@ -30,20 +30,20 @@ async fn serves_the_spec_and_offline_docs() {
         serde_json::from_str(&prompter::openapi::openapi_json()).expect("document");
     assert_eq!(spec, committed);
     // Swagger UI reads it from there.
-    let initializer = reqwest::get(format!("{}/docs/swagger-initializer.js", app.address))
-        .await
-        .expect("initializer")
-        .text()
-        .await
-        .expect("js");
+    let initializer = text(&app, "/docs/swagger-initializer.js").await;
     assert!(initializer.contains("\"/openapi.json\""), "{initializer}");
-    let html = reqwest::get(format!("{}/docs/", app.address))
+    let html = text(&app, "/docs/").await;
+    assert!(html.contains("swagger"), "Swagger UI page");
+}
+
+/// The body of `GET path` as text.
+async fn text(app: &TestApp, path: &str) -> String {
+    reqwest::get(format!("{}{path}", app.address))
         .await
-        .expect("docs")
+        .expect(path)
         .text()
         .await
-        .expect("html");
-    assert!(html.contains("swagger"), "Swagger UI page");
+        .expect(path)
 }
 
 /// The operations of the document, as (method, path, operation).
